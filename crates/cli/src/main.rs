@@ -1,0 +1,58 @@
+//! `phoneprov`: one binary for the whole provisioning platform.
+//!
+//! Subcommands follow the cargo/git style. Each family lives in its own
+//! module (`profile`, `rule`, `tftp`, ...) so this file only wires clap to
+//! them. Library crates use `thiserror`; this binary turns every error into
+//! one clear line on stderr and a non-zero exit (see [`report_error`]).
+
+mod cmd_profile;
+mod cmd_rule;
+mod cmd_tftp;
+
+use clap::{Parser, Subcommand};
+
+/// Provisioning platform for multiplatform SIP phone fleets.
+///
+/// Serves per-device profiles over TFTP, HTTP and HTTPS, and simulates the
+/// phones that fetch them. Start with `phoneprov profile lint FILE` to check a
+/// profile, or `phoneprov tftp serve --root DIR` to serve a directory.
+#[derive(Parser, Debug)]
+#[command(name = "phoneprov", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check, encrypt, decode and list flat profiles (XML).
+    #[command(subcommand)]
+    Profile(cmd_profile::ProfileCommand),
+    /// Expand a profile rule the way a phone would.
+    #[command(subcommand)]
+    Rule(cmd_rule::RuleCommand),
+    /// Serve a directory over TFTP or fetch a file with the TFTP client.
+    #[command(subcommand)]
+    Tftp(cmd_tftp::TftpCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Profile(cmd) => cmd_profile::run(cmd),
+        Command::Rule(cmd) => cmd_rule::run(cmd),
+        Command::Tftp(cmd) => cmd_tftp::run(cmd),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => report_error(err),
+    }
+}
+
+/// Prints one line `phoneprov: error: ...` (the error and its causes joined
+/// with `: `) and exits with status 2.
+fn report_error(err: anyhow::Error) -> ! {
+    let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+    eprintln!("phoneprov: error: {}", chain.join(": "));
+    std::process::exit(2)
+}
