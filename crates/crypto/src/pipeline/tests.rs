@@ -150,7 +150,7 @@ fn truncated_inputs_are_clear_errors() {
         e,
         DecodeError::Crypto(CryptoError::Truncated(_) | CryptoError::Gzip(_))
     ));
-    let gcm = aes128gcm::encrypt(&vec![b'<'; 100], KEY, b"", 40).unwrap();
+    let gcm = aes128gcm::encrypt(&[b'<'; 100], KEY, b"", 40).unwrap();
     let e = decode(&gcm[..gcm.len() - 40], &with_key(KEY)).unwrap_err();
     assert!(e.to_string().contains("truncated"), "{e}");
 }
