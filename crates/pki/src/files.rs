@@ -1,0 +1,77 @@
+//! Small filesystem helpers that keep private keys private.
+//!
+//! Key files are created with mode 0600 and the CA directory with 0700 at
+//! creation time (not chmod-ed afterwards), so there is no window in which a
+//! key is world-readable. On non-Unix targets the OS defaults apply.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use crate::PkiError;
+
+/// Whether a file may hold secrets (mode 0600) or is public (mode 0644).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Secrecy {
+    Public,
+    Private,
+}
+
+/// Creates `dir` (and parents); a newly created leaf gets mode 0700.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| PkiError::io("create directory", dir, e))
+}
+
+/// Writes `contents` to `path`. Without `overwrite` an existing file is an
+/// error (nothing is clobbered by accident); with it the file is replaced and
+/// its mode reset to the one `secrecy` asks for.
+pub(crate) fn write_file(
+    path: &Path,
+    contents: &[u8],
+    secrecy: Secrecy,
+    overwrite: bool,
+) -> Result<(), PkiError> {
+    let mode = match secrecy {
+        Secrecy::Private => 0o600,
+        Secrecy::Public => 0o644,
+    };
+    let mut opts = OpenOptions::new();
+    opts.write(true);
+    if overwrite {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    let mut file = opts.open(path).map_err(|e| PkiError::io("write", path, e))?;
+    #[cfg(unix)]
+    if overwrite {
+        // An existing file keeps its old mode on open; force ours.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| PkiError::io("set permissions on", path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| PkiError::io("write", path, e))
+}
+
+/// Reads a whole text file; a missing file maps to `missing` when given.
+pub(crate) fn read_text(path: &Path) -> Result<String, PkiError> {
+    fs::read_to_string(path).map_err(|e| PkiError::io("read", path, e))
+}

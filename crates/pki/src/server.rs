@@ -1,0 +1,113 @@
+//! rustls server configuration for `phoneprov serve` (R-HTTPS-5).
+//!
+//! The server authenticates with a certificate from the provisioning CA and
+//! may require (mutual TLS) or merely accept client certificates from the
+//! phones. Only the ring provider is used (no aws-lc, no OpenSSL).
+
+use std::sync::Arc;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::RootCertStore;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::PkiError;
+
+/// Whether the server asks phones for their client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// No client certificate is requested.
+    #[default]
+    Off,
+    /// A certificate is requested; clients without one still connect, but a
+    /// certificate that is sent must verify against the client CA.
+    Optional,
+    /// Mutual TLS: clients without a certificate from the client CA are
+    /// refused during the handshake (browsers and other clients included).
+    Required,
+}
+
+/// The crypto provider used everywhere in this crate.
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// All `CERTIFICATE` blocks of a PEM input, in order.
+pub(crate) fn cert_chain(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, PkiError> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PkiError::PemBad {
+            what: "certificate chain",
+            detail: e.to_string(),
+        })?;
+    if chain.is_empty() {
+        return Err(PkiError::PemMissing {
+            what: "certificate",
+            label: "CERTIFICATE",
+        });
+    }
+    Ok(chain)
+}
+
+/// The first private key (PKCS#8, PKCS#1 or SEC1) of a PEM input.
+pub(crate) fn private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, PkiError> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => PkiError::PemMissing {
+            what: "private key",
+            label: "PRIVATE KEY",
+        },
+        other => PkiError::PemBad {
+            what: "private key",
+            detail: other.to_string(),
+        },
+    })
+}
+
+/// A root store holding every certificate of a PEM input.
+pub(crate) fn root_store(pem: &[u8]) -> Result<RootCertStore, PkiError> {
+    let mut roots = RootCertStore::empty();
+    for cert in cert_chain(pem)? {
+        roots.add(cert)?;
+    }
+    Ok(roots)
+}
+
+/// Builds the HTTPS server configuration.
+///
+/// `cert_chain_pem` is the server certificate (plus any intermediates),
+/// `key_pem` its key. `client_ca_pem` is the CA whose phone certificates are
+/// accepted; it is needed for [`ClientAuth::Optional`] and
+/// [`ClientAuth::Required`] and ignored for [`ClientAuth::Off`]. ALPN offers
+/// `http/1.1` only (the phones speak HTTP/1.x, R-HTTP-2).
+pub fn server_config(
+    cert_chain_pem: &[u8],
+    key_pem: &[u8],
+    client_ca_pem: Option<&[u8]>,
+    client_auth: ClientAuth,
+) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+    let chain = cert_chain(cert_chain_pem)?;
+    let key = private_key(key_pem)?;
+    let provider = provider();
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_auth {
+        ClientAuth::Off => builder.with_no_client_auth(),
+        ClientAuth::Optional | ClientAuth::Required => {
+            let ca_pem = client_ca_pem.ok_or(PkiError::PemMissing {
+                what: "client CA certificate (needed when client auth is on)",
+                label: "CERTIFICATE",
+            })?;
+            let roots = Arc::new(root_store(ca_pem)?);
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
+            let verifier = if client_auth == ClientAuth::Optional {
+                verifier.allow_unauthenticated().build()?
+            } else {
+                verifier.build()?
+            };
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
