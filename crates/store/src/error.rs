@@ -1,0 +1,102 @@
+//! Store errors. Each message says what went wrong and what to do about it,
+//! because the CLI prints them as-is on one line.
+
+use std::path::PathBuf;
+
+use crate::mac::Mac;
+
+/// Everything the store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {}: {source}; pass --data DIR naming a directory you can write", dir.display())]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A read-only command was pointed at a directory without a database.
+    #[error("no device inventory at {}; add devices with `phoneprov device add` or `phoneprov device import`, or pass --data DIR", path.display())]
+    NoDatabase {
+        /// The database file looked for.
+        path: PathBuf,
+    },
+    /// SQLite refused to open or set up the file.
+    #[error("cannot open database {}: {source}; check that it is a phoneprov database and that its directory is writable", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer phoneprov.
+    #[error("database schema version {found} is newer than this phoneprov understands ({supported}); upgrade phoneprov")]
+    NewerSchema {
+        /// `PRAGMA user_version` found.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// Another process held the write lock longer than the busy timeout.
+    #[error("the database stayed locked by another process for too long ({0}); retry, or check for a stuck phoneprov process")]
+    Busy(rusqlite::Error),
+    /// The database file or its directory cannot be written.
+    #[error("the database is read-only ({0}); make the data directory and phoneprov.db writable")]
+    ReadOnly(rusqlite::Error),
+    /// Any other database error.
+    #[error("database error: {0}; if it persists, check the disk and run `sqlite3 phoneprov.db 'PRAGMA integrity_check'`")]
+    Sqlite(rusqlite::Error),
+    /// The MAC is not in the inventory.
+    #[error("no device {0} in the inventory; see `phoneprov device list`")]
+    NotFound(Mac),
+    /// `add` of a MAC that is already there.
+    #[error("device {0} already exists; remove it first with `phoneprov device rm {0}`, or re-import it to update it")]
+    Exists(Mac),
+    /// A stored value could not be decoded.
+    #[error("stored {what} of device {mac} is unreadable ({why}); the database was changed outside phoneprov, fix or re-import the device")]
+    BadStored {
+        /// Whose row.
+        mac: String,
+        /// Which column.
+        what: &'static str,
+        /// The decoding error.
+        why: String,
+    },
+    /// The CSV header is unusable; nothing was imported.
+    #[error("line 1: {0}; nothing imported")]
+    ImportHeader(String),
+    /// The CSV could not be read at all (I/O error).
+    #[error("cannot read the CSV file: {0}; nothing imported")]
+    ImportRead(std::io::Error),
+    /// Bad rows were found and `skip_bad` was off: nothing was changed.
+    #[error("{bad} bad row(s), nothing imported; fix them, or pass --skip-bad to import only the good rows")]
+    ImportRejected {
+        /// How many rows were bad.
+        bad: u64,
+    },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy(e),
+            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(e),
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+/// Result alias for the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One rejected CSV row. `Display` gives `line N: why`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {why}")]
+pub struct BadRow {
+    /// 1-based line number in the file (the header is line 1).
+    pub line: u64,
+    /// What is wrong with the row and, where useful, how to fix it.
+    pub why: String,
+}

@@ -1,0 +1,400 @@
+//! CSV import: `phoneprov device import FILE.csv`.
+//!
+//! One streaming pass, constant memory, all or nothing:
+//! 1. Rows are parsed one at a time (the `csv` crate, byte records so
+//!    non-UTF-8 is reported per row instead of aborting the file), checked,
+//!    given a fresh key, and inserted through one prepared statement into a
+//!    `TEMP` staging table. The staging table is private to this connection
+//!    and lives in a temporary file, so this phase holds no lock on the
+//!    inventory (the server keeps writing statuses) and memory stays at the
+//!    page cache size whatever the file size. Its primary key catches a MAC
+//!    repeated in the file.
+//! 2. If there were bad rows and `skip_bad` is off, the staging table is
+//!    dropped: nothing changed. Otherwise ONE `BEGIN IMMEDIATE` transaction
+//!    merges it into `devices` with a single `INSERT … SELECT … ON CONFLICT
+//!    DO UPDATE` in MAC order (existing devices keep their key, creation
+//!    time and status). That transaction is the commit point: a kill before
+//!    its COMMIT leaves the inventory as it was, a kill after it loses
+//!    nothing. This replaces "batched transactions" on the inventory, which
+//!    could not be all-or-nothing, and keeps the write lock for the few
+//!    seconds of the merge instead of the whole parse.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::Read;
+
+use rusqlite::{params, TransactionBehavior};
+
+use crate::error::{BadRow, Result, StoreError};
+use crate::key::DeviceKey;
+use crate::mac::Mac;
+use crate::model::now_ms;
+use crate::store::{Store, UPSERT_TAIL};
+
+/// How to treat bad rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Import the good rows even if some are bad (bad rows are still
+    /// reported). Off: any bad row means nothing is imported.
+    pub skip_bad: bool,
+}
+
+/// Callbacks during an import (the CLI prints bad rows and drives a
+/// progress bar). All methods have empty defaults.
+pub trait ImportObserver {
+    /// A rejected row, in file order, as soon as it is found.
+    fn bad_row(&mut self, _row: &BadRow) {}
+    /// Rows read so far; called every [`PROGRESS_EVERY`] rows.
+    fn progress(&mut self, _rows: u64) {}
+    /// Parsing is done; the merge into the inventory starts.
+    fn merging(&mut self) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+impl ImportObserver for NoObserver {}
+
+/// How often [`ImportObserver::progress`] is called.
+pub const PROGRESS_EVERY: u64 = 10_000;
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Devices that were not in the inventory before.
+    pub created: u64,
+    /// Devices already there, updated (keys kept).
+    pub updated: u64,
+    /// Bad rows skipped (only non-zero with `skip_bad`).
+    pub skipped: u64,
+}
+
+/// Where each header column goes.
+enum Column {
+    Mac,
+    Serial,
+    Model,
+    Group,
+    Var(String),
+}
+
+fn parse_header(fields: &csv::ByteRecord) -> Result<Vec<Column>> {
+    let hint = "the first line must name the columns, e.g. mac,serial,model,group,user,password";
+    let mut cols = Vec::with_capacity(fields.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, raw) in fields.iter().enumerate() {
+        let name = std::str::from_utf8(raw)
+            .map_err(|_| {
+                StoreError::ImportHeader(format!(
+                    "column {} name is not valid UTF-8; save the file as UTF-8",
+                    i + 1
+                ))
+            })?
+            .trim_start_matches('\u{feff}')
+            .trim();
+        if name.is_empty() {
+            return Err(StoreError::ImportHeader(format!(
+                "column {} has no name; {hint}",
+                i + 1
+            )));
+        }
+        let lower = name.to_ascii_lowercase();
+        if let Some(first) = seen.insert(lower.clone(), i) {
+            return Err(StoreError::ImportHeader(format!(
+                "column name {name:?} appears twice (columns {} and {}); give each column its own name",
+                first + 1,
+                i + 1
+            )));
+        }
+        cols.push(match lower.as_str() {
+            "mac" => Column::Mac,
+            "serial" => Column::Serial,
+            "model" => Column::Model,
+            "group" => Column::Group,
+            _ => Column::Var(name.to_string()),
+        });
+    }
+    if !cols.iter().any(|c| matches!(c, Column::Mac)) {
+        let names: Vec<String> = fields
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        return Err(StoreError::ImportHeader(format!(
+            "no `mac` column (found: {}); {hint}",
+            names.join(", ")
+        )));
+    }
+    Ok(cols)
+}
+
+/// One checked row, ready for staging.
+struct Row {
+    mac: Mac,
+    serial: Option<String>,
+    model: Option<String>,
+    group: Option<String>,
+    vars: BTreeMap<String, String>,
+}
+
+fn parse_row(cols: &[Column], rec: &csv::ByteRecord) -> std::result::Result<Row, String> {
+    if rec.len() != cols.len() {
+        return Err(format!(
+            "has {} field(s) but the header names {}; quote fields that contain commas",
+            rec.len(),
+            cols.len()
+        ));
+    }
+    let mut row = Row {
+        mac: Mac::from_bytes([0; 6]),
+        serial: None,
+        model: None,
+        group: None,
+        vars: BTreeMap::new(),
+    };
+    for (col, raw) in cols.iter().zip(rec.iter()) {
+        let text = std::str::from_utf8(raw).map_err(|_| {
+            let name = match col {
+                Column::Mac => "mac",
+                Column::Serial => "serial",
+                Column::Model => "model",
+                Column::Group => "group",
+                Column::Var(n) => n,
+            };
+            format!("column `{name}` is not valid UTF-8; save the file as UTF-8")
+        })?;
+        let text = text.trim();
+        let value = (!text.is_empty()).then(|| text.to_string());
+        match col {
+            Column::Mac => row.mac = Mac::parse(text).map_err(|e| e.to_string())?,
+            Column::Serial => row.serial = value,
+            Column::Model => row.model = value,
+            Column::Group => row.group = value,
+            Column::Var(name) => {
+                if let Some(v) = value {
+                    row.vars.insert(name.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(row)
+}
+
+/// Counts physical lines for error messages. The `csv` crate's own
+/// `Position::line()` is off after blank lines and with CRLF endings
+/// (csv 1.4), while its byte offset is right but points at the line
+/// terminators it skipped before the record. This reader wrapper remembers
+/// where the `\r`/`\n` bytes are (only those not yet behind the parser, so
+/// a few kilobytes at most) to turn a byte offset into a line number.
+struct LineTee<R> {
+    inner: R,
+    offset: u64,
+    /// Offsets and bytes of the `\r` and `\n` at or after the last query.
+    marks: VecDeque<(u64, u8)>,
+    /// Newlines already dropped from `marks`.
+    newlines_before: u64,
+}
+
+impl<R: Read> Read for LineTee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.marks.push_back((self.offset + i as u64, b));
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> LineTee<R> {
+    fn new(inner: R) -> Self {
+        LineTee {
+            inner,
+            offset: 0,
+            marks: VecDeque::new(),
+            newlines_before: 0,
+        }
+    }
+
+    /// 1-based line of the record whose position (as `csv` reports it) is
+    /// `byte`. Calls must come with non-decreasing `byte`.
+    fn line_of(&mut self, byte: u64) -> u64 {
+        while let Some(&(o, c)) = self.marks.front() {
+            if o >= byte {
+                break;
+            }
+            self.newlines_before += u64::from(c == b'\n');
+            self.marks.pop_front();
+        }
+        // Skip the run of line terminators the record position points at.
+        let mut line = self.newlines_before + 1;
+        for (expect, &(o, c)) in (byte..).zip(self.marks.iter()) {
+            if o != expect {
+                break;
+            }
+            line += u64::from(c == b'\n');
+        }
+        line
+    }
+}
+
+const STAGING_DDL: &str = "
+DROP TABLE IF EXISTS temp.import_staging;
+CREATE TEMP TABLE import_staging (
+    mac        TEXT    NOT NULL PRIMARY KEY,
+    line       INTEGER NOT NULL,
+    serial     TEXT,
+    model      TEXT,
+    grp        TEXT,
+    vars       TEXT    NOT NULL,
+    secret_key TEXT    NOT NULL
+) WITHOUT ROWID;
+";
+
+impl Store {
+    /// Imports devices from CSV (header row: `mac`, `serial`, `model`,
+    /// `group` in any order and letter case; every other column is a
+    /// device variable, an empty cell leaves it unset). A MAC already in
+    /// the inventory is updated and keeps its key. Bad rows (wrong field
+    /// count, bad MAC, MAC repeated in the file, non-UTF-8) go to
+    /// `obs.bad_row` with their line number; unless `opts.skip_bad`, any of
+    /// them makes the import fail with [`StoreError::ImportRejected`] and
+    /// change nothing.
+    pub fn import_csv<R: Read>(
+        &mut self,
+        input: R,
+        opts: ImportOptions,
+        obs: &mut dyn ImportObserver,
+    ) -> Result<ImportSummary> {
+        let result = self.import_inner(input, opts, obs);
+        // Leave no staging data behind, whatever happened.
+        let _ = self
+            .conn
+            .execute_batch("DROP TABLE IF EXISTS temp.import_staging");
+        if result.is_ok() {
+            // Fold the (large) WAL back into the database and truncate it
+            // so a million-row import does not leave a file of the same
+            // size behind. Best effort: a busy reader just defers it.
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        result
+    }
+
+    fn import_inner<R: Read>(
+        &mut self,
+        input: R,
+        opts: ImportOptions,
+        obs: &mut dyn ImportObserver,
+    ) -> Result<ImportSummary> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineTee::new(input));
+        let csv_err = |e: csv::Error| match e.into_kind() {
+            csv::ErrorKind::Io(io) => StoreError::ImportRead(io),
+            other => StoreError::ImportRead(std::io::Error::other(format!("{other:?}"))),
+        };
+        let mut rec = csv::ByteRecord::new();
+        if !rdr.read_byte_record(&mut rec).map_err(csv_err)? {
+            return Err(StoreError::ImportHeader(
+                "the file is empty; the first line must name the columns, e.g. mac,serial,model,group".into(),
+            ));
+        }
+        let cols = parse_header(&rec)?;
+
+        // A bigger page cache for the staging b-tree (bounded: memory stays
+        // flat) and an on-disk temp store whatever the build default.
+        self.conn
+            .execute_batch("PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -65536;")?;
+        self.conn.execute_batch(STAGING_DDL)?;
+
+        let mut bad = 0u64;
+        let mut rows = 0u64;
+        {
+            let tx = self.conn.transaction()?; // touches temp only: no lock on the inventory
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO temp.import_staging (mac, line, serial, model, grp, vars, secret_key) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(mac) DO NOTHING",
+                )?;
+                let mut first_line =
+                    tx.prepare("SELECT line FROM temp.import_staging WHERE mac = ?1")?;
+                let mut report = |line: u64, why: String, obs: &mut dyn ImportObserver| {
+                    bad += 1;
+                    obs.bad_row(&BadRow { line, why });
+                };
+                while rdr.read_byte_record(&mut rec).map_err(csv_err)? {
+                    rows += 1;
+                    if rows.is_multiple_of(PROGRESS_EVERY) {
+                        obs.progress(rows);
+                    }
+                    let byte = rec.position().map(|p| p.byte()).unwrap_or(0);
+                    let line = rdr.get_mut().line_of(byte);
+                    let row = match parse_row(&cols, &rec) {
+                        Ok(row) => row,
+                        Err(why) => {
+                            report(line, why, obs);
+                            continue;
+                        }
+                    };
+                    let mac = row.mac.to_string();
+                    let vars =
+                        serde_json::to_string(&row.vars).expect("a string map always serializes");
+                    let key = DeviceKey::generate();
+                    let n = insert.execute(params![
+                        mac,
+                        line as i64,
+                        row.serial,
+                        row.model,
+                        row.group,
+                        vars,
+                        key.expose_secret()
+                    ])?;
+                    if n == 0 {
+                        let first: i64 = first_line.query_row([&mac], |r| r.get(0))?;
+                        report(
+                            line,
+                            format!("MAC {mac} appears again (first on line {first}); keep one row per device"),
+                            obs,
+                        );
+                    }
+                }
+                obs.progress(rows);
+            }
+            tx.commit()?;
+        }
+        if bad > 0 && !opts.skip_bad {
+            return Err(StoreError::ImportRejected { bad });
+        }
+
+        obs.merging();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let updated: i64 = tx.query_row(
+            "SELECT count(*) FROM temp.import_staging s \
+             WHERE EXISTS (SELECT 1 FROM main.devices d WHERE d.mac = s.mac)",
+            [],
+            |r| r.get(0),
+        )?;
+        // `WHERE true` resolves the parsing ambiguity between a SELECT's
+        // join clause and the upsert's ON CONFLICT (SQLite docs, "upsert").
+        let merged = tx.execute(
+            &format!(
+                "INSERT INTO main.devices (mac, serial, model, grp, vars, secret_key, created_ms, updated_ms) \
+                 SELECT mac, serial, model, grp, vars, secret_key, ?1, ?1 \
+                 FROM temp.import_staging WHERE true ORDER BY mac {UPSERT_TAIL}"
+            ),
+            [now_ms()],
+        )?;
+        tx.commit()?;
+        let updated = updated as u64;
+        Ok(ImportSummary {
+            created: merged as u64 - updated,
+            updated,
+            skipped: bad,
+        })
+    }
+}

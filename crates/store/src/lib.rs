@@ -1,0 +1,74 @@
+//! `phoneprov-store`: the device inventory of the provisioning server.
+//!
+//! `phoneprov serve` renders per-device profiles from it (R-HTTP-2: "the
+//! server may generate the profile from a customer database on the fly";
+//! the `$MA`/`$SN`/`$PN` macros of R-MACRO come from its columns) and the
+//! `phoneprov device …` commands manage it. The data directory (default
+//! `./phoneprov-data`) holds one SQLite file, [`DB_FILE`] (`phoneprov.db`).
+//!
+//! # Schema (version 1, `PRAGMA user_version`)
+//! - `devices`, keyed by MAC (12 lowercase hex digits, the `$MA` form; see
+//!   [`Mac`]): `serial`, `model` (`$PN`), `grp`, `vars` (JSON object of free
+//!   variables: account user, password, display name…), `secret_key` (see
+//!   [`DeviceKey`]), `created_ms`/`updated_ms`, and the status the server
+//!   writes: `last_seen_ms`, `last_ip`, `firmware` (from the User-Agent,
+//!   R-HTTP-3), `last_outcome` (R-RESULT classes, [`Outcome`]).
+//! - `events`: the device timeline (`id`, `mac`, `at_ms`, `kind`, `outcome`,
+//!   `source_ip`, `message`), indexed by `(mac, id)`.
+//!
+//! Details and the reasons for each choice are in `schema.rs`.
+//!
+//! # Concurrency and durability
+//! Every command must work while `phoneprov serve` has the same file open,
+//! so the database runs in **WAL mode**: readers never wait for a writer,
+//! writes are short `BEGIN IMMEDIATE` transactions, and a writer that finds
+//! the lock taken waits up to [`BUSY_TIMEOUT`] instead of failing. A big
+//! import parses into a private temporary table first and holds the write
+//! lock only for its final merge (see the `import` module).
+//!
+//! `synchronous = NORMAL`: in WAL mode a COMMIT appends the transaction's
+//! pages and a commit frame to the `-wal` file with `write(2)` before it
+//! returns; only the fsync is deferred to checkpoints. Once `write(2)` has
+//! returned the data is in the kernel's page cache, which belongs to the
+//! OS, not the process, so **killing the process (even `kill -9`) at any
+//! moment loses no acknowledged write**: the next open replays the WAL up
+//! to the last complete commit frame and ignores a torn tail (frames carry
+//! checksums). What NORMAL gives up, compared with FULL, is the last few
+//! transactions on a power cut or kernel crash, and never consistency. That
+//! is the right trade for status writes arriving at fleet rate (an fsync
+//! per status would cap them at the disk's flush rate); the
+//! `device_kill9` test in the CLI crate checks the process-crash promise in
+//! a loop, together with all-or-nothing imports.
+//!
+//! # Why rusqlite
+//! The inventory is used from synchronous code (the CLI, a bulk import that
+//! is one tight loop over prepared statements) and from the server through
+//! `spawn_blocking`; rusqlite is a thin, well-kept binding with prepared
+//! statement caching and direct control over pragmas and transaction modes
+//! (`BEGIN IMMEDIATE`), and the `bundled` feature pins a known SQLite
+//! (WAL, upsert, `WITHOUT ROWID`) with no system library needed. sqlx's
+//! async pool adds nothing for an embedded file and its SQLite driver cannot
+//! share a build with rusqlite ≥ 0.40; sqlx stays the choice for the later
+//! PostgreSQL backend (the [`Store`] docs say how it plugs in).
+//!
+//! Hand-written here: MAC parsing (a dozen lines; the crates for it do not
+//! accept exactly the three spellings users paste nor give the error text we
+//! want) and the CSV-to-device mapping. CSV parsing itself is the `csv` crate.
+
+mod error;
+mod import;
+mod key;
+mod mac;
+mod model;
+mod schema;
+mod store;
+
+pub use error::{BadRow, Result, StoreError};
+pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
+pub use key::{DeviceKey, KEY_BYTES};
+pub use mac::{Mac, MacError};
+pub use model::{
+    now_ms, Device, DeviceStatus, Event, EventKind, NewDevice, NewEvent, Outcome, UnknownName,
+};
+pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use store::{Store, DB_FILE};
