@@ -1,1 +1,51 @@
-//! placeholder
+//! `phoneprov-tftp`: a small sans-IO TFTP implementation with thin tokio
+//! shells for the server and the client (SPEC §5, R-TFTP-1).
+//!
+//! # Why hand-written
+//! Phones fetch profiles and firmware over TFTP, and phoneprov needs both a
+//! server that renders per-device profiles on request and a client for the
+//! phone side and the fleet simulator, with RFC 7440 windowing. No crate
+//! offers that: `async-tftp` is server-only, runs its own reactor and has
+//! open retransmission bugs; `tftpd` is blocking and directory-only. So this
+//! crate implements the protocol itself, following the workspace's sans-IO
+//! design (DESIGN.md): state machines that take bytes and the time and return
+//! bytes to send and the next deadline, driven by tokio tasks.
+//!
+//! # Layers
+//! - [`packet`]: wire format (RFC 1350, OACK of RFC 2347).
+//! - [`options`]: blksize (RFC 2348), timeout/tsize (RFC 2349), windowsize
+//!   (RFC 7440); option errors become ERROR 8.
+//! - [`ServerTransfer`], [`ClientTransfer`]: sans-IO transfers with sliding
+//!   windows, 64-bit block numbers (rollover past 65535 is transparent),
+//!   netascii, retransmission with a retry limit, no Sorcerer's Apprentice,
+//!   ERROR 5 to packets from unknown TIDs.
+//! - [`server`]: tokio server (one socket for requests, one per transfer,
+//!   one task per transfer, no thread per transfer) over a [`Handler`];
+//!   [`DirHandler`] serves a directory with path-safety checks.
+//! - [`client`]: tokio client ([`TftpClient::get`]).
+//!
+//! Uploads (WRQ) are refused unless [`ServerConfig::max_upload`] is set
+//! and the shell is given an upload directory.
+
+pub mod client;
+mod client_core;
+mod dir_handler;
+mod netascii;
+pub mod options;
+pub mod packet;
+mod receiver;
+mod sender;
+pub mod server;
+mod server_core;
+mod transfer;
+
+pub use client::{ClientConfig, ClientError, ClientErrorKind, TftpClient};
+pub use client_core::ClientTransfer;
+pub use dir_handler::{resolve_path, DirHandler};
+pub use options::{OptionError, RequestedOptions, TransferOptions};
+pub use packet::{ErrorCode, Mode, Packet, PacketError, Request};
+pub use server::{Content, Handler, HandlerError, ReadRequest, Server, ServerError, ServerLimits};
+pub use server_core::{
+    accept_request, Direction, IncomingRequest, Rejection, ServerConfig, ServerTransfer,
+};
+pub use transfer::{TransferError, TransferState, Transmit, DEFAULT_RETRIES};
