@@ -60,6 +60,8 @@ mod pipeline;
 mod test_util;
 
 pub mod aes128gcm;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gzip;
 pub mod openssl_enc;
 
