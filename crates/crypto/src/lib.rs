@@ -51,8 +51,9 @@
 //! here: `EVP_BytesToKey` (a dozen lines: repeated `H(prev || pass || salt)`;
 //! no maintained crate provides OpenSSL's legacy derivation on its own) and
 //! the RFC 8188 record framing (header parsing, per-record nonces, padding
-//! delimiters), because the existing `ece` crates either pull in a full
-//! OpenSSL/NSS backend or are unmaintained, and the framing is short.
+//! delimiters, about a hundred lines), because the `ece` crate needs OpenSSL
+//! or NSS as its backend, which the design rules out (RustCrypto, no OpenSSL
+//! linkage).
 
 mod error;
 mod pipeline;
@@ -124,4 +125,25 @@ pub fn ikm_from_base64url(text: &str) -> Result<Vec<u8>, CryptoError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(trimmed)
         .map_err(|e| CryptoError::Base64(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_ikm_with_or_without_padding() {
+        let want = vec![0xca, 0xa7, 0x65, 0x67, 0xeb, 0x58, 0x7a, 0x67];
+        assert_eq!(ikm_from_base64url("yqdlZ-tYemc").unwrap(), want);
+        assert_eq!(ikm_from_base64url(" yqdlZ-tYemc= ").unwrap(), want);
+        let e = ikm_from_base64url("not base64!").unwrap_err();
+        assert!(matches!(e, CryptoError::Base64(_)));
+        assert!(e.to_string().contains("base64url"), "{e}");
+    }
+
+    #[test]
+    fn kdf_default_is_openssl_1_1_default() {
+        assert_eq!(Kdf::default(), Kdf::EvpBytesToKey(Md::Sha256));
+        assert_eq!(Kdf::DECODE_ORDER[0], Kdf::default());
+    }
 }
