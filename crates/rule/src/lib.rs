@@ -53,6 +53,8 @@
 pub mod ast;
 pub mod context;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lint;
 pub mod macros;
 pub mod parser;

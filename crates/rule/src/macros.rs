@@ -12,7 +12,9 @@
 //!   `MAU`, and `$MACfoo` is `$MAC` followed by `foo` (the lint warns about
 //!   that last case, suggesting `$(MAC)foo`). If no prefix is known the `$`
 //!   and the run stay literal (`$STRANGE$MAU.cfg` →
-//!   `$STRANGE000E08012345.cfg`).
+//!   `$STRANGE000E08012345.cfg`). Since the single letters `A`..`P` are
+//!   names, any run starting with one of them expands (`$HOME` is GPP_H
+//!   followed by `OME`); the lint flags such cases.
 //! - Names are case-sensitive (`$ma` stays literal; the lint suggests `$MA`).
 //! - A known name without a value in the context expands to the empty string.
 //! - `SA`..`SD` (GPP_SA..GPP_SD, secrets) are known only inside

@@ -381,7 +381,10 @@ impl<'a> Parser<'a> {
             }
         };
         self.pos += 2;
-        if self.peek().is_some_and(|c| !c.is_whitespace() && c != '"') {
+        if self
+            .peek()
+            .is_some_and(|c| !c.is_whitespace() && c != '"' && c != ')')
+        {
             return self.err(
                 self.pos - 2,
                 self.here_end(),
@@ -573,6 +576,14 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
             let start = self.pos;
+            if !self.src[self.pos..].contains(']') {
+                return self.err(
+                    open,
+                    open + 1,
+                    "unclosed `[`",
+                    "close the options with `]` before the URL",
+                );
+            }
             if !self.src[self.pos..].starts_with("--") {
                 let end = self.bare(self.src.len(), |s| s.starts_with(']')).end;
                 return self.err(
