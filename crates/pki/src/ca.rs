@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, DnsName};
@@ -89,9 +89,24 @@ impl IssuedCert {
 
     /// Writes the certificate (0644) and key (0600). Without `overwrite`,
     /// existing files are left alone and reported as an error.
-    pub fn write(&self, cert_path: &Path, key_path: &Path, overwrite: bool) -> Result<(), PkiError> {
-        write_file(key_path, self.key_pem.as_bytes(), Secrecy::Private, overwrite)?;
-        write_file(cert_path, self.cert_pem.as_bytes(), Secrecy::Public, overwrite)
+    pub fn write(
+        &self,
+        cert_path: &Path,
+        key_path: &Path,
+        overwrite: bool,
+    ) -> Result<(), PkiError> {
+        write_file(
+            key_path,
+            self.key_pem.as_bytes(),
+            Secrecy::Private,
+            overwrite,
+        )?;
+        write_file(
+            cert_path,
+            self.cert_pem.as_bytes(),
+            Secrecy::Public,
+            overwrite,
+        )
     }
 }
 
@@ -148,8 +163,8 @@ impl Ca {
             what: "CA private key",
             detail: e.to_string(),
         })?;
-        let (_, parsed) =
-            x509_parser::parse_x509_certificate(&cert_der).map_err(|e| PkiError::X509(e.to_string()))?;
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der)
+            .map_err(|e| PkiError::X509(e.to_string()))?;
         if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
             return Err(PkiError::PemBad {
                 what: "CA key pair",
@@ -226,7 +241,11 @@ impl Ca {
     /// Issues a server certificate with an explicit CN and SAN list. Useful to
     /// build servers whose name is only in the CN (to exercise the R-HTTPS-5
     /// CN check) or only in the SANs.
-    pub fn issue_server_custom(&self, common_name: &str, sans: &[String]) -> Result<IssuedCert, PkiError> {
+    pub fn issue_server_custom(
+        &self,
+        common_name: &str,
+        sans: &[String],
+    ) -> Result<IssuedCert, PkiError> {
         check_field("server common name", common_name, false)?;
         let mut san_list: Vec<SanType> = Vec::new();
         for name in sans {
@@ -322,20 +341,34 @@ pub(crate) fn first_cert_der(pem: &[u8]) -> Result<CertificateDer<'static>, PkiE
 /// [`DEFAULT_SERVER_NAMES`]) in `dir`. Refuses with [`PkiError::CaExists`]
 /// when `ca.pem` or `ca.key` is already there, so an existing CA, and every
 /// phone certificate it issued, is never replaced by accident.
-pub fn init_ca(dir: &Path, common_name: &str, server_names: &[String]) -> Result<CaFiles, PkiError> {
+pub fn init_ca(
+    dir: &Path,
+    common_name: &str,
+    server_names: &[String],
+) -> Result<CaFiles, PkiError> {
     init_ca_inner(dir, common_name, server_names, false)
 }
 
 /// Like [`init_ca`] but replaces an existing CA and server certificate.
-pub fn init_ca_force(dir: &Path, common_name: &str, server_names: &[String]) -> Result<CaFiles, PkiError> {
+pub fn init_ca_force(
+    dir: &Path,
+    common_name: &str,
+    server_names: &[String],
+) -> Result<CaFiles, PkiError> {
     init_ca_inner(dir, common_name, server_names, true)
 }
 
 /// Loads the CA in `dir`, creating it first when there is none (the server's
 /// first start). Returns the files and whether they were just created. A
 /// missing server certificate next to an existing CA is issued again.
-pub fn ensure_ca(dir: &Path, common_name: &str, server_names: &[String]) -> Result<(CaFiles, bool), PkiError> {
-    let files = CaFiles { dir: dir.to_path_buf() };
+pub fn ensure_ca(
+    dir: &Path,
+    common_name: &str,
+    server_names: &[String],
+) -> Result<(CaFiles, bool), PkiError> {
+    let files = CaFiles {
+        dir: dir.to_path_buf(),
+    };
     if !files.ca_cert().exists() && !files.ca_key().exists() {
         return Ok((init_ca(dir, common_name, server_names)?, true));
     }
@@ -347,8 +380,15 @@ pub fn ensure_ca(dir: &Path, common_name: &str, server_names: &[String]) -> Resu
     Ok((files, false))
 }
 
-fn init_ca_inner(dir: &Path, common_name: &str, server_names: &[String], force: bool) -> Result<CaFiles, PkiError> {
-    let files = CaFiles { dir: dir.to_path_buf() };
+fn init_ca_inner(
+    dir: &Path,
+    common_name: &str,
+    server_names: &[String],
+    force: bool,
+) -> Result<CaFiles, PkiError> {
+    let files = CaFiles {
+        dir: dir.to_path_buf(),
+    };
     if !force && (files.ca_cert().exists() || files.ca_key().exists()) {
         return Err(PkiError::CaExists { dir: files.dir });
     }
@@ -356,16 +396,31 @@ fn init_ca_inner(dir: &Path, common_name: &str, server_names: &[String], force: 
     let ca = Ca::generate(common_name)?;
     let server = ca.issue_server(server_names)?;
     create_private_dir(dir)?;
-    write_file(&files.ca_key(), ca.key_pem().as_bytes(), Secrecy::Private, force)?;
-    write_file(&files.ca_cert(), ca.cert_pem().as_bytes(), Secrecy::Public, force)?;
+    write_file(
+        &files.ca_key(),
+        ca.key_pem().as_bytes(),
+        Secrecy::Private,
+        force,
+    )?;
+    write_file(
+        &files.ca_cert(),
+        ca.cert_pem().as_bytes(),
+        Secrecy::Public,
+        force,
+    )?;
     server.write(&files.server_cert(), &files.server_key(), true)?;
     Ok(files)
 }
 
 /// Loads the CA from `dir/ca.pem` and `dir/ca.key`.
 pub fn load_ca(dir: &Path) -> Result<Ca, PkiError> {
-    let files = CaFiles { dir: dir.to_path_buf() };
-    for (path, name) in [(files.ca_cert(), CA_CERT_FILE), (files.ca_key(), CA_KEY_FILE)] {
+    let files = CaFiles {
+        dir: dir.to_path_buf(),
+    };
+    for (path, name) in [
+        (files.ca_cert(), CA_CERT_FILE),
+        (files.ca_key(), CA_KEY_FILE),
+    ] {
         if !path.exists() {
             return Err(PkiError::CaMissing {
                 dir: dir.to_path_buf(),

@@ -105,19 +105,76 @@ fn tls12_suites() -> [Suite; 6] {
 
 /// OpenSSL aliases that are valid but select none of rustls' suites.
 const KNOWN_EMPTY: &[&str] = &[
-    "RSA", "kRSA", "MEDIUM", "LOW", "EXPORT", "EXP", "aNULL", "eNULL", "NULL", "COMPLEMENTOFALL",
-    "COMPLEMENTOFDEFAULT", "aDSS", "DSS", "kDHE", "kEDH", "DHE", "EDH", "DH", "kDH", "kDHr",
-    "kDHd", "ADH", "AECDH", "kECDH", "ECDH", "aECDH", "PSK", "kPSK", "aPSK", "kECDHEPSK",
-    "kDHEPSK", "kRSAPSK", "SRP", "kSRP", "aSRP", "3DES", "DES", "RC4", "RC2", "IDEA", "SEED",
-    "MD5", "SHA1", "SHA", "SHA256", "SHA384", "CAMELLIA", "CAMELLIA128", "CAMELLIA256", "ARIA",
-    "ARIA128", "ARIA256", "ARIAGCM", "AESCCM", "AESCCM8", "TLSv1", "TLSv1.0", "SSLv3", "aGOST",
-    "aGOST01", "kGOST", "GOST94", "GOST89MAC",
+    "RSA",
+    "kRSA",
+    "MEDIUM",
+    "LOW",
+    "EXPORT",
+    "EXP",
+    "aNULL",
+    "eNULL",
+    "NULL",
+    "COMPLEMENTOFALL",
+    "COMPLEMENTOFDEFAULT",
+    "aDSS",
+    "DSS",
+    "kDHE",
+    "kEDH",
+    "DHE",
+    "EDH",
+    "DH",
+    "kDH",
+    "kDHr",
+    "kDHd",
+    "ADH",
+    "AECDH",
+    "kECDH",
+    "ECDH",
+    "aECDH",
+    "PSK",
+    "kPSK",
+    "aPSK",
+    "kECDHEPSK",
+    "kDHEPSK",
+    "kRSAPSK",
+    "SRP",
+    "kSRP",
+    "aSRP",
+    "3DES",
+    "DES",
+    "RC4",
+    "RC2",
+    "IDEA",
+    "SEED",
+    "MD5",
+    "SHA1",
+    "SHA",
+    "SHA256",
+    "SHA384",
+    "CAMELLIA",
+    "CAMELLIA128",
+    "CAMELLIA256",
+    "ARIA",
+    "ARIA128",
+    "ARIA256",
+    "ARIAGCM",
+    "AESCCM",
+    "AESCCM8",
+    "TLSv1",
+    "TLSv1.0",
+    "SSLv3",
+    "aGOST",
+    "aGOST01",
+    "kGOST",
+    "GOST94",
+    "GOST89MAC",
 ];
 
 /// Selects the suites an alias stands for; `None` when the word is unknown.
 fn alias_matches(word: &str, s: &Suite) -> Option<bool> {
     let hit = match word {
-        "ALL" | "DEFAULT" | "HIGH" | "TLSv1.2" | "kECDHE" | "kEECDH" | "ECDHE" | "EECDH" | "AEAD" => true,
+        "ALL" | "DEFAULT" | "HIGH" | "TLSv1.2" | "kECDHE" | "kEECDH" | "ECDHE" | "EECDH"
+        | "AEAD" => true,
         "aRSA" => s.au == Au::Rsa,
         "aECDSA" | "ECDSA" => s.au == Au::Ecdsa,
         "AES" | "AESGCM" => matches!(s.enc, Enc::Aes128Gcm | Enc::Aes256Gcm),
@@ -137,7 +194,8 @@ fn looks_like_suite_name(w: &str) -> bool {
     w.contains('-')
         && !w.starts_with('-')
         && !w.ends_with('-')
-        && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        && w.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// What happened to a `TLS_Cipher_List` value.
@@ -158,7 +216,9 @@ impl fmt::Display for CipherOutcome {
         f.write_str(match self {
             CipherOutcome::Mapped => "mapped onto rustls cipher suites",
             CipherOutcome::Blank => "blank: using the default cipher list",
-            CipherOutcome::Invalid => "not a valid OpenSSL cipher string: using the default cipher list",
+            CipherOutcome::Invalid => {
+                "not a valid OpenSSL cipher string: using the default cipher list"
+            }
             CipherOutcome::Unsupported => {
                 "selects no cipher suite rustls implements: using the default cipher list"
             }
@@ -263,7 +323,8 @@ pub fn map_cipher_list(openssl_cipher_string: &str) -> CipherSelection {
             }
             b'-' => active.retain(|i| !selected[*i]),
             b'+' => {
-                let (moved, kept): (Vec<usize>, Vec<usize>) = active.iter().partition(|i| selected[**i]);
+                let (moved, kept): (Vec<usize>, Vec<usize>) =
+                    active.iter().partition(|i| selected[**i]);
                 active = kept;
                 active.extend(moved);
             }
@@ -309,7 +370,10 @@ mod tests {
         let sel = map_cipher_list("RSA:!aNULL:!eNULL");
         assert_eq!(sel.outcome, CipherOutcome::Unsupported);
         assert!(sel.is_default());
-        assert_eq!(sel.suites.len(), rustls::crypto::ring::default_provider().cipher_suites.len());
+        assert_eq!(
+            sel.suites.len(),
+            rustls::crypto::ring::default_provider().cipher_suites.len()
+        );
     }
 
     #[test]
@@ -366,9 +430,24 @@ mod tests {
         assert_eq!(names("HIGH:!CHACHA20:CHACHA20").len(), 4);
         assert_eq!(names("HIGH:-CHACHA20:CHACHA20").len(), 6);
         let moved = names("HIGH:+AES128");
-        assert_eq!(moved[4..], ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256"]);
-        assert_eq!(names("AES128:AES256:@STRENGTH")[0], "ECDHE-ECDSA-AES256-GCM-SHA384");
-        assert_eq!(names("ECDHE-RSA-AES128-GCM-SHA256"), ["ECDHE-RSA-AES128-GCM-SHA256"]);
-        assert_eq!(map_cipher_list("AES128-SHA").outcome, CipherOutcome::Unsupported);
+        assert_eq!(
+            moved[4..],
+            [
+                "ECDHE-ECDSA-AES128-GCM-SHA256",
+                "ECDHE-RSA-AES128-GCM-SHA256"
+            ]
+        );
+        assert_eq!(
+            names("AES128:AES256:@STRENGTH")[0],
+            "ECDHE-ECDSA-AES256-GCM-SHA384"
+        );
+        assert_eq!(
+            names("ECDHE-RSA-AES128-GCM-SHA256"),
+            ["ECDHE-RSA-AES128-GCM-SHA256"]
+        );
+        assert_eq!(
+            map_cipher_list("AES128-SHA").outcome,
+            CipherOutcome::Unsupported
+        );
     }
 }

@@ -72,7 +72,9 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<rustls::ClientConfig>, PkiE
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let mut config = match (&opts.client_cert_pem, &opts.client_key_pem) {
-        (Some(cert), Some(key)) => builder.with_client_auth_cert(cert_chain(cert)?, private_key(key)?)?,
+        (Some(cert), Some(key)) => {
+            builder.with_client_auth_cert(cert_chain(cert)?, private_key(key)?)?
+        }
         (None, None) => builder.with_no_client_auth(),
         (Some(_), None) => return Err(PkiError::ClientCertIncomplete("the private key")),
         (None, Some(_)) => return Err(PkiError::ClientCertIncomplete("the certificate")),
@@ -107,8 +109,12 @@ impl PhoneServerVerifier {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             },
         };
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
-        Ok(Arc::new(PhoneServerVerifier { inner, validate_name }))
+        let inner =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
+        Ok(Arc::new(PhoneServerVerifier {
+            inner,
+            validate_name,
+        }))
     }
 }
 
@@ -123,10 +129,13 @@ impl ServerCertVerifier for PhoneServerVerifier {
     ) -> Result<ServerCertVerified, Error> {
         // WebPkiServerVerifier checks the chain before the name, so a
         // name error means the chain itself was fine.
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) if !self.validate_name || cn_matches(end_entity, server_name) => {
@@ -189,7 +198,11 @@ mod tests {
     use super::*;
     use crate::Ca;
 
-    fn verify(v: &PhoneServerVerifier, cert_pem: &str, name: &str) -> Result<ServerCertVerified, Error> {
+    fn verify(
+        v: &PhoneServerVerifier,
+        cert_pem: &str,
+        name: &str,
+    ) -> Result<ServerCertVerified, Error> {
         let der = crate::ca::first_cert_der(cert_pem.as_bytes()).unwrap();
         let name = ServerName::try_from(name.to_string()).unwrap();
         v.verify_server_cert(&der, &[], &name, &[], UnixTime::now())
@@ -208,12 +221,18 @@ mod tests {
     fn name_validation_on_checks_sans() {
         // R-SEC-3 TLS_Name_Validate = Yes.
         let ca = Ca::generate("CA").unwrap();
-        let server = ca.issue_server(&["pv.telco.net".into(), "10.0.0.5".into()]).unwrap();
+        let server = ca
+            .issue_server(&["pv.telco.net".into(), "10.0.0.5".into()])
+            .unwrap();
         let v = PhoneServerVerifier::new(Some(ca.cert_pem().as_bytes()), true).unwrap();
         assert!(verify(&v, &server.cert_pem, "pv.telco.net").is_ok());
         assert!(verify(&v, &server.cert_pem, "PV.Telco.Net").is_ok());
         assert!(verify(&v, &server.cert_pem, "10.0.0.5").is_ok());
-        assert!(is_name_error(&verify(&v, &server.cert_pem, "other.telco.net")));
+        assert!(is_name_error(&verify(
+            &v,
+            &server.cert_pem,
+            "other.telco.net"
+        )));
         assert!(is_name_error(&verify(&v, &server.cert_pem, "10.0.0.6")));
     }
 
@@ -224,10 +243,16 @@ mod tests {
         let server = ca.issue_server(&["pv.telco.net".into()]).unwrap();
         let v = PhoneServerVerifier::new(Some(ca.cert_pem().as_bytes()), false).unwrap();
         assert!(verify(&v, &server.cert_pem, "other.telco.net").is_ok());
-        let rogue = Ca::generate("rogue").unwrap().issue_server(&["pv.telco.net".into()]).unwrap();
+        let rogue = Ca::generate("rogue")
+            .unwrap()
+            .issue_server(&["pv.telco.net".into()])
+            .unwrap();
         let err = verify(&v, &rogue.cert_pem, "pv.telco.net").unwrap_err();
         assert!(
-            matches!(err, Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+            matches!(
+                err,
+                Error::InvalidCertificate(CertificateError::UnknownIssuer)
+            ),
             "{err:?}"
         );
     }
@@ -237,7 +262,10 @@ mod tests {
         // R-HTTPS-5: CN=pv.telco.net/mailto:admin@telco.net, SANs elsewhere.
         let ca = Ca::generate("CA").unwrap();
         let server = ca
-            .issue_server_custom("pv.telco.net/mailto:admin@telco.net", &["backup.telco.net".into()])
+            .issue_server_custom(
+                "pv.telco.net/mailto:admin@telco.net",
+                &["backup.telco.net".into()],
+            )
             .unwrap();
         let v = PhoneServerVerifier::new(Some(ca.cert_pem().as_bytes()), true).unwrap();
         assert!(verify(&v, &server.cert_pem, "backup.telco.net").is_ok());
@@ -250,11 +278,23 @@ mod tests {
     fn issue_server_puts_the_cn_host_in_the_sans() {
         let ca = Ca::generate("CA").unwrap();
         let server = ca
-            .issue_server(&["pv.telco.net/mailto:admin@telco.net".into(), "127.0.0.1".into()])
+            .issue_server(&[
+                "pv.telco.net/mailto:admin@telco.net".into(),
+                "127.0.0.1".into(),
+            ])
             .unwrap();
         let summary = crate::summarize_pem(server.cert_pem.as_bytes()).unwrap();
-        assert!(summary.subject.contains("CN=pv.telco.net/mailto:admin@telco.net"), "{}", summary.subject);
-        assert_eq!(summary.subject_alt_names, ["DNS:pv.telco.net", "IP:127.0.0.1"]);
+        assert!(
+            summary
+                .subject
+                .contains("CN=pv.telco.net/mailto:admin@telco.net"),
+            "{}",
+            summary.subject
+        );
+        assert_eq!(
+            summary.subject_alt_names,
+            ["DNS:pv.telco.net", "IP:127.0.0.1"]
+        );
     }
 
     #[test]
@@ -291,6 +331,8 @@ mod tests {
                 rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
             ]
         );
-        assert!(client_config(&ClientTls::default()).unwrap().alpn_protocols == [b"http/1.1".to_vec()]);
+        assert!(
+            client_config(&ClientTls::default()).unwrap().alpn_protocols == [b"http/1.1".to_vec()]
+        );
     }
 }

@@ -53,7 +53,9 @@ pub enum PkiError {
         why: &'static str,
     },
     /// PEM input held no certificate or no key.
-    #[error("no {what} found in the PEM input: pass a PEM file with a `-----BEGIN {label}-----` block")]
+    #[error(
+        "no {what} found in the PEM input: pass a PEM file with a `-----BEGIN {label}-----` block"
+    )]
     PemMissing {
         /// What was looked for (`certificate`, `private key`).
         what: &'static str,
@@ -95,7 +97,11 @@ pub enum PkiError {
 }
 
 impl PkiError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         PkiError::Io {
             action,
             path: path.into(),

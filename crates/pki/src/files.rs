@@ -56,7 +56,9 @@ pub(crate) fn write_file(
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(mode);
     }
-    let mut file = opts.open(path).map_err(|e| PkiError::io("write", path, e))?;
+    let mut file = opts
+        .open(path)
+        .map_err(|e| PkiError::io("write", path, e))?;
     #[cfg(unix)]
     if overwrite {
         // An existing file keeps its old mode on open; force ours.

@@ -34,11 +34,12 @@ impl PhoneIdentity {
 /// capitals still work. Does not verify the certificate: only call it on one
 /// the TLS handshake has verified.
 pub fn phone_identity_from_der(cert_der: &[u8]) -> Result<PhoneIdentity, PkiError> {
-    let (_, cert) = X509Certificate::from_der(cert_der).map_err(|e| PkiError::X509(e.to_string()))?;
+    let (_, cert) =
+        X509Certificate::from_der(cert_der).map_err(|e| PkiError::X509(e.to_string()))?;
     let subject = cert.subject();
-    let first = |mut it: Box<dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>> + '_>| {
-        it.find_map(|a| a.as_str().ok().map(str::to_string))
-    };
+    let first = |mut it: Box<
+        dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>> + '_,
+    >| { it.find_map(|a| a.as_str().ok().map(str::to_string)) };
     let not_phone = || PkiError::NotAPhoneCert {
         subject: subject.to_string(),
     };
@@ -71,7 +72,9 @@ mod tests {
     fn identity_round_trips_through_a_phone_cert() {
         // R-HTTPS-5: OU=<PN>, L=<SN>, S=<MAC> come back out unchanged.
         let ca = Ca::generate("test CA").unwrap();
-        let issued = ca.issue_phone("00:56:2B:04:36:15", "CCQ2114A0B1", "CP-8841-3PCC").unwrap();
+        let issued = ca
+            .issue_phone("00:56:2B:04:36:15", "CCQ2114A0B1", "CP-8841-3PCC")
+            .unwrap();
         let id = phone_identity_from_der(&issued.cert_der().unwrap()).unwrap();
         assert_eq!(
             id,
@@ -91,7 +94,10 @@ mod tests {
         let ca = Ca::generate("test CA").unwrap();
         let issued = ca.issue_phone("aabbccddeeff", "", "").unwrap();
         let id = phone_identity_from_der(&issued.cert_der().unwrap()).unwrap();
-        assert_eq!((id.mac.as_str(), id.serial, id.model), ("aabbccddeeff", None, None));
+        assert_eq!(
+            (id.mac.as_str(), id.serial, id.model),
+            ("aabbccddeeff", None, None)
+        );
     }
 
     #[test]
@@ -105,7 +111,10 @@ mod tests {
 
     #[test]
     fn garbage_der_is_an_x509_error() {
-        assert!(matches!(phone_identity_from_der(b"nope"), Err(PkiError::X509(_))));
+        assert!(matches!(
+            phone_identity_from_der(b"nope"),
+            Err(PkiError::X509(_))
+        ));
     }
 
     #[test]
@@ -117,9 +126,18 @@ mod tests {
     #[test]
     fn bad_subject_fields_are_refused() {
         let ca = Ca::generate("test CA").unwrap();
-        assert!(matches!(ca.issue_phone("xyz", "", ""), Err(PkiError::BadMac(_))));
+        assert!(matches!(
+            ca.issue_phone("xyz", "", ""),
+            Err(PkiError::BadMac(_))
+        ));
         let long = "x".repeat(65);
-        assert!(matches!(ca.issue_phone("aabbccddeeff", &long, ""), Err(PkiError::BadField { .. })));
-        assert!(matches!(ca.issue_phone("aabbccddeeff", "", "a\nb"), Err(PkiError::BadField { .. })));
+        assert!(matches!(
+            ca.issue_phone("aabbccddeeff", &long, ""),
+            Err(PkiError::BadField { .. })
+        ));
+        assert!(matches!(
+            ca.issue_phone("aabbccddeeff", "", "a\nb"),
+            Err(PkiError::BadField { .. })
+        ));
     }
 }

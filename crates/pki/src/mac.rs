@@ -58,7 +58,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_macs() {
-        for s in ["", "00562b04361", "00562b0436155", "00562b04361g", "00 56 2b 04 36 15"] {
+        for s in [
+            "",
+            "00562b04361",
+            "00562b0436155",
+            "00562b04361g",
+            "00 56 2b 04 36 15",
+        ] {
             assert!(matches!(normalize_mac(s), Err(PkiError::BadMac(_))), "{s}");
         }
     }

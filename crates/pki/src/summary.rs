@@ -49,8 +49,14 @@ pub fn summarize_der(der: &CertificateDer<'_>) -> Result<CertSummary, PkiError> 
             match name {
                 GeneralName::DNSName(d) => sans.push(format!("DNS:{d}")),
                 GeneralName::IPAddress(b) => match b.len() {
-                    4 => sans.push(format!("IP:{}", std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).unwrap_or_default()))),
-                    16 => sans.push(format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).unwrap_or_default()))),
+                    4 => sans.push(format!(
+                        "IP:{}",
+                        std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).unwrap_or_default())
+                    )),
+                    16 => sans.push(format!(
+                        "IP:{}",
+                        std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).unwrap_or_default())
+                    )),
                     _ => {}
                 },
                 other => sans.push(other.to_string()),

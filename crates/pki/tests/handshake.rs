@@ -16,7 +16,9 @@ struct Pki {
 fn pki() -> Pki {
     let ca = Ca::generate("phoneprov test CA").unwrap();
     let server = ca.issue_server(&[]).unwrap();
-    let phone = ca.issue_phone("00562b043615", "CCQ2114A0B1", "CP-8841-3PCC").unwrap();
+    let phone = ca
+        .issue_phone("00562b043615", "CCQ2114A0B1", "CP-8841-3PCC")
+        .unwrap();
     let rogue_phone = Ca::generate("rogue CA")
         .unwrap()
         .issue_phone("00562b043615", "CCQ2114A0B1", "CP-8841-3PCC")
@@ -60,7 +62,9 @@ fn expected() -> PhoneIdentity {
 async fn required_client_auth_good_phone_cert_server_sees_identity() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Required)).await;
-    let body = fetch(srv.port, "localhost", &client(&p, Some(&p.phone))).await.unwrap();
+    let body = fetch(srv.port, "localhost", &client(&p, Some(&p.phone)))
+        .await
+        .unwrap();
     assert_eq!(srv.next().await.unwrap(), Some(expected()));
     let echoed: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(echoed["mac"], "00562b043615");
@@ -73,7 +77,10 @@ async fn required_client_auth_without_cert_fails() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Required)).await;
     let result = fetch(srv.port, "localhost", &client(&p, None)).await;
-    assert!(result.is_err(), "client got a response without a certificate: {result:?}");
+    assert!(
+        result.is_err(),
+        "client got a response without a certificate: {result:?}"
+    );
     let seen = srv.next().await;
     let err = seen.expect_err("server accepted a client without certificate");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
@@ -85,19 +92,29 @@ async fn required_client_auth_cert_from_another_ca_fails() {
     let mut srv = spawn_server(server(&p, ClientAuth::Required)).await;
     let result = fetch(srv.port, "localhost", &client(&p, Some(&p.rogue_phone))).await;
     assert!(result.is_err(), "{result:?}");
-    let err = srv.next().await.expect_err("server accepted a foreign certificate");
-    assert!(err.contains("UnknownIssuer") || err.contains("unknown"), "{err}");
+    let err = srv
+        .next()
+        .await
+        .expect_err("server accepted a foreign certificate");
+    assert!(
+        err.contains("UnknownIssuer") || err.contains("unknown"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn optional_client_auth_accepts_both_and_rejects_foreign() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Optional)).await;
-    let body = fetch(srv.port, "localhost", &client(&p, None)).await.unwrap();
+    let body = fetch(srv.port, "localhost", &client(&p, None))
+        .await
+        .unwrap();
     assert_eq!(body, "null");
     assert_eq!(srv.next().await.unwrap(), None);
 
-    fetch(srv.port, "localhost", &client(&p, Some(&p.phone))).await.unwrap();
+    fetch(srv.port, "localhost", &client(&p, Some(&p.phone)))
+        .await
+        .unwrap();
     assert_eq!(srv.next().await.unwrap(), Some(expected()));
 
     let result = fetch(srv.port, "localhost", &client(&p, Some(&p.rogue_phone))).await;
@@ -109,7 +126,9 @@ async fn optional_client_auth_accepts_both_and_rejects_foreign() {
 async fn client_auth_off_does_not_ask_for_a_certificate() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Off)).await;
-    fetch(srv.port, "localhost", &client(&p, Some(&p.phone))).await.unwrap();
+    fetch(srv.port, "localhost", &client(&p, Some(&p.phone)))
+        .await
+        .unwrap();
     assert_eq!(srv.next().await.unwrap(), None);
 }
 
@@ -117,13 +136,22 @@ async fn client_auth_off_does_not_ask_for_a_certificate() {
 async fn phone_refuses_server_from_another_ca() {
     let p = pki();
     let rogue = Ca::generate("rogue CA").unwrap().issue_server(&[]).unwrap();
-    let config = server_config(rogue.cert_pem.as_bytes(), rogue.key_pem.as_bytes(), None, ClientAuth::Off).unwrap();
+    let config = server_config(
+        rogue.cert_pem.as_bytes(),
+        rogue.key_pem.as_bytes(),
+        None,
+        ClientAuth::Off,
+    )
+    .unwrap();
     let srv = spawn_server(config).await;
     // Even with name validation off the chain must verify (R-SEC-3).
     let mut opts = client(&p, None);
     opts.validate_name = false;
     let err = fetch(srv.port, "localhost", &opts).await.unwrap_err();
-    assert!(err.contains("UnknownIssuer") || err.contains("unknown"), "{err}");
+    assert!(
+        err.contains("UnknownIssuer") || err.contains("unknown"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -134,7 +162,10 @@ async fn name_validation_over_a_real_handshake() {
     let mut opts = client(&p, None);
     fetch(srv.port, "127.0.0.1", &opts).await.unwrap();
     let err = fetch(srv.port, "pv.telco.net", &opts).await.unwrap_err();
-    assert!(err.contains("NotValidForName") || err.contains("not valid for name"), "{err}");
+    assert!(
+        err.contains("NotValidForName") || err.contains("not valid for name"),
+        "{err}"
+    );
     opts.validate_name = false;
     fetch(srv.port, "pv.telco.net", &opts).await.unwrap();
 }

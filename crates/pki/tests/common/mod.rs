@@ -105,9 +105,14 @@ pub async fn spawn_server(config: Arc<rustls::ServerConfig>) -> TestServer {
 pub async fn fetch(port: u16, server_name: &str, opts: &ClientTls) -> Result<String, String> {
     let config = client_config(opts).map_err(|e| e.to_string())?;
     let connector = TlsConnector::from(config);
-    let tcp = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
     let name = rustls::pki_types::ServerName::try_from(server_name.to_string()).unwrap();
-    let mut tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
     tls.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .map_err(|e| e.to_string())?;
