@@ -1,0 +1,291 @@
+//! Profile lint (R-FMT-5 and the schema): malformed XML, unknown parameter
+//! names (with a "did you mean"), values that break the schema, rules and
+//! templates that `phoneprov-rule` rejects, duplicates. Every diagnostic
+//! carries file, 1-based line and column, a stable code and a fix hint.
+//! The XML reader recovers from errors, so one run reports them all.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::alias::AliasMap;
+use crate::position::LineIndex;
+use crate::rulecheck::{self, RuleProblem};
+use crate::scan::{self, Leaf};
+use crate::schema::{self, Index, ParamSpec, ParamType};
+pub use crate::Severity;
+
+/// One lint finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, counted in characters.
+    pub column: u32,
+    pub severity: Severity,
+    /// Stable code: `xml-*` for XML structure, `unknown-param`,
+    /// `invalid-*`/`localized-bool`/… for values, `rule-*`/`template-*`
+    /// from `phoneprov-rule`.
+    pub code: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}:{}:{}: {sev}[{}]: {}",
+            self.file, self.line, self.column, self.code, self.message
+        )?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  = help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Lints a file's bytes: UTF-8 is checked first (a BOM is fine); invalid
+/// bytes are reported and the rest is linted anyway. Sorted by line/column.
+pub fn lint_bytes(file: &str, bytes: &[u8]) -> Vec<Diagnostic> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => lint_str(file, text),
+        Err(e) => {
+            let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+            let good = good.strip_prefix('\u{feff}').unwrap_or(good);
+            let (line, column) = LineIndex::new(good).line_col(good.len());
+            let mut out = vec![Diagnostic {
+                file: file.to_string(),
+                line,
+                column,
+                severity: Severity::Error,
+                code: "xml-encoding".into(),
+                message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                hint: Some("save the profile as UTF-8 (phones read profiles as UTF-8 only)".into()),
+            }];
+            let lossy = String::from_utf8_lossy(bytes);
+            out.extend(lint_str(file, &lossy));
+            out.sort_by_key(|d| (d.line, d.column));
+            out
+        }
+    }
+}
+
+/// Lints profile text. Sorted by line/column.
+pub fn lint_str(file: &str, text: &str) -> Vec<Diagnostic> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let idx = LineIndex::new(text);
+    let scan = scan::scan(text, false);
+    let mut ctx = Ctx {
+        file,
+        idx: &idx,
+        out: Vec::new(),
+    };
+    for p in &scan.problems {
+        ctx.push(
+            p.offset,
+            p.severity,
+            p.code,
+            p.message.clone(),
+            p.hint.clone(),
+        );
+    }
+    check_duplicates(&mut ctx, &scan.leaves);
+    for leaf in scan.leaves.iter().filter(|l| !l.recovered) {
+        check_leaf(&mut ctx, leaf);
+    }
+    let mut out = ctx.out;
+    out.sort_by_key(|d| (d.line, d.column));
+    out
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    idx: &'a LineIndex<'a>,
+    out: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn push(
+        &mut self,
+        offset: usize,
+        severity: Severity,
+        code: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let (line, column) = self.idx.line_col(offset);
+        self.out.push(Diagnostic {
+            file: self.file.to_string(),
+            line,
+            column,
+            severity,
+            code: code.to_string(),
+            message,
+            hint,
+        });
+    }
+}
+
+fn check_duplicates(ctx: &mut Ctx<'_>, leaves: &[Leaf]) {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, l) in leaves.iter().enumerate() {
+        last.insert(&l.name, i);
+    }
+    for (i, l) in leaves.iter().enumerate() {
+        let j = last[l.name.as_str()];
+        if j != i {
+            let (line, _) = ctx.idx.line_col(leaves[j].offset);
+            ctx.push(
+                l.offset,
+                Severity::Warning,
+                "duplicate-param",
+                format!(
+                    "`{}` is set again on line {line}; the last value wins",
+                    l.name
+                ),
+                Some("remove the earlier element (phones apply elements in order)".into()),
+            );
+        }
+    }
+}
+
+/// File offset of byte `i` of the leaf's value.
+fn value_pos(leaf: &Leaf, i: usize) -> usize {
+    if leaf.value_exact {
+        leaf.value_offset + i.min(leaf.value.len())
+    } else {
+        leaf.value_offset
+    }
+}
+
+fn check_leaf(ctx: &mut Ctx<'_>, leaf: &Leaf) {
+    let Some(spec) = schema::lookup(&leaf.name) else {
+        let hint = match suggest(&leaf.name) {
+            Some(s) => format!("did you mean `{s}`? (names are case-sensitive)"),
+            None => "check the name against the phone's parameter list; unknown parameters \
+                     are ignored by the phone"
+                .to_string(),
+        };
+        ctx.push(
+            leaf.offset + 1,
+            Severity::Warning,
+            "unknown-param",
+            format!("unknown parameter `{}`", leaf.name),
+            Some(hint),
+        );
+        return;
+    };
+    if leaf.trailing_space {
+        let accepted = match spec.kind {
+            ParamType::Enum(values) => format!(
+                "; accepted values: {}",
+                values
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ParamType::Bool => "; accepted values: `Yes`, `No`".to_string(),
+            _ => String::new(),
+        };
+        ctx.push(
+            value_pos(leaf, leaf.value.len()),
+            Severity::Warning,
+            "value-whitespace",
+            format!(
+                "trailing whitespace in the value of `{}`: phones trim values, so this reads as `{}`",
+                leaf.name, leaf.value
+            ),
+            Some(format!("remove the space before `</{}>`{accepted}", leaf.name)),
+        );
+    }
+    match spec.kind {
+        ParamType::Rule => report_rule_problems(ctx, leaf, rulecheck::rule(&leaf.value)),
+        ParamType::Template => report_rule_problems(ctx, leaf, rulecheck::template(&leaf.value)),
+        _ => {
+            if let Err(inv) = spec.validate(&leaf.value) {
+                ctx.push(
+                    value_pos(leaf, 0),
+                    Severity::Error,
+                    inv.code,
+                    format!("<{}>: {}", leaf.name, inv.reason),
+                    inv.hint,
+                );
+            } else if is_gpp(spec) && looks_like_alias_map(&leaf.value) {
+                if let Err(e) = AliasMap::parse(&leaf.value) {
+                    ctx.push(
+                        value_pos(leaf, 0),
+                        Severity::Error,
+                        "invalid-alias-map",
+                        format!(
+                            "<{}> holds an alias map that does not parse: {e}",
+                            leaf.name
+                        ),
+                        Some("see R-FMT-8: `/src/path = /flat-profile/Name ;` …".into()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn is_gpp(spec: &ParamSpec) -> bool {
+    spec.prefix.starts_with("GPP_")
+}
+
+fn looks_like_alias_map(v: &str) -> bool {
+    v.starts_with('/') && v.contains('=')
+}
+
+fn report_rule_problems(ctx: &mut Ctx<'_>, leaf: &Leaf, problems: Vec<RuleProblem>) {
+    for p in problems {
+        ctx.push(
+            value_pos(leaf, p.start),
+            p.severity,
+            p.code,
+            format!("<{}>: {}", leaf.name, p.message),
+            p.hint,
+        );
+    }
+}
+
+/// The known parameter name closest to `name`, if one is close enough.
+pub fn suggest(name: &str) -> Option<String> {
+    let lower = name.to_lowercase();
+    let digits: String = name
+        .split('_')
+        .rev()
+        .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("1")
+        .to_string();
+    let mut best: Option<(f64, String)> = None;
+    let mut consider = |cand: String| {
+        let score = strsim::jaro_winkler(&lower, &cand.to_lowercase());
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, cand));
+        }
+    };
+    for spec in schema::all() {
+        match spec.index {
+            Index::None => consider(spec.prefix.to_string()),
+            Index::Number { max } => {
+                let n = digits
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .unwrap_or(1);
+                consider(spec.instance(&n.to_string()));
+            }
+            Index::Letter { .. } => spec.instances().into_iter().for_each(&mut consider),
+        }
+        spec.aliases.iter().for_each(|a| consider(a.to_string()));
+    }
+    best.filter(|(s, _)| *s >= 0.88).map(|(_, n)| n)
+}
