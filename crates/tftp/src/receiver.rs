@@ -2,8 +2,9 @@
 //! WRQ): accepts DATA in order, ACKs once per window (RFC 7440), and answers
 //! a gap or a duplicate with one ACK of the last in-order block.
 //!
-//! A duplicate is re-acknowledged only once per window's worth of duplicates,
-//! so a retransmitted window costs one ACK, not `windowsize`.
+//! A duplicate is re-acknowledged only when it is the first block of the
+//! window the last ACK closed (the sender evidently missed that ACK), so a
+//! retransmitted window costs one ACK, not `windowsize`.
 
 use crate::netascii;
 use crate::packet::encode_ack;
@@ -31,7 +32,9 @@ pub(crate) struct Receiver {
     expected: u64,
     since_ack: u64,
     gap_acked: bool,
-    dup_count: u64,
+    /// Absolute blocks of the last two distinct ACKs sent.
+    last_ack: u64,
+    prev_ack: u64,
     /// Decoded data not yet taken by the shell.
     out: Vec<u8>,
     received: u64,
@@ -66,7 +69,8 @@ impl Receiver {
             expected: 1,
             since_ack: 0,
             gap_acked: false,
-            dup_count: 0,
+            last_ack: 0,
+            prev_ack: 0,
             out: Vec::new(),
             received: 0,
             max_size,
@@ -80,7 +84,12 @@ impl Receiver {
 
     fn ack_last(&mut self) -> Vec<u8> {
         self.since_ack = 0;
-        encode_ack((self.expected - 1) as u16)
+        let ack = self.expected - 1;
+        if ack != self.last_ack {
+            self.prev_ack = self.last_ack;
+            self.last_ack = ack;
+        }
+        encode_ack(ack as u16)
     }
 
     /// Handles one DATA block; pushes an ACK to `send` when one is due.
@@ -117,7 +126,6 @@ impl Receiver {
             self.expected += 1;
             self.since_ack += 1;
             self.gap_acked = false;
-            self.dup_count = 0;
             self.retries = 0;
             self.deadline = Some(now + self.timeout);
             if data.len() < self.blksize {
@@ -138,11 +146,16 @@ impl Receiver {
                 send.push(self.ack_last());
             }
         } else {
-            // An old block: the sender missed our ACK and retransmitted.
-            if self.dup_count % self.window == 0 {
+            // An old block. If it starts the window our last ACK closed, the
+            // sender missed that ACK and went back: say it again. Other
+            // duplicates (network copies, the rest of a resent window) get
+            // no answer, so a resent window costs one ACK, and copies do not
+            // make the sender go back needlessly.
+            let behind = (self.expected as u16).wrapping_sub(block) as u64;
+            let abs = self.expected.saturating_sub(behind);
+            if abs == self.prev_ack + 1 {
                 send.push(self.ack_last());
             }
-            self.dup_count += 1;
         }
         DataOutcome::Ok
     }

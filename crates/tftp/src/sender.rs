@@ -142,7 +142,10 @@ impl Sender {
             .min(self.buf.len());
         self.buf.advance(drop);
         self.base += d;
-        self.next = self.next.max(self.base);
+        // An ACK short of the last block sent means the receiver saw a gap
+        // (or timed out): go back and resend from the block after it
+        // (RFC 7440 §4).
+        self.next = self.base;
         self.retries = 0;
         self.deadline = Some(now + self.timeout);
         if let Some(last) = last {
@@ -188,6 +191,6 @@ impl Sender {
     }
 
     pub(crate) fn timed_out(&self) -> Option<u32> {
-        self.timed_out.then_some(self.retries - 1)
+        self.timed_out.then(|| self.retries - 1)
     }
 }
