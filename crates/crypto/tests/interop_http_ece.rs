@@ -103,6 +103,20 @@ fn http_ece_output_decodes_as_a_profile_with_and_without_hint() {
 }
 
 #[test]
+fn real_gzip_then_http_ece_decodes_in_two_layers() {
+    // R-FMT-6 order (compress, then encrypt) produced entirely by peers.
+    let gz = run("gzip", &["-c"], XML, "gzip");
+    let theirs = py("enc", &gz, b"MyOwnSecret", &[4; 16], "", 4096);
+    let opts = DecodeOptions {
+        key: Some(b"MyOwnSecret"),
+        ..Default::default()
+    };
+    let d = decode(&theirs, &opts).unwrap();
+    assert_eq!(d.plain, XML);
+    assert_eq!(d.layers, vec![Layer::Aes128Gcm, Layer::Gzip]);
+}
+
+#[test]
 fn http_ece_rejects_our_output_under_a_wrong_key() {
     let ours = aes128gcm::encrypt(XML, b"MyOwnSecret", b"", 4096).unwrap();
     let args = ["-c", SCRIPT, "dec", &hex(b"wrong"), "", "", "0"];

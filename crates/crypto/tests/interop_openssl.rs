@@ -13,9 +13,10 @@ const SECRET: &str = "MyOwnSecret";
 const PKG: &str = "openssl";
 
 /// (extra `openssl enc` flags, the matching derivation).
-fn variants() -> [(&'static [&'static str], Kdf); 4] {
+fn variants() -> [(&'static [&'static str], Kdf); 5] {
     [
         (&[], Kdf::EvpBytesToKey(Md::Sha256)),
+        (&["-md", "sha256"], Kdf::EvpBytesToKey(Md::Sha256)),
         (&["-md", "md5"], Kdf::EvpBytesToKey(Md::Md5)),
         (&["-pbkdf2"], Kdf::Pbkdf2 { iterations: 10_000 }),
         (
