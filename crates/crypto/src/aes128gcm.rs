@@ -106,7 +106,8 @@ pub fn encrypt(
 /// Each record holds up to `rs - 17` bytes of data plus padding; padding is
 /// placed in the earliest records first. With `pad = 1`, `rs = 25`, keyid
 /// `"a1"` this reproduces RFC 8188 §3.2's record layout; with `pad = 0`,
-/// `rs = 4096` it reproduces §3.1 byte for byte.
+/// `rs = 4096` it reproduces §3.1 byte for byte. The output grows by `pad`
+/// bytes, so callers taking `pad` from outside must bound it.
 pub fn encrypt_with_salt(
     plain: &[u8],
     ikm: &[u8],
