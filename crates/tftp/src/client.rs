@@ -3,7 +3,7 @@
 //! ([`ClientErrorKind`]: not found vs. timeout vs. other).
 
 use crate::client_core::ClientTransfer;
-use crate::options::RequestedOptions;
+use crate::options::{RequestedOptions, TransferOptions};
 use crate::packet::{ErrorCode, Mode};
 use crate::transfer::{TransferError, TransferState, DEFAULT_RETRIES};
 use std::io;
@@ -50,6 +50,15 @@ impl Default for ClientConfig {
             local_ports: None,
         }
     }
+}
+
+/// What a successful transfer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fetched {
+    /// Bytes written (after netascii conversion).
+    pub bytes: u64,
+    /// Parameters the server agreed to (RFC 1350 defaults if it sent no OACK).
+    pub options: TransferOptions,
 }
 
 /// The three outcomes the phone side distinguishes.
@@ -144,13 +153,13 @@ impl TftpClient {
     }
 
     /// Reads `path` from `server` into `file` (created or truncated; removed
-    /// again if the transfer fails). Returns the bytes written.
+    /// again if the transfer fails).
     pub async fn get_to_file(
         &self,
         server: SocketAddr,
         path: &str,
         file: &Path,
-    ) -> Result<u64, ClientError> {
+    ) -> Result<Fetched, ClientError> {
         let io_err = |source| ClientError::Io {
             context: format!("cannot write {}", file.display()),
             source,
@@ -171,13 +180,13 @@ impl TftpClient {
         }
     }
 
-    /// Reads `path` from `server` into `writer`; returns the bytes written.
+    /// Reads `path` from `server` into `writer`.
     pub async fn get_to_writer<W: AsyncWrite + Unpin>(
         &self,
         server: SocketAddr,
         path: &str,
         writer: &mut W,
-    ) -> Result<u64, ClientError> {
+    ) -> Result<Fetched, ClientError> {
         let c = &self.config;
         let socket = bind_local(server, c.local_ports.clone()).await?;
         let requested = RequestedOptions {
@@ -185,7 +194,8 @@ impl TftpClient {
             timeout: c
                 .send_timeout_option
                 .then(|| c.timeout.as_secs().clamp(1, 255) as u8),
-            tsize: c.tsize.then_some(0),
+            // tsize means little for netascii and tftpd-hpa refuses it there.
+            tsize: (c.tsize && c.mode == Mode::Octet).then_some(0),
             windowsize: c.windowsize,
         };
         let mut t = ClientTransfer::get(
@@ -241,7 +251,10 @@ impl TftpClient {
                     context: "cannot write the received data".into(),
                     source: e,
                 })?;
-                Ok(written)
+                Ok(Fetched {
+                    bytes: written,
+                    options: *t.options().expect("a finished read has options"),
+                })
             }
             TransferState::Failed(e) => Err(classify(server, path, e)),
             TransferState::Running => unreachable!("loop exits only when finished"),

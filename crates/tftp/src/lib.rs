@@ -39,7 +39,7 @@ pub mod server;
 mod server_core;
 mod transfer;
 
-pub use client::{ClientConfig, ClientError, ClientErrorKind, TftpClient};
+pub use client::{ClientConfig, ClientError, ClientErrorKind, Fetched, TftpClient};
 pub use client_core::ClientTransfer;
 pub use dir_handler::{resolve_path, DirHandler};
 pub use options::{OptionError, RequestedOptions, TransferOptions};
