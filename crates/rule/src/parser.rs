@@ -374,7 +374,11 @@ impl<'a> Parser<'a> {
             _ => {
                 return self.err(
                     self.pos,
-                    self.pos + word.len().max(1).min(rest.len()),
+                    if word.is_empty() {
+                        self.here_end()
+                    } else {
+                        self.pos + word.len()
+                    },
                     "expected a comparison operator",
                     OP_HINT,
                 )

@@ -115,3 +115,12 @@ fn problems_serialize() {
     assert_eq!(v[0]["severity"], "error");
     assert_eq!(v[0]["code"], "rule-relative-path");
 }
+
+#[test]
+fn spans_stay_on_char_boundaries() {
+    // A multi-byte character where an operator is expected.
+    let text = "($A é 1)? /a";
+    let p = lint_rule(text);
+    assert_eq!(p[0].code, codes::SYNTAX);
+    assert_eq!(&text[p[0].start..p[0].end], "é");
+}

@@ -155,8 +155,8 @@ fn ctx() -> MacroContext {
     c
 }
 
+// Default config: 256 cases, more with PROPTEST_CASES=n.
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// R-RULE: Display writes canonical text that parses back to the same rule.
     #[test]
@@ -226,5 +226,25 @@ proptest! {
                 prop_assert!(text.is_char_boundary(p.start) && text.is_char_boundary(p.end));
             }
         }
+    }
+
+    /// The fuzz target's invariants hold on arbitrary bytes and on text made
+    /// of the rule grammar's own characters.
+    #[test]
+    fn fuzz_entry_invariants(bytes in proptest::collection::vec(any::<u8>(), 0..80),
+                             t in "[ ()?!\\[\\]$|\"a-zA-Z0-9=<>;:/.#\\-]{0,80}") {
+        phoneprov_rule::fuzzing::rule_parse(&bytes);
+        phoneprov_rule::fuzzing::rule_parse(t.as_bytes());
+    }
+
+    /// Same, on sequences of grammar tokens, which reach deep parser states.
+    #[test]
+    fn fuzz_entry_on_token_soup(tokens in proptest::collection::vec(proptest::sample::select(vec![
+        "(", ")?", ")!", ")", "[", "]", "--key", "--uid", "--pwd", "--post", "--alias", "--srv", "a", "$A", "$SA",
+        "GPP_B", "eq", "lt", "ge", "!=", "<=", "=", "and", "\"x y\"", "\"", "\\", "|", ";", "/a", "tftp://h.x/b",
+        "https://[::1]:8443/c", "h.x:70/d", "$(MA:1:2)", "$(", "$$", "#", "gds://", "sip8845.11-3-2MPP0001-609", "é",
+        " ", " ", " ",
+    ]), 0..24)) {
+        phoneprov_rule::fuzzing::rule_parse(tokens.concat().as_bytes());
     }
 }
