@@ -28,3 +28,39 @@ pub use profile::{Access, FlatProfile, Param, UnknownElement, UnknownKind, XmlEr
 
 #[cfg(test)]
 mod tests;
+
+/// Entry points shared by the cargo-fuzz targets and the corpus replay
+/// test, so both exercise exactly the same code.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::lint::{lint_bytes, Severity};
+    use crate::FlatProfile;
+
+    /// `xml_parse` target: strict parse and lint never panic; a document
+    /// that parses serializes canonically and re-parses to the same
+    /// entries; and parse/lint agree on whether the XML is well-formed.
+    pub fn xml_parse(data: &[u8]) {
+        let parsed = FlatProfile::parse_bytes(data);
+        let diags = lint_bytes("fuzz.xml", data);
+        let xml_error = diags
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.code.starts_with("xml-"));
+        assert_eq!(
+            parsed.is_ok(),
+            !xml_error,
+            "parse {:?} but lint {:?}",
+            parsed.as_ref().err(),
+            diags
+        );
+        if let Ok(p) = parsed {
+            let xml = p.to_xml();
+            let again = FlatProfile::parse(&xml)
+                .unwrap_or_else(|e| panic!("canonical output does not re-parse: {e}\n{xml}"));
+            assert_eq!(
+                again.entries(),
+                p.entries(),
+                "round trip changed the profile\n{xml}"
+            );
+        }
+    }
+}

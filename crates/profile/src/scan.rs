@@ -562,10 +562,9 @@ impl Scanner {
                             "text `{what}` inside `<{}>`, which holds elements",
                             frame.name
                         ),
-                        format!(
-                            "move the text into a parameter element; a literal `<` in a value \
-                             must be written `&lt;`"
-                        ),
+                        "move the text into a parameter element; a literal `<` in a value \
+                         must be written `&lt;`"
+                            .to_string(),
                     )
                 } else {
                     (
