@@ -29,6 +29,12 @@
 //!              | '--alias' gpp-letter | '--post' value | '--srv'
 //! url         := [ scheme '://' ] [ server [ ':' port ] ] '/' path
 //! ```
+//! Assignment names: `a`..`p`, `sa`..`sd` and `$A`..`$P`, `$SA`..`$SD` mean
+//! `GPP_A`..`GPP_SD`; any other identifier is a full parameter name
+//! (`Resync_Periodic`). Option values may be bare or quoted
+//! (`[--key "my secret"]`). A scheme-less URL cannot start with `[` (that
+//! opens the options): an IPv6 server needs its scheme (`tftp://[::1]/a`).
+//!
 //! Every alternative but the last must have a condition; the first
 //! alternative whose condition holds (or that has none) is selected
 //! ([`ProfileRule::select`]). Word operators and `and` are case-insensitive.
@@ -44,6 +50,23 @@
 //! first `/` is a server only if it looks like one (contains a `.` or `:`, is
 //! `localhost`, or is a macro); otherwise the URL is a relative path, which is
 //! an error. `gds://` (R-RULE-5) needs no server nor path.
+//!
+//! Macros are expanded at selection time, part by part (each operand, each
+//! option value, each assignment value, the URL), after parsing: a macro value
+//! can never change a rule's structure (a GPP holding `|` or `)?` stays data),
+//! but it may hold a whole URL (`$A`), which is then checked when selected.
+//!
+//! # Example
+//! ```
+//! use phoneprov_rule::{MacroContext, ProfileRule};
+//! let mut ctx = MacroContext::new().with_mac("00:0e:08:01:23:45")?;
+//! ctx.set_gpp("B", "Dj6Lmp23Q")?;
+//! let rule: ProfileRule = "tftp://prov.telco.com/cisco/$B/$MA.cfg".parse()?;
+//! let sel = rule.select(&ctx)?.expect("no condition: always selected");
+//! assert_eq!(sel.url.to_string(), "tftp://prov.telco.com/cisco/Dj6Lmp23Q/000e08012345.cfg");
+//! assert_eq!(sel.url.port, 69);
+//! # Ok::<(), phoneprov_rule::RuleError>(())
+//! ```
 //!
 //! # Macros (R-MACRO)
 //! See [`macros`] for the full rules: `$NAME`, `$(NAME)`, `$(NAME:p)`,

@@ -318,6 +318,8 @@ mod tests {
         assert_eq!(expand("$MAfoo", &c), "000e08012345foo");
         assert_eq!(expand("$B_1", &c), "Dj6Lmp23Q_1");
         assert_eq!(expand("$UID1/$UID12", &c), "1001/");
+        // Single letters are names: `$HOME` is GPP_H (empty here) + `OME`.
+        assert_eq!(expand("$HOME", &c), "OME");
     }
 
     #[test]

@@ -316,3 +316,26 @@ fn request_url_feeds_log_templates() {
         "CP-6841-3PCC 00:0e:08:01:23:45 -- Successful resync tftp://192.168.1.200:69/basic.txt"
     );
 }
+
+#[test]
+fn macro_values_never_change_rule_structure() {
+    let mut c = ctx();
+    c.set_default_server("10.0.0.9");
+    c.set_gpp("A", "1)? /evil | (x eq x").unwrap();
+    let rule = ProfileRule::parse("($A eq 1)? /a | /b$A").unwrap();
+    let s = rule.select(&c);
+    // The condition compares the whole value (false); the fallback's URL then
+    // holds the value as data, which is not a valid URL (spaces).
+    assert!(
+        matches!(
+            s,
+            Err(RuleError::ExpandedUrl {
+                kind: UrlErrorKind::BadCharacter(' '),
+                ..
+            })
+        ),
+        "{s:?}"
+    );
+    c.set_gpp("A", "|x").unwrap();
+    assert_eq!(rule.select(&c).unwrap().unwrap().url.path, "/b|x");
+}
