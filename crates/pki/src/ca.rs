@@ -100,12 +100,14 @@ impl IssuedCert {
             self.key_pem.as_bytes(),
             Secrecy::Private,
             overwrite,
+            false,
         )?;
         write_file(
             cert_path,
             self.cert_pem.as_bytes(),
             Secrecy::Public,
             overwrite,
+            false,
         )
     }
 }
@@ -401,12 +403,14 @@ fn init_ca_inner(
         ca.key_pem().as_bytes(),
         Secrecy::Private,
         force,
+        true,
     )?;
     write_file(
         &files.ca_cert(),
         ca.cert_pem().as_bytes(),
         Secrecy::Public,
         force,
+        true,
     )?;
     server.write(&files.server_cert(), &files.server_key(), true)?;
     Ok(files)

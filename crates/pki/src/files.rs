@@ -33,12 +33,16 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
 
 /// Writes `contents` to `path`. Without `overwrite` an existing file is an
 /// error (nothing is clobbered by accident); with it the file is replaced and
-/// its mode reset to the one `secrecy` asks for.
+/// its mode reset to the one `secrecy` asks for. `durable` fsyncs the file:
+/// used for the CA files (losing the CA key after a crash would orphan every
+/// issued certificate), not for phone certificates (a fleet of thousands
+/// would spend its time in fsync).
 pub(crate) fn write_file(
     path: &Path,
     contents: &[u8],
     secrecy: Secrecy,
     overwrite: bool,
+    durable: bool,
 ) -> Result<(), PkiError> {
     let mode = match secrecy {
         Secrecy::Private => 0o600,
@@ -69,7 +73,7 @@ pub(crate) fn write_file(
     #[cfg(not(unix))]
     let _ = mode;
     file.write_all(contents)
-        .and_then(|()| file.sync_all())
+        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
         .map_err(|e| PkiError::io("write", path, e))
 }
 
