@@ -59,7 +59,7 @@ fn expected() -> PhoneIdentity {
 }
 
 #[tokio::test]
-async fn required_client_auth_good_phone_cert_server_sees_identity() {
+async fn r_https_5_required_client_auth_good_phone_cert_server_sees_identity() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Required)).await;
     let body = fetch(srv.port, "localhost", &client(&p, Some(&p.phone)))
@@ -73,7 +73,7 @@ async fn required_client_auth_good_phone_cert_server_sees_identity() {
 }
 
 #[tokio::test]
-async fn required_client_auth_without_cert_fails() {
+async fn r_https_5_required_client_auth_without_cert_fails() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Required)).await;
     let result = fetch(srv.port, "localhost", &client(&p, None)).await;
@@ -87,7 +87,7 @@ async fn required_client_auth_without_cert_fails() {
 }
 
 #[tokio::test]
-async fn required_client_auth_cert_from_another_ca_fails() {
+async fn r_https_5_required_client_auth_cert_from_another_ca_fails() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Required)).await;
     let result = fetch(srv.port, "localhost", &client(&p, Some(&p.rogue_phone))).await;
@@ -103,7 +103,7 @@ async fn required_client_auth_cert_from_another_ca_fails() {
 }
 
 #[tokio::test]
-async fn optional_client_auth_accepts_both_and_rejects_foreign() {
+async fn r_https_5_optional_client_auth_accepts_both_and_rejects_foreign() {
     let p = pki();
     let mut srv = spawn_server(server(&p, ClientAuth::Optional)).await;
     let body = fetch(srv.port, "localhost", &client(&p, None))
@@ -133,7 +133,7 @@ async fn client_auth_off_does_not_ask_for_a_certificate() {
 }
 
 #[tokio::test]
-async fn phone_refuses_server_from_another_ca() {
+async fn r_https_5_phone_refuses_server_from_another_ca() {
     let p = pki();
     let rogue = Ca::generate("rogue CA").unwrap().issue_server(&[]).unwrap();
     let config = server_config(
@@ -155,7 +155,7 @@ async fn phone_refuses_server_from_another_ca() {
 }
 
 #[tokio::test]
-async fn name_validation_over_a_real_handshake() {
+async fn r_sec_3_name_validation_over_a_real_handshake() {
     // R-SEC-3: the server cert names localhost/127.0.0.1/::1 only.
     let p = pki();
     let srv = spawn_server(server(&p, ClientAuth::Off)).await;
@@ -183,4 +183,72 @@ async fn client_auth_on_without_client_ca_is_a_config_error() {
     assert!(err.to_string().contains("client CA"), "{err}");
     let alpn = server(&p, ClientAuth::Off).alpn_protocols.clone();
     assert_eq!(alpn, [b"http/1.1".to_vec()]);
+}
+
+/// R-SEC-2 end to end: against a TLS 1.2-only server with an ECDSA
+/// certificate, `TLS_Cipher_List` decides the suite, and a list with no
+/// usable suite (`aRSA`) makes the handshake fail.
+#[tokio::test]
+async fn r_sec_2_cipher_list_decides_the_tls12_suite() {
+    use phoneprov_pki::rustls;
+    use rustls::pki_types::pem::PemObject;
+    use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+    let p = pki();
+    let chain = vec![p.server.cert_der().unwrap()];
+    let key =
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(p.server.key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = TlsAcceptor::from(std::sync::Arc::new(config));
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+
+    let connect = |list: &'static str| {
+        let mut opts = client(&p, None);
+        opts.cipher_list = Some(list.into());
+        let connector = TlsConnector::from(phoneprov_pki::client_config(&opts).unwrap());
+        async move {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            connector
+                .connect(name, tcp)
+                .await
+                .map(|tls| tls.get_ref().1.negotiated_cipher_suite().unwrap().suite())
+                .map_err(|e| e.to_string())
+        }
+    };
+    assert_eq!(
+        connect("ECDHE+CHACHA20").await.unwrap(),
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+    assert_eq!(
+        connect("AES128").await.unwrap(),
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    );
+    // Blank falls back to the default list, which works.
+    assert!(connect("").await.is_ok());
+    // Only RSA-authenticated suites: nothing in common with an ECDSA server.
+    let err = connect("aRSA").await.unwrap_err();
+    assert!(
+        err.to_lowercase().contains("handshake") || err.contains("alert"),
+        "{err}"
+    );
 }

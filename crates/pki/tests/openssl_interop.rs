@@ -81,7 +81,7 @@ fn setup() -> (Ca, IssuedCert, IssuedCert, Files) {
 }
 
 #[tokio::test]
-async fn openssl_verifies_phone_cert_and_reads_ou_l_st() {
+async fn r_https_5_openssl_verifies_phone_cert_and_reads_ou_l_st() {
     let (_ca, server, _phone, f) = setup();
     let out = run(
         "openssl",
@@ -181,7 +181,7 @@ async fn openssl_verifies_phone_cert_and_reads_ou_l_st() {
 }
 
 #[tokio::test]
-async fn openssl_s_client_mutual_tls_against_server_config() {
+async fn r_https_5_openssl_s_client_mutual_tls_against_server_config() {
     let (ca, server, _phone, f) = setup();
     let config = server_config(
         server.cert_pem.as_bytes(),
@@ -252,7 +252,7 @@ async fn openssl_s_client_mutual_tls_against_server_config() {
 }
 
 #[tokio::test]
-async fn curl_gets_the_identity_the_server_extracted() {
+async fn r_https_5_curl_gets_the_identity_the_server_extracted() {
     let (ca, server, _phone, f) = setup();
     let config = server_config(
         server.cert_pem.as_bytes(),
@@ -317,7 +317,7 @@ async fn curl_gets_the_identity_the_server_extracted() {
 /// R-SEC-2: our mapping equals what OpenSSL itself selects from the suites
 /// rustls implements, in the same order.
 #[tokio::test]
-async fn cipher_mapping_agrees_with_openssl_ciphers() {
+async fn r_sec_2_cipher_mapping_agrees_with_openssl_ciphers() {
     let ours = |s: &str| map_cipher_list(s).tls12_openssl_names();
     let table = map_cipher_list("ALL").tls12_openssl_names();
     for s in [
