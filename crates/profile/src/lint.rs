@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::alias::AliasMap;
 use crate::position::LineIndex;
+use crate::profile::KNOWN_CONTAINERS;
 use crate::rulecheck::{self, RuleProblem};
 use crate::scan::{self, Leaf};
 use crate::schema::{self, Index, ParamSpec, ParamType};
@@ -95,6 +96,21 @@ pub fn lint_str(file: &str, text: &str) -> Vec<Diagnostic> {
             p.message.clone(),
             p.hint.clone(),
         );
+    }
+    for c in &scan.containers {
+        if !KNOWN_CONTAINERS.contains(&c.name.as_str()) {
+            ctx.push(
+                c.offset + 1,
+                Severity::Warning,
+                "unknown-container",
+                format!("unknown wrapper element `<{}>`", c.name),
+                Some(
+                    "flat profiles use `<flat-profile>`, optionally inside `<device>`; \
+                     parameters inside other wrappers are still read"
+                        .into(),
+                ),
+            );
+        }
     }
     check_duplicates(&mut ctx, &scan.leaves);
     for leaf in scan.leaves.iter().filter(|l| !l.recovered) {

@@ -334,7 +334,8 @@ impl Scanner {
             match attr {
                 Ok(a) => {
                     let key = a.key.0;
-                    let at = offset + 1 + content.find(key).unwrap_or(0);
+                    let after = full.len().min(content.len());
+                    let at = offset + 1 + content[after..].find(key).map_or(0, |i| after + i);
                     if key == "ua" {
                         access = self.parse_access(&a.value, at);
                     } else {

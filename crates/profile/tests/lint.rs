@@ -247,3 +247,21 @@ fn parse_and_lint_agree_on_xml_errors() {
         assert_eq!(parse_ok, !xml_errors, "{s}");
     }
 }
+
+#[test]
+fn unknown_wrappers_warn() {
+    let d = lint("<config>\n<flat-profile><GPP_A>1</GPP_A></flat-profile>\n</config>");
+    assert_eq!(codes(&d), vec![("unknown-container", 1, 2)]);
+    assert_eq!(d[0].severity, Severity::Warning);
+}
+
+#[test]
+fn attribute_positions_skip_the_element_name() {
+    // `Quality` contains `ua`; the diagnostic must point at the attribute.
+    let d = lint(&wrap("<GPP_Quality ua=\"zz\">1</GPP_Quality>"));
+    assert!(
+        codes(&d).contains(&("xml-bad-ua", 2, 14)),
+        "{:?}",
+        codes(&d)
+    );
+}

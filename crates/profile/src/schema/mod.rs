@@ -13,6 +13,7 @@ mod validate;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+pub use table::PROFILE_RULE_NEWER_DEFAULT;
 pub use validate::{
     localized_bool, parse_bool, parse_firewall_config, parse_periodic, parse_retry_schedule,
     FirewallConfig, FirewallRule, Invalid, Periodic,

@@ -6,6 +6,10 @@ use super::ParamType::{self, *};
 use super::{Index, ParamSpec, ScheduleKind};
 
 const LINES: u16 = 16;
+
+/// The factory `Profile_Rule` of newer firmware (`/$PSN.xml`); the schema
+/// default stays `/$PN.cfg` as SPEC R-RULE-4 decides.
+pub const PROFILE_RULE_NEWER_DEFAULT: &str = "/$PSN.xml";
 const DELAY: ParamType = Int {
     min: 0,
     max: 2_147_483_647,
