@@ -27,8 +27,8 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::server::{cert_chain, private_key, provider, root_store};
 use crate::{map_cipher_list, PkiError};
 
-/// Phone-side TLS settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Phone-side TLS settings. `Debug` redacts the private key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientTls {
     /// Trust anchors (the provisioning CA, PEM). `None` means the public web
     /// roots built into the binary (Mozilla's list via `webpki-roots`), like
@@ -42,6 +42,22 @@ pub struct ClientTls {
     pub validate_name: bool,
     /// `TLS_Cipher_List`, OpenSSL syntax; `None` or blank means the default.
     pub cipher_list: Option<String>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = |v: &Option<Vec<u8>>| v.as_ref().map(Vec::len);
+        f.debug_struct("ClientTls")
+            .field("trust_pem_len", &len(&self.trust_pem))
+            .field("client_cert_pem_len", &len(&self.client_cert_pem))
+            .field(
+                "client_key_pem",
+                &self.client_key_pem.as_ref().map(|_| "<redacted>"),
+            )
+            .field("validate_name", &self.validate_name)
+            .field("cipher_list", &self.cipher_list)
+            .finish()
+    }
 }
 
 impl Default for ClientTls {
@@ -303,11 +319,20 @@ mod tests {
         let phone = ca.issue_phone("aabbccddeeff", "SN1", "PN").unwrap();
         let opts = ClientTls {
             trust_pem: Some(ca.cert_pem().as_bytes().to_vec()),
-            client_cert_pem: Some(phone.cert_pem.into_bytes()),
+            client_cert_pem: Some(phone.cert_pem.clone().into_bytes()),
             ..ClientTls::default()
         };
         let err = client_config(&opts).unwrap_err();
         assert!(matches!(err, PkiError::ClientCertIncomplete(_)), "{err}");
+        let full = ClientTls {
+            client_key_pem: Some(phone.key_pem.into_bytes()),
+            ..opts
+        };
+        assert!(client_config(&full).is_ok());
+        assert!(
+            !format!("{full:?}").contains("PRIVATE KEY"),
+            "key leaked into Debug"
+        );
     }
 
     #[test]

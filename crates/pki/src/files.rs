@@ -77,7 +77,7 @@ pub(crate) fn write_file(
         .map_err(|e| PkiError::io("write", path, e))
 }
 
-/// Reads a whole text file; a missing file maps to `missing` when given.
+/// Reads a whole text file.
 pub(crate) fn read_text(path: &Path) -> Result<String, PkiError> {
     fs::read_to_string(path).map_err(|e| PkiError::io("read", path, e))
 }
