@@ -6,15 +6,19 @@ use std::path::PathBuf;
 use crate::mac::Mac;
 
 /// Everything the store can fail with.
+///
+/// Causes are part of each message (fields named `cause`, not `source`):
+/// the CLI prints an error chain joined on one line, and a cause that is
+/// both in the message and the chain would be printed twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The data directory could not be created.
-    #[error("cannot create data directory {}: {source}; pass --data DIR naming a directory you can write", dir.display())]
+    #[error("cannot create data directory {}: {cause}; pass --data DIR naming a directory you can write", dir.display())]
     CreateDir {
         /// The directory.
         dir: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A read-only command was pointed at a directory without a database.
     #[error("no device inventory at {}; add devices with `phoneprov device add` or `phoneprov device import`, or pass --data DIR", path.display())]
@@ -23,12 +27,12 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// SQLite refused to open or set up the file.
-    #[error("cannot open database {}: {source}; check that it is a phoneprov database and that its directory is writable", path.display())]
+    #[error("cannot open database {}: {cause}; check that it is a phoneprov database and that its directory is writable", path.display())]
     Open {
         /// The database file.
         path: PathBuf,
         /// Why.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// The database was written by a newer phoneprov.
     #[error("database schema version {found} is newer than this phoneprov understands ({supported}); upgrade phoneprov")]

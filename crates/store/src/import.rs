@@ -271,14 +271,6 @@ impl Store {
         let _ = self
             .conn
             .execute_batch("DROP TABLE IF EXISTS temp.import_staging");
-        if result.is_ok() {
-            // Fold the (large) WAL back into the database and truncate it
-            // so a million-row import does not leave a file of the same
-            // size behind. Best effort: a busy reader just defers it.
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        }
         result
     }
 

@@ -66,9 +66,9 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Connection> {
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let open_err = |source| StoreError::Open {
+    let open_err = |cause| StoreError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
@@ -86,6 +86,12 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Connection> {
     // COMMIT returns (so it survives the process being killed) but only
     // fsynced at checkpoints. See the crate docs.
     conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    // A million-row import grows the WAL to the size of the changed pages;
+    // once a checkpoint has copied them back, cut the file down to this
+    // size instead of keeping it at its peak. (Not `wal_checkpoint
+    // (TRUNCATE)` after the import: that waits for the server's readers.)
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
         .map_err(open_err)?;
     migrate(&mut conn)?;
     Ok(conn)

@@ -55,9 +55,9 @@ impl Store {
     /// database if needed. For commands that write (add, import) and for
     /// the server.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        std::fs::create_dir_all(dir).map_err(|cause| StoreError::CreateDir {
             dir: dir.to_path_buf(),
-            source,
+            cause,
         })?;
         let path = dir.join(DB_FILE);
         let conn = schema::open(&path, true)?;

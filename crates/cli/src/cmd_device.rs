@@ -1,0 +1,428 @@
+//! `phoneprov device ...`: manage the device inventory (`phoneprov-store`).
+//!
+//! Every command takes `--data DIR` (default `./phoneprov-data`, or
+//! `$PHONEPROV_DATA`) and works while `phoneprov serve` has the same
+//! database open (WAL mode; see the store crate docs). Read-only commands
+//! refuse a directory without a database instead of creating one, so a
+//! mistyped `--data` is an error rather than an empty listing. MACs are
+//! parsed by the command (not clap) so a bad one is a single error line.
+//! Output streams: `list` of a million devices never holds them in memory.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use phoneprov_store::{
+    now_ms, BadRow, Device, Event, EventKind, ImportObserver, ImportOptions, Mac, NewDevice,
+    NewEvent, Outcome, Store, StoreError,
+};
+
+/// Where the inventory lives.
+#[derive(Args, Debug, Clone)]
+pub struct DataDir {
+    /// Data directory holding phoneprov.db.
+    #[arg(
+        long = "data",
+        value_name = "DIR",
+        default_value = "phoneprov-data",
+        env = "PHONEPROV_DATA"
+    )]
+    pub dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCommand {
+    /// Import devices from a CSV file (`-` reads standard input).
+    ///
+    /// The header row names the columns: `mac`, `serial`, `model`, `group`;
+    /// every other column becomes a device variable. A MAC already in the
+    /// inventory is updated and keeps its key. Any bad row is reported with
+    /// its line number and nothing is imported, unless --skip-bad.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Import the good rows even if some rows are bad.
+        #[arg(long)]
+        skip_bad: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Add one device; a fresh secret key is generated for it.
+    Add {
+        /// MAC as 000e08abcdef, 00:0E:08:AB:CD:EF or 00-0e-08-ab-cd-ef.
+        mac: String,
+        /// Serial number ($SN).
+        #[arg(long)]
+        serial: Option<String>,
+        /// Product name ($PN), e.g. CP-8841-3PCC.
+        #[arg(long)]
+        model: Option<String>,
+        /// Template group.
+        #[arg(long)]
+        group: Option<String>,
+        /// A device variable, NAME=VALUE (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List devices in MAC order.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only devices of this group.
+        #[arg(long)]
+        group: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show one device, including its secret key.
+    Show {
+        /// The device's MAC.
+        mac: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Remove a device and its event timeline.
+    Rm {
+        /// The device's MAC.
+        mac: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show a device's timeline (resyncs, upgrades, syslog, reports), oldest first.
+    Events {
+        /// The device's MAC.
+        mac: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many of the latest events to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Test helper: records COUNT statuses and events for one device, printing
+    /// each sequence number after its commit (used by the kill -9 test).
+    #[command(hide = true)]
+    StressStatus {
+        /// How many status writes.
+        #[arg(long)]
+        count: u64,
+        /// The device written to (added if missing).
+        #[arg(long, default_value = "0e0000000001")]
+        mac: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// Runs a device subcommand; returns the process exit code.
+pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
+    match cmd {
+        DeviceCommand::Import {
+            file,
+            skip_bad,
+            data,
+        } => import(&file, skip_bad, &data.dir),
+        DeviceCommand::Add {
+            mac,
+            serial,
+            model,
+            group,
+            vars,
+            data,
+        } => {
+            let mut dev = NewDevice::new(parse_mac(&mac)?);
+            dev.serial = serial;
+            dev.model = model;
+            dev.group = group;
+            for v in &vars {
+                let (name, value) = v
+                    .split_once('=')
+                    .filter(|(n, _)| !n.trim().is_empty())
+                    .with_context(|| format!("bad --var {v:?}: write it as NAME=VALUE"))?;
+                dev.vars.insert(name.trim().to_string(), value.to_string());
+            }
+            let added = Store::open(&data.dir)?.add_device(&dev)?;
+            println!("added {}", added.mac);
+            Ok(0)
+        }
+        DeviceCommand::List { json, group, data } => {
+            let store = Store::open_existing(&data.dir)?;
+            ignore_broken_pipe(list(&store, group.as_deref(), json))
+        }
+        DeviceCommand::Show { mac, json, data } => {
+            let mac = parse_mac(&mac)?;
+            let store = Store::open_existing(&data.dir)?;
+            let dev = store.device(mac)?.ok_or(StoreError::NotFound(mac))?;
+            ignore_broken_pipe(show(&dev, json))
+        }
+        DeviceCommand::Rm { mac, data } => {
+            let mac = parse_mac(&mac)?;
+            if !Store::open_existing(&data.dir)?.remove_device(mac)? {
+                return Err(StoreError::NotFound(mac).into());
+            }
+            println!("removed {mac}");
+            Ok(0)
+        }
+        DeviceCommand::Events {
+            mac,
+            json,
+            limit,
+            data,
+        } => {
+            let mac = parse_mac(&mac)?;
+            let store = Store::open_existing(&data.dir)?;
+            let events = store.events(mac, limit)?;
+            if events.is_empty() && store.device(mac)?.is_none() {
+                return Err(StoreError::NotFound(mac).into());
+            }
+            ignore_broken_pipe(print_events(&events, json))
+        }
+        DeviceCommand::StressStatus { count, mac, data } => {
+            stress_status(count, parse_mac(&mac)?, &data.dir)
+        }
+    }
+}
+
+fn parse_mac(s: &str) -> anyhow::Result<Mac> {
+    Ok(Mac::parse(s)?)
+}
+
+/// `phoneprov device list | head` closes the pipe early: that is success.
+fn ignore_broken_pipe(r: anyhow::Result<()>) -> anyhow::Result<i32> {
+    match r {
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(0)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(0),
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, or `-`.
+fn time(ms: Option<i64>) -> String {
+    match ms.and_then(|ms| u64::try_from(ms).ok()) {
+        Some(ms) => {
+            humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+        }
+        None => "-".to_string(),
+    }
+}
+
+fn or_dash(s: Option<&str>) -> &str {
+    s.unwrap_or("-")
+}
+
+/// Progress bar (on a terminal only) and bad-row lines on stderr.
+struct CliObserver {
+    file: String,
+    bar: Option<ProgressBar>,
+}
+
+impl ImportObserver for CliObserver {
+    fn bad_row(&mut self, row: &BadRow) {
+        let line = format!("phoneprov: {}:{}: {}", self.file, row.line, row.why);
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+    fn merging(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message("committing");
+        }
+    }
+}
+
+fn import(file: &Path, skip_bad: bool, dir: &Path) -> anyhow::Result<i32> {
+    let start = Instant::now();
+    let name = file.display().to_string();
+    let (input, len): (Box<dyn Read>, Option<u64>) = if name == "-" {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let f = File::open(file).with_context(|| {
+            format!("cannot open {name}; give the path of a CSV file (or - for standard input)")
+        })?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let bar = io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(len.unwrap_or(0));
+        let style = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta}) {msg}",
+        )
+        .expect("static template is valid");
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let input: Box<dyn Read> = match &bar {
+        Some(bar) => Box::new(bar.wrap_read(input)),
+        None => input,
+    };
+    let mut store = Store::open(dir)?;
+    let mut obs = CliObserver {
+        file: name.clone(),
+        bar: bar.clone(),
+    };
+    let result = store.import_csv(
+        io::BufReader::new(input),
+        ImportOptions { skip_bad },
+        &mut obs,
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = result.with_context(|| format!("import of {name}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "imported {} devices ({} new, {} updated) in {secs:.2} s{}",
+        summary.created + summary.updated,
+        summary.created,
+        summary.updated,
+        if summary.skipped > 0 {
+            format!("; skipped {} bad row(s)", summary.skipped)
+        } else {
+            String::new()
+        }
+    );
+    Ok(0)
+}
+
+fn list(store: &Store, group: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        write!(out, "[")?;
+        let mut first = true;
+        store.for_each_device(group, |d| {
+            let sep = if first { "\n" } else { ",\n" };
+            first = false;
+            write!(out, "{sep}{}", serde_json::to_string(&d)?)?;
+            Ok::<_, anyhow::Error>(())
+        })?;
+        writeln!(out, "{}]", if first { "" } else { "\n" })?;
+    } else {
+        writeln!(
+            out,
+            "{:<12}  {:<16}  {:<14}  {:<12}  {:<24}  {:<15}  {:<10}  OUTCOME",
+            "MAC", "MODEL", "SERIAL", "GROUP", "LAST SEEN", "IP", "FIRMWARE"
+        )?;
+        store.for_each_device(group, |d| {
+            writeln!(
+                out,
+                "{:<12}  {:<16}  {:<14}  {:<12}  {:<24}  {:<15}  {:<10}  {}",
+                d.mac,
+                or_dash(d.model.as_deref()),
+                or_dash(d.serial.as_deref()),
+                or_dash(d.group.as_deref()),
+                time(d.status.last_seen_ms),
+                or_dash(d.status.ip.as_deref()),
+                or_dash(d.status.firmware.as_deref()),
+                d.status.last_outcome.map_or("-", Outcome::as_str),
+            )?;
+            Ok::<_, anyhow::Error>(())
+        })?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn show(d: &Device, json: bool) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        let mut v = serde_json::to_value(d)?;
+        // The key is left out of `Serialize` on purpose; `show` is the one
+        // place that prints it.
+        v["key"] = d.key.expose_secret().into();
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    let s = &d.status;
+    let rows = [
+        ("mac", d.mac.to_string()),
+        ("serial", or_dash(d.serial.as_deref()).to_string()),
+        ("model", or_dash(d.model.as_deref()).to_string()),
+        ("group", or_dash(d.group.as_deref()).to_string()),
+        ("key", d.key.expose_secret().to_string()),
+        ("created", time(Some(d.created_ms))),
+        ("updated", time(Some(d.updated_ms))),
+        ("last seen", time(s.last_seen_ms)),
+        ("ip", or_dash(s.ip.as_deref()).to_string()),
+        ("firmware", or_dash(s.firmware.as_deref()).to_string()),
+        (
+            "last outcome",
+            s.last_outcome.map_or("-", Outcome::as_str).to_string(),
+        ),
+    ];
+    for (k, v) in rows {
+        writeln!(out, "{:<13} {v}", format!("{k}:"))?;
+    }
+    writeln!(out, "vars:")?;
+    for (k, v) in &d.vars {
+        writeln!(out, "  {k} = {v}")?;
+    }
+    Ok(())
+}
+
+fn print_events(events: &[Event], json: bool) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(events)?)?;
+    } else {
+        for e in events {
+            writeln!(
+                out,
+                "{:<24}  {:<10}  {:<9}  {:<15}  {}",
+                time(Some(e.at_ms)),
+                e.kind.as_str(),
+                e.outcome.map_or("-", Outcome::as_str),
+                or_dash(e.source_ip.as_deref()),
+                e.message
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Status writer for the durability test: each line printed on stdout is
+/// a sequence number whose status write and event were both committed.
+fn stress_status(count: u64, mac: Mac, dir: &Path) -> anyhow::Result<i32> {
+    let mut store = Store::open(dir)?;
+    match store.add_device(&NewDevice::new(mac)) {
+        Ok(_) | Err(StoreError::Exists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut out = io::stdout().lock();
+    for seq in 1..=count {
+        let firmware = format!("seq-{seq}");
+        store.record_status(mac, ip, Some(&firmware), Some(Outcome::Success))?;
+        store.append_event(&NewEvent {
+            mac,
+            at_ms: now_ms(),
+            kind: EventKind::Report,
+            outcome: Some(Outcome::Success),
+            source_ip: Some(ip),
+            message: format!("seq {seq}"),
+        })?;
+        writeln!(out, "{seq}")?;
+        out.flush()?;
+    }
+    Ok(0)
+}

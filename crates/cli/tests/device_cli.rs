@@ -1,0 +1,325 @@
+//! `phoneprov device ...` end to end: the real binary on a temp data dir.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use phoneprov_store::{Mac, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_phoneprov");
+
+/// Runs `phoneprov device ARGS --data DIR`.
+fn device(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("device")
+        .args(args)
+        .arg("--data")
+        .arg(dir)
+        .env_remove("PHONEPROV_DATA")
+        .output()
+        .expect("run phoneprov")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[track_caller]
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr: {}",
+        o.status,
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Asserts failure with exactly one stderr line containing `want`.
+#[track_caller]
+fn fails_one_line(o: Output, want: &str) {
+    assert!(!o.status.success(), "should fail; stdout: {}", stdout(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains(want), "want {want:?} in: {err}");
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+#[test]
+fn add_show_list_rm_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    let out = ok(device(
+        &d,
+        &[
+            "add",
+            "00:0E:08:AB:CD:EF",
+            "--model",
+            "CP-8841-3PCC",
+            "--serial",
+            "SN9",
+            "--group",
+            "sales",
+            "--var",
+            "user=1001",
+            "--var",
+            "display name=Alice B",
+        ],
+    ));
+    assert_eq!(out.trim(), "added 000e08abcdef");
+    ok(device(&d, &["add", "000e08000002", "--group", "support"]));
+    fails_one_line(device(&d, &["add", "00-0e-08-ab-cd-ef"]), "already exists");
+
+    let shown = json(&ok(device(&d, &["show", "000E08ABCDEF", "--json"])));
+    assert_eq!(shown["mac"], "000e08abcdef");
+    assert_eq!(shown["model"], "CP-8841-3PCC");
+    assert_eq!(shown["serial"], "SN9");
+    assert_eq!(shown["vars"]["display name"], "Alice B");
+    let key = shown["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 32);
+    let text = ok(device(&d, &["show", "000e08abcdef"]));
+    assert!(text.contains(&format!("key:          {key}")), "{text}");
+    assert!(text.contains("  user = 1001"), "{text}");
+
+    let list = json(&ok(device(&d, &["list", "--json"])));
+    let macs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["mac"].as_str().unwrap())
+        .collect();
+    assert_eq!(macs, ["000e08000002", "000e08abcdef"]);
+    assert!(list[0].get("key").is_none(), "list never prints keys");
+    let sales = json(&ok(device(&d, &["list", "--json", "--group", "sales"])));
+    assert_eq!(sales.as_array().unwrap().len(), 1);
+    let table = ok(device(&d, &["list"]));
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(
+        table
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("000e08abcdef  CP-8841-3PCC"),
+        "{table}"
+    );
+    assert!(!table.contains(&key));
+
+    assert_eq!(
+        ok(device(&d, &["rm", "000e08abcdef"])).trim(),
+        "removed 000e08abcdef"
+    );
+    fails_one_line(
+        device(&d, &["rm", "000e08abcdef"]),
+        "no device 000e08abcdef",
+    );
+    fails_one_line(
+        device(&d, &["show", "000e08abcdef"]),
+        "no device 000e08abcdef",
+    );
+    let empty = json(&ok(device(&d, &["list", "--json", "--group", "sales"])));
+    assert_eq!(empty, serde_json::json!([]));
+}
+
+#[test]
+fn bad_input_is_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    fails_one_line(
+        device(&d, &["add", "00:0e:08:ab:cd"]),
+        "bad MAC \"00:0e:08:ab:cd\"",
+    );
+    fails_one_line(
+        device(&d, &["add", "000e08abcdef", "--var", "novalue"]),
+        "NAME=VALUE",
+    );
+    // Read-only commands do not invent an inventory for a mistyped --data.
+    fails_one_line(device(&d, &["list"]), "no device inventory");
+    assert!(!d.join("phoneprov.db").exists());
+    // Unwritable data dir (below a regular file: fails even as root).
+    let file = tmp.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    fails_one_line(
+        device(&file.join("d"), &["add", "000e08abcdef"]),
+        "cannot create data directory",
+    );
+    fails_one_line(
+        device(
+            &d,
+            &["import", tmp.path().join("missing.csv").to_str().unwrap()],
+        ),
+        "cannot open",
+    );
+}
+
+#[test]
+fn import_good_bad_skip_bad_and_reimport_keeps_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    let good = tmp.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "mac,serial,model,group,user,password\n000e08000001,SN1,CP-8841-3PCC,sales,1001,pw1\n00:0e:08:00:00:02,SN2,CP-6841-3PCC,sales,1002,pw2\n",
+    )
+    .unwrap();
+    let out = ok(device(&d, &["import", good.to_str().unwrap()]));
+    assert!(
+        out.starts_with("imported 2 devices (2 new, 0 updated) in "),
+        "{out}"
+    );
+    let key1 = json(&ok(device(&d, &["show", "000e08000001", "--json"])))["key"].clone();
+
+    let bad = tmp.path().join("bad.csv");
+    let mut bytes = b"mac,model,user\n000e08000001,CP-7841-3PCC,2001\nnot-a-mac,X,1\n000e08000004,X\n000e08000001,X,3\n".to_vec();
+    bytes.extend_from_slice(b"000e08000006,\xff,6\n000e08000007,Y,7\n");
+    std::fs::write(&bad, &bytes).unwrap();
+    let o = device(&d, &["import", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 5, "four bad rows and the verdict: {err}");
+    let name = bad.display().to_string();
+    assert!(
+        lines[0].starts_with(&format!("phoneprov: {name}:3: bad MAC")),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("phoneprov: {name}:4: has 2 field(s)")),
+        "{err}"
+    );
+    assert!(
+        lines[2].contains(":5: MAC 000e08000001 appears again (first on line 2)"),
+        "{err}"
+    );
+    assert!(
+        lines[3].contains(":6: column `model` is not valid UTF-8"),
+        "{err}"
+    );
+    assert!(
+        lines[4].contains("4 bad row(s), nothing imported") && lines[4].contains("--skip-bad"),
+        "{err}"
+    );
+    // Nothing changed.
+    let list = json(&ok(device(&d, &["list", "--json"])));
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["model"], "CP-8841-3PCC");
+
+    let o = device(&d, &["import", "--skip-bad", bad.to_str().unwrap()]);
+    let out = ok(o);
+    assert!(
+        out.starts_with("imported 2 devices (1 new, 1 updated)")
+            && out.contains("skipped 4 bad row(s)"),
+        "{out}"
+    );
+    let one = json(&ok(device(&d, &["show", "000e08000001", "--json"])));
+    assert_eq!(one["model"], "CP-7841-3PCC");
+    assert_eq!(one["vars"]["user"], "2001");
+    assert_eq!(one["key"], key1, "re-import keeps the key");
+    assert_eq!(
+        json(&ok(device(&d, &["list", "--json"])))
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // A header without a `mac` column.
+    let nomac = tmp.path().join("nomac.csv");
+    std::fs::write(&nomac, "serial,model\nSN,X\n").unwrap();
+    fails_one_line(
+        device(&d, &["import", nomac.to_str().unwrap()]),
+        "line 1: no `mac` column",
+    );
+}
+
+#[test]
+fn events_and_status_from_the_status_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    let out = ok(device(
+        &d,
+        &["stress-status", "--count", "4", "--mac", "000e08abcdef"],
+    ));
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["1", "2", "3", "4"]);
+    let ev = json(&ok(device(
+        &d,
+        &["events", "000e08abcdef", "--json", "--limit", "2"],
+    )));
+    let msgs: Vec<&str> = ev
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, ["seq 3", "seq 4"]);
+    assert_eq!(ev[0]["kind"], "report");
+    assert_eq!(ev[0]["outcome"], "success");
+    let text = ok(device(&d, &["events", "000e08abcdef"]));
+    assert_eq!(text.lines().count(), 4);
+    assert!(text.lines().last().unwrap().ends_with("seq 4"), "{text}");
+    let shown = json(&ok(device(&d, &["show", "000e08abcdef", "--json"])));
+    assert_eq!(shown["status"]["firmware"], "seq-4");
+    assert_eq!(shown["status"]["ip"], "127.0.0.1");
+    assert_eq!(shown["status"]["last_outcome"], "success");
+    fails_one_line(
+        device(&d, &["events", "000e08000000"]),
+        "no device 000e08000000",
+    );
+}
+
+/// Every command works while another process ("the server") has the
+/// database open, here with a read cursor held open across the commands.
+#[test]
+fn commands_work_while_the_database_is_open_elsewhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    ok(device(&d, &["add", "000e08000001"]));
+    ok(device(&d, &["add", "000e08000002"]));
+    let csv = tmp.path().join("more.csv");
+    std::fs::write(&csv, "mac\n000e08000003\n000e08000004\n").unwrap();
+    let mut server = Store::open(&d).unwrap();
+    let reader = Store::open(&d).unwrap();
+    let mut seen = 0;
+    reader
+        .for_each_device(None, |_dev| {
+            seen += 1;
+            if seen == 1 {
+                ok(device(&d, &["import", csv.to_str().unwrap()]));
+                ok(device(&d, &["add", "000e08000005"]));
+                ok(device(&d, &["rm", "000e08000002"]));
+                ok(device(&d, &["list"]));
+            }
+            Ok::<_, phoneprov_store::StoreError>(())
+        })
+        .unwrap();
+    server
+        .record_status(
+            Mac::parse("000e08000003").unwrap(),
+            "192.0.2.1".parse().unwrap(),
+            Some("12.0"),
+            None,
+        )
+        .unwrap();
+    let list = json(&ok(device(&d, &["list", "--json"])));
+    let macs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["mac"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        macs,
+        [
+            "000e08000001",
+            "000e08000003",
+            "000e08000004",
+            "000e08000005"
+        ]
+    );
+    assert_eq!(list[1]["status"]["firmware"], "12.0");
+}
