@@ -96,24 +96,24 @@ pub enum ClientError {
         retries: u32,
     },
     /// Any other transfer failure.
-    #[error("TFTP transfer of {path} from {server} failed: {source}")]
+    // The cause is part of the message (not a `source`), so error chains
+    // print it once.
+    #[error("TFTP transfer of {path} from {server} failed: {cause}")]
     Transfer {
         /// Server address.
         server: SocketAddr,
         /// Requested path.
         path: String,
         /// Cause.
-        #[source]
-        source: TransferError,
+        cause: TransferError,
     },
     /// Local socket or file trouble.
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Io {
         /// What was being done.
         context: String,
         /// OS error.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -160,9 +160,9 @@ impl TftpClient {
         path: &str,
         file: &Path,
     ) -> Result<Fetched, ClientError> {
-        let io_err = |source| ClientError::Io {
+        let io_err = |cause| ClientError::Io {
             context: format!("cannot write {}", file.display()),
-            source,
+            cause,
         };
         let mut f = tokio::fs::File::create(file).await.map_err(io_err)?;
         let result = self.get_to_writer(server, path, &mut f).await;
@@ -222,7 +222,7 @@ impl TftpClient {
                     }
                     return Err(ClientError::Io {
                         context: "cannot write the received data".into(),
-                        source: e,
+                        cause: e,
                     });
                 }
                 written += data.len() as u64;
@@ -249,7 +249,7 @@ impl TftpClient {
             TransferState::Done => {
                 writer.flush().await.map_err(|e| ClientError::Io {
                     context: "cannot write the received data".into(),
-                    source: e,
+                    cause: e,
                 })?;
                 Ok(Fetched {
                     bytes: written,
@@ -277,10 +277,10 @@ fn classify(server: SocketAddr, path: &str, e: TransferError) -> ClientError {
             path,
             retries,
         },
-        source => ClientError::Transfer {
+        cause => ClientError::Transfer {
             server,
             path,
-            source,
+            cause,
         },
     }
 }
@@ -296,9 +296,9 @@ async fn bind_local(
     let Some(range) = ports else {
         return UdpSocket::bind((ip, 0))
             .await
-            .map_err(|source| ClientError::Io {
+            .map_err(|cause| ClientError::Io {
                 context: "cannot open a UDP socket for the TFTP client".into(),
-                source,
+                cause,
             });
     };
     let mut last = None;
@@ -314,7 +314,7 @@ async fn bind_local(
             range.start(),
             range.end()
         ),
-        source: last
+        cause: last
             .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty port range")),
     })
 }

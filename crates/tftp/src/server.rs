@@ -123,17 +123,22 @@ impl Default for ServerLimits {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The listening socket could not be bound.
-    #[error("cannot listen on udp://{addr}: {source}; pick another address/port or stop the program using it")]
+    #[error("cannot listen on udp://{addr}: {error}; pick another address/port or stop the program using it")]
     Bind {
         /// Requested address.
         addr: SocketAddr,
-        /// OS error.
-        #[source]
-        source: io::Error,
+        /// OS error (in the message, not a `source`, so chains print it once).
+        error: io::Error,
     },
     /// Receiving on the listening socket failed.
     #[error("TFTP listening socket failed: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+impl From<io::Error> for ServerError {
+    fn from(e: io::Error) -> Self {
+        ServerError::Io(e)
+    }
 }
 
 /// A bound TFTP server; call [`Server::serve_until`] to run it.
@@ -150,7 +155,7 @@ impl<H: Handler> Server<H> {
     pub async fn bind(addr: SocketAddr, handler: H) -> Result<Server<H>, ServerError> {
         let socket = UdpSocket::bind(addr)
             .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+            .map_err(|error| ServerError::Bind { addr, error })?;
         Ok(Server {
             socket: Arc::new(socket),
             handler: Arc::new(handler),

@@ -37,7 +37,7 @@ pub enum TransferError {
     Protocol(String),
     /// Option negotiation failed (ERROR 8 was sent).
     #[error("TFTP option negotiation failed: {0}")]
-    Options(#[from] OptionError),
+    Options(OptionError),
     /// The local side stopped the transfer (ERROR was sent to the peer).
     #[error("TFTP transfer aborted: {message}")]
     Aborted {
