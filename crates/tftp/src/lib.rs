@@ -30,6 +30,8 @@
 pub mod client;
 mod client_core;
 mod dir_handler;
+#[doc(hidden)]
+pub mod fuzzing;
 mod netascii;
 pub mod options;
 pub mod packet;
