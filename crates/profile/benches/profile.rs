@@ -66,6 +66,15 @@ fn realistic_profile() -> String {
         x.push_str(&format!(
             "<Auth_INVITE_{n}_ ua=\"na\">Yes</Auth_INVITE_{n}_>\n"
         ));
+        x.push_str(&format!(
+            "<MediaSec_Request_{n}_ ua=\"na\">No</MediaSec_Request_{n}_>\n"
+        ));
+        x.push_str(&format!(
+            "<TLS_Name_Validate_{n}_ ua=\"na\">Yes</TLS_Name_Validate_{n}_>\n"
+        ));
+        x.push_str(&format!(
+            "<MediaSec_Over_TLS_Only_{n}_ ua=\"na\">No</MediaSec_Over_TLS_Only_{n}_>\n"
+        ));
     }
     for c in 'A'..='P' {
         x.push_str(&format!("<GPP_{c} ua=\"na\">value {c}</GPP_{c}>\n"));
