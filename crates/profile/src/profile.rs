@@ -222,6 +222,12 @@ impl FlatProfile {
         self.param(name).map(|p| p.value.as_str())
     }
 
+    /// The value the device runs with: the profile's value, else the
+    /// schema's factory default (`None` for names neither sets).
+    pub fn effective(&self, name: &str) -> Option<&str> {
+        self.get(name).or_else(|| schema::default_of(name))
+    }
+
     /// The whole entry for `name`.
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name == name)

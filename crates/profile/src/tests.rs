@@ -290,3 +290,22 @@ fn merge_overrides_in_order() {
         ]
     );
 }
+
+#[test]
+fn effective_values_fall_back_to_schema_defaults() {
+    let p = parse("<flat-profile><Resync_Periodic>30</Resync_Periodic><Foo>1</Foo></flat-profile>");
+    assert_eq!(p.effective("Resync_Periodic"), Some("30"));
+    assert_eq!(p.effective("Resync_Error_Retry_Delay"), Some("3600"));
+    assert_eq!(p.effective("Profile_Rule"), Some("/$PN.cfg"));
+    assert_eq!(p.effective("Foo"), Some("1"));
+    assert_eq!(p.effective("Bar"), None);
+}
+
+#[test]
+fn schema_serializes_for_listings() {
+    let spec = crate::schema::lookup("Proxy_Port").unwrap();
+    let json = serde_json::to_value(spec).unwrap();
+    assert_eq!(json["name"], "Proxy_Port");
+    assert_eq!(json["default"], "3128");
+    assert_eq!(json["kind"]["Int"]["max"], 65535);
+}

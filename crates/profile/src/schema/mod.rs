@@ -13,6 +13,8 @@ mod validate;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use serde::Serialize;
+
 pub use table::PROFILE_RULE_NEWER_DEFAULT;
 pub use validate::{
     localized_bool, parse_bool, parse_firewall_config, parse_periodic, parse_retry_schedule,
@@ -20,7 +22,7 @@ pub use validate::{
 };
 
 /// How an entry's name is indexed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Index {
     /// A single parameter.
     None,
@@ -31,7 +33,7 @@ pub enum Index {
 }
 
 /// Which schedule grammar a [`ParamType::Schedule`] value follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ScheduleKind {
     /// `Resync_Periodic`: `N` seconds, a list `a,b,c` (successive
     /// intervals, the last one repeating) or `N+R` (N plus a random 0..R).
@@ -44,7 +46,7 @@ pub enum ScheduleKind {
 }
 
 /// Value type of a parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ParamType {
     /// `Yes`/`No` (also `true`/`false`/`1`/`0`, any case).
     Bool,
@@ -77,7 +79,7 @@ pub enum ParamType {
 }
 
 /// One schema entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ParamSpec {
     /// Display name; indexed entries show their pattern (`User_ID_n_`,
     /// `GPP_[A-P]`).
