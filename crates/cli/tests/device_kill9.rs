@@ -12,6 +12,7 @@
 //! - every status write the writer printed as committed is there: each
 //!   `seq K` event for K up to the last printed, and a status at least
 //!   that recent.
+//!
 //! Kill moments are random, so which rounds interrupt which phase varies;
 //! the assertions hold for every moment.
 
@@ -174,26 +175,18 @@ fn kill9_loses_no_acknowledged_write() {
         } else {
             let t_import = full.mul_f64(rng.f64() * 1.2);
             let t_writer = full.mul_f64(rng.f64() * 1.2);
-            let (first, second) = if t_import < t_writer {
-                (t_import, t_writer)
-            } else {
-                (t_writer, t_import)
-            };
-            std::thread::sleep(first);
-            let mut done = None;
             let w = &mut writer.as_mut().unwrap().0;
-            if t_import < t_writer {
-                done = Some(kill(&mut import));
-            } else {
+            std::thread::sleep(t_import.min(t_writer));
+            if t_writer <= t_import {
+                kill(w);
+                std::thread::sleep(t_import - t_writer);
+            }
+            let done = kill(&mut import);
+            if t_writer > t_import {
+                std::thread::sleep(t_writer - t_import);
                 kill(w);
             }
-            std::thread::sleep(second - first);
-            if t_import < t_writer {
-                kill(w);
-            } else {
-                done = Some(kill(&mut import));
-            }
-            done.unwrap()
+            done
         };
         let acked = writer
             .map(|(_, reader)| reader.join().unwrap())

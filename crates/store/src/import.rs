@@ -267,10 +267,11 @@ impl Store {
         obs: &mut dyn ImportObserver,
     ) -> Result<ImportSummary> {
         let result = self.import_inner(input, opts, obs);
-        // Leave no staging data behind, whatever happened.
-        let _ = self
-            .conn
-            .execute_batch("DROP TABLE IF EXISTS temp.import_staging");
+        // Leave no staging data behind and give the cache back, whatever
+        // happened (the connection may live on in the server).
+        let _ = self.conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.import_staging; PRAGMA main.cache_size = -2000;",
+        );
         result
     }
 
@@ -296,10 +297,13 @@ impl Store {
         }
         let cols = parse_header(&rec)?;
 
-        // A bigger page cache for the staging b-tree (bounded: memory stays
-        // flat) and an on-disk temp store whatever the build default.
-        self.conn
-            .execute_batch("PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -65536;")?;
+        // Bigger page caches (64 MiB each) for the staging b-tree and the
+        // merge, bounded so memory stays flat whatever the file size, and an
+        // on-disk temp store whatever the build default.
+        self.conn.execute_batch(
+            "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -65536; \
+             PRAGMA main.cache_size = -65536;",
+        )?;
         self.conn.execute_batch(STAGING_DDL)?;
 
         let mut bad = 0u64;
