@@ -323,3 +323,33 @@ fn commands_work_while_the_database_is_open_elsewhere() {
     );
     assert_eq!(list[1]["status"]["firmware"], "12.0");
 }
+
+#[test]
+fn import_from_standard_input() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    let mut child = Command::new(BIN)
+        .args(["device", "import", "-", "--data"])
+        .arg(&d)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"mac,model\n000e08000001,CP-8841-3PCC\nbad,x\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).starts_with("phoneprov: -:3: bad MAC"),
+        "{}",
+        stderr(&o)
+    );
+    let store = Store::open_existing(&d).unwrap();
+    assert_eq!(store.count_devices(None).unwrap(), 0, "nothing imported");
+}

@@ -295,6 +295,29 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes the events older than `before_ms` (a retention job for the
+    /// server); returns how many. Works in batches of 10 000 rows, each its
+    /// own short transaction, so pruning a big backlog never holds the
+    /// write lock for long.
+    pub fn prune_events(&mut self, before_ms: i64) -> Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "DELETE FROM events WHERE id IN \
+                 (SELECT id FROM events WHERE at_ms < ?1 LIMIT 10000)",
+                [before_ms],
+            )?;
+            tx.commit()?;
+            total += n as u64;
+            if n < 10_000 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Runs `PRAGMA integrity_check`; returns its lines (`["ok"]` when the
     /// file is sound).
     pub fn integrity_check(&self) -> Result<Vec<String>> {

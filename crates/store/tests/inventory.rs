@@ -242,3 +242,28 @@ fn open_errors_are_clear() {
     let e = Store::open(&junk).unwrap_err();
     assert!(e.to_string().contains("phoneprov.db"), "{e}");
 }
+
+#[test]
+fn prune_events_drops_only_old_ones_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let m = mac("000e08abcdef");
+    // 10 000 is the batch size: 12 000 old events need two batches.
+    for i in 0..12_500i64 {
+        store
+            .append_event(&NewEvent {
+                mac: m,
+                at_ms: if i < 12_000 { i } else { 1_000_000 + i },
+                kind: EventKind::Syslog,
+                outcome: None,
+                source_ip: None,
+                message: format!("{i}"),
+            })
+            .unwrap();
+    }
+    assert_eq!(store.prune_events(1_000_000).unwrap(), 12_000);
+    let left = store.events(m, usize::MAX).unwrap();
+    assert_eq!(left.len(), 500);
+    assert_eq!(left[0].message, "12000");
+    assert_eq!(store.prune_events(1_000_000).unwrap(), 0);
+}
