@@ -5,6 +5,8 @@
 //! them. Library crates use `thiserror`; this binary turns every error into
 //! one clear line on stderr and a non-zero exit (see [`report_error`]).
 
+mod cmd_ca;
+mod cmd_device;
 mod cmd_profile;
 mod cmd_rule;
 mod cmd_tftp;
@@ -25,6 +27,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Manage the provisioning CA and issue server and phone certificates.
+    #[command(subcommand)]
+    Ca(cmd_ca::CaCommand),
+    /// Manage the device inventory (add, import, list, show, rm, events).
+    #[command(subcommand)]
+    Device(cmd_device::DeviceCommand),
     /// Check, encrypt, decode and list flat profiles (XML).
     #[command(subcommand)]
     Profile(cmd_profile::ProfileCommand),
@@ -39,6 +47,8 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Ca(cmd) => cmd_ca::run(cmd),
+        Command::Device(cmd) => cmd_device::run(cmd),
         Command::Profile(cmd) => cmd_profile::run(cmd),
         Command::Rule(cmd) => cmd_rule::run(cmd),
         Command::Tftp(cmd) => cmd_tftp::run(cmd),
