@@ -1,0 +1,631 @@
+//! The [`Phone`] state machine: inputs, timers, the idle rule and the
+//! queue of pending work. The three operations live in their own files
+//! (`resync.rs`, `upgrade.rs`, `report.rs`) as further `impl Phone` blocks.
+
+use crate::fetch::{classify, InFlight, Retry, Verdict};
+use crate::report::ReportOp;
+use crate::resync::ResyncOp;
+use crate::schedule;
+use crate::security::{default_user_agent, domain_allowed};
+use crate::status::Stats;
+use crate::store::ParamStore;
+use crate::types::{Action, Class, Credentials, FetchId, Input, PhoneConfig, PhoneIdentity, Time};
+use crate::upgrade::UpgradeOp;
+use phoneprov_rule::{expand, MacroContext, ProfileRule, ResolvedUrl};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+
+/// Seconds between evaluations of `Resync_Trigger_n` while one is set
+/// (conditions may read time-varying macros such as `$PRVTMR`).
+pub const TRIGGER_POLL_SECS: u64 = 60;
+
+/// The operation in progress (at most one at a time: a phone has one
+/// provisioning client).
+#[derive(Debug)]
+pub(crate) enum Op {
+    Resync(ResyncOp),
+    Upgrade(UpgradeOp),
+    Report(ReportOp),
+}
+
+/// A resync waiting to run: from the configured rules, or one shot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ResyncSource {
+    Configured,
+    /// `ResyncNow { rule: Some(..) }`: rule text and default server.
+    OneShot(String, Option<String>),
+}
+
+/// An upgrade waiting to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UpgradeSource {
+    /// Evaluate `Upgrade_Rule`.
+    Rule,
+    /// `UpgradeNow { url }`.
+    Explicit(String),
+}
+
+/// One virtual phone's provisioning client. See the crate docs.
+#[derive(Debug)]
+pub struct Phone {
+    pub(crate) identity: PhoneIdentity,
+    pub(crate) params: ParamStore,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) default_server: Option<String>,
+    pub(crate) client_cert: bool,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) actions: VecDeque<Action>,
+    next_fetch_id: u64,
+    pub(crate) now: Time,
+    pub(crate) powered: bool,
+    pub(crate) network_up: bool,
+    pub(crate) in_call: bool,
+    pub(crate) op: Option<Op>,
+    /// Periodic, retry or boot resync timer.
+    pub(crate) resync_at: Option<Time>,
+    /// `Resync_At__HHmm_` timer and the value it was computed from.
+    pub(crate) daily_at: Option<Time>,
+    daily_spec: String,
+    pub(crate) pending_resync: Option<ResyncSource>,
+    /// When a resync postponed by a call is forced (`Forced_Resync_Delay`).
+    pub(crate) forced_at: Option<Time>,
+    forced: bool,
+    pub(crate) periodic_step: usize,
+    pub(crate) consecutive_failures: u32,
+    trigger_state: [bool; 2],
+    trigger_at: Option<Time>,
+    pub(crate) pending_upgrade: Option<UpgradeSource>,
+    pub(crate) upgrade_retry_at: Option<Time>,
+    /// `rule text \n url` of the last final upgrade failure.
+    pub(crate) upgrade_blocked: Option<String>,
+    /// URL of the image installed last, with the version it gave.
+    pub(crate) installed_from: Option<(String, String)>,
+    pub(crate) pending_report: Option<Option<String>>,
+    pub(crate) stats: Stats,
+}
+
+impl Phone {
+    /// A powered-off phone. Send [`Input::PowerOn`] to boot it.
+    pub fn new(cfg: PhoneConfig) -> Self {
+        let mut params = ParamStore::new();
+        for (k, v) in &cfg.initial_params {
+            params.set(k, v);
+        }
+        Phone {
+            identity: cfg.identity,
+            params,
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            default_server: cfg.default_server,
+            client_cert: cfg.client_cert_installed,
+            credentials: cfg.credentials,
+            actions: VecDeque::new(),
+            next_fetch_id: 1,
+            now: Time(0),
+            powered: false,
+            network_up: false,
+            in_call: false,
+            op: None,
+            resync_at: None,
+            daily_at: None,
+            daily_spec: String::new(),
+            pending_resync: None,
+            forced_at: None,
+            forced: false,
+            periodic_step: 0,
+            consecutive_failures: 0,
+            trigger_state: [false; 2],
+            trigger_at: None,
+            pending_upgrade: None,
+            upgrade_retry_at: None,
+            upgrade_blocked: None,
+            installed_from: None,
+            pending_report: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The parameter store (values in effect, `ua`, unknown parameters).
+    pub fn params(&self) -> &ParamStore {
+        &self.params
+    }
+
+    /// The phone's identity; `swver` follows upgrades.
+    pub fn identity(&self) -> &PhoneIdentity {
+        &self.identity
+    }
+
+    /// Counters and last outcomes.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Whether a call is up.
+    pub fn in_call(&self) -> bool {
+        self.in_call
+    }
+
+    /// The next queued action, in the order the engine produced them.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The earliest time [`handle_timeout`](Self::handle_timeout) has work;
+    /// `None` when no timer is armed.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if !self.powered {
+            return None;
+        }
+        [
+            self.resync_at,
+            self.daily_at,
+            self.forced_at,
+            self.trigger_at,
+            self.upgrade_retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Feeds one input at time `now` (which must not go backwards).
+    pub fn handle_input(&mut self, input: Input, now: Time) {
+        self.now = self.now.max(now);
+        match input {
+            Input::PowerOn => self.boot(false),
+            Input::NetworkDown => self.network_up = false,
+            Input::NetworkUp => {
+                let was_down = !self.network_up;
+                self.network_up = true;
+                if self.powered && was_down {
+                    self.request_resync(ResyncSource::Configured);
+                }
+            }
+            Input::CallStarted => self.in_call = true,
+            Input::CallEnded => {
+                self.in_call = false;
+            }
+            Input::FetchDone {
+                id,
+                result,
+                server_ip,
+            } => self.on_fetch_done(id, classify(result), server_ip),
+            Input::ResyncNow { rule, from_host } => {
+                if !self.powered {
+                    return self.refuse("the phone is not powered on");
+                }
+                if !self.provisioning_enabled() {
+                    return self.refuse("resync refused: Provision_Enable is No");
+                }
+                let src = match rule {
+                    Some(r) if !r.trim().is_empty() => {
+                        if let Err(e) = ProfileRule::parse(&r) {
+                            return self.refuse(&format!("resync refused: bad rule `{r}`: {e}"));
+                        }
+                        ResyncSource::OneShot(r, from_host)
+                    }
+                    _ => ResyncSource::Configured,
+                };
+                self.request_resync(src);
+            }
+            Input::UpgradeNow { url } => {
+                if !self.powered {
+                    return self.refuse("the phone is not powered on");
+                }
+                if !self.provisioning_enabled() {
+                    return self.refuse("upgrade refused: Provision_Enable is No");
+                }
+                if !self.params.get_bool("Upgrade_Enable", true) {
+                    return self.refuse("upgrade refused: Upgrade_Enable is No");
+                }
+                self.pending_upgrade = Some(UpgradeSource::Explicit(url));
+            }
+            Input::ReportNow { rule } => {
+                if !self.powered {
+                    return self.refuse("the phone is not powered on");
+                }
+                if !self.provisioning_enabled() {
+                    return self.refuse("report refused: Provision_Enable is No");
+                }
+                self.pending_report = Some(rule);
+            }
+        }
+        self.after_change();
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.now = self.now.max(now);
+        if !self.powered {
+            return;
+        }
+        let now = self.now;
+        if self.resync_at.is_some_and(|t| t <= now) {
+            self.resync_at = None;
+            self.request_resync(ResyncSource::Configured);
+        }
+        if self.daily_at.is_some_and(|t| t <= now) {
+            self.daily_at = None;
+            self.daily_spec.clear();
+            self.request_resync(ResyncSource::Configured);
+        }
+        if self.forced_at.is_some_and(|t| t <= now) {
+            self.forced_at = None;
+            self.forced = true;
+        }
+        if self.upgrade_retry_at.is_some_and(|t| t <= now) {
+            self.upgrade_retry_at = None;
+            if self.pending_upgrade.is_none() {
+                self.pending_upgrade = Some(UpgradeSource::Rule);
+            }
+        }
+        if self.trigger_at.is_some_and(|t| t <= now) {
+            self.trigger_at = None;
+        }
+        self.after_change();
+    }
+
+    pub(crate) fn refuse(&mut self, reason: &str) {
+        self.stats.refused += 1;
+        self.actions.push_back(Action::RequestRefused {
+            reason: reason.to_string(),
+        });
+    }
+
+    pub(crate) fn provisioning_enabled(&self) -> bool {
+        self.params.get_bool("Provision_Enable", true)
+    }
+
+    /// Power-on or reboot after an upgrade.
+    pub(crate) fn boot(&mut self, after_upgrade: bool) {
+        self.powered = true;
+        self.network_up = true;
+        self.in_call = false;
+        self.op = None;
+        self.pending_resync = None;
+        self.pending_upgrade = None;
+        self.pending_report = None;
+        self.forced_at = None;
+        self.forced = false;
+        self.periodic_step = 0;
+        self.resync_at = None;
+        self.daily_at = None;
+        self.daily_spec.clear();
+        self.stats.boots += 1;
+        self.trigger_state = [0, 1].map(|i| self.trigger_holds(i));
+        self.trigger_at = None;
+        if !self.provisioning_enabled() {
+            return;
+        }
+        let boot_resync = self.params.get_bool("Resync_On_Reset", true)
+            || (after_upgrade && self.params.get_bool("Resync_After_Upgrade_Attempt", true));
+        if boot_resync {
+            let d = self.params.get_u64("Resync_Random_Delay", 2);
+            let ms = schedule::spread_ms(&mut self.rng, d);
+            self.resync_at = Some(self.now.plus_millis(ms));
+        } else {
+            self.schedule_periodic();
+        }
+    }
+
+    /// Arms the periodic timer after a success (or a boot without resync).
+    pub(crate) fn schedule_periodic(&mut self) {
+        let value = self.params.get_or_empty("Resync_Periodic").to_string();
+        self.resync_at = schedule::periodic_secs(&value, self.periodic_step, &mut self.rng).map(
+            |s| {
+                let d = self.params.get_u64("Resync_Random_Delay", 2);
+                let spread = schedule::spread_ms(&mut self.rng, d);
+                self.now.plus_secs(s).plus_millis(spread)
+            },
+        );
+        self.periodic_step += 1;
+    }
+
+    /// Arms the retry timer after the `consecutive_failures`-th failure.
+    pub(crate) fn schedule_retry(&mut self) {
+        let value = self
+            .params
+            .get_or_empty("Resync_Error_Retry_Delay")
+            .to_string();
+        self.resync_at = schedule::retry_secs(&value, self.consecutive_failures)
+            .map(|s| self.now.plus_secs(s));
+    }
+
+    /// Marks a resync as wanted (coalescing with one already waiting; the
+    /// latest source wins) and arms `Forced_Resync_Delay` if a call holds it.
+    pub(crate) fn request_resync(&mut self, src: ResyncSource) {
+        if !self.provisioning_enabled() {
+            return;
+        }
+        match (&self.pending_resync, &src) {
+            (Some(ResyncSource::OneShot(..)), ResyncSource::Configured) => {}
+            _ => self.pending_resync = Some(src),
+        }
+        if self.in_call && self.forced_at.is_none() && !self.forced {
+            let d = self.params.get_u64("Forced_Resync_Delay", 14_400);
+            self.forced_at = Some(self.now.plus_secs(d));
+        }
+    }
+
+    /// Re-arms derived timers and starts waiting work when the phone is
+    /// free. Called after every input and timeout.
+    pub(crate) fn after_change(&mut self) {
+        if !self.powered {
+            return;
+        }
+        if !self.provisioning_enabled() {
+            self.resync_at = None;
+            self.daily_at = None;
+            self.forced_at = None;
+            self.trigger_at = None;
+            self.upgrade_retry_at = None;
+            self.pending_resync = None;
+            self.pending_upgrade = None;
+            self.pending_report = None;
+            return;
+        }
+        self.check_triggers();
+        self.arm_daily();
+        loop {
+            if self.op.is_some() || !self.network_up {
+                return;
+            }
+            if self.pending_resync.is_some() && (!self.in_call || self.forced) {
+                let src = self.pending_resync.take().expect("checked");
+                self.forced = false;
+                self.forced_at = None;
+                self.start_resync(src);
+            } else if self.pending_upgrade.is_some() && !self.in_call {
+                let src = self.pending_upgrade.take().expect("checked");
+                self.start_upgrade(src);
+            } else if self.pending_report.is_some() && !self.in_call {
+                let rule = self.pending_report.take().expect("checked");
+                self.start_report(rule);
+            } else {
+                return;
+            }
+            // Starting may finish at once (nothing to fetch); loop again.
+            self.check_triggers();
+        }
+    }
+
+    fn arm_daily(&mut self) {
+        let spec = self.params.get_or_empty("Resync_At__HHmm_").trim().to_string();
+        if spec == self.daily_spec && (self.daily_at.is_some() || spec.is_empty()) {
+            return;
+        }
+        self.daily_spec = spec.clone();
+        self.daily_at = schedule::next_daily(self.now, &spec).map(|t| {
+            let d = self.params.get_u64("Resync_At_Random_Delay", 600);
+            t.plus_millis(schedule::spread_ms(&mut self.rng, d))
+        });
+    }
+
+    fn trigger_holds(&self, i: usize) -> bool {
+        let text = self
+            .params
+            .get_or_empty(&format!("Resync_Trigger_{}", i + 1))
+            .trim()
+            .to_string();
+        if text.is_empty() {
+            return false;
+        }
+        let cond = match text.strip_prefix('(').and_then(|t| t.strip_suffix(")?")) {
+            Some(inner) => inner.to_string(),
+            None => text,
+        };
+        match ProfileRule::parse(&format!("({cond})? tftp://trigger.invalid/t")) {
+            Ok(rule) => rule
+                .alternatives()
+                .first()
+                .is_some_and(|a| a.condition_holds(&self.macro_context())),
+            Err(_) => false,
+        }
+    }
+
+    /// `Resync_Trigger_n`: a resync when a condition turns true (edge
+    /// triggered, so a condition that stays true does not loop).
+    fn check_triggers(&mut self) {
+        let mut any = false;
+        for i in 0..2 {
+            let set = !self
+                .params
+                .get_or_empty(&format!("Resync_Trigger_{}", i + 1))
+                .trim()
+                .is_empty();
+            any |= set;
+            let holds = self.trigger_holds(i);
+            if holds && !self.trigger_state[i] {
+                self.stats.triggers_fired += 1;
+                self.request_resync(ResyncSource::Configured);
+            }
+            self.trigger_state[i] = holds;
+        }
+        if any {
+            if self.trigger_at.is_none() {
+                self.trigger_at = Some(self.now.plus_secs(TRIGGER_POLL_SECS));
+            }
+        } else {
+            self.trigger_at = None;
+        }
+    }
+
+    /// The macro values of this phone now (R-MACRO).
+    pub(crate) fn macro_context(&self) -> MacroContext {
+        let mut ctx = MacroContext::new()
+            .with_mac(&self.identity.mac)
+            .unwrap_or_default();
+        ctx.set("SN", self.identity.serial.clone());
+        ctx.set("PN", self.identity.pn.clone());
+        ctx.set("PSN", self.identity.psn.clone());
+        ctx.set("SWVER", self.identity.swver.clone());
+        ctx.set("HWVER", self.identity.hwver.clone());
+        ctx.set(
+            "CCERT",
+            if self.client_cert {
+                "Installed"
+            } else {
+                "Not Installed"
+            },
+        );
+        for c in 'A'..='P' {
+            ctx.set(&format!("GPP_{c}"), self.params.get_or_empty(&format!("GPP_{c}")));
+        }
+        for c in 'A'..='D' {
+            ctx.set(
+                &format!("GPP_S{c}"),
+                self.params.get_or_empty(&format!("GPP_S{c}")),
+            );
+        }
+        for n in 1..=16 {
+            if let Some(v) = self.params.get(&format!("User_ID_{n}_")) {
+                ctx.set(&format!("UID{n}"), v);
+            }
+            if let Some(v) = self.params.get(&format!("Display_Name_{n}_")) {
+                ctx.set(&format!("DISPLAYNAME{n}"), v);
+            }
+        }
+        let s = &self.stats;
+        ctx.set("PRVST", s.prvst().to_string());
+        ctx.set("UPGST", s.upgst().to_string());
+        ctx.set("UPGERR", s.last_upgrade_error.clone().unwrap_or_default());
+        let since = |t: Option<Time>| {
+            t.map(|t| (self.now.0.saturating_sub(t.0) / 1000).to_string())
+                .unwrap_or_default()
+        };
+        ctx.set("PRVTMR", since(s.last_resync_at));
+        ctx.set("UPGTMR", since(s.last_upgrade_at));
+        if let Some(d) = &self.default_server {
+            ctx.set_default_server(d);
+        }
+        ctx
+    }
+
+    /// `User_Agent` (macro-expanded) or `Cisco-<PN>/<SWVER> (<MA>)`.
+    pub(crate) fn user_agent(&self) -> String {
+        let ctx = self.macro_context();
+        let custom = self.params.get_or_empty("User_Agent").trim();
+        if custom.is_empty() {
+            default_user_agent(
+                &self.identity.pn,
+                &self.identity.swver,
+                ctx.get("MA").unwrap_or(""),
+            )
+        } else {
+            expand(custom, &ctx)
+        }
+    }
+
+    /// Checks `Restricted_Access_Domains` (R-SEC-1); `Err($ERR text)`.
+    pub(crate) fn check_domain(&self, url: &ResolvedUrl) -> Result<(), String> {
+        let list = self.params.get_or_empty("Restricted_Access_Domains");
+        if domain_allowed(list, &url.host) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} refused: host `{}` is not in Restricted_Access_Domains ({})",
+                url,
+                url.host,
+                list.trim()
+            ))
+        }
+    }
+
+    /// Sends the `template` syslog message (R-LOG) if a server and a
+    /// non-empty template are configured. `$SCHEME $SERV $SERVIP $PORT
+    /// $PATH` describe `url`; `$ERR` is `err`.
+    pub(crate) fn syslog(
+        &mut self,
+        template: &str,
+        url: Option<&ResolvedUrl>,
+        server_ip: Option<&str>,
+        err: Option<&str>,
+    ) {
+        let server = [
+            self.params.get_or_empty("Syslog_Server"),
+            self.params.get_or_empty("Syslog_Server_IP"),
+        ]
+        .into_iter()
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(str::to_string);
+        let Some(server) = server else { return };
+        let tpl = self.params.get_or_empty(template).trim().to_string();
+        if tpl.is_empty() {
+            return;
+        }
+        let mut ctx = self.macro_context();
+        if let Some(u) = url {
+            ctx.set_request_url(u);
+            ctx.set("SERVIP", server_ip.unwrap_or(&u.host).to_string());
+        }
+        ctx.set("ERR", err.unwrap_or("").to_string());
+        let message = expand(&tpl, &ctx);
+        self.stats.syslog_messages += 1;
+        self.actions.push_back(Action::Syslog { server, message });
+    }
+
+    /// A fresh fetch id.
+    pub(crate) fn fetch_id(&mut self) -> FetchId {
+        let id = FetchId(self.next_fetch_id);
+        self.next_fetch_id += 1;
+        id
+    }
+
+    /// Emits the fetch for `fl` under a new id.
+    pub(crate) fn send(&mut self, fl: &mut InFlight) {
+        fl.id = self.fetch_id();
+        self.stats.fetches += 1;
+        let req = fl.request(&self.user_agent());
+        self.actions.push_back(Action::Fetch(req));
+    }
+
+    /// A random Digest client nonce.
+    pub(crate) fn cnonce(&mut self) -> String {
+        use rand::Rng;
+        format!("{:016x}", self.rng.gen::<u64>())
+    }
+
+    /// Follows redirects and answers challenges for `fl`; returns the
+    /// verdict when it is a body or a failure, `None` when a new fetch was
+    /// sent.
+    pub(crate) fn drive(&mut self, fl: &mut InFlight, verdict: Verdict) -> Option<Verdict> {
+        let retry = match verdict {
+            Verdict::Redirect(loc) => match fl.redirect(&loc) {
+                Retry::Again => match self.check_domain(&fl.url) {
+                    Ok(()) => Retry::Again,
+                    Err(e) => Retry::Fail(Class::C, e),
+                },
+                other => other,
+            },
+            Verdict::Challenge { proxy, challenges } => {
+                let cnonce = self.cnonce();
+                fl.answer(proxy, &challenges, &cnonce)
+            }
+            v => return Some(v),
+        };
+        match retry {
+            Retry::Again => {
+                self.send(fl);
+                None
+            }
+            Retry::Fail(class, error) => Some(Verdict::Fail {
+                class,
+                error,
+                not_found: false,
+            }),
+        }
+    }
+
+    fn on_fetch_done(&mut self, id: FetchId, verdict: Verdict, server_ip: Option<String>) {
+        let Some(op) = self.op.take() else {
+            self.stats.stale_results += 1;
+            return;
+        };
+        match op {
+            Op::Resync(r) => self.resync_fetch_done(r, id, verdict, server_ip),
+            Op::Upgrade(u) => self.upgrade_fetch_done(u, id, verdict, server_ip),
+            Op::Report(r) => self.report_fetch_done(r, id, verdict, server_ip),
+        }
+    }
+}
