@@ -1,0 +1,300 @@
+//! Filing received messages into the device inventory's timeline.
+//!
+//! A message is filed under the MAC in its text (R-LOG-3 templates carry
+//! `$MAC`), else under the device last seen at the sender's IP. The store
+//! has no index on `last_ip`, so that second lookup uses an in-memory
+//! [`IpIndex`] (IP → MAC), loaded once from the store's statuses with a
+//! streaming scan and kept current from every MAC-bearing message and from
+//! whatever the server feeds it ([`StoreFiler::note_ip`]) when it records a
+//! device status. A million devices cost a few tens of MB; a lookup is a
+//! hash probe instead of a table scan per datagram.
+//!
+//! [`StoreFiler`] owns a `Store` on a dedicated thread behind a bounded
+//! queue: SQLite writes are blocking and must not stall the UDP receive
+//! loop, and a flood of datagrams is dropped (and counted) rather than
+//! buffered without limit.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+
+use phoneprov_store::{EventKind, Mac, NewEvent, Outcome, Store, StoreError};
+
+use crate::classify::PhoneLogKind;
+use crate::receiver::Received;
+
+/// Where a device was last seen: IP → MAC.
+#[derive(Debug, Default, Clone)]
+pub struct IpIndex {
+    map: HashMap<IpAddr, Mac>,
+}
+
+impl IpIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        IpIndex::default()
+    }
+
+    /// Builds the index from every device's `status.ip` (streaming scan).
+    /// Devices sharing an IP (behind NAT) leave the last one in MAC order;
+    /// messages carrying a MAC are never affected by that.
+    pub fn load(store: &Store) -> Result<Self, StoreError> {
+        let mut idx = IpIndex::new();
+        store.for_each_device(None, |d| {
+            if let Some(ip) = d
+                .status
+                .ip
+                .as_deref()
+                .and_then(|s| s.parse::<IpAddr>().ok())
+            {
+                idx.insert(ip, d.mac);
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(idx)
+    }
+
+    /// Records that `mac` was seen at `ip`.
+    pub fn insert(&mut self, ip: IpAddr, mac: Mac) {
+        self.map.insert(ip.to_canonical(), mac);
+    }
+
+    /// The device last seen at `ip`.
+    pub fn get(&self, ip: IpAddr) -> Option<Mac> {
+        self.map.get(&ip.to_canonical()).copied()
+    }
+
+    /// Number of addresses known.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no address is known.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// How a filed message was matched to its device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchedBy {
+    /// A MAC in the message text (or hostname/tag).
+    Text,
+    /// The sender's IP, through [`IpIndex`].
+    SourceIp,
+}
+
+/// A message filed into a device's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filed {
+    /// Whose timeline.
+    pub mac: Mac,
+    /// The event id.
+    pub event_id: i64,
+    /// How the device was found.
+    pub by: MatchedBy,
+}
+
+/// The R-RESULT class a phone-reported outcome falls in. A failure text
+/// naming a missing file is class B not-found; one naming a bad file is
+/// class B corrupt; anything else class C.
+pub fn outcome_of(kind: PhoneLogKind, msg: &str) -> Option<Outcome> {
+    match kind {
+        PhoneLogKind::ResyncSuccess | PhoneLogKind::UpgradeSuccess => Some(Outcome::Success),
+        PhoneLogKind::ResyncFailure | PhoneLogKind::UpgradeFailure => {
+            let m = msg.to_lowercase();
+            Some(if m.contains("404") || m.contains("not found") {
+                Outcome::NotFound
+            } else if ["corrupt", "decrypt", "parse", "malformed"]
+                .iter()
+                .any(|w| m.contains(w))
+            {
+                Outcome::Corrupt
+            } else {
+                Outcome::Failed
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Files one message as a `syslog` event (with the outcome the phone
+/// reported, if any) and, for a device in the inventory, records it as
+/// seen at the sender's address (with the outcome of a resync). Returns
+/// `None` when no device could be matched (no MAC in the text and an
+/// unknown sender IP): nothing is written.
+pub fn file_received(
+    store: &mut Store,
+    index: &mut IpIndex,
+    r: &Received,
+) -> Result<Option<Filed>, StoreError> {
+    let ip = r.from.ip().to_canonical();
+    let (mac, by) = match r.mac {
+        Some(mac) => {
+            index.insert(ip, mac);
+            (mac, MatchedBy::Text)
+        }
+        None => match index.get(ip) {
+            Some(mac) => (mac, MatchedBy::SourceIp),
+            None => return Ok(None),
+        },
+    };
+    let outcome = outcome_of(r.kind, &r.message.msg);
+    let message = if r.message.msg.is_empty() {
+        r.message.to_wire()
+    } else {
+        r.message.msg.clone()
+    };
+    let event_id = store.append_event(&NewEvent {
+        mac,
+        at_ms: r.at_ms,
+        kind: EventKind::Syslog,
+        outcome,
+        source_ip: Some(ip),
+        message,
+    })?;
+    let resync_outcome = matches!(
+        r.kind,
+        PhoneLogKind::ResyncSuccess | PhoneLogKind::ResyncFailure
+    )
+    .then_some(outcome)
+    .flatten();
+    match store.record_status(mac, ip, None, resync_outcome) {
+        Ok(()) | Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Some(Filed { mac, event_id, by }))
+}
+
+/// Counters of a [`StoreFiler`].
+#[derive(Debug, Default)]
+pub struct FilerCounters {
+    /// Messages filed into a timeline.
+    pub filed: AtomicU64,
+    /// Messages with no matching device (not written).
+    pub unmatched: AtomicU64,
+    /// Messages dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Messages whose store write failed (logged).
+    pub failed: AtomicU64,
+}
+
+/// A snapshot of [`FilerCounters`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FilerStats {
+    /// See [`FilerCounters::filed`].
+    pub filed: u64,
+    /// See [`FilerCounters::unmatched`].
+    pub unmatched: u64,
+    /// See [`FilerCounters::dropped`].
+    pub dropped: u64,
+    /// See [`FilerCounters::failed`].
+    pub failed: u64,
+}
+
+impl FilerCounters {
+    /// Reads all counters.
+    pub fn snapshot(&self) -> FilerStats {
+        FilerStats {
+            filed: self.filed.load(Ordering::Relaxed),
+            unmatched: self.unmatched.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Files received messages into a `Store` on its own thread.
+///
+/// ```no_run
+/// # async fn serve(store: phoneprov_store::Store, sock: tokio::net::UdpSocket) {
+/// use phoneprov_syslog::{run_receiver, IpIndex, StoreFiler};
+/// let index = IpIndex::load(&store).unwrap();
+/// let filer = StoreFiler::spawn(store, index, 10_000);
+/// let shutdown = async { /* e.g. ctrl-c */ };
+/// run_receiver(sock, filer.sink(), shutdown).await.unwrap();
+/// let stats = filer.shutdown(); // after the receiver (and its sink) is gone
+/// # }
+/// ```
+pub struct StoreFiler {
+    tx: SyncSender<Received>,
+    index: Arc<RwLock<IpIndex>>,
+    counters: Arc<FilerCounters>,
+    thread: JoinHandle<()>,
+}
+
+impl StoreFiler {
+    /// Starts the filing thread with a queue of `capacity` messages.
+    pub fn spawn(mut store: Store, index: IpIndex, capacity: usize) -> StoreFiler {
+        let (tx, rx) = sync_channel::<Received>(capacity.max(1));
+        let index = Arc::new(RwLock::new(index));
+        let counters = Arc::new(FilerCounters::default());
+        let (idx, cnt) = (index.clone(), counters.clone());
+        let thread = std::thread::Builder::new()
+            .name("syslog-filer".into())
+            .spawn(move || {
+                for r in rx {
+                    // A poisoned lock only means a panic elsewhere while
+                    // inserting into a HashMap: the map is still usable.
+                    let mut guard = idx.write().unwrap_or_else(|p| p.into_inner());
+                    let res = file_received(&mut store, &mut guard, &r);
+                    drop(guard);
+                    match res {
+                        Ok(Some(_)) => cnt.filed.fetch_add(1, Ordering::Relaxed),
+                        Ok(None) => cnt.unmatched.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            tracing::warn!(error = %e, from = %r.from, "syslog: cannot file message");
+                            cnt.failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+            .expect("spawning a thread only fails when the OS is out of threads");
+        StoreFiler {
+            tx,
+            index,
+            counters,
+            thread,
+        }
+    }
+
+    /// A sink for [`crate::run_receiver`]: enqueues without blocking,
+    /// counting a message as dropped when the queue is full.
+    pub fn sink(&self) -> impl Fn(Received) + Send + Sync + 'static {
+        let tx = self.tx.clone();
+        let counters = self.counters.clone();
+        move |r| match tx.try_send(r) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Tells the filer that `mac` was seen at `ip` (the server calls this
+    /// when it records a status), so later MAC-less messages from `ip` are
+    /// filed under `mac`.
+    pub fn note_ip(&self, ip: IpAddr, mac: Mac) {
+        self.index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ip, mac);
+    }
+
+    /// Live counters (shared, for metrics).
+    pub fn counters(&self) -> Arc<FilerCounters> {
+        self.counters.clone()
+    }
+
+    /// Stops accepting, files what is queued and joins the thread. Sinks
+    /// still alive elsewhere keep the thread running until they are
+    /// dropped, so drop the receiver first.
+    pub fn shutdown(self) -> FilerStats {
+        drop(self.tx);
+        let _ = self.thread.join();
+        self.counters.snapshot()
+    }
+}
