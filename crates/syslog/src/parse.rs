@@ -336,7 +336,7 @@ mod tests {
         let m = parse(b"<14>1 2026-01-01T00:00:00Z host");
         assert_eq!(m.hostname.as_deref(), Some("host"));
         assert_eq!(m.msg, "");
-        let m = parse(b"<14>1 - - - - -not-sd");
+        let m = parse(b"<14>1 - - - - - -not-sd");
         assert_eq!(m.msg, "-not-sd");
         let m = parse(b"<14>1 - - - - - [broken sd");
         assert_eq!(m.msg, "[broken sd");
