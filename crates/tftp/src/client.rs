@@ -209,11 +209,16 @@ impl TftpClient {
         );
         let mut buf = vec![0u8; 65536 + 4];
         let mut written = 0u64;
+        // Lazily re-armed timer, as in the server shell.
+        let sleep = tokio::time::sleep(c.timeout);
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
         loop {
             while let Some(tx) = t.poll_transmit() {
                 let _ = socket.send_to(&tx.payload, tx.dest).await;
             }
-            if t.has_data() {
+            // Hand data to the writer in large batches.
+            if t.buffered_len() >= 256 * 1024 || (t.is_finished() && t.has_data()) {
                 let data = t.take_data();
                 if let Err(e) = writer.write_all(&data).await {
                     t.abort(ErrorCode::DISK_FULL, "client could not store the file");
@@ -233,6 +238,10 @@ impl TftpClient {
             let deadline = t
                 .poll_timeout()
                 .unwrap_or_else(|| Instant::now() + c.timeout);
+            if armed.is_none_or(|a| deadline < a) {
+                sleep.as_mut().reset(deadline.into());
+                armed = Some(deadline);
+            }
             tokio::select! {
                 r = socket.recv_from(&mut buf) => {
                     if let Ok((n, from)) = r {
@@ -242,7 +251,10 @@ impl TftpClient {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(deadline.into()) => t.handle_timeout(Instant::now()),
+                _ = &mut sleep => {
+                    armed = None;
+                    t.handle_timeout(Instant::now());
+                }
             }
         }
         match t.state().clone() {

@@ -296,6 +296,14 @@ impl ClientTransfer {
         }
     }
 
+    /// Bytes waiting in [`take_data`](Self::take_data).
+    pub fn buffered_len(&self) -> usize {
+        match &self.phase {
+            Phase::Receiving(r) => r.buffered_len(),
+            Phase::Requesting { .. } => 0,
+        }
+    }
+
     /// True when [`take_data`](Self::take_data) would return something.
     pub fn has_data(&self) -> bool {
         matches!(&self.phase, Phase::Receiving(r) if r.has_data())

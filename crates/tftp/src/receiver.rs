@@ -185,6 +185,10 @@ impl Receiver {
         std::mem::take(&mut self.out)
     }
 
+    pub(crate) fn buffered_len(&self) -> usize {
+        self.out.len()
+    }
+
     pub(crate) fn has_data(&self) -> bool {
         !self.out.is_empty()
     }

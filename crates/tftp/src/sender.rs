@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 /// Upper bound of what the sender buffers ahead of the window base.
 const MAX_BUFFER: usize = 16 << 20;
+/// Lower bound, so a streaming reader is asked for big chunks (one file read
+/// per many blocks, not one per block).
+const MIN_BUFFER: usize = 256 << 10;
 
 #[derive(Debug)]
 pub(crate) struct Sender {
@@ -88,9 +91,13 @@ impl Sender {
         let target = (self.window as usize)
             .saturating_mul(self.blksize)
             .saturating_mul(2)
-            .min(MAX_BUFFER)
+            .clamp(MIN_BUFFER, MAX_BUFFER)
             .max(self.blksize * 2);
-        target.saturating_sub(self.buf.len())
+        // Refill only below half the target, so reads come in big batches.
+        if self.buf.len() > target / 2 {
+            return 0;
+        }
+        target - self.buf.len()
     }
 
     /// Absolute number of the last block, once the content end is known.

@@ -353,6 +353,9 @@ async fn serve_read<H: Handler>(
     }
 }
 
+/// How long one read of a handler's content may take.
+const READ_STALL_LIMIT: Duration = Duration::from_secs(30);
+
 /// Moves content between the core and the handler's reader or the upload file.
 enum Pump {
     Reader {
@@ -375,7 +378,16 @@ impl Pump {
                         break;
                     }
                     let n = want.min(chunk.len());
-                    match r.read(&mut chunk[..n]).await {
+                    // A content source that stalls must not hold the transfer forever.
+                    let read =
+                        tokio::time::timeout(READ_STALL_LIMIT, r.read(&mut chunk[..n])).await;
+                    let read = read.unwrap_or_else(|_| {
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "content source stalled",
+                        ))
+                    });
+                    match read {
                         Ok(0) => {
                             t.finish_data();
                             *reader = None;
@@ -472,9 +484,14 @@ async fn serve_write(
 /// Runs one transfer on its socket until it finishes. `pump` runs before
 /// every send round (to move content in or out of the core).
 async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
-    // Safety net for a handler whose reader stalls forever.
     let idle_limit = Duration::from_secs(300);
     let mut buf = vec![0u8; 65536 + 4];
+    // The timer is re-armed lazily: only when it fires or must fire sooner,
+    // not on every ACK that pushes the deadline back (firing early is a
+    // no-op for the core). Saves a timer-wheel update per packet.
+    let sleep = tokio::time::sleep(idle_limit);
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     loop {
         io.pump(t).await;
         while let Some(tx) = t.poll_transmit() {
@@ -487,6 +504,10 @@ async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
         let deadline = t
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + idle_limit);
+        if armed.is_none_or(|a| deadline < a) {
+            sleep.as_mut().reset(deadline.into());
+            armed = Some(deadline);
+        }
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
@@ -497,7 +518,10 @@ async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
                     }
                 }
             }
-            _ = tokio::time::sleep_until(deadline.into()) => t.handle_timeout(Instant::now()),
+            _ = &mut sleep => {
+                armed = None;
+                t.handle_timeout(Instant::now());
+            }
         }
     }
 }

@@ -58,11 +58,14 @@ fn server_tid(i: usize) -> SocketAddr {
     SocketAddr::new("10.0.0.2".parse().unwrap(), 40000 + i as u16)
 }
 
+/// (delivery time, sequence, from, to, payload).
+type InFlight = (Instant, u64, SocketAddr, SocketAddr, Vec<u8>);
+
 struct Net {
     rng: Rng,
     faults: Faults,
     seq: u64,
-    flight: BinaryHeap<Reverse<(Instant, u64, SocketAddr, SocketAddr, Vec<u8>)>>,
+    flight: BinaryHeap<Reverse<InFlight>>,
 }
 
 impl Net {
@@ -250,7 +253,12 @@ fn run(setup: &Setup) -> Run {
 }
 
 fn assert_complete(r: &Run, content: &[u8], what: &str) {
-    assert_eq!(r.client, TransferState::Done, "{what}: client state");
+    assert_eq!(
+        r.client,
+        TransferState::Done,
+        "{what}: client state after {:?} of virtual time",
+        r.elapsed
+    );
     assert!(
         r.data == content,
         "{what}: received {} bytes, expected {}",
@@ -258,7 +266,7 @@ fn assert_complete(r: &Run, content: &[u8], what: &str) {
         content.len()
     );
     assert!(
-        r.servers.iter().any(|s| *s == TransferState::Done),
+        r.servers.contains(&TransferState::Done),
         "{what}: no server transfer completed: {:?}",
         r.servers
     );

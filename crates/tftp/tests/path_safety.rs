@@ -137,7 +137,7 @@ fn r_tftp_server_answers_escapes_with_error_1_or_2_over_the_wire() {
             Ok(data) => panic!("{attack:?} returned {} bytes", data.len()),
             Err(ClientError::NotFound { .. }) => {}
             Err(ClientError::Transfer {
-                source: TransferError::Remote { code, .. },
+                cause: TransferError::Remote { code, .. },
                 ..
             }) => assert_eq!(code, ErrorCode::ACCESS_VIOLATION, "{attack:?}"),
             Err(e) => panic!("{attack:?}: unexpected error {e}"),
