@@ -1,0 +1,303 @@
+//! Tests of the tokio server shell (R-TFTP-1): a handler rendering content
+//! per request, an async reader of unknown size, many concurrent transfers
+//! on one runtime, graceful shutdown, the concurrency and rate limits, and
+//! uploads (WRQ) from tftp-hpa with a size cap.
+
+mod common;
+
+use phoneprov_tftp::{
+    ClientConfig, ClientError, ClientErrorKind, Content, ErrorCode, Handler, HandlerError,
+    ReadRequest, Server, ServerLimits, TftpClient, TransferError,
+};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// Renders `<device path=... blksize=...>` for `*.cfg`, streams `slow.bin`
+/// through a pipe in small chunks with no size, refuses the rest.
+#[derive(Clone, Default)]
+struct Render {
+    served: Arc<AtomicUsize>,
+}
+
+const SLOW_LEN: usize = 300_000;
+
+fn slow_content() -> Vec<u8> {
+    (0..SLOW_LEN).map(|i| (i % 251) as u8).collect()
+}
+
+impl Handler for Render {
+    async fn read(&self, r: ReadRequest) -> Result<Content, HandlerError> {
+        self.served.fetch_add(1, Ordering::Relaxed);
+        if r.path == "slow.bin" {
+            let (mut tx, rx) = tokio::io::duplex(4096);
+            tokio::spawn(async move {
+                for chunk in slow_content().chunks(7000) {
+                    tx.write_all(chunk).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            });
+            return Ok(Content::Reader {
+                reader: Box::pin(rx),
+                size: None,
+            });
+        }
+        if r.path == "secret.cfg" {
+            return Err(HandlerError::AccessDenied("not for you".into()));
+        }
+        match r.path.strip_suffix(".cfg") {
+            Some(dev) => Ok(Content::Bytes(
+                format!(
+                    "<flat-profile><device>{dev}</device><ip>{}</ip><blk>{}</blk></flat-profile>",
+                    r.client.ip(),
+                    r.options.blksize
+                )
+                .into(),
+            )),
+            None => Err(HandlerError::NotFound(format!(
+                "{} is not a profile",
+                r.path
+            ))),
+        }
+    }
+}
+
+async fn start(
+    handler: Render,
+    limits: ServerLimits,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), handler)
+        .await
+        .unwrap()
+        .with_limits(limits);
+    let addr = server.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve_until(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap()
+    });
+    (addr, tx, task)
+}
+
+#[tokio::test]
+async fn r_tftp_handler_renders_per_request_and_streams_unknown_size() {
+    let (addr, _stop, _task) = start(Render::default(), ServerLimits::default()).await;
+    let client = TftpClient::new(ClientConfig {
+        blksize: Some(1024),
+        ..ClientConfig::default()
+    });
+    let got = client.get(addr, "SEP001122334455.cfg").await.unwrap();
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "<flat-profile><device>SEP001122334455</device><ip>127.0.0.1</ip><blk>1024</blk></flat-profile>"
+    );
+    let mut out = Vec::new();
+    let f = client
+        .get_to_writer(addr, "slow.bin", &mut out)
+        .await
+        .unwrap();
+    assert!(out == slow_content());
+    assert_eq!(f.options.tsize, None, "unknown size: no tsize in the OACK");
+    let err = client.get(addr, "firmware.bin").await.unwrap_err();
+    assert_eq!(err.kind(), ClientErrorKind::NotFound);
+    match client.get(addr, "secret.cfg").await.unwrap_err() {
+        ClientError::Transfer {
+            cause: TransferError::Remote { code, .. },
+            ..
+        } => assert_eq!(code, ErrorCode::ACCESS_VIOLATION),
+        e => panic!("expected ERROR 2, got {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_tftp_many_concurrent_transfers_on_one_runtime() {
+    let handler = Render::default();
+    let served = handler.served.clone();
+    let (addr, _stop, _task) = start(handler, ServerLimits::default()).await;
+    let client = Arc::new(TftpClient::new(ClientConfig {
+        windowsize: Some(4),
+        ..ClientConfig::default()
+    }));
+    let n = 1000;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("dev{i}");
+            let got = client.get(addr, &format!("{name}.cfg")).await.unwrap();
+            assert!(String::from_utf8(got).unwrap().contains(&name));
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(served.load(Ordering::Relaxed), n);
+}
+
+#[tokio::test]
+async fn r_tftp_graceful_shutdown_lets_running_transfers_finish() {
+    let (addr, stop, task) = start(Render::default(), ServerLimits::default()).await;
+    let client = TftpClient::default();
+    let running = tokio::spawn({
+        let client = client.clone();
+        async move { client.get(addr, "slow.bin").await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    stop.send(()).unwrap();
+    let got = running.await.unwrap().unwrap();
+    assert!(got == slow_content(), "transfer cut short by shutdown");
+    task.await.unwrap();
+    // Stopped: nobody answers any more.
+    let quick = TftpClient::new(ClientConfig {
+        timeout: Duration::from_millis(100),
+        retries: 1,
+        ..ClientConfig::default()
+    });
+    let err = quick.get(addr, "a.cfg").await.unwrap_err();
+    assert_eq!(err.kind(), ClientErrorKind::Timeout, "{err}");
+}
+
+#[tokio::test]
+async fn r_tftp_concurrency_and_rate_limits_refuse_cleanly() {
+    let limits = ServerLimits {
+        max_transfers: 1,
+        per_client_rate: None,
+    };
+    let (addr, _stop, _task) = start(Render::default(), limits).await;
+    let client = TftpClient::default();
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move { client.get(addr, "slow.bin").await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    match client.get(addr, "a.cfg").await.unwrap_err() {
+        ClientError::Transfer {
+            cause: TransferError::Remote { message, .. },
+            ..
+        } => assert!(message.contains("busy"), "{message}"),
+        e => panic!("expected busy, got {e}"),
+    }
+    assert!(slow.await.unwrap().unwrap() == slow_content());
+
+    let limits = ServerLimits {
+        max_transfers: 100,
+        per_client_rate: Some(1.0),
+    };
+    let (addr, _stop2, _task2) = start(Render::default(), limits).await;
+    // Burst of 2, then refused.
+    client.get(addr, "a.cfg").await.unwrap();
+    client.get(addr, "b.cfg").await.unwrap();
+    let err = client.get(addr, "c.cfg").await.unwrap_err();
+    assert!(err.to_string().contains("too many requests"), "{err}");
+}
+
+#[test]
+fn r_tftp_uploads_from_tftp_hpa_with_size_cap() {
+    let tftp = common::peer("tftp");
+    let up = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (addr, _stop) = rt.block_on(async {
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), Render::default())
+            .await
+            .unwrap()
+            .with_uploads(up.path().to_path_buf(), 100_000)
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.serve_until(async {
+            let _ = rx.await;
+        }));
+        (addr, tx)
+    });
+    let port = addr.port().to_string();
+    let small = common::content(50_000, 9);
+    std::fs::write(src.path().join("log.bin"), &small).unwrap();
+    common::run_ok(
+        std::process::Command::new(&tftp)
+            .current_dir(src.path())
+            .args(["127.0.0.1", &port, "-m", "binary", "-c", "put", "log.bin"]),
+    );
+    // The server renames the upload into place right after its final ACK.
+    let target = up.path().join("log.bin");
+    for _ in 0..100 {
+        if target.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(std::fs::read(&target).unwrap() == small);
+    // Over the cap: refused, nothing left behind.
+    std::fs::write(src.path().join("huge.bin"), common::content(200_000, 1)).unwrap();
+    let out = std::process::Command::new(&tftp)
+        .current_dir(src.path())
+        .args(["127.0.0.1", &port, "-m", "binary", "-c", "put", "huge.bin"])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("Error code 3"), "tftp-hpa said: {said}");
+    std::thread::sleep(Duration::from_millis(100));
+    let left: Vec<_> = std::fs::read_dir(up.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("log.bin")]);
+    // No overwrite, no escape.
+    for name in ["log.bin", "../escape.bin"] {
+        let out = std::process::Command::new(&tftp)
+            .current_dir(src.path())
+            .args([
+                "127.0.0.1",
+                &port,
+                "-m",
+                "binary",
+                "-c",
+                "put",
+                "log.bin",
+                name,
+            ])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("Error code"), "{name}: tftp-hpa said: {said}");
+    }
+    assert!(!up.path().parent().unwrap().join("escape.bin").exists());
+}
+
+#[test]
+fn r_tftp_uploads_are_refused_when_not_configured() {
+    let tftp = common::peer("tftp");
+    let root = tempfile::tempdir().unwrap();
+    let server = common::TestServer::start(root.path());
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("x.bin"), b"data").unwrap();
+    let out = std::process::Command::new(&tftp)
+        .current_dir(src.path())
+        .args([
+            "127.0.0.1",
+            &server.addr.port().to_string(),
+            "-m",
+            "binary",
+            "-c",
+            "put",
+            "x.bin",
+        ])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("Error code 2"), "tftp-hpa said: {said}");
+    assert!(!root.path().join("x.bin").exists());
+}
