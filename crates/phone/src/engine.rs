@@ -50,6 +50,8 @@ pub(crate) enum UpgradeSource {
 #[derive(Debug)]
 pub struct Phone {
     pub(crate) identity: PhoneIdentity,
+    /// `$MA`: the MAC as 12 lowercase hex digits.
+    mac12: String,
     pub(crate) params: ParamStore,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) default_server: Option<String>,
@@ -92,7 +94,13 @@ impl Phone {
         for (k, v) in &cfg.initial_params {
             params.set(k, v);
         }
+        let mac12 = MacroContext::new()
+            .with_mac(&cfg.identity.mac)
+            .ok()
+            .and_then(|c| c.get("MA").map(str::to_string))
+            .unwrap_or_default();
         Phone {
+            mac12,
             identity: cfg.identity,
             params,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -468,21 +476,18 @@ impl Phone {
                 "Not Installed"
             },
         );
-        for c in 'A'..='P' {
-            ctx.set(&format!("GPP_{c}"), self.params.get_or_empty(&format!("GPP_{c}")));
-        }
-        for c in 'A'..='D' {
-            ctx.set(
-                &format!("GPP_S{c}"),
-                self.params.get_or_empty(&format!("GPP_S{c}")),
-            );
-        }
-        for n in 1..=16 {
-            if let Some(v) = self.params.get(&format!("User_ID_{n}_")) {
-                ctx.set(&format!("UID{n}"), v);
-            }
-            if let Some(v) = self.params.get(&format!("Display_Name_{n}_")) {
-                ctx.set(&format!("DISPLAYNAME{n}"), v);
+        // GPPs and line names default to empty: read explicit values only
+        // (no schema lookups; this runs several times per resync).
+        for (name, e) in self.params.iter() {
+            if let Some(rest) = name.strip_prefix("GPP_") {
+                ctx.set(&format!("GPP_{rest}"), e.value.clone());
+            } else if let Some(n) = name.strip_prefix("User_ID_").and_then(|r| r.strip_suffix('_')) {
+                ctx.set(&format!("UID{n}"), e.value.clone());
+            } else if let Some(n) = name
+                .strip_prefix("Display_Name_")
+                .and_then(|r| r.strip_suffix('_'))
+            {
+                ctx.set(&format!("DISPLAYNAME{n}"), e.value.clone());
             }
         }
         let s = &self.stats;
@@ -503,16 +508,11 @@ impl Phone {
 
     /// `User_Agent` (macro-expanded) or `Cisco-<PN>/<SWVER> (<MA>)`.
     pub(crate) fn user_agent(&self) -> String {
-        let ctx = self.macro_context();
         let custom = self.params.get_or_empty("User_Agent").trim();
         if custom.is_empty() {
-            default_user_agent(
-                &self.identity.pn,
-                &self.identity.swver,
-                ctx.get("MA").unwrap_or(""),
-            )
+            default_user_agent(&self.identity.pn, &self.identity.swver, &self.mac12)
         } else {
-            expand(custom, &ctx)
+            expand(custom, &self.macro_context())
         }
     }
 

@@ -121,11 +121,15 @@ impl Phone {
             if let Some(d) = &default_server {
                 ctx.set_default_server(d);
             }
-            let sel: Selection = match rule.select(&ctx) {
-                Ok(Some(s)) => s,
-                Ok(None) => continue,
+            let Some(alt) = rule.alternatives().iter().find(|a| a.condition_holds(&ctx)) else {
+                continue;
+            };
+            let mut sel: Selection = match alt.resolve(&ctx) {
+                Ok(s) => s,
                 Err(e) => return self.resync_failed(Class::C, format!("{name}: {e}"), None),
             };
+            // Assignments apply before the fetch, and the URL and options
+            // see them (`(f = 1)! http://s/$F.xml` fetches `/1.xml`).
             let mut changed = Vec::new();
             for (k, v) in &sel.assignments {
                 if self.params.set(k, v) {
@@ -134,6 +138,14 @@ impl Phone {
             }
             if !changed.is_empty() {
                 self.actions.push_back(Action::ParamsApplied { changed });
+                let mut ctx = self.macro_context();
+                if let Some(d) = &default_server {
+                    ctx.set_default_server(d);
+                }
+                sel = match alt.resolve(&ctx) {
+                    Ok(s) => s,
+                    Err(e) => return self.resync_failed(Class::C, format!("{name}: {e}"), None),
+                };
             }
             if sel.url.scheme == Scheme::Gds {
                 return self.resync_failed(

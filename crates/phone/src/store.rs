@@ -40,6 +40,11 @@ impl ParamStore {
     /// The value in effect: explicit, else the schema default, else `None`
     /// (an unknown parameter never set).
     pub fn get(&self, name: &str) -> Option<&str> {
+        // Fast path: names are stored canonically, so a hit needs no
+        // schema lookup (the engine reads parameters very often).
+        if let Some(e) = self.entries.get(name) {
+            return Some(e.value.as_str());
+        }
         let c = canonical(name);
         match self.entries.get(&c) {
             Some(e) => Some(e.value.as_str()),
@@ -55,6 +60,12 @@ impl ParamStore {
     /// The explicit entry, if the parameter was ever set.
     pub fn entry(&self, name: &str) -> Option<&Entry> {
         self.entries.get(&canonical(name))
+    }
+
+    /// The explicit value stored under exactly this (canonical) name, with
+    /// no schema lookup: for hot paths reading names known to be canonical.
+    pub fn explicit(&self, canonical_name: &str) -> Option<&str> {
+        self.entries.get(canonical_name).map(|e| e.value.as_str())
     }
 
     /// Whether the parameter was ever set explicitly.
