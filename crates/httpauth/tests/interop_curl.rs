@@ -55,12 +55,11 @@ fn decide(st: &State, method: &str, target: &str, authz: Option<&str>) -> (u16, 
                 if d.realm == REALM && d.uri == target && d.username == USER {
                     match st.nonces.check(&d.nonce, now()) {
                         NonceStatus::Valid
-                            if verify_digest(&d, method, Secret::Password(PASS), b"") =>
+                            if verify_digest(&d, method, Secret::Password(PASS), b"")
+                                && st.nonces.record(&d, now()) == NonceStatus::Valid =>
                         {
-                            if st.nonces.record(&d, now()) == NonceStatus::Valid {
-                                st.accepted.lock().unwrap().push(Some(d.algorithm));
-                                return (200, vec![]);
-                            }
+                            st.accepted.lock().unwrap().push(Some(d.algorithm));
+                            return (200, vec![]);
                         }
                         NonceStatus::Stale => stale = true,
                         _ => {}
