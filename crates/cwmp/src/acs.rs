@@ -43,7 +43,8 @@ impl Task {
 }
 
 /// The presets hook: called with the Inform when it carries `0 BOOTSTRAP`,
-/// `1 BOOT` or `2 PERIODIC`; the tasks it returns are queued.
+/// `1 BOOT` or `2 PERIODIC`; the tasks it returns are queued ahead of
+/// the tasks already enqueued.
 pub type PresetFn = Arc<dyn Fn(&Inform) -> Vec<Task> + Send + Sync>;
 
 /// Pull source of tasks, asked when the session's own queue is empty
@@ -303,7 +304,11 @@ impl AcsSession {
         let preset_events = [EventCode::Bootstrap, EventCode::Boot, EventCode::Periodic];
         if let Some(presets) = &self.config.presets {
             if preset_events.iter().any(|e| inform.has_event(e)) {
-                self.queue.extend(presets(&inform));
+                // Presets go first: they set the baseline that the
+                // shell's own tasks may refine.
+                for task in presets(&inform).into_iter().rev() {
+                    self.queue.push_front(task);
+                }
             }
         }
         events.push(AcsEvent::Inform(inform.clone()));
@@ -420,7 +425,11 @@ impl AcsSession {
 
     fn answer(&mut self, id: Option<String>, rpc: Rpc, events: Vec<AcsEvent>) -> AcsReply {
         self.state = State::Active;
-        let status = if matches!(rpc, Rpc::Fault(_)) { 500 } else { 200 };
+        let status = if matches!(rpc, Rpc::Fault(_)) {
+            500
+        } else {
+            200
+        };
         let body = self.envelope(id, rpc);
         self.reply(status, body, events)
     }

@@ -130,7 +130,9 @@ impl CpeSession {
     /// CPE requests not acknowledged (unsent, or refused with a fault):
     /// queue them in the next session.
     pub fn pending_requests(&self) -> impl Iterator<Item = &Rpc> {
-        self.pending.iter().chain(self.refused.iter().map(|(r, _)| r))
+        self.pending
+            .iter()
+            .chain(self.refused.iter().map(|(r, _)| r))
     }
 
     /// CPE requests the ACS refused in this session, with its faults.

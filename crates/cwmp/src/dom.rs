@@ -73,6 +73,15 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<char, SoapError> {
     c.ok_or_else(|| SoapError::Xml(format!("unknown entity or character reference `&{name};`")))
 }
 
+/// U+0000 cannot be written in XML at all (not even as `&#0;`), so it is
+/// refused on input; every other character round-trips.
+fn no_nul(s: &str) -> Result<&str, SoapError> {
+    if s.contains('\0') {
+        return Err(SoapError::Xml("NUL character in text".into()));
+    }
+    Ok(s)
+}
+
 /// Parses `text` into its root element.
 pub(crate) fn parse(text: &str) -> Result<Element, SoapError> {
     let mut reader = NsReader::from_str(text);
@@ -128,12 +137,12 @@ pub(crate) fn parse(text: &str) -> Result<Element, SoapError> {
             }
             Event::Text(t) => {
                 if let Some(cur) = stack.last_mut() {
-                    cur.text.push_str(&t.xml10_content());
+                    cur.text.push_str(no_nul(&t.xml10_content())?);
                 }
             }
             Event::CData(t) => {
                 if let Some(cur) = stack.last_mut() {
-                    cur.text.push_str(&t);
+                    cur.text.push_str(no_nul(&t.xml10_content())?);
                 }
             }
             Event::GeneralRef(r) => {

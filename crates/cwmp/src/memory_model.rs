@@ -234,12 +234,10 @@ impl DataModel for MemoryDataModel {
                     FaultCode::NON_WRITABLE_PARAMETER,
                     "the parameter is read-only".into(),
                 )),
-                Some(p) if pv.kind != p.kind && pv.kind != ValueType::String => {
-                    faults.push(fault(
-                        FaultCode::INVALID_PARAMETER_TYPE,
-                        format!("expected xsd:{}", p.kind.as_str()),
-                    ))
-                }
+                Some(p) if pv.kind != p.kind && pv.kind != ValueType::String => faults.push(fault(
+                    FaultCode::INVALID_PARAMETER_TYPE,
+                    format!("expected xsd:{}", p.kind.as_str()),
+                )),
                 Some(p) if !p.kind.accepts(&pv.value) => faults.push(fault(
                     FaultCode::INVALID_PARAMETER_VALUE,
                     format!("{:?} is not a valid xsd:{}", pv.value, p.kind.as_str()),
@@ -348,7 +346,10 @@ impl DataModel for MemoryDataModel {
             .get(object_name)
             .cloned()
             .ok_or_else(|| invalid_name(object_name))?;
-        let next = self.next_instance.entry(object_name.to_string()).or_insert(1);
+        let next = self
+            .next_instance
+            .entry(object_name.to_string())
+            .or_insert(1);
         let n = *next;
         *next += 1;
         let instance = format!("{object_name}{n}.");

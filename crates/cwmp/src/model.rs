@@ -468,7 +468,9 @@ impl ValueType {
             ValueType::DateTime => {
                 v.len() >= 19 && v.as_bytes()[4] == b'-' && v.as_bytes()[10] == b'T'
             }
-            ValueType::HexBinary => v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+            ValueType::HexBinary => {
+                v.len().is_multiple_of(2) && v.bytes().all(|b| b.is_ascii_hexdigit())
+            }
             ValueType::String | ValueType::Base64 | ValueType::Other(_) => true,
         }
     }

@@ -80,7 +80,10 @@ impl<'a> Fields<'a> {
     }
 
     fn raw(&self, name: &str) -> String {
-        self.el.child(name).map(|c| c.text.clone()).unwrap_or_default()
+        self.el
+            .child(name)
+            .map(|c| c.text.clone())
+            .unwrap_or_default()
     }
 
     fn bool(&self, name: &str) -> bool {
@@ -182,7 +185,11 @@ fn parse_rpc(el: &Element) -> Result<Rpc, SoapError> {
             let fs = el.child("FaultStruct").map(|e| f.sub(e));
             Rpc::TransferComplete(TransferComplete {
                 command_key: f.text("CommandKey"),
-                fault_code: fs.as_ref().map(|s| s.num("FaultCode")).transpose()?.unwrap_or(0),
+                fault_code: fs
+                    .as_ref()
+                    .map(|s| s.num("FaultCode"))
+                    .transpose()?
+                    .unwrap_or(0),
                 fault_string: fs.map(|s| s.text("FaultString")).unwrap_or_default(),
                 start_time: f.text("StartTime"),
                 complete_time: f.text("CompleteTime"),

@@ -205,8 +205,9 @@ fn write_rpc(w: &mut W, rpc: &Rpc) {
             w.values("ParameterList", list);
             w.leaf("ParameterKey", parameter_key);
         }
-        Rpc::SetParameterValuesResponse { status }
-        | Rpc::DeleteObjectResponse { status } => w.num("Status", status),
+        Rpc::SetParameterValuesResponse { status } | Rpc::DeleteObjectResponse { status } => {
+            w.num("Status", status)
+        }
         Rpc::GetParameterValues { names } | Rpc::GetParameterAttributes { names } => {
             w.strings("ParameterNames", names)
         }

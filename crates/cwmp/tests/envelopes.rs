@@ -99,7 +99,11 @@ fn r_tr69_2_soap_and_ns1_prefixes_with_other_xsd_prefix() {
     let kinds: Vec<_> = list.iter().map(|p| p.kind.clone()).collect();
     assert_eq!(
         kinds,
-        [ValueType::UnsignedInt, ValueType::String, ValueType::Boolean]
+        [
+            ValueType::UnsignedInt,
+            ValueType::String,
+            ValueType::Boolean
+        ]
     );
     assert_eq!(list[1].value, "RSA:!aNULL:!eNULL");
 }
@@ -120,7 +124,11 @@ fn r_tr69_2_soapenv_prefix_default_cwmp_namespace_1_4_hold_requests() {
     assert_eq!(parameter_key, "cfg-2026-11-21");
     assert_eq!(list[0].value, "RSA:!aNULL:!eNULL & more");
     assert_eq!(list[2].value, "pool.ntp.org", "CDATA is text");
-    assert_eq!(list[2].kind, ValueType::String, "missing xsi:type is string");
+    assert_eq!(
+        list[2].kind,
+        ValueType::String,
+        "missing xsi:type is string"
+    );
 }
 
 #[test]
@@ -144,7 +152,10 @@ fn r_tr69_2_empty_fields_and_custom_ca_file_type() {
         panic!("wrong RPC")
     };
     assert_eq!(d.file_type, FileType::CustomCa);
-    assert_eq!(d.url, "https://prov.example.com/ca/custom.pem", "URL trimmed");
+    assert_eq!(
+        d.url, "https://prov.example.com/ca/custom.pem",
+        "URL trimmed"
+    );
     assert_eq!((d.username.as_str(), d.password.as_str()), ("", ""));
     assert_eq!(d.file_size, 0, "empty FileSize reads as 0");
     assert_eq!(d.target_file_name, "");
@@ -262,7 +273,8 @@ fn r_tr69_2_written_envelope_has_must_understand_and_xsi_types() {
 
 #[test]
 fn r_tr69_2_malformed_input_gives_errors_not_panics() {
-    let cases: [(&[u8], fn(&SoapError) -> bool); 7] = [
+    type Check = fn(&SoapError) -> bool;
+    let cases: [(&[u8], Check); 7] = [
         (b"", |e| *e == SoapError::EmptyMessage),
         (b"\xff\xfe<a/>", |e| matches!(e, SoapError::NotUtf8(_))),
         (b"<Envelope><Body>", |e| matches!(e, SoapError::Xml(_))),
@@ -280,7 +292,11 @@ fn r_tr69_2_malformed_input_gives_errors_not_panics() {
     ];
     for (input, check) in cases {
         let err = parse_envelope(input).unwrap_err();
-        assert!(check(&err), "{:?} gave {err:?}", String::from_utf8_lossy(input));
+        assert!(
+            check(&err),
+            "{:?} gave {err:?}",
+            String::from_utf8_lossy(input)
+        );
         assert!(!err.to_string().is_empty());
     }
     let deep = "<a>".repeat(100);
