@@ -24,7 +24,7 @@
 //! the prefix (`soap:`, `SOAP-ENV:`, `soapenv:`, `cwmp:`, `ns1:`, default
 //! namespace). A missing Header, missing or empty fields, wrong
 //! `arrayType` counts and a missing `xsi:type` are tolerated (see
-//! [`parse`](parse_envelope) rules in the `parse` module docs).
+//! [`parse_envelope`]).
 //!
 //! # Session machines (sans-IO)
 //! - [`AcsSession`]: one per CWMP session on the ACS side. Feed it each
@@ -41,6 +41,47 @@
 //!   [`DataModel`]. [`MemoryDataModel`] is an in-memory data model for
 //!   tests and the phone simulator.
 //!
+//! # Example: one session, both machines, no IO
+//! ```
+//! use phoneprov_cwmp::*;
+//!
+//! let mut model = MemoryDataModel::new();
+//! model.insert("Device.DeviceInfo.SoftwareVersion", "12.0.1", ValueType::String, false);
+//! let inform = Inform {
+//!     device_id: DeviceId {
+//!         manufacturer: "Cisco".into(),
+//!         oui: "000E08".into(),
+//!         product_class: "CP-8841-3PCC".into(),
+//!         serial_number: "FCH2231A7QX".into(),
+//!     },
+//!     events: vec![Event::new(EventCode::Boot)],
+//!     max_envelopes: 1,
+//!     ..Inform::default()
+//! };
+//! let mut acs = AcsSession::new(AcsConfig::default());
+//! let names = vec!["Device.DeviceInfo.".to_string()];
+//! acs.enqueue(Task::new("t1", Rpc::GetParameterValues { names }));
+//! let mut cpe = CpeSession::new(inform).with_version(CwmpVersion::V1_2);
+//! let mut body = cpe.start();
+//! let mut events = Vec::new();
+//! loop {
+//!     // The shells carry `body` in an HTTP POST and the reply back.
+//!     let reply = acs.handle_request(&body);
+//!     events.extend(reply.events);
+//!     match cpe.handle_response(reply.status, &reply.body, &mut model)? {
+//!         CpeStep::Post(next) => body = next,
+//!         CpeStep::Done => break,
+//!     }
+//! }
+//! assert_eq!(acs.version(), CwmpVersion::V1_2);
+//! assert!(events.iter().any(|e| matches!(
+//!     e,
+//!     AcsEvent::TaskDone { task_id, response: Rpc::GetParameterValuesResponse(v) }
+//!         if task_id == "t1" && v[0].value == "12.0.1"
+//! )));
+//! # Ok::<(), CpeError>(())
+//! ```
+//!
 //! # What the shells must do (HTTP is not in this crate)
 //! - **ACS shell** (`phoneprov serve`, port 7547): accept `POST` on the ACS
 //!   URL; key sessions by connection first and, when the CPE reconnects,
@@ -51,7 +92,8 @@
 //!   body is not empty); drop the session when [`AcsReply::done`] and the
 //!   connection closes, after calling [`AcsSession::unfinished_tasks`] to
 //!   requeue what was not answered. Ignore `SOAPAction` (CPEs send it
-//!   empty, quoted or not at all). Answer `Expect: 100-continue` with
+//!   empty, quoted, with the method name or not at all); answer with
+//!   `Content-Type: text/xml; charset="utf-8"` ([`session::CONTENT_TYPE`]). Answer `Expect: 100-continue` with
 //!   `100 Continue` before reading the body (hyper does this when the body
 //!   is polled), or with `417` to make the CPE resend without it; never
 //!   wait for a body that the CPE holds back until it sees the 100.

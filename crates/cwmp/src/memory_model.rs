@@ -409,3 +409,134 @@ impl DataModel for MemoryDataModel {
         Ok(DownloadAccepted::later())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> MemoryDataModel {
+        let mut m = MemoryDataModel::new();
+        m.insert("Device.A.X", "1", ValueType::UnsignedInt, true)
+            .insert("Device.A.B.Y", "y", ValueType::String, false)
+            .add_table("Device.T.", &[("V", "", ValueType::String, true)]);
+        m
+    }
+
+    fn names(v: Vec<ParameterInfo>) -> Vec<String> {
+        v.into_iter().map(|i| i.name).collect()
+    }
+
+    #[test]
+    fn get_names_next_level_and_full_subtree() {
+        let mut m = model();
+        assert_eq!(names(m.get_names("", true).unwrap()), ["Device."]);
+        assert_eq!(
+            names(m.get_names("Device.A.", true).unwrap()),
+            ["Device.A.B.", "Device.A.X"]
+        );
+        assert_eq!(
+            names(m.get_names("Device.A.", false).unwrap()),
+            ["Device.A.", "Device.A.B.", "Device.A.B.Y", "Device.A.X"]
+        );
+        let table = m.get_names("Device.", true).unwrap();
+        assert!(table.contains(&ParameterInfo {
+            name: "Device.T.".into(),
+            writable: true
+        }));
+        assert_eq!(
+            m.get_names("Device.A.X", true).unwrap_err().code,
+            FaultCode::INVALID_ARGUMENTS
+        );
+        assert_eq!(
+            m.get_names("Device.Nope.", false).unwrap_err().code,
+            FaultCode::INVALID_PARAMETER_NAME
+        );
+    }
+
+    #[test]
+    fn objects_add_delete_and_refusals() {
+        let mut m = model();
+        assert_eq!(m.add_object("Device.T.", "k1").unwrap(), (1, 0));
+        assert_eq!(m.value("Device.T.1.V"), Some(""));
+        assert_eq!(m.value(PARAMETER_KEY), None, "no ParameterKey parameter");
+        assert_eq!(m.parameter_key, "k1");
+        for bad in ["Device.A.", "Device.T", "Device.T.9."] {
+            assert_eq!(
+                m.delete_object(bad, "").unwrap_err().code,
+                FaultCode::INVALID_PARAMETER_NAME,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            m.add_object("Device.A.", "").unwrap_err().code,
+            FaultCode::INVALID_PARAMETER_NAME
+        );
+        assert_eq!(m.delete_object("Device.T.1.", "k2"), Ok(0));
+        assert!(m.get_values(&["Device.T.1.".into()]).is_err());
+        assert_eq!(
+            m.add_object("Device.T.", "").unwrap().0,
+            2,
+            "numbers not reused"
+        );
+    }
+
+    #[test]
+    fn set_values_type_checks_and_value_change_tracking() {
+        let mut m = model();
+        let wrong_type = ParameterValue::new("Device.A.X", "1", ValueType::Boolean);
+        let f = m.set_values(&[wrong_type], "").unwrap_err();
+        assert_eq!(
+            f.parameter_faults[0].code,
+            FaultCode::INVALID_PARAMETER_TYPE
+        );
+        // Setting by the ACS does not notify; local changes do.
+        let attrs = [SetParameterAttribute {
+            name: "Device.A.".into(),
+            notification_change: true,
+            notification: 1,
+            access_list_change: false,
+            access_list: vec![],
+        }];
+        m.set_attributes(&attrs).unwrap();
+        m.set_values(&[ParameterValue::string("Device.A.X", "7")], "")
+            .unwrap();
+        assert!(m.take_value_changes().is_empty());
+        assert!(m.set_local("Device.A.X", "8"));
+        assert!(!m.has_active_change(), "passive notification");
+        assert_eq!(
+            m.take_value_changes(),
+            [ParameterValue::new(
+                "Device.A.X",
+                "8",
+                ValueType::UnsignedInt
+            )]
+        );
+        assert!(!m.set_local("Device.Nope", "1"));
+        let mut bad = attrs[0].clone();
+        bad.notification = 3;
+        assert_eq!(
+            m.set_attributes(&[bad]).unwrap_err().code,
+            FaultCode::INVALID_ARGUMENTS
+        );
+    }
+
+    #[test]
+    fn downloads_are_validated_before_being_recorded() {
+        let mut m = model();
+        let mut d = Download {
+            file_type: FileType::Other("9 Whatever".into()),
+            url: "http://x/".into(),
+            ..Download::default()
+        };
+        assert_eq!(
+            m.download(&d).unwrap_err().code,
+            FaultCode::INVALID_ARGUMENTS
+        );
+        d.file_type = FileType::VendorConfig;
+        d.url.clear();
+        assert!(m.download(&d).is_err());
+        d.url = "tftp://10.0.0.1/cfg.xml".into();
+        assert_eq!(m.download(&d).unwrap().status, 1);
+        assert_eq!(m.downloads.len(), 1);
+    }
+}

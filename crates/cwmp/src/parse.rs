@@ -19,6 +19,12 @@ use crate::SoapError;
 
 /// Parses one SOAP envelope (a CWMP message) from an HTTP body.
 ///
+/// Elements are matched by local name whatever the prefix; a missing
+/// Header, missing or empty fields (read as empty, `0` or `false`), wrong
+/// `arrayType` counts and a missing `xsi:type` (read as `xsd:string`) are
+/// tolerated. The version comes from the RPC element's namespace, else the
+/// `ID` header's, else the first CWMP namespace in the text, else 1.0.
+///
 /// An empty HTTP body is not an envelope: callers treat it as the "empty
 /// POST" / "empty response" of the session protocol before calling this;
 /// an envelope whose `Body` is empty returns [`SoapError::EmptyBody`].

@@ -7,6 +7,9 @@
 //! machine itself never sees HTTP headers, so these are plain functions;
 //! randomness comes from the caller (sans-IO: no RNG in this crate).
 
+/// `Content-Type` of non-empty CWMP bodies, both directions.
+pub const CONTENT_TYPE: &str = "text/xml; charset=\"utf-8\"";
+
 /// Name of the session cookie the ACS sets.
 pub const COOKIE_NAME: &str = "phoneprov_cwmp";
 
