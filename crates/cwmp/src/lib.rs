@@ -98,7 +98,9 @@
 //!   is polled), or with `417` to make the CPE resend without it; never
 //!   wait for a body that the CPE holds back until it sees the 100.
 //!   Authenticate the CPE (HTTP Digest or Basic over TLS) before feeding
-//!   the machine. Connection requests (ask a CPE to open a session): send
+//!   the machine. Time out sessions whose CPE goes quiet (TR-069 suggests
+//!   30 s or more) and requeue their unfinished tasks; limit body sizes
+//!   (the parser also bounds depth and element count). Connection requests (ask a CPE to open a session): send
 //!   an HTTP `GET` to the `Device.ManagementServer.ConnectionRequestURL`
 //!   of the last Inform, answer the `401` with Digest credentials
 //!   (`ConnectionRequestUsername`/`Password`), expect `200`/`204`; the

@@ -133,6 +133,22 @@ impl MemoryDataModel {
         &self.params
     }
 
+    /// The parameters a CPE puts in every Inform (TR-069 "forced inform"
+    /// parameters, TR-181 names), those the model has, for
+    /// [`Inform::parameters`].
+    pub fn inform_parameters(&self) -> Vec<ParameterValue> {
+        const FORCED: [&str; 7] = [
+            "Device.RootDataModelVersion",
+            "Device.DeviceInfo.HardwareVersion",
+            "Device.DeviceInfo.SoftwareVersion",
+            "Device.DeviceInfo.ProvisioningCode",
+            "Device.ManagementServer.ParameterKey",
+            "Device.ManagementServer.ConnectionRequestURL",
+            "Device.ManagementServer.AliasBasedAddressing",
+        ];
+        FORCED.iter().filter_map(|n| self.value_of(n)).collect()
+    }
+
     /// A change made on the device (user, local provisioning): recorded
     /// for `4 VALUE CHANGE` when the parameter's notification is on.
     /// Returns false if the parameter does not exist.
@@ -518,6 +534,21 @@ mod tests {
             m.set_attributes(&[bad]).unwrap_err().code,
             FaultCode::INVALID_ARGUMENTS
         );
+    }
+
+    #[test]
+    fn inform_parameters_are_the_forced_ones_present() {
+        let mut m = model();
+        assert!(m.inform_parameters().is_empty());
+        m.insert(
+            "Device.DeviceInfo.SoftwareVersion",
+            "12.0.1",
+            ValueType::String,
+            false,
+        )
+        .insert(PARAMETER_KEY, "pk", ValueType::String, false);
+        let names: Vec<_> = m.inform_parameters().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["Device.DeviceInfo.SoftwareVersion", PARAMETER_KEY]);
     }
 
     #[test]

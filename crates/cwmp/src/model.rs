@@ -225,7 +225,7 @@ impl Rpc {
 
 /// The RPC methods a CPE built on [`crate::CpeSession`] supports, as
 /// reported in its GetRPCMethodsResponse.
-pub const CPE_METHODS: [&str; 12] = [
+pub const CPE_METHODS: [&str; 11] = [
     "GetRPCMethods",
     "SetParameterValues",
     "GetParameterValues",
@@ -237,7 +237,6 @@ pub const CPE_METHODS: [&str; 12] = [
     "Reboot",
     "FactoryReset",
     "Download",
-    "ScheduleInform",
 ];
 
 /// The RPC methods an ACS built on [`crate::AcsSession`] supports.
