@@ -119,15 +119,16 @@ pub struct Request<'a> {
 /// supported.
 pub fn answer(values: &[&str], req: &Request<'_>) -> Option<String> {
     let all: Vec<Challenge> = values.iter().flat_map(|v| parse_challenges(v)).collect();
-    let digest_algo = |c: &Challenge| {
-        c.param("algorithm")
-            .unwrap_or("MD5")
-            .to_ascii_lowercase()
-    };
+    let digest_algo = |c: &Challenge| c.param("algorithm").unwrap_or("MD5").to_ascii_lowercase();
     let best = all
         .iter()
         .filter(|c| c.scheme == "digest" && c.param("nonce").is_some())
-        .filter(|c| matches!(digest_algo(c).as_str(), "md5" | "sha-256" | "md5-sess" | "sha-256-sess"))
+        .filter(|c| {
+            matches!(
+                digest_algo(c).as_str(),
+                "md5" | "sha-256" | "md5-sess" | "sha-256-sess"
+            )
+        })
         .max_by_key(|c| digest_algo(c).starts_with("sha-256"));
     if let Some(c) = best {
         return Some(digest(c, &digest_algo(c), req));
@@ -146,7 +147,11 @@ fn digest(c: &Challenge, algo: &str, req: &Request<'_>) -> String {
     let nonce = c.param("nonce").unwrap_or("");
     let qops: Vec<String> = c
         .param("qop")
-        .map(|q| q.split(',').map(|s| s.trim().to_ascii_lowercase()).collect())
+        .map(|q| {
+            q.split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .collect()
+        })
         .unwrap_or_default();
     let qop = if qops.iter().any(|q| q == "auth") {
         Some("auth")

@@ -319,13 +319,12 @@ impl Phone {
     /// Arms the periodic timer after a success (or a boot without resync).
     pub(crate) fn schedule_periodic(&mut self) {
         let value = self.params.get_or_empty("Resync_Periodic").to_string();
-        self.resync_at = schedule::periodic_secs(&value, self.periodic_step, &mut self.rng).map(
-            |s| {
+        self.resync_at =
+            schedule::periodic_secs(&value, self.periodic_step, &mut self.rng).map(|s| {
                 let d = self.params.get_u64("Resync_Random_Delay", 2);
                 let spread = schedule::spread_ms(&mut self.rng, d);
                 self.now.plus_secs(s).plus_millis(spread)
-            },
-        );
+            });
         self.periodic_step += 1;
     }
 
@@ -335,8 +334,8 @@ impl Phone {
             .params
             .get_or_empty("Resync_Error_Retry_Delay")
             .to_string();
-        self.resync_at = schedule::retry_secs(&value, self.consecutive_failures)
-            .map(|s| self.now.plus_secs(s));
+        self.resync_at =
+            schedule::retry_secs(&value, self.consecutive_failures).map(|s| self.now.plus_secs(s));
     }
 
     /// Marks a resync as wanted (coalescing with one already waiting; the
@@ -398,7 +397,11 @@ impl Phone {
     }
 
     fn arm_daily(&mut self) {
-        let spec = self.params.get_or_empty("Resync_At__HHmm_").trim().to_string();
+        let spec = self
+            .params
+            .get_or_empty("Resync_At__HHmm_")
+            .trim()
+            .to_string();
         if spec == self.daily_spec && (self.daily_at.is_some() || spec.is_empty()) {
             return;
         }
@@ -481,7 +484,10 @@ impl Phone {
         for (name, e) in self.params.iter() {
             if let Some(rest) = name.strip_prefix("GPP_") {
                 ctx.set(&format!("GPP_{rest}"), e.value.clone());
-            } else if let Some(n) = name.strip_prefix("User_ID_").and_then(|r| r.strip_suffix('_')) {
+            } else if let Some(n) = name
+                .strip_prefix("User_ID_")
+                .and_then(|r| r.strip_suffix('_'))
+            {
                 ctx.set(&format!("UID{n}"), e.value.clone());
             } else if let Some(n) = name
                 .strip_prefix("Display_Name_")

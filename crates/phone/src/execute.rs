@@ -31,7 +31,9 @@ pub enum ExecuteCommand {
 pub enum ExecuteError {
     #[error("the Execute object is not well-formed XML: {0}; send `<CP-xxxx-3PCCExecute><ExecuteItem URL=\"Resync:RULE\"/></CP-xxxx-3PCCExecute>`")]
     Xml(String),
-    #[error("the root element is `{0}`, expected one ending in `Execute` (e.g. `CP-8841-3PCCExecute`)")]
+    #[error(
+        "the root element is `{0}`, expected one ending in `Execute` (e.g. `CP-8841-3PCCExecute`)"
+    )]
     WrongRoot(String),
     #[error("an ExecuteItem has no URL attribute; write `<ExecuteItem URL=\"Resync:RULE\"/>`")]
     MissingUrl,

@@ -23,7 +23,10 @@ pub enum Verdict {
     /// 301/302 with a `Location`: fetch there at once.
     Redirect(String),
     /// 401 (`proxy` false) or 407 (`proxy` true) with its challenges.
-    Challenge { proxy: bool, challenges: Vec<String> },
+    Challenge {
+        proxy: bool,
+        challenges: Vec<String>,
+    },
     /// A failure of class B or C; `not_found` marks 404 / TFTP file not
     /// found (what `Resync_Fails_On_FNF = No` forgives).
     Fail {
@@ -252,7 +255,9 @@ impl InFlight {
             }
             None => Retry::Fail(
                 Class::C,
-                format!("HTTP {status}: no supported challenge (Basic or Digest) in {challenges:?}"),
+                format!(
+                    "HTTP {status}: no supported challenge (Basic or Digest) in {challenges:?}"
+                ),
             ),
         }
     }
@@ -276,7 +281,9 @@ mod tests {
             Verdict::Fail { class, .. } => Some(class),
             _ => None,
         };
-        for s in [300, 303, 304, 307, 308, 400, 403, 405, 418, 500, 501, 502, 503, 504, 599, 199] {
+        for s in [
+            300, 303, 304, 307, 308, 400, 403, 405, 418, 500, 501, 502, 503, 504, 599, 199,
+        ] {
             assert_eq!(class(http(s)), Some(Class::C), "{s}");
         }
         assert_eq!(class(http(404)), Some(Class::B));
@@ -299,7 +306,10 @@ mod tests {
             path: "/x".into(),
         };
         let u = resolve_location(&base, "/y?z=1").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("a.example", 8080, "/y?z=1"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("a.example", 8080, "/y?z=1")
+        );
         let u = resolve_location(&base, "https://b.example/p").unwrap();
         assert_eq!((u.scheme, u.port), (Scheme::Https, 443));
         assert!(resolve_location(&base, "ftp://b/p").is_err());

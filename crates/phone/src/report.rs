@@ -124,8 +124,12 @@ impl Phone {
         }
         let sel = match ProfileRule::parse(&text).map(|r| r.select(&self.macro_context())) {
             Ok(Ok(Some(s))) => s,
-            Ok(Ok(None)) => return self.report_done(false, Some("no Report_Rule alternative applies".into())),
-            Ok(Err(e)) | Err(e) => return self.report_done(false, Some(format!("bad Report_Rule: {e}"))),
+            Ok(Ok(None)) => {
+                return self.report_done(false, Some("no Report_Rule alternative applies".into()))
+            }
+            Ok(Err(e)) | Err(e) => {
+                return self.report_done(false, Some(format!("bad Report_Rule: {e}")))
+            }
         };
         if let Err(e) = self.check_domain(&sel.url) {
             self.syslog("Log_Failure_Msg", Some(&sel.url), None, Some(&e));
@@ -141,13 +145,19 @@ impl Phone {
                 };
                 match encode(xml.as_bytes(), &opts) {
                     Ok(b) => (b, "application/octet-stream"),
-                    Err(e) => return self.report_done(false, Some(format!("cannot encrypt report: {e}"))),
+                    Err(e) => {
+                        return self.report_done(false, Some(format!("cannot encrypt report: {e}")))
+                    }
                 }
             }
             None => (xml.into_bytes(), "application/xml"),
         };
         let mut fl = self.in_flight(Purpose::Report, &sel);
-        fl.method = self.params.get_or_empty("HTTP_Report_Method").trim().to_ascii_uppercase();
+        fl.method = self
+            .params
+            .get_or_empty("HTTP_Report_Method")
+            .trim()
+            .to_ascii_uppercase();
         if fl.method != "PUT" {
             fl.method = "POST".into();
         }

@@ -75,8 +75,9 @@ fn decode_profile(
             map.apply(&text)
                 .map_err(|e| format!("cannot apply alias map GPP_{letter}: {e}"))
         }
-        None => FlatProfile::parse_bytes(&decoded.plain)
-            .map_err(|e| format!("corrupt profile: {e:?}")),
+        None => {
+            FlatProfile::parse_bytes(&decoded.plain).map_err(|e| format!("corrupt profile: {e:?}"))
+        }
     }
 }
 

@@ -36,11 +36,7 @@ pub fn periodic_secs(value: &str, step: usize, rng: &mut impl Rng) -> Option<u64
     let p = parse_periodic(value).unwrap_or(Periodic::Every(3600));
     let s = match p {
         Periodic::Every(n) => n as u64,
-        Periodic::Sequence(list) => list
-            .get(step)
-            .or(list.last())
-            .copied()
-            .unwrap_or(0) as u64,
+        Periodic::Sequence(list) => list.get(step).or(list.last()).copied().unwrap_or(0) as u64,
         Periodic::Random { base, spread } => {
             if base == 0 && spread == 0 {
                 0

@@ -115,7 +115,9 @@ impl ParamStore {
     pub fn apply(&mut self, profile: &FlatProfile) -> Vec<String> {
         let mut changed = Vec::new();
         for p in profile.params() {
-            let access = p.access.or_else(|| self.entry(&p.name).and_then(|e| e.access));
+            let access = p
+                .access
+                .or_else(|| self.entry(&p.name).and_then(|e| e.access));
             if self.set_with_access(&p.name, &p.value, access) {
                 let c = canonical(&p.name);
                 if !changed.contains(&c) {

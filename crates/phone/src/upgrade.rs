@@ -44,7 +44,9 @@ pub fn name_version(path: &str) -> Option<String> {
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let file = path.rsplit('/').next().unwrap_or(path);
     let lower = file.to_ascii_lowercase();
-    let stem = lower.strip_suffix(".loads").map(|_| &file[..file.len() - 6])?;
+    let stem = lower
+        .strip_suffix(".loads")
+        .map(|_| &file[..file.len() - 6])?;
     (stem.contains('.') && !stem.starts_with('.')).then(|| stem.to_string())
 }
 
@@ -203,7 +205,9 @@ impl Phone {
                     .to_string();
                 if !limit.is_empty() && compare_versions(&version, &limit) == Ordering::Less {
                     return self.upgrade_failed(
-                        format!("image version {version} is below Downgrade_Rev_Limit {limit}; refused"),
+                        format!(
+                            "image version {version} is below Downgrade_Rev_Limit {limit}; refused"
+                        ),
                         Some(&url),
                         ip.as_deref(),
                         true,
@@ -233,9 +237,8 @@ impl Phone {
                     error: None,
                     final_failure: false,
                 });
-                self.actions.push_back(Action::Reboot {
-                    new_swver: version,
-                });
+                self.actions
+                    .push_back(Action::Reboot { new_swver: version });
                 self.stats.reboots += 1;
                 self.boot(true);
             }

@@ -29,7 +29,7 @@ fn one_resync(
 }
 
 fn single(result: FetchResult) -> Harness {
-    one_resync(&base(), Routes::new(&[(URL, vec![result])]))
+    one_resync(&base(), routes(&[(URL, vec![result])]))
 }
 
 #[test]
@@ -44,8 +44,15 @@ fn r_result_301_302_refetch_at_location() {
     for status in [301, 302] {
         let h = one_resync(
             &base(),
-            Routes::new(&[
-                (URL, vec![http(status, &[("Location", "http://other.example/q.xml")], b"")]),
+            routes(&[
+                (
+                    URL,
+                    vec![http(
+                        status,
+                        &[("Location", "http://other.example/q.xml")],
+                        b"",
+                    )],
+                ),
                 ("http://other.example/q.xml", vec![ok_xml(GOOD)]),
             ]),
         );
@@ -64,7 +71,7 @@ fn r_result_301_302_refetch_at_location() {
 fn r_result_relative_location_stays_on_server() {
     let h = one_resync(
         &base(),
-        Routes::new(&[
+        routes(&[
             (URL, vec![http(302, &[("Location", "/moved.xml")], b"")]),
             ("http://prov.example/moved.xml", vec![ok_xml(GOOD)]),
         ]),
@@ -77,7 +84,11 @@ fn r_result_redirect_hop_limit_is_c() {
     // Every URL redirects to the next one: 1 fetch + 5 hops, then C.
     let h = one_resync(&base(), |req: &FetchRequest| {
         let n: u32 = req.url.path.trim_start_matches("/r").parse().unwrap_or(0);
-        http(302, &[("Location", &format!("http://prov.example/r{}", n + 1))], b"")
+        http(
+            302,
+            &[("Location", &format!("http://prov.example/r{}", n + 1))],
+            b"",
+        )
     });
     assert_eq!(h.last_class(), Class::C);
     assert_eq!(h.fetches().len(), 1 + fetch::MAX_REDIRECTS as usize);
@@ -112,8 +123,11 @@ fn r_result_400_403_other_4xx_5xx_are_c() {
 fn r_result_404_is_b_and_tftp_not_found_is_b() {
     assert_eq!(single(http(404, &[], b"")).last_class(), Class::B);
     let h = one_resync(
-        &[("Profile_Rule", "tftp://192.168.1.200/basic.txt"), ("Resync_Random_Delay", "0")],
-        Routes::new(&[]),
+        &[
+            ("Profile_Rule", "tftp://192.168.1.200/basic.txt"),
+            ("Resync_Random_Delay", "0"),
+        ],
+        routes(&[]),
     );
     assert_eq!(h.last_class(), Class::B);
 }
@@ -138,7 +152,7 @@ fn r_result_bad_url_is_c() {
     let h = Harness::with_config(
         &[("Profile_Rule", "/x.cfg"), ("Resync_Random_Delay", "0")],
         |c| c.default_server = None,
-        Routes::new(&[]),
+        routes(&[]),
     );
     let mut h = h;
     h.power_on();
@@ -146,8 +160,11 @@ fn r_result_bad_url_is_c() {
     assert!(h.fetches().is_empty());
     // A rule that does not parse.
     let mut h = Harness::new(
-        &[("Profile_Rule", "tftp://h:99999/a"), ("Resync_Random_Delay", "0")],
-        Routes::new(&[]),
+        &[
+            ("Profile_Rule", "tftp://h:99999/a"),
+            ("Resync_Random_Delay", "0"),
+        ],
+        routes(&[]),
     );
     h.power_on();
     assert_eq!(h.last_class(), Class::C);
@@ -165,7 +182,10 @@ fn basic_ok(req: &FetchRequest) -> FetchResult {
 fn r_http_4_401_basic_answered_with_uid_pwd() {
     let h = one_resync(
         &[
-            ("Profile_Rule", "[--uid admin --pwd s3cret] http://prov.example/p.xml"),
+            (
+                "Profile_Rule",
+                "[--uid admin --pwd s3cret] http://prov.example/p.xml",
+            ),
             ("Resync_Random_Delay", "0"),
         ],
         basic_ok,
@@ -186,12 +206,19 @@ fn r_http_4_401_digest_answered_with_configured_credentials() {
             })
         },
         |req: &FetchRequest| match req.header("Authorization") {
-            Some(a) if a.starts_with("Digest ") && a.contains("username=\"admin\"") && a.contains("nonce=\"n1\"") => {
+            Some(a)
+                if a.starts_with("Digest ")
+                    && a.contains("username=\"admin\"")
+                    && a.contains("nonce=\"n1\"") =>
+            {
                 ok_xml(GOOD)
             }
             _ => http(
                 401,
-                &[("WWW-Authenticate", "Digest realm=\"prov\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256")],
+                &[(
+                    "WWW-Authenticate",
+                    "Digest realm=\"prov\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256",
+                )],
                 b"",
             ),
         },
@@ -199,15 +226,25 @@ fn r_http_4_401_digest_answered_with_configured_credentials() {
     let mut h = h;
     h.power_on();
     assert_eq!(h.classes(), vec![Class::A]);
-    let auth = h.fetches()[1].1.header("Authorization").unwrap().to_string();
-    assert!(auth.contains("algorithm=SHA-256") && auth.contains("qop=auth"), "{auth}");
+    let auth = h.fetches()[1]
+        .1
+        .header("Authorization")
+        .unwrap()
+        .to_string();
+    assert!(
+        auth.contains("algorithm=SHA-256") && auth.contains("qop=auth"),
+        "{auth}"
+    );
 }
 
 #[test]
 fn r_http_4_three_401s_are_c() {
     let h = one_resync(
         &[
-            ("Profile_Rule", "[--uid admin --pwd wrong] http://prov.example/p.xml"),
+            (
+                "Profile_Rule",
+                "[--uid admin --pwd wrong] http://prov.example/p.xml",
+            ),
             ("Resync_Random_Delay", "0"),
         ],
         basic_ok,
@@ -250,7 +287,10 @@ fn r_result_corrupt_profile_is_b_and_applies_nothing() {
     let h = single(ok_xml(bad));
     assert_eq!(h.last_class(), Class::B);
     assert_eq!(h.param("GPP_A"), "");
-    assert!(!h.log.iter().any(|(_, a)| matches!(a, Action::ParamsApplied { .. })));
+    assert!(!h
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::ParamsApplied { .. })));
     let h = single(http(200, &[], b"\x00\x01 not a profile"));
     assert_eq!(h.last_class(), Class::B);
 }
@@ -271,12 +311,12 @@ fn r_result_wrong_key_is_b_and_applies_nothing() {
             ("Profile_Rule", "[--key WrongKey] http://prov.example/p.xml"),
             ("Resync_Random_Delay", "0"),
         ],
-        Routes::new(&[(URL, vec![http(200, &[], &enc)])]),
+        routes(&[(URL, vec![http(200, &[], &enc)])]),
     );
     assert_eq!(h.last_class(), Class::B);
     assert_eq!(h.param("GPP_A"), "");
     // No key at all for an encrypted profile: also B.
-    let h = one_resync(&base(), Routes::new(&[(URL, vec![http(200, &[], &enc)])]));
+    let h = one_resync(&base(), routes(&[(URL, vec![http(200, &[], &enc)])]));
     assert_eq!(h.last_class(), Class::B);
 }
 
@@ -288,12 +328,12 @@ fn r_result_fnf_counts_as_success_when_resync_fails_on_fnf_is_no() {
         ("Resync_Random_Delay", "0"),
         ("Resync_Fails_On_FNF", "No"),
     ];
-    let h = one_resync(&params, Routes::new(&[(URL, vec![ok_xml(GOOD)])]));
+    let h = one_resync(&params, routes(&[(URL, vec![ok_xml(GOOD)])]));
     assert_eq!(h.last_class(), Class::A);
     assert_eq!(h.param("GPP_A"), "12345678", "rule B still ran");
     // Yes (the default): B and the sequence stops.
     params.pop();
-    let h = one_resync(&params, Routes::new(&[(URL, vec![ok_xml(GOOD)])]));
+    let h = one_resync(&params, routes(&[(URL, vec![ok_xml(GOOD)])]));
     assert_eq!(h.last_class(), Class::B);
     assert_eq!(h.fetches().len(), 1);
     // Only "not found" is forgiven, not a 500.
@@ -303,7 +343,7 @@ fn r_result_fnf_counts_as_success_when_resync_fails_on_fnf_is_no() {
             ("Resync_Random_Delay", "0"),
             ("Resync_Fails_On_FNF", "No"),
         ],
-        Routes::new(&[(URL, vec![http(500, &[], b"")])]),
+        routes(&[(URL, vec![http(500, &[], b"")])]),
     );
     assert_eq!(h.last_class(), Class::C);
 }
@@ -317,8 +357,12 @@ fn r_result_classes_pick_the_next_timer() {
         ("Resync_Periodic", "100"),
         ("Resync_Error_Retry_Delay", "30"),
     ];
-    for (answer, gap) in [(ok_xml(GOOD), 100), (http(404, &[], b""), 30), (http(500, &[], b""), 30)] {
-        let mut h = Harness::new(&params, Routes::new(&[(URL, vec![answer])]));
+    for (answer, gap) in [
+        (ok_xml(GOOD), 100),
+        (http(404, &[], b""), 30),
+        (http(500, &[], b""), 30),
+    ] {
+        let mut h = Harness::new(&params, routes(&[(URL, vec![answer])]));
         h.power_on();
         h.run_for_secs(150);
         let t: Vec<u64> = h.fetches().iter().map(|(t, _)| t.0).collect();

@@ -11,7 +11,7 @@ const URL: &str = "http://prov.example/p.xml";
 const GOOD: &str = "<flat-profile><GPP_A>1</GPP_A></flat-profile>";
 
 fn ok_server() -> impl FnMut(&FetchRequest) -> FetchResult {
-    Routes::new(&[(URL, vec![ok_xml(GOOD)])])
+    routes(&[(URL, vec![ok_xml(GOOD)])])
 }
 
 fn gaps(h: &Harness) -> Vec<u64> {
@@ -32,7 +32,10 @@ fn r_result_periodic_plain_with_random_delay_bounds() {
     h.power_on();
     h.run_for_secs(3600);
     let first = h.fetches()[0].0;
-    assert!(first <= Time::from_secs(10), "boot resync within Resync_Random_Delay: {first:?}");
+    assert!(
+        first <= Time::from_secs(10),
+        "boot resync within Resync_Random_Delay: {first:?}"
+    );
     let g = gaps(&h);
     assert!(g.len() >= 80, "{}", g.len());
     assert!(g.iter().all(|&d| (30_000..=40_000).contains(&d)), "{g:?}");
@@ -43,7 +46,11 @@ fn r_result_periodic_plain_with_random_delay_bounds() {
 #[test]
 fn r_result_periodic_zero_disables() {
     let mut h = Harness::new(
-        &[("Profile_Rule", URL), ("Resync_Periodic", "0"), ("Resync_Random_Delay", "0")],
+        &[
+            ("Profile_Rule", URL),
+            ("Resync_Periodic", "0"),
+            ("Resync_Random_Delay", "0"),
+        ],
         ok_server(),
     );
     h.power_on();
@@ -129,7 +136,7 @@ fn r_result_error_retry_plain() {
             ("Resync_Error_Retry_Delay", "30"),
             ("Resync_Random_Delay", "0"),
         ],
-        Routes::new(&[(URL, vec![http(503, &[], b"")])]),
+        routes(&[(URL, vec![http(503, &[], b"")])]),
     );
     h.power_on();
     h.run_for_secs(300);
@@ -145,7 +152,7 @@ fn r_result_error_retry_zero_means_never() {
             ("Resync_Error_Retry_Delay", "0"),
             ("Resync_Random_Delay", "0"),
         ],
-        Routes::new(&[(URL, vec![http(404, &[], b"")])]),
+        routes(&[(URL, vec![http(404, &[], b"")])]),
     );
     h.power_on();
     h.run_for_secs(86_400);
@@ -162,7 +169,7 @@ fn r_result_error_retry_backoff_list_then_success_resets() {
             ("Resync_Periodic", "1000"),
             ("Resync_Random_Delay", "0"),
         ],
-        Routes::new(&[(
+        routes(&[(
             URL,
             vec![
                 http(500, &[], b""),
@@ -177,13 +184,20 @@ fn r_result_error_retry_backoff_list_then_success_resets() {
     );
     h.power_on();
     h.run_for_secs(60 + 120 + 240 + 240 + 240 + 1000 + 100);
-    assert_eq!(gaps(&h)[..7], [60_000, 120_000, 240_000, 240_000, 240_000, 1_000_000, 60_000]);
+    assert_eq!(
+        gaps(&h)[..7],
+        [60_000, 120_000, 240_000, 240_000, 240_000, 1_000_000, 60_000]
+    );
 }
 
 #[test]
 fn r_flow_5_resync_on_reset_yes_and_no() {
     let mut h = Harness::new(
-        &[("Profile_Rule", URL), ("Resync_Periodic", "500"), ("Resync_Random_Delay", "5")],
+        &[
+            ("Profile_Rule", URL),
+            ("Resync_Periodic", "500"),
+            ("Resync_Random_Delay", "5"),
+        ],
         ok_server(),
     );
     h.power_on();
@@ -211,7 +225,11 @@ fn r_flow_5_resync_on_reset_yes_and_no() {
 #[test]
 fn r_flow_5_call_postpones_until_call_ends() {
     let mut h = Harness::new(
-        &[("Profile_Rule", URL), ("Resync_Periodic", "100"), ("Resync_Random_Delay", "0")],
+        &[
+            ("Profile_Rule", URL),
+            ("Resync_Periodic", "100"),
+            ("Resync_Random_Delay", "0"),
+        ],
         ok_server(),
     );
     h.power_on();
@@ -258,9 +276,12 @@ fn r_flow_5_triggers_fire_on_condition() {
             ("Resync_Random_Delay", "0"),
             ("Resync_Trigger_1", "$C eq go"),
         ],
-        Routes::new(&[
+        routes(&[
             (URL, vec![ok_xml(GOOD)]),
-            ("http://prov.example/set.xml", vec![ok_xml("<flat-profile><GPP_C>go</GPP_C></flat-profile>")]),
+            (
+                "http://prov.example/set.xml",
+                vec![ok_xml("<flat-profile><GPP_C>go</GPP_C></flat-profile>")],
+            ),
         ]),
     );
     h.power_on();
@@ -271,7 +292,10 @@ fn r_flow_5_triggers_fire_on_condition() {
         from_host: None,
     });
     h.run_for_secs(100);
-    assert_eq!(h.fetch_urls(), vec![URL, "http://prov.example/set.xml", URL]);
+    assert_eq!(
+        h.fetch_urls(),
+        vec![URL, "http://prov.example/set.xml", URL]
+    );
     assert_eq!(h.phone.stats().triggers_fired, 1);
     // Still true: no loop.
     h.run_for_secs(10_000);
@@ -295,19 +319,31 @@ fn r_flow_5_trigger_with_time_macro() {
     let t: Vec<u64> = h.fetches().iter().map(|(t, _)| t.0 / 1000).collect();
     assert!(t.len() >= 3, "{t:?}");
     for w in t.windows(2) {
-        assert!((300..=300 + TRIGGER_POLL_SECS).contains(&(w[1] - w[0])), "{t:?}");
+        assert!(
+            (300..=300 + TRIGGER_POLL_SECS).contains(&(w[1] - w[0])),
+            "{t:?}"
+        );
     }
 }
 
 #[test]
 fn r_flow_5_provision_enable_no_stops_everything() {
     let mut h = Harness::new(
-        &[("Profile_Rule", URL), ("Provision_Enable", "No"), ("Resync_Periodic", "10")],
+        &[
+            ("Profile_Rule", URL),
+            ("Provision_Enable", "No"),
+            ("Resync_Periodic", "10"),
+        ],
         ok_server(),
     );
     h.power_on();
-    h.input(Input::ResyncNow { rule: None, from_host: None });
-    h.input(Input::UpgradeNow { url: "http://s/f.loads".into() });
+    h.input(Input::ResyncNow {
+        rule: None,
+        from_host: None,
+    });
+    h.input(Input::UpgradeNow {
+        url: "http://s/f.loads".into(),
+    });
     h.run_for_secs(86_400);
     assert!(h.fetches().is_empty());
     assert_eq!(h.phone.poll_timeout(), None);
@@ -322,8 +358,17 @@ fn r_flow_5_provision_enable_no_stops_everything() {
 #[test]
 fn r_flow_5_provision_disabled_by_a_profile() {
     let mut h = Harness::new(
-        &[("Profile_Rule", URL), ("Resync_Periodic", "10"), ("Resync_Random_Delay", "0")],
-        Routes::new(&[(URL, vec![ok_xml("<flat-profile><Provision_Enable>No</Provision_Enable></flat-profile>")])]),
+        &[
+            ("Profile_Rule", URL),
+            ("Resync_Periodic", "10"),
+            ("Resync_Random_Delay", "0"),
+        ],
+        routes(&[(
+            URL,
+            vec![ok_xml(
+                "<flat-profile><Provision_Enable>No</Provision_Enable></flat-profile>",
+            )],
+        )]),
     );
     h.power_on();
     h.run_for_secs(1000);
@@ -333,7 +378,11 @@ fn r_flow_5_provision_disabled_by_a_profile() {
 #[test]
 fn r_flow_5_network_up_resyncs_and_down_waits() {
     let mut h = Harness::new(
-        &[("Profile_Rule", URL), ("Resync_Periodic", "100"), ("Resync_Random_Delay", "0")],
+        &[
+            ("Profile_Rule", URL),
+            ("Resync_Periodic", "100"),
+            ("Resync_Random_Delay", "0"),
+        ],
         ok_server(),
     );
     h.power_on();

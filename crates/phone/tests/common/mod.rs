@@ -55,7 +55,10 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(params: &[(&str, &str)], server: impl FnMut(&FetchRequest) -> FetchResult + 'static) -> Self {
+    pub fn new(
+        params: &[(&str, &str)],
+        server: impl FnMut(&FetchRequest) -> FetchResult + 'static,
+    ) -> Self {
         Self::with_config(params, |_| {}, server)
     }
 
@@ -145,7 +148,10 @@ impl Harness {
     }
 
     pub fn fetch_urls(&self) -> Vec<String> {
-        self.fetches().iter().map(|(_, r)| r.url.to_string()).collect()
+        self.fetches()
+            .iter()
+            .map(|(_, r)| r.url.to_string())
+            .collect()
     }
 
     pub fn syslogs(&self) -> Vec<String> {
@@ -186,30 +192,24 @@ impl Harness {
     }
 }
 
-/// A network of fixed answers by URL (`scheme://host[:port]/path`), with a
-/// per-URL hit counter; unknown URLs get `TftpNotFound` / HTTP 404.
-pub struct Routes {
-    pub map: HashMap<String, Vec<FetchResult>>,
-}
-
-impl Routes {
-    /// Answers for one URL, used in order; the last one repeats.
-    pub fn new(routes: &[(&str, Vec<FetchResult>)]) -> impl FnMut(&FetchRequest) -> FetchResult {
-        let mut map: HashMap<String, (Vec<FetchResult>, usize)> = routes
-            .iter()
-            .map(|(u, r)| (u.to_string(), (r.clone(), 0)))
-            .collect();
-        move |req: &FetchRequest| {
-            let key = req.url.to_string();
-            match map.get_mut(&key) {
-                Some((answers, n)) => {
-                    let r = answers[(*n).min(answers.len() - 1)].clone();
-                    *n += 1;
-                    r
-                }
-                None if req.url.scheme == Scheme::Tftp => FetchResult::TftpNotFound,
-                None => http(404, &[], b""),
+/// A network of fixed answers by URL (`scheme://host[:port]/path`): each
+/// URL's answers are used in order, the last one repeating; unknown URLs
+/// get `TftpNotFound` / HTTP 404.
+pub fn routes(routes: &[(&str, Vec<FetchResult>)]) -> impl FnMut(&FetchRequest) -> FetchResult {
+    let mut map: HashMap<String, (Vec<FetchResult>, usize)> = routes
+        .iter()
+        .map(|(u, r)| (u.to_string(), (r.clone(), 0)))
+        .collect();
+    move |req: &FetchRequest| {
+        let key = req.url.to_string();
+        match map.get_mut(&key) {
+            Some((answers, n)) => {
+                let r = answers[(*n).min(answers.len() - 1)].clone();
+                *n += 1;
+                r
             }
+            None if req.url.scheme == Scheme::Tftp => FetchResult::TftpNotFound,
+            None => http(404, &[], b""),
         }
     }
 }
