@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const CLIENTS: usize = 50;
 const FILES_PER_CLIENT: usize = 20;
 const BIG: usize = 32 * 1024 * 1024;
@@ -133,8 +133,8 @@ fn main() {
 
     let (_hpa, hpa_addr) = start_tftpd_hpa(dir.path());
     let (_stop, our_addr) = start_ours(dir.path());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One client thread, the same for both servers.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();

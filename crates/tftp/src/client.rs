@@ -6,6 +6,7 @@ use crate::client_core::ClientTransfer;
 use crate::options::{RequestedOptions, TransferOptions};
 use crate::packet::{ErrorCode, Mode};
 use crate::transfer::{TransferError, TransferState, DEFAULT_RETRIES};
+use crate::udp::Batch;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -208,6 +209,8 @@ impl TftpClient {
             Instant::now(),
         );
         let mut buf = vec![0u8; 65536 + 4];
+        // GRO/recvmmsg when available: a whole window in one receive.
+        let batch = Batch::new(&socket).ok();
         let mut written = 0u64;
         // Lazily re-armed timer, as in the server shell.
         let sleep = tokio::time::sleep(c.timeout);
@@ -243,12 +246,10 @@ impl TftpClient {
                 armed = Some(deadline);
             }
             tokio::select! {
-                r = socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = r {
-                        t.handle_packet(from, &buf[..n], Instant::now());
-                        while let Ok((n, from)) = socket.try_recv_from(&mut buf) {
-                            t.handle_packet(from, &buf[..n], Instant::now());
-                        }
+                r = recv(&socket, batch.as_ref(), &mut buf, &mut t) => {
+                    if r.is_ok() {
+                        // Drain whatever else is already queued.
+                        while try_recv(&socket, batch.as_ref(), &mut buf, &mut t).is_ok() {}
                     }
                 }
                 _ = &mut sleep => {
@@ -270,6 +271,45 @@ impl TftpClient {
             }
             TransferState::Failed(e) => Err(classify(server, path, e)),
             TransferState::Running => unreachable!("loop exits only when finished"),
+        }
+    }
+}
+
+async fn recv(
+    socket: &UdpSocket,
+    batch: Option<&Batch>,
+    buf: &mut [u8],
+    t: &mut ClientTransfer,
+) -> io::Result<()> {
+    match batch {
+        Some(b) => {
+            b.recv(socket, buf, |from, d| {
+                t.handle_packet(from, d, Instant::now())
+            })
+            .await
+        }
+        None => {
+            let (n, from) = socket.recv_from(buf).await?;
+            t.handle_packet(from, &buf[..n], Instant::now());
+            Ok(())
+        }
+    }
+}
+
+fn try_recv(
+    socket: &UdpSocket,
+    batch: Option<&Batch>,
+    buf: &mut [u8],
+    t: &mut ClientTransfer,
+) -> io::Result<()> {
+    match batch {
+        Some(b) => b.try_recv(socket, buf, |from, d| {
+            t.handle_packet(from, d, Instant::now())
+        }),
+        None => {
+            let (n, from) = socket.try_recv_from(buf)?;
+            t.handle_packet(from, &buf[..n], Instant::now());
+            Ok(())
         }
     }
 }

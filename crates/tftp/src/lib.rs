@@ -40,6 +40,7 @@ mod sender;
 pub mod server;
 mod server_core;
 mod transfer;
+mod udp;
 
 pub use client::{ClientConfig, ClientError, ClientErrorKind, Fetched, TftpClient};
 pub use client_core::ClientTransfer;

@@ -12,6 +12,7 @@ use crate::packet::{encode_error, ErrorCode, Mode};
 use crate::server_core::{
     accept_request, Direction, IncomingRequest, ServerConfig, ServerTransfer,
 };
+use crate::udp::{Batch, MAX_GSO_SEGMENT};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::future::Future;
@@ -485,6 +486,14 @@ async fn serve_write(
 /// every send round (to move content in or out of the core).
 async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
     let idle_limit = Duration::from_secs(300);
+    let opts = *t.options();
+    // GSO for windowed reads with MTU-sized blocks (see `udp`).
+    let batch = (matches!(io, Pump::Reader { .. })
+        && opts.windowsize > 1
+        && usize::from(opts.blksize) + 4 <= MAX_GSO_SEGMENT)
+        .then(|| Batch::new(socket).ok())
+        .flatten();
+    let mut out = Vec::with_capacity(64 * 1024);
     let mut buf = vec![0u8; 65536 + 4];
     // The timer is re-armed lazily: only when it fires or must fire sooner,
     // not on every ACK that pushes the deadline back (firing early is a
@@ -494,9 +503,7 @@ async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
     let mut armed: Option<Instant> = None;
     loop {
         io.pump(t).await;
-        while let Some(tx) = t.poll_transmit() {
-            let _ = socket.send_to(&tx.payload, tx.dest).await;
-        }
+        send_all(socket, t, batch.as_ref(), &mut out).await;
         if t.is_finished() {
             io.pump(t).await;
             return;
@@ -523,6 +530,46 @@ async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
                 t.handle_timeout(Instant::now());
             }
         }
+    }
+}
+
+/// Sends everything the core has queued; with `batch`, runs of equal-size
+/// datagrams to one destination go out as one GSO send.
+async fn send_all(
+    socket: &UdpSocket,
+    t: &mut ServerTransfer,
+    batch: Option<&Batch>,
+    out: &mut Vec<u8>,
+) {
+    let Some(batch) = batch else {
+        while let Some(tx) = t.poll_transmit() {
+            let _ = socket.send_to(&tx.payload, tx.dest).await;
+        }
+        return;
+    };
+    let max = batch.max_segments().max(1);
+    let mut group: Option<(SocketAddr, usize)> = None;
+    out.clear();
+    while let Some(tx) = t.poll_transmit() {
+        let len = tx.payload.len();
+        let fits = group.is_some_and(|(dest, seg)| {
+            dest == tx.dest
+                && len <= seg
+                && out.len() % seg == 0
+                && out.len() / seg < max
+                && out.len() + len <= 63 * 1024
+        });
+        if !fits {
+            if let Some((dest, seg)) = group {
+                let _ = batch.send(socket, dest, out, seg).await;
+            }
+            out.clear();
+            group = Some((tx.dest, len.max(1)));
+        }
+        out.extend_from_slice(&tx.payload);
+    }
+    if let Some((dest, seg)) = group {
+        let _ = batch.send(socket, dest, out, seg).await;
     }
 }
 
