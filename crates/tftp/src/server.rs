@@ -555,7 +555,7 @@ async fn send_all(
         let fits = group.is_some_and(|(dest, seg)| {
             dest == tx.dest
                 && len <= seg
-                && out.len() % seg == 0
+                && out.len().is_multiple_of(seg)
                 && out.len() / seg < max
                 && out.len() + len <= 63 * 1024
         });
