@@ -10,7 +10,7 @@ use crate::security::{default_user_agent, domain_allowed};
 use crate::status::Stats;
 use crate::store::ParamStore;
 use crate::types::{Action, Class, Credentials, FetchId, Input, PhoneConfig, PhoneIdentity, Time};
-use crate::upgrade::UpgradeOp;
+use crate::upgrade::{PendingInstall, UpgradeOp};
 use phoneprov_rule::{expand, MacroContext, ProfileRule, ResolvedUrl};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -26,6 +26,8 @@ pub const TRIGGER_POLL_SECS: u64 = 60;
 pub(crate) enum Op {
     Resync(ResyncOp),
     Upgrade(UpgradeOp),
+    /// An accepted image whose reboot waits for the call to end.
+    Install(PendingInstall),
     Report(ReportOp),
 }
 
@@ -228,6 +230,18 @@ impl Phone {
                 }
                 self.pending_upgrade = Some(UpgradeSource::Explicit(url));
             }
+            Input::SetParams { params } => {
+                let mut changed = Vec::new();
+                for (k, v) in &params {
+                    if self.params.set(k, v) {
+                        changed.push(crate::store::canonical(k));
+                    }
+                }
+                if !changed.is_empty() {
+                    self.actions.push_back(Action::ParamsApplied { changed });
+                }
+            }
+            Input::SetDefaultServer { server } => self.default_server = server,
             Input::ReportNow { rule } => {
                 if !self.powered {
                     return self.refuse("the phone is not powered on");
@@ -373,6 +387,11 @@ impl Phone {
         }
         self.check_triggers();
         self.arm_daily();
+        if matches!(self.op, Some(Op::Install(_))) && !self.in_call {
+            if let Some(Op::Install(p)) = self.op.take() {
+                self.install(p);
+            }
+        }
         loop {
             if self.op.is_some() || !self.network_up {
                 return;
@@ -632,6 +651,10 @@ impl Phone {
             Op::Resync(r) => self.resync_fetch_done(r, id, verdict, server_ip),
             Op::Upgrade(u) => self.upgrade_fetch_done(u, id, verdict, server_ip),
             Op::Report(r) => self.report_fetch_done(r, id, verdict, server_ip),
+            other @ Op::Install(_) => {
+                self.stats.stale_results += 1;
+                self.op = Some(other);
+            }
         }
     }
 }

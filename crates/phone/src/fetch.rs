@@ -147,6 +147,8 @@ pub struct InFlight {
     pub method: String,
     pub body: Vec<u8>,
     pub content_type: Option<String>,
+    /// Further headers (`Content-Encoding` of an encrypted report).
+    pub extra_headers: Vec<(String, String)>,
     pub srv: bool,
     /// `--uid/--pwd` or configured credentials for 401.
     pub creds: Option<Credentials>,
@@ -178,6 +180,7 @@ impl InFlight {
         if let Some(ct) = &self.content_type {
             headers.push(("Content-Type".to_string(), ct.clone()));
         }
+        headers.extend(self.extra_headers.iter().cloned());
         FetchRequest {
             id: self.id,
             purpose: self.purpose,

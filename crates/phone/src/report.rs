@@ -7,7 +7,9 @@
 //! Without either, the report holds every parameter in effect (explicit
 //! ones and every schema default). `--delta --status` holds both parts.
 //! The body is a `<flat-profile>` document; with `--key` it is encrypted as
-//! `openssl enc -aes-256-cbc -k KEY` would (`phoneprov_crypto::encode`).
+//! `openssl enc -aes-256-cbc -k KEY` would (`phoneprov_crypto::encode`);
+//! without `--key` but with an RFC 8188 key in `IKM_HTTP_Encrypt_Content`
+//! it is sent as `Content-Encoding: aes128gcm`.
 //!
 //! Status parameters: `Product_Name`, `Product_Series`, `Serial_Number`,
 //! `MAC_Address`, `Software_Version`, `Hardware_Version`,
@@ -136,11 +138,18 @@ impl Phone {
             return self.report_done(false, Some(e));
         }
         let xml = self.report_xml(delta, status);
-        let (body, ct) = match &sel.options.key {
-            Some(k) => {
+        // `--key`: openssl enc AES-256-CBC; else an RFC 8188 key in
+        // IKM_HTTP_Encrypt_Content: aes128gcm with `Content-Encoding`.
+        let (cipher, key, encoding) = match (&sel.options.key, self.ikm()) {
+            (Some(k), _) => (Some(Cipher::Aes256Cbc), Some(k.clone()), None),
+            (None, Some(ikm)) => (Some(Cipher::Aes128Gcm), Some(ikm), Some("aes128gcm")),
+            (None, None) => (None, None, None),
+        };
+        let (body, ct) = match cipher {
+            Some(scheme) => {
                 let opts = EncodeOptions {
-                    scheme: Some(Cipher::Aes256Cbc),
-                    key: Some(k.as_bytes().to_vec()),
+                    scheme: Some(scheme),
+                    key: key.map(String::into_bytes),
                     ..EncodeOptions::default()
                 };
                 match encode(xml.as_bytes(), &opts) {
@@ -163,6 +172,10 @@ impl Phone {
         }
         fl.body = body;
         fl.content_type = Some(ct.into());
+        if let Some(e) = encoding {
+            fl.extra_headers
+                .push(("Content-Encoding".to_string(), e.to_string()));
+        }
         self.stats.reports_started += 1;
         self.send(&mut fl);
         self.op = Some(Op::Report(ReportOp { fl }));

@@ -48,12 +48,10 @@ fn decode_profile(
     alias: Option<char>,
 ) -> Result<FlatProfile, String> {
     let names_gcm = content_encoding.is_some_and(|c| c.to_ascii_lowercase().contains("aes128gcm"));
-    // IKM_HTTP_Encrypt_Content holds the RFC 8188 key when it is not a
-    // plain Yes/No switch (crate docs).
-    let ikm = phone.params.get_or_empty("IKM_HTTP_Encrypt_Content").trim();
+    let ikm = phone.ikm();
     let key = match key {
         Some(k) => Some(k),
-        None if names_gcm && !ikm.is_empty() && parse_bool(ikm).is_none() => Some(ikm),
+        None if names_gcm => ikm.as_deref(),
         None => None,
     };
     let decoded = decode(
@@ -82,6 +80,13 @@ fn decode_profile(
 }
 
 impl Phone {
+    /// `IKM_HTTP_Encrypt_Content` when it holds an RFC 8188 key rather than
+    /// a plain Yes/No switch (crate docs).
+    pub(crate) fn ikm(&self) -> Option<String> {
+        let v = self.params.get_or_empty("IKM_HTTP_Encrypt_Content").trim();
+        (!v.is_empty() && parse_bool(v).is_none()).then(|| v.to_string())
+    }
+
     pub(crate) fn start_resync(&mut self, source: ResyncSource) {
         self.stats.resyncs_started += 1;
         self.stats.last_resync_started_at = Some(self.now);
@@ -198,6 +203,7 @@ impl Phone {
             method: "GET".into(),
             body: Vec::new(),
             content_type: None,
+            extra_headers: Vec::new(),
             srv: sel.options.srv,
             creds,
             proxy_creds,

@@ -68,12 +68,14 @@ impl Stats {
 }
 
 impl Phone {
-    /// `off`, `resyncing`, `upgrading`, `reporting`, `in-call`, `idle`.
+    /// `off`, `resyncing`, `upgrading`, `install-pending` (image ready, call
+    /// up), `reporting`, `in-call`, `idle`.
     pub fn state_name(&self) -> &'static str {
         match (&self.op, self.powered, self.in_call) {
             (_, false, _) => "off",
             (Some(Op::Resync(_)), ..) => "resyncing",
             (Some(Op::Upgrade(_)), ..) => "upgrading",
+            (Some(Op::Install(_)), ..) => "install-pending",
             (Some(Op::Report(_)), ..) => "reporting",
             (None, true, true) => "in-call",
             (None, true, false) => "idle",

@@ -222,6 +222,13 @@ pub enum Input {
     UpgradeNow { url: String },
     /// Upload a report now per `Report_Rule` (or `rule` when given).
     ReportNow { rule: Option<String> },
+    /// Manual provisioning (web UI or keypad, R-FLOW-1 C): set parameters
+    /// as a profile would. Timers read the new values from the next
+    /// scheduling decision on.
+    SetParams { params: Vec<(String, String)> },
+    /// The DHCP lease (option 66/150/159/160) or the operator changed the
+    /// server used by rules without one (R-RULE-1).
+    SetDefaultServer { server: Option<String> },
 }
 
 /// What the engine asks the driver to do, from [`Phone::poll_action`](crate::Phone::poll_action).

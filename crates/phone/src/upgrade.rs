@@ -71,6 +71,14 @@ pub fn make_image(version: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An accepted image waiting for the phone to become idle.
+#[derive(Debug)]
+pub(crate) struct PendingInstall {
+    version: String,
+    url: ResolvedUrl,
+    server_ip: Option<String>,
+}
+
 #[derive(Debug)]
 pub(crate) struct UpgradeOp {
     fl: InFlight,
@@ -229,18 +237,18 @@ impl Phone {
                     });
                     return self.after_upgrade_attempt();
                 }
-                self.identity.swver = version.clone();
-                self.stats.upgrades_ok += 1;
-                self.syslog("Log_Upgrade_Success_Msg", Some(&url), ip.as_deref(), None);
-                self.actions.push_back(Action::UpgradeFinished {
-                    ok: true,
-                    error: None,
-                    final_failure: false,
-                });
-                self.actions
-                    .push_back(Action::Reboot { new_swver: version });
-                self.stats.reboots += 1;
-                self.boot(true);
+                let install = PendingInstall {
+                    version,
+                    url,
+                    server_ip: ip,
+                };
+                if self.in_call {
+                    // Downloaded during a call that started meanwhile:
+                    // the reboot waits for the call to end (R-FLOW-5).
+                    self.op = Some(Op::Install(install));
+                } else {
+                    self.install(install);
+                }
             }
             Verdict::Fail { error, .. } => {
                 let no_retry = self.params.get_u64("Upgrade_Error_Retry_Delay", 3600) == 0;
@@ -250,6 +258,29 @@ impl Phone {
                 unreachable!("drive() handles redirects and challenges")
             }
         }
+    }
+
+    /// The simulated install: new `$SWVER`, `Reboot`, boot again.
+    pub(crate) fn install(&mut self, p: PendingInstall) {
+        self.op = None;
+        self.identity.swver = p.version.clone();
+        self.stats.upgrades_ok += 1;
+        self.syslog(
+            "Log_Upgrade_Success_Msg",
+            Some(&p.url),
+            p.server_ip.as_deref(),
+            None,
+        );
+        self.actions.push_back(Action::UpgradeFinished {
+            ok: true,
+            error: None,
+            final_failure: false,
+        });
+        self.actions.push_back(Action::Reboot {
+            new_swver: p.version,
+        });
+        self.stats.reboots += 1;
+        self.boot(true);
     }
 
     fn upgrade_failed(

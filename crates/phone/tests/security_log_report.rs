@@ -346,3 +346,54 @@ fn status_page_json() {
     assert_eq!(s["counters"]["resyncs_failed_b"], 1);
     assert_eq!(s["counters"]["fetches"], 1);
 }
+
+#[test]
+fn r_fmt_7_report_with_ikm_is_aes128gcm() {
+    let mut h = Harness::new(
+        &quiet(&[
+            ("Profile_Rule", "#"),
+            ("Report_Rule", "[--status] http://s/st"),
+            ("IKM_HTTP_Encrypt_Content", "report-ikm"),
+        ]),
+        |_: &FetchRequest| http(200, &[], b""),
+    );
+    h.power_on();
+    h.input(Input::ReportNow { rule: None });
+    let r = &reports(&h)[0];
+    assert_eq!(r.header("Content-Encoding"), Some("aes128gcm"));
+    let plain = decode(
+        &r.body,
+        &DecodeOptions {
+            key: Some(b"report-ikm"),
+            content_encoding: Some("aes128gcm"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(String::from_utf8(plain.plain)
+        .unwrap()
+        .contains("<Product_Name>CP-8841-3PCC</Product_Name>"));
+}
+
+#[test]
+fn r_flow_1_manual_params_and_default_server() {
+    let mut h = Harness::new(
+        &quiet(&[("Profile_Rule", "/$PSN.xml")]),
+        routes(&[(
+            "tftp://10.1.1.1/8841.xml",
+            vec![FetchResult::TftpOk(GOOD.into())],
+        )]),
+    );
+    h.input(Input::PowerOn);
+    h.input(Input::SetDefaultServer {
+        server: Some("10.1.1.1".into()),
+    });
+    h.input(Input::SetParams {
+        params: vec![("GPP_D".into(), "manual".into())],
+    });
+    assert!(h.log.iter().any(|(_, a)| matches!(a, Action::ParamsApplied { changed } if changed == &vec!["GPP_D".to_string()])));
+    h.run_until(h.now);
+    assert_eq!(h.fetch_urls(), vec!["tftp://10.1.1.1/8841.xml"]);
+    assert_eq!(h.param("GPP_A"), "1");
+    assert_eq!(h.param("GPP_D"), "manual");
+}

@@ -305,3 +305,47 @@ fn r_log_upgrade_messages() {
         ]
     );
 }
+
+#[test]
+fn r_flow_5_install_waits_for_a_call_that_started_during_download() {
+    let fw = "http://s/x.loads";
+    let mut cfg = PhoneConfig::new(identity());
+    cfg.initial_params = vec![
+        ("Profile_Rule".into(), "#".into()),
+        ("Upgrade_Rule".into(), fw.into()),
+        ("Resync_Random_Delay".into(), "0".into()),
+    ];
+    let mut phone = Phone::new(cfg);
+    phone.handle_input(Input::PowerOn, Time(0));
+    phone.handle_timeout(Time(0));
+    let mut fetch = None;
+    while let Some(a) = phone.poll_action() {
+        if let Action::Fetch(r) = a {
+            fetch = Some(r);
+        }
+    }
+    let fetch = fetch.expect("firmware fetch");
+    assert_eq!(fetch.purpose, Purpose::Firmware);
+    // A call starts while the image downloads.
+    phone.handle_input(Input::CallStarted, Time(1000));
+    phone.handle_input(
+        Input::FetchDone {
+            id: fetch.id,
+            result: img("12.0.0"),
+            server_ip: None,
+        },
+        Time(2000),
+    );
+    assert!(std::iter::from_fn(|| phone.poll_action()).all(|a| !matches!(a, Action::Reboot { .. })));
+    assert_eq!(phone.status_json()["state"], "install-pending");
+    assert_eq!(phone.identity().swver, "11.0.1");
+    phone.handle_input(Input::CallEnded, Time(9000));
+    let actions: Vec<Action> = std::iter::from_fn(|| phone.poll_action()).collect();
+    assert!(
+        actions.contains(&Action::Reboot {
+            new_swver: "12.0.0".into()
+        }),
+        "{actions:?}"
+    );
+    assert_eq!(phone.identity().swver, "12.0.0");
+}
