@@ -1,0 +1,466 @@
+//! One HTTP/1.1 request over a fresh connection: hyper's client connection
+//! (`hyper::client::conn::http1`) over a tokio `TcpStream`, optionally
+//! wrapped in tokio-rustls, optionally through a manual HTTP proxy
+//! (R-SEC-4: absolute-form requests for `http`, a `CONNECT` tunnel for
+//! `https`, `Proxy-Authorization: Basic`).
+//!
+//! Deliberately *not* done here (the resync engine decides): following
+//! redirects, answering 401/407, retrying. `Connection: close` is sent unless
+//! the caller sets its own, because phones do not keep connections.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::Uri;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::{Resolver, TransportError};
+
+/// What to fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// Absolute `http://` or `https://` URL.
+    pub url: String,
+    /// Headers to send as given (e.g. `User-Agent`, `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// Request body (sent with `Content-Length` when not empty).
+    pub body: Vec<u8>,
+}
+
+/// What came back, raw: any status, no redirect followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in arrival order, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Body (decoded from chunked framing, not from content encodings).
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name`, e.g. several `WWW-Authenticate`.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A manual HTTP proxy (`Proxy_Host`, `Proxy_Port`, R-SEC-4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// Proxy host.
+    pub host: String,
+    /// Proxy port (phones default to 3128).
+    pub port: u16,
+    /// `Proxy_Username` / `Proxy_Password` when
+    /// `Proxy_Server_Requires_Authentication` is Yes.
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl Proxy {
+    fn authorization(&self) -> Option<String> {
+        self.basic_auth.as_ref().map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        })
+    }
+}
+
+/// Client settings.
+#[derive(Clone)]
+pub struct HttpClientConfig {
+    /// TLS for `https` (from `phoneprov_pki::client_config`).
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Manual proxy, if any.
+    pub proxy: Option<Proxy>,
+    /// Per-address connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (connect, TLS, request and body).
+    pub request_timeout: Duration,
+    /// Largest body accepted.
+    pub max_body: usize,
+    /// DNS.
+    pub resolver: Resolver,
+}
+
+impl HttpClientConfig {
+    /// Defaults: no proxy, 10 s connect, 60 s request, 16 MiB body, system DNS.
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> HttpClientConfig {
+        HttpClientConfig {
+            tls,
+            proxy: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_body: 16 << 20,
+            resolver: Resolver::system(),
+        }
+    }
+}
+
+/// Executes single HTTP requests. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    config: Arc<HttpClientConfig>,
+}
+
+/// Parts of a request URL.
+struct Target {
+    https: bool,
+    host: String,
+    port: u16,
+    /// `host[:port]` for `Host` and `CONNECT` (IPv6 in brackets).
+    authority: String,
+    path_and_query: String,
+}
+
+fn parse_url(url: &str) -> Result<Target, TransportError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| TransportError::BadUrl(format!("{url:?} is not a valid URL ({e})")))?;
+    let https = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(TransportError::BadUrl(format!(
+                "{url:?}: only http:// and https:// URLs can be fetched over HTTP"
+            )))
+        }
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| TransportError::BadUrl(format!("{url:?} has no host")))?;
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let authority = if bare.contains(':') {
+        format!("[{bare}]:{port}")
+    } else {
+        format!("{bare}:{port}")
+    };
+    let path_and_query = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    Ok(Target {
+        https,
+        host: bare,
+        port,
+        authority,
+        path_and_query,
+    })
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+impl HttpClient {
+    /// A client with these settings.
+    pub fn new(config: HttpClientConfig) -> HttpClient {
+        HttpClient {
+            config: Arc::new(config),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &HttpClientConfig {
+        &self.config
+    }
+
+    /// Sends one request and returns whatever status came back.
+    pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.send_inner(req, None).await
+    }
+
+    /// Like [`send`](Self::send), but validates the HTTPS certificate (and
+    /// sends SNI) for `server_name` instead of the URL's host: after DNS SRV
+    /// the URL names the target while the certificate names the original
+    /// domain (R-SRV-4).
+    pub async fn send_with_server_name(
+        &self,
+        req: HttpRequest,
+        server_name: &str,
+    ) -> Result<HttpResponse, TransportError> {
+        self.send_inner(req, Some(server_name)).await
+    }
+
+    async fn send_inner(
+        &self,
+        req: HttpRequest,
+        server_name: Option<&str>,
+    ) -> Result<HttpResponse, TransportError> {
+        tokio::time::timeout(self.config.request_timeout, self.exchange(req, server_name))
+            .await
+            .map_err(|_| TransportError::Timeout)?
+    }
+
+    async fn exchange(
+        &self,
+        req: HttpRequest,
+        server_name: Option<&str>,
+    ) -> Result<HttpResponse, TransportError> {
+        let target = parse_url(&req.url)?;
+        let cfg = &self.config;
+        let (connect_host, connect_port) = match &cfg.proxy {
+            Some(p) => (p.host.as_str(), p.port),
+            None => (target.host.as_str(), target.port),
+        };
+        let tcp = self.connect(connect_host, connect_port).await?;
+        let mut absolute_form = false;
+        let io: Box<dyn Io> = match (&cfg.proxy, target.https) {
+            (None, false) => Box::new(tcp),
+            (Some(_), false) => {
+                absolute_form = true;
+                Box::new(tcp)
+            }
+            (proxy, true) => {
+                let mut tcp = tcp;
+                if let Some(p) = proxy {
+                    if let Some(resp) = connect_tunnel(&mut tcp, p, &target.authority).await? {
+                        return Ok(resp);
+                    }
+                }
+                Box::new(self.tls(tcp, server_name.unwrap_or(&target.host)).await?)
+            }
+        };
+        let request_target = if absolute_form {
+            format!("http://{}{}", target.authority, target.path_and_query)
+        } else {
+            target.path_and_query.clone()
+        };
+        let mut builder = hyper::Request::builder()
+            .method(req.method.as_str())
+            .uri(request_target);
+        let has = |name: &str| {
+            req.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        if !has("host") {
+            let default_port = if target.https { 443 } else { 80 };
+            let host = if target.port == default_port {
+                target
+                    .authority
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or_default()
+            } else {
+                target.authority.as_str()
+            };
+            builder = builder.header("host", host);
+        }
+        if !has("connection") {
+            builder = builder.header("connection", "close");
+        }
+        if absolute_form {
+            if let Some(auth) = cfg.proxy.as_ref().and_then(Proxy::authorization) {
+                builder = builder.header("proxy-authorization", auth);
+            }
+        }
+        for (n, v) in &req.headers {
+            builder = builder.header(n.as_str(), v.as_str());
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(req.body)))
+            .map_err(|e| {
+                TransportError::BadUrl(format!("{}: cannot build the request: {e}", req.url))
+            })?;
+
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| TransportError::Protocol(e.to_string()))?;
+        let conn_task = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let result = async {
+            let resp = sender
+                .send_request(request)
+                .await
+                .map_err(|e| TransportError::Protocol(format!("{}: {e}", req.url)))?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = Limited::new(resp.into_body(), cfg.max_body)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        TransportError::TooLarge
+                    } else {
+                        TransportError::Protocol(format!("{}: body: {e}", req.url))
+                    }
+                })?
+                .to_bytes()
+                .to_vec();
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
+        }
+        .await;
+        conn_task.abort();
+        result
+    }
+
+    /// Connects to `host:port`, trying each address in turn (R-HTTPS-6).
+    async fn connect(&self, host: &str, port: u16) -> Result<TcpStream, TransportError> {
+        let addrs = self.config.resolver.lookup_host(host, port).await?;
+        connect_any(&addrs, self.config.connect_timeout)
+            .await
+            .map_err(|tried| TransportError::Connect(format!("{host}: {tried}")))
+    }
+
+    async fn tls(
+        &self,
+        tcp: TcpStream,
+        server_name: &str,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, TransportError> {
+        let name = ServerName::try_from(server_name.to_string()).map_err(|e| {
+            TransportError::BadUrl(format!(
+                "{server_name:?} is not a valid TLS server name ({e})"
+            ))
+        })?;
+        TlsConnector::from(self.config.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| TransportError::Tls(format!("{server_name}: {e}")))
+    }
+}
+
+/// Tries `addrs` in order; on failure the text lists every address and why.
+pub(crate) async fn connect_any(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<TcpStream, String> {
+    let mut tried = Vec::new();
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                if !tried.is_empty() {
+                    tracing::info!(%addr, failed = ?tried, "connected after trying other addresses");
+                }
+                return Ok(s);
+            }
+            Ok(Err(e)) => tried.push(format!("{addr} ({e})")),
+            Err(_) => tried.push(format!("{addr} (timed out after {timeout:?})")),
+        }
+    }
+    Err(format!("tried {}", tried.join(", ")))
+}
+
+/// Sends `CONNECT authority` and reads the proxy's answer. `Ok(None)`: the
+/// tunnel is open. `Ok(Some(resp))`: the proxy refused (e.g. 407), returned
+/// as a response for the engine to classify.
+async fn connect_tunnel(
+    tcp: &mut TcpStream,
+    proxy: &Proxy,
+    authority: &str,
+) -> Result<Option<HttpResponse>, TransportError> {
+    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(auth) = proxy.authorization() {
+        head.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    head.push_str("\r\n");
+    let proto = |e: std::io::Error| {
+        TransportError::Protocol(format!("proxy {}:{}: {e}", proxy.host, proxy.port))
+    };
+    tcp.write_all(head.as_bytes()).await.map_err(proto)?;
+    // Read byte by byte up to the blank line, so no tunnel byte is consumed.
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if buf.len() > 16 * 1024 {
+            return Err(TransportError::Protocol(
+                "proxy CONNECT answer head too long".into(),
+            ));
+        }
+        if tcp.read(&mut byte).await.map_err(proto)? == 0 {
+            return Err(TransportError::Protocol(format!(
+                "proxy {}:{} closed the connection during CONNECT",
+                proxy.host, proxy.port
+            )));
+        }
+        buf.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines = text.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| TransportError::Protocol(format!("proxy sent no status line: {text:?}")))?;
+    if (200..300).contains(&status) {
+        return Ok(None);
+    }
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(Some(HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = parse_url("https://pv.example.com/cfg/a.xml?x=1").unwrap();
+        assert!(t.https);
+        assert_eq!((t.host.as_str(), t.port), ("pv.example.com", 443));
+        assert_eq!(t.path_and_query, "/cfg/a.xml?x=1");
+        let t = parse_url("http://[::1]:8080").unwrap();
+        assert_eq!(t.host, "::1");
+        assert_eq!(t.authority, "[::1]:8080");
+        assert_eq!(t.path_and_query, "/");
+        assert!(matches!(
+            parse_url("tftp://h/x"),
+            Err(TransportError::BadUrl(_))
+        ));
+        assert!(matches!(
+            parse_url("not a url"),
+            Err(TransportError::BadUrl(_))
+        ));
+    }
+}

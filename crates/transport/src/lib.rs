@@ -1,0 +1,51 @@
+//! # phoneprov-transport: the phone side's network executors
+//!
+//! The resync engine (`phoneprov-phone`, sans-IO) decides *what* to fetch:
+//! URL, method, headers (including `Authorization` computed with
+//! `phoneprov-httpauth`), body; it also classifies results (R-RESULT). This
+//! crate only *executes* one request and returns the raw outcome:
+//!
+//! - [`HttpClient::send`]: one HTTP/1.1 request (hyper 1 client connection
+//!   over tokio, rustls with the ring provider only), no redirect following,
+//!   no auth retry, `Connection: close`; every A record tried in turn
+//!   (R-HTTPS-6); manual proxy with `CONNECT` for https (R-SEC-4);
+//!   [`HttpClient::send_with_server_name`] for SRV targets (R-SRV-4).
+//! - [`Resolver`]: system resolver, or one DNS server `ADDR:PORT` (hickory).
+//! - DNS SRV ([`srv_name`], [`order_srv`] per RFC 2782, [`resolve_srv`];
+//!   SPEC §7).
+//! - [`tftp_get`]: `phoneprov-tftp`'s client with R-RESULT error classes.
+//! - [`DhcpLease`] / [`provisioning_target`]: which DHCP option names the
+//!   provisioning source (SPEC §8).
+//! - [`SyslogSender`]: RFC 3164 over UDP (SPEC §9).
+//!
+//! Failures are [`TransportError`]s; [`TransportError::class_hint`] says
+//! which R-RESULT class they fall into. HTTP statuses (404, 401, 301...) are
+//! *not* errors: they come back in [`HttpResponse`].
+//!
+//! ## Hand-written parts
+//! The proxy `CONNECT` exchange (a dozen lines; hyper-util's proxy tunnel
+//! needs its full legacy client stack), SRV ordering (RFC 2782's algorithm
+//! is not exposed by hickory), the RFC 3164 timestamp, and the DHCP lease
+//! model. HTTP, TLS and DNS are hyper, rustls and hickory.
+
+mod dhcp;
+mod error;
+mod http;
+mod resolve;
+mod srv;
+mod syslog;
+mod tftp;
+
+pub use dhcp::{
+    provisioning_target, DhcpLease, DhcpTarget, LeaseError, DEFAULT_DHCPV6_OPTION_ORDER,
+    DEFAULT_DHCP_OPTION_ORDER, TR069_VENDOR_CLASS,
+};
+pub use error::{ClassHint, TransportError};
+pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, Proxy};
+pub use resolve::Resolver;
+pub use srv::{order_srv, resolve_srv, srv_name, SrvRecord, SrvResolution};
+pub use syslog::{format_rfc3164, SyslogSender, MAX_DATAGRAM, SYSLOG_PORT};
+pub use tftp::{tftp_get, TftpOptions, PHONE_TFTP_PORTS};
+
+/// Re-exported so callers build configurations with the same rustls.
+pub use rustls;
