@@ -208,9 +208,22 @@ impl TftpClient {
             c.retries,
             Instant::now(),
         );
-        let mut buf = vec![0u8; 65536 + 4];
-        // GRO/recvmmsg when available: a whole window in one receive.
-        let batch = Batch::new(&socket).ok();
+        // Windowed: GRO/recvmmsg, a whole window per receive, into a buffer
+        // big enough for a coalesced batch. Lockstep: a plain socket and a
+        // buffer of one block (plus one byte to notice an oversized block),
+        // which keeps thousands of concurrent clients small.
+        let windowed = c.windowsize.is_some_and(|w| w > 1);
+        let batch = if windowed {
+            Batch::new(&socket).ok()
+        } else {
+            None
+        };
+        let buf_len = if batch.is_some() {
+            65536 + 4
+        } else {
+            usize::from(c.blksize.unwrap_or(crate::options::DEFAULT_BLKSIZE)).max(512) + 5
+        };
+        let mut buf = vec![0u8; buf_len];
         let mut written = 0u64;
         // Lazily re-armed timer, as in the server shell.
         let sleep = tokio::time::sleep(c.timeout);

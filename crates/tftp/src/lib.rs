@@ -22,10 +22,34 @@
 //! - [`server`]: tokio server (one socket for requests, one per transfer,
 //!   one task per transfer, no thread per transfer) over a [`Handler`];
 //!   [`DirHandler`] serves a directory with path-safety checks.
-//! - [`client`]: tokio client ([`TftpClient::get`]).
+//! - [`client`]: tokio client ([`TftpClient::get`]), errors classed as not
+//!   found / timeout / other for the phone side, optional source-port range
+//!   (53240–53245 in SPEC R-TFTP-1).
+//! - Windowed transfers send a whole window per syscall (UDP GSO) and receive
+//!   it per syscall (GRO/recvmmsg) through `quinn-udp`.
 //!
-//! Uploads (WRQ) are refused unless [`ServerConfig::max_upload`] is set
-//! and the shell is given an upload directory.
+//! Uploads (WRQ) are refused with ERROR 2 unless the server is given an
+//! upload directory and a size cap ([`Server::with_uploads`]).
+//!
+//! # Example
+//! ```no_run
+//! use phoneprov_tftp::{Content, Handler, HandlerError, ReadRequest, Server};
+//!
+//! struct Profiles;
+//! impl Handler for Profiles {
+//!     async fn read(&self, r: ReadRequest) -> Result<Content, HandlerError> {
+//!         match r.path.strip_suffix(".cfg") {
+//!             Some(dev) => Ok(Content::Bytes(format!("<flat-profile><!-- {dev} --></flat-profile>").into())),
+//!             None => Err(HandlerError::NotFound(r.path)),
+//!         }
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), phoneprov_tftp::ServerError> {
+//! let server = Server::bind("0.0.0.0:6969".parse().unwrap(), Profiles).await?;
+//! server.serve_until(async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
 
 pub mod client;
 mod client_core;

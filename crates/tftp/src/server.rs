@@ -345,7 +345,7 @@ async fn serve_read<H: Handler>(
     }
     let mut io = Pump::Reader {
         reader,
-        chunk: vec![0u8; 64 * 1024],
+        chunk: Vec::new(),
     };
     drive(&socket, &mut t, &mut io).await;
     match t.state() {
@@ -374,6 +374,9 @@ impl Pump {
         match self {
             Pump::Reader { reader, chunk } => {
                 while let Some(r) = reader.as_mut() {
+                    if chunk.is_empty() {
+                        chunk.resize(64 * 1024, 0);
+                    }
                     let want = t.wants_data();
                     if want == 0 {
                         break;
@@ -493,8 +496,15 @@ async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
         && usize::from(opts.blksize) + 4 <= MAX_GSO_SEGMENT)
         .then(|| Batch::new(socket).ok())
         .flatten();
-    let mut out = Vec::with_capacity(64 * 1024);
-    let mut buf = vec![0u8; 65536 + 4];
+    let mut out = Vec::new();
+    // Reads only receive ACKs and ERRORs (a long ERROR message may be cut,
+    // which parsing tolerates); uploads receive whole blocks (+1 byte to
+    // notice an oversized one).
+    let buf_len = match io {
+        Pump::Reader { .. } => 1024,
+        Pump::Upload { .. } => usize::from(opts.blksize) + 5,
+    };
+    let mut buf = vec![0u8; buf_len];
     // The timer is re-armed lazily: only when it fires or must fire sooner,
     // not on every ACK that pushes the deadline back (firing early is a
     // no-op for the core). Saves a timer-wheel update per packet.

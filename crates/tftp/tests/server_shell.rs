@@ -128,7 +128,13 @@ async fn r_tftp_many_concurrent_transfers_on_one_runtime() {
         windowsize: Some(4),
         ..ClientConfig::default()
     }));
-    let n = 1000;
+    // Each transfer holds two sockets (client and server side): stay within
+    // the open-file limit of the machine running the tests.
+    let n = 2000.min(open_file_limit().saturating_sub(200) / 2);
+    assert!(
+        n >= 400,
+        "open-file limit too low for this test: raise ulimit -n"
+    );
     let mut tasks = Vec::new();
     for i in 0..n {
         let client = client.clone();
@@ -142,6 +148,18 @@ async fn r_tftp_many_concurrent_transfers_on_one_runtime() {
         t.await.unwrap();
     }
     assert_eq!(served.load(Ordering::Relaxed), n);
+}
+
+/// Soft RLIMIT_NOFILE from /proc (Linux), or a conservative guess.
+fn open_file_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(1024)
 }
 
 #[tokio::test]
