@@ -90,9 +90,8 @@
 //! The engine itself is this project's logic. Rules, macros, profiles and
 //! crypto come from the workspace crates; XML Execute objects are read with
 //! `quick-xml`, redirect URLs with `url`, randomness is `rand_chacha`
-//! (seeded, reproducible). HTTP authentication ([`auth`]) is a small
-//! hand-written adapter because the workspace's `phoneprov-httpauth` crate
-//! was not yet available when this crate was written.
+//! (seeded, reproducible), and HTTP Basic/Digest answers ([`auth`]) come
+//! from the workspace's `phoneprov-httpauth`, shared with the server side.
 
 pub mod auth;
 mod engine;

@@ -58,12 +58,9 @@ pub struct PhoneIdentity {
     pub hwver: String,
 }
 
-/// User name and password for HTTP authentication (R-HTTP-4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub user: String,
-    pub password: String,
-}
+/// User name and password for HTTP authentication (R-HTTP-4); `Debug`
+/// never prints the password.
+pub use phoneprov_httpauth::Credentials;
 
 /// Everything [`Phone::new`](crate::Phone::new) needs.
 #[derive(Debug, Clone)]
