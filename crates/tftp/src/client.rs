@@ -260,8 +260,8 @@ impl TftpClient {
             }
             tokio::select! {
                 r = recv(&socket, batch.as_ref(), &mut buf, &mut t) => {
-                    if r.is_ok() {
-                        // Drain whatever else is already queued.
+                    if r.is_ok() && windowed {
+                        // Drain the rest of the window before answering.
                         while try_recv(&socket, batch.as_ref(), &mut buf, &mut t).is_ok() {}
                     }
                 }
@@ -271,7 +271,12 @@ impl TftpClient {
                 }
             }
         }
-        match t.state().clone() {
+        let state = t.state().clone();
+        let options = t.options().copied();
+        if state == TransferState::Done {
+            dally(socket, t, buf);
+        }
+        match state {
             TransferState::Done => {
                 writer.flush().await.map_err(|e| ClientError::Io {
                     context: "cannot write the received data".into(),
@@ -279,13 +284,30 @@ impl TftpClient {
                 })?;
                 Ok(Fetched {
                     bytes: written,
-                    options: *t.options().expect("a finished read has options"),
+                    options: options.expect("a finished read has options"),
                 })
             }
             TransferState::Failed(e) => Err(classify(server, path, e)),
             TransferState::Running => unreachable!("loop exits only when finished"),
         }
     }
+}
+
+/// Keeps the socket open a little after the last block (RFC 1350 §6): if
+/// our final ACK was lost, the server resends the last block and gets the
+/// ACK again instead of failing its transfer. Runs detached, so `get`
+/// returns at once; it ends after one quiet timeout period.
+fn dally(socket: UdpSocket, mut t: ClientTransfer, mut buf: Vec<u8>) {
+    let quiet = t.options().map_or(Duration::from_secs(1), |o| o.timeout);
+    tokio::spawn(async move {
+        while let Ok(Ok((n, from))) = tokio::time::timeout(quiet, socket.recv_from(&mut buf)).await
+        {
+            t.handle_packet(from, &buf[..n], Instant::now());
+            while let Some(tx) = t.poll_transmit() {
+                let _ = socket.send_to(&tx.payload, tx.dest).await;
+            }
+        }
+    });
 }
 
 async fn recv(

@@ -505,6 +505,7 @@ async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
         Pump::Upload { .. } => usize::from(opts.blksize) + 5,
     };
     let mut buf = vec![0u8; buf_len];
+    let drain = matches!(io, Pump::Upload { .. }) && opts.windowsize > 1;
     // The timer is re-armed lazily: only when it fires or must fire sooner,
     // not on every ACK that pushes the deadline back (firing early is a
     // no-op for the core). Saves a timer-wheel update per packet.
@@ -529,9 +530,13 @@ async fn drive(socket: &UdpSocket, t: &mut ServerTransfer, io: &mut Pump) {
             r = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
                     t.handle_packet(from, &buf[..n], Instant::now());
-                    // Drain whatever else is already queued before sending.
-                    while let Ok((n, from)) = socket.try_recv_from(&mut buf) {
-                        t.handle_packet(from, &buf[..n], Instant::now());
+                    // Windowed uploads: drain the rest of the window before
+                    // answering. Reads get one ACK per window, and lockstep
+                    // would only pay for an extra empty read.
+                    if drain {
+                        while let Ok((n, from)) = socket.try_recv_from(&mut buf) {
+                            t.handle_packet(from, &buf[..n], Instant::now());
+                        }
                     }
                 }
             }
