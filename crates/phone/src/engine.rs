@@ -54,6 +54,8 @@ pub struct Phone {
     pub(crate) identity: PhoneIdentity,
     /// `$MA`: the MAC as 12 lowercase hex digits.
     mac12: String,
+    /// The identity part of the macro context (MAC forms parsed once).
+    base_ctx: MacroContext,
     pub(crate) params: ParamStore,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) default_server: Option<String>,
@@ -96,13 +98,13 @@ impl Phone {
         for (k, v) in &cfg.initial_params {
             params.set(k, v);
         }
-        let mac12 = MacroContext::new()
+        let base_ctx = MacroContext::new()
             .with_mac(&cfg.identity.mac)
-            .ok()
-            .and_then(|c| c.get("MA").map(str::to_string))
             .unwrap_or_default();
+        let mac12 = base_ctx.get("MA").unwrap_or_default().to_string();
         Phone {
             mac12,
+            base_ctx,
             identity: cfg.identity,
             params,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -482,9 +484,7 @@ impl Phone {
 
     /// The macro values of this phone now (R-MACRO).
     pub(crate) fn macro_context(&self) -> MacroContext {
-        let mut ctx = MacroContext::new()
-            .with_mac(&self.identity.mac)
-            .unwrap_or_default();
+        let mut ctx = self.base_ctx.clone();
         ctx.set("SN", self.identity.serial.clone());
         ctx.set("PN", self.identity.pn.clone());
         ctx.set("PSN", self.identity.psn.clone());

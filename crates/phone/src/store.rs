@@ -45,11 +45,14 @@ impl ParamStore {
         if let Some(e) = self.entries.get(name) {
             return Some(e.value.as_str());
         }
-        let c = canonical(name);
-        match self.entries.get(&c) {
-            Some(e) => Some(e.value.as_str()),
-            None => schema::default_of(&c),
+        // One schema lookup gives both the canonical name and the default.
+        let spec = schema::lookup(name)?;
+        if spec.aliases.contains(&name) {
+            if let Some(e) = self.entries.get(spec.prefix) {
+                return Some(e.value.as_str());
+            }
         }
+        Some(spec.default)
     }
 
     /// The value in effect, or `""`.
