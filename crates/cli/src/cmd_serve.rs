@@ -1,0 +1,147 @@
+//! `phoneprov serve`: the provisioning server (`phoneprov-server`).
+//!
+//! With no flags it creates `./phoneprov-data` (database, example
+//! templates, development CA) and listens on TFTP 6969, HTTP 8080,
+//! HTTPS 8443 and syslog 5514, printing one line per listener with the
+//! actual address (tests pass port 0 and read it back). `--config FILE`
+//! reads a TOML file (see `examples/phoneprov.toml`); `--http/--https/
+//! --tftp/--syslog ADDR|off` override it. SIGHUP reloads config and
+//! templates (a broken template keeps the old set); SIGTERM or Ctrl-C
+//! drains in-flight requests and transfers, then exits 0.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use phoneprov_server::{Config, Listen, Server, StartOptions};
+
+/// Arguments of `phoneprov serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Data directory (database, CA, templates, static, firmware).
+    /// Default: the config's data_dir, else ./phoneprov-data.
+    #[arg(long = "data", value_name = "DIR", env = "PHONEPROV_DATA")]
+    pub data: Option<PathBuf>,
+    /// TOML configuration file (see examples/phoneprov.toml).
+    #[arg(long, value_name = "FILE", env = "PHONEPROV_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address (ADDR:PORT, PORT, or off).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub http: Option<Listen>,
+    /// HTTPS listen address (ADDR:PORT, PORT, or off).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub https: Option<Listen>,
+    /// TFTP listen address (ADDR:PORT, PORT, or off).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub tftp: Option<Listen>,
+    /// Syslog (UDP) listen address (ADDR:PORT, PORT, or off).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub syslog: Option<Listen>,
+}
+
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    Listen::parse(s)
+}
+
+impl ServeArgs {
+    /// Applies the listener flags on top of a config.
+    fn apply(&self, cfg: &mut Config) {
+        if let Some(l) = self.http {
+            cfg.listen.http = l;
+        }
+        if let Some(l) = self.https {
+            cfg.listen.https = l;
+        }
+        if let Some(l) = self.tftp {
+            cfg.listen.tftp = l;
+        }
+        if let Some(l) = self.syslog {
+            cfg.listen.syslog = l;
+        }
+    }
+}
+
+/// Runs the server until SIGTERM/Ctrl-C; returns the exit code.
+pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
+    init_logging();
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    args.apply(&mut cfg);
+    let data = args
+        .data
+        .clone()
+        .or_else(|| cfg.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("phoneprov-data"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("phoneprov-serve")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(args, cfg, data))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i32> {
+    let flags = args.clone();
+    let mut opts = StartOptions::new(data.clone(), cfg);
+    opts.config_file = args.config.clone();
+    opts.overrides = Arc::new(move |c: &mut Config| flags.apply(c));
+    let server = Server::start(opts).await?;
+    let b = server.bound();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "phoneprov serve: data in {}", data.display())?;
+    let lines = [
+        ("tftp", "tftp", b.tftp),
+        ("http", "http", b.http),
+        ("https", "https", b.https),
+        ("syslog", "udp", b.syslog),
+    ];
+    for (name, scheme, addr) in lines {
+        if let Some(a) = addr {
+            writeln!(
+                out,
+                "phoneprov serve: {name:<6} listening on {scheme}://{a}"
+            )?;
+        }
+    }
+    out.flush()?;
+    drop(out);
+    wait_for_stop(&server).await;
+    eprintln!("phoneprov serve: stopping; letting in-flight requests and transfers finish");
+    server.shutdown().await;
+    Ok(0)
+}
+
+/// Handles SIGHUP (reload) until SIGTERM or Ctrl-C.
+async fn wait_for_stop(server: &Server) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => match server.reload() {
+                Ok(generation) => eprintln!("phoneprov serve: reloaded config and templates (generation {generation})"),
+                Err(e) => eprintln!("phoneprov serve: reload failed, keeping the running config and templates: {e}"),
+            },
+        }
+    }
+}

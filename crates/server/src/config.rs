@@ -1,0 +1,452 @@
+//! The server configuration: a TOML file (`--config FILE`, documented in
+//! `examples/phoneprov.toml`) plus command-line overrides.
+//!
+//! Every field has a default, so `phoneprov serve` with no file works
+//! (DESIGN.md "embedded default"). Relative paths are resolved against the
+//! data directory. Unknown keys are refused (`deny_unknown_fields`): a typo
+//! in a security policy must not silently fall back to a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// Where one listener binds, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// Bind this address (port 0 picks a free port).
+    On(SocketAddr),
+    /// The listener is disabled.
+    Off,
+}
+
+impl Listen {
+    /// Parses `off`, `ADDR:PORT`, `:PORT` or a bare `PORT` (all addresses).
+    pub fn parse(text: &str) -> Result<Listen, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("off") {
+            return Ok(Listen::Off);
+        }
+        if let Ok(port) = t.trim_start_matches(':').parse::<u16>() {
+            return Ok(Listen::On(SocketAddr::from(([0, 0, 0, 0], port))));
+        }
+        t.parse::<SocketAddr>().map(Listen::On).map_err(|_| {
+            format!(
+                "bad listen address {t:?}: write ADDR:PORT (0.0.0.0:8080, [::]:8080), PORT, or off"
+            )
+        })
+    }
+
+    /// The address when on.
+    pub fn addr(self) -> Option<SocketAddr> {
+        match self {
+            Listen::On(a) => Some(a),
+            Listen::Off => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Port(u16),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Port(p) => Ok(Listen::On(SocketAddr::from(([0, 0, 0, 0], p)))),
+            Raw::Text(t) => Listen::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Listener addresses (`[listen]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// TFTP (UDP), default `0.0.0.0:6969`.
+    pub tftp: Listen,
+    /// Plain HTTP, default `0.0.0.0:8080`.
+    pub http: Listen,
+    /// HTTPS, default `0.0.0.0:8443`.
+    pub https: Listen,
+    /// Syslog (UDP), default `0.0.0.0:5514`.
+    pub syslog: Listen,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        let any = |p: u16| Listen::On(SocketAddr::from(([0, 0, 0, 0], p)));
+        ListenConfig {
+            tftp: any(6969),
+            http: any(8080),
+            https: any(8443),
+            syslog: any(5514),
+        }
+    }
+}
+
+/// Client certificate policy (`[tls] client_auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuthMode {
+    /// Never ask.
+    Off,
+    /// Ask; clients without a certificate still connect (default).
+    #[default]
+    Optional,
+    /// Mutual TLS: refuse clients without a phone certificate.
+    Required,
+}
+
+/// `[tls]`: HTTPS certificate and client-certificate policy (R-HTTPS-5).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Server certificate chain (PEM). Default: the development CA's
+    /// `ca/server.pem`, created at first start.
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub key: Option<PathBuf>,
+    /// CA whose phone certificates are accepted. Default: `ca/ca.pem`.
+    pub client_ca: Option<PathBuf>,
+    /// `off`, `optional` (default) or `required`.
+    pub client_auth: ClientAuthMode,
+    /// Names for the development server certificate (default localhost,
+    /// 127.0.0.1, ::1). Only used when the dev CA creates it.
+    pub server_names: Vec<String>,
+}
+
+/// Profile encryption scheme (`[profiles] encryption`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Encryption {
+    /// `openssl enc -aes-256-cbc -k KEY` format (default).
+    #[default]
+    Aes256cbc,
+    /// RFC 8188 with `Content-Encoding: aes128gcm` over HTTP.
+    Aes128gcm,
+}
+
+/// `[profiles]`: how profiles are found, rendered and encoded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfilesConfig {
+    /// Request path patterns that name a device's profile. Macros: `$MA`
+    /// (MAC), `$PSN`, `$PN`, `$SN`. Matched in order.
+    pub paths: Vec<String>,
+    /// Encryption for plain HTTP and TFTP (never off: R-SEC, issue 4 item 4).
+    pub encryption: Encryption,
+    /// gzip before encrypting (R-FMT-6).
+    pub gzip: bool,
+    /// Refuse to serve a rendered profile with lint errors (500 + event).
+    pub strict: bool,
+    /// Rendered profiles kept in memory (most recently used).
+    pub cache_entries: usize,
+    /// How long a device row read from the database is trusted before it is
+    /// read again (changes made by `phoneprov device` show up after this).
+    pub device_ttl_ms: u64,
+    /// Unknown devices are added to the inventory as pending (still 404
+    /// until an admin approves them).
+    pub auto_register: bool,
+    /// Base host name put into the URLs of generated rules
+    /// (`Profile_Rule`, `Upgrade_Rule`). Default: the request's Host header,
+    /// else the listener's address.
+    pub public_host: Option<String>,
+}
+
+impl Default for ProfilesConfig {
+    fn default() -> Self {
+        ProfilesConfig {
+            paths: [
+                "/$MA.cfg",
+                "/$MA.xml",
+                "/ata$MA.cfg",
+                "/Cisco/$MA.cfg",
+                "/$PSN.xml",
+                "/$PN.cfg",
+            ]
+            .map(String::from)
+            .to_vec(),
+            encryption: Encryption::default(),
+            gzip: true,
+            strict: true,
+            cache_entries: 100_000,
+            device_ttl_ms: 2_000,
+            auto_register: false,
+            public_host: None,
+        }
+    }
+}
+
+/// `[security]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// In-house pre-provisioning networks (CIDR): TFTP clients from these
+    /// get the plaintext bootstrap profile carrying their key.
+    pub preprovision_networks: Vec<IpNet>,
+    /// Serve the bootstrap profile over HTTPS to clients without a client
+    /// certificate (off by default: anyone could fetch any key).
+    pub bootstrap_without_client_cert: bool,
+}
+
+/// One `[[auth]]` entry: who must authenticate and with which credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRule {
+    /// Devices (any MAC spelling) this rule covers.
+    #[serde(default)]
+    pub macs: Vec<String>,
+    /// Groups this rule covers.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Applies to every device.
+    #[serde(default)]
+    pub all: bool,
+    /// user → password.
+    pub users: BTreeMap<String, String>,
+    /// `basic` and/or `digest` (default both).
+    #[serde(default = "default_schemes")]
+    pub schemes: Vec<AuthScheme>,
+}
+
+/// HTTP authentication scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScheme {
+    /// RFC 7617.
+    Basic,
+    /// RFC 7616 (MD5 and SHA-256, qop=auth).
+    Digest,
+}
+
+fn default_schemes() -> Vec<AuthScheme> {
+    vec![AuthScheme::Digest, AuthScheme::Basic]
+}
+
+/// `[auth_settings]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Realm in challenges.
+    pub realm: String,
+    /// Digest nonce lifetime in seconds.
+    pub nonce_ttl_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            realm: "phoneprov".into(),
+            nonce_ttl_secs: 300,
+        }
+    }
+}
+
+/// A firmware target (`[firmware.models."PN"]`, `[firmware.groups.G]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareTarget {
+    /// Version string (for templates and logs).
+    pub version: String,
+    /// Image file, relative to the firmware directory.
+    pub file: String,
+}
+
+/// `[firmware]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FirmwareConfig {
+    /// Targets by product name (`$PN`).
+    pub models: BTreeMap<String, FirmwareTarget>,
+    /// Targets by group (win over models).
+    pub groups: BTreeMap<String, FirmwareTarget>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request head (431 above it). hyper's floor is 8192.
+    pub max_header_bytes: usize,
+    /// Largest request body (413 above it).
+    pub max_body_bytes: u64,
+    /// Whole-request deadline in seconds (head and body).
+    pub request_timeout_secs: u64,
+    /// Grace period for in-flight transfers on SIGTERM, in seconds.
+    pub drain_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            drain_secs: 10,
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The data directory (database, CA, templates…). The CLI's `--data`
+    /// wins over this.
+    pub data_dir: Option<PathBuf>,
+    /// Templates (default `<data>/templates`).
+    pub templates_dir: Option<PathBuf>,
+    /// Static files served as they are (default `<data>/static`).
+    pub static_dir: Option<PathBuf>,
+    /// Firmware images (default `<data>/firmware`), served under `/firmware/`.
+    pub firmware_dir: Option<PathBuf>,
+    /// Listeners.
+    pub listen: ListenConfig,
+    /// HTTPS.
+    pub tls: TlsConfig,
+    /// Profiles.
+    pub profiles: ProfilesConfig,
+    /// Security policy.
+    pub security: SecurityConfig,
+    /// HTTP authentication rules.
+    pub auth: Vec<AuthRule>,
+    /// Realm and nonce lifetime.
+    pub auth_settings: AuthSettings,
+    /// Moved devices: MAC → URL (answered with `redirect_status`). A device
+    /// variable `redirect` does the same per device.
+    pub redirects: BTreeMap<String, String>,
+    /// 301 or 302 (default).
+    pub redirect_status: Option<u16>,
+    /// Firmware targets.
+    pub firmware: FirmwareConfig,
+    /// Request limits.
+    pub limits: Limits,
+    /// The file it was read from (not a TOML key).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and checks a TOML file. Errors carry `file:line:column`.
+    pub fn load(path: &Path) -> Result<Config, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServerError::ConfigRead {
+            path: path.to_path_buf(),
+            error: e,
+        })?;
+        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Parses TOML text; `name` is used in error messages.
+    pub fn parse(text: &str, name: &str) -> Result<Config, ServerError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            ServerError::ConfigSyntax {
+                file: name.to_string(),
+                line,
+                column: col,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        cfg.check(name)?;
+        Ok(cfg)
+    }
+
+    fn check(&self, name: &str) -> Result<(), ServerError> {
+        let bad = |what: String| ServerError::ConfigValue {
+            file: name.to_string(),
+            message: what,
+        };
+        if let Some(s) = self.redirect_status {
+            if s != 301 && s != 302 {
+                return Err(bad(format!("redirect_status = {s}: use 301 or 302")));
+            }
+        }
+        for p in &self.profiles.paths {
+            crate::paths::PathPattern::parse(p).map_err(bad)?;
+        }
+        for mac in self.redirects.keys() {
+            phoneprov_store::Mac::parse(mac).map_err(|e| bad(format!("[redirects]: {e}")))?;
+        }
+        for rule in &self.auth {
+            for mac in &rule.macs {
+                phoneprov_store::Mac::parse(mac).map_err(|e| bad(format!("[[auth]] macs: {e}")))?;
+            }
+            if rule.users.is_empty() {
+                return Err(bad(
+                    "[[auth]] entry without users: add users = { name = \"password\" }".into(),
+                ));
+            }
+        }
+        if self.profiles.cache_entries == 0 {
+            return Err(bad("profiles.cache_entries = 0: use at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Request deadline.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.limits.request_timeout_secs.max(1))
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_documented_defaults() {
+        let c = Config::parse("", "x.toml").unwrap();
+        assert_eq!(c.listen.http, Listen::parse("0.0.0.0:8080").unwrap());
+        assert_eq!(c.listen.tftp.addr().unwrap().port(), 6969);
+        assert_eq!(c.profiles.encryption, Encryption::Aes256cbc);
+        assert_eq!(c.tls.client_auth, ClientAuthMode::Optional);
+    }
+
+    #[test]
+    fn listen_accepts_port_numbers_off_and_addresses() {
+        let c = Config::parse(
+            "[listen]\nhttp = 80\nhttps = \"127.0.0.1:443\"\ntftp = \"off\"\nsyslog = \":514\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(c.listen.http.addr().unwrap().port(), 80);
+        assert_eq!(c.listen.https, Listen::parse("127.0.0.1:443").unwrap());
+        assert_eq!(c.listen.tftp, Listen::Off);
+        assert_eq!(c.listen.syslog.addr().unwrap().port(), 514);
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let e = Config::parse("[listen]\nhttp = 80\n[profiles\n", "my.toml").unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("my.toml:3:"), "{s}");
+        let e = Config::parse("\n\n[limits]\nmax_body = 3\n", "my.toml").unwrap_err();
+        assert!(e.to_string().starts_with("my.toml:4:"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Config::parse("redirect_status = 303\n", "x").is_err());
+        assert!(Config::parse("[profiles]\npaths = [\"/$XX.cfg\"]\n", "x").is_err());
+        assert!(Config::parse("[redirects]\nnotamac = \"http://x\"\n", "x").is_err());
+        assert!(Config::parse("[listen]\nhttp = \"nowhere\"\n", "x").is_err());
+    }
+}

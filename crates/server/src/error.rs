@@ -1,0 +1,80 @@
+//! Start-up and reload errors. Each message says what was wrong and what
+//! to do, on one line (the CLI prints `phoneprov: error: <message>`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Why the server could not start (or a reload was refused).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {error}; check the path given to --config", path.display())]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// OS error.
+        error: std::io::Error,
+    },
+    /// TOML syntax or type error.
+    #[error(
+        "{file}:{line}:{column}: {message}; fix the config file (see examples/phoneprov.toml)"
+    )]
+    ConfigSyntax {
+        /// File name.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What toml said.
+        message: String,
+    },
+    /// A value that parses but is not acceptable.
+    #[error("{file}: {message}")]
+    ConfigValue {
+        /// File name.
+        file: String,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+    /// A directory could not be created or written.
+    #[error("data directory {} is not writable ({error}); pass a writable directory with --data", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// OS error.
+        error: std::io::Error,
+    },
+    /// A port is taken or not allowed.
+    #[error("cannot listen on {proto} {addr}: {error}; stop the program using it or pick another port (--{proto} ADDR or off)")]
+    Bind {
+        /// `http`, `https`, `tftp` or `syslog`.
+        proto: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// OS error.
+        error: std::io::Error,
+    },
+    /// A template does not compile.
+    #[error("template {name}: {message}; fix the template (nothing was changed)")]
+    Template {
+        /// Template name (path under the templates directory).
+        name: String,
+        /// minijinja's message with the line.
+        message: String,
+    },
+    /// Template directory unreadable.
+    #[error("cannot read templates in {}: {error}; check templates_dir", path.display())]
+    TemplateDir {
+        /// Directory.
+        path: PathBuf,
+        /// OS error.
+        error: std::io::Error,
+    },
+    /// TLS material missing or bad.
+    #[error("HTTPS setup: {0}; fix [tls] cert/key/client_ca or delete <data>/ca to recreate the development CA")]
+    Tls(String),
+    /// The inventory could not be opened.
+    #[error(transparent)]
+    Store(#[from] phoneprov_store::StoreError),
+}

@@ -1,0 +1,605 @@
+//! HTTP(S) request handling (R-HTTP, R-HTTPS, R-RESULT).
+//!
+//! Routing, in order: `/metrics`; `/api/…` (mounted handler); path safety
+//! (400 for `..`, `%2e%2e`, backslash, NUL); `/firmware/…` (Range);
+//! profile path patterns → the device's profile; otherwise the static
+//! directory; otherwise 404. GET and HEAD fetch; POST on a profile path is a
+//! resync (body stored as an event, profile returned); POST/PUT elsewhere is
+//! a report (`Report_Rule`; body decrypted with the device key when
+//! encrypted, stored as an event).
+//!
+//! Status codes follow the phone's result classes (SPEC §6): 404 for an
+//! unknown or pending device (class B), 401 with Basic and Digest
+//! challenges, 403 when a client certificate names another MAC, 301/302 for
+//! a moved device, 500 when the profile cannot be rendered (class C).
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Incoming};
+use phoneprov_pki::PhoneIdentity;
+use phoneprov_store::{EventKind, Mac, NewDevice, Outcome};
+
+use crate::auth::AuthResult;
+use crate::files::{file_response, RespBody};
+use crate::metrics_setup::{record, status_label, Proto};
+use crate::paths::{decode_path, parse_user_agent};
+use crate::render::Variant;
+use crate::state::{is_pending, vars, AppState, Policy};
+use crate::store_io::StatusMsg;
+
+/// What is known about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// HTTP or HTTPS.
+    pub proto: Proto,
+    /// Client address.
+    pub peer: SocketAddr,
+    /// Local address the request arrived on.
+    pub local: SocketAddr,
+    /// The verified client certificate's identity (HTTPS only).
+    pub identity: Option<PhoneIdentity>,
+}
+
+/// Owned User-Agent facts (R-HTTP-3).
+#[derive(Debug, Clone, Default)]
+struct Ua {
+    model: Option<String>,
+    firmware: Option<String>,
+    mac: Option<Mac>,
+}
+
+type Resp = Response<RespBody>;
+
+/// The parts of a request the profile path reads (GET keeps its body
+/// stream, POST has consumed it).
+struct ReqView<'a> {
+    method: &'a Method,
+    uri: &'a http::Uri,
+    headers: &'a http::HeaderMap,
+}
+
+fn simple(status: StatusCode, text: &'static str) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(RespBody::full(Bytes::from_static(text.as_bytes())))
+        .expect("static response")
+}
+
+/// hyper service entry point: routes, bounds the time, counts.
+pub async fn handle(
+    state: Arc<AppState>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Resp, Infallible> {
+    let timeout = state.policy.load().config.request_timeout();
+    let resp = match tokio::time::timeout(timeout, route(&state, &conn, req)).await {
+        Ok(r) => r,
+        Err(_) => simple(StatusCode::REQUEST_TIMEOUT, "request timed out\n"),
+    };
+    let bytes = resp.body().size_hint().exact().unwrap_or(0);
+    record(conn.proto, status_label(resp.status().as_u16()), bytes);
+    Ok(resp)
+}
+
+async fn route(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -> Resp {
+    let raw_path = req.uri().path();
+    if raw_path == "/metrics" && req.method() == Method::GET {
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(RespBody::full(state.metrics.render()))
+            .expect("static response");
+    }
+    if raw_path.starts_with("/api/") {
+        return api(state, req).await;
+    }
+    let path = match decode_path(raw_path) {
+        Ok(p) => p,
+        Err(_) => return simple(StatusCode::BAD_REQUEST, "bad request path\n"),
+    };
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_user_agent)
+        .map(|u| Ua {
+            model: Some(u.model.to_string()),
+            firmware: Some(u.firmware.to_string()),
+            mac: u.mac,
+        })
+        .unwrap_or_default();
+    let policy = state.policy.load_full();
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            let head = req.method() == Method::HEAD;
+            let view = ReqView {
+                method: req.method(),
+                uri: req.uri(),
+                headers: req.headers(),
+            };
+            get(state, &policy, conn, &view, &path, &ua, head).await
+        }
+        Method::POST | Method::PUT => post(state, &policy, conn, req, &path, &ua).await,
+        _ => Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET, HEAD, POST, PUT")
+            .body(RespBody::empty())
+            .expect("static response"),
+    }
+}
+
+/// The device a profile path names: path MAC, then client certificate, then
+/// User-Agent. `None` when the path is not a profile path or names no MAC.
+fn profile_mac(policy: &Policy, path: &str, ua: &Ua, conn: &ConnInfo) -> Option<Option<Mac>> {
+    let cert_mac = conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok());
+    policy
+        .patterns
+        .iter()
+        .find_map(|p| p.matches(path))
+        .map(|m| m.mac.or(cert_mac).or(ua.mac))
+}
+
+/// The host phones should use in generated URLs.
+fn url_host(policy: &Policy, req_host: Option<&str>, local: IpAddr) -> String {
+    if let Some(h) = &policy.config.profiles.public_host {
+        return h.clone();
+    }
+    if let Some(h) = req_host {
+        let host = if let Some(rest) = h.strip_prefix('[') {
+            rest.split(']').next().unwrap_or(rest)
+        } else {
+            h.rsplit_once(':').map_or(h, |(a, _)| a)
+        };
+        if !host.is_empty()
+            && host
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".-:".contains(&c))
+        {
+            return host.to_string();
+        }
+    }
+    local.to_string()
+}
+
+fn seen(
+    state: &AppState,
+    mac: Mac,
+    ip: IpAddr,
+    ua: &Ua,
+    outcome: Outcome,
+    kind: EventKind,
+    message: String,
+) {
+    state.status.send(StatusMsg::Seen {
+        mac,
+        ip,
+        firmware: ua.firmware.clone(),
+        outcome: Some(outcome),
+        kind,
+        message,
+    });
+}
+
+async fn get(
+    state: &Arc<AppState>,
+    policy: &Arc<Policy>,
+    conn: &ConnInfo,
+    req: &ReqView<'_>,
+    path: &str,
+    ua: &Ua,
+    head: bool,
+) -> Resp {
+    if let Some(rest) = path.strip_prefix("/firmware/") {
+        let who = ua
+            .mac
+            .or_else(|| conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok()));
+        let resp = serve_file(&policy.dirs.firmware_root, rest, req, head).await;
+        if let Some(mac) = who {
+            let ok = resp.status().is_success();
+            let outcome = if ok {
+                Outcome::Success
+            } else {
+                Outcome::NotFound
+            };
+            seen(
+                state,
+                mac,
+                conn.peer.ip(),
+                ua,
+                outcome,
+                EventKind::Upgrade,
+                format!("{} {path} {}", conn.proto.as_str(), resp.status().as_u16()),
+            );
+        }
+        return resp;
+    }
+    match profile_mac(policy, path, ua, conn) {
+        Some(Some(mac)) => profile(state, policy, conn, req, path, ua, mac, head).await,
+        // A profile-shaped path that names no device (`/$PN.cfg` from a
+        // phone without a MAC in its User-Agent): maybe a static file.
+        _ => serve_file(&policy.dirs.static_root, path, req, head).await,
+    }
+}
+
+async fn serve_file(root: &std::path::Path, rel: &str, req: &ReqView<'_>, head: bool) -> Resp {
+    let root = root.to_path_buf();
+    let rel = rel.to_string();
+    let resolved = tokio::task::spawn_blocking(move || phoneprov_tftp::resolve_path(&root, &rel))
+        .await
+        .ok();
+    let Some(Ok(file)) = resolved else {
+        return simple(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let range = req.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    match file_response(&file, range, head).await {
+        Ok(r) => r,
+        Err(_) => simple(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn profile(
+    state: &Arc<AppState>,
+    policy: &Arc<Policy>,
+    conn: &ConnInfo,
+    req: &ReqView<'_>,
+    path: &str,
+    ua: &Ua,
+    mac: Mac,
+    head: bool,
+) -> Resp {
+    let ip = conn.peer.ip();
+    let what = || format!("{} {path}", conn.proto.as_str());
+    // A certificate for MAC X never gets MAC Y's profile.
+    if let Some(id) = &conn.identity {
+        if !id.authorizes_mac(&mac.to_string()) {
+            seen(
+                state,
+                mac,
+                ip,
+                ua,
+                Outcome::Failed,
+                EventKind::Resync,
+                format!("{}: 403, client certificate is for {}", what(), id.mac),
+            );
+            tracing::warn!(%mac, cert_mac = %id.mac, %ip, "client certificate names another device");
+            return simple(
+                StatusCode::FORBIDDEN,
+                "client certificate does not match this device\n",
+            );
+        }
+    }
+    let ttl = std::time::Duration::from_millis(policy.config.profiles.device_ttl_ms);
+    let entry = match state.cache.device(state, mac, ttl).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(%mac, error = %e, "device lookup failed");
+            return simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n");
+        }
+    };
+    let Some(device) = entry.device.clone() else {
+        if policy.config.profiles.auto_register {
+            let mut nd = NewDevice::new(mac);
+            nd.model = ua
+                .model
+                .clone()
+                .or_else(|| conn.identity.as_ref().and_then(|i| i.model.clone()));
+            nd.serial = conn.identity.as_ref().and_then(|i| i.serial.clone());
+            nd.vars.insert(vars::STATUS.into(), "pending".into());
+            state.status.send(StatusMsg::Register(nd));
+            state.cache.forget(mac);
+        }
+        seen(
+            state,
+            mac,
+            ip,
+            ua,
+            Outcome::NotFound,
+            EventKind::Resync,
+            format!("{}: 404, unknown device", what()),
+        );
+        return simple(StatusCode::NOT_FOUND, "unknown device\n");
+    };
+    if is_pending(&device.vars) {
+        seen(
+            state,
+            mac,
+            ip,
+            ua,
+            Outcome::NotFound,
+            EventKind::Resync,
+            format!("{}: 404, device pending approval", what()),
+        );
+        return simple(StatusCode::NOT_FOUND, "device pending approval\n");
+    }
+    if let Some(url) = policy
+        .redirects
+        .get(&mac)
+        .or_else(|| device.vars.get(vars::REDIRECT))
+    {
+        let status = match policy.config.redirect_status {
+            Some(301) => StatusCode::MOVED_PERMANENTLY,
+            _ => StatusCode::FOUND,
+        };
+        if let Ok(loc) = HeaderValue::from_str(url) {
+            seen(
+                state,
+                mac,
+                ip,
+                ua,
+                Outcome::Success,
+                EventKind::Resync,
+                format!("{}: {} to {url}", what(), status.as_u16()),
+            );
+            return Response::builder()
+                .status(status)
+                .header(header::LOCATION, loc)
+                .body(RespBody::empty())
+                .expect("valid redirect");
+        }
+    }
+    if let Some(rule) = policy.auth_for(mac, device.group.as_deref()) {
+        let authz = req
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let uri = req
+            .uri
+            .path_and_query()
+            .map_or(req.uri.path(), |p| p.as_str());
+        match state
+            .auth
+            .check(req.method.as_str(), uri, authz, &rule.users, &rule.schemes)
+        {
+            AuthResult::Ok(_) => {}
+            AuthResult::Challenge { stale } => {
+                let mut b = Response::builder().status(StatusCode::UNAUTHORIZED);
+                for c in state.auth.challenges(&rule.schemes, stale) {
+                    b = b.header(header::WWW_AUTHENTICATE, c);
+                }
+                return b
+                    .body(RespBody::full(Bytes::from_static(
+                        b"authentication required\n",
+                    )))
+                    .expect("valid challenge");
+            }
+        }
+    }
+    let cert_matches = conn.identity.is_some();
+    let variant = if conn.proto == Proto::Https
+        && (cert_matches || policy.config.security.bootstrap_without_client_cert)
+    {
+        Variant::Bootstrap
+    } else {
+        Variant::Encrypted
+    };
+    let host = url_host(
+        policy,
+        req.headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+        conn.local.ip(),
+    );
+    let templates = state.templates.load();
+    let rendered = match state
+        .cache
+        .profile(state, policy, &templates, &entry, variant, &host)
+    {
+        Ok((r, _hit)) => r,
+        Err(e) => {
+            let outcome = match e {
+                crate::render::RenderError::Lint { .. } => Outcome::Corrupt,
+                _ => Outcome::Failed,
+            };
+            tracing::error!(%mac, error = %e, "profile render failed");
+            seen(
+                state,
+                mac,
+                ip,
+                ua,
+                outcome,
+                EventKind::Resync,
+                format!("{}: 500, {e}", what()),
+            );
+            return simple(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "profile could not be rendered\n",
+            );
+        }
+    };
+    let not_modified = req
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == "*" || t.as_bytes() == rendered.etag.as_bytes())
+        });
+    seen(
+        state,
+        mac,
+        ip,
+        ua,
+        Outcome::Success,
+        EventKind::Resync,
+        format!("{}: {}", what(), if not_modified { 304 } else { 200 }),
+    );
+    let mut b = Response::builder()
+        .header(header::ETAG, rendered.etag.clone())
+        .header(header::CACHE_CONTROL, "no-cache");
+    if not_modified {
+        return b
+            .status(StatusCode::NOT_MODIFIED)
+            .body(RespBody::empty())
+            .expect("valid 304");
+    }
+    b = b.header(header::CONTENT_TYPE, rendered.content_type);
+    if let Some(ce) = rendered.content_encoding {
+        b = b.header(header::CONTENT_ENCODING, ce);
+    }
+    let body = if head {
+        b = b.header(header::CONTENT_LENGTH, rendered.body.len());
+        RespBody::empty()
+    } else {
+        RespBody::Full(Some(rendered.body.clone()))
+    };
+    b.body(body).expect("valid profile response")
+}
+
+/// Reads a request body within the configured limit; `Err` is the response.
+async fn read_body(
+    state: &AppState,
+    req: Request<Incoming>,
+) -> Result<(http::request::Parts, Bytes), Resp> {
+    let limit = state.policy.load().config.limits.max_body_bytes;
+    let too_big = || simple(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+    if req.body().size_hint().lower() > limit {
+        return Err(too_big());
+    }
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, limit as usize).collect().await {
+        Ok(c) => Ok((parts, c.to_bytes())),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_big())
+        }
+        Err(_) => Err(simple(StatusCode::BAD_REQUEST, "bad request body\n")),
+    }
+}
+
+/// Finds a 12-hex-digit MAC among the path's segments (report URLs such
+/// as `/report/$MA.xml`).
+fn mac_in_path(path: &str) -> Option<Mac> {
+    let b = path.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_hexdigit() && (i == 0 || !b[i - 1].is_ascii_hexdigit()) {
+            let n = b[i..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+            if n == 12 {
+                return Mac::parse(&path[i..i + 12]).ok();
+            }
+            i += n;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+async fn post(
+    state: &Arc<AppState>,
+    policy: &Arc<Policy>,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+    path: &str,
+    ua: &Ua,
+) -> Resp {
+    let profile_target = profile_mac(policy, path, ua, conn);
+    let ce = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (parts, body) = match read_body(state, req).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let cert_mac = conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok());
+    if let Some(Some(mac)) = profile_target {
+        // Resync by POST (R-HTTP-2): keep the body for tracking, answer
+        // with the profile.
+        let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]).into_owned();
+        state.status.send(StatusMsg::Seen {
+            mac,
+            ip: conn.peer.ip(),
+            firmware: ua.firmware.clone(),
+            outcome: None,
+            kind: EventKind::Resync,
+            message: format!("POST {path}: {text}"),
+        });
+        let view = ReqView {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        };
+        return profile(state, policy, conn, &view, path, ua, mac, false).await;
+    }
+    let Some(mac) = mac_in_path(path).or(cert_mac).or(ua.mac) else {
+        return simple(StatusCode::NOT_FOUND, "report names no device\n");
+    };
+    if let Some(id) = &conn.identity {
+        if !id.authorizes_mac(&mac.to_string()) {
+            return simple(
+                StatusCode::FORBIDDEN,
+                "client certificate does not match this device\n",
+            );
+        }
+    }
+    let ttl = std::time::Duration::from_millis(policy.config.profiles.device_ttl_ms);
+    let entry = match state.cache.device(state, mac, ttl).await {
+        Ok(e) => e,
+        Err(_) => return simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n"),
+    };
+    let Some(device) = entry.device.clone() else {
+        return simple(StatusCode::NOT_FOUND, "unknown device\n");
+    };
+    let encrypted =
+        body.starts_with(b"Salted__") || ce.as_deref().is_some_and(|c| c.contains("aes128gcm"));
+    let plain: Vec<u8> = if encrypted {
+        let opts = phoneprov_crypto::DecodeOptions {
+            key: Some(device.key.expose_secret().as_bytes()),
+            content_encoding: ce.as_deref(),
+            max_plain: policy.config.limits.max_body_bytes as usize * 4,
+        };
+        match phoneprov_crypto::decode(&body, &opts) {
+            Ok(d) => d.plain,
+            Err(e) => {
+                seen(
+                    state,
+                    mac,
+                    conn.peer.ip(),
+                    ua,
+                    Outcome::Corrupt,
+                    EventKind::Report,
+                    format!("{} {path}: undecryptable report: {e}", parts.method),
+                );
+                return simple(
+                    StatusCode::BAD_REQUEST,
+                    "report could not be decrypted with the device key\n",
+                );
+            }
+        }
+    } else {
+        body.to_vec()
+    };
+    let text = String::from_utf8_lossy(&plain[..plain.len().min(64 * 1024)]).into_owned();
+    state.status.send(StatusMsg::Seen {
+        mac,
+        ip: conn.peer.ip(),
+        firmware: ua.firmware.clone(),
+        outcome: None,
+        kind: EventKind::Report,
+        message: format!("{} {path}: {text}", parts.method),
+    });
+    simple(StatusCode::OK, "report stored\n")
+}
+
+async fn api(state: &Arc<AppState>, req: Request<Incoming>) -> Resp {
+    let Some(handler) = state.api.clone() else {
+        return simple(StatusCode::NOT_FOUND, "no API mounted\n");
+    };
+    let (parts, body) = match read_body(state, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let resp = handler(Request::from_parts(parts, body)).await;
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(parts, RespBody::full(body))
+}

@@ -1,0 +1,86 @@
+//! `phoneprov-server`: the provisioning server core behind `phoneprov serve`
+//! (SPEC §1 R-FLOW, §5 R-TFTP/R-HTTP/R-HTTPS, §6 R-RESULT, §9 R-LOG).
+//!
+//! # Architecture
+//! ```text
+//!  TFTP (udp) ──► TftpFront ─┐
+//!  HTTP  (tcp) ─► hyper ─────┼─► identify device ─► RenderCache ─► bytes
+//!  HTTPS (tcp) ─► rustls ────┘   (path pattern,      │   miss: template
+//!  syslog (udp) ─► receiver      User-Agent,         │   → lint → gzip
+//!                     │          client cert)        │   → encrypt
+//!                     ▼                              ▼
+//!               StatusWriter (bounded channel, one thread, batched)
+//!                     ▼
+//!               phoneprov-store (SQLite, WAL)  ◄── ReadPool (spawn_blocking)
+//! ```
+//! * **Listeners** ([`Server::start`]): every socket is bound before
+//!   anything is served, so a port in use is one clear error. HTTP/1.0 and
+//!   1.1 (keep-alive, chunked) come from hyper; TLS from rustls through
+//!   `phoneprov-pki`'s server configuration (ring provider, client
+//!   certificates off/optional/required); TFTP from `phoneprov-tftp`.
+//! * **[`AppState`]**: one `Arc` shared by all listeners: the compiled
+//!   config ([`state::Policy`]) and templates in `ArcSwap`s (SIGHUP swaps
+//!   them atomically, a request sees one consistent version), the read
+//!   pool, the status writer, the caches, the authenticator, the metrics
+//!   handle, and hook points for the REST API ([`ApiHandler`], mounted at
+//!   `/api/`) and the syslog receiver ([`SyslogSpawn`]).
+//! * **Render pipeline** ([`render`]): device row → most specific template
+//!   (`device/<mac>`, `group/<g>`, `model/<PN>`, `default`; see
+//!   [`templates`]) → minijinja with XML escaping → `Profile_Rule` and
+//!   `Upgrade_Rule` inserted when missing → lint (`strict`: errors give
+//!   500 + event) → gzip (optional) → AES-256-CBC (`openssl enc` format) or
+//!   aes128gcm with the device key → strong ETag.
+//! * **Cache**: device rows by MAC for `device_ttl_ms`, rendered output by
+//!   (MAC, variant) while (template generation, row hash, host) match; a
+//!   warm request touches neither SQLite nor a cipher.
+//! * **Status writer** ([`store_io`]): every served profile/firmware request
+//!   queues a status update + event with `try_send`; one thread drains the
+//!   queue in batches (status folded per MAC). Full queue: dropped and
+//!   counted, never blocking a request.
+//!
+//! # Security policy
+//! * Over plain HTTP and TFTP a device profile only ever leaves encrypted
+//!   with that device's key. The key itself is delivered by the plaintext
+//!   *bootstrap* profile (`Profile_Rule = [--key K] http://…/$MA.cfg`),
+//!   served only over HTTPS to a client whose verified certificate names
+//!   that MAC (or to any HTTPS client with
+//!   `security.bootstrap_without_client_cert`), or over TFTP to addresses in
+//!   `security.preprovision_networks`.
+//! * A client certificate for MAC X asking for MAC Y's profile gets 403 and
+//!   an event. Unknown devices get 404 (class B); with
+//!   `profiles.auto_register` they are added with variable
+//!   `phoneprov_status = pending` and keep getting 404 until an admin
+//!   approves them.
+//! * Paths are percent-decoded once and refused (400) with `..`, NUL or a
+//!   backslash; files are then resolved by canonical path inside the static
+//!   or firmware root only. Request heads above `limits.max_header_bytes`
+//!   get 431, bodies above `limits.max_body_bytes` 413, slow requests 408.
+//! * Keys and profile bodies are never logged (the store's `DeviceKey` has
+//!   no `Display`; render errors carry template names and lint codes only).
+//!   Report bodies are stored as events on purpose (R-HTTP-2 tracking).
+//!
+//! # Hand-written parts
+//! Path patterns (the phone's own macro syntax), the User-Agent parser and
+//! the Digest server side (no maintained crate manages server nonces; the
+//! `phoneprov-httpauth` crate will take over behind [`auth::Authenticator`]).
+
+pub mod auth;
+pub mod config;
+mod error;
+pub mod files;
+pub mod http;
+pub mod metrics_setup;
+pub mod paths;
+pub mod render;
+mod server;
+pub mod state;
+pub mod store_io;
+pub mod syslog_stub;
+pub mod templates;
+mod tftp_front;
+
+pub use config::{Config, Listen};
+pub use error::ServerError;
+pub use server::{Server, StartOptions, SyslogSpawn};
+pub use state::{ApiHandler, AppState, Bound};
+pub use tftp_front::TftpFront;

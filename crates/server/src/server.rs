@@ -1,0 +1,483 @@
+//! Start-up, listeners and shutdown.
+//!
+//! [`Server::start`] prepares the data directory (database, example
+//! templates, development CA), compiles config and templates, binds every
+//! listener (so a port in use fails the start with one line) and spawns:
+//! one accept loop per TCP listener (HTTP, HTTPS; one task per connection,
+//! hyper HTTP/1.x with keep-alive, header-size and header-read-time
+//! limits), the TFTP server, and the syslog receiver. [`Server::shutdown`]
+//! stops accepting, lets in-flight requests and transfers finish (bounded
+//! by `limits.drain_secs`) and flushes the status writer.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{ClientAuthMode, Config};
+use crate::error::ServerError;
+use crate::http::{handle, ConnInfo};
+use crate::metrics_setup::Proto;
+use crate::render::RenderCache;
+use crate::state::{ApiHandler, AppState, Bound, Policy};
+use crate::store_io::{ReadPool, StatusWriter};
+use crate::templates::TemplateSet;
+use crate::tftp_front::TftpFront;
+
+/// Spawns a syslog receiver on the bound socket (the `phoneprov-syslog`
+/// crate plugs in here; the built-in one is [`crate::syslog_stub`]).
+pub type SyslogSpawn = Box<dyn FnOnce(UdpSocket, Arc<AppState>) -> JoinHandle<()> + Send>;
+
+/// Everything [`Server::start`] needs.
+pub struct StartOptions {
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// The config (file + overrides already applied).
+    pub config: Config,
+    /// Re-read on reload; `None` keeps `config`.
+    pub config_file: Option<PathBuf>,
+    /// Re-applied after every reload (CLI flags win over the file).
+    pub overrides: Arc<dyn Fn(&mut Config) + Send + Sync>,
+    /// REST API mounted under `/api/`.
+    pub api: Option<ApiHandler>,
+    /// Syslog receiver; `None` uses the built-in minimal one.
+    pub syslog: Option<SyslogSpawn>,
+}
+
+impl StartOptions {
+    /// Options with no hooks and no overrides.
+    pub fn new(data_dir: PathBuf, config: Config) -> StartOptions {
+        StartOptions {
+            data_dir,
+            config,
+            config_file: None,
+            overrides: Arc::new(|_| {}),
+            api: None,
+            syslog: None,
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+/// Example templates written into a new data directory.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "default.xml.j2",
+        include_str!("../../../examples/templates/default.xml.j2"),
+    ),
+    (
+        "bootstrap.xml.j2",
+        include_str!("../../../examples/templates/bootstrap.xml.j2"),
+    ),
+    (
+        "model/CP-8841-3PCC.xml.j2",
+        include_str!("../../../examples/templates/model/CP-8841-3PCC.xml.j2"),
+    ),
+    (
+        "group/lab.xml.j2",
+        include_str!("../../../examples/templates/group/lab.xml.j2"),
+    ),
+];
+
+fn data_err(path: &Path) -> impl Fn(std::io::Error) -> ServerError + '_ {
+    move |error| ServerError::DataDir {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Creates the data directory layout; writes the example templates when
+/// the templates directory does not exist yet.
+fn prepare_dirs(policy: &Policy) -> Result<(), ServerError> {
+    let d = &policy.dirs;
+    std::fs::create_dir_all(&d.data).map_err(data_err(&d.data))?;
+    // Probe writability now: SQLite would otherwise fail later, less clearly.
+    let probe = d.data.join(".phoneprov-write-test");
+    std::fs::write(&probe, b"").map_err(data_err(&d.data))?;
+    let _ = std::fs::remove_file(&probe);
+    if !d.templates.exists() {
+        for (name, text) in EXAMPLES {
+            let path = d.templates.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(data_err(parent))?;
+            }
+            std::fs::write(&path, text).map_err(data_err(&path))?;
+        }
+    }
+    for dir in [&d.static_root, &d.firmware_root] {
+        std::fs::create_dir_all(dir).map_err(data_err(dir))?;
+    }
+    Ok(())
+}
+
+fn read_pem(path: &Path) -> Result<Vec<u8>, ServerError> {
+    std::fs::read(path)
+        .map_err(|e| ServerError::Tls(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Builds the rustls server config from `[tls]`, creating the development
+/// CA under `<data>/ca` when a file is not configured.
+fn tls_config(
+    cfg: &Config,
+    data: &Path,
+) -> Result<Arc<phoneprov_pki::rustls::ServerConfig>, ServerError> {
+    let tls = &cfg.tls;
+    let needs_ca =
+        tls.cert.is_none() || (tls.client_auth != ClientAuthMode::Off && tls.client_ca.is_none());
+    let ca_dir = data.join("ca");
+    if needs_ca {
+        let names = tls.server_names.clone();
+        phoneprov_pki::ensure_ca(&ca_dir, "phoneprov development CA", &names)
+            .map_err(|e| ServerError::Tls(e.to_string()))?;
+    }
+    let files = phoneprov_pki::CaFiles { dir: ca_dir };
+    let rel = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            data.join(p)
+        }
+    };
+    let cert = read_pem(
+        &tls.cert
+            .as_ref()
+            .map(rel)
+            .unwrap_or_else(|| files.server_cert()),
+    )?;
+    let key = read_pem(
+        &tls.key
+            .as_ref()
+            .map(rel)
+            .unwrap_or_else(|| files.server_key()),
+    )?;
+    let client_auth = match tls.client_auth {
+        ClientAuthMode::Off => phoneprov_pki::ClientAuth::Off,
+        ClientAuthMode::Optional => phoneprov_pki::ClientAuth::Optional,
+        ClientAuthMode::Required => phoneprov_pki::ClientAuth::Required,
+    };
+    let client_ca = match tls.client_auth {
+        ClientAuthMode::Off => None,
+        _ => Some(read_pem(
+            &tls.client_ca
+                .as_ref()
+                .map(rel)
+                .unwrap_or_else(|| files.ca_cert()),
+        )?),
+    };
+    phoneprov_pki::server_config(&cert, &key, client_ca.as_deref(), client_auth)
+        .map_err(|e| ServerError::Tls(e.to_string()))
+}
+
+async fn bind_tcp(proto: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| ServerError::Bind { proto, addr, error })
+}
+
+impl Server {
+    /// Prepares everything and starts listening. Returns once every
+    /// listener is bound; see [`Server::bound`] for the addresses.
+    pub async fn start(opts: StartOptions) -> Result<Server, ServerError> {
+        let metrics = crate::metrics_setup::install();
+        let cfg = opts.config;
+        let data = opts.data_dir;
+        let policy = Policy::new(cfg.clone(), &data);
+        prepare_dirs(&policy)?;
+        // Re-resolve now that the directories exist (canonical paths).
+        let policy = Policy::new(cfg.clone(), &data);
+        let templates = TemplateSet::load(&policy.dirs.templates, 1)?;
+        let tls = match cfg.listen.https.addr() {
+            Some(_) => Some(TlsAcceptor::from(tls_config(&cfg, &data)?)),
+            None => None,
+        };
+        let reader = ReadPool::open(&data)?;
+        let (status, writer) = StatusWriter::start(&data)?;
+
+        // Bind everything before serving anything: a port in use is one
+        // clear error and nothing is left half-started.
+        let http_l = match cfg.listen.http.addr() {
+            Some(a) => Some(bind_tcp("http", a).await?),
+            None => None,
+        };
+        let https_l = match cfg.listen.https.addr() {
+            Some(a) => Some(bind_tcp("https", a).await?),
+            None => None,
+        };
+        let syslog_s = match cfg.listen.syslog.addr() {
+            Some(addr) => Some(
+                UdpSocket::bind(addr)
+                    .await
+                    .map_err(|error| ServerError::Bind {
+                        proto: "syslog",
+                        addr,
+                        error,
+                    })?,
+            ),
+            None => None,
+        };
+        let state_cell: Arc<OnceLock<Arc<AppState>>> = Arc::new(OnceLock::new());
+        let tftp_s = match cfg.listen.tftp.addr() {
+            Some(addr) => Some(
+                phoneprov_tftp::Server::bind(addr, LateTftp(state_cell.clone()))
+                    .await
+                    .map_err(|e| match e {
+                        phoneprov_tftp::ServerError::Bind { addr, error } => ServerError::Bind {
+                            proto: "tftp",
+                            addr,
+                            error,
+                        },
+                        other => ServerError::Bind {
+                            proto: "tftp",
+                            addr,
+                            error: std::io::Error::other(other.to_string()),
+                        },
+                    })?,
+            ),
+            None => None,
+        };
+        let local = |r: std::io::Result<SocketAddr>| r.ok();
+        let bound = Bound {
+            http: http_l.as_ref().and_then(|l| local(l.local_addr())),
+            https: https_l.as_ref().and_then(|l| local(l.local_addr())),
+            tftp: tftp_s.as_ref().and_then(|s| local(s.local_addr())),
+            syslog: syslog_s.as_ref().and_then(|s| local(s.local_addr())),
+        };
+        let state = Arc::new(AppState {
+            auth: AppState::default_auth(&cfg),
+            cache: RenderCache::new(cfg.profiles.cache_entries),
+            policy: ArcSwap::from_pointee(policy),
+            templates: ArcSwap::from_pointee(templates),
+            generation: AtomicU64::new(1),
+            reader,
+            status,
+            bound,
+            api: opts.api,
+            metrics,
+            config_file: opts.config_file,
+            overrides: opts.overrides,
+        });
+        let _ = state_cell.set(state.clone());
+
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let drain = Duration::from_secs(cfg.limits.drain_secs);
+        if let Some(l) = http_l {
+            tasks.push(tokio::spawn(accept_loop(
+                l,
+                state.clone(),
+                None,
+                stop_rx.clone(),
+                drain,
+            )));
+        }
+        if let Some(l) = https_l {
+            tasks.push(tokio::spawn(accept_loop(
+                l,
+                state.clone(),
+                tls,
+                stop_rx.clone(),
+                drain,
+            )));
+        }
+        if let Some(s) = tftp_s {
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = s.serve_until(stopped).await {
+                    tracing::error!(error = %e, "TFTP server failed");
+                }
+            }));
+        }
+        if let Some(sock) = syslog_s {
+            let spawn = opts
+                .syslog
+                .unwrap_or_else(|| Box::new(crate::syslog_stub::spawn));
+            tasks.push(spawn(sock, state.clone()));
+        }
+        Ok(Server {
+            state,
+            stop,
+            tasks,
+            writer: Some(writer),
+        })
+    }
+
+    /// Where the listeners are bound (actual ports after port 0).
+    pub fn bound(&self) -> Bound {
+        self.state.bound
+    }
+
+    /// The shared state (for mounting the API, tests, benchmarks).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Re-reads config and templates (SIGHUP). On error nothing changes.
+    pub fn reload(&self) -> Result<u64, ServerError> {
+        self.state.reload()
+    }
+
+    /// Graceful stop: no new connections or transfers, in-flight ones
+    /// finish (bounded by `limits.drain_secs`), queued status writes are
+    /// flushed.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let drain = Duration::from_secs(self.state.policy.load().config.limits.drain_secs + 1);
+        for t in self.tasks.drain(..) {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(drain, t).await.is_err() {
+                abort.abort();
+            }
+        }
+        self.state.status.flush().await;
+        drop(self.writer.take());
+    }
+}
+
+/// The TFTP handler exists before the state does (the TFTP port is part
+/// of the state); it reads the state from a cell filled right after.
+struct LateTftp(Arc<OnceLock<Arc<AppState>>>);
+
+impl phoneprov_tftp::Handler for LateTftp {
+    async fn read(
+        &self,
+        request: phoneprov_tftp::ReadRequest,
+    ) -> Result<phoneprov_tftp::Content, phoneprov_tftp::HandlerError> {
+        let Some(state) = self.0.get() else {
+            return Err(phoneprov_tftp::HandlerError::Other("starting up".into()));
+        };
+        let front = TftpFront {
+            state: state.clone(),
+        };
+        phoneprov_tftp::Handler::read(&front, request).await
+    }
+}
+
+/// Completes once the stop flag is set (the guard `wait_for` returns is
+/// not `Send`, so it must not live in the `select!`).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+fn http1_builder(cfg: &Config) -> http1::Builder {
+    let mut b = http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(Duration::from_secs(cfg.limits.request_timeout_secs.max(1)))
+        .max_buf_size(cfg.limits.max_header_bytes.max(8192));
+    b
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+    drain: Duration,
+) {
+    let proto = if tls.is_some() {
+        Proto::Https
+    } else {
+        Proto::Http
+    };
+    let graceful = GracefulShutdown::new();
+    let builder = http1_builder(&state.policy.load().config);
+    let local = listener.local_addr().ok();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let local = tcp.local_addr().ok().or(local).unwrap_or(peer);
+        let state = state.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let conn = Arc::new(ConnInfo {
+                        proto,
+                        peer,
+                        local,
+                        identity: None,
+                    });
+                    let svc = hyper::service::service_fn(move |req| {
+                        handle(state.clone(), conn.clone(), req)
+                    });
+                    let _ = watcher
+                        .watch(builder.serve_connection(TokioIo::new(tcp), svc))
+                        .await;
+                }
+                Some(acceptor) => {
+                    let hs =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                    let Ok(Ok(stream)) = hs else {
+                        crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                        return;
+                    };
+                    let identity = phoneprov_pki::identity_from_peer_certs(
+                        stream.get_ref().1.peer_certificates(),
+                    )
+                    .ok()
+                    .flatten();
+                    let conn = Arc::new(ConnInfo {
+                        proto,
+                        peer,
+                        local,
+                        identity,
+                    });
+                    let svc = hyper::service::service_fn(move |req| {
+                        handle(state.clone(), conn.clone(), req)
+                    });
+                    let _ = watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                        .await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after the drain period");
+    }
+}

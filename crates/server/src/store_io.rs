@@ -1,0 +1,212 @@
+//! Database access off the hot path.
+//!
+//! * [`ReadPool`]: a few SQLite read connections used through
+//!   `spawn_blocking` (WAL readers never wait for the writer), so a slow
+//!   disk never stalls the async workers and no global mutex serializes
+//!   requests. Most requests do not reach it at all: device rows are cached
+//!   (see `render.rs`).
+//! * [`StatusWriter`]: one thread owning the only write connection. Request
+//!   handlers `try_send` a [`StatusMsg`] into a bounded channel and move on;
+//!   the thread drains it in batches, folds the status updates of one MAC
+//!   within a batch into one `record_status`, and appends every event. When
+//!   the channel is full the message is dropped and counted
+//!   (`phoneprov_status_dropped_total`): serving phones wins over
+//!   bookkeeping.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use phoneprov_store::{
+    now_ms, Device, EventKind, Mac, NewDevice, NewEvent, Outcome, Store, StoreError,
+};
+use tokio::sync::{mpsc, Semaphore};
+
+/// Read connections kept open.
+const READERS: usize = 4;
+/// Largest batch the writer takes at once.
+const BATCH: usize = 1024;
+/// Status channel capacity.
+pub const STATUS_QUEUE: usize = 65_536;
+
+/// A small pool of read-only uses of the inventory.
+pub struct ReadPool {
+    dir: PathBuf,
+    idle: Mutex<Vec<Store>>,
+    permits: Semaphore,
+}
+
+impl std::fmt::Debug for ReadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadPool").field("dir", &self.dir).finish()
+    }
+}
+
+impl ReadPool {
+    /// Opens one connection now (so a broken database fails the start).
+    pub fn open(dir: &Path) -> Result<Arc<ReadPool>, StoreError> {
+        let first = Store::open(dir)?;
+        Ok(Arc::new(ReadPool {
+            dir: dir.to_path_buf(),
+            idle: Mutex::new(vec![first]),
+            permits: Semaphore::new(READERS),
+        }))
+    }
+
+    /// One device by MAC.
+    pub async fn device(self: &Arc<Self>, mac: Mac) -> Result<Option<Device>, StoreError> {
+        let _permit = self.permits.acquire().await.expect("never closed");
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => Store::open_existing(&pool.dir)?,
+            };
+            let result = conn.device(mac);
+            pool.idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            result
+        })
+        .await
+        .unwrap_or_else(|e| panic!("device lookup task panicked: {e}"))
+    }
+}
+
+/// One thing the writer thread should record.
+#[derive(Debug)]
+pub enum StatusMsg {
+    /// A request from a device: status update plus a timeline event.
+    Seen {
+        /// Device.
+        mac: Mac,
+        /// Source address.
+        ip: IpAddr,
+        /// Firmware from the User-Agent.
+        firmware: Option<String>,
+        /// Outcome (R-RESULT class).
+        outcome: Option<Outcome>,
+        /// Event kind.
+        kind: EventKind,
+        /// Event text (URL, error; never a key or a profile body).
+        message: String,
+    },
+    /// Register an unknown device as pending (auto-registration).
+    Register(NewDevice),
+    /// Reply once everything queued before it is written (tests, shutdown).
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Handle to the writer thread.
+#[derive(Debug, Clone)]
+pub struct StatusWriter {
+    tx: mpsc::Sender<StatusMsg>,
+}
+
+impl StatusWriter {
+    /// Starts the writer thread with its own connection.
+    pub fn start(dir: &Path) -> Result<(StatusWriter, JoinHandle<()>), StoreError> {
+        let store = Store::open(dir)?;
+        let (tx, rx) = mpsc::channel(STATUS_QUEUE);
+        let handle = std::thread::Builder::new()
+            .name("phoneprov-status".into())
+            .spawn(move || writer_loop(store, rx))
+            .expect("spawning the status writer thread");
+        Ok((StatusWriter { tx }, handle))
+    }
+
+    /// Queues a message without waiting; drops it (and counts it) when the
+    /// queue is full.
+    pub fn send(&self, msg: StatusMsg) {
+        if self.tx.try_send(msg).is_err() {
+            metrics::counter!("phoneprov_status_dropped_total").increment(1);
+        }
+    }
+
+    /// Waits until everything queued so far is written.
+    pub async fn flush(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.tx.send(StatusMsg::Flush(tx)).await.is_ok() {
+            let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    ip: Option<IpAddr>,
+    firmware: Option<String>,
+    outcome: Option<Outcome>,
+}
+
+fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<StatusMsg>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.blocking_recv().map(|m| batch.push(m)).is_some() {
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut status: HashMap<Mac, Pending> = HashMap::new();
+        let mut flushes = Vec::new();
+        for msg in batch.drain(..) {
+            match msg {
+                StatusMsg::Seen {
+                    mac,
+                    ip,
+                    firmware,
+                    outcome,
+                    kind,
+                    message,
+                } => {
+                    let p = status.entry(mac).or_default();
+                    p.ip = Some(ip);
+                    if firmware.is_some() {
+                        p.firmware = firmware;
+                    }
+                    if outcome.is_some() {
+                        p.outcome = outcome;
+                    }
+                    let ev = NewEvent {
+                        mac,
+                        at_ms: now_ms(),
+                        kind,
+                        outcome,
+                        source_ip: Some(ip),
+                        message,
+                    };
+                    if let Err(e) = store.append_event(&ev) {
+                        tracing::warn!(%mac, error = %e, "could not append event");
+                    }
+                }
+                StatusMsg::Register(dev) => match store.device(dev.mac) {
+                    Ok(None) => {
+                        if let Err(e) = store.add_device(&dev) {
+                            tracing::warn!(mac = %dev.mac, error = %e, "auto-registration failed");
+                        } else {
+                            tracing::info!(mac = %dev.mac, "unknown device registered as pending");
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                    Err(e) => tracing::warn!(error = %e, "auto-registration lookup failed"),
+                },
+                StatusMsg::Flush(done) => flushes.push(done),
+            }
+        }
+        for (mac, p) in status {
+            let Some(ip) = p.ip else { continue };
+            match store.record_status(mac, ip, p.firmware.as_deref(), p.outcome) {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => tracing::warn!(%mac, error = %e, "could not record status"),
+            }
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
