@@ -1,6 +1,7 @@
 //! TFTP fetch for the phone side (R-TFTP-1): resolves the host, wraps
 //! [`phoneprov_tftp::TftpClient`] and maps its error classes onto
-//! [`TransportError`] (not found → class B, the rest → class C).
+//! [`TransportError`] (not found → class B, the rest → class C). ERROR 2,
+//! and tftpd-hpa's ERROR 0 "Permission denied", become `TftpAccess`.
 
 use std::ops::RangeInclusive;
 
@@ -53,6 +54,15 @@ fn map_error(e: ClientError) -> TransportError {
             cause: TransferError::Remote { code, .. },
             ..
         } if *code == ErrorCode::ACCESS_VIOLATION => TransportError::TftpAccess(text),
+        // tftpd-hpa reports EACCES as ERROR 0 "Permission denied".
+        ClientError::Transfer {
+            cause: TransferError::Remote { code, message },
+            ..
+        } if *code == ErrorCode::UNDEFINED
+            && message.to_ascii_lowercase().contains("permission denied") =>
+        {
+            TransportError::TftpAccess(text)
+        }
         _ => TransportError::Tftp(text),
     }
 }
