@@ -111,7 +111,7 @@ proptest! {
         let mut outstanding: Vec<FetchRequest> = Vec::new();
         let mut started = 0u64;
         let mut finished = 0u64;
-        let mut drain = |phone: &mut Phone, outstanding: &mut Vec<FetchRequest>, finished: &mut u64| {
+        let drain = |phone: &mut Phone, outstanding: &mut Vec<FetchRequest>, finished: &mut u64| {
             while let Some(a) = phone.poll_action() {
                 match a {
                     Action::Fetch(r) => outstanding.push(r),
