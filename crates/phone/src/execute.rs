@@ -1,7 +1,7 @@
 //! The Cisco XML `Execute` object (R-RULE-6):
 //! `<CP-xxxx-3PCCExecute><ExecuteItem URL="Resync:RULE"/></CP-xxxx-3PCCExecute>`
 //! sent by SIP NOTIFY or HTTP POST to `/CGI/Execute`. Parsed with
-//! quick-xml; the driver turns the items into [`Input`](crate::Input)s
+//! quick-xml; the driver turns the items into [`Input`]s
 //! with [`ExecuteItem::to_input`].
 
 use crate::types::Input;

@@ -77,12 +77,23 @@
 //!   `Yes`/`No`), gzip, `--alias` (map in GPP_x), `--post`. A profile that
 //!   does not decode or parse applies nothing and is class B.
 //! * Firmware: [`upgrade`] (version rule, final vs retryable failures).
-//! * Reports: [`report`]. Syslog: one line before and one after each
-//!   profile/firmware fetch, from the `Log_*` templates (R-LOG).
+//! * Reports: [`report`]. Syslog (R-LOG): one line before and one after
+//!   each profile rule's fetch and each firmware fetch (so a resync of two
+//!   rules sends up to four lines, each naming its URL), from the `Log_*`
+//!   templates (seed names `Log_Resync_*` accepted), macro-expanded with
+//!   `$SCHEME $SERV $SERVIP $PORT $PATH $ERR` of that request; `$SERVIP` is
+//!   the address the driver reports in `FetchDone`, else the host name. An
+//!   empty template or no `Syslog_Server`/`Syslog_Server_IP` sends nothing.
+//! * Timing: [`schedule`]. `Resync_Random_Delay` spreads the boot resync
+//!   and every periodic interval. The upgrade rule is evaluated after every
+//!   resync (any class), on its retry timer and on `UpgradeNow`.
 //! * `Restricted_Access_Domains` and `User-Agent`: [`security`].
 //! * `Resync_Trigger_n`: evaluated after every input and every
 //!   [`TRIGGER_POLL_SECS`] while set; edge-triggered (a resync when the
-//!   condition turns true).
+//!   condition turns true; one already true at power-on does not fire, the
+//!   boot resync covers it). Conditions use the rule syntax, with or without
+//!   the `( … )?` wrapper; `$PRVTMR`/`$UPGTMR` are seconds since the last
+//!   resync / upgrade attempt, `$PRVST`/`$UPGST` 0 none, 1 ok, 2 failed.
 //! * `Provision_Enable = No`: no resync, upgrade or report starts; timers
 //!   are disarmed and requests are answered with `RequestRefused`.
 //!
