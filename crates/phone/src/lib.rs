@@ -105,6 +105,7 @@
 //! from the workspace's `phoneprov-httpauth`, shared with the server side.
 
 pub mod auth;
+mod context;
 mod engine;
 pub mod execute;
 pub mod fetch;

@@ -1,0 +1,118 @@
+//! What the engine derives from its identity and parameters for each
+//! request: the macro context (R-MACRO), the `User-Agent` (R-HTTP-3), the
+//! `Restricted_Access_Domains` check (R-SEC-1) and syslog lines (R-LOG).
+
+use crate::engine::Phone;
+use crate::security::{default_user_agent, domain_allowed};
+use crate::types::{Action, Time};
+use phoneprov_rule::{expand, MacroContext, ResolvedUrl};
+
+impl Phone {
+    /// The macro values of this phone now (R-MACRO).
+    pub(crate) fn macro_context(&self) -> MacroContext {
+        let mut ctx = self.base_ctx.clone();
+        ctx.set("SN", self.identity.serial.clone());
+        ctx.set("PN", self.identity.pn.clone());
+        ctx.set("PSN", self.identity.psn.clone());
+        ctx.set("SWVER", self.identity.swver.clone());
+        ctx.set("HWVER", self.identity.hwver.clone());
+        ctx.set(
+            "CCERT",
+            if self.client_cert {
+                "Installed"
+            } else {
+                "Not Installed"
+            },
+        );
+        // GPPs and line names default to empty: read explicit values only
+        // (no schema lookups; this runs several times per resync).
+        for (name, e) in self.params.iter() {
+            if let Some(rest) = name.strip_prefix("GPP_") {
+                ctx.set(&format!("GPP_{rest}"), e.value.clone());
+            } else if let Some(n) = name
+                .strip_prefix("User_ID_")
+                .and_then(|r| r.strip_suffix('_'))
+            {
+                ctx.set(&format!("UID{n}"), e.value.clone());
+            } else if let Some(n) = name
+                .strip_prefix("Display_Name_")
+                .and_then(|r| r.strip_suffix('_'))
+            {
+                ctx.set(&format!("DISPLAYNAME{n}"), e.value.clone());
+            }
+        }
+        let s = &self.stats;
+        ctx.set("PRVST", s.prvst().to_string());
+        ctx.set("UPGST", s.upgst().to_string());
+        ctx.set("UPGERR", s.last_upgrade_error.clone().unwrap_or_default());
+        let since = |t: Option<Time>| {
+            t.map(|t| (self.now.0.saturating_sub(t.0) / 1000).to_string())
+                .unwrap_or_default()
+        };
+        ctx.set("PRVTMR", since(s.last_resync_at));
+        ctx.set("UPGTMR", since(s.last_upgrade_at));
+        if let Some(d) = &self.default_server {
+            ctx.set_default_server(d);
+        }
+        ctx
+    }
+
+    /// `User_Agent` (macro-expanded) or `Cisco-<PN>/<SWVER> (<MA>)`.
+    pub(crate) fn user_agent(&self) -> String {
+        let custom = self.params.get_or_empty("User_Agent").trim();
+        if custom.is_empty() {
+            default_user_agent(&self.identity.pn, &self.identity.swver, &self.mac12)
+        } else {
+            expand(custom, &self.macro_context())
+        }
+    }
+
+    /// Checks `Restricted_Access_Domains` (R-SEC-1); `Err($ERR text)`.
+    pub(crate) fn check_domain(&self, url: &ResolvedUrl) -> Result<(), String> {
+        let list = self.params.get_or_empty("Restricted_Access_Domains");
+        if domain_allowed(list, &url.host) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} refused: host `{}` is not in Restricted_Access_Domains ({})",
+                url,
+                url.host,
+                list.trim()
+            ))
+        }
+    }
+
+    /// Sends the `template` syslog message (R-LOG) if a server and a
+    /// non-empty template are configured. `$SCHEME $SERV $SERVIP $PORT
+    /// $PATH` describe `url`; `$ERR` is `err`.
+    pub(crate) fn syslog(
+        &mut self,
+        template: &str,
+        url: Option<&ResolvedUrl>,
+        server_ip: Option<&str>,
+        err: Option<&str>,
+    ) {
+        let server = [
+            self.params.get_or_empty("Syslog_Server"),
+            self.params.get_or_empty("Syslog_Server_IP"),
+        ]
+        .into_iter()
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(str::to_string);
+        let Some(server) = server else { return };
+        let tpl = self.params.get_or_empty(template).trim().to_string();
+        if tpl.is_empty() {
+            return;
+        }
+        let mut ctx = self.macro_context();
+        if let Some(u) = url {
+            ctx.set_request_url(u);
+            ctx.set("SERVIP", server_ip.unwrap_or(&u.host).to_string());
+        }
+        ctx.set("ERR", err.unwrap_or("").to_string());
+        let message = expand(&tpl, &ctx);
+        self.stats.syslog_messages += 1;
+        self.actions.push_back(Action::Syslog { server, message });
+    }
+}
