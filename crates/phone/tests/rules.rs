@@ -491,3 +491,28 @@ fn r_fmt_2_ua_attribute_is_stored() {
         "unknown parameters are kept"
     );
 }
+
+#[test]
+fn r_srv_1_srv_flag_reaches_the_driver_and_tftp_is_refused() {
+    let mut h = Harness::new(
+        &with(&[("Profile_Rule", "[--srv] https://example.com/$PSN.xml")]),
+        routes(&[]),
+    );
+    h.power_on();
+    let r = &h.fetches()[0].1;
+    assert!(r.srv);
+    assert_eq!(
+        (r.url.host.as_str(), r.url.path.as_str()),
+        ("example.com", "/8841.xml")
+    );
+    // A TFTP rule with --srv does not even parse: class C, nothing fetched.
+    let mut h = Harness::new(
+        &with(&[("Profile_Rule", "[--srv] tftp://example.com/x.xml")]),
+        routes(&[]),
+    );
+    h.power_on();
+    assert!(h.fetches().is_empty());
+    assert_eq!(h.classes(), vec![Class::C]);
+    let err = h.resyncs()[0].2.clone().unwrap();
+    assert!(err.contains("SRV"), "{err}");
+}
