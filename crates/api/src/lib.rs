@@ -1,0 +1,107 @@
+//! `phoneprov-api`: the admin REST API of `phoneprov serve` and push resync.
+//!
+//! [`router`] serves, under `/api/v1`:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /devices?group=G` | list (no keys) |
+//! | `POST /devices` | add; answers 201 with the new key |
+//! | `GET /devices/{mac}` | show, with the key |
+//! | `PUT /devices/{mac}` | create or replace serial/model/group/vars (key kept) |
+//! | `DELETE /devices/{mac}` | remove with its timeline |
+//! | `POST /devices/import` | CSV body, all or nothing, bad lines listed |
+//! | `GET /devices/{mac}/events?limit=N` | timeline, oldest first |
+//! | `POST /devices/{mac}/resync` | push resync to the phone (R-RULE-6) |
+//! | `GET /metrics` | OpenMetrics text |
+//! | `GET /openapi.json` | the OpenAPI 3 document (no token) |
+//!
+//! Every other route needs `Authorization: Bearer TOKEN`, the token kept in
+//! `DATA/admin.token` ([`ensure_admin_token`]); without it the answer is 401
+//! with `WWW-Authenticate: Bearer`. Errors are JSON `{ "error", "hint" }`
+//! (plus `rows` for a rejected import); see [`ErrorBody`].
+//!
+//! [`push_resync`] is also what `phoneprov device resync` calls, through
+//! [`resync_device`].
+//!
+//! Choices: axum (the server's HTTP stack), `utoipa` for the OpenAPI
+//! document (derived from the handlers, so it cannot drift), reqwest with
+//! rustls/ring for pushes, `prometheus-client` for metrics ([`Metrics`]).
+//! Hand-written: the constant-time token comparison (one fold; `subtle`
+//! would be a dependency for a single call) and the XML attribute escape
+//! of the Execute object (module `push`).
+//!
+//! Mounting in the server:
+//! ```no_run
+//! # async fn f(data: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+//! let state = phoneprov_api::ApiState::open(data)?;
+//! let app = axum::Router::new().merge(phoneprov_api::router(state));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod metrics;
+mod openapi;
+mod push;
+mod routes;
+mod state;
+mod token;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::{ApiError, ErrorBody, RowError};
+pub use metrics::Metrics;
+pub use openapi::ApiDoc;
+pub use push::{
+    encode_rule_query, execute_xml, phone_address, phone_base_url, push_resync, record_push,
+    resync_device, PushError, PushMethod, PushOutcome,
+};
+pub use routes::{
+    DeviceView, EventView, ImportResult, NewDeviceBody, ResyncBody, StatusView, UpdateDeviceBody,
+};
+pub use state::{ApiState, SetupError};
+pub use token::{ensure_admin_token, TokenError, TOKEN_FILE};
+
+/// Largest CSV accepted by `POST /devices/import` (256 MiB, about four
+/// million short rows); bigger files go through `phoneprov device import`.
+pub const MAX_IMPORT_BYTES: usize = 256 << 20;
+
+/// The `/api/v1` router, ready to merge into the server's.
+pub fn router(state: ApiState) -> Router {
+    let protected = Router::new()
+        .route(
+            "/devices",
+            get(routes::list_devices).post(routes::add_device),
+        )
+        .route(
+            "/devices/import",
+            post(routes::import_devices).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route(
+            "/devices/{mac}",
+            get(routes::show_device)
+                .put(routes::update_device)
+                .delete(routes::remove_device),
+        )
+        .route("/devices/{mac}/events", get(routes::device_events))
+        .route("/devices/{mac}/resync", post(routes::resync_device))
+        .route("/metrics", get(routes::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::require_token,
+        ));
+    let api = Router::new()
+        .route("/openapi.json", get(openapi::openapi_json))
+        .merge(protected)
+        .fallback(routes::no_route)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::count_requests,
+        ))
+        .with_state(state);
+    Router::new().nest("/api/v1", api)
+}

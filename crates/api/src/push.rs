@@ -1,0 +1,412 @@
+//! Push resync (R-RULE-6): tell a phone to resync now, optionally with a
+//! one-off profile rule.
+//!
+//! A phone accepts the request two ways:
+//! - [`PushMethod::Get`]: `GET http://PHONE/admin/resync?RULE` (no `?` when
+//!   there is no rule: the phone then runs its own Profile_Rule…_D);
+//! - [`PushMethod::ExecuteXml`]: `POST http://PHONE/CGI/Execute` with
+//!   `<CP-xxxx-3PCCExecute><ExecuteItem URL="Resync:RULE"/></CP-xxxx-3PCCExecute>`.
+//!
+//! The rule is percent-encoded for the query (space, quotes, brackets, `%`,
+//! `&`, `+`, `#`, non-ASCII…; `/`, `:`, `$`, `=` and `-` stay readable) and
+//! XML-escaped for the attribute. Both escapes are a handful of lines,
+//! written here with `percent-encoding`'s set type rather than pulling in an
+//! XML writer for one attribute.
+//!
+//! HTTP goes through `reqwest` with rustls on the *ring* provider (no
+//! OpenSSL, no aws-lc), no redirects followed (a phone does not redirect an
+//! admin request; following one could send the rule elsewhere), a 5 s
+//! connect and 15 s total timeout.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use phoneprov_store::{now_ms, EventKind, Mac, NewEvent, Store, StoreError};
+use reqwest::Url;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// How to deliver the resync request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushMethod {
+    /// `GET /admin/resync?RULE`.
+    #[default]
+    Get,
+    /// `POST /CGI/Execute` with the XML Execute object.
+    #[serde(alias = "execute")]
+    ExecuteXml,
+}
+
+/// What the phone answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PushOutcome {
+    /// The URL requested.
+    pub url: String,
+    /// How.
+    pub method: PushMethod,
+    /// The phone's HTTP status (2xx: accepted).
+    pub status: u16,
+    /// The start of the phone's answer (at most 512 bytes, lossy UTF-8).
+    pub body: String,
+}
+
+/// Why a push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// `--phone` / `phone` is not an address.
+    #[error("bad phone address {phone:?}: {why}; give HOST, HOST:PORT or http://HOST:PORT")]
+    BadPhone {
+        /// As given.
+        phone: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The device has no last-seen IP and no address was given.
+    #[error("device {mac} has no known IP address (it has not contacted the server yet); give the phone's address with --phone HOST[:PORT] (API: \"phone\")")]
+    NoAddress {
+        /// The device.
+        mac: Mac,
+    },
+    /// The request could not be sent or no answer came.
+    #[error("cannot reach the phone at {url}: {cause}; check that it is on, that the address is right and that its web server is enabled")]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// The transport error, with its causes.
+        cause: String,
+    },
+    /// The phone answered with a non-2xx status.
+    #[error("the phone at {url} refused the resync with HTTP {status}; {}", status_hint(*.status))]
+    Refused {
+        /// The URL tried.
+        url: String,
+        /// Its status.
+        status: u16,
+    },
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => "the phone's web server requires an admin login or forbids remote resync; enable it on the phone",
+        404 => "this phone does not offer that endpoint; try the other method (--execute toggles /CGI/Execute)",
+        _ => "check the phone's logs",
+    }
+}
+
+impl PushError {
+    /// The "what was wrong" half of the message (for `{error, hint}`).
+    pub fn what(&self) -> String {
+        let full = self.to_string();
+        match self {
+            PushError::Store(_) => full,
+            _ => full
+                .split_once("; ")
+                .map_or(full.clone(), |(what, _)| what.to_string()),
+        }
+    }
+
+    /// The "what to do" half.
+    pub fn hint(&self) -> String {
+        let full = self.to_string();
+        match self {
+            PushError::Store(_) => "check the data directory".to_string(),
+            _ => full
+                .split_once("; ")
+                .map_or(String::new(), |(_, hint)| hint.to_string()),
+        }
+    }
+}
+
+/// Characters escaped in the rule query: controls, space, `"#%&'+<>[\]^`{|}`
+/// and everything non-ASCII. `&`/`+` because a phone may decode the query
+/// as a form; brackets because RFC 3986 forbids them outside hosts.
+const RULE_QUERY: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'\'')
+    .add(b'+')
+    .add(b'<')
+    .add(b'>')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// The rule as it goes after `?` in `/admin/resync?RULE`.
+pub fn encode_rule_query(rule: &str) -> String {
+    utf8_percent_encode(rule, RULE_QUERY).to_string()
+}
+
+/// Escapes text for a double-quoted XML attribute.
+pub fn xml_attr_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Attribute value normalisation would turn these into spaces.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The XML Execute object for `rule` (`Resync` alone when there is none).
+pub fn execute_xml(rule: Option<&str>) -> String {
+    let url = match rule.filter(|r| !r.is_empty()) {
+        Some(r) => format!("Resync:{}", xml_attr_escape(r)),
+        None => "Resync".to_string(),
+    };
+    format!("<CP-xxxx-3PCCExecute><ExecuteItem URL=\"{url}\"/></CP-xxxx-3PCCExecute>")
+}
+
+/// `scheme://host[:port]` of a phone given as `HOST`, `HOST:PORT`, an IPv6
+/// address (bare or bracketed) or an `http(s)://` URL (its path is ignored).
+pub fn phone_base_url(phone: &str) -> Result<Url, PushError> {
+    let bad = |why: &str| PushError::BadPhone {
+        phone: phone.to_string(),
+        why: why.to_string(),
+    };
+    let phone_t = phone.trim();
+    if phone_t.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    let text = if phone_t.contains("://") {
+        phone_t.to_string()
+    } else if let Ok(IpAddr::V6(v6)) = phone_t.parse::<IpAddr>() {
+        format!("http://[{v6}]")
+    } else {
+        if phone_t.contains(['/', '?', '#', '@', ' ']) {
+            return Err(bad(
+                "a bare address cannot hold '/', '?', '#', '@' or spaces",
+            ));
+        }
+        format!("http://{phone_t}")
+    };
+    let mut url = Url::parse(&text).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    url.set_path("/");
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// Sends a resync request to the phone at `phone` (see [`phone_base_url`]),
+/// with `rule` (`None` or empty: the phone's own rules) by `method`.
+/// Succeeds only on a 2xx answer.
+pub async fn push_resync(
+    phone: &str,
+    rule: Option<&str>,
+    method: PushMethod,
+) -> Result<PushOutcome, PushError> {
+    let base = phone_base_url(phone)?;
+    let rule = rule.filter(|r| !r.is_empty());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .user_agent(concat!("phoneprov/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| PushError::Unreachable {
+            url: base.to_string(),
+            cause: error_chain(&e),
+        })?;
+    let (url, request) = match method {
+        PushMethod::Get => {
+            let mut url = base
+                .join("admin/resync")
+                .expect("a fixed relative path joins");
+            if let Some(r) = rule {
+                url.set_query(Some(&encode_rule_query(r)));
+            }
+            (url.clone(), client.get(url))
+        }
+        PushMethod::ExecuteXml => {
+            let url = base
+                .join("CGI/Execute")
+                .expect("a fixed relative path joins");
+            let req = client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+                .body(execute_xml(rule));
+            (url, req)
+        }
+    };
+    let unreachable = |e: reqwest::Error| PushError::Unreachable {
+        url: url.to_string(),
+        cause: error_chain(&e),
+    };
+    let resp = request.send().await.map_err(unreachable)?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(unreachable)?;
+    if !(200..300).contains(&status) {
+        return Err(PushError::Refused {
+            url: url.to_string(),
+            status,
+        });
+    }
+    let shown = &body[..body.len().min(512)];
+    Ok(PushOutcome {
+        url: url.to_string(),
+        method,
+        status,
+        body: String::from_utf8_lossy(shown).into_owned(),
+    })
+}
+
+/// The phone address to use for `mac`: `given`, else the device's last
+/// seen IP from the store.
+pub fn phone_address(store: &Store, mac: Mac, given: Option<&str>) -> Result<String, PushError> {
+    if let Some(p) = given {
+        return Ok(p.to_string());
+    }
+    let dev = store.device(mac)?.ok_or(StoreError::NotFound(mac))?;
+    dev.status.ip.ok_or(PushError::NoAddress { mac })
+}
+
+/// Appends the push to the device's timeline (`resync` event, no outcome:
+/// the phone reports the result itself through syslog, R-LOG-1).
+pub fn record_push(
+    store: &mut Store,
+    mac: Mac,
+    result: &Result<PushOutcome, PushError>,
+) -> Result<i64, StoreError> {
+    let message = match result {
+        Ok(o) => format!(
+            "push resync sent to {} (phone answered HTTP {})",
+            o.url, o.status
+        ),
+        Err(e) => format!("push resync failed: {}", e.what()),
+    };
+    store.append_event(&NewEvent {
+        mac,
+        at_ms: now_ms(),
+        kind: EventKind::Resync,
+        outcome: None,
+        source_ip: None,
+        message,
+    })
+}
+
+/// What `phoneprov device resync MAC` does: pushes to `phone`, or to the
+/// device's last seen IP from the inventory in `data_dir`, and records the
+/// push in the device's timeline when the device is in the inventory.
+///
+/// With `phone` given the inventory is optional (a missing database is not
+/// an error: pushing to a phone needs no inventory). The store calls are
+/// short synchronous SQLite operations on a local file, done inline.
+pub async fn resync_device(
+    data_dir: &Path,
+    mac: Mac,
+    phone: Option<&str>,
+    rule: Option<&str>,
+    method: PushMethod,
+) -> Result<PushOutcome, PushError> {
+    let (mut store, address) = match phone {
+        Some(p) => (Store::open_existing(data_dir).ok(), p.to_string()),
+        None => {
+            let s = Store::open_existing(data_dir)?;
+            let address = phone_address(&s, mac, None)?;
+            (Some(s), address)
+        }
+    };
+    let result = push_resync(&address, rule, method).await;
+    if let Some(s) = store.as_mut() {
+        let known = s.device(mac).map(|d| d.is_some()).unwrap_or(false);
+        if known {
+            if let Err(e) = record_push(s, mac, &result) {
+                tracing::warn!(error = %e, "push resync: cannot record the event");
+            }
+        }
+    }
+    result
+}
+
+/// An error and its causes on one line (reqwest's own message is only
+/// "error sending request"; the reason is in the chain).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_rule_6_query_encoding_keeps_urls_readable() {
+        assert_eq!(
+            encode_rule_query("[--key My Secret] tftp://192.168.1.200:69/$MA.cfg"),
+            "%5B--key%20My%20Secret%5D%20tftp://192.168.1.200:69/$MA.cfg"
+        );
+        assert_eq!(encode_rule_query("a&b+c%d#é"), "a%26b%2Bc%25d%23%C3%A9");
+    }
+
+    #[test]
+    fn r_rule_6_execute_object_escapes_the_rule() {
+        assert_eq!(
+            execute_xml(Some("[--key a\"b&<c>] http://s/x.xml")),
+            "<CP-xxxx-3PCCExecute><ExecuteItem URL=\"Resync:[--key a&quot;b&amp;&lt;c&gt;] http://s/x.xml\"/></CP-xxxx-3PCCExecute>"
+        );
+        assert_eq!(
+            execute_xml(None),
+            "<CP-xxxx-3PCCExecute><ExecuteItem URL=\"Resync\"/></CP-xxxx-3PCCExecute>"
+        );
+    }
+
+    #[test]
+    fn phone_addresses() {
+        let ok = |p: &str| phone_base_url(p).unwrap().to_string();
+        assert_eq!(ok("10.0.0.5"), "http://10.0.0.5/");
+        assert_eq!(ok("10.0.0.5:8080"), "http://10.0.0.5:8080/");
+        assert_eq!(ok("phone.lan"), "http://phone.lan/");
+        assert_eq!(ok("::1"), "http://[::1]/");
+        assert_eq!(ok("[::1]:81"), "http://[::1]:81/");
+        assert_eq!(ok("https://p:8443/admin/x?y"), "https://p:8443/");
+        for bad in [
+            "",
+            "ftp://x",
+            "a b",
+            "10.0.0.5/x",
+            "http://",
+            "host:notaport",
+        ] {
+            assert!(
+                matches!(phone_base_url(bad), Err(PushError::BadPhone { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

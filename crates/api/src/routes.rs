@@ -1,0 +1,560 @@
+//! The `/api/v1` handlers and their JSON shapes.
+//!
+//! Each handler parses and checks its input itself (MACs through
+//! `Mac::parse`, bodies as `Result<Json<_>, _>`), so every bad request gets
+//! the same `{error, hint}` body instead of axum's plain-text rejections.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use phoneprov_store::{
+    BadRow, Device, Event, ImportObserver, ImportOptions, Mac, NewDevice, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorBody, RowError};
+use crate::push::{phone_address, push_resync, record_push, PushMethod, PushOutcome};
+use crate::state::ApiState;
+use crate::token::token_matches;
+
+/// What a device looks like in the API.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct DeviceView {
+    /// 12 lowercase hex digits (`$MA`).
+    pub mac: String,
+    /// `$SN`.
+    pub serial: Option<String>,
+    /// `$PN`, e.g. `CP-8841-3PCC`.
+    pub model: Option<String>,
+    /// Template group.
+    pub group: Option<String>,
+    /// Free template variables.
+    pub vars: BTreeMap<String, String>,
+    /// When added, Unix ms.
+    pub created_ms: i64,
+    /// When last changed by an operator, Unix ms.
+    pub updated_ms: i64,
+    /// What the server last saw of it.
+    pub status: StatusView,
+    /// The device's secret profile key; only in `GET /devices/{mac}`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key: Option<String>,
+}
+
+/// Last seen status of a device.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct StatusView {
+    /// Unix ms.
+    pub last_seen_ms: Option<i64>,
+    /// Source IP of its last request.
+    pub ip: Option<String>,
+    /// Firmware from its User-Agent.
+    pub firmware: Option<String>,
+    /// `success`, `not-found`, `corrupt` or `failed` (R-RESULT).
+    pub last_outcome: Option<String>,
+}
+
+impl DeviceView {
+    fn from_device(d: Device, with_key: bool) -> Self {
+        DeviceView {
+            mac: d.mac.to_string(),
+            key: with_key.then(|| d.key.expose_secret().to_string()),
+            serial: d.serial,
+            model: d.model,
+            group: d.group,
+            vars: d.vars,
+            created_ms: d.created_ms,
+            updated_ms: d.updated_ms,
+            status: StatusView {
+                last_seen_ms: d.status.last_seen_ms,
+                ip: d.status.ip,
+                firmware: d.status.firmware,
+                last_outcome: d.status.last_outcome.map(|o| o.to_string()),
+            },
+        }
+    }
+}
+
+/// Body of `POST /devices`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDeviceBody {
+    /// `000e08abcdef`, `00:0E:08:AB:CD:EF` or `00-0e-08-ab-cd-ef`.
+    pub mac: String,
+    /// `$SN`.
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// `$PN`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Template group.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Template variables.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+/// Body of `PUT /devices/{mac}`: replaces the operator's fields (left-out
+/// fields become empty); key, creation time and status are kept.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDeviceBody {
+    /// `$SN`.
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// `$PN`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Template group.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Template variables (the whole map).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+/// A timeline event.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EventView {
+    /// Increasing id.
+    pub id: i64,
+    /// Unix ms.
+    pub at_ms: i64,
+    /// `resync`, `upgrade`, `syslog`, `report`, `inform` or `activation`.
+    pub kind: String,
+    /// R-RESULT outcome, if any.
+    pub outcome: Option<String>,
+    /// Where it came from.
+    pub source_ip: Option<String>,
+    /// Free text.
+    pub message: String,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        EventView {
+            id: e.id,
+            at_ms: e.at_ms,
+            kind: e.kind.to_string(),
+            outcome: e.outcome.map(|o| o.to_string()),
+            source_ip: e.source_ip,
+            message: e.message,
+        }
+    }
+}
+
+/// Result of a CSV import.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ImportResult {
+    /// New devices.
+    pub created: u64,
+    /// Devices updated (keys kept).
+    pub updated: u64,
+}
+
+/// Body of `POST /devices/{mac}/resync` (all fields optional).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResyncBody {
+    /// `HOST[:PORT]` or `http(s)://HOST[:PORT]`; default: the device's last
+    /// seen IP.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// A one-off profile rule; default: the phone's own rules.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// `get` (`/admin/resync?RULE`, default) or `execute-xml` (`/CGI/Execute`).
+    #[serde(default)]
+    pub method: PushMethod,
+}
+
+/// `?group=` of `GET /devices`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only devices of this group.
+    pub group: Option<String>,
+}
+
+/// `?limit=` of `GET /devices/{mac}/events`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// How many of the latest events (default 50, at most 10000).
+    pub limit: Option<usize>,
+}
+
+const MAC_HINT: &str = "write the MAC as 000e08abcdef, 00:0E:08:AB:CD:EF or 00-0e-08-ab-cd-ef";
+
+fn parse_mac(s: &str) -> Result<Mac, ApiError> {
+    Mac::parse(s)
+        .map_err(|e| ApiError::bad_request(format!("bad MAC {:?}: {}", e.input, e.why), MAC_HINT))
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| {
+        ApiError::bad_request(
+            e.body_text(),
+            format!("send Content-Type: application/json and a body like {example}"),
+        )
+    })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>, example: &str) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(e.body_text(), format!("use a query like {example}")))
+}
+
+/// Auth middleware: `Authorization: Bearer <admin token>`.
+pub(crate) async fn require_token(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+    match presented {
+        None => ApiError::Unauthorized("missing admin token").into_response(),
+        Some(tok) if !token_matches(tok.as_bytes(), state.token().as_bytes()) => {
+            ApiError::Unauthorized("wrong admin token").into_response()
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+/// Counts every API request by method and status.
+pub(crate) async fn count_requests(
+    State(state): State<ApiState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    state
+        .metrics()
+        .count_request(&method, resp.status().as_u16());
+    resp
+}
+
+/// Unknown route under `/api/v1`.
+pub(crate) async fn no_route(req: Request) -> ApiError {
+    ApiError::NoRoute(format!("{} {}", req.method(), req.uri().path()))
+}
+
+/// Lists devices in MAC order (keys not included).
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Devices in MAC order", body = [DeviceView]),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_devices(
+    State(state): State<ApiState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    let q = query(q, "?group=sales")?;
+    let devices = state
+        .with_store(move |s| Ok(s.devices(q.group.as_deref())?))
+        .await?;
+    Ok(Json(
+        devices
+            .into_iter()
+            .map(|d| DeviceView::from_device(d, false))
+            .collect(),
+    ))
+}
+
+/// Adds a device with a fresh secret key.
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices",
+    request_body = NewDeviceBody,
+    responses(
+        (status = 201, description = "Created; includes the new key", body = DeviceView),
+        (status = 400, description = "Bad MAC or body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 409, description = "The MAC exists already", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn add_device(
+    State(state): State<ApiState>,
+    body: Result<Json<NewDeviceBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
+    let b = json_body(body, r#"{"mac":"000e08abcdef","model":"CP-8841-3PCC"}"#)?;
+    let dev = NewDevice {
+        mac: parse_mac(&b.mac)?,
+        serial: b.serial,
+        model: b.model,
+        group: b.group,
+        vars: b.vars,
+    };
+    let stored = state.with_store(move |s| Ok(s.add_device(&dev)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(DeviceView::from_device(stored, true)),
+    ))
+}
+
+/// Shows one device, including its secret key.
+#[utoipa::path(get, path = "/api/v1/devices/{mac}", tag = "devices",
+    params(("mac" = String, Path, description = "The device's MAC")),
+    responses(
+        (status = 200, description = "The device with its key", body = DeviceView),
+        (status = 400, description = "Bad MAC", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 404, description = "No such device", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn show_device(
+    State(state): State<ApiState>,
+    Path(mac): Path<String>,
+) -> Result<Json<DeviceView>, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let dev = state
+        .with_store(move |s| s.device(mac)?.ok_or(ApiError::NotFound(mac.to_string())))
+        .await?;
+    Ok(Json(DeviceView::from_device(dev, true)))
+}
+
+/// Creates or replaces a device's serial, model, group and variables.
+#[utoipa::path(put, path = "/api/v1/devices/{mac}", tag = "devices",
+    params(("mac" = String, Path, description = "The device's MAC")),
+    request_body = UpdateDeviceBody,
+    responses(
+        (status = 200, description = "Updated (key kept)", body = DeviceView),
+        (status = 201, description = "Created", body = DeviceView),
+        (status = 400, description = "Bad MAC or body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn update_device(
+    State(state): State<ApiState>,
+    Path(mac): Path<String>,
+    body: Result<Json<UpdateDeviceBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
+    let mac = parse_mac(&mac)?;
+    let b = json_body(body, r#"{"model":"CP-8841-3PCC","vars":{"user":"1001"}}"#)?;
+    let dev = NewDevice {
+        mac,
+        serial: b.serial,
+        model: b.model,
+        group: b.group,
+        vars: b.vars,
+    };
+    let (stored, created) = state
+        .with_store(move |s| Ok(s.upsert_device(&dev)?))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(DeviceView::from_device(stored, false))))
+}
+
+/// Removes a device and its timeline.
+#[utoipa::path(delete, path = "/api/v1/devices/{mac}", tag = "devices",
+    params(("mac" = String, Path, description = "The device's MAC")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Bad MAC", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 404, description = "No such device", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn remove_device(
+    State(state): State<ApiState>,
+    Path(mac): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let removed = state.with_store(move |s| Ok(s.remove_device(mac)?)).await?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(mac.to_string()))
+    }
+}
+
+/// Collects bad rows (up to a limit) for the error body.
+struct CollectRows(Vec<RowError>, u64);
+
+/// At most this many bad rows are listed in one answer (all are counted).
+const MAX_LISTED_ROWS: usize = 1000;
+
+impl ImportObserver for CollectRows {
+    fn bad_row(&mut self, row: &BadRow) {
+        self.1 += 1;
+        if self.0.len() < MAX_LISTED_ROWS {
+            self.0.push(RowError {
+                line: row.line,
+                error: row.why.clone(),
+            });
+        }
+    }
+}
+
+/// Imports devices from CSV, all or nothing.
+///
+/// The header names the columns (`mac`, `serial`, `model`, `group`; any
+/// other column is a variable). Any bad row rejects the whole file with
+/// every bad line listed (the first 1000).
+#[utoipa::path(post, path = "/api/v1/devices/import", tag = "devices",
+    request_body(content = String, content_type = "text/csv",
+        description = "CSV with a header row, e.g. `mac,model,group,user`"),
+    responses(
+        (status = 200, description = "Imported", body = ImportResult),
+        (status = 400, description = "Bad rows or header; nothing imported", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn import_devices(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<Json<ImportResult>, ApiError> {
+    let summary = state
+        .with_store(move |s| {
+            let mut rows = CollectRows(Vec::new(), 0);
+            match s.import_csv(&body[..], ImportOptions { skip_bad: false }, &mut rows) {
+                Ok(sum) => Ok(ImportResult {
+                    created: sum.created,
+                    updated: sum.updated,
+                }),
+                Err(StoreError::ImportRejected { bad }) => Err(ApiError::Import {
+                    error: format!("{bad} bad row(s), nothing imported"),
+                    rows: rows.0,
+                }),
+                Err(StoreError::ImportHeader(why)) => Err(ApiError::Import {
+                    error: format!("bad header line: {why}"),
+                    rows: vec![RowError {
+                        line: 1,
+                        error: why,
+                    }],
+                }),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+    Ok(Json(summary))
+}
+
+/// A device's latest events, oldest first.
+#[utoipa::path(get, path = "/api/v1/devices/{mac}/events", tag = "devices",
+    params(("mac" = String, Path, description = "The device's MAC"), EventsQuery),
+    responses(
+        (status = 200, description = "Events, oldest first", body = [EventView]),
+        (status = 400, description = "Bad MAC or limit", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn device_events(
+    State(state): State<ApiState>,
+    Path(mac): Path<String>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let limit = query(q, "?limit=50")?.limit.unwrap_or(50);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::bad_request(
+            format!("limit {limit} is out of range"),
+            "use a limit from 1 to 10000",
+        ));
+    }
+    let events = state.with_store(move |s| Ok(s.events(mac, limit)?)).await?;
+    Ok(Json(events.into_iter().map(EventView::from).collect()))
+}
+
+/// Asks the phone to resync now (R-RULE-6), at its last seen IP unless
+/// `phone` is given; the request is recorded in the device's timeline.
+#[utoipa::path(post, path = "/api/v1/devices/{mac}/resync", tag = "devices",
+    params(("mac" = String, Path, description = "The device's MAC")),
+    request_body(content = Option<ResyncBody>, content_type = "application/json",
+        description = "Optional; an empty body uses the device's IP, its own rules and GET"),
+    responses(
+        (status = 200, description = "The phone accepted the request", body = PushOutcome),
+        (status = 400, description = "Bad MAC, body or phone address", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 404, description = "No such device", body = ErrorBody),
+        (status = 409, description = "No known IP for the device and no phone given", body = ErrorBody),
+        (status = 502, description = "The phone is unreachable or refused", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn resync_device(
+    State(state): State<ApiState>,
+    Path(mac): Path<String>,
+    body: Bytes,
+) -> Result<Json<PushOutcome>, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let b: ResyncBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ResyncBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                format!("bad resync body: {e}"),
+                r#"send {"rule":"http://prov/$MA.xml","method":"get"} or no body"#,
+            )
+        })?
+    };
+    let given = b.phone.clone();
+    let phone = state
+        .with_store(move |s| {
+            if s.device(mac)?.is_none() {
+                return Err(ApiError::NotFound(mac.to_string()));
+            }
+            Ok(phone_address(s, mac, given.as_deref())?)
+        })
+        .await?;
+    let result = push_resync(&phone, b.rule.as_deref(), b.method).await;
+    let method = match b.method {
+        PushMethod::Get => "get",
+        PushMethod::ExecuteXml => "execute-xml",
+    };
+    state.metrics().count_push(method, result.is_ok());
+    let result = state
+        .with_store(move |s| {
+            // The device may have been removed meanwhile: then there is no
+            // timeline to write to, which is not the caller's problem.
+            if s.device(mac)?.is_some() {
+                record_push(s, mac, &result)?;
+            }
+            Ok(result)
+        })
+        .await?;
+    Ok(Json(result?))
+}
+
+/// Metrics in the OpenMetrics text format.
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics",
+    responses(
+        (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let n = state.with_store(|s| Ok(s.count_devices(None)?)).await?;
+    state
+        .metrics()
+        .devices
+        .set(i64::try_from(n).unwrap_or(i64::MAX));
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics().render(),
+    )
+        .into_response())
+}

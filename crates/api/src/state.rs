@@ -1,0 +1,93 @@
+//! [`ApiState`]: what every handler shares.
+//!
+//! The store is one `rusqlite` connection behind `Arc<Mutex<Store>>`, used
+//! only inside `spawn_blocking` so SQLite never blocks a tokio worker.
+//! One connection serialises the API's own queries, which is fine for
+//! admin traffic (a handful of requests, each a few milliseconds; a big CSV
+//! import holds it for its merge, and other API calls wait). The server's
+//! hot paths (profile rendering, status writes, syslog filing) open their
+//! own `Store`s: SQLite in WAL mode lets them read while the API writes,
+//! so the API never slows the phones down. Opening a `Store` per request
+//! was the alternative; it re-runs the schema check and pragmas each time
+//! for no gain at this traffic.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use phoneprov_store::{Store, StoreError};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::token::{ensure_admin_token, TokenError};
+
+/// Shared state of the API router. Cloning is cheap (one `Arc`).
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Mutex<Store>>,
+    token: String,
+    metrics: Arc<Metrics>,
+}
+
+/// Why [`ApiState::open`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The admin token.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The inventory.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiState {
+    /// Opens (creating if needed) the inventory and the admin token of
+    /// `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<ApiState, SetupError> {
+        let token = ensure_admin_token(data_dir)?;
+        let store = Store::open(data_dir)?;
+        Ok(ApiState::new(store, token, Arc::new(Metrics::new())))
+    }
+
+    /// State from an open store, the admin token and the metrics registry
+    /// (share the server's so `/api/v1/metrics` shows everything).
+    pub fn new(store: Store, admin_token: String, metrics: Arc<Metrics>) -> ApiState {
+        ApiState {
+            inner: Arc::new(Inner {
+                store: Arc::new(Mutex::new(store)),
+                token: admin_token,
+                metrics,
+            }),
+        }
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.inner.token
+    }
+
+    /// Runs `f` with the store on the blocking pool.
+    pub(crate) async fn with_store<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves SQLite consistent
+            // (transactions roll back), so the poison is ignored.
+            let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+    }
+}

@@ -1,0 +1,430 @@
+//! Every `/api/v1` route through `tower::ServiceExt::oneshot`: success,
+//! auth failures, bad input (issue 4 items 2, 8, 9, 10).
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{api, fake_phone};
+use phoneprov_store::{now_ms, EventKind, Mac, NewEvent, Store};
+use serde_json::json;
+
+const MAC: &str = "000e08abcdef";
+
+#[tokio::test]
+async fn auth_missing_wrong_and_accepted_tokens() {
+    let a = api();
+    let routes = [
+        (Method::GET, "/api/v1/devices"),
+        (Method::POST, "/api/v1/devices"),
+        (Method::GET, "/api/v1/devices/000e08abcdef"),
+        (Method::PUT, "/api/v1/devices/000e08abcdef"),
+        (Method::DELETE, "/api/v1/devices/000e08abcdef"),
+        (Method::POST, "/api/v1/devices/import"),
+        (Method::GET, "/api/v1/devices/000e08abcdef/events"),
+        (Method::POST, "/api/v1/devices/000e08abcdef/resync"),
+        (Method::GET, "/api/v1/metrics"),
+    ];
+    for (m, uri) in routes {
+        let r = a.call_auth(m.clone(), uri, None, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m} {uri}");
+        assert_eq!(r.headers["www-authenticate"], "Bearer realm=\"phoneprov\"");
+        assert!(r.json()["hint"].as_str().unwrap().contains("admin.token"));
+        let r = a.call_auth(m.clone(), uri, Some("Bearer nope"), None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m} {uri}");
+        assert!(r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""));
+        assert_eq!(r.json()["error"], "wrong admin token");
+        // Basic auth with the token as password is not a bearer token.
+        let r = a
+            .call_auth(m.clone(), uri, Some(&format!("Basic {}", a.token)), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m} {uri}");
+    }
+    // Scheme is case-insensitive (RFC 7235).
+    let r = a
+        .call_auth(
+            Method::GET,
+            "/api/v1/devices",
+            Some(&format!("bearer {}", a.token)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // The OpenAPI document needs no token.
+    let r = a
+        .call_auth(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn add_show_list_update_delete() {
+    let a = api();
+    let r = a
+        .json(
+            Method::POST,
+            "/api/v1/devices",
+            json!({"mac": "00:0E:08:AB:CD:EF", "model": "CP-8841-3PCC", "group": "sales", "vars": {"user": "1001"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let created = r.json();
+    assert_eq!(created["mac"], MAC);
+    let key = created["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 32);
+
+    let r = a
+        .json(Method::POST, "/api/v1/devices", json!({"mac": MAC}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.json()["hint"].as_str().unwrap().contains("PUT"));
+
+    a.json(
+        Method::POST,
+        "/api/v1/devices",
+        json!({"mac": "000e08000001", "group": "lab"}),
+    )
+    .await;
+    let r = a.call(Method::GET, "/api/v1/devices", None).await;
+    let all = r.json();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert!(
+        all[0].get("key").is_none(),
+        "list must not show keys: {all}"
+    );
+    let r = a
+        .call(Method::GET, "/api/v1/devices?group=sales", None)
+        .await;
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    assert_eq!(r.json()[0]["mac"], MAC);
+
+    let r = a
+        .call(Method::GET, "/api/v1/devices/00-0e-08-ab-cd-ef", None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["key"], key.as_str());
+    assert_eq!(r.json()["vars"]["user"], "1001");
+
+    let r = a
+        .json(
+            Method::PUT,
+            "/api/v1/devices/000e08abcdef",
+            json!({"model": "CP-6841-3PCC", "vars": {"user": "2002", "pw": "x"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["vars"]["user"], "2002");
+    assert_eq!(r.json()["group"], serde_json::Value::Null);
+    let r = a
+        .call(Method::GET, "/api/v1/devices/000e08abcdef", None)
+        .await;
+    assert_eq!(r.json()["key"], key.as_str(), "PUT keeps the key");
+    assert_eq!(r.json()["model"], "CP-6841-3PCC");
+
+    let r = a
+        .json(Method::PUT, "/api/v1/devices/000e08000099", json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    let r = a
+        .call(Method::DELETE, "/api/v1/devices/000e08abcdef", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = a
+        .call(Method::DELETE, "/api/v1/devices/000e08abcdef", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = a
+        .call(Method::GET, "/api/v1/devices/000e08abcdef", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json()["error"].as_str().unwrap().contains("000e08abcdef"));
+}
+
+#[tokio::test]
+async fn bad_input_is_400_with_error_and_hint() {
+    let a = api();
+    for (m, uri) in [
+        (Method::GET, "/api/v1/devices/nope"),
+        (Method::PUT, "/api/v1/devices/00:0e:08"),
+        (Method::DELETE, "/api/v1/devices/000e08abcdeg"),
+        (Method::GET, "/api/v1/devices/zz/events"),
+        (Method::POST, "/api/v1/devices/zz/resync"),
+    ] {
+        let body = (m == Method::PUT).then(|| ("application/json", b"{}".to_vec()));
+        let r = a.call(m.clone(), uri, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{m} {uri}");
+        let j = r.json();
+        assert!(j["error"].as_str().unwrap().starts_with("bad MAC"), "{j}");
+        assert!(
+            j["hint"].as_str().unwrap().contains("00:0E:08:AB:CD:EF"),
+            "{j}"
+        );
+    }
+    let r = a
+        .json(Method::POST, "/api/v1/devices", json!({"mac": "xyz"}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = a
+        .call(
+            Method::POST,
+            "/api/v1/devices",
+            Some(("application/json", b"{not json".to_vec())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["hint"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
+    let r = a
+        .json(
+            Method::POST,
+            "/api/v1/devices",
+            json!({"mac": MAC, "modle": "typo"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("modle"),
+        "{}",
+        r.text()
+    );
+    let r = a
+        .call(
+            Method::POST,
+            "/api/v1/devices",
+            Some(("text/plain", br#"{"mac":"000e08abcdef"}"#.to_vec())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "wrong content type");
+    let r = a.call(Method::GET, "/api/v1/devices?grup=x", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = a
+        .call(
+            Method::GET,
+            "/api/v1/devices/000e08abcdef/events?limit=abc",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = a
+        .call(
+            Method::GET,
+            "/api/v1/devices/000e08abcdef/events?limit=0",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = a.call(Method::GET, "/api/v1/nothing/here", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json()["hint"].as_str().unwrap().contains("openapi.json"));
+}
+
+#[tokio::test]
+async fn csv_import_all_or_nothing_with_line_numbers() {
+    let a = api();
+    let good = "mac,model,group,user\n000e08000001,CP-8841-3PCC,a,1001\n00:0e:08:00:00:02,CP-8841-3PCC,a,1002\n";
+    let r = a
+        .call(
+            Method::POST,
+            "/api/v1/devices/import",
+            Some(("text/csv", good.as_bytes().to_vec())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json(), json!({"created": 2, "updated": 0}));
+
+    let bad = "mac,model\n000e08000001,X\nnot-a-mac,X\n000e08000003,X\n000e08000004,X,extra\n";
+    let r = a
+        .call(
+            Method::POST,
+            "/api/v1/devices/import",
+            Some(("text/csv", bad.as_bytes().to_vec())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let j = r.json();
+    let lines: Vec<u64> = j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![3, 5], "{j}");
+    assert!(
+        j["rows"][0]["error"].as_str().unwrap().contains("MAC"),
+        "{j}"
+    );
+    assert!(j["error"].as_str().unwrap().contains("nothing imported"));
+    // Nothing changed: 000e08000003 absent, 000e08000001 keeps its model.
+    let r = a.call(Method::GET, "/api/v1/devices", None).await;
+    let all = r.json();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all[0]["model"], "CP-8841-3PCC");
+
+    let r = a
+        .call(
+            Method::POST,
+            "/api/v1/devices/import",
+            Some(("text/csv", b"model,group\nx,y\n".to_vec())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["rows"][0]["line"], 1);
+    let r = a
+        .call(
+            Method::POST,
+            "/api/v1/devices/import",
+            Some(("text/csv", Vec::new())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn events_are_listed_oldest_first() {
+    let a = api();
+    a.json(Method::POST, "/api/v1/devices", json!({"mac": MAC}))
+        .await;
+    let mac = Mac::parse(MAC).unwrap();
+    let mut store = Store::open(a.dir.path()).unwrap();
+    for i in 0..3 {
+        store
+            .append_event(&NewEvent {
+                mac,
+                at_ms: now_ms(),
+                kind: EventKind::Syslog,
+                outcome: None,
+                source_ip: Some("10.0.0.9".parse().unwrap()),
+                message: format!("line {i}"),
+            })
+            .unwrap();
+    }
+    let r = a
+        .call(
+            Method::GET,
+            "/api/v1/devices/000e08abcdef/events?limit=2",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let j = r.json();
+    let msgs: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, vec!["line 1", "line 2"]);
+    assert_eq!(j[0]["kind"], "syslog");
+    assert_eq!(j[0]["source_ip"], "10.0.0.9");
+}
+
+/// R-RULE-6 through the API: push to a recording fake phone, event filed.
+#[tokio::test]
+async fn r_rule_6_resync_route_pushes_and_records() {
+    let a = api();
+    a.json(Method::POST, "/api/v1/devices", json!({"mac": MAC}))
+        .await;
+    // No known IP and no phone: 409 with a hint.
+    let r = a
+        .call(Method::POST, "/api/v1/devices/000e08abcdef/resync", None)
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(r.json()["hint"].as_str().unwrap().contains("phone"));
+    // Unknown device: 404.
+    let r = a
+        .call(Method::POST, "/api/v1/devices/000e08000042/resync", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let (phone, seen) = fake_phone(StatusCode::OK).await;
+    let rule = "[--key s3cr3t] http://prov.example/$MA.xml";
+    let r = a
+        .json(
+            Method::POST,
+            "/api/v1/devices/000e08abcdef/resync",
+            json!({"phone": phone, "rule": rule, "method": "execute-xml"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["status"], 200);
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].method, Method::POST);
+    assert_eq!(got[0].uri.path(), "/CGI/Execute");
+    let items =
+        phoneprov_phone::parse_execute_xml(std::str::from_utf8(&got[0].body).unwrap()).unwrap();
+    assert_eq!(
+        items[0].command(),
+        phoneprov_phone::ExecuteCommand::Resync(Some(rule.to_string()))
+    );
+
+    let r = a
+        .call(Method::GET, "/api/v1/devices/000e08abcdef/events", None)
+        .await;
+    let j = r.json();
+    assert_eq!(j.as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j[0]["kind"], "resync");
+    assert!(j[0]["message"].as_str().unwrap().contains("/CGI/Execute"));
+
+    // A phone that refuses: 502, and the failure is in the timeline too.
+    let (phone, _) = fake_phone(StatusCode::FORBIDDEN).await;
+    let r = a
+        .json(
+            Method::POST,
+            "/api/v1/devices/000e08abcdef/resync",
+            json!({"phone": phone}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("HTTP 403"),
+        "{}",
+        r.text()
+    );
+    let r = a
+        .json(
+            Method::POST,
+            "/api/v1/devices/000e08abcdef/resync",
+            json!({"phone": "a b"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = a
+        .json(
+            Method::POST,
+            "/api/v1/devices/000e08abcdef/resync",
+            json!({"method": "telnet"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_devices_and_pushes() {
+    let a = api();
+    a.json(Method::POST, "/api/v1/devices", json!({"mac": MAC}))
+        .await;
+    a.call(Method::GET, "/api/v1/devices/zz", None).await;
+    let r = a.call(Method::GET, "/api/v1/metrics", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = r.text();
+    for line in [
+        "phoneprov_devices 1",
+        "phoneprov_api_requests_total{method=\"POST\",code=\"201\"} 1",
+        "phoneprov_api_requests_total{method=\"GET\",code=\"400\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
