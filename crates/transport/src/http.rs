@@ -290,7 +290,10 @@ impl HttpClient {
         let request = builder
             .body(Full::new(Bytes::from(req.body)))
             .map_err(|e| {
-                TransportError::BadUrl(format!("{}: cannot build the request: {e}", req.url))
+                TransportError::BadUrl(format!(
+                    "{}: cannot build the request (invalid method or header: {e}); fix the request",
+                    req.url
+                ))
             })?;
 
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))

@@ -22,6 +22,28 @@
 //! which R-RESULT class they fall into. HTTP statuses (404, 401, 301...) are
 //! *not* errors: they come back in [`HttpResponse`].
 //!
+//! ## Example
+//! ```no_run
+//! use phoneprov_transport::*;
+//! # async fn demo(tls: std::sync::Arc<rustls::ClientConfig>) -> Result<(), TransportError> {
+//! let client = HttpClient::new(HttpClientConfig::new(tls)); // tls: phoneprov_pki::client_config
+//! let resp = client
+//!     .send(HttpRequest {
+//!         method: "GET".into(),
+//!         url: "https://pv.example.com/cfg/0011223344ab.xml".into(),
+//!         headers: vec![("User-Agent".into(), "Cisco-CP-8841-3PCC/11.0 (0011223344ab)".into())],
+//!         body: Vec::new(),
+//!     })
+//!     .await?;
+//! match resp.status {
+//!     200 => { /* parse resp.body */ }
+//!     301 | 302 => { /* engine retries at resp.header("location") */ }
+//!     401 | 407 => { /* engine answers resp.header_all("www-authenticate") */ }
+//!     _ => {}
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! ## Hand-written parts
 //! The proxy `CONNECT` exchange (a dozen lines; hyper-util's proxy tunnel
 //! needs its full legacy client stack), SRV ordering (RFC 2782's algorithm
