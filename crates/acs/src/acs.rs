@@ -1,0 +1,585 @@
+//! [`Acs`]: the shared state of the ACS (database, inventory, sessions,
+//! authentication) and what happens to every POST once its body is read:
+//! the sans-IO [`AcsSession`] answers it, and its [`AcsEvent`]s become
+//! rows (task results, data-model cache, timeline events).
+//!
+//! Everything here is synchronous SQLite work; the HTTP shell calls
+//! [`Acs::handle_post`] through `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use phoneprov_cwmp::{
+    AcsConfig, AcsEvent, AcsSession, EventCode, Inform, Rpc, Task, TaskSource, TransferComplete,
+};
+use phoneprov_store::{EventKind, Mac, NewEvent, Outcome, Store, DB_FILE};
+use serde_json::json;
+
+use crate::auth::CpeAuth;
+use crate::config::{AcsSettings, UnknownCpes};
+use crate::db::{AcsDb, DataModelEntry, DmUpdate, TaskRecord, TaskState};
+use crate::error::AcsError;
+use crate::task::{fault_json, response_json, TaskRpc};
+
+/// Parameters that carry the CPE's MAC address, most specific first
+/// (TR-181 `Device.`, TR-098 `InternetGatewayDevice.`); after them any
+/// parameter ending in `.MACAddress` is tried.
+const MAC_PARAMS: [&str; 5] = [
+    "Device.Ethernet.Interface.1.MACAddress",
+    "Device.LANDevice.1.LANEthernetInterfaceConfig.1.MACAddress",
+    "InternetGatewayDevice.LANDevice.1.LANEthernetInterfaceConfig.1.MACAddress",
+    "InternetGatewayDevice.LANDevice.1.LANHostConfigManagement.MACAddress",
+    "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.MACAddress",
+];
+
+/// The TR-069 ACS of `phoneprov serve`. Cheap to clone (one `Arc`).
+///
+/// Build it with [`Acs::open`], serve CPEs with [`Acs::serve`] (port 7547
+/// by default), mount [`Acs::api_router`] in the admin API.
+#[derive(Clone)]
+pub struct Acs {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Acs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acs")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) settings: AcsSettings,
+    pub(crate) db: AcsDb,
+    store: Mutex<Store>,
+    pub(crate) auth: CpeAuth,
+    sessions: Mutex<Sessions>,
+    machine_config: AcsConfig,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_cookie: HashMap<String, Arc<SessionEntry>>,
+    by_mac: HashMap<String, String>,
+}
+
+/// One CWMP session of the shell: the machine plus what the shell knows.
+pub(crate) struct SessionEntry {
+    pub(crate) cookie: String,
+    /// Reaped, superseded by a newer session of the device, or ended on
+    /// an error: never fed again.
+    pub(crate) dead: AtomicBool,
+    state: Mutex<SessionState>,
+}
+
+struct SessionState {
+    machine: AcsSession,
+    mac: Option<String>,
+    last_active: Instant,
+}
+
+/// The HTTP answer to one POST.
+#[derive(Debug)]
+pub(crate) struct PostOutcome {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Pulls tasks for the session from the task table.
+struct DbSource<'a> {
+    db: &'a AcsDb,
+    mac: Option<&'a str>,
+}
+
+impl TaskSource for DbSource<'_> {
+    fn next_task(&mut self, _: &phoneprov_cwmp::DeviceId) -> Option<Task> {
+        let mac = self.mac?;
+        match self.db.claim_next(mac) {
+            Ok(Some((id, rpc))) => {
+                let kind_of = |path: &str| {
+                    self.db
+                        .dm_param(mac, path)
+                        .ok()
+                        .flatten()
+                        .and_then(|(_, k)| k)
+                };
+                Some(Task::new(id.to_string(), rpc.to_rpc(id, &kind_of)))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(mac, error = %e, "cannot claim the next ACS task");
+                None
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Acs {
+    /// Opens the ACS on the data directory `data_dir` (the inventory's
+    /// `phoneprov.db` is created if needed, then the ACS tables in it).
+    /// Tasks left `sent` by a previous process are requeued at each
+    /// device's next Inform.
+    pub fn open(data_dir: &Path, settings: AcsSettings) -> Result<Acs, AcsError> {
+        let store = Store::open(data_dir)?;
+        let db = AcsDb::open(&data_dir.join(DB_FILE))?;
+        let machine_config = AcsConfig {
+            hold_requests: settings.hold_requests,
+            ..AcsConfig::default()
+        };
+        Ok(Acs {
+            inner: Arc::new(Inner {
+                auth: CpeAuth::new(&settings),
+                settings,
+                db,
+                store: Mutex::new(store),
+                sessions: Mutex::new(Sessions::default()),
+                machine_config,
+            }),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &AcsSettings {
+        &self.inner.settings
+    }
+
+    /// Queues a task for the device (XML parameter names are mapped to
+    /// TR-069 paths first). Blocking SQLite IO: call it from
+    /// `spawn_blocking` in async code.
+    pub fn enqueue(&self, mac: Mac, rpc: TaskRpc) -> Result<TaskRecord, AcsError> {
+        let mac = mac.to_string();
+        let rpc = rpc.normalize(&mac, self.inner.settings.profile_url.as_deref())?;
+        self.inner.db.insert_task(&mac, &rpc, "api")
+    }
+
+    /// The device's tasks, newest first (at most `limit`). Blocking.
+    pub fn tasks(&self, mac: Mac, limit: usize) -> Result<Vec<TaskRecord>, AcsError> {
+        self.inner.db.tasks(&mac.to_string(), limit)
+    }
+
+    /// One task of the device. Blocking.
+    pub fn task(&self, mac: Mac, id: i64) -> Result<Option<TaskRecord>, AcsError> {
+        self.inner.db.task(&mac.to_string(), id)
+    }
+
+    /// The device's cached data model, by path. Blocking.
+    pub fn data_model(&self, mac: Mac) -> Result<Vec<DataModelEntry>, AcsError> {
+        self.inner.db.dm_get(&mac.to_string())
+    }
+
+    /// Number of live CWMP sessions.
+    pub fn active_sessions(&self) -> usize {
+        lock(&self.inner.sessions).by_cookie.len()
+    }
+
+    pub(crate) fn lookup_session(&self, cookie: &str) -> Option<Arc<SessionEntry>> {
+        lock(&self.inner.sessions)
+            .by_cookie
+            .get(cookie)
+            .filter(|e| !e.dead.load(Ordering::Acquire))
+            .cloned()
+    }
+
+    pub(crate) fn new_session(&self) -> Arc<SessionEntry> {
+        let cookie = phoneprov_cwmp::session::new_cookie_value(rand::random());
+        let entry = Arc::new(SessionEntry {
+            cookie: cookie.clone(),
+            dead: AtomicBool::new(false),
+            state: Mutex::new(SessionState {
+                machine: AcsSession::new(self.inner.machine_config.clone()),
+                mac: None,
+                last_active: Instant::now(),
+            }),
+        });
+        lock(&self.inner.sessions)
+            .by_cookie
+            .insert(cookie, entry.clone());
+        entry
+    }
+
+    /// Forgets a session, requeueing what it had claimed.
+    pub(crate) fn end_session(&self, entry: &SessionEntry) {
+        entry.dead.store(true, Ordering::Release);
+        let (tasks, mac) = {
+            let mut st = lock(&entry.state);
+            (st.machine.unfinished_tasks(), st.mac.clone())
+        };
+        for t in tasks {
+            if let Ok(id) = t.id.parse::<i64>() {
+                if let Err(e) = self.inner.db.requeue(id) {
+                    tracing::warn!(task = id, error = %e, "cannot requeue an ACS task");
+                }
+            }
+        }
+        let mut s = lock(&self.inner.sessions);
+        s.by_cookie.remove(&entry.cookie);
+        if let Some(mac) = mac {
+            if s.by_mac.get(&mac) == Some(&entry.cookie) {
+                s.by_mac.remove(&mac);
+            }
+        }
+    }
+
+    /// The connection carrying `entry` closed: a finished session is
+    /// forgotten; an unfinished one waits (for a reconnect with its cookie)
+    /// until the reaper drops it.
+    pub(crate) fn connection_closed(&self, entry: &SessionEntry) {
+        let done = lock(&entry.state).machine.is_done();
+        if done {
+            self.end_session(entry);
+        }
+    }
+
+    /// Drops sessions idle longer than the idle timeout; returns how many.
+    pub(crate) fn reap(&self) -> usize {
+        let idle = self.inner.settings.idle_timeout();
+        let entries: Vec<_> = lock(&self.inner.sessions)
+            .by_cookie
+            .values()
+            .cloned()
+            .collect();
+        let mut n = 0;
+        for e in entries {
+            let stale = lock(&e.state).last_active.elapsed() > idle;
+            if stale {
+                self.end_session(&e);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Ends every session (shutdown).
+    pub(crate) fn end_all(&self) {
+        let entries: Vec<_> = lock(&self.inner.sessions)
+            .by_cookie
+            .values()
+            .cloned()
+            .collect();
+        for e in entries {
+            self.end_session(&e);
+        }
+    }
+
+    /// Feeds one POST body to the session and records what happened.
+    pub(crate) fn handle_post(
+        &self,
+        entry: &Arc<SessionEntry>,
+        body: &[u8],
+        peer: IpAddr,
+    ) -> PostOutcome {
+        let db = &self.inner.db;
+        let mut st = lock(&entry.state);
+        st.last_active = Instant::now();
+        let reply = {
+            let SessionState { machine, mac, .. } = &mut *st;
+            let mut source = DbSource {
+                db,
+                mac: mac.as_deref(),
+            };
+            machine.handle_request_with(body, &mut source)
+        };
+        let mut deny = false;
+        for ev in reply.events {
+            if let Err(e) = self.apply_event(entry, &mut st, ev, peer, &mut deny) {
+                tracing::warn!(error = %e, "cannot record an ACS session event");
+            }
+        }
+        let end = deny || (reply.done && reply.status >= 400);
+        drop(st);
+        if end {
+            self.end_session(entry);
+        }
+        if deny {
+            return PostOutcome {
+                status: 403,
+                body: Vec::new(),
+            };
+        }
+        PostOutcome {
+            status: reply.status,
+            body: reply.body,
+        }
+    }
+
+    fn apply_event(
+        &self,
+        entry: &SessionEntry,
+        st: &mut SessionState,
+        ev: AcsEvent,
+        peer: IpAddr,
+        deny: &mut bool,
+    ) -> Result<(), AcsError> {
+        let db = &self.inner.db;
+        match ev {
+            AcsEvent::Inform(inform) => self.on_inform(entry, st, &inform, peer, deny)?,
+            AcsEvent::TaskSent { .. } => {}
+            AcsEvent::TaskDone { task_id, response } => {
+                let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), st.mac.clone()) else {
+                    return Ok(());
+                };
+                let state = match response {
+                    Rpc::DownloadResponse { status: 1, .. } => TaskState::Transferring,
+                    _ => TaskState::Done,
+                };
+                db.finish(id, state, &response_json(&response))?;
+                self.cache_response(&mac, id, &response)?;
+            }
+            AcsEvent::TaskFault { task_id, fault } => {
+                if let Ok(id) = task_id.parse::<i64>() {
+                    db.finish(id, TaskState::Fault, &fault_json(&fault))?;
+                }
+            }
+            AcsEvent::TransferComplete(tc) => {
+                if let Some(mac) = st.mac.clone() {
+                    self.on_transfer_complete(&mac, &tc, peer)?;
+                }
+            }
+            AcsEvent::ProtocolError(msg) => {
+                tracing::info!(mac = ?st.mac, %peer, "CWMP protocol error: {msg}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps the Inform to an inventory MAC: by serial number in the
+    /// inventory, else by a MAC address parameter, else the serial number
+    /// read as a MAC. Returns the MAC and whether the inventory knows it.
+    fn resolve(&self, inform: &Inform) -> Result<(Option<Mac>, bool), AcsError> {
+        let serial = inform.device_id.serial_number.trim();
+        if !serial.is_empty() {
+            if let Some(m) = self.inner.db.mac_by_serial(serial)? {
+                if let Ok(mac) = Mac::parse(&m) {
+                    return Ok((Some(mac), true));
+                }
+            }
+        }
+        let from_params = MAC_PARAMS
+            .iter()
+            .filter_map(|n| inform.parameter(n))
+            .chain(
+                inform
+                    .parameters
+                    .iter()
+                    .filter(|p| p.name.ends_with(".MACAddress"))
+                    .map(|p| p.value.as_str()),
+            )
+            .chain(std::iter::once(serial))
+            .find_map(|v| Mac::parse(v.trim()).ok());
+        let Some(mac) = from_params else {
+            return Ok((None, false));
+        };
+        let known = lock(&self.inner.store).device(mac)?.is_some();
+        Ok((Some(mac), known))
+    }
+
+    fn on_inform(
+        &self,
+        entry: &SessionEntry,
+        st: &mut SessionState,
+        inform: &Inform,
+        peer: IpAddr,
+        deny: &mut bool,
+    ) -> Result<(), AcsError> {
+        let db = &self.inner.db;
+        let (mac, known) = self.resolve(inform)?;
+        if !known && self.inner.settings.unknown_cpes == UnknownCpes::Deny {
+            *deny = true;
+            tracing::info!(device = %inform.device_id.key(), %peer, "refused an unknown CPE");
+            return Ok(());
+        }
+        let Some(mac) = mac else {
+            st.mac = None;
+            // No MAC: the presets run from memory, results only logged.
+            for (i, p) in self.applying_presets(inform).into_iter().enumerate() {
+                let rpc = p.to_rpc(0, &|_| None);
+                st.machine.enqueue(Task::new(format!("preset-{i}"), rpc));
+            }
+            return Ok(());
+        };
+        let key = mac.to_string();
+        // One session per device: an older one is over, and whatever it
+        // (or a crashed process) left `sent` goes back to the queue.
+        let old = {
+            let mut s = lock(&self.inner.sessions);
+            s.by_mac.insert(key.clone(), entry.cookie.clone())
+        };
+        if let Some(old) = old.filter(|c| *c != entry.cookie) {
+            if let Some(e) = lock(&self.inner.sessions).by_cookie.remove(&old) {
+                e.dead.store(true, Ordering::Release);
+            }
+        }
+        db.requeue_device(&key)?;
+        st.mac = Some(key.clone());
+        if inform.has_event(&EventCode::Bootstrap) {
+            db.dm_clear(&key)?;
+        }
+        let updates: Vec<DmUpdate> = inform
+            .parameters
+            .iter()
+            .map(|p| DmUpdate {
+                path: p.name.clone(),
+                value: Some(p.value.clone()),
+                kind: Some(p.kind.as_str().to_string()),
+                writable: None,
+            })
+            .collect();
+        db.dm_upsert(&key, &updates)?;
+        for p in self.applying_presets(inform) {
+            db.insert_preset(&key, &p)?;
+        }
+        if known {
+            let events: Vec<&str> = inform.events.iter().map(|e| e.code.as_str()).collect();
+            let sw = inform
+                .parameter("Device.DeviceInfo.SoftwareVersion")
+                .or_else(|| inform.parameter("InternetGatewayDevice.DeviceInfo.SoftwareVersion"))
+                .unwrap_or("?");
+            let message = format!(
+                "Inform [{}] from {} (software {sw})",
+                events.join(", "),
+                inform.device_id.key()
+            );
+            lock(&self.inner.store).append_event(&NewEvent {
+                mac,
+                at_ms: phoneprov_store::now_ms(),
+                kind: EventKind::Inform,
+                outcome: None,
+                source_ip: Some(peer),
+                message,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn applying_presets(&self, inform: &Inform) -> Vec<TaskRpc> {
+        self.inner
+            .settings
+            .presets
+            .iter()
+            .filter(|p| p.applies(inform))
+            .filter_map(|p| {
+                p.task
+                    .clone()
+                    .normalize("", self.inner.settings.profile_url.as_deref())
+                    .map_err(|e| tracing::warn!(error = %e, "preset skipped"))
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// Caches what a response says about the data model.
+    fn cache_response(&self, mac: &str, id: i64, response: &Rpc) -> Result<(), AcsError> {
+        let db = &self.inner.db;
+        match response {
+            Rpc::GetParameterValuesResponse(values) => {
+                let updates: Vec<DmUpdate> = values
+                    .iter()
+                    .map(|p| DmUpdate {
+                        path: p.name.clone(),
+                        value: Some(p.value.clone()),
+                        kind: Some(p.kind.as_str().to_string()),
+                        writable: None,
+                    })
+                    .collect();
+                db.dm_upsert(mac, &updates)?;
+            }
+            Rpc::GetParameterNamesResponse(infos) => {
+                let updates: Vec<DmUpdate> = infos
+                    .iter()
+                    .filter(|i| !i.name.ends_with('.'))
+                    .map(|i| DmUpdate {
+                        path: i.name.clone(),
+                        writable: Some(i.writable),
+                        ..DmUpdate::default()
+                    })
+                    .collect();
+                db.dm_upsert(mac, &updates)?;
+            }
+            Rpc::SetParameterValuesResponse { .. } => {
+                if let Some(TaskRecord {
+                    rpc: TaskRpc::SetParameterValues { values, .. },
+                    ..
+                }) = db.task(mac, id)?
+                {
+                    let updates: Vec<DmUpdate> = values
+                        .into_iter()
+                        .map(|v| DmUpdate {
+                            path: v.name,
+                            value: Some(v.value),
+                            kind: v.kind,
+                            writable: Some(true),
+                        })
+                        .collect();
+                    db.dm_upsert(mac, &updates)?;
+                }
+            }
+            Rpc::DeleteObjectResponse { .. } => {
+                if let Some(TaskRecord {
+                    rpc: TaskRpc::DeleteObject { object_name, .. },
+                    ..
+                }) = db.task(mac, id)?
+                {
+                    db.dm_delete_prefix(mac, &object_name)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Matches a TransferComplete to its Download task by CommandKey and
+    /// records the transfer's outcome (and an upgrade event).
+    fn on_transfer_complete(
+        &self,
+        mac: &str,
+        tc: &TransferComplete,
+        peer: IpAddr,
+    ) -> Result<(), AcsError> {
+        let transfer = json!({
+            "fault_code": tc.fault_code,
+            "fault_string": tc.fault_string,
+            "start_time": tc.start_time,
+            "complete_time": tc.complete_time,
+        });
+        let ok = tc.fault_code == 0;
+        if let Some((id, prev)) = self.inner.db.task_by_command_key(mac, &tc.command_key)? {
+            let result = json!({ "download": prev, "transfer_complete": transfer });
+            let state = if ok {
+                TaskState::Done
+            } else {
+                TaskState::Fault
+            };
+            self.inner.db.finish(id, state, &result)?;
+        }
+        if let Ok(m) = Mac::parse(mac) {
+            let known = lock(&self.inner.store).device(m)?.is_some();
+            if known {
+                lock(&self.inner.store).append_event(&NewEvent {
+                    mac: m,
+                    at_ms: phoneprov_store::now_ms(),
+                    kind: EventKind::Upgrade,
+                    outcome: Some(if ok {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failed
+                    }),
+                    source_ip: Some(peer),
+                    message: format!(
+                        "TransferComplete {:?}: fault {} {}",
+                        tc.command_key, tc.fault_code, tc.fault_string
+                    ),
+                })?;
+            }
+        }
+        Ok(())
+    }
+}

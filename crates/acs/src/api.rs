@@ -1,0 +1,168 @@
+//! The REST API of the ACS (axum), for the admin API of `phoneprov serve`:
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | POST | `/api/v1/devices/{mac}/tasks` | queue a task ([`TaskRpc`] JSON) → 201 + task |
+//! | GET | `/api/v1/devices/{mac}/tasks` | the device's tasks, newest first (`?limit=`) |
+//! | GET | `/api/v1/devices/{mac}/tasks/{id}` | one task with its result |
+//! | GET | `/api/v1/devices/{mac}/datamodel` | the cached data model (path, XML name, value, type, writable) |
+//! | POST | `/api/v1/devices/{mac}/connection-request` | ask the CPE to connect now |
+//!
+//! [`Acs::api_router`] has **no authentication of its own**: the server
+//! mounts it behind its admin-token middleware. [`Acs::api_router_guarded`]
+//! takes a guard instead, for callers without one. Errors are
+//! `{"error": "..."}` with 400 (bad MAC or task), 404, 502 (the CPE did not
+//! accept the connection request) or 500.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use phoneprov_store::Mac;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::acs::Acs;
+use crate::error::AcsError;
+use crate::task::TaskRpc;
+
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<AcsError> for ApiError {
+    fn from(e: AcsError) -> Self {
+        let status = match &e {
+            AcsError::Task(_) => StatusCode::BAD_REQUEST,
+            AcsError::NoConnectionRequestUrl(_) => StatusCode::NOT_FOUND,
+            AcsError::ConnectionRequest { .. } => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+fn parse_mac(s: &str) -> Result<Mac, ApiError> {
+    Mac::parse(s).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AcsError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+async fn create_task(
+    State(acs): State<Acs>,
+    Path(mac): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let rpc: TaskRpc = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("bad task JSON: {e}; send e.g. {{\"rpc\":\"GetParameterValues\",\"names\":[\"Device.DeviceInfo.\"]}}"),
+        )
+    })?;
+    let task = blocking(move || acs.enqueue(mac, rpc)).await?;
+    Ok((StatusCode::CREATED, Json(task)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+async fn list_tasks(
+    State(acs): State<Acs>,
+    Path(mac): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let limit = q.limit.unwrap_or(100);
+    let tasks = blocking(move || acs.tasks(mac, limit)).await?;
+    Ok(Json(tasks).into_response())
+}
+
+async fn get_task(
+    State(acs): State<Acs>,
+    Path((mac, id)): Path<(String, i64)>,
+) -> Result<Response, ApiError> {
+    let mac = parse_mac(&mac)?;
+    match blocking(move || acs.task(mac, id)).await? {
+        Some(t) => Ok(Json(t).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no task {id} for {mac}; list them with GET /api/v1/devices/{mac}/tasks"),
+        )),
+    }
+}
+
+async fn data_model(State(acs): State<Acs>, Path(mac): Path<String>) -> Result<Response, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let dm = blocking(move || acs.data_model(mac)).await?;
+    Ok(Json(dm).into_response())
+}
+
+async fn connection_request(
+    State(acs): State<Acs>,
+    Path(mac): Path<String>,
+) -> Result<Response, ApiError> {
+    let mac = parse_mac(&mac)?;
+    let out = acs.connection_request(mac).await?;
+    Ok(Json(out).into_response())
+}
+
+/// A predicate on request headers deciding whether an API call is allowed.
+pub type Guard = Arc<dyn Fn(&HeaderMap) -> bool + Send + Sync>;
+
+impl Acs {
+    /// The task, data-model and connection-request API (see the module
+    /// table). No authentication: mount it behind the admin middleware.
+    pub fn api_router(&self) -> Router {
+        Router::new()
+            .route(
+                "/api/v1/devices/{mac}/tasks",
+                post(create_task).get(list_tasks),
+            )
+            .route("/api/v1/devices/{mac}/tasks/{id}", get(get_task))
+            .route("/api/v1/devices/{mac}/datamodel", get(data_model))
+            .route(
+                "/api/v1/devices/{mac}/connection-request",
+                post(connection_request),
+            )
+            .with_state(self.clone())
+    }
+
+    /// [`Acs::api_router`] answering `401` to requests `guard` refuses.
+    pub fn api_router_guarded(&self, guard: Guard) -> Router {
+        self.api_router().layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let allowed = guard(req.headers());
+                async move {
+                    if allowed {
+                        next.run(req).await
+                    } else {
+                        ApiError(
+                            StatusCode::UNAUTHORIZED,
+                            "missing or wrong admin token".into(),
+                        )
+                        .into_response()
+                    }
+                }
+            },
+        ))
+    }
+}

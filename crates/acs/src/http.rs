@@ -1,0 +1,201 @@
+//! The HTTP/1.1 shell of the ACS (hyper 1): one task per TCP connection,
+//! one CWMP session per connection, found again by its cookie when a CPE
+//! reconnects mid-session (TR-069 3.4.1).
+//!
+//! Per request: only `POST` (405 otherwise); CPE authentication before the
+//! body is read (so an `Expect: 100-continue` client gets its 401 at once
+//! and sends the body only when authenticated: hyper sends `100 Continue`
+//! when the body is first polled); the body is read with a size limit
+//! (413) and a timeout (408); then [`Acs::handle_post`] runs on the
+//! blocking pool. Idle connections are closed by hyper's header-read
+//! timeout and idle sessions by a reaper, which requeues their tasks.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use phoneprov_cwmp::session::{cookie_from_header, set_cookie_header, CONTENT_TYPE as CWMP_CT};
+use tokio::net::TcpListener;
+
+use crate::acs::{Acs, SessionEntry};
+use crate::auth::AuthOutcome;
+
+/// What one connection knows.
+struct ConnCtx {
+    peer: SocketAddr,
+    authenticated: AtomicBool,
+    entry: Mutex<Option<Arc<SessionEntry>>>,
+}
+
+fn respond(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+impl Acs {
+    /// Serves CPEs on `listener` until `shutdown` completes, then stops
+    /// accepting, lets open requests finish (up to 5 s) and requeues the
+    /// tasks of every unfinished session.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let graceful = GracefulShutdown::new();
+        let idle = self.inner.settings.idle_timeout();
+        let reaper = {
+            let acs = self.clone();
+            let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+            tokio::spawn(async move {
+                let mut iv = tokio::time::interval(tick);
+                loop {
+                    iv.tick().await;
+                    let acs = acs.clone();
+                    let _ = tokio::task::spawn_blocking(move || acs.reap()).await;
+                }
+            })
+        };
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let ctx = Arc::new(ConnCtx {
+                            peer,
+                            authenticated: AtomicBool::new(false),
+                            entry: Mutex::new(None),
+                        });
+                        let acs = self.clone();
+                        let svc_ctx = ctx.clone();
+                        let service = service_fn(move |req| {
+                            let acs = acs.clone();
+                            let ctx = svc_ctx.clone();
+                            async move { Ok::<_, Infallible>(acs.handle(req, &ctx).await) }
+                        });
+                        let conn = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(idle)
+                            .serve_connection(TokioIo::new(stream), service);
+                        let conn = graceful.watch(conn);
+                        let acs = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(peer = %ctx.peer, error = %e, "CWMP connection ended");
+                            }
+                            let entry = ctx.entry.lock().unwrap_or_else(|e| e.into_inner()).take();
+                            if let Some(entry) = entry {
+                                let _ = tokio::task::spawn_blocking(move || acs.connection_closed(&entry)).await;
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "ACS accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        reaper.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        let acs = self.clone();
+        let _ = tokio::task::spawn_blocking(move || acs.end_all()).await;
+    }
+
+    async fn handle(&self, req: Request<Incoming>, ctx: &ConnCtx) -> Response<Full<Bytes>> {
+        if req.method() != Method::POST {
+            let mut r = respond(405, b"the ACS URL takes CWMP POSTs only\n".to_vec());
+            r.headers_mut()
+                .insert(ALLOW, "POST".parse().expect("static"));
+            return r;
+        }
+        let auth = &self.inner.auth;
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
+        if auth.required() && (header.is_some() || !ctx.authenticated.load(Ordering::Acquire)) {
+            let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            match auth.check("POST", target, header) {
+                AuthOutcome::Ok(_) => ctx.authenticated.store(true, Ordering::Release),
+                AuthOutcome::Challenge(values) => {
+                    ctx.authenticated.store(false, Ordering::Release);
+                    let mut r = respond(401, Vec::new());
+                    for v in values {
+                        if let Ok(v) = v.parse() {
+                            r.headers_mut().append(WWW_AUTHENTICATE, v);
+                        }
+                    }
+                    return r;
+                }
+            }
+        }
+        let cookie = req
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .find_map(|h| cookie_from_header(h).map(str::to_string));
+        let limit = self.inner.settings.body_limit;
+        let idle = self.inner.settings.idle_timeout();
+        let body = match tokio::time::timeout(idle, Limited::new(req.into_body(), limit).collect())
+            .await
+        {
+            Ok(Ok(b)) => b.to_bytes(),
+            Ok(Err(e)) if e.is::<LengthLimitError>() => {
+                return respond(413, format!("CWMP body over {limit} bytes\n").into_bytes())
+            }
+            Ok(Err(_)) => return respond(400, Vec::new()),
+            Err(_) => return respond(408, Vec::new()),
+        };
+        // Session: this connection's, else the cookie's, else a new one.
+        let (entry, new) = {
+            let mut slot = ctx.entry.lock().unwrap_or_else(|e| e.into_inner());
+            let live = slot.clone().filter(|e| !e.dead.load(Ordering::Acquire));
+            let found = live.or_else(|| cookie.as_deref().and_then(|c| self.lookup_session(c)));
+            let (entry, new) = match found {
+                Some(e) => (e, false),
+                None => (self.new_session(), true),
+            };
+            *slot = Some(entry.clone());
+            (entry, new)
+        };
+        let acs = self.clone();
+        let peer = ctx.peer.ip();
+        let worker_entry = entry.clone();
+        let out =
+            match tokio::task::spawn_blocking(move || acs.handle_post(&worker_entry, &body, peer))
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    tracing::error!(error = %e, "ACS session handler failed");
+                    return respond(500, Vec::new());
+                }
+            };
+        let empty = out.body.is_empty();
+        let mut r = respond(out.status, out.body);
+        if !empty {
+            r.headers_mut()
+                .insert(CONTENT_TYPE, CWMP_CT.parse().expect("static"));
+        }
+        if new && !entry.dead.load(Ordering::Acquire) {
+            if let Ok(v) = set_cookie_header(&entry.cookie).parse() {
+                r.headers_mut().insert(SET_COOKIE, v);
+            }
+        }
+        r
+    }
+}
