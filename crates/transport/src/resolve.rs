@@ -64,6 +64,26 @@ impl Resolver {
         }
     }
 
+    /// Parses a DNS server as an operator writes it (`Primary_DNS`,
+    /// `--dns`): `ADDR` (port 53), `ADDR:PORT`, `[V6]:PORT` or a bare IPv6
+    /// address.
+    pub fn from_server_str(s: &str) -> Result<Resolver, TransportError> {
+        let s = s.trim();
+        if let Ok(addr) = s.parse::<SocketAddr>() {
+            return Ok(Resolver::with_server(addr));
+        }
+        if let Ok(ip) = s
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            return Ok(Resolver::with_server(SocketAddr::new(ip, 53)));
+        }
+        Err(TransportError::BadUrl(format!(
+            "DNS server {s:?} is not ADDR or ADDR:PORT (an IP address, not a name)"
+        )))
+    }
+
     /// The configured server, if any.
     pub fn server(&self) -> Option<SocketAddr> {
         self.inner.server
@@ -161,5 +181,37 @@ impl Resolver {
             return Ok(Vec::new());
         }
         Ok(records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_strings() {
+        let r = |s| Resolver::from_server_str(s).map(|r| r.server());
+        assert_eq!(
+            r("127.0.0.1:5353").unwrap(),
+            Some("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(r("10.0.0.1").unwrap(), Some("10.0.0.1:53".parse().unwrap()));
+        assert_eq!(r("[::1]:54").unwrap(), Some("[::1]:54".parse().unwrap()));
+        assert_eq!(r("::1").unwrap(), Some("[::1]:53".parse().unwrap()));
+        assert!(r("dns.example.com").is_err());
+        assert_eq!(Resolver::system().server(), None);
+    }
+
+    #[tokio::test]
+    async fn ip_literals_skip_dns() {
+        let r = Resolver::with_server("127.0.0.1:9".parse().unwrap());
+        assert_eq!(
+            r.lookup_host("[::1]", 80).await.unwrap(),
+            vec!["[::1]:80".parse().unwrap()]
+        );
+        assert_eq!(
+            r.lookup_host("192.0.2.1", 8).await.unwrap(),
+            vec!["192.0.2.1:8".parse().unwrap()]
+        );
     }
 }
