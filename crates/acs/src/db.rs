@@ -447,11 +447,7 @@ impl AcsDb {
     }
 
     /// One cached value and type.
-    pub fn dm_param(
-        &self,
-        mac: &str,
-        path: &str,
-    ) -> Result<Option<ValueAndType>, AcsError> {
+    pub fn dm_param(&self, mac: &str, path: &str) -> Result<Option<ValueAndType>, AcsError> {
         Ok(self
             .conn()
             .prepare_cached("SELECT value, type FROM acs_datamodel WHERE mac = ?1 AND path = ?2")?

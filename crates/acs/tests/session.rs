@@ -411,3 +411,65 @@ async fn unknown_cpes_allowed_or_denied_and_mac_parameters_identify() {
         .unwrap();
     acs.stop().await;
 }
+
+/// A session whose CPE goes quiet mid-session is reaped after the idle
+/// timeout and its sent task requeued; stopping the server requeues the
+/// task of a session still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_reaped_and_shutdown_requeues() {
+    let dir = tempfile::tempdir().unwrap();
+    add_phone(dir.path());
+    let settings = AcsSettings {
+        idle_timeout_secs: 1,
+        ..open_settings()
+    };
+    let acs = start(dir.path(), settings).await;
+    let id = acs
+        .acs
+        .enqueue(mac(), task(json!({"rpc":"Reboot"})))
+        .unwrap()
+        .id;
+    // Inform + empty POST, then silence with the connection open.
+    let open_until_sent = |addr| async move {
+        let mut model = phone_model();
+        let mut cpe = HttpCpe::new(addr, None);
+        let mut session = CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic]));
+        let (status, body) = cpe.post(&session.start()).await;
+        let CpeStep::Post(empty) = session.handle_response(status, &body, &mut model).unwrap()
+        else {
+            panic!("session ended early")
+        };
+        let (_, body) = cpe.post(&empty).await;
+        assert!(String::from_utf8_lossy(&body).contains("Reboot"));
+        cpe
+    };
+    let cpe = open_until_sent(acs.addr).await;
+    assert_eq!(
+        acs.acs.task(mac(), id).unwrap().unwrap().state,
+        TaskState::Sent
+    );
+    let mut requeued = false;
+    for _ in 0..200 {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        if acs.acs.task(mac(), id).unwrap().unwrap().state == TaskState::Queued {
+            requeued = true;
+            break;
+        }
+    }
+    assert!(requeued, "the reaper requeues the task of a silent session");
+    assert_eq!(acs.acs.active_sessions(), 0);
+    drop(cpe);
+
+    let _cpe = open_until_sent(acs.addr).await;
+    assert_eq!(
+        acs.acs.task(mac(), id).unwrap().unwrap().state,
+        TaskState::Sent
+    );
+    let handle = acs.acs.clone();
+    acs.stop().await;
+    assert_eq!(
+        handle.task(mac(), id).unwrap().unwrap().state,
+        TaskState::Queued
+    );
+    assert_eq!(handle.active_sessions(), 0);
+}
