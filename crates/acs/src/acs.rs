@@ -441,14 +441,17 @@ impl Acs {
             let events: Vec<&str> = inform.events.iter().map(|e| e.code.as_str()).collect();
             let sw = inform
                 .parameter("Device.DeviceInfo.SoftwareVersion")
-                .or_else(|| inform.parameter("InternetGatewayDevice.DeviceInfo.SoftwareVersion"))
-                .unwrap_or("?");
+                .or_else(|| inform.parameter("InternetGatewayDevice.DeviceInfo.SoftwareVersion"));
             let message = format!(
-                "Inform [{}] from {} (software {sw})",
+                "Inform [{}] from {} (software {})",
                 events.join(", "),
-                inform.device_id.key()
+                inform.device_id.key(),
+                sw.unwrap_or("?")
             );
-            lock(&self.inner.store).append_event(&NewEvent {
+            let mut store = lock(&self.inner.store);
+            // Last seen, address and firmware, as for profile fetches.
+            store.record_status(mac, peer, sw, None)?;
+            store.append_event(&NewEvent {
                 mac,
                 at_ms: phoneprov_store::now_ms(),
                 kind: EventKind::Inform,

@@ -128,6 +128,12 @@ async fn full_session_runs_every_rpc_kind_and_stores_results() {
         "{}",
         events[0].message
     );
+    let dev = store.device(mac()).unwrap().unwrap();
+    assert_eq!(
+        dev.status.firmware.as_deref(),
+        Some("sip88xx.12-0-1MPP-407")
+    );
+    assert_eq!(dev.status.ip.as_deref(), Some("127.0.0.1"));
 
     // Next session: TransferComplete for the firmware Download, matched
     // by CommandKey, finishes the task and adds an upgrade event.
