@@ -147,9 +147,15 @@ fn main() {
     let mut b_hpa = Vec::new();
     let mut b_ours = Vec::new();
     let mut c_ours = Vec::new();
+    // Between phases, let the previous phase's leftovers (client dally
+    // sockets, server processes) wind down so they do not count against the
+    // next measurement.
+    let settle = || std::thread::sleep(Duration::from_millis(1200));
     for _ in 0..ROUNDS {
         a_hpa.push(small_files(&rt, hpa_addr));
+        settle();
         a_ours.push(small_files(&rt, our_addr));
+        settle();
         b_hpa.push(big_file(&rt, hpa_addr, None));
         b_ours.push(big_file(&rt, our_addr, None));
         c_ours.push(big_file(&rt, our_addr, Some(16)));

@@ -101,6 +101,16 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Content, HandlerError>> + Send;
 }
 
+/// A shared handler (e.g. one held by several servers) is a handler too.
+impl<H: Handler> Handler for Arc<H> {
+    fn read(
+        &self,
+        request: ReadRequest,
+    ) -> impl Future<Output = Result<Content, HandlerError>> + Send {
+        (**self).read(request)
+    }
+}
+
 /// Server-wide limits enforced by the shell.
 #[derive(Debug, Clone)]
 pub struct ServerLimits {
