@@ -9,6 +9,7 @@ mod cmd_ca;
 mod cmd_device;
 mod cmd_profile;
 mod cmd_rule;
+mod cmd_serve;
 mod cmd_tftp;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,8 @@ enum Command {
     /// Expand a profile rule the way a phone would.
     #[command(subcommand)]
     Rule(cmd_rule::RuleCommand),
+    /// Run the provisioning server (TFTP, HTTP, HTTPS, syslog).
+    Serve(cmd_serve::ServeArgs),
     /// Serve a directory over TFTP or fetch a file with the TFTP client.
     #[command(subcommand)]
     Tftp(cmd_tftp::TftpCommand),
@@ -52,6 +55,7 @@ fn main() {
         Command::Profile(cmd) => cmd_profile::run(cmd),
         Command::Rule(cmd) => cmd_rule::run(cmd),
         Command::Tftp(cmd) => cmd_tftp::run(cmd),
+        Command::Serve(args) => cmd_serve::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),
