@@ -147,7 +147,10 @@ async fn r_tftp_many_concurrent_transfers_on_one_runtime() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(served.load(Ordering::Relaxed), n);
+    // At least one handler call per transfer; more when a slow first answer
+    // made a client resend its RRQ (a duplicate request is a new transfer,
+    // stopped by the client's ERROR 5).
+    assert!(served.load(Ordering::Relaxed) >= n);
 }
 
 /// Soft RLIMIT_NOFILE from /proc (Linux), or a conservative guess.
