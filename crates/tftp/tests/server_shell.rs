@@ -31,12 +31,13 @@ fn slow_content() -> Vec<u8> {
 impl Handler for Render {
     async fn read(&self, r: ReadRequest) -> Result<Content, HandlerError> {
         self.served.fetch_add(1, Ordering::Relaxed);
-        if r.path == "slow.bin" {
+        if r.path == "slow.bin" || r.path == "slower.bin" {
+            let pause = Duration::from_millis(if r.path == "slow.bin" { 2 } else { 15 });
             let (mut tx, rx) = tokio::io::duplex(4096);
             tokio::spawn(async move {
                 for chunk in slow_content().chunks(7000) {
                     tx.write_all(chunk).await.unwrap();
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    tokio::time::sleep(pause).await;
                 }
             });
             return Ok(Content::Reader {
@@ -153,6 +154,17 @@ async fn r_tftp_many_concurrent_transfers_on_one_runtime() {
     assert!(served.load(Ordering::Relaxed) >= n);
 }
 
+/// Waits until the handler has been asked once (the transfer is running).
+async fn wait_served(served: &AtomicUsize) {
+    for _ in 0..1000 {
+        if served.load(Ordering::Relaxed) > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server never called its handler");
+}
+
 /// Soft RLIMIT_NOFILE from /proc (Linux), or a conservative guess.
 fn open_file_limit() -> usize {
     std::fs::read_to_string("/proc/self/limits")
@@ -167,13 +179,15 @@ fn open_file_limit() -> usize {
 
 #[tokio::test]
 async fn r_tftp_graceful_shutdown_lets_running_transfers_finish() {
-    let (addr, stop, task) = start(Render::default(), ServerLimits::default()).await;
+    let handler = Render::default();
+    let served = handler.served.clone();
+    let (addr, stop, task) = start(handler, ServerLimits::default()).await;
     let client = TftpClient::default();
     let running = tokio::spawn({
         let client = client.clone();
-        async move { client.get(addr, "slow.bin").await }
+        async move { client.get(addr, "slower.bin").await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    wait_served(&served).await;
     stop.send(()).unwrap();
     let got = running.await.unwrap().unwrap();
     assert!(got == slow_content(), "transfer cut short by shutdown");
@@ -194,13 +208,15 @@ async fn r_tftp_concurrency_and_rate_limits_refuse_cleanly() {
         max_transfers: 1,
         per_client_rate: None,
     };
-    let (addr, _stop, _task) = start(Render::default(), limits).await;
+    let handler = Render::default();
+    let served = handler.served.clone();
+    let (addr, _stop, _task) = start(handler, limits).await;
     let client = TftpClient::default();
     let slow = tokio::spawn({
         let client = client.clone();
-        async move { client.get(addr, "slow.bin").await }
+        async move { client.get(addr, "slower.bin").await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    wait_served(&served).await;
     match client.get(addr, "a.cfg").await.unwrap_err() {
         ClientError::Transfer {
             cause: TransferError::Remote { message, .. },
@@ -212,13 +228,12 @@ async fn r_tftp_concurrency_and_rate_limits_refuse_cleanly() {
 
     let limits = ServerLimits {
         max_transfers: 100,
-        per_client_rate: Some(1.0),
+        per_client_rate: Some(0.1),
     };
     let (addr, _stop2, _task2) = start(Render::default(), limits).await;
-    // Burst of 2, then refused.
+    // A burst of one request, then refused until the bucket refills (10 s).
     client.get(addr, "a.cfg").await.unwrap();
-    client.get(addr, "b.cfg").await.unwrap();
-    let err = client.get(addr, "c.cfg").await.unwrap_err();
+    let err = client.get(addr, "b.cfg").await.unwrap_err();
     assert!(err.to_string().contains("too many requests"), "{err}");
 }
 
