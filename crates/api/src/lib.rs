@@ -12,7 +12,6 @@
 //! | `POST /devices/import` | CSV body, all or nothing, bad lines listed |
 //! | `GET /devices/{mac}/events?limit=N` | timeline, oldest first |
 //! | `POST /devices/{mac}/resync` | push resync to the phone (R-RULE-6) |
-//! | `GET /metrics` | OpenMetrics text |
 //! | `GET /openapi.json` | the OpenAPI 3 document (no token) |
 //!
 //! Every other route needs `Authorization: Bearer TOKEN`, the token kept in
@@ -25,7 +24,8 @@
 //!
 //! Choices: axum (the server's HTTP stack), `utoipa` for the OpenAPI
 //! document (derived from the handlers, so it cannot drift), reqwest with
-//! rustls/ring for pushes, `prometheus-client` for metrics ([`Metrics`]).
+//! rustls/ring for pushes, the `metrics` facade for counters (exported by
+//! the server's Prometheus recorder on `/metrics`; see [`metrics`]).
 //! Hand-written: the constant-time token comparison (one fold; `subtle`
 //! would be a dependency for a single call) and the XML attribute escape
 //! of the Execute object (module `push`).
@@ -41,20 +41,21 @@
 //! ```
 
 mod error;
-mod metrics;
+pub mod metrics;
 mod openapi;
 mod push;
 mod routes;
 mod state;
 mod token;
 
+use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
+use axum::http;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::{ApiError, ErrorBody, RowError};
-pub use metrics::Metrics;
 pub use openapi::ApiDoc;
 pub use push::{
     encode_rule_query, execute_xml, phone_address, phone_base_url, push_resync, record_push,
@@ -89,7 +90,6 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/devices/{mac}/events", get(routes::device_events))
         .route("/devices/{mac}/resync", post(routes::resync_device))
-        .route("/metrics", get(routes::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             routes::require_token,
@@ -98,10 +98,46 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .merge(protected)
         .fallback(routes::no_route)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            routes::count_requests,
-        ))
+        .layer(middleware::from_fn(routes::count_requests))
         .with_state(state);
     Router::new().nest("/api/v1", api)
+}
+
+/// A boxed response future of [`bytes_handler`].
+pub type BytesResponse =
+    std::pin::Pin<Box<dyn std::future::Future<Output = http::Response<Bytes>> + Send>>;
+
+/// The router as a plain `http::Request<Bytes>` → `http::Response<Bytes>`
+/// function, for a server that drives hyper itself and hands whole
+/// requests to the API (`phoneprov serve`'s `ApiHandler`:
+/// `Arc::new(phoneprov_api::bytes_handler(state))`). Paths must keep their
+/// `/api/v1` prefix.
+pub fn bytes_handler(
+    state: ApiState,
+) -> impl Fn(http::Request<Bytes>) -> BytesResponse + Send + Sync + Clone + 'static {
+    use tower::ServiceExt as _;
+    let app = router(state);
+    move |req: http::Request<Bytes>| {
+        let app = app.clone();
+        Box::pin(async move {
+            let resp = match app.oneshot(req.map(axum::body::Body::from)).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            let (parts, body) = resp.into_parts();
+            // Handlers build their bodies in memory, so this cannot fail
+            // short of a bug; answer 500 rather than panic if it does.
+            match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(bytes) => http::Response::from_parts(parts, bytes),
+                Err(e) => {
+                    let body = ApiError::Internal(format!("response body: {e}")).body();
+                    let mut resp = http::Response::new(Bytes::from(
+                        serde_json::to_vec(&body).unwrap_or_default(),
+                    ));
+                    *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    resp
+                }
+            }
+        }) as BytesResponse
+    }
 }

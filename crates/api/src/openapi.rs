@@ -12,7 +12,7 @@ use crate::routes;
 #[openapi(
     info(
         title = "phoneprov admin API",
-        description = "Device inventory, timelines, push resync (R-RULE-6) and metrics of a phoneprov server. \
+        description = "Device inventory, timelines and push resync (R-RULE-6) of a phoneprov server. \
                        Every route except this document needs `Authorization: Bearer TOKEN` with the token \
                        from `admin.token` in the server's data directory."
     ),
@@ -25,13 +25,11 @@ use crate::routes;
         routes::import_devices,
         routes::device_events,
         routes::resync_device,
-        routes::metrics,
         openapi_json,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "devices", description = "The device inventory"),
-        (name = "metrics", description = "Server metrics"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -40,6 +40,16 @@ pub enum PushMethod {
     ExecuteXml,
 }
 
+impl PushMethod {
+    /// `get` or `execute-xml` (the JSON and metric label spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushMethod::Get => "get",
+            PushMethod::ExecuteXml => "execute-xml",
+        }
+    }
+}
+
 /// What the phone answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PushOutcome {
@@ -335,6 +345,7 @@ pub async fn resync_device(
         }
     };
     let result = push_resync(&address, rule, method).await;
+    crate::metrics::record_push(method, &result);
     if let Some(s) = store.as_mut() {
         let known = s.device(mac).map(|d| d.is_some()).unwrap_or(false);
         if known {

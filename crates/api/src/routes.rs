@@ -237,16 +237,10 @@ pub(crate) async fn require_token(
 }
 
 /// Counts every API request by method and status.
-pub(crate) async fn count_requests(
-    State(state): State<ApiState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn count_requests(req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let resp = next.run(req).await;
-    state
-        .metrics()
-        .count_request(&method, resp.status().as_u16());
+    crate::metrics::record_request(&method, resp.status().as_u16());
     resp
 }
 
@@ -270,7 +264,10 @@ pub async fn list_devices(
 ) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let q = query(q, "?group=sales")?;
     let devices = state
-        .with_store(move |s| Ok(s.devices(q.group.as_deref())?))
+        .with_store(move |s| {
+            crate::metrics::record_device_count(s.count_devices(None)?);
+            Ok(s.devices(q.group.as_deref())?)
+        })
         .await?;
     Ok(Json(
         devices
@@ -429,10 +426,13 @@ pub async fn import_devices(
         .with_store(move |s| {
             let mut rows = CollectRows(Vec::new(), 0);
             match s.import_csv(&body[..], ImportOptions { skip_bad: false }, &mut rows) {
-                Ok(sum) => Ok(ImportResult {
-                    created: sum.created,
-                    updated: sum.updated,
-                }),
+                Ok(sum) => {
+                    crate::metrics::record_device_count(s.count_devices(None)?);
+                    Ok(ImportResult {
+                        created: sum.created,
+                        updated: sum.updated,
+                    })
+                }
                 Err(StoreError::ImportRejected { bad }) => Err(ApiError::Import {
                     error: format!("{bad} bad row(s), nothing imported"),
                     rows: rows.0,
@@ -518,11 +518,7 @@ pub async fn resync_device(
         })
         .await?;
     let result = push_resync(&phone, b.rule.as_deref(), b.method).await;
-    let method = match b.method {
-        PushMethod::Get => "get",
-        PushMethod::ExecuteXml => "execute-xml",
-    };
-    state.metrics().count_push(method, result.is_ok());
+    crate::metrics::record_push(b.method, &result);
     let result = state
         .with_store(move |s| {
             // The device may have been removed meanwhile: then there is no
@@ -534,27 +530,4 @@ pub async fn resync_device(
         })
         .await?;
     Ok(Json(result?))
-}
-
-/// Metrics in the OpenMetrics text format.
-#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics",
-    responses(
-        (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    let n = state.with_store(|s| Ok(s.count_devices(None)?)).await?;
-    state
-        .metrics()
-        .devices
-        .set(i64::try_from(n).unwrap_or(i64::MAX));
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics().render(),
-    )
-        .into_response())
 }

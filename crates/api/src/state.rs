@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use phoneprov_store::{Store, StoreError};
 
 use crate::error::ApiError;
-use crate::metrics::Metrics;
 use crate::token::{ensure_admin_token, TokenError};
 
 /// Shared state of the API router. Cloning is cheap (one `Arc`).
@@ -30,7 +29,6 @@ pub struct ApiState {
 struct Inner {
     store: Arc<Mutex<Store>>,
     token: String,
-    metrics: Arc<Metrics>,
 }
 
 /// Why [`ApiState::open`] failed.
@@ -50,24 +48,17 @@ impl ApiState {
     pub fn open(data_dir: &Path) -> Result<ApiState, SetupError> {
         let token = ensure_admin_token(data_dir)?;
         let store = Store::open(data_dir)?;
-        Ok(ApiState::new(store, token, Arc::new(Metrics::new())))
+        Ok(ApiState::new(store, token))
     }
 
-    /// State from an open store, the admin token and the metrics registry
-    /// (share the server's so `/api/v1/metrics` shows everything).
-    pub fn new(store: Store, admin_token: String, metrics: Arc<Metrics>) -> ApiState {
+    /// State from an open store and the admin token.
+    pub fn new(store: Store, admin_token: String) -> ApiState {
         ApiState {
             inner: Arc::new(Inner {
                 store: Arc::new(Mutex::new(store)),
                 token: admin_token,
-                metrics,
             }),
         }
-    }
-
-    /// The metrics registry.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.inner.metrics
     }
 
     pub(crate) fn token(&self) -> &str {

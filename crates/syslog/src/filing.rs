@@ -12,7 +12,9 @@
 //! [`StoreFiler`] owns a `Store` on a dedicated thread behind a bounded
 //! queue: SQLite writes are blocking and must not stall the UDP receive
 //! loop, and a flood of datagrams is dropped (and counted) rather than
-//! buffered without limit.
+//! buffered without limit. Outcomes count in
+//! `phoneprov_syslog_filed_total{result="filed|unmatched|dropped|failed"}`
+//! (the `metrics` facade) as well as in [`FilerCounters`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -242,14 +244,22 @@ impl StoreFiler {
                     let mut guard = idx.write().unwrap_or_else(|p| p.into_inner());
                     let res = file_received(&mut store, &mut guard, &r);
                     drop(guard);
-                    match res {
-                        Ok(Some(_)) => cnt.filed.fetch_add(1, Ordering::Relaxed),
-                        Ok(None) => cnt.unmatched.fetch_add(1, Ordering::Relaxed),
+                    let result = match res {
+                        Ok(Some(_)) => {
+                            cnt.filed.fetch_add(1, Ordering::Relaxed);
+                            "filed"
+                        }
+                        Ok(None) => {
+                            cnt.unmatched.fetch_add(1, Ordering::Relaxed);
+                            "unmatched"
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, from = %r.from, "syslog: cannot file message");
-                            cnt.failed.fetch_add(1, Ordering::Relaxed)
+                            cnt.failed.fetch_add(1, Ordering::Relaxed);
+                            "failed"
                         }
                     };
+                    metrics::counter!("phoneprov_syslog_filed_total", "result" => result).increment(1);
                 }
             })
             .expect("spawning a thread only fails when the OS is out of threads");
@@ -270,6 +280,8 @@ impl StoreFiler {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("phoneprov_syslog_filed_total", "result" => "dropped")
+                    .increment(1);
             }
         }
     }

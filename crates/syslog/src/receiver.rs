@@ -4,12 +4,16 @@
 //! The sink is a plain `Fn(Received)` called on the receive task, so it must
 //! not block: filing into SQLite is done by [`crate::StoreFiler`] on its own
 //! thread behind a bounded queue, whose `sink()` only enqueues.
+//!
+//! Each message counts in `phoneprov_syslog_messages_total{kind}` (the
+//! [`PhoneLogKind`] name) through the `metrics` facade, which the server's
+//! Prometheus recorder exports on `/metrics`.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use phoneprov_store::{now_ms, Mac};
+use phoneprov_store::{now_ms, Mac, Outcome};
 use tokio::net::UdpSocket;
 
 use crate::classify::{classify, find_mac, PhoneLogKind};
@@ -65,6 +69,13 @@ impl Received {
             kind,
         }
     }
+
+    /// The R-RESULT outcome the phone reported, if any (see
+    /// [`crate::outcome_of`]): what a server that files events itself
+    /// stores with the event.
+    pub fn outcome(&self) -> Option<Outcome> {
+        crate::filing::outcome_of(self.kind, &self.message.msg)
+    }
 }
 
 /// Receives syslog datagrams on `socket` until `shutdown` completes,
@@ -84,7 +95,12 @@ where
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
             got = socket.recv_from(&mut buf) => match got {
-                Ok((n, from)) => sink(Received::from_datagram(from, now_ms(), &buf[..n])),
+                Ok((n, from)) => {
+                    let r = Received::from_datagram(from, now_ms(), &buf[..n]);
+                    metrics::counter!("phoneprov_syslog_messages_total", "kind" => r.kind.as_str())
+                        .increment(1);
+                    sink(r)
+                }
                 Err(e) if matches!(
                     e.kind(),
                     io::ErrorKind::ConnectionRefused

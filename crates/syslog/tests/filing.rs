@@ -80,6 +80,7 @@ fn unknown_mac_is_still_filed_as_an_event() {
         "<134>CP-8841-3PCC 0a0b0c0d0e0f -- Upgrade failed: corrupt image",
     );
     assert_eq!(r.kind, PhoneLogKind::UpgradeFailure);
+    assert_eq!(r.outcome(), Some(Outcome::Corrupt));
     let f = file_received(&mut store, &mut idx, &r).unwrap().unwrap();
     let ev = store.events(f.mac, 10).unwrap();
     assert_eq!(ev.len(), 1);
