@@ -1,0 +1,229 @@
+//! Runs one [`Phone`] engine on tokio: `loop { carry out the actions;
+//! wait for the transfer in flight, a trigger, or the next timer }`.
+//!
+//! One task per phone, holding only the engine, a channel receiver and at
+//! most one transfer future (the engine runs one operation at a time), so
+//! 100 000 phones cost 100 000 small tasks. A fleet-wide semaphore bounds
+//! the transfers in flight (`--concurrency`): phones wait for a slot, not
+//! for file descriptors.
+//!
+//! Time: [`Time`] is the phone's local wall clock; the simulator uses UTC
+//! (`SystemTime` since the epoch) plus a per-phone skew. Under
+//! [`RunMode::Once`] and for the boot resync of a `--boot-storm`, the
+//! driver does not sleep until the engine's next timer: it moves the skew
+//! forward so the timer is due now (the phone "fast-forwards").
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use phoneprov_phone::{Action, Class, FetchRequest, Input, Phone, PhoneConfig, Purpose, Time};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+
+use crate::config::RunMode;
+use crate::exec::{Executed, Net};
+use crate::report::FleetStats;
+
+/// What the trigger listener sends to one phone.
+#[derive(Debug)]
+pub enum Control {
+    /// Feed this input now (resync/upgrade/report triggers, R-RULE-6).
+    Input(Input),
+    /// Answer with `status_json` plus the current parameter values.
+    Status(oneshot::Sender<serde_json::Value>),
+}
+
+/// What one phone ended with.
+#[derive(Debug, Clone)]
+pub struct PhoneOutcome {
+    pub mac: String,
+    /// Class of the last resync; `None` if it never finished one.
+    pub last_class: Option<Class>,
+    pub last_error: Option<String>,
+    /// Every parameter with a value (only kept when asked, `--count 1`).
+    pub params: Option<Vec<(String, String)>>,
+    pub status: Option<serde_json::Value>,
+}
+
+/// Everything a phone task needs.
+pub(crate) struct PhoneTask {
+    pub cfg: PhoneConfig,
+    pub net: Arc<Net>,
+    pub stats: Arc<FleetStats>,
+    pub slots: Arc<Semaphore>,
+    pub mode: RunMode,
+    pub boot_storm: bool,
+    pub control: mpsc::Receiver<Control>,
+    pub shutdown: watch::Receiver<bool>,
+    pub keep_params: bool,
+}
+
+type Transfer = Pin<Box<dyn Future<Output = (FetchRequest, Executed)> + Send>>;
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Current parameter values of `phone`, sorted by name.
+pub fn param_values(phone: &Phone) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = phone
+        .params()
+        .iter()
+        .map(|(k, e)| (k.to_string(), e.value.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn status_of(phone: &Phone) -> serde_json::Value {
+    let mut s = phone.status_json();
+    if let Some(obj) = s.as_object_mut() {
+        let params: serde_json::Map<String, serde_json::Value> = param_values(phone)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        obj.insert("params".into(), serde_json::Value::Object(params));
+    }
+    s
+}
+
+impl PhoneTask {
+    /// Runs the phone until `--once` is satisfied, or shutdown.
+    pub async fn run(mut self) -> PhoneOutcome {
+        let mac = self.cfg.identity.mac.clone();
+        let mut phone = Phone::new(self.cfg.clone());
+        let mut skew: u64 = 0;
+        let now = |skew: u64| Time(wall_ms() + skew);
+        phone.handle_input(Input::PowerOn, now(skew));
+        // The boot timer is fast-forwarded under --boot-storm (all at once)
+        // and under --once; otherwise Resync_Random_Delay spreads it.
+        let mut boot_timer = true;
+        let mut transfer: Option<Transfer> = None;
+        let mut queued: std::collections::VecDeque<FetchRequest> = Default::default();
+        let mut resync_started: Option<Instant> = None;
+        let mut done = false;
+        let mut upgrading = false;
+        let mut control_open = true;
+        loop {
+            while let Some(action) = phone.poll_action() {
+                match action {
+                    Action::Fetch(req) => {
+                        if matches!(req.purpose, Purpose::Profile { .. })
+                            && resync_started.is_none()
+                        {
+                            resync_started = Some(Instant::now());
+                        }
+                        if req.purpose == Purpose::Firmware {
+                            upgrading = true;
+                        }
+                        queued.push_back(req);
+                    }
+                    Action::Syslog { server, message } => {
+                        self.stats.syslog.inc();
+                        let net = self.net.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = net.syslog.send(&server, &message).await {
+                                tracing::debug!("syslog to {server}: {e}");
+                            }
+                        });
+                    }
+                    Action::ResyncFinished { class, error } => {
+                        let ms = resync_started
+                            .take()
+                            .map(|t| t.elapsed().as_millis() as u64);
+                        self.stats.record_resync(class, error.as_deref(), ms);
+                        if self.mode == RunMode::Once {
+                            done = true;
+                        }
+                    }
+                    Action::UpgradeFinished { ok, .. } => {
+                        upgrading = false;
+                        self.stats.record_upgrade(ok);
+                    }
+                    Action::Reboot { .. } => {
+                        upgrading = false;
+                        self.stats.reboots.inc();
+                    }
+                    Action::ReportFinished { .. }
+                    | Action::ParamsApplied { .. }
+                    | Action::RequestRefused { .. } => {
+                        if let Action::RequestRefused { reason } = &action {
+                            tracing::info!("{mac}: {reason}");
+                        }
+                    }
+                }
+            }
+            if transfer.is_none() {
+                if let Some(req) = queued.pop_front() {
+                    transfer = Some(self.start_transfer(&mac, &phone, req));
+                }
+            }
+            if done && transfer.is_none() && queued.is_empty() && !upgrading {
+                break;
+            }
+            let timeout = phone.poll_timeout();
+            if transfer.is_none() {
+                if let Some(t) = timeout {
+                    let n = now(skew);
+                    let fast = self.mode == RunMode::Once || (boot_timer && self.boot_storm);
+                    if fast && t > n {
+                        skew += t.0 - n.0;
+                    }
+                }
+            }
+            let sleep_ms = timeout.map(|t| t.0.saturating_sub(now(skew).0));
+            let sleep = async {
+                match sleep_ms {
+                    Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => break,
+                (req, ex) = async { transfer.as_mut().expect("guarded").await }, if transfer.is_some() => {
+                    transfer = None;
+                    self.stats.bytes.add(ex.bytes);
+                    phone.handle_input(Input::FetchDone { id: req.id, result: ex.result, server_ip: ex.server_ip }, now(skew));
+                }
+                msg = self.control.recv(), if control_open => match msg {
+                    Some(Control::Input(input)) => phone.handle_input(input, now(skew)),
+                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&phone)); }
+                    None => control_open = false,
+                },
+                _ = sleep => {
+                    boot_timer = false;
+                    phone.handle_timeout(now(skew));
+                }
+            }
+        }
+        let stats = phone.stats();
+        PhoneOutcome {
+            mac,
+            last_class: stats.last_class,
+            last_error: stats.last_error.clone(),
+            params: self.keep_params.then(|| param_values(&phone)),
+            status: self.keep_params.then(|| status_of(&phone)),
+        }
+    }
+
+    fn start_transfer(&self, mac: &str, phone: &Phone, req: FetchRequest) -> Transfer {
+        let net = self.net.clone();
+        let slots = self.slots.clone();
+        let stats = self.stats.clone();
+        let mac = mac.to_string();
+        // The parameters as of now decide TLS and proxy for this transfer.
+        let params = phone.params().clone();
+        Box::pin(async move {
+            let _permit = slots.acquire_owned().await.expect("semaphore never closed");
+            let t = Instant::now();
+            let ex = net.execute(&mac, &params, &req).await;
+            stats.record_fetch(t.elapsed().as_millis() as u64);
+            (req, ex)
+        })
+    }
+}

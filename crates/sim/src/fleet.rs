@@ -1,0 +1,251 @@
+//! N phones on one tokio runtime: identities, the DHCP lease read in
+//! `DHCP_Option_To_Use` order (R-DHCP), one task per phone, one semaphore
+//! bounding transfers in flight, the trigger listener, the stop rule, and
+//! the report.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use phoneprov_phone::{Class, PhoneConfig};
+use phoneprov_transport::{provisioning_target, DhcpTarget, DEFAULT_DHCP_OPTION_ORDER};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::config::{RunMode, SimConfig};
+use crate::driver::{PhoneOutcome, PhoneTask};
+use crate::exec::Net;
+use crate::report::{FleetReport, FleetStats};
+use crate::{triggers, SimError};
+
+/// What the lease contributes to every phone's start (R-DHCP-2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseEffect {
+    /// Server for rules without one (options 66, 150, 159).
+    pub default_server: Option<String>,
+    /// `Profile_Rule` from option 160 (unless `--param Profile_Rule` is given).
+    pub profile_rule: Option<String>,
+    /// Option 43/125 named a TR-069 ACS (not simulated; reported).
+    pub acs_url: Option<String>,
+}
+
+/// Reads the lease in `DHCP_Option_To_Use` order (the `--param` value or
+/// the default `66,160,159,150,60,43,125`).
+pub fn lease_effect(cfg: &SimConfig) -> LeaseEffect {
+    let order = cfg
+        .param("DHCP_Option_To_Use")
+        .unwrap_or(DEFAULT_DHCP_OPTION_ORDER);
+    let mut e = LeaseEffect::default();
+    match provisioning_target(&cfg.lease, order) {
+        Some(DhcpTarget::TftpServer(s)) | Some(DhcpTarget::ProvisioningServerIp(s)) => {
+            e.default_server = Some(s)
+        }
+        Some(DhcpTarget::ProvisioningUrl(u)) if cfg.param("Profile_Rule").is_none() => {
+            e.profile_rule = Some(u)
+        }
+        Some(DhcpTarget::ProvisioningUrl(_)) => {}
+        Some(DhcpTarget::AcsUrl(u)) => e.acs_url = Some(u),
+        None => {}
+    }
+    e
+}
+
+/// A running fleet.
+pub struct Fleet {
+    stats: Arc<FleetStats>,
+    shutdown: Arc<watch::Sender<bool>>,
+    phones: Vec<JoinHandle<PhoneOutcome>>,
+    listener: Option<(SocketAddr, JoinHandle<()>)>,
+    started: Instant,
+    count: u64,
+    lease: LeaseEffect,
+}
+
+/// Stops a fleet from elsewhere (Ctrl-C handler, a test).
+#[derive(Clone)]
+pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
+
+impl ShutdownHandle {
+    /// Every phone stops after its current step.
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Fleet {
+    /// Binds the trigger listener (if any) and powers the phones on. Must
+    /// run inside a tokio runtime.
+    pub async fn start(cfg: SimConfig) -> Result<Fleet, SimError> {
+        cfg.validate()?;
+        let lease = lease_effect(&cfg);
+        if let Some(acs) = &lease.acs_url {
+            tracing::warn!("the DHCP lease names a TR-069 ACS ({acs}); TR-069 is not simulated");
+        }
+        let net = Arc::new(Net::new(&cfg));
+        let stats = Arc::new(FleetStats::default());
+        let slots = Arc::new(Semaphore::new(cfg.concurrency));
+        let (tx, rx) = watch::channel(false);
+        let shutdown = Arc::new(tx);
+        let keep_params = cfg.count == 1;
+        let listener =
+            match cfg.listen {
+                Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    SimError::Listen {
+                        addr: addr.to_string(),
+                        err: e.to_string(),
+                    }
+                })?),
+                None => None,
+            };
+        let mut registry = triggers::Registry::new();
+        let mut phones = Vec::with_capacity(cfg.count as usize);
+        for i in 0..cfg.count {
+            let identity = cfg.identity(i)?;
+            let mut pc = PhoneConfig::new(identity);
+            pc.seed = cfg.seed.wrapping_add(i);
+            pc.default_server = lease.default_server.clone();
+            pc.client_cert_installed = net.has_client_cert(&pc.identity.mac);
+            pc.initial_params = cfg.params.clone();
+            if let Some(rule) = &lease.profile_rule {
+                pc.initial_params
+                    .push(("Profile_Rule".into(), rule.clone()));
+            }
+            let (ctx, crx) = mpsc::channel(8);
+            if listener.is_some() {
+                registry.insert(pc.identity.mac.clone(), ctx);
+            }
+            let task = PhoneTask {
+                cfg: pc,
+                net: net.clone(),
+                stats: stats.clone(),
+                slots: slots.clone(),
+                mode: cfg.mode,
+                boot_storm: cfg.boot_storm,
+                control: crx,
+                shutdown: rx.clone(),
+                keep_params,
+            };
+            let stats2 = stats.clone();
+            phones.push(tokio::spawn(async move {
+                let out = task.run().await;
+                stats2.phones_done.inc();
+                out
+            }));
+        }
+        let listener = match listener {
+            Some(l) => {
+                let addr = l.local_addr().map_err(|e| SimError::Listen {
+                    addr: "listener".into(),
+                    err: e.to_string(),
+                })?;
+                Some((addr, triggers::serve(l, registry)))
+            }
+            None => None,
+        };
+        if let RunMode::For(d) = cfg.mode {
+            let s = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                let _ = s.send(true);
+            });
+        }
+        Ok(Fleet {
+            stats,
+            shutdown,
+            phones,
+            listener,
+            started: Instant::now(),
+            count: cfg.count,
+            lease,
+        })
+    }
+
+    /// The trigger listener's address (with the port the OS picked for `:0`).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().map(|(a, _)| *a)
+    }
+
+    /// Live counters (for a progress bar).
+    pub fn stats(&self) -> Arc<FleetStats> {
+        self.stats.clone()
+    }
+
+    /// What the DHCP lease contributed.
+    pub fn lease_effect(&self) -> &LeaseEffect {
+        &self.lease
+    }
+
+    /// A handle that stops the fleet.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Waits for every phone (under `--once`, until each resynced once;
+    /// otherwise until the duration ends or shutdown) and builds the report.
+    pub async fn wait(self) -> FleetReport {
+        let mut failed = 0;
+        let mut without = 0;
+        let mut single = None;
+        for h in self.phones {
+            match h.await {
+                Ok(out) => {
+                    match out.last_class {
+                        Some(Class::A) => {}
+                        Some(_) => failed += 1,
+                        None => without += 1,
+                    }
+                    if out.params.is_some() {
+                        single = Some(out);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("a phone task failed: {e}");
+                    failed += 1;
+                }
+            }
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        if let Some((_, h)) = self.listener {
+            h.abort();
+        }
+        let mut report = self.stats.report(self.count, elapsed);
+        report.phones_failed = failed;
+        report.phones_without_resync = without;
+        if let Some(out) = single {
+            report.final_params = out
+                .params
+                .map(|p| p.into_iter().collect::<BTreeMap<_, _>>());
+            report.status = out.status;
+        }
+        report
+    }
+}
+
+/// Runs `cfg` to the end and returns the report.
+pub async fn run_fleet(cfg: SimConfig) -> Result<FleetReport, SimError> {
+    Ok(Fleet::start(cfg).await?.wait().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phoneprov_transport::DhcpLease;
+
+    #[test]
+    fn r_dhcp_lease_in_option_order() {
+        let mut cfg = SimConfig::new(1);
+        cfg.lease = DhcpLease::parse(["160=http://pv/$MA.xml", "150=10.0.0.9"]).unwrap();
+        let e = lease_effect(&cfg);
+        assert_eq!(e.profile_rule.as_deref(), Some("http://pv/$MA.xml"));
+        assert_eq!(e.default_server, None);
+        cfg.params
+            .push(("DHCP_Option_To_Use".into(), "150,160".into()));
+        let e = lease_effect(&cfg);
+        assert_eq!(e.default_server.as_deref(), Some("10.0.0.9"));
+        assert_eq!(e.profile_rule, None);
+        cfg.params.push(("Profile_Rule".into(), "/x.cfg".into()));
+        cfg.params.push(("DHCP_Option_To_Use".into(), "160".into()));
+        assert_eq!(lease_effect(&cfg).profile_rule, None);
+    }
+}

@@ -1,0 +1,270 @@
+//! The simulator against nginx (a server no one here wrote): static and
+//! `openssl enc`-encrypted profiles, the R-RESULT table through `return`
+//! (301/302 followed, 404 = B, 503 = C), Basic auth via `auth_basic`
+//! (R-HTTP-4), HTTPS with `ssl_verify_client on` and per-MAC phone
+//! certificates (R-HTTPS-5), `TLS_Name_Validate`, `TLS_Cipher_List`
+//! fallback (R-SEC-2/3), `Restricted_Access_Domains` (R-SEC-1), the
+//! User-Agent (R-HTTP-3) and syslog (R-LOG).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{one_phone, param, Nginx, Pki};
+use phoneprov_sim::{run_fleet, ClientCerts};
+
+const BASIC: &str = "<flat-profile>\n  <GPP_A> 12345678\n</GPP_A>\n</flat-profile>\n";
+
+fn nginx_static() -> Nginx {
+    let n = Nginx::start(
+        "",
+        "    location = /r301 { return 301 $scheme://$http_host/basic.xml; }\n\
+             location = /r302 { return 302 $scheme://$http_host/basic.xml; }\n\
+             location = /r404 { return 404; }\n\
+             location = /r503 { return 503; }\n\
+             location = /r403 { return 403; }\n\
+             location /auth/ { auth_basic \"prov\"; auth_basic_user_file {dir}/htpasswd; }\n",
+        |d| common::write_public(&d.join("htpasswd"), b"phone:{PLAIN}s3cret\n"),
+    );
+    n.write("basic.xml", BASIC.as_bytes());
+    n.write("auth/basic.xml", BASIC.as_bytes());
+    n
+}
+
+#[tokio::test]
+async fn r_flow_2_static_profile_sets_gpp_a_and_sends_user_agent() {
+    let n = nginx_static();
+    let rule = format!("http://127.0.0.1:{}/basic.xml", n.port);
+    let r = run_fleet(one_phone(&[("Profile_Rule", &rule)]))
+        .await
+        .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+    assert_eq!(r.once_exit_code(), 0);
+    assert!(r.bytes >= BASIC.len() as u64);
+    let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap();
+    // R-HTTP-3: Cisco-<PN>/<ver> (<MAC>).
+    assert!(
+        log.contains("Cisco-CP-8841-3PCC/11.0.1 (000e08000001)"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn r_fmt_7_openssl_enc_profile_with_key_rule() {
+    let n = nginx_static();
+    let plain = n.dir.path().join("plain.xml");
+    std::fs::write(&plain, BASIC).unwrap();
+    let enc = n.dir.path().join("www/basic.cfg");
+    let out = Command::new(common::peer("openssl"))
+        .args(["enc", "-aes-256-cbc", "-k", "MyOwnSecret", "-in"])
+        .arg(&plain)
+        .arg("-out")
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::write_public(&enc, &std::fs::read(&enc).unwrap());
+    let rule = format!("[--key MyOwnSecret ] http://127.0.0.1:{}/basic.cfg", n.port);
+    let r = run_fleet(one_phone(&[("Profile_Rule", &rule)]))
+        .await
+        .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+    // Without the key the body is not a profile: class B (corrupt).
+    let rule = format!("http://127.0.0.1:{}/basic.cfg", n.port);
+    let r = run_fleet(one_phone(&[("Profile_Rule", &rule)]))
+        .await
+        .unwrap();
+    assert_eq!(r.resyncs.b, 1, "{}", r.to_text());
+    assert_eq!(r.once_exit_code(), 1);
+}
+
+#[tokio::test]
+async fn r_result_table_through_nginx_return() {
+    let n = nginx_static();
+    for (path, class) in [
+        ("r301", 'A'),
+        ("r302", 'A'),
+        ("r404", 'B'),
+        ("r503", 'C'),
+        ("r403", 'C'),
+    ] {
+        let rule = format!("http://127.0.0.1:{}/{path}", n.port);
+        let r = run_fleet(one_phone(&[("Profile_Rule", &rule)]))
+            .await
+            .unwrap();
+        let got = (r.resyncs.a, r.resyncs.b, r.resyncs.c);
+        let want = match class {
+            'A' => (1, 0, 0),
+            'B' => (0, 1, 0),
+            _ => (0, 0, 1),
+        };
+        assert_eq!(got, want, "{path}: {}", r.to_text());
+        assert_eq!(r.once_exit_code(), (class != 'A') as i32, "{path}");
+        if class == 'A' {
+            assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"), "{path}");
+            assert_eq!(r.fetches, 2, "{path}: one request per hop");
+        }
+    }
+}
+
+#[tokio::test]
+async fn r_http_4_basic_auth_answered_by_the_engine() {
+    let n = nginx_static();
+    let ok = format!(
+        "[--uid phone --pwd s3cret] http://127.0.0.1:{}/auth/basic.xml",
+        n.port
+    );
+    let r = run_fleet(one_phone(&[("Profile_Rule", &ok)]))
+        .await
+        .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+    let bad = format!(
+        "[--uid phone --pwd wrong] http://127.0.0.1:{}/auth/basic.xml",
+        n.port
+    );
+    let r = run_fleet(one_phone(&[("Profile_Rule", &bad)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.resyncs.c,
+        1,
+        "401 answered twice, then C: {}",
+        r.to_text()
+    );
+}
+
+fn nginx_mtls(pki: &Pki) -> Nginx {
+    let body = format!(
+        "    ssl_certificate {s};\n    ssl_certificate_key {k};\n\
+         ssl_client_certificate {ca};\n    ssl_verify_client on;\n\
+         location = /gppd.xml {{ return 200 \"<flat-profile><GPP_D>$ssl_client_s_dn</GPP_D></flat-profile>\"; }}\n",
+        s = pki.path("server.pem").display(),
+        k = pki.path("server.key").display(),
+        ca = pki.path("ca.pem").display(),
+    );
+    let n = Nginx::start("ssl", &body, |_| {});
+    n.write("basic.xml", BASIC.as_bytes());
+    n
+}
+
+#[tokio::test]
+async fn r_https_5_mutual_tls_with_per_mac_certificates() {
+    let pki = Pki::new(&["localhost", "127.0.0.1"], &[("000e08000001", "SN000001")]);
+    let n = nginx_mtls(&pki);
+    let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    let rule = format!("https://127.0.0.1:{}/gppd.xml", n.port);
+    let mut cfg = one_phone(&[("Profile_Rule", &rule)]);
+    cfg.trust_pem = Some(ca.clone());
+    cfg.client_certs = ClientCerts::Dir(pki.path("phones"));
+    let r = run_fleet(cfg).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    // SPEC §13: the server saw OU=PN, L=SN, S=MAC (nginx prints ST=).
+    let dn = param(&r, "GPP_D").unwrap();
+    assert!(dn.contains("OU=CP-8841-3PCC"), "{dn}");
+    assert!(dn.contains("L=SN000001"), "{dn}");
+    assert!(dn.contains("ST=000e08000001"), "{dn}");
+
+    // No client certificate: nginx refuses (400), class C.
+    let mut cfg = one_phone(&[("Profile_Rule", &rule)]);
+    cfg.trust_pem = Some(ca.clone());
+    let r = run_fleet(cfg).await.unwrap();
+    assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
+
+    // Untrusted server (no --ca: public roots): class C.
+    let mut cfg = one_phone(&[("Profile_Rule", &rule)]);
+    cfg.client_certs = ClientCerts::Dir(pki.path("phones"));
+    let r = run_fleet(cfg).await.unwrap();
+    assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
+}
+
+#[tokio::test]
+async fn r_sec_2_3_name_validation_and_cipher_list_fallback() {
+    // The certificate names only `prov.example`; the rule uses 127.0.0.1.
+    let pki = Pki::new(&["prov.example"], &[("000e08000001", "SN000001")]);
+    let n = nginx_mtls(&pki);
+    let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    let rule = format!("https://127.0.0.1:{}/basic.xml", n.port);
+    let run = |extra: Vec<(&'static str, &'static str)>| {
+        let mut p = vec![("Profile_Rule", rule.as_str())];
+        p.extend(extra);
+        let mut cfg = one_phone(&p);
+        cfg.trust_pem = Some(ca.clone());
+        cfg.client_certs = ClientCerts::Dir(pki.path("phones"));
+        run_fleet(cfg)
+    };
+    let r = run(vec![]).await.unwrap();
+    assert_eq!(r.resyncs.c, 1, "name mismatch is refused: {}", r.to_text());
+    let r = run(vec![("TLS_Name_Validate", "No")]).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    // R-SEC-2: a list rustls cannot offer falls back to the default list.
+    let r = run(vec![
+        ("TLS_Name_Validate", "No"),
+        ("TLS_Cipher_List", "RSA:!aNULL:!eNULL"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    let r = run(vec![
+        ("TLS_Name_Validate", "No"),
+        ("TLS_Cipher_List", "%%garbage"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+}
+
+#[tokio::test]
+async fn r_sec_1_restricted_domains_refuse_before_any_request() {
+    let n = nginx_static();
+    let rule = format!("http://127.0.0.1:{}/basic.xml", n.port);
+    let r = run_fleet(one_phone(&[
+        ("Profile_Rule", &rule),
+        ("Restricted_Access_Domains", "prov.example"),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
+    assert_eq!(r.fetches, 0);
+    let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap_or_default();
+    assert!(!log.contains("basic.xml"), "{log}");
+}
+
+#[tokio::test]
+async fn r_log_syslog_lines_reach_a_udp_socket() {
+    let n = nginx_static();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let server = sock.local_addr().unwrap().to_string();
+    let rule = format!("http://127.0.0.1:{}/basic.xml", n.port);
+    let r = run_fleet(one_phone(&[
+        ("Profile_Rule", &rule),
+        ("Syslog_Server", &server),
+        ("Log_Resync_Request_Msg", ""),
+        (
+            "Log_Resync_Success_Msg",
+            "$PN $MA -- Successful resync $SCHEME://$SERVIP:$PORT$PATH",
+        ),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    let mut buf = vec![0u8; 2048];
+    let len = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+        .await
+        .expect("a syslog datagram within 5 s")
+        .unwrap();
+    let msg = String::from_utf8_lossy(&buf[..len]).to_string();
+    let want = format!(
+        "CP-8841-3PCC 000e08000001 -- Successful resync http://127.0.0.1:{}/basic.xml",
+        n.port
+    );
+    assert!(msg.ends_with(&want), "{msg:?} should end with {want:?}");
+    assert!(msg.starts_with('<'), "RFC 3164 PRI: {msg:?}");
+}

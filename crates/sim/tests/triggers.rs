@@ -1,0 +1,115 @@
+//! The phones' own endpoints (R-RULE-6): `GET /admin/resync?RULE` and
+//! `POST /CGI/Execute` with a `Resync:` ExecuteItem cause a fetch,
+//! `/status.json` shows the result; with several phones the `/<mac>`
+//! prefix routes to one of them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Nginx;
+use phoneprov_sim::{Fleet, RunMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn http(addr: std::net::SocketAddr, method: &str, target: &str, body: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_string();
+    (status, body)
+}
+
+/// Polls `/status.json` until `param` has `want` (10 s at most).
+async fn wait_param(addr: std::net::SocketAddr, prefix: &str, param: &str, want: &str) {
+    for _ in 0..100 {
+        let (st, body) = http(addr, "GET", &format!("{prefix}/status.json"), "").await;
+        assert_eq!(st, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["params"][param] == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{param} never became {want}");
+}
+
+fn fleet_cfg(count: u64) -> phoneprov_sim::SimConfig {
+    let mut cfg = common::one_phone(&[("Resync_On_Reset", "No"), ("Resync_Periodic", "0")]);
+    cfg.count = count;
+    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.mode = RunMode::Forever;
+    cfg
+}
+
+#[tokio::test]
+async fn r_rule_6_admin_resync_and_cgi_execute_cause_fetches() {
+    let n = Nginx::start("", "", |_| {});
+    n.write(
+        "a.xml",
+        b"<flat-profile><GPP_A>12345678</GPP_A></flat-profile>",
+    );
+    n.write("b.xml", b"<flat-profile><GPP_B>ABCD</GPP_B></flat-profile>");
+    let fleet = Fleet::start(fleet_cfg(1)).await.unwrap();
+    let addr = fleet.local_addr().unwrap();
+    // Nothing fetched before a trigger.
+    let (_, body) = http(addr, "GET", "/status.json", "").await;
+    assert!(!body.contains("12345678"), "{body}");
+    // Bare path (one phone); the rule is percent-encoded like a browser would.
+    let target = format!(
+        "/admin/resync?%5B--uid%20x%5D%20http://127.0.0.1:{}/a.xml",
+        n.port
+    );
+    let (st, _) = http(addr, "GET", &target, "").await;
+    assert_eq!(st, 200);
+    wait_param(addr, "", "GPP_A", "12345678").await;
+    // POST /CGI/Execute, form-encoded like a Cisco XML push.
+    let xml = format!(
+        "<CP-8841-3PCCExecute><ExecuteItem URL=\"Resync:http://127.0.0.1:{}/b.xml\"/></CP-8841-3PCCExecute>",
+        n.port
+    );
+    let (st, body) = http(addr, "POST", "/000e08000001/CGI/Execute", &xml).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("CiscoIPPhoneResponse"), "{body}");
+    wait_param(addr, "/000e08000001", "GPP_B", "ABCD").await;
+    let (st, _) = http(addr, "POST", "/CGI/Execute", "<bogus").await;
+    assert_eq!(st, 400);
+    fleet.shutdown_handle().shutdown();
+    let report = fleet.wait().await;
+    assert_eq!(report.resyncs.a, 2, "{}", report.to_text());
+    assert_eq!(report.final_params.unwrap()["GPP_B"], "ABCD");
+}
+
+#[tokio::test]
+async fn r_rule_6_mac_prefix_routes_to_one_of_many() {
+    let n = Nginx::start("", "", |_| {});
+    n.write("a.xml", b"<flat-profile><GPP_C>$MA</GPP_C></flat-profile>");
+    let fleet = Fleet::start(fleet_cfg(3)).await.unwrap();
+    let addr = fleet.local_addr().unwrap();
+    let (st, body) = http(addr, "GET", "/admin/resync", "").await;
+    assert_eq!(st, 404, "bare paths need --count 1: {body}");
+    let (st, _) = http(addr, "GET", "/0e0800000099/status.json", "").await;
+    assert_eq!(st, 404);
+    let target = format!(
+        "/00:0e:08:00:00:02/admin/resync?http://127.0.0.1:{}/a.xml",
+        n.port
+    );
+    assert_eq!(http(addr, "GET", &target, "").await.0, 200);
+    wait_param(addr, "/000e08000002", "GPP_C", "$MA").await;
+    let (_, other) = http(addr, "GET", "/000e08000003/status.json", "").await;
+    assert!(!other.contains("\"GPP_C\":\"$MA\""), "{other}");
+    fleet.shutdown_handle().shutdown();
+    let report = fleet.wait().await;
+    assert_eq!(report.resyncs.a, 1, "{}", report.to_text());
+    assert_eq!(report.phones_without_resync, 2);
+}
