@@ -99,6 +99,9 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     opts.config_file = args.config.clone();
     opts.overrides = Arc::new(move |c: &mut Config| flags.apply(c));
     let server = Server::start(opts).await?;
+    // Install the handlers before printing the addresses: whoever reads
+    // them may signal at once.
+    let signals = Signals::new();
     let b = server.bound();
     let mut out = std::io::stdout().lock();
     writeln!(out, "phoneprov serve: data in {}", data.display())?;
@@ -118,30 +121,42 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     }
     out.flush()?;
     drop(out);
-    wait_for_stop(&server).await;
+    signals.wait_for_stop(&server).await;
     eprintln!("phoneprov serve: stopping; letting in-flight requests and transfers finish");
     server.shutdown().await;
     Ok(0)
 }
 
-/// Handles SIGHUP (reload) until SIGTERM or Ctrl-C.
-async fn wait_for_stop(server: &Server) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return,
-            _ = term.recv() => return,
-            _ = hup.recv() => match server.reload() {
-                Ok(generation) => eprintln!("phoneprov serve: reloaded config and templates (generation {generation})"),
-                Err(e) => eprintln!("phoneprov serve: reload failed, keeping the running config and templates: {e}"),
-            },
+/// SIGTERM and SIGHUP streams (Ctrl-C is always handled).
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// Handles SIGHUP (reload) until SIGTERM or Ctrl-C.
+    async fn wait_for_stop(mut self, server: &Server) {
+        let (Some(term), Some(hup)) = (self.term.as_mut(), self.hup.as_mut()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = term.recv() => return,
+                _ = hup.recv() => match server.reload() {
+                    Ok(generation) => eprintln!("phoneprov serve: reloaded config and templates (generation {generation})"),
+                    Err(e) => eprintln!("phoneprov serve: reload failed, keeping the running config and templates: {e}"),
+                },
+            }
         }
     }
 }

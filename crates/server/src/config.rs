@@ -443,6 +443,14 @@ mod tests {
     }
 
     #[test]
+    fn documented_example_config_parses() {
+        let text = include_str!("../../../examples/phoneprov.toml");
+        let c = Config::parse(text, "examples/phoneprov.toml").unwrap();
+        assert_eq!(c.listen.https.addr().unwrap().port(), 8443);
+        assert!(c.profiles.gzip && c.profiles.strict);
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         assert!(Config::parse("redirect_status = 303\n", "x").is_err());
         assert!(Config::parse("[profiles]\npaths = [\"/$XX.cfg\"]\n", "x").is_err());

@@ -158,11 +158,12 @@ pub struct UserAgent<'a> {
     pub mac: Option<Mac>,
 }
 
-/// Parses `Cisco-<PN>/<firmware> (<MAC>)`; the `Cisco-` prefix is optional
-/// (the header is configurable on the phone) but the `PN/firmware` shape is
-/// required. Anything else (a browser, curl) gives `None`.
+/// Parses `Cisco-<PN>/<firmware> (<MAC>)`; the `Cisco-` prefix may be
+/// missing (the header is configurable on the phone) when a valid `(<MAC>)`
+/// follows. The `PN/firmware` shape is required. Anything else (a browser, curl) gives `None`.
 pub fn parse_user_agent(ua: &str) -> Option<UserAgent<'_>> {
     let ua = ua.trim();
+    let cisco = ua.starts_with("Cisco-");
     let body = ua.strip_prefix("Cisco-").unwrap_or(ua);
     let (product, rest) = body.split_once('/')?;
     if product.is_empty() || !product.bytes().all(token_char) {
@@ -183,6 +184,11 @@ pub fn parse_user_agent(ua: &str) -> Option<UserAgent<'_>> {
         .strip_prefix('(')
         .and_then(|t| t.split(')').next())
         .and_then(|t| Mac::parse(t).ok());
+    if !cisco && mac.is_none() {
+        // Without the vendor prefix only the `(<MAC>)` tail makes it a
+        // phone; `Mozilla/5.0 (X11; …)` is a browser.
+        return None;
+    }
     Some(UserAgent {
         model: product,
         firmware,
@@ -285,6 +291,8 @@ mod tests {
             None
         );
         assert!(parse_user_agent("Mozilla/5.0 (X11; Linux x86_64)").is_none());
+        let custom = parse_user_agent("Acme-Phone/2.1 (00:56:2b:04:36:15)").unwrap();
+        assert_eq!(custom.mac, mac("00562b043615"));
         assert!(parse_user_agent("curl").is_none());
         assert!(parse_user_agent("").is_none());
     }

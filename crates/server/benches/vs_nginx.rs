@@ -1,0 +1,359 @@
+//! phoneprov serve vs nginx (issue 4 benchmark).
+//!
+//! Imports `BENCH_DEVICES` devices (default 1000), starts the server
+//! in-process (its own tokio runtime, `BENCH_THREADS` workers, default 2),
+//! fetches every device's encrypted profile once and writes those exact
+//! bytes into a directory that nginx (`worker_processes BENCH_THREADS`,
+//! `daemon off`, same certificate and key, TLS 1.2/1.3, no session
+//! resumption on either side) serves. One load client drives both:
+//!   (a) HTTP keep-alive: `BENCH_CONNS` connections (default 32), each
+//!       looping GETs over the devices for `BENCH_SECS` seconds (default 3);
+//!   (b) HTTPS with a new TLS connection (full handshake) per request.
+//! Each is run 3 times per server; the medians and the ratio
+//! phoneprov/nginx are printed. `BENCH_RSS=N` instead imports N devices
+//! (e.g. 1000000), starts the server, touches 1000 of them and prints
+//! VmRSS.
+//!
+//! Run: `cargo bench -p phoneprov-server --bench vs_nginx`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use phoneprov_pki::rustls;
+use phoneprov_server::{Config, Listen, Server, StartOptions};
+use rustls::pki_types as rustls_pki_types;
+use rustls_pki_types::pem::PemObject as _;
+use phoneprov_store::{Mac, NewDevice, Store};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn mac_of(i: u64) -> Mac {
+    let b = (0x0e08_0000_0000u64 + i).to_be_bytes();
+    Mac::from_bytes([b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+fn import(data: &Path, n: u64) {
+    let csv = data.join("devices.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
+    writeln!(f, "mac,model,group,display_name,user_id").unwrap();
+    for i in 0..n {
+        writeln!(f, "{},CP-8841-3PCC,,Phone {i},{}", mac_of(i), 1000 + i).unwrap();
+    }
+    drop(f);
+    let mut store = Store::open(data).unwrap();
+    store
+        .import_csv(std::fs::File::open(&csv).unwrap(), Default::default(), &mut phoneprov_store::NoObserver)
+        .unwrap();
+}
+
+/// Reads one HTTP/1.1 response (Content-Length bodies only); returns the
+/// status code.
+async fn read_response<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    buf.clear();
+    let mut chunk = [0u8; 16384];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
+            let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            let need = end + 4 + len;
+            while buf.len() < need {
+                let n = s.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(status);
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn get<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, mac: Mac, buf: &mut Vec<u8>, close: bool) -> std::io::Result<u16> {
+    let conn = if close { "close" } else { "keep-alive" };
+    let req = format!("GET /{mac}.cfg HTTP/1.1\r\nHost: localhost\r\nConnection: {conn}\r\n\r\n");
+    s.write_all(req.as_bytes()).await?;
+    read_response(s, buf).await
+}
+
+struct Load {
+    conns: u64,
+    secs: u64,
+    devices: u64,
+}
+
+async fn keepalive(addr: SocketAddr, load: &Load) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..load.conns {
+        let (done, stop, devices) = (done.clone(), stop.clone(), load.devices);
+        tasks.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut buf = Vec::with_capacity(4096);
+            let mut i = c * 7919;
+            while !stop.load(Ordering::Relaxed) {
+                let st = get(&mut s, mac_of(i % devices), &mut buf, false).await.unwrap();
+                assert_eq!(st, 200);
+                done.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(load.secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let n = done.load(Ordering::Relaxed);
+    let secs = t0.elapsed().as_secs_f64();
+    for t in tasks {
+        let _ = t.await;
+    }
+    n as f64 / secs
+}
+
+async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load) -> f64 {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // A full handshake every time, for both servers.
+    cfg.resumption = rustls::client::Resumption::disabled();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..load.conns {
+        let (done, stop, devices, connector) = (done.clone(), stop.clone(), load.devices, connector.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(4096);
+            let mut i = c * 7919;
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let tcp = TcpStream::connect(addr).await.unwrap();
+                tcp.set_nodelay(true).unwrap();
+                let mut s = connector.connect(name.clone(), tcp).await.unwrap();
+                let st = get(&mut s, mac_of(i % devices), &mut buf, true).await.unwrap();
+                assert_eq!(st, 200);
+                done.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(load.secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let n = done.load(Ordering::Relaxed);
+    let secs = t0.elapsed().as_secs_f64();
+    for t in tasks {
+        let _ = t.await;
+    }
+    n as f64 / secs
+}
+
+struct Nginx(Child);
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_nginx(dir: &Path, root: &Path, ca_dir: &Path, threads: u64) -> (Nginx, SocketAddr, SocketAddr) {
+    let (p1, p2) = (free_port(), free_port());
+    let conf = format!(
+        "worker_processes {threads};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
+           keepalive_requests 10000000;\n  default_type application/octet-stream;\n\
+           ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_cache off;\n  ssl_session_tickets off;\n\
+           server {{\n    listen 127.0.0.1:{p1};\n    listen 127.0.0.1:{p2} ssl;\n\
+             ssl_certificate {ca}/server.pem;\n    ssl_certificate_key {ca}/server.key;\n\
+             root {root};\n    etag on;\n  }}\n}}\n",
+        d = dir.display(),
+        ca = ca_dir.display(),
+        root = root.display(),
+    );
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new("nginx")
+        .args(["-p", dir.to_str().unwrap(), "-c", path.to_str().unwrap(), "-e", dir.join("error.log").to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nginx (Debian nginx-light) is needed for this benchmark");
+    let a1: SocketAddr = format!("127.0.0.1:{p1}").parse().unwrap();
+    let a2: SocketAddr = format!("127.0.0.1:{p2}").parse().unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(a1).is_ok() && std::net::TcpStream::connect(a2).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Nginx(child), a1, a2)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn vm_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap()))
+        .unwrap()
+}
+
+fn server_config() -> Config {
+    let mut cfg = Config::default();
+    cfg.listen.http = Listen::parse("127.0.0.1:0").unwrap();
+    cfg.listen.https = Listen::parse("127.0.0.1:0").unwrap();
+    cfg.listen.tftp = Listen::Off;
+    cfg.listen.syslog = Listen::Off;
+    cfg.tls.client_auth = phoneprov_server::config::ClientAuthMode::Off;
+    cfg
+}
+
+fn rss_mode(n: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let t0 = Instant::now();
+    import(&data, n);
+    println!("imported {n} devices in {:.1}s", t0.elapsed().as_secs_f64());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let before = vm_rss_kb();
+        let server = Server::start(StartOptions::new(data.clone(), server_config())).await.unwrap();
+        let addr = server.bound().http.unwrap();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        for i in 0..1000 {
+            let mac = mac_of(i * (n / 1000).max(1));
+            assert_eq!(get(&mut s, mac, &mut buf, false).await.unwrap(), 200);
+        }
+        println!(
+            "VmRSS with {n} devices imported, 1000 touched: {} MB (process before start: {} MB)",
+            vm_rss_kb() / 1024,
+            before / 1024
+        );
+        server.shutdown().await;
+    });
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if let Some(n) = std::env::var("BENCH_RSS").ok().and_then(|v| v.parse().ok()) {
+        return rss_mode(n);
+    }
+    let load = Load {
+        conns: env_num("BENCH_CONNS", 32),
+        secs: env_num("BENCH_SECS", 3),
+        devices: env_num("BENCH_DEVICES", 1000),
+    };
+    let threads = env_num("BENCH_THREADS", 2);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    import(&data, load.devices);
+
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads as usize)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt
+        .block_on(Server::start(StartOptions::new(data.clone(), server_config())))
+        .unwrap();
+    let ours_http = server.bound().http.unwrap();
+    let ours_https = server.bound().https.unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // Pre-render: the exact bytes phoneprov serves, as files for nginx.
+    let root: PathBuf = tmp.path().join("nginx-root");
+    std::fs::create_dir_all(&root).unwrap();
+    client_rt.block_on(async {
+        let mut s = TcpStream::connect(ours_http).await.unwrap();
+        let mut buf = Vec::new();
+        for i in 0..load.devices {
+            let mac = mac_of(i);
+            assert_eq!(get(&mut s, mac, &mut buf, false).await.unwrap(), 200);
+            let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            std::fs::write(root.join(format!("{mac}.cfg")), &buf[end..]).unwrap();
+        }
+    });
+    let ca_dir = data.join("ca");
+    let ca_pem = std::fs::read(ca_dir.join("ca.pem")).unwrap();
+    let (nginx, ng_http, ng_https) = start_nginx(&tmp.path().join("nginx"), &root, &ca_dir, threads);
+
+    println!(
+        "vs_nginx: {} devices, {} connections, {}s per run, {} server threads/workers, 3 runs each",
+        load.devices, load.conns, load.secs, threads
+    );
+    let mut results = Vec::new();
+    for (name, ours, theirs, tls) in [
+        ("(a) HTTP keep-alive", ours_http, ng_http, false),
+        ("(b) HTTPS new connection per request", ours_https, ng_https, true),
+    ] {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for _ in 0..3 {
+            client_rt.block_on(async {
+                if tls {
+                    a.push(tls_per_request(ours, &ca_pem, &load).await);
+                    b.push(tls_per_request(theirs, &ca_pem, &load).await);
+                } else {
+                    a.push(keepalive(ours, &load).await);
+                    b.push(keepalive(theirs, &load).await);
+                }
+            });
+        }
+        let (ma, mb) = (median(a), median(b));
+        println!("{name}: phoneprov {ma:.0} req/s, nginx {mb:.0} req/s, ratio {:.2}x", ma / mb);
+        results.push((name, ma / mb));
+    }
+    drop(nginx);
+    server_rt.block_on(server.shutdown());
+    for (name, r) in results {
+        println!("ratio {name}: {r:.2}x (target >= 1.0x)");
+    }
+}
