@@ -4,7 +4,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /devices?group=G` | list (no keys) |
+//! | `GET /devices?group=G&limit=N&after=MAC` | list in MAC order (no keys), paged by `x-next-after` |
 //! | `POST /devices` | add; answers 201 with the new key |
 //! | `GET /devices/{mac}` | show, with the key |
 //! | `PUT /devices/{mac}` | create or replace serial/model/group/vars (key kept) |
@@ -63,6 +63,7 @@ pub use push::{
 };
 pub use routes::{
     DeviceView, EventView, ImportResult, NewDeviceBody, ResyncBody, StatusView, UpdateDeviceBody,
+    NEXT_AFTER_HEADER,
 };
 pub use state::{ApiState, SetupError};
 pub use token::{ensure_admin_token, TokenError, TOKEN_FILE};

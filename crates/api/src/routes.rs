@@ -182,6 +182,31 @@ pub struct ResyncBody {
 pub struct ListQuery {
     /// Only devices of this group.
     pub group: Option<String>,
+    /// At most this many devices (1..=100000). Without it every device is
+    /// returned in one answer, which for a large fleet is a big document.
+    pub limit: Option<usize>,
+    /// Only devices whose MAC sorts after this one: pass the
+    /// `x-next-after` header of the previous page to get the next.
+    pub after: Option<String>,
+}
+
+/// Header naming the last MAC of a full page (`?limit=`): pass it as
+/// `?after=` for the next page. Absent on the last page.
+pub const NEXT_AFTER_HEADER: &str = "x-next-after";
+
+/// Largest `?limit=` of `GET /devices`.
+const MAX_PAGE: usize = 100_000;
+
+/// Stops a device scan early (page full) or carries a store error.
+enum Scan {
+    Full,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Scan {
+    fn from(e: StoreError) -> Self {
+        Scan::Store(e)
+    }
 }
 
 /// `?limit=` of `GET /devices/{mac}/events`.
@@ -253,7 +278,7 @@ pub(crate) async fn no_route(req: Request) -> ApiError {
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
     params(ListQuery),
     responses(
-        (status = 200, description = "Devices in MAC order", body = [DeviceView]),
+        (status = 200, description = "Devices in MAC order; with ?limit=, a full page carries an `x-next-after` header", body = [DeviceView]),
         (status = 400, description = "Bad query", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
@@ -261,20 +286,49 @@ pub(crate) async fn no_route(req: Request) -> ApiError {
 pub async fn list_devices(
     State(state): State<ApiState>,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<DeviceView>>, ApiError> {
-    let q = query(q, "?group=sales")?;
-    let devices = state
+) -> Result<Response, ApiError> {
+    let q = query(q, "?group=sales&limit=1000&after=000e08abcdef")?;
+    if q.limit.is_some_and(|n| n == 0 || n > MAX_PAGE) {
+        return Err(ApiError::bad_request(
+            format!("limit {} is out of range", q.limit.unwrap_or(0)),
+            format!("use a limit from 1 to {MAX_PAGE}, and ?after= for the next page"),
+        ));
+    }
+    let after = q.after.as_deref().map(parse_mac).transpose()?;
+    let limit = q.limit.unwrap_or(usize::MAX);
+    let (devices, full) = state
         .with_store(move |s| {
             crate::metrics::record_device_count(s.count_devices(None)?);
-            Ok(s.devices(q.group.as_deref())?)
+            let mut page = Vec::new();
+            // The scan streams in MAC order; rows up to `after` are skipped
+            // (SQLite reads them, the API never holds them).
+            let scan = s.for_each_device(q.group.as_deref(), |d| {
+                if after.is_some_and(|a| d.mac <= a) {
+                    return Ok(());
+                }
+                page.push(DeviceView::from_device(d, false));
+                if page.len() >= limit {
+                    return Err(Scan::Full);
+                }
+                Ok(())
+            });
+            match scan {
+                Ok(()) => Ok((page, false)),
+                Err(Scan::Full) => Ok((page, true)),
+                Err(Scan::Store(e)) => Err(e.into()),
+            }
         })
         .await?;
-    Ok(Json(
-        devices
-            .into_iter()
-            .map(|d| DeviceView::from_device(d, false))
-            .collect(),
-    ))
+    let next = full
+        .then(|| devices.last().map(|d| d.mac.clone()))
+        .flatten();
+    let mut resp = Json(devices).into_response();
+    if let Some(mac) = next {
+        if let Ok(v) = header::HeaderValue::from_str(&mac) {
+            resp.headers_mut().insert(NEXT_AFTER_HEADER, v);
+        }
+    }
+    Ok(resp)
 }
 
 /// Adds a device with a fresh secret key.
