@@ -232,7 +232,17 @@ impl ActivationStore {
     pub fn open(dir: &Path) -> Result<ActivationStore, ActivationError> {
         // The store crate creates the directory, the file, WAL mode and its
         // own schema; we add ours beside it.
-        let events = Store::open(dir)?;
+        Self::with_inventory(dir, Store::open(dir)?)
+    }
+
+    /// Like [`open`](Self::open), but fails with the store's `NoDatabase`
+    /// error when `dir` holds no database: for commands that read or
+    /// remove, where a mistyped `--data` must not create an empty one.
+    pub fn open_existing(dir: &Path) -> Result<ActivationStore, ActivationError> {
+        Self::with_inventory(dir, Store::open_existing(dir)?)
+    }
+
+    fn with_inventory(dir: &Path, events: Store) -> Result<ActivationStore, ActivationError> {
         let path = dir.join(DB_FILE);
         let db = |cause| ActivationError::Db {
             path: path.clone(),

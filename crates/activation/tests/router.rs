@@ -308,3 +308,29 @@ async fn admin_endpoints_need_the_guard_and_validate() {
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+/// `phoneprov serve` also nests the admin API (`phoneprov-api`) at
+/// `/api/v1` with its own fallback; merging this router beside it must
+/// neither panic nor let the fallback swallow `/api/v1/activation/...`.
+#[tokio::test]
+async fn merges_beside_a_nested_api_v1_router_with_a_fallback() {
+    let f = fixture();
+    let api = axum::Router::new()
+        .route("/devices", axum::routing::get(|| async { "devices" }))
+        .fallback(|| async { (StatusCode::IM_A_TEAPOT, "api fallback") });
+    let app = axum::Router::new()
+        .nest("/api/v1", api)
+        .merge(f.app.clone());
+    let req = Request::get("/api/v1/activation")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (st, body) = send(&app, req).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (st, _) = send(&app, get("/api/v1/devices")).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = send(&app, get("/api/v1/nothing")).await;
+    assert_eq!(st, StatusCode::IM_A_TEAPOT);
+    let (st, _) = send(&app, get("/activation/v1/query?mac=000e08000001")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
