@@ -3,6 +3,10 @@
 //! time, over real HTTP; prints sessions per second.
 //!
 //! `cargo run --release -p phoneprov-acs --example inform_bench -- 2000 100`
+//!
+//! Measured 2026-11-21 on the shared 2-core build box (load average ~9
+//! from other builds): 2000 sessions, 100 concurrent, 1.83 s, 1094
+//! sessions/s, every task done.
 
 use std::time::Instant;
 
