@@ -226,3 +226,38 @@ fn shares_the_inventory_file_and_records_events() {
     let s = ActivationStore::open(dir.path()).unwrap();
     assert_eq!(s.list().unwrap().bindings.len(), 1);
 }
+
+/// Single use holds across connections (several server nodes, or the
+/// server and a CLI, on one file): of eight phones racing for one code
+/// through their own connections, exactly one gets it.
+#[test]
+fn r_act_2_single_use_holds_under_concurrent_redemption() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = {
+        let mut s = ActivationStore::open(dir.path()).unwrap();
+        s.issue_codes(URL, 1, Duration::from_secs(60), T0).unwrap()[0]
+            .code
+            .clone()
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (1..=8)
+        .map(|i| {
+            let (path, code, barrier) = (dir.path().to_path_buf(), code.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut s = ActivationStore::open(&path).unwrap();
+                barrier.wait();
+                let m = mac(&format!("000e0800000{i}"));
+                s.redeem(m, &EnteredCode::Activation(code), T0 + 1).unwrap()
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Ok(_) | Err(RedeemError::Used))));
+}
