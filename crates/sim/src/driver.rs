@@ -8,10 +8,12 @@
 //! for file descriptors.
 //!
 //! Time: [`Time`] is the phone's local wall clock; the simulator uses UTC
-//! (`SystemTime` since the epoch) plus a per-phone skew. Under
-//! [`RunMode::Once`] and for the boot resync of a `--boot-storm`, the
-//! driver does not sleep until the engine's next timer: it moves the skew
-//! forward so the timer is due now (the phone "fast-forwards").
+//! (`SystemTime` since the epoch) plus a per-phone skew. For the boot
+//! resync of a `--boot-storm`, and for every later timer under
+//! [`RunMode::Once`], the driver does not sleep until the engine's next
+//! timer: it moves the skew forward so the timer is due now (the phone
+//! "fast-forwards"). Without `--boot-storm` the boot resync waits its
+//! `Resync_Random_Delay` spread (default 0–2 s) in real time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -169,7 +171,16 @@ impl PhoneTask {
             if transfer.is_none() {
                 if let Some(t) = timeout {
                     let n = now(skew);
-                    let fast = self.mode == RunMode::Once || (boot_timer && self.boot_storm);
+                    let once = self.mode == RunMode::Once;
+                    // The boot resync keeps its Resync_Random_Delay spread
+                    // unless --boot-storm; every other timer is skipped
+                    // under --once.
+                    let fast = if boot_timer {
+                        self.boot_storm
+                            || (once && !phone.params().get_bool("Resync_On_Reset", true))
+                    } else {
+                        once
+                    };
                     if fast && t > n {
                         skew += t.0 - n.0;
                     }

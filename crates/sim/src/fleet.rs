@@ -78,6 +78,7 @@ impl Fleet {
     /// run inside a tokio runtime.
     pub async fn start(cfg: SimConfig) -> Result<Fleet, SimError> {
         cfg.validate()?;
+        raise_fd_limit(cfg.concurrency);
         let lease = lease_effect(&cfg);
         if let Some(acs) = &lease.acs_url {
             tracing::warn!("the DHCP lease names a TR-069 ACS ({acs}); TR-069 is not simulated");
@@ -219,6 +220,32 @@ impl Fleet {
             report.status = out.status;
         }
         report
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit: each transfer in
+/// flight holds a socket, and the usual soft limit (1024) is below the
+/// default `--concurrency` (2000). Warns when even the hard limit is lower.
+fn raise_fd_limit(concurrency: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    if lim.rlim_cur < concurrency as libc::rlim_t + 64 {
+        tracing::warn!(
+            "open-file limit {} is below --concurrency {concurrency}: transfers may fail with \"too many open files\"; lower --concurrency or raise `ulimit -n`",
+            lim.rlim_cur
+        );
     }
 }
 

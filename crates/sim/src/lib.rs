@@ -39,7 +39,9 @@
 //! ## Hand-written parts
 //! The trigger routing (the `/<mac>` prefix is optional, so axum's router
 //! cannot express it) and the percentile computation (exact, over a
-//! `Vec<u32>`: smaller than a histogram crate for this use). Everything
+//! `Vec<u32>`: smaller than a histogram crate for this use), and raising
+//! the open-file soft limit (two `libc` calls; `--concurrency` sockets must
+//! fit). Everything
 //! networked is `phoneprov-transport` (hyper, rustls, hickory) and axum.
 
 pub mod config;

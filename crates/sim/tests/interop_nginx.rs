@@ -43,11 +43,10 @@ async fn r_flow_2_static_profile_sets_gpp_a_and_sends_user_agent() {
     assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
     assert_eq!(r.once_exit_code(), 0);
     assert!(r.bytes >= BASIC.len() as u64);
-    let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap();
     // R-HTTP-3: Cisco-<PN>/<ver> (<MAC>).
-    assert!(
-        log.contains("Cisco-CP-8841-3PCC/11.0.1 (000e08000001)"),
-        "{log}"
+    common::wait_log(
+        &n.dir.path().join("access.log"),
+        "Cisco-CP-8841-3PCC/11.0.1 (000e08000001)",
     );
 }
 

@@ -76,8 +76,7 @@ async fn r_srv_http_through_dnsmasq_and_tftp_refused() {
     let r = run_fleet(cfg).await.unwrap();
     assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
     assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
-    let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap();
-    assert!(log.contains("GET /8841.xml"), "{log}");
+    common::wait_log(&n.dir.path().join("access.log"), "GET /8841.xml");
 
     // R-SRV-1: a TFTP rule with --srv fails with the SPEC's message.
     let mut cfg = one_phone(&[("Profile_Rule", "[--srv] tftp://example.com/$PSN.xml")]);

@@ -252,7 +252,7 @@ pub fn dnsmasq(args: &[String]) -> Dnsmasq {
 }
 
 /// A one-phone configuration (MAC 000e08000001) with these parameters,
-/// short timeouts, once.
+/// short timeouts, once, `boot_storm` (no 0-2 s boot spread: fast tests).
 pub fn one_phone(params: &[(&str, &str)]) -> phoneprov_sim::SimConfig {
     let mut cfg = phoneprov_sim::SimConfig::new(1);
     cfg.params = params
@@ -261,7 +261,24 @@ pub fn one_phone(params: &[(&str, &str)]) -> phoneprov_sim::SimConfig {
         .collect();
     cfg.connect_timeout = Duration::from_secs(3);
     cfg.request_timeout = Duration::from_secs(10);
+    cfg.boot_storm = true;
     cfg
+}
+
+/// The content of `path` once it contains `needle` (peers write their logs
+/// after answering; 5 s at most), else a panic showing it.
+pub fn wait_log(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(needle) {
+            return log;
+        }
+        if Instant::now() > deadline {
+            panic!("{} never contained {needle:?}:\n{log}", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The final value of `name` in a `--count 1` report.

@@ -1,0 +1,211 @@
+//! `phoneprov sim`: run virtual phones against a provisioning server
+//! (issue 5 item 7). Flags become a `phoneprov_sim::SimConfig`; the fleet
+//! runs on its own multi-thread tokio runtime; a progress bar shows on a
+//! terminal (stderr); the report goes to stdout (text or `--json`). Under
+//! `--once` the exit status is 1 when any phone ended in class B or C.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use phoneprov_sim::{ClientCerts, Fleet, RunMode, SimConfig};
+
+/// Simulate phones that boot, discover their server and resync.
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Number of phones.
+    #[arg(long, default_value_t = 1)]
+    pub count: u64,
+    /// MAC of the first phone (12 hex digits); the others count up.
+    #[arg(long, default_value = "000e08000001")]
+    pub mac_base: String,
+    /// Product name ($PN).
+    #[arg(long, default_value = "CP-8841-3PCC")]
+    pub pn: String,
+    /// Serial of the first phone; a trailing number counts up like `ca issue-fleet`.
+    #[arg(long, default_value = "SN000001")]
+    pub sn_base: String,
+    /// Firmware version ($SWVER).
+    #[arg(long, default_value = "11.0.1")]
+    pub swver: String,
+    /// Parameter set before the first boot, e.g. Profile_Rule=http://host/$MA.xml (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Simulated DHCP option, e.g. 66=10.0.0.5 or 160=http://host/p.xml (repeatable).
+    #[arg(long = "dhcp-option", value_name = "N=VALUE")]
+    pub dhcp_options: Vec<String>,
+    /// File of DHCP options, one N=VALUE per line.
+    #[arg(long, value_name = "FILE")]
+    pub dhcp_file: Option<PathBuf>,
+    /// DNS server for names and SRV lookups (default: the system resolver).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns: Option<SocketAddr>,
+    /// Trusted CA (PEM) for HTTPS (default: public web roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// DIR holding <mac>.pem/<mac>.key per phone (from `ca issue-fleet`), or `none`.
+    #[arg(long, value_name = "DIR|none", default_value = "none")]
+    pub client_certs: String,
+    /// Serve /<mac>/admin/resync, /admin/upgrade, /CGI/Execute and /status.json here.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Power every phone on at the same instant and resync at once.
+    #[arg(long)]
+    pub boot_storm: bool,
+    /// Boot, resync once, exit with the outcome (the default without --duration).
+    #[arg(long, conflicts_with = "duration")]
+    pub once: bool,
+    /// Run on real time for this many seconds (0: until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+    /// Transfers in flight at most.
+    #[arg(long, default_value_t = 2000)]
+    pub concurrency: usize,
+    /// Seed of the phones' random numbers.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Transfer timeout in seconds (connect timeout is min(5, this)).
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Print the report as JSON (with --count 1: every final parameter value).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn split_pair<'a>(flag: &str, s: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim(), v)),
+        _ => anyhow::bail!("{flag} {s:?}: expected NAME=VALUE"),
+    }
+}
+
+/// The configuration the flags describe.
+pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
+    let mut cfg = SimConfig::new(args.count);
+    cfg.mac_base = args.mac_base.clone();
+    cfg.pn = args.pn.clone();
+    cfg.sn_base = args.sn_base.clone();
+    cfg.swver = args.swver.clone();
+    for p in &args.params {
+        let (k, v) = split_pair("--param", p)?;
+        cfg.params.push((k.to_string(), v.to_string()));
+    }
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(f) = &args.dhcp_file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read --dhcp-file {}", f.display()))?;
+        lines.extend(text.lines().map(str::to_string));
+    }
+    let from_file = lines.len();
+    lines.extend(args.dhcp_options.iter().cloned());
+    cfg.lease = phoneprov_sim::DhcpLease::parse(lines.iter().map(String::as_str)).map_err(
+        |e| {
+            if e.line > from_file {
+                anyhow::anyhow!(
+                    "--dhcp-option {:?} is not N=VALUE with N a DHCP option number 1-254 (e.g. --dhcp-option 66=10.0.0.5)",
+                    e.text
+                )
+            } else {
+                anyhow::anyhow!("--dhcp-file: {e}")
+            }
+        },
+    )?;
+    cfg.dns = args.dns;
+    if let Some(ca) = &args.ca {
+        cfg.trust_pem =
+            Some(std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?);
+    }
+    cfg.client_certs = if args.client_certs.eq_ignore_ascii_case("none") {
+        ClientCerts::None
+    } else {
+        let dir = PathBuf::from(&args.client_certs);
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--client-certs {}: not a directory (give the OUTDIR of `phoneprov ca issue-fleet`, or `none`)",
+            dir.display()
+        );
+        ClientCerts::Dir(dir)
+    };
+    cfg.listen = args.listen;
+    cfg.boot_storm = args.boot_storm;
+    cfg.mode = match args.duration {
+        None => RunMode::Once,
+        Some(0) => RunMode::Forever,
+        Some(s) => RunMode::For(Duration::from_secs(s)),
+    };
+    cfg.concurrency = args.concurrency;
+    cfg.seed = args.seed;
+    cfg.request_timeout = Duration::from_secs(args.timeout.max(1));
+    cfg.connect_timeout = cfg.request_timeout.min(Duration::from_secs(5));
+    Ok(cfg)
+}
+
+/// Runs `phoneprov sim`.
+pub fn run(args: SimArgs) -> anyhow::Result<i32> {
+    let cfg = config(&args)?;
+    let once = cfg.mode == RunMode::Once;
+    let count = cfg.count;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let report = rt.block_on(async move {
+        let fleet = Fleet::start(cfg).await?;
+        if let Some(addr) = fleet.local_addr() {
+            eprintln!(
+                "phone endpoints on http://{addr}/ (/<mac>/admin/resync?RULE, /<mac>/status.json)"
+            );
+        }
+        let stop = fleet.shutdown_handle();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.shutdown();
+            }
+        });
+        let bar = progress(&fleet, once, count);
+        let report = fleet.wait().await;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        anyhow::Ok(report)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if once { report.once_exit_code() } else { 0 })
+}
+
+fn progress(fleet: &Fleet, once: bool, count: u64) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = if once {
+        ProgressBar::new(count)
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} phones {msg} ({elapsed})")
+            .expect("static template"),
+    );
+    let stats = fleet.stats();
+    let b = bar.clone();
+    tokio::spawn(async move {
+        loop {
+            b.set_position(stats.phones_done.get());
+            b.set_message(format!(
+                "A {} B {} C {}",
+                stats.resyncs_a.get(),
+                stats.resyncs_b.get(),
+                stats.resyncs_c.get()
+            ));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    Some(bar)
+}

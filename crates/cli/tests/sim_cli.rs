@@ -1,0 +1,190 @@
+//! `phoneprov sim` end to end (issue 5 item 7): `--count 1 --once --json`
+//! against `python3 -m http.server` reports the final parameter values
+//! (SPEC §13: GPP_A = 12345678) and exits 0; an unreachable server is
+//! class C and a non-zero exit; a bad `--dhcp-option` is one clear line;
+//! `--listen` serves `/admin/resync?RULE` while the fleet runs.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_phoneprov");
+
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_tcp(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
+/// `python3 -m http.server` serving basic.txt (GPP_A) and basic2.txt (GPP_B).
+fn python_http() -> (Guard, u16, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("basic.txt"),
+        "<flat-profile>\n<GPP_A> 12345678\n</GPP_A>\n</flat-profile>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("basic2.txt"),
+        "<flat-profile><GPP_B>ABCD</GPP_B></flat-profile>\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .arg("--directory")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 is an interop peer: run scripts/install-peers");
+    let g = Guard(child);
+    wait_tcp(port);
+    (g, port, dir)
+}
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(BIN).arg("sim").args(args).output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {:?} stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn sim_once_json_reports_final_parameters() {
+    let (_g, port, _dir) = python_http();
+    let rule = format!("Profile_Rule=http://127.0.0.1:{port}/basic.txt");
+    let rule_b = format!("Profile_Rule_B=http://127.0.0.1:{port}/basic2.txt");
+    let out = sim(&[
+        "--count", "1", "--once", "--json", "--param", &rule, "--param", &rule_b,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["resyncs"]["A"], 1);
+    assert_eq!(v["final_params"]["GPP_A"], "12345678");
+    assert_eq!(v["final_params"]["GPP_B"], "ABCD");
+    assert!(v["resync_latency_ms"]["p99"].is_number());
+}
+
+#[test]
+fn sim_option_160_and_text_report() {
+    let (_g, port, _dir) = python_http();
+    let opt = format!("160=http://127.0.0.1:{port}/basic.txt");
+    let out = sim(&["--dhcp-option", &opt, "--boot-storm"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("resyncs A 1 / B 0 / C 0"), "{text}");
+    assert!(text.contains("resync latency ms p50"), "{text}");
+}
+
+#[test]
+fn sim_unreachable_server_is_class_c_and_fails() {
+    let port = free_port(); // nothing listens there
+    let rule = format!("Profile_Rule=http://127.0.0.1:{port}/basic.txt");
+    let out = sim(&["--count", "2", "--json", "--param", &rule]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["resyncs"]["C"], 2);
+    assert_eq!(v["phones_failed"], 2);
+}
+
+#[test]
+fn sim_bad_dhcp_option_is_one_clear_line() {
+    let out = sim(&["--dhcp-option", "sixty-six=10.0.0.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("--dhcp-option") && err.contains("N=VALUE"),
+        "{err}"
+    );
+    let out = sim(&["--dhcp-option", "300=x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sim_listen_admin_resync_triggers_a_fetch() {
+    let (_g, port, _dir) = python_http();
+    let listen = free_port();
+    let child = Command::new(BIN)
+        .args(["sim", "--json", "--duration", "4", "--listen"])
+        .arg(format!("127.0.0.1:{listen}"))
+        .args([
+            "--param",
+            "Resync_On_Reset=No",
+            "--param",
+            "Resync_Periodic=0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut g = Guard(child);
+    wait_tcp(listen);
+    let target = format!("/admin/resync?http://127.0.0.1:{port}/basic.txt");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", listen)).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let mut stdout = String::new();
+    g.0.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = g.0.wait().unwrap();
+    assert!(status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["resyncs"]["A"], 1, "{stdout}");
+    assert_eq!(v["final_params"]["GPP_A"], "12345678");
+}
