@@ -168,6 +168,15 @@ impl PhoneTask {
                 break;
             }
             let timeout = phone.poll_timeout();
+            if self.mode == RunMode::Once
+                && transfer.is_none()
+                && timeout.is_none()
+                && !control_open
+            {
+                // Nothing can happen any more (e.g. Provision_Enable = No):
+                // the phone ends without a resync.
+                break;
+            }
             if transfer.is_none() {
                 if let Some(t) = timeout {
                     let n = now(skew);
