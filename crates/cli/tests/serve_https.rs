@@ -69,6 +69,7 @@ fn s_client(port: u16, ca: &str, cert: Option<(&str, &str)>) -> (bool, String) {
     let connect = format!("127.0.0.1:{port}");
     let mut args = vec![
         "s_client",
+        "-ign_eof",
         "-connect",
         &connect,
         "-CAfile",

@@ -26,14 +26,17 @@ use std::time::{Duration, Instant};
 
 use phoneprov_pki::rustls;
 use phoneprov_server::{Config, Listen, Server, StartOptions};
+use phoneprov_store::{Mac, Store};
 use rustls::pki_types as rustls_pki_types;
 use rustls_pki_types::pem::PemObject as _;
-use phoneprov_store::{Mac, NewDevice, Store};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn mac_of(i: u64) -> Mac {
@@ -51,7 +54,11 @@ fn import(data: &Path, n: u64) {
     drop(f);
     let mut store = Store::open(data).unwrap();
     store
-        .import_csv(std::fs::File::open(&csv).unwrap(), Default::default(), &mut phoneprov_store::NoObserver)
+        .import_csv(
+            std::fs::File::open(&csv).unwrap(),
+            Default::default(),
+            &mut phoneprov_store::NoObserver,
+        )
         .unwrap();
 }
 
@@ -63,12 +70,17 @@ async fn read_response<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> st
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
-            let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            let status: u16 = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
             let len: usize = head
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
                 })
                 .unwrap_or(0);
             let need = end + 4 + len;
@@ -89,7 +101,12 @@ async fn read_response<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> st
     }
 }
 
-async fn get<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, mac: Mac, buf: &mut Vec<u8>, close: bool) -> std::io::Result<u16> {
+async fn get<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    mac: Mac,
+    buf: &mut Vec<u8>,
+    close: bool,
+) -> std::io::Result<u16> {
     let conn = if close { "close" } else { "keep-alive" };
     let req = format!("GET /{mac}.cfg HTTP/1.1\r\nHost: localhost\r\nConnection: {conn}\r\n\r\n");
     s.write_all(req.as_bytes()).await?;
@@ -114,7 +131,9 @@ async fn keepalive(addr: SocketAddr, load: &Load) -> f64 {
             let mut buf = Vec::with_capacity(4096);
             let mut i = c * 7919;
             while !stop.load(Ordering::Relaxed) {
-                let st = get(&mut s, mac_of(i % devices), &mut buf, false).await.unwrap();
+                let st = get(&mut s, mac_of(i % devices), &mut buf, false)
+                    .await
+                    .unwrap();
                 assert_eq!(st, 200);
                 done.fetch_add(1, Ordering::Relaxed);
                 i += 1;
@@ -150,7 +169,8 @@ async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for c in 0..load.conns {
-        let (done, stop, devices, connector) = (done.clone(), stop.clone(), load.devices, connector.clone());
+        let (done, stop, devices, connector) =
+            (done.clone(), stop.clone(), load.devices, connector.clone());
         tasks.push(tokio::spawn(async move {
             let mut buf = Vec::with_capacity(4096);
             let mut i = c * 7919;
@@ -159,7 +179,9 @@ async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load) -> f64 {
                 let tcp = TcpStream::connect(addr).await.unwrap();
                 tcp.set_nodelay(true).unwrap();
                 let mut s = connector.connect(name.clone(), tcp).await.unwrap();
-                let st = get(&mut s, mac_of(i % devices), &mut buf, true).await.unwrap();
+                let st = get(&mut s, mac_of(i % devices), &mut buf, true)
+                    .await
+                    .unwrap();
                 assert_eq!(st, 200);
                 done.fetch_add(1, Ordering::Relaxed);
                 i += 1;
@@ -186,10 +208,19 @@ impl Drop for Nginx {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-fn start_nginx(dir: &Path, root: &Path, ca_dir: &Path, threads: u64) -> (Nginx, SocketAddr, SocketAddr) {
+fn start_nginx(
+    dir: &Path,
+    root: &Path,
+    ca_dir: &Path,
+    threads: u64,
+) -> (Nginx, SocketAddr, SocketAddr) {
     let (p1, p2) = (free_port(), free_port());
     let conf = format!(
         "worker_processes {threads};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
@@ -208,7 +239,14 @@ fn start_nginx(dir: &Path, root: &Path, ca_dir: &Path, threads: u64) -> (Nginx, 
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).unwrap();
     let child = Command::new("nginx")
-        .args(["-p", dir.to_str().unwrap(), "-c", path.to_str().unwrap(), "-e", dir.join("error.log").to_str().unwrap()])
+        .args([
+            "-p",
+            dir.to_str().unwrap(),
+            "-c",
+            path.to_str().unwrap(),
+            "-e",
+            dir.join("error.log").to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -233,7 +271,10 @@ fn vm_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap()))
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap())
+        })
         .unwrap()
 }
 
@@ -254,10 +295,16 @@ fn rss_mode(n: u64) {
     let t0 = Instant::now();
     import(&data, n);
     println!("imported {n} devices in {:.1}s", t0.elapsed().as_secs_f64());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let before = vm_rss_kb();
-        let server = Server::start(StartOptions::new(data.clone(), server_config())).await.unwrap();
+        let server = Server::start(StartOptions::new(data.clone(), server_config()))
+            .await
+            .unwrap();
         let addr = server.bound().http.unwrap();
         let mut s = TcpStream::connect(addr).await.unwrap();
         let mut buf = Vec::new();
@@ -298,7 +345,10 @@ fn main() {
         .build()
         .unwrap();
     let server = server_rt
-        .block_on(Server::start(StartOptions::new(data.clone(), server_config())))
+        .block_on(Server::start(StartOptions::new(
+            data.clone(),
+            server_config(),
+        )))
         .unwrap();
     let ours_http = server.bound().http.unwrap();
     let ours_https = server.bound().https.unwrap();
@@ -323,7 +373,8 @@ fn main() {
     });
     let ca_dir = data.join("ca");
     let ca_pem = std::fs::read(ca_dir.join("ca.pem")).unwrap();
-    let (nginx, ng_http, ng_https) = start_nginx(&tmp.path().join("nginx"), &root, &ca_dir, threads);
+    let (nginx, ng_http, ng_https) =
+        start_nginx(&tmp.path().join("nginx"), &root, &ca_dir, threads);
 
     println!(
         "vs_nginx: {} devices, {} connections, {}s per run, {} server threads/workers, 3 runs each",
@@ -332,7 +383,12 @@ fn main() {
     let mut results = Vec::new();
     for (name, ours, theirs, tls) in [
         ("(a) HTTP keep-alive", ours_http, ng_http, false),
-        ("(b) HTTPS new connection per request", ours_https, ng_https, true),
+        (
+            "(b) HTTPS new connection per request",
+            ours_https,
+            ng_https,
+            true,
+        ),
     ] {
         let mut a = Vec::new();
         let mut b = Vec::new();
@@ -348,7 +404,10 @@ fn main() {
             });
         }
         let (ma, mb) = (median(a), median(b));
-        println!("{name}: phoneprov {ma:.0} req/s, nginx {mb:.0} req/s, ratio {:.2}x", ma / mb);
+        println!(
+            "{name}: phoneprov {ma:.0} req/s, nginx {mb:.0} req/s, ratio {:.2}x",
+            ma / mb
+        );
         results.push((name, ma / mb));
     }
     drop(nginx);

@@ -8,7 +8,10 @@
 //! * [`StatusWriter`]: one thread owning the only write connection. Request
 //!   handlers `try_send` a [`StatusMsg`] into a bounded channel and move on;
 //!   the thread drains it in batches, folds the status updates of one MAC
-//!   within a batch into one `record_status`, and appends every event. When
+//!   within a batch into one `record_status`, and appends the events;
+//!   identical repeats of a device's last event within 10 s are folded
+//!   (`phoneprov_status_folded_total`), so a client hammering the server
+//!   costs one write per window. When
 //!   the channel is full the message is dropped and counted
 //!   (`phoneprov_status_dropped_total`): serving phones wins over
 //!   bookkeeping.
@@ -18,6 +21,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use phoneprov_store::{
     now_ms, Device, EventKind, Mac, NewDevice, NewEvent, Outcome, Store, StoreError,
@@ -143,8 +147,27 @@ struct Pending {
     outcome: Option<Outcome>,
 }
 
+/// Identical repeats (same device, kind, outcome, address, firmware and
+/// message) within this window are folded into the first one: a phone
+/// that hammers the server (or a benchmark) costs one write per window,
+/// while every change, and every new resync after the window, is kept.
+const FOLD_WINDOW: Duration = Duration::from_secs(10);
+/// Devices remembered for folding before the memory is cleared.
+const FOLD_MEMORY: usize = 100_000;
+
+/// What was last written for a device.
+#[derive(PartialEq, Eq)]
+struct LastSeen {
+    ip: IpAddr,
+    firmware: Option<String>,
+    outcome: Option<Outcome>,
+    kind: EventKind,
+    message: String,
+}
+
 fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<StatusMsg>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut last: HashMap<Mac, (Instant, LastSeen)> = HashMap::new();
     while rx.blocking_recv().map(|m| batch.push(m)).is_some() {
         while batch.len() < BATCH {
             match rx.try_recv() {
@@ -164,8 +187,33 @@ fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<StatusMsg>) {
                     kind,
                     message,
                 } => {
+                    let now = Instant::now();
+                    let seen = LastSeen {
+                        ip,
+                        firmware,
+                        outcome,
+                        kind,
+                        message,
+                    };
+                    if let Some((at, prev)) = last.get(&mac) {
+                        if *prev == seen && now.duration_since(*at) < FOLD_WINDOW {
+                            metrics::counter!("phoneprov_status_folded_total").increment(1);
+                            continue;
+                        }
+                    }
+                    if last.len() >= FOLD_MEMORY {
+                        last.clear();
+                    }
+                    let LastSeen {
+                        ip,
+                        firmware,
+                        outcome,
+                        kind,
+                        message,
+                    } = seen;
                     let p = status.entry(mac).or_default();
                     p.ip = Some(ip);
+                    let fw_seen = firmware.clone();
                     if firmware.is_some() {
                         p.firmware = firmware;
                     }
@@ -183,6 +231,19 @@ fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<StatusMsg>) {
                     if let Err(e) = store.append_event(&ev) {
                         tracing::warn!(%mac, error = %e, "could not append event");
                     }
+                    last.insert(
+                        mac,
+                        (
+                            now,
+                            LastSeen {
+                                ip,
+                                firmware: fw_seen,
+                                outcome,
+                                kind,
+                                message: ev.message,
+                            },
+                        ),
+                    );
                 }
                 StatusMsg::Register(dev) => match store.device(dev.mac) {
                     Ok(None) => {
