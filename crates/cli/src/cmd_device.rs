@@ -99,6 +99,9 @@ pub enum DeviceCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Ask a phone to resync now (SPEC R-RULE-6): `GET /admin/resync?RULE`,
+    /// or with `--execute` a POST of an Execute XML object to `/CGI/Execute`.
+    Resync(crate::cmd_device_resync::ResyncArgs),
     /// Show a device's timeline (resyncs, upgrades, syslog, reports), oldest first.
     Events {
         /// The device's MAC.
@@ -176,6 +179,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             println!("removed {mac}");
             Ok(0)
         }
+        DeviceCommand::Resync(args) => crate::cmd_device_resync::run_resync(args),
         DeviceCommand::Events {
             mac,
             json,

@@ -5,8 +5,10 @@
 //! them. Library crates use `thiserror`; this binary turns every error into
 //! one clear line on stderr and a non-zero exit (see [`report_error`]).
 
+mod cmd_activation;
 mod cmd_ca;
 mod cmd_device;
+mod cmd_device_resync;
 mod cmd_profile;
 mod cmd_rule;
 mod cmd_serve;
@@ -28,6 +30,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Activation service: bind phones to providers, issue activation codes.
+    #[command(subcommand)]
+    Activation(cmd_activation::ActivationCommand),
     /// Manage the provisioning CA and issue server and phone certificates.
     #[command(subcommand)]
     Ca(cmd_ca::CaCommand),
@@ -50,6 +55,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Activation(cmd) => cmd_activation::run(cmd),
         Command::Ca(cmd) => cmd_ca::run(cmd),
         Command::Device(cmd) => cmd_device::run(cmd),
         Command::Profile(cmd) => cmd_profile::run(cmd),
