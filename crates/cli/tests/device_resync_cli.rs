@@ -33,8 +33,13 @@ fn fake_phone(status: u16) -> (String, mpsc::Receiver<String>) {
             r.read_exact(&mut body).unwrap();
             let mut parts = line.split_whitespace();
             let (m, t) = (parts.next().unwrap(), parts.next().unwrap());
-            tx.send(format!("{m} {t} {}", String::from_utf8_lossy(&body))).unwrap();
-            write!(conn, "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").unwrap();
+            tx.send(format!("{m} {t} {}", String::from_utf8_lossy(&body)))
+                .unwrap();
+            write!(
+                conn,
+                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+            )
+            .unwrap();
         }
     });
     (addr, rx)
@@ -46,16 +51,41 @@ fn r_rule_6_device_resync_cli() {
     let dir = tempfile::tempdir().unwrap();
     let (phone, seen) = fake_phone(200);
     let out = Command::new(bin)
-        .args(["device", "resync", "00:0e:08:ab:cd:ef", "--phone", &phone, "--rule", "[--key k] http://p/$MA.xml", "--data"])
+        .args([
+            "device",
+            "resync",
+            "00:0e:08:ab:cd:ef",
+            "--phone",
+            &phone,
+            "--rule",
+            "[--key k] http://p/$MA.xml",
+            "--data",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("answered HTTP 200"));
-    assert_eq!(seen.recv().unwrap(), "GET /admin/resync?%5B--key%20k%5D%20http://p/$MA.xml ");
+    assert_eq!(
+        seen.recv().unwrap(),
+        "GET /admin/resync?%5B--key%20k%5D%20http://p/$MA.xml "
+    );
 
     let out = Command::new(bin)
-        .args(["device", "resync", "000e08abcdef", "--execute", "--phone", &phone, "--data"])
+        .args([
+            "device",
+            "resync",
+            "000e08abcdef",
+            "--execute",
+            "--phone",
+            &phone,
+            "--data",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -67,7 +97,14 @@ fn r_rule_6_device_resync_cli() {
 
     let (refusing, _seen) = fake_phone(403);
     let out = Command::new(bin)
-        .args(["device", "resync", "000e08abcdef", "--phone", &refusing, "--data"])
+        .args([
+            "device",
+            "resync",
+            "000e08abcdef",
+            "--phone",
+            &refusing,
+            "--data",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
