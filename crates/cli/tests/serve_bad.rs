@@ -187,7 +187,13 @@ fn port_in_use_is_one_line_and_non_zero_exit() {
     let port = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["serve", "--data", dir.path().to_str().unwrap(), "--http", &port])
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--http",
+            &port,
+        ])
         .args(["--https", "127.0.0.1:0", "--tftp", "off", "--syslog", "off"])
         .output()
         .unwrap();

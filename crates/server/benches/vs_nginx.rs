@@ -310,7 +310,12 @@ fn rss_mode(n: u64) {
         let mut buf = Vec::new();
         for i in 0..1000 {
             let mac = mac_of(i * (n / 1000).max(1));
-            assert_eq!(get(&mut s, mac, &mut buf, false).await.unwrap(), 200);
+            let status = get(&mut s, mac, &mut buf, false).await.unwrap();
+            if status != 200 {
+                server.state().status.flush().await;
+                let ev = Store::open(&data).unwrap().events(mac, 3).unwrap();
+                panic!("{mac}: HTTP {status}; events: {ev:?}");
+            }
         }
         println!(
             "VmRSS with {n} devices imported, 1000 touched: {} MB (process before start: {} MB)",
