@@ -98,6 +98,28 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     let mut opts = StartOptions::new(data.clone(), cfg);
     opts.config_file = args.config.clone();
     opts.overrides = Arc::new(move |c: &mut Config| flags.apply(c));
+    // The admin REST API (/api/v1, bearer token in DATA/admin.token) and the
+    // syslog receiver that files each phone's messages in its timeline.
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let api_state = phoneprov_api::ApiState::open(&data)
+        .with_context(|| format!("cannot set up the admin API in {}", data.display()))?;
+    opts.api = Some(Arc::new(phoneprov_api::bytes_handler(api_state)));
+    let filer_store = phoneprov_store::Store::open(&data)?;
+    let ip_index = phoneprov_syslog::IpIndex::load(&filer_store)?;
+    let filer = phoneprov_syslog::StoreFiler::spawn(filer_store, ip_index, 65_536);
+    opts.syslog = Some(Box::new(move |sock, _state| {
+        let sink = filer.sink();
+        tokio::spawn(async move {
+            // The filer thread lives as long as this task holds it.
+            let _filer = filer;
+            if let Err(e) =
+                phoneprov_syslog::run_receiver(sock, sink, std::future::pending::<()>()).await
+            {
+                eprintln!("phoneprov serve: syslog receiver stopped: {e}");
+            }
+        })
+    }));
     let server = Server::start(opts).await?;
     // Install the handlers before printing the addresses: whoever reads
     // them may signal at once.
@@ -105,6 +127,10 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     let b = server.bound();
     let mut out = std::io::stdout().lock();
     writeln!(out, "phoneprov serve: data in {}", data.display())?;
+    eprintln!(
+        "phoneprov serve: admin API at /api/v1 (bearer token in {})",
+        data.join("admin.token").display()
+    );
     let lines = [
         ("tftp", "tftp", b.tftp),
         ("http", "http", b.http),
