@@ -100,8 +100,12 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     opts.overrides = Arc::new(move |c: &mut Config| flags.apply(c));
     // The admin REST API (/api/v1, bearer token in DATA/admin.token) and the
     // syslog receiver that files each phone's messages in its timeline.
-    std::fs::create_dir_all(&data)
-        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    if let Err(e) = std::fs::create_dir_all(&data) {
+        anyhow::bail!(
+            "data directory {} is not writable ({e}); pass a writable directory with --data",
+            data.display()
+        );
+    }
     let api_state = phoneprov_api::ApiState::open(&data)
         .with_context(|| format!("cannot set up the admin API in {}", data.display()))?;
     opts.api = Some(Arc::new(phoneprov_api::bytes_handler(api_state)));

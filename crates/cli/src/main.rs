@@ -12,6 +12,7 @@ mod cmd_device_resync;
 mod cmd_profile;
 mod cmd_rule;
 mod cmd_serve;
+mod cmd_sim;
 mod cmd_tftp;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,8 @@ enum Command {
     Rule(cmd_rule::RuleCommand),
     /// Run the provisioning server (TFTP, HTTP, HTTPS, syslog).
     Serve(cmd_serve::ServeArgs),
+    /// Simulate phones that boot, discover their server and resync.
+    Sim(cmd_sim::SimArgs),
     /// Serve a directory over TFTP or fetch a file with the TFTP client.
     #[command(subcommand)]
     Tftp(cmd_tftp::TftpCommand),
@@ -62,6 +65,7 @@ fn main() {
         Command::Rule(cmd) => cmd_rule::run(cmd),
         Command::Tftp(cmd) => cmd_tftp::run(cmd),
         Command::Serve(args) => cmd_serve::run(args),
+        Command::Sim(args) => cmd_sim::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,7 +1,7 @@
 //! Benchmark of the whole profile pipeline on a ~10 KB profile, as the
 //! server runs it per request: render (template + device variables),
 //! parse/lint the result, gzip and encrypt it with the device key, and the
-//! phone side's decode. Run: `cargo bench -p phoneprov --bench pipeline`.
+//! phone side's decode. Run: `cargo bench -p phoneprov-profile --bench pipeline`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use phoneprov_crypto::{DecodeOptions, EncodeOptions, Kdf, Md, Scheme};
