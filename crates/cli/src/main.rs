@@ -19,9 +19,14 @@ use clap::{Parser, Subcommand};
 
 /// Provisioning platform for multiplatform SIP phone fleets.
 ///
-/// Serves per-device profiles over TFTP, HTTP and HTTPS, and simulates the
-/// phones that fetch them. Start with `phoneprov profile lint FILE` to check a
-/// profile, or `phoneprov tftp serve --root DIR` to serve a directory.
+/// Serves per-device, encrypted profiles over TFTP, HTTP and HTTPS from a
+/// device inventory, and simulates the phones that fetch them.
+///
+/// Start the server with `phoneprov serve` (creates ./phoneprov-data, listens
+/// on TFTP 6969, HTTP 8080, HTTPS 8443, syslog 5514), add phones with
+/// `phoneprov device import devices.csv`, issue phone certificates with
+/// `phoneprov ca issue`, and play the phones with `phoneprov sim`. Check a
+/// profile with `phoneprov profile lint FILE`.
 #[derive(Parser, Debug)]
 #[command(name = "phoneprov", version, propagate_version = true)]
 struct Cli {
@@ -37,7 +42,7 @@ enum Command {
     /// Manage the provisioning CA and issue server and phone certificates.
     #[command(subcommand)]
     Ca(cmd_ca::CaCommand),
-    /// Manage the device inventory (add, import, list, show, rm, events).
+    /// Manage the device inventory (import, add, list, show, rm, events, resync).
     #[command(subcommand)]
     Device(cmd_device::DeviceCommand),
     /// Check, encrypt, decode and list flat profiles (XML).
