@@ -202,6 +202,19 @@ async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load) -> f64 {
 struct Nginx(Child);
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM first: nginx's master and apache's parent then stop their
+        // workers; a bare SIGKILL would leave the workers orphaned.
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
