@@ -4,75 +4,11 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
 
-/// Absolute path of a peer program, or a panic that says how to get it.
-pub fn peer(name: &str) -> PathBuf {
-    let path = std::env::var("PATH").unwrap_or_default();
-    for dir in path.split(':').chain(["/usr/sbin", "/sbin", "/usr/bin"]) {
-        let p = PathBuf::from(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("peer program `{name}` not found: run scripts/install-peers (it installs every interop peer)");
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until something accepts on 127.0.0.1:`port` (10 s at most).
-pub fn wait_port(port: u16, child: &mut Child, log: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "peer exited with {status} before listening; log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!(
-        "peer did not listen on port {port}; log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-}
-
-/// Kills and reaps the child on drop.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // SIGTERM first: nginx's master and apache's parent then stop their
-        // workers; a bare SIGKILL would leave the workers orphaned.
-        let pid = self.0.id().to_string();
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use phoneprov_testpeers::{free_port, peer, wait_tcp as wait_port, Guard};
 
 /// Response status and headers (names lowercased) of a raw exchange.
 pub struct RawResponse {

@@ -1,0 +1,158 @@
+//! Test-only helpers shared by the interop tests of several crates: peer
+//! lookup (a missing peer fails the test and names `scripts/install-peers`),
+//! free loopback ports, peers stopped on drop (SIGTERM, then SIGKILL), and
+//! nginx with a generated configuration. Used as a dev-dependency only.
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn peer(name: &str) -> PathBuf {
+    let path = std::env::var("PATH").unwrap_or_default();
+    for dir in path.split(':').chain(["/usr/sbin", "/sbin", "/usr/bin"]) {
+        let p = PathBuf::from(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("peer program `{name}` not found: run scripts/install-peers (it installs every interop peer)");
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills and reaps the child on drop.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // SIGTERM first: nginx's master and apache's parent then stop their
+        // workers; a bare SIGKILL would leave the workers orphaned.
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts TCP on 127.0.0.1:`port` (10 s at most).
+pub fn wait_tcp(port: u16, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "peer exited with {status} before listening; log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "peer did not listen on port {port}; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A temp dir readable by the unprivileged workers peers drop to as root.
+pub fn open_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// A running nginx; `dir` holds its config, logs and document root `www/`.
+pub struct Nginx {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    _guard: Guard,
+}
+
+impl Nginx {
+    /// Starts nginx with one `server` block listening on a free port;
+    /// `listen_extra` is appended to `listen` (e.g. `ssl`), `server_body`
+    /// goes inside the block. `{dir}` in `server_body` is replaced with the
+    /// temp dir, and `setup` may write files into it before start.
+    pub fn start(listen_extra: &str, server_body: &str, setup: impl FnOnce(&Path)) -> Nginx {
+        let bin = peer("nginx");
+        let dir = open_tempdir();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("www")).unwrap();
+        std::fs::set_permissions(d.join("www"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        setup(d);
+        let port = free_port();
+        let root = d.display().to_string();
+        let body = server_body.replace("{dir}", &root);
+        let conf = format!(
+            "worker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log info;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log {root}/access.log;\n  client_body_temp_path {root}/body;\n\
+             proxy_temp_path {root}/proxy;\n  fastcgi_temp_path {root}/fastcgi;\n\
+             uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n  default_type text/plain;\n\
+             server {{\n    listen 127.0.0.1:{port} {listen_extra};\n    root {root}/www;\n{body}\n  }}\n}}\n"
+        );
+        std::fs::write(d.join("nginx.conf"), conf).unwrap();
+        let log = d.join("stderr.log");
+        let child = Command::new(bin)
+            .arg("-p")
+            .arg(d)
+            .arg("-c")
+            .arg(d.join("nginx.conf"))
+            .arg("-e")
+            .arg(d.join("error.log"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start nginx");
+        let mut guard = Guard(child);
+        wait_tcp(port, &mut guard.0, &log);
+        Nginx {
+            port,
+            dir,
+            _guard: guard,
+        }
+    }
+
+    /// Writes `www/<name>` (world-readable).
+    pub fn write(&self, name: &str, content: &[u8]) {
+        write_public(&self.dir.path().join("www").join(name), content);
+    }
+}
+
+/// Writes a world-readable file.
+pub fn write_public(path: &Path, content: &[u8]) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
