@@ -1,6 +1,7 @@
 //! HTTP(S) request handling (R-HTTP, R-HTTPS, R-RESULT).
 //!
-//! Routing, in order: `/metrics`; `/api/…` (mounted handler); path safety
+//! Routing, in order: `/metrics`; `/api/…` and `/activation/…` (mounted
+//! handler: admin API, ACS tasks, activation service); path safety
 //! (400 for `..`, `%2e%2e`, backslash, NUL); `/firmware/…` (Range);
 //! profile path patterns → the device's profile; otherwise the static
 //! directory; otherwise 404. GET and HEAD fetch; POST on a profile path is a
@@ -96,7 +97,9 @@ async fn route(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -
             .body(RespBody::full(state.metrics.render()))
             .expect("static response");
     }
-    if raw_path.starts_with("/api/") {
+    // The mounted handler also answers the activation service's phone
+    // endpoints (`/activation/v1/...`, SPEC R-ACT).
+    if raw_path.starts_with("/api/") || raw_path.starts_with("/activation/") {
         return api(state, req).await;
     }
     let path = match decode_path(raw_path) {
