@@ -1,7 +1,8 @@
 //! Test-only helpers shared by the interop tests of several crates: peer
 //! lookup (a missing peer fails the test and names `scripts/install-peers`),
 //! free loopback ports, peers stopped on drop (SIGTERM, then SIGKILL), and
-//! nginx with a generated configuration. Used as a dev-dependency only.
+//! nginx and Apache httpd (Digest and Basic directories) with generated
+//! configurations. Used as a dev-dependency only.
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -155,4 +156,178 @@ pub fn write_public(path: &Path, content: &[u8]) {
     }
     std::fs::write(path, content).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// Apache httpd modules the [`Apache`] fixture loads (Debian paths).
+const APACHE_MODULES: &[(&str, &str)] = &[
+    ("mpm_event_module", "mod_mpm_event.so"),
+    ("authz_core_module", "mod_authz_core.so"),
+    ("authn_core_module", "mod_authn_core.so"),
+    ("authn_file_module", "mod_authn_file.so"),
+    ("auth_digest_module", "mod_auth_digest.so"),
+    ("auth_basic_module", "mod_auth_basic.so"),
+    ("authz_user_module", "mod_authz_user.so"),
+];
+
+/// A running Apache httpd (Debian's `apache2`) whose document root
+/// `htdocs/` has two protected directories for one user: `digest/`
+/// (mod_auth_digest, MD5) and `basic/` (mod_auth_basic). The password
+/// files are written here: `htdigest` (`user:realm:md5(user:realm:pass)`)
+/// and `htpasswd` in the `{SHA}` form; both hashes come from python3 (a
+/// peer already) so this crate needs no hash dependency.
+pub struct Apache {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    _guard: Guard,
+}
+
+impl Apache {
+    /// Starts apache2 on a free port; `setup` may write files under
+    /// `htdocs/` (use [`write_public`]: the workers run as `nobody`).
+    pub fn start(realm: &str, user: &str, pass: &str, setup: impl FnOnce(&Path)) -> Apache {
+        let bin = peer("apache2");
+        let dir = open_tempdir();
+        let d = dir.path();
+        for sub in ["", "digest", "basic"] {
+            let p = d.join("htdocs").join(sub);
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        setup(d);
+        let ha1 = python_hash("md5", &format!("{user}:{realm}:{pass}"), false);
+        write_public(
+            &d.join("htdigest"),
+            format!("{user}:{realm}:{ha1}\n").as_bytes(),
+        );
+        let sha1 = python_hash("sha1", pass, true);
+        write_public(
+            &d.join("htpasswd"),
+            format!("{user}:{{SHA}}{sha1}\n").as_bytes(),
+        );
+        let port = free_port();
+        let modules: String = APACHE_MODULES
+            .iter()
+            .map(|(name, file)| format!("LoadModule {name} /usr/lib/apache2/modules/{file}\n"))
+            .collect();
+        let conf = format!(
+            "ServerRoot \"{root}\"\nServerName 127.0.0.1\nListen 127.0.0.1:{port}\n{modules}\
+             User nobody\nGroup nogroup\n\
+             PidFile \"{root}/httpd.pid\"\nErrorLog \"{root}/error.log\"\nLogLevel info\n\
+             DefaultRuntimeDir \"{root}\"\nMutex file:{root} default\n\
+             StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\n\
+             DocumentRoot \"{root}/htdocs\"\n\
+             <Directory \"{root}/htdocs/digest\">\n  AuthType Digest\n  AuthName \"{realm}\"\n  \
+             AuthDigestProvider file\n  AuthUserFile \"{root}/htdigest\"\n  Require valid-user\n</Directory>\n\
+             <Directory \"{root}/htdocs/basic\">\n  AuthType Basic\n  AuthName \"{realm}\"\n  \
+             AuthBasicProvider file\n  AuthUserFile \"{root}/htpasswd\"\n  Require valid-user\n</Directory>\n",
+            root = d.display()
+        );
+        let conf_path = d.join("httpd.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let log = d.join("stderr.log");
+        let child = Command::new(bin)
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-DFOREGROUND")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start apache2");
+        let mut guard = Guard(child);
+        wait_tcp(port, &mut guard.0, &log);
+        Apache {
+            port,
+            dir,
+            _guard: guard,
+        }
+    }
+}
+
+/// `hashlib.<algo>(text)` by python3, as hex or (with `base64`) base64.
+fn python_hash(algo: &str, text: &str, base64: bool) -> String {
+    let code = if base64 {
+        format!("import hashlib,base64,sys; print(base64.b64encode(hashlib.{algo}(sys.argv[1].encode()).digest()).decode())")
+    } else {
+        format!("import hashlib,sys; print(hashlib.{algo}(sys.argv[1].encode()).hexdigest())")
+    };
+    let out = Command::new(peer("python3"))
+        .args(["-c", &code, text])
+        .output()
+        .expect("run python3");
+    assert!(out.status.success(), "python3 failed to hash");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// tftpd-hpa (`in.tftpd`) serving a temp dir on a free UDP port.
+pub struct Tftpd {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    _guard: Guard,
+}
+
+pub fn tftpd() -> Tftpd {
+    let bin = peer("in.tftpd");
+    let dir = open_tempdir();
+    let port = free_udp_port();
+    let child = Command::new(bin)
+        .args(["-L", "-a"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-s")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start in.tftpd");
+    // UDP has no accept: give it a moment to bind, checking it is alive.
+    let mut guard = Guard(child);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        guard.0.try_wait().unwrap().is_none(),
+        "in.tftpd exited at start"
+    );
+    Tftpd {
+        port,
+        dir,
+        _guard: guard,
+    }
+}
+
+/// dnsmasq answering DNS on a free port (UDP and TCP) with `args` records
+/// (`--srv-host=...`, `--host-record=...`).
+pub struct Dnsmasq {
+    pub addr: std::net::SocketAddr,
+    _guard: Guard,
+    _dir: tempfile::TempDir,
+}
+
+pub fn dnsmasq(args: &[String]) -> Dnsmasq {
+    let bin = peer("dnsmasq");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("dnsmasq.log");
+    let child = Command::new(bin)
+        .args([
+            "--no-daemon",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+        ])
+        .args([
+            "--no-resolv",
+            "--no-hosts",
+            "--pid-file",
+            "--log-facility=-",
+        ])
+        .arg(format!("--port={port}"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start dnsmasq");
+    let mut guard = Guard(child);
+    wait_tcp(port, &mut guard.0, &log);
+    Dnsmasq {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        _guard: guard,
+        _dir: dir,
+    }
 }

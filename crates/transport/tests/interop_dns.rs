@@ -6,51 +6,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 
-use common::{get, Guard, Nginx, Pki};
+use common::{dnsmasq, get, Nginx, Pki};
 use phoneprov_rule::Scheme;
 use phoneprov_transport::{resolve_srv, HttpClient, HttpClientConfig, Resolver, TransportError};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-
-struct Dnsmasq {
-    addr: SocketAddr,
-    _guard: Guard,
-    _dir: tempfile::TempDir,
-}
-
-fn dnsmasq(args: &[String]) -> Dnsmasq {
-    let bin = common::peer("dnsmasq");
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let log = dir.path().join("dnsmasq.log");
-    let child = Command::new(bin)
-        .args([
-            "--no-daemon",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-        ])
-        .args([
-            "--no-resolv",
-            "--no-hosts",
-            "--pid-file",
-            "--log-facility=-",
-        ])
-        .arg(format!("--port={port}"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start dnsmasq");
-    let mut guard = Guard(child);
-    common::wait_tcp(port, &mut guard.0, &log);
-    Dnsmasq {
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        _guard: guard,
-        _dir: dir,
-    }
-}
 
 fn seed_records() -> Vec<String> {
     // R-SRV-5 seed example: priority 10, weights 60/20 and 50/30, port 5060.

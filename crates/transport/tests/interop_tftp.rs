@@ -5,44 +5,10 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::Guard;
+use common::tftpd;
 use phoneprov_transport::{tftp_get, ClassHint, TftpOptions, TransportError, PHONE_TFTP_PORTS};
-
-struct Tftpd {
-    port: u16,
-    dir: tempfile::TempDir,
-    _guard: Guard,
-}
-
-fn tftpd() -> Tftpd {
-    let bin = common::peer("in.tftpd");
-    let dir = common::open_tempdir();
-    let port = common::free_udp_port();
-    let child = Command::new(bin)
-        .args(["-L", "-a"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-s")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start in.tftpd");
-    // UDP has no accept: give it a moment to bind, checking it is alive.
-    let mut guard = Guard(child);
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        guard.0.try_wait().unwrap().is_none(),
-        "in.tftpd exited at start"
-    );
-    Tftpd {
-        port,
-        dir,
-        _guard: guard,
-    }
-}
 
 fn opts() -> TftpOptions {
     let mut o = TftpOptions::default();
