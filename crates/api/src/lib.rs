@@ -19,6 +19,13 @@
 //! with `WWW-Authenticate: Bearer`. Errors are JSON `{ "error", "hint" }`
 //! (plus `rows` for a rejected import); see [`ErrorBody`].
 //!
+//! [`router_with`] / [`bytes_handler_with`] merge more routes into the same
+//! handler: `phoneprov serve` adds the ACS task API
+//! (`/api/v1/devices/{mac}/tasks`, `/datamodel`, `/connection-request`) and
+//! the activation service (`/api/v1/activation/...`, `/activation/v1/...`),
+//! guarded by [`ApiState::admin_guard`], and their OpenAPI paths
+//! ([`acs_doc`], [`activation_doc`]) join the document.
+//!
 //! [`push_resync`] is also what `phoneprov device resync` calls, through
 //! [`resync_device`].
 //!
@@ -41,7 +48,10 @@
 //! ```
 
 mod error;
+mod extra_doc;
 pub mod metrics;
+#[cfg(test)]
+mod mount_tests;
 mod openapi;
 mod push;
 mod routes;
@@ -56,6 +66,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::{ApiError, ErrorBody, RowError};
+pub use extra_doc::{acs_doc, activation_doc};
 pub use openapi::ApiDoc;
 pub use push::{
     encode_rule_query, execute_xml, phone_address, phone_base_url, push_resync, record_push,
@@ -65,7 +76,7 @@ pub use routes::{
     DeviceView, EventView, ImportResult, NewDeviceBody, ResyncBody, StatusView, UpdateDeviceBody,
     NEXT_AFTER_HEADER,
 };
-pub use state::{ApiState, SetupError};
+pub use state::{AdminGuard, ApiState, SetupError};
 pub use token::{ensure_admin_token, TokenError, TOKEN_FILE};
 
 /// Largest CSV accepted by `POST /devices/import` (256 MiB, about four
@@ -74,6 +85,31 @@ pub const MAX_IMPORT_BYTES: usize = 256 << 20;
 
 /// The `/api/v1` router, ready to merge into the server's.
 pub fn router(state: ApiState) -> Router {
+    router_with(state, Router::new(), None)
+}
+
+/// [`router`] with `extra` routes merged in, and `extra_doc` (their
+/// OpenAPI paths, e.g. [`acs_doc`] and [`activation_doc`] merged) added to
+/// the document served at `/api/v1/openapi.json`.
+///
+/// `phoneprov serve` merges the ACS task API
+/// (`/api/v1/devices/{mac}/tasks`, ...) and the activation service
+/// (`/api/v1/activation/...`, `/activation/v1/...`) this way. A merged
+/// route wins over the `/api/v1` fallback (an exact or `{param}` segment
+/// beats the fallback's catch-all), so only paths nobody serves get the
+/// JSON "no API route" answer. The extra routes bring their own
+/// authentication (build them with [`ApiState::admin_guard`]); the
+/// request counter covers them too.
+pub fn router_with(
+    state: ApiState,
+    extra: Router,
+    extra_doc: Option<utoipa::openapi::OpenApi>,
+) -> Router {
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    if let Some(more) = extra_doc {
+        doc.merge(more);
+    }
+    let doc = std::sync::Arc::new(doc);
     let protected = Router::new()
         .route(
             "/devices",
@@ -96,12 +132,17 @@ pub fn router(state: ApiState) -> Router {
             routes::require_token,
         ));
     let api = Router::new()
-        .route("/openapi.json", get(openapi::openapi_json))
+        .route(
+            "/openapi.json",
+            get(openapi::openapi_json).layer(axum::Extension(doc)),
+        )
         .merge(protected)
         .fallback(routes::no_route)
         .layer(middleware::from_fn(routes::count_requests))
         .with_state(state);
-    Router::new().nest("/api/v1", api)
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(extra.layer(middleware::from_fn(routes::count_requests)))
 }
 
 /// A boxed response future of [`bytes_handler`].
@@ -116,8 +157,19 @@ pub type BytesResponse =
 pub fn bytes_handler(
     state: ApiState,
 ) -> impl Fn(http::Request<Bytes>) -> BytesResponse + Send + Sync + Clone + 'static {
+    bytes_handler_with(state, Router::new(), None)
+}
+
+/// [`bytes_handler`] over [`router_with`]: the admin API plus `extra`
+/// routes (the ACS task API and the activation service in `phoneprov
+/// serve`), with `extra_doc` added to the OpenAPI document.
+pub fn bytes_handler_with(
+    state: ApiState,
+    extra: Router,
+    extra_doc: Option<utoipa::openapi::OpenApi>,
+) -> impl Fn(http::Request<Bytes>) -> BytesResponse + Send + Sync + Clone + 'static {
     use tower::ServiceExt as _;
-    let app = router(state);
+    let app = router_with(state, extra, extra_doc);
     move |req: http::Request<Bytes>| {
         let app = app.clone();
         Box::pin(async move {

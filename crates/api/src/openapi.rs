@@ -55,6 +55,10 @@ impl Modify for BearerAuth {
 /// This OpenAPI document (no token needed).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
     responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json")))]
-pub async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+pub async fn openapi_json(
+    axum::Extension(doc): axum::Extension<std::sync::Arc<utoipa::openapi::OpenApi>>,
+) -> axum::Json<utoipa::openapi::OpenApi> {
+    // The router builds the document once ([`ApiDoc`] plus the paths of
+    // any merged routes) and hands it here.
+    axum::Json(doc.as_ref().clone())
 }

@@ -245,20 +245,25 @@ pub(crate) async fn require_token(
     req: Request,
     next: Next,
 ) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        });
-    match presented {
+    match presented_token(&headers) {
         None => ApiError::Unauthorized("missing admin token").into_response(),
         Some(tok) if !token_matches(tok.as_bytes(), state.token().as_bytes()) => {
             ApiError::Unauthorized("wrong admin token").into_response()
         }
         Some(_) => next.run(req).await,
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header (scheme name in
+/// any case), if there is one.
+pub(crate) fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
 }
 
 /// Counts every API request by method and status.

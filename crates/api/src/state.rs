@@ -16,8 +16,15 @@ use std::sync::{Arc, Mutex};
 
 use phoneprov_store::{Store, StoreError};
 
+use axum::http::HeaderMap;
+
 use crate::error::ApiError;
-use crate::token::{ensure_admin_token, TokenError};
+use crate::routes::presented_token;
+use crate::token::{ensure_admin_token, token_matches, TokenError};
+
+/// Decides from its headers whether a request may use an admin route
+/// ([`ApiState::admin_guard`]).
+pub type AdminGuard = Arc<dyn Fn(&HeaderMap) -> bool + Send + Sync>;
 
 /// Shared state of the API router. Cloning is cheap (one `Arc`).
 #[derive(Clone, Debug)]
@@ -59,6 +66,19 @@ impl ApiState {
                 token: admin_token,
             }),
         }
+    }
+
+    /// A predicate accepting exactly the requests [`crate::router`]'s own
+    /// routes accept (`Authorization: Bearer <admin token>`, compared in
+    /// constant time), for routes merged in with [`crate::router_with`]:
+    /// it has the type of `phoneprov_acs::Guard` and
+    /// `phoneprov_activation::AdminGuard`.
+    pub fn admin_guard(&self) -> AdminGuard {
+        let state = self.clone();
+        Arc::new(move |headers: &HeaderMap| {
+            presented_token(headers)
+                .is_some_and(|t| token_matches(t.as_bytes(), state.token().as_bytes()))
+        })
     }
 
     pub(crate) fn token(&self) -> &str {
