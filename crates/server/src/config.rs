@@ -78,6 +78,9 @@ pub struct ListenConfig {
     pub https: Listen,
     /// Syslog (UDP), default `0.0.0.0:5514`.
     pub syslog: Listen,
+    /// TR-069 ACS (CWMP over HTTP, R-TR69), default `0.0.0.0:7547`, the
+    /// port TR-069 assigns. Settings in `[acs]`.
+    pub acs: Listen,
 }
 
 impl Default for ListenConfig {
@@ -88,6 +91,7 @@ impl Default for ListenConfig {
             http: any(8080),
             https: any(8443),
             syslog: any(5514),
+            acs: any(7547),
         }
     }
 }
@@ -329,6 +333,11 @@ pub struct Config {
     pub firmware: FirmwareConfig,
     /// Request limits.
     pub limits: Limits,
+    /// The TR-069 ACS (`[acs]`, `[[acs.presets]]`): CPE authentication,
+    /// unknown-CPE policy, presets, the profile URL of config Downloads.
+    /// The keys are those of [`phoneprov_acs::AcsSettings`]; read at start
+    /// (a SIGHUP reload does not change a running ACS).
+    pub acs: phoneprov_acs::AcsSettings,
     /// The file it was read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -390,7 +399,66 @@ impl Config {
         if self.profiles.cache_entries == 0 {
             return Err(bad("profiles.cache_entries = 0: use at least 1".into()));
         }
+        self.check_acs().map_err(bad)
+    }
+
+    /// `[acs]` values serde cannot check: a preset that could never fire
+    /// or never be sent, a profile URL that is not one per device.
+    fn check_acs(&self) -> Result<(), String> {
+        let acs = &self.acs;
+        if let Some(url) = &acs.profile_url {
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || !url.contains("{mac}")
+            {
+                return Err(format!(
+                    "acs.profile_url = {url:?}: write an http:// or https:// URL containing {{mac}}, e.g. \"http://prov.example.com:8080/{{mac}}.cfg\""
+                ));
+            }
+        }
+        for (i, p) in acs.presets.iter().enumerate() {
+            let n = i + 1;
+            if p.events.is_empty() {
+                return Err(format!(
+                    "[[acs.presets]] #{n} has no events: add events = [\"0 BOOTSTRAP\"] (or \"1 BOOT\", \"2 PERIODIC\")"
+                ));
+            }
+            for e in &p.events {
+                if !matches!(e.trim(), "0 BOOTSTRAP" | "1 BOOT" | "2 PERIODIC") {
+                    return Err(format!(
+                        "[[acs.presets]] #{n}: event {e:?} never triggers a preset; use \"0 BOOTSTRAP\", \"1 BOOT\" or \"2 PERIODIC\""
+                    ));
+                }
+            }
+            p.task
+                .clone()
+                .normalize("000000000000", acs.profile_url.as_deref())
+                .map_err(|e| format!("[[acs.presets]] #{n}: {e}"))?;
+        }
+        if acs.body_limit < 4096 {
+            return Err(format!(
+                "acs.body_limit = {}: use at least 4096 bytes (an Inform is a few KiB)",
+                acs.body_limit
+            ));
+        }
+        if let Some(user) = acs.users.keys().find(|u| u.is_empty() || u.contains(':')) {
+            return Err(format!(
+                "acs.users: user name {user:?} is empty or contains ':'; pick another name"
+            ));
+        }
         Ok(())
+    }
+
+    /// Why the ACS would refuse every CPE, if it would: authentication on
+    /// but no `[acs] users`. `phoneprov serve` prints it as a warning (the
+    /// default configuration is in this state, on purpose: no CPE is
+    /// trusted until credentials are configured).
+    pub fn acs_warning(&self) -> Option<String> {
+        (self.listen.acs != Listen::Off
+            && self.acs.auth != phoneprov_acs::AcsAuth::None
+            && self.acs.users.is_empty())
+        .then(|| {
+            "the ACS refuses every CPE: [acs] auth needs credentials; add users = { \"cpe\" = \"password\" } under [acs], or set auth = \"none\" on a lab network".to_string()
+        })
     }
 
     /// Request deadline.
@@ -448,6 +516,55 @@ mod tests {
         let c = Config::parse(text, "examples/phoneprov.toml").unwrap();
         assert_eq!(c.listen.https.addr().unwrap().port(), 8443);
         assert!(c.profiles.gzip && c.profiles.strict);
+        assert_eq!(c.listen.acs.addr().unwrap().port(), 7547);
+        assert_eq!(c.acs, phoneprov_acs::AcsSettings::default());
+    }
+
+    #[test]
+    fn acs_listener_and_settings() {
+        let c = Config::parse("", "x.toml").unwrap();
+        assert_eq!(c.listen.acs, Listen::parse("0.0.0.0:7547").unwrap());
+        assert_eq!(c.acs, phoneprov_acs::AcsSettings::default());
+        assert!(
+            c.acs_warning().is_some(),
+            "digest without users refuses all"
+        );
+        let c = Config::parse(
+            "[listen]\nacs = \"off\"\n[acs]\nauth = \"basic\"\nrealm = \"r\"\nusers = { cpe = \"pw\" }\n\
+             unknown_cpes = \"deny\"\nprofile_url = \"http://prov:8080/{mac}.cfg\"\n\
+             [acs.connection_request]\nusername = \"acs\"\npassword = \"crpw\"\n\
+             [[acs.presets]]\nevents = [\"0 BOOTSTRAP\"]\nrpc = \"Download\"\nfile_type = \"config\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(c.listen.acs, Listen::Off);
+        assert_eq!(c.acs.auth, phoneprov_acs::AcsAuth::Basic);
+        assert_eq!(c.acs.users["cpe"], "pw");
+        assert_eq!(c.acs.unknown_cpes, phoneprov_acs::UnknownCpes::Deny);
+        assert_eq!(c.acs.connection_request.password, "crpw");
+        assert_eq!(c.acs.presets.len(), 1);
+        assert!(c.acs_warning().is_none());
+        let c = Config::parse("[acs]\nauth = \"none\"\n", "x").unwrap();
+        assert!(c.acs_warning().is_none());
+    }
+
+    #[test]
+    fn bad_acs_values_are_one_line_errors() {
+        for (text, needle) in [
+            ("[acs]\nauth = \"ntlm\"\n", "x:2:"),
+            ("[acs]\nuser = { a = \"b\" }\n", "x:2:"),
+            ("[acs]\nprofile_url = \"ftp://x/{mac}\"\n", "{mac}"),
+            ("[acs]\nprofile_url = \"http://x/all.cfg\"\n", "{mac}"),
+            ("[[acs.presets]]\nevents = [\"4 VALUE CHANGE\"]\nrpc = \"Reboot\"\n", "never triggers"),
+            ("[[acs.presets]]\nevents = []\nrpc = \"Reboot\"\n", "no events"),
+            ("[[acs.presets]]\nevents = [\"1 BOOT\"]\nrpc = \"Download\"\nfile_type = \"config\"\n", "#1"),
+            ("[acs]\nbody_limit = 10\n", "body_limit"),
+            ("[listen]\nacs = \"nowhere\"\n", "x:2:"),
+        ] {
+            let e = Config::parse(text, "x").unwrap_err().to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
     }
 
     #[test]
