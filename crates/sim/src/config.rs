@@ -80,6 +80,10 @@ pub struct SimConfig {
     pub connect_timeout: Duration,
     /// Whole-transfer timeout.
     pub request_timeout: Duration,
+    /// The TR-069 CPE agent (SPEC §10): ACS, credentials, connection
+    /// requests, periodic inform. Off unless an ACS URL is given here or
+    /// the lease names one (options 43/125 with 60 = `dslforum.org`).
+    pub tr069: crate::cpe::Tr069Config,
 }
 
 impl SimConfig {
@@ -105,6 +109,7 @@ impl SimConfig {
             seed: 1,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            tr069: crate::cpe::Tr069Config::default(),
         }
     }
 

@@ -34,6 +34,9 @@ pub enum Control {
     Input(Input),
     /// Answer with `status_json` plus the current parameter values.
     Status(oneshot::Sender<serde_json::Value>),
+    /// TR-069 FactoryReset (R-TR69-2): a fresh engine from the initial
+    /// configuration, powered on (the CPE agent then informs `0 BOOTSTRAP`).
+    FactoryReset,
 }
 
 /// What one phone ended with.
@@ -59,6 +62,11 @@ pub(crate) struct PhoneTask {
     pub control: mpsc::Receiver<Control>,
     pub shutdown: watch::Receiver<bool>,
     pub keep_params: bool,
+    /// The phone's TR-069 agent ([`crate::cpe`]) gets a copy of the
+    /// outcome actions (`ParamsApplied`, `ResyncFinished`,
+    /// `UpgradeFinished`, `Reboot`, `RequestRefused`): value changes,
+    /// download results and reboots.
+    pub cpe_events: Option<mpsc::UnboundedSender<Action>>,
 }
 
 type Transfer = Pin<Box<dyn Future<Output = (FetchRequest, Executed)> + Send>>;
@@ -112,6 +120,11 @@ impl PhoneTask {
         let mut control_open = true;
         loop {
             while let Some(action) = phone.poll_action() {
+                if let Some(tx) = &self.cpe_events {
+                    if !matches!(action, Action::Fetch(_) | Action::Syslog { .. }) {
+                        let _ = tx.send(action.clone());
+                    }
+                }
                 match action {
                     Action::Fetch(req) => {
                         if matches!(req.purpose, Purpose::Profile { .. })
@@ -213,6 +226,19 @@ impl PhoneTask {
                 msg = self.control.recv(), if control_open => match msg {
                     Some(Control::Input(input)) => phone.handle_input(input, now(skew)),
                     Some(Control::Status(reply)) => { let _ = reply.send(status_of(&phone)); }
+                    Some(Control::FactoryReset) => {
+                        // A fresh engine: answers of transfers started by the
+                        // old one must not reach it.
+                        transfer = None;
+                        queued.clear();
+                        upgrading = false;
+                        resync_started = None;
+                        // The installed firmware survives a factory reset.
+                        let mut cfg = self.cfg.clone();
+                        cfg.identity.swver = phone.identity().swver.clone();
+                        phone = Phone::new(cfg);
+                        phone.handle_input(Input::PowerOn, now(skew));
+                    }
                     None => control_open = false,
                 },
                 _ = sleep => {

@@ -26,7 +26,7 @@ pub struct LeaseEffect {
     pub default_server: Option<String>,
     /// `Profile_Rule` from option 160 (unless `--param Profile_Rule` is given).
     pub profile_rule: Option<String>,
-    /// Option 43/125 named a TR-069 ACS (not simulated; reported).
+    /// Option 43/125 named a TR-069 ACS (the CPE agent uses it, R-TR69-1).
     pub acs_url: Option<String>,
 }
 
@@ -60,6 +60,8 @@ pub struct Fleet {
     started: Instant,
     count: u64,
     lease: LeaseEffect,
+    /// The TR-069 agents ([`crate::cpe`]), when an ACS is configured.
+    cpe: Option<crate::cpe::CpeFleet>,
 }
 
 /// Stops a fleet from elsewhere (Ctrl-C handler, a test).
@@ -80,11 +82,9 @@ impl Fleet {
         cfg.validate()?;
         raise_fd_limit(cfg.concurrency);
         let lease = lease_effect(&cfg);
-        if let Some(acs) = &lease.acs_url {
-            tracing::warn!("the DHCP lease names a TR-069 ACS ({acs}); TR-069 is not simulated");
-        }
         let net = Arc::new(Net::new(&cfg));
         let stats = Arc::new(FleetStats::default());
+        let mut cpe = crate::cpe::CpeFleet::start(&cfg, stats.clone()).await?;
         let slots = Arc::new(Semaphore::new(cfg.concurrency));
         let (tx, rx) = watch::channel(false);
         let shutdown = Arc::new(tx);
@@ -113,6 +113,9 @@ impl Fleet {
                     .push(("Profile_Rule".into(), rule.clone()));
             }
             let (ctx, crx) = mpsc::channel(8);
+            let cpe_events = cpe
+                .as_mut()
+                .map(|c| c.add_phone(&pc, ctx.clone(), rx.clone()));
             if listener.is_some() {
                 registry.insert(pc.identity.mac.clone(), ctx);
             }
@@ -126,6 +129,7 @@ impl Fleet {
                 control: crx,
                 shutdown: rx.clone(),
                 keep_params,
+                cpe_events,
             };
             let stats2 = stats.clone();
             phones.push(tokio::spawn(async move {
@@ -144,6 +148,9 @@ impl Fleet {
             }
             None => None,
         };
+        if let Some(c) = cpe.as_mut() {
+            c.serve();
+        }
         if let RunMode::For(d) = cfg.mode {
             let s = shutdown.clone();
             tokio::spawn(async move {
@@ -159,7 +166,18 @@ impl Fleet {
             started: Instant::now(),
             count: cfg.count,
             lease,
+            cpe,
         })
+    }
+
+    /// The connection-request listener's address (`--cr-listen`, TR-069).
+    pub fn cr_addr(&self) -> Option<SocketAddr> {
+        self.cpe.as_ref().and_then(|c| c.cr_addr())
+    }
+
+    /// The ACS the phones' TR-069 agents use, if any (R-TR69-1).
+    pub fn acs_url(&self) -> Option<&str> {
+        self.cpe.as_ref().map(|c| c.acs_url())
     }
 
     /// The trigger listener's address (with the port the OS picked for `:0`).
@@ -206,6 +224,10 @@ impl Fleet {
                 }
             }
         }
+        let tr069 = self.cpe.is_some();
+        if let Some(c) = self.cpe {
+            c.wait().await;
+        }
         let elapsed = self.started.elapsed().as_secs_f64();
         if let Some((_, h)) = self.listener {
             h.abort();
@@ -213,6 +235,9 @@ impl Fleet {
         let mut report = self.stats.report(self.count, elapsed);
         report.phones_failed = failed;
         report.phones_without_resync = without;
+        if tr069 {
+            report.cwmp = Some(self.stats.cwmp.report());
+        }
         if let Some(out) = single {
             report.final_params = out
                 .params

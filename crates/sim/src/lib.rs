@@ -32,8 +32,14 @@
 //! # }
 //! ```
 //!
+//! * [`cpe`]: the TR-069 CPE agent of each phone (SPEC §10): ACS from
+//!   `--acs` or DHCP options 43/125 with 60 = `dslforum.org`, Inform with
+//!   the R-TR69-3 events, every RPC of R-TR69-2 against the phone's
+//!   parameters (XML names ↔ TR-069 paths, R-TR69-4), Digest-protected
+//!   connection requests on `--cr-listen`, periodic inform, back-off.
+//!
 //! Syslog actions go to `Syslog_Server` over UDP (`SyslogSender`, R-LOG).
-//! Not simulated: TR-069 (a lease naming an ACS is reported), WPAD/PAC
+//! Not simulated: WPAD/PAC
 //! (`Proxy_Mode=Auto` goes direct), `gds://` (class C).
 //!
 //! ## Hand-written parts
@@ -45,6 +51,7 @@
 //! networked is `phoneprov-transport` (hyper, rustls, hickory) and axum.
 
 pub mod config;
+pub mod cpe;
 pub mod driver;
 pub mod exec;
 pub mod fleet;
@@ -52,6 +59,7 @@ pub mod report;
 pub mod triggers;
 
 pub use config::{psn_of, serial_for, ClientCerts, RunMode, SimConfig};
+pub use cpe::{CwmpReport, Tr069Config};
 pub use driver::{Control, PhoneOutcome};
 pub use fleet::{lease_effect, run_fleet, Fleet, LeaseEffect, ShutdownHandle};
 pub use phoneprov_transport::DhcpLease;

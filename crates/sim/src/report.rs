@@ -44,6 +44,8 @@ pub struct FleetStats {
     pub syslog: Counter,
     /// Phones whose task has ended.
     pub phones_done: Counter,
+    /// TR-069 sessions, faults, connection requests ([`crate::cpe`]).
+    pub cwmp: crate::cpe::CwmpStats,
     resync_ms: Mutex<Vec<u32>>,
     fetch_ms: Mutex<Vec<u32>>,
     errors: Mutex<BTreeMap<String, u64>>,
@@ -121,6 +123,7 @@ impl FleetStats {
             phones_without_resync: 0,
             final_params: None,
             status: None,
+            cwmp: None,
         }
     }
 }
@@ -197,6 +200,9 @@ pub struct FleetReport {
     /// `--count 1`: the phone's status page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<serde_json::Value>,
+    /// TR-069 sessions when an ACS was in use (R-TR69).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwmp: Option<crate::cpe::CwmpReport>,
 }
 
 impl FleetReport {
@@ -245,6 +251,9 @@ impl FleetReport {
         }
         for (e, n) in self.errors.iter().take(5) {
             let _ = writeln!(s, "  {n} x {e}");
+        }
+        if let Some(c) = &self.cwmp {
+            s.push_str(&c.to_text());
         }
         s
     }

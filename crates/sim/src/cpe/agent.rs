@@ -1,0 +1,516 @@
+//! One phone's CPE agent: when to inform and with which events
+//! (R-TR69-3), one CWMP session over HTTP, and what happens after it
+//! (reboot, factory reset, downloads; R-TR69-2). See the module docs of
+//! [`crate::cpe`] for how it shares the phone with the engine's driver.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use phoneprov_cwmp::{
+    parse_envelope, CpeSession, CpeStep, CwmpVersion, DeviceId, Download, Event, EventCode,
+    FaultCode, FileType, Inform, ParameterValue, Rpc, TransferComplete,
+};
+use phoneprov_httpauth::Credentials;
+use phoneprov_phone::{Action, Class, Input, PhoneConfig};
+use phoneprov_transport::HttpClient;
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::http::{fetch, AcsConn};
+use super::model::{MgmtInit, PhoneModel, CUSTOM_CA, MAC_PARAM, MS, SW};
+use super::{now_rfc3339, Tr069Config};
+use crate::driver::{param_values, Control};
+use crate::report::FleetStats;
+
+/// Attempts of the one session under `--once`.
+const ONCE_ATTEMPTS: u32 = 3;
+/// A session with more POSTs than this is abandoned (an ACS that never
+/// sends its empty response).
+const MAX_STEPS: usize = 10_000;
+
+/// What every agent of a fleet shares.
+pub(crate) struct Shared {
+    pub client: Arc<HttpClient>,
+    pub acs_url: String,
+    pub cfg: Tr069Config,
+    /// `http://HOST:PORT/tr069/` of the connection-request listener.
+    pub cr_base: Option<String>,
+    pub once: bool,
+    pub stats: Arc<FleetStats>,
+    pub request_timeout: Duration,
+}
+
+/// Which engine outcome a download waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Awaited {
+    Upgrade,
+    Resync,
+}
+
+/// One phone's agent.
+pub(crate) struct Agent {
+    shared: Arc<Shared>,
+    pcfg: PhoneConfig,
+    control: mpsc::Sender<Control>,
+    phone_events: mpsc::UnboundedReceiver<Action>,
+    phone_open: bool,
+    cr: mpsc::Receiver<()>,
+    cr_open: bool,
+    cr_creds: Arc<Mutex<(String, String)>>,
+    shutdown: watch::Receiver<bool>,
+    model: PhoneModel,
+    acs_url: String,
+    events: Vec<Event>,
+    changes: Vec<ParameterValue>,
+    transfers: Vec<TransferComplete>,
+    retries: u32,
+    retry_at: Option<Instant>,
+    next_periodic: Option<Instant>,
+    periodic: (bool, u64),
+    custom_ca: Option<Vec<u8>>,
+}
+
+fn event(code: EventCode, key: &str) -> Event {
+    Event {
+        code,
+        command_key: key.to_string(),
+    }
+}
+
+/// TR-069 3.2.1.1: retry `n` (1-based) waits a random time in
+/// `[m·2^(n-1), m·2^n]`, `n` capped at 10.
+pub fn backoff(min_wait: Duration, n: u32) -> Duration {
+    let n = n.clamp(1, 10);
+    let lo = min_wait.as_millis() as u64 * (1 << (n - 1));
+    let hi = lo * 2;
+    Duration::from_millis(rand::thread_rng().gen_range(lo..=hi.max(lo)))
+}
+
+impl Agent {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        pcfg: PhoneConfig,
+        control: mpsc::Sender<Control>,
+        phone_events: mpsc::UnboundedReceiver<Action>,
+        cr: mpsc::Receiver<()>,
+        cr_creds: Arc<Mutex<(String, String)>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Agent {
+        let acs_url = shared.acs_url.clone();
+        let model = Self::fresh_model(&shared, &pcfg, &acs_url);
+        let interval = shared.cfg.inform_interval.unwrap_or(3600);
+        Agent {
+            shared,
+            pcfg,
+            control,
+            phone_events,
+            phone_open: true,
+            cr,
+            cr_open: true,
+            cr_creds,
+            shutdown,
+            model,
+            acs_url,
+            events: Vec::new(),
+            changes: Vec::new(),
+            transfers: Vec::new(),
+            retries: 0,
+            retry_at: None,
+            next_periodic: None,
+            periodic: (true, interval),
+            custom_ca: None,
+        }
+    }
+
+    /// The model of the phone as the initial configuration makes it.
+    fn fresh_model(shared: &Shared, pcfg: &PhoneConfig, acs_url: &str) -> PhoneModel {
+        let phone = phoneprov_phone::Phone::new(pcfg.clone());
+        let c = &shared.cfg;
+        let ms = MgmtInit {
+            acs_url: acs_url.to_string(),
+            username: c.acs_username.clone(),
+            password: c.acs_password.clone(),
+            interval: c.inform_interval.unwrap_or(3600),
+            cr_url: shared
+                .cr_base
+                .as_ref()
+                .map(|b| format!("{b}{}", pcfg.identity.mac))
+                .unwrap_or_default(),
+            cr_username: c.cr_username.clone(),
+            cr_password: c.cr_password.clone(),
+        };
+        PhoneModel::new(&pcfg.identity, &param_values(&phone), &ms)
+    }
+
+    fn add_event(&mut self, code: EventCode, key: &str) {
+        let e = event(code, key);
+        let single = !matches!(e.code, EventCode::MReboot | EventCode::MDownload);
+        let present = self
+            .events
+            .iter()
+            .any(|x| x.code == e.code && (single || x.command_key == e.command_key));
+        if !present {
+            self.events.push(e);
+        }
+    }
+
+    fn schedule_periodic(&mut self) {
+        let (on, secs) = self.periodic;
+        self.next_periodic = (on && secs > 0).then(|| Instant::now() + Duration::from_secs(secs));
+    }
+
+    /// Runs until shutdown (or, under `--once`, after one session).
+    pub(crate) async fn run(mut self) {
+        self.add_event(EventCode::Bootstrap, "");
+        self.add_event(EventCode::Boot, "");
+        self.schedule_periodic();
+        loop {
+            let due = !self.events.is_empty() && self.retry_at.is_none_or(|t| t <= Instant::now());
+            if due {
+                let result = self.session().await;
+                match &result {
+                    Ok(()) => {
+                        self.retries = 0;
+                        self.retry_at = None;
+                    }
+                    Err(e) => {
+                        tracing::info!("{}: TR-069 session failed: {e}", self.pcfg.identity.mac);
+                        self.shared.stats.cwmp.session_failed(e);
+                        self.retries += 1;
+                        let wait = backoff(self.shared.cfg.retry_min_wait, self.retries);
+                        self.retry_at = Some(Instant::now() + wait);
+                    }
+                }
+                if self.shared.once && (result.is_ok() || self.retries >= ONCE_ATTEMPTS) {
+                    break;
+                }
+                self.after_session().await;
+                continue;
+            }
+            let retry = self.retry_at.filter(|_| !self.events.is_empty());
+            let wake = [retry, self.next_periodic].into_iter().flatten().min();
+            let sleep = async {
+                match wake {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => break,
+                msg = self.cr.recv(), if self.cr_open => match msg {
+                    Some(()) => {
+                        self.add_event(EventCode::ConnectionRequest, "");
+                        self.retry_at = None;
+                    }
+                    None => self.cr_open = false,
+                },
+                a = self.phone_events.recv(), if self.phone_open => match a {
+                    Some(a) => self.on_phone(a).await,
+                    None => self.phone_open = false,
+                },
+                _ = sleep => {
+                    if self.next_periodic.is_some_and(|t| t <= Instant::now()) {
+                        self.add_event(EventCode::Periodic, "");
+                        let secs = self.periodic.1.max(1);
+                        self.next_periodic = self.next_periodic.map(|t| t + Duration::from_secs(secs));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bookkeeping for an outcome action of the engine.
+    async fn on_phone(&mut self, a: Action) {
+        match a {
+            Action::ParamsApplied { .. } => {
+                self.refresh().await;
+                if self.model.mem.has_active_change() {
+                    let changed = self.model.mem.take_value_changes();
+                    self.merge_changes(changed);
+                }
+            }
+            Action::Reboot { new_swver } => {
+                self.model.set_own(SW, &new_swver);
+                self.add_event(EventCode::Boot, "");
+            }
+            _ => {}
+        }
+    }
+
+    fn merge_changes(&mut self, changed: Vec<ParameterValue>) {
+        if changed.is_empty() {
+            return;
+        }
+        for c in changed {
+            self.changes.retain(|x| x.name != c.name);
+            self.changes.push(c);
+        }
+        self.add_event(EventCode::ValueChange, "");
+    }
+
+    /// Takes the phone's current parameters into the model.
+    async fn refresh(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Status(tx)).await.is_err() {
+            return;
+        }
+        let Ok(status) = rx.await else { return };
+        let explicit: Vec<(String, String)> = status["params"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let swver = status["swver"].as_str().unwrap_or_default().to_string();
+        self.model.refresh(&explicit, &swver);
+    }
+
+    async fn flush_writes(&mut self) {
+        let params = self.model.take_phone_writes();
+        if !params.is_empty() {
+            let _ = self
+                .control
+                .send(Control::Input(Input::SetParams { params }))
+                .await;
+        }
+    }
+
+    fn inform(&self) -> Inform {
+        let id = &self.pcfg.identity;
+        let mut parameters = self.model.mem.inform_parameters();
+        if let Some(v) = self.model.mem.value(MAC_PARAM) {
+            parameters.push(ParameterValue::string(MAC_PARAM, v));
+        }
+        for c in &self.changes {
+            if !parameters.iter().any(|p| p.name == c.name) {
+                parameters.push(c.clone());
+            }
+        }
+        Inform {
+            device_id: DeviceId {
+                manufacturer: "Cisco".into(),
+                oui: id.mac.get(..6).unwrap_or_default().to_ascii_uppercase(),
+                product_class: id.pn.clone(),
+                serial_number: id.serial.clone(),
+            },
+            events: self.events.clone(),
+            max_envelopes: 1,
+            current_time: now_rfc3339(),
+            retry_count: self.retries,
+            parameters,
+        }
+    }
+
+    /// One whole session: Inform, TransferCompletes, the ACS's requests.
+    async fn session(&mut self) -> Result<(), String> {
+        self.refresh().await;
+        let passive = self.model.mem.take_value_changes();
+        self.merge_changes(passive);
+        let mut session = CpeSession::new(self.inform()).with_version(CwmpVersion::V1_2);
+        for tc in &self.transfers {
+            session.queue_request(Rpc::TransferComplete(tc.clone()));
+        }
+        let user = self.model.ms("Username").to_string();
+        let pass = self.model.ms("Password").to_string();
+        let creds = (!user.is_empty()).then(|| Credentials::new(user, pass));
+        let id = &self.pcfg.identity;
+        let ua = format!("Cisco-{}/{} ({})", id.pn, self.model.mem.value(SW).unwrap_or(""), id.mac);
+        let mut conn = AcsConn::new(self.shared.client.clone(), &self.acs_url, creds, ua);
+        let started = std::time::Instant::now();
+        let mut body = session.start();
+        let mut faults = 0;
+        for _ in 0..MAX_STEPS {
+            let (status, resp) = conn.post(&body).await?;
+            let step = session.handle_response(status, &resp, &mut self.model);
+            self.flush_writes().await;
+            match step.map_err(|e| e.to_string())? {
+                CpeStep::Post(next) => {
+                    if matches!(parse_envelope(&next).map(|e| e.body), Ok(Rpc::Fault(_))) {
+                        faults += 1;
+                    }
+                    body = next;
+                }
+                CpeStep::Done => {
+                    self.delivered(&session);
+                    let ms = started.elapsed().as_millis() as u64;
+                    let rpcs = session.handled_requests().len();
+                    self.shared.stats.cwmp.session_ok(ms, rpcs, faults);
+                    return Ok(());
+                }
+            }
+        }
+        Err(format!("the ACS did not end the session within {MAX_STEPS} messages"))
+    }
+
+    /// After a successful session: its events are delivered; transfers the
+    /// ACS did not acknowledge stay for the next one.
+    fn delivered(&mut self, session: &CpeSession) {
+        self.events.clear();
+        self.changes.clear();
+        let done = session.completed_requests();
+        self.transfers
+            .retain(|t| !done.contains(&Rpc::TransferComplete(t.clone())));
+        for t in self.transfers.clone() {
+            self.add_event(EventCode::TransferComplete, "");
+            self.add_event(EventCode::MDownload, &t.command_key);
+        }
+    }
+
+    /// What the session asked for: settings, downloads, reboot, reset.
+    async fn after_session(&mut self) {
+        let mem = &mut self.model.mem;
+        if mem.factory_resets > 0 {
+            let _ = self.control.send(Control::FactoryReset).await;
+            self.acs_url = self.shared.acs_url.clone();
+            self.model = Self::fresh_model(&self.shared, &self.pcfg, &self.acs_url);
+            self.custom_ca = None;
+            self.transfers.clear();
+            self.changes.clear();
+            self.events.clear();
+            self.add_event(EventCode::Bootstrap, "");
+            self.add_event(EventCode::Boot, "");
+            self.apply_settings();
+            return;
+        }
+        let reboots = std::mem::take(&mut mem.reboots);
+        let downloads = std::mem::take(&mut mem.downloads);
+        self.apply_settings();
+        for d in downloads {
+            self.download(d).await;
+        }
+        if !reboots.is_empty() {
+            let _ = self.control.send(Control::Input(Input::PowerOn)).await;
+            self.add_event(EventCode::Boot, "");
+            for k in reboots {
+                self.add_event(EventCode::MReboot, &k);
+            }
+        }
+    }
+
+    /// ManagementServer values the ACS may have changed.
+    fn apply_settings(&mut self) {
+        let url = self.model.ms("URL").trim().to_string();
+        if !url.is_empty() && url != self.acs_url {
+            // A new ACS: first contact with it (TR-069 3.2.1).
+            self.acs_url = url;
+            self.add_event(EventCode::Bootstrap, "");
+        }
+        let on = matches!(self.model.ms("PeriodicInformEnable").trim(), "true" | "1");
+        let secs = self.model.ms("PeriodicInformInterval").trim().parse().unwrap_or(self.periodic.1);
+        if (on, secs) != self.periodic {
+            self.periodic = (on, secs);
+            self.schedule_periodic();
+        }
+        let pass = self.model.mem.value(&format!("{MS}ConnectionRequestPassword")).unwrap_or("");
+        let creds = (self.model.ms("ConnectionRequestUsername").to_string(), pass.to_string());
+        *self.cr_creds.lock().expect("creds lock") = creds;
+    }
+
+    /// Performs one Download and queues its TransferComplete.
+    async fn download(&mut self, d: Download) {
+        if d.delay_seconds > 0 {
+            let wait = Duration::from_secs(u64::from(d.delay_seconds));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shutdown.changed() => return,
+            }
+        }
+        let start_time = now_rfc3339();
+        let rule = if d.username.is_empty() {
+            d.url.clone()
+        } else {
+            format!("[--uid {} --pwd {}]{}", d.username, d.password, d.url)
+        };
+        let result = match &d.file_type {
+            FileType::Firmware => {
+                let input = Input::UpgradeNow { url: rule };
+                self.phone_job(input, Awaited::Upgrade).await
+            }
+            FileType::VendorConfig => {
+                let input = Input::ResyncNow {
+                    rule: Some(rule),
+                    from_host: None,
+                };
+                self.phone_job(input, Awaited::Resync).await
+            }
+            FileType::CustomCa => self.install_ca(&d).await,
+            other => Err((
+                FaultCode::INVALID_ARGUMENTS,
+                format!("unsupported FileType {:?}", other.to_wire()),
+            )),
+        };
+        self.shared.stats.cwmp.transfer(result.is_ok());
+        let (fault_code, fault_string) = match result {
+            Ok(()) => (0, String::new()),
+            Err((c, s)) => (c.0, s),
+        };
+        self.transfers.push(TransferComplete {
+            command_key: d.command_key.clone(),
+            fault_code,
+            fault_string,
+            start_time,
+            complete_time: now_rfc3339(),
+        });
+        self.add_event(EventCode::TransferComplete, "");
+        self.add_event(EventCode::MDownload, &d.command_key);
+    }
+
+    async fn install_ca(&mut self, d: &Download) -> Result<(), (FaultCode, String)> {
+        let creds = (!d.username.is_empty()).then(|| Credentials::new(&d.username, &d.password));
+        let pem = fetch(&self.shared.client, &d.url, creds.as_ref()).await?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err((
+                FaultCode::FILE_CORRUPTED,
+                format!("{} is not a PEM certificate", d.url),
+            ));
+        }
+        self.model
+            .set_own(CUSTOM_CA, &format!("Installed ({} bytes)", pem.len()));
+        self.custom_ca = Some(pem);
+        Ok(())
+    }
+
+    /// Feeds the engine `input` and waits for its outcome.
+    async fn phone_job(&mut self, input: Input, awaited: Awaited) -> Result<(), (FaultCode, String)> {
+        let gone = || (FaultCode::INTERNAL_ERROR, "the phone stopped".to_string());
+        self.control
+            .send(Control::Input(input))
+            .await
+            .map_err(|_| gone())?;
+        let limit = self.shared.request_timeout * 4 + Duration::from_secs(10);
+        let deadline = Instant::now() + limit;
+        loop {
+            let a = tokio::select! {
+                a = self.phone_events.recv() => a.ok_or_else(gone)?,
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err((FaultCode::DOWNLOAD_FAILURE, format!("no result within {limit:?}")));
+                }
+            };
+            let fail = |e: &Option<String>| {
+                let why = e.clone().unwrap_or_else(|| "download failed".into());
+                Some(Err((FaultCode::DOWNLOAD_FAILURE, why)))
+            };
+            let outcome = match (&a, awaited) {
+                (Action::UpgradeFinished { ok: true, .. }, Awaited::Upgrade) => Some(Ok(())),
+                (Action::UpgradeFinished { error, .. }, Awaited::Upgrade) => fail(error),
+                (Action::ResyncFinished { class: Class::A, .. }, Awaited::Resync) => Some(Ok(())),
+                (Action::ResyncFinished { class, error }, Awaited::Resync) => {
+                    fail(&Some(format!("class {class:?}: {}", error.as_deref().unwrap_or(""))))
+                }
+                (Action::RequestRefused { reason }, _) => {
+                    Some(Err((FaultCode::REQUEST_DENIED, reason.clone())))
+                }
+                _ => None,
+            };
+            self.on_phone(a).await;
+            if let Some(o) = outcome {
+                return o;
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The TR-069 data model of one virtual phone (R-TR69-2, R-TR69-4): a
+//! [`MemoryDataModel`] (types, writable flags, notification attributes,
+//! the Line table) filled from the engine's parameters, plus the writes
+//! the ACS made that the phone must receive.
+//!
+//! # Paths (R-TR69-4)
+//! A profile parameter whose schema entry names a TR-069 path is there
+//! (`TLS_Cipher_List` = `Device.X_CISCO_SecuritySettings.TLSCipherList`,
+//! the same mapping the ACS uses to accept XML names in tasks); every
+//! other one is `Device.X_CISCO_Profile.<XML name>` (the TR-106
+//! vendor-extension form), writable, `xsd:string` with the value exactly
+//! as the phone stores it. Values set by the ACS are checked against the
+//! schema (9007 with the reason). The Line table
+//! (`Device.Services.VoiceService.1.VoiceProfile.1.Line.{i}.`) is the
+//! AddObject/DeleteObject target; `DirectoryNumber` and `CallerIDName` of
+//! instance *i* write through to `User_ID_i_` / `Display_Name_i_`, and
+//! deleting the instance clears them on the phone.
+//!
+//! `Device.DeviceInfo.*`, `Device.ManagementServer.*` and the MAC address
+//! are the agent's own (read-only except the ManagementServer settings an
+//! ACS may change; passwords read back empty as TR-069 requires).
+
+use phoneprov_cwmp::{
+    DataModel, Download, DownloadAccepted, Fault, FaultCode, MemoryDataModel, ParameterAttribute,
+    ParameterFault, ParameterInfo, ParameterValue, SetParameterAttribute, ValueType,
+};
+use phoneprov_phone::PhoneIdentity;
+use phoneprov_profile::schema;
+
+/// Where profile parameters without a schema path live.
+pub const PROFILE_PREFIX: &str = "Device.X_CISCO_Profile.";
+/// The Line table.
+pub const LINES: &str = "Device.Services.VoiceService.1.VoiceProfile.1.Line.";
+/// The ManagementServer object.
+pub const MS: &str = "Device.ManagementServer.";
+/// Software version (changes with each firmware install).
+pub const SW: &str = "Device.DeviceInfo.SoftwareVersion";
+/// Status of the custom CA installed by Download (`X 000E08 Custom CA`).
+pub const CUSTOM_CA: &str = "Device.X_CISCO_SecuritySettings.CustomCAStatus";
+/// The MAC address (lets the ACS find the device in its inventory).
+pub const MAC_PARAM: &str = "Device.Ethernet.Interface.1.MACAddress";
+
+/// The agent's ManagementServer values when the model is (re)built.
+#[derive(Debug, Clone, Default)]
+pub struct MgmtInit {
+    pub acs_url: String,
+    pub username: String,
+    pub password: String,
+    pub interval: u64,
+    pub cr_url: String,
+    pub cr_username: String,
+    pub cr_password: String,
+}
+
+/// One phone's data model.
+#[derive(Debug, Clone)]
+pub struct PhoneModel {
+    /// The parameters, attributes and recorded ACS actions.
+    pub mem: MemoryDataModel,
+    /// `(XML name, value)` the ACS set, not yet sent to the phone.
+    pending: Vec<(String, String)>,
+}
+
+/// The TR-069 path of XML parameter `xml`; `None` for names that cannot
+/// be a path segment.
+pub fn path_of(xml: &str) -> Option<String> {
+    if let Some(spec) = schema::lookup(xml) {
+        if let (schema::Index::None, Some(p)) = (spec.index, spec.tr069) {
+            return Some(p.to_string());
+        }
+    }
+    let ok = !xml.is_empty()
+        && xml
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    ok.then(|| format!("{PROFILE_PREFIX}{xml}"))
+}
+
+/// The XML parameter a TR-069 path writes to on the phone.
+pub fn xml_of(path: &str) -> Option<String> {
+    if let Some(spec) = schema::by_tr069_path(path) {
+        return Some(spec.prefix.to_string());
+    }
+    if let Some(rest) = path.strip_prefix(PROFILE_PREFIX) {
+        return (!rest.is_empty() && !rest.contains('.')).then(|| rest.to_string());
+    }
+    let (n, leaf) = path.strip_prefix(LINES)?.split_once('.')?;
+    let n: u16 = n.parse().ok().filter(|n| (1..=16).contains(n))?;
+    match leaf {
+        "DirectoryNumber" => Some(format!("User_ID_{n}_")),
+        "CallerIDName" => Some(format!("Display_Name_{n}_")),
+        _ => None,
+    }
+}
+
+/// Every parameter value the phone has: non-indexed schema parameters
+/// (explicit or default) and every explicit entry.
+fn phone_values(explicit: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: std::collections::BTreeMap<String, String> = schema::all()
+        .iter()
+        .filter(|s| s.index == schema::Index::None)
+        .map(|s| (s.prefix.to_string(), s.default.to_string()))
+        .collect();
+    for (k, v) in explicit {
+        out.insert(k.clone(), v.clone());
+    }
+    out.into_iter().collect()
+}
+
+impl PhoneModel {
+    /// The model of a phone with these explicit parameters.
+    pub fn new(id: &PhoneIdentity, explicit: &[(String, String)], ms: &MgmtInit) -> PhoneModel {
+        let mut m = MemoryDataModel::new();
+        let oui = id.mac.get(..6).unwrap_or("000e08").to_ascii_uppercase();
+        let mac = id
+            .mac
+            .as_bytes()
+            .chunks(2)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(":");
+        let ro = |m: &mut MemoryDataModel, n: &str, v: &str| {
+            m.insert(n, v, ValueType::String, false);
+        };
+        ro(&mut m, "Device.RootDataModelVersion", "2.11");
+        ro(&mut m, "Device.DeviceInfo.Manufacturer", "Cisco");
+        ro(&mut m, "Device.DeviceInfo.ManufacturerOUI", &oui);
+        ro(&mut m, "Device.DeviceInfo.ProductClass", &id.pn);
+        ro(&mut m, "Device.DeviceInfo.SerialNumber", &id.serial);
+        ro(&mut m, "Device.DeviceInfo.HardwareVersion", &id.hwver);
+        ro(&mut m, SW, &id.swver);
+        ro(&mut m, MAC_PARAM, &mac);
+        ro(&mut m, CUSTOM_CA, "None");
+        let ms_params: [(&str, &str, ValueType, bool); 9] = [
+            ("URL", &ms.acs_url, ValueType::String, true),
+            ("Username", &ms.username, ValueType::String, true),
+            ("Password", &ms.password, ValueType::String, true),
+            ("PeriodicInformEnable", "true", ValueType::Boolean, true),
+            (
+                "PeriodicInformInterval",
+                &ms.interval.to_string(),
+                ValueType::UnsignedInt,
+                true,
+            ),
+            ("ParameterKey", "", ValueType::String, false),
+            ("ConnectionRequestURL", &ms.cr_url, ValueType::String, false),
+            (
+                "ConnectionRequestUsername",
+                &ms.cr_username,
+                ValueType::String,
+                true,
+            ),
+            (
+                "ConnectionRequestPassword",
+                &ms.cr_password,
+                ValueType::String,
+                true,
+            ),
+        ];
+        for (leaf, v, k, w) in ms_params {
+            m.insert(&format!("{MS}{leaf}"), v, k, w);
+        }
+        m.add_table(
+            LINES,
+            &[
+                ("Enable", "false", ValueType::Boolean, true),
+                ("DirectoryNumber", "", ValueType::String, true),
+                ("CallerIDName", "", ValueType::String, true),
+            ],
+        );
+        let mut model = PhoneModel {
+            mem: m,
+            pending: Vec::new(),
+        };
+        model.refresh(explicit, &id.swver);
+        model
+    }
+
+    /// Takes the phone's current values; a changed value of a parameter
+    /// with notification on is recorded for `4 VALUE CHANGE`.
+    pub fn refresh(&mut self, explicit: &[(String, String)], swver: &str) {
+        for (xml, value) in phone_values(explicit) {
+            let Some(path) = path_of(&xml) else { continue };
+            if self.mem.param(&path).is_some() {
+                self.mem.set_local(&path, &value);
+            } else {
+                self.mem.insert(&path, &value, ValueType::String, true);
+            }
+        }
+        self.mem.set_local(SW, swver);
+    }
+
+    /// The ACS's writes for the phone, in order (XML names).
+    pub fn take_phone_writes(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// A ManagementServer value (`leaf` e.g. `PeriodicInformInterval`).
+    pub fn ms(&self, leaf: &str) -> &str {
+        self.mem.value(&format!("{MS}{leaf}")).unwrap_or("")
+    }
+
+    /// Sets a value the agent owns (read-only ones included).
+    pub fn set_own(&mut self, path: &str, value: &str) {
+        self.mem.set_local(path, value);
+    }
+}
+
+fn bad_value(name: &str, why: String) -> ParameterFault {
+    ParameterFault {
+        name: name.to_string(),
+        code: FaultCode::INVALID_PARAMETER_VALUE,
+        message: why,
+    }
+}
+
+impl DataModel for PhoneModel {
+    fn get_values(&mut self, names: &[String]) -> Result<Vec<ParameterValue>, Fault> {
+        let mut v = self.mem.get_values(names)?;
+        for p in &mut v {
+            if p.name.ends_with("Password") {
+                p.value.clear();
+            }
+        }
+        Ok(v)
+    }
+
+    fn set_values(&mut self, list: &[ParameterValue], parameter_key: &str) -> Result<u8, Fault> {
+        let mut faults = Vec::new();
+        let mut writes = Vec::new();
+        for pv in list {
+            let Some(xml) = xml_of(&pv.name) else {
+                continue;
+            };
+            if self.mem.param(&pv.name).is_none() {
+                continue; // the memory model answers 9005
+            }
+            if let Some(Err(e)) = schema::validate(&xml, pv.value.trim()) {
+                faults.push(bad_value(&pv.name, format!("{xml}: {e}")));
+            }
+            writes.push((xml, pv.value.clone()));
+        }
+        if !faults.is_empty() {
+            return Err(Fault::set_parameter_values(faults));
+        }
+        let status = self.mem.set_values(list, parameter_key)?;
+        self.pending.extend(writes);
+        Ok(status)
+    }
+
+    fn get_names(&mut self, path: &str, next_level: bool) -> Result<Vec<ParameterInfo>, Fault> {
+        self.mem.get_names(path, next_level)
+    }
+
+    fn get_attributes(&mut self, names: &[String]) -> Result<Vec<ParameterAttribute>, Fault> {
+        self.mem.get_attributes(names)
+    }
+
+    fn set_attributes(&mut self, list: &[SetParameterAttribute]) -> Result<(), Fault> {
+        self.mem.set_attributes(list)
+    }
+
+    fn add_object(&mut self, object_name: &str, parameter_key: &str) -> Result<(u32, u8), Fault> {
+        self.mem.add_object(object_name, parameter_key)
+    }
+
+    fn delete_object(&mut self, object_name: &str, parameter_key: &str) -> Result<u8, Fault> {
+        let status = self.mem.delete_object(object_name, parameter_key)?;
+        for leaf in ["DirectoryNumber", "CallerIDName"] {
+            if let Some(xml) = xml_of(&format!("{object_name}{leaf}")) {
+                self.pending.push((xml, String::new()));
+            }
+        }
+        Ok(status)
+    }
+
+    fn reboot(&mut self, command_key: &str) -> Result<(), Fault> {
+        self.mem.reboot(command_key)
+    }
+
+    fn factory_reset(&mut self) -> Result<(), Fault> {
+        self.mem.factory_reset()
+    }
+
+    fn download(&mut self, download: &Download) -> Result<DownloadAccepted, Fault> {
+        if download.url.starts_with("tftp://") {
+            return Err(Fault::with_message(
+                FaultCode::UNSUPPORTED_TRANSFER_PROTOCOL,
+                "the simulated phone downloads over http:// and https:// only",
+            ));
+        }
+        self.mem.download(download)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> PhoneIdentity {
+        PhoneIdentity {
+            mac: "000e08abcdef".into(),
+            serial: "SN1".into(),
+            pn: "CP-8841-3PCC".into(),
+            psn: "8841".into(),
+            swver: "11.0.1".into(),
+            hwver: "1".into(),
+        }
+    }
+
+    #[test]
+    fn r_tr69_4_xml_names_and_paths_map_both_ways() {
+        let tls = "Device.X_CISCO_SecuritySettings.TLSCipherList";
+        assert_eq!(path_of("TLS_Cipher_List").as_deref(), Some(tls));
+        assert_eq!(xml_of(tls).as_deref(), Some("TLS_Cipher_List"));
+        assert_eq!(
+            path_of("Resync_Periodic").as_deref(),
+            Some("Device.X_CISCO_Profile.Resync_Periodic")
+        );
+        assert_eq!(
+            xml_of(&format!("{LINES}3.DirectoryNumber")).as_deref(),
+            Some("User_ID_3_")
+        );
+        assert_eq!(xml_of("Device.DeviceInfo.SoftwareVersion"), None);
+        assert_eq!(path_of("bad name"), None);
+    }
+
+    #[test]
+    fn set_values_are_checked_and_queued_for_the_phone() {
+        let mut m = PhoneModel::new(&id(), &[], &MgmtInit::default());
+        let p = "Device.X_CISCO_Profile.Resync_Periodic";
+        assert!(m.mem.value(p).is_some());
+        let bad = ParameterValue::string("Device.X_CISCO_Profile.Provision_Enable", "maybe");
+        let f = m.set_values(&[bad], "").unwrap_err();
+        assert_eq!(
+            f.parameter_faults[0].code,
+            FaultCode::INVALID_PARAMETER_VALUE
+        );
+        assert!(m.take_phone_writes().is_empty(), "all or nothing");
+        m.set_values(&[ParameterValue::string(p, "600")], "k")
+            .unwrap();
+        assert_eq!(
+            m.take_phone_writes(),
+            [("Resync_Periodic".to_string(), "600".to_string())]
+        );
+        let ro = ParameterValue::string(SW, "x");
+        assert_eq!(
+            m.set_values(&[ro], "").unwrap_err().parameter_faults[0].code,
+            FaultCode::NON_WRITABLE_PARAMETER
+        );
+        // A change on the phone with notification on is recorded.
+        let attr = SetParameterAttribute {
+            name: p.into(),
+            notification_change: true,
+            notification: 2,
+            access_list_change: false,
+            access_list: vec![],
+        };
+        m.set_attributes(&[attr]).unwrap();
+        m.refresh(&[("Resync_Periodic".into(), "600".into())], "11.0.1");
+        assert!(!m.mem.has_active_change(), "the ACS's own write");
+        m.refresh(&[("Resync_Periodic".into(), "900".into())], "11.0.1");
+        assert!(m.mem.has_active_change());
+    }
+}
