@@ -1,13 +1,24 @@
-//! `phoneprov serve`: the provisioning server (`phoneprov-server`).
+//! `phoneprov serve`: the provisioning server (`phoneprov-server`), with
+//! the TR-069 ACS (`phoneprov-acs`, SPEC R-TR69) and the activation service
+//! (`phoneprov-activation`, R-ACT) in the same process.
 //!
 //! With no flags it creates `./phoneprov-data` (database, example
 //! templates, development CA) and listens on TFTP 6969, HTTP 8080,
-//! HTTPS 8443 and syslog 5514, printing one line per listener with the
-//! actual address (tests pass port 0 and read it back). `--config FILE`
-//! reads a TOML file (see `examples/phoneprov.toml`); `--http/--https/
-//! --tftp/--syslog ADDR|off` override it. SIGHUP reloads config and
-//! templates (a broken template keeps the old set); SIGTERM or Ctrl-C
-//! drains in-flight requests and transfers, then exits 0.
+//! HTTPS 8443, syslog 5514 and the ACS on 7547, printing one line per
+//! listener with the actual address (tests pass port 0 and read it back).
+//! `--config FILE` reads a TOML file (see `examples/phoneprov.toml`);
+//! `--http/--https/--tftp/--syslog/--acs ADDR|off` override it. SIGHUP
+//! reloads config and templates (a broken template keeps the old set; the
+//! `[acs]` settings are read at start only); SIGTERM or Ctrl-C drains
+//! in-flight requests, transfers and CWMP sessions, then exits 0.
+//!
+//! One handler answers `/api/` and `/activation/` on the HTTP(S) ports
+//! (`phoneprov_api::bytes_handler_with`): the admin API, the ACS task API
+//! (`/api/v1/devices/{mac}/tasks`, `/datamodel`, `/connection-request`;
+//! only while the ACS listens) and the activation service's admin
+//! (`/api/v1/activation/...`) and phone (`/activation/v1/...`) endpoints.
+//! Every admin route takes the same bearer token (`DATA/admin.token`);
+//! the phones' endpoints take none.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -39,6 +50,10 @@ pub struct ServeArgs {
     /// Syslog (UDP) listen address (ADDR:PORT, PORT, or off).
     #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     pub syslog: Option<Listen>,
+    /// TR-069 ACS listen address (ADDR:PORT, PORT, or off; default
+    /// 0.0.0.0:7547). CPE credentials and presets: [acs] in --config.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub acs: Option<Listen>,
 }
 
 fn parse_listen(s: &str) -> Result<Listen, String> {
@@ -59,6 +74,9 @@ impl ServeArgs {
         }
         if let Some(l) = self.syslog {
             cfg.listen.syslog = l;
+        }
+        if let Some(l) = self.acs {
+            cfg.listen.acs = l;
         }
     }
 }
@@ -95,6 +113,9 @@ fn init_logging() {
 
 async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i32> {
     let flags = args.clone();
+    let acs_listen = cfg.listen.acs;
+    let acs_settings = cfg.acs.clone();
+    let acs_warning = cfg.acs_warning();
     let mut opts = StartOptions::new(data.clone(), cfg);
     opts.config_file = args.config.clone();
     opts.overrides = Arc::new(move |c: &mut Config| flags.apply(c));
@@ -108,7 +129,34 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     }
     let api_state = phoneprov_api::ApiState::open(&data)
         .with_context(|| format!("cannot set up the admin API in {}", data.display()))?;
-    opts.api = Some(Arc::new(phoneprov_api::bytes_handler(api_state)));
+    let guard = api_state.admin_guard();
+    // The activation service is plain HTTP(S) routes; the ACS also needs
+    // its own listener, bound here (before the others start) so a port in
+    // use is one error line and nothing runs.
+    let activation = phoneprov_activation::ActivationService::open(&data, guard.clone())
+        .with_context(|| format!("cannot set up the activation service in {}", data.display()))?;
+    let mut extra = phoneprov_activation::router(activation);
+    let mut doc = phoneprov_api::activation_doc();
+    let acs = match acs_listen.addr() {
+        Some(addr) => {
+            let acs = phoneprov_acs::Acs::open(&data, acs_settings)
+                .with_context(|| format!("cannot set up the ACS in {}", data.display()))?;
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on acs {addr}: {e}; stop the program using it or pick another port (--acs ADDR or off, or [listen] acs in the config)"
+                )
+            })?;
+            extra = extra.merge(acs.api_router_guarded(guard));
+            doc.merge(phoneprov_api::acs_doc());
+            Some((acs, listener))
+        }
+        None => None,
+    };
+    opts.api = Some(Arc::new(phoneprov_api::bytes_handler_with(
+        api_state,
+        extra,
+        Some(doc),
+    )));
     let filer_store = phoneprov_store::Store::open(&data)?;
     let ip_index = phoneprov_syslog::IpIndex::load(&filer_store)?;
     let filer = phoneprov_syslog::StoreFiler::spawn(filer_store, ip_index, 65_536);
@@ -125,6 +173,19 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
         })
     }));
     let server = Server::start(opts).await?;
+    // The ACS stops with the rest: `stop` fires on SIGTERM/Ctrl-C, then its
+    // open sessions end and their sent tasks are requeued.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (acs_addr, acs_task) = match acs {
+        Some((acs, listener)) => {
+            let addr = listener.local_addr().ok();
+            let task = tokio::spawn(acs.serve(listener, async {
+                let _ = stopped.await;
+            }));
+            (addr, Some(task))
+        }
+        None => (None, None),
+    };
     // Install the handlers before printing the addresses: whoever reads
     // them may signal at once.
     let signals = Signals::new();
@@ -135,11 +196,15 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
         "phoneprov serve: admin API at /api/v1 (bearer token in {})",
         data.join("admin.token").display()
     );
+    if let Some(w) = acs_warning {
+        eprintln!("phoneprov serve: warning: {w}");
+    }
     let lines = [
         ("tftp", "tftp", b.tftp),
         ("http", "http", b.http),
         ("https", "https", b.https),
         ("syslog", "udp", b.syslog),
+        ("acs", "http", acs_addr),
     ];
     for (name, scheme, addr) in lines {
         if let Some(a) = addr {
@@ -153,7 +218,13 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     drop(out);
     signals.wait_for_stop(&server).await;
     eprintln!("phoneprov serve: stopping; letting in-flight requests and transfers finish");
-    server.shutdown().await;
+    let _ = stop.send(());
+    let acs_done = async {
+        if let Some(task) = acs_task {
+            let _ = task.await;
+        }
+    };
+    tokio::join!(server.shutdown(), acs_done);
     Ok(0)
 }
 

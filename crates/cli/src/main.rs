@@ -51,7 +51,7 @@ enum Command {
     /// Expand a profile rule the way a phone would.
     #[command(subcommand)]
     Rule(cmd_rule::RuleCommand),
-    /// Run the provisioning server (TFTP, HTTP, HTTPS, syslog).
+    /// Run the provisioning server (TFTP, HTTP, HTTPS, syslog, TR-069 ACS, activation).
     Serve(cmd_serve::ServeArgs),
     /// Simulate phones that boot, discover their server and resync.
     Sim(cmd_sim::SimArgs),
