@@ -70,9 +70,39 @@ pub struct SimArgs {
     /// Transfer timeout in seconds (connect timeout is min(5, this)).
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// TR-069 ACS URL (R-TR69): each phone runs a CPE agent (default: from DHCP options 43/125 with 60=dslforum.org).
+    #[arg(long, value_name = "URL")]
+    pub acs: Option<String>,
+    /// User name for the ACS (HTTP Digest or Basic).
+    #[arg(long, value_name = "USER", default_value = "")]
+    pub acs_user: String,
+    /// Password for the ACS.
+    #[arg(long, value_name = "PASSWORD", default_value = "")]
+    pub acs_password: String,
+    /// Serve TR-069 connection requests (GET /tr069/<mac>, Digest) here.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub cr_listen: Option<SocketAddr>,
+    /// ConnectionRequestUsername of every phone (empty: no authentication).
+    #[arg(long, value_name = "USER", default_value = "")]
+    pub cr_user: String,
+    /// ConnectionRequestPassword of every phone.
+    #[arg(long, value_name = "PASSWORD", default_value = "")]
+    pub cr_password: String,
+    /// PeriodicInformInterval in seconds (default 3600; 0: no periodic inform).
+    #[arg(long, value_name = "SECS")]
+    pub inform_interval: Option<u64>,
     /// Print the report as JSON (with --count 1: every final parameter value).
     #[arg(long)]
     pub json: bool,
+    /// Activation service base URL (R-ACT): phones with no provisioning server from DHCP ask it who provisions them.
+    #[arg(long, value_name = "URL")]
+    pub activation: Option<String>,
+    /// gds:// code each phone types when the activation service gives it no provider (16 digits or #SHORT).
+    #[arg(long, value_name = "CODE", requires = "activation")]
+    pub gds_code: Option<String>,
+    /// Longest real wait for an activation retry, in ms; the phone's clock jumps the rest of the backoff.
+    #[arg(long, value_name = "MS", requires = "activation")]
+    pub activation_retry_wait: Option<u64>,
 }
 
 fn split_pair<'a>(flag: &str, s: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
@@ -137,6 +167,16 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         Some(s) => RunMode::For(Duration::from_secs(s)),
     };
     cfg.concurrency = args.concurrency;
+    cfg.activation = args.activation.clone();
+    cfg.gds_code = args.gds_code.clone();
+    cfg.activation_retry_wait = args.activation_retry_wait.map(Duration::from_millis);
+    cfg.tr069.acs_url = args.acs.clone();
+    cfg.tr069.acs_username = args.acs_user.clone();
+    cfg.tr069.acs_password = args.acs_password.clone();
+    cfg.tr069.cr_listen = args.cr_listen;
+    cfg.tr069.cr_username = args.cr_user.clone();
+    cfg.tr069.cr_password = args.cr_password.clone();
+    cfg.tr069.inform_interval = args.inform_interval;
     cfg.seed = args.seed;
     cfg.request_timeout = Duration::from_secs(args.timeout.max(1));
     cfg.connect_timeout = cfg.request_timeout.min(Duration::from_secs(5));
@@ -158,6 +198,12 @@ pub fn run(args: SimArgs) -> anyhow::Result<i32> {
             eprintln!(
                 "phone endpoints on http://{addr}/ (/<mac>/admin/resync?RULE, /<mac>/status.json)"
             );
+        }
+        if let Some(acs) = fleet.acs_url() {
+            eprintln!("TR-069: informing {acs}");
+        }
+        if let Some(addr) = fleet.cr_addr() {
+            eprintln!("TR-069 connection requests on http://{addr}/tr069/<mac>");
         }
         let stop = fleet.shutdown_handle();
         tokio::spawn(async move {

@@ -84,6 +84,16 @@ pub struct SimConfig {
     /// requests, periodic inform. Off unless an ACS URL is given here or
     /// the lease names one (options 43/125 with 60 = `dslforum.org`).
     pub tr069: crate::cpe::Tr069Config,
+    /// Base URL of the activation service (`--activation URL`, R-ACT):
+    /// phones without a provisioning server from DHCP ask it who
+    /// provisions them ([`crate::activation`]). `None`: not simulated.
+    pub activation: Option<String>,
+    /// `--gds-code CODE`: typed by each phone the activation server gave
+    /// no provider (R-ACT-2).
+    pub gds_code: Option<String>,
+    /// `--activation-retry-wait MS`: the longest real wait for an
+    /// activation retry; the phone's clock jumps the rest of the backoff.
+    pub activation_retry_wait: Option<Duration>,
 }
 
 impl SimConfig {
@@ -110,6 +120,9 @@ impl SimConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             tr069: crate::cpe::Tr069Config::default(),
+            activation: None,
+            gds_code: None,
+            activation_retry_wait: None,
         }
     }
 
@@ -125,6 +138,16 @@ impl SimConfig {
             .map_err(|e| SimError::Config(format!("--mac-base: {e}")))?;
         let last = phoneprov_pki::mac_add(&first, self.count - 1)
             .map_err(|e| SimError::Config(format!("--mac-base: {e}")))?;
+        if let Some(url) = &self.activation {
+            crate::activation::validate_base_url(url).map_err(SimError::Config)?;
+        }
+        if let Some(code) = &self.gds_code {
+            phoneprov_activation::EnteredCode::parse(code).map_err(|e| {
+                SimError::Config(format!(
+                    "--gds-code: {e} (give 16 digits, or # and a 3-16 digit short code)"
+                ))
+            })?;
+        }
         if last.is_none() {
             return Err(SimError::Config(format!(
                 "{} MACs from {first} run past ffffffffffff: lower --count or --mac-base",

@@ -37,6 +37,8 @@ pub enum Control {
     /// TR-069 FactoryReset (R-TR69-2): a fresh engine from the initial
     /// configuration, powered on (the CPE agent then informs `0 BOOTSTRAP`).
     FactoryReset,
+    /// An activation trigger (`gds://` code, reboot): [`crate::activation`].
+    Activation(crate::activation::ActivationControl),
 }
 
 /// What one phone ended with.
@@ -49,6 +51,8 @@ pub struct PhoneOutcome {
     /// Every parameter with a value (only kept when asked, `--count 1`).
     pub params: Option<Vec<(String, String)>>,
     pub status: Option<serde_json::Value>,
+    /// The customization state (R-ACT) when `--activation` is on.
+    pub customization: Option<phoneprov_activation::CustomizationState>,
 }
 
 /// Everything a phone task needs.
@@ -67,6 +71,9 @@ pub(crate) struct PhoneTask {
     /// `UpgradeFinished`, `Reboot`, `RequestRefused`): value changes,
     /// download results and reboots.
     pub cpe_events: Option<mpsc::UnboundedSender<Action>>,
+    /// The phone's activation client (`--activation`, R-ACT); it decides
+    /// when the engine powers on.
+    pub activation: Option<crate::activation::ActivationClient>,
 }
 
 type Transfer = Pin<Box<dyn Future<Output = (FetchRequest, Executed)> + Send>>;
@@ -101,6 +108,19 @@ fn status_of(phone: &Phone) -> serde_json::Value {
     s
 }
 
+/// The status page, with the activation client's part when there is one.
+fn status_with(
+    phone: &Phone,
+    act: Option<&crate::activation::ActivationClient>,
+    now_ms: u64,
+) -> serde_json::Value {
+    let mut s = status_of(phone);
+    if let (Some(a), Some(obj)) = (act, s.as_object_mut()) {
+        obj.insert("activation".into(), a.status(now_ms));
+    }
+    s
+}
+
 impl PhoneTask {
     /// Runs the phone until `--once` is satisfied, or shutdown.
     pub async fn run(mut self) -> PhoneOutcome {
@@ -108,7 +128,11 @@ impl PhoneTask {
         let mut phone = Phone::new(self.cfg.clone());
         let mut skew: u64 = 0;
         let now = |skew: u64| Time(wall_ms() + skew);
-        phone.handle_input(Input::PowerOn, now(skew));
+        let mut act = self.activation.take();
+        match act.as_mut() {
+            Some(a) => a.boot(&mut phone, now(skew).0),
+            None => phone.handle_input(Input::PowerOn, now(skew)),
+        }
         // The boot timer is fast-forwarded under --boot-storm (all at once)
         // and under --once; otherwise Resync_Random_Delay spreads it.
         let mut boot_timer = true;
@@ -151,6 +175,9 @@ impl PhoneTask {
                             .take()
                             .map(|t| t.elapsed().as_millis() as u64);
                         self.stats.record_resync(class, error.as_deref(), ms);
+                        if let Some(a) = act.as_mut() {
+                            a.on_resync_finished(&mut phone, class == Class::A, now(skew).0);
+                        }
                         if self.mode == RunMode::Once {
                             done = true;
                         }
@@ -177,7 +204,18 @@ impl PhoneTask {
                     transfer = Some(self.start_transfer(&mac, &phone, req));
                 }
             }
-            if done && transfer.is_none() && queued.is_empty() && !upgrading {
+            if act.as_mut().is_some_and(|a| a.take_powered_now()) {
+                boot_timer = true;
+            }
+            // --once with activation: one round (final, or a retry armed).
+            let act_settled = act.as_ref().is_none_or(|a| a.settled());
+            let act_held_done = self.mode == RunMode::Once
+                && act.as_ref().is_some_and(|a| !a.engine_on() && a.settled());
+            if ((done && act_settled) || act_held_done)
+                && transfer.is_none()
+                && queued.is_empty()
+                && !upgrading
+            {
                 break;
             }
             let timeout = phone.poll_timeout();
@@ -185,6 +223,7 @@ impl PhoneTask {
                 && transfer.is_none()
                 && timeout.is_none()
                 && !control_open
+                && act_settled
             {
                 // Nothing can happen any more (e.g. Provision_Enable = No):
                 // the phone ends without a resync.
@@ -208,7 +247,20 @@ impl PhoneTask {
                     }
                 }
             }
-            let sleep_ms = timeout.map(|t| t.0.saturating_sub(now(skew).0));
+            let act_at = act.as_ref().and_then(|a| a.retry_at());
+            if let (Some(at), Some(wait)) = (act_at, act.as_ref().and_then(|a| a.retry_wait_ms())) {
+                // --activation-retry-wait: jump the phone's clock over the
+                // rest of the backoff (the fast-forward of --once).
+                let n = now(skew).0;
+                if at > n + wait {
+                    skew += at - n - wait;
+                }
+            }
+            let wake = match (timeout.map(|t| t.0), act_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let sleep_ms = wake.map(|t| t.saturating_sub(now(skew).0));
             let sleep = async {
                 match sleep_ms {
                     Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
@@ -223,9 +275,34 @@ impl PhoneTask {
                     self.stats.bytes.add(ex.bytes);
                     phone.handle_input(Input::FetchDone { id: req.id, result: ex.result, server_ip: ex.server_ip }, now(skew));
                 }
+                answer = async { act.as_mut().expect("guarded").next_answer().await }, if act.as_ref().is_some_and(|a| a.busy()) => {
+                    if let Some(a) = act.as_mut() {
+                        a.feed(&mut phone, answer, now(skew).0);
+                    }
+                }
                 msg = self.control.recv(), if control_open => match msg {
-                    Some(Control::Input(input)) => phone.handle_input(input, now(skew)),
-                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&phone)); }
+                    Some(Control::Input(input)) => match act.as_mut() {
+                        Some(a) => {
+                            a.before_engine_input(&mut phone, &input, now(skew).0);
+                            phone.handle_input(input, now(skew));
+                            a.after_engine_input(&mut phone, now(skew).0);
+                        }
+                        None => phone.handle_input(input, now(skew)),
+                    },
+                    Some(Control::Status(reply)) => { let _ = reply.send(status_with(&phone, act.as_ref(), now(skew).0)); }
+                    Some(Control::Activation(c)) => {
+                        if matches!(c, crate::activation::ActivationControl::Reboot) {
+                            // The engine's operation dies with the power.
+                            transfer = None;
+                            queued.clear();
+                            upgrading = false;
+                            resync_started = None;
+                        }
+                        match act.as_mut() {
+                            Some(a) => a.control(&mut phone, c, now(skew).0),
+                            None => crate::activation::control_without_client(&mut phone, c, now(skew).0),
+                        }
+                    }
                     Some(Control::FactoryReset) => {
                         // A fresh engine: answers of transfers started by the
                         // old one must not reach it.
@@ -237,13 +314,21 @@ impl PhoneTask {
                         let mut cfg = self.cfg.clone();
                         cfg.identity.swver = phone.identity().swver.clone();
                         phone = Phone::new(cfg);
-                        phone.handle_input(Input::PowerOn, now(skew));
+                        match act.as_mut() {
+                            // R-ACT-1: back to Open; activation decides the power-on.
+                            Some(a) => a.factory_reset(&mut phone, now(skew).0),
+                            None => phone.handle_input(Input::PowerOn, now(skew)),
+                        }
                     }
                     None => control_open = false,
                 },
                 _ = sleep => {
-                    boot_timer = false;
-                    phone.handle_timeout(now(skew));
+                    let n = now(skew);
+                    let act_fired = act.as_mut().is_some_and(|a| a.on_timer(&mut phone, n.0));
+                    if !act_fired || timeout.is_some_and(|t| t <= n) {
+                        boot_timer = false;
+                        phone.handle_timeout(n);
+                    }
                 }
             }
         }
@@ -253,7 +338,10 @@ impl PhoneTask {
             last_class: stats.last_class,
             last_error: stats.last_error.clone(),
             params: self.keep_params.then(|| param_values(&phone)),
-            status: self.keep_params.then(|| status_of(&phone)),
+            status: self
+                .keep_params
+                .then(|| status_with(&phone, act.as_ref(), now(skew).0)),
+            customization: act.as_ref().map(|a| a.state()),
         }
     }
 

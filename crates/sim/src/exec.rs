@@ -123,7 +123,11 @@ impl Net {
         Ok(c)
     }
 
-    fn http_client(&self, mac: &str, params: &ParamStore) -> Result<HttpClient, SetupError> {
+    pub(crate) fn http_client(
+        &self,
+        mac: &str,
+        params: &ParamStore,
+    ) -> Result<HttpClient, SetupError> {
         let mut cfg = HttpClientConfig::new(self.tls(mac, params)?);
         cfg.proxy = proxy(params);
         cfg.connect_timeout = self.connect_timeout;

@@ -30,6 +30,14 @@ pub struct LeaseEffect {
     pub acs_url: Option<String>,
 }
 
+impl LeaseEffect {
+    /// DHCP handed out a provisioning server (a server for rules, a
+    /// `Profile_Rule`, or an ACS): activation is not used (R-ACT-1, R-FLOW-4).
+    pub fn gives_server(&self) -> bool {
+        self.default_server.is_some() || self.profile_rule.is_some() || self.acs_url.is_some()
+    }
+}
+
 /// Reads the lease in `DHCP_Option_To_Use` order (the `--param` value or
 /// the default `66,160,159,150,60,43,125`).
 pub fn lease_effect(cfg: &SimConfig) -> LeaseEffect {
@@ -99,6 +107,14 @@ impl Fleet {
                 })?),
                 None => None,
             };
+        let activation = cfg.activation.as_deref().map(|url| {
+            Arc::new(crate::activation::ActivationSettings {
+                base_url: crate::activation::validate_base_url(url).unwrap_or_default(),
+                gds_code: cfg.gds_code.clone(),
+                retry_wait: cfg.activation_retry_wait,
+            })
+        });
+        let dhcp_server = lease.gives_server();
         let mut registry = triggers::Registry::new();
         let mut phones = Vec::with_capacity(cfg.count as usize);
         for i in 0..cfg.count {
@@ -119,6 +135,18 @@ impl Fleet {
             if listener.is_some() {
                 registry.insert(pc.identity.mac.clone(), ctx);
             }
+            let activation_client = activation.as_ref().map(|settings| {
+                crate::activation::ActivationClient::new(
+                    crate::activation::ClientParts {
+                        settings: settings.clone(),
+                        net: net.clone(),
+                        slots: slots.clone(),
+                        dhcp_server,
+                        seed: cfg.seed.wrapping_add(i),
+                    },
+                    &pc,
+                )
+            });
             let task = PhoneTask {
                 cfg: pc,
                 net: net.clone(),
@@ -129,6 +157,7 @@ impl Fleet {
                 control: crx,
                 shutdown: rx.clone(),
                 keep_params,
+                activation: activation_client,
                 cpe_events,
             };
             let stats2 = stats.clone();
@@ -206,9 +235,13 @@ impl Fleet {
         let mut failed = 0;
         let mut without = 0;
         let mut single = None;
+        let mut customization: BTreeMap<String, u64> = BTreeMap::new();
         for h in self.phones {
             match h.await {
                 Ok(out) => {
+                    if let Some(st) = out.customization {
+                        *customization.entry(st.as_str().to_string()).or_default() += 1;
+                    }
                     match out.last_class {
                         Some(Class::A) => {}
                         Some(_) => failed += 1,
@@ -238,6 +271,7 @@ impl Fleet {
         if tr069 {
             report.cwmp = Some(self.stats.cwmp.report());
         }
+        report.customization = customization;
         if let Some(out) = single {
             report.final_params = out
                 .params

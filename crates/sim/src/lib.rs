@@ -19,7 +19,14 @@
 //! * [`triggers`]: `/<mac>/admin/resync?RULE`, `/admin/upgrade?URL`,
 //!   `POST /CGI/Execute`, `/status.json` on one `--listen` (R-RULE-6).
 //! * [`report`]: resyncs by class A/B/C, upgrades, latency p50/p90/p99,
-//!   bytes, resyncs per second.
+//!   bytes, resyncs per second, phones per customization state.
+//! * [`activation`]: the activation client (`--activation URL`, R-ACT):
+//!   a phone without a provisioning server from DHCP asks the activation
+//!   service who provisions it, redeems `gds://` codes (`--gds-code`,
+//!   `POST /<mac>/activation/code`), applies the redirect's `Profile_Rule`
+//!   and walks Open, Pending, Custom Pending, Acquired, Unavailable,
+//!   GDS-Pending, GDS-Acquired and Aborted with the 12.0(3) backoff; the
+//!   state survives `/admin/reboot` and is reset by `/admin/factory-reset`.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), phoneprov_sim::SimError> {
@@ -40,7 +47,8 @@
 //!
 //! Syslog actions go to `Syslog_Server` over UDP (`SyslogSender`, R-LOG).
 //! Not simulated: WPAD/PAC
-//! (`Proxy_Mode=Auto` goes direct), `gds://` (class C).
+//! (`Proxy_Mode=Auto` goes direct), `gds://` as a resync rule (class C;
+//! the onboarding itself runs in [`activation`] with `--activation`).
 //!
 //! ## Hand-written parts
 //! The trigger routing (the `/<mac>` prefix is optional, so axum's router
@@ -50,6 +58,7 @@
 //! fit). Everything
 //! networked is `phoneprov-transport` (hyper, rustls, hickory) and axum.
 
+pub mod activation;
 pub mod config;
 pub mod cpe;
 pub mod driver;

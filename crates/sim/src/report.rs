@@ -124,6 +124,7 @@ impl FleetStats {
             final_params: None,
             status: None,
             cwmp: None,
+            customization: BTreeMap::new(),
         }
     }
 }
@@ -203,6 +204,10 @@ pub struct FleetReport {
     /// TR-069 sessions when an ACS was in use (R-TR69).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwmp: Option<crate::cpe::CwmpReport>,
+    /// `--activation`: phones per customization state at the end (R-ACT),
+    /// keyed by the seeds' spelling (`Acquired`, `Custom Pending`, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub customization: BTreeMap<String, u64>,
 }
 
 impl FleetReport {
@@ -248,6 +253,14 @@ impl FleetReport {
                 "phones failed (B/C) {}  without a finished resync {}",
                 self.phones_failed, self.phones_without_resync
             );
+        }
+        if !self.customization.is_empty() {
+            let states: Vec<String> = self
+                .customization
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+            let _ = writeln!(s, "customization: {}", states.join(", "));
         }
         for (e, n) in self.errors.iter().take(5) {
             let _ = writeln!(s, "  {n} x {e}");

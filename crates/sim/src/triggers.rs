@@ -7,6 +7,10 @@
 //! | `GET /<mac>/admin/upgrade?URL` | upgrade now from `URL` |
 //! | `POST /<mac>/CGI/Execute` | XML `<…Execute><ExecuteItem URL="Resync:RULE"/>` (raw or form field `XML=`) |
 //! | `GET /<mac>/status.json` | the engine's status plus every parameter value |
+//! | `POST /<mac>/admin/params` | manual provisioning: form `NAME=VALUE&...` → `SetParams` (R-FLOW-1 C) |
+//! | `POST /<mac>/admin/reboot` | power-cycle (parameters and customization state kept) |
+//! | `POST /<mac>/admin/factory-reset` | factory reset (initial parameters, customization Open) |
+//! | `POST /<mac>/activation/code` | type a `gds://` code (body: 16 digits or `#` + 3–16 digits, R-ACT-2) |
 //!
 //! `<mac>` is the phone's MAC in any usual form. With a single phone the
 //! bare paths (`/admin/resync?…`) reach it too. The query is the rule text,
@@ -26,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use phoneprov_phone::{parse_execute_xml, Input};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::activation::ActivationControl;
 use crate::driver::Control;
 
 /// MAC (12 lowercase hex) → the phone's control channel.
@@ -156,6 +161,35 @@ async fn handle(
             )
                 .into_response();
         }
+        (&Method::POST, "/admin/params") => {
+            let params = form_pairs(&body);
+            if params.is_empty() {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "give the parameters as a form body: NAME=VALUE&NAME=VALUE\n",
+                );
+            }
+            Input::SetParams { params }
+        }
+        (&Method::POST, "/admin/reboot") => {
+            return send(&phone, Control::Activation(ActivationControl::Reboot)).await
+        }
+        (&Method::POST, "/admin/factory-reset") => {
+            return send(&phone, Control::FactoryReset).await
+        }
+        (&Method::POST, "/activation/code") => {
+            let code = String::from_utf8_lossy(&body).trim().to_string();
+            let (tx, rx) = oneshot::channel();
+            let c = Control::Activation(ActivationControl::GdsCode(code, tx));
+            if phone.send(c).await.is_err() {
+                return text(StatusCode::SERVICE_UNAVAILABLE, "the phone has stopped\n");
+            }
+            return match rx.await {
+                Ok(Ok(())) => text(StatusCode::OK, "OK\n"),
+                Ok(Err(e)) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+                Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "the phone has stopped\n"),
+            };
+        }
         (&Method::GET, "/status.json") => {
             let (tx, rx) = oneshot::channel();
             if phone.send(Control::Status(tx)).await.is_err() {
@@ -184,6 +218,27 @@ async fn handle(
     }
 }
 
+/// Sends one control message; 200 `OK` or 503.
+async fn send(phone: &mpsc::Sender<Control>, c: Control) -> Response {
+    match phone.send(c).await {
+        Ok(()) => text(StatusCode::OK, "OK\n"),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "the phone has stopped\n"),
+    }
+}
+
+/// `A=1&B=x%20y` → `[("A","1"),("B","x y")]` (form encoding, `+` is a space).
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .trim()
+        .split('&')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let k = decode(&k.replace('+', " "));
+            (!k.trim().is_empty()).then(|| (k.trim().to_string(), decode(&v.replace('+', " "))))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +249,13 @@ mod tests {
         assert_eq!(mac_of("admin"), None);
         assert_eq!(execute_body(b"XML=%3CA%3E+x"), "<A> x");
         assert_eq!(execute_body(b" <A/> "), "<A/>");
+        assert_eq!(
+            form_pairs(b"Profile_Rule=http%3A%2F%2Fh%2Fp.xml&GPP_A=a+b&junk"),
+            vec![
+                ("Profile_Rule".to_string(), "http://h/p.xml".to_string()),
+                ("GPP_A".to_string(), "a b".to_string())
+            ]
+        );
         assert_eq!(
             decode("%5B--key%20k%5D%20http://h/p"),
             "[--key k] http://h/p"
