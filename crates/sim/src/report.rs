@@ -214,7 +214,12 @@ impl FleetReport {
     /// Exit status under `--once`: 0 only when every phone's resync was
     /// class A (R-RESULT).
     pub fn once_exit_code(&self) -> i32 {
-        if self.phones_failed > 0 || self.phones_without_resync > 0 {
+        // With TR-069 on, every phone must also have finished its session.
+        let cwmp_short = self
+            .cwmp
+            .as_ref()
+            .is_some_and(|c| c.sessions_ok < self.phones);
+        if self.phones_failed > 0 || self.phones_without_resync > 0 || cwmp_short {
             1
         } else {
             0

@@ -151,7 +151,10 @@ async fn wait_param(addr: std::net::SocketAddr, name: &str, want: &str) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{name} never became {want:?}: {}", status(addr).await["params"]);
+    panic!(
+        "{name} never became {want:?}: {}",
+        status(addr).await["params"]
+    );
 }
 
 fn tr069(acs_url: &str) -> Tr069Config {
@@ -249,7 +252,10 @@ async fn every_rpc_and_event_against_the_real_acs() {
         &acs,
         json!({"rpc":"SetParameterValues","values":[{"name":format!("{LINES}1.DirectoryNumber"),"value":"1001"}]}),
     );
-    let del = enqueue(&acs, json!({"rpc":"DeleteObject","object_name":format!("{LINES}2.")}));
+    let del = enqueue(
+        &acs,
+        json!({"rpc":"DeleteObject","object_name":format!("{LINES}2.")}),
+    );
     let unknown = enqueue(
         &acs,
         json!({"rpc":"GetParameterValues","names":["Device.NoSuch.Thing"]}),
@@ -262,26 +268,45 @@ async fn every_rpc_and_event_against_the_real_acs() {
     }
     let r = finished(&acs, gpv).await.result.unwrap();
     let values = r["values"].as_array().unwrap();
-    let find = |n: &str| values.iter().find(|v| v["name"] == n).map(|v| v["value"].clone());
-    assert_eq!(find("Device.DeviceInfo.SoftwareVersion"), Some(json!("11.0.1")));
-    assert_eq!(find("Device.DeviceInfo.SerialNumber"), Some(json!("SN000001")));
+    let find = |n: &str| {
+        values
+            .iter()
+            .find(|v| v["name"] == n)
+            .map(|v| v["value"].clone())
+    };
+    assert_eq!(
+        find("Device.DeviceInfo.SoftwareVersion"),
+        Some(json!("11.0.1"))
+    );
+    assert_eq!(
+        find("Device.DeviceInfo.SerialNumber"),
+        Some(json!("SN000001"))
+    );
     assert!(find("Device.X_CISCO_SecuritySettings.TLSCipherList").is_some());
     assert_eq!(finished(&acs, spv).await.state, TaskState::Done);
     wait_param(phone, "TLS_Cipher_List", "HIGH:!aNULL").await;
     wait_param(phone, "GPP_B", "set-by-acs").await;
     let f = finished(&acs, bad_spv).await;
     assert_eq!(f.state, TaskState::Fault);
-    assert_eq!(f.result.unwrap()["fault"]["parameter_faults"][0]["code"], 9007);
+    assert_eq!(
+        f.result.unwrap()["fault"]["parameter_faults"][0]["code"],
+        9007
+    );
     let names = finished(&acs, gpn).await.result.unwrap();
-    assert!(names["names"]
-        .as_array()
-        .unwrap()
-        .contains(&json!({"name":"Device.ManagementServer.PeriodicInformInterval","writable":true})));
+    assert!(names["names"].as_array().unwrap().contains(
+        &json!({"name":"Device.ManagementServer.PeriodicInformInterval","writable":true})
+    ));
     assert_eq!(finished(&acs, spa).await.state, TaskState::Done);
     let a = finished(&acs, gpa).await.result.unwrap();
     assert_eq!(a["attributes"][0]["notification"], 2);
-    assert_eq!(finished(&acs, add1).await.result.unwrap()["instance_number"], 1);
-    assert_eq!(finished(&acs, add2).await.result.unwrap()["instance_number"], 2);
+    assert_eq!(
+        finished(&acs, add1).await.result.unwrap()["instance_number"],
+        1
+    );
+    assert_eq!(
+        finished(&acs, add2).await.result.unwrap()["instance_number"],
+        2
+    );
     assert_eq!(finished(&acs, line).await.state, TaskState::Done);
     wait_param(phone, "User_ID_1_", "1001").await;
     assert_eq!(finished(&acs, del).await.state, TaskState::Done);
@@ -342,13 +367,21 @@ async fn every_rpc_and_event_against_the_real_acs() {
     acs.acs.connection_request(mac()).await.unwrap();
     assert_eq!(finished(&acs, periodic).await.state, TaskState::Done);
     let v = finished(&acs, ca_status).await.result.unwrap();
-    assert!(v["values"][0]["value"].as_str().unwrap().starts_with("Installed"));
+    assert!(v["values"][0]["value"]
+        .as_str()
+        .unwrap()
+        .starts_with("Installed"));
     assert_eq!(finished(&acs, reboot).await.state, TaskState::Done);
     wait_inform(&acs, "M Reboot").await;
     wait_inform(&acs, "2 PERIODIC").await;
 
     // FactoryReset: the phone's own settings are gone, BOOTSTRAP again.
-    let boots = |d: &Path| informs(d).iter().filter(|m| m.contains("0 BOOTSTRAP")).count();
+    let boots = |d: &Path| {
+        informs(d)
+            .iter()
+            .filter(|m| m.contains("0 BOOTSTRAP"))
+            .count()
+    };
     assert_eq!(boots(acs.dir.path()), 1);
     let reset = enqueue(&acs, json!({"rpc":"FactoryReset"}));
     acs.acs.connection_request(mac()).await.unwrap();
@@ -356,7 +389,11 @@ async fn every_rpc_and_event_against_the_real_acs() {
     let dir = acs.dir.path().to_path_buf();
     wait_for("a second 0 BOOTSTRAP", || boots(&dir) >= 2).await;
     wait_param(phone, "GPP_B", "initial").await;
-    assert_eq!(status(phone).await["swver"], "sip88xx.12-0-2MPP", "firmware stays");
+    assert_eq!(
+        status(phone).await["swver"],
+        "sip88xx.12-0-2MPP",
+        "firmware stays"
+    );
 
     let all = informs(acs.dir.path()).join("\n");
     for e in [
@@ -452,7 +489,11 @@ async fn r_tr69_1_acs_from_dhcp_options_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_dropped_connections_are_retried() {
     let acs = start_acs(open_settings()).await;
-    let upstream = acs.url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let upstream = acs
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_url = format!("http://{}/", proxy.local_addr().unwrap());
     tokio::spawn(async move {

@@ -319,7 +319,12 @@ impl Agent {
         let pass = self.model.ms("Password").to_string();
         let creds = (!user.is_empty()).then(|| Credentials::new(user, pass));
         let id = &self.pcfg.identity;
-        let ua = format!("Cisco-{}/{} ({})", id.pn, self.model.mem.value(SW).unwrap_or(""), id.mac);
+        let ua = format!(
+            "Cisco-{}/{} ({})",
+            id.pn,
+            self.model.mem.value(SW).unwrap_or(""),
+            id.mac
+        );
         let mut conn = AcsConn::new(self.shared.client.clone(), &self.acs_url, creds, ua);
         let started = std::time::Instant::now();
         let mut body = session.start();
@@ -344,7 +349,9 @@ impl Agent {
                 }
             }
         }
-        Err(format!("the ACS did not end the session within {MAX_STEPS} messages"))
+        Err(format!(
+            "the ACS did not end the session within {MAX_STEPS} messages"
+        ))
     }
 
     /// After a successful session: its events are delivered; transfers the
@@ -401,13 +408,25 @@ impl Agent {
             self.add_event(EventCode::Bootstrap, "");
         }
         let on = matches!(self.model.ms("PeriodicInformEnable").trim(), "true" | "1");
-        let secs = self.model.ms("PeriodicInformInterval").trim().parse().unwrap_or(self.periodic.1);
+        let secs = self
+            .model
+            .ms("PeriodicInformInterval")
+            .trim()
+            .parse()
+            .unwrap_or(self.periodic.1);
         if (on, secs) != self.periodic {
             self.periodic = (on, secs);
             self.schedule_periodic();
         }
-        let pass = self.model.mem.value(&format!("{MS}ConnectionRequestPassword")).unwrap_or("");
-        let creds = (self.model.ms("ConnectionRequestUsername").to_string(), pass.to_string());
+        let pass = self
+            .model
+            .mem
+            .value(&format!("{MS}ConnectionRequestPassword"))
+            .unwrap_or("");
+        let creds = (
+            self.model.ms("ConnectionRequestUsername").to_string(),
+            pass.to_string(),
+        );
         *self.cr_creds.lock().expect("creds lock") = creds;
     }
 
@@ -476,7 +495,11 @@ impl Agent {
     }
 
     /// Feeds the engine `input` and waits for its outcome.
-    async fn phone_job(&mut self, input: Input, awaited: Awaited) -> Result<(), (FaultCode, String)> {
+    async fn phone_job(
+        &mut self,
+        input: Input,
+        awaited: Awaited,
+    ) -> Result<(), (FaultCode, String)> {
         let gone = || (FaultCode::INTERNAL_ERROR, "the phone stopped".to_string());
         self.control
             .send(Control::Input(input))
@@ -498,10 +521,16 @@ impl Agent {
             let outcome = match (&a, awaited) {
                 (Action::UpgradeFinished { ok: true, .. }, Awaited::Upgrade) => Some(Ok(())),
                 (Action::UpgradeFinished { error, .. }, Awaited::Upgrade) => fail(error),
-                (Action::ResyncFinished { class: Class::A, .. }, Awaited::Resync) => Some(Ok(())),
-                (Action::ResyncFinished { class, error }, Awaited::Resync) => {
-                    fail(&Some(format!("class {class:?}: {}", error.as_deref().unwrap_or(""))))
-                }
+                (
+                    Action::ResyncFinished {
+                        class: Class::A, ..
+                    },
+                    Awaited::Resync,
+                ) => Some(Ok(())),
+                (Action::ResyncFinished { class, error }, Awaited::Resync) => fail(&Some(format!(
+                    "class {class:?}: {}",
+                    error.as_deref().unwrap_or("")
+                ))),
                 (Action::RequestRefused { reason }, _) => {
                     Some(Err((FaultCode::REQUEST_DENIED, reason.clone())))
                 }

@@ -86,7 +86,13 @@ fn challenge(shared: &Shared, stale: bool) -> Response {
 }
 
 /// Whether the request's credentials are right; `Err(stale)` otherwise.
-fn check(shared: &Shared, headers: &HeaderMap, target: &str, user: &str, pass: &str) -> Result<(), bool> {
+fn check(
+    shared: &Shared,
+    headers: &HeaderMap,
+    target: &str,
+    user: &str,
+    pass: &str,
+) -> Result<(), bool> {
     let Some(Ok(Authorization::Digest(resp))) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::http::Uri;
-use phoneprov_cwmp::session::{cookie_from_header, COOKIE_NAME, CONTENT_TYPE};
+use phoneprov_cwmp::session::{cookie_from_header, CONTENT_TYPE, COOKIE_NAME};
 use phoneprov_httpauth::{authorization, best_challenge, parse_challenges, Challenge, Credentials};
 use phoneprov_transport::{HttpClient, HttpRequest, HttpResponse};
 
@@ -147,7 +147,12 @@ pub async fn fetch(
                 body: Vec::new(),
             })
             .await
-            .map_err(|e| (FaultCode::FILE_SERVER_UNREACHABLE, format!("GET {url}: {e}")))?;
+            .map_err(|e| {
+                (
+                    FaultCode::FILE_SERVER_UNREACHABLE,
+                    format!("GET {url}: {e}"),
+                )
+            })?;
         match resp.status {
             200 => return Ok(resp.body),
             401 if auth.is_none() => {

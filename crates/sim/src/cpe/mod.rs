@@ -178,7 +178,9 @@ impl CwmpStats {
     pub(crate) fn session_ok(&self, ms: u64, rpcs: usize, faults: usize) {
         self.sessions_ok.inc();
         self.rpcs.0.fetch_add(rpcs as u64, Ordering::Relaxed);
-        self.faults_sent.0.fetch_add(faults as u64, Ordering::Relaxed);
+        self.faults_sent
+            .0
+            .fetch_add(faults as u64, Ordering::Relaxed);
         self.session_ms
             .lock()
             .expect("lock")
@@ -457,17 +459,20 @@ mod tests {
     #[test]
     fn r_tr69_1_acs_from_flag_or_lease_43_125() {
         let mut c = Tr069Config::default();
-        let lease = DhcpLease::parse(["60=dslforum.org", "43=1 http://acs.example:7547/cwmp"])
-            .unwrap();
+        let lease =
+            DhcpLease::parse(["60=dslforum.org", "43=1 http://acs.example:7547/cwmp"]).unwrap();
         assert_eq!(
             c.acs_url(&lease).as_deref(),
             Some("http://acs.example:7547/cwmp")
         );
         let no60 = DhcpLease::parse(["43=http://acs.example/"]).unwrap();
         assert_eq!(c.acs_url(&no60), None, "option 60 must be dslforum.org");
-        let l125 =
-            DhcpLease::parse(["60=dslforum.org", "66=tftp", "125=3561 1 https://a.example/"])
-                .unwrap();
+        let l125 = DhcpLease::parse([
+            "60=dslforum.org",
+            "66=tftp",
+            "125=3561 1 https://a.example/",
+        ])
+        .unwrap();
         assert_eq!(c.acs_url(&l125).as_deref(), Some("https://a.example/"));
         c.acs_url = Some("http://flag.example/".into());
         assert_eq!(c.acs_url(&lease).as_deref(), Some("http://flag.example/"));
