@@ -131,8 +131,8 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
         .with_context(|| format!("cannot set up the admin API in {}", data.display()))?;
     let guard = api_state.admin_guard();
     // The activation service is plain HTTP(S) routes; the ACS also needs
-    // its own listener, bound here (before the others start) so a port in
-    // use is one error line and nothing runs.
+    // its own listener, bound once the others are up (so their errors come
+    // first, as before there was an ACS).
     let activation = phoneprov_activation::ActivationService::open(&data, guard.clone())
         .with_context(|| format!("cannot set up the activation service in {}", data.display()))?;
     let mut extra = phoneprov_activation::router(activation);
@@ -141,14 +141,9 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
         Some(addr) => {
             let acs = phoneprov_acs::Acs::open(&data, acs_settings)
                 .with_context(|| format!("cannot set up the ACS in {}", data.display()))?;
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on acs {addr}: {e}; stop the program using it or pick another port (--acs ADDR or off, or [listen] acs in the config)"
-                )
-            })?;
             extra = extra.merge(acs.api_router_guarded(guard));
             doc.merge(phoneprov_api::acs_doc());
-            Some((acs, listener))
+            Some((acs, addr))
         }
         None => None,
     };
@@ -173,6 +168,18 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
         })
     }));
     let server = Server::start(opts).await?;
+    let acs = match acs {
+        Some((acs, addr)) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => Some((acs, listener)),
+            Err(e) => {
+                server.shutdown().await;
+                anyhow::bail!(
+                    "cannot listen on acs {addr}: {e}; stop the program using it or pick another port (--acs ADDR or off, or [listen] acs in the config)"
+                );
+            }
+        },
+        None => None,
+    };
     // The ACS stops with the rest: `stop` fires on SIGTERM/Ctrl-C, then its
     // open sessions end and their sent tasks are requeued.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

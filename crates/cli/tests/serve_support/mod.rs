@@ -22,6 +22,8 @@ pub struct Served {
     pub https: Option<SocketAddr>,
     pub tftp: Option<SocketAddr>,
     pub syslog: Option<SocketAddr>,
+    /// The TR-069 ACS listener (`--acs`).
+    pub acs: Option<SocketAddr>,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -49,12 +51,30 @@ pub const ALL_PORT0: &[&str] = &[
     "127.0.0.1:0",
     "--syslog",
     "127.0.0.1:0",
+    "--acs",
+    "127.0.0.1:0",
 ];
 
 /// Starts the server with `config` (TOML text, written to `serve.toml`)
 /// and extra arguments; `prepare` runs on the data dir first (devices,
 /// templates, files).
 pub fn start_with(config: Option<&str>, extra: &[&str], prepare: impl FnOnce(&Path)) -> Served {
+    start_listening(ALL_PORT0, config, extra, prepare)
+}
+
+/// [`start_with`] with the listener flags `listen` (pairs like `--tftp
+/// off`, `--http 127.0.0.1:0`) instead of [`ALL_PORT0`]; the printed
+/// address of every listener not `off` is read back.
+pub fn start_listening(
+    listen: &[&str],
+    config: Option<&str>,
+    extra: &[&str],
+    prepare: impl FnOnce(&Path),
+) -> Served {
+    let listeners = listen
+        .chunks(2)
+        .filter(|p| p.get(1) != Some(&"off"))
+        .count();
     let dir = tempfile::tempdir().unwrap();
     let data = data_dir(&dir);
     std::fs::create_dir_all(&data).unwrap();
@@ -63,7 +83,7 @@ pub fn start_with(config: Option<&str>, extra: &[&str], prepare: impl FnOnce(&Pa
     cmd.arg("serve")
         .arg("--data")
         .arg(&data)
-        .args(ALL_PORT0)
+        .args(listen)
         .args(extra);
     if let Some(c) = config {
         let p = dir.path().join("serve.toml");
@@ -94,11 +114,12 @@ pub fn start_with(config: Option<&str>, extra: &[&str], prepare: impl FnOnce(&Pa
         https: None,
         tftp: None,
         syslog: None,
+        acs: None,
         stderr: rx,
     };
     let stdout = served.child.as_mut().unwrap().stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    for _ in 0..4 {
+    for _ in 0..listeners {
         let line = match lines.next() {
             Some(Ok(l)) => l,
             _ => {
@@ -123,6 +144,7 @@ pub fn start_with(config: Option<&str>, extra: &[&str], prepare: impl FnOnce(&Pa
             "https" => served.https = Some(addr),
             "tftp" => served.tftp = Some(addr),
             "syslog" => served.syslog = Some(addr),
+            "acs" => served.acs = Some(addr),
             other => panic!("unexpected listener {other} in {line:?}"),
         }
     }
