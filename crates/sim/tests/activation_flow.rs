@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Nginx;
+use common::{Nginx, Pki};
 use phoneprov_activation::{bearer_guard, router, ActivationService};
+use phoneprov_sim::ClientCerts;
 use phoneprov_sim::{Fleet, RunMode, SimConfig};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -538,4 +539,58 @@ async fn bad_flags_are_one_clear_line() {
     cfg.gds_code = Some("12".into());
     let e = Fleet::start(cfg).await.err().unwrap().to_string();
     assert!(e.contains("--gds-code"), "{e}");
+}
+
+/// nginx with `ssl_verify_client on` in front of the activation service
+/// (`/activation/` proxied) and serving the provider's profile.
+fn nginx_mtls_front(pki: &Pki, act: &Activation) -> Nginx {
+    let body = format!(
+        "    ssl_certificate {s};\n    ssl_certificate_key {k};\n\
+         ssl_client_certificate {ca};\n    ssl_verify_client on;\n\
+         location /activation/ {{ proxy_pass http://{a}; }}\n",
+        s = pki.path("server.pem").display(),
+        k = pki.path("server.key").display(),
+        ca = pki.path("ca.pem").display(),
+        a = act.addr,
+    );
+    let n = Nginx::start("ssl", &body, |_| {});
+    n.write(
+        &format!("p/{MAC}.xml"),
+        b"<flat-profile><GPP_A>provider</GPP_A></flat-profile>",
+    );
+    n
+}
+
+#[tokio::test]
+async fn r_act_1_https_activation_uses_the_phone_ca_and_client_certificate() {
+    let act = Activation::start().await;
+    let pki = Pki::new(&["127.0.0.1"], &[(MAC, "SN000001")]);
+    let n = nginx_mtls_front(&pki, &act);
+    let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    let rule = format!("https://127.0.0.1:{}/p/$MA.xml", n.port);
+    act.bind(MAC, &rule).await;
+    let base = format!("https://127.0.0.1:{}", n.port);
+    let mut cfg = phone(&base);
+    cfg.trust_pem = Some(ca.clone());
+    cfg.client_certs = ClientCerts::Dir(pki.path("phones"));
+    let report = Fleet::start(cfg).await.unwrap().wait().await;
+    assert_eq!(report.customization["Acquired"], 1, "{}", report.to_text());
+    assert_eq!(common::param(&report, "GPP_A").unwrap(), "provider");
+    assert_eq!(act.seen(), 1);
+    // Without a client certificate nginx refuses the exchange: Pending,
+    // retry armed, the server behind it never asked.
+    let mut cfg = phone(&base);
+    cfg.trust_pem = Some(ca);
+    let report = Fleet::start(cfg).await.unwrap().wait().await;
+    let s = report.status.clone().unwrap();
+    assert_eq!(history(&s), ["Open", "Pending"], "{}", s["activation"]);
+    assert!(s["activation"]["retry_at"].is_u64());
+    assert_eq!(act.seen(), 1);
+    // An untrusted server (no --ca: public roots): TLS fails, Pending.
+    let mut cfg = phone(&base);
+    cfg.client_certs = ClientCerts::Dir(pki.path("phones"));
+    let report = Fleet::start(cfg).await.unwrap().wait().await;
+    let s = report.status.clone().unwrap();
+    assert_eq!(s["activation"]["state"], "Pending", "{}", s["activation"]);
+    assert_eq!(act.seen(), 1);
 }
