@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 /// device inventory, and simulates the phones that fetch them.
 ///
 /// Start the server with `phoneprov serve` (creates ./phoneprov-data, listens
-/// on TFTP 6969, HTTP 8080, HTTPS 8443, syslog 5514), add phones with
+/// on TFTP 6969, HTTP 8080, HTTPS 8443, syslog 5514, TR-069 ACS 7547), add phones with
 /// `phoneprov device import devices.csv`, issue phone certificates with
 /// `phoneprov ca issue`, and play the phones with `phoneprov sim`. Check a
 /// profile with `phoneprov profile lint FILE`.
