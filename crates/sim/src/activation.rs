@@ -70,20 +70,23 @@
 //! does under `--once`, so a test sees the 60 s, 120 s, ... backoff of
 //! firmware 12.0(3) without waiting for it.
 
+mod wire;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use phoneprov_activation::{
-    is_gds_rule, parse_redirect, BackoffPolicy, CodeAnswer, CustomizationMachine,
-    CustomizationState, Input as MInput, Output, PhoneIdentity, QueryAnswer,
+    is_gds_rule, BackoffPolicy, CodeAnswer, CustomizationMachine, CustomizationState,
+    Input as MInput, Output, PhoneIdentity, QueryAnswer,
 };
 use phoneprov_phone::{Input, ParamStore, Phone, PhoneConfig, Time};
-use phoneprov_transport::{HttpRequest, HttpResponse};
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::exec::Net;
+use wire::Wire;
+pub use wire::{code_answer, query_answer, validate_base_url};
 
 /// How many state changes the status page keeps.
 const HISTORY_MAX: usize = 32;
@@ -127,8 +130,8 @@ pub(crate) struct ActivationClient {
     parts: ClientParts,
     id: PhoneIdentity,
     policy: BackoffPolicy,
-    /// `Cisco-<PN>/<SWVER> (<MA>)`, like the engine's default (R-HTTP-3).
-    user_agent: String,
+    /// The HTTP side: requests and answers.
+    wire: Wire,
     machine: CustomizationMachine,
     exchange: Option<Exchange>,
     retry_at: Option<u64>,
@@ -156,17 +159,22 @@ impl ActivationClient {
         };
         let policy = policy(cfg);
         let machine = CustomizationMachine::new(id.clone(), policy, parts.seed);
-        let user_agent = format!(
-            "Cisco-{}/{} ({})",
-            cfg.identity.pn,
-            cfg.identity.swver,
-            cfg.identity.mac.to_ascii_uppercase()
-        );
+        let wire = Wire {
+            net: parts.net.clone(),
+            slots: parts.slots.clone(),
+            base_url: parts.settings.base_url.clone(),
+            user_agent: format!(
+                "Cisco-{}/{} ({})",
+                cfg.identity.pn,
+                cfg.identity.swver,
+                cfg.identity.mac.to_ascii_uppercase()
+            ),
+        };
         ActivationClient {
             parts,
             id,
             policy,
-            user_agent,
+            wire,
             machine,
             exchange: None,
             retry_at: None,
@@ -390,34 +398,13 @@ impl ActivationClient {
             match o {
                 Output::QueryActivation { mac, model, serial } => {
                     self.queries += 1;
-                    let url = format!(
-                        "{}/activation/v1/query?mac={}&model={}&serial={}",
-                        self.parts.settings.base_url,
-                        enc(&mac),
-                        enc(&model),
-                        enc(&serial)
-                    );
-                    let req = self.request("GET", url, Vec::new());
-                    let fut = self.send(phone.params(), req);
-                    self.exchange = Some(Box::pin(async move {
-                        MInput::QueryAnswer(query_answer(fut.await))
-                    }));
+                    let fut = self.wire.query(phone.params(), &mac, &model, &serial);
+                    self.exchange = Some(Box::pin(async move { MInput::QueryAnswer(fut.await) }));
                 }
                 Output::SubmitCode { mac, code } => {
                     self.codes_sent += 1;
-                    let url = format!("{}/activation/v1/code", self.parts.settings.base_url);
-                    let text = match &code {
-                        phoneprov_activation::EnteredCode::Activation(d) => d.clone(),
-                        phoneprov_activation::EnteredCode::Short(d) => format!("#{d}"),
-                    };
-                    let body = serde_json::json!({ "mac": mac, "code": text }).to_string();
-                    let mut req = self.request("POST", url, body.into_bytes());
-                    req.headers
-                        .push(("Content-Type".into(), "application/json".into()));
-                    let fut = self.send(phone.params(), req);
-                    self.exchange = Some(Box::pin(async move {
-                        MInput::CodeAnswer(code_answer(fut.await))
-                    }));
+                    let fut = self.wire.code(phone.params(), &mac, &code);
+                    self.exchange = Some(Box::pin(async move { MInput::CodeAnswer(fut.await) }));
                 }
                 Output::ApplyProfileRule { url } => self.apply(phone, url, now),
                 Output::ScheduleRetry { at_ms } => {
@@ -483,39 +470,6 @@ impl ActivationClient {
         }
     }
 
-    fn request(&self, method: &str, url: String, body: Vec<u8>) -> HttpRequest {
-        HttpRequest {
-            method: method.into(),
-            url,
-            headers: vec![("User-Agent".into(), self.user_agent.clone())],
-            body,
-        }
-    }
-
-    /// One exchange through the phone's TLS and proxy settings, holding a
-    /// `--concurrency` slot.
-    fn send(
-        &self,
-        params: &ParamStore,
-        req: HttpRequest,
-    ) -> impl Future<Output = Result<HttpResponse, String>> + Send + 'static {
-        let net = self.parts.net.clone();
-        let slots = self.parts.slots.clone();
-        let params = params.clone();
-        let mac = self.id.mac.clone();
-        async move {
-            let _permit = slots
-                .acquire_owned()
-                .await
-                .map_err(|_| "the fleet is stopping".to_string())?;
-            let client = net.http_client(&mac, &params).map_err(|e| e.to_string())?;
-            client
-                .send(req)
-                .await
-                .map_err(|e| format!("activation server: {e}"))
-        }
-    }
-
     /// The `activation` object of the status page.
     pub fn status(&self, now: u64) -> serde_json::Value {
         let p = self.machine.persisted();
@@ -575,104 +529,17 @@ fn manual_rule(params: &ParamStore) -> bool {
     }
 }
 
-fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// The server's answer to a query, as the machine reads it.
-pub fn query_answer(r: Result<HttpResponse, String>) -> QueryAnswer {
-    match r {
-        Err(e) => QueryAnswer::Error(e),
-        Ok(resp) => match resp.status {
-            200 => match parse_redirect(&resp.body) {
-                Ok(url) => QueryAnswer::Redirect(url),
-                Err(e) => QueryAnswer::Error(e.to_string()),
-            },
-            404 => QueryAnswer::Unbound,
-            s => QueryAnswer::Error(format!("activation server answered HTTP {s} to the query")),
-        },
-    }
-}
-
-/// The server's answer to a code, as the machine reads it.
-pub fn code_answer(r: Result<HttpResponse, String>) -> CodeAnswer {
-    match r {
-        Err(e) => CodeAnswer::Error(e),
-        Ok(resp) => match resp.status {
-            200 => match parse_redirect(&resp.body) {
-                Ok(url) => CodeAnswer::Redirect(url),
-                Err(e) => CodeAnswer::Error(e.to_string()),
-            },
-            400 | 404 | 410 => CodeAnswer::Rejected,
-            s => CodeAnswer::Error(format!("activation server answered HTTP {s} to the code")),
-        },
-    }
-}
-
-/// Checks `--activation URL` (one clear line when wrong).
-pub fn validate_base_url(url: &str) -> Result<String, String> {
-    let t = url.trim().trim_end_matches('/');
-    let lower = t.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("http://")
-        .or_else(|| lower.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(t.to_string()),
-        _ => Err(format!(
-            "--activation {url:?}: expected the activation service's base URL, http(s)://HOST[:PORT] (e.g. https://activation.example.com:8443)"
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn resp(status: u16, body: &str) -> Result<HttpResponse, String> {
-        Ok(HttpResponse {
-            status,
-            headers: Vec::new(),
-            body: body.as_bytes().to_vec(),
-        })
-    }
-
-    #[test]
-    fn r_act_answers_map_to_machine_inputs() {
-        let ok = phoneprov_activation::redirect_profile("http://p/$MA.xml");
-        assert_eq!(
-            query_answer(resp(200, &ok)),
-            QueryAnswer::Redirect("http://p/$MA.xml".into())
-        );
-        assert_eq!(query_answer(resp(404, "")), QueryAnswer::Unbound);
-        assert!(matches!(query_answer(resp(500, "")), QueryAnswer::Error(_)));
-        assert!(matches!(
-            query_answer(resp(200, "garbage <<")),
-            QueryAnswer::Error(_)
-        ));
-        assert!(matches!(
-            query_answer(Err("closed".into())),
-            QueryAnswer::Error(_)
-        ));
-        assert_eq!(code_answer(resp(410, "")), CodeAnswer::Rejected);
-        assert_eq!(code_answer(resp(404, "")), CodeAnswer::Rejected);
-        assert!(matches!(code_answer(resp(502, "")), CodeAnswer::Error(_)));
-    }
-
-    #[test]
-    fn base_url_is_checked() {
-        assert_eq!(
-            validate_base_url("http://127.0.0.1:9/").unwrap(),
-            "http://127.0.0.1:9"
-        );
-        assert!(validate_base_url("ftp://x").is_err());
-        assert!(validate_base_url("http://").is_err());
-    }
 
     #[test]
     fn manual_rule_excludes_gds_and_default() {
         let mut p = ParamStore::new();
         assert!(!manual_rule(&p));
         p.set("Profile_Rule", "gds://");
+        assert!(!manual_rule(&p));
+        p.set("Profile_Rule", "/$PN.cfg");
         assert!(!manual_rule(&p));
         p.set("Profile_Rule", "http://x/y.xml");
         assert!(manual_rule(&p));
