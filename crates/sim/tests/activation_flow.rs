@@ -331,7 +331,7 @@ async fn r_act_2_gds_code_accepted_then_gds_acquired() {
     // Redeeming bound the MAC: the next query of this phone finds it.
     // The same (single-use) code on another phone: rejected → Pending.
     cfg.mac_base = "000e08000002".into();
-    let report = Fleet::start(cfg).await.unwrap().wait().await;
+    let report = Fleet::start(cfg.clone()).await.unwrap().wait().await;
     let s = report.status.clone().unwrap();
     assert_eq!(
         history(&s),
@@ -340,6 +340,21 @@ async fn r_act_2_gds_code_accepted_then_gds_acquired() {
     assert!(s["activation"]["retry_at"].is_u64());
     assert_eq!(common::param(&report, "GPP_B").unwrap_or_default(), "");
     assert_eq!(report.once_exit_code(), 1, "no resync");
+    // A code whose profile is missing: GDS-Pending → resync fails (404,
+    // class B) → Pending with a retry (R-ACT-3).
+    cfg.mac_base = "000e08000003".into();
+    cfg.gds_code = Some(
+        act.issue_code(&format!("http://127.0.0.1:{}/gone/$MA.xml", n.port))
+            .await,
+    );
+    let report = Fleet::start(cfg).await.unwrap().wait().await;
+    let s = report.status.clone().unwrap();
+    assert_eq!(
+        history(&s),
+        ["Open", "Pending", "Unavailable", "GDS-Pending", "Pending"]
+    );
+    assert_eq!(report.resyncs.b, 1, "{}", report.to_text());
+    assert!(s["activation"]["retry_at"].is_u64());
 }
 
 #[tokio::test]
