@@ -117,7 +117,7 @@ pub(crate) struct ClientParts {
     pub settings: Arc<ActivationSettings>,
     pub net: Arc<Net>,
     pub slots: Arc<Semaphore>,
-    /// The lease gave a provisioning server (R-FLOW-4).
+    /// The lease (or `--acs`) gave a provisioning server (R-FLOW-4).
     pub dhcp_server: bool,
     /// Backoff jitter seed (per phone).
     pub seed: u64,

@@ -114,7 +114,9 @@ impl Fleet {
                 retry_wait: cfg.activation_retry_wait,
             })
         });
-        let dhcp_server = lease.gives_server();
+        // An ACS given with --acs is a provisioning server too: the CPE
+        // agent provisions the phone, activation is not used (R-ACT-1).
+        let dhcp_server = lease.gives_server() || cfg.tr069.acs_url.is_some();
         let mut registry = triggers::Registry::new();
         let mut phones = Vec::with_capacity(cfg.count as usize);
         for i in 0..cfg.count {
