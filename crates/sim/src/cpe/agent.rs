@@ -39,6 +39,10 @@ pub(crate) struct Shared {
     pub once: bool,
     pub stats: Arc<FleetStats>,
     pub request_timeout: Duration,
+    /// Sessions in flight at most (`--concurrency`, a budget of its own
+    /// beside the engines' transfers): 100 000 phones informing at once
+    /// queue here instead of exhausting file descriptors.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Which engine outcome a download waits for.
@@ -59,7 +63,9 @@ pub(crate) struct Agent {
     cr_open: bool,
     cr_creds: Arc<Mutex<(String, String)>>,
     shutdown: watch::Receiver<bool>,
-    model: PhoneModel,
+    /// Built at first use (a session, a change to watch), so phones
+    /// waiting for their `--once` session hold no model.
+    model: Option<PhoneModel>,
     acs_url: String,
     events: Vec<Event>,
     changes: Vec<ParameterValue>,
@@ -99,7 +105,6 @@ impl Agent {
         shutdown: watch::Receiver<bool>,
     ) -> Agent {
         let acs_url = shared.acs_url.clone();
-        let model = Self::fresh_model(&shared, &pcfg, &acs_url);
         let interval = shared.cfg.inform_interval.unwrap_or(3600);
         Agent {
             shared,
@@ -111,7 +116,7 @@ impl Agent {
             cr_open: true,
             cr_creds,
             shutdown,
-            model,
+            model: None,
             acs_url,
             events: Vec::new(),
             changes: Vec::new(),
@@ -144,6 +149,13 @@ impl Agent {
         PhoneModel::new(&pcfg.identity, &param_values(&phone), &ms)
     }
 
+    /// The data model, built from the initial configuration if needed.
+    fn model(&mut self) -> &mut PhoneModel {
+        let (shared, pcfg, url) = (&self.shared, &self.pcfg, &self.acs_url);
+        self.model
+            .get_or_insert_with(|| Self::fresh_model(shared, pcfg, url))
+    }
+
     fn add_event(&mut self, code: EventCode, key: &str) {
         let e = event(code, key);
         let single = !matches!(e.code, EventCode::MReboot | EventCode::MDownload);
@@ -169,7 +181,9 @@ impl Agent {
         loop {
             let due = !self.events.is_empty() && self.retry_at.is_none_or(|t| t <= Instant::now());
             if due {
-                let result = self.session().await;
+                // Boxed: the HTTP futures are large, and a phone waiting for its
+                // session should not carry their state.
+                let result = Box::pin(self.session()).await;
                 match &result {
                     Ok(()) => {
                         self.retries = 0;
@@ -186,7 +200,7 @@ impl Agent {
                 if self.shared.once && (result.is_ok() || self.retries >= ONCE_ATTEMPTS) {
                     break;
                 }
-                self.after_session().await;
+                Box::pin(self.after_session()).await;
                 continue;
             }
             let retry = self.retry_at.filter(|_| !self.events.is_empty());
@@ -225,15 +239,18 @@ impl Agent {
     /// Bookkeeping for an outcome action of the engine.
     async fn on_phone(&mut self, a: Action) {
         match a {
-            Action::ParamsApplied { .. } => {
+            // Without a model no notification is set: nothing to watch.
+            Action::ParamsApplied { .. } if self.model.is_some() => {
                 self.refresh().await;
-                if self.model.mem.has_active_change() {
-                    let changed = self.model.mem.take_value_changes();
+                if self.model().mem.has_active_change() {
+                    let changed = self.model().mem.take_value_changes();
                     self.merge_changes(changed);
                 }
             }
             Action::Reboot { new_swver } => {
-                self.model.set_own(SW, &new_swver);
+                if let Some(m) = self.model.as_mut() {
+                    m.set_own(SW, &new_swver);
+                }
                 self.add_event(EventCode::Boot, "");
             }
             _ => {}
@@ -267,11 +284,11 @@ impl Agent {
             })
             .unwrap_or_default();
         let swver = status["swver"].as_str().unwrap_or_default().to_string();
-        self.model.refresh(&explicit, &swver);
+        self.model().refresh(&explicit, &swver);
     }
 
     async fn flush_writes(&mut self) {
-        let params = self.model.take_phone_writes();
+        let params = self.model().take_phone_writes();
         if !params.is_empty() {
             let _ = self
                 .control
@@ -280,10 +297,10 @@ impl Agent {
         }
     }
 
-    fn inform(&self) -> Inform {
-        let id = &self.pcfg.identity;
-        let mut parameters = self.model.mem.inform_parameters();
-        if let Some(v) = self.model.mem.value(MAC_PARAM) {
+    fn inform(&mut self) -> Inform {
+        let model = self.model();
+        let mut parameters = model.mem.inform_parameters();
+        if let Some(v) = model.mem.value(MAC_PARAM) {
             parameters.push(ParameterValue::string(MAC_PARAM, v));
         }
         for c in &self.changes {
@@ -291,6 +308,7 @@ impl Agent {
                 parameters.push(c.clone());
             }
         }
+        let id = &self.pcfg.identity;
         Inform {
             device_id: DeviceId {
                 manufacturer: "Cisco".into(),
@@ -308,30 +326,28 @@ impl Agent {
 
     /// One whole session: Inform, TransferCompletes, the ACS's requests.
     async fn session(&mut self) -> Result<(), String> {
+        let slots = self.shared.slots.clone();
+        let _permit = slots.acquire_owned().await.expect("semaphore never closed");
         self.refresh().await;
-        let passive = self.model.mem.take_value_changes();
+        let passive = self.model().mem.take_value_changes();
         self.merge_changes(passive);
         let mut session = CpeSession::new(self.inform()).with_version(CwmpVersion::V1_2);
         for tc in &self.transfers {
             session.queue_request(Rpc::TransferComplete(tc.clone()));
         }
-        let user = self.model.ms("Username").to_string();
-        let pass = self.model.ms("Password").to_string();
+        let user = self.model().ms("Username").to_string();
+        let pass = self.model().ms("Password").to_string();
         let creds = (!user.is_empty()).then(|| Credentials::new(user, pass));
+        let sw = self.model().mem.value(SW).unwrap_or("").to_string();
         let id = &self.pcfg.identity;
-        let ua = format!(
-            "Cisco-{}/{} ({})",
-            id.pn,
-            self.model.mem.value(SW).unwrap_or(""),
-            id.mac
-        );
+        let ua = format!("Cisco-{}/{sw} ({})", id.pn, id.mac);
         let mut conn = AcsConn::new(self.shared.client.clone(), &self.acs_url, creds, ua);
         let started = std::time::Instant::now();
         let mut body = session.start();
         let mut faults = 0;
         for _ in 0..MAX_STEPS {
             let (status, resp) = conn.post(&body).await?;
-            let step = session.handle_response(status, &resp, &mut self.model);
+            let step = session.handle_response(status, &resp, self.model());
             self.flush_writes().await;
             match step.map_err(|e| e.to_string())? {
                 CpeStep::Post(next) => {
@@ -370,11 +386,10 @@ impl Agent {
 
     /// What the session asked for: settings, downloads, reboot, reset.
     async fn after_session(&mut self) {
-        let mem = &mut self.model.mem;
-        if mem.factory_resets > 0 {
+        if self.model().mem.factory_resets > 0 {
             let _ = self.control.send(Control::FactoryReset).await;
             self.acs_url = self.shared.acs_url.clone();
-            self.model = Self::fresh_model(&self.shared, &self.pcfg, &self.acs_url);
+            self.model = None;
             self.custom_ca = None;
             self.transfers.clear();
             self.changes.clear();
@@ -384,6 +399,7 @@ impl Agent {
             self.apply_settings();
             return;
         }
+        let mem = &mut self.model().mem;
         let reboots = std::mem::take(&mut mem.reboots);
         let downloads = std::mem::take(&mut mem.downloads);
         self.apply_settings();
@@ -401,15 +417,15 @@ impl Agent {
 
     /// ManagementServer values the ACS may have changed.
     fn apply_settings(&mut self) {
-        let url = self.model.ms("URL").trim().to_string();
+        let url = self.model().ms("URL").trim().to_string();
         if !url.is_empty() && url != self.acs_url {
             // A new ACS: first contact with it (TR-069 3.2.1).
             self.acs_url = url;
             self.add_event(EventCode::Bootstrap, "");
         }
-        let on = matches!(self.model.ms("PeriodicInformEnable").trim(), "true" | "1");
+        let on = matches!(self.model().ms("PeriodicInformEnable").trim(), "true" | "1");
         let secs = self
-            .model
+            .model()
             .ms("PeriodicInformInterval")
             .trim()
             .parse()
@@ -418,13 +434,13 @@ impl Agent {
             self.periodic = (on, secs);
             self.schedule_periodic();
         }
-        let pass = self
-            .model
+        let model = self.model();
+        let pass = model
             .mem
             .value(&format!("{MS}ConnectionRequestPassword"))
             .unwrap_or("");
         let creds = (
-            self.model.ms("ConnectionRequestUsername").to_string(),
+            model.ms("ConnectionRequestUsername").to_string(),
             pass.to_string(),
         );
         *self.cr_creds.lock().expect("creds lock") = creds;
@@ -488,7 +504,7 @@ impl Agent {
                 format!("{} is not a PEM certificate", d.url),
             ));
         }
-        self.model
+        self.model()
             .set_own(CUSTOM_CA, &format!("Installed ({} bytes)", pem.len()));
         self.custom_ca = Some(pem);
         Ok(())

@@ -56,7 +56,9 @@
 //! # `--once`
 //! Each phone runs one Inform session (up to three attempts with the
 //! back-off) and its agent stops; sessions, faults and latency go to the
-//! fleet report ([`CwmpReport`]).
+//! fleet report ([`CwmpReport`]). At most `--concurrency` sessions are in
+//! flight (a semaphore of their own, beside the engines' transfers); the
+//! latency is measured from the Inform POST, not from the wait for a slot.
 
 pub mod agent;
 pub mod connreq;
@@ -347,6 +349,7 @@ impl CpeFleet {
             once: cfg.mode == RunMode::Once,
             stats,
             request_timeout: cfg.request_timeout,
+            slots: Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1))),
         });
         Ok(Some(CpeFleet {
             shared,
