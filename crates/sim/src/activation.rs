@@ -37,7 +37,7 @@
 //! on the held engine and powers it on, so the boot resync
 //! (`Resync_On_Reset`) is the provider resync; an engine already running
 //! gets `SetParams` then `ResyncNow` instead. Everything else powers the
-//! engine on at once: a lease with a server (→ Aborted), a final state at
+//! engine on at once: a lease with a server or `--acs` (→ Aborted), a final state at
 //! boot (Acquired after a reboot uses its stored `Profile_Rule`, no query),
 //! manual provisioning, and any trigger that needs a running phone
 //! (`/admin/resync`, `/admin/upgrade`, reports).
