@@ -153,7 +153,10 @@ pub type BytesResponse =
 /// function, for a server that drives hyper itself and hands whole
 /// requests to the API (`phoneprov serve`'s `ApiHandler`:
 /// `Arc::new(phoneprov_api::bytes_handler(state))`). Paths must keep their
-/// `/api/v1` prefix.
+/// `/api/v1` prefix. A `std::net::SocketAddr` in the request's extensions
+/// (the client's address, put there by the server) is handed to the
+/// handlers as axum's `ConnectInfo`, so the activation service records the
+/// phone's address in its timeline events.
 pub fn bytes_handler(
     state: ApiState,
 ) -> impl Fn(http::Request<Bytes>) -> BytesResponse + Send + Sync + Clone + 'static {
@@ -170,8 +173,12 @@ pub fn bytes_handler_with(
 ) -> impl Fn(http::Request<Bytes>) -> BytesResponse + Send + Sync + Clone + 'static {
     use tower::ServiceExt as _;
     let app = router_with(state, extra, extra_doc);
-    move |req: http::Request<Bytes>| {
+    move |mut req: http::Request<Bytes>| {
         let app = app.clone();
+        if let Some(peer) = req.extensions().get::<std::net::SocketAddr>().copied() {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         Box::pin(async move {
             let resp = match app.oneshot(req.map(axum::body::Body::from)).await {
                 Ok(resp) => resp,

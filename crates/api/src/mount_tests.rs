@@ -156,3 +156,31 @@ async fn admin_guard_accepts_exactly_the_admin_token() {
     assert!(!guard(&headers(&format!("Basic {token}"))));
     assert!(!guard(&axum::http::HeaderMap::new()));
 }
+
+#[tokio::test]
+async fn client_address_extension_reaches_handlers_as_connect_info() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let dir = tempfile::tempdir().unwrap();
+    let state = ApiState::open(dir.path()).unwrap();
+    let extra = Router::new().route(
+        "/activation/v1/query",
+        // How the activation router reads it: from the extensions.
+        get(|req: axum::extract::Request| async move {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or("none".to_string(), |c| c.0.to_string())
+        }),
+    );
+    let handler = bytes_handler_with(state, extra, None);
+    let peer: SocketAddr = "192.0.2.7:5060".parse().unwrap();
+    let mut req = Request::get("/activation/v1/query")
+        .body(Bytes::new())
+        .unwrap();
+    req.extensions_mut().insert(peer);
+    assert_eq!(handler(req).await.body().as_ref(), b"192.0.2.7:5060");
+    let req = Request::get("/activation/v1/query")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(handler(req).await.body().as_ref(), b"none");
+}
