@@ -7,19 +7,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use phoneprov_cwmp::{
-    parse_envelope, CpeSession, CpeStep, CwmpVersion, DeviceId, Download, Event, EventCode,
-    FaultCode, FileType, Inform, ParameterValue, Rpc, TransferComplete,
+    parse_envelope, CpeSession, CpeStep, CwmpVersion, DeviceId, Event, EventCode, Inform,
+    ParameterValue, Rpc, TransferComplete,
 };
 use phoneprov_httpauth::Credentials;
-use phoneprov_phone::{Action, Class, Input, PhoneConfig};
+use phoneprov_phone::{Action, Input, PhoneConfig};
 use phoneprov_transport::HttpClient;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::http::{fetch, AcsConn};
-use super::model::{MgmtInit, PhoneModel, CUSTOM_CA, MAC_PARAM, MS, SW};
+use super::http::AcsConn;
+use super::model::{MgmtInit, PhoneModel, MAC_PARAM, MS, SW};
 use super::{now_rfc3339, Tr069Config};
+
+mod transfer;
 use crate::driver::{param_values, Control};
 use crate::report::FleetStats;
 
@@ -43,13 +45,6 @@ pub(crate) struct Shared {
     /// beside the engines' transfers): 100 000 phones informing at once
     /// queue here instead of exhausting file descriptors.
     pub slots: Arc<tokio::sync::Semaphore>,
-}
-
-/// Which engine outcome a download waits for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Awaited {
-    Upgrade,
-    Resync,
 }
 
 /// One phone's agent.
@@ -445,117 +440,23 @@ impl Agent {
         );
         *self.cr_creds.lock().expect("creds lock") = creds;
     }
+}
 
-    /// Performs one Download and queues its TransferComplete.
-    async fn download(&mut self, d: Download) {
-        if d.delay_seconds > 0 {
-            let wait = Duration::from_secs(u64::from(d.delay_seconds));
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.shutdown.changed() => return,
-            }
-        }
-        let start_time = now_rfc3339();
-        let rule = if d.username.is_empty() {
-            d.url.clone()
-        } else {
-            format!("[--uid {} --pwd {}]{}", d.username, d.password, d.url)
-        };
-        let result = match &d.file_type {
-            FileType::Firmware => {
-                let input = Input::UpgradeNow { url: rule };
-                self.phone_job(input, Awaited::Upgrade).await
-            }
-            FileType::VendorConfig => {
-                let input = Input::ResyncNow {
-                    rule: Some(rule),
-                    from_host: None,
-                };
-                self.phone_job(input, Awaited::Resync).await
-            }
-            FileType::CustomCa => self.install_ca(&d).await,
-            other => Err((
-                FaultCode::INVALID_ARGUMENTS,
-                format!("unsupported FileType {:?}", other.to_wire()),
-            )),
-        };
-        self.shared.stats.cwmp.transfer(result.is_ok());
-        let (fault_code, fault_string) = match result {
-            Ok(()) => (0, String::new()),
-            Err((c, s)) => (c.0, s),
-        };
-        self.transfers.push(TransferComplete {
-            command_key: d.command_key.clone(),
-            fault_code,
-            fault_string,
-            start_time,
-            complete_time: now_rfc3339(),
-        });
-        self.add_event(EventCode::TransferComplete, "");
-        self.add_event(EventCode::MDownload, &d.command_key);
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    async fn install_ca(&mut self, d: &Download) -> Result<(), (FaultCode, String)> {
-        let creds = (!d.username.is_empty()).then(|| Credentials::new(&d.username, &d.password));
-        let pem = fetch(&self.shared.client, &d.url, creds.as_ref()).await?;
-        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-            return Err((
-                FaultCode::FILE_CORRUPTED,
-                format!("{} is not a PEM certificate", d.url),
-            ));
+    #[test]
+    fn backoff_windows_double_up_to_the_tenth_retry() {
+        let m = Duration::from_secs(5);
+        for n in 1..=12u32 {
+            let k = 1u64 << (n.min(10) - 1);
+            let w = backoff(m, n);
+            assert!(
+                w >= m * k as u32 && w <= m * 2 * k as u32,
+                "retry {n}: {w:?}"
+            );
         }
-        self.model()
-            .set_own(CUSTOM_CA, &format!("Installed ({} bytes)", pem.len()));
-        self.custom_ca = Some(pem);
-        Ok(())
-    }
-
-    /// Feeds the engine `input` and waits for its outcome.
-    async fn phone_job(
-        &mut self,
-        input: Input,
-        awaited: Awaited,
-    ) -> Result<(), (FaultCode, String)> {
-        let gone = || (FaultCode::INTERNAL_ERROR, "the phone stopped".to_string());
-        self.control
-            .send(Control::Input(input))
-            .await
-            .map_err(|_| gone())?;
-        let limit = self.shared.request_timeout * 4 + Duration::from_secs(10);
-        let deadline = Instant::now() + limit;
-        loop {
-            let a = tokio::select! {
-                a = self.phone_events.recv() => a.ok_or_else(gone)?,
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Err((FaultCode::DOWNLOAD_FAILURE, format!("no result within {limit:?}")));
-                }
-            };
-            let fail = |e: &Option<String>| {
-                let why = e.clone().unwrap_or_else(|| "download failed".into());
-                Some(Err((FaultCode::DOWNLOAD_FAILURE, why)))
-            };
-            let outcome = match (&a, awaited) {
-                (Action::UpgradeFinished { ok: true, .. }, Awaited::Upgrade) => Some(Ok(())),
-                (Action::UpgradeFinished { error, .. }, Awaited::Upgrade) => fail(error),
-                (
-                    Action::ResyncFinished {
-                        class: Class::A, ..
-                    },
-                    Awaited::Resync,
-                ) => Some(Ok(())),
-                (Action::ResyncFinished { class, error }, Awaited::Resync) => fail(&Some(format!(
-                    "class {class:?}: {}",
-                    error.as_deref().unwrap_or("")
-                ))),
-                (Action::RequestRefused { reason }, _) => {
-                    Some(Err((FaultCode::REQUEST_DENIED, reason.clone())))
-                }
-                _ => None,
-            };
-            self.on_phone(a).await;
-            if let Some(o) = outcome {
-                return o;
-            }
-        }
+        assert!(backoff(m, 0) >= m, "retry 0 counts as the first");
     }
 }
