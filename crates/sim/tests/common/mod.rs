@@ -1,11 +1,10 @@
 //! Helpers for the interop tests: peer lookup (a missing peer fails the test
 //! and names `scripts/install-peers`), free ports, peers killed on drop,
-//! nginx with a generated configuration, tftpd-hpa, dnsmasq, a dev CA from
+//! nginx, tftpd-hpa and dnsmasq (all from phoneprov-testpeers), a dev CA from
 //! `phoneprov-pki` with per-MAC phone certificates, one-phone configs.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use phoneprov_testpeers::*;
