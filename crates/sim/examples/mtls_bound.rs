@@ -8,9 +8,14 @@
 //!
 //! ```text
 //! cargo run --release -p phoneprov-sim --example mtls_bound -- [COUNT] [CONCURRENCY]
+//! cargo run --release -p phoneprov-sim --example mtls_bound -- --serve SERVER.pem SERVER.key CLIENT_CA.pem
 //! ```
-//! Defaults: 2000 phones, concurrency 2000. Certificates are issued in a
-//! temp dir first (not timed).
+//! The first form runs server and simulator in one process (defaults: 2000
+//! phones, concurrency 2000; certificates issued in a temp dir first, not
+//! timed). The `--serve` form runs only the bare accept loop in its own
+//! process and prints `listening on ADDR`; `scripts/bench-boot-storm`
+//! points the very same `phoneprov sim` command at it and at `phoneprov
+//! serve` in turn, so the two rates differ only by the server.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,7 +29,26 @@ const BODY: &str = "<flat-profile><GPP_A>12345678</GPP_A></flat-profile>\n";
 
 #[tokio::main]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("--serve") {
+        let [_, cert, key, ca] = argv.as_slice() else {
+            eprintln!("usage: mtls_bound --serve SERVER.pem SERVER.key CLIENT_CA.pem");
+            std::process::exit(2);
+        };
+        let read = |p: &String| std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let tls = server_config(
+            &read(cert),
+            &read(key),
+            Some(&read(ca)),
+            ClientAuth::Required,
+        )
+        .expect("server config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("listening on {}", listener.local_addr().unwrap());
+        accept_loop(listener, tls, Arc::new(AtomicU64::new(0))).await;
+        return;
+    }
+    let mut args = argv.into_iter();
     let count: u64 = args
         .next()
         .map(|s| s.parse().expect("COUNT"))
@@ -62,40 +86,10 @@ async fn main() {
         ClientAuth::Required,
     )
     .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let handshakes = Arc::new(AtomicU64::new(0));
-    let h = handshakes.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let acceptor = acceptor.clone();
-            let h = h.clone();
-            tokio::spawn(async move {
-                let Ok(mut s) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                h.fetch_add(1, Ordering::Relaxed);
-                let mut buf = vec![0u8; 4096];
-                let mut got = 0;
-                while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") && got < buf.len() {
-                    match s.read(&mut buf[got..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got += n,
-                    }
-                }
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-                    BODY.len()
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-                let _ = s.shutdown().await;
-            });
-        }
-    });
+    tokio::spawn(accept_loop(listener, tls, handshakes.clone()));
 
     sim.params = vec![(
         "Profile_Rule".into(),
@@ -116,4 +110,43 @@ async fn main() {
         count,
         report.resyncs.a
     );
+}
+
+/// Accepts TCP, completes the mutual-TLS handshake (client certificate
+/// required), reads one request head, answers a fixed profile and closes:
+/// everything `phoneprov serve` does per phone except the work of a
+/// provisioning server.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    handshakes: Arc<AtomicU64>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let h = handshakes.clone();
+        tokio::spawn(async move {
+            let Ok(mut s) = acceptor.accept(tcp).await else {
+                return;
+            };
+            h.fetch_add(1, Ordering::Relaxed);
+            let mut buf = vec![0u8; 4096];
+            let mut got = 0;
+            while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") && got < buf.len() {
+                match s.read(&mut buf[got..]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got += n,
+                }
+            }
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+                BODY.len()
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+            let _ = s.shutdown().await;
+        });
+    }
 }
