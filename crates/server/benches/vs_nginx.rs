@@ -339,9 +339,66 @@ fn rss_mode(n: u64) {
     });
 }
 
+/// `BENCH_PROFILE=N`: N sequential keep-alive GETs on one connection
+/// against phoneprov only (1 server worker), after one warm-up pass over
+/// the devices; for `valgrind --tool=callgrind`, whose instruction counts
+/// divided by N are the per-request cost (see README "Benchmarks").
+fn profile_mode(n: u64) {
+    let devices = env_num("BENCH_DEVICES", 1000);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    import(&data, devices);
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Under valgrind a pass over the devices takes longer than the 2 s
+    // device TTL: keep rows cached so only the steady state is measured.
+    let mut cfg = server_config();
+    cfg.profiles.device_ttl_ms = 3_600_000;
+    let server = server_rt
+        .block_on(Server::start(StartOptions::new(data.clone(), cfg)))
+        .unwrap();
+    let addr = server.bound().http.unwrap();
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut buf = Vec::new();
+        let pause = Duration::from_millis(env_num("BENCH_PAUSE_MS", 0));
+        for i in 0..devices + n {
+            if i == devices && !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            let st = get(&mut s, mac_of(i % devices), &mut buf, false)
+                .await
+                .unwrap();
+            assert_eq!(st, 200);
+        }
+    });
+    println!("profile mode: {n} requests after {devices} warm-up requests");
+    for l in server.state().metrics.render().lines() {
+        if l.starts_with("phoneprov_render_cache") || l.starts_with("phoneprov_status") {
+            println!("  {l}");
+        }
+    }
+    server_rt.block_on(server.shutdown());
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
+    }
+    if let Some(n) = std::env::var("BENCH_PROFILE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return profile_mode(n);
     }
     if let Some(n) = std::env::var("BENCH_RSS").ok().and_then(|v| v.parse().ok()) {
         return rss_mode(n);

@@ -13,10 +13,23 @@
 //! unknown or pending device (class B), 401 with Basic and Digest
 //! challenges, 403 when a client certificate names another MAC, 301/302 for
 //! a moved device, 500 when the profile cannot be rendered (class C).
+//!
+//! The steady-state profile request (issue 4) is kept allocation-light:
+//! the config is loaded once per request, the path is decoded without a
+//! copy when it has no `%`, counters are pre-resolved handles, the response
+//! headers are static or cached values, and a status repeat identical to the
+//! one queued for the device less than `FOLD_WINDOW` ago is folded right
+//! here (one mutex probe; no message is formatted or queued, so the status
+//! writer thread is not woken). Last-seen bookkeeping is therefore
+//! coalesced to one write per device, outcome and address per 10 s window;
+//! every change (another status code, address, firmware, path) is written.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -28,11 +41,11 @@ use phoneprov_store::{EventKind, Mac, NewDevice, Outcome};
 
 use crate::auth::AuthResult;
 use crate::files::{file_response, RespBody};
-use crate::metrics_setup::{record, status_label, Proto};
+use crate::metrics_setup::{handles, record_code, Proto};
 use crate::paths::{decode_path, parse_user_agent};
-use crate::render::Variant;
+use crate::render::{DevEntry, Variant};
 use crate::state::{is_pending, vars, AppState, Policy};
-use crate::store_io::StatusMsg;
+use crate::store_io::{StatusMsg, FOLD_WINDOW};
 
 /// What is known about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -79,17 +92,24 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Result<Resp, Infallible> {
-    let timeout = state.policy.load().config.request_timeout();
-    let resp = match tokio::time::timeout(timeout, route(&state, &conn, req)).await {
+    // One consistent view of the config for the whole request.
+    let policy = state.policy.load_full();
+    let timeout = policy.config.request_timeout();
+    let resp = match tokio::time::timeout(timeout, route(&state, policy, &conn, req)).await {
         Ok(r) => r,
         Err(_) => simple(StatusCode::REQUEST_TIMEOUT, "request timed out\n"),
     };
     let bytes = resp.body().size_hint().exact().unwrap_or(0);
-    record(conn.proto, status_label(resp.status().as_u16()), bytes);
+    record_code(conn.proto, resp.status().as_u16(), bytes);
     Ok(resp)
 }
 
-async fn route(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -> Resp {
+async fn route(
+    state: &Arc<AppState>,
+    policy: Arc<Policy>,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+) -> Resp {
     let raw_path = req.uri().path();
     if raw_path == "/metrics" && req.method() == Method::GET {
         return Response::builder()
@@ -117,7 +137,6 @@ async fn route(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -
             mac: u.mac,
         })
         .unwrap_or_default();
-    let policy = state.policy.load_full();
     match *req.method() {
         Method::GET | Method::HEAD => {
             let head = req.method() == Method::HEAD;
@@ -128,7 +147,11 @@ async fn route(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -
             };
             get(state, &policy, conn, &view, &path, &ua, head).await
         }
-        Method::POST | Method::PUT => post(state, &policy, conn, req, &path, &ua).await,
+        Method::POST | Method::PUT => {
+            // The body is read below, so the path cannot borrow the request.
+            let path = path.into_owned();
+            post(state, &policy, conn, req, &path, &ua).await
+        }
         _ => Response::builder()
             .status(StatusCode::METHOD_NOT_ALLOWED)
             .header(header::ALLOW, "GET, HEAD, POST, PUT")
@@ -149,9 +172,9 @@ fn profile_mac(policy: &Policy, path: &str, ua: &Ua, conn: &ConnInfo) -> Option<
 }
 
 /// The host phones should use in generated URLs.
-fn url_host(policy: &Policy, req_host: Option<&str>, local: IpAddr) -> String {
+fn url_host<'a>(policy: &'a Policy, req_host: Option<&'a str>, local: IpAddr) -> Cow<'a, str> {
     if let Some(h) = &policy.config.profiles.public_host {
-        return h.clone();
+        return Cow::Borrowed(h);
     }
     if let Some(h) = req_host {
         let host = if let Some(rest) = h.strip_prefix('[') {
@@ -164,13 +187,28 @@ fn url_host(policy: &Policy, req_host: Option<&str>, local: IpAddr) -> String {
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || b".-:".contains(&c))
         {
-            return host.to_string();
+            return Cow::Borrowed(host);
         }
     }
-    local.to_string()
+    Cow::Owned(local.to_string())
 }
 
+/// Queues a status update and event; the device's fold memory is reset
+/// so the next ordinary resync is recorded again.
 fn seen(
+    state: &AppState,
+    mac: Mac,
+    ip: IpAddr,
+    ua: &Ua,
+    outcome: Outcome,
+    kind: EventKind,
+    message: String,
+) {
+    state.cache.reset_fold(mac);
+    send_seen(state, mac, ip, ua, outcome, kind, message);
+}
+
+fn send_seen(
     state: &AppState,
     mac: Mac,
     ip: IpAddr,
@@ -187,6 +225,80 @@ fn seen(
         kind,
         message,
     });
+}
+
+/// Header values validated once (`from_static` checks every byte on
+/// every call); cloning a static `HeaderValue` copies a pointer.
+static HEADER_VALUES: std::sync::LazyLock<[HeaderValue; 4]> = std::sync::LazyLock::new(|| {
+    [
+        "no-cache",
+        "application/octet-stream",
+        "application/xml",
+        "aes128gcm",
+    ]
+    .map(HeaderValue::from_static)
+});
+
+/// The value for `no-cache` or one of the static strings a
+/// [`crate::render::Rendered`] carries.
+fn header_value(v: &'static str) -> HeaderValue {
+    let i = match v {
+        "no-cache" => 0,
+        "application/octet-stream" => 1,
+        "application/xml" => 2,
+        "aes128gcm" => 3,
+        other => return HeaderValue::from_static(other),
+    };
+    HEADER_VALUES[i].clone()
+}
+
+/// [`seen`] for the common profile answers (`tail`: "200", "304", "404,
+/// unknown device", ...): an identical repeat (same protocol, path,
+/// answer, address and firmware) within [`FOLD_WINDOW`] of the one last
+/// queued for this device is only counted
+/// (`phoneprov_status_folded_total`), exactly as the writer thread would
+/// fold it, but without formatting or queueing anything.
+fn seen_folded(
+    state: &AppState,
+    entry: &DevEntry,
+    conn: &ConnInfo,
+    mac: Mac,
+    ua: &Ua,
+    outcome: Outcome,
+    path: &str,
+    tail: &'static str,
+) {
+    let ip = conn.peer.ip();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        conn.proto as u8,
+        path,
+        tail,
+        ip,
+        ua.firmware.as_deref(),
+        outcome.as_str(),
+    )
+        .hash(&mut h);
+    let key = h.finish();
+    let now = Instant::now();
+    {
+        let mut last = entry.last_status.lock().unwrap_or_else(|p| p.into_inner());
+        if last.1 == key && last.0.is_some_and(|t| now.duration_since(t) < FOLD_WINDOW) {
+            drop(last);
+            handles().status_folded.increment(1);
+            return;
+        }
+        *last = (Some(now), key);
+    }
+    send_seen(
+        state,
+        mac,
+        ip,
+        ua,
+        outcome,
+        EventKind::Resync,
+        format!("{} {path}: {tail}", conn.proto.as_str()),
+    );
 }
 
 async fn get(
@@ -298,26 +410,28 @@ async fn profile(
             state.status.send(StatusMsg::Register(nd));
             state.cache.forget(mac);
         }
-        seen(
+        seen_folded(
             state,
+            &entry,
+            conn,
             mac,
-            ip,
             ua,
             Outcome::NotFound,
-            EventKind::Resync,
-            format!("{}: 404, unknown device", what()),
+            path,
+            "404, unknown device",
         );
         return simple(StatusCode::NOT_FOUND, "unknown device\n");
     };
     if is_pending(&device.vars) {
-        seen(
+        seen_folded(
             state,
+            &entry,
+            conn,
             mac,
-            ip,
             ua,
             Outcome::NotFound,
-            EventKind::Resync,
-            format!("{}: 404, device pending approval", what()),
+            path,
+            "404, device pending approval",
         );
         return simple(StatusCode::NOT_FOUND, "device pending approval\n");
     }
@@ -423,35 +537,40 @@ async fn profile(
                 .map(|t| t.trim().trim_start_matches("W/"))
                 .any(|t| t == "*" || t.as_bytes() == rendered.etag.as_bytes())
         });
-    seen(
+    seen_folded(
         state,
+        &entry,
+        conn,
         mac,
-        ip,
         ua,
         Outcome::Success,
-        EventKind::Resync,
-        format!("{}: {}", what(), if not_modified { 304 } else { 200 }),
+        path,
+        if not_modified { "304" } else { "200" },
     );
-    let mut b = Response::builder()
-        .header(header::ETAG, rendered.etag.clone())
-        .header(header::CACHE_CONTROL, "no-cache");
-    if not_modified {
-        return b
-            .status(StatusCode::NOT_MODIFIED)
-            .body(RespBody::empty())
-            .expect("valid 304");
-    }
-    b = b.header(header::CONTENT_TYPE, rendered.content_type);
-    if let Some(ce) = rendered.content_encoding {
-        b = b.header(header::CONTENT_ENCODING, ce);
-    }
-    let body = if head {
-        b = b.header(header::CONTENT_LENGTH, rendered.body.len());
+    let body = if head || not_modified {
         RespBody::empty()
     } else {
         RespBody::Full(Some(rendered.body.clone()))
     };
-    b.body(body).expect("valid profile response")
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::ETAG, rendered.etag.clone());
+    h.insert(header::CACHE_CONTROL, header_value("no-cache"));
+    if not_modified {
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        return resp;
+    }
+    h.insert(header::CONTENT_TYPE, header_value(rendered.content_type));
+    if let Some(ce) = rendered.content_encoding {
+        h.insert(header::CONTENT_ENCODING, header_value(ce));
+    }
+    if head {
+        h.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(rendered.body.len()),
+        );
+    }
+    resp
 }
 
 /// Reads a request body within the configured limit; `Err` is the response.
@@ -519,6 +638,7 @@ async fn post(
         // Resync by POST (R-HTTP-2): keep the body for tracking, answer
         // with the profile.
         let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]).into_owned();
+        state.cache.reset_fold(mac);
         state.status.send(StatusMsg::Seen {
             mac,
             ip: conn.peer.ip(),
@@ -583,6 +703,7 @@ async fn post(
         body.to_vec()
     };
     let text = String::from_utf8_lossy(&plain[..plain.len().min(64 * 1024)]).into_owned();
+    state.cache.reset_fold(mac);
     state.status.send(StatusMsg::Seen {
         mac,
         ip: conn.peer.ip(),

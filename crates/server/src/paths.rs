@@ -210,7 +210,9 @@ pub enum BadPath {
 /// tricked into leaving the static or firmware roots. The decoded path
 /// still gets the canonicalize-and-compare check of
 /// [`phoneprov_tftp::resolve_path`] before a file is opened.
-pub fn decode_path(raw: &str) -> Result<String, BadPath> {
+///
+/// Borrows `raw` when it has nothing to decode (the common case: no copy).
+pub fn decode_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, BadPath> {
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| BadPath::Malformed)?;
@@ -220,7 +222,7 @@ pub fn decode_path(raw: &str) -> Result<String, BadPath> {
     if decoded.split('/').any(|c| c == "..") {
         return Err(BadPath::Traversal);
     }
-    Ok(decoded.into_owned())
+    Ok(decoded)
 }
 
 #[cfg(test)]

@@ -53,6 +53,10 @@ pub struct DevEntry {
     /// Hash of everything rendering reads from the row.
     pub hash: u64,
     fetched: Instant,
+    /// The last status message queued for this device: (when, hash of
+    /// its content). Lets the request path fold identical repeats before
+    /// formatting or queueing anything (see `http::seen_folded`).
+    pub last_status: std::sync::Mutex<(Option<Instant>, u64)>,
 }
 
 /// A rendered, encoded profile.
@@ -147,20 +151,35 @@ impl RenderCache {
         mac: Mac,
         ttl: Duration,
     ) -> Result<Arc<DevEntry>, StoreError> {
-        if let Some(e) = self.devices.get(&mac) {
+        let old = self.devices.get(&mac);
+        if let Some(e) = &old {
             if e.fetched.elapsed() < ttl {
-                return Ok(e);
+                return Ok(e.clone());
             }
         }
         let device = state.reader.device(mac).await?;
         let hash = device.as_ref().map_or(0, device_hash);
+        // The status-folding memory survives the refresh.
+        let last = old.map_or((None, 0), |e| {
+            *e.last_status.lock().unwrap_or_else(|p| p.into_inner())
+        });
         let entry = Arc::new(DevEntry {
             device: device.map(Arc::new),
             hash,
             fetched: Instant::now(),
+            last_status: std::sync::Mutex::new(last),
         });
         self.devices.insert(mac, entry.clone());
         Ok(entry)
+    }
+
+    /// Clears a device's status-folding memory: after any other status
+    /// message for it, the next ordinary resync is recorded again (as the
+    /// writer thread, comparing with the last message, would).
+    pub fn reset_fold(&self, mac: Mac) {
+        if let Some(e) = self.devices.get(&mac) {
+            *e.last_status.lock().unwrap_or_else(|p| p.into_inner()) = (None, 0);
+        }
     }
 
     /// Forgets a device (after auto-registration).
@@ -187,11 +206,11 @@ impl RenderCache {
         let key = (device.mac, variant);
         if let Some(r) = self.rendered.get(&key) {
             if r.generation == generation && r.dev_hash == dev.hash && &*r.host == host {
-                metrics::counter!("phoneprov_render_cache_total", "result" => "hit").increment(1);
+                crate::metrics_setup::handles().cache_hit.increment(1);
                 return Ok((r, true));
             }
         }
-        metrics::counter!("phoneprov_render_cache_total", "result" => "miss").increment(1);
+        crate::metrics_setup::handles().cache_miss.increment(1);
         let r = Arc::new(render(
             state, policy, templates, device, dev.hash, variant, host,
         )?);

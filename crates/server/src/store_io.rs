@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use phoneprov_store::{
-    now_ms, Device, EventKind, Mac, NewDevice, NewEvent, Outcome, Store, StoreError,
+    now_ms, Device, EventKind, Mac, NewDevice, NewEvent, Outcome, StatusUpdate, Store, StoreError,
 };
 use tokio::sync::{mpsc, Semaphore};
 
@@ -127,7 +127,7 @@ impl StatusWriter {
     /// queue is full.
     pub fn send(&self, msg: StatusMsg) {
         if self.tx.try_send(msg).is_err() {
-            metrics::counter!("phoneprov_status_dropped_total").increment(1);
+            crate::metrics_setup::handles().status_dropped.increment(1);
         }
     }
 
@@ -138,6 +138,31 @@ impl StatusWriter {
             let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
         }
     }
+}
+
+/// Writes one batch of status rows and events in one transaction
+/// ([`Store::write_batch`]); on an error the batch is logged and dropped
+/// (status bookkeeping never stops serving).
+fn write(store: &mut Store, status: &mut HashMap<Mac, Pending>, events: &mut Vec<NewEvent>) {
+    if status.is_empty() && events.is_empty() {
+        return;
+    }
+    let updates: Vec<StatusUpdate<'_>> = status
+        .iter()
+        .filter_map(|(mac, p)| {
+            Some(StatusUpdate {
+                mac: *mac,
+                ip: p.ip?,
+                firmware: p.firmware.as_deref(),
+                outcome: p.outcome,
+            })
+        })
+        .collect();
+    if let Err(e) = store.write_batch(&updates, events) {
+        tracing::warn!(error = %e, rows = updates.len(), events = events.len(), "could not record a status batch");
+    }
+    status.clear();
+    events.clear();
 }
 
 #[derive(Default)]
@@ -151,7 +176,7 @@ struct Pending {
 /// message) within this window are folded into the first one: a phone
 /// that hammers the server (or a benchmark) costs one write per window,
 /// while every change, and every new resync after the window, is kept.
-const FOLD_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const FOLD_WINDOW: Duration = Duration::from_secs(10);
 /// Devices remembered for folding before the memory is cleared.
 const FOLD_MEMORY: usize = 100_000;
 
@@ -176,6 +201,7 @@ fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<StatusMsg>) {
             }
         }
         let mut status: HashMap<Mac, Pending> = HashMap::new();
+        let mut events: Vec<NewEvent> = Vec::new();
         let mut flushes = Vec::new();
         for msg in batch.drain(..) {
             match msg {
@@ -197,75 +223,51 @@ fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<StatusMsg>) {
                     };
                     if let Some((at, prev)) = last.get(&mac) {
                         if *prev == seen && now.duration_since(*at) < FOLD_WINDOW {
-                            metrics::counter!("phoneprov_status_folded_total").increment(1);
+                            crate::metrics_setup::handles().status_folded.increment(1);
                             continue;
                         }
                     }
                     if last.len() >= FOLD_MEMORY {
                         last.clear();
                     }
-                    let LastSeen {
-                        ip,
-                        firmware,
-                        outcome,
-                        kind,
-                        message,
-                    } = seen;
                     let p = status.entry(mac).or_default();
                     p.ip = Some(ip);
-                    let fw_seen = firmware.clone();
-                    if firmware.is_some() {
-                        p.firmware = firmware;
+                    if seen.firmware.is_some() {
+                        p.firmware.clone_from(&seen.firmware);
                     }
                     if outcome.is_some() {
                         p.outcome = outcome;
                     }
-                    let ev = NewEvent {
+                    events.push(NewEvent {
                         mac,
                         at_ms: now_ms(),
                         kind,
                         outcome,
                         source_ip: Some(ip),
-                        message,
-                    };
-                    if let Err(e) = store.append_event(&ev) {
-                        tracing::warn!(%mac, error = %e, "could not append event");
-                    }
-                    last.insert(
-                        mac,
-                        (
-                            now,
-                            LastSeen {
-                                ip,
-                                firmware: fw_seen,
-                                outcome,
-                                kind,
-                                message: ev.message,
-                            },
-                        ),
-                    );
+                        message: seen.message.clone(),
+                    });
+                    last.insert(mac, (now, seen));
                 }
-                StatusMsg::Register(dev) => match store.device(dev.mac) {
-                    Ok(None) => {
-                        if let Err(e) = store.add_device(&dev) {
-                            tracing::warn!(mac = %dev.mac, error = %e, "auto-registration failed");
-                        } else {
-                            tracing::info!(mac = %dev.mac, "unknown device registered as pending");
+                StatusMsg::Register(dev) => {
+                    // Registrations are rare and must see the rows written
+                    // so far: write what is pending first.
+                    write(&mut store, &mut status, &mut events);
+                    match store.device(dev.mac) {
+                        Ok(None) => {
+                            if let Err(e) = store.add_device(&dev) {
+                                tracing::warn!(mac = %dev.mac, error = %e, "auto-registration failed");
+                            } else {
+                                tracing::info!(mac = %dev.mac, "unknown device registered as pending");
+                            }
                         }
+                        Ok(Some(_)) => {}
+                        Err(e) => tracing::warn!(error = %e, "auto-registration lookup failed"),
                     }
-                    Ok(Some(_)) => {}
-                    Err(e) => tracing::warn!(error = %e, "auto-registration lookup failed"),
-                },
+                }
                 StatusMsg::Flush(done) => flushes.push(done),
             }
         }
-        for (mac, p) in status {
-            let Some(ip) = p.ip else { continue };
-            match store.record_status(mac, ip, p.firmware.as_deref(), p.outcome) {
-                Ok(()) | Err(StoreError::NotFound(_)) => {}
-                Err(e) => tracing::warn!(%mac, error = %e, "could not record status"),
-            }
-        }
+        write(&mut store, &mut status, &mut events);
         for f in flushes {
             let _ = f.send(());
         }

@@ -62,6 +62,7 @@ impl TftpFront {
             return open_file(&policy.dirs.static_root, &path).await;
         };
         let seen = |outcome: Outcome, message: String| {
+            state.cache.reset_fold(mac);
             state.status.send(StatusMsg::Seen {
                 mac,
                 ip,

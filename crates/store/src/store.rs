@@ -16,6 +16,20 @@ use crate::mac::Mac;
 use crate::model::{now_ms, Device, DeviceStatus, Event, NewDevice, NewEvent, Outcome};
 use crate::schema;
 
+/// One device's status for [`Store::write_batch`] (the arguments of
+/// [`Store::record_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusUpdate<'a> {
+    /// Device.
+    pub mac: Mac,
+    /// Source address of its latest request.
+    pub ip: IpAddr,
+    /// Firmware from its User-Agent; `None` keeps the stored value.
+    pub firmware: Option<&'a str>,
+    /// Resync outcome; `None` keeps the stored value.
+    pub outcome: Option<Outcome>,
+}
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "phoneprov.db";
 
@@ -251,6 +265,61 @@ impl Store {
         Ok(id)
     }
 
+    /// Writes many status updates and events in **one** `BEGIN IMMEDIATE`
+    /// transaction: what the server's status writer does with a batch of
+    /// requests, so a busy server pays one commit (one WAL append) per batch
+    /// instead of two per request. Status updates are applied in order, as
+    /// [`Store::record_status`] would (each `None` keeps the stored value);
+    /// updates of MACs not in the inventory are skipped and returned, their
+    /// events are still kept. All or nothing: on an error nothing of the
+    /// batch is written.
+    pub fn write_batch(
+        &mut self,
+        statuses: &[StatusUpdate<'_>],
+        events: &[NewEvent],
+    ) -> Result<Vec<Mac>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut missing = Vec::new();
+        {
+            let now = now_ms();
+            let mut up = tx.prepare_cached(
+                "UPDATE devices SET last_seen_ms = ?2, last_ip = ?3, \
+                 firmware = coalesce(?4, firmware), last_outcome = coalesce(?5, last_outcome) \
+                 WHERE mac = ?1",
+            )?;
+            for s in statuses {
+                let n = up.execute(params![
+                    s.mac.to_string(),
+                    now,
+                    s.ip.to_string(),
+                    s.firmware,
+                    s.outcome.map(Outcome::as_str)
+                ])?;
+                if n == 0 {
+                    missing.push(s.mac);
+                }
+            }
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO events (mac, at_ms, kind, outcome, source_ip, message) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for ev in events {
+                ins.execute(params![
+                    ev.mac.to_string(),
+                    ev.at_ms,
+                    ev.kind.as_str(),
+                    ev.outcome.map(Outcome::as_str),
+                    ev.source_ip.map(|ip| ip.to_string()),
+                    ev.message,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(missing)
+    }
+
     /// The latest `limit` events of a device, oldest first (a timeline
     /// reads top to bottom).
     pub fn events(&self, mac: Mac, limit: usize) -> Result<Vec<Event>> {
@@ -413,5 +482,68 @@ impl RawDevice {
                 last_outcome,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EventKind;
+
+    #[test]
+    fn write_batch_applies_statuses_in_order_and_keeps_unknown_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let known = Mac::parse("000e08abcdef").unwrap();
+        let unknown = Mac::parse("000e08999999").unwrap();
+        store.add_device(&NewDevice::new(known)).unwrap();
+        let ip1: IpAddr = "192.0.2.1".parse().unwrap();
+        let ip2: IpAddr = "192.0.2.2".parse().unwrap();
+        let ev = |mac, message: &str| NewEvent {
+            mac,
+            at_ms: now_ms(),
+            kind: EventKind::Resync,
+            outcome: Some(Outcome::Success),
+            source_ip: Some(ip1),
+            message: message.into(),
+        };
+        let missing = store
+            .write_batch(
+                &[
+                    StatusUpdate {
+                        mac: known,
+                        ip: ip1,
+                        firmware: Some("11.0"),
+                        outcome: Some(Outcome::NotFound),
+                    },
+                    StatusUpdate {
+                        mac: unknown,
+                        ip: ip1,
+                        firmware: None,
+                        outcome: None,
+                    },
+                    StatusUpdate {
+                        mac: known,
+                        ip: ip2,
+                        firmware: None,
+                        outcome: Some(Outcome::Success),
+                    },
+                ],
+                &[ev(known, "a"), ev(unknown, "b"), ev(known, "c")],
+            )
+            .unwrap();
+        assert_eq!(missing, vec![unknown]);
+        let s = store.device(known).unwrap().unwrap().status;
+        assert_eq!(s.ip.as_deref(), Some("192.0.2.2"), "the later update wins");
+        assert_eq!(s.firmware.as_deref(), Some("11.0"), "None keeps firmware");
+        assert_eq!(s.last_outcome, Some(Outcome::Success));
+        let msgs: Vec<_> = store
+            .events(known, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(msgs, ["a", "c"]);
+        assert_eq!(store.events(unknown, 10).unwrap().len(), 1);
     }
 }
