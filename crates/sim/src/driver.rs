@@ -142,6 +142,7 @@ impl PhoneTask {
         let mut done = false;
         let mut upgrading = false;
         let mut control_open = true;
+        let mut syslog_sends = tokio::task::JoinSet::new();
         loop {
             while let Some(action) = phone.poll_action() {
                 if let Some(tx) = &self.cpe_events {
@@ -164,7 +165,12 @@ impl PhoneTask {
                     Action::Syslog { server, message } => {
                         self.stats.syslog.inc();
                         let net = self.net.clone();
-                        tokio::spawn(async move {
+                        // Sent beside the phone's loop, but awaited before
+                        // the phone ends: under --once the process exits
+                        // right after the last resync, and its closing
+                        // message (Log_Success_Msg) must still leave.
+                        while syslog_sends.try_join_next().is_some() {}
+                        syslog_sends.spawn(async move {
                             if let Err(e) = net.syslog.send(&server, &message).await {
                                 tracing::debug!("syslog to {server}: {e}");
                             }
@@ -332,6 +338,7 @@ impl PhoneTask {
                 }
             }
         }
+        while syslog_sends.join_next().await.is_some() {}
         let stats = phone.stats();
         PhoneOutcome {
             mac,
