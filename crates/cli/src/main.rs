@@ -54,7 +54,7 @@ enum Command {
     /// Run the provisioning server (TFTP, HTTP, HTTPS, syslog, TR-069 ACS, activation).
     Serve(cmd_serve::ServeArgs),
     /// Simulate phones that boot, discover their server and resync.
-    Sim(cmd_sim::SimArgs),
+    Sim(Box<cmd_sim::SimArgs>),
     /// Serve a directory over TFTP or fetch a file with the TFTP client.
     #[command(subcommand)]
     Tftp(cmd_tftp::TftpCommand),
@@ -70,7 +70,7 @@ fn main() {
         Command::Rule(cmd) => cmd_rule::run(cmd),
         Command::Tftp(cmd) => cmd_tftp::run(cmd),
         Command::Serve(args) => cmd_serve::run(args),
-        Command::Sim(args) => cmd_sim::run(args),
+        Command::Sim(args) => cmd_sim::run(*args),
     };
     match result {
         Ok(code) => std::process::exit(code),
