@@ -14,6 +14,18 @@
 //! (e.g. 1000000), starts the server, touches 1000 of them and prints
 //! VmRSS.
 //!
+//! `BENCH_PROFILE=N` runs phoneprov alone for an instruction profile:
+//!
+//! ```sh
+//! for n in 1000 3000; do BENCH_PROFILE=$n valgrind --tool=callgrind \
+//!   --callgrind-out-file=cg-$n.out --toggle-collect='*accept_loop*' \
+//!   --toggle-collect='*writer_loop*' target/release/deps/vs_nginx-* --bench; done
+//! ```
+//!
+//! (the difference of the two totals / 2000 = server instructions per
+//! steady-state request: connection task plus status writer thread; the
+//! load client and the runtime's own scheduling are not counted).
+//!
 //! Run: `cargo bench -p phoneprov-server --bench vs_nginx`.
 
 use std::io::Write as _;

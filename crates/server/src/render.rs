@@ -286,11 +286,14 @@ fn render(
     } else {
         &urls.http
     };
-    let profile_rule = format!(
-        "[--key {}] {base}{}",
-        device.key.expose_secret(),
-        policy.rule_path
-    );
+    let key = device.key.expose_secret();
+    // A base64url key may start with `--` (1 in 4096), which the rule
+    // syntax would read as the next option: quote such keys.
+    let profile_rule = if key.starts_with('-') {
+        format!("[--key \"{key}\"] {base}{}", policy.rule_path)
+    } else {
+        format!("[--key {key}] {base}{}", policy.rule_path)
+    };
     let firmware = policy.firmware_for(device.group.as_deref(), device.model.as_deref());
     let fw_base = if urls.http.is_empty() {
         &urls.https
