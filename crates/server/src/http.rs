@@ -258,6 +258,7 @@ fn header_value(v: &'static str) -> HeaderValue {
 /// queued for this device is only counted
 /// (`phoneprov_status_folded_total`), exactly as the writer thread would
 /// fold it, but without formatting or queueing anything.
+#[allow(clippy::too_many_arguments)]
 fn seen_folded(
     state: &AppState,
     entry: &DevEntry,
