@@ -93,6 +93,10 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Connection> {
     // (TRUNCATE)` after the import: that waits for the server's readers.)
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
         .map_err(open_err)?;
+    // Keep every statement the server, the ACS and the syslog filer use
+    // prepared: rusqlite's default cache of 16 is smaller than that set,
+    // and its LRU then re-parsed statements on every request.
+    conn.set_prepared_statement_cache_capacity(64);
     migrate(&mut conn)?;
     Ok(conn)
 }
