@@ -418,11 +418,7 @@ impl Acs {
                 e.dead.store(true, Ordering::Release);
             }
         }
-        db.requeue_device(&key)?;
         st.mac = Some(key.clone());
-        if inform.has_event(&EventCode::Bootstrap) {
-            db.dm_clear(&key)?;
-        }
         let updates: Vec<DmUpdate> = inform
             .parameters
             .iter()
@@ -433,10 +429,13 @@ impl Acs {
                 writable: None,
             })
             .collect();
-        db.dm_upsert(&key, &updates)?;
-        for p in self.applying_presets(inform) {
-            db.insert_preset(&key, &p)?;
-        }
+        let presets = self.applying_presets(inform);
+        db.record_inform(
+            &key,
+            inform.has_event(&EventCode::Bootstrap),
+            &updates,
+            &presets,
+        )?;
         if known {
             let events: Vec<&str> = inform.events.iter().map(|e| e.code.as_str()).collect();
             let sw = inform
@@ -449,16 +448,23 @@ impl Acs {
                 sw.unwrap_or("?")
             );
             let mut store = lock(&self.inner.store);
-            // Last seen, address and firmware, as for profile fetches.
-            store.record_status(mac, peer, sw, None)?;
-            store.append_event(&NewEvent {
+            // Last seen, address and firmware, as for profile fetches, and
+            // the timeline entry: one transaction.
+            let status = phoneprov_store::StatusUpdate {
+                mac,
+                ip: peer,
+                firmware: sw,
+                outcome: None,
+            };
+            let event = NewEvent {
                 mac,
                 at_ms: phoneprov_store::now_ms(),
                 kind: EventKind::Inform,
                 outcome: None,
                 source_ip: Some(peer),
                 message,
-            })?;
+            };
+            store.write_batch(&[status], &[event])?;
         }
         Ok(())
     }

@@ -164,6 +164,63 @@ impl std::fmt::Debug for AcsDb {
 const COLS: &str =
     "id, mac, rpc, state, source, command_key, attempts, result, created_ms, updated_ms";
 
+/// Inserts a queued task (inside the caller's transaction); returns its id.
+fn insert_task_on(
+    conn: &Connection,
+    mac: &str,
+    rpc: &TaskRpc,
+    source: &str,
+) -> Result<i64, AcsError> {
+    let json = serde_json::to_string(rpc).map_err(|e| AcsError::Internal(e.to_string()))?;
+    let now = now_ms();
+    let prio = i64::from(source == "preset");
+    conn.prepare_cached(
+        "INSERT INTO acs_tasks (mac, method, rpc, state, priority, source, created_ms, updated_ms) \
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![mac, rpc.method(), json, prio, source, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Queues a preset unless the same one is already queued for `mac`.
+fn insert_preset_on(conn: &Connection, mac: &str, rpc: &TaskRpc) -> Result<(), AcsError> {
+    let json = serde_json::to_string(rpc).map_err(|e| AcsError::Internal(e.to_string()))?;
+    let exists: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM acs_tasks WHERE mac = ?1 AND state = 'queued' AND source = 'preset' AND rpc = ?2",
+        )?
+        .query_row(params![mac, json], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        insert_task_on(conn, mac, rpc, "preset")?;
+    }
+    Ok(())
+}
+
+/// Puts every `sent` task of `mac` back in the queue.
+fn requeue_device_on(conn: &Connection, mac: &str) -> Result<usize, AcsError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 WHERE mac = ?1 AND state = 'sent'",
+        )?
+        .execute(params![mac, now_ms()])?)
+}
+
+/// Upserts cached parameter facts of `mac` (inside the caller's transaction).
+fn dm_upsert_on(conn: &Connection, mac: &str, updates: &[DmUpdate]) -> Result<(), AcsError> {
+    let now = now_ms();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(mac, path) DO UPDATE SET \
+         value = coalesce(excluded.value, value), type = coalesce(excluded.type, type), \
+         writable = coalesce(excluded.writable, writable), updated_ms = excluded.updated_ms",
+    )?;
+    for u in updates {
+        stmt.execute(params![mac, u.path, u.value, u.kind, u.writable, now])?;
+    }
+    Ok(())
+}
+
 fn now_ms() -> i64 {
     phoneprov_store::now_ms()
 }
@@ -237,18 +294,10 @@ impl AcsDb {
         rpc: &TaskRpc,
         source: &str,
     ) -> Result<TaskRecord, AcsError> {
-        let json = serde_json::to_string(rpc).map_err(|e| AcsError::Internal(e.to_string()))?;
-        let now = now_ms();
-        let prio = i64::from(source == "preset");
         let id = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.prepare_cached(
-                "INSERT INTO acs_tasks (mac, method, rpc, state, priority, source, created_ms, updated_ms) \
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6)",
-            )?
-            .execute(params![mac, rpc.method(), json, prio, source, now])?;
-            let id = tx.last_insert_rowid();
+            let id = insert_task_on(&tx, mac, rpc, source)?;
             tx.commit()?;
             id
         };
@@ -260,17 +309,36 @@ impl AcsDb {
     /// `mac` (a session that dies before running its presets must not pile
     /// up copies).
     pub fn insert_preset(&self, mac: &str, rpc: &TaskRpc) -> Result<(), AcsError> {
-        let json = serde_json::to_string(rpc).map_err(|e| AcsError::Internal(e.to_string()))?;
-        let exists: Option<i64> = self
-            .conn()
-            .prepare_cached(
-                "SELECT id FROM acs_tasks WHERE mac = ?1 AND state = 'queued' AND source = 'preset' AND rpc = ?2",
-            )?
-            .query_row(params![mac, json], |r| r.get(0))
-            .optional()?;
-        if exists.is_none() {
-            self.insert_task(mac, rpc, "preset")?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_preset_on(&tx, mac, rpc)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Everything an Inform of `mac` writes, in one transaction (one WAL
+    /// append instead of four): tasks of dead sessions back to the queue,
+    /// the cached data model cleared on `0 BOOTSTRAP` (`clear`), the
+    /// Inform's parameters cached, and the presets queued.
+    pub fn record_inform(
+        &self,
+        mac: &str,
+        clear: bool,
+        updates: &[DmUpdate],
+        presets: &[TaskRpc],
+    ) -> Result<(), AcsError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        requeue_device_on(&tx, mac)?;
+        if clear {
+            tx.prepare_cached("DELETE FROM acs_datamodel WHERE mac = ?1")?
+                .execute(params![mac])?;
         }
+        dm_upsert_on(&tx, mac, updates)?;
+        for p in presets {
+            insert_preset_on(&tx, mac, p)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -377,12 +445,7 @@ impl AcsDb {
     /// Requeues every `sent` task of `mac` (at a new Inform: their
     /// sessions are over). Returns how many.
     pub fn requeue_device(&self, mac: &str) -> Result<usize, AcsError> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 WHERE mac = ?1 AND state = 'sent'",
-            )?
-            .execute(params![mac, now_ms()])?)
+        requeue_device_on(&self.conn(), mac)
     }
 
     /// The Download task of `mac` waiting for TransferComplete with this
@@ -409,20 +472,9 @@ impl AcsDb {
         if updates.is_empty() {
             return Ok(());
         }
-        let now = now_ms();
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(mac, path) DO UPDATE SET \
-                 value = coalesce(excluded.value, value), type = coalesce(excluded.type, type), \
-                 writable = coalesce(excluded.writable, writable), updated_ms = excluded.updated_ms",
-            )?;
-            for u in updates {
-                stmt.execute(params![mac, u.path, u.value, u.kind, u.writable, now])?;
-            }
-        }
+        dm_upsert_on(&tx, mac, updates)?;
         tx.commit()?;
         Ok(())
     }
