@@ -321,6 +321,9 @@ fn r_act_bindings_queries_and_single_use_codes_through_the_server() {
         body.contains(&format!("<Profile_Rule ua=\"na\">{rule}</Profile_Rule>")),
         "{body}"
     );
+    // The answer is on the phone's timeline with the address it came from.
+    let events = s.events_until(MAC, "127.0.0.1");
+    assert!(events.contains("127.0.0.1"), "{events}");
 
     // Bound with the CLI while the server runs (same database).
     let other_rule = "http://other.example.com/$MA.cfg";

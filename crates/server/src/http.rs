@@ -120,7 +120,7 @@ async fn route(
     // The mounted handler also answers the activation service's phone
     // endpoints (`/activation/v1/...`, SPEC R-ACT).
     if raw_path.starts_with("/api/") || raw_path.starts_with("/activation/") {
-        return api(state, req).await;
+        return api(state, conn, req).await;
     }
     let path = match decode_path(raw_path) {
         Ok(p) => p,
@@ -716,14 +716,17 @@ async fn post(
     simple(StatusCode::OK, "report stored\n")
 }
 
-async fn api(state: &Arc<AppState>, req: Request<Incoming>) -> Resp {
+async fn api(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -> Resp {
     let Some(handler) = state.api.clone() else {
         return simple(StatusCode::NOT_FOUND, "no API mounted\n");
     };
-    let (parts, body) = match read_body(state, req).await {
+    let (mut parts, body) = match read_body(state, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
+    // The client address reaches the handlers as axum's `ConnectInfo`: the
+    // activation service records it with each phone's query (R-ACT).
+    parts.extensions.insert(conn.peer);
     let resp = handler(Request::from_parts(parts, body)).await;
     let (parts, body) = resp.into_parts();
     Response::from_parts(parts, RespBody::full(body))
