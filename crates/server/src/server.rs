@@ -142,7 +142,7 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, ServerError> {
 
 /// Builds the rustls server config from `[tls]`, creating the development
 /// CA under `<data>/ca` when a file is not configured.
-fn tls_config(
+pub(crate) fn tls_config(
     cfg: &Config,
     data: &Path,
 ) -> Result<Arc<phoneprov_pki::rustls::ServerConfig>, ServerError> {
@@ -272,6 +272,7 @@ impl Server {
             cache: RenderCache::new(cfg.profiles.cache_entries),
             policy: ArcSwap::from_pointee(policy),
             templates: ArcSwap::from_pointee(templates),
+            tls: arc_swap::ArcSwapOption::from(tls.clone().map(Arc::new)),
             generation: AtomicU64::new(1),
             reader,
             status,
@@ -290,7 +291,7 @@ impl Server {
             tasks.push(tokio::spawn(accept_loop(
                 l,
                 state.clone(),
-                None,
+                false,
                 stop_rx.clone(),
                 drain,
             )));
@@ -299,7 +300,7 @@ impl Server {
             tasks.push(tokio::spawn(accept_loop(
                 l,
                 state.clone(),
-                tls,
+                true,
                 stop_rx.clone(),
                 drain,
             )));
@@ -398,15 +399,11 @@ fn http1_builder(cfg: &Config) -> http1::Builder {
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<AppState>,
-    tls: Option<TlsAcceptor>,
+    https: bool,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
 ) {
-    let proto = if tls.is_some() {
-        Proto::Https
-    } else {
-        Proto::Http
-    };
+    let proto = if https { Proto::Https } else { Proto::Http };
     let graceful = GracefulShutdown::new();
     let builder = http1_builder(&state.policy.load().config);
     let local = listener.local_addr().ok();
@@ -428,7 +425,9 @@ async fn accept_loop(
         let state = state.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
-        let tls = tls.clone();
+        // HTTPS: the TLS settings of the moment (SIGHUP may have renewed
+        // the certificate since the listener started).
+        let tls = if https { state.tls.load_full() } else { None };
         tokio::spawn(async move {
             match tls {
                 None => {

@@ -172,6 +172,11 @@ pub struct AppState {
     pub policy: ArcSwap<Policy>,
     /// Reloadable templates.
     pub templates: ArcSwap<TemplateSet>,
+    /// The HTTPS listener's TLS settings (certificate, key, client CA,
+    /// client-certificate policy, ciphers), rebuilt on reload: a renewed
+    /// certificate takes effect at SIGHUP for new connections. `None` when
+    /// HTTPS is off.
+    pub tls: arc_swap::ArcSwapOption<tokio_rustls::TlsAcceptor>,
     /// Bumped on every reload; part of every render-cache check.
     pub generation: AtomicU64,
     /// Device reads.
@@ -209,7 +214,8 @@ impl AppState {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Re-reads the config file (if any) and the templates. On any error
+    /// Re-reads the config file (if any), the templates and the HTTPS
+    /// certificate files. On any error
     /// nothing changes and the error is returned (the caller logs it).
     /// Listener addresses are not changed by a reload.
     pub fn reload(&self) -> Result<u64, ServerError> {
@@ -222,6 +228,15 @@ impl AppState {
         let policy = Policy::new(cfg, &old.dirs.data);
         let next = self.generation() + 1;
         let templates = TemplateSet::load(&policy.dirs.templates, next)?;
+        // Build the new TLS settings before swapping anything: a missing or
+        // bad certificate fails the whole reload.
+        let tls = match self.tls.load().is_some() {
+            true => Some(Arc::new(tokio_rustls::TlsAcceptor::from(
+                crate::server::tls_config(&policy.config, &old.dirs.data)?,
+            ))),
+            false => None,
+        };
+        self.tls.store(tls);
         self.policy.store(Arc::new(policy));
         self.templates.store(Arc::new(templates));
         self.generation.store(next, Ordering::Release);
