@@ -8,8 +8,8 @@
 //! listener with the actual address (tests pass port 0 and read it back).
 //! `--config FILE` reads a TOML file (see `examples/phoneprov.toml`);
 //! `--http/--https/--tftp/--syslog/--acs ADDR|off` override it. SIGHUP
-//! reloads config and templates (a broken template keeps the old set; the
-//! `[acs]` settings are read at start only); SIGTERM or Ctrl-C drains
+//! reloads config, templates and the HTTPS certificate files (anything
+//! broken keeps the running set; the `[acs]` settings are read at start only); SIGTERM or Ctrl-C drains
 //! in-flight requests, transfers and CWMP sessions, then exits 0.
 //!
 //! One handler answers `/api/` and `/activation/` on the HTTP(S) ports
