@@ -9,8 +9,9 @@
 //! `--config FILE` reads a TOML file (see `examples/phoneprov.toml`);
 //! `--http/--https/--tftp/--syslog/--acs ADDR|off` override it. SIGHUP
 //! reloads config, templates and the HTTPS certificate files (anything
-//! broken keeps the running set; the `[acs]` settings are read at start only); SIGTERM or Ctrl-C drains
-//! in-flight requests, transfers and CWMP sessions, then exits 0.
+//! broken keeps the running set; the `[acs]` settings are read at start
+//! only); SIGTERM or Ctrl-C drains in-flight requests, transfers and CWMP
+//! sessions, then exits 0.
 //!
 //! One handler answers `/api/` and `/activation/` on the HTTP(S) ports
 //! (`phoneprov_api::bytes_handler_with`): the admin API, the ACS task API
