@@ -445,8 +445,12 @@ async fn accept_loop(
                         .await;
                 }
                 Some(acceptor) => {
-                    let hs =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                    // A handshake gets as long as a request
+                    // (`limits.request_timeout_secs`): in a boot storm the
+                    // handshakes queue for the CPU, and a fixed 10 s cut
+                    // 0.07 % of 100 000 phones off (class C).
+                    let limit = state.policy.load().config.request_timeout();
+                    let hs = tokio::time::timeout(limit, acceptor.accept(tcp)).await;
                     let Ok(Ok(stream)) = hs else {
                         crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
                         return;
