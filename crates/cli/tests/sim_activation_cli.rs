@@ -6,61 +6,19 @@
 //! final `Profile_Rule`.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_phoneprov");
 
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_tcp(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
-}
+use phoneprov_testpeers::{python_http, Guard, PythonHttp};
 
 /// The provider: `python3 -m http.server` with `p.xml` setting GPP_A.
-fn provider() -> (Guard, u16, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("p.xml"),
-        "<flat-profile><GPP_A>from-provider</GPP_A></flat-profile>\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1"])
-        .arg(port.to_string())
-        .arg("--directory")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 is an interop peer: run scripts/install-peers");
-    let g = Guard(child);
-    wait_tcp(port);
-    (g, port, dir)
+fn provider() -> PythonHttp {
+    python_http(&[(
+        "p.xml",
+        b"<flat-profile><GPP_A>from-provider</GPP_A></flat-profile>\n",
+    )])
 }
 
 /// `phoneprov activation ARGS --data DATA`, which must succeed.
@@ -133,7 +91,8 @@ fn history(v: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn sim_activation_once_json_acquired_unavailable_and_gds() {
-    let (_p, port, _pdir) = provider();
+    let provider = provider();
+    let port = provider.port;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let rule = format!("http://127.0.0.1:{port}/p.xml");

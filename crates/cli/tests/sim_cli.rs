@@ -4,65 +4,24 @@
 //! class C and a non-zero exit; a bad `--dhcp-option` is one clear line;
 //! `--listen` serves `/admin/resync?RULE` while the fleet runs.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_phoneprov");
 
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_tcp(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
-}
+use phoneprov_testpeers::{free_port, python_http, wait_tcp, Guard, PythonHttp};
 
 /// `python3 -m http.server` serving basic.txt (GPP_A) and basic2.txt (GPP_B).
-fn python_http() -> (Guard, u16, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("basic.txt"),
-        "<flat-profile>\n<GPP_A> 12345678\n</GPP_A>\n</flat-profile>\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("basic2.txt"),
-        "<flat-profile><GPP_B>ABCD</GPP_B></flat-profile>\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1"])
-        .arg(port.to_string())
-        .arg("--directory")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 is an interop peer: run scripts/install-peers");
-    let g = Guard(child);
-    wait_tcp(port);
-    (g, port, dir)
+fn profiles_server() -> PythonHttp {
+    python_http(&[
+        (
+            "basic.txt",
+            b"<flat-profile>\n<GPP_A> 12345678\n</GPP_A>\n</flat-profile>\n",
+        ),
+        (
+            "basic2.txt",
+            b"<flat-profile><GPP_B>ABCD</GPP_B></flat-profile>\n",
+        ),
+    ])
 }
 
 fn sim(args: &[&str]) -> Output {
@@ -81,7 +40,8 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn sim_once_json_reports_final_parameters() {
-    let (_g, port, _dir) = python_http();
+    let server = profiles_server();
+    let port = server.port;
     let rule = format!("Profile_Rule=http://127.0.0.1:{port}/basic.txt");
     let rule_b = format!("Profile_Rule_B=http://127.0.0.1:{port}/basic2.txt");
     let out = sim(&[
@@ -102,7 +62,8 @@ fn sim_once_json_reports_final_parameters() {
 
 #[test]
 fn sim_option_160_and_text_report() {
-    let (_g, port, _dir) = python_http();
+    let server = profiles_server();
+    let port = server.port;
     let opt = format!("160=http://127.0.0.1:{port}/basic.txt");
     let out = sim(&["--dhcp-option", &opt, "--boot-storm"]);
     assert_eq!(
@@ -148,7 +109,8 @@ fn sim_bad_dhcp_option_is_one_clear_line() {
 
 #[test]
 fn sim_listen_admin_resync_triggers_a_fetch() {
-    let (_g, port, _dir) = python_http();
+    let server = profiles_server();
+    let port = server.port;
     let listen = free_port();
     let child = Command::new(BIN)
         .args(["sim", "--json", "--duration", "4", "--listen"])
@@ -164,7 +126,7 @@ fn sim_listen_admin_resync_triggers_a_fetch() {
         .spawn()
         .unwrap();
     let mut g = Guard(child);
-    wait_tcp(listen);
+    wait_tcp(listen, &mut g.0, std::path::Path::new("/dev/null"));
     let target = format!("/admin/resync?http://127.0.0.1:{port}/basic.txt");
     let mut s = std::net::TcpStream::connect(("127.0.0.1", listen)).unwrap();
     use std::io::{Read, Write};

@@ -331,3 +331,36 @@ pub fn dnsmasq(args: &[String]) -> Dnsmasq {
         _dir: dir,
     }
 }
+
+/// `python3 -m http.server` serving a temp dir of files on a free port.
+pub struct PythonHttp {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    _guard: Guard,
+}
+
+/// Starts `python3 -m http.server` with these `(name, content)` files.
+pub fn python_http(files: &[(&str, &[u8])]) -> PythonHttp {
+    let dir = open_tempdir();
+    for (name, content) in files {
+        write_public(&dir.path().join(name), content);
+    }
+    let port = free_port();
+    let log = dir.path().join("http.log");
+    let child = Command::new(peer("python3"))
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .arg("--directory")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start python3 -m http.server");
+    let mut guard = Guard(child);
+    wait_tcp(port, &mut guard.0, &log);
+    PythonHttp {
+        port,
+        dir,
+        _guard: guard,
+    }
+}
