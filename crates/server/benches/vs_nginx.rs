@@ -28,10 +28,11 @@
 //!
 //! Run: `cargo bench -p phoneprov-server --bench vs_nginx`.
 
+use phoneprov_testpeers::free_port;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -211,34 +212,8 @@ async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load) -> f64 {
     n as f64 / secs
 }
 
-struct Nginx(Child);
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM first: nginx's master and apache's parent then stop their
-        // workers; a bare SIGKILL would leave the workers orphaned.
-        let pid = self.0.id().to_string();
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// nginx, stopped with SIGTERM (then SIGKILL) on drop so its workers go too.
+type Nginx = phoneprov_testpeers::Guard;
 
 fn start_nginx(
     dir: &Path,
@@ -284,7 +259,7 @@ fn start_nginx(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Nginx(child), a1, a2)
+    (phoneprov_testpeers::Guard(child), a1, a2)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
