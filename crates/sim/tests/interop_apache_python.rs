@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
-use common::{one_phone, param, Guard};
+use common::{one_phone, param};
 use phoneprov_sim::run_fleet;
 
 const REALM: &str = "phoneprov sim";
@@ -44,28 +42,17 @@ async fn r_http_4_digest_against_apache() {
 
 #[tokio::test]
 async fn r_rule_3_partitioned_profile_from_python_http_server() {
-    let dir = common::open_tempdir();
-    common::write_public(
-        &dir.path().join("basic.txt"),
-        b"<flat-profile><GPP_A>12345678</GPP_A></flat-profile>\n",
-    );
-    common::write_public(
-        &dir.path().join("basic2.txt"),
-        b"<flat-profile><GPP_B>ABCD</GPP_B></flat-profile>\n",
-    );
-    let port = common::free_port();
-    let log = dir.path().join("http.log");
-    let child = Command::new(common::peer("python3"))
-        .args(["-m", "http.server", "--bind", "127.0.0.1"])
-        .arg(port.to_string())
-        .arg("--directory")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start python3 -m http.server");
-    let mut guard = Guard(child);
-    common::wait_tcp(port, &mut guard.0, &log);
+    let server = common::python_http(&[
+        (
+            "basic.txt",
+            b"<flat-profile><GPP_A>12345678</GPP_A></flat-profile>\n",
+        ),
+        (
+            "basic2.txt",
+            b"<flat-profile><GPP_B>ABCD</GPP_B></flat-profile>\n",
+        ),
+    ]);
+    let port = server.port;
     let r = run_fleet(one_phone(&[
         (
             "Profile_Rule",
