@@ -6,7 +6,7 @@
 //! Everything here is synchronous SQLite work; the HTTP shell calls
 //! [`Acs::handle_post`] through `spawn_blocking`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +21,9 @@ use serde_json::json;
 
 use crate::auth::CpeAuth;
 use crate::config::{AcsSettings, UnknownCpes};
-use crate::db::{AcsDb, DataModelEntry, DmUpdate, TaskRecord, TaskState};
+use crate::db::{
+    AcsDb, Claimed, DataModelEntry, DmChange, DmUpdate, InformRecord, TaskRecord, TaskState,
+};
 use crate::error::AcsError;
 use crate::task::{fault_json, response_json, TaskRpc};
 
@@ -81,7 +83,13 @@ struct SessionState {
     machine: AcsSession,
     mac: Option<String>,
     last_active: Instant,
+    /// Tasks claimed with the Inform's transaction, not yet handed to the
+    /// machine: most sessions need no other queue access.
+    prefetched: VecDeque<Claimed>,
 }
+
+/// Tasks claimed together with an Inform (the rest, if any, one by one).
+const PREFETCH: usize = 4;
 
 /// The HTTP answer to one POST.
 #[derive(Debug)]
@@ -90,16 +98,22 @@ pub(crate) struct PostOutcome {
     pub(crate) body: Vec<u8>,
 }
 
-/// Pulls tasks for the session from the task table.
+/// Pulls tasks for the session: those claimed with the Inform, then the
+/// task table.
 struct DbSource<'a> {
     db: &'a AcsDb,
     mac: Option<&'a str>,
+    prefetched: &'a mut VecDeque<Claimed>,
 }
 
 impl TaskSource for DbSource<'_> {
     fn next_task(&mut self, _: &phoneprov_cwmp::DeviceId) -> Option<Task> {
         let mac = self.mac?;
-        match self.db.claim_next(mac) {
+        let next = match self.prefetched.pop_front() {
+            Some(claimed) => Ok(Some(claimed)),
+            None => self.db.claim_next(mac),
+        };
+        match next {
             Ok(Some((id, rpc))) => {
                 let kind_of = |path: &str| {
                     self.db
@@ -198,6 +212,7 @@ impl Acs {
                 machine: AcsSession::new(self.inner.machine_config.clone()),
                 mac: None,
                 last_active: Instant::now(),
+                prefetched: VecDeque::new(),
             }),
         });
         lock(&self.inner.sessions)
@@ -209,15 +224,20 @@ impl Acs {
     /// Forgets a session, requeueing what it had claimed.
     pub(crate) fn end_session(&self, entry: &SessionEntry) {
         entry.dead.store(true, Ordering::Release);
-        let (tasks, mac) = {
+        let (ids, mac) = {
             let mut st = lock(&entry.state);
-            (st.machine.unfinished_tasks(), st.mac.clone())
+            let mut ids: Vec<i64> = st
+                .machine
+                .unfinished_tasks()
+                .iter()
+                .filter_map(|t| t.id.parse().ok())
+                .collect();
+            ids.extend(st.prefetched.drain(..).map(|(id, _)| id));
+            (ids, st.mac.clone())
         };
-        for t in tasks {
-            if let Ok(id) = t.id.parse::<i64>() {
-                if let Err(e) = self.inner.db.requeue(id) {
-                    tracing::warn!(task = id, error = %e, "cannot requeue an ACS task");
-                }
+        for id in ids {
+            if let Err(e) = self.inner.db.requeue(id) {
+                tracing::warn!(task = id, error = %e, "cannot requeue an ACS task");
             }
         }
         let mut s = lock(&self.inner.sessions);
@@ -281,10 +301,16 @@ impl Acs {
         let mut st = lock(&entry.state);
         st.last_active = Instant::now();
         let reply = {
-            let SessionState { machine, mac, .. } = &mut *st;
+            let SessionState {
+                machine,
+                mac,
+                prefetched,
+                ..
+            } = &mut *st;
             let mut source = DbSource {
                 db,
                 mac: mac.as_deref(),
+                prefetched,
             };
             machine.handle_request_with(body, &mut source)
         };
@@ -331,8 +357,13 @@ impl Acs {
                     Rpc::DownloadResponse { status: 1, .. } => TaskState::Transferring,
                     _ => TaskState::Done,
                 };
-                db.finish(id, state, &response_json(&response))?;
-                self.cache_response(&mac, id, &response)?;
+                let (updates, gone) = self.dm_change_of(&mac, id, &response)?;
+                let change = match (&gone, updates.is_empty()) {
+                    (Some(prefix), _) => DmChange::DeletePrefix(prefix),
+                    (None, false) => DmChange::Upsert(&updates),
+                    (None, true) => DmChange::None,
+                };
+                db.finish_with(id, state, &response_json(&response), &mac, change)?;
             }
             AcsEvent::TaskFault { task_id, fault } => {
                 if let Ok(id) = task_id.parse::<i64>() {
@@ -430,42 +461,44 @@ impl Acs {
             })
             .collect();
         let presets = self.applying_presets(inform);
-        db.record_inform(
+        // Last seen, address and firmware, as for profile fetches, and the
+        // timeline entry, in the same transaction as the ACS's own rows.
+        let sw = inform
+            .parameter("Device.DeviceInfo.SoftwareVersion")
+            .or_else(|| inform.parameter("InternetGatewayDevice.DeviceInfo.SoftwareVersion"));
+        let timeline = known.then(|| {
+            let events: Vec<&str> = inform.events.iter().map(|e| e.code.as_str()).collect();
+            InformRecord {
+                status: phoneprov_store::StatusUpdate {
+                    mac,
+                    ip: peer,
+                    firmware: sw,
+                    outcome: None,
+                },
+                event: NewEvent {
+                    mac,
+                    at_ms: phoneprov_store::now_ms(),
+                    kind: EventKind::Inform,
+                    outcome: None,
+                    source_ip: Some(peer),
+                    message: format!(
+                        "Inform [{}] from {} (software {})",
+                        events.join(", "),
+                        inform.device_id.key(),
+                        sw.unwrap_or("?")
+                    ),
+                },
+            }
+        });
+        let claimed = db.record_inform(
             &key,
             inform.has_event(&EventCode::Bootstrap),
             &updates,
             &presets,
+            timeline.as_ref(),
+            PREFETCH,
         )?;
-        if known {
-            let events: Vec<&str> = inform.events.iter().map(|e| e.code.as_str()).collect();
-            let sw = inform
-                .parameter("Device.DeviceInfo.SoftwareVersion")
-                .or_else(|| inform.parameter("InternetGatewayDevice.DeviceInfo.SoftwareVersion"));
-            let message = format!(
-                "Inform [{}] from {} (software {})",
-                events.join(", "),
-                inform.device_id.key(),
-                sw.unwrap_or("?")
-            );
-            let mut store = lock(&self.inner.store);
-            // Last seen, address and firmware, as for profile fetches, and
-            // the timeline entry: one transaction.
-            let status = phoneprov_store::StatusUpdate {
-                mac,
-                ip: peer,
-                firmware: sw,
-                outcome: None,
-            };
-            let event = NewEvent {
-                mac,
-                at_ms: phoneprov_store::now_ms(),
-                kind: EventKind::Inform,
-                outcome: None,
-                source_ip: Some(peer),
-                message,
-            };
-            store.write_batch(&[status], &[event])?;
-        }
+        st.prefetched = claimed.into();
         Ok(())
     }
 
@@ -485,64 +518,62 @@ impl Acs {
             .collect()
     }
 
-    /// Caches what a response says about the data model.
-    fn cache_response(&self, mac: &str, id: i64, response: &Rpc) -> Result<(), AcsError> {
+    /// What a response says about the data model: facts to cache, or an
+    /// object path whose cached parameters are gone.
+    fn dm_change_of(
+        &self,
+        mac: &str,
+        id: i64,
+        response: &Rpc,
+    ) -> Result<(Vec<DmUpdate>, Option<String>), AcsError> {
         let db = &self.inner.db;
-        match response {
-            Rpc::GetParameterValuesResponse(values) => {
-                let updates: Vec<DmUpdate> = values
-                    .iter()
-                    .map(|p| DmUpdate {
-                        path: p.name.clone(),
-                        value: Some(p.value.clone()),
-                        kind: Some(p.kind.as_str().to_string()),
-                        writable: None,
-                    })
-                    .collect();
-                db.dm_upsert(mac, &updates)?;
-            }
-            Rpc::GetParameterNamesResponse(infos) => {
-                let updates: Vec<DmUpdate> = infos
-                    .iter()
-                    .filter(|i| !i.name.ends_with('.'))
-                    .map(|i| DmUpdate {
-                        path: i.name.clone(),
-                        writable: Some(i.writable),
-                        ..DmUpdate::default()
-                    })
-                    .collect();
-                db.dm_upsert(mac, &updates)?;
-            }
-            Rpc::SetParameterValuesResponse { .. } => {
-                if let Some(TaskRecord {
+        let updates = match response {
+            Rpc::GetParameterValuesResponse(values) => values
+                .iter()
+                .map(|p| DmUpdate {
+                    path: p.name.clone(),
+                    value: Some(p.value.clone()),
+                    kind: Some(p.kind.as_str().to_string()),
+                    writable: None,
+                })
+                .collect(),
+            Rpc::GetParameterNamesResponse(infos) => infos
+                .iter()
+                .filter(|i| !i.name.ends_with('.'))
+                .map(|i| DmUpdate {
+                    path: i.name.clone(),
+                    writable: Some(i.writable),
+                    ..DmUpdate::default()
+                })
+                .collect(),
+            Rpc::SetParameterValuesResponse { .. } => match db.task(mac, id)? {
+                Some(TaskRecord {
                     rpc: TaskRpc::SetParameterValues { values, .. },
                     ..
-                }) = db.task(mac, id)?
-                {
-                    let updates: Vec<DmUpdate> = values
-                        .into_iter()
-                        .map(|v| DmUpdate {
-                            path: v.name,
-                            value: Some(v.value),
-                            kind: v.kind,
-                            writable: Some(true),
-                        })
-                        .collect();
-                    db.dm_upsert(mac, &updates)?;
-                }
-            }
+                }) => values
+                    .into_iter()
+                    .map(|v| DmUpdate {
+                        path: v.name,
+                        value: Some(v.value),
+                        kind: v.kind,
+                        writable: Some(true),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
             Rpc::DeleteObjectResponse { .. } => {
                 if let Some(TaskRecord {
                     rpc: TaskRpc::DeleteObject { object_name, .. },
                     ..
                 }) = db.task(mac, id)?
                 {
-                    db.dm_delete_prefix(mac, &object_name)?;
+                    return Ok((Vec::new(), Some(object_name)));
                 }
+                Vec::new()
             }
-            _ => {}
-        }
-        Ok(())
+            _ => Vec::new(),
+        };
+        Ok((updates, None))
     }
 
     /// Matches a TransferComplete to its Download task by CommandKey and

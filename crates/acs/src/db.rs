@@ -39,7 +39,10 @@ CREATE TABLE IF NOT EXISTS acs_tasks (
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS acs_tasks_queue ON acs_tasks (mac, state, priority, id);
+-- The queue order (priority DESC, id) straight from the index: with the
+-- first version's (priority, id) every claim sorted in a temp b-tree.
+DROP INDEX IF EXISTS acs_tasks_queue;
+CREATE INDEX IF NOT EXISTS acs_tasks_next ON acs_tasks (mac, state, priority DESC, id);
 CREATE TABLE IF NOT EXISTS acs_datamodel (
     mac        TEXT    NOT NULL,
     path       TEXT    NOT NULL,
@@ -221,8 +224,89 @@ fn dm_upsert_on(conn: &Connection, mac: &str, updates: &[DmUpdate]) -> Result<()
     Ok(())
 }
 
+/// Forgets the cached parameters of `mac` under the object path `prefix`.
+fn delete_prefix_on(conn: &Connection, mac: &str, prefix: &str) -> Result<(), AcsError> {
+    conn.prepare_cached(
+        "DELETE FROM acs_datamodel WHERE mac = ?1 AND substr(path, 1, length(?2)) = ?2",
+    )?
+    .execute(params![mac, prefix])?;
+    Ok(())
+}
+
 fn now_ms() -> i64 {
     phoneprov_store::now_ms()
+}
+
+/// A claimed task: its id and what to send.
+pub type Claimed = (i64, TaskRpc);
+
+/// Claims up to `limit` queued tasks of `mac` (presets first, then
+/// oldest) inside the caller's write transaction: each is marked `sent`
+/// with its CommandKey recorded. Unreadable rows are marked `fault` and
+/// skipped.
+fn claim_on(conn: &Connection, mac: &str, limit: usize) -> Result<Vec<Claimed>, AcsError> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let row: Option<(i64, String)> = conn
+            .prepare_cached(
+                "SELECT id, rpc FROM acs_tasks WHERE mac = ?1 AND state = 'queued' \
+                 ORDER BY priority DESC, id LIMIT 1",
+            )?
+            .query_row(params![mac], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((id, json)) = row else {
+            break;
+        };
+        match serde_json::from_str::<TaskRpc>(&json) {
+            Ok(rpc) => {
+                let key = match &rpc {
+                    TaskRpc::Reboot { command_key } => Some(command_key.clone()),
+                    TaskRpc::Download(d) => Some(d.command_key.clone()),
+                    _ => None,
+                }
+                .map(|k| {
+                    if k.is_empty() {
+                        format!("phoneprov-task-{id}")
+                    } else {
+                        k
+                    }
+                });
+                conn.prepare_cached(
+                    "UPDATE acs_tasks SET state = 'sent', command_key = ?2, \
+                     attempts = attempts + 1, updated_ms = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, key, now_ms()])?;
+                out.push((id, rpc));
+            }
+            Err(e) => {
+                let result = serde_json::json!({"error": format!("unreadable task: {e}")});
+                conn.prepare_cached(
+                    "UPDATE acs_tasks SET state = 'fault', result = ?2, updated_ms = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, result.to_string(), now_ms()])?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What a task's outcome changes in the cached data model.
+#[derive(Debug, Clone, Copy)]
+pub enum DmChange<'a> {
+    /// Nothing.
+    None,
+    /// These parameter facts.
+    Upsert(&'a [DmUpdate]),
+    /// Everything under this object path is gone.
+    DeletePrefix(&'a str),
+}
+
+/// The timeline side of an Inform: the device's status and its event.
+pub struct InformRecord<'a> {
+    /// Last seen, address, firmware.
+    pub status: phoneprov_store::StatusUpdate<'a>,
+    /// The `inform` timeline entry.
+    pub event: phoneprov_store::NewEvent,
 }
 
 impl AcsDb {
@@ -317,16 +401,20 @@ impl AcsDb {
     }
 
     /// Everything an Inform of `mac` writes, in one transaction (one WAL
-    /// append instead of four): tasks of dead sessions back to the queue,
+    /// append instead of six): tasks of dead sessions back to the queue,
     /// the cached data model cleared on `0 BOOTSTRAP` (`clear`), the
-    /// Inform's parameters cached, and the presets queued.
+    /// Inform's parameters cached, the presets queued, the device's
+    /// status and timeline entry (`timeline`, for inventory devices), and
+    /// up to `claim` tasks claimed for the session, which it returns.
     pub fn record_inform(
         &self,
         mac: &str,
         clear: bool,
         updates: &[DmUpdate],
         presets: &[TaskRpc],
-    ) -> Result<(), AcsError> {
+        timeline: Option<&InformRecord<'_>>,
+        claim: usize,
+    ) -> Result<Vec<Claimed>, AcsError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         requeue_device_on(&tx, mac)?;
@@ -338,8 +426,16 @@ impl AcsDb {
         for p in presets {
             insert_preset_on(&tx, mac, p)?;
         }
+        if let Some(t) = timeline {
+            phoneprov_store::write_batch_on(
+                &tx,
+                std::slice::from_ref(&t.status),
+                std::slice::from_ref(&t.event),
+            )?;
+        }
+        let claimed = claim_on(&tx, mac, claim)?;
         tx.commit()?;
-        Ok(())
+        Ok(claimed)
     }
 
     /// The tasks of `mac`, newest first (at most `limit`).
@@ -372,62 +468,51 @@ impl AcsDb {
 
     /// Claims the next queued task of `mac` (presets first, then oldest):
     /// marks it `sent` and records its CommandKey. Unreadable rows are
-    /// marked `fault` and skipped.
-    pub fn claim_next(&self, mac: &str) -> Result<Option<(i64, TaskRpc)>, AcsError> {
-        loop {
-            let mut conn = self.conn();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(i64, String)> = tx
-                .prepare_cached(
-                    "SELECT id, rpc FROM acs_tasks WHERE mac = ?1 AND state = 'queued' \
-                     ORDER BY priority DESC, id LIMIT 1",
-                )?
-                .query_row(params![mac], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((id, json)) = row else {
-                return Ok(None);
-            };
-            match serde_json::from_str::<TaskRpc>(&json) {
-                Ok(rpc) => {
-                    let key = match &rpc {
-                        TaskRpc::Reboot { command_key } => Some(command_key.clone()),
-                        TaskRpc::Download(d) => Some(d.command_key.clone()),
-                        _ => None,
-                    }
-                    .map(|k| {
-                        if k.is_empty() {
-                            format!("phoneprov-task-{id}")
-                        } else {
-                            k
-                        }
-                    });
-                    tx.prepare_cached(
-                        "UPDATE acs_tasks SET state = 'sent', command_key = ?2, \
-                         attempts = attempts + 1, updated_ms = ?3 WHERE id = ?1",
-                    )?
-                    .execute(params![id, key, now_ms()])?;
-                    tx.commit()?;
-                    return Ok(Some((id, rpc)));
-                }
-                Err(e) => {
-                    let result = serde_json::json!({"error": format!("unreadable task: {e}")});
-                    tx.prepare_cached(
-                        "UPDATE acs_tasks SET state = 'fault', result = ?2, updated_ms = ?3 WHERE id = ?1",
-                    )?
-                    .execute(params![id, result.to_string(), now_ms()])?;
-                    tx.commit()?;
-                }
-            }
+    /// marked `fault` and skipped. The common answer, nothing queued, is a
+    /// read without a write transaction.
+    pub fn claim_next(&self, mac: &str) -> Result<Option<Claimed>, AcsError> {
+        let mut conn = self.conn();
+        let queued: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM acs_tasks WHERE mac = ?1 AND state = 'queued')",
+            )?
+            .query_row(params![mac], |r| r.get(0))?;
+        if !queued {
+            return Ok(None);
         }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed = claim_on(&tx, mac, 1)?;
+        tx.commit()?;
+        Ok(claimed.into_iter().next())
     }
 
     /// Records the outcome of task `id`.
     pub fn finish(&self, id: i64, state: TaskState, result: &Value) -> Result<(), AcsError> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id, state.as_str(), result.to_string(), now_ms()])?;
+        self.finish_with(id, state, result, "", DmChange::None)
+    }
+
+    /// Records the outcome of task `id` of `mac` and what it changes in
+    /// the data-model cache, in one transaction.
+    pub fn finish_with(
+        &self,
+        id: i64,
+        state: TaskState,
+        result: &Value,
+        mac: &str,
+        change: DmChange<'_>,
+    ) -> Result<(), AcsError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached(
+            "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
+        )?
+        .execute(params![id, state.as_str(), result.to_string(), now_ms()])?;
+        match change {
+            DmChange::None => {}
+            DmChange::Upsert(updates) => dm_upsert_on(&tx, mac, updates)?,
+            DmChange::DeletePrefix(prefix) => delete_prefix_on(&tx, mac, prefix)?,
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -489,12 +574,7 @@ impl AcsDb {
 
     /// Forgets the cached parameters under `prefix` (DeleteObject).
     pub fn dm_delete_prefix(&self, mac: &str, prefix: &str) -> Result<(), AcsError> {
-        self.conn()
-            .prepare_cached(
-                "DELETE FROM acs_datamodel WHERE mac = ?1 AND substr(path, 1, length(?2)) = ?2",
-            )?
-            .execute(params![mac, prefix])?;
-        Ok(())
+        delete_prefix_on(&self.conn(), mac, prefix)
     }
 
     /// The cached data model of `mac`, by path.

@@ -6,9 +6,17 @@
 //! body is read (so an `Expect: 100-continue` client gets its 401 at once
 //! and sends the body only when authenticated: hyper sends `100 Continue`
 //! when the body is first polled); the body is read with a size limit
-//! (413) and a timeout (408); then [`Acs::handle_post`] runs on the
-//! blocking pool. Idle connections are closed by hyper's header-read
+//! (413) and a timeout (408); then [`Acs::handle_post`] runs in the
+//! connection's task. Idle connections are closed by hyper's header-read
 //! timeout and idle sessions by a reaper, which requeues their tasks.
+//!
+//! `handle_post` blocks on SQLite, briefly: at most two small write
+//! transactions per session (the Inform's, a task's result), WAL with
+//! `synchronous = NORMAL`, so no fsync at commit. A hop to the blocking
+//! pool per POST cost more than that work (two thread wake-ups per
+//! message; the Inform benchmark of issue 6 measured it), so the work runs
+//! inline; the reaper and shutdown, which walk every session, stay on the
+//! blocking pool.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -94,7 +102,7 @@ impl Acs {
                             }
                             let entry = ctx.entry.lock().unwrap_or_else(|e| e.into_inner()).take();
                             if let Some(entry) = entry {
-                                let _ = tokio::task::spawn_blocking(move || acs.connection_closed(&entry)).await;
+                                acs.connection_closed(&entry);
                             }
                         });
                     }
@@ -172,19 +180,7 @@ impl Acs {
             *slot = Some(entry.clone());
             (entry, new)
         };
-        let acs = self.clone();
-        let peer = ctx.peer.ip();
-        let worker_entry = entry.clone();
-        let out =
-            match tokio::task::spawn_blocking(move || acs.handle_post(&worker_entry, &body, peer))
-                .await
-            {
-                Ok(out) => out,
-                Err(e) => {
-                    tracing::error!(error = %e, "ACS session handler failed");
-                    return respond(500, Vec::new());
-                }
-            };
+        let out = self.handle_post(&entry, &body, ctx.peer.ip());
         let empty = out.body.is_empty();
         let mut r = respond(out.status, out.body);
         if !empty {

@@ -170,7 +170,7 @@ async fn serve(args: ServeArgs, cfg: Config, data: PathBuf) -> anyhow::Result<i3
     }));
     let server = Server::start(opts).await?;
     let acs = match acs {
-        Some((acs, addr)) => match tokio::net::TcpListener::bind(addr).await {
+        Some((acs, addr)) => match phoneprov_server::listen_tcp(addr) {
             Ok(listener) => Some((acs, listener)),
             Err(e) => {
                 server.shutdown().await;

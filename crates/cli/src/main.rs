@@ -60,6 +60,14 @@ enum Command {
     Tftp(cmd_tftp::TftpCommand),
 }
 
+/// mimalloc instead of glibc's malloc: the server and the simulator make
+/// many small short-lived allocations per request (HTTP heads, XML trees,
+/// SQL parameters) from several threads, where glibc's arenas spent a
+/// fifth of the CPU in `malloc`/`free`/`malloc_consolidate` under the
+/// TR-069 Inform benchmark (perf, issue 6).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {

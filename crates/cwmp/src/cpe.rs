@@ -70,6 +70,7 @@ pub struct CpeSession {
     acs_max_envelopes: Option<u32>,
     next_id: u64,
     handled: Vec<String>,
+    faults_sent: usize,
 }
 
 impl CpeSession {
@@ -87,6 +88,7 @@ impl CpeSession {
             acs_max_envelopes: None,
             next_id: 1,
             handled: Vec::new(),
+            faults_sent: 0,
         }
     }
 
@@ -143,6 +145,11 @@ impl CpeSession {
     /// Method names of the ACS requests answered so far, in order.
     pub fn handled_requests(&self) -> &[String] {
         &self.handled
+    }
+
+    /// How many of the ACS's requests were answered with a Fault.
+    pub fn faults_sent(&self) -> usize {
+        self.faults_sent
     }
 
     /// True once [`CpeStep::Done`] was returned.
@@ -235,6 +242,7 @@ impl CpeSession {
                 self.hold = env.hold_requests == Some(true);
                 self.handled.push(env.body.method_name().to_string());
                 let response = dispatch(model, env.body);
+                self.faults_sent += usize::from(matches!(response, Rpc::Fault(_)));
                 let out = Envelope::new(self.version, env.id, response);
                 Ok(CpeStep::Post(write_envelope(&out)))
             }

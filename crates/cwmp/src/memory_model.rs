@@ -156,10 +156,12 @@ impl MemoryDataModel {
         let Some(p) = self.params.get_mut(name) else {
             return false;
         };
-        if p.value != value && p.notification > 0 {
-            self.changes.insert(name.to_string());
+        if p.value != value {
+            if p.notification > 0 {
+                self.changes.insert(name.to_string());
+            }
+            value.clone_into(&mut p.value);
         }
-        p.value = value.to_string();
         true
     }
 

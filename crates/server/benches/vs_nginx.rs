@@ -228,7 +228,7 @@ fn start_nginx(
          http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
            keepalive_requests 10000000;\n  default_type application/octet-stream;\n\
            ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_cache off;\n  ssl_session_tickets off;\n\
-           server {{\n    listen 127.0.0.1:{p1};\n    listen 127.0.0.1:{p2} ssl;\n\
+           server {{\n    listen 127.0.0.1:{p1} backlog=4096;\n    listen 127.0.0.1:{p2} ssl backlog=4096;\n\
              ssl_certificate {ca}/server.pem;\n    ssl_certificate_key {ca}/server.key;\n\
              root {root};\n    etag on;\n  }}\n}}\n",
         d = dir.display(),

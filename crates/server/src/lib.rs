@@ -81,6 +81,6 @@ mod tftp_front;
 
 pub use config::{Config, Listen};
 pub use error::ServerError;
-pub use server::{Server, StartOptions, SyslogSpawn};
+pub use server::{listen_tcp, Server, StartOptions, SyslogSpawn, LISTEN_BACKLOG};
 pub use state::{ApiHandler, AppState, Bound};
 pub use tftp_front::TftpFront;

@@ -194,9 +194,28 @@ pub(crate) fn tls_config(
 }
 
 async fn bind_tcp(proto: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|error| ServerError::Bind { proto, addr, error })
+    listen_tcp(addr).map_err(|error| ServerError::Bind { proto, addr, error })
+}
+
+/// Pending connections a listener holds before the kernel drops SYNs
+/// (capped by `net.core.somaxconn`).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A TCP listener on `addr` with `SO_REUSEADDR` and a backlog of
+/// [`LISTEN_BACKLOG`]. `TcpListener::bind` (std, mio, tokio) listens with
+/// a backlog of 128: under a boot storm the accept queue overflowed, the
+/// kernel dropped SYNs and those phones waited for the 1 s SYN
+/// retransmission (thousands per 20 000-session run of the Inform
+/// benchmark, `nstat` `TcpExtListenOverflows`).
+pub fn listen_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 impl Server {

@@ -43,7 +43,7 @@ async fn main() {
             ClientAuth::Required,
         )
         .expect("server config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = listen_local();
         println!("listening on {}", listener.local_addr().unwrap());
         accept_loop(listener, tls, Arc::new(AtomicU64::new(0))).await;
         return;
@@ -86,7 +86,7 @@ async fn main() {
         ClientAuth::Required,
     )
     .expect("server config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = listen_local();
     let port = listener.local_addr().unwrap().port();
     let handshakes = Arc::new(AtomicU64::new(0));
     tokio::spawn(accept_loop(listener, tls, handshakes.clone()));
@@ -149,4 +149,14 @@ async fn accept_loop(
             let _ = s.shutdown().await;
         });
     }
+}
+
+/// A loopback listener with the backlog `phoneprov serve` uses
+/// (`phoneprov_server::LISTEN_BACKLOG`), so the comparison is not about
+/// the kernel's accept queue: `TcpListener::bind` listens with 128.
+fn listen_local() -> tokio::net::TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    socket.listen(4096).unwrap()
 }

@@ -34,11 +34,22 @@ pub enum Control {
     Input(Input),
     /// Answer with `status_json` plus the current parameter values.
     Status(oneshot::Sender<serde_json::Value>),
+    /// Answer with the current parameter values and software version
+    /// only (the CPE agent's data model refresh before each session;
+    /// cheaper than [`Control::Status`]'s JSON).
+    Params(oneshot::Sender<PhoneParams>),
     /// TR-069 FactoryReset (R-TR69-2): a fresh engine from the initial
     /// configuration, powered on (the CPE agent then informs `0 BOOTSTRAP`).
     FactoryReset,
     /// An activation trigger (`gds://` code, reboot): [`crate::activation`].
     Activation(crate::activation::ActivationControl),
+}
+
+/// The phone's parameter values (sorted by name) and software version.
+#[derive(Debug, Clone, Default)]
+pub struct PhoneParams {
+    pub values: Vec<(String, String)>,
+    pub swver: String,
 }
 
 /// What one phone ended with.
@@ -296,6 +307,12 @@ impl PhoneTask {
                         None => phone.handle_input(input, now(skew)),
                     },
                     Some(Control::Status(reply)) => { let _ = reply.send(status_with(&phone, act.as_ref(), now(skew).0)); }
+                    Some(Control::Params(reply)) => {
+                        let _ = reply.send(PhoneParams {
+                            values: param_values(&phone),
+                            swver: phone.identity().swver.clone(),
+                        });
+                    }
                     Some(Control::Activation(c)) => {
                         if matches!(c, crate::activation::ActivationControl::Reboot) {
                             // The engine's operation dies with the power.

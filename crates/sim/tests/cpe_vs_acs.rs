@@ -483,9 +483,31 @@ async fn r_tr69_1_acs_from_dhcp_options_once() {
     assert!(report.cwmp.is_none());
 }
 
-/// Bad input: an ACS connection that drops mid-session, then one that
-/// answers garbage; the agent retries with back-off and the third
-/// attempt completes. No phone is stuck: the `--once` fleet ends.
+/// Reads one HTTP/1.1 message (head and `Content-Length` body) from `r`.
+async fn read_message(r: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() >= end + 4 + len {
+                return buf;
+            }
+        }
+        let n = r.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed inside a message");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Bad input: an ACS connection that drops mid-session (after the
+/// InformResponse, when the empty POST is sent), then one that answers
+/// garbage; the agent retries with back-off and the third attempt
+/// completes. No phone is stuck: the `--once` fleet ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_dropped_connections_are_retried() {
     let acs = start_acs(open_settings()).await;
@@ -502,18 +524,24 @@ async fn garbage_and_dropped_connections_are_retried() {
             n += 1;
             let upstream = upstream.clone();
             tokio::spawn(async move {
+                let mut u = tokio::net::TcpStream::connect(upstream).await.unwrap();
                 match n {
-                    // The empty POST after InformResponse: dropped.
-                    2 => drop(c),
-                    3 => {
-                        let mut buf = [0u8; 4096];
-                        let _ = c.read(&mut buf).await;
+                    // The session's connection carries the Inform and its
+                    // response, then drops at the empty POST.
+                    1 => {
+                        let inform = read_message(&mut c).await;
+                        u.write_all(&inform).await.unwrap();
+                        let response = read_message(&mut u).await;
+                        c.write_all(&response).await.unwrap();
+                        let _ = c.read(&mut [0u8; 4096]).await;
+                    }
+                    2 => {
+                        let _ = read_message(&mut c).await;
                         let _ = c
                             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n<garbage>")
                             .await;
                     }
                     _ => {
-                        let mut u = tokio::net::TcpStream::connect(upstream).await.unwrap();
                         let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
                     }
                 }

@@ -71,4 +71,4 @@ pub use model::{
     now_ms, Device, DeviceStatus, Event, EventKind, NewDevice, NewEvent, Outcome, UnknownName,
 };
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
-pub use store::{StatusUpdate, Store, DB_FILE};
+pub use store::{write_batch_on, StatusUpdate, Store, DB_FILE};

@@ -281,41 +281,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut missing = Vec::new();
-        {
-            let now = now_ms();
-            let mut up = tx.prepare_cached(
-                "UPDATE devices SET last_seen_ms = ?2, last_ip = ?3, \
-                 firmware = coalesce(?4, firmware), last_outcome = coalesce(?5, last_outcome) \
-                 WHERE mac = ?1",
-            )?;
-            for s in statuses {
-                let n = up.execute(params![
-                    s.mac.to_string(),
-                    now,
-                    s.ip.to_string(),
-                    s.firmware,
-                    s.outcome.map(Outcome::as_str)
-                ])?;
-                if n == 0 {
-                    missing.push(s.mac);
-                }
-            }
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO events (mac, at_ms, kind, outcome, source_ip, message) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for ev in events {
-                ins.execute(params![
-                    ev.mac.to_string(),
-                    ev.at_ms,
-                    ev.kind.as_str(),
-                    ev.outcome.map(Outcome::as_str),
-                    ev.source_ip.map(|ip| ip.to_string()),
-                    ev.message,
-                ])?;
-            }
-        }
+        let missing = write_batch_on(&tx, statuses, events)?;
         tx.commit()?;
         Ok(missing)
     }
@@ -483,6 +449,52 @@ impl RawDevice {
             },
         })
     }
+}
+
+/// [`Store::write_batch`]'s writes on a connection of the caller's, inside
+/// the caller's transaction: the ACS (`phoneprov-acs`) keeps its own
+/// connection to the same file and records an Inform's status, timeline
+/// entry and its own tables in one commit. Returns the MACs not in the
+/// inventory (their status updates skipped).
+pub fn write_batch_on(
+    conn: &Connection,
+    statuses: &[StatusUpdate<'_>],
+    events: &[NewEvent],
+) -> Result<Vec<Mac>> {
+    let mut missing = Vec::new();
+    let now = now_ms();
+    let mut up = conn.prepare_cached(
+        "UPDATE devices SET last_seen_ms = ?2, last_ip = ?3, \
+         firmware = coalesce(?4, firmware), last_outcome = coalesce(?5, last_outcome) \
+         WHERE mac = ?1",
+    )?;
+    for s in statuses {
+        let n = up.execute(params![
+            s.mac.to_string(),
+            now,
+            s.ip.to_string(),
+            s.firmware,
+            s.outcome.map(Outcome::as_str)
+        ])?;
+        if n == 0 {
+            missing.push(s.mac);
+        }
+    }
+    let mut ins = conn.prepare_cached(
+        "INSERT INTO events (mac, at_ms, kind, outcome, source_ip, message) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for ev in events {
+        ins.execute(params![
+            ev.mac.to_string(),
+            ev.at_ms,
+            ev.kind.as_str(),
+            ev.outcome.map(Outcome::as_str),
+            ev.source_ip.map(|ip| ip.to_string()),
+            ev.message,
+        ])?;
+    }
+    Ok(missing)
 }
 
 #[cfg(test)]

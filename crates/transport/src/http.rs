@@ -226,30 +226,34 @@ impl HttpClient {
         req: HttpRequest,
         server_name: Option<&str>,
     ) -> Result<HttpResponse, TransportError> {
+        let url = req.url.clone();
+        let (target, request) = self.prepare(req, false)?;
+        let io = match self.open(&target, server_name).await? {
+            Ok(io) => io,
+            Err(refused) => return Ok(refused),
+        };
+        let (mut sender, conn_task) = handshake(io).await?;
+        let result = round_trip(&mut sender, request, &url, self.config.max_body).await;
+        conn_task.abort();
+        result
+    }
+
+    /// Whether requests to `target` go to a plain-HTTP proxy in absolute
+    /// form (`GET http://host/path`).
+    fn absolute_form(&self, target: &Target) -> bool {
+        self.config.proxy.is_some() && !target.https
+    }
+
+    /// Parses the URL and builds the hyper request: `Host`, `Connection:
+    /// close` unless `keep_alive` or the caller set its own, the proxy's
+    /// credentials for absolute-form requests, then the caller's headers.
+    fn prepare(
+        &self,
+        req: HttpRequest,
+        keep_alive: bool,
+    ) -> Result<(Target, hyper::Request<Full<Bytes>>), TransportError> {
         let target = parse_url(&req.url)?;
-        let cfg = &self.config;
-        let (connect_host, connect_port) = match &cfg.proxy {
-            Some(p) => (p.host.as_str(), p.port),
-            None => (target.host.as_str(), target.port),
-        };
-        let tcp = self.connect(connect_host, connect_port).await?;
-        let mut absolute_form = false;
-        let io: Box<dyn Io> = match (&cfg.proxy, target.https) {
-            (None, false) => Box::new(tcp),
-            (Some(_), false) => {
-                absolute_form = true;
-                Box::new(tcp)
-            }
-            (proxy, true) => {
-                let mut tcp = tcp;
-                if let Some(p) = proxy {
-                    if let Some(resp) = connect_tunnel(&mut tcp, p, &target.authority).await? {
-                        return Ok(resp);
-                    }
-                }
-                Box::new(self.tls(tcp, server_name.unwrap_or(&target.host)).await?)
-            }
-        };
+        let absolute_form = self.absolute_form(&target);
         let request_target = if absolute_form {
             format!("http://{}{}", target.authority, target.path_and_query)
         } else {
@@ -276,11 +280,11 @@ impl HttpClient {
             };
             builder = builder.header("host", host);
         }
-        if !has("connection") {
+        if !keep_alive && !has("connection") {
             builder = builder.header("connection", "close");
         }
         if absolute_form {
-            if let Some(auth) = cfg.proxy.as_ref().and_then(Proxy::authorization) {
+            if let Some(auth) = self.config.proxy.as_ref().and_then(Proxy::authorization) {
                 builder = builder.header("proxy-authorization", auth);
             }
         }
@@ -295,50 +299,42 @@ impl HttpClient {
                     req.url
                 ))
             })?;
+        Ok((target, request))
+    }
 
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| TransportError::Protocol(e.to_string()))?;
-        let conn_task = tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let result = async {
-            let resp = sender
-                .send_request(request)
-                .await
-                .map_err(|e| TransportError::Protocol(format!("{}: {e}", req.url)))?;
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let body = Limited::new(resp.into_body(), cfg.max_body)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        TransportError::TooLarge
-                    } else {
-                        TransportError::Protocol(format!("{}: body: {e}", req.url))
-                    }
-                })?
-                .to_bytes()
-                .to_vec();
-            Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            })
+    /// Opens the byte stream for `target`: TCP to the origin or the proxy,
+    /// a `CONNECT` tunnel for `https` through a proxy, then TLS for
+    /// `https`. `Ok(Err(resp))`: the proxy refused the tunnel.
+    async fn open(
+        &self,
+        target: &Target,
+        server_name: Option<&str>,
+    ) -> Result<Result<Box<dyn Io>, HttpResponse>, TransportError> {
+        let cfg = &self.config;
+        let (connect_host, connect_port) = match &cfg.proxy {
+            Some(p) => (p.host.as_str(), p.port),
+            None => (target.host.as_str(), target.port),
+        };
+        let mut tcp = self.connect(connect_host, connect_port).await?;
+        if !target.https {
+            return Ok(Ok(Box::new(tcp)));
         }
-        .await;
-        conn_task.abort();
-        result
+        if let Some(p) = &cfg.proxy {
+            if let Some(resp) = connect_tunnel(&mut tcp, p, &target.authority).await? {
+                return Ok(Err(resp));
+            }
+        }
+        let tls = self.tls(tcp, server_name.unwrap_or(&target.host)).await?;
+        Ok(Ok(Box::new(tls)))
+    }
+
+    /// A session: requests that keep one connection open between them.
+    pub fn session(&self) -> HttpSession {
+        HttpSession {
+            client: self.clone(),
+            conn: None,
+            connections: 0,
+        }
     }
 
     /// Connects to `host:port`, trying each address in turn (R-HTTPS-6).
@@ -363,6 +359,208 @@ impl HttpClient {
             .connect(name, tcp)
             .await
             .map_err(|e| TransportError::Tls(format!("{server_name}: {e}")))
+    }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// hyper's HTTP/1.1 client handshake over `io`; the connection runs in a
+/// task of its own until the returned handle is aborted or it ends.
+async fn handshake(
+    io: Box<dyn Io>,
+) -> Result<(Sender, tokio::task::JoinHandle<()>), TransportError> {
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| TransportError::Protocol(e.to_string()))?;
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok((sender, task))
+}
+
+/// Sends `request` on `sender` and reads the whole response.
+async fn round_trip(
+    sender: &mut Sender,
+    request: hyper::Request<Full<Bytes>>,
+    url: &str,
+    max_body: usize,
+) -> Result<HttpResponse, TransportError> {
+    let resp = sender
+        .send_request(request)
+        .await
+        .map_err(|e| TransportError::Protocol(format!("{url}: {e}")))?;
+    read_response(resp, url, max_body).await
+}
+
+async fn read_response(
+    resp: hyper::Response<hyper::body::Incoming>,
+    url: &str,
+    max_body: usize,
+) -> Result<HttpResponse, TransportError> {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = Limited::new(resp.into_body(), max_body)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                TransportError::TooLarge
+            } else {
+                TransportError::Protocol(format!("{url}: body: {e}"))
+            }
+        })?
+        .to_bytes()
+        .to_vec();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A series of requests over one kept-alive HTTP/1.1 connection, as a
+/// TR-069 CPE holds one TCP connection for a whole CWMP session (TR-069
+/// 3.4.1), while [`HttpClient::send`] opens a connection per request as
+/// phones do for profiles.
+///
+/// The connection is opened at the first request and again whenever the
+/// origin changes, the server closed it (`Connection: close`, idle
+/// timeout) or a request failed. A request is sent again on a fresh
+/// connection only when hyper did not send it at all (the server closed
+/// the idle connection first), so a POST is never delivered twice.
+pub struct HttpSession {
+    client: HttpClient,
+    conn: Option<SessionConn>,
+    connections: u32,
+}
+
+struct SessionConn {
+    /// `https`, authority and TLS name: what a reused connection must match.
+    origin: (bool, String, Option<String>),
+    sender: Sender,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SessionConn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HttpSession {
+    /// Sends `req` on the session's connection (opening one if needed).
+    pub async fn send(&mut self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.send_with(req, None).await
+    }
+
+    /// Like [`send`](Self::send), validating the certificate for
+    /// `server_name` (see [`HttpClient::send_with_server_name`]).
+    pub async fn send_with_server_name(
+        &mut self,
+        req: HttpRequest,
+        server_name: &str,
+    ) -> Result<HttpResponse, TransportError> {
+        self.send_with(req, Some(server_name)).await
+    }
+
+    /// Connections opened so far (1 for a session that kept its
+    /// connection).
+    pub fn connections(&self) -> u32 {
+        self.connections
+    }
+
+    async fn send_with(
+        &mut self,
+        req: HttpRequest,
+        server_name: Option<&str>,
+    ) -> Result<HttpResponse, TransportError> {
+        let timeout = self.client.config.request_timeout;
+        let result = tokio::time::timeout(timeout, self.exchange(req, server_name))
+            .await
+            .map_err(|_| TransportError::Timeout)
+            .and_then(|r| r);
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+
+    async fn exchange(
+        &mut self,
+        req: HttpRequest,
+        server_name: Option<&str>,
+    ) -> Result<HttpResponse, TransportError> {
+        let max_body = self.client.config.max_body;
+        let url = req.url.clone();
+        let (target, mut request) = self.client.prepare(req, true)?;
+        let origin = (
+            target.https,
+            target.authority.clone(),
+            server_name.map(str::to_string),
+        );
+        // At most one resend: on a fresh connection, after the reused one
+        // turned out closed before the request went out.
+        for _ in 0..2 {
+            let reusable = self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.origin == origin && !c.sender.is_closed());
+            if !reusable {
+                self.conn = None;
+                let io = match self.client.open(&target, server_name).await? {
+                    Ok(io) => io,
+                    Err(refused) => return Ok(refused),
+                };
+                let (sender, task) = handshake(io).await?;
+                self.connections += 1;
+                self.conn = Some(SessionConn {
+                    origin: origin.clone(),
+                    sender,
+                    task,
+                });
+            }
+            let conn = self.conn.as_mut().expect("set above");
+            if conn.sender.ready().await.is_err() {
+                self.conn = None;
+                continue;
+            }
+            match conn.sender.try_send_request(request).await {
+                Ok(resp) => {
+                    let out = read_response(resp, &url, max_body).await?;
+                    let closing = out
+                        .header("connection")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                    if closing {
+                        self.conn = None;
+                    }
+                    return Ok(out);
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if reusable => {
+                        request = unsent;
+                        self.conn = None;
+                    }
+                    _ => {
+                        return Err(TransportError::Protocol(format!(
+                            "{url}: {}",
+                            e.into_error()
+                        )))
+                    }
+                },
+            }
+        }
+        Err(TransportError::Protocol(format!(
+            "{url}: the connection closed before the request could be sent"
+        )))
     }
 }
 

@@ -10,6 +10,8 @@
 //!   no auth retry, `Connection: close`; every A record tried in turn
 //!   (R-HTTPS-6); manual proxy with `CONNECT` for https (R-SEC-4);
 //!   [`HttpClient::send_with_server_name`] for SRV targets (R-SRV-4).
+//! - [`HttpSession`] ([`HttpClient::session`]): requests over one kept-alive
+//!   connection, for a TR-069 CPE's CWMP session (TR-069 3.4.1).
 //! - [`Resolver`]: system resolver, or one DNS server `ADDR:PORT` (hickory).
 //! - DNS SRV ([`srv_name`], [`order_srv`] per RFC 2782, [`resolve_srv`];
 //!   SPEC §7).
@@ -63,7 +65,7 @@ pub use dhcp::{
     DEFAULT_DHCP_OPTION_ORDER, TR069_VENDOR_CLASS,
 };
 pub use error::{ClassHint, TransportError};
-pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, Proxy};
+pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, HttpSession, Proxy};
 pub use resolve::Resolver;
 pub use srv::{order_srv, resolve_srv, srv_name, SrvRecord, SrvResolution};
 pub use syslog::{format_rfc3164, SyslogSender, MAX_DATAGRAM, SYSLOG_PORT};

@@ -15,6 +15,8 @@ const REDIRECTS: &str = "
     location = /gone { return 404; }
     location = /busy { return 503; }
     location = /ua { return 200 \"$http_user_agent|$http_connection|$request_method|$request_body\"; }
+    location = /conn { return 200 \"$connection|$connection_requests|$http_connection|$request_method\"; }
+    location = /last { keepalive_requests 2; return 200 \"$connection|$connection_requests\"; }
     location /secure/ { auth_basic \"phoneprov\"; auth_basic_user_file {dir}/htpasswd; }
 ";
 
@@ -241,4 +243,77 @@ async fn bad_urls() {
         let e = c.send(get(url)).await.unwrap_err();
         assert!(matches!(e, TransportError::BadUrl(_)), "{url}: {e:?}");
     }
+}
+
+/// TR-069 3.4.1: a CWMP session's POSTs share one kept-alive connection
+/// ([`HttpSession`](phoneprov_transport::HttpSession)); nginx numbers its
+/// connections and the requests on each, so both are checked from the
+/// server's side.
+#[tokio::test]
+async fn session_keeps_one_connection_for_its_requests() {
+    let n = start_plain();
+    let c = client(common::default_tls());
+    let mut s = c.session();
+    let url = format!("http://127.0.0.1:{}/conn", n.port);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let mut req = get(&url);
+        req.method = "POST".into();
+        req.body = format!("<soap-envelope n={i}/>").into_bytes();
+        let r = s.send(req).await.unwrap();
+        assert_eq!(r.status, 200);
+        seen.push(String::from_utf8(r.body).unwrap());
+    }
+    let conn = seen[0].split('|').next().unwrap().to_string();
+    assert_eq!(
+        seen,
+        (1..=3)
+            .map(|k| format!("{conn}|{k}||POST"))
+            .collect::<Vec<_>>(),
+        "one connection, requests 1..3, no Connection: close sent"
+    );
+    assert_eq!(s.connections(), 1);
+    // A plain send still closes its connection (phones fetching profiles).
+    let r = c.send(get(&url)).await.unwrap();
+    assert!(String::from_utf8_lossy(&r.body).ends_with("|1|close|GET"));
+}
+
+/// When the server ends the connection (nginx `keepalive_requests 2`
+/// answers the second request with `Connection: close`), the session opens
+/// a new one for the next request and loses none.
+#[tokio::test]
+async fn session_reconnects_after_the_server_closes() {
+    let n = start_plain();
+    let c = client(common::default_tls());
+    let mut s = c.session();
+    let url = format!("http://127.0.0.1:{}/last", n.port);
+    let mut bodies = Vec::new();
+    for _ in 0..5 {
+        let r = s.send(get(&url)).await.unwrap();
+        assert_eq!(r.status, 200);
+        bodies.push(String::from_utf8(r.body).unwrap());
+    }
+    let per_conn: Vec<&str> = bodies
+        .iter()
+        .map(|b| b.split('|').nth(1).unwrap())
+        .collect();
+    assert_eq!(per_conn, ["1", "2", "1", "2", "1"], "{bodies:?}");
+    assert_eq!(s.connections(), 3);
+}
+
+/// A server that closes after every answer without saying so (python3's
+/// HTTP/1.0 `http.server`): every request still gets its response.
+#[tokio::test]
+async fn session_survives_a_server_without_keep_alive() {
+    let py = phoneprov_testpeers::python_http(&[("a.txt", b"alpha\n")]);
+    let c = client(common::default_tls());
+    let mut s = c.session();
+    for _ in 0..3 {
+        let r = s
+            .send(get(&format!("http://127.0.0.1:{}/a.txt", py.port)))
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, b"alpha\n".as_slice()));
+    }
+    assert_eq!(s.connections(), 3);
 }

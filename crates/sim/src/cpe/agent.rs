@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use phoneprov_cwmp::{
-    parse_envelope, CpeSession, CpeStep, CwmpVersion, DeviceId, Event, EventCode, Inform,
-    ParameterValue, Rpc, TransferComplete,
+    CpeSession, CpeStep, CwmpVersion, DeviceId, Event, EventCode, Inform, ParameterValue, Rpc,
+    TransferComplete,
 };
 use phoneprov_httpauth::Credentials;
 use phoneprov_phone::{Action, Input, PhoneConfig};
@@ -124,11 +124,10 @@ impl Agent {
         }
     }
 
-    /// The model of the phone as the initial configuration makes it.
-    fn fresh_model(shared: &Shared, pcfg: &PhoneConfig, acs_url: &str) -> PhoneModel {
-        let phone = phoneprov_phone::Phone::new(pcfg.clone());
+    /// The ManagementServer values of a freshly built model.
+    fn mgmt_init(shared: &Shared, pcfg: &PhoneConfig, acs_url: &str) -> MgmtInit {
         let c = &shared.cfg;
-        let ms = MgmtInit {
+        MgmtInit {
             acs_url: acs_url.to_string(),
             username: c.acs_username.clone(),
             password: c.acs_password.clone(),
@@ -140,7 +139,13 @@ impl Agent {
                 .unwrap_or_default(),
             cr_username: c.cr_username.clone(),
             cr_password: c.cr_password.clone(),
-        };
+        }
+    }
+
+    /// The model of the phone as the initial configuration makes it.
+    fn fresh_model(shared: &Shared, pcfg: &PhoneConfig, acs_url: &str) -> PhoneModel {
+        let phone = phoneprov_phone::Phone::new(pcfg.clone());
+        let ms = Self::mgmt_init(shared, pcfg, acs_url);
         PhoneModel::new(&pcfg.identity, &param_values(&phone), &ms)
     }
 
@@ -264,22 +269,23 @@ impl Agent {
     }
 
     /// Takes the phone's current parameters into the model.
+    /// Takes the phone's current values into the data model (building it
+    /// from them at first use).
     async fn refresh(&mut self) {
         let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Status(tx)).await.is_err() {
+        if self.control.send(Control::Params(tx)).await.is_err() {
             return;
         }
-        let Ok(status) = rx.await else { return };
-        let explicit: Vec<(String, String)> = status["params"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let swver = status["swver"].as_str().unwrap_or_default().to_string();
-        self.model().refresh(&explicit, &swver);
+        let Ok(now) = rx.await else { return };
+        match &mut self.model {
+            Some(model) => model.refresh(&now.values, &now.swver),
+            None => {
+                let mut identity = self.pcfg.identity.clone();
+                identity.swver = now.swver;
+                let ms = Self::mgmt_init(&self.shared, &self.pcfg, &self.acs_url);
+                self.model = Some(PhoneModel::new(&identity, &now.values, &ms));
+            }
+        }
     }
 
     async fn flush_writes(&mut self) {
@@ -339,22 +345,17 @@ impl Agent {
         let mut conn = AcsConn::new(self.shared.client.clone(), &self.acs_url, creds, ua);
         let started = std::time::Instant::now();
         let mut body = session.start();
-        let mut faults = 0;
         for _ in 0..MAX_STEPS {
             let (status, resp) = conn.post(&body).await?;
             let step = session.handle_response(status, &resp, self.model());
             self.flush_writes().await;
             match step.map_err(|e| e.to_string())? {
-                CpeStep::Post(next) => {
-                    if matches!(parse_envelope(&next).map(|e| e.body), Ok(Rpc::Fault(_))) {
-                        faults += 1;
-                    }
-                    body = next;
-                }
+                CpeStep::Post(next) => body = next,
                 CpeStep::Done => {
                     self.delivered(&session);
                     let ms = started.elapsed().as_millis() as u64;
                     let rpcs = session.handled_requests().len();
+                    let faults = session.faults_sent();
                     self.shared.stats.cwmp.session_ok(ms, rpcs, faults);
                     return Ok(());
                 }

@@ -1,14 +1,15 @@
-//! HTTP for the CPE agent, on `phoneprov-transport`'s client (rustls,
-//! one request per connection): the session's POSTs to the ACS
-//! ([`AcsConn`]: the session cookie kept, `401` answered with Digest or
-//! Basic, TR-069 3.4.4) and the GET of a Download ([`fetch`]).
+//! HTTP for the CPE agent, on `phoneprov-transport`'s client (rustls):
+//! the session's POSTs to the ACS ([`AcsConn`]: one kept-alive connection
+//! for the whole session as TR-069 3.4.1 asks, the session cookie kept,
+//! `401` answered with Digest or Basic, TR-069 3.4.4) and the GET of a
+//! Download ([`fetch`], a connection of its own).
 
 use std::sync::Arc;
 
 use axum::http::Uri;
 use phoneprov_cwmp::session::{cookie_from_header, CONTENT_TYPE, COOKIE_NAME};
 use phoneprov_httpauth::{authorization, best_challenge, parse_challenges, Challenge, Credentials};
-use phoneprov_transport::{HttpClient, HttpRequest, HttpResponse};
+use phoneprov_transport::{HttpClient, HttpRequest, HttpResponse, HttpSession};
 
 /// The request target (path and query) of `url`, for Digest's `uri`.
 fn target_of(url: &str) -> String {
@@ -36,12 +37,18 @@ fn cnonce() -> String {
 
 /// One CWMP session's HTTP side.
 pub struct AcsConn {
-    client: Arc<HttpClient>,
+    http: HttpSession,
     url: String,
     target: String,
     creds: Option<Credentials>,
     cookie: Option<String>,
     challenge: Option<(Challenge, String)>,
+    /// Send `Authorization` on the next POST: after a `401`, and on every
+    /// POST once a Basic challenge came. Digest is answered per challenge
+    /// only: the ACS authenticates the connection (fresh nonce per
+    /// connection), so the rest of the session's POSTs carry none, as
+    /// most CPEs do.
+    authorize: bool,
     nc: u32,
     user_agent: String,
 }
@@ -55,12 +62,13 @@ impl AcsConn {
         user_agent: String,
     ) -> AcsConn {
         AcsConn {
-            client,
+            http: client.session(),
             url: url.to_string(),
             target: target_of(url),
             creds,
             cookie: None,
             challenge: None,
+            authorize: false,
             nc: 0,
             user_agent,
         }
@@ -75,7 +83,8 @@ impl AcsConn {
         if let Some(c) = &self.cookie {
             headers.push(("Cookie".into(), format!("{COOKIE_NAME}={c}")));
         }
-        if let (Some((ch, cn)), Some(creds)) = (&self.challenge, &self.creds) {
+        if let (Some((ch, cn)), Some(creds), true) = (&self.challenge, &self.creds, self.authorize)
+        {
             self.nc += 1;
             let a = authorization(ch, creds, "POST", &self.target, body, cn, self.nc);
             headers.push(("Authorization".into(), a));
@@ -94,7 +103,7 @@ impl AcsConn {
         for attempt in 0..2 {
             let req = self.request(body);
             let resp = self
-                .client
+                .http
                 .send(req)
                 .await
                 .map_err(|e| format!("POST {}: {e}", self.url))?;
@@ -105,6 +114,7 @@ impl AcsConn {
                 let Some(ch) = challenge_of(&resp) else {
                     return Err("the ACS's 401 offers no Basic or Digest challenge".into());
                 };
+                self.authorize = true;
                 self.challenge = Some((ch, cnonce()));
                 self.nc = 0;
                 continue;
@@ -119,6 +129,7 @@ impl AcsConn {
                     }
                 ));
             }
+            self.authorize = matches!(self.challenge, Some((Challenge::Basic { .. }, _)));
             return Ok((resp.status, resp.body));
         }
         unreachable!("the loop returns on its second pass")

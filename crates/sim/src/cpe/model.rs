@@ -93,24 +93,70 @@ pub fn xml_of(path: &str) -> Option<String> {
     }
 }
 
-/// Every parameter value the phone has: non-indexed schema parameters
-/// (explicit or default) and every explicit entry.
-fn phone_values(explicit: &[(String, String)]) -> Vec<(String, String)> {
-    let mut out: std::collections::BTreeMap<String, String> = schema::all()
-        .iter()
-        .filter(|s| s.index == schema::Index::None)
-        .map(|s| (s.prefix.to_string(), s.default.to_string()))
-        .collect();
-    for (k, v) in explicit {
-        out.insert(k.clone(), v.clone());
-    }
-    out.into_iter().collect()
+/// The non-indexed schema parameters: XML name, TR-069 path and factory
+/// default, computed once per process (a phone's model holds every one of
+/// them, and each session refreshes them all).
+struct SchemaPaths {
+    entries: Vec<(&'static str, String, &'static str)>,
+    by_name: std::collections::HashMap<&'static str, usize>,
+}
+
+fn schema_paths() -> &'static SchemaPaths {
+    static PATHS: std::sync::OnceLock<SchemaPaths> = std::sync::OnceLock::new();
+    PATHS.get_or_init(|| {
+        let entries: Vec<_> = schema::all()
+            .iter()
+            .filter(|s| s.index == schema::Index::None)
+            .filter_map(|s| path_of(s.prefix).map(|p| (s.prefix, p, s.default)))
+            .collect();
+        let by_name = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _, _))| (*name, i))
+            .collect();
+        SchemaPaths { entries, by_name }
+    })
+}
+
+/// What every phone's model starts from, built once per process: the
+/// fixed DeviceInfo values, every non-indexed schema parameter at its
+/// default and the Line table. Cloning it is several times cheaper than
+/// inserting a few hundred parameters per phone (a fleet builds one model
+/// per phone at its first session).
+fn template() -> &'static MemoryDataModel {
+    static TEMPLATE: std::sync::OnceLock<MemoryDataModel> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut m = MemoryDataModel::new();
+        for (n, v) in [
+            ("Device.RootDataModelVersion", "2.11"),
+            ("Device.DeviceInfo.Manufacturer", "Cisco"),
+            (CUSTOM_CA, "None"),
+        ] {
+            m.insert(n, v, ValueType::String, false);
+        }
+        m.add_table(
+            LINES,
+            &[
+                ("Enable", "false", ValueType::Boolean, true),
+                ("DirectoryNumber", "", ValueType::String, true),
+                ("CallerIDName", "", ValueType::String, true),
+            ],
+        );
+        for (_, path, default) in &schema_paths().entries {
+            if m.param(path).is_none() {
+                m.insert(path, default, ValueType::String, true);
+            }
+        }
+        m
+    })
 }
 
 impl PhoneModel {
-    /// The model of a phone with these explicit parameters.
+    /// The model of a phone with these explicit parameters: a copy of
+    /// the [`template`] (every schema parameter at its default, the Line
+    /// table), then the phone's own values.
     pub fn new(id: &PhoneIdentity, explicit: &[(String, String)], ms: &MgmtInit) -> PhoneModel {
-        let mut m = MemoryDataModel::new();
+        let mut m = template().clone();
         let oui = id.mac.get(..6).unwrap_or("000e08").to_ascii_uppercase();
         let mac = id
             .mac
@@ -122,15 +168,12 @@ impl PhoneModel {
         let ro = |m: &mut MemoryDataModel, n: &str, v: &str| {
             m.insert(n, v, ValueType::String, false);
         };
-        ro(&mut m, "Device.RootDataModelVersion", "2.11");
-        ro(&mut m, "Device.DeviceInfo.Manufacturer", "Cisco");
         ro(&mut m, "Device.DeviceInfo.ManufacturerOUI", &oui);
         ro(&mut m, "Device.DeviceInfo.ProductClass", &id.pn);
         ro(&mut m, "Device.DeviceInfo.SerialNumber", &id.serial);
         ro(&mut m, "Device.DeviceInfo.HardwareVersion", &id.hwver);
         ro(&mut m, SW, &id.swver);
         ro(&mut m, MAC_PARAM, &mac);
-        ro(&mut m, CUSTOM_CA, "None");
         let ms_params: [(&str, &str, ValueType, bool); 9] = [
             ("URL", &ms.acs_url, ValueType::String, true),
             ("Username", &ms.username, ValueType::String, true),
@@ -160,34 +203,56 @@ impl PhoneModel {
         for (leaf, v, k, w) in ms_params {
             m.insert(&format!("{MS}{leaf}"), v, k, w);
         }
-        m.add_table(
-            LINES,
-            &[
-                ("Enable", "false", ValueType::Boolean, true),
-                ("DirectoryNumber", "", ValueType::String, true),
-                ("CallerIDName", "", ValueType::String, true),
-            ],
-        );
         let mut model = PhoneModel {
             mem: m,
             pending: Vec::new(),
         };
-        model.refresh(explicit, &id.swver);
+        // The template holds the defaults: only the explicit values differ.
+        let table = schema_paths();
+        for (xml, value) in explicit {
+            match table.by_name.get(xml.as_str()) {
+                Some(&i) => model.set_or_insert(&table.entries[i].1, value),
+                None => {
+                    if let Some(path) = path_of(xml) {
+                        model.set_or_insert(&path, value);
+                    }
+                }
+            }
+        }
         model
     }
 
     /// Takes the phone's current values; a changed value of a parameter
     /// with notification on is recorded for `4 VALUE CHANGE`.
     pub fn refresh(&mut self, explicit: &[(String, String)], swver: &str) {
-        for (xml, value) in phone_values(explicit) {
-            let Some(path) = path_of(&xml) else { continue };
-            if self.mem.param(&path).is_some() {
-                self.mem.set_local(&path, &value);
-            } else {
-                self.mem.insert(&path, &value, ValueType::String, true);
+        // Every non-indexed schema parameter (explicit value or default),
+        // then the explicit entries the schema table does not cover.
+        let table = schema_paths();
+        let mut values: Vec<&str> = table.entries.iter().map(|(_, _, d)| *d).collect();
+        let mut others = Vec::new();
+        for (xml, value) in explicit {
+            match table.by_name.get(xml.as_str()) {
+                Some(&i) => values[i] = value,
+                None => others.push((xml, value)),
+            }
+        }
+        for ((_, path, _), value) in table.entries.iter().zip(values) {
+            self.set_or_insert(path, value);
+        }
+        for (xml, value) in others {
+            if let Some(path) = path_of(xml) {
+                self.set_or_insert(&path, value);
             }
         }
         self.mem.set_local(SW, swver);
+    }
+
+    /// A phone value: a local change of a known parameter, else a new
+    /// writable string parameter.
+    fn set_or_insert(&mut self, path: &str, value: &str) {
+        if !self.mem.set_local(path, value) {
+            self.mem.insert(path, value, ValueType::String, true);
+        }
     }
 
     /// The ACS's writes for the phone, in order (XML names).
