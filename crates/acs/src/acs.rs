@@ -3,8 +3,9 @@
 //! the sans-IO [`AcsSession`] answers it, and its [`AcsEvent`]s become
 //! rows (task results, data-model cache, timeline events).
 //!
-//! Everything here is synchronous SQLite work; the HTTP shell calls
-//! [`Acs::handle_post`] through `spawn_blocking`.
+//! The session's own writes (an Inform's rows, task results) are group
+//! committed by [`crate::writer`]; the rest is synchronous SQLite work
+//! that is short (reads, a rare claim).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -22,10 +23,12 @@ use serde_json::json;
 use crate::auth::CpeAuth;
 use crate::config::{AcsSettings, UnknownCpes};
 use crate::db::{
-    AcsDb, Claimed, DataModelEntry, DmChange, DmUpdate, InformRecord, TaskRecord, TaskState,
+    AcsDb, Claimed, DataModelEntry, DmUpdate, FinishWrite, InformRecord, InformWrite, SessionWrite,
+    TaskRecord, TaskState,
 };
 use crate::error::AcsError;
 use crate::task::{fault_json, response_json, TaskRpc};
+use crate::writer::GroupWriter;
 
 /// Parameters that carry the CPE's MAC address, most specific first
 /// (TR-181 `Device.`, TR-098 `InternetGatewayDevice.`); after them any
@@ -58,6 +61,8 @@ impl std::fmt::Debug for Acs {
 pub(crate) struct Inner {
     pub(crate) settings: AcsSettings,
     pub(crate) db: AcsDb,
+    /// Group commit of the sessions' Inform and task-result writes.
+    writer: GroupWriter,
     store: Mutex<Store>,
     pub(crate) auth: CpeAuth,
     sessions: Mutex<Sessions>,
@@ -145,6 +150,7 @@ impl Acs {
     pub fn open(data_dir: &Path, settings: AcsSettings) -> Result<Acs, AcsError> {
         let store = Store::open(data_dir)?;
         let db = AcsDb::open(&data_dir.join(DB_FILE))?;
+        let writer = GroupWriter::start(&data_dir.join(DB_FILE))?;
         let machine_config = AcsConfig {
             hold_requests: settings.hold_requests,
             ..AcsConfig::default()
@@ -154,6 +160,7 @@ impl Acs {
                 auth: CpeAuth::new(&settings),
                 settings,
                 db,
+                writer,
                 store: Mutex::new(store),
                 sessions: Mutex::new(Sessions::default()),
                 machine_config,
@@ -291,16 +298,17 @@ impl Acs {
     }
 
     /// Feeds one POST body to the session and records what happened.
-    pub(crate) fn handle_post(
+    /// The session's writes go through the group writer; the answer is
+    /// returned once they are committed.
+    pub(crate) async fn handle_post(
         &self,
         entry: &Arc<SessionEntry>,
         body: &[u8],
         peer: IpAddr,
     ) -> PostOutcome {
-        let db = &self.inner.db;
-        let mut st = lock(&entry.state);
-        st.last_active = Instant::now();
         let reply = {
+            let mut st = lock(&entry.state);
+            st.last_active = Instant::now();
             let SessionState {
                 machine,
                 mac,
@@ -308,7 +316,7 @@ impl Acs {
                 ..
             } = &mut *st;
             let mut source = DbSource {
-                db,
+                db: &self.inner.db,
                 mac: mac.as_deref(),
                 prefetched,
             };
@@ -316,12 +324,11 @@ impl Acs {
         };
         let mut deny = false;
         for ev in reply.events {
-            if let Err(e) = self.apply_event(entry, &mut st, ev, peer, &mut deny) {
+            if let Err(e) = self.apply_event(entry, ev, peer, &mut deny).await {
                 tracing::warn!(error = %e, "cannot record an ACS session event");
             }
         }
         let end = deny || (reply.done && reply.status >= 400);
-        drop(st);
         if end {
             self.end_session(entry);
         }
@@ -337,46 +344,66 @@ impl Acs {
         }
     }
 
-    fn apply_event(
+    fn session_mac(entry: &SessionEntry) -> Option<String> {
+        lock(&entry.state).mac.clone()
+    }
+
+    async fn apply_event(
         &self,
         entry: &SessionEntry,
-        st: &mut SessionState,
         ev: AcsEvent,
         peer: IpAddr,
         deny: &mut bool,
     ) -> Result<(), AcsError> {
-        let db = &self.inner.db;
         match ev {
-            AcsEvent::Inform(inform) => self.on_inform(entry, st, &inform, peer, deny)?,
+            AcsEvent::Inform(inform) => self.on_inform(entry, &inform, peer, deny).await?,
             AcsEvent::TaskSent { .. } => {}
             AcsEvent::TaskDone { task_id, response } => {
-                let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), st.mac.clone()) else {
+                let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), Self::session_mac(entry)) else {
                     return Ok(());
                 };
                 let state = match response {
                     Rpc::DownloadResponse { status: 1, .. } => TaskState::Transferring,
                     _ => TaskState::Done,
                 };
-                let (updates, gone) = self.dm_change_of(&mac, id, &response)?;
-                let change = match (&gone, updates.is_empty()) {
-                    (Some(prefix), _) => DmChange::DeletePrefix(prefix),
-                    (None, false) => DmChange::Upsert(&updates),
-                    (None, true) => DmChange::None,
-                };
-                db.finish_with(id, state, &response_json(&response), &mac, change)?;
+                let (updates, deleted_prefix) = self.dm_change_of(&mac, id, &response)?;
+                let result = response_json(&response);
+                self.inner
+                    .writer
+                    .write(SessionWrite::Finish(FinishWrite {
+                        id,
+                        state,
+                        result,
+                        mac,
+                        updates,
+                        deleted_prefix,
+                    }))
+                    .await?;
             }
             AcsEvent::TaskFault { task_id, fault } => {
-                if let Ok(id) = task_id.parse::<i64>() {
-                    db.finish(id, TaskState::Fault, &fault_json(&fault))?;
-                }
+                let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), Self::session_mac(entry)) else {
+                    return Ok(());
+                };
+                self.inner
+                    .writer
+                    .write(SessionWrite::Finish(FinishWrite {
+                        id,
+                        state: TaskState::Fault,
+                        result: fault_json(&fault),
+                        mac,
+                        updates: Vec::new(),
+                        deleted_prefix: None,
+                    }))
+                    .await?;
             }
             AcsEvent::TransferComplete(tc) => {
-                if let Some(mac) = st.mac.clone() {
+                if let Some(mac) = Self::session_mac(entry) {
                     self.on_transfer_complete(&mac, &tc, peer)?;
                 }
             }
             AcsEvent::ProtocolError(msg) => {
-                tracing::info!(mac = ?st.mac, %peer, "CWMP protocol error: {msg}");
+                let mac = Self::session_mac(entry);
+                tracing::info!(?mac, %peer, "CWMP protocol error: {msg}");
             }
         }
         Ok(())
@@ -413,15 +440,13 @@ impl Acs {
         Ok((Some(mac), known))
     }
 
-    fn on_inform(
+    async fn on_inform(
         &self,
         entry: &SessionEntry,
-        st: &mut SessionState,
         inform: &Inform,
         peer: IpAddr,
         deny: &mut bool,
     ) -> Result<(), AcsError> {
-        let db = &self.inner.db;
         let (mac, known) = self.resolve(inform)?;
         if !known && self.inner.settings.unknown_cpes == UnknownCpes::Deny {
             *deny = true;
@@ -429,6 +454,7 @@ impl Acs {
             return Ok(());
         }
         let Some(mac) = mac else {
+            let mut st = lock(&entry.state);
             st.mac = None;
             // No MAC: the presets run from memory, results only logged.
             for (i, p) in self.applying_presets(inform).into_iter().enumerate() {
@@ -449,7 +475,7 @@ impl Acs {
                 e.dead.store(true, Ordering::Release);
             }
         }
-        st.mac = Some(key.clone());
+        lock(&entry.state).mac = Some(key.clone());
         let updates: Vec<DmUpdate> = inform
             .parameters
             .iter()
@@ -469,12 +495,9 @@ impl Acs {
         let timeline = known.then(|| {
             let events: Vec<&str> = inform.events.iter().map(|e| e.code.as_str()).collect();
             InformRecord {
-                status: phoneprov_store::StatusUpdate {
-                    mac,
-                    ip: peer,
-                    firmware: sw,
-                    outcome: None,
-                },
+                mac,
+                ip: peer,
+                firmware: sw.map(str::to_string),
                 event: NewEvent {
                     mac,
                     at_ms: phoneprov_store::now_ms(),
@@ -490,15 +513,19 @@ impl Acs {
                 },
             }
         });
-        let claimed = db.record_inform(
-            &key,
-            inform.has_event(&EventCode::Bootstrap),
-            &updates,
-            &presets,
-            timeline.as_ref(),
-            PREFETCH,
-        )?;
-        st.prefetched = claimed.into();
+        let claimed = self
+            .inner
+            .writer
+            .write(SessionWrite::Inform(InformWrite {
+                mac: key,
+                clear: inform.has_event(&EventCode::Bootstrap),
+                updates,
+                presets,
+                timeline,
+                claim: PREFETCH,
+            }))
+            .await?;
+        lock(&entry.state).prefetched = claimed.into();
         Ok(())
     }
 

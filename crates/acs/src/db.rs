@@ -233,6 +233,58 @@ fn delete_prefix_on(conn: &Connection, mac: &str, prefix: &str) -> Result<(), Ac
     Ok(())
 }
 
+/// [`AcsDb::record_inform`]'s writes, inside the caller's transaction.
+fn inform_on(conn: &Connection, w: &InformWrite) -> Result<Vec<Claimed>, AcsError> {
+    requeue_device_on(conn, &w.mac)?;
+    if w.clear {
+        conn.prepare_cached("DELETE FROM acs_datamodel WHERE mac = ?1")?
+            .execute(params![w.mac])?;
+    }
+    dm_upsert_on(conn, &w.mac, &w.updates)?;
+    for p in &w.presets {
+        insert_preset_on(conn, &w.mac, p)?;
+    }
+    if let Some(t) = &w.timeline {
+        let status = phoneprov_store::StatusUpdate {
+            mac: t.mac,
+            ip: t.ip,
+            firmware: t.firmware.as_deref(),
+            outcome: None,
+        };
+        phoneprov_store::write_batch_on(
+            conn,
+            std::slice::from_ref(&status),
+            std::slice::from_ref(&t.event),
+        )?;
+    }
+    claim_on(conn, &w.mac, w.claim)
+}
+
+/// [`AcsDb::finish_with`]'s writes, inside the caller's transaction.
+fn finish_on(conn: &Connection, w: &FinishWrite) -> Result<(), AcsError> {
+    conn.prepare_cached(
+        "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
+    )?
+    .execute(params![
+        w.id,
+        w.state.as_str(),
+        w.result.to_string(),
+        now_ms()
+    ])?;
+    dm_upsert_on(conn, &w.mac, &w.updates)?;
+    if let Some(prefix) = &w.deleted_prefix {
+        delete_prefix_on(conn, &w.mac, prefix)?;
+    }
+    Ok(())
+}
+
+fn write_on(conn: &Connection, w: &SessionWrite) -> Result<Vec<Claimed>, AcsError> {
+    match w {
+        SessionWrite::Inform(i) => inform_on(conn, i),
+        SessionWrite::Finish(f) => finish_on(conn, f).map(|()| Vec::new()),
+    }
+}
+
 fn now_ms() -> i64 {
     phoneprov_store::now_ms()
 }
@@ -291,23 +343,60 @@ fn claim_on(conn: &Connection, mac: &str, limit: usize) -> Result<Vec<Claimed>, 
     Ok(out)
 }
 
-/// What a task's outcome changes in the cached data model.
-#[derive(Debug, Clone, Copy)]
-pub enum DmChange<'a> {
-    /// Nothing.
-    None,
-    /// These parameter facts.
-    Upsert(&'a [DmUpdate]),
-    /// Everything under this object path is gone.
-    DeletePrefix(&'a str),
-}
-
 /// The timeline side of an Inform: the device's status and its event.
-pub struct InformRecord<'a> {
-    /// Last seen, address, firmware.
-    pub status: phoneprov_store::StatusUpdate<'a>,
+#[derive(Debug, Clone)]
+pub struct InformRecord {
+    /// The device.
+    pub mac: phoneprov_store::Mac,
+    /// Where the Inform came from.
+    pub ip: std::net::IpAddr,
+    /// The software version it reported.
+    pub firmware: Option<String>,
     /// The `inform` timeline entry.
     pub event: phoneprov_store::NewEvent,
+}
+
+/// Everything an Inform of `mac` writes (see [`AcsDb::record_inform`]).
+#[derive(Debug, Clone)]
+pub struct InformWrite {
+    /// The device.
+    pub mac: String,
+    /// `0 BOOTSTRAP`: the cached data model is cleared first.
+    pub clear: bool,
+    /// The Inform's parameters.
+    pub updates: Vec<DmUpdate>,
+    /// Presets to queue.
+    pub presets: Vec<TaskRpc>,
+    /// Status and timeline entry, for inventory devices.
+    pub timeline: Option<InformRecord>,
+    /// Tasks to claim for the session, at most.
+    pub claim: usize,
+}
+
+/// A task's outcome and its data-model change (see [`AcsDb::finish_with`]).
+#[derive(Debug, Clone)]
+pub struct FinishWrite {
+    /// Task id.
+    pub id: i64,
+    /// New state.
+    pub state: TaskState,
+    /// Result JSON.
+    pub result: Value,
+    /// The device.
+    pub mac: String,
+    /// Facts to cache.
+    pub updates: Vec<DmUpdate>,
+    /// An object path whose cached parameters are gone.
+    pub deleted_prefix: Option<String>,
+}
+
+/// One write of a CWMP session, for [`AcsDb::write_group`].
+#[derive(Debug, Clone)]
+pub enum SessionWrite {
+    /// An Inform.
+    Inform(InformWrite),
+    /// A task's result.
+    Finish(FinishWrite),
 }
 
 impl AcsDb {
@@ -409,42 +498,51 @@ impl AcsDb {
         Ok(())
     }
 
-    /// Everything an Inform of `mac` writes, in one transaction (one WAL
-    /// append instead of six): tasks of dead sessions back to the queue,
-    /// the cached data model cleared on `0 BOOTSTRAP` (`clear`), the
-    /// Inform's parameters cached, the presets queued, the device's
-    /// status and timeline entry (`timeline`, for inventory devices), and
-    /// up to `claim` tasks claimed for the session, which it returns.
-    pub fn record_inform(
-        &self,
-        mac: &str,
-        clear: bool,
-        updates: &[DmUpdate],
-        presets: &[TaskRpc],
-        timeline: Option<&InformRecord<'_>>,
-        claim: usize,
-    ) -> Result<Vec<Claimed>, AcsError> {
+    /// Everything an Inform writes, in one transaction (one WAL append
+    /// instead of six): tasks of dead sessions back to the queue, the
+    /// cached data model cleared on `0 BOOTSTRAP`, the Inform's parameters
+    /// cached, the presets queued, the device's status and timeline entry,
+    /// and up to `claim` tasks claimed for the session, which it returns.
+    pub fn record_inform(&self, w: &InformWrite) -> Result<Vec<Claimed>, AcsError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        requeue_device_on(&tx, mac)?;
-        if clear {
-            tx.prepare_cached("DELETE FROM acs_datamodel WHERE mac = ?1")?
-                .execute(params![mac])?;
-        }
-        dm_upsert_on(&tx, mac, updates)?;
-        for p in presets {
-            insert_preset_on(&tx, mac, p)?;
-        }
-        if let Some(t) = timeline {
-            phoneprov_store::write_batch_on(
-                &tx,
-                std::slice::from_ref(&t.status),
-                std::slice::from_ref(&t.event),
-            )?;
-        }
-        let claimed = claim_on(&tx, mac, claim)?;
+        let claimed = inform_on(&tx, w)?;
         tx.commit()?;
         Ok(claimed)
+    }
+
+    /// Writes a group of session writes in one transaction (group commit:
+    /// one WAL append for many sessions, see `crate::writer`). Returns one
+    /// result per write, in order: the tasks an Inform claimed, nothing
+    /// for a task result. If the group fails as a whole, each write is
+    /// retried alone, so one bad write fails only itself.
+    pub fn write_group(&self, writes: &[SessionWrite]) -> Vec<Result<Vec<Claimed>, AcsError>> {
+        let mut conn = self.conn();
+        let alone = |conn: &mut Connection, w: &SessionWrite| -> Result<Vec<Claimed>, AcsError> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = write_on(&tx, w)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        if let [w] = writes {
+            return vec![alone(&mut conn, w)];
+        }
+        let together = (|| -> Result<Vec<Vec<Claimed>>, AcsError> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = writes
+                .iter()
+                .map(|w| write_on(&tx, w))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        match together {
+            Ok(out) => out.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, writes = writes.len(), "group write failed; writing each alone");
+                writes.iter().map(|w| alone(&mut conn, w)).collect()
+            }
+        }
     }
 
     /// The tasks of `mac`, newest first (at most `limit`).
@@ -497,30 +595,22 @@ impl AcsDb {
 
     /// Records the outcome of task `id`.
     pub fn finish(&self, id: i64, state: TaskState, result: &Value) -> Result<(), AcsError> {
-        self.finish_with(id, state, result, "", DmChange::None)
+        self.finish_with(&FinishWrite {
+            id,
+            state,
+            result: result.clone(),
+            mac: String::new(),
+            updates: Vec::new(),
+            deleted_prefix: None,
+        })
     }
 
-    /// Records the outcome of task `id` of `mac` and what it changes in
-    /// the data-model cache, in one transaction.
-    pub fn finish_with(
-        &self,
-        id: i64,
-        state: TaskState,
-        result: &Value,
-        mac: &str,
-        change: DmChange<'_>,
-    ) -> Result<(), AcsError> {
+    /// Records a task's outcome and what it changes in the data-model
+    /// cache, in one transaction.
+    pub fn finish_with(&self, w: &FinishWrite) -> Result<(), AcsError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.prepare_cached(
-            "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
-        )?
-        .execute(params![id, state.as_str(), result.to_string(), now_ms()])?;
-        match change {
-            DmChange::None => {}
-            DmChange::Upsert(updates) => dm_upsert_on(&tx, mac, updates)?,
-            DmChange::DeletePrefix(prefix) => delete_prefix_on(&tx, mac, prefix)?,
-        }
+        finish_on(&tx, w)?;
         tx.commit()?;
         Ok(())
     }
@@ -689,6 +779,71 @@ mod tests {
             stmt.get_status(rusqlite::StatementStatus::RePrepare),
             0,
             "the queue query was re-prepared"
+        );
+    }
+
+    /// One group commit: each Inform claims its own device's tasks (in
+    /// queue order), a task result in the same group is recorded, and each
+    /// write gets its own answer.
+    #[test]
+    fn a_group_of_session_writes_commits_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = AcsDb::open(&dir.path().join("t.db")).unwrap();
+        let reboot = |k: &str| TaskRpc::Reboot {
+            command_key: k.into(),
+        };
+        let a = db
+            .insert_task("0011223344aa", &reboot("a1"), "api")
+            .unwrap();
+        db.insert_task("0011223344aa", &reboot("a2"), "api")
+            .unwrap();
+        let b = db
+            .insert_task("0011223344bb", &reboot("b1"), "api")
+            .unwrap();
+        let done = db
+            .insert_task("0011223344cc", &reboot("c1"), "api")
+            .unwrap();
+        let inform = |mac: &str| {
+            SessionWrite::Inform(InformWrite {
+                mac: mac.into(),
+                clear: false,
+                updates: vec![DmUpdate {
+                    path: "Device.DeviceInfo.SoftwareVersion".into(),
+                    value: Some(format!("sw-{mac}")),
+                    ..DmUpdate::default()
+                }],
+                presets: Vec::new(),
+                timeline: None,
+                claim: 1,
+            })
+        };
+        let results = db.write_group(&[
+            inform("0011223344aa"),
+            inform("0011223344bb"),
+            SessionWrite::Finish(FinishWrite {
+                id: done.id,
+                state: TaskState::Done,
+                result: serde_json::json!({"ok": true}),
+                mac: "0011223344cc".into(),
+                updates: Vec::new(),
+                deleted_prefix: None,
+            }),
+        ]);
+        let ids: Vec<Vec<i64>> = results
+            .into_iter()
+            .map(|r| r.unwrap().into_iter().map(|(id, _)| id).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![a.id], vec![b.id], vec![]]);
+        let state = |mac: &str, id| db.task(mac, id).unwrap().unwrap().state;
+        assert_eq!(state("0011223344aa", a.id), TaskState::Sent);
+        assert_eq!(state("0011223344cc", done.id), TaskState::Done);
+        assert_eq!(
+            db.dm_param("0011223344bb", "Device.DeviceInfo.SoftwareVersion")
+                .unwrap()
+                .unwrap()
+                .0
+                .as_deref(),
+            Some("sw-0011223344bb")
         );
     }
 }

@@ -10,13 +10,12 @@
 //! connection's task. Idle connections are closed by hyper's header-read
 //! timeout and idle sessions by a reaper, which requeues their tasks.
 //!
-//! `handle_post` blocks on SQLite, briefly: at most two small write
-//! transactions per session (the Inform's, a task's result), WAL with
-//! `synchronous = NORMAL`, so no fsync at commit. A hop to the blocking
-//! pool per POST cost more than that work (two thread wake-ups per
-//! message; the Inform benchmark of issue 6 measured it), so the work runs
-//! inline; the reaper and shutdown, which walk every session, stay on the
-//! blocking pool.
+//! `handle_post` hands the session's writes to the group writer and
+//! awaits their commit; its other SQLite work (reads, a rare claim) runs
+//! inline: a hop to the blocking pool per POST cost more than that work
+//! (two thread wake-ups per message; the Inform benchmark of issue 6
+//! measured it). The reaper and shutdown, which walk every session, stay
+//! on the blocking pool.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -180,7 +179,7 @@ impl Acs {
             *slot = Some(entry.clone());
             (entry, new)
         };
-        let out = self.handle_post(&entry, &body, ctx.peer.ip());
+        let out = self.handle_post(&entry, &body, ctx.peer.ip()).await;
         let empty = out.body.is_empty();
         let mut r = respond(out.status, out.body);
         if !empty {
