@@ -22,7 +22,9 @@ pub(crate) const MAX_ELEMENTS: usize = 200_000;
 /// One element: local name, namespace URI, attributes by local name, text.
 #[derive(Debug, Default)]
 pub(crate) struct Element {
-    pub(crate) ns: Option<String>,
+    /// Shared between the elements of one namespace (an envelope has two
+    /// or three namespaces and dozens of elements).
+    pub(crate) ns: Option<std::sync::Arc<str>>,
     pub(crate) name: String,
     pub(crate) attrs: Vec<(String, String)>,
     pub(crate) children: Vec<Element>,
@@ -89,6 +91,7 @@ pub(crate) fn parse(text: &str) -> Result<Element, SoapError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut count = 0usize;
+    let mut namespaces: Vec<std::sync::Arc<str>> = Vec::new();
     loop {
         let read = reader.read_resolved_event();
         let (ns, event) = match read {
@@ -108,7 +111,17 @@ pub(crate) fn parse(text: &str) -> Result<Element, SoapError> {
                     return Err(SoapError::TooLarge);
                 }
                 let ns = match ns {
-                    ResolveResult::Bound(n) => Some(n.as_ref().to_string()),
+                    ResolveResult::Bound(n) => {
+                        let uri = n.as_ref();
+                        match namespaces.iter().find(|k| &***k == uri) {
+                            Some(k) => Some(k.clone()),
+                            None => {
+                                let k: std::sync::Arc<str> = uri.into();
+                                namespaces.push(k.clone());
+                                Some(k)
+                            }
+                        }
+                    }
                     _ => None,
                 };
                 let mut attrs = Vec::new();

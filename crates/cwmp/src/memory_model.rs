@@ -4,6 +4,7 @@
 //! DeleteObject), and a record of the actions the ACS asked for.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::data_model::{DataModel, DownloadAccepted};
 use crate::fault::{Fault, FaultCode, ParameterFault};
@@ -29,8 +30,10 @@ pub struct Param {
 /// in `.`.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryDataModel {
-    params: BTreeMap<String, Param>,
-    objects: BTreeSet<String>,
+    /// Names are shared (`Arc<str>`): a simulator fleet clones one
+    /// template model per phone, and cloning then copies no name.
+    params: BTreeMap<Arc<str>, Param>,
+    objects: BTreeSet<Arc<str>>,
     /// Multi-instance table path (`…Line.`) → parameters of a new instance.
     tables: BTreeMap<String, Vec<(String, Param)>>,
     next_instance: BTreeMap<String, u32>,
@@ -64,7 +67,9 @@ impl MemoryDataModel {
     fn add_objects_of(&mut self, name: &str) {
         for (i, c) in name.char_indices() {
             if c == '.' {
-                self.objects.insert(name[..=i].to_string());
+                if !self.objects.contains(&name[..=i]) {
+                    self.objects.insert(name[..=i].into());
+                }
             }
         }
     }
@@ -79,7 +84,7 @@ impl MemoryDataModel {
     ) -> &mut MemoryDataModel {
         self.add_objects_of(name);
         self.params.insert(
-            name.to_string(),
+            name.into(),
             Param {
                 value: value.to_string(),
                 kind,
@@ -129,7 +134,7 @@ impl MemoryDataModel {
     }
 
     /// All parameters, by name.
-    pub fn params(&self) -> &BTreeMap<String, Param> {
+    pub fn params(&self) -> &BTreeMap<Arc<str>, Param> {
         &self.params
     }
 
@@ -177,9 +182,11 @@ impl MemoryDataModel {
     /// True if a change with active notification (2) is recorded: the
     /// CPE should open a session now rather than at the next periodic one.
     pub fn has_active_change(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|n| self.params.get(n).is_some_and(|p| p.notification == 2))
+        self.changes.iter().any(|n| {
+            self.params
+                .get(n.as_str())
+                .is_some_and(|p| p.notification == 2)
+        })
     }
 
     fn value_of(&self, name: &str) -> Option<ParameterValue> {
@@ -198,7 +205,7 @@ impl MemoryDataModel {
                 .params
                 .keys()
                 .filter(|k| k.starts_with(name))
-                .cloned()
+                .map(|k| k.to_string())
                 .collect())
         } else if self.params.contains_key(name) {
             Ok(vec![name.to_string()])
@@ -243,7 +250,7 @@ impl DataModel for MemoryDataModel {
                 code,
                 message,
             };
-            match self.params.get(&pv.name) {
+            match self.params.get(pv.name.as_str()) {
                 None => faults.push(fault(
                     FaultCode::INVALID_PARAMETER_NAME,
                     "no such parameter".into(),
@@ -267,7 +274,7 @@ impl DataModel for MemoryDataModel {
             return Err(Fault::set_parameter_values(faults));
         }
         for pv in list {
-            if let Some(p) = self.params.get_mut(&pv.name) {
+            if let Some(p) = self.params.get_mut(pv.name.as_str()) {
                 p.value = pv.value.clone();
             }
         }
@@ -293,11 +300,11 @@ impl DataModel for MemoryDataModel {
             return Err(invalid_name(path));
         }
         let objects = self.objects.iter().map(|o| ParameterInfo {
-            name: o.clone(),
-            writable: self.tables.contains_key(o),
+            name: o.to_string(),
+            writable: self.tables.contains_key(&**o),
         });
         let params = self.params.iter().map(|(n, p)| ParameterInfo {
-            name: n.clone(),
+            name: n.to_string(),
             writable: p.writable,
         });
         let mut out: Vec<ParameterInfo> = objects
@@ -322,7 +329,7 @@ impl DataModel for MemoryDataModel {
         let mut out = Vec::new();
         for name in names {
             for n in self.resolve(name)? {
-                let p = &self.params[&n];
+                let p = &self.params[n.as_str()];
                 out.push(ParameterAttribute {
                     name: n,
                     notification: p.notification,
@@ -346,7 +353,7 @@ impl DataModel for MemoryDataModel {
         }
         for (a, names) in targets {
             for n in names {
-                let p = self.params.get_mut(&n).expect("resolved");
+                let p = self.params.get_mut(n.as_str()).expect("resolved");
                 if a.notification_change {
                     p.notification = a.notification;
                 }
@@ -371,11 +378,11 @@ impl DataModel for MemoryDataModel {
         let n = *next;
         *next += 1;
         let instance = format!("{object_name}{n}.");
-        self.objects.insert(instance.clone());
+        self.objects.insert(instance.as_str().into());
         for (suffix, p) in template {
             let name = format!("{instance}{suffix}");
             self.add_objects_of(&name);
-            self.params.insert(name, p);
+            self.params.insert(name.into(), p);
         }
         self.set_parameter_key(parameter_key);
         Ok((n, 0))
