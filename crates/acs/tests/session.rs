@@ -216,6 +216,47 @@ async fn dropped_connection_requeues_the_task_for_the_next_session() {
     acs.stop().await;
 }
 
+/// The ACS claims a device's first tasks in the Inform's transaction
+/// (group commit): a CPE that drops right after the InformResponse leaves
+/// a task claimed but never sent, and the device's next session still
+/// gets and completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_claimed_with_the_inform_survives_a_drop_before_it_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    add_phone(dir.path());
+    let acs = start(dir.path(), open_settings()).await;
+    let id = acs
+        .acs
+        .enqueue(
+            mac(),
+            task(json!({"rpc":"GetParameterValues","names":[SW]})),
+        )
+        .unwrap()
+        .id;
+    let model = phone_model();
+    let mut cpe = HttpCpe::new(acs.addr, None);
+    let mut session = CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic]));
+    let (status, _) = cpe.post(&session.start()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        acs.acs.task(mac(), id).unwrap().unwrap().state,
+        TaskState::Sent,
+        "claimed with the Inform"
+    );
+    cpe.drop_connection(); // before the empty POST
+
+    let mut model = phone_model();
+    let mut cpe = HttpCpe::new(acs.addr, None);
+    let inf = inform(&model, SERIAL, vec![EventCode::Periodic]);
+    let done = run_session(&mut cpe, CpeSession::new(inf), &mut model)
+        .await
+        .unwrap();
+    assert_eq!(done.handled_requests(), ["GetParameterValues"]);
+    let t = acs.acs.task(mac(), id).unwrap().unwrap();
+    assert_eq!((t.state, t.attempts), (TaskState::Done, 2));
+    acs.stop().await;
+}
+
 /// TR-069 3.4.1: a CPE that reconnects mid-session with the session
 /// cookie continues the same session on the new connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
