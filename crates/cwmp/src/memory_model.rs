@@ -66,10 +66,8 @@ impl MemoryDataModel {
 
     fn add_objects_of(&mut self, name: &str) {
         for (i, c) in name.char_indices() {
-            if c == '.' {
-                if !self.objects.contains(&name[..=i]) {
-                    self.objects.insert(name[..=i].into());
-                }
+            if c == '.' && !self.objects.contains(&name[..=i]) {
+                self.objects.insert(name[..=i].into());
             }
         }
     }
