@@ -38,10 +38,7 @@ fn r_http_2_encrypted_profile_decrypts_with_openssl_and_gunzip() {
         xml.contains("<Back_Light_Timer>30m</Back_Light_Timer>"),
         "{xml}"
     );
-    assert!(
-        xml.contains(&format!("<Profile_Rule>[--key {key}] http://")),
-        "{xml}"
-    );
+    assert!(has_profile_rule(&xml, &s.key(MAC), "http://"), "{xml}");
     // The other macro-named paths find the same device.
     for path in [format!("/Cisco/{MAC}.cfg"), format!("/ata{MAC}.cfg")] {
         let (code, body) = curl(&[&s.http_url(&path)]);
@@ -330,4 +327,36 @@ fn auto_registered_devices_stay_pending_with_404() {
     }
     let (code, _) = curl(&[&s.http_url("/000e08777777.cfg")]);
     assert_eq!(code, 404);
+}
+
+/// A device key is base64url and 1 in 64 starts with `-`: the rendered
+/// `Profile_Rule` quotes it (`[--key "-…"]`) so the rule does not read it
+/// as an option, and the profile is served (it used to fail its lint with
+/// a 500). Devices are added until one gets such a key.
+#[test]
+fn a_key_starting_with_a_dash_is_quoted_in_profile_rule() {
+    let mut dash = None;
+    let s = start_with(None, &[], |d| {
+        let mut store = phoneprov_store::Store::open(d).unwrap();
+        for i in 0..5000u64 {
+            let mac = phoneprov_store::Mac::parse(&format!("0a1f{i:08x}")).unwrap();
+            let dev = store
+                .add_device(&phoneprov_store::NewDevice::new(mac))
+                .unwrap();
+            if dev.key.expose_secret().starts_with('-') {
+                dash = Some(mac.to_string());
+                break;
+            }
+        }
+    });
+    let mac = dash.expect("one key in 5000 starts with '-'");
+    let key = s.key(&mac);
+    assert!(key.starts_with('-'));
+    let (code, body) = curl(&[&s.http_url(&format!("/{mac}.cfg"))]);
+    assert_eq!(code, 200);
+    let xml = openssl_decrypt(&body, &key);
+    assert!(
+        xml.contains(&format!("<Profile_Rule>[--key \"{key}\"] http://")),
+        "{xml}"
+    );
 }

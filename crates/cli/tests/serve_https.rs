@@ -30,10 +30,7 @@ fn r_https_5_client_certificate_gets_the_bootstrap_profile_with_its_key() {
     ]);
     assert_eq!(code, 200);
     let xml = String::from_utf8(body).unwrap();
-    assert!(
-        xml.contains(&format!("<Profile_Rule>[--key {key}] http://")),
-        "{xml}"
-    );
+    assert!(has_profile_rule(&xml, &s.key(MAC), "http://"), "{xml}");
     assert!(xml.contains("/$MA.cfg</Profile_Rule>"), "{xml}");
     // Without a client certificate: the encrypted profile, as over HTTP.
     let (code, body) = curl(&["--cacert", ca.to_str().unwrap(), &url]);

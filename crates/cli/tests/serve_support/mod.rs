@@ -381,3 +381,17 @@ pub fn issue_cert(data: &Path, mac: &str, out: &Path) -> (PathBuf, PathBuf) {
         out.join(format!("{mac}.key")),
     )
 }
+
+/// Whether `xml` has `<Profile_Rule>[--key KEY] REST`: a key starting with
+/// `-` (base64url, 1 in 64) is quoted so the rule does not read it as an
+/// option, with the quotes raw or XML-escaped depending on the writer.
+pub fn has_profile_rule(xml: &str, key: &str, rest: &str) -> bool {
+    let forms = if key.starts_with('-') {
+        vec![format!("\"{key}\""), format!("&quot;{key}&quot;")]
+    } else {
+        vec![key.to_string()]
+    };
+    forms
+        .iter()
+        .any(|k| xml.contains(&format!("<Profile_Rule>[--key {k}] {rest}")))
+}
