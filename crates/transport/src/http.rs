@@ -1,12 +1,15 @@
-//! One HTTP/1.1 request over a fresh connection: hyper's client connection
+//! HTTP/1.1 requests, each over a fresh connection or a session's kept one:
+//! hyper's client connection
 //! (`hyper::client::conn::http1`) over a tokio `TcpStream`, optionally
 //! wrapped in tokio-rustls, optionally through a manual HTTP proxy
 //! (R-SEC-4: absolute-form requests for `http`, a `CONNECT` tunnel for
 //! `https`, `Proxy-Authorization: Basic`).
 //!
 //! Deliberately *not* done here (the resync engine decides): following
-//! redirects, answering 401/407, retrying. `Connection: close` is sent unless
-//! the caller sets its own, because phones do not keep connections.
+//! redirects, answering 401/407, retrying. [`HttpClient::send`] sends
+//! `Connection: close` unless the caller sets its own, because phones do
+//! not keep connections for profile fetches; [`HttpSession`] keeps one for
+//! a series of requests (a TR-069 CWMP session).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
