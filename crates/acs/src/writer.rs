@@ -71,6 +71,12 @@ fn run(db: &AcsDb, queue: &mpsc::Receiver<(SessionWrite, Reply)>) {
                 Err(_) => break,
             }
         }
+        // `phoneprov_acs_writes_total / phoneprov_acs_write_groups_total` is
+        // the average group size (how much the group commit saves). Looked
+        // up per group, not once: the ACS opens before `serve` installs the
+        // Prometheus recorder.
+        metrics::counter!("phoneprov_acs_write_groups_total").increment(1);
+        metrics::counter!("phoneprov_acs_writes_total").increment(writes.len() as u64);
         let results = db.write_group(&writes);
         for (reply, result) in replies.drain(..).zip(results) {
             let _ = reply.send(result);

@@ -277,6 +277,24 @@ fn r_tr69_2_session_over_curl_runs_a_task_queued_through_the_api() {
     assert!(!resp.contains("cwmp-1-0"), "{resp}");
     let (code, _) = cwmp(&s, &jar2, CPE_USER, CPE_PASS, "");
     assert_eq!(code, 204);
+
+    // The session writes went through the group writer: two Informs and
+    // one task result, in at most three commits.
+    let (code, metrics) = curl(&[&s.http_url("/metrics")]);
+    assert_eq!(code, 200);
+    let metrics = String::from_utf8_lossy(&metrics);
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    let (writes, groups) = (
+        value("phoneprov_acs_writes_total "),
+        value("phoneprov_acs_write_groups_total "),
+    );
+    assert_eq!(writes, 3, "{metrics}");
+    assert!((1..=writes).contains(&groups), "{metrics}");
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //! * `phoneprov_status_dropped_total`: status writes dropped under overload.
 //!
 //! * `phoneprov_status_folded_total`: identical status repeats folded.
+//! * `phoneprov_acs_writes_total`, `phoneprov_acs_write_groups_total`: the
+//!   ACS's session writes and the group commits that wrote them
+//!   (`phoneprov-acs`; their ratio is the average group size).
 //!
 //! The recorder is process-global (one per process, installed once even
 //! when tests start several servers). The hot path never looks a series up
