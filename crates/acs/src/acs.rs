@@ -476,16 +476,7 @@ impl Acs {
             }
         }
         lock(&entry.state).mac = Some(key.clone());
-        let updates: Vec<DmUpdate> = inform
-            .parameters
-            .iter()
-            .map(|p| DmUpdate {
-                path: p.name.clone(),
-                value: Some(p.value.clone()),
-                kind: Some(p.kind.as_str().to_string()),
-                writable: None,
-            })
-            .collect();
+        let updates: Vec<DmUpdate> = inform.parameters.iter().map(DmUpdate::from).collect();
         let presets = self.applying_presets(inform);
         // Last seen, address and firmware, as for profile fetches, and the
         // timeline entry, in the same transaction as the ACS's own rows.
@@ -555,15 +546,7 @@ impl Acs {
     ) -> Result<(Vec<DmUpdate>, Option<String>), AcsError> {
         let db = &self.inner.db;
         let updates = match response {
-            Rpc::GetParameterValuesResponse(values) => values
-                .iter()
-                .map(|p| DmUpdate {
-                    path: p.name.clone(),
-                    value: Some(p.value.clone()),
-                    kind: Some(p.kind.as_str().to_string()),
-                    writable: None,
-                })
-                .collect(),
+            Rpc::GetParameterValuesResponse(values) => values.iter().map(DmUpdate::from).collect(),
             Rpc::GetParameterNamesResponse(infos) => infos
                 .iter()
                 .filter(|i| !i.name.ends_with('.'))

@@ -152,6 +152,19 @@ pub struct DmUpdate {
     pub writable: Option<bool>,
 }
 
+impl From<&phoneprov_cwmp::ParameterValue> for DmUpdate {
+    /// A reported value (Inform, GetParameterValuesResponse): value and
+    /// type; the writable flag is kept.
+    fn from(p: &phoneprov_cwmp::ParameterValue) -> DmUpdate {
+        DmUpdate {
+            path: p.name.clone(),
+            value: Some(p.value.clone()),
+            kind: Some(p.kind.as_str().to_string()),
+            writable: None,
+        }
+    }
+}
+
 /// The ACS tables, behind one connection (writes are serialized by SQLite
 /// anyway; a mutex keeps the prepared-statement cache simple).
 pub struct AcsDb {

@@ -248,18 +248,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.prepare_cached(
-            "INSERT INTO events (mac, at_ms, kind, outcome, source_ip, message) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            ev.mac.to_string(),
-            ev.at_ms,
-            ev.kind.as_str(),
-            ev.outcome.map(Outcome::as_str),
-            ev.source_ip.map(|ip| ip.to_string()),
-            ev.message,
-        ])?;
+        write_batch_on(&tx, &[], std::slice::from_ref(ev))?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
         Ok(id)
