@@ -91,6 +91,10 @@ pub struct SimArgs {
     /// PeriodicInformInterval in seconds (default 3600; 0: no periodic inform).
     #[arg(long, value_name = "SECS")]
     pub inform_interval: Option<u64>,
+    /// Phones already bootstrapped with this ACS: the first session is a
+    /// periodic one (2 PERIODIC) instead of 0 BOOTSTRAP + 1 BOOT (periodic-inform load tests).
+    #[arg(long)]
+    pub acs_bootstrapped: bool,
     /// Print the report as JSON (with --count 1: every final parameter value).
     #[arg(long)]
     pub json: bool,
@@ -177,6 +181,7 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     cfg.tr069.cr_username = args.cr_user.clone();
     cfg.tr069.cr_password = args.cr_password.clone();
     cfg.tr069.inform_interval = args.inform_interval;
+    cfg.tr069.bootstrapped = args.acs_bootstrapped;
     cfg.seed = args.seed;
     cfg.request_timeout = Duration::from_secs(args.timeout.max(1));
     cfg.connect_timeout = cfg.request_timeout.min(Duration::from_secs(5));

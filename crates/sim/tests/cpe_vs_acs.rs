@@ -167,6 +167,7 @@ fn tr069(acs_url: &str) -> Tr069Config {
         cr_password: "cr-pw".into(),
         inform_interval: None,
         retry_min_wait: Duration::from_millis(100),
+        bootstrapped: false,
     }
 }
 
@@ -476,6 +477,14 @@ async fn r_tr69_1_acs_from_dhcp_options_once() {
     assert_eq!(c.sessions_ok, 2, "{c:?}");
     assert_eq!(c.session_latency_ms.count, 2);
     assert!(informs(acs.dir.path())[0].contains("0 BOOTSTRAP"));
+    // Phones already bootstrapped with the ACS start with a periodic session.
+    let mut cfg = SimConfig::new(1);
+    cfg.tr069.acs_url = Some(acs.url.clone());
+    cfg.tr069.bootstrapped = true;
+    let report = run_fleet(cfg).await.unwrap();
+    assert_eq!(report.cwmp.unwrap().sessions_ok, 1);
+    let newest = &informs(acs.dir.path())[0];
+    assert!(newest.contains("[2 PERIODIC]"), "{newest}");
     // Without the vendor class the option is not an ACS.
     let mut cfg = SimConfig::new(1);
     cfg.lease = DhcpLease::parse([format!("43={}", acs.url).as_str()]).unwrap();

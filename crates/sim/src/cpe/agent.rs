@@ -175,8 +175,12 @@ impl Agent {
 
     /// Runs until shutdown (or, under `--once`, after one session).
     pub(crate) async fn run(mut self) {
-        self.add_event(EventCode::Bootstrap, "");
-        self.add_event(EventCode::Boot, "");
+        if self.shared.cfg.bootstrapped {
+            self.add_event(EventCode::Periodic, "");
+        } else {
+            self.add_event(EventCode::Bootstrap, "");
+            self.add_event(EventCode::Boot, "");
+        }
         self.schedule_periodic();
         loop {
             let due = !self.events.is_empty() && self.retry_at.is_none_or(|t| t <= Instant::now());

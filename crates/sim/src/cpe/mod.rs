@@ -105,6 +105,11 @@ pub struct Tr069Config {
     pub inform_interval: Option<u64>,
     /// TR-069 back-off base (the spec's 5 s); tests shorten it.
     pub retry_min_wait: Duration,
+    /// The phones were bootstrapped with this ACS before the run: the first
+    /// session carries `2 PERIODIC` (the periodic timer firing on a running
+    /// phone) instead of `0 BOOTSTRAP` + `1 BOOT`. For periodic-inform
+    /// load tests.
+    pub bootstrapped: bool,
 }
 
 impl Default for Tr069Config {
@@ -118,6 +123,7 @@ impl Default for Tr069Config {
             cr_password: String::new(),
             inform_interval: None,
             retry_min_wait: Duration::from_secs(5),
+            bootstrapped: false,
         }
     }
 }
