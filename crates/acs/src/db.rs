@@ -246,7 +246,7 @@ fn delete_prefix_on(conn: &Connection, mac: &str, prefix: &str) -> Result<(), Ac
     Ok(())
 }
 
-/// [`AcsDb::record_inform`]'s writes, inside the caller's transaction.
+/// An Inform's writes ([`InformWrite`]), inside the caller's transaction.
 fn inform_on(conn: &Connection, w: &InformWrite) -> Result<Vec<Claimed>, AcsError> {
     requeue_device_on(conn, &w.mac)?;
     if w.clear {
@@ -273,7 +273,7 @@ fn inform_on(conn: &Connection, w: &InformWrite) -> Result<Vec<Claimed>, AcsErro
     claim_on(conn, &w.mac, w.claim)
 }
 
-/// [`AcsDb::finish_with`]'s writes, inside the caller's transaction.
+/// A task result's writes ([`FinishWrite`]), inside the caller's transaction.
 fn finish_on(conn: &Connection, w: &FinishWrite) -> Result<(), AcsError> {
     conn.prepare_cached(
         "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
@@ -289,6 +289,14 @@ fn finish_on(conn: &Connection, w: &FinishWrite) -> Result<(), AcsError> {
         delete_prefix_on(conn, &w.mac, prefix)?;
     }
     Ok(())
+}
+
+/// One session write in a transaction of its own.
+fn write_alone(conn: &mut Connection, w: &SessionWrite) -> Result<Vec<Claimed>, AcsError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = write_on(&tx, w)?;
+    tx.commit()?;
+    Ok(out)
 }
 
 fn write_on(conn: &Connection, w: &SessionWrite) -> Result<Vec<Claimed>, AcsError> {
@@ -369,7 +377,11 @@ pub struct InformRecord {
     pub event: phoneprov_store::NewEvent,
 }
 
-/// Everything an Inform of `mac` writes (see [`AcsDb::record_inform`]).
+/// Everything an Inform of `mac` writes, in one transaction: tasks of dead
+/// sessions back to the queue, the cached data model cleared on
+/// `0 BOOTSTRAP`, the Inform's parameters cached, the presets queued, the
+/// device's status and timeline entry, and up to `claim` tasks claimed for
+/// the session (returned).
 #[derive(Debug, Clone)]
 pub struct InformWrite {
     /// The device.
@@ -386,7 +398,8 @@ pub struct InformWrite {
     pub claim: usize,
 }
 
-/// A task's outcome and its data-model change (see [`AcsDb::finish_with`]).
+/// A task's outcome and what it changes in the data-model cache, in one
+/// transaction.
 #[derive(Debug, Clone)]
 pub struct FinishWrite {
     /// Task id.
@@ -511,19 +524,6 @@ impl AcsDb {
         Ok(())
     }
 
-    /// Everything an Inform writes, in one transaction (one WAL append
-    /// instead of six): tasks of dead sessions back to the queue, the
-    /// cached data model cleared on `0 BOOTSTRAP`, the Inform's parameters
-    /// cached, the presets queued, the device's status and timeline entry,
-    /// and up to `claim` tasks claimed for the session, which it returns.
-    pub fn record_inform(&self, w: &InformWrite) -> Result<Vec<Claimed>, AcsError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let claimed = inform_on(&tx, w)?;
-        tx.commit()?;
-        Ok(claimed)
-    }
-
     /// Writes a group of session writes in one transaction (group commit:
     /// one WAL append for many sessions, see `crate::writer`). Returns one
     /// result per write, in order: the tasks an Inform claimed, nothing
@@ -531,14 +531,8 @@ impl AcsDb {
     /// retried alone, so one bad write fails only itself.
     pub fn write_group(&self, writes: &[SessionWrite]) -> Vec<Result<Vec<Claimed>, AcsError>> {
         let mut conn = self.conn();
-        let alone = |conn: &mut Connection, w: &SessionWrite| -> Result<Vec<Claimed>, AcsError> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = write_on(&tx, w)?;
-            tx.commit()?;
-            Ok(out)
-        };
         if let [w] = writes {
-            return vec![alone(&mut conn, w)];
+            return vec![write_alone(&mut conn, w)];
         }
         let together = (|| -> Result<Vec<Vec<Claimed>>, AcsError> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -553,7 +547,7 @@ impl AcsDb {
             Ok(out) => out.into_iter().map(Ok).collect(),
             Err(e) => {
                 tracing::debug!(error = %e, writes = writes.len(), "group write failed; writing each alone");
-                writes.iter().map(|w| alone(&mut conn, w)).collect()
+                writes.iter().map(|w| write_alone(&mut conn, w)).collect()
             }
         }
     }
@@ -608,24 +602,15 @@ impl AcsDb {
 
     /// Records the outcome of task `id`.
     pub fn finish(&self, id: i64, state: TaskState, result: &Value) -> Result<(), AcsError> {
-        self.finish_with(&FinishWrite {
+        let w = SessionWrite::Finish(FinishWrite {
             id,
             state,
             result: result.clone(),
             mac: String::new(),
             updates: Vec::new(),
             deleted_prefix: None,
-        })
-    }
-
-    /// Records a task's outcome and what it changes in the data-model
-    /// cache, in one transaction.
-    pub fn finish_with(&self, w: &FinishWrite) -> Result<(), AcsError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        finish_on(&tx, w)?;
-        tx.commit()?;
-        Ok(())
+        });
+        write_alone(&mut self.conn(), &w).map(drop)
     }
 
     /// Puts a `sent` task back in the queue (its session died).

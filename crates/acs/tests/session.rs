@@ -173,6 +173,17 @@ async fn full_session_runs_every_rpc_kind_and_stores_results() {
     acs.stop().await;
 }
 
+/// Queues a GetParameterValues of the software version; returns its id.
+fn queue_software_read(acs: &Running) -> i64 {
+    acs.acs
+        .enqueue(
+            mac(),
+            task(json!({"rpc":"GetParameterValues","names":[SW]})),
+        )
+        .unwrap()
+        .id
+}
+
 /// A task sent in a session whose connection drops goes back to the
 /// queue, and the device's next session completes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,14 +191,7 @@ async fn dropped_connection_requeues_the_task_for_the_next_session() {
     let dir = tempfile::tempdir().unwrap();
     add_phone(dir.path());
     let acs = start(dir.path(), open_settings()).await;
-    let id = acs
-        .acs
-        .enqueue(
-            mac(),
-            task(json!({"rpc":"GetParameterValues","names":[SW]})),
-        )
-        .unwrap()
-        .id;
+    let id = queue_software_read(&acs);
     let mut model = phone_model();
     let mut cpe = HttpCpe::new(acs.addr, None);
     let mut session = CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic]));
@@ -225,14 +229,7 @@ async fn task_claimed_with_the_inform_survives_a_drop_before_it_is_sent() {
     let dir = tempfile::tempdir().unwrap();
     add_phone(dir.path());
     let acs = start(dir.path(), open_settings()).await;
-    let id = acs
-        .acs
-        .enqueue(
-            mac(),
-            task(json!({"rpc":"GetParameterValues","names":[SW]})),
-        )
-        .unwrap()
-        .id;
+    let id = queue_software_read(&acs);
     let model = phone_model();
     let mut cpe = HttpCpe::new(acs.addr, None);
     let mut session = CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic]));
@@ -264,14 +261,7 @@ async fn cookie_continues_a_session_on_a_new_connection() {
     let dir = tempfile::tempdir().unwrap();
     add_phone(dir.path());
     let acs = start(dir.path(), open_settings()).await;
-    let id = acs
-        .acs
-        .enqueue(
-            mac(),
-            task(json!({"rpc":"GetParameterValues","names":[SW]})),
-        )
-        .unwrap()
-        .id;
+    let id = queue_software_read(&acs);
     let mut model = phone_model();
     let mut cpe = HttpCpe::new(acs.addr, None);
     let mut session = CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic]));

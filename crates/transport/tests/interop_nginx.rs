@@ -245,6 +245,21 @@ async fn bad_urls() {
     }
 }
 
+/// Sends `reqs` in turn on the session; every answer must be 200. Returns
+/// the bodies.
+async fn send_all(
+    s: &mut phoneprov_transport::HttpSession,
+    reqs: impl Iterator<Item = HttpRequest>,
+) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for req in reqs {
+        let r = s.send(req).await.unwrap();
+        assert_eq!(r.status, 200);
+        bodies.push(String::from_utf8(r.body).unwrap());
+    }
+    bodies
+}
+
 /// TR-069 3.4.1: a CWMP session's POSTs share one kept-alive connection
 /// ([`HttpSession`](phoneprov_transport::HttpSession)); nginx numbers its
 /// connections and the requests on each, so both are checked from the
@@ -255,15 +270,13 @@ async fn session_keeps_one_connection_for_its_requests() {
     let c = client(common::default_tls());
     let mut s = c.session();
     let url = format!("http://127.0.0.1:{}/conn", n.port);
-    let mut seen = Vec::new();
-    for i in 0..3 {
+    let posts = (0..3).map(|i| {
         let mut req = get(&url);
         req.method = "POST".into();
         req.body = format!("<soap-envelope n={i}/>").into_bytes();
-        let r = s.send(req).await.unwrap();
-        assert_eq!(r.status, 200);
-        seen.push(String::from_utf8(r.body).unwrap());
-    }
+        req
+    });
+    let seen = send_all(&mut s, posts).await;
     let conn = seen[0].split('|').next().unwrap().to_string();
     assert_eq!(
         seen,
@@ -287,12 +300,7 @@ async fn session_reconnects_after_the_server_closes() {
     let c = client(common::default_tls());
     let mut s = c.session();
     let url = format!("http://127.0.0.1:{}/last", n.port);
-    let mut bodies = Vec::new();
-    for _ in 0..5 {
-        let r = s.send(get(&url)).await.unwrap();
-        assert_eq!(r.status, 200);
-        bodies.push(String::from_utf8(r.body).unwrap());
-    }
+    let bodies = send_all(&mut s, (0..5).map(|_| get(&url))).await;
     let per_conn: Vec<&str> = bodies
         .iter()
         .map(|b| b.split('|').nth(1).unwrap())
