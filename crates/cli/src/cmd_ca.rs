@@ -14,9 +14,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use phoneprov_pki::{
-    init_ca, init_ca_force, load_ca, mac_add, normalize_mac, summarize_pem, CaFiles, CertSummary,
-    IssuedCert, PkiError, CA_CERT_FILE, DEFAULT_SERVER_NAMES, SERVER_CERT_FILE,
+    init_ca, init_ca_force, load_ca, summarize_pem, CaFiles, CertSummary, IssuedCert, PkiError,
+    CA_CERT_FILE, DEFAULT_SERVER_NAMES, SERVER_CERT_FILE,
 };
+use phoneprov_store::Mac;
 
 /// Where the CA lives: `<data>/ca/`.
 #[derive(Args, Debug, Clone)]
@@ -187,9 +188,9 @@ fn issue(
     out: &Path,
     force: bool,
 ) -> anyhow::Result<i32> {
-    let mac = normalize_mac(mac)?;
+    let mac = Mac::parse(mac)?;
     let ca = load_ca(dir)?;
-    let issued = ca.issue_phone(&mac, sn, pn)?;
+    let issued = ca.issue_phone(&mac.to_string(), sn, pn)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let (cert, key) = (
         out.join(format!("{mac}.pem")),
@@ -210,8 +211,8 @@ fn issue_fleet(
     out: &Path,
     force: bool,
 ) -> anyhow::Result<i32> {
-    let first = normalize_mac(mac_base)?;
-    let last = mac_add(&first, count - 1)?.with_context(|| {
+    let first = Mac::parse(mac_base)?;
+    let last = first.checked_add(count - 1).with_context(|| {
         format!("{count} MACs from {first} run past ffffffffffff: lower --count")
     })?;
     let ca = load_ca(dir)?;
@@ -228,9 +229,9 @@ fn issue_fleet(
     };
     let mut csv = String::from("mac,serial,model,cert,key\n");
     for i in 0..count {
-        let mac = mac_add(&first, i)?.expect("range checked above");
+        let mac = first.checked_add(i).expect("range checked above");
         let sn = serial_for(sn_base, i);
-        let issued = ca.issue_phone(&mac, &sn, pn)?;
+        let issued = ca.issue_phone(&mac.to_string(), &sn, pn)?;
         let (cert, key) = (format!("{mac}.pem"), format!("{mac}.key"));
         write_pair(&issued, &out.join(&cert), &out.join(&key), force)?;
         writeln!(csv, "{mac},{sn},{pn},{cert},{key}").expect("writing to a String");

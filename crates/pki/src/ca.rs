@@ -18,7 +18,8 @@ use rustls_pki_types::{CertificateDer, DnsName};
 use time::{Duration, OffsetDateTime};
 
 use crate::files::{create_private_dir, read_text, write_file, Secrecy};
-use crate::{normalize_mac, PkiError};
+use crate::PkiError;
+use phoneprov_types::Mac;
 
 /// CA certificate file name inside the CA directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -202,7 +203,7 @@ impl Ca {
     /// lowercase hex digits; an empty `serial` or `pn` leaves that attribute
     /// out. Extended key usage: clientAuth only.
     pub fn issue_phone(&self, mac: &str, serial: &str, pn: &str) -> Result<IssuedCert, PkiError> {
-        let mac = normalize_mac(mac)?;
+        let mac = Mac::parse(mac)?.to_string();
         check_field("serial number", serial, true)?;
         check_field("product name", pn, true)?;
         let mut dn = DistinguishedName::new();

@@ -36,12 +36,11 @@ pub enum PkiError {
         #[source]
         source: std::io::Error,
     },
-    /// A MAC address did not have 12 hex digits.
-    #[error(
-        "invalid MAC address `{0}`: expected 12 hex digits such as 00562b043615 \
-         (colons, dashes and dots are allowed)"
-    )]
-    BadMac(String),
+    /// A MAC address is not in one of the spellings [`Mac`] accepts.
+    ///
+    /// [`Mac`]: phoneprov_types::Mac
+    #[error(transparent)]
+    BadMac(#[from] phoneprov_types::MacError),
     /// A subject field (serial number, product name, server name) is unusable.
     #[error("invalid {field} `{value}`: {why}")]
     BadField {

@@ -8,7 +8,8 @@
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::{normalize_mac, PkiError};
+use crate::PkiError;
+use phoneprov_types::Mac;
 
 /// Who a client certificate says the phone is.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,7 +26,7 @@ impl PhoneIdentity {
     /// True when this certificate may fetch resources for `requested_mac`
     /// (any spelling). A malformed `requested_mac` is never authorised.
     pub fn authorizes_mac(&self, requested_mac: &str) -> bool {
-        normalize_mac(requested_mac).is_ok_and(|m| m == self.mac)
+        Mac::parse(requested_mac).is_ok_and(|m| m.to_string() == self.mac)
     }
 }
 
@@ -44,7 +45,7 @@ pub fn phone_identity_from_der(cert_der: &[u8]) -> Result<PhoneIdentity, PkiErro
         subject: subject.to_string(),
     };
     let mac_text = first(Box::new(subject.iter_state_or_province())).ok_or_else(not_phone)?;
-    let mac = normalize_mac(&mac_text).map_err(|_| not_phone())?;
+    let mac = Mac::parse(&mac_text).map_err(|_| not_phone())?.to_string();
     Ok(PhoneIdentity {
         mac,
         serial: first(Box::new(subject.iter_locality())).filter(|s| !s.is_empty()),

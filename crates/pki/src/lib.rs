@@ -51,7 +51,6 @@ mod client;
 mod error;
 mod files;
 mod identity;
-mod mac;
 mod server;
 mod summary;
 
@@ -63,7 +62,6 @@ pub use cipher::{map_cipher_list, CipherOutcome, CipherSelection};
 pub use client::{client_config, ClientTls, PhoneServerVerifier};
 pub use error::PkiError;
 pub use identity::{identity_from_peer_certs, phone_identity_from_der, PhoneIdentity};
-pub use mac::{mac_add, normalize_mac};
 pub use server::{server_config, ClientAuth};
 pub use summary::{summarize_der, summarize_pem, CertSummary};
 

@@ -7,6 +7,7 @@
 
 use crate::error::RuleError;
 use crate::url::ResolvedUrl;
+use phoneprov_types::Mac;
 use std::collections::BTreeMap;
 
 /// Macro values and the default server.
@@ -29,34 +30,6 @@ pub(crate) fn gpp_macro_name(letter_or_name: &str) -> Option<String> {
     ok.then(|| bare.to_string())
 }
 
-/// Parses a MAC in one of the accepted forms into 12 lowercase hex digits.
-pub(crate) fn parse_mac(input: &str) -> Option<String> {
-    let s = input.trim();
-    let hex = |p: &str| p.bytes().all(|b| b.is_ascii_hexdigit());
-    let joined = if s.len() == 12 {
-        s.to_string()
-    } else if s.len() == 17 {
-        let sep = s.as_bytes()[2];
-        if sep != b':' && sep != b'-' {
-            return None;
-        }
-        let parts: Vec<&str> = s.split(sep as char).collect();
-        if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
-            return None;
-        }
-        parts.concat()
-    } else if s.len() == 14 {
-        let parts: Vec<&str> = s.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.len() != 4) {
-            return None;
-        }
-        parts.concat()
-    } else {
-        return None;
-    };
-    (joined.len() == 12 && hex(&joined)).then(|| joined.to_ascii_lowercase())
-}
-
 impl MacroContext {
     /// An empty context: every known macro expands to the empty string.
     pub fn new() -> Self {
@@ -66,16 +39,12 @@ impl MacroContext {
     /// Sets `MA` (000e08012345), `MAU` (000E08012345) and `MAC`
     /// (00:0e:08:01:23:45). Accepts plain, colon, dash and dotted forms.
     pub fn with_mac(mut self, mac12hex: &str) -> Result<Self, RuleError> {
-        let ma = parse_mac(mac12hex).ok_or_else(|| RuleError::BadMac {
+        let ma = Mac::parse(mac12hex).map_err(|_| RuleError::BadMac {
             input: mac12hex.to_string(),
         })?;
-        let colon = (0..6)
-            .map(|i| &ma[2 * i..2 * i + 2])
-            .collect::<Vec<_>>()
-            .join(":");
-        self.vars.insert("MAU".into(), ma.to_ascii_uppercase());
-        self.vars.insert("MAC".into(), colon);
-        self.vars.insert("MA".into(), ma);
+        self.vars.insert("MAU".into(), ma.to_upper());
+        self.vars.insert("MAC".into(), ma.to_colon());
+        self.vars.insert("MA".into(), ma.to_string());
         Ok(self)
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use phoneprov_phone::PhoneIdentity;
 use phoneprov_transport::DhcpLease;
+use phoneprov_types::Mac;
 
 use crate::SimError;
 
@@ -134,10 +135,9 @@ impl SimConfig {
         if self.concurrency == 0 {
             return Err(SimError::Config("--concurrency must be at least 1".into()));
         }
-        let first = phoneprov_pki::normalize_mac(&self.mac_base)
-            .map_err(|e| SimError::Config(format!("--mac-base: {e}")))?;
-        let last = phoneprov_pki::mac_add(&first, self.count - 1)
-            .map_err(|e| SimError::Config(format!("--mac-base: {e}")))?;
+        let first =
+            Mac::parse(&self.mac_base).map_err(|e| SimError::Config(format!("--mac-base: {e}")))?;
+        let last = first.checked_add(self.count - 1);
         if let Some(url) = &self.activation {
             crate::activation::validate_base_url(url).map_err(SimError::Config)?;
         }
@@ -159,9 +159,11 @@ impl SimConfig {
 
     /// The identity of phone `index` (0-based).
     pub fn identity(&self, index: u64) -> Result<PhoneIdentity, SimError> {
-        let mac = phoneprov_pki::mac_add(&self.mac_base, index)
+        let mac = Mac::parse(&self.mac_base)
             .map_err(|e| SimError::Config(format!("--mac-base: {e}")))?
-            .ok_or_else(|| SimError::Config("MAC range overflow: lower --count".into()))?;
+            .checked_add(index)
+            .ok_or_else(|| SimError::Config("MAC range overflow: lower --count".into()))?
+            .to_string();
         Ok(PhoneIdentity {
             mac,
             serial: serial_for(&self.sn_base, index),

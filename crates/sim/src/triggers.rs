@@ -66,12 +66,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
 
 /// `Some(mac12)` when `s` reads as a MAC.
 fn mac_of(s: &str) -> Option<String> {
-    let hex: String = s
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
-        .collect();
-    (hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()))
-        .then(|| hex.to_ascii_lowercase())
+    phoneprov_types::Mac::parse(s).ok().map(|m| m.to_string())
 }
 
 fn decode(s: &str) -> String {

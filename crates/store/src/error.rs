@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::mac::Mac;
+use crate::Mac;
 
 /// Everything the store can fail with.
 ///

@@ -26,9 +26,9 @@ use rusqlite::{params, TransactionBehavior};
 
 use crate::error::{BadRow, Result, StoreError};
 use crate::key::DeviceKey;
-use crate::mac::Mac;
 use crate::model::now_ms;
 use crate::store::{Store, UPSERT_TAIL};
+use crate::Mac;
 
 /// How to treat bad rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

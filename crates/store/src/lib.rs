@@ -51,14 +51,13 @@
 //! share a build with rusqlite ≥ 0.40; sqlx stays the choice for the later
 //! PostgreSQL backend (the [`Store`] docs say how it plugs in).
 //!
-//! Hand-written here: MAC parsing (a dozen lines; the crates for it do not
-//! accept exactly the three spellings users paste nor give the error text we
-//! want) and the CSV-to-device mapping. CSV parsing itself is the `csv` crate.
+//! Hand-written here: the CSV-to-device mapping. CSV parsing itself is the
+//! `csv` crate; the MAC type is `phoneprov-types`' [`Mac`] (re-exported here),
+//! shared with every other crate that names phones.
 
 mod error;
 mod import;
 mod key;
-mod mac;
 mod model;
 mod schema;
 mod store;
@@ -66,9 +65,9 @@ mod store;
 pub use error::{BadRow, Result, StoreError};
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
 pub use key::{DeviceKey, KEY_BYTES};
-pub use mac::{Mac, MacError};
 pub use model::{
     now_ms, Device, DeviceStatus, Event, EventKind, NewDevice, NewEvent, Outcome, UnknownName,
 };
+pub use phoneprov_types::{Mac, MacError};
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use store::{write_batch_on, StatusUpdate, Store, DB_FILE};

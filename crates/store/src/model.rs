@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::key::DeviceKey;
-use crate::mac::Mac;
+use crate::Mac;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {

@@ -12,9 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::error::{Result, StoreError};
 use crate::key::DeviceKey;
-use crate::mac::Mac;
 use crate::model::{now_ms, Device, DeviceStatus, Event, NewDevice, NewEvent, Outcome};
 use crate::schema;
+use crate::Mac;
 
 /// One device's status for [`Store::write_batch`] (the arguments of
 /// [`Store::record_status`]).

@@ -12,7 +12,7 @@
 //! outside URLs. Text inside URLs never counts (a profile called
 //! `failed.cfg` must not turn a request into a failure).
 
-use phoneprov_store::Mac;
+use phoneprov_types::Mac;
 
 /// Which R-LOG event a line reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

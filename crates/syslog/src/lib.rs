@@ -32,7 +32,7 @@
 //! server files the receive time) and a header-less line is all message
 //! (RFC 3164 §4.3.3), which is what classification needs. The grammar is a
 //! few hundred lines, and a formatter was needed anyway for round-trip
-//! tests. MAC spellings reuse `phoneprov_store::Mac`.
+//! tests. MAC spellings are `phoneprov_types::Mac`'s.
 
 mod classify;
 mod filing;

@@ -2,8 +2,8 @@
 //! messages survive format → parse unchanged (RFC 3164 and RFC 5424).
 //! The expanded R-LOG-2 default templates always yield their MAC and kind.
 
-use phoneprov_store::Mac;
 use phoneprov_syslog::{classify, find_mac, parse, Format, PhoneLogKind, SdElement, SyslogMessage};
+use phoneprov_types::Mac;
 use proptest::prelude::*;
 
 fn soup() -> impl Strategy<Value = Vec<u8>> {

@@ -1,0 +1,20 @@
+//! `phoneprov-types`: the few value types and helpers that every layer of
+//! phoneprov shares, kept in one small crate at the bottom of the
+//! dependency graph.
+//!
+//! Why a crate of its own: the rule engine, the PKI, the syslog parser, the
+//! inventory (`store`), the ACS and the server all name phones by MAC, and
+//! each used to carry its own MAC parser, and they had drifted apart (the
+//! PKI accepted the dotted Cisco spelling that `device add` refused). The
+//! lowest crates (`rule`, `pki`, `syslog`) must not depend on the inventory
+//! just to read a MAC, so the one type lives here, below all of them, with
+//! no dependency heavier than `serde` and `thiserror`. `store` re-exports
+//! [`Mac`] so inventory users need no second import.
+//!
+//! Contents:
+//! - [`Mac`]: the one MAC address type (R-MACRO `$MA`, R-HTTP-3,
+//!   R-HTTPS-5, R-LOG-3).
+
+mod mac;
+
+pub use mac::{Mac, MacError};
