@@ -2,8 +2,6 @@
 //! what to do, because they reach operators through the CLI and the admin
 //! API verbatim.
 
-use std::path::PathBuf;
-
 use crate::codes::CodeError;
 
 /// Anything the activation store or its validation can refuse.
@@ -45,14 +43,6 @@ pub enum ActivationError {
     /// The inventory (events, data directory) failed.
     #[error(transparent)]
     Store(#[from] phoneprov_store::StoreError),
-    /// SQLite failed on the activation tables.
-    #[error("activation database {}: {cause}; check that the data directory is writable and not full, then retry", path.display())]
-    Db {
-        /// The database file.
-        path: PathBuf,
-        /// The SQLite error.
-        cause: rusqlite::Error,
-    },
 }
 
 /// Why a typed code could not be redeemed (the phone side sees the HTTP

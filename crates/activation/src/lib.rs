@@ -39,7 +39,8 @@
 //!   digit check; no crate does this dialect's `#` short-code rule.
 //! - The constant-time bearer comparison of [`bearer_guard`] (one fold).
 //!
-//! Everything else is crates: axum for HTTP, rusqlite for SQLite,
+//! Everything else is crates: axum for HTTP, `phoneprov-store` for the
+//! tables (it owns all SQL),
 //! `rand`/`rand_chacha` for randomness (seeded ChaCha8 for reproducible
 //! jitter), `phoneprov-rule` to validate URLs, `phoneprov-profile` for the
 //! redirect XML.

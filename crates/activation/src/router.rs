@@ -161,9 +161,7 @@ impl From<ActivationError> for ApiError {
     fn from(e: ActivationError) -> Self {
         let status = match &e {
             ActivationError::ShortTaken(_) => StatusCode::CONFLICT,
-            ActivationError::Store(_) | ActivationError::Db { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ActivationError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError(status, e.to_string())

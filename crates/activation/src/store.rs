@@ -1,57 +1,28 @@
 //! [`ActivationStore`]: bindings, activation codes and short codes, kept in
-//! the inventory's SQLite file (`<data>/phoneprov.db`).
-//!
-//! The tables are this crate's own (`activation_*`, created with `CREATE
-//! TABLE IF NOT EXISTS` on a second rusqlite connection), so the store
-//! crate's versioned schema is untouched and an inventory without
-//! activation data never carries empty tables it does not use. The file is
-//! in WAL mode (the store crate sets it), so the CLI can bind while
-//! `phoneprov serve` answers phones. Every write is one `BEGIN IMMEDIATE`
-//! transaction, as in the store crate.
+//! the inventory's database (`<data>/phoneprov.db`) through the store's
+//! [`ActivationRepo`] (the SQL and the tables live in `phoneprov-store`,
+//! which owns every table of the data directory). This module validates
+//! what it is given (URLs, serial ranges, code shapes), draws codes and
+//! writes the activation timeline.
 //!
 //! Times are Unix milliseconds passed in by the caller (`now_ms`), never
 //! read here: expiry is tested with an injected clock.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use phoneprov_rule::ProfileRule;
-use phoneprov_store::{EventKind, Mac, NewEvent, Outcome, Store, DB_FILE};
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use serde::{Deserialize, Serialize};
+use phoneprov_store::{
+    ActivationRepo, BindTarget, CodeUse, EventKind, Mac, NewEvent, Outcome, Store,
+};
+
+pub use phoneprov_store::{ActivationListing as Listing, Binding, IssuedCode, ShortCode};
 
 use crate::codes::{generate_activation_code, validate_short_code, EnteredCode};
 use crate::error::{ActivationError, RedeemError};
 
 /// Most codes one `issue_codes` call makes.
 pub const MAX_CODES_PER_CALL: u32 = 10_000;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS activation_bindings (
-    id          INTEGER PRIMARY KEY,
-    mac         TEXT UNIQUE,        -- 12 lowercase hex digits, or NULL for a serial range
-    serial_from TEXT,               -- inclusive, upper case, same length as serial_to
-    serial_to   TEXT,
-    model       TEXT,               -- optional $PN filter
-    url         TEXT NOT NULL,      -- the provider's profile rule
-    source      TEXT NOT NULL,      -- 'operator', or the code that bound it
-    created_ms  INTEGER NOT NULL,
-    UNIQUE (serial_from, serial_to)
-);
-CREATE TABLE IF NOT EXISTS activation_codes (
-    code       TEXT PRIMARY KEY,    -- 16 digits
-    url        TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    expires_ms INTEGER NOT NULL,
-    used_ms    INTEGER,
-    used_by    TEXT                 -- MAC that redeemed it
-);
-CREATE TABLE IF NOT EXISTS activation_short_codes (
-    code       TEXT PRIMARY KEY,    -- 3 to 16 digits
-    url        TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-";
 
 /// Which devices a binding covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,66 +56,6 @@ impl Target {
             _ => Err(ActivationError::Target),
         }
     }
-}
-
-/// One binding (a row of `activation_bindings`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Binding {
-    /// Row id.
-    pub id: i64,
-    /// The phone, for a MAC binding.
-    pub mac: Option<String>,
-    /// Range start, for a serial binding.
-    pub serial_from: Option<String>,
-    /// Range end, for a serial binding.
-    pub serial_to: Option<String>,
-    /// Only phones of this model match, when set.
-    pub model: Option<String>,
-    /// The provider's profile rule the phone is redirected to.
-    pub url: String,
-    /// `operator`, or the (masked) code whose redemption made it.
-    pub source: String,
-    /// When made, Unix ms.
-    pub created_ms: i64,
-}
-
-/// One issued activation code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IssuedCode {
-    /// The 16 digits.
-    pub code: String,
-    /// Where it redirects.
-    pub url: String,
-    /// When issued, Unix ms.
-    pub created_ms: i64,
-    /// Not accepted from this instant on, Unix ms.
-    pub expires_ms: i64,
-    /// When redeemed.
-    pub used_ms: Option<i64>,
-    /// Which MAC redeemed it.
-    pub used_by: Option<String>,
-}
-
-/// One short code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShortCode {
-    /// 3 to 16 digits (typed after `#`).
-    pub code: String,
-    /// Where it redirects.
-    pub url: String,
-    /// When made, Unix ms.
-    pub created_ms: i64,
-}
-
-/// Everything, for `phoneprov activation list` and `GET /api/v1/activation`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Listing {
-    /// MAC bindings first (by MAC), then serial ranges (by start).
-    pub bindings: Vec<Binding>,
-    /// Activation codes, newest first.
-    pub codes: Vec<IssuedCode>,
-    /// Short codes, by digits.
-    pub short_codes: Vec<ShortCode>,
 }
 
 /// Checks that `url` is a provisioning rule a phone can be redirected to:
@@ -208,57 +119,37 @@ pub fn validate_serial_range(from: &str, to: &str) -> Result<(String, String), A
     Ok((f, t))
 }
 
-/// The activation tables plus the inventory (for the device timeline).
-pub struct ActivationStore {
-    conn: Connection,
-    events: Store,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for ActivationStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActivationStore")
-            .field("path", &self.path)
-            .finish()
+impl Target {
+    fn as_bind(&self) -> BindTarget<'_> {
+        match self {
+            Target::Mac(m) => BindTarget::Mac(*m),
+            Target::Serials { from, to } => BindTarget::Serials { from, to },
+        }
     }
 }
 
-const BINDING_COLS: &str = "id, mac, serial_from, serial_to, model, url, source, created_ms";
-const CODE_COLS: &str = "code, url, created_ms, expires_ms, used_ms, used_by";
+/// The activation side of the data directory's [`Store`] (one connection
+/// for the activation tables and the device timeline).
+#[derive(Debug)]
+pub struct ActivationStore {
+    store: Store,
+}
 
 impl ActivationStore {
-    /// Opens (creating if needed) the data directory's database and the
-    /// activation tables.
+    /// Opens (creating if needed) the data directory's database.
     pub fn open(dir: &Path) -> Result<ActivationStore, ActivationError> {
-        // The store crate creates the directory, the file, WAL mode and its
-        // own schema; we add ours beside it.
-        Self::with_inventory(dir, Store::open(dir)?)
+        Ok(ActivationStore {
+            store: Store::open(dir)?,
+        })
     }
 
     /// Like [`open`](Self::open), but fails with the store's `NoDatabase`
     /// error when `dir` holds no database: for commands that read or
     /// remove, where a mistyped `--data` must not create an empty one.
     pub fn open_existing(dir: &Path) -> Result<ActivationStore, ActivationError> {
-        Self::with_inventory(dir, Store::open_existing(dir)?)
-    }
-
-    fn with_inventory(dir: &Path, events: Store) -> Result<ActivationStore, ActivationError> {
-        let path = dir.join(DB_FILE);
-        let db = |cause| ActivationError::Db {
-            path: path.clone(),
-            cause,
-        };
-        let conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(15)).map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
-        Ok(ActivationStore { conn, events, path })
-    }
-
-    fn db(&self, cause: rusqlite::Error) -> ActivationError {
-        ActivationError::Db {
-            path: self.path.clone(),
-            cause,
-        }
+        Ok(ActivationStore {
+            store: Store::open_existing(dir)?,
+        })
     }
 
     /// Binds `target` to `url` (validated), replacing an earlier binding of
@@ -272,67 +163,14 @@ impl ActivationStore {
     ) -> Result<Binding, ActivationError> {
         let url = validate_url(url)?;
         let model = model.map(str::trim).filter(|m| !m.is_empty());
-        self.bind_raw(target, &url, model, "operator", now_ms)
-    }
-
-    fn bind_raw(
-        &mut self,
-        target: &Target,
-        url: &str,
-        model: Option<&str>,
-        source: &str,
-        now_ms: i64,
-    ) -> Result<Binding, ActivationError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_err(&self.path, e))?;
-        let id: i64 = match target {
-            Target::Mac(mac) => tx.query_row(
-                "INSERT INTO activation_bindings (mac, model, url, source, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(mac) DO UPDATE SET model = excluded.model, url = excluded.url,
-                     source = excluded.source, created_ms = excluded.created_ms
-                 RETURNING id",
-                params![mac.to_string(), model, url, source, now_ms],
-                |r| r.get(0),
-            ),
-            Target::Serials { from, to } => tx.query_row(
-                "INSERT INTO activation_bindings (serial_from, serial_to, model, url, source, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(serial_from, serial_to) DO UPDATE SET model = excluded.model,
-                     url = excluded.url, source = excluded.source, created_ms = excluded.created_ms
-                 RETURNING id",
-                params![from, to, model, url, source, now_ms],
-                |r| r.get(0),
-            ),
-        }
-        .map_err(|e| db_err(&self.path, e))?;
-        let b = tx
-            .query_row(
-                &format!("SELECT {BINDING_COLS} FROM activation_bindings WHERE id = ?1"),
-                [id],
-                binding_row,
-            )
-            .map_err(|e| db_err(&self.path, e))?;
-        tx.commit().map_err(|e| db_err(&self.path, e))?;
-        Ok(b)
+        Ok(self
+            .store
+            .bind(target.as_bind(), &url, model, "operator", now_ms)?)
     }
 
     /// Removes the binding of exactly this MAC or range; `false` if none.
     pub fn unbind(&mut self, target: &Target) -> Result<bool, ActivationError> {
-        let n = match target {
-            Target::Mac(mac) => self.conn.execute(
-                "DELETE FROM activation_bindings WHERE mac = ?1",
-                [mac.to_string()],
-            ),
-            Target::Serials { from, to } => self.conn.execute(
-                "DELETE FROM activation_bindings WHERE serial_from = ?1 AND serial_to = ?2",
-                [from, to],
-            ),
-        }
-        .map_err(|e| self.db(e))?;
-        Ok(n > 0)
+        Ok(self.store.unbind(target.as_bind())?)
     }
 
     /// Issues `count` fresh single-use activation codes for `url`, valid for
@@ -350,37 +188,13 @@ impl ActivationStore {
             return Err(ActivationError::Count(count));
         }
         let expires_ms = now_ms.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_err(&self.path, e))?;
-        let mut out = Vec::with_capacity(count as usize);
-        {
-            let mut ins = tx
-                .prepare(
-                    "INSERT OR IGNORE INTO activation_codes (code, url, created_ms, expires_ms)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(|e| db_err(&self.path, e))?;
-            while out.len() < count as usize {
-                let code = generate_activation_code();
-                let n = ins
-                    .execute(params![code, url, now_ms, expires_ms])
-                    .map_err(|e| db_err(&self.path, e))?;
-                if n == 1 {
-                    out.push(IssuedCode {
-                        code,
-                        url: url.clone(),
-                        created_ms: now_ms,
-                        expires_ms,
-                        used_ms: None,
-                        used_by: None,
-                    });
-                }
-            }
-        }
-        tx.commit().map_err(|e| db_err(&self.path, e))?;
-        Ok(out)
+        Ok(self.store.insert_codes(
+            &url,
+            count as usize,
+            now_ms,
+            expires_ms,
+            &mut generate_activation_code,
+        )?)
     }
 
     /// Makes `#digits` redirect to `url` (reusable, no expiry). Refuses
@@ -393,16 +207,8 @@ impl ActivationStore {
     ) -> Result<ShortCode, ActivationError> {
         validate_short_code(digits)?;
         let url = validate_url(url)?;
-        let n = self
-            .conn
-            .execute(
-                "INSERT INTO activation_short_codes (code, url, created_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(code) DO NOTHING",
-                params![digits, url, now_ms],
-            )
-            .map_err(|e| self.db(e))?;
-        let existing = self.short_code(digits)?.expect("just inserted or present");
-        if n == 0 && existing.url != url {
+        let (existing, inserted) = self.store.insert_short_code(digits, &url, now_ms)?;
+        if !inserted && existing.url != url {
             return Err(ActivationError::ShortTaken(digits.to_string()));
         }
         Ok(existing)
@@ -411,31 +217,7 @@ impl ActivationStore {
     /// Removes a short code; `false` if there was none.
     pub fn remove_short_code(&mut self, digits: &str) -> Result<bool, ActivationError> {
         validate_short_code(digits)?;
-        let n = self
-            .conn
-            .execute(
-                "DELETE FROM activation_short_codes WHERE code = ?1",
-                [digits],
-            )
-            .map_err(|e| self.db(e))?;
-        Ok(n > 0)
-    }
-
-    fn short_code(&self, digits: &str) -> Result<Option<ShortCode>, ActivationError> {
-        self.conn
-            .query_row(
-                "SELECT code, url, created_ms FROM activation_short_codes WHERE code = ?1",
-                [digits],
-                |r| {
-                    Ok(ShortCode {
-                        code: r.get(0)?,
-                        url: r.get(1)?,
-                        created_ms: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.db(e))
+        Ok(self.store.remove_short_code(digits)?)
     }
 
     /// The binding answering a phone's query (R-ACT-1): the MAC's own
@@ -449,41 +231,8 @@ impl ActivationStore {
         serial: Option<&str>,
     ) -> Result<Option<Binding>, ActivationError> {
         let model = model.map(str::trim).unwrap_or("");
-        let by_mac = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {BINDING_COLS} FROM activation_bindings
-                     WHERE mac = ?1 AND (model IS NULL OR model = ?2 COLLATE NOCASE)"
-                ),
-                params![mac.to_string(), model],
-                binding_row,
-            )
-            .optional()
-            .map_err(|e| self.db(e))?;
-        if by_mac.is_some() {
-            return Ok(by_mac);
-        }
-        let Some(serial) = serial.map(|s| s.trim().to_ascii_uppercase()) else {
-            return Ok(None);
-        };
-        if serial.is_empty() {
-            return Ok(None);
-        }
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {BINDING_COLS} FROM activation_bindings
-                     WHERE mac IS NULL AND length(serial_from) = length(?1)
-                       AND serial_from <= ?1 AND serial_to >= ?1
-                       AND (model IS NULL OR model = ?2 COLLATE NOCASE)
-                     ORDER BY id DESC LIMIT 1"
-                ),
-                params![serial, model],
-                binding_row,
-            )
-            .optional()
-            .map_err(|e| self.db(e))
+        let serial = serial.map(|s| s.trim().to_ascii_uppercase());
+        Ok(self.store.binding_for(mac, model, serial.as_deref())?)
     }
 
     /// Redeems a typed code for phone `mac` at `now_ms`.
@@ -504,49 +253,19 @@ impl ActivationStore {
         now_ms: i64,
     ) -> Result<Result<String, RedeemError>, ActivationError> {
         let url = match code {
-            EnteredCode::Short(d) => match self.short_code(d)? {
+            EnteredCode::Short(d) => match self.store.short_code(d)? {
                 Some(s) => s.url,
                 None => return Ok(Err(RedeemError::Unknown)),
             },
-            EnteredCode::Activation(d) => {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(|e| db_err(&self.path, e))?;
-                let row = tx
-                    .query_row(
-                        &format!("SELECT {CODE_COLS} FROM activation_codes WHERE code = ?1"),
-                        [d],
-                        code_row,
-                    )
-                    .optional()
-                    .map_err(|e| db_err(&self.path, e))?;
-                let verdict = match row {
-                    None => Err(RedeemError::Unknown),
-                    Some(c) => match c.used_by {
-                        Some(by) if by == mac.to_string() => Ok(c.url),
-                        Some(_) => Err(RedeemError::Used),
-                        None if now_ms >= c.expires_ms => Err(RedeemError::Expired),
-                        None => {
-                            tx.execute(
-                                "UPDATE activation_codes SET used_ms = ?1, used_by = ?2
-                                 WHERE code = ?3 AND used_by IS NULL",
-                                params![now_ms, mac.to_string(), d],
-                            )
-                            .map_err(|e| db_err(&self.path, e))?;
-                            Ok(c.url)
-                        }
-                    },
-                };
-                tx.commit().map_err(|e| db_err(&self.path, e))?;
-                match verdict {
-                    Ok(u) => u,
-                    Err(e) => return Ok(Err(e)),
-                }
-            }
+            EnteredCode::Activation(d) => match self.store.use_code(d, mac, now_ms)? {
+                CodeUse::Granted(url) => url,
+                CodeUse::Unknown => return Ok(Err(RedeemError::Unknown)),
+                CodeUse::Used => return Ok(Err(RedeemError::Used)),
+                CodeUse::Expired => return Ok(Err(RedeemError::Expired)),
+            },
         };
-        self.bind_raw(
-            &Target::Mac(mac),
+        self.store.bind(
+            BindTarget::Mac(mac),
             &url,
             None,
             &format!("code {}", code.masked()),
@@ -557,43 +276,7 @@ impl ActivationStore {
 
     /// All bindings, codes and short codes.
     pub fn list(&self) -> Result<Listing, ActivationError> {
-        let bindings = self.collect(
-            &format!(
-                "SELECT {BINDING_COLS} FROM activation_bindings
-                 ORDER BY mac IS NULL, mac, serial_from, serial_to"
-            ),
-            binding_row,
-        )?;
-        let codes = self.collect(
-            &format!("SELECT {CODE_COLS} FROM activation_codes ORDER BY created_ms DESC, code"),
-            code_row,
-        )?;
-        let short_codes = self.collect(
-            "SELECT code, url, created_ms FROM activation_short_codes ORDER BY code",
-            |r| {
-                Ok(ShortCode {
-                    code: r.get(0)?,
-                    url: r.get(1)?,
-                    created_ms: r.get(2)?,
-                })
-            },
-        )?;
-        Ok(Listing {
-            bindings,
-            codes,
-            short_codes,
-        })
-    }
-
-    fn collect<T>(
-        &self,
-        sql: &str,
-        f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, ActivationError> {
-        let mut st = self.conn.prepare(sql).map_err(|e| self.db(e))?;
-        let rows = st.query_map([], f).map_err(|e| self.db(e))?;
-        rows.collect::<rusqlite::Result<Vec<T>>>()
-            .map_err(|e| self.db(e))
+        Ok(self.store.activation_listing()?)
     }
 
     /// Appends an activation event to the phone's timeline (`EventKind::Activation`).
@@ -605,7 +288,7 @@ impl ActivationStore {
         source_ip: Option<std::net::IpAddr>,
         message: String,
     ) -> Result<(), ActivationError> {
-        self.events.append_event(&NewEvent {
+        self.store.append_event(&NewEvent {
             mac,
             at_ms,
             kind: EventKind::Activation,
@@ -618,37 +301,6 @@ impl ActivationStore {
 
     /// The inventory handle (for reading the timeline in tests and tools).
     pub fn inventory(&self) -> &Store {
-        &self.events
+        &self.store
     }
-}
-
-fn db_err(path: &Path, cause: rusqlite::Error) -> ActivationError {
-    ActivationError::Db {
-        path: path.to_path_buf(),
-        cause,
-    }
-}
-
-fn binding_row(r: &Row<'_>) -> rusqlite::Result<Binding> {
-    Ok(Binding {
-        id: r.get(0)?,
-        mac: r.get(1)?,
-        serial_from: r.get(2)?,
-        serial_to: r.get(3)?,
-        model: r.get(4)?,
-        url: r.get(5)?,
-        source: r.get(6)?,
-        created_ms: r.get(7)?,
-    })
-}
-
-fn code_row(r: &Row<'_>) -> rusqlite::Result<IssuedCode> {
-    Ok(IssuedCode {
-        code: r.get(0)?,
-        url: r.get(1)?,
-        created_ms: r.get(2)?,
-        expires_ms: r.get(3)?,
-        used_ms: r.get(4)?,
-        used_by: r.get(5)?,
-    })
 }

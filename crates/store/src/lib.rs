@@ -55,6 +55,7 @@
 //! `csv` crate; the MAC type is `phoneprov-types`' [`Mac`] (re-exported here),
 //! shared with every other crate that names phones.
 
+mod activation;
 mod error;
 mod import;
 mod key;
@@ -62,6 +63,9 @@ mod model;
 mod schema;
 mod store;
 
+pub use activation::{
+    ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
+};
 pub use error::{BadRow, Result, StoreError};
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
 pub use key::{DeviceKey, KEY_BYTES};

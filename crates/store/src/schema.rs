@@ -1,9 +1,17 @@
-//! Opening a database file: pragmas and schema migrations.
+//! Opening a database file: the one connection setup (pragmas) and the
+//! schema migrations, for every table of the data directory (inventory,
+//! timeline, ACS, activation).
 //!
-//! The schema is versioned with `PRAGMA user_version`; each migration runs
-//! in one `BEGIN IMMEDIATE` transaction so two processes opening a fresh
-//! data directory at the same moment (a `device add` racing `serve`) cannot
-//! both create the tables.
+//! The schema is versioned with `PRAGMA user_version` and built by one
+//! ordered list, [`MIGRATIONS`]: version `n` is the first `n` entries
+//! applied in order. Each step runs in one `BEGIN IMMEDIATE` transaction
+//! (with the version bump) so two processes opening a fresh data directory
+//! at the same moment (a `device add` racing `serve`) cannot both apply it.
+//! The SQL sticks to what PostgreSQL also accepts where that costs nothing
+//! (`BIGINT`-sized integers, `ON CONFLICT` upserts, text JSON); the few
+//! SQLite-only parts (`WITHOUT ROWID`, `INTEGER PRIMARY KEY` row ids) are
+//! named in the step's notes so the PostgreSQL list of issue 13 can mirror
+//! the same versions.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,8 +20,16 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::{Result, StoreError};
 
-/// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The newest schema this build writes (the length of [`MIGRATIONS`]).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Every schema step, oldest first; `user_version` counts the steps applied.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1,
+    SCHEMA_V2_ACS,
+    SCHEMA_V3_ACTIVATION,
+    SCHEMA_V4_RETENTION,
+];
 
 /// How long a writer waits for another process's write transaction (the
 /// server's status writes, the final step of an import) before giving up
@@ -57,6 +73,81 @@ CREATE TABLE events (
     message   TEXT    NOT NULL
 );
 CREATE INDEX events_by_mac ON events (mac, id);
+";
+
+/// Version 2: the ACS's task queue and data-model cache, and the lookup of
+/// a CPE by serial number. Until this version the ACS created these with
+/// `IF NOT EXISTS` on a connection of its own, so a file written by an
+/// older phoneprov may already hold them: every statement is idempotent.
+/// - `acs_tasks` (SQLite row id; `BIGSERIAL` in PostgreSQL). Queue order
+///   is `(priority DESC, id)` straight from `acs_tasks_next` (the first
+///   version's `acs_tasks_queue` sorted every claim in a temp b-tree).
+/// - `acs_datamodel`: one row per (device, parameter path), clustered.
+/// - `devices_by_serial`: an Inform names its CPE by serial number; without
+///   the index that is a scan of the inventory per Inform.
+const SCHEMA_V2_ACS: &str = "
+CREATE TABLE IF NOT EXISTS acs_tasks (
+    id          INTEGER PRIMARY KEY,
+    mac         TEXT    NOT NULL,
+    method      TEXT    NOT NULL,
+    rpc         TEXT    NOT NULL,              -- the task as JSON
+    state       TEXT    NOT NULL,              -- queued|sent|transferring|done|fault
+    priority    INTEGER NOT NULL DEFAULT 0,    -- presets 1: sent first
+    source      TEXT    NOT NULL,              -- api|preset
+    command_key TEXT,                          -- Reboot/Download, set when sent
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    result      TEXT,                          -- JSON
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+DROP INDEX IF EXISTS acs_tasks_queue;
+CREATE INDEX IF NOT EXISTS acs_tasks_next ON acs_tasks (mac, state, priority DESC, id);
+CREATE TABLE IF NOT EXISTS acs_datamodel (
+    mac        TEXT    NOT NULL,
+    path       TEXT    NOT NULL,
+    value      TEXT,
+    type       TEXT,
+    writable   INTEGER,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (mac, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS devices_by_serial ON devices (serial);
+";
+
+/// Version 3: the activation service's bindings, single-use codes and
+/// short codes (until this version created by the activation crate with
+/// `IF NOT EXISTS`, hence idempotent).
+const SCHEMA_V3_ACTIVATION: &str = "
+CREATE TABLE IF NOT EXISTS activation_bindings (
+    id          INTEGER PRIMARY KEY,
+    mac         TEXT UNIQUE,        -- 12 lowercase hex digits, or NULL for a serial range
+    serial_from TEXT,               -- inclusive, upper case, same length as serial_to
+    serial_to   TEXT,
+    model       TEXT,               -- optional $PN filter
+    url         TEXT NOT NULL,      -- the provider's profile rule
+    source      TEXT NOT NULL,      -- 'operator', or the code that bound it
+    created_ms  INTEGER NOT NULL,
+    UNIQUE (serial_from, serial_to)
+);
+CREATE TABLE IF NOT EXISTS activation_codes (
+    code       TEXT PRIMARY KEY,    -- 16 digits
+    url        TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    used_ms    INTEGER,
+    used_by    TEXT                 -- MAC that redeemed it
+);
+CREATE TABLE IF NOT EXISTS activation_short_codes (
+    code       TEXT PRIMARY KEY,    -- 3 to 16 digits
+    url        TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+";
+
+/// Version 4: timeline retention deletes by age; the index keeps that a
+/// range scan (appends at the right edge, as `at_ms` only grows).
+const SCHEMA_V4_RETENTION: &str = "
+CREATE INDEX IF NOT EXISTS events_by_time ON events (at_ms);
 ";
 
 /// Opens (and, with `create`, creates) the database file, sets the
@@ -125,13 +216,15 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             supported: SCHEMA_VERSION,
         });
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Re-read under the write lock: another process may have migrated.
-    let found = user_version(&tx)?;
-    if found == 0 {
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the write lock: another process may have migrated.
+        let found = user_version(&tx)?;
+        let Some(step) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            return Ok(());
+        };
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        tx.commit()?;
     }
-    tx.commit()?;
-    Ok(())
 }
