@@ -17,15 +17,15 @@ use std::time::Instant;
 use phoneprov_cwmp::{
     AcsConfig, AcsEvent, AcsSession, EventCode, Inform, Rpc, Task, TaskSource, TransferComplete,
 };
-use phoneprov_store::{EventKind, Mac, NewEvent, Outcome, Store, DB_FILE};
+use phoneprov_store::{
+    AcsRepo, Claimed, EventKind, FinishWrite, InformRecord, InformWrite, Mac, NewEvent, Outcome,
+    SessionWrite, Store,
+};
 use serde_json::json;
 
 use crate::auth::CpeAuth;
 use crate::config::{AcsSettings, UnknownCpes};
-use crate::db::{
-    AcsDb, Claimed, DataModelEntry, DmUpdate, FinishWrite, InformRecord, InformWrite, SessionWrite,
-    TaskRecord, TaskState,
-};
+use crate::db::{self, DataModelEntry, Db, DmUpdate, TaskRecord, TaskState};
 use crate::error::AcsError;
 use crate::task::{fault_json, response_json, TaskRpc};
 use crate::writer::GroupWriter;
@@ -60,10 +60,9 @@ impl std::fmt::Debug for Acs {
 
 pub(crate) struct Inner {
     pub(crate) settings: AcsSettings,
-    pub(crate) db: AcsDb,
+    pub(crate) db: Db,
     /// Group commit of the sessions' Inform and task-result writes.
     writer: GroupWriter,
-    store: Mutex<Store>,
     pub(crate) auth: CpeAuth,
     sessions: Mutex<Sessions>,
     machine_config: AcsConfig,
@@ -106,7 +105,7 @@ pub(crate) struct PostOutcome {
 /// Pulls tasks for the session: those claimed with the Inform, then the
 /// task table.
 struct DbSource<'a> {
-    db: &'a AcsDb,
+    db: &'a Db,
     mac: Option<&'a str>,
     prefetched: &'a mut VecDeque<Claimed>,
 }
@@ -116,10 +115,21 @@ impl TaskSource for DbSource<'_> {
         let mac = self.mac?;
         let next = match self.prefetched.pop_front() {
             Some(claimed) => Ok(Some(claimed)),
-            None => self.db.claim_next(mac),
+            None => self
+                .db
+                .lock()
+                .claim_tasks(mac, 1)
+                .map(|c| c.into_iter().next()),
         };
         match next {
-            Ok(Some((id, rpc))) => {
+            Ok(Some((id, json))) => {
+                let rpc = match db::decode_task(id, &json) {
+                    Ok(rpc) => rpc,
+                    Err(e) => {
+                        tracing::warn!(mac, error = %e, "cannot read a claimed ACS task");
+                        return None;
+                    }
+                };
                 let kind_of = |path: &str| {
                     self.db
                         .dm_param(mac, path)
@@ -148,9 +158,8 @@ impl Acs {
     /// Tasks left `sent` by a previous process are requeued at each
     /// device's next Inform.
     pub fn open(data_dir: &Path, settings: AcsSettings) -> Result<Acs, AcsError> {
-        let store = Store::open(data_dir)?;
-        let db = AcsDb::open(&data_dir.join(DB_FILE))?;
-        let writer = GroupWriter::start(&data_dir.join(DB_FILE))?;
+        let db = Db::new(Store::open(data_dir)?);
+        let writer = GroupWriter::start(data_dir)?;
         let machine_config = AcsConfig {
             hold_requests: settings.hold_requests,
             ..AcsConfig::default()
@@ -161,7 +170,6 @@ impl Acs {
                 settings,
                 db,
                 writer,
-                store: Mutex::new(store),
                 sessions: Mutex::new(Sessions::default()),
                 machine_config,
             }),
@@ -179,22 +187,29 @@ impl Acs {
     pub fn enqueue(&self, mac: Mac, rpc: TaskRpc) -> Result<TaskRecord, AcsError> {
         let mac = mac.to_string();
         let rpc = rpc.normalize(&mac, self.inner.settings.profile_url.as_deref())?;
-        self.inner.db.insert_task(&mac, &rpc, "api")
+        db::insert_task(&mut self.inner.db.lock(), &mac, &rpc, "api")
     }
 
     /// The device's tasks, newest first (at most `limit`). Blocking.
     pub fn tasks(&self, mac: Mac, limit: usize) -> Result<Vec<TaskRecord>, AcsError> {
-        self.inner.db.tasks(&mac.to_string(), limit)
+        self.inner
+            .db
+            .lock()
+            .tasks(&mac.to_string(), limit)?
+            .into_iter()
+            .map(db::record)
+            .collect()
     }
 
     /// One task of the device. Blocking.
     pub fn task(&self, mac: Mac, id: i64) -> Result<Option<TaskRecord>, AcsError> {
-        self.inner.db.task(&mac.to_string(), id)
+        let row = self.inner.db.lock().task(&mac.to_string(), id)?;
+        row.map(db::record).transpose()
     }
 
     /// The device's cached data model, by path. Blocking.
     pub fn data_model(&self, mac: Mac) -> Result<Vec<DataModelEntry>, AcsError> {
-        self.inner.db.dm_get(&mac.to_string())
+        db::data_model(&self.inner.db.lock(), &mac.to_string())
     }
 
     /// Number of live CWMP sessions.
@@ -243,7 +258,7 @@ impl Acs {
             (ids, st.mac.clone())
         };
         for id in ids {
-            if let Err(e) = self.inner.db.requeue(id) {
+            if let Err(e) = self.inner.db.lock().requeue_task(id) {
                 tracing::warn!(task = id, error = %e, "cannot requeue an ACS task");
             }
         }
@@ -367,7 +382,7 @@ impl Acs {
                     _ => TaskState::Done,
                 };
                 let (updates, deleted_prefix) = self.dm_change_of(&mac, id, &response)?;
-                let result = response_json(&response);
+                let result = response_json(&response).to_string();
                 self.inner
                     .writer
                     .write(SessionWrite::Finish(FinishWrite {
@@ -389,7 +404,7 @@ impl Acs {
                     .write(SessionWrite::Finish(FinishWrite {
                         id,
                         state: TaskState::Fault,
-                        result: fault_json(&fault),
+                        result: fault_json(&fault).to_string(),
                         mac,
                         updates: Vec::new(),
                         deleted_prefix: None,
@@ -415,10 +430,8 @@ impl Acs {
     fn resolve(&self, inform: &Inform) -> Result<(Option<Mac>, bool), AcsError> {
         let serial = inform.device_id.serial_number.trim();
         if !serial.is_empty() {
-            if let Some(m) = self.inner.db.mac_by_serial(serial)? {
-                if let Ok(mac) = Mac::parse(&m) {
-                    return Ok((Some(mac), true));
-                }
+            if let Some(mac) = self.inner.db.lock().mac_by_serial(serial)? {
+                return Ok((Some(mac), true));
             }
         }
         let from_params = MAC_PARAMS
@@ -436,7 +449,7 @@ impl Acs {
         let Some(mac) = from_params else {
             return Ok((None, false));
         };
-        let known = lock(&self.inner.store).device(mac)?.is_some();
+        let known = self.inner.db.lock().device(mac)?.is_some();
         Ok((Some(mac), known))
     }
 
@@ -476,8 +489,12 @@ impl Acs {
             }
         }
         lock(&entry.state).mac = Some(key.clone());
-        let updates: Vec<DmUpdate> = inform.parameters.iter().map(DmUpdate::from).collect();
-        let presets = self.applying_presets(inform);
+        let updates: Vec<DmUpdate> = inform.parameters.iter().map(db::reported).collect();
+        let presets = self
+            .applying_presets(inform)
+            .iter()
+            .map(db::task_json)
+            .collect::<Result<_, _>>()?;
         // Last seen, address and firmware, as for profile fetches, and the
         // timeline entry, in the same transaction as the ACS's own rows.
         let sw = inform
@@ -544,9 +561,12 @@ impl Acs {
         id: i64,
         response: &Rpc,
     ) -> Result<(Vec<DmUpdate>, Option<String>), AcsError> {
-        let db = &self.inner.db;
+        let task = || -> Result<Option<TaskRecord>, AcsError> {
+            let row = self.inner.db.lock().task(mac, id)?;
+            row.map(db::record).transpose()
+        };
         let updates = match response {
-            Rpc::GetParameterValuesResponse(values) => values.iter().map(DmUpdate::from).collect(),
+            Rpc::GetParameterValuesResponse(values) => values.iter().map(db::reported).collect(),
             Rpc::GetParameterNamesResponse(infos) => infos
                 .iter()
                 .filter(|i| !i.name.ends_with('.'))
@@ -556,7 +576,7 @@ impl Acs {
                     ..DmUpdate::default()
                 })
                 .collect(),
-            Rpc::SetParameterValuesResponse { .. } => match db.task(mac, id)? {
+            Rpc::SetParameterValuesResponse { .. } => match task()? {
                 Some(TaskRecord {
                     rpc: TaskRpc::SetParameterValues { values, .. },
                     ..
@@ -575,7 +595,7 @@ impl Acs {
                 if let Some(TaskRecord {
                     rpc: TaskRpc::DeleteObject { object_name, .. },
                     ..
-                }) = db.task(mac, id)?
+                }) = task()?
                 {
                     return Ok((Vec::new(), Some(object_name)));
                 }
@@ -601,19 +621,34 @@ impl Acs {
             "complete_time": tc.complete_time,
         });
         let ok = tc.fault_code == 0;
-        if let Some((id, prev)) = self.inner.db.task_by_command_key(mac, &tc.command_key)? {
+        let found = self
+            .inner
+            .db
+            .lock()
+            .task_by_command_key(mac, &tc.command_key)?;
+        if let Some((id, prev)) = found {
+            let prev = prev.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok());
             let result = json!({ "download": prev, "transfer_complete": transfer });
             let state = if ok {
                 TaskState::Done
             } else {
                 TaskState::Fault
             };
-            self.inner.db.finish(id, state, &result)?;
+            let finish = SessionWrite::Finish(FinishWrite {
+                id,
+                state,
+                result: result.to_string(),
+                mac: String::new(),
+                updates: Vec::new(),
+                deleted_prefix: None,
+            });
+            let written = self.inner.db.lock().session_writes(&[finish]);
+            written.into_iter().next().transpose()?;
         }
         if let Ok(m) = Mac::parse(mac) {
-            let known = lock(&self.inner.store).device(m)?.is_some();
+            let known = self.inner.db.lock().device(m)?.is_some();
             if known {
-                lock(&self.inner.store).append_event(&NewEvent {
+                self.inner.db.lock().append_event(&NewEvent {
                     mac: m,
                     at_ms: phoneprov_store::now_ms(),
                     kind: EventKind::Upgrade,

@@ -1,24 +1,11 @@
 //! Errors of the ACS crate: each says what was wrong and what to do.
 
-use std::path::PathBuf;
-
 /// Why an ACS operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AcsError {
-    /// The database could not be opened or prepared.
-    #[error("cannot open the ACS tables in {path}: {cause}; check that the data directory is writable and not on a network filesystem")]
-    Open {
-        /// The database file.
-        path: PathBuf,
-        /// SQLite's reason.
-        cause: rusqlite::Error,
-    },
-    /// The inventory could not be opened.
-    #[error("cannot open the device inventory: {0}")]
+    /// The database (inventory, task queue, data-model cache) failed.
+    #[error("ACS database: {0}")]
     Store(#[from] phoneprov_store::StoreError),
-    /// A query failed.
-    #[error("ACS database error: {0}; retry, and check the disk if it persists")]
-    Db(#[from] rusqlite::Error),
     /// A stored task row could not be read back.
     #[error("stored task {id} is unreadable ({why}); delete the row from acs_tasks")]
     BadTask {

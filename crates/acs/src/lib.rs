@@ -53,7 +53,7 @@
 //!
 //! # Why partly hand-written
 //! HTTP is hyper/axum, authentication `phoneprov-httpauth`, storage
-//! rusqlite, CWMP `phoneprov-cwmp`. What is written here is the glue no
+//! `phoneprov-store` (which owns all SQL), CWMP `phoneprov-cwmp`. What is written here is the glue no
 //! crate provides: session bookkeeping by connection and cookie, the task
 //! table, and the mapping of session events to rows. The connection
 //! request client is hyper's low-level HTTP/1 API rather than `reqwest`:

@@ -1,7 +1,7 @@
 //! Group commit for the CWMP session hot path: the Inform's writes and a
 //! task's result go to one writer thread with a connection of its own,
 //! which takes every write waiting at that moment and commits them in one
-//! transaction ([`AcsDb::write_group`]), then answers each.
+//! transaction (`phoneprov_store::AcsRepo::session_writes`), then answers each.
 //!
 //! Why: a WAL commit appends every page the transaction dirtied (task
 //! table and index, data-model cache, device row, timeline) and was a
@@ -18,8 +18,8 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use crate::db::{AcsDb, Claimed, SessionWrite};
 use crate::error::AcsError;
+use phoneprov_store::{AcsRepo, Claimed, SessionWrite, Store};
 
 /// Writes taken into one transaction, at most.
 const MAX_GROUP: usize = 256;
@@ -34,12 +34,12 @@ pub(crate) struct GroupWriter {
 
 impl GroupWriter {
     /// Opens the writer's connection to `db_path` and starts its thread.
-    pub(crate) fn start(db_path: &Path) -> Result<GroupWriter, AcsError> {
-        let db = AcsDb::open(db_path)?;
+    pub(crate) fn start(data_dir: &Path) -> Result<GroupWriter, AcsError> {
+        let mut db = Store::open(data_dir)?;
         let (jobs, queue) = mpsc::channel::<(SessionWrite, Reply)>();
         std::thread::Builder::new()
             .name("acs-writer".into())
-            .spawn(move || run(&db, &queue))
+            .spawn(move || run(&mut db, &queue))
             .map_err(|e| AcsError::Internal(format!("cannot start the ACS writer thread: {e}")))?;
         Ok(GroupWriter { jobs })
     }
@@ -56,7 +56,7 @@ impl GroupWriter {
     }
 }
 
-fn run(db: &AcsDb, queue: &mpsc::Receiver<(SessionWrite, Reply)>) {
+fn run(db: &mut Store, queue: &mpsc::Receiver<(SessionWrite, Reply)>) {
     let mut writes = Vec::with_capacity(MAX_GROUP);
     let mut replies = Vec::with_capacity(MAX_GROUP);
     while let Ok((w, r)) = queue.recv() {
@@ -77,9 +77,9 @@ fn run(db: &AcsDb, queue: &mpsc::Receiver<(SessionWrite, Reply)>) {
         // Prometheus recorder.
         metrics::counter!("phoneprov_acs_write_groups_total").increment(1);
         metrics::counter!("phoneprov_acs_writes_total").increment(writes.len() as u64);
-        let results = db.write_group(&writes);
+        let results = db.session_writes(&writes);
         for (reply, result) in replies.drain(..).zip(results) {
-            let _ = reply.send(result);
+            let _ = reply.send(result.map_err(AcsError::from));
         }
         writes.clear();
     }

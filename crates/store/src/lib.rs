@@ -6,7 +6,14 @@
 //! `phoneprov device …` commands manage it. The data directory (default
 //! `./phoneprov-data`) holds one SQLite file, [`DB_FILE`] (`phoneprov.db`).
 //!
-//! # Schema (version 1, `PRAGMA user_version`)
+//! It owns every table of that file and all SQL of phoneprov, behind typed
+//! repositories: the inventory and timeline ([`Store`]'s own methods), the
+//! ACS's task queue and data-model cache ([`AcsRepo`]) and the activation
+//! service's bindings and codes ([`ActivationRepo`]). No SQLite type
+//! appears in their signatures; a PostgreSQL backend (issue 13) is a second
+//! implementation of the same traits.
+//!
+//! # Schema (`PRAGMA user_version`, one ordered list of migrations)
 //! - `devices`, keyed by MAC (12 lowercase hex digits, the `$MA` form; see
 //!   [`Mac`]): `serial`, `model` (`$PN`), `grp`, `vars` (JSON object of free
 //!   variables: account user, password, display name…), `secret_key` (see
@@ -15,6 +22,8 @@
 //!   R-HTTP-3), `last_outcome` (R-RESULT classes, [`Outcome`]).
 //! - `events`: the device timeline (`id`, `mac`, `at_ms`, `kind`, `outcome`,
 //!   `source_ip`, `message`), indexed by `(mac, id)`.
+//!
+//! - `acs_tasks`, `acs_datamodel` (version 2), `activation_*` (version 3).
 //!
 //! Details and the reasons for each choice are in `schema.rs`.
 //!
@@ -55,6 +64,7 @@
 //! `csv` crate; the MAC type is `phoneprov-types`' [`Mac`] (re-exported here),
 //! shared with every other crate that names phones.
 
+mod acs;
 mod activation;
 mod error;
 mod import;
@@ -63,6 +73,10 @@ mod model;
 mod schema;
 mod store;
 
+pub use acs::{
+    AcsRepo, Claimed, DmEntry, DmUpdate, FinishWrite, InformRecord, InformWrite, NewTask,
+    SessionWrite, TaskRow, TaskState, ValueAndType,
+};
 pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
 };

@@ -143,6 +143,25 @@ impl Store {
         raw.map(RawDevice::decode).transpose()
     }
 
+    /// The MAC of the inventory device with this serial number (the first
+    /// by MAC when several share it): how the ACS names a CPE from its
+    /// Inform (index `devices_by_serial`).
+    pub fn mac_by_serial(&self, serial: &str) -> Result<Option<Mac>> {
+        let raw: Option<String> = self
+            .conn
+            .prepare_cached("SELECT mac FROM devices WHERE serial = ?1 ORDER BY mac LIMIT 1")?
+            .query_row([serial], |r| r.get(0))
+            .optional()?;
+        raw.map(|m| {
+            Mac::parse(&m).map_err(|e| StoreError::BadStored {
+                mac: m.clone(),
+                what: "MAC",
+                why: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
     /// Removes a device and its events. Returns `false` if it was not there.
     pub fn remove_device(&mut self, mac: Mac) -> Result<bool> {
         let tx = self

@@ -1,0 +1,647 @@
+//! [`AcsRepo`]: the TR-069 ACS's durable task queue and per-device
+//! data-model cache, and its SQLite implementation on [`Store`].
+//!
+//! Tasks are stored as the ACS gives them: a method name and the task as
+//! JSON (the ACS crate owns the task type; storage only needs the JSON's
+//! `command_key` field of Reboot and Download tasks, which a claim records).
+//!
+//! Task states: `queued` → `sent` (claimed by a session) → `done` or
+//! `fault`; a Download answered with status 1 is `transferring` until its
+//! TransferComplete arrives. A task `sent` in a session that dies goes back
+//! to `queued`: at the device's next Inform every `sent` task of that
+//! device is requeued (one session per device at a time, so they are
+//! orphans), and the ACS requeues the tasks of sessions it drops.
+//!
+//! The session's hot-path writes ([`SessionWrite`]: an Inform's rows with
+//! the claim of its first tasks, a task's result) are written in groups by
+//! [`AcsRepo::session_writes`], one transaction per group (the timeline
+//! writer, `crate::writer`, is the caller). A backend that serves several
+//! nodes claims with `FOR UPDATE SKIP LOCKED` inside the same method.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::mac::Mac;
+use crate::model::{now_ms, NewEvent};
+use crate::store::{write_batch_on, StatusUpdate, Store};
+
+/// State of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Waiting for the device's next session.
+    Queued,
+    /// Sent in a live session, not answered yet.
+    Sent,
+    /// A Download accepted with status 1: waiting for TransferComplete.
+    Transferring,
+    /// Answered (result holds the response).
+    Done,
+    /// Refused (result holds the fault).
+    Fault,
+}
+
+impl TaskState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "queued",
+            TaskState::Sent => "sent",
+            TaskState::Transferring => "transferring",
+            TaskState::Done => "done",
+            TaskState::Fault => "fault",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<TaskState> {
+        Some(match s {
+            "queued" => TaskState::Queued,
+            "sent" => TaskState::Sent,
+            "transferring" => TaskState::Transferring,
+            "done" => TaskState::Done,
+            "fault" => TaskState::Fault,
+            _ => return None,
+        })
+    }
+}
+
+/// A stored task row, before the ACS decodes its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// Row id.
+    pub id: i64,
+    /// Device MAC (12 lowercase hex digits).
+    pub mac: String,
+    /// The task, as JSON.
+    pub rpc: String,
+    /// Current state, as stored.
+    pub state: String,
+    /// `api` or `preset`.
+    pub source: String,
+    /// CommandKey sent (Reboot, Download).
+    pub command_key: Option<String>,
+    /// How many times it was sent.
+    pub attempts: i64,
+    /// Response or fault, as JSON.
+    pub result: Option<String>,
+    /// Unix ms.
+    pub created_ms: i64,
+    /// Unix ms.
+    pub updated_ms: i64,
+}
+
+/// A task to queue.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTask<'a> {
+    /// The CWMP method (`Reboot`, `Download`, …).
+    pub method: &'a str,
+    /// The task as JSON.
+    pub rpc: &'a str,
+}
+
+/// One cached parameter of a device's data model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmEntry {
+    /// TR-069 path.
+    pub path: String,
+    /// Last known value.
+    pub value: Option<String>,
+    /// `xsd` type name.
+    pub kind: Option<String>,
+    /// Writable, from GetParameterNames.
+    pub writable: Option<bool>,
+    /// Unix ms.
+    pub updated_ms: i64,
+}
+
+/// A cached (value, type) pair; either may be unknown.
+pub type ValueAndType = (Option<String>, Option<String>);
+
+/// One parameter fact to cache; `None` fields keep what is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DmUpdate {
+    /// TR-069 path.
+    pub path: String,
+    /// Value.
+    pub value: Option<String>,
+    /// Type name.
+    pub kind: Option<String>,
+    /// Writable.
+    pub writable: Option<bool>,
+}
+
+/// A claimed task: its id and the task JSON.
+pub type Claimed = (i64, String);
+
+/// The timeline side of an Inform: the device's status and its event.
+#[derive(Debug, Clone)]
+pub struct InformRecord {
+    /// The device.
+    pub mac: Mac,
+    /// Where the Inform came from.
+    pub ip: std::net::IpAddr,
+    /// The software version it reported.
+    pub firmware: Option<String>,
+    /// The `inform` timeline entry.
+    pub event: NewEvent,
+}
+
+/// Everything an Inform of `mac` writes, in one transaction: tasks of dead
+/// sessions back to the queue, the cached data model cleared on
+/// `0 BOOTSTRAP`, the Inform's parameters cached, the presets queued, the
+/// device's status and timeline entry, and up to `claim` tasks claimed for
+/// the session (returned).
+#[derive(Debug, Clone)]
+pub struct InformWrite {
+    /// The device.
+    pub mac: String,
+    /// `0 BOOTSTRAP`: the cached data model is cleared first.
+    pub clear: bool,
+    /// The Inform's parameters.
+    pub updates: Vec<DmUpdate>,
+    /// Presets to queue (unless the same one is already queued):
+    /// (method, task JSON).
+    pub presets: Vec<(String, String)>,
+    /// Status and timeline entry, for inventory devices.
+    pub timeline: Option<InformRecord>,
+    /// Tasks to claim for the session, at most.
+    pub claim: usize,
+}
+
+/// A task's outcome and what it changes in the data-model cache, in one
+/// transaction.
+#[derive(Debug, Clone)]
+pub struct FinishWrite {
+    /// Task id.
+    pub id: i64,
+    /// New state.
+    pub state: TaskState,
+    /// Result JSON.
+    pub result: String,
+    /// The device.
+    pub mac: String,
+    /// Facts to cache.
+    pub updates: Vec<DmUpdate>,
+    /// An object path whose cached parameters are gone.
+    pub deleted_prefix: Option<String>,
+}
+
+/// One write of a CWMP session, for [`AcsRepo::session_writes`].
+#[derive(Debug, Clone)]
+pub enum SessionWrite {
+    /// An Inform.
+    Inform(InformWrite),
+    /// A task's result.
+    Finish(FinishWrite),
+}
+
+/// Storage of the ACS.
+pub trait AcsRepo {
+    /// Queues a task for `mac`; `source` is `api` or `preset` (presets get
+    /// priority, so they are sent first). Returns its id.
+    fn insert_task(&mut self, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64>;
+
+    /// Writes a group of session writes in one transaction and returns one
+    /// result per write, in order (the tasks an Inform claimed, nothing for
+    /// a task result). If the group fails as a whole each write is retried
+    /// alone, so one bad write fails only itself.
+    fn session_writes(&mut self, writes: &[SessionWrite]) -> Vec<Result<Vec<Claimed>>>;
+
+    /// The tasks of `mac`, newest first (at most `limit`).
+    fn tasks(&self, mac: &str, limit: usize) -> Result<Vec<TaskRow>>;
+
+    /// One task of `mac`.
+    fn task(&self, mac: &str, id: i64) -> Result<Option<TaskRow>>;
+
+    /// Claims up to `limit` queued tasks of `mac` (presets first, then
+    /// oldest): each is marked `sent`, its CommandKey recorded. Rows whose
+    /// JSON does not parse are marked `fault` and skipped.
+    fn claim_tasks(&mut self, mac: &str, limit: usize) -> Result<Vec<Claimed>>;
+
+    /// Puts a `sent` task back in the queue (its session died).
+    fn requeue_task(&mut self, id: i64) -> Result<bool>;
+
+    /// The Download task of `mac` with this CommandKey (newest), and its
+    /// result JSON.
+    fn task_by_command_key(&self, mac: &str, key: &str) -> Result<Option<(i64, Option<String>)>>;
+
+    /// The cached data model of `mac`, by path.
+    fn data_model(&self, mac: &str) -> Result<Vec<DmEntry>>;
+
+    /// One cached value and type.
+    fn dm_param(&self, mac: &str, path: &str) -> Result<Option<ValueAndType>>;
+}
+
+const COLS: &str =
+    "id, mac, rpc, state, source, command_key, attempts, result, created_ms, updated_ms";
+
+/// The next task of a device's queue.
+pub(crate) const NEXT_QUEUED: &str = "SELECT id, method, rpc FROM acs_tasks \
+     WHERE mac = ?1 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1";
+
+fn insert_task_on(conn: &Connection, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
+    let now = now_ms();
+    let prio = i64::from(source == "preset");
+    conn.prepare_cached(
+        "INSERT INTO acs_tasks (mac, method, rpc, state, priority, source, created_ms, updated_ms) \
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![mac, task.method, task.rpc, prio, source, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Queues a preset unless the same one is already queued for `mac` (a
+/// session that dies before running its presets must not pile up copies).
+fn insert_preset_on(conn: &Connection, mac: &str, task: NewTask<'_>) -> Result<()> {
+    let exists: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM acs_tasks WHERE mac = ?1 AND state = 'queued' AND source = 'preset' AND rpc = ?2",
+        )?
+        .query_row(params![mac, task.rpc], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        insert_task_on(conn, mac, task, "preset")?;
+    }
+    Ok(())
+}
+
+fn requeue_device_on(conn: &Connection, mac: &str) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 WHERE mac = ?1 AND state = 'sent'",
+        )?
+        .execute(params![mac, now_ms()])?)
+}
+
+fn dm_upsert_on(conn: &Connection, mac: &str, updates: &[DmUpdate]) -> Result<()> {
+    let now = now_ms();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(mac, path) DO UPDATE SET \
+         value = coalesce(excluded.value, value), type = coalesce(excluded.type, type), \
+         writable = coalesce(excluded.writable, writable), updated_ms = excluded.updated_ms",
+    )?;
+    for u in updates {
+        stmt.execute(params![mac, u.path, u.value, u.kind, u.writable, now])?;
+    }
+    Ok(())
+}
+
+fn delete_prefix_on(conn: &Connection, mac: &str, prefix: &str) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM acs_datamodel WHERE mac = ?1 AND substr(path, 1, length(?2)) = ?2",
+    )?
+    .execute(params![mac, prefix])?;
+    Ok(())
+}
+
+fn inform_on(conn: &Connection, w: &InformWrite) -> Result<Vec<Claimed>> {
+    requeue_device_on(conn, &w.mac)?;
+    if w.clear {
+        conn.prepare_cached("DELETE FROM acs_datamodel WHERE mac = ?1")?
+            .execute(params![w.mac])?;
+    }
+    dm_upsert_on(conn, &w.mac, &w.updates)?;
+    for (method, rpc) in &w.presets {
+        insert_preset_on(conn, &w.mac, NewTask { method, rpc })?;
+    }
+    if let Some(t) = &w.timeline {
+        let status = StatusUpdate {
+            mac: t.mac,
+            ip: t.ip,
+            firmware: t.firmware.as_deref(),
+            outcome: None,
+        };
+        write_batch_on(
+            conn,
+            std::slice::from_ref(&status),
+            std::slice::from_ref(&t.event),
+        )?;
+    }
+    claim_on(conn, &w.mac, w.claim)
+}
+
+fn finish_on(conn: &Connection, w: &FinishWrite) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
+    )?
+    .execute(params![w.id, w.state.as_str(), w.result, now_ms()])?;
+    dm_upsert_on(conn, &w.mac, &w.updates)?;
+    if let Some(prefix) = &w.deleted_prefix {
+        delete_prefix_on(conn, &w.mac, prefix)?;
+    }
+    Ok(())
+}
+
+/// One session write, inside the caller's transaction.
+pub(crate) fn session_write_on(conn: &Connection, w: &SessionWrite) -> Result<Vec<Claimed>> {
+    match w {
+        SessionWrite::Inform(i) => inform_on(conn, i),
+        SessionWrite::Finish(f) => finish_on(conn, f).map(|()| Vec::new()),
+    }
+}
+
+/// The CommandKey a claim records: the task's own `command_key` for the
+/// methods that carry one (Reboot, Download), `phoneprov-task-<id>` when
+/// it is empty; `None` for the other methods.
+fn command_key(id: i64, method: &str, task: &serde_json::Value) -> Option<String> {
+    if method != "Reboot" && method != "Download" {
+        return None;
+    }
+    let key = task
+        .get("command_key")
+        .and_then(|k| k.as_str())
+        .unwrap_or("");
+    Some(if key.is_empty() {
+        format!("phoneprov-task-{id}")
+    } else {
+        key.to_string()
+    })
+}
+
+fn claim_on(conn: &Connection, mac: &str, limit: usize) -> Result<Vec<Claimed>> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let row: Option<(i64, String, String)> = conn
+            .prepare_cached(NEXT_QUEUED)?
+            .query_row(params![mac], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((id, method, json)) = row else {
+            break;
+        };
+        match serde_json::from_str::<serde_json::Value>(&json) {
+            Ok(task) => {
+                conn.prepare_cached(
+                    "UPDATE acs_tasks SET state = 'sent', command_key = ?2, \
+                     attempts = attempts + 1, updated_ms = ?3 WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    command_key(id, &method, &task),
+                    now_ms()
+                ])?;
+                out.push((id, json));
+            }
+            Err(e) => {
+                let result = serde_json::json!({"error": format!("unreadable task: {e}")});
+                conn.prepare_cached(
+                    "UPDATE acs_tasks SET state = 'fault', result = ?2, updated_ms = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, result.to_string(), now_ms()])?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
+    Ok(TaskRow {
+        id: r.get(0)?,
+        mac: r.get(1)?,
+        rpc: r.get(2)?,
+        state: r.get(3)?,
+        source: r.get(4)?,
+        command_key: r.get(5)?,
+        attempts: r.get(6)?,
+        result: r.get(7)?,
+        created_ms: r.get(8)?,
+        updated_ms: r.get(9)?,
+    })
+}
+
+impl Store {
+    /// One session write in a transaction of its own.
+    fn session_write_alone(&mut self, w: &SessionWrite) -> Result<Vec<Claimed>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = session_write_on(&tx, w)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl AcsRepo for Store {
+    fn insert_task(&mut self, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = insert_task_on(&tx, mac, task, source)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn session_writes(&mut self, writes: &[SessionWrite]) -> Vec<Result<Vec<Claimed>>> {
+        if let [w] = writes {
+            return vec![self.session_write_alone(w)];
+        }
+        let together = (|| -> Result<Vec<Vec<Claimed>>> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = writes
+                .iter()
+                .map(|w| session_write_on(&tx, w))
+                .collect::<Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        match together {
+            Ok(out) => out.into_iter().map(Ok).collect(),
+            Err(_) => writes.iter().map(|w| self.session_write_alone(w)).collect(),
+        }
+    }
+
+    fn tasks(&self, mac: &str, limit: usize) -> Result<Vec<TaskRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM acs_tasks WHERE mac = ?1 ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![mac, limit], task_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn task(&self, mac: &str, id: i64) -> Result<Option<TaskRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM acs_tasks WHERE mac = ?1 AND id = ?2"
+            ))?
+            .query_row(params![mac, id], task_row)
+            .optional()?)
+    }
+
+    fn claim_tasks(&mut self, mac: &str, limit: usize) -> Result<Vec<Claimed>> {
+        // The common answer, nothing queued, is a read without a write
+        // transaction.
+        let queued: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM acs_tasks WHERE mac = ?1 AND state = 'queued')",
+            )?
+            .query_row(params![mac], |r| r.get(0))?;
+        if !queued {
+            return Ok(Vec::new());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed = claim_on(&tx, mac, limit)?;
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    fn requeue_task(&mut self, id: i64) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 WHERE id = ?1 AND state = 'sent'",
+            )?
+            .execute(params![id, now_ms()])?;
+        Ok(n > 0)
+    }
+
+    fn task_by_command_key(&self, mac: &str, key: &str) -> Result<Option<(i64, Option<String>)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, result FROM acs_tasks WHERE mac = ?1 AND command_key = ?2 \
+                 AND method = 'Download' ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![mac, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn data_model(&self, mac: &str) -> Result<Vec<DmEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path, value, type, writable, updated_ms FROM acs_datamodel WHERE mac = ?1 ORDER BY path",
+        )?;
+        let rows = stmt.query_map(params![mac], |r| {
+            Ok(DmEntry {
+                path: r.get(0)?,
+                value: r.get(1)?,
+                kind: r.get(2)?,
+                writable: r.get(3)?,
+                updated_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn dm_param(&self, mac: &str, path: &str) -> Result<Option<ValueAndType>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value, type FROM acs_datamodel WHERE mac = ?1 AND path = ?2")?
+            .query_row(params![mac, path], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reboot(key: &str) -> String {
+        format!(r#"{{"rpc":"Reboot","command_key":"{key}"}}"#)
+    }
+
+    fn queue(s: &mut Store, mac: &str, json: &str) -> i64 {
+        s.insert_task(
+            mac,
+            NewTask {
+                method: "Reboot",
+                rpc: json,
+            },
+            "api",
+        )
+        .unwrap()
+    }
+
+    /// Claims keep their prepared statement: with the bundled SQLite's
+    /// STAT4 and no query-planner stability, the queue query (it has an
+    /// `ORDER BY`) was re-prepared at every rebinding of the MAC.
+    #[test]
+    fn claims_do_not_reprepare_the_queue_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        for i in 0..50 {
+            let mac = format!("0011223344{i:02x}");
+            let id = queue(&mut s, &mac, &reboot(""));
+            let claimed = s.claim_tasks(&mac, 1).unwrap();
+            assert_eq!(claimed.len(), 1);
+            assert!(s.claim_tasks(&mac, 1).unwrap().is_empty());
+            let row = s.task(&mac, id).unwrap().unwrap();
+            assert_eq!(row.state, "sent");
+            assert_eq!(
+                row.command_key.as_deref(),
+                Some(format!("phoneprov-task-{id}").as_str())
+            );
+        }
+        let stmt = s.conn.prepare_cached(NEXT_QUEUED).unwrap();
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "the queue query was re-prepared"
+        );
+    }
+
+    /// One group commit: each Inform claims its own device's tasks (in
+    /// queue order), a task result in the same group is recorded, and each
+    /// write gets its own answer.
+    #[test]
+    fn a_group_of_session_writes_commits_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let a = queue(&mut s, "0011223344aa", &reboot("a1"));
+        queue(&mut s, "0011223344aa", &reboot("a2"));
+        let b = queue(&mut s, "0011223344bb", &reboot("b1"));
+        let done = queue(&mut s, "0011223344cc", &reboot("c1"));
+        let inform = |mac: &str| {
+            SessionWrite::Inform(InformWrite {
+                mac: mac.into(),
+                clear: false,
+                updates: vec![DmUpdate {
+                    path: "Device.DeviceInfo.SoftwareVersion".into(),
+                    value: Some(format!("sw-{mac}")),
+                    ..DmUpdate::default()
+                }],
+                presets: Vec::new(),
+                timeline: None,
+                claim: 1,
+            })
+        };
+        let results = s.session_writes(&[
+            inform("0011223344aa"),
+            inform("0011223344bb"),
+            SessionWrite::Finish(FinishWrite {
+                id: done,
+                state: TaskState::Done,
+                result: r#"{"ok":true}"#.into(),
+                mac: "0011223344cc".into(),
+                updates: Vec::new(),
+                deleted_prefix: None,
+            }),
+        ]);
+        let ids: Vec<Vec<i64>> = results
+            .into_iter()
+            .map(|r| r.unwrap().into_iter().map(|(id, _)| id).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![a], vec![b], vec![]]);
+        let row = s.task("0011223344aa", a).unwrap().unwrap();
+        assert_eq!(
+            (row.state.as_str(), row.command_key.as_deref()),
+            ("sent", Some("a1"))
+        );
+        assert_eq!(s.task("0011223344cc", done).unwrap().unwrap().state, "done");
+        assert_eq!(
+            s.dm_param("0011223344bb", "Device.DeviceInfo.SoftwareVersion")
+                .unwrap()
+                .unwrap()
+                .0
+                .as_deref(),
+            Some("sw-0011223344bb")
+        );
+    }
+}
