@@ -228,3 +228,65 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AcsRepo, ActivationRepo, Store, DB_FILE};
+
+    /// A file of the previous layout (schema version 1, the ACS's tables
+    /// created beside it by the ACS itself, with its first queue index)
+    /// migrates to the current version and keeps its rows.
+    #[test]
+    fn a_version_1_file_with_acs_tables_migrates_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE acs_tasks (id INTEGER PRIMARY KEY, mac TEXT NOT NULL,
+                   method TEXT NOT NULL, rpc TEXT NOT NULL, state TEXT NOT NULL,
+                   priority INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL,
+                   command_key TEXT, attempts INTEGER NOT NULL DEFAULT 0, result TEXT,
+                   created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+                 CREATE INDEX acs_tasks_queue ON acs_tasks (priority, id);
+                 INSERT INTO acs_tasks (mac, method, rpc, state, source, created_ms, updated_ms)
+                   VALUES ('000e08abcdef', 'FactoryReset', '{\"rpc\":\"FactoryReset\"}',
+                           'queued', 'api', 1, 1);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(dir.path()).unwrap();
+        let version: i64 = s
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let indexes: Vec<String> = s
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            !indexes.contains(&"acs_tasks_queue".to_string()),
+            "{indexes:?}"
+        );
+        for want in ["acs_tasks_next", "devices_by_serial", "events_by_time"] {
+            assert!(
+                indexes.contains(&want.to_string()),
+                "{want} missing: {indexes:?}"
+            );
+        }
+        let claimed = s.claim_tasks("000e08abcdef", 4).unwrap();
+        assert_eq!(claimed.len(), 1, "the queued task survived the migration");
+        assert_eq!(
+            s.activation_listing().unwrap().bindings.len(),
+            0,
+            "the activation tables exist"
+        );
+    }
+}
