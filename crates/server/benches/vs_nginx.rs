@@ -284,6 +284,7 @@ fn server_config() -> Config {
     cfg.listen.https = Listen::parse("127.0.0.1:0").unwrap();
     cfg.listen.tftp = Listen::Off;
     cfg.listen.syslog = Listen::Off;
+    cfg.listen.acs = Listen::Off;
     cfg.tls.client_auth = phoneprov_server::config::ClientAuthMode::Off;
     cfg
 }

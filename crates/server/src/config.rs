@@ -96,6 +96,41 @@ impl Default for ListenConfig {
     }
 }
 
+/// Listener addresses given on the command line (`--http ADDR|off`, ...):
+/// each one that is set replaces the config's, at start and after every
+/// reload.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenOverrides {
+    /// `--tftp`.
+    pub tftp: Option<Listen>,
+    /// `--http`.
+    pub http: Option<Listen>,
+    /// `--https`.
+    pub https: Option<Listen>,
+    /// `--syslog`.
+    pub syslog: Option<Listen>,
+    /// `--acs`.
+    pub acs: Option<Listen>,
+}
+
+impl ListenOverrides {
+    /// Writes the set addresses into `cfg`.
+    pub fn apply(&self, cfg: &mut Config) {
+        let l = &mut cfg.listen;
+        for (to, from) in [
+            (&mut l.tftp, self.tftp),
+            (&mut l.http, self.http),
+            (&mut l.https, self.https),
+            (&mut l.syslog, self.syslog),
+            (&mut l.acs, self.acs),
+        ] {
+            if let Some(a) = from {
+                *to = a;
+            }
+        }
+    }
+}
+
 /// Client certificate policy (`[tls] client_auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

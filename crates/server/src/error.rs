@@ -46,9 +46,9 @@ pub enum ServerError {
         error: std::io::Error,
     },
     /// A port is taken or not allowed.
-    #[error("cannot listen on {proto} {addr}: {error}; stop the program using it or pick another port (--{proto} ADDR or off)")]
+    #[error("cannot listen on {proto} {addr}: {error}; stop the program using it or pick another port (--{proto} ADDR or off, or [listen] {proto} in the config)")]
     Bind {
-        /// `http`, `https`, `tftp` or `syslog`.
+        /// `http`, `https`, `tftp`, `syslog` or `acs`.
         proto: &'static str,
         /// The address.
         addr: SocketAddr,
@@ -74,6 +74,17 @@ pub enum ServerError {
     /// TLS material missing or bad.
     #[error("HTTPS setup: {0}; fix [tls] cert/key/client_ca or delete <data>/ca to recreate the development CA")]
     Tls(String),
+    /// A service beside the listeners (admin API, activation service,
+    /// ACS, syslog filer) could not open its part of the data directory.
+    #[error("cannot set up the {service} in {}: {message}", dir.display())]
+    Service {
+        /// Which service.
+        service: &'static str,
+        /// The data directory.
+        dir: PathBuf,
+        /// What went wrong and what to do (the service's own message).
+        message: String,
+    },
     /// The inventory could not be opened.
     #[error(transparent)]
     Store(#[from] phoneprov_store::StoreError),

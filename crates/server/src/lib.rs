@@ -23,7 +23,7 @@
 //!   them atomically, a request sees one consistent version), the read
 //!   pool, the status writer, the caches, the authenticator, the metrics
 //!   handle, and hook points for the REST API ([`ApiHandler`], mounted at
-//!   `/api/`) and the syslog receiver ([`SyslogSpawn`]).
+//!   `/api/`, built by [`services`]).
 //! * **Render pipeline** ([`render`]): device row → most specific template
 //!   (`device/<mac>`, `group/<g>`, `model/<PN>`, `default`; see
 //!   [`templates`]) → minijinja with XML escaping → `Profile_Rule` and
@@ -72,15 +72,17 @@ pub mod http;
 pub mod metrics_setup;
 pub mod paths;
 pub mod render;
+pub mod serve;
 mod server;
+mod services;
 pub mod state;
 pub mod store_io;
 pub mod syslog_stub;
 pub mod templates;
 mod tftp_front;
 
-pub use config::{Config, Listen};
+pub use config::{Config, Listen, ListenOverrides};
 pub use error::ServerError;
-pub use server::{listen_tcp, Server, StartOptions, SyslogSpawn, LISTEN_BACKLOG};
+pub use server::{listen_tcp, Server, StartOptions, LISTEN_BACKLOG};
 pub use state::{ApiHandler, AppState, Bound};
 pub use tftp_front::TftpFront;

@@ -5,9 +5,11 @@
 //! listener (so a port in use fails the start with one line) and spawns:
 //! one accept loop per TCP listener (HTTP, HTTPS; one task per connection,
 //! hyper HTTP/1.x with keep-alive, header-size and header-read-time
-//! limits), the TFTP server, and the syslog receiver. [`Server::shutdown`]
-//! stops accepting, lets in-flight requests and transfers finish (bounded
-//! by `limits.drain_secs`) and flushes the status writer.
+//! limits), the TFTP server, the syslog receiver and the ACS (the services
+//! come from [`crate::services`]). [`Server::shutdown`] stops them all
+//! together: no more accepting, in-flight requests and transfers finish
+//! (bounded by `limits.drain_secs`), the ACS requeues the tasks of open
+//! sessions, the status writer and the syslog filer are flushed.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,14 +31,11 @@ use crate::error::ServerError;
 use crate::http::{handle, ConnInfo};
 use crate::metrics_setup::Proto;
 use crate::render::RenderCache;
-use crate::state::{ApiHandler, AppState, Bound, Policy};
+use crate::services::{spawn_syslog, Services};
+use crate::state::{AppState, Bound, Policy};
 use crate::store_io::{ReadPool, StatusWriter};
 use crate::templates::TemplateSet;
 use crate::tftp_front::TftpFront;
-
-/// Spawns a syslog receiver on the bound socket (the `phoneprov-syslog`
-/// crate plugs in here; the built-in one is [`crate::syslog_stub`]).
-pub type SyslogSpawn = Box<dyn FnOnce(UdpSocket, Arc<AppState>) -> JoinHandle<()> + Send>;
 
 /// Everything [`Server::start`] needs.
 pub struct StartOptions {
@@ -48,22 +47,16 @@ pub struct StartOptions {
     pub config_file: Option<PathBuf>,
     /// Re-applied after every reload (CLI flags win over the file).
     pub overrides: Arc<dyn Fn(&mut Config) + Send + Sync>,
-    /// REST API mounted under `/api/`.
-    pub api: Option<ApiHandler>,
-    /// Syslog receiver; `None` uses the built-in minimal one.
-    pub syslog: Option<SyslogSpawn>,
 }
 
 impl StartOptions {
-    /// Options with no hooks and no overrides.
+    /// Options with no config file and no overrides.
     pub fn new(data_dir: PathBuf, config: Config) -> StartOptions {
         StartOptions {
             data_dir,
             config,
             config_file: None,
             overrides: Arc::new(|_| {}),
-            api: None,
-            syslog: None,
         }
     }
 }
@@ -73,6 +66,9 @@ pub struct Server {
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The ACS drains its own sessions (their sent tasks are requeued), so
+    /// it is awaited without the listeners' drain bound.
+    acs: Option<JoinHandle<()>>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -236,6 +232,7 @@ impl Server {
         };
         let reader = ReadPool::open(&data)?;
         let (status, writer) = StatusWriter::start(&data)?;
+        let services = Services::open(&data, &cfg)?;
 
         // Bind everything before serving anything: a port in use is one
         // clear error and nothing is left half-started.
@@ -279,12 +276,19 @@ impl Server {
             ),
             None => None,
         };
+        // Bound last, so the other listeners' errors come first (as before
+        // the ACS existed).
+        let acs_l = match (&services.acs, cfg.listen.acs.addr()) {
+            (Some(_), Some(a)) => Some(bind_tcp("acs", a).await?),
+            _ => None,
+        };
         let local = |r: std::io::Result<SocketAddr>| r.ok();
         let bound = Bound {
             http: http_l.as_ref().and_then(|l| local(l.local_addr())),
             https: https_l.as_ref().and_then(|l| local(l.local_addr())),
             tftp: tftp_s.as_ref().and_then(|s| local(s.local_addr())),
             syslog: syslog_s.as_ref().and_then(|s| local(s.local_addr())),
+            acs: acs_l.as_ref().and_then(|l| local(l.local_addr())),
         };
         let state = Arc::new(AppState {
             auth: AppState::default_auth(&cfg),
@@ -296,7 +300,7 @@ impl Server {
             reader,
             status,
             bound,
-            api: opts.api,
+            api: Some(services.api),
             metrics,
             config_file: opts.config_file,
             overrides: opts.overrides,
@@ -335,16 +339,27 @@ impl Server {
                 }
             }));
         }
-        if let Some(sock) = syslog_s {
-            let spawn = opts
-                .syslog
-                .unwrap_or_else(|| Box::new(crate::syslog_stub::spawn));
-            tasks.push(spawn(sock, state.clone()));
+        if let (Some(sock), Some(filer)) = (syslog_s, services.filer) {
+            let mut rx = stop_rx.clone();
+            let stopped = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            tasks.push(spawn_syslog(sock, filer, stopped));
         }
+        let acs = match (services.acs, acs_l) {
+            (Some(acs), Some(l)) => {
+                let mut rx = stop_rx.clone();
+                Some(tokio::spawn(acs.serve(l, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })))
+            }
+            _ => None,
+        };
         Ok(Server {
             state,
             stop,
             tasks,
+            acs,
             writer: Some(writer),
         })
     }
@@ -364,18 +379,28 @@ impl Server {
         self.state.reload()
     }
 
-    /// Graceful stop: no new connections or transfers, in-flight ones
-    /// finish (bounded by `limits.drain_secs`), queued status writes are
-    /// flushed.
+    /// Graceful stop of everything together: no new connections,
+    /// transfers or syslog messages; in-flight requests and transfers
+    /// finish (bounded by `limits.drain_secs`), open CWMP sessions end and
+    /// their sent tasks are requeued, queued status writes and syslog
+    /// messages are flushed.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let drain = Duration::from_secs(self.state.policy.load().config.limits.drain_secs + 1);
-        for t in self.tasks.drain(..) {
-            let abort = t.abort_handle();
-            if tokio::time::timeout(drain, t).await.is_err() {
-                abort.abort();
+        let listeners = async {
+            for t in self.tasks.drain(..) {
+                let abort = t.abort_handle();
+                if tokio::time::timeout(drain, t).await.is_err() {
+                    abort.abort();
+                }
             }
-        }
+        };
+        let acs = async {
+            if let Some(t) = self.acs.take() {
+                let _ = t.await;
+            }
+        };
+        tokio::join!(listeners, acs);
         self.state.status.flush().await;
         drop(self.writer.take());
     }

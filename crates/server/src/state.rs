@@ -164,6 +164,8 @@ pub struct Bound {
     pub https: Option<SocketAddr>,
     /// Syslog.
     pub syslog: Option<SocketAddr>,
+    /// TR-069 ACS.
+    pub acs: Option<SocketAddr>,
 }
 
 /// Shared server state.

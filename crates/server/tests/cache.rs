@@ -15,6 +15,7 @@ fn config() -> Config {
     c.listen.https = Listen::Off;
     c.listen.tftp = Listen::Off;
     c.listen.syslog = Listen::Off;
+    c.listen.acs = Listen::Off;
     c.profiles.device_ttl_ms = 0; // always re-read the row: test the hash check
     c
 }

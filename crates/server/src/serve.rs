@@ -1,0 +1,96 @@
+//! `phoneprov serve` as one call: [`run`] starts the [`Server`] (every
+//! listener bound before any is served), announces the listeners, reloads
+//! on SIGHUP and stops everything together on SIGTERM or Ctrl-C.
+//!
+//! The announcement is the *ready point* ([`ready`]): it runs once every
+//! listener (TFTP, HTTP, HTTPS, syslog, ACS) is bound and serving and the
+//! signal handlers are installed, so whoever reads the printed addresses
+//! may connect or signal at once. Service-manager readiness
+//! notification belongs there too.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::error::ServerError;
+use crate::server::{Server, StartOptions};
+use crate::state::Bound;
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains and returns.
+pub async fn run(opts: StartOptions) -> Result<(), ServerError> {
+    let data = opts.data_dir.clone();
+    let warning = opts.config.acs_warning();
+    let server = Server::start(opts).await?;
+    // Install the handlers before announcing: whoever reads the addresses
+    // may signal at once.
+    let signals = Signals::new();
+    ready(&data, &server.bound(), warning.as_deref());
+    signals.wait_for_stop(&server).await;
+    eprintln!("phoneprov serve: stopping; letting in-flight requests and transfers finish");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// The ready point: every listener is bound and serving. Prints one line
+/// per listener with its actual address on stdout (tests pass port 0 and
+/// read it back), and the admin-token and configuration notes on stderr.
+fn ready(data: &Path, b: &Bound, warning: Option<&str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "phoneprov serve: data in {}", data.display());
+    eprintln!(
+        "phoneprov serve: admin API at /api/v1 (bearer token in {})",
+        data.join(phoneprov_api::TOKEN_FILE).display()
+    );
+    if let Some(w) = warning {
+        eprintln!("phoneprov serve: warning: {w}");
+    }
+    let lines = [
+        ("tftp", "tftp", b.tftp),
+        ("http", "http", b.http),
+        ("https", "https", b.https),
+        ("syslog", "udp", b.syslog),
+        ("acs", "http", b.acs),
+    ];
+    for (name, scheme, addr) in lines {
+        if let Some(a) = addr {
+            let _ = writeln!(
+                out,
+                "phoneprov serve: {name:<6} listening on {scheme}://{a}"
+            );
+        }
+    }
+    let _ = out.flush();
+}
+
+/// SIGTERM and SIGHUP streams (Ctrl-C is always handled).
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// Handles SIGHUP (reload) until SIGTERM or Ctrl-C.
+    async fn wait_for_stop(mut self, server: &Server) {
+        let (Some(term), Some(hup)) = (self.term.as_mut(), self.hup.as_mut()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = term.recv() => return,
+                _ = hup.recv() => match server.reload() {
+                    Ok(generation) => eprintln!("phoneprov serve: reloaded config and templates (generation {generation})"),
+                    Err(e) => eprintln!("phoneprov serve: reload failed, keeping the running config and templates: {e}"),
+                },
+            }
+        }
+    }
+}

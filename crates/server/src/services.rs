@@ -1,0 +1,110 @@
+//! The services `phoneprov serve` runs beside the provisioning listeners,
+//! opened before any socket is bound (so a broken data directory fails the
+//! start before anything listens):
+//!
+//! * the admin REST API (`phoneprov-api`, bearer token in
+//!   `DATA/admin.token`), mounted at `/api/` on the HTTP(S) ports;
+//! * the activation service (`phoneprov-activation`, SPEC R-ACT): its admin
+//!   routes (`/api/v1/activation/...`) and the phones' routes
+//!   (`/activation/v1/...`) in the same mounted handler;
+//! * the TR-069 ACS (`phoneprov-acs`, R-TR69) when `[listen] acs` is on:
+//!   its task API (`/api/v1/devices/{mac}/tasks`, `/datamodel`,
+//!   `/connection-request`) in the mounted handler, and its own listener
+//!   (bound with the others by [`crate::Server::start`]);
+//! * the syslog filer (`phoneprov-syslog`, R-LOG): one thread that files
+//!   each received message in the device's timeline.
+//!
+//! Every admin route takes the same bearer token; the phones' endpoints
+//! take none.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::error::ServerError;
+use crate::state::ApiHandler;
+
+/// Queue length of the syslog filer (messages waiting for the database).
+const SYSLOG_QUEUE: usize = 65_536;
+
+/// The opened services, not yet serving.
+pub(crate) struct Services {
+    /// `/api/` and `/activation/` handler for the HTTP(S) listeners.
+    pub api: ApiHandler,
+    /// The ACS when `[listen] acs` is on.
+    pub acs: Option<phoneprov_acs::Acs>,
+    /// The syslog filer when `[listen] syslog` is on (its thread runs
+    /// from now on; it files what the receiver hands it).
+    pub filer: Option<phoneprov_syslog::StoreFiler>,
+}
+
+fn setup_err<'a>(service: &'static str, data: &'a Path) -> impl Fn(String) -> ServerError + 'a {
+    move |message| ServerError::Service {
+        service,
+        dir: data.to_path_buf(),
+        message,
+    }
+}
+
+impl Services {
+    /// Opens the API, activation service, ACS (if on) and syslog filer on
+    /// the data directory (which exists by now).
+    pub fn open(data: &Path, cfg: &Config) -> Result<Services, ServerError> {
+        let api_state = phoneprov_api::ApiState::open(data)
+            .map_err(|e| setup_err("admin API", data)(e.to_string()))?;
+        let guard = api_state.admin_guard();
+        let activation = phoneprov_activation::ActivationService::open(data, guard.clone())
+            .map_err(|e| setup_err("activation service", data)(e.to_string()))?;
+        let mut extra = phoneprov_activation::router(activation);
+        let mut doc = phoneprov_api::activation_doc();
+        let acs = match cfg.listen.acs.addr() {
+            Some(_) => {
+                let acs = phoneprov_acs::Acs::open(data, cfg.acs.clone())
+                    .map_err(|e| setup_err("ACS", data)(e.to_string()))?;
+                extra = extra.merge(acs.api_router_guarded(guard));
+                doc.merge(phoneprov_api::acs_doc());
+                Some(acs)
+            }
+            None => None,
+        };
+        let api: ApiHandler = Arc::new(phoneprov_api::bytes_handler_with(
+            api_state,
+            extra,
+            Some(doc),
+        ));
+        let filer = match cfg.listen.syslog.addr() {
+            Some(_) => {
+                let err = setup_err("syslog filer", data);
+                let store = phoneprov_store::Store::open(data).map_err(|e| err(e.to_string()))?;
+                let index =
+                    phoneprov_syslog::IpIndex::load(&store).map_err(|e| err(e.to_string()))?;
+                Some(phoneprov_syslog::StoreFiler::spawn(
+                    store,
+                    index,
+                    SYSLOG_QUEUE,
+                ))
+            }
+            None => None,
+        };
+        Ok(Services { api, acs, filer })
+    }
+}
+
+/// Runs the syslog receiver on `socket` until `stop` completes, then stops
+/// the filer once everything it was handed is written.
+pub(crate) fn spawn_syslog(
+    socket: UdpSocket,
+    filer: phoneprov_syslog::StoreFiler,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = phoneprov_syslog::run_receiver(socket, filer.sink(), stop).await {
+            tracing::error!(error = %e, "syslog receiver stopped");
+            eprintln!("phoneprov serve: syslog receiver stopped: {e}");
+        }
+        let _ = tokio::task::spawn_blocking(move || filer.shutdown()).await;
+    })
+}
