@@ -22,9 +22,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::mac::Mac;
 use crate::model::{now_ms, NewEvent};
 use crate::store::{write_batch_on, StatusUpdate, Store};
+use crate::Mac;
 
 /// State of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,8 +10,8 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::mac::Mac;
 use crate::store::Store;
+use crate::Mac;
 
 /// Which devices a binding covers (already validated by the caller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
