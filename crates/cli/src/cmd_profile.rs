@@ -12,7 +12,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use phoneprov_crypto::{DecodeOptions, EncodeOptions, Kdf, Md, Scheme};
 use phoneprov_profile::alias::AliasMap;
-use phoneprov_profile::lint::{lint_bytes, Severity};
+use phoneprov_profile::lint::{lint_bytes_with, LintOptions, Severity};
+use phoneprov_profile::schema;
 use phoneprov_profile::FlatProfile;
 
 #[derive(Subcommand, Debug)]
@@ -26,6 +27,14 @@ pub enum ProfileCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Target phone model (e.g. CP-6821-3PCC): parameters the model
+        /// does not have (or line/key numbers beyond its count) are warnings.
+        #[arg(long)]
+        model: Option<String>,
+        /// The profile is served in plain over HTTP: secrets in it
+        /// (passwords, keys, PINs) are warnings.
+        #[arg(long)]
+        plain_http: bool,
         /// Profile files (XML) to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -69,8 +78,11 @@ pub enum ProfileCommand {
         /// Encrypted, compressed or plain profile.
         input: PathBuf,
     },
-    /// Print one `Name=value` line per parameter, after decoding and
-    /// (with `--alias-map`) remapping a foreign XML document.
+    /// With FILE: print one `Name=value` line per parameter, after
+    /// decoding and (with `--alias-map`) remapping a foreign XML document.
+    /// Without FILE: list the parameter schema (every parameter of the
+    /// 6800/7800/8800 multiplatform phones; `--model` narrows it to one
+    /// model's concrete names), or with `--stats` the counts.
     Params {
         #[command(flatten)]
         key: OptionalKeyArgs,
@@ -78,8 +90,18 @@ pub enum ProfileCommand {
         /// `/customer-account/SIP-number = /flat-profile/User_ID_1_ ;`
         #[arg(long)]
         alias_map: Option<String>,
-        /// Profile file.
-        input: PathBuf,
+        /// Schema listing: only this model's parameters, one line per
+        /// concrete name (`Line_Enable_1_`, `Line_Enable_2_` on a CP-6821-3PCC).
+        #[arg(long, conflicts_with = "input")]
+        model: Option<String>,
+        /// Schema listing as JSON.
+        #[arg(long, conflicts_with = "input")]
+        json: bool,
+        /// Schema counts per section, per model and per family.
+        #[arg(long, conflicts_with = "input")]
+        stats: bool,
+        /// Profile file (omit it to list the schema).
+        input: Option<PathBuf>,
     },
 }
 
@@ -184,7 +206,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 pub fn run(cmd: ProfileCommand) -> anyhow::Result<i32> {
     match cmd {
-        ProfileCommand::Lint { format, files } => lint(format, &files),
+        ProfileCommand::Lint {
+            format,
+            model,
+            plain_http,
+            files,
+        } => {
+            let model = model.as_deref().map(model_arg).transpose()?;
+            lint(format, &files, LintOptions { model, plain_http })
+        }
         ProfileCommand::Encrypt {
             key,
             scheme,
@@ -234,9 +264,25 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         ProfileCommand::Params {
+            model, json, stats, ..
+        } if stats => {
+            let _ = (model, json);
+            print_stats(json)
+        }
+        ProfileCommand::Params {
+            input: None,
+            model,
+            json,
+            ..
+        } => {
+            let model = model.as_deref().map(model_arg).transpose()?;
+            list_schema(model, json)
+        }
+        ProfileCommand::Params {
             key,
             alias_map,
-            input,
+            input: Some(input),
+            ..
         } => {
             let key = resolve_key(key.key, key.key_file)?;
             let plain = decode_file(&input, key.as_deref())?;
@@ -272,11 +318,118 @@ fn decode_file(input: &Path, key: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
     Ok(decoded.plain)
 }
 
-fn lint(format: Format, files: &[PathBuf]) -> anyhow::Result<i32> {
+/// The model a `--model` value names, or one error line listing the models.
+fn model_arg(pn: &str) -> anyhow::Result<&'static schema::ModelInfo> {
+    schema::model(pn).ok_or_else(|| {
+        let known: Vec<&str> = schema::models().iter().map(|m| m.pn).collect();
+        anyhow::anyhow!("unknown model {pn:?}; use one of {}", known.join(", "))
+    })
+}
+
+#[derive(serde::Serialize)]
+struct SchemaRow<'a> {
+    name: String,
+    section: &'a str,
+    #[serde(rename = "type")]
+    kind: String,
+    values: Option<&'a [&'a str]>,
+    /// Absent for secrets (never echoed).
+    default: Option<&'a str>,
+    ua: &'a str,
+    secret: bool,
+    models: Vec<&'a str>,
+    since: Option<&'a str>,
+    tr069: Option<String>,
+    spec: Option<&'a str>,
+}
+
+fn list_schema(model: Option<&schema::ModelInfo>, json: bool) -> anyhow::Result<i32> {
+    let mut rows = Vec::new();
+    for s in schema::all() {
+        let names = match model {
+            Some(m) => s.instances_on(m),
+            None => vec![s.name.to_string()],
+        };
+        for name in names {
+            let tr069 = match model {
+                Some(_) => schema::tr069_path(&name),
+                None => s.tr069.map(str::to_string),
+            };
+            rows.push(SchemaRow {
+                name,
+                section: s.section,
+                kind: s.kind.describe(),
+                values: match s.kind {
+                    schema::ParamType::Enum(v) => Some(v),
+                    _ => None,
+                },
+                default: (!s.secret).then_some(s.default),
+                ua: s.ua,
+                secret: s.secret,
+                models: schema::models()
+                    .iter()
+                    .filter(|m| s.models.contains(m))
+                    .map(|m| m.pn)
+                    .collect(),
+                since: (!s.since.is_empty()).then_some(s.since),
+                tr069,
+                spec: (!s.spec.is_empty()).then_some(s.spec),
+            });
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    for r in &rows {
+        let default = match r.default {
+            Some(d) => format!("default {d:?}"),
+            None => "secret".to_string(),
+        };
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{default}\tua={}",
+            r.name, r.section, r.kind, r.ua
+        )?;
+    }
+    Ok(0)
+}
+
+fn print_stats(json: bool) -> anyhow::Result<i32> {
+    let st = schema::stats();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &st)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "entries: {} ({} with a type narrower than string, {} secrets)",
+        st.entries, st.narrower_than_string, st.secrets
+    )?;
+    writeln!(out, "per family (entries):")?;
+    for (f, n) in &st.per_family {
+        writeln!(out, "  {f}\t{n}")?;
+    }
+    writeln!(out, "per section (entries):")?;
+    for (s, n) in &st.per_section {
+        writeln!(out, "  {s}\t{n}")?;
+    }
+    writeln!(out, "per model (concrete names):")?;
+    for (m, n) in &st.per_model {
+        writeln!(out, "  {m}\t{n}")?;
+    }
+    Ok(0)
+}
+
+fn lint(format: Format, files: &[PathBuf], opts: LintOptions<'_>) -> anyhow::Result<i32> {
     let mut all = Vec::new();
     for file in files {
         let bytes = read_input(file)?;
-        all.extend(lint_bytes(&file.display().to_string(), &bytes));
+        all.extend(lint_bytes_with(&file.display().to_string(), &bytes, opts));
     }
     let errors = all.iter().filter(|d| d.severity == Severity::Error).count();
     match format {

@@ -14,7 +14,7 @@ use crate::position::LineIndex;
 use crate::profile::KNOWN_CONTAINERS;
 use crate::rulecheck::{self, RuleProblem};
 use crate::scan::{self, Leaf};
-use crate::schema::{self, Index, ParamSpec, ParamType};
+use crate::schema::{self, Index, ModelInfo, ParamSpec, ParamType};
 pub use crate::Severity;
 
 /// One lint finding.
@@ -52,11 +52,26 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// What the lint knows about where the profile goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LintOptions<'a> {
+    /// The target phone model (`--model CP-6821-3PCC`, or the device's
+    /// model in `serve`): parameters the model lacks are warnings.
+    pub model: Option<&'a ModelInfo>,
+    /// The profile is served in plain over HTTP: secrets in it are warnings.
+    pub plain_http: bool,
+}
+
 /// Lints a file's bytes: UTF-8 is checked first (a BOM is fine); invalid
 /// bytes are reported and the rest is linted anyway. Sorted by line/column.
 pub fn lint_bytes(file: &str, bytes: &[u8]) -> Vec<Diagnostic> {
+    lint_bytes_with(file, bytes, LintOptions::default())
+}
+
+/// [`lint_bytes`] for a target model and transport.
+pub fn lint_bytes_with(file: &str, bytes: &[u8], opts: LintOptions<'_>) -> Vec<Diagnostic> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => lint_str(file, text),
+        Ok(text) => lint_str_with(file, text, opts),
         Err(e) => {
             let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
             let good = good.strip_prefix('\u{feff}').unwrap_or(good);
@@ -71,7 +86,7 @@ pub fn lint_bytes(file: &str, bytes: &[u8]) -> Vec<Diagnostic> {
                 hint: Some("save the profile as UTF-8 (phones read profiles as UTF-8 only)".into()),
             }];
             let lossy = String::from_utf8_lossy(bytes);
-            out.extend(lint_str(file, &lossy));
+            out.extend(lint_str_with(file, &lossy, opts));
             out.sort_by_key(|d| (d.line, d.column));
             out
         }
@@ -80,6 +95,11 @@ pub fn lint_bytes(file: &str, bytes: &[u8]) -> Vec<Diagnostic> {
 
 /// Lints profile text. Sorted by line/column.
 pub fn lint_str(file: &str, text: &str) -> Vec<Diagnostic> {
+    lint_str_with(file, text, LintOptions::default())
+}
+
+/// [`lint_str`] for a target model and transport.
+pub fn lint_str_with(file: &str, text: &str, opts: LintOptions<'_>) -> Vec<Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let idx = LineIndex::new(text);
     let scan = scan::scan(text, false);
@@ -113,8 +133,13 @@ pub fn lint_str(file: &str, text: &str) -> Vec<Diagnostic> {
         }
     }
     check_duplicates(&mut ctx, &scan.leaves);
+    // The section of the last known parameter: an unknown name's "did
+    // you mean" must be plausible there.
+    let mut section = "";
     for leaf in scan.leaves.iter().filter(|l| !l.recovered) {
-        check_leaf(&mut ctx, leaf);
+        if let Some(s) = check_leaf(&mut ctx, leaf, opts, section) {
+            section = s;
+        }
     }
     let mut out = ctx.out;
     out.sort_by_key(|d| (d.line, d.column));
@@ -181,12 +206,18 @@ fn value_pos(leaf: &Leaf, i: usize) -> usize {
     }
 }
 
-fn check_leaf(ctx: &mut Ctx<'_>, leaf: &Leaf) {
+/// Checks one element; returns its section when the name is known.
+fn check_leaf(
+    ctx: &mut Ctx<'_>,
+    leaf: &Leaf,
+    opts: LintOptions<'_>,
+    section: &str,
+) -> Option<&'static str> {
     let Some(spec) = schema::lookup(&leaf.name) else {
-        let hint = match suggest(&leaf.name) {
+        let hint = match suggest_in(&leaf.name, section) {
             Some(s) => format!("did you mean `{s}`? (names are case-sensitive)"),
-            None => "check the name against the phone's parameter list; unknown parameters \
-                     are ignored by the phone"
+            None => "not a parameter of the 6800/7800/8800 multiplatform phones \
+                     (see `phoneprov profile params --model PN`); the phone ignores it"
                 .to_string(),
         };
         ctx.push(
@@ -196,9 +227,60 @@ fn check_leaf(ctx: &mut Ctx<'_>, leaf: &Leaf) {
             format!("unknown parameter `{}`", leaf.name),
             Some(hint),
         );
-        return;
+        return None;
     };
-    if leaf.trailing_space {
+    if let Some(m) = opts.model {
+        if !spec.exists_on(&leaf.name, m) {
+            let why = if spec.models.contains(m) {
+                format!(
+                    "the {} has {} of these (1-{})",
+                    m.pn,
+                    spec.count_on(m),
+                    spec.count_on(m)
+                )
+            } else {
+                format!("the {} does not have this parameter", m.pn)
+            };
+            ctx.push(
+                leaf.offset + 1,
+                Severity::Warning,
+                "not-on-model",
+                format!("`{}` does not exist on a {}: {why}", leaf.name, m.pn),
+                Some(format!(
+                    "the phone ignores it; remove it from the {} profile, or check the \
+                     model (`phoneprov profile params --model {}`)",
+                    m.pn, m.pn
+                )),
+            );
+        }
+    }
+    if spec.secret && opts.plain_http && !leaf.value.is_empty() {
+        ctx.push(
+            leaf.offset + 1,
+            Severity::Warning,
+            "secret-over-http",
+            format!(
+                "`{}` is a secret and this profile is served in plain over HTTP",
+                leaf.name
+            ),
+            Some(
+                "serve it over HTTPS, or encrypt the profile (`phoneprov profile encrypt`)".into(),
+            ),
+        );
+    }
+    if leaf.trailing_space && spec.secret {
+        ctx.push(
+            value_pos(leaf, leaf.value.len()),
+            Severity::Warning,
+            "value-whitespace",
+            format!(
+                "trailing whitespace in the value of `{}` (a secret; value not shown): \
+                 phones trim values",
+                leaf.name
+            ),
+            Some(format!("remove the space before `</{}>`", leaf.name)),
+        );
+    } else if leaf.trailing_space {
         let accepted = match spec.kind {
             ParamType::Enum(values) => format!(
                 "; accepted values: {}",
@@ -222,6 +304,11 @@ fn check_leaf(ctx: &mut Ctx<'_>, leaf: &Leaf) {
             Some(format!("remove the space before `</{}>`{accepted}", leaf.name)),
         );
     }
+    check_value(ctx, leaf, spec);
+    Some(spec.section)
+}
+
+fn check_value(ctx: &mut Ctx<'_>, leaf: &Leaf, spec: &ParamSpec) {
     match spec.kind {
         ParamType::Rule => report_rule_problems(ctx, leaf, rulecheck::rule(&leaf.value)),
         ParamType::Template => report_rule_problems(ctx, leaf, rulecheck::template(&leaf.value)),
@@ -272,36 +359,63 @@ fn report_rule_problems(ctx: &mut Ctx<'_>, leaf: &Leaf, problems: Vec<RuleProble
     }
 }
 
-/// The known parameter name closest to `name`, if one is close enough.
+/// The known parameter name closest to `name`, if one is close enough
+/// (any section).
 pub fn suggest(name: &str) -> Option<String> {
+    suggest_in(name, "")
+}
+
+/// The known parameter name closest to `name` when it is both close (a
+/// small edit distance, case ignored) and plausible: in `section` (the
+/// section of the parameters around it), or sharing its first word.
+/// `Primary_NTP_Server` is far from `Primary_DNS`: no suggestion.
+pub fn suggest_in(name: &str, section: &str) -> Option<String> {
     let lower = name.to_lowercase();
+    let first_word = |s: &str| {
+        s.split(['_', '-'])
+            .next()
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    let word = first_word(name);
+    let limit = match lower.chars().count() {
+        0..=5 => 1,
+        6..=12 => 2,
+        _ => 3,
+    };
     let digits: String = name
         .split('_')
         .rev()
         .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
         .unwrap_or("1")
         .to_string();
-    let mut best: Option<(f64, String)> = None;
-    let mut consider = |cand: String| {
-        let score = strsim::jaro_winkler(&lower, &cand.to_lowercase());
-        if best.as_ref().is_none_or(|(s, _)| score > *s) {
-            best = Some((score, cand));
+    let mut best: Option<(usize, String)> = None;
+    let mut consider = |cand: String, spec: &ParamSpec| {
+        let d = strsim::osa_distance(&lower, &cand.to_lowercase());
+        if d > limit {
+            return;
+        }
+        let plausible = d == 0 || spec.section == section || first_word(&cand) == word;
+        if plausible && best.as_ref().is_none_or(|(b, _)| d < *b) {
+            best = Some((d, cand));
         }
     };
     for spec in schema::all() {
         match spec.index {
-            Index::None => consider(spec.prefix.to_string()),
-            Index::Number { max } => {
+            Index::None => consider(spec.prefix.to_string(), spec),
+            Index::Number { min, max, .. } => {
                 let n = digits
                     .parse::<u16>()
                     .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .unwrap_or(1);
-                consider(spec.instance(&n.to_string()));
+                    .filter(|n| (min..=max).contains(n))
+                    .unwrap_or(min);
+                consider(spec.instance(&n.to_string()), spec);
             }
-            Index::Letter { .. } => spec.instances().into_iter().for_each(&mut consider),
+            Index::Letter { .. } => spec.instances().into_iter().for_each(|n| consider(n, spec)),
         }
-        spec.aliases.iter().for_each(|a| consider(a.to_string()));
+        spec.aliases
+            .iter()
+            .for_each(|a| consider(a.to_string(), spec));
     }
-    best.filter(|(s, _)| *s >= 0.88).map(|(_, n)| n)
+    best.map(|(_, n)| n)
 }

@@ -1,364 +1,295 @@
-//! The schema table (data only). Defaults come from SPEC.md; sources are
-//! cited per entry (`spec`). Indexed line parameters go up to 16 lines, the
-//! largest line count of the multiplatform phone family.
+//! Loads the schema table: `data/params.tsv` and `data/models.tsv`,
+//! compiled in with `include_str!` and parsed once per process (a few
+//! hundred rows: well under a millisecond). Both files are written by
+//! `data/gen_params.py`; a test checks the script and the files agree.
 
-use super::ParamType::{self, *};
-use super::{Index, ParamSpec, ScheduleKind};
+use std::sync::OnceLock;
 
-const LINES: u16 = 16;
+use serde::Serialize;
+
+use super::{Index, ModelSet, ParamSpec, ParamType, Per, ScheduleKind};
 
 /// The factory `Profile_Rule` of newer firmware (`/$PSN.xml`); the schema
 /// default stays `/$PN.cfg` as SPEC R-RULE-4 decides.
 pub const PROFILE_RULE_NEWER_DEFAULT: &str = "/$PSN.xml";
-const DELAY: ParamType = Int {
-    min: 0,
-    max: 2_147_483_647,
-};
-const PORT: ParamType = Int {
-    min: 1,
-    max: 65_535,
-};
-const ON_OFF: ParamType = Enum(&["Enabled", "Disabled"]);
 
-const fn p(name: &'static str, kind: ParamType, default: &'static str) -> ParamSpec {
-    ParamSpec {
-        name,
-        prefix: name,
-        suffix: "",
-        index: Index::None,
-        kind,
-        default,
-        tr069: None,
-        aliases: &[],
-        spec: "",
-        doc: "",
-    }
-}
+const PARAMS: &str = include_str!("../../data/params.tsv");
+const MODELS: &str = include_str!("../../data/models.tsv");
 
-/// A line-indexed family; `name` is the pattern with `n`, e.g. `User_ID_n_`.
-const fn n(
-    name: &'static str,
-    prefix: &'static str,
-    suffix: &'static str,
-    kind: ParamType,
-    default: &'static str,
-) -> ParamSpec {
-    ParamSpec {
-        prefix,
-        suffix,
-        index: Index::Number { max: LINES },
-        ..p(name, kind, default)
-    }
-}
+/// Where parameters without an explicit TR-069 path live (TR-106 vendor
+/// extension form; the simulator's CPE and the ACS use the same names).
+pub const PROFILE_PREFIX: &str = "Device.X_CISCO_Profile.";
 
-/// A letter-indexed family, e.g. `GPP_[A-P]`.
-const fn letters(
-    name: &'static str,
-    prefix: &'static str,
-    first: char,
-    last: char,
-    kind: ParamType,
-    default: &'static str,
-) -> ParamSpec {
-    ParamSpec {
-        prefix,
-        index: Index::Letter { first, last },
-        ..p(name, kind, default)
-    }
-}
+/// Seed and older-firmware names accepted for a parameter.
+const ALIASES: &[(&str, &[&str])] = &[
+    ("Log_Request_Msg", &["Log_Resync_Request_Msg"]),
+    ("Log_Success_Msg", &["Log_Resync_Success_Msg"]),
+    ("Log_Failure_Msg", &["Log_Resync_Failure_Msg"]),
+];
 
-impl ParamSpec {
-    const fn spec(self, spec: &'static str, doc: &'static str) -> Self {
-        ParamSpec { spec, doc, ..self }
-    }
-    const fn tr(self, path: &'static str) -> Self {
-        ParamSpec {
-            tr069: Some(path),
-            ..self
-        }
-    }
-    const fn alias(self, aliases: &'static [&'static str]) -> Self {
-        ParamSpec { aliases, ..self }
-    }
-    const fn max(self, max: u16) -> Self {
-        ParamSpec {
-            index: Index::Number { max },
-            ..self
-        }
-    }
-}
-
-pub(super) static SPECS: &[ParamSpec] = &[
-    // --- Provisioning (R-FLOW-5, R-RULE, R-RESULT) ---
-    p("Provision_Enable", Bool, "Yes").spec("R-FLOW-5", "Master switch for resyncs."),
-    p("Resync_On_Reset", Bool, "Yes").spec("R-FLOW-5", "Resync at power-on."),
-    p(
-        "Resync_Random_Delay",
-        Int {
-            min: 0,
-            max: 65_535,
-        },
-        "2",
-    )
-    .spec(
-        "R-RESULT",
-        "Random spread (seconds) added before the boot resync.",
-    ),
-    p("Resync_At__HHmm_", Schedule(ScheduleKind::TimeOfDay), "")
-        .spec("R-FLOW-5", "Daily resync time HHmm; empty disables it."),
-    p(
-        "Resync_At_Random_Delay",
-        Int {
-            min: 0,
-            max: 65_535,
-        },
-        "600",
-    )
-    .spec(
-        "R-FLOW-5",
-        "Random spread (seconds) after Resync_At__HHmm_.",
-    ),
-    p("Resync_Periodic", Schedule(ScheduleKind::Periodic), "3600").spec(
-        "R-RESULT",
-        "Seconds between successful resyncs (`N`, `a,b,c`, `N+R`); 0 disables.",
-    ),
-    p(
-        "Resync_Error_Retry_Delay",
-        Schedule(ScheduleKind::RetryBackoff),
-        "3600",
-    )
-    .spec(
-        "R-RESULT",
-        "Seconds before retrying a failed resync, or a backoff list; 0: no retry.",
-    ),
-    p(
-        "Forced_Resync_Delay",
-        Int {
-            min: 0,
-            max: 65_535,
-        },
-        "14400",
-    )
-    .spec(
-        "R-FLOW-5",
-        "Longest wait for the phone to become idle before a resync.",
-    ),
-    p("Resync_From_SIP", Bool, "Yes").spec("R-RULE-6", "Accept resync requests by SIP NOTIFY."),
-    p("Resync_After_Upgrade_Attempt", Bool, "Yes")
-        .spec("R-FLOW-3", "Resync after every upgrade attempt."),
-    n("Resync_Trigger_n", "Resync_Trigger_", "", String, "")
-        .max(2)
-        .spec("R-FLOW-5", "Condition that triggers a resync."),
-    p("Resync_Fails_On_FNF", Bool, "Yes").spec(
-        "R-RESULT",
-        "A missing file (404) counts as a failed resync.",
-    ),
-    p(
-        "Profile_Authentication_Type",
-        Enum(&[
-            "Disabled",
-            "Basic Http Authentication",
-            "XSI Authentication",
-        ]),
-        "Disabled",
-    )
-    .spec(
-        "R-HTTP-4",
-        "HTTP authentication used for profile downloads.",
-    ),
-    p("Profile_Rule", Rule, "/$PN.cfg").spec(
-        "R-RULE-4",
+/// One-line descriptions of the entries SPEC.md describes.
+const DOCS: &[(&str, &str)] = &[
+    (
+        "Profile_Rule",
         "First profile rule. Newer firmware ships `/$PSN.xml` as the factory value instead.",
     ),
-    letters("Profile_Rule_[B-D]", "Profile_Rule_", 'B', 'D', Rule, "").spec(
-        "R-RULE-3",
-        "Further profile rules, evaluated in order after Profile_Rule.",
+    (
+        "Resync_Periodic",
+        "Seconds between successful resyncs (`N`, `a,b,c`, `N+R`); 0 disables.",
     ),
-    p(
-        "DHCP_Option_To_Use",
-        DhcpOptions { v6: false },
-        "66,160,159,150,60,43,125",
-    )
-    .spec(
-        "R-DHCP-1",
-        "DHCP options searched for the provisioning server, in order.",
+    (
+        "Resync_Error_Retry_Delay",
+        "Seconds before retrying a failed resync, or a backoff list; 0: no retry.",
     ),
-    p(
-        "DHCPv6_Option_To_Use",
-        DhcpOptions { v6: true },
-        "17,160,159",
-    )
-    .spec(
-        "R-DHCP-1",
-        "DHCPv6 options searched for the provisioning server, in order.",
-    ),
-    p(
-        "Log_Request_Msg",
-        Template,
-        "$PN $MAC -- Requesting resync $SCHEME://$SERVIP:$PORT$PATH",
-    )
-    .alias(&["Log_Resync_Request_Msg"])
-    .spec(
-        "R-LOG-2",
-        "Syslog message when a resync starts; empty sends nothing.",
-    ),
-    p(
-        "Log_Success_Msg",
-        Template,
-        "$PN $MAC -- Successful resync $SCHEME://$SERVIP:$PORT$PATH",
-    )
-    .alias(&["Log_Resync_Success_Msg"])
-    .spec("R-LOG-2", "Syslog message after a successful resync."),
-    p(
-        "Log_Failure_Msg",
-        Template,
-        "$PN $MAC -- Resync failed: $ERR",
-    )
-    .alias(&["Log_Resync_Failure_Msg"])
-    .spec("R-LOG-2", "Syslog message after a failed resync."),
-    p(
-        "Log_Upgrade_Request_Msg",
-        Template,
-        "$PN $MAC -- Requesting upgrade $SCHEME://$SERVIP:$PORT$PATH",
-    )
-    .spec("R-LOG-2", "Syslog message when an upgrade starts."),
-    p(
-        "Log_Upgrade_Success_Msg",
-        Template,
-        "$PN $MAC -- Successful upgrade $SCHEME://$SERVIP:$PORT$PATH",
-    )
-    .spec("R-LOG-2", "Syslog message after a successful upgrade."),
-    p(
-        "Log_Upgrade_Failure_Msg",
-        Template,
-        "$PN $MAC -- Upgrade failed: $ERR",
-    )
-    .spec("R-LOG-2", "Syslog message after a failed upgrade."),
-    p("Upgrade_Enable", Bool, "Yes").spec("R-FLOW-3", "Allow firmware upgrades."),
-    p("Upgrade_Error_Retry_Delay", DELAY, "3600")
-        .spec("R-SEC-6", "Seconds before retrying a failed upgrade."),
-    p("Downgrade_Rev_Limit", String, "").spec(
-        "R-FLOW-3",
-        "Lowest firmware revision an upgrade rule may install.",
-    ),
-    p("Upgrade_Rule", Rule, "").spec("R-FLOW-3", "Rule naming the firmware image to install."),
-    p("Report_Rule", Rule, "").spec("R-HTTP-2", "Where the phone uploads its status report."),
-    p("HTTP_Report_Method", Enum(&["POST", "PUT"]), "POST")
-        .spec("R-HTTP-2", "HTTP method used for Report_Rule uploads."),
-    p("User_Agent", Template, "").spec(
-        "R-HTTP-3",
-        "User-Agent override; empty sends `Cisco-<PN>/<firmware> (<MAC>)`.",
-    ),
-    p("IKM_HTTP_Encrypt_Content", Bool, "No")
-        .spec("R-FMT-7", "Encrypt HTTP report content (RFC 8188)."),
-    letters("GPP_[A-P]", "GPP_", 'A', 'P', String, "").spec(
-        "R-MACRO",
-        "General purpose parameters, readable as $A…$P; alias maps live here.",
-    ),
-    letters("GPP_S[A-D]", "GPP_S", 'A', 'D', String, "").spec(
-        "R-MACRO",
-        "Secure general purpose parameters (hidden from the UI).",
-    ),
-    // --- Security (R-SEC) ---
-    p("Restricted_Access_Domains", DomainList, "").spec(
-        "R-SEC-1",
-        "Only these domains may serve profiles, firmware, reports, proxies.",
-    ),
-    p("TLS_Cipher_List", CipherList, "")
-        .tr("Device.X_CISCO_SecuritySettings.TLSCipherList")
-        .spec(
-            "R-SEC-2",
-            "OpenSSL cipher string; blank or invalid uses the default list.",
-        ),
-    n(
-        "TLS_Name_Validate_n_",
-        "TLS_Name_Validate_",
-        "_",
-        Bool,
-        "Yes",
-    )
-    .spec(
-        "R-SEC-3",
-        "Check the server certificate's SAN/CN against the host.",
-    ),
-    p("Proxy_Mode", Enum(&["Auto", "Manual", "Off"]), "Off").spec(
-        "R-SEC-4",
-        "HTTP proxy for provisioning, upgrade and reports.",
-    ),
-    p("Use_Auto_Discovery__WPAD_", Bool, "Yes")
-        .spec("R-SEC-4", "Find the PAC file by WPAD (Proxy_Mode Auto)."),
-    p("PAC_URL", Url(&["tftp", "http", "https"]), "")
-        .spec("R-SEC-4", "PAC file URL when WPAD is off."),
-    p("Proxy_Host", Host { port: false }, "").spec("R-SEC-4", "Manual proxy host (no scheme)."),
-    p("Proxy_Port", PORT, "3128").spec("R-SEC-4", "Manual proxy port."),
-    p("Proxy_Server_Requires_Authentication", Bool, "No").spec(
-        "R-SEC-4",
-        "Send Proxy_Username/Proxy_Password to the proxy.",
-    ),
-    p("Proxy_Username", String, "").spec("R-SEC-4", "Proxy user name."),
-    p("Proxy_Password", String, "").spec("R-SEC-4", "Proxy password."),
-    p("Firewall", ON_OFF, "Enabled").spec("R-SEC-5", "Built-in firewall."),
-    p("Firewall_Config", FirewallConfig, "").spec(
-        "R-SEC-5",
+    (
+        "Firewall_Config",
         "Firewall options: NO_ICMP_PING, UDP:p[:q], TCP:p[:q], …",
     ),
-    n(
-        "SIP_Transport_n_",
-        "SIP_Transport_",
-        "_",
-        Enum(&["UDP", "TCP", "TLS", "AUTO"]),
-        "UDP",
-    )
-    .spec("R-SEC-6", "SIP transport of line n."),
-    n("Auth_INVITE_n_", "Auth_INVITE_", "_", Bool, "No")
-        .spec("R-SEC-6", "Challenge incoming INVITEs on line n."),
-    n("MediaSec_Request_n_", "MediaSec_Request_", "_", Bool, "No").spec(
-        "R-SEC-6",
-        "The phone starts media-plane security negotiation.",
+    (
+        "TLS_Cipher_List",
+        "OpenSSL cipher string; blank or invalid uses the default list.",
     ),
-    n(
-        "MediaSec_Over_TLS_Only_n_",
-        "MediaSec_Over_TLS_Only_",
-        "_",
-        Bool,
-        "No",
-    )
-    .spec("R-SEC-6", "Media security only when SIP runs over TLS."),
-    p("LDAP_Server", Url(&["ldap", "ldaps"]), "").spec(
-        "R-SEC-6",
-        "Directory server, `ldaps://host[:636]` or `ldap://host[:port]`.",
-    ),
-    p("LDAP_StartTLS_Enable", Bool, "No").spec("R-SEC-6", "Upgrade ldap:// with StartTLS."),
-    p("VPN_Server", Host { port: false }, "").spec("R-SEC-6", "VPN server IP or FQDN."),
-    p("VPN_User_Name", String, "").spec("R-SEC-6", "VPN user name."),
-    p("VPN_Password", String, "").spec("R-SEC-6", "VPN password."),
-    p("VPN_Tunnel_Group", String, "").spec("R-SEC-6", "VPN tunnel group."),
-    p("Connect_on_Bootup", Bool, "No").spec("R-SEC-6", "Connect the VPN after a reboot."),
-    p("Enable_802.1X_Authentication", Bool, "No").spec("R-SEC-6", "802.1X port authentication."),
-    p("Webex_Onboard_Enable", Bool, "Yes").spec("R-ACT-2", "Allow Webex cloud onboarding."),
-    p("Peer_Firmware_Sharing", Bool, "Yes").spec(
-        "R-SEC-6",
-        "Share firmware images with peer phones on the LAN.",
-    ),
-    p("Primary_DNS", IpAddr, "").spec("R-SEC-6", "DNS server address."),
-    p(
-        "Back_Light_Timer",
-        Enum(&["1m", "5m", "30m", "Always On"]),
-        "5m",
-    )
-    .spec("R-SEC-6", "Screen backlight timeout."),
-    n("Proxy_n_", "Proxy_", "_", Host { port: true }, "")
-        .spec("R-SEC-1", "SIP proxy of line n (host[:port])."),
-    n("Display_Name_n_", "Display_Name_", "_", String, "")
-        .spec("R-SEC-6", "Caller name shown for line n."),
-    n("User_ID_n_", "User_ID_", "_", String, "").spec("R-FMT-8", "SIP user of line n."),
-    n("Password_n_", "Password_", "_", String, "").spec("R-FMT-8", "SIP password of line n."),
-    p("Syslog_Server", Host { port: true }, "").spec(
-        "R-LOG-1",
-        "Syslog destination host[:port] for resync/upgrade messages.",
-    ),
-    p("Syslog_Server_IP", Host { port: true }, "").spec(
-        "R-LOG-1",
-        "Syslog destination (older name used by the seeds' ATA examples).",
+    (
+        "User_Agent",
+        "User-Agent override; empty sends `Cisco-<PN>/<firmware> (<MAC>)`.",
     ),
 ];
+
+/// One phone model and its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// Product name, e.g. `CP-8851-3PCC`.
+    pub pn: &'static str,
+    /// Series: `6800`, `7800` or `8800`.
+    pub family: &'static str,
+    /// Extensions (lines): `Line_Enable_1_` … `Line_Enable_{ext}_`.
+    pub ext: u16,
+    /// Line keys: `Extended_Function_1_` … `Extended_Function_{keys}_`.
+    pub keys: u16,
+    /// Attendant console units the model takes (0: none).
+    pub units: u16,
+    /// Keys per attendant console unit.
+    pub unit_keys: u16,
+    #[serde(skip)]
+    pub(crate) bit: u32,
+}
+
+impl ModelInfo {
+    /// The four model digits (`8851`).
+    pub fn number(&self) -> &'static str {
+        self.pn.get(3..7).unwrap_or(self.pn)
+    }
+}
+
+/// Every model, in table order.
+pub fn models() -> &'static [ModelInfo] {
+    static M: OnceLock<Vec<ModelInfo>> = OnceLock::new();
+    M.get_or_init(|| {
+        MODELS
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                let f: Vec<&'static str> = l.split('\t').collect();
+                let n = |s: &str| s.parse::<u16>().expect("models.tsv count");
+                ModelInfo {
+                    pn: f[0],
+                    family: f[1],
+                    ext: n(f[2]),
+                    keys: n(f[3]),
+                    units: n(f[4]),
+                    unit_keys: n(f[5]),
+                    bit: 1 << i,
+                }
+            })
+            .collect()
+    })
+}
+
+pub(super) fn specs() -> &'static [ParamSpec] {
+    static S: OnceLock<Vec<ParamSpec>> = OnceLock::new();
+    S.get_or_init(|| {
+        PARAMS
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| parse_row(l).unwrap_or_else(|e| panic!("params.tsv: {e}: {l}")))
+            .collect()
+    })
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn leak_list(items: Vec<&'static str>) -> &'static [&'static str] {
+    Box::leak(items.into_boxed_slice())
+}
+
+/// `Device.X_CISCO_Profile.<name>`, dots written as `_`.
+pub(super) fn generated_path(name: &str) -> String {
+    format!("{PROFILE_PREFIX}{}", name.replace('.', "_"))
+}
+
+fn model_set(field: &str) -> Result<ModelSet, String> {
+    if field == "all" {
+        return Ok(ModelSet(u32::MAX));
+    }
+    let mut bits = 0;
+    for item in field.split(',') {
+        let hit: Vec<_> = models()
+            .iter()
+            .filter(|m| m.family == item || m.number() == item)
+            .collect();
+        if hit.is_empty() {
+            return Err(format!("unknown model or family `{item}`"));
+        }
+        bits |= hit.iter().fold(0, |b, m| b | m.bit);
+    }
+    Ok(ModelSet(bits))
+}
+
+fn parse_kind(t: &'static str) -> Result<ParamType, String> {
+    let (head, arg) = t.split_once(':').unwrap_or((t, ""));
+    let range = |a: &str| -> Result<(i64, i64), String> {
+        let (lo, hi) = a.split_once('-').ok_or("range needs MIN-MAX")?;
+        Ok((
+            lo.parse().map_err(|_| format!("bad min `{lo}`"))?,
+            hi.parse().map_err(|_| format!("bad max `{hi}`"))?,
+        ))
+    };
+    let milli = |s: &str| -> Result<i64, String> {
+        s.parse::<f64>()
+            .map(|f| (f * 1000.0).round() as i64)
+            .map_err(|_| format!("bad number `{s}`"))
+    };
+    Ok(match head {
+        "bool" => ParamType::Bool,
+        "int" => {
+            let (min, max) = range(arg)?;
+            ParamType::Int { min, max }
+        }
+        "decimal" => {
+            let (lo, hi) = arg.split_once('-').ok_or("decimal needs MIN-MAX")?;
+            ParamType::Decimal {
+                min_milli: milli(lo)?,
+                max_milli: milli(hi)?,
+            }
+        }
+        "hex" => ParamType::Hex {
+            max: arg.parse().map_err(|_| "hex needs MAX")?,
+        },
+        "enum" => ParamType::Enum(leak_list(arg.split('|').collect())),
+        "str" => ParamType::String,
+        "url" => ParamType::Url(leak_list(arg.split(',').collect())),
+        "host" => ParamType::Host { port: false },
+        "hostport" => ParamType::Host { port: true },
+        "ip" => ParamType::IpAddr,
+        "ipv4" => ParamType::Ipv4,
+        "rule" => ParamType::Rule,
+        "template" => ParamType::Template,
+        "dhcp4" => ParamType::DhcpOptions { v6: false },
+        "dhcp6" => ParamType::DhcpOptions { v6: true },
+        "domains" => ParamType::DomainList,
+        "firewall" => ParamType::FirewallConfig,
+        "ciphers" => ParamType::CipherList,
+        "periodic" => ParamType::Schedule(ScheduleKind::Periodic),
+        "retry" => ParamType::Schedule(ScheduleKind::RetryBackoff),
+        "hhmm" => ParamType::Schedule(ScheduleKind::TimeOfDay),
+        "tone" => ParamType::Tone,
+        "cadence" => ParamType::Cadence,
+        "dialplan" => ParamType::DialPlan,
+        "keylist" => ParamType::KeyList,
+        "kv" => ParamType::KeyValues,
+        "dst" => ParamType::DstRule,
+        "tz" => ParamType::TimeZone,
+        "date" => ParamType::Date,
+        "clock" => ParamType::Clock,
+        "codec" => ParamType::Codec,
+        _ => return Err(format!("unknown type `{t}`")),
+    })
+}
+
+/// Splits `Line_Enable_{ext}_` into prefix, index and suffix, and gives
+/// the display name (`Line_Enable_n_`, `GPP_[A-P]`).
+fn parse_name(
+    pattern: &'static str,
+) -> Result<(&'static str, &'static str, Index, &'static str), String> {
+    let Some(open) = pattern.find('{') else {
+        return Ok((pattern, "", Index::None, pattern));
+    };
+    let close = pattern.find('}').ok_or("unclosed `{`")?;
+    let (prefix, var, suffix) = (
+        &pattern[..open],
+        &pattern[open + 1..close],
+        &pattern[close + 1..],
+    );
+    let numbered = |min, max, per| Index::Number { min, max, per };
+    let max_of = |f: fn(&ModelInfo) -> u16| models().iter().map(f).max().unwrap_or(1);
+    let index = match var {
+        "ext" => numbered(1, max_of(|m| m.ext), Per::Ext),
+        "key" => numbered(1, max_of(|m| m.keys), Per::Key),
+        "ukey" => numbered(1, max_of(|m| m.unit_keys), Per::UnitKey),
+        _ => {
+            let (lo, hi) = var
+                .split_once('-')
+                .ok_or("index needs {ext}, {key}, {ukey} or a range")?;
+            match (lo.parse::<u16>(), hi.parse::<u16>()) {
+                (Ok(a), Ok(b)) => numbered(a, b, Per::Fixed),
+                _ => {
+                    let (a, b) = (lo.chars().next(), hi.chars().next());
+                    match (a, b) {
+                        (Some(first), Some(last)) if lo.len() == 1 && hi.len() == 1 => {
+                            Index::Letter { first, last }
+                        }
+                        _ => return Err(format!("bad index `{var}`")),
+                    }
+                }
+            }
+        }
+    };
+    let display = match index {
+        Index::Letter { first, last } => leak(format!("{prefix}[{first}-{last}]{suffix}")),
+        _ => leak(format!("{prefix}n{suffix}")),
+    };
+    Ok((prefix, suffix, index, display))
+}
+
+fn parse_row(line: &'static str) -> Result<ParamSpec, String> {
+    let f: Vec<&'static str> = line.split('\t').collect();
+    let [pattern, section, kind, default, ua, flags, models, since, tr069, spec] = f[..] else {
+        return Err(format!("{} fields, want 10", f.len()));
+    };
+    let (prefix, suffix, index, name) = parse_name(pattern)?;
+    let tr069 = match (index, tr069) {
+        (Index::None, "") => Some(leak(generated_path(prefix))),
+        (Index::None, p) => Some(p),
+        _ => None,
+    };
+    let aliases = ALIASES
+        .iter()
+        .find(|(n, _)| *n == pattern)
+        .map_or(&[][..], |(_, a)| *a);
+    let doc = DOCS
+        .iter()
+        .find(|(n, _)| *n == pattern)
+        .map_or("", |(_, d)| *d);
+    Ok(ParamSpec {
+        name,
+        prefix,
+        suffix,
+        index,
+        kind: parse_kind(kind)?,
+        default,
+        ua,
+        secret: flags.contains('s'),
+        section,
+        models: model_set(models)?,
+        since,
+        tr069,
+        aliases,
+        spec,
+        doc,
+    })
+}

@@ -441,10 +441,20 @@ fn check_time_of_day(v: &str) -> Result<(), Invalid> {
 
 pub(super) fn validate(spec: &ParamSpec, v: &str) -> Result<(), Invalid> {
     let name = spec.name;
+    // An empty value is "unset" for parameters whose factory value is
+    // empty (`<INFOREQ_Dynamic_Payload/>`); typed ones with a default need one.
+    if v.is_empty() && spec.default.is_empty() {
+        return Ok(());
+    }
     if v.is_empty()
         && matches!(
             spec.kind,
-            ParamType::Bool | ParamType::Int { .. } | ParamType::Enum(_)
+            ParamType::Bool
+                | ParamType::Int { .. }
+                | ParamType::Enum(_)
+                | ParamType::Decimal { .. }
+                | ParamType::Hex { .. }
+                | ParamType::Codec
         )
     {
         return Err(bad(
@@ -562,5 +572,356 @@ pub(super) fn validate(spec: &ParamSpec, v: &str) -> Result<(), Invalid> {
         ParamType::Schedule(ScheduleKind::Periodic) => parse_periodic(v).map(|_| ()),
         ParamType::Schedule(ScheduleKind::RetryBackoff) => parse_retry_schedule(v).map(|_| ()),
         ParamType::Schedule(ScheduleKind::TimeOfDay) => check_time_of_day(v),
+        ParamType::Ipv4 => {
+            if v.is_empty() || v.parse::<std::net::Ipv4Addr>().is_ok() {
+                Ok(())
+            } else {
+                Err(bad(
+                    "invalid-ip",
+                    format!("`{v}` is not an IPv4 address"),
+                    "write four numbers 0-255, e.g. `192.168.1.10`",
+                ))
+            }
+        }
+        ParamType::Decimal {
+            min_milli,
+            max_milli,
+        } => check_decimal(v, min_milli, max_milli),
+        ParamType::Hex { max } => check_hex(v, max),
+        ParamType::Tone => check_tone(v),
+        ParamType::Cadence => check_cadence(v),
+        ParamType::DialPlan => check_dial_plan(v),
+        ParamType::KeyList => check_key_list(v),
+        ParamType::KeyValues => check_key_values(v),
+        ParamType::DstRule => check_dst(v),
+        ParamType::TimeZone => check_time_zone(v),
+        ParamType::Date => check_date(v),
+        ParamType::Clock => check_clock(v),
+        ParamType::Codec => {
+            if CODECS.contains(&v) {
+                Ok(())
+            } else {
+                Err(bad(
+                    "invalid-enum",
+                    format!("`{v}` is not a codec of {name}"),
+                    format!("accepted values: {}", CODECS.join(", ")),
+                ))
+            }
+        }
+    }
+}
+
+/// Codec names of the preferred-codec lists.
+const CODECS: &[&str] = &[
+    "G711u",
+    "G711a",
+    "G729a",
+    "G722",
+    "G722.2",
+    "iLBC",
+    "iSAC",
+    "OPUS",
+    "Unspecified",
+];
+
+fn is_decimal(t: &str) -> bool {
+    let t = t.strip_prefix('-').unwrap_or(t);
+    let (a, b) = t.split_once('.').unwrap_or((t, ""));
+    (!a.is_empty() || !b.is_empty())
+        && a.bytes().all(|c| c.is_ascii_digit())
+        && b.bytes().all(|c| c.is_ascii_digit())
+}
+
+fn check_decimal(v: &str, min: i64, max: i64) -> Result<(), Invalid> {
+    let range = format!("{}-{}", min as f64 / 1000.0, max as f64 / 1000.0);
+    let n = is_decimal(v)
+        .then(|| v.parse::<f64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            bad(
+                "invalid-number",
+                format!("`{v}` is not a number"),
+                format!("write a decimal number in {range}, e.g. `.5`"),
+            )
+        })?;
+    let m = (n * 1000.0).round() as i64;
+    if (min..=max).contains(&m) {
+        Ok(())
+    } else {
+        Err(bad(
+            "int-range",
+            format!("{v} is outside {range}"),
+            format!("use a value in {range}"),
+        ))
+    }
+}
+
+fn check_hex(v: &str, max: u32) -> Result<(), Invalid> {
+    let digits = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X"));
+    match digits.and_then(|d| u32::from_str_radix(d, 16).ok()) {
+        Some(n) if n <= max => Ok(()),
+        Some(_) => Err(bad(
+            "int-range",
+            format!("{v} is above {max:#x}"),
+            format!("use 0x00-{max:#04x}"),
+        )),
+        None => Err(bad(
+            "invalid-hex",
+            format!("`{v}` is not a hexadecimal value"),
+            "write 0x followed by hex digits, e.g. `0x68`",
+        )),
+    }
+}
+
+const TONE_HINT: &str =
+    "a tone script is `FREQ@LEVEL[,FREQ@LEVEL];DURATION(ON/OFF/FREQS[,…])[;…]`, \
+                         e.g. `350@-19,440@-19;10(*/0/1+2)`";
+
+/// `DURATION(ON/OFF[/FREQS],…)` with `*` for "forever".
+fn check_segments(
+    part: &str,
+    with_freqs: bool,
+    hint: &str,
+    code: &'static str,
+) -> Result<(), Invalid> {
+    let err = |why: String| Err(bad(code, why, hint));
+    let Some((dur, rest)) = part.split_once('(') else {
+        return err(format!("`{part}` has no `(`"));
+    };
+    let Some(body) = rest.strip_suffix(')') else {
+        return err(format!("`{part}` does not end in `)`"));
+    };
+    if !(dur == "*" || is_decimal(dur)) {
+        return err(format!("`{dur}` is not a duration"));
+    }
+    for seg in body.split(',') {
+        let f: Vec<&str> = seg.split('/').collect();
+        let ok = match (with_freqs, f.as_slice()) {
+            (true, [on, off, freqs]) => {
+                (*on == "*" || is_decimal(on))
+                    && (*off == "*" || is_decimal(off))
+                    && freqs
+                        .split('+')
+                        .all(|x| x.parse::<u8>().is_ok_and(|n| n <= 6))
+            }
+            (false, [on, off]) => is_decimal(on) && is_decimal(off),
+            _ => false,
+        };
+        if !ok {
+            return err(format!("`{seg}` is not an on/off segment"));
+        }
+    }
+    Ok(())
+}
+
+fn check_tone(v: &str) -> Result<(), Invalid> {
+    let mut parts = v.split(';');
+    let freqs = parts.next().unwrap_or_default();
+    for f in freqs.split(',') {
+        let ok = f
+            .split_once('@')
+            .is_some_and(|(hz, lvl)| hz.parse::<u16>().is_ok() && is_decimal(lvl));
+        if !ok {
+            return Err(bad(
+                "invalid-tone",
+                format!("`{f}` is not FREQ@LEVEL"),
+                TONE_HINT,
+            ));
+        }
+    }
+    let mut any = false;
+    for p in parts.filter(|p| !p.is_empty()) {
+        check_segments(p, true, TONE_HINT, "invalid-tone")?;
+        any = true;
+    }
+    if any {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid-tone",
+            "the tone has no cadence part",
+            TONE_HINT,
+        ))
+    }
+}
+
+fn check_cadence(v: &str) -> Result<(), Invalid> {
+    const HINT: &str = "a cadence is `DURATION(ON/OFF[,ON/OFF…])`, e.g. `60(.3/.2,1/.2,.3/4)`";
+    for p in v.split(';').filter(|p| !p.is_empty()) {
+        check_segments(p, false, HINT, "invalid-cadence")?;
+    }
+    Ok(())
+}
+
+fn check_dial_plan(v: &str) -> Result<(), Invalid> {
+    const HINT: &str = "a dial plan is `(pattern|pattern|…)` of digits, x, ., [ranges], \
+                        <translations> and S/L timers, e.g. `(*xx|[2-9]xxxxxx|1xxx[2-9]xxxxxxS0)`";
+    let mut stack = Vec::new();
+    for (i, c) in v.char_indices() {
+        match c {
+            '(' | '[' | '<' => stack.push(c),
+            ')' | ']' | '>' => {
+                let want = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '<',
+                };
+                if stack.pop() != Some(want) {
+                    return Err(bad(
+                        "invalid-dial-plan",
+                        format!("`{c}` at offset {i} closes nothing"),
+                        HINT,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    match stack.last() {
+        None => Ok(()),
+        Some(c) => Err(bad(
+            "invalid-dial-plan",
+            format!("`{c}` is never closed"),
+            HINT,
+        )),
+    }
+}
+
+fn check_key_list(v: &str) -> Result<(), Invalid> {
+    for item in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let (key, pos) = item.split_once('|').unwrap_or((item, "1"));
+        let key_ok = !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !key_ok || pos.parse::<u8>().is_err() {
+            return Err(bad(
+                "invalid-key-list",
+                format!("`{item}` is not a softkey entry"),
+                "write `name[|position];…`, e.g. `bxfer|1;xfer|2;endcall|3;`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_key_values(v: &str) -> Result<(), Invalid> {
+    for item in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let ok = item.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        if !ok {
+            return Err(bad(
+                "invalid-key-values",
+                format!("`{item}` is not key=value"),
+                "write `key=value;key=value`, e.g. `fnc=blf+sd+cp;sub=1001@example.com`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_dst(v: &str) -> Result<(), Invalid> {
+    const HINT: &str = "write `start=M/D/W/H[:m[:s]];end=M/D/W/H[:m[:s]];save=H[:m[:s]]`, \
+                        e.g. `start=3/-1/7/2;end=10/-1/7/2;save=1`";
+    let mut keys = Vec::new();
+    for item in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((k, val)) = item.split_once('=') else {
+            return Err(bad(
+                "invalid-dst-rule",
+                format!("`{item}` is not key=value"),
+                HINT,
+            ));
+        };
+        let num = |s: &str| {
+            let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        let ok = match k {
+            "start" | "end" => {
+                let f: Vec<&str> = val.split('/').collect();
+                f.len() == 4
+                    && f[..3].iter().all(|x| num(x))
+                    && f[3].split(':').count() <= 3
+                    && f[3].split(':').all(num)
+            }
+            "save" => val.split(':').count() <= 3 && val.split(':').all(num),
+            _ => false,
+        };
+        if !ok {
+            return Err(bad(
+                "invalid-dst-rule",
+                format!("`{item}` is not a valid {k} entry"),
+                HINT,
+            ));
+        }
+        keys.push(k);
+    }
+    if v.is_empty() || (keys.contains(&"start") && keys.contains(&"end")) {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid-dst-rule",
+            "the rule needs both start= and end=",
+            HINT,
+        ))
+    }
+}
+
+fn check_time_zone(v: &str) -> Result<(), Invalid> {
+    let ok = v == "GMT"
+        || v.strip_prefix("GMT")
+            .and_then(|r| r.strip_prefix(['+', '-']))
+            .and_then(|r| r.split_once(':'))
+            .is_some_and(|(h, m)| {
+                h.len() == 2
+                    && m.len() == 2
+                    && h.parse::<u8>().is_ok_and(|h| h <= 14)
+                    && m.parse::<u8>().is_ok_and(|m| m < 60)
+            });
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid-time-zone",
+            format!("`{v}` is not a time zone"),
+            "write GMT, GMT+hh:mm or GMT-hh:mm, e.g. `GMT-06:00`",
+        ))
+    }
+}
+
+fn check_date(v: &str) -> Result<(), Invalid> {
+    let f: Vec<&str> = v.split('/').collect();
+    let ok = f.len() == 3
+        && f[0].parse::<u8>().is_ok_and(|m| (1..=12).contains(&m))
+        && f[1].parse::<u8>().is_ok_and(|d| (1..=31).contains(&d))
+        && f[2].len() == 4
+        && f[2].parse::<u16>().is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid-date",
+            format!("`{v}` is not a date"),
+            "write mm/dd/yyyy, e.g. `12/31/2026`",
+        ))
+    }
+}
+
+fn check_clock(v: &str) -> Result<(), Invalid> {
+    let t = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let ok = t.split_once(['/', ':']).is_some_and(|(h, m)| {
+        h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid-time",
+            format!("`{v}` is not a time"),
+            "write HH/mm (24-hour), e.g. `14/30`",
+        ))
     }
 }
