@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use phoneprov_cwmp::{
-    AcsConfig, AcsEvent, AcsSession, EventCode, Inform, Rpc, Task, TaskSource, TransferComplete,
+    AcsConfig, AcsEvent, AcsSession, AcsStep, EventCode, Inform, Rpc, Task, TransferComplete,
 };
 use phoneprov_store::{
     AcsRepo, Claimed, EventKind, FinishWrite, InformRecord, InformWrite, Mac, NewEvent, Outcome,
@@ -100,52 +100,6 @@ const PREFETCH: usize = 4;
 pub(crate) struct PostOutcome {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
-}
-
-/// Pulls tasks for the session: those claimed with the Inform, then the
-/// task table.
-struct DbSource<'a> {
-    db: &'a Db,
-    mac: Option<&'a str>,
-    prefetched: &'a mut VecDeque<Claimed>,
-}
-
-impl TaskSource for DbSource<'_> {
-    fn next_task(&mut self, _: &phoneprov_cwmp::DeviceId) -> Option<Task> {
-        let mac = self.mac?;
-        let next = match self.prefetched.pop_front() {
-            Some(claimed) => Ok(Some(claimed)),
-            None => self
-                .db
-                .lock()
-                .claim_tasks(mac, 1)
-                .map(|c| c.into_iter().next()),
-        };
-        match next {
-            Ok(Some((id, json))) => {
-                let rpc = match db::decode_task(id, &json) {
-                    Ok(rpc) => rpc,
-                    Err(e) => {
-                        tracing::warn!(mac, error = %e, "cannot read a claimed ACS task");
-                        return None;
-                    }
-                };
-                let kind_of = |path: &str| {
-                    self.db
-                        .dm_param(mac, path)
-                        .ok()
-                        .flatten()
-                        .and_then(|(_, k)| k)
-                };
-                Some(Task::new(id.to_string(), rpc.to_rpc(id, &kind_of)))
-            }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(mac, error = %e, "cannot claim the next ACS task");
-                None
-            }
-        }
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -321,21 +275,25 @@ impl Acs {
         body: &[u8],
         peer: IpAddr,
     ) -> PostOutcome {
-        let reply = {
+        let mut step = {
             let mut st = lock(&entry.state);
             st.last_active = Instant::now();
-            let SessionState {
-                machine,
-                mac,
-                prefetched,
-                ..
-            } = &mut *st;
-            let mut source = DbSource {
-                db: &self.inner.db,
-                mac: mac.as_deref(),
-                prefetched,
-            };
-            machine.handle_request_with(body, &mut source)
+            st.machine.handle(body)
+        };
+        // The machine asks for work; the tasks come from those claimed with
+        // the Inform, then from the queue, read off the async workers.
+        let reply = loop {
+            match step {
+                AcsStep::Reply(reply) => break reply,
+                AcsStep::NeedTasks(_) => {
+                    let fetched = self.fetch_tasks(entry).await.map_err(|e| {
+                        let mac = Self::session_mac(entry);
+                        tracing::warn!(?mac, error = %e, "cannot fetch the ACS tasks of a session");
+                        e.to_string()
+                    });
+                    step = lock(&entry.state).machine.tasks_fetched(fetched);
+                }
+            }
         };
         let mut deny = false;
         for ev in reply.events {
@@ -356,6 +314,66 @@ impl Acs {
         PostOutcome {
             status: reply.status,
             body: reply.body,
+        }
+    }
+
+    /// The next task of the session's device: one claimed with the Inform
+    /// (without a database round trip when it needs no cached parameter
+    /// type), else the next one claimed from the queue on the blocking
+    /// pool. Empty: the device has nothing queued.
+    async fn fetch_tasks(&self, entry: &SessionEntry) -> Result<Vec<Task>, AcsError> {
+        let (mac, prefetched) = {
+            let mut st = lock(&entry.state);
+            let next = st.prefetched.pop_front();
+            (st.mac.clone(), next)
+        };
+        let Some(mac) = mac else {
+            return Ok(Vec::new());
+        };
+        if let Some((id, json)) = &prefetched {
+            if let Ok(rpc) = db::decode_task(*id, json) {
+                if !rpc.needs_types() {
+                    return Ok(vec![Task::new(id.to_string(), rpc.to_rpc(*id, &|_| None))]);
+                }
+            }
+        }
+        let acs = self.clone();
+        tokio::task::spawn_blocking(move || acs.claim_blocking(&mac, prefetched))
+            .await
+            .map_err(|e| AcsError::Internal(format!("task fetch failed: {e}")))?
+    }
+
+    /// [`Acs::fetch_tasks`]' database side (blocking). A claimed task that
+    /// does not decode is recorded as a fault and the next one is taken.
+    fn claim_blocking(&self, mac: &str, mut next: Option<Claimed>) -> Result<Vec<Task>, AcsError> {
+        let mut db = self.inner.db.lock();
+        loop {
+            let (id, json) = match next.take() {
+                Some(c) => c,
+                None => match db.claim_tasks(mac, 1)?.into_iter().next() {
+                    Some(c) => c,
+                    None => return Ok(Vec::new()),
+                },
+            };
+            match db::decode_task(id, &json) {
+                Ok(rpc) => {
+                    let kind_of =
+                        |path: &str| db.dm_param(mac, path).ok().flatten().and_then(|(_, k)| k);
+                    return Ok(vec![Task::new(id.to_string(), rpc.to_rpc(id, &kind_of))]);
+                }
+                Err(e) => {
+                    tracing::warn!(mac, error = %e, "an unreadable ACS task is marked fault");
+                    let fault = SessionWrite::Finish(FinishWrite {
+                        id,
+                        state: TaskState::Fault,
+                        result: json!({ "error": e.to_string() }).to_string(),
+                        mac: mac.to_string(),
+                        updates: Vec::new(),
+                        deleted_prefix: None,
+                    });
+                    db.session_writes(&[fault]).into_iter().next().transpose()?;
+                }
+            }
         }
     }
 
@@ -416,6 +434,7 @@ impl Acs {
                     self.on_transfer_complete(&mac, &tc, peer)?;
                 }
             }
+            AcsEvent::TaskFetchFailed(_) => {}
             AcsEvent::ProtocolError(msg) => {
                 let mac = Self::session_mac(entry);
                 tracing::info!(?mac, %peer, "CWMP protocol error: {msg}");

@@ -243,6 +243,12 @@ impl TaskRpc {
         Ok(self)
     }
 
+    /// Whether [`TaskRpc::to_rpc`] asks for cached parameter types (a
+    /// SetParameterValues value without `type`).
+    pub fn needs_types(&self) -> bool {
+        matches!(self, TaskRpc::SetParameterValues { values, .. } if values.iter().any(|v| v.kind.is_none()))
+    }
+
     /// The CWMP request for task `id`; `kind_of` gives the cached type of
     /// a parameter for SetParameterValues values without `type`.
     pub fn to_rpc(&self, id: i64, kind_of: &dyn Fn(&str) -> Option<String>) -> Rpc {

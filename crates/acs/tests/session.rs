@@ -510,3 +510,71 @@ async fn idle_sessions_are_reaped_and_shutdown_requeues() {
     );
     assert_eq!(handle.active_sessions(), 0);
 }
+
+/// Runs `sql` on the data directory's database with the sqlite3 program
+/// (a second, independent client of the file).
+fn sqlite3(dir: &std::path::Path, sql: &str) {
+    let out = std::process::Command::new("sqlite3")
+        .arg(dir.join(phoneprov_store::DB_FILE))
+        .arg(sql)
+        .output()
+        .expect("sqlite3 is missing: run scripts/install-peers");
+    assert!(
+        out.status.success(),
+        "sqlite3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 11: the session asks for its tasks through events and the shell
+/// fetches them off the async workers; a database error while fetching is
+/// a session error: the CPE gets a SOAP fault 8002 (HTTP 500), never an
+/// empty "nothing to do" 204, and the task stays queued for the device's
+/// next session, which completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_task_fetch_ends_the_session_with_a_fault_and_keeps_the_task_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    add_phone(dir.path());
+    let acs = start(dir.path(), open_settings()).await;
+    let mut model = phone_model();
+    let mut cpe = HttpCpe::new(acs.addr, None);
+    let mut session = CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic]));
+    let (status, body) = cpe.post(&session.start()).await;
+    assert_eq!(status, 200, "the Inform is answered (nothing queued yet)");
+    let CpeStep::Post(empty) = session.handle_response(status, &body, &mut model).unwrap() else {
+        panic!("session ended early")
+    };
+    // A task arrives during the session; then every claim fails.
+    let id = queue_software_read(&acs);
+    sqlite3(
+        dir.path(),
+        "CREATE TRIGGER fail_claims BEFORE UPDATE ON acs_tasks \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    );
+    let (status, body) = cpe.post(&empty).await;
+    assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
+    let env = parse_envelope(&body).expect("a SOAP fault envelope");
+    let Rpc::Fault(fault) = env.body else {
+        panic!("not a fault: {:?}", env.body)
+    };
+    assert_eq!(fault.code, FaultCode::ACS_INTERNAL_ERROR);
+    assert!(
+        !fault.message.contains("injected"),
+        "no database detail reaches the CPE: {}",
+        fault.message
+    );
+    let t = acs.acs.task(mac(), id).unwrap().unwrap();
+    assert_eq!((t.state, t.attempts), (TaskState::Queued, 0));
+    assert_eq!(acs.acs.active_sessions(), 0, "the session is over");
+
+    sqlite3(dir.path(), "DROP TRIGGER fail_claims;");
+    let mut cpe = HttpCpe::new(acs.addr, None);
+    let inf = inform(&model, SERIAL, vec![EventCode::Periodic]);
+    let done = run_session(&mut cpe, CpeSession::new(inf), &mut model)
+        .await
+        .unwrap();
+    assert_eq!(done.handled_requests(), ["GetParameterValues"]);
+    let t = acs.acs.task(mac(), id).unwrap().unwrap();
+    assert_eq!((t.state, t.attempts), (TaskState::Done, 1));
+    acs.stop().await;
+}

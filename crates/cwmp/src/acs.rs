@@ -6,7 +6,12 @@
 //! 1. the CPE's Inform → InformResponse (in the CPE's CWMP version);
 //! 2. CPE requests (TransferComplete, GetRPCMethods) → their responses;
 //! 3. the CPE's empty POST → the first queued [`Task`] (one envelope per
-//!    HTTP response), each response or fault → the next task;
+//!    HTTP response), each response or fault → the next task. When its own
+//!    queue is empty the session asks the shell for more with
+//!    [`AcsStep::NeedTasks`] (the shell fetches them from its storage, off
+//!    its async workers, and answers with [`AcsSession::tasks_fetched`]):
+//!    the machine never calls out, so it holds no callback into storage
+//!    and a failed fetch is a session error (fault 8002), never "no tasks";
 //! 4. nothing left → `204 No Content`: the ACS is done. If the ACS held the
 //!    CPE's requests (HoldRequests), the CPE may now send them and the
 //!    session goes on at step 2.
@@ -47,20 +52,15 @@ impl Task {
 /// the tasks already enqueued.
 pub type PresetFn = Arc<dyn Fn(&Inform) -> Vec<Task> + Send + Sync>;
 
-/// Pull source of tasks, asked when the session's own queue is empty
-/// (e.g. the server's task table for this device).
-pub trait TaskSource {
-    /// The next task for `device`, if any.
-    fn next_task(&mut self, device: &DeviceId) -> Option<Task>;
-}
-
-/// A [`TaskSource`] with no tasks.
-struct NoTasks;
-
-impl TaskSource for NoTasks {
-    fn next_task(&mut self, _: &DeviceId) -> Option<Task> {
-        None
-    }
+/// What handling a POST (or a fetch answer) produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcsStep {
+    /// Send this answer.
+    Reply(AcsReply),
+    /// The session's own queue is empty: fetch the next tasks of this
+    /// device (none, one or a few) and pass them to
+    /// [`AcsSession::tasks_fetched`], which continues the same POST.
+    NeedTasks(DeviceId),
 }
 
 /// ACS session settings; cheap to clone (one per server, copied into each
@@ -127,6 +127,10 @@ pub enum AcsEvent {
     },
     /// The CPE broke the protocol; the session ends.
     ProtocolError(String),
+    /// The shell could not fetch the session's tasks
+    /// ([`AcsSession::tasks_fetched`] with an error); the session ends with
+    /// a SOAP fault 8002.
+    TaskFetchFailed(String),
 }
 
 /// The HTTP answer to one POST.
@@ -148,6 +152,9 @@ pub struct AcsReply {
 enum State {
     AwaitInform,
     Active,
+    /// [`AcsStep::NeedTasks`] was returned; waiting for
+    /// [`AcsSession::tasks_fetched`].
+    AwaitTasks,
     /// 204 sent; the CPE may still send held requests.
     Idle,
     Closed,
@@ -169,6 +176,8 @@ pub struct AcsSession {
     queue: VecDeque<Task>,
     in_flight: Option<InFlight>,
     next_id: u64,
+    /// Events of the POST being handled while tasks are fetched.
+    pending: Vec<AcsEvent>,
 }
 
 impl AcsSession {
@@ -182,6 +191,7 @@ impl AcsSession {
             queue: VecDeque::new(),
             in_flight: None,
             next_id: 1,
+            pending: Vec::new(),
         }
     }
 
@@ -220,37 +230,88 @@ impl AcsSession {
         out
     }
 
-    /// Handles one HTTP POST body (empty for the CPE's empty POST).
+    /// Handles one HTTP POST body (empty for the CPE's empty POST) for a
+    /// shell without task storage: only [`AcsSession::enqueue`]d tasks and
+    /// presets are sent.
     pub fn handle_request(&mut self, body: &[u8]) -> AcsReply {
-        self.handle_request_with(body, &mut NoTasks)
+        let mut step = self.handle(body);
+        loop {
+            match step {
+                AcsStep::Reply(reply) => return reply,
+                AcsStep::NeedTasks(_) => step = self.tasks_fetched(Ok(Vec::new())),
+            }
+        }
     }
 
-    /// Like [`AcsSession::handle_request`], asking `source` for tasks when
-    /// the session's own queue is empty.
-    pub fn handle_request_with(&mut self, body: &[u8], source: &mut dyn TaskSource) -> AcsReply {
+    /// Handles one HTTP POST body (empty for the CPE's empty POST). On
+    /// [`AcsStep::NeedTasks`] the answer to this POST comes from
+    /// [`AcsSession::tasks_fetched`].
+    pub fn handle(&mut self, body: &[u8]) -> AcsStep {
+        self.handle_inner(body)
+    }
+
+    /// The shell's answer to [`AcsStep::NeedTasks`]: the tasks fetched
+    /// (in order; empty when the device has none left), or why the fetch
+    /// failed. A failure ends the session with a SOAP fault 8002 (HTTP
+    /// 500) and [`AcsEvent::TaskFetchFailed`]: the shell's tasks stay in
+    /// its storage for the device's next session.
+    pub fn tasks_fetched(&mut self, fetched: Result<Vec<Task>, String>) -> AcsStep {
+        let mut events = std::mem::take(&mut self.pending);
+        if self.state != State::AwaitTasks {
+            events.push(AcsEvent::ProtocolError(
+                "tasks_fetched without NeedTasks (a bug of the shell)".into(),
+            ));
+            return AcsStep::Reply(self.close(500, Vec::new(), events));
+        }
+        self.state = State::Active;
+        match fetched {
+            Ok(tasks) if tasks.is_empty() => AcsStep::Reply(self.idle(events)),
+            Ok(tasks) => {
+                self.queue.extend(tasks);
+                self.next_or_done(events)
+            }
+            Err(why) => {
+                events.push(AcsEvent::TaskFetchFailed(why.clone()));
+                let fault = Fault::with_message(
+                    FaultCode::ACS_INTERNAL_ERROR,
+                    "the ACS cannot read its task queue; retry later",
+                );
+                let body = self.envelope(None, Rpc::Fault(fault));
+                AcsStep::Reply(self.close(500, body, events))
+            }
+        }
+    }
+
+    fn handle_inner(&mut self, body: &[u8]) -> AcsStep {
         let mut events = Vec::new();
+        if self.state == State::AwaitTasks {
+            events.push(AcsEvent::ProtocolError(
+                "POST while the ACS waits for its task queue (a bug of the shell)".into(),
+            ));
+            return AcsStep::Reply(self.close(500, Vec::new(), events));
+        }
         if self.state == State::Closed {
             events.push(AcsEvent::ProtocolError(
                 "POST after the session ended; start a new session with an Inform".into(),
             ));
-            return self.close(400, Vec::new(), events);
+            return AcsStep::Reply(self.close(400, Vec::new(), events));
         }
         if body.iter().all(u8::is_ascii_whitespace) {
-            return self.on_empty(source, events);
+            return self.on_empty(events);
         }
         let env = match parse_envelope(body) {
             Ok(env) => env,
-            Err(SoapError::EmptyBody) => return self.on_empty(source, events),
+            Err(SoapError::EmptyBody) => return self.on_empty(events),
             Err(e) => {
                 events.push(AcsEvent::ProtocolError(format!("malformed envelope: {e}")));
-                return self.close(400, Vec::new(), events);
+                return AcsStep::Reply(self.close(400, Vec::new(), events));
             }
         };
         if self.state == State::AwaitInform || self.state == State::Idle {
             if let Rpc::Inform(inform) = env.body {
                 // An Inform after 204 on the same connection starts a new
                 // session (nothing is pending then).
-                return self.on_inform(env.version, env.id, inform, events);
+                return AcsStep::Reply(self.on_inform(env.version, env.id, inform, events));
             }
             if self.state == State::AwaitInform {
                 self.version = env.version;
@@ -261,7 +322,7 @@ impl AcsSession {
                 events.push(AcsEvent::ProtocolError(msg.clone()));
                 let fault = Fault::with_message(FaultCode::ACS_INVALID_ARGUMENTS, msg);
                 let body = self.envelope(env.id, Rpc::Fault(fault));
-                return self.close(500, body, events);
+                return AcsStep::Reply(self.close(500, body, events));
             }
         }
         match env.body {
@@ -270,24 +331,24 @@ impl AcsSession {
                 events.push(AcsEvent::ProtocolError(msg.clone()));
                 let fault = Fault::with_message(FaultCode::ACS_INVALID_ARGUMENTS, msg);
                 let body = self.envelope(env.id, Rpc::Fault(fault));
-                self.close(500, body, events)
+                AcsStep::Reply(self.close(500, body, events))
             }
             Rpc::TransferComplete(tc) => {
                 events.push(AcsEvent::TransferComplete(tc));
-                self.answer(env.id, Rpc::TransferCompleteResponse, events)
+                AcsStep::Reply(self.answer(env.id, Rpc::TransferCompleteResponse, events))
             }
             Rpc::GetRPCMethods => {
                 let methods = ACS_METHODS.iter().map(|m| m.to_string()).collect();
-                self.answer(env.id, Rpc::GetRPCMethodsResponse(methods), events)
+                AcsStep::Reply(self.answer(env.id, Rpc::GetRPCMethodsResponse(methods), events))
             }
-            rpc if rpc.is_response() => self.on_response(rpc, source, events),
+            rpc if rpc.is_response() => self.on_response(rpc, events),
             other => {
                 // Unknown methods and ACS-direction requests sent by a CPE.
                 let fault = Fault::with_message(
                     FaultCode::ACS_METHOD_NOT_SUPPORTED,
                     format!("the ACS does not support {}", other.method_name()),
                 );
-                self.answer(env.id, Rpc::Fault(fault), events)
+                AcsStep::Reply(self.answer(env.id, Rpc::Fault(fault), events))
             }
         }
     }
@@ -324,18 +385,13 @@ impl AcsSession {
         self.reply(200, write_envelope(&env), events)
     }
 
-    fn on_response(
-        &mut self,
-        rpc: Rpc,
-        source: &mut dyn TaskSource,
-        mut events: Vec<AcsEvent>,
-    ) -> AcsReply {
+    fn on_response(&mut self, rpc: Rpc, mut events: Vec<AcsEvent>) -> AcsStep {
         let Some(flight) = self.in_flight.take() else {
             events.push(AcsEvent::ProtocolError(format!(
                 "{} received but no request is outstanding",
                 rpc.method_name()
             )));
-            return self.close(400, Vec::new(), events);
+            return AcsStep::Reply(self.close(400, Vec::new(), events));
         };
         match rpc {
             Rpc::Fault(fault) => events.push(AcsEvent::TaskFault {
@@ -354,42 +410,40 @@ impl AcsSession {
                     rpc.method_name()
                 )));
                 self.in_flight = Some(flight);
-                return self.close(400, Vec::new(), events);
+                return AcsStep::Reply(self.close(400, Vec::new(), events));
             }
         }
-        self.next_or_done(source, events)
+        self.next_or_done(events)
     }
 
-    fn on_empty(&mut self, source: &mut dyn TaskSource, mut events: Vec<AcsEvent>) -> AcsReply {
+    fn on_empty(&mut self, mut events: Vec<AcsEvent>) -> AcsStep {
         if self.state == State::AwaitInform {
             events.push(AcsEvent::ProtocolError(
                 "empty POST before Inform; a session starts with an Inform".into(),
             ));
-            return self.close(400, Vec::new(), events);
+            return AcsStep::Reply(self.close(400, Vec::new(), events));
         }
         if let Some(f) = &self.in_flight {
             events.push(AcsEvent::ProtocolError(format!(
                 "empty POST while task {} awaits {}",
                 f.task.id, f.expect
             )));
-            return self.close(400, Vec::new(), events);
+            return AcsStep::Reply(self.close(400, Vec::new(), events));
         }
-        self.next_or_done(source, events)
+        self.next_or_done(events)
     }
 
-    fn next_or_done(&mut self, source: &mut dyn TaskSource, mut events: Vec<AcsEvent>) -> AcsReply {
+    /// Sends the next queued task, or asks for more ([`AcsStep::NeedTasks`]).
+    fn next_or_done(&mut self, mut events: Vec<AcsEvent>) -> AcsStep {
         loop {
-            let task = match self.queue.pop_front() {
-                Some(t) => Some(t),
-                None => self.device().cloned().and_then(|d| source.next_task(&d)),
-            };
-            let Some(task) = task else {
-                self.state = State::Idle;
-                return AcsReply {
-                    status: 204,
-                    body: Vec::new(),
-                    events,
-                    done: true,
+            let Some(task) = self.queue.pop_front() else {
+                return match self.device().cloned() {
+                    Some(device) => {
+                        self.state = State::AwaitTasks;
+                        self.pending = events;
+                        AcsStep::NeedTasks(device)
+                    }
+                    None => AcsStep::Reply(self.idle(events)),
                 };
             };
             let sendable = !matches!(
@@ -419,7 +473,18 @@ impl AcsSession {
             });
             self.in_flight = Some(InFlight { task, expect });
             self.state = State::Active;
-            return self.reply(200, write_envelope(&env), events);
+            return AcsStep::Reply(self.reply(200, write_envelope(&env), events));
+        }
+    }
+
+    /// Nothing more to send: `204 No Content`.
+    fn idle(&mut self, events: Vec<AcsEvent>) -> AcsReply {
+        self.state = State::Idle;
+        AcsReply {
+            status: 204,
+            body: Vec::new(),
+            events,
+            done: true,
         }
     }
 

@@ -31,8 +31,8 @@
 //!   HTTP POST body, get an [`AcsReply`] (HTTP status, body, [`AcsEvent`]s).
 //!   Inform → InformResponse; CPE requests (TransferComplete,
 //!   GetRPCMethods) answered; on the CPE's empty POST, queued [`Task`]s
-//!   are sent one by one (from [`AcsSession::enqueue`], a [`TaskSource`],
-//!   or the presets hook run on `0 BOOTSTRAP` / `1 BOOT` / `2 PERIODIC`);
+//!   are sent one by one (from [`AcsSession::enqueue`], the shell's
+//!   storage through [`AcsStep::NeedTasks`], or the presets hook run on `0 BOOTSTRAP` / `1 BOOT` / `2 PERIODIC`);
 //!   `204 No Content` when none are left. Tasks sent but never answered are
 //!   returned by [`AcsSession::unfinished_tasks`] for requeueing.
 //! - [`CpeSession`]: one per session on the CPE side. It produces the
@@ -134,7 +134,7 @@ mod parse;
 pub mod session;
 mod write;
 
-pub use acs::{AcsConfig, AcsEvent, AcsReply, AcsSession, PresetFn, Task, TaskSource};
+pub use acs::{AcsConfig, AcsEvent, AcsReply, AcsSession, AcsStep, PresetFn, Task};
 pub use cpe::{CpeError, CpeSession, CpeStep};
 pub use data_model::{DataModel, DownloadAccepted};
 pub use fault::{Fault, FaultCode, ParameterFault};

@@ -270,3 +270,45 @@ fn r_tr69_2_cpe_keeps_a_refused_transfer_complete_for_the_next_session() {
         FaultCode::ACS_RETRY_REQUEST
     );
 }
+
+/// Issue 11: the session asks for work with `NeedTasks` (it calls nothing
+/// out); the events of the POST that asked (a task's response) come with
+/// the answer to the fetch, and a failed fetch is a session error: SOAP
+/// fault 8002, HTTP 500, the session over, never "no tasks" (204).
+#[test]
+fn r_tr69_2_acs_asks_for_tasks_and_a_failed_fetch_is_fault_8002() {
+    let mut acs = AcsSession::new(AcsConfig::default());
+    let AcsStep::Reply(r) = acs.handle(&inform_bytes()) else {
+        panic!("the Inform is answered without tasks")
+    };
+    assert_eq!(r.status, 200);
+    let AcsStep::NeedTasks(device) = acs.handle(b"") else {
+        panic!("an empty queue asks the shell")
+    };
+    assert_eq!(device, common::device());
+    let AcsStep::Reply(r) = acs.tasks_fetched(Ok(vec![Task::new("t1", Rpc::FactoryReset)])) else {
+        panic!("a fetched task is sent")
+    };
+    assert!(matches!(&r.events[..], [AcsEvent::TaskSent { task_id, .. }] if task_id == "t1"));
+    let answer = env_bytes(CwmpVersion::V1_3, "acs-1", Rpc::FactoryResetResponse);
+    let AcsStep::NeedTasks(_) = acs.handle(&answer) else {
+        panic!("the next task is asked for")
+    };
+    let AcsStep::Reply(r) = acs.tasks_fetched(Err("disk I/O error".into())) else {
+        panic!("a failed fetch is answered")
+    };
+    assert!(
+        matches!(&r.events[0], AcsEvent::TaskDone { task_id, .. } if task_id == "t1"),
+        "the response's event is kept: {:?}",
+        r.events
+    );
+    assert!(matches!(&r.events[1], AcsEvent::TaskFetchFailed(w) if w == "disk I/O error"));
+    assert_eq!((r.status, r.done), (500, true));
+    let (_, _, fault) = fault_of(&r);
+    assert_eq!(fault.code, FaultCode::ACS_INTERNAL_ERROR);
+    assert!(acs.is_done());
+    assert!(
+        acs.unfinished_tasks().is_empty(),
+        "nothing was lost in the machine"
+    );
+}

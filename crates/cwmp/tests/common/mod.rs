@@ -132,7 +132,16 @@ pub fn run(
     let mut body = cpe.start();
     for _ in 0..200 {
         note(&mut t.methods, &body);
-        let reply = acs.handle_request_with(&body, source);
+        let mut step = acs.handle(&body);
+        let reply = loop {
+            match step {
+                AcsStep::Reply(r) => break r,
+                AcsStep::NeedTasks(device) => {
+                    let fetched = source.next_task(&device).into_iter().collect();
+                    step = acs.tasks_fetched(Ok(fetched));
+                }
+            }
+        };
         t.events.extend(reply.events.iter().cloned());
         t.statuses.push(reply.status);
         if let Some(env) = note(&mut t.methods, &reply.body) {
@@ -148,6 +157,12 @@ pub fn run(
         }
     }
     panic!("session did not end: {t:?}")
+}
+
+/// The test shell's task storage: asked on [`AcsStep::NeedTasks`].
+pub trait TaskSource {
+    /// The next task for `device`, if any.
+    fn next_task(&mut self, device: &DeviceId) -> Option<Task>;
 }
 
 /// A [`TaskSource`] with nothing in it.
