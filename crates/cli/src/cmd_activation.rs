@@ -3,8 +3,9 @@
 //! range) to a provider's profile rule, issue activation codes and short
 //! codes, list and unbind.
 //!
-//! Like `phoneprov device`, every command takes `--data DIR` (default
-//! `./phoneprov-data`, or `$PHONEPROV_DATA`) and works while `phoneprov
+//! Like `phoneprov device`, every command takes `--data DIR` and
+//! `--config FILE` (the data directory as `serve` finds it, see
+//! [`crate::sysconf`]) and works while `phoneprov
 //! serve` has the database open. MACs, URLs (checked with the rule parser)
 //! and code lengths are validated before anything is written, so a mistake
 //! is one error line, exit status 2, and nothing changed.
@@ -117,7 +118,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
         } => {
             let target = target.target()?;
             validate_url(&url)?;
-            let b = ActivationStore::open(&data.dir)?.bind(
+            let b = ActivationStore::open(&data.dir()?)?.bind(
                 &target,
                 &url,
                 model.as_deref(),
@@ -139,7 +140,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
                 Some(d) => {
                     validate_short_code(&d)?;
                     (
-                        ActivationStore::open_existing(&data.dir)?.remove_short_code(&d)?,
+                        ActivationStore::open_existing(&data.dir()?)?.remove_short_code(&d)?,
                         format!("short code #{d}"),
                     )
                 }
@@ -149,7 +150,10 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
                         Target::Mac(m) => m.to_string(),
                         Target::Serials { from, to } => format!("serials {from}..{to}"),
                     };
-                    (ActivationStore::open_existing(&data.dir)?.unbind(&t)?, what)
+                    (
+                        ActivationStore::open_existing(&data.dir()?)?.unbind(&t)?,
+                        what,
+                    )
                 }
             };
             if removed {
@@ -181,7 +185,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
                 }
                 None => {}
             }
-            let mut store = ActivationStore::open(&data.dir)?;
+            let mut store = ActivationStore::open(&data.dir()?)?;
             let mut out = io::stdout().lock();
             match short {
                 Some(d) => {
@@ -208,7 +212,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         ActivationCommand::List { json, data } => {
-            let listing = ActivationStore::open_existing(&data.dir)?.list()?;
+            let listing = ActivationStore::open_existing(&data.dir()?)?.list()?;
             let mut out = io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &listing)?;

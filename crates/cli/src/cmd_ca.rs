@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use phoneprov_pki::{
     init_ca, init_ca_force, load_ca, summarize_pem, CaFiles, CertSummary, IssuedCert, PkiError,
@@ -19,22 +19,13 @@ use phoneprov_pki::{
 };
 use phoneprov_store::Mac;
 
-/// Where the CA lives: `<data>/ca/`.
-#[derive(Args, Debug, Clone)]
-pub struct CaDataDir {
-    /// Data directory; the CA is kept in its `ca/` subdirectory.
-    #[arg(
-        long = "data",
-        value_name = "DIR",
-        default_value = "phoneprov-data",
-        env = "PHONEPROV_DATA"
-    )]
-    pub dir: PathBuf,
-}
+/// Where the CA lives: `<data>/ca/`, the data directory from `--data` or
+/// `--config` (see [`crate::sysconf`]).
+pub use crate::sysconf::DataArgs as CaDataDir;
 
 impl CaDataDir {
-    fn ca_dir(&self) -> PathBuf {
-        self.dir.join("ca")
+    fn ca_dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(self.dir()?.join("ca"))
     }
 }
 
@@ -128,7 +119,7 @@ pub fn run(cmd: CaCommand) -> anyhow::Result<i32> {
             server_names,
             force,
             data,
-        } => init(&data.ca_dir(), &name, &server_names, force),
+        } => init(&data.ca_dir()?, &name, &server_names, force),
         CaCommand::Issue {
             mac,
             sn,
@@ -136,7 +127,7 @@ pub fn run(cmd: CaCommand) -> anyhow::Result<i32> {
             out,
             force,
             data,
-        } => issue(&data.ca_dir(), &mac, &sn, &pn, &out, force),
+        } => issue(&data.ca_dir()?, &mac, &sn, &pn, &out, force),
         CaCommand::IssueFleet {
             mac_base,
             count,
@@ -145,8 +136,16 @@ pub fn run(cmd: CaCommand) -> anyhow::Result<i32> {
             out,
             force,
             data,
-        } => issue_fleet(&data.ca_dir(), &mac_base, count, &pn, &sn_base, &out, force),
-        CaCommand::Show { json, data } => show(&data.ca_dir(), json),
+        } => issue_fleet(
+            &data.ca_dir()?,
+            &mac_base,
+            count,
+            &pn,
+            &sn_base,
+            &out,
+            force,
+        ),
+        CaCommand::Show { json, data } => show(&data.ca_dir()?, json),
     }
 }
 

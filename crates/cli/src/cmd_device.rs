@@ -1,7 +1,7 @@
 //! `phoneprov device ...`: manage the device inventory (`phoneprov-store`).
 //!
-//! Every command takes `--data DIR` (default `./phoneprov-data`, or
-//! `$PHONEPROV_DATA`) and works while `phoneprov serve` has the same
+//! Every command takes `--data DIR` and `--config FILE` (the data
+//! directory as `serve` finds it, see [`crate::sysconf`]) and works while `phoneprov serve` has the same
 //! database open (WAL mode; see the store crate docs). Read-only commands
 //! refuse a directory without a database instead of creating one, so a
 //! mistyped `--data` is an error rather than an empty listing. MACs are
@@ -15,25 +15,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use phoneprov_store::{
     now_ms, BadRow, Device, Event, EventKind, ImportObserver, ImportOptions, Mac, NewDevice,
     NewEvent, Outcome, Store, StoreError,
 };
 
-/// Where the inventory lives.
-#[derive(Args, Debug, Clone)]
-pub struct DataDir {
-    /// Data directory holding phoneprov.db.
-    #[arg(
-        long = "data",
-        value_name = "DIR",
-        default_value = "phoneprov-data",
-        env = "PHONEPROV_DATA"
-    )]
-    pub dir: PathBuf,
-}
+/// Where the inventory lives: `--data`, `--config` (see [`crate::sysconf`]).
+pub use crate::sysconf::DataArgs as DataDir;
 
 #[derive(Subcommand, Debug)]
 pub enum DeviceCommand {
@@ -137,7 +127,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             file,
             skip_bad,
             data,
-        } => import(&file, skip_bad, &data.dir),
+        } => import(&file, skip_bad, &data.dir()?),
         DeviceCommand::Add {
             mac,
             serial,
@@ -157,23 +147,23 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
                     .with_context(|| format!("bad --var {v:?}: write it as NAME=VALUE"))?;
                 dev.vars.insert(name.trim().to_string(), value.to_string());
             }
-            let added = Store::open(&data.dir)?.add_device(&dev)?;
+            let added = Store::open(&data.dir()?)?.add_device(&dev)?;
             println!("added {}", added.mac);
             Ok(0)
         }
         DeviceCommand::List { json, group, data } => {
-            let store = Store::open_existing(&data.dir)?;
+            let store = Store::open_existing(&data.dir()?)?;
             ignore_broken_pipe(list(&store, group.as_deref(), json))
         }
         DeviceCommand::Show { mac, json, data } => {
             let mac = parse_mac(&mac)?;
-            let store = Store::open_existing(&data.dir)?;
+            let store = Store::open_existing(&data.dir()?)?;
             let dev = store.device(mac)?.ok_or(StoreError::NotFound(mac))?;
             ignore_broken_pipe(show(&dev, json))
         }
         DeviceCommand::Rm { mac, data } => {
             let mac = parse_mac(&mac)?;
-            if !Store::open_existing(&data.dir)?.remove_device(mac)? {
+            if !Store::open_existing(&data.dir()?)?.remove_device(mac)? {
                 return Err(StoreError::NotFound(mac).into());
             }
             println!("removed {mac}");
@@ -187,7 +177,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             data,
         } => {
             let mac = parse_mac(&mac)?;
-            let store = Store::open_existing(&data.dir)?;
+            let store = Store::open_existing(&data.dir()?)?;
             let events = store.events(mac, limit)?;
             if events.is_empty() && store.device(mac)?.is_none() {
                 return Err(StoreError::NotFound(mac).into());
@@ -195,7 +185,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             ignore_broken_pipe(print_events(&events, json))
         }
         DeviceCommand::StressStatus { count, mac, data } => {
-            stress_status(count, parse_mac(&mac)?, &data.dir)
+            stress_status(count, parse_mac(&mac)?, &data.dir()?)
         }
     }
 }

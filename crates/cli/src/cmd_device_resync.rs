@@ -51,7 +51,7 @@ pub fn run_resync(args: ResyncArgs) -> anyhow::Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     let result = rt.block_on(resync_device(
-        &args.data.dir,
+        &args.data.dir()?,
         mac,
         args.phone.as_deref(),
         args.rule.as_deref(),

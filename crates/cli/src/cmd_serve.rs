@@ -16,10 +16,12 @@ use phoneprov_server::{Config, Listen, ListenOverrides, StartOptions};
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Data directory (database, CA, templates, static, firmware).
-    /// Default: the config's data_dir, else ./phoneprov-data.
+    /// Default: the config's data_dir; /var/lib/phoneprov with the system
+    /// config /etc/phoneprov/phoneprov.toml; else ./phoneprov-data.
     #[arg(long = "data", value_name = "DIR", env = "PHONEPROV_DATA")]
     pub data: Option<PathBuf>,
-    /// TOML configuration file (see examples/phoneprov.toml).
+    /// TOML configuration file (see examples/phoneprov.toml). Default:
+    /// /etc/phoneprov/phoneprov.toml when it exists (see `sysconf`).
     #[arg(long, value_name = "FILE", env = "PHONEPROV_CONFIG")]
     pub config: Option<PathBuf>,
     /// HTTP listen address (ADDR:PORT, PORT, or off).
@@ -55,15 +57,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         syslog: args.syslog,
         acs: args.acs,
     };
-    let mut cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    // --config, else /etc/phoneprov/phoneprov.toml when it exists; --data,
+    // else data_dir, else /var/lib/phoneprov or ./phoneprov-data.
+    let resolved = crate::sysconf::DataArgs {
+        data: args.data,
+        config: args.config,
+    }
+    .resolve()?;
+    let mut cfg = resolved.config;
     flags.apply(&mut cfg);
-    let data = (args.data.clone().or_else(|| cfg.data_dir.clone()))
-        .unwrap_or_else(|| PathBuf::from("phoneprov-data"));
-    let mut opts = StartOptions::new(data, cfg);
-    opts.config_file = args.config;
+    let mut opts = StartOptions::new(resolved.data, cfg);
+    opts.config_file = resolved.file;
     opts.overrides = Arc::new(move |c: &mut Config| flags.apply(c));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -9,11 +9,13 @@ mod cmd_activation;
 mod cmd_ca;
 mod cmd_device;
 mod cmd_device_resync;
+mod cmd_generate;
 mod cmd_profile;
 mod cmd_rule;
 mod cmd_serve;
 mod cmd_sim;
 mod cmd_tftp;
+mod sysconf;
 
 use clap::{Parser, Subcommand};
 
@@ -23,7 +25,9 @@ use clap::{Parser, Subcommand};
 /// device inventory, and simulates the phones that fetch them.
 ///
 /// Start the server with `phoneprov serve` (creates ./phoneprov-data, listens
-/// on TFTP 6969, HTTP 8080, HTTPS 8443, syslog 5514, TR-069 ACS 7547), add phones with
+/// on TFTP 6969, HTTP 8080, HTTPS 8443, syslog 5514, TR-069 ACS 7547; an
+/// installed system reads /etc/phoneprov/phoneprov.toml and keeps its data
+/// in /var/lib/phoneprov), add phones with
 /// `phoneprov device import devices.csv`, issue phone certificates with
 /// `phoneprov ca issue`, and play the phones with `phoneprov sim`. Check a
 /// profile with `phoneprov profile lint FILE`.
@@ -45,6 +49,9 @@ enum Command {
     /// Manage the device inventory (import, add, list, show, rm, events, resync).
     #[command(subcommand)]
     Device(cmd_device::DeviceCommand),
+    /// Write man pages or shell completions (used by packaging).
+    #[command(subcommand, hide = true)]
+    Generate(cmd_generate::GenerateCommand),
     /// Check, encrypt, decode and list flat profiles (XML).
     #[command(subcommand)]
     Profile(cmd_profile::ProfileCommand),
@@ -74,6 +81,7 @@ fn main() {
         Command::Activation(cmd) => cmd_activation::run(cmd),
         Command::Ca(cmd) => cmd_ca::run(cmd),
         Command::Device(cmd) => cmd_device::run(cmd),
+        Command::Generate(cmd) => cmd_generate::run(cmd),
         Command::Profile(cmd) => cmd_profile::run(cmd),
         Command::Rule(cmd) => cmd_rule::run(cmd),
         Command::Tftp(cmd) => cmd_tftp::run(cmd),

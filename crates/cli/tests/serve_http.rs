@@ -262,7 +262,10 @@ fn r_fmt_7_aes128gcm_profile_decrypts_with_http_ece() {
         f.to_str().unwrap(),
         key
     );
-    let out = peer("python3", &["-c", &script]);
+    let out = std::process::Command::new(phoneprov_testpeers::venv_python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

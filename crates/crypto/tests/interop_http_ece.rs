@@ -7,7 +7,7 @@ mod common;
 use common::{noise, run, run_output, XML};
 use phoneprov_crypto::{aes128gcm, decode, CryptoError, DecodeOptions, Layer};
 
-const PKG: &str = "python3 with the http_ece module (pip install http_ece)";
+const PKG: &str = "the peers' Python virtual environment with http_ece";
 
 /// argv: mode (enc|dec), IKM hex, salt hex, keyid, rs; data on stdin.
 const SCRIPT: &str = r#"
@@ -29,7 +29,8 @@ fn hex(b: &[u8]) -> String {
 fn py(mode: &str, data: &[u8], ikm: &[u8], salt: &[u8; 16], keyid: &str, rs: u32) -> Vec<u8> {
     let rs = rs.to_string();
     let args = ["-c", SCRIPT, mode, &hex(ikm), &hex(salt), keyid, &rs];
-    run("python3", &args, data, PKG)
+    let python = phoneprov_testpeers::venv_python();
+    run(python.to_str().unwrap(), &args, data, PKG)
 }
 
 /// (plaintext, IKM, key id, record size) combinations, all non-empty
@@ -120,7 +121,8 @@ fn real_gzip_then_http_ece_decodes_in_two_layers() {
 fn http_ece_rejects_our_output_under_a_wrong_key() {
     let ours = aes128gcm::encrypt(XML, b"MyOwnSecret", b"", 4096).unwrap();
     let args = ["-c", SCRIPT, "dec", &hex(b"wrong"), "", "", "0"];
-    let out = run_output("python3", &args, &ours, PKG);
+    let python = phoneprov_testpeers::venv_python();
+    let out = run_output(python.to_str().unwrap(), &args, &ours, PKG);
     assert!(!out.status.success(), "http_ece accepted a wrong key");
 }
 

@@ -62,7 +62,7 @@ pub use cipher::{map_cipher_list, CipherOutcome, CipherSelection};
 pub use client::{client_config, ClientTls, PhoneServerVerifier};
 pub use error::PkiError;
 pub use identity::{identity_from_peer_certs, phone_identity_from_der, PhoneIdentity};
-pub use server::{server_config, ClientAuth};
+pub use server::{server_config, ClientAuth, SESSION_CACHE_ENTRIES};
 pub use summary::{summarize_der, summarize_pem, CertSummary};
 
 /// Re-exported so callers use the same rustls version as this crate.

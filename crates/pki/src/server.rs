@@ -3,6 +3,20 @@
 //! The server authenticates with a certificate from the provisioning CA and
 //! may require (mutual TLS) or merely accept client certificates from the
 //! phones. Only the ring provider is used (no aws-lc, no OpenSSL).
+//!
+//! Session resumption (issue 17 item 6): a phone fetches its bootstrap
+//! profile, its profile and its firmware over HTTPS within minutes, so
+//! every configuration resumes sessions: TLS 1.3 tickets and TLS 1.2
+//! tickets from rustls' ring [`Ticketer`](rustls::crypto::ring::Ticketer)
+//! (ChaCha20-Poly1305 keys rotated every 6 hours, tickets valid 12 hours),
+//! and TLS 1.2 session IDs from a server-side cache of
+//! [`SESSION_CACHE_ENTRIES`] sessions (for clients that send no ticket
+//! extension). A resumed session carries the client certificate chain of
+//! the full handshake it resumes (rustls keeps it in the ticket or cache
+//! entry), so a phone identified by its certificate stays identified.
+//! Each configuration gets its own ticket keys and cache: a reload that
+//! changes the client CA cannot let a session verified by the old CA
+//! resume.
 
 use std::sync::Arc;
 
@@ -72,7 +86,14 @@ pub(crate) fn root_store(pem: &[u8]) -> Result<RootCertStore, PkiError> {
     Ok(roots)
 }
 
-/// Builds the HTTPS server configuration.
+/// TLS 1.2 session-ID cache size of [`server_config`]: a boot storm of
+/// this many phones within the resumption window (minutes) still resumes
+/// (a few hundred bytes plus the client certificate chain each; the
+/// oldest entries go first).
+pub const SESSION_CACHE_ENTRIES: usize = 16_384;
+
+/// Builds the HTTPS server configuration (session resumption on, see the
+/// module docs).
 ///
 /// `cert_chain_pem` is the server certificate (plus any intermediates),
 /// `key_pem` its key. `client_ca_pem` is the CA whose phone certificates are
@@ -109,5 +130,7 @@ pub fn server_config(
     };
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
     Ok(Arc::new(config))
 }

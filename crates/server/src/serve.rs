@@ -5,8 +5,8 @@
 //! The announcement is the *ready point* ([`ready`]): it runs once every
 //! listener (TFTP, HTTP, HTTPS, syslog, ACS) is bound and serving and the
 //! signal handlers are installed, so whoever reads the printed addresses
-//! may connect or signal at once. Service-manager readiness
-//! notification belongs there too.
+//! may connect or signal at once. It also sends systemd's `READY=1`
+//! (`sd_notify`, for `Type=notify`), and `STOPPING=1` on SIGTERM.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -25,6 +25,7 @@ pub async fn run(opts: StartOptions) -> Result<(), ServerError> {
     let signals = Signals::new();
     ready(&data, &server.bound(), warning.as_deref());
     signals.wait_for_stop(&server).await;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     eprintln!("phoneprov serve: stopping; letting in-flight requests and transfers finish");
     server.shutdown().await;
     Ok(())
@@ -59,6 +60,14 @@ fn ready(data: &Path, b: &Bound, warning: Option<&str>) {
         }
     }
     let _ = out.flush();
+    // systemd Type=notify (the Debian package's unit): ready once every
+    // listener is bound. Without $NOTIFY_SOCKET this does nothing.
+    if let Err(e) = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("listening"),
+    ]) {
+        eprintln!("phoneprov serve: warning: cannot tell systemd that the server is ready: {e}");
+    }
 }
 
 /// SIGTERM and SIGHUP streams (Ctrl-C is always handled).

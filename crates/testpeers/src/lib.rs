@@ -3,6 +3,14 @@
 //! free loopback ports, peers stopped on drop (SIGTERM, then SIGKILL), and
 //! nginx and Apache httpd (Digest and Basic directories) with generated
 //! configurations. Used as a dev-dependency only.
+//!
+//! Peers that Debian does not install on `PATH` live in the peers
+//! directory ([`peers_dir`]: `$PHONEPROV_PEERS_DIR`, default
+//! `/opt/phoneprov-peers`, the same variable `scripts/install-peers`
+//! reads): atftpd unpacked beside tftpd-hpa ([`atftpd`]) and a Python
+//! virtual environment with the PyPI peers such as `http_ece`
+//! ([`venv_python`]), because a stock Debian refuses `pip install` into
+//! its own Python (PEP 668).
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -19,6 +27,38 @@ pub fn peer(name: &str) -> PathBuf {
         }
     }
     panic!("peer program `{name}` not found: run scripts/install-peers (it installs every interop peer)");
+}
+
+/// The directory `scripts/install-peers` fills with the peers that are
+/// not on `PATH`: `$PHONEPROV_PEERS_DIR`, else `/opt/phoneprov-peers`.
+pub fn peers_dir() -> PathBuf {
+    std::env::var_os("PHONEPROV_PEERS_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/phoneprov-peers"))
+}
+
+/// A file under [`peers_dir`]; a missing one fails the test and names the
+/// script that installs it.
+pub fn in_peers_dir(rel: &str) -> PathBuf {
+    let p = peers_dir().join(rel);
+    assert!(
+        p.is_file(),
+        "peer {} is missing: run scripts/install-peers (with the same PHONEPROV_PEERS_DIR)",
+        p.display()
+    );
+    p
+}
+
+/// The python3 of the peers' virtual environment (`<peers>/venv`), which
+/// has the PyPI peers (`http_ece`) installed.
+pub fn venv_python() -> PathBuf {
+    in_peers_dir("venv/bin/python3")
+}
+
+/// atftpd, unpacked beside tftpd-hpa (the two conflict as packages).
+pub fn atftpd() -> PathBuf {
+    in_peers_dir("atftpd/usr/sbin/atftpd")
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1.

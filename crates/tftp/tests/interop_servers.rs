@@ -30,7 +30,7 @@ fn start_tftpd_hpa(dir: &std::path::Path) -> (ChildGuard, SocketAddr) {
 fn start_atftpd(dir: &std::path::Path) -> (ChildGuard, SocketAddr) {
     let port = free_udp_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = Command::new(peer("/opt/phoneprov-peers/atftpd/usr/sbin/atftpd"))
+    let child = Command::new(phoneprov_testpeers::atftpd())
         .args([
             "--daemon",
             "--no-fork",

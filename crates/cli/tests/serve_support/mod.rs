@@ -90,8 +90,10 @@ pub fn start_listening(
         std::fs::write(&p, c).unwrap();
         cmd.arg("--config").arg(p);
     }
+    // No /etc/phoneprov/phoneprov.toml of this machine leaks in.
     cmd.env_remove("PHONEPROV_DATA")
         .env_remove("PHONEPROV_CONFIG")
+        .env("PHONEPROV_SYSCONFDIR", dir.path().join("no-sysconfdir"))
         .env("RUST_LOG", "warn");
     let mut child = cmd
         .stdout(Stdio::piped())
