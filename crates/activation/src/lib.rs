@@ -37,7 +37,6 @@
 //!   not, and they do not persist an attempt counter across reboots.
 //! - Code generation and parsing: 16 uniform digits from `OsRng` and a
 //!   digit check; no crate does this dialect's `#` short-code rule.
-//! - The constant-time bearer comparison of [`bearer_guard`] (one fold).
 //!
 //! Everything else is crates: axum for HTTP, `phoneprov-store` for the
 //! tables (it owns all SQL),

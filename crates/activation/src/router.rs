@@ -121,8 +121,7 @@ pub fn bearer_guard(token: String) -> AdminGuard {
         else {
             return false;
         };
-        let (a, b) = (given.trim().as_bytes(), token.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        phoneprov_types::secret_eq(given.trim().as_bytes(), token.as_bytes())
     })
 }
 

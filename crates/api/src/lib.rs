@@ -33,9 +33,8 @@
 //! document (derived from the handlers, so it cannot drift), reqwest with
 //! rustls/ring for pushes, the `metrics` facade for counters (exported by
 //! the server's Prometheus recorder on `/metrics`; see [`metrics`]).
-//! Hand-written: the constant-time token comparison (one fold; `subtle`
-//! would be a dependency for a single call) and the XML attribute escape
-//! of the Execute object (module `push`).
+//! The token comparison and the XML escape of the Execute object are the
+//! workspace's ones (`phoneprov_types::secret_eq`, `phoneprov_types::xml`).
 //!
 //! Mounting in the server:
 //! ```no_run

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use phoneprov_store::{now_ms, EventKind, Mac, NewEvent, Store, StoreError};
+use phoneprov_types::xml::{escape, XmlContext};
 use reqwest::Url;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -160,30 +161,10 @@ pub fn encode_rule_query(rule: &str) -> String {
     utf8_percent_encode(rule, RULE_QUERY).to_string()
 }
 
-/// Escapes text for a double-quoted XML attribute.
-pub fn xml_attr_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Attribute value normalisation would turn these into spaces.
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The XML Execute object for `rule` (`Resync` alone when there is none).
 pub fn execute_xml(rule: Option<&str>) -> String {
     let url = match rule.filter(|r| !r.is_empty()) {
-        Some(r) => format!("Resync:{}", xml_attr_escape(r)),
+        Some(r) => format!("Resync:{}", escape(r, XmlContext::Attr)),
         None => "Resync".to_string(),
     };
     format!("<CP-xxxx-3PCCExecute><ExecuteItem URL=\"{url}\"/></CP-xxxx-3PCCExecute>")

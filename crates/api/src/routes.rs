@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ApiError, ErrorBody, RowError};
 use crate::push::{phone_address, push_resync, record_push, PushMethod, PushOutcome};
 use crate::state::ApiState;
-use crate::token::token_matches;
+use phoneprov_types::secret_eq;
 
 /// What a device looks like in the API.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -247,7 +247,7 @@ pub(crate) async fn require_token(
 ) -> Response {
     match presented_token(&headers) {
         None => ApiError::Unauthorized("missing admin token").into_response(),
-        Some(tok) if !token_matches(tok.as_bytes(), state.token().as_bytes()) => {
+        Some(tok) if !secret_eq(tok.as_bytes(), state.token().as_bytes()) => {
             ApiError::Unauthorized("wrong admin token").into_response()
         }
         Some(_) => next.run(req).await,

@@ -20,7 +20,8 @@ use axum::http::HeaderMap;
 
 use crate::error::ApiError;
 use crate::routes::presented_token;
-use crate::token::{ensure_admin_token, token_matches, TokenError};
+use crate::token::{ensure_admin_token, TokenError};
+use phoneprov_types::secret_eq;
 
 /// Decides from its headers whether a request may use an admin route
 /// ([`ApiState::admin_guard`]).
@@ -77,7 +78,7 @@ impl ApiState {
         let state = self.clone();
         Arc::new(move |headers: &HeaderMap| {
             presented_token(headers)
-                .is_some_and(|t| token_matches(t.as_bytes(), state.token().as_bytes()))
+                .is_some_and(|t| secret_eq(t.as_bytes(), state.token().as_bytes()))
         })
     }
 

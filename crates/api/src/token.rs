@@ -130,17 +130,6 @@ fn read_token(path: &Path) -> Result<Option<String>, TokenError> {
     Ok(Some(tok.to_string()))
 }
 
-/// Compares a presented token with the real one in time independent of
-/// where they differ (the length is not secret: it is fixed).
-pub(crate) fn token_matches(presented: &[u8], real: &[u8]) -> bool {
-    presented.len() == real.len()
-        && presented
-            .iter()
-            .zip(real)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,12 +175,5 @@ mod tests {
             ensure_admin_token(dir.path()),
             Err(TokenError::Bad { .. })
         ));
-    }
-
-    #[test]
-    fn comparison() {
-        assert!(token_matches(b"abc", b"abc"));
-        assert!(!token_matches(b"abd", b"abc"));
-        assert!(!token_matches(b"ab", b"abc"));
     }
 }

@@ -4,10 +4,12 @@
 //! `SOAP-ENV`/`SOAP-ENC`/`xsd`/`xsi`/`cwmp` prefixes, `cwmp:ID` and
 //! `cwmp:HoldRequests` with `SOAP-ENV:mustUnderstand="1"`, unqualified
 //! argument elements, `SOAP-ENC:arrayType` with the real item count, and an
-//! `xsi:type` on every `ParameterValueStruct` value. Text is escaped by hand
-//! (not with quick-xml's escaper) so a `\r` in a value survives as `&#13;`
-//! instead of being turned into `\n` by the reader's end-of-line rules.
+//! `xsi:type` on every `ParameterValueStruct` value. Text is escaped by the
+//! workspace's one escaper, `phoneprov_types::xml::escape` (not quick-xml's),
+//! so a `\r` in a value survives as `&#13;` instead of being turned into
+//! `\n` by the reader's end-of-line rules.
 
+use phoneprov_types::xml::{escape, XmlContext};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event as XmlEvent};
 use quick_xml::Writer;
 
@@ -27,25 +29,6 @@ pub(crate) fn is_xml_name(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\t' | '\n' => out.push(c),
-            // Other control characters are not XML 1.0 characters; a
-            // character reference keeps them (our parser reads it back).
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("&#{};", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 struct W {
@@ -71,7 +54,10 @@ impl W {
     fn leaf_with(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
         self.start(name, attrs);
         if !text.is_empty() {
-            self.ev(XmlEvent::Text(BytesText::from_escaped(escape(text))));
+            self.ev(XmlEvent::Text(BytesText::from_escaped(escape(
+                text,
+                XmlContext::Text,
+            ))));
         }
         self.end(name);
     }

@@ -51,7 +51,8 @@
 //! computation are written here: the Digest crates on crates.io
 //! (`digest_auth`, `http-auth`) are client-only, pick the *first* challenge
 //! rather than the strongest, and have no server side; the hashing itself
-//! uses RustCrypto (`md-5`, `sha2`, `hmac`) and `subtle`.
+//! uses RustCrypto (`md-5`, `sha2`, `hmac`), and answers are compared with
+//! the workspace's constant-time `phoneprov_types::secret_eq` (`subtle`).
 
 mod algorithm;
 mod client;

@@ -20,8 +20,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use phoneprov_types::secret_eq;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::algorithm::{compute_response, Algorithm, Qop, ResponseInput};
 use crate::parse::{parse_items, quote};
@@ -389,12 +389,12 @@ pub fn verify_digest(resp: &DigestResponse, method: &str, secret: Secret<'_>, bo
         },
     );
     let got = resp.response.to_ascii_lowercase();
-    expected.as_bytes().ct_eq(got.as_bytes()).into()
+    secret_eq(expected.as_bytes(), got.as_bytes())
 }
 
 /// Whether Basic credentials match, compared in constant time.
 pub fn verify_basic(user: &str, pass: &str, expected_user: &str, expected_pass: &str) -> bool {
-    let u = user.as_bytes().ct_eq(expected_user.as_bytes());
-    let p = pass.as_bytes().ct_eq(expected_pass.as_bytes());
-    (u & p).into()
+    // `&`, not `&&`: both are compared whatever the first gives.
+    secret_eq(user.as_bytes(), expected_user.as_bytes())
+        & secret_eq(pass.as_bytes(), expected_pass.as_bytes())
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use phoneprov_types::xml::{escape, XmlContext};
 use serde::Serialize;
 
 use crate::position::LineIndex;
@@ -297,23 +298,12 @@ impl FlatProfile {
                 out.push('"');
             }
             out.push('>');
-            escape_text(&p.value, &mut out);
+            out.push_str(&escape(&p.value, XmlContext::Text));
             out.push_str("</");
             out.push_str(&p.name);
             out.push_str(">\n");
         }
         out.push_str("</flat-profile>\n");
         out
-    }
-}
-
-fn escape_text(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
     }
 }

@@ -8,13 +8,18 @@
 //! PKI accepted the dotted Cisco spelling that `device add` refused). The
 //! lowest crates (`rule`, `pki`, `syslog`) must not depend on the inventory
 //! just to read a MAC, so the one type lives here, below all of them, with
-//! no dependency heavier than `serde` and `thiserror`. `store` re-exports
+//! no dependency heavier than `serde`, `subtle` and `thiserror`. `store` re-exports
 //! [`Mac`] so inventory users need no second import.
 //!
 //! Contents:
 //! - [`Mac`]: the one MAC address type (R-MACRO `$MA`, R-HTTP-3,
 //!   R-HTTPS-5, R-LOG-3).
+//! - [`xml::escape`]: the one XML escaper (profiles, CWMP, push bodies).
+//! - [`secret_eq`]: the one constant-time comparison of secrets (`subtle`).
 
 mod mac;
+mod secret;
+pub mod xml;
 
 pub use mac::{Mac, MacError};
+pub use secret::secret_eq;
