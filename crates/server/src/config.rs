@@ -96,6 +96,21 @@ impl Default for ListenConfig {
     }
 }
 
+/// Bound addresses of the listeners (known after binding).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bound {
+    /// TFTP.
+    pub tftp: Option<SocketAddr>,
+    /// HTTP.
+    pub http: Option<SocketAddr>,
+    /// HTTPS.
+    pub https: Option<SocketAddr>,
+    /// Syslog.
+    pub syslog: Option<SocketAddr>,
+    /// TR-069 ACS.
+    pub acs: Option<SocketAddr>,
+}
+
 /// Listener addresses given on the command line (`--http ADDR|off`, ...):
 /// each one that is set replaces the config's, at start and after every
 /// reload.
@@ -228,8 +243,8 @@ impl Default for ProfilesConfig {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
-    /// In-house pre-provisioning networks (CIDR): TFTP clients from these
-    /// get the plaintext bootstrap profile carrying their key.
+    /// In-house pre-provisioning networks (CIDR): clients from these (any
+    /// protocol) get the plaintext bootstrap profile carrying their key.
     pub preprovision_networks: Vec<IpNet>,
     /// Serve the bootstrap profile over HTTPS to clients without a client
     /// certificate (off by default: anyone could fetch any key).

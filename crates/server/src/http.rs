@@ -24,12 +24,9 @@
 //! coalesced to one write per device, outcome and address per 10 s window;
 //! every change (another status code, address, firmware, path) is written.
 
-use std::borrow::Cow;
 use std::convert::Infallible;
-use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -37,15 +34,15 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
 use phoneprov_pki::PhoneIdentity;
-use phoneprov_store::{EventKind, Mac, NewDevice, Outcome};
+use phoneprov_store::{EventKind, Mac, Outcome};
 
-use crate::auth::AuthResult;
 use crate::files::{file_response, RespBody};
-use crate::metrics_setup::{handles, record_code, Proto};
-use crate::paths::{decode_path, parse_user_agent};
-use crate::render::{DevEntry, Variant};
-use crate::state::{is_pending, vars, AppState, Policy};
-use crate::store_io::{StatusMsg, FOLD_WINDOW};
+use crate::metrics_setup::{record_code, Proto};
+use crate::paths::decode_path;
+use crate::pipeline::{Answer, Credentials, Refusal, Request as Identify, Ua};
+use crate::policy::Policy;
+use crate::state::AppState;
+use crate::store_io::StatusMsg;
 
 /// What is known about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -60,23 +57,7 @@ pub struct ConnInfo {
     pub identity: Option<PhoneIdentity>,
 }
 
-/// Owned User-Agent facts (R-HTTP-3).
-#[derive(Debug, Clone, Default)]
-struct Ua {
-    model: Option<String>,
-    firmware: Option<String>,
-    mac: Option<Mac>,
-}
-
 type Resp = Response<RespBody>;
-
-/// The parts of a request the profile path reads (GET keeps its body
-/// stream, POST has consumed it).
-struct ReqView<'a> {
-    method: &'a Method,
-    uri: &'a http::Uri,
-    headers: &'a http::HeaderMap,
-}
 
 fn simple(status: StatusCode, text: &'static str) -> Resp {
     Response::builder()
@@ -122,35 +103,29 @@ async fn route(
     if raw_path.starts_with("/api/") || raw_path.starts_with("/activation/") {
         return api(state, conn, req).await;
     }
-    let path = match decode_path(raw_path) {
+    let (parts, body) = req.into_parts();
+    let path = match decode_path(parts.uri.path()) {
         Ok(p) => p,
         Err(_) => return simple(StatusCode::BAD_REQUEST, "bad request path\n"),
     };
-    let ua = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_user_agent)
-        .map(|u| Ua {
-            model: Some(u.model.to_string()),
-            firmware: Some(u.firmware.to_string()),
-            mac: u.mac,
-        })
-        .unwrap_or_default();
-    match *req.method() {
+    let ua = Ua::parse(
+        parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    match parts.method {
         Method::GET | Method::HEAD => {
-            let head = req.method() == Method::HEAD;
-            let view = ReqView {
-                method: req.method(),
-                uri: req.uri(),
-                headers: req.headers(),
-            };
-            get(state, &policy, conn, &view, &path, &ua, head).await
+            let head = parts.method == Method::HEAD;
+            let ask = identify(conn, &parts, &path, ua, None);
+            let answer = crate::pipeline::run(state, &policy, &ask).await;
+            respond(answer, &parts, head).await
         }
         Method::POST | Method::PUT => {
             // The body is read below, so the path cannot borrow the request.
             let path = path.into_owned();
-            post(state, &policy, conn, req, &path, &ua).await
+            let req = Request::from_parts(parts, body);
+            post(state, &policy, conn, req, &path, ua).await
         }
         _ => Response::builder()
             .status(StatusCode::METHOD_NOT_ALLOWED)
@@ -160,71 +135,35 @@ async fn route(
     }
 }
 
-/// The device a profile path names: path MAC, then client certificate, then
-/// User-Agent. `None` when the path is not a profile path or names no MAC.
-fn profile_mac(policy: &Policy, path: &str, ua: &Ua, conn: &ConnInfo) -> Option<Option<Mac>> {
-    let cert_mac = conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok());
-    policy
-        .patterns
-        .iter()
-        .find_map(|p| p.matches(path))
-        .map(|m| m.mac.or(cert_mac).or(ua.mac))
-}
-
-/// The host phones should use in generated URLs.
-fn url_host<'a>(policy: &'a Policy, req_host: Option<&'a str>, local: IpAddr) -> Cow<'a, str> {
-    if let Some(h) = &policy.config.profiles.public_host {
-        return Cow::Borrowed(h);
+/// Step 1 of the pipeline for HTTP(S): what the request says.
+fn identify<'a>(
+    conn: &'a ConnInfo,
+    parts: &'a http::request::Parts,
+    path: &'a str,
+    ua: Ua,
+    posted: Option<String>,
+) -> Identify<'a> {
+    let header = |h| parts.headers.get(h).and_then(|v| v.to_str().ok());
+    Identify {
+        proto: conn.proto,
+        path,
+        peer: conn.peer,
+        local: conn.local,
+        host: header(header::HOST),
+        ua,
+        identity: conn.identity.as_ref(),
+        credentials: Some(Credentials {
+            method: parts.method.as_str(),
+            uri: parts
+                .uri
+                .path_and_query()
+                .map_or(parts.uri.path(), |p| p.as_str()),
+            authorization: header(header::AUTHORIZATION),
+        }),
+        if_none_match: header(header::IF_NONE_MATCH),
+        can_redirect: true,
+        posted,
     }
-    if let Some(h) = req_host {
-        let host = if let Some(rest) = h.strip_prefix('[') {
-            rest.split(']').next().unwrap_or(rest)
-        } else {
-            h.rsplit_once(':').map_or(h, |(a, _)| a)
-        };
-        if !host.is_empty()
-            && host
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || b".-:".contains(&c))
-        {
-            return Cow::Borrowed(host);
-        }
-    }
-    Cow::Owned(local.to_string())
-}
-
-/// Queues a status update and event; the device's fold memory is reset
-/// so the next ordinary resync is recorded again.
-fn seen(
-    state: &AppState,
-    mac: Mac,
-    ip: IpAddr,
-    ua: &Ua,
-    outcome: Outcome,
-    kind: EventKind,
-    message: String,
-) {
-    state.cache.reset_fold(mac);
-    send_seen(state, mac, ip, ua, outcome, kind, message);
-}
-
-fn send_seen(
-    state: &AppState,
-    mac: Mac,
-    ip: IpAddr,
-    ua: &Ua,
-    outcome: Outcome,
-    kind: EventKind,
-    message: String,
-) {
-    state.status.send(StatusMsg::Seen {
-        mac,
-        ip,
-        firmware: ua.firmware.clone(),
-        outcome: Some(outcome),
-        kind,
-        message,
-    });
 }
 
 /// Header values validated once (`from_static` checks every byte on
@@ -252,326 +191,90 @@ fn header_value(v: &'static str) -> HeaderValue {
     HEADER_VALUES[i].clone()
 }
 
-/// [`seen`] for the common profile answers (`tail`: "200", "304", "404,
-/// unknown device", ...): an identical repeat (same protocol, path,
-/// answer, address and firmware) within [`FOLD_WINDOW`] of the one last
-/// queued for this device is only counted
-/// (`phoneprov_status_folded_total`), exactly as the writer thread would
-/// fold it, but without formatting or queueing anything.
-#[allow(clippy::too_many_arguments)]
-fn seen_folded(
-    state: &AppState,
-    entry: &DevEntry,
-    conn: &ConnInfo,
-    mac: Mac,
-    ua: &Ua,
-    outcome: Outcome,
-    path: &str,
-    tail: &'static str,
-) {
-    let ip = conn.peer.ip();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (
-        conn.proto as u8,
-        path,
-        tail,
-        ip,
-        ua.firmware.as_deref(),
-        outcome.as_str(),
-    )
-        .hash(&mut h);
-    let key = h.finish();
-    let now = Instant::now();
-    {
-        let mut last = entry.last_status.lock().unwrap_or_else(|p| p.into_inner());
-        if last.1 == key && last.0.is_some_and(|t| now.duration_since(t) < FOLD_WINDOW) {
-            drop(last);
-            handles().status_folded.increment(1);
-            return;
-        }
-        *last = (Some(now), key);
-    }
-    send_seen(
-        state,
-        mac,
-        ip,
-        ua,
-        outcome,
-        EventKind::Resync,
-        format!("{} {path}: {tail}", conn.proto.as_str()),
-    );
-}
-
-async fn get(
-    state: &Arc<AppState>,
-    policy: &Arc<Policy>,
-    conn: &ConnInfo,
-    req: &ReqView<'_>,
-    path: &str,
-    ua: &Ua,
-    head: bool,
-) -> Resp {
-    if let Some(rest) = path.strip_prefix("/firmware/") {
-        let who = ua
-            .mac
-            .or_else(|| conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok()));
-        let resp = serve_file(&policy.dirs.firmware_root, rest, req, head).await;
-        if let Some(mac) = who {
-            let ok = resp.status().is_success();
-            let outcome = if ok {
-                Outcome::Success
+/// The pipeline's answer as an HTTP response.
+async fn respond(answer: Answer, parts: &http::request::Parts, head: bool) -> Resp {
+    match answer {
+        Answer::Profile {
+            rendered,
+            not_modified,
+        } => {
+            let body = if head || not_modified {
+                RespBody::empty()
             } else {
-                Outcome::NotFound
+                RespBody::Full(Some(rendered.body.clone()))
             };
-            seen(
-                state,
-                mac,
-                conn.peer.ip(),
-                ua,
-                outcome,
-                EventKind::Upgrade,
-                format!("{} {path} {}", conn.proto.as_str(), resp.status().as_u16()),
-            );
+            let mut resp = Response::new(body);
+            let h = resp.headers_mut();
+            h.insert(header::ETAG, rendered.etag.clone());
+            h.insert(header::CACHE_CONTROL, header_value("no-cache"));
+            if not_modified {
+                *resp.status_mut() = StatusCode::NOT_MODIFIED;
+                return resp;
+            }
+            h.insert(header::CONTENT_TYPE, header_value(rendered.content_type));
+            if let Some(ce) = rendered.content_encoding {
+                h.insert(header::CONTENT_ENCODING, header_value(ce));
+            }
+            if head {
+                h.insert(
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from(rendered.body.len()),
+                );
+            }
+            resp
         }
-        return resp;
-    }
-    match profile_mac(policy, path, ua, conn) {
-        Some(Some(mac)) => profile(state, policy, conn, req, path, ua, mac, head).await,
-        // A profile-shaped path that names no device (`/$PN.cfg` from a
-        // phone without a MAC in its User-Agent): maybe a static file.
-        _ => serve_file(&policy.dirs.static_root, path, req, head).await,
-    }
-}
-
-async fn serve_file(root: &std::path::Path, rel: &str, req: &ReqView<'_>, head: bool) -> Resp {
-    let root = root.to_path_buf();
-    let rel = rel.to_string();
-    let resolved = tokio::task::spawn_blocking(move || phoneprov_tftp::resolve_path(&root, &rel))
-        .await
-        .ok();
-    let Some(Ok(file)) = resolved else {
-        return simple(StatusCode::NOT_FOUND, "not found\n");
-    };
-    let range = req.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    match file_response(&file, range, head).await {
-        Ok(r) => r,
-        Err(_) => simple(StatusCode::NOT_FOUND, "not found\n"),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn profile(
-    state: &Arc<AppState>,
-    policy: &Arc<Policy>,
-    conn: &ConnInfo,
-    req: &ReqView<'_>,
-    path: &str,
-    ua: &Ua,
-    mac: Mac,
-    head: bool,
-) -> Resp {
-    let ip = conn.peer.ip();
-    let what = || format!("{} {path}", conn.proto.as_str());
-    // A certificate for MAC X never gets MAC Y's profile.
-    if let Some(id) = &conn.identity {
-        if !id.authorizes_mac(&mac.to_string()) {
-            seen(
-                state,
-                mac,
-                ip,
-                ua,
-                Outcome::Failed,
-                EventKind::Resync,
-                format!("{}: 403, client certificate is for {}", what(), id.mac),
-            );
-            tracing::warn!(%mac, cert_mac = %id.mac, %ip, "client certificate names another device");
-            return simple(
-                StatusCode::FORBIDDEN,
-                "client certificate does not match this device\n",
-            );
-        }
-    }
-    let ttl = std::time::Duration::from_millis(policy.config.profiles.device_ttl_ms);
-    let entry = match state.cache.device(state, mac, ttl).await {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(%mac, error = %e, "device lookup failed");
-            return simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n");
-        }
-    };
-    let Some(device) = entry.device.clone() else {
-        if policy.config.profiles.auto_register {
-            let mut nd = NewDevice::new(mac);
-            nd.model = ua
-                .model
-                .clone()
-                .or_else(|| conn.identity.as_ref().and_then(|i| i.model.clone()));
-            nd.serial = conn.identity.as_ref().and_then(|i| i.serial.clone());
-            nd.vars.insert(vars::STATUS.into(), "pending".into());
-            state.status.send(StatusMsg::Register(nd));
-            state.cache.forget(mac);
-        }
-        seen_folded(
-            state,
-            &entry,
-            conn,
-            mac,
-            ua,
-            Outcome::NotFound,
-            path,
-            "404, unknown device",
-        );
-        return simple(StatusCode::NOT_FOUND, "unknown device\n");
-    };
-    if is_pending(&device.vars) {
-        seen_folded(
-            state,
-            &entry,
-            conn,
-            mac,
-            ua,
-            Outcome::NotFound,
-            path,
-            "404, device pending approval",
-        );
-        return simple(StatusCode::NOT_FOUND, "device pending approval\n");
-    }
-    if let Some(url) = policy
-        .redirects
-        .get(&mac)
-        .or_else(|| device.vars.get(vars::REDIRECT))
-    {
-        let status = match policy.config.redirect_status {
-            Some(301) => StatusCode::MOVED_PERMANENTLY,
-            _ => StatusCode::FOUND,
-        };
-        if let Ok(loc) = HeaderValue::from_str(url) {
-            seen(
-                state,
-                mac,
-                ip,
-                ua,
-                Outcome::Success,
-                EventKind::Resync,
-                format!("{}: {} to {url}", what(), status.as_u16()),
-            );
-            return Response::builder()
-                .status(status)
-                .header(header::LOCATION, loc)
-                .body(RespBody::empty())
-                .expect("valid redirect");
-        }
-    }
-    if let Some(rule) = policy.auth_for(mac, device.group.as_deref()) {
-        let authz = req
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let uri = req
-            .uri
-            .path_and_query()
-            .map_or(req.uri.path(), |p| p.as_str());
-        match state
-            .auth
-            .check(req.method.as_str(), uri, authz, &rule.users, &rule.schemes)
-        {
-            AuthResult::Ok(_) => {}
-            AuthResult::Challenge { stale } => {
-                let mut b = Response::builder().status(StatusCode::UNAUTHORIZED);
-                for c in state.auth.challenges(&rule.schemes, stale) {
-                    b = b.header(header::WWW_AUTHENTICATE, c);
-                }
-                return b
-                    .body(RespBody::full(Bytes::from_static(
-                        b"authentication required\n",
-                    )))
-                    .expect("valid challenge");
+        Answer::File(Ok(file)) => {
+            let range = parts
+                .headers
+                .get(header::RANGE)
+                .and_then(|v| v.to_str().ok());
+            match file_response(&file, range, head).await {
+                Ok(r) => r,
+                Err(_) => simple(StatusCode::NOT_FOUND, "not found\n"),
             }
         }
-    }
-    let cert_matches = conn.identity.is_some();
-    let variant = if conn.proto == Proto::Https
-        && (cert_matches || policy.config.security.bootstrap_without_client_cert)
-    {
-        Variant::Bootstrap
-    } else {
-        Variant::Encrypted
-    };
-    let host = url_host(
-        policy,
-        req.headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-        conn.local.ip(),
-    );
-    let templates = state.templates.load();
-    let rendered = match state
-        .cache
-        .profile(state, policy, &templates, &entry, variant, &host)
-    {
-        Ok((r, _hit)) => r,
-        Err(e) => {
-            let outcome = match e {
-                crate::render::RenderError::Lint { .. } => Outcome::Corrupt,
-                _ => Outcome::Failed,
-            };
-            tracing::error!(%mac, error = %e, "profile render failed");
-            seen(
-                state,
-                mac,
-                ip,
-                ua,
-                outcome,
-                EventKind::Resync,
-                format!("{}: 500, {e}", what()),
-            );
-            return simple(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "profile could not be rendered\n",
-            );
+        Answer::File(Err(_)) => simple(StatusCode::NOT_FOUND, "not found\n"),
+        Answer::NotFound("device pending approval") => {
+            simple(StatusCode::NOT_FOUND, "device pending approval\n")
         }
-    };
-    let not_modified = req
-        .headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == "*" || t.as_bytes() == rendered.etag.as_bytes())
-        });
-    seen_folded(
-        state,
-        &entry,
-        conn,
-        mac,
-        ua,
-        Outcome::Success,
-        path,
-        if not_modified { "304" } else { "200" },
-    );
-    let body = if head || not_modified {
-        RespBody::empty()
-    } else {
-        RespBody::Full(Some(rendered.body.clone()))
-    };
-    let mut resp = Response::new(body);
-    let h = resp.headers_mut();
-    h.insert(header::ETAG, rendered.etag.clone());
-    h.insert(header::CACHE_CONTROL, header_value("no-cache"));
-    if not_modified {
-        *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        return resp;
+        Answer::NotFound(_) => simple(StatusCode::NOT_FOUND, "unknown device\n"),
+        Answer::Redirect {
+            permanent,
+            location,
+        } => {
+            let status = if permanent {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::FOUND
+            };
+            Response::builder()
+                .status(status)
+                .header(header::LOCATION, location)
+                .body(RespBody::empty())
+                .expect("the pipeline checked the location")
+        }
+        Answer::Refused(Refusal::CertMismatch { .. }) => simple(
+            StatusCode::FORBIDDEN,
+            "client certificate does not match this device\n",
+        ),
+        Answer::Refused(Refusal::Challenge(challenges)) => {
+            let mut b = Response::builder().status(StatusCode::UNAUTHORIZED);
+            for c in challenges {
+                b = b.header(header::WWW_AUTHENTICATE, c);
+            }
+            b.body(RespBody::full(Bytes::from_static(
+                b"authentication required\n",
+            )))
+            .expect("valid challenge")
+        }
+        Answer::Refused(Refusal::Unavailable) => {
+            simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n")
+        }
+        Answer::RenderFailed => simple(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "profile could not be rendered\n",
+        ),
     }
-    h.insert(header::CONTENT_TYPE, header_value(rendered.content_type));
-    if let Some(ce) = rendered.content_encoding {
-        h.insert(header::CONTENT_ENCODING, header_value(ce));
-    }
-    if head {
-        h.insert(
-            header::CONTENT_LENGTH,
-            HeaderValue::from(rendered.body.len()),
-        );
-    }
-    resp
 }
 
 /// Reads a request body within the configured limit; `Err` is the response.
@@ -616,15 +319,34 @@ fn mac_in_path(path: &str) -> Option<Mac> {
     None
 }
 
+/// Queues a status update and event for a report.
+fn seen(
+    state: &AppState,
+    mac: Mac,
+    ip: std::net::IpAddr,
+    ua: &Ua,
+    outcome: Option<Outcome>,
+    message: String,
+) {
+    state.cache.reset_fold(mac);
+    state.status.send(StatusMsg::Seen {
+        mac,
+        ip,
+        firmware: ua.firmware.clone(),
+        outcome,
+        kind: EventKind::Report,
+        message,
+    });
+}
+
 async fn post(
     state: &Arc<AppState>,
     policy: &Arc<Policy>,
     conn: &ConnInfo,
     req: Request<Incoming>,
     path: &str,
-    ua: &Ua,
+    ua: Ua,
 ) -> Resp {
-    let profile_target = profile_mac(policy, path, ua, conn);
     let ce = req
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -634,27 +356,17 @@ async fn post(
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let cert_mac = conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok());
-    if let Some(Some(mac)) = profile_target {
-        // Resync by POST (R-HTTP-2): keep the body for tracking, answer
-        // with the profile.
+    // Resync by POST (R-HTTP-2): the body is kept for tracking once the
+    // request is admitted, the answer is the profile.
+    let mut ask = identify(conn, &parts, path, ua, None);
+    if let crate::pipeline::Target::Profile(_) = crate::pipeline::target(policy, &ask) {
         let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]).into_owned();
-        state.cache.reset_fold(mac);
-        state.status.send(StatusMsg::Seen {
-            mac,
-            ip: conn.peer.ip(),
-            firmware: ua.firmware.clone(),
-            outcome: None,
-            kind: EventKind::Resync,
-            message: format!("POST {path}: {text}"),
-        });
-        let view = ReqView {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-        };
-        return profile(state, policy, conn, &view, path, ua, mac, false).await;
+        ask.posted = Some(text);
+        let answer = crate::pipeline::run(state, policy, &ask).await;
+        return respond(answer, &parts, false).await;
     }
+    let ua = ask.ua;
+    let cert_mac = conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok());
     let Some(mac) = mac_in_path(path).or(cert_mac).or(ua.mac) else {
         return simple(StatusCode::NOT_FOUND, "report names no device\n");
     };
@@ -667,7 +379,7 @@ async fn post(
         }
     }
     let ttl = std::time::Duration::from_millis(policy.config.profiles.device_ttl_ms);
-    let entry = match state.cache.device(state, mac, ttl).await {
+    let entry = match state.cache.device(&state.reader, mac, ttl).await {
         Ok(e) => e,
         Err(_) => return simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n"),
     };
@@ -689,9 +401,8 @@ async fn post(
                     state,
                     mac,
                     conn.peer.ip(),
-                    ua,
-                    Outcome::Corrupt,
-                    EventKind::Report,
+                    &ua,
+                    Some(Outcome::Corrupt),
                     format!("{} {path}: undecryptable report: {e}", parts.method),
                 );
                 return simple(
@@ -704,15 +415,14 @@ async fn post(
         body.to_vec()
     };
     let text = String::from_utf8_lossy(&plain[..plain.len().min(64 * 1024)]).into_owned();
-    state.cache.reset_fold(mac);
-    state.status.send(StatusMsg::Seen {
+    seen(
+        state,
         mac,
-        ip: conn.peer.ip(),
-        firmware: ua.firmware.clone(),
-        outcome: None,
-        kind: EventKind::Report,
-        message: format!("{} {path}: {text}", parts.method),
-    });
+        conn.peer.ip(),
+        &ua,
+        None,
+        format!("{} {path}: {text}", parts.method),
+    );
     simple(StatusCode::OK, "report stored\n")
 }
 

@@ -3,16 +3,23 @@
 //!
 //! # Architecture
 //! ```text
-//!  TFTP (udp) ──► TftpFront ─┐
-//!  HTTP  (tcp) ─► hyper ─────┼─► identify device ─► RenderCache ─► bytes
-//!  HTTPS (tcp) ─► rustls ────┘   (path pattern,      │   miss: template
-//!  syslog (udp) ─► receiver      User-Agent,         │   → lint → gzip
-//!                     │          client cert)        │   → encrypt
-//!                     ▼                              ▼
-//!               StatusWriter (bounded channel, one thread, batched)
-//!                     ▼
+//!  TFTP (udp) ──► tftp_front ─┐               pipeline (one for all three)
+//!  HTTP  (tcp) ─► http ───────┼─► extract ─► retrieve ─► decide ─► produce ─► record
+//!  HTTPS (tcp) ─► rustls+http ┘   (path,      (device    (cert,     (render:   (status,
+//!  syslog (udp) ─► phoneprov-syslog  UA, cert,  cache)    auth,      context →  timeline)
+//!  ACS (tcp) ───► phoneprov-acs      source)              redirect,  rules →       │
+//!  /api/, /activation/ ─► phoneprov-api, -acs, -activation  variant)  encode)      ▼
+//!                                                             StatusWriter (batched)
+//!                                                                     ▼
 //!               phoneprov-store (SQLite, WAL)  ◄── ReadPool (spawn_blocking)
 //! ```
+//! * **Serve product** ([`serve::run`], [`Server::start`], `services`):
+//!   the admin API, activation service, ACS and syslog filer are opened,
+//!   then every listener is bound, then everything is served; SIGTERM
+//!   stops them all together. The `phoneprov serve` binary only parses
+//!   flags.
+//! * **Identification** ([`pipeline`]): one pipeline for HTTP, HTTPS and
+//!   TFTP; its module docs list what each protocol does and why.
 //! * **Listeners** ([`Server::start`]): every socket is bound before
 //!   anything is served, so a port in use is one clear error. HTTP/1.0 and
 //!   1.1 (keep-alive, chunked) come from hyper; TLS from rustls through
@@ -22,14 +29,15 @@
 //!   config ([`state::Policy`]) and templates in `ArcSwap`s (SIGHUP swaps
 //!   them atomically, a request sees one consistent version), the read
 //!   pool, the status writer, the caches, the authenticator, the metrics
-//!   handle, and hook points for the REST API ([`ApiHandler`], mounted at
-//!   `/api/`, built by [`services`]).
-//! * **Render pipeline** ([`render`]): device row → most specific template
+//!   handle, and the mounted REST API ([`ApiHandler`], at `/api/` and
+//!   `/activation/`).
+//! * **Render** ([`render`]): device row → most specific template
 //!   (`device/<mac>`, `group/<g>`, `model/<PN>`, `default`; see
-//!   [`templates`]) → minijinja with XML escaping → `Profile_Rule` and
-//!   `Upgrade_Rule` inserted when missing → lint (`strict`: errors give
-//!   500 + event) → gzip (optional) → AES-256-CBC (`openssl enc` format) or
-//!   aes128gcm with the device key → strong ETag.
+//!   [`templates`]) → context ([`context`]) → minijinja with XML escaping
+//!   → `Profile_Rule` and `Upgrade_Rule` built with the rule crate's syntax
+//!   tree and inserted when missing ([`rules`]) → lint (`strict`: errors
+//!   give 500 + event) → gzip (optional) → AES-256-CBC (`openssl enc`
+//!   format) or aes128gcm with the device key → strong ETag ([`encode`]).
 //! * **Cache**: device rows by MAC for `device_ttl_ms`, rendered output by
 //!   (MAC, variant) while (template generation, row hash, host) match; a
 //!   warm request touches neither SQLite nor a cipher.
@@ -44,8 +52,9 @@
 //!   *bootstrap* profile (`Profile_Rule = [--key K] http://…/$MA.cfg`),
 //!   served only over HTTPS to a client whose verified certificate names
 //!   that MAC (or to any HTTPS client with
-//!   `security.bootstrap_without_client_cert`), or over TFTP to addresses in
-//!   `security.preprovision_networks`.
+//!   `security.bootstrap_without_client_cert`), or over any protocol to
+//!   addresses in `security.preprovision_networks` (a staging network the
+//!   operator trusts).
 //! * A client certificate for MAC X asking for MAC Y's profile gets 403 and
 //!   an event. Unknown devices get 404 (class B); with
 //!   `profiles.auto_register` they are added with variable
@@ -66,12 +75,17 @@
 
 pub mod auth;
 pub mod config;
+pub mod context;
+pub mod encode;
 mod error;
 pub mod files;
 pub mod http;
 pub mod metrics_setup;
 pub mod paths;
+pub mod pipeline;
+pub mod policy;
 pub mod render;
+pub mod rules;
 pub mod serve;
 mod server;
 mod services;
@@ -80,9 +94,10 @@ pub mod store_io;
 pub mod syslog_stub;
 pub mod templates;
 mod tftp_front;
+mod tls;
 
-pub use config::{Config, Listen, ListenOverrides};
+pub use config::{Bound, Config, Listen, ListenOverrides};
 pub use error::ServerError;
 pub use server::{listen_tcp, Server, StartOptions, LISTEN_BACKLOG};
-pub use state::{ApiHandler, AppState, Bound};
+pub use state::{ApiHandler, AppState};
 pub use tftp_front::TftpFront;

@@ -1,8 +1,11 @@
-//! The render pipeline and its caches.
+//! Producing a device's profile, and its caches.
 //!
-//! `device row → template (most specific) → minijinja render → auto-insert
-//! Profile_Rule / Upgrade_Rule → lint (strict: refuse errors) → gzip →
-//! encrypt with the device key → ETag`.
+//! [`render`] runs three stages, each in its own module:
+//! `device row → template (most specific) → context` ([`crate::context`])
+//! `→ minijinja → Profile_Rule / Upgrade_Rule inserted when missing`
+//! ([`crate::rules`], through the rule crate's syntax tree) `→ lint
+//! (strict: refuse errors) → gzip → encrypt with the device key → ETag`
+//! ([`crate::encode`]).
 //!
 //! Two bounded caches (`quick_cache`, CLOCK-Pro eviction, sharded, no
 //! global lock):
@@ -18,19 +21,20 @@
 //! something it depends on changes, which makes `If-None-Match` work even
 //! though each encryption uses a fresh salt.
 
-use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use phoneprov_crypto::{EncodeOptions, Scheme};
-use phoneprov_profile::lint::{lint_str, Severity};
 use phoneprov_store::{Device, Mac, StoreError};
 use quick_cache::sync::Cache;
 
-use crate::config::Encryption;
-use crate::state::{AppState, Policy};
+use crate::config::Bound;
+use crate::context::{server_urls, template_context, Generated};
+use crate::encode::EncodeError;
+use crate::policy::Policy;
+use crate::rules::{insert_param, profile_rule, upgrade_rule};
+use crate::store_io::ReadPool;
 use crate::templates::{Selector, TemplateSet, BOOTSTRAP_TEMPLATE};
 
 /// Which form of a device's profile.
@@ -55,7 +59,7 @@ pub struct DevEntry {
     fetched: Instant,
     /// The last status message queued for this device: (when, hash of
     /// its content). Lets the request path fold identical repeats before
-    /// formatting or queueing anything (see `http::seen_folded`).
+    /// formatting or queueing anything (see the pipeline's record step).
     pub last_status: std::sync::Mutex<(Option<Instant>, u64)>,
 }
 
@@ -147,7 +151,7 @@ impl RenderCache {
     /// The device row, from cache when fresh enough.
     pub async fn device(
         &self,
-        state: &AppState,
+        reader: &Arc<ReadPool>,
         mac: Mac,
         ttl: Duration,
     ) -> Result<Arc<DevEntry>, StoreError> {
@@ -157,7 +161,7 @@ impl RenderCache {
                 return Ok(e.clone());
             }
         }
-        let device = state.reader.device(mac).await?;
+        let device = reader.device(mac).await?;
         let hash = device.as_ref().map_or(0, device_hash);
         // The status-folding memory survives the refresh.
         let last = old.map_or((None, 0), |e| {
@@ -191,7 +195,7 @@ impl RenderCache {
     /// whether it was a cache hit.
     pub fn profile(
         &self,
-        state: &AppState,
+        bound: &Bound,
         policy: &Policy,
         templates: &TemplateSet,
         dev: &DevEntry,
@@ -212,66 +216,16 @@ impl RenderCache {
         }
         crate::metrics_setup::handles().cache_miss.increment(1);
         let r = Arc::new(render(
-            state, policy, templates, device, dev.hash, variant, host,
+            bound, policy, templates, device, dev.hash, variant, host,
         )?);
         self.rendered.insert(key, r.clone());
         Ok((r, false))
     }
 }
 
-/// Base URLs of the listeners as seen by phones.
-#[derive(Debug, Clone, Default)]
-pub struct ServerUrls {
-    /// `http://host:port` or empty when off.
-    pub http: String,
-    /// `https://host:port` or empty.
-    pub https: String,
-    /// `tftp://host:port` or empty.
-    pub tftp: String,
-}
-
-/// Builds the listener URLs for `host`.
-pub fn server_urls(state: &AppState, host: &str) -> ServerUrls {
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    };
-    let url = |scheme: &str, addr: Option<std::net::SocketAddr>, default: u16| {
-        addr.map_or(String::new(), |a| {
-            if a.port() == default {
-                format!("{scheme}://{host}")
-            } else {
-                format!("{scheme}://{host}:{}", a.port())
-            }
-        })
-    };
-    ServerUrls {
-        http: url("http", state.bound.http, 80),
-        https: url("https", state.bound.https, 443),
-        tftp: url("tftp", state.bound.tftp, 69),
-    }
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Adds `<name>value</name>` before `</flat-profile>` unless the profile
-/// already sets `name` (the template's choice wins).
-pub fn insert_param(xml: &mut String, name: &str, value: &str) {
-    if xml.contains(&format!("<{name}>")) || xml.contains(&format!("<{name} ")) {
-        return;
-    }
-    if let Some(at) = xml.rfind("</flat-profile>") {
-        xml.insert_str(at, &format!("  <{name}>{}</{name}>\n", xml_escape(value)));
-    }
-}
-
+/// Renders and encodes one profile (a cache miss).
 fn render(
-    state: &AppState,
+    bound: &Bound,
     policy: &Policy,
     templates: &TemplateSet,
     device: &Device,
@@ -280,28 +234,13 @@ fn render(
     host: &str,
 ) -> Result<Rendered, RenderError> {
     let cfg = &policy.config.profiles;
-    let urls = server_urls(state, host);
-    let base = if urls.http.is_empty() {
-        &urls.https
-    } else {
-        &urls.http
-    };
+    let urls = server_urls(bound, host);
     let key = device.key.expose_secret();
-    // A base64url key may start with `--` (1 in 4096), which the rule
-    // syntax would read as the next option: quote such keys.
-    let profile_rule = if key.starts_with('-') {
-        format!("[--key \"{key}\"] {base}{}", policy.rule_path)
-    } else {
-        format!("[--key {key}] {base}{}", policy.rule_path)
-    };
+    let profile_rule =
+        profile_rule(format!("{}{}", urls.base(), policy.rule_path), key).to_string();
     let firmware = policy.firmware_for(device.group.as_deref(), device.model.as_deref());
-    let fw_base = if urls.http.is_empty() {
-        &urls.https
-    } else {
-        &urls.http
-    };
     let upgrade_rule = firmware
-        .map(|t| format!("{fw_base}/firmware/{}", t.file))
+        .map(|t| upgrade_rule(urls.base(), &t.file))
         .unwrap_or_default();
     let mac = device.mac.to_string();
     let template = match variant {
@@ -314,139 +253,54 @@ fn render(
             })
             .ok_or(RenderError::NoTemplate)?,
     };
-    let mut ctx: BTreeMap<String, minijinja::Value> = device
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), minijinja::Value::from(v.as_str())))
-        .collect();
-    let b = device.mac.bytes();
-    let colon = format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[0], b[1], b[2], b[3], b[4], b[5]
-    );
-    let set = |ctx: &mut BTreeMap<String, minijinja::Value>, k: &str, v: minijinja::Value| {
-        ctx.insert(k.to_string(), v);
-    };
-    set(&mut ctx, "mac", mac.as_str().into());
-    set(&mut ctx, "mac_colon", colon.into());
-    set(&mut ctx, "serial", device.serial.clone().into());
-    set(&mut ctx, "model", device.model.clone().into());
-    set(&mut ctx, "group", device.group.clone().into());
-    set(
-        &mut ctx,
-        "vars",
-        minijinja::Value::from(device.vars.clone()),
-    );
-    let server: BTreeMap<&str, String> = [
-        ("http", urls.http.clone()),
-        ("https", urls.https.clone()),
-        ("tftp", urls.tftp.clone()),
-    ]
-    .into();
-    set(&mut ctx, "server", minijinja::Value::from(server));
-    set(&mut ctx, "profile_rule", profile_rule.as_str().into());
-    set(&mut ctx, "upgrade_rule", upgrade_rule.as_str().into());
-    let fw = firmware
-        .map(|t| BTreeMap::from([("version", t.version.clone()), ("file", t.file.clone())]));
-    set(
-        &mut ctx,
-        "firmware",
-        fw.map_or(minijinja::Value::from(()), minijinja::Value::from),
+    let ctx = template_context(
+        device,
+        &Generated {
+            urls: &urls,
+            profile_rule: &profile_rule,
+            upgrade_rule: &upgrade_rule,
+            firmware,
+        },
     );
     let mut xml = templates
-        .render(&template, minijinja::Value::from(ctx))
+        .render(&template, ctx)
         .map_err(|message| RenderError::Template {
             template: template.clone(),
             message,
         })?;
     if variant == Variant::Encrypted {
-        // Keep the key on the phone across resyncs, and point it at its
-        // target firmware (issue 4 items 4 and 7).
         insert_param(&mut xml, "Profile_Rule", &profile_rule);
         if !upgrade_rule.is_empty() {
             insert_param(&mut xml, "Upgrade_Rule", &upgrade_rule);
         }
     }
-    let errors: Vec<_> = lint_str(&template, &xml)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    if !errors.is_empty() {
-        let first = errors[0]
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        if cfg.strict {
-            return Err(RenderError::Lint {
+    let encoded = crate::encode::lint(&template, &xml, cfg.strict, &mac)
+        .and_then(|()| match variant {
+            Variant::Bootstrap => Ok(crate::encode::plain(xml)),
+            Variant::Encrypted => crate::encode::encrypted(&xml, key, cfg),
+        })
+        .map_err(|e| match e {
+            EncodeError::Lint { count, first } => RenderError::Lint {
                 template,
-                count: errors.len(),
+                count,
                 first,
-            });
-        }
-        tracing::warn!(%mac, template, count = errors.len(), first, "serving a profile with lint errors (strict = false)");
-    }
-    let (body, content_encoding, content_type) = match variant {
-        Variant::Bootstrap => (xml.into_bytes(), None, "application/xml"),
-        Variant::Encrypted => {
-            let scheme = match cfg.encryption {
-                Encryption::Aes256cbc => Scheme::Aes256Cbc,
-                Encryption::Aes128gcm => Scheme::Aes128Gcm,
-            };
-            let opts = EncodeOptions {
-                scheme: Some(scheme),
-                key: Some(device.key.expose_secret().as_bytes().to_vec()),
-                gzip: cfg.gzip,
-                ..EncodeOptions::default()
-            };
-            let body = phoneprov_crypto::encode(xml.as_bytes(), &opts)
-                .map_err(|e| RenderError::Encode(e.to_string()))?;
-            let ce = (scheme == Scheme::Aes128Gcm).then_some("aes128gcm");
-            (body, ce, "application/octet-stream")
-        }
-    };
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut h);
-    let etag = http::HeaderValue::from_str(&format!(
-        "\"{:016x}{:04x}\"",
-        h.finish(),
-        body.len() & 0xffff
-    ))
-    .expect("hex is a valid header value");
+            },
+            EncodeError::Crypto(e) => RenderError::Encode(e),
+        })?;
     Ok(Rendered {
         generation: templates.generation(),
         dev_hash,
         host: host.into(),
-        body: Bytes::from(body),
-        etag,
-        content_encoding,
-        content_type,
+        body: Bytes::from(encoded.body),
+        etag: encoded.etag,
+        content_encoding: encoded.content_encoding,
+        content_type: encoded.content_type,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn insert_param_adds_missing_and_keeps_existing() {
-        let mut x = "<flat-profile>\n  <A>1</A>\n</flat-profile>\n".to_string();
-        insert_param(&mut x, "Profile_Rule", "[--key k] http://h/$MA.cfg?a&b");
-        assert!(
-            x.contains(
-                "<Profile_Rule>[--key k] http://h/$MA.cfg?a&amp;b</Profile_Rule>\n</flat-profile>"
-            ),
-            "{x}"
-        );
-        let before = x.clone();
-        insert_param(&mut x, "Profile_Rule", "other");
-        assert_eq!(x, before);
-        let mut y =
-            "<flat-profile><Upgrade_Rule ua=\"na\">x</Upgrade_Rule></flat-profile>".to_string();
-        insert_param(&mut y, "Upgrade_Rule", "z");
-        assert!(!y.contains(">z<"));
-    }
 
     #[test]
     fn device_hash_changes_with_vars() {

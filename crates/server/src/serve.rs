@@ -11,9 +11,9 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use crate::config::Bound;
 use crate::error::ServerError;
 use crate::server::{Server, StartOptions};
-use crate::state::Bound;
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains and returns.
 pub async fn run(opts: StartOptions) -> Result<(), ServerError> {

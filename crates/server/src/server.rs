@@ -26,16 +26,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ClientAuthMode, Config};
+use crate::config::{Bound, Config};
 use crate::error::ServerError;
 use crate::http::{handle, ConnInfo};
 use crate::metrics_setup::Proto;
+use crate::policy::Policy;
 use crate::render::RenderCache;
 use crate::services::{spawn_syslog, Services};
-use crate::state::{AppState, Bound, Policy};
+use crate::state::AppState;
 use crate::store_io::{ReadPool, StatusWriter};
 use crate::templates::TemplateSet;
 use crate::tftp_front::TftpFront;
+use crate::tls::tls_config;
 
 /// Everything [`Server::start`] needs.
 pub struct StartOptions {
@@ -129,64 +131,6 @@ fn prepare_dirs(policy: &Policy) -> Result<(), ServerError> {
         std::fs::create_dir_all(dir).map_err(data_err(dir))?;
     }
     Ok(())
-}
-
-fn read_pem(path: &Path) -> Result<Vec<u8>, ServerError> {
-    std::fs::read(path)
-        .map_err(|e| ServerError::Tls(format!("cannot read {}: {e}", path.display())))
-}
-
-/// Builds the rustls server config from `[tls]`, creating the development
-/// CA under `<data>/ca` when a file is not configured.
-pub(crate) fn tls_config(
-    cfg: &Config,
-    data: &Path,
-) -> Result<Arc<phoneprov_pki::rustls::ServerConfig>, ServerError> {
-    let tls = &cfg.tls;
-    let needs_ca =
-        tls.cert.is_none() || (tls.client_auth != ClientAuthMode::Off && tls.client_ca.is_none());
-    let ca_dir = data.join("ca");
-    if needs_ca {
-        let names = tls.server_names.clone();
-        phoneprov_pki::ensure_ca(&ca_dir, "phoneprov development CA", &names)
-            .map_err(|e| ServerError::Tls(e.to_string()))?;
-    }
-    let files = phoneprov_pki::CaFiles { dir: ca_dir };
-    let rel = |p: &PathBuf| {
-        if p.is_absolute() {
-            p.clone()
-        } else {
-            data.join(p)
-        }
-    };
-    let cert = read_pem(
-        &tls.cert
-            .as_ref()
-            .map(rel)
-            .unwrap_or_else(|| files.server_cert()),
-    )?;
-    let key = read_pem(
-        &tls.key
-            .as_ref()
-            .map(rel)
-            .unwrap_or_else(|| files.server_key()),
-    )?;
-    let client_auth = match tls.client_auth {
-        ClientAuthMode::Off => phoneprov_pki::ClientAuth::Off,
-        ClientAuthMode::Optional => phoneprov_pki::ClientAuth::Optional,
-        ClientAuthMode::Required => phoneprov_pki::ClientAuth::Required,
-    };
-    let client_ca = match tls.client_auth {
-        ClientAuthMode::Off => None,
-        _ => Some(read_pem(
-            &tls.client_ca
-                .as_ref()
-                .map(rel)
-                .unwrap_or_else(|| files.ca_cert()),
-        )?),
-    };
-    phoneprov_pki::server_config(&cert, &key, client_ca.as_deref(), client_auth)
-        .map_err(|e| ServerError::Tls(e.to_string()))
 }
 
 async fn bind_tcp(proto: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {

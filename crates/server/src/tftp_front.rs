@@ -1,20 +1,20 @@
-//! The TFTP side (R-TFTP-1): a [`phoneprov_tftp::Handler`] that serves the
-//! same things as HTTP: device profiles by path pattern (encrypted, or the
-//! bootstrap profile to clients in `preprovision_networks`), firmware
-//! under `firmware/`, and static files. Path safety is the TFTP crate's
-//! `resolve_path` (NUL, backslash, `%`, `..` refused; canonical path must
-//! stay inside the root); the profile patterns only ever yield a MAC.
+//! The TFTP front end (R-TFTP-1): a [`phoneprov_tftp::Handler`] that runs
+//! each read request through the identification pipeline
+//! ([`crate::pipeline`]), as HTTP does: device profiles by path pattern
+//! (encrypted, or the bootstrap profile to clients in
+//! `preprovision_networks`), firmware under `firmware/`, and static files.
+//! Path safety: NUL, backslash, `%` and `..` are refused here; files are
+//! then resolved by the TFTP crate's `resolve_path` (canonical path must
+//! stay inside the root).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use phoneprov_store::{EventKind, Outcome};
 use phoneprov_tftp::{Content, Handler, HandlerError, ReadRequest};
 
 use crate::metrics_setup::{record, Proto};
-use crate::render::Variant;
-use crate::state::{is_pending, AppState};
-use crate::store_io::StatusMsg;
+use crate::pipeline::{Answer, Refusal, Request, Ua};
+use crate::state::AppState;
 
 /// TFTP handler over the shared state.
 #[derive(Debug, Clone)]
@@ -49,96 +49,45 @@ impl TftpFront {
         } else {
             format!("/{}", request.path)
         };
-        let ip = request.client.ip();
-        if let Some(rest) = path.strip_prefix("/firmware/") {
-            return open_file(&policy.dirs.firmware_root, rest).await;
-        }
-        let Some(mac) = policy
-            .patterns
-            .iter()
-            .find_map(|p| p.matches(&path))
-            .and_then(|m| m.mac)
-        else {
-            return open_file(&policy.dirs.static_root, &path).await;
+        let local = state
+            .bound
+            .tftp
+            .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+        let ask = Request {
+            proto: Proto::Tftp,
+            path: &path,
+            peer: request.client,
+            local,
+            host: None,
+            ua: Ua::default(),
+            identity: None,
+            credentials: None,
+            if_none_match: None,
+            can_redirect: false,
+            posted: None,
         };
-        let seen = |outcome: Outcome, message: String| {
-            state.cache.reset_fold(mac);
-            state.status.send(StatusMsg::Seen {
-                mac,
-                ip,
-                firmware: None,
-                outcome: Some(outcome),
-                kind: EventKind::Resync,
-                message,
-            })
-        };
-        let ttl = std::time::Duration::from_millis(policy.config.profiles.device_ttl_ms);
-        let entry = state
-            .cache
-            .device(state, mac, ttl)
-            .await
-            .map_err(|e| HandlerError::Other(format!("inventory unavailable: {e}")))?;
-        let Some(device) = entry.device.as_ref() else {
-            seen(Outcome::NotFound, format!("tftp {path}: unknown device"));
-            return Err(HandlerError::NotFound("unknown device".into()));
-        };
-        if is_pending(&device.vars) {
-            seen(
-                Outcome::NotFound,
-                format!("tftp {path}: device pending approval"),
-            );
-            return Err(HandlerError::NotFound("device pending approval".into()));
-        }
-        let preprov = policy
-            .config
-            .security
-            .preprovision_networks
-            .iter()
-            .any(|n| n.contains(&ip));
-        let variant = if preprov {
-            Variant::Bootstrap
-        } else {
-            Variant::Encrypted
-        };
-        let host = policy
-            .config
-            .profiles
-            .public_host
-            .clone()
-            .unwrap_or_else(|| {
-                state.bound.tftp.map_or("127.0.0.1".into(), |a| {
-                    if a.ip().is_unspecified() {
-                        "127.0.0.1".into()
-                    } else {
-                        a.ip().to_string()
-                    }
-                })
-            });
-        let templates = state.templates.load();
-        match state
-            .cache
-            .profile(state, &policy, &templates, &entry, variant, &host)
-        {
-            Ok((r, _)) => {
-                seen(Outcome::Success, format!("tftp {path}"));
-                Ok(Content::Bytes(Bytes::clone(&r.body)))
+        match crate::pipeline::run(state, &policy, &ask).await {
+            Answer::Profile { rendered, .. } => Ok(Content::Bytes(Bytes::clone(&rendered.body))),
+            Answer::File(file) => open_file(&file?).await,
+            Answer::NotFound(why) => Err(HandlerError::NotFound(why.into())),
+            Answer::Refused(Refusal::Unavailable) => {
+                Err(HandlerError::Other("inventory unavailable".into()))
             }
-            Err(e) => {
-                tracing::error!(%mac, error = %e, "profile render failed");
-                seen(Outcome::Failed, format!("tftp {path}: {e}"));
+            Answer::Refused(r) => {
+                // No certificates nor credentials on TFTP; kept total.
+                tracing::warn!(refusal = ?r, "TFTP request refused");
+                Err(HandlerError::AccessDenied("not allowed".into()))
+            }
+            Answer::Redirect { .. } => Err(HandlerError::Other("device moved".into())),
+            Answer::RenderFailed => {
                 Err(HandlerError::Other("profile could not be rendered".into()))
             }
         }
     }
 }
 
-async fn open_file(root: &std::path::Path, rel: &str) -> Result<Content, HandlerError> {
-    let root = root.to_path_buf();
-    let rel = rel.to_string();
-    let path = tokio::task::spawn_blocking(move || phoneprov_tftp::resolve_path(&root, &rel))
-        .await
-        .map_err(|e| HandlerError::Other(format!("lookup failed: {e}")))??;
-    let file = tokio::fs::File::open(&path)
+async fn open_file(path: &std::path::Path) -> Result<Content, HandlerError> {
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|_| HandlerError::NotFound("no such file".into()))?;
     let size = file.metadata().await.ok().map(|m| m.len());

@@ -39,14 +39,21 @@ async fn cache_hits_until_row_template_or_host_changes() {
         async move {
             let dev = state
                 .cache
-                .device(&state, mac, Duration::ZERO)
+                .device(&state.reader, mac, Duration::ZERO)
                 .await
                 .unwrap();
             let policy = state.policy.load_full();
             let templates = state.templates.load_full();
             state
                 .cache
-                .profile(&state, &policy, &templates, &dev, Variant::Encrypted, host)
+                .profile(
+                    &state.bound,
+                    &policy,
+                    &templates,
+                    &dev,
+                    Variant::Encrypted,
+                    host,
+                )
                 .unwrap()
         }
     };
