@@ -20,7 +20,10 @@
 //!   [`AdminGuard`]) as an `axum::Router` that `phoneprov serve` merges.
 //! - Codes come from the OS CSPRNG ([`generate_activation_code`]).
 //!
-//! # Phone half
+//! # Phone half (re-exported from `phoneprov_phone::activation`)
+//! The client machine lives in the phone crate, where `phoneprov_phone::Device`
+//! composes it with the resync engine; it is re-exported here for callers
+//! that know it by this crate.
 //! - [`CustomizationMachine`]: the states Open, Aborted, Pending, Custom
 //!   Pending, Acquired, Unavailable, GDS-Pending, GDS-Acquired, sans-IO on
 //!   a virtual clock, with the exponential backoff of firmware 12.0(3)
@@ -44,26 +47,20 @@
 //! jitter), `phoneprov-rule` to validate URLs, `phoneprov-profile` for the
 //! redirect XML.
 
-mod backoff;
 mod codes;
 mod error;
-pub mod machine;
-mod redirect;
 mod router;
 mod store;
 
-pub use backoff::{BackoffPolicy, MIN_RETRY_DELAY_MS};
 pub use codes::{
     generate_activation_code, mask, validate_short_code, CodeError, EnteredCode,
     ACTIVATION_CODE_LEN, SHORT_CODE_MAX, SHORT_CODE_MIN,
 };
 pub use error::{ActivationError, RedeemError};
-pub use machine::{
-    is_gds_rule, CodeAnswer, CustomizationMachine, CustomizationState, Input, Output, Persisted,
-    PhoneIdentity, QueryAnswer,
-};
-pub use redirect::{
-    parse_redirect, redirect_profile, RedirectError, PROFILE_RULE, REDIRECT_CONTENT_TYPE,
+pub use phoneprov_phone::activation::{
+    is_gds_rule, machine, parse_redirect, redirect_profile, ActivationId, ActivationRequest,
+    BackoffPolicy, CodeAnswer, CustomizationMachine, CustomizationState, Input, Output, Persisted,
+    QueryAnswer, RedirectError, MIN_RETRY_DELAY_MS, PROFILE_RULE, REDIRECT_CONTENT_TYPE,
 };
 pub use router::{
     bearer_guard, router, ActivationService, AdminGuard, BindBody, Clock, CodeBody, CodesBody,

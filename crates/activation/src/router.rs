@@ -41,8 +41,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codes::EnteredCode;
 use crate::error::{ActivationError, RedeemError};
-use crate::redirect::{redirect_profile, REDIRECT_CONTENT_TYPE};
 use crate::store::{ActivationStore, Binding, IssuedCode, Listing, ShortCode, Target};
+use phoneprov_phone::activation::{redirect_profile, REDIRECT_CONTENT_TYPE};
 
 /// Decides whether an admin request may pass, from its headers. The server
 /// supplies it (its bearer token, its auth scheme); see [`bearer_guard`].

@@ -22,9 +22,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use phoneprov_activation::{
-    bearer_guard, is_gds_rule, parse_redirect, router, ActivationService, BackoffPolicy,
-    CodeAnswer, CustomizationMachine, CustomizationState as S, Input, Output, Persisted,
-    PhoneIdentity, QueryAnswer, MIN_RETRY_DELAY_MS,
+    bearer_guard, is_gds_rule, parse_redirect, router, ActivationId as PhoneIdentity,
+    ActivationRequest, ActivationService, BackoffPolicy, CodeAnswer, CustomizationMachine,
+    CustomizationState as S, Input, Output, Persisted, QueryAnswer, MIN_RETRY_DELAY_MS,
 };
 use phoneprov_store::{EventKind, Mac, Store};
 use serde_json::json;
@@ -139,8 +139,8 @@ impl Server {
 struct Phone<'a> {
     srv: &'a Server,
     m: CustomizationMachine,
-    now: u64,
-    timer: Option<u64>,
+    now: phoneprov_phone::Time,
+    timer: Option<phoneprov_phone::Time>,
     trace: Vec<S>,
     requests: u32,
 }
@@ -155,7 +155,7 @@ impl<'a> Phone<'a> {
         Phone {
             srv,
             m,
-            now: 1_000_000,
+            now: phoneprov_phone::Time(1_000_000),
             timer: None,
             trace: vec![],
             requests: 0,
@@ -169,7 +169,7 @@ impl<'a> Phone<'a> {
             self.trace.push(self.m.state());
             for o in out {
                 match o {
-                    Output::QueryActivation { mac, model, serial } => {
+                    Output::Request(ActivationRequest::Query { mac, model, serial }) => {
                         let uri = format!(
                             "{}/activation/v1/query?mac={mac}&model={model}&serial={serial}",
                             self.srv.base
@@ -184,7 +184,7 @@ impl<'a> Phone<'a> {
                             other => QueryAnswer::Error(other.to_string()),
                         }));
                     }
-                    Output::SubmitCode { mac, code } => {
+                    Output::Request(ActivationRequest::SubmitCode { mac, code }) => {
                         let uri = format!("{}/activation/v1/code", self.srv.base);
                         self.requests += 1;
                         let body = json!({"mac": mac, "code": code.to_string()});
@@ -206,7 +206,7 @@ impl<'a> Phone<'a> {
                             ok: st == StatusCode::OK,
                         });
                     }
-                    Output::ScheduleRetry { at_ms } => self.timer = Some(at_ms),
+                    Output::ScheduleRetry { at } => self.timer = Some(at),
                     Output::CancelRetry => self.timer = None,
                     Output::CodeInvalid(e) => panic!("code refused by the phone: {e}"),
                 }
@@ -217,7 +217,7 @@ impl<'a> Phone<'a> {
     /// Jumps the virtual clock to the armed retry and fires it.
     async fn fire_retry(&mut self) -> u64 {
         let at = self.timer.take().expect("a retry is armed");
-        let waited = at - self.now;
+        let waited = at.0 - self.now.0;
         self.now = at;
         self.feed(Input::RetryTimer).await;
         waited

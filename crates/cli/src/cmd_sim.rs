@@ -52,6 +52,10 @@ pub struct SimArgs {
     /// Serve /<mac>/admin/resync, /admin/upgrade, /CGI/Execute and /status.json here.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Listen for SIP (UDP and TCP) here: NOTIFY `Event: check-sync` or
+    /// `resync` to sip:MAC@ADDR resyncs the phone (Resync_From_SIP).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub sip_listen: Option<SocketAddr>,
     /// Power every phone on at the same instant and resync at once.
     #[arg(long)]
     pub boot_storm: bool,
@@ -164,6 +168,7 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         ClientCerts::Dir(dir)
     };
     cfg.listen = args.listen;
+    cfg.sip_listen = args.sip_listen;
     cfg.boot_storm = args.boot_storm;
     cfg.mode = match args.duration {
         None => RunMode::Once,

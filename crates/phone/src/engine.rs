@@ -183,7 +183,7 @@ impl Phone {
     pub fn handle_input(&mut self, input: Input, now: Time) {
         self.now = self.now.max(now);
         match input {
-            Input::PowerOn => self.boot(false),
+            Input::PowerOn | Input::Reboot => self.boot(false),
             Input::NetworkDown => self.network_up = false,
             Input::NetworkUp => {
                 let was_down = !self.network_up;
@@ -251,6 +251,15 @@ impl Phone {
                     return self.refuse("report refused: Provision_Enable is No");
                 }
                 self.pending_report = Some(rule);
+            }
+            Input::FactoryReset
+            | Input::QueryAnswer(_)
+            | Input::CodeAnswer(_)
+            | Input::GdsCode(_)
+            | Input::Sip(_) => {
+                return self.refuse(
+                    "this input needs the whole device (phoneprov_phone::Device), not the bare resync engine",
+                )
             }
         }
         self.after_change();

@@ -34,6 +34,15 @@
 //!     phone.handle_timeout(now);
 //! }
 //! ```
+//! # The whole phone: [`Device`]
+//! [`Phone`] is the resync engine. [`Device`] composes it with the
+//! customization client ([`activation`], R-ACT: the engine waits while
+//! the activation service is asked, `gds://` codes, reboot and factory
+//! reset) and the triggers (`/admin/resync`, `/CGI/Execute`, SIP NOTIFY
+//! via [`sip`]) behind the same [`Input`]/[`Action`] vocabulary, one
+//! [`Device::poll_timeout`] and one [`Time`]. `phoneprov sim` drives a
+//! `Device` per phone; `tests/device.rs` drives one on a virtual clock.
+//!
 //! Time is [`Time`]: virtual milliseconds of **local wall-clock time**, so
 //! `Resync_At__HHmm_` is `now % 1 day`. Fetch results may arrive at any
 //! later time; answers with a stale [`FetchId`] are ignored.
@@ -104,8 +113,10 @@
 //! (seeded, reproducible), and HTTP Basic/Digest answers ([`auth`]) come
 //! from the workspace's `phoneprov-httpauth`, shared with the server side.
 
+pub mod activation;
 pub mod auth;
 mod context;
+mod device;
 mod engine;
 pub mod execute;
 pub mod fetch;
@@ -113,11 +124,13 @@ pub mod report;
 mod resync;
 pub mod schedule;
 pub mod security;
+pub mod sip;
 mod status;
 pub mod store;
 mod types;
 pub mod upgrade;
 
+pub use device::{ActivationSetup, Device, DeviceConfig};
 pub use engine::{Phone, TRIGGER_POLL_SECS};
 pub use execute::{parse_execute_xml, ExecuteCommand, ExecuteError, ExecuteItem};
 pub use phoneprov_rule::{ResolvedUrl, Scheme};

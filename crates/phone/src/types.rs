@@ -3,7 +3,7 @@
 //! "sans-IO cores": nothing here touches a socket or a clock).
 
 use phoneprov_rule::ResolvedUrl;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A point in virtual time: milliseconds since 1970-01-01T00:00 **local
 /// wall-clock time** of the phone. The engine never reads a clock; the
@@ -11,7 +11,9 @@ use serde::Serialize;
 /// `Resync_At__HHmm_` needs nothing else: the time of day is `ms % 86 400 000`.
 /// A real-time driver passes `SystemTime` since the epoch plus the phone's
 /// UTC offset; a simulator passes any monotonic virtual clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Time(pub u64);
 
 impl Time {
@@ -226,6 +228,28 @@ pub enum Input {
     /// The DHCP lease (option 66/150/159/160) or the operator changed the
     /// server used by rules without one (R-RULE-1).
     SetDefaultServer { server: Option<String> },
+    /// Power-cycle (`/admin/reboot`, TR-069 Reboot): parameters and the
+    /// persisted customization state are kept, the operation in progress
+    /// dies. Handled by [`Device`](crate::Device); the bare engine treats
+    /// it as `PowerOn`.
+    Reboot,
+    /// Factory reset: parameters from the initial configuration, the
+    /// customization state back to Open (R-ACT-1); the installed firmware
+    /// stays. [`Device`](crate::Device) only.
+    FactoryReset,
+    /// The activation server's answer to [`ActivationRequest::Query`](crate::activation::ActivationRequest).
+    /// [`Device`](crate::Device) only.
+    QueryAnswer(crate::activation::QueryAnswer),
+    /// The activation server's answer to [`ActivationRequest::SubmitCode`](crate::activation::ActivationRequest).
+    /// [`Device`](crate::Device) only.
+    CodeAnswer(crate::activation::CodeAnswer),
+    /// The user typed this after the `gds://` rule (R-ACT-2, R-RULE-5);
+    /// a malformed code or a state that takes none is a
+    /// [`Action::RequestRefused`]. [`Device`](crate::Device) only.
+    GdsCode(String),
+    /// A SIP request arrived (R-RULE-6: NOTIFY `check-sync` / `resync`);
+    /// the answer is [`Action::SipResponse`]. [`Device`](crate::Device) only.
+    Sip(crate::sip::SipInput),
 }
 
 /// What the engine asks the driver to do, from [`Phone::poll_action`](crate::Phone::poll_action).
@@ -258,4 +282,13 @@ pub enum Action {
     ReportFinished { ok: bool, error: Option<String> },
     /// A request input was not acted on (provisioning disabled, bad rule…).
     RequestRefused { reason: String },
+    /// The resync engine powered on (boot, reboot, or released by the
+    /// customization client): its boot timers are armed.
+    PoweredOn,
+    /// Send this request to the activation server; answer with
+    /// [`Input::QueryAnswer`] or [`Input::CodeAnswer`].
+    Activation(crate::activation::ActivationRequest),
+    /// Send this SIP response on the connection (or to the address) the
+    /// request of [`Input::Sip`] came from.
+    SipResponse(crate::sip::SipOutput),
 }

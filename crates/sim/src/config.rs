@@ -68,6 +68,9 @@ pub struct SimConfig {
     pub client_certs: ClientCerts,
     /// Trigger listener (`/admin/resync`, `/CGI/Execute`, `/status.json`).
     pub listen: Option<SocketAddr>,
+    /// SIP listener, UDP and TCP on one address (`--sip-listen`): NOTIFY
+    /// `check-sync` / `resync` (R-RULE-6), see [`crate::sip`].
+    pub sip_listen: Option<SocketAddr>,
     /// All phones power on at the same instant and resync at once
     /// (otherwise the boot resync is spread by `Resync_Random_Delay`).
     pub boot_storm: bool,
@@ -114,6 +117,7 @@ impl SimConfig {
             trust_pem: None,
             client_certs: ClientCerts::None,
             listen: None,
+            sip_listen: None,
             boot_storm: false,
             mode: RunMode::Once,
             concurrency: 2000,
@@ -142,7 +146,7 @@ impl SimConfig {
             crate::activation::validate_base_url(url).map_err(SimError::Config)?;
         }
         if let Some(code) = &self.gds_code {
-            phoneprov_activation::EnteredCode::parse(code).map_err(|e| {
+            phoneprov_phone::activation::EnteredCode::parse(code).map_err(|e| {
                 SimError::Config(format!(
                     "--gds-code: {e} (give 16 digits, or # and a 3-16 digit short code)"
                 ))

@@ -1,7 +1,9 @@
-//! Runs one [`Phone`] engine on tokio: `loop { carry out the actions;
-//! wait for the transfer in flight, a trigger, or the next timer }`.
+//! Runs one [`Device`] on tokio: `loop { carry out the actions; wait for
+//! the transfer or activation exchange in flight, a trigger, or the next
+//! timer }`. Everything the phone decides (resyncs, activation, SIP
+//! answers) is in the sans-IO device; this loop only executes.
 //!
-//! One task per phone, holding only the engine, a channel receiver and at
+//! One task per phone, holding only the device, a channel receiver and at
 //! most one transfer future (the engine runs one operation at a time), so
 //! 100 000 phones cost 100 000 small tasks. A fleet-wide semaphore bounds
 //! the transfers in flight (`--concurrency`): phones wait for a slot, not
@@ -20,9 +22,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use phoneprov_phone::{Action, Class, FetchRequest, Input, Phone, PhoneConfig, Purpose, Time};
+use phoneprov_phone::{
+    Action, Class, Device, DeviceConfig, FetchRequest, Input, Phone, Purpose, Time,
+};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
+use crate::activation::{ActivationExec, Exchange};
 use crate::config::RunMode;
 use crate::exec::{Executed, Net};
 use crate::report::FleetStats;
@@ -30,7 +35,8 @@ use crate::report::FleetStats;
 /// What the trigger listener sends to one phone.
 #[derive(Debug)]
 pub enum Control {
-    /// Feed this input now (resync/upgrade/report triggers, R-RULE-6).
+    /// Feed this input now (resync/upgrade/report triggers, R-RULE-6;
+    /// `Reboot`, `FactoryReset`, SIP requests).
     Input(Input),
     /// Answer with `status_json` plus the current parameter values.
     Status(oneshot::Sender<serde_json::Value>),
@@ -38,11 +44,9 @@ pub enum Control {
     /// only (the CPE agent's data model refresh before each session;
     /// cheaper than [`Control::Status`]'s JSON).
     Params(oneshot::Sender<PhoneParams>),
-    /// TR-069 FactoryReset (R-TR69-2): a fresh engine from the initial
-    /// configuration, powered on (the CPE agent then informs `0 BOOTSTRAP`).
-    FactoryReset,
-    /// An activation trigger (`gds://` code, reboot): [`crate::activation`].
-    Activation(crate::activation::ActivationControl),
+    /// The user typed a `gds://` code (R-ACT-2); the reply says whether
+    /// it was submitted.
+    GdsCode(String, oneshot::Sender<Result<(), String>>),
 }
 
 /// The phone's parameter values (sorted by name) and software version.
@@ -63,12 +67,13 @@ pub struct PhoneOutcome {
     pub params: Option<Vec<(String, String)>>,
     pub status: Option<serde_json::Value>,
     /// The customization state (R-ACT) when `--activation` is on.
-    pub customization: Option<phoneprov_activation::CustomizationState>,
+    pub customization: Option<phoneprov_phone::activation::CustomizationState>,
 }
 
 /// Everything a phone task needs.
 pub(crate) struct PhoneTask {
-    pub cfg: PhoneConfig,
+    /// Taken by [`PhoneTask::run`] (the device owns it from then on).
+    pub cfg: Option<DeviceConfig>,
     pub net: Arc<Net>,
     pub stats: Arc<FleetStats>,
     pub slots: Arc<Semaphore>,
@@ -82,9 +87,10 @@ pub(crate) struct PhoneTask {
     /// `UpgradeFinished`, `Reboot`, `RequestRefused`): value changes,
     /// download results and reboots.
     pub cpe_events: Option<mpsc::UnboundedSender<Action>>,
-    /// The phone's activation client (`--activation`, R-ACT); it decides
-    /// when the engine powers on.
-    pub activation: Option<crate::activation::ActivationClient>,
+    /// The activation executor (`--activation`, R-ACT).
+    pub activation: Option<ActivationExec>,
+    /// Where SIP answers go (`--sip-listen`).
+    pub sip: Option<Arc<crate::sip::SipListener>>,
 }
 
 type Transfer = Pin<Box<dyn Future<Output = (FetchRequest, Executed)> + Send>>;
@@ -107,10 +113,11 @@ pub fn param_values(phone: &Phone) -> Vec<(String, String)> {
     v
 }
 
-fn status_of(phone: &Phone) -> serde_json::Value {
-    let mut s = phone.status_json();
+/// The status page: the device's, with every parameter value.
+fn status_of(dev: &Device) -> serde_json::Value {
+    let mut s = dev.status_json();
     if let Some(obj) = s.as_object_mut() {
-        let params: serde_json::Map<String, serde_json::Value> = param_values(phone)
+        let params: serde_json::Map<String, serde_json::Value> = param_values(dev.engine())
             .into_iter()
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect();
@@ -119,59 +126,61 @@ fn status_of(phone: &Phone) -> serde_json::Value {
     s
 }
 
-/// The status page, with the activation client's part when there is one.
-fn status_with(
-    phone: &Phone,
-    act: Option<&crate::activation::ActivationClient>,
-    now_ms: u64,
-) -> serde_json::Value {
-    let mut s = status_of(phone);
-    if let (Some(a), Some(obj)) = (act, s.as_object_mut()) {
-        obj.insert("activation".into(), a.status(now_ms));
-    }
-    s
+/// The operations in flight of one phone (at most one transfer, one
+/// activation exchange); a reboot drops them.
+#[derive(Default)]
+struct InFlight {
+    transfer: Option<Transfer>,
+    queued: std::collections::VecDeque<FetchRequest>,
+    exchange: Option<Exchange>,
+    resync_started: Option<Instant>,
+    upgrading: bool,
 }
 
 impl PhoneTask {
     /// Runs the phone until `--once` is satisfied, or shutdown.
     pub async fn run(mut self) -> PhoneOutcome {
-        let mac = self.cfg.identity.mac.clone();
-        let mut phone = Phone::new(self.cfg.clone());
+        let cfg = self.cfg.take().expect("a phone task runs once");
+        let mac = cfg.phone.identity.mac.clone();
+        let with_activation = cfg.activation.is_some();
+        let mut dev = Device::new(cfg);
         let mut skew: u64 = 0;
         let now = |skew: u64| Time(wall_ms() + skew);
-        let mut act = self.activation.take();
-        match act.as_mut() {
-            Some(a) => a.boot(&mut phone, now(skew).0),
-            None => phone.handle_input(Input::PowerOn, now(skew)),
-        }
+        dev.handle_input(Input::PowerOn, now(skew));
+        let once = self.mode == RunMode::Once;
         // The boot timer is fast-forwarded under --boot-storm (all at once)
         // and under --once; otherwise Resync_Random_Delay spreads it.
-        let mut boot_timer = true;
-        let mut transfer: Option<Transfer> = None;
-        let mut queued: std::collections::VecDeque<FetchRequest> = Default::default();
-        let mut resync_started: Option<Instant> = None;
+        let mut boot_timer = false;
+        let mut fl = InFlight::default();
         let mut done = false;
-        let mut upgrading = false;
         let mut control_open = true;
         let mut syslog_sends = tokio::task::JoinSet::new();
         loop {
-            while let Some(action) = phone.poll_action() {
+            while let Some(action) = dev.poll_action() {
                 if let Some(tx) = &self.cpe_events {
-                    if !matches!(action, Action::Fetch(_) | Action::Syslog { .. }) {
+                    if matches!(
+                        action,
+                        Action::ParamsApplied { .. }
+                            | Action::ResyncFinished { .. }
+                            | Action::UpgradeFinished { .. }
+                            | Action::Reboot { .. }
+                            | Action::RequestRefused { .. }
+                            | Action::ReportFinished { .. }
+                    ) {
                         let _ = tx.send(action.clone());
                     }
                 }
                 match action {
                     Action::Fetch(req) => {
                         if matches!(req.purpose, Purpose::Profile { .. })
-                            && resync_started.is_none()
+                            && fl.resync_started.is_none()
                         {
-                            resync_started = Some(Instant::now());
+                            fl.resync_started = Some(Instant::now());
                         }
                         if req.purpose == Purpose::Firmware {
-                            upgrading = true;
+                            fl.upgrading = true;
                         }
-                        queued.push_back(req);
+                        fl.queued.push_back(req);
                     }
                     Action::Syslog { server, message } => {
                         self.stats.syslog.inc();
@@ -188,74 +197,65 @@ impl PhoneTask {
                         });
                     }
                     Action::ResyncFinished { class, error } => {
-                        let ms = resync_started
+                        let ms = fl
+                            .resync_started
                             .take()
                             .map(|t| t.elapsed().as_millis() as u64);
                         self.stats.record_resync(class, error.as_deref(), ms);
-                        if let Some(a) = act.as_mut() {
-                            a.on_resync_finished(&mut phone, class == Class::A, now(skew).0);
-                        }
-                        if self.mode == RunMode::Once {
+                        if once {
                             done = true;
                         }
                     }
                     Action::UpgradeFinished { ok, .. } => {
-                        upgrading = false;
+                        fl.upgrading = false;
                         self.stats.record_upgrade(ok);
                     }
                     Action::Reboot { .. } => {
-                        upgrading = false;
+                        fl.upgrading = false;
                         self.stats.reboots.inc();
                     }
-                    Action::ReportFinished { .. }
-                    | Action::ParamsApplied { .. }
-                    | Action::RequestRefused { .. } => {
-                        if let Action::RequestRefused { reason } = &action {
-                            tracing::info!("{mac}: {reason}");
+                    Action::PoweredOn => boot_timer = true,
+                    Action::Activation(r) => {
+                        fl.exchange = self.activation.as_ref().map(|x| x.start(dev.params(), &r));
+                    }
+                    Action::SipResponse(out) => {
+                        if let Some(sip) = &self.sip {
+                            sip.respond(out);
                         }
                     }
+                    Action::RequestRefused { reason } => tracing::info!("{mac}: {reason}"),
+                    Action::ReportFinished { .. } | Action::ParamsApplied { .. } => {}
                 }
             }
-            if transfer.is_none() {
-                if let Some(req) = queued.pop_front() {
-                    transfer = Some(self.start_transfer(&mac, &phone, req));
+            if fl.transfer.is_none() {
+                if let Some(req) = fl.queued.pop_front() {
+                    fl.transfer = Some(self.start_transfer(&mac, dev.engine(), req));
                 }
-            }
-            if act.as_mut().is_some_and(|a| a.take_powered_now()) {
-                boot_timer = true;
             }
             // --once with activation: one round (final, or a retry armed).
-            let act_settled = act.as_ref().is_none_or(|a| a.settled());
-            let act_held_done = self.mode == RunMode::Once
-                && act.as_ref().is_some_and(|a| !a.engine_on() && a.settled());
+            let act_settled = dev.activation_settled();
+            let act_held_done = once && with_activation && !dev.engine_on() && act_settled;
             if ((done && act_settled) || act_held_done)
-                && transfer.is_none()
-                && queued.is_empty()
-                && !upgrading
+                && fl.transfer.is_none()
+                && fl.queued.is_empty()
+                && !fl.upgrading
             {
                 break;
             }
-            let timeout = phone.poll_timeout();
-            if self.mode == RunMode::Once
-                && transfer.is_none()
-                && timeout.is_none()
-                && !control_open
-                && act_settled
-            {
+            let timeout = dev.engine_timeout();
+            if once && fl.transfer.is_none() && timeout.is_none() && !control_open && act_settled {
                 // Nothing can happen any more (e.g. Provision_Enable = No):
                 // the phone ends without a resync.
                 break;
             }
-            if transfer.is_none() {
+            if fl.transfer.is_none() {
                 if let Some(t) = timeout {
                     let n = now(skew);
-                    let once = self.mode == RunMode::Once;
                     // The boot resync keeps its Resync_Random_Delay spread
                     // unless --boot-storm; every other timer is skipped
                     // under --once.
                     let fast = if boot_timer {
-                        self.boot_storm
-                            || (once && !phone.params().get_bool("Resync_On_Reset", true))
+                        self.boot_storm || (once && !dev.params().get_bool("Resync_On_Reset", true))
                     } else {
                         once
                     };
@@ -264,20 +264,18 @@ impl PhoneTask {
                     }
                 }
             }
-            let act_at = act.as_ref().and_then(|a| a.retry_at());
-            if let (Some(at), Some(wait)) = (act_at, act.as_ref().and_then(|a| a.retry_wait_ms())) {
+            let act_at = dev.activation_retry_at();
+            let wait = self.activation.as_ref().and_then(|a| a.retry_wait_ms());
+            if let (Some(at), Some(wait)) = (act_at, wait) {
                 // --activation-retry-wait: jump the phone's clock over the
                 // rest of the backoff (the fast-forward of --once).
                 let n = now(skew).0;
-                if at > n + wait {
-                    skew += at - n - wait;
+                if at.0 > n + wait {
+                    skew += at.0 - n - wait;
                 }
             }
-            let wake = match (timeout.map(|t| t.0), act_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let sleep_ms = wake.map(|t| t.saturating_sub(now(skew).0));
+            let wake = dev.poll_timeout();
+            let sleep_ms = wake.map(|t| t.0.saturating_sub(now(skew).0));
             let sleep = async {
                 match sleep_ms {
                     Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
@@ -287,85 +285,54 @@ impl PhoneTask {
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => break,
-                (req, ex) = async { transfer.as_mut().expect("guarded").await }, if transfer.is_some() => {
-                    transfer = None;
+                (req, ex) = async { fl.transfer.as_mut().expect("guarded").await }, if fl.transfer.is_some() => {
+                    fl.transfer = None;
                     self.stats.bytes.add(ex.bytes);
-                    phone.handle_input(Input::FetchDone { id: req.id, result: ex.result, server_ip: ex.server_ip }, now(skew));
+                    dev.handle_input(Input::FetchDone { id: req.id, result: ex.result, server_ip: ex.server_ip }, now(skew));
                 }
-                answer = async { act.as_mut().expect("guarded").next_answer().await }, if act.as_ref().is_some_and(|a| a.busy()) => {
-                    if let Some(a) = act.as_mut() {
-                        a.feed(&mut phone, answer, now(skew).0);
-                    }
+                answer = async { fl.exchange.as_mut().expect("guarded").await }, if fl.exchange.is_some() => {
+                    fl.exchange = None;
+                    dev.handle_input(answer, now(skew));
                 }
                 msg = self.control.recv(), if control_open => match msg {
-                    Some(Control::Input(input)) => match act.as_mut() {
-                        Some(a) => {
-                            a.before_engine_input(&mut phone, &input, now(skew).0);
-                            phone.handle_input(input, now(skew));
-                            a.after_engine_input(&mut phone, now(skew).0);
+                    Some(Control::Input(input)) => {
+                        if matches!(input, Input::Reboot | Input::FactoryReset) {
+                            // The operations die with the power; answers of
+                            // transfers started before must not arrive.
+                            fl = InFlight::default();
                         }
-                        None => phone.handle_input(input, now(skew)),
-                    },
-                    Some(Control::Status(reply)) => { let _ = reply.send(status_with(&phone, act.as_ref(), now(skew).0)); }
+                        dev.handle_input(input, now(skew));
+                    }
+                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&dev)); }
                     Some(Control::Params(reply)) => {
                         let _ = reply.send(PhoneParams {
-                            values: param_values(&phone),
-                            swver: phone.identity().swver.clone(),
+                            values: param_values(dev.engine()),
+                            swver: dev.engine().identity().swver.clone(),
                         });
                     }
-                    Some(Control::Activation(c)) => {
-                        if matches!(c, crate::activation::ActivationControl::Reboot) {
-                            // The engine's operation dies with the power.
-                            transfer = None;
-                            queued.clear();
-                            upgrading = false;
-                            resync_started = None;
-                        }
-                        match act.as_mut() {
-                            Some(a) => a.control(&mut phone, c, now(skew).0),
-                            None => crate::activation::control_without_client(&mut phone, c, now(skew).0),
-                        }
-                    }
-                    Some(Control::FactoryReset) => {
-                        // A fresh engine: answers of transfers started by the
-                        // old one must not reach it.
-                        transfer = None;
-                        queued.clear();
-                        upgrading = false;
-                        resync_started = None;
-                        // The installed firmware survives a factory reset.
-                        let mut cfg = self.cfg.clone();
-                        cfg.identity.swver = phone.identity().swver.clone();
-                        phone = Phone::new(cfg);
-                        match act.as_mut() {
-                            // R-ACT-1: back to Open; activation decides the power-on.
-                            Some(a) => a.factory_reset(&mut phone, now(skew).0),
-                            None => phone.handle_input(Input::PowerOn, now(skew)),
-                        }
+                    Some(Control::GdsCode(code, reply)) => {
+                        let _ = reply.send(dev.type_code(code, now(skew)));
                     }
                     None => control_open = false,
                 },
                 _ = sleep => {
                     let n = now(skew);
-                    let act_fired = act.as_mut().is_some_and(|a| a.on_timer(&mut phone, n.0));
-                    if !act_fired || timeout.is_some_and(|t| t <= n) {
+                    if timeout.is_some_and(|t| t <= n) {
                         boot_timer = false;
-                        phone.handle_timeout(n);
                     }
+                    dev.handle_timeout(n);
                 }
             }
         }
         while syslog_sends.join_next().await.is_some() {}
-        let stats = phone.stats();
+        let stats = dev.engine().stats();
         PhoneOutcome {
             mac,
             last_class: stats.last_class,
             last_error: stats.last_error.clone(),
-            params: self.keep_params.then(|| param_values(&phone)),
-            status: self
-                .keep_params
-                .then(|| status_with(&phone, act.as_ref(), now(skew).0)),
-            customization: act.as_ref().map(|a| a.state()),
+            params: self.keep_params.then(|| param_values(dev.engine())),
+            status: self.keep_params.then(|| status_of(&dev)),
+            customization: dev.customization(),
         }
     }
 

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use phoneprov_phone::{Class, PhoneConfig};
+use phoneprov_phone::{ActivationSetup, Class, DeviceConfig, PhoneConfig};
 use phoneprov_transport::{provisioning_target, DhcpTarget, DEFAULT_DHCP_OPTION_ORDER};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -70,6 +70,8 @@ pub struct Fleet {
     lease: LeaseEffect,
     /// The TR-069 agents ([`crate::cpe`]), when an ACS is configured.
     cpe: Option<crate::cpe::CpeFleet>,
+    /// The SIP listener (`--sip-listen`) and its tasks.
+    sip: Option<(SocketAddr, Vec<JoinHandle<()>>)>,
 }
 
 /// Stops a fleet from elsewhere (Ctrl-C handler, a test).
@@ -107,6 +109,11 @@ impl Fleet {
                 })?),
                 None => None,
             };
+        let sip = match cfg.sip_listen {
+            Some(addr) => Some(crate::sip::SipListener::bind(addr).await?),
+            None => None,
+        };
+        let mut sip_phones = triggers::Registry::new();
         let activation = cfg.activation.as_deref().map(|url| {
             Arc::new(crate::activation::ActivationSettings {
                 base_url: crate::activation::validate_base_url(url).unwrap_or_default(),
@@ -134,23 +141,33 @@ impl Fleet {
             let cpe_events = cpe
                 .as_mut()
                 .map(|c| c.add_phone(&pc, ctx.clone(), rx.clone()));
+            if sip.is_some() {
+                if let Some(mac) = triggers::mac_of(&pc.identity.mac) {
+                    sip_phones.insert(mac, ctx.clone());
+                }
+            }
             if listener.is_some() {
                 registry.insert(pc.identity.mac.clone(), ctx);
             }
-            let activation_client = activation.as_ref().map(|settings| {
-                crate::activation::ActivationClient::new(
-                    crate::activation::ClientParts {
-                        settings: settings.clone(),
-                        net: net.clone(),
-                        slots: slots.clone(),
-                        dhcp_server,
-                        seed: cfg.seed.wrapping_add(i),
-                    },
+            let activation_exec = activation.as_ref().map(|settings| {
+                crate::activation::ActivationExec::new(
+                    settings.clone(),
+                    net.clone(),
+                    slots.clone(),
                     &pc,
                 )
             });
+            let setup = activation.as_ref().map(|settings| ActivationSetup {
+                server: settings.base_url.clone(),
+                dhcp_server,
+                gds_code: settings.gds_code.clone(),
+                seed: cfg.seed.wrapping_add(i),
+            });
             let task = PhoneTask {
-                cfg: pc,
+                cfg: Some(DeviceConfig {
+                    phone: pc,
+                    activation: setup,
+                }),
                 net: net.clone(),
                 stats: stats.clone(),
                 slots: slots.clone(),
@@ -159,7 +176,8 @@ impl Fleet {
                 control: crx,
                 shutdown: rx.clone(),
                 keep_params,
-                activation: activation_client,
+                activation: activation_exec,
+                sip: sip.as_ref().map(|(l, _)| l.clone()),
                 cpe_events,
             };
             let stats2 = stats.clone();
@@ -182,6 +200,16 @@ impl Fleet {
         if let Some(c) = cpe.as_mut() {
             c.serve();
         }
+        let sip = match sip {
+            Some((l, tcp)) => {
+                let addr = l.local_addr().map_err(|e| SimError::Listen {
+                    addr: "--sip-listen".into(),
+                    err: e.to_string(),
+                })?;
+                Some((addr, l.serve(tcp, sip_phones)))
+            }
+            None => None,
+        };
         if let RunMode::For(d) = cfg.mode {
             let s = shutdown.clone();
             tokio::spawn(async move {
@@ -198,6 +226,7 @@ impl Fleet {
             count: cfg.count,
             lease,
             cpe,
+            sip,
         })
     }
 
@@ -209,6 +238,11 @@ impl Fleet {
     /// The ACS the phones' TR-069 agents use, if any (R-TR69-1).
     pub fn acs_url(&self) -> Option<&str> {
         self.cpe.as_ref().map(|c| c.acs_url())
+    }
+
+    /// The SIP listener's address, UDP and TCP (`--sip-listen`, R-RULE-6).
+    pub fn sip_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().map(|(a, _)| *a)
     }
 
     /// The trigger listener's address (with the port the OS picked for `:0`).
@@ -265,6 +299,9 @@ impl Fleet {
         }
         let elapsed = self.started.elapsed().as_secs_f64();
         if let Some((_, h)) = self.listener {
+            h.abort();
+        }
+        for h in self.sip.into_iter().flat_map(|(_, hs)| hs) {
             h.abort();
         }
         let mut report = self.stats.report(self.count, elapsed);

@@ -4,7 +4,7 @@
 //! (DESIGN.md "sans-IO cores, thin async shells"): one engine runs one
 //! phone in a test, or 100 000 in `phoneprov sim`, against real servers.
 //!
-//! * [`driver`]: one task per phone: carry out the engine's actions, then
+//! * [`driver`]: one task per phone: carry out the device's actions, then
 //!   wait for the transfer in flight, a trigger or the next timer. One
 //!   request per `Fetch` (the engine follows 301/302 and answers 401/407).
 //! * [`exec`]: a `FetchRequest` → `phoneprov-transport` (HTTP/HTTPS with
@@ -20,13 +20,15 @@
 //!   `POST /CGI/Execute`, `/status.json` on one `--listen` (R-RULE-6).
 //! * [`report`]: resyncs by class A/B/C, upgrades, latency p50/p90/p99,
 //!   bytes, resyncs per second, phones per customization state.
-//! * [`activation`]: the activation client (`--activation URL`, R-ACT):
-//!   a phone without a provisioning server from DHCP asks the activation
-//!   service who provisions it, redeems `gds://` codes (`--gds-code`,
-//!   `POST /<mac>/activation/code`), applies the redirect's `Profile_Rule`
-//!   and walks Open, Pending, Custom Pending, Acquired, Unavailable,
-//!   GDS-Pending, GDS-Acquired and Aborted with the 12.0(3) backoff; the
-//!   state survives `/admin/reboot` and is reset by `/admin/factory-reset`.
+//! * [`activation`]: the activation executor (`--activation URL`, R-ACT):
+//!   the HTTP side of the customization client that each phone's
+//!   `phoneprov_phone::Device` runs (asks the activation service who
+//!   provisions a phone without a DHCP server, redeems `gds://` codes from
+//!   `--gds-code` and `POST /<mac>/activation/code`, the 12.0(3) backoff;
+//!   the state survives `/admin/reboot` and is reset by
+//!   `/admin/factory-reset`).
+//! * [`sip`]: `--sip-listen ADDR:PORT`, UDP and TCP: NOTIFY `check-sync`
+//!   / `resync` to `sip:MAC@ADDR` (R-RULE-6), answered by the device.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), phoneprov_sim::SimError> {
@@ -65,6 +67,7 @@ pub mod driver;
 pub mod exec;
 pub mod fleet;
 pub mod report;
+pub mod sip;
 pub mod triggers;
 
 pub use config::{psn_of, serial_for, ClientCerts, RunMode, SimConfig};

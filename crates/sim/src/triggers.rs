@@ -30,11 +30,10 @@ use axum::response::{IntoResponse, Response};
 use phoneprov_phone::{parse_execute_xml, Input};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::activation::ActivationControl;
 use crate::driver::Control;
 
 /// MAC (12 lowercase hex) → the phone's control channel.
-pub(crate) type Registry = HashMap<String, mpsc::Sender<Control>>;
+pub type Registry = HashMap<String, mpsc::Sender<Control>>;
 
 struct Shared {
     phones: Registry,
@@ -65,7 +64,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
 }
 
 /// `Some(mac12)` when `s` reads as a MAC.
-fn mac_of(s: &str) -> Option<String> {
+pub(crate) fn mac_of(s: &str) -> Option<String> {
     phoneprov_types::Mac::parse(s).ok().map(|m| m.to_string())
 }
 
@@ -167,15 +166,15 @@ async fn handle(
             Input::SetParams { params }
         }
         (&Method::POST, "/admin/reboot") => {
-            return send(&phone, Control::Activation(ActivationControl::Reboot)).await
+            return send(&phone, Control::Input(Input::Reboot)).await
         }
         (&Method::POST, "/admin/factory-reset") => {
-            return send(&phone, Control::FactoryReset).await
+            return send(&phone, Control::Input(Input::FactoryReset)).await
         }
         (&Method::POST, "/activation/code") => {
             let code = String::from_utf8_lossy(&body).trim().to_string();
             let (tx, rx) = oneshot::channel();
-            let c = Control::Activation(ActivationControl::GdsCode(code, tx));
+            let c = Control::GdsCode(code, tx);
             if phone.send(c).await.is_err() {
                 return text(StatusCode::SERVICE_UNAVAILABLE, "the phone has stopped\n");
             }

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use phoneprov_activation::{parse_redirect, CodeAnswer, EnteredCode, QueryAnswer};
+use phoneprov_phone::activation::{parse_redirect, CodeAnswer, EnteredCode, QueryAnswer};
 use phoneprov_phone::ParamStore;
 use phoneprov_transport::{HttpRequest, HttpResponse};
 use tokio::sync::Semaphore;
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn r_act_answers_map_to_machine_inputs() {
-        let ok = phoneprov_activation::redirect_profile("http://p/$MA.xml");
+        let ok = phoneprov_phone::activation::redirect_profile("http://p/$MA.xml");
         assert_eq!(
             query_answer(resp(200, &ok)),
             QueryAnswer::Redirect("http://p/$MA.xml".into())

@@ -387,7 +387,7 @@ impl Agent {
     /// What the session asked for: settings, downloads, reboot, reset.
     async fn after_session(&mut self) {
         if self.model().mem.factory_resets > 0 {
-            let _ = self.control.send(Control::FactoryReset).await;
+            let _ = self.control.send(Control::Input(Input::FactoryReset)).await;
             self.acs_url = self.shared.acs_url.clone();
             self.model = None;
             self.custom_ca = None;
@@ -407,7 +407,7 @@ impl Agent {
             self.download(d).await;
         }
         if !reboots.is_empty() {
-            let _ = self.control.send(Control::Input(Input::PowerOn)).await;
+            let _ = self.control.send(Control::Input(Input::Reboot)).await;
             self.add_event(EventCode::Boot, "");
             for k in reboots {
                 self.add_event(EventCode::MReboot, &k);

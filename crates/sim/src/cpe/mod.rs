@@ -17,8 +17,8 @@
 //!   `Input::SetParams` with the XML names, so the phone's status page and
 //!   final parameters show it. The phone's `ParamsApplied` for it finds
 //!   the model already equal: no `VALUE CHANGE` for the ACS's own writes.
-//! * **Actions after the session**: Reboot → `Input::PowerOn` then
-//!   `1 BOOT` + `M Reboot`; FactoryReset → `Control::FactoryReset` (a fresh
+//! * **Actions after the session**: Reboot → `Input::Reboot` then
+//!   `1 BOOT` + `M Reboot`; FactoryReset → `Input::FactoryReset` (a fresh
 //!   engine from the initial configuration) then `0 BOOTSTRAP` + `1 BOOT`;
 //!   Download firmware → `Input::UpgradeNow` (the engine fetches the image
 //!   over HTTP(S), installs it and reboots), vendor configuration file →

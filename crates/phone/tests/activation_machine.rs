@@ -1,5 +1,5 @@
 //! R-ACT: every customization state × every input against the transition
-//! table documented in `phoneprov_activation::machine`.
+//! table documented in `phoneprov_phone::activation::machine`.
 //!
 //! Each state is reached by its canonical path from a fresh phone (two
 //! sub-states each for Pending and GDS-Pending: waiting for an answer, or
@@ -8,13 +8,14 @@
 //! Output kinds: Q query, C submit code, A apply URL and resync, R schedule
 //! retry, X cancel retry, I code invalid.
 
-use phoneprov_activation::{
-    BackoffPolicy, CodeAnswer, CustomizationMachine, CustomizationState as S, Input, Output,
-    Persisted, PhoneIdentity, QueryAnswer,
+use phoneprov_phone::activation::{
+    is_gds_rule, ActivationId as PhoneIdentity, ActivationRequest, BackoffPolicy, CodeAnswer,
+    CustomizationMachine, CustomizationState as S, Input, Output, Persisted, QueryAnswer,
 };
+use phoneprov_phone::Time;
 
 const URL: &str = "https://prov.example.com/$MA.xml";
-const FAR: u64 = 1 << 40; // later than any retry
+const FAR: Time = Time(1 << 40); // later than any retry
 
 fn phone() -> CustomizationMachine {
     CustomizationMachine::new(
@@ -95,7 +96,7 @@ fn setup(name: &str) -> CustomizationMachine {
         other => panic!("no setup {other}"),
     };
     for i in feed {
-        m.handle(1_000, i);
+        m.handle(Time(1_000), i);
     }
     m
 }
@@ -103,8 +104,8 @@ fn setup(name: &str) -> CustomizationMachine {
 fn kinds(out: &[Output]) -> String {
     out.iter()
         .map(|o| match o {
-            Output::QueryActivation { .. } => 'Q',
-            Output::SubmitCode { .. } => 'C',
+            Output::Request(ActivationRequest::Query { .. }) => 'Q',
+            Output::Request(ActivationRequest::SubmitCode { .. }) => 'C',
             Output::ApplyProfileRule { .. } => 'A',
             Output::ScheduleRetry { .. } => 'R',
             Output::CancelRetry => 'X',
@@ -223,10 +224,7 @@ fn r_act_1_no_activation_traffic_after_final_states_until_factory_reset() {
                 }
                 let out = m.handle(FAR, input);
                 assert!(
-                    !out.iter().any(|o| matches!(
-                        o,
-                        Output::QueryActivation { .. } | Output::SubmitCode { .. }
-                    )),
+                    !out.iter().any(|o| matches!(o, Output::Request(_))),
                     "{setup_name} + {name}: {out:?}"
                 );
             }
@@ -235,7 +233,7 @@ fn r_act_1_no_activation_traffic_after_final_states_until_factory_reset() {
         assert_eq!(m.state(), S::Open);
         let out = m.handle(FAR, Input::Boot { dhcp_server: false });
         assert!(
-            matches!(out[..], [Output::QueryActivation { .. }]),
+            matches!(out[..], [Output::Request(ActivationRequest::Query { .. })]),
             "{out:?}"
         );
     }
@@ -257,23 +255,23 @@ fn r_act_3_retries_back_off_and_early_timers_are_ignored() {
         policy,
         1,
     );
-    let mut now = 0u64;
+    let mut now = Time(0);
     m.handle(now, Input::Boot { dhcp_server: false });
     let mut delays = Vec::new();
     for _ in 0..8 {
         let out = m.handle(now, Input::QueryAnswer(QueryAnswer::Error("down".into())));
-        let [Output::ScheduleRetry { at_ms }] = out[..] else {
+        let [Output::ScheduleRetry { at }] = out[..] else {
             panic!("{out:?}")
         };
-        delays.push((at_ms - now) / 1000);
+        delays.push((at.0 - now.0) / 1000);
         assert!(
-            m.handle(at_ms - 1, Input::RetryTimer).is_empty(),
+            m.handle(Time(at.0 - 1), Input::RetryTimer).is_empty(),
             "early timer"
         );
-        now = at_ms;
+        now = at;
         let out = m.handle(now, Input::RetryTimer);
         assert!(
-            matches!(out[..], [Output::QueryActivation { .. }]),
+            matches!(out[..], [Output::Request(ActivationRequest::Query { .. })]),
             "{out:?}"
         );
     }
@@ -283,12 +281,12 @@ fn r_act_3_retries_back_off_and_early_timers_are_ignored() {
     m.handle(now, Input::QueryAnswer(QueryAnswer::Redirect(URL.into())));
     let out = m.handle(now, Input::ResyncResult { ok: false });
     assert_eq!(m.state(), S::Pending, "Custom Pending -> Pending");
-    assert!(matches!(out[..], [Output::ScheduleRetry { at_ms }] if at_ms - now == 3_600_000));
+    assert!(matches!(out[..], [Output::ScheduleRetry { at }] if at.0 - now.0 == 3_600_000));
     m.handle(FAR, Input::FactoryReset);
     m.handle(FAR, Input::Boot { dhcp_server: false });
     let out = m.handle(FAR, Input::QueryAnswer(QueryAnswer::Unbound));
     assert!(
-        matches!(out[..], [Output::ScheduleRetry { at_ms }] if at_ms - FAR == 60_000),
+        matches!(out[..], [Output::ScheduleRetry { at }] if at.0 - FAR.0 == 60_000),
         "{out:?}"
     );
 }
@@ -329,11 +327,9 @@ fn persisted_state_survives_a_reboot() {
 
 #[test]
 fn r_rule_5_gds_rule_detection() {
-    assert!(phoneprov_activation::is_gds_rule("gds://"));
-    assert!(phoneprov_activation::is_gds_rule(" GDS:// "));
-    assert!(!phoneprov_activation::is_gds_rule(
-        "https://p.example.com/a.xml"
-    ));
-    assert!(!phoneprov_activation::is_gds_rule("#gds://"));
-    assert!(!phoneprov_activation::is_gds_rule(""));
+    assert!(is_gds_rule("gds://"));
+    assert!(is_gds_rule(" GDS:// "));
+    assert!(!is_gds_rule("https://p.example.com/a.xml"));
+    assert!(!is_gds_rule("#gds://"));
+    assert!(!is_gds_rule(""));
 }

@@ -1,7 +1,7 @@
 //! The phone's remote-customization state machine (R-ACT), sans-IO.
 //!
 //! [`CustomizationMachine::handle`] takes an [`Input`] and the virtual time
-//! `now_ms`, updates the state and returns [`Output`]s for the shell to
+//! `now` (the phone's one [`Time`]), updates the state and returns [`Output`]s for the shell to
 //! carry out (ask the activation server, submit a code, set `Profile_Rule`
 //! and resync, arm or cancel the retry timer). It never touches a socket or
 //! a clock, so a test walks every state in microseconds and the fleet
@@ -47,8 +47,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backoff::BackoffPolicy;
-use crate::codes::{CodeError, EnteredCode};
+use super::backoff::BackoffPolicy;
+use super::code::{CodeError, EnteredCode};
+use crate::types::Time;
 
 /// The customization states of R-ACT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,7 +149,7 @@ pub enum Input {
         /// DHCP gave a provisioning server.
         dhcp_server: bool,
     },
-    /// The activation server's answer to [`Output::QueryActivation`].
+    /// The activation server's answer to [`ActivationRequest::Query`].
     QueryAnswer(QueryAnswer),
     /// The resync from the URL of [`Output::ApplyProfileRule`] ended.
     ResyncResult {
@@ -160,7 +161,7 @@ pub enum Input {
     /// `Profile_Rule` is `gds://` (R-RULE-5) and the user typed this text:
     /// 16 digits, or `#` and a 3–16 digit short code (R-ACT-2).
     GdsCode(String),
-    /// The activation server's answer to [`Output::SubmitCode`].
+    /// The activation server's answer to [`ActivationRequest::SubmitCode`].
     CodeAnswer(CodeAnswer),
     /// Factory reset: everything is forgotten.
     FactoryReset,
@@ -168,11 +169,12 @@ pub enum Input {
     RetryTimer,
 }
 
-/// Something the shell must do.
+/// A request to the activation server; the answer comes back as
+/// [`Input::QueryAnswer`] or [`Input::CodeAnswer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
+pub enum ActivationRequest {
     /// Ask the activation server (`GET /activation/v1/query`).
-    QueryActivation {
+    Query {
         /// `$MA`.
         mac: String,
         /// `$PN`.
@@ -187,6 +189,13 @@ pub enum Output {
         /// The code.
         code: EnteredCode,
     },
+}
+
+/// Something the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this request to the activation server.
+    Request(ActivationRequest),
     /// Set `Profile_Rule` to `url` and resync from it now.
     ApplyProfileRule {
         /// The provider's rule.
@@ -194,8 +203,8 @@ pub enum Output {
     },
     /// Feed [`Input::RetryTimer`] at this virtual time (replaces any earlier timer).
     ScheduleRetry {
-        /// Unix ms (or whatever epoch `now_ms` uses).
-        at_ms: u64,
+        /// When the retry is due.
+        at: Time,
     },
     /// Drop the retry timer.
     CancelRetry,
@@ -205,7 +214,7 @@ pub enum Output {
 
 /// Who the phone is, as it tells the activation server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhoneIdentity {
+pub struct ActivationId {
     /// `$MA`, 12 lowercase hex digits.
     pub mac: String,
     /// `$PN`, e.g. `CP-8841-3PCC`.
@@ -224,7 +233,7 @@ pub struct Persisted {
     /// Retries made since the last final state (backoff exponent).
     pub attempt: u32,
     /// When the armed retry is due.
-    pub retry_at_ms: Option<u64>,
+    pub retry_at: Option<Time>,
     /// Jitter seed (per phone, so a fleet spreads out).
     pub seed: u64,
 }
@@ -241,7 +250,7 @@ enum Waiting {
 /// The sans-IO customization machine of one phone.
 #[derive(Debug, Clone)]
 pub struct CustomizationMachine {
-    id: PhoneIdentity,
+    id: ActivationId,
     policy: BackoffPolicy,
     p: Persisted,
     waiting: Option<Waiting>,
@@ -249,7 +258,7 @@ pub struct CustomizationMachine {
 
 impl CustomizationMachine {
     /// A factory-fresh phone (state Open).
-    pub fn new(id: PhoneIdentity, policy: BackoffPolicy, seed: u64) -> Self {
+    pub fn new(id: ActivationId, policy: BackoffPolicy, seed: u64) -> Self {
         CustomizationMachine {
             id,
             policy,
@@ -257,7 +266,7 @@ impl CustomizationMachine {
                 state: CustomizationState::Open,
                 url: None,
                 attempt: 0,
-                retry_at_ms: None,
+                retry_at: None,
                 seed,
             },
             waiting: None,
@@ -265,7 +274,7 @@ impl CustomizationMachine {
     }
 
     /// A phone coming back with what it persisted; feed [`Input::Boot`] next.
-    pub fn restore(id: PhoneIdentity, policy: BackoffPolicy, persisted: Persisted) -> Self {
+    pub fn restore(id: ActivationId, policy: BackoffPolicy, persisted: Persisted) -> Self {
         CustomizationMachine {
             id,
             policy,
@@ -290,12 +299,12 @@ impl CustomizationMachine {
     }
 
     /// When the armed retry is due.
-    pub fn retry_at_ms(&self) -> Option<u64> {
-        self.p.retry_at_ms
+    pub fn retry_at(&self) -> Option<Time> {
+        self.p.retry_at
     }
 
-    /// Feeds one input at virtual time `now_ms`; see the module table.
-    pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+    /// Feeds one input at virtual time `now`; see the module table.
+    pub fn handle(&mut self, now: Time, input: Input) -> Vec<Output> {
         use CustomizationState as S;
         let st = self.p.state;
         let mut out = Vec::new();
@@ -320,8 +329,8 @@ impl CustomizationMachine {
             Input::QueryAnswer(ans) if st == S::Pending && self.waiting == Some(Waiting::Query) => {
                 match ans {
                     QueryAnswer::Redirect(url) => self.apply(S::CustomPending, url, &mut out),
-                    QueryAnswer::Unbound => self.fail(now_ms, S::Unavailable, &mut out),
-                    QueryAnswer::Error(_) => self.fail(now_ms, S::Pending, &mut out),
+                    QueryAnswer::Unbound => self.fail(now, S::Unavailable, &mut out),
+                    QueryAnswer::Error(_) => self.fail(now, S::Pending, &mut out),
                 }
             }
             Input::ResyncResult { ok } if self.waiting == Some(Waiting::Resync) => {
@@ -333,7 +342,7 @@ impl CustomizationMachine {
                     self.finish(done, &mut out);
                 } else {
                     self.p.url = None;
-                    self.fail(now_ms, S::Pending, &mut out);
+                    self.fail(now, S::Pending, &mut out);
                 }
             }
             Input::GdsCode(text) if matches!(st, S::Open | S::Pending | S::Unavailable) => {
@@ -343,10 +352,10 @@ impl CustomizationMachine {
                         self.p.state = S::GdsPending;
                         self.p.url = None;
                         self.waiting = Some(Waiting::Code);
-                        out.push(Output::SubmitCode {
+                        out.push(Output::Request(ActivationRequest::SubmitCode {
                             mac: self.id.mac.clone(),
                             code,
-                        });
+                        }));
                     }
                     Err(e) => out.push(Output::CodeInvalid(e)),
                 }
@@ -357,15 +366,15 @@ impl CustomizationMachine {
                 match ans {
                     CodeAnswer::Redirect(url) => self.apply(S::GdsPending, url, &mut out),
                     CodeAnswer::Rejected | CodeAnswer::Error(_) => {
-                        self.fail(now_ms, S::Pending, &mut out)
+                        self.fail(now, S::Pending, &mut out)
                     }
                 }
             }
             Input::RetryTimer
                 if matches!(st, S::Pending | S::Unavailable)
-                    && self.p.retry_at_ms.is_some_and(|at| now_ms >= at) =>
+                    && self.p.retry_at.is_some_and(|at| now >= at) =>
             {
-                self.p.retry_at_ms = None;
+                self.p.retry_at = None;
                 self.p.state = S::Pending;
                 self.send_query(&mut out);
             }
@@ -375,13 +384,13 @@ impl CustomizationMachine {
     }
 
     /// Arms a retry and moves to `to` (R-ACT-3).
-    fn fail(&mut self, now_ms: u64, to: CustomizationState, out: &mut Vec<Output>) {
-        let at = now_ms.saturating_add(self.policy.delay_ms(self.p.attempt, self.p.seed));
+    fn fail(&mut self, now: Time, to: CustomizationState, out: &mut Vec<Output>) {
+        let at = now.plus_millis(self.policy.delay_ms(self.p.attempt, self.p.seed));
         self.p.attempt = self.p.attempt.saturating_add(1);
         self.p.state = to;
-        self.p.retry_at_ms = Some(at);
+        self.p.retry_at = Some(at);
         self.waiting = None;
-        out.push(Output::ScheduleRetry { at_ms: at });
+        out.push(Output::ScheduleRetry { at });
     }
 
     fn apply(&mut self, to: CustomizationState, url: String, out: &mut Vec<Output>) {
@@ -410,15 +419,15 @@ impl CustomizationMachine {
 
     fn send_query(&mut self, out: &mut Vec<Output>) {
         self.waiting = Some(Waiting::Query);
-        out.push(Output::QueryActivation {
+        out.push(Output::Request(ActivationRequest::Query {
             mac: self.id.mac.clone(),
             model: self.id.model.clone(),
             serial: self.id.serial.clone(),
-        });
+        }));
     }
 
     fn cancel_retry(&mut self, out: &mut Vec<Output>) {
-        if self.p.retry_at_ms.take().is_some() {
+        if self.p.retry_at.take().is_some() {
             out.push(Output::CancelRetry);
         }
     }

@@ -1,0 +1,436 @@
+//! The composed device on a virtual clock: the scenarios that take hours
+//! of phone time (resync schedule, error retry, activation back-off,
+//! upgrade retry) and SIP NOTIFY (R-RULE-6), each in microseconds.
+
+mod common;
+
+use common::{http, identity, ok_xml, profile, routes};
+use phoneprov_httpauth::{authorization, parse_challenges, Credentials};
+use phoneprov_phone::activation::{
+    ActivationRequest, CodeAnswer, CustomizationState as S, QueryAnswer,
+};
+use phoneprov_phone::sip::{SipInput, SipTransport};
+use phoneprov_phone::*;
+
+type Server = Box<dyn FnMut(&FetchRequest) -> FetchResult>;
+type Activation = Box<dyn FnMut(&Action) -> Option<Input>>;
+
+/// A device, its virtual clock, scripted servers and everything it did.
+struct Dev {
+    dev: Device,
+    now: Time,
+    server: Server,
+    activation: Activation,
+    log: Vec<(Time, Action)>,
+}
+
+impl Dev {
+    fn new(params: &[(&str, &str)], activation: Option<ActivationSetup>) -> Dev {
+        let mut pc = PhoneConfig::new(identity());
+        pc.initial_params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Dev {
+            dev: Device::new(DeviceConfig {
+                phone: pc,
+                activation,
+            }),
+            now: Time(1_000_000),
+            server: Box::new(routes(&[])),
+            activation: Box::new(|_| None),
+            log: Vec::new(),
+        }
+    }
+
+    fn input(&mut self, i: Input) {
+        self.dev.handle_input(i, self.now);
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        while let Some(a) = self.dev.poll_action() {
+            self.log.push((self.now, a.clone()));
+            let answer = match &a {
+                Action::Fetch(req) => Some(Input::FetchDone {
+                    id: req.id,
+                    result: (self.server)(req),
+                    server_ip: None,
+                }),
+                other => (self.activation)(other),
+            };
+            if let Some(i) = answer {
+                self.dev.handle_input(i, self.now);
+            }
+        }
+    }
+
+    fn run_until(&mut self, until: Time) {
+        self.pump();
+        while let Some(t) = self.dev.poll_timeout() {
+            if t > until {
+                break;
+            }
+            self.now = t.max(self.now);
+            self.dev.handle_timeout(self.now);
+            self.pump();
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn run_for_secs(&mut self, s: u64) {
+        self.run_until(self.now.plus_secs(s));
+    }
+
+    /// Seconds (from the first) of every fetch of `purpose`.
+    fn fetch_secs(&self, firmware: bool) -> Vec<u64> {
+        let t: Vec<u64> = self
+            .log
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Fetch(r) if (r.purpose == Purpose::Firmware) == firmware => Some(t.0),
+                _ => None,
+            })
+            .collect();
+        t.iter().map(|x| (x - t[0]) / 1000).collect()
+    }
+
+    fn sip(&mut self, msg: &str) -> String {
+        self.input(Input::Sip(SipInput {
+            transport: SipTransport::Udp,
+            peer: "127.0.0.1:5070".into(),
+            conn: 0,
+            bytes: msg.as_bytes().to_vec(),
+        }));
+        self.log
+            .iter()
+            .rev()
+            .find_map(|(_, a)| match a {
+                Action::SipResponse(o) => Some(String::from_utf8_lossy(&o.bytes).to_string()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn refusals(&self) -> Vec<String> {
+        self.log
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::RequestRefused { reason } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+const RULE: &str = "http://prov.example.com/p.xml";
+
+#[test]
+fn r_timing_resync_schedule_over_a_day() {
+    let mut d = Dev::new(
+        &[
+            ("Profile_Rule", RULE),
+            ("Resync_Periodic", "3600"),
+            ("Resync_Random_Delay", "0"),
+        ],
+        None,
+    );
+    d.server = Box::new(routes(&[(RULE, vec![ok_xml(&profile(&[("GPP_A", "1")]))])]));
+    d.input(Input::PowerOn);
+    d.run_for_secs(24 * 3600);
+    let secs = d.fetch_secs(false);
+    assert_eq!(secs.len(), 25, "{secs:?}");
+    assert!(secs.windows(2).all(|w| w[1] - w[0] == 3600), "{secs:?}");
+    assert_eq!(d.dev.params().get("GPP_A"), Some("1"));
+}
+
+#[test]
+fn r_result_error_retry_follows_the_delay_list() {
+    let mut d = Dev::new(
+        &[
+            ("Profile_Rule", RULE),
+            ("Resync_Error_Retry_Delay", "30,60,120"),
+            ("Resync_Random_Delay", "0"),
+        ],
+        None,
+    );
+    d.server = Box::new(routes(&[(RULE, vec![http(500, &[], b"")])]));
+    d.input(Input::PowerOn);
+    d.run_for_secs(1000);
+    let secs = d.fetch_secs(false);
+    assert_eq!(&secs[..6], &[0, 30, 90, 210, 330, 450], "{secs:?}");
+}
+
+#[test]
+fn r_act_3_activation_backs_off_60_120_240_then_acquires() {
+    let setup = ActivationSetup {
+        server: "https://activation.example".into(),
+        dhcp_server: false,
+        gds_code: None,
+        seed: 7,
+    };
+    let mut d = Dev::new(&[("Resync_Random_Delay", "0")], Some(setup));
+    let queries = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let q = queries.clone();
+    d.activation = Box::new(move |a| match a {
+        Action::Activation(ActivationRequest::Query { mac, .. }) => {
+            assert_eq!(mac, "000e08abcdef");
+            q.set(q.get() + 1);
+            Some(Input::QueryAnswer(if q.get() <= 3 {
+                QueryAnswer::Error("connection refused".into())
+            } else {
+                QueryAnswer::Redirect(RULE.into())
+            }))
+        }
+        _ => None,
+    });
+    d.server = Box::new(routes(&[(RULE, vec![ok_xml(&profile(&[("GPP_B", "2")]))])]));
+    d.input(Input::PowerOn);
+    assert!(!d.dev.engine_on(), "the engine waits for activation");
+    assert_eq!(d.dev.customization(), Some(S::Pending));
+    d.run_for_secs(3600);
+    let at: Vec<u64> = d
+        .log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Activation(ActivationRequest::Query { .. })))
+        .map(|(t, _)| t.0)
+        .collect();
+    let gaps: Vec<u64> = at.windows(2).map(|w| (w[1] - w[0]) / 1000).collect();
+    assert_eq!(gaps.len(), 3, "{gaps:?}");
+    for (g, base) in gaps.iter().zip([60u64, 120, 240]) {
+        assert!(*g >= base && *g <= base + base / 10, "{gaps:?}");
+    }
+    assert_eq!(d.dev.customization(), Some(S::Acquired));
+    assert!(d.dev.engine_on());
+    assert_eq!(d.dev.params().get("GPP_B"), Some("2"));
+    assert_eq!(d.dev.params().get("Profile_Rule"), Some(RULE));
+    let status = d.dev.status_json();
+    assert_eq!(status["activation"]["state"], "Acquired");
+    assert_eq!(status["activation"]["queries"], 4);
+}
+
+#[test]
+fn r_act_gds_code_reboot_and_factory_reset() {
+    let setup = ActivationSetup {
+        server: "https://activation.example".into(),
+        dhcp_server: false,
+        gds_code: Some("#1234".into()),
+        seed: 1,
+    };
+    let mut d = Dev::new(&[("Resync_Random_Delay", "0")], Some(setup));
+    d.activation = Box::new(|a| match a {
+        Action::Activation(ActivationRequest::Query { .. }) => {
+            Some(Input::QueryAnswer(QueryAnswer::Unbound))
+        }
+        Action::Activation(ActivationRequest::SubmitCode { code, .. }) => {
+            assert_eq!(code.to_string(), "#1234");
+            Some(Input::CodeAnswer(CodeAnswer::Redirect(RULE.into())))
+        }
+        _ => None,
+    });
+    d.server = Box::new(routes(&[(RULE, vec![ok_xml(&profile(&[("GPP_C", "3")]))])]));
+    d.input(Input::PowerOn);
+    d.run_for_secs(10);
+    assert_eq!(d.dev.customization(), Some(S::GdsAcquired));
+    assert_eq!(d.dev.params().get("GPP_C"), Some("3"));
+    // A reboot keeps the final state: no query.
+    let before = d.log.len();
+    d.input(Input::Reboot);
+    d.run_for_secs(10);
+    assert!(!d.log[before..]
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Activation(ActivationRequest::Query { .. }))));
+    assert_eq!(d.dev.customization(), Some(S::GdsAcquired));
+    // A factory reset forgets it all and asks again.
+    d.activation = Box::new(|_| None);
+    d.input(Input::FactoryReset);
+    assert_eq!(d.dev.customization(), Some(S::Pending));
+    assert_ne!(d.dev.params().get("GPP_C"), Some("3"));
+    assert!(matches!(
+        d.log.last(),
+        Some((_, Action::Activation(ActivationRequest::Query { .. })))
+    ));
+}
+
+#[test]
+fn r_upgrade_retry_after_upgrade_error_retry_delay() {
+    let fw = "http://fw.example.com/sip88xx.12-0-1.loads";
+    let mut d = Dev::new(
+        &[
+            ("Profile_Rule", RULE),
+            ("Resync_Periodic", "0"),
+            ("Resync_Random_Delay", "0"),
+            ("Upgrade_Rule", fw),
+            ("Upgrade_Error_Retry_Delay", "1800"),
+        ],
+        None,
+    );
+    d.server = Box::new(routes(&[
+        (RULE, vec![ok_xml(&profile(&[]))]),
+        (fw, vec![http(503, &[], b"")]),
+    ]));
+    d.input(Input::PowerOn);
+    d.run_for_secs(6 * 3600);
+    let secs = d.fetch_secs(true);
+    assert!(secs.len() >= 12, "{secs:?}");
+    assert!(secs.windows(2).all(|w| w[1] - w[0] == 1800), "{secs:?}");
+}
+
+fn notify(event: Option<&str>, extra: &str, body: &str) -> String {
+    let ev = event.map(|e| format!("Event: {e}\r\n")).unwrap_or_default();
+    format!(
+        "NOTIFY sip:000e08abcdef@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\nFrom: <sip:pbx@127.0.0.1>;tag=a\r\nTo: <sip:000e08abcdef@127.0.0.1>\r\nCall-ID: n1@127.0.0.1\r\nCSeq: 1 NOTIFY\r\n{ev}{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn booted(params: &[(&str, &str)]) -> Dev {
+    let mut all = vec![
+        ("Profile_Rule", RULE),
+        ("Resync_Periodic", "0"),
+        ("Resync_Random_Delay", "0"),
+    ];
+    all.extend_from_slice(params);
+    let mut d = Dev::new(&all, None);
+    d.server = Box::new(routes(&[(RULE, vec![ok_xml(&profile(&[]))])]));
+    d.input(Input::PowerOn);
+    d.run_for_secs(1);
+    d
+}
+
+#[test]
+fn r_rule_6_notify_check_sync_resyncs() {
+    let mut d = booted(&[]);
+    let n = d.fetch_secs(false).len();
+    let resp = d.sip(&notify(Some("check-sync"), "", ""));
+    assert!(resp.starts_with("SIP/2.0 200 OK\r\n"), "{resp}");
+    assert!(resp.contains("CSeq: 1 NOTIFY"), "{resp}");
+    assert_eq!(d.fetch_secs(false).len(), n + 1, "one resync");
+    let resp = d.sip(&notify(Some("resync"), "", ""));
+    assert!(resp.starts_with("SIP/2.0 200 OK"), "{resp}");
+    assert_eq!(d.fetch_secs(false).len(), n + 2);
+    // ;reboot=true reboots; the boot resync follows.
+    let boots = d.dev.engine().stats().boots;
+    let resp = d.sip(&notify(Some("check-sync;reboot=true"), "", ""));
+    assert!(resp.starts_with("SIP/2.0 200 OK"), "{resp}");
+    d.run_for_secs(1);
+    assert_eq!(d.dev.engine().stats().boots, boots + 1);
+    assert_eq!(d.fetch_secs(false).len(), n + 3);
+    assert_eq!(d.dev.status_json()["sip"]["notifies"], 3);
+}
+
+#[test]
+fn r_rule_6_notify_execute_body_runs_its_items() {
+    let mut d = booted(&[]);
+    let other = "http://other.example.com/x.xml";
+    d.server = Box::new(routes(&[(
+        other,
+        vec![ok_xml(&profile(&[("GPP_D", "4")]))],
+    )]));
+    let body =
+        format!("<CP-8841-3PCCExecute><ExecuteItem URL=\"Resync:{other}\"/></CP-8841-3PCCExecute>");
+    let resp = d.sip(&notify(
+        Some("check-sync"),
+        "Content-Type: application/xml\r\n",
+        &body,
+    ));
+    assert!(resp.starts_with("SIP/2.0 200 OK"), "{resp}");
+    assert_eq!(d.dev.params().get("GPP_D"), Some("4"));
+    let resp = d.sip(&notify(Some("check-sync"), "", "<oops"));
+    assert!(resp.starts_with("SIP/2.0 400"), "{resp}");
+}
+
+#[test]
+fn r_rule_6_notify_refusals_keep_the_phone_working() {
+    let mut d = booted(&[]);
+    let n = d.fetch_secs(false).len();
+    assert!(d.sip(&notify(None, "", "")).starts_with("SIP/2.0 400"));
+    let r = d.sip(&notify(Some("dialog"), "", ""));
+    assert!(r.starts_with("SIP/2.0 489 Bad Event"), "{r}");
+    assert!(r.contains("Allow-Events: check-sync, resync"), "{r}");
+    let r = d.sip("INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+    assert!(r.starts_with("SIP/2.0 405"), "{r}");
+    // Malformed: no answer (nobody to send it to), one log line.
+    let before = d.log.len();
+    d.sip("garbage\r\n\r\n");
+    assert!(!d.log[before..]
+        .iter()
+        .any(|(_, a)| matches!(a, Action::SipResponse(_))));
+    // Huge body: 513.
+    let huge = notify(Some("check-sync"), "", &"x".repeat(sip::MAX_MESSAGE));
+    assert!(d.sip(&huge).starts_with("SIP/2.0 513"));
+    let refusals = d.refusals();
+    assert_eq!(refusals.len(), 5, "{refusals:?}");
+    assert!(refusals
+        .iter()
+        .any(|r| r.contains("without an Event header")));
+    assert!(refusals
+        .iter()
+        .any(|r| r.contains("malformed request dropped")));
+    assert_eq!(d.fetch_secs(false).len(), n, "no resync from any of them");
+    // ... and a good one still works.
+    assert!(d
+        .sip(&notify(Some("check-sync"), "", ""))
+        .starts_with("SIP/2.0 200"));
+    // Resync_From_SIP = No: 403.
+    d.input(Input::SetParams {
+        params: vec![("Resync_From_SIP".into(), "No".into())],
+    });
+    assert!(d
+        .sip(&notify(Some("check-sync"), "", ""))
+        .starts_with("SIP/2.0 403"));
+}
+
+#[test]
+fn r_rule_6_notify_digest_challenge_with_line_1_credentials() {
+    let mut d = booted(&[("User_ID_1_", "1001"), ("Password_1_", "s3cret")]);
+    let n = d.fetch_secs(false).len();
+    let r = d.sip(&notify(Some("check-sync"), "", ""));
+    assert!(r.starts_with("SIP/2.0 401"), "{r}");
+    let www = r
+        .lines()
+        .find_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .expect("a challenge");
+    let ch = parse_challenges(www).unwrap();
+    let uri = "sip:000e08abcdef@127.0.0.1";
+    let wrong = authorization(
+        &ch[0],
+        &Credentials::new("1001", "nope"),
+        "NOTIFY",
+        uri,
+        b"",
+        "c1",
+        1,
+    );
+    let r = d.sip(&notify(
+        Some("check-sync"),
+        &format!("Authorization: {wrong}\r\n"),
+        "",
+    ));
+    assert!(r.starts_with("SIP/2.0 401"), "{r}");
+    assert_eq!(
+        d.fetch_secs(false).len(),
+        n,
+        "no resync without the right answer"
+    );
+    let right = authorization(
+        &ch[0],
+        &Credentials::new("1001", "s3cret"),
+        "NOTIFY",
+        uri,
+        b"",
+        "c2",
+        1,
+    );
+    let r = d.sip(&notify(
+        Some("check-sync"),
+        &format!("Authorization: {right}\r\n"),
+        "",
+    ));
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert_eq!(d.fetch_secs(false).len(), n + 1);
+    assert!(
+        !format!("{:?}", d.log).contains("s3cret"),
+        "no secret in actions"
+    );
+}
