@@ -4,8 +4,10 @@
 //! handler: admin API, ACS tasks, activation service); path safety
 //! (400 for `..`, `%2e%2e`, backslash, NUL); `/firmware/…` (Range);
 //! profile path patterns → the device's profile; otherwise the static
-//! directory; otherwise 404. GET and HEAD fetch; POST on a profile path is a
-//! resync (body stored as an event, profile returned); POST/PUT elsewhere is
+//! directory; otherwise 404 (firmware, profiles and static files through
+//! the identification pipeline, [`crate::pipeline`], as on TFTP). GET and
+//! HEAD fetch; POST on a profile path is a resync (body stored as an event
+//! once the request is admitted, profile returned); POST/PUT elsewhere is
 //! a report (`Report_Rule`; body decrypted with the device key when
 //! encrypted, stored as an event).
 //!
@@ -18,9 +20,9 @@
 //! the config is loaded once per request, the path is decoded without a
 //! copy when it has no `%`, counters are pre-resolved handles, the response
 //! headers are static or cached values, and a status repeat identical to the
-//! one queued for the device less than `FOLD_WINDOW` ago is folded right
-//! here (one mutex probe; no message is formatted or queued, so the status
-//! writer thread is not woken). Last-seen bookkeeping is therefore
+//! one queued for the device less than `FOLD_WINDOW` ago is folded by the
+//! pipeline's record step (one mutex probe; no message is formatted or
+//! queued, so the status writer thread is not woken). Last-seen bookkeeping is therefore
 //! coalesced to one write per device, outcome and address per 10 s window;
 //! every change (another status code, address, firmware, path) is written.
 

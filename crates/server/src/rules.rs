@@ -8,6 +8,7 @@
 //! set them itself.
 
 use phoneprov_rule::{Alternative, OptionSpec, ProfileRule};
+use phoneprov_types::xml::{escape, XmlContext};
 
 /// `[--key KEY] URL`: fetch `URL` and decrypt it with `KEY` (R-RULE-2,
 /// R-FMT-7). `url` is the listener's base URL followed by the profile path
@@ -26,12 +27,6 @@ pub fn upgrade_rule(base: &str, file: &str) -> String {
     format!("{base}/firmware/{file}")
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// Adds `<name>value</name>` before `</flat-profile>` unless the profile
 /// already sets `name` (the template's choice wins).
 pub fn insert_param(xml: &mut String, name: &str, value: &str) {
@@ -39,7 +34,10 @@ pub fn insert_param(xml: &mut String, name: &str, value: &str) {
         return;
     }
     if let Some(at) = xml.rfind("</flat-profile>") {
-        xml.insert_str(at, &format!("  <{name}>{}</{name}>\n", xml_escape(value)));
+        xml.insert_str(
+            at,
+            &format!("  <{name}>{}</{name}>\n", escape(value, XmlContext::Text)),
+        );
     }
 }
 
