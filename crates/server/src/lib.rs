@@ -76,14 +76,17 @@
 pub mod auth;
 pub mod config;
 pub mod context;
+pub mod decide;
 pub mod encode;
 mod error;
+pub mod extract;
 pub mod files;
 pub mod http;
 pub mod metrics_setup;
 pub mod paths;
 pub mod pipeline;
 pub mod policy;
+pub mod record;
 pub mod render;
 pub mod rules;
 pub mod serve;

@@ -2,6 +2,10 @@
 //! HTTP, HTTPS and TFTP (R-FLOW, R-HTTP-3, R-HTTPS-5, R-TFTP-1, R-RESULT),
 //! after wazo-provd's extract → retrieve → update → route.
 //!
+//! Each step is a module: [`crate::extract`], retrieve (the device cache,
+//! [`crate::render::RenderCache::device`]), [`crate::decide`], produce
+//! ([`crate::render`] and the file roots), [`crate::record`].
+//!
 //! 1. **extract** (the front ends, [`crate::http`] and
 //!    [`crate::tftp_front`]): the decoded path, the source and local
 //!    addresses, the User-Agent ([`Ua`]), the verified client certificate,
@@ -10,7 +14,7 @@
 //!    pattern naming a MAC (in the path, else the certificate's, else the
 //!    User-Agent's), or a static file.
 //! 2. **retrieve**: the device row, through the device cache.
-//! 3. **decide** ([`decide`]): certificate/MAC match, unknown or pending
+//! 3. **decide** ([`crate::decide`]): certificate/MAC match, unknown or pending
 //!    device (auto-registration), redirect, authentication, and the
 //!    variant: the plaintext bootstrap profile (HTTPS with a matching
 //!    client certificate or `bootstrap_without_client_cert`, or a source
@@ -18,13 +22,14 @@
 //!    A refusal ([`Refusal`]) ends the request here.
 //! 4. **produce**: render (through the render cache), or resolve the static
 //!    or firmware file inside its root.
-//! 5. **record** ([`Record`]): the status update and timeline event.
-//!    A [`Record`] is only made from an admitted decision, so nothing
-//!    reaches the store for a request that failed authentication (and a
-//!    POSTed resync body is recorded only once the request is admitted).
-//!    The one exception is the 403 for a client certificate that names
-//!    another device, noted by [`note_refusal`] (an event on the named
-//!    device, as before this pipeline existed).
+//! 5. **record** ([`crate::record`]): the status update and timeline
+//!    event, auto-registration. A record is only made from the decide
+//!    step's `Admitted` (which only `decide` makes), so nothing reaches
+//!    the store for a request that failed authentication (and a POSTed
+//!    resync body is recorded only once the request is admitted). The one
+//!    exception is the 403 for a client certificate that names another
+//!    device, noted by `record::refused` (an event on the named device, as
+//!    before this pipeline existed).
 //!
 //! The front ends only map the [`Answer`] to their protocol.
 //!
@@ -49,121 +54,20 @@
 //! which is what protects it on every unauthenticated path.
 
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
-use phoneprov_pki::PhoneIdentity;
-use phoneprov_store::{EventKind, Mac, NewDevice, Outcome};
+use phoneprov_store::{Mac, Outcome};
 
-use crate::auth::AuthResult;
-use crate::metrics_setup::{handles, Proto};
-use crate::paths::parse_user_agent;
-use crate::policy::{is_pending, vars, Policy};
-use crate::render::{DevEntry, Rendered, Variant};
+use crate::decide::{self, Decision};
+use crate::policy::Policy;
+use crate::record::{self, Record};
+use crate::render::Rendered;
 use crate::state::AppState;
-use crate::store_io::{StatusMsg, FOLD_WINDOW};
 
-/// Owned User-Agent facts (R-HTTP-3).
-#[derive(Debug, Clone, Default)]
-pub struct Ua {
-    /// Model (`CP-8841-3PCC`).
-    pub model: Option<String>,
-    /// Firmware version.
-    pub firmware: Option<String>,
-    /// MAC, when the User-Agent carries one.
-    pub mac: Option<Mac>,
-}
-
-impl Ua {
-    /// Parses a `User-Agent` header; unknown shapes give no facts.
-    pub fn parse(header: Option<&str>) -> Ua {
-        header
-            .and_then(parse_user_agent)
-            .map(|u| Ua {
-                model: Some(u.model.to_string()),
-                firmware: Some(u.firmware.to_string()),
-                mac: u.mac,
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// HTTP credentials, checked against `[[auth]]`.
-#[derive(Debug, Clone, Copy)]
-pub struct Credentials<'a> {
-    /// Request method (Digest hashes it).
-    pub method: &'a str,
-    /// Request URI with the query (Digest hashes it).
-    pub uri: &'a str,
-    /// The `Authorization` header, if any.
-    pub authorization: Option<&'a str>,
-}
-
-/// Step 1, extract: what a front end knows about one request.
-#[derive(Debug)]
-pub struct Request<'a> {
-    /// The protocol it came on.
-    pub proto: Proto,
-    /// Decoded path, starting with `/` (path safety checked by the front
-    /// end).
-    pub path: &'a str,
-    /// Client address.
-    pub peer: SocketAddr,
-    /// Local address it arrived on (TFTP: the listener's, possibly
-    /// unspecified).
-    pub local: SocketAddr,
-    /// The HTTP `Host` header.
-    pub host: Option<&'a str>,
-    /// User-Agent facts (none on TFTP).
-    pub ua: Ua,
-    /// The verified client certificate's identity (HTTPS only).
-    pub identity: Option<&'a PhoneIdentity>,
-    /// Credentials (`None`: the protocol cannot carry any, so `[[auth]]`
-    /// does not apply).
-    pub credentials: Option<Credentials<'a>>,
-    /// `If-None-Match` (HTTP only).
-    pub if_none_match: Option<&'a str>,
-    /// Whether the protocol can answer with a redirect.
-    pub can_redirect: bool,
-    /// A resync by POST: the body's text, recorded once admitted.
-    pub posted: Option<String>,
-}
-
-impl Request<'_> {
-    fn cert_mac(&self) -> Option<Mac> {
-        self.identity.and_then(|i| Mac::parse(&i.mac).ok())
-    }
-}
-
-/// What a path asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target<'a> {
-    /// A file under the firmware root (the path after `/firmware/`).
-    Firmware(&'a str),
-    /// A device's profile.
-    Profile(Mac),
-    /// A file under the static root (also a profile-shaped path that
-    /// names no device, such as `/$PN.cfg` from a phone whose User-Agent
-    /// carries no MAC).
-    Static,
-}
-
-/// Sorts a request's path: firmware, profile (with the device's MAC: path,
-/// else client certificate, else User-Agent) or static.
-pub fn target<'a>(policy: &Policy, req: &Request<'a>) -> Target<'a> {
-    if let Some(rest) = req.path.strip_prefix("/firmware/") {
-        return Target::Firmware(rest);
-    }
-    policy
-        .patterns
-        .iter()
-        .find_map(|p| p.matches(req.path))
-        .and_then(|m| m.mac.or(req.cert_mac()).or(req.ua.mac))
-        .map_or(Target::Static, Target::Profile)
-}
+pub use crate::decide::Refusal;
+pub use crate::extract::{target, Credentials, Request, Target, Ua};
 
 /// The pipeline's answer; each front end maps it to its protocol.
 #[derive(Debug)]
@@ -191,110 +95,6 @@ pub enum Answer {
     Refused(Refusal),
     /// The profile could not be rendered (500; recorded).
     RenderFailed,
-}
-
-/// Why a request is refused at the decide step.
-#[derive(Debug)]
-pub enum Refusal {
-    /// The client certificate names another device (403).
-    CertMismatch {
-        /// The certificate's MAC.
-        cert_mac: String,
-    },
-    /// Credentials missing or wrong (401 with these challenges).
-    Challenge(Vec<String>),
-    /// The inventory could not be read (503).
-    Unavailable,
-}
-
-/// Step 3's verdict for a known request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Serve this form of the profile.
-    Serve(Variant),
-    /// Redirect (`permanent`: 301) to the URL.
-    Redirect(bool, String),
-    /// Not in the inventory (auto-registered when configured).
-    Unknown,
-    /// Awaiting approval.
-    Pending,
-}
-
-/// Step 3, decide, for a profile request whose device row (step 2) is
-/// `entry`. Auto-registration of an unknown device happens here.
-pub fn decide(
-    state: &AppState,
-    policy: &Policy,
-    req: &Request<'_>,
-    mac: Mac,
-    entry: &DevEntry,
-) -> Result<Decision, Refusal> {
-    // A certificate for MAC X never gets MAC Y's profile.
-    if let Some(id) = req.identity {
-        if !id.authorizes_mac(&mac.to_string()) {
-            return Err(Refusal::CertMismatch {
-                cert_mac: id.mac.clone(),
-            });
-        }
-    }
-    let Some(device) = entry.device.as_deref() else {
-        if policy.config.profiles.auto_register {
-            let mut nd = NewDevice::new(mac);
-            nd.model = req
-                .ua
-                .model
-                .clone()
-                .or_else(|| req.identity.and_then(|i| i.model.clone()));
-            nd.serial = req.identity.and_then(|i| i.serial.clone());
-            nd.vars.insert(vars::STATUS.into(), "pending".into());
-            state.status.send(StatusMsg::Register(nd));
-            state.cache.forget(mac);
-        }
-        return Ok(Decision::Unknown);
-    };
-    if is_pending(&device.vars) {
-        return Ok(Decision::Pending);
-    }
-    if req.can_redirect {
-        let url = policy
-            .redirects
-            .get(&mac)
-            .or_else(|| device.vars.get(vars::REDIRECT));
-        // A URL that cannot be a header value is ignored (served as usual).
-        if let Some(url) = url.filter(|u| http::HeaderValue::from_str(u).is_ok()) {
-            let permanent = policy.config.redirect_status == Some(301);
-            return Ok(Decision::Redirect(permanent, url.clone()));
-        }
-    }
-    if let (Some(rule), Some(c)) = (
-        policy.auth_for(mac, device.group.as_deref()),
-        req.credentials,
-    ) {
-        match state
-            .auth
-            .check(c.method, c.uri, c.authorization, &rule.users, &rule.schemes)
-        {
-            AuthResult::Ok(_) => {}
-            AuthResult::Challenge { stale } => {
-                return Err(Refusal::Challenge(
-                    state.auth.challenges(&rule.schemes, stale),
-                ))
-            }
-        }
-    }
-    let preprov = policy
-        .config
-        .security
-        .preprovision_networks
-        .iter()
-        .any(|n| n.contains(&req.peer.ip()));
-    let https_bootstrap = req.proto == Proto::Https
-        && (req.identity.is_some() || policy.config.security.bootstrap_without_client_cert);
-    Ok(Decision::Serve(if preprov || https_bootstrap {
-        Variant::Bootstrap
-    } else {
-        Variant::Encrypted
-    }))
 }
 
 /// The host phones should use in generated URLs: `public_host`, else the
@@ -336,7 +136,7 @@ pub async fn run(state: &Arc<AppState>, policy: &Arc<Policy>, req: &Request<'_>)
                     Ok(_) => (Outcome::Success, 200),
                     Err(_) => (Outcome::NotFound, 404),
                 };
-                Record::firmware(req, mac).once(state, outcome, code, "");
+                Record::firmware(&decide::file(), req, mac).once(state, outcome, code, "");
             }
             Answer::File(file)
         }
@@ -361,18 +161,21 @@ async fn profile(
         }
     };
     // Step 3, decide.
-    let decision = match decide(state, policy, req, mac, &entry) {
-        Ok(d) => d,
+    let admitted = match decide::decide(state, policy, req, mac, &entry) {
+        Ok(a) => a,
         Err(refusal) => {
-            note_refusal(state, req, mac, &refusal);
+            record::refused(state, req, mac, &refusal);
             return Answer::Refused(refusal);
         }
     };
-    let rec = Record::admitted(req, mac, &entry);
+    let rec = Record::profile(&admitted, req, mac, &entry);
     rec.posted(state);
     // Step 4, produce; step 5, record.
-    match decision {
-        Decision::Unknown => {
+    match admitted.decision() {
+        Decision::Unknown { register } => {
+            if let Some(device) = register {
+                rec.register(state, device.clone());
+            }
             rec.folded(state, Outcome::NotFound, 404, "unknown device");
             Answer::NotFound("unknown device")
         }
@@ -381,14 +184,15 @@ async fn profile(
             Answer::NotFound("device pending approval")
         }
         Decision::Redirect(permanent, location) => {
-            let code = if permanent { 301 } else { 302 };
+            let code = if *permanent { 301 } else { 302 };
             rec.once(state, Outcome::Success, code, &format!("to {location}"));
             Answer::Redirect {
-                permanent,
-                location,
+                permanent: *permanent,
+                location: location.clone(),
             }
         }
-        Decision::Serve(variant) => {
+        Decision::File => unreachable!("decide() admits profile requests only"),
+        &Decision::Serve(variant) => {
             let host = url_host(policy, req.host, req.local.ip());
             let templates = state.templates.load();
             match state
@@ -419,139 +223,6 @@ async fn profile(
                 }
             }
         }
-    }
-}
-
-/// The one refusal that is recorded: a certificate for another device
-/// (an event on the device asked for, naming the certificate's MAC).
-/// Failed authentication and an unavailable inventory record nothing.
-fn note_refusal(state: &AppState, req: &Request<'_>, mac: Mac, refusal: &Refusal) {
-    if let Refusal::CertMismatch { cert_mac } = refusal {
-        tracing::warn!(%mac, %cert_mac, ip = %req.peer.ip(), "client certificate names another device");
-        state.cache.reset_fold(mac);
-        state.status.send(StatusMsg::Seen {
-            mac,
-            ip: req.peer.ip(),
-            firmware: None,
-            outcome: Some(Outcome::Failed),
-            kind: EventKind::Resync,
-            message: message(
-                req.proto,
-                req.path,
-                403,
-                &format!("client certificate is for {cert_mac}"),
-            ),
-        });
-    }
-}
-
-/// The timeline text: `http /000e08abcdef.cfg: 404, unknown device` over
-/// HTTP(S) (the status code first), `tftp /000e08abcdef.cfg: unknown
-/// device` over TFTP (no status codes there).
-fn message(proto: Proto, path: &str, code: u16, why: &str) -> String {
-    match (proto, why.is_empty()) {
-        (Proto::Tftp, true) => format!("tftp {path}"),
-        (Proto::Tftp, false) => format!("tftp {path}: {why}"),
-        (p, true) => format!("{} {path}: {code}", p.as_str()),
-        (p, false) => format!("{} {path}: {code}, {why}", p.as_str()),
-    }
-}
-
-/// Step 5, record: status update and timeline event of an admitted
-/// request (see the module docs for why only admitted ones).
-struct Record<'r, 'a> {
-    req: &'r Request<'a>,
-    mac: Mac,
-    entry: Option<&'r DevEntry>,
-    kind: EventKind,
-}
-
-impl<'r, 'a> Record<'r, 'a> {
-    fn admitted(req: &'r Request<'a>, mac: Mac, entry: &'r DevEntry) -> Self {
-        Record {
-            req,
-            mac,
-            entry: Some(entry),
-            kind: EventKind::Resync,
-        }
-    }
-
-    fn firmware(req: &'r Request<'a>, mac: Mac) -> Self {
-        Record {
-            req,
-            mac,
-            entry: None,
-            kind: EventKind::Upgrade,
-        }
-    }
-
-    /// The POSTed resync body (R-HTTP-2), before the outcome.
-    fn posted(&self, state: &AppState) {
-        if let Some(text) = &self.req.posted {
-            self.send(state, None, format!("POST {}: {text}", self.req.path));
-        }
-    }
-
-    fn send(&self, state: &AppState, outcome: Option<Outcome>, message: String) {
-        state.cache.reset_fold(self.mac);
-        state.status.send(StatusMsg::Seen {
-            mac: self.mac,
-            ip: self.req.peer.ip(),
-            firmware: self.req.ua.firmware.clone(),
-            outcome,
-            kind: self.kind,
-            message,
-        });
-    }
-
-    /// Records an answer that is not repeated often (redirect, render
-    /// error, firmware download).
-    fn once(&self, state: &AppState, outcome: Outcome, code: u16, why: &str) {
-        let text = message(self.req.proto, self.req.path, code, why);
-        self.send(state, Some(outcome), text);
-    }
-
-    /// Records a common answer (200, 304, 404): an identical repeat (same
-    /// protocol, path, answer, address and firmware) within
-    /// [`FOLD_WINDOW`] of the one last queued for this device is only
-    /// counted (`phoneprov_status_folded_total`), exactly as the writer
-    /// thread would fold it, but without formatting or queueing anything.
-    fn folded(&self, state: &AppState, outcome: Outcome, code: u16, why: &'static str) {
-        let Some(entry) = self.entry else {
-            return self.once(state, outcome, code, why);
-        };
-        let req = self.req;
-        let ip = req.peer.ip();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (
-            req.proto as u8,
-            req.path,
-            code,
-            why,
-            ip,
-            req.ua.firmware.as_deref(),
-            outcome.as_str(),
-        )
-            .hash(&mut h);
-        let key = h.finish();
-        let now = Instant::now();
-        {
-            let mut last = entry.last_status.lock().unwrap_or_else(|p| p.into_inner());
-            if last.1 == key && last.0.is_some_and(|t| now.duration_since(t) < FOLD_WINDOW) {
-                drop(last);
-                handles().status_folded.increment(1);
-                return;
-            }
-            *last = (Some(now), key);
-        }
-        state.status.send(StatusMsg::Seen {
-            mac: self.mac,
-            ip,
-            firmware: req.ua.firmware.clone(),
-            outcome: Some(outcome),
-            kind: self.kind,
-            message: message(req.proto, req.path, code, why),
-        });
     }
 }
 

@@ -1,0 +1,158 @@
+//! Step 3 of the identification pipeline ([`crate::pipeline`]), decide:
+//! for a profile request and its device row, the certificate/MAC match,
+//! unknown or pending device (auto-registration), redirect,
+//! authentication, and which variant to serve. A refusal ([`Refusal`])
+//! ends the request; an [`Admitted`] request goes on to produce and
+//! record. Checks that refuse requests belong here.
+
+use phoneprov_store::{Mac, NewDevice};
+
+use crate::auth::AuthResult;
+use crate::extract::Request;
+use crate::metrics_setup::Proto;
+use crate::policy::{is_pending, vars, Policy};
+use crate::render::{DevEntry, Variant};
+use crate::state::AppState;
+
+/// Why a request is refused at the decide step.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client certificate names another device (403).
+    CertMismatch {
+        /// The certificate's MAC.
+        cert_mac: String,
+    },
+    /// Credentials missing or wrong (401 with these challenges).
+    Challenge(Vec<String>),
+    /// The inventory could not be read (503).
+    Unavailable,
+}
+
+/// Step 3's verdict for an admitted request.
+#[derive(Debug)]
+pub enum Decision {
+    /// Serve this form of the profile.
+    Serve(Variant),
+    /// Serve the static or firmware file the path names.
+    File,
+    /// Redirect (`permanent`: 301) to the URL.
+    Redirect(bool, String),
+    /// Not in the inventory; `register`: the row auto-registration adds
+    /// (as pending) when it is on.
+    Unknown {
+        /// The row to add.
+        register: Option<NewDevice>,
+    },
+    /// Awaiting approval.
+    Pending,
+}
+
+/// A request that passed the decide step, with the decision. Only this
+/// module makes one ([`decide`], [`file`]); the record step
+/// ([`crate::record`]) takes one, so nothing is recorded for a request
+/// that was refused.
+#[derive(Debug)]
+pub struct Admitted {
+    decision: Decision,
+}
+
+impl Admitted {
+    /// The decision.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+}
+
+/// Files (static and firmware) are served to anyone who names them: the
+/// roots hold nothing per device.
+pub fn file() -> Admitted {
+    Admitted {
+        decision: Decision::File,
+    }
+}
+
+/// Step 3, decide, for a profile request whose device row (step 2) is
+/// `entry`. Writes nothing: what to write is the record step's.
+pub fn decide(
+    state: &AppState,
+    policy: &Policy,
+    req: &Request<'_>,
+    mac: Mac,
+    entry: &DevEntry,
+) -> Result<Admitted, Refusal> {
+    decide_inner(state, policy, req, mac, entry).map(|decision| Admitted { decision })
+}
+
+fn decide_inner(
+    state: &AppState,
+    policy: &Policy,
+    req: &Request<'_>,
+    mac: Mac,
+    entry: &DevEntry,
+) -> Result<Decision, Refusal> {
+    // A certificate for MAC X never gets MAC Y's profile.
+    if let Some(id) = req.identity {
+        if !id.authorizes_mac(&mac.to_string()) {
+            return Err(Refusal::CertMismatch {
+                cert_mac: id.mac.clone(),
+            });
+        }
+    }
+    let Some(device) = entry.device.as_deref() else {
+        let register = policy.config.profiles.auto_register.then(|| {
+            let mut nd = NewDevice::new(mac);
+            nd.model = req
+                .ua
+                .model
+                .clone()
+                .or_else(|| req.identity.and_then(|i| i.model.clone()));
+            nd.serial = req.identity.and_then(|i| i.serial.clone());
+            nd.vars.insert(vars::STATUS.into(), "pending".into());
+            nd
+        });
+        return Ok(Decision::Unknown { register });
+    };
+    if is_pending(&device.vars) {
+        return Ok(Decision::Pending);
+    }
+    if req.can_redirect {
+        let url = policy
+            .redirects
+            .get(&mac)
+            .or_else(|| device.vars.get(vars::REDIRECT));
+        // A URL that cannot be a header value is ignored (served as usual).
+        if let Some(url) = url.filter(|u| http::HeaderValue::from_str(u).is_ok()) {
+            let permanent = policy.config.redirect_status == Some(301);
+            return Ok(Decision::Redirect(permanent, url.clone()));
+        }
+    }
+    if let (Some(rule), Some(c)) = (
+        policy.auth_for(mac, device.group.as_deref()),
+        req.credentials,
+    ) {
+        match state
+            .auth
+            .check(c.method, c.uri, c.authorization, &rule.users, &rule.schemes)
+        {
+            AuthResult::Ok(_) => {}
+            AuthResult::Challenge { stale } => {
+                return Err(Refusal::Challenge(
+                    state.auth.challenges(&rule.schemes, stale),
+                ))
+            }
+        }
+    }
+    let preprov = policy
+        .config
+        .security
+        .preprovision_networks
+        .iter()
+        .any(|n| n.contains(&req.peer.ip()));
+    let https_bootstrap = req.proto == Proto::Https
+        && (req.identity.is_some() || policy.config.security.bootstrap_without_client_cert);
+    Ok(Decision::Serve(if preprov || https_bootstrap {
+        Variant::Bootstrap
+    } else {
+        Variant::Encrypted
+    }))
+}
