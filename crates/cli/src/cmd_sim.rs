@@ -111,6 +111,10 @@ pub struct SimArgs {
     /// Longest real wait for an activation retry, in ms; the phone's clock jumps the rest of the backoff.
     #[arg(long, value_name = "MS", requires = "activation")]
     pub activation_retry_wait: Option<u64>,
+    /// Resume TLS sessions when a phone reconnects over HTTPS (each phone
+    /// its own sessions, like a phone's TLS stack); off: every handshake full.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub tls_resumption: bool,
 }
 
 fn split_pair<'a>(flag: &str, s: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
@@ -188,6 +192,7 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     cfg.tr069.inform_interval = args.inform_interval;
     cfg.tr069.bootstrapped = args.acs_bootstrapped;
     cfg.seed = args.seed;
+    cfg.tls_resumption = args.tls_resumption;
     cfg.request_timeout = Duration::from_secs(args.timeout.max(1));
     cfg.connect_timeout = cfg.request_timeout.min(Duration::from_secs(5));
     Ok(cfg)

@@ -98,6 +98,11 @@ pub struct SimConfig {
     /// `--activation-retry-wait MS`: the longest real wait for an
     /// activation retry; the phone's clock jumps the rest of the backoff.
     pub activation_retry_wait: Option<Duration>,
+    /// `--tls-resumption on|off` (default on): each phone resumes its own
+    /// earlier TLS sessions when it reconnects, like a phone's TLS stack
+    /// (`phoneprov_transport::TlsSessions`); off makes every HTTPS
+    /// handshake a full one.
+    pub tls_resumption: bool,
 }
 
 impl SimConfig {
@@ -128,6 +133,7 @@ impl SimConfig {
             activation: None,
             gds_code: None,
             activation_retry_wait: None,
+            tls_resumption: true,
         }
     }
 

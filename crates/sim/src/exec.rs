@@ -21,7 +21,7 @@ use phoneprov_pki::{client_config, ClientTls};
 use phoneprov_transport::rustls::ClientConfig;
 use phoneprov_transport::{
     resolve_srv, tftp_get, HttpClient, HttpClientConfig, HttpRequest, Proxy, Resolver,
-    SyslogSender, TftpOptions, TransportError,
+    SyslogSender, TftpOptions, TlsSessions, TransportError,
 };
 
 use crate::config::{ClientCerts, SimConfig};
@@ -36,6 +36,8 @@ pub struct Net {
     /// Shared configurations for phones without a client certificate, one
     /// per distinct (`TLS_Name_Validate`, `TLS_Cipher_List`).
     shared_tls: Mutex<HashMap<(bool, String), Arc<ClientConfig>>>,
+    /// Each phone's own TLS sessions (`--tls-resumption`).
+    tls_sessions: TlsSessions,
     pub(crate) syslog: SyslogSender,
     tftp: TftpOptions,
 }
@@ -80,6 +82,7 @@ impl Net {
             connect_timeout: cfg.connect_timeout,
             request_timeout: cfg.request_timeout,
             shared_tls: Mutex::new(HashMap::new()),
+            tls_sessions: TlsSessions::new(cfg.tls_resumption),
             syslog,
             tftp,
         }
@@ -128,7 +131,17 @@ impl Net {
         mac: &str,
         params: &ParamStore,
     ) -> Result<HttpClient, SetupError> {
-        let mut cfg = HttpClientConfig::new(self.tls(mac, params)?);
+        // The phone's TLS settings: a change builds a new configuration
+        // (and drops the phone's kept sessions).
+        let settings = format!(
+            "{}|{}",
+            params.get_bool("TLS_Name_Validate", true),
+            params.get_or_empty("TLS_Cipher_List").trim()
+        );
+        let tls = self
+            .tls_sessions
+            .config_for(mac, &settings, || self.tls(mac, params))?;
+        let mut cfg = HttpClientConfig::new(tls);
         cfg.proxy = proxy(params);
         cfg.connect_timeout = self.connect_timeout;
         cfg.request_timeout = self.request_timeout;

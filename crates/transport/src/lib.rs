@@ -19,6 +19,8 @@
 //! - [`DhcpLease`] / [`provisioning_target`]: which DHCP option names the
 //!   provisioning source (SPEC §8).
 //! - [`SyslogSender`]: RFC 3164 over UDP (SPEC §9).
+//! - [`TlsSessions`]: TLS session resumption per phone (each phone offers
+//!   only its own sessions when it reconnects).
 //!
 //! Failures are [`TransportError`]s; [`TransportError::class_hint`] says
 //! which R-RESULT class they fall into. HTTP statuses (404, 401, 301...) are
@@ -59,6 +61,7 @@ mod resolve;
 mod srv;
 mod syslog;
 mod tftp;
+mod tls_sessions;
 
 pub use dhcp::{
     provisioning_target, DhcpLease, DhcpTarget, LeaseError, DEFAULT_DHCPV6_OPTION_ORDER,
@@ -70,6 +73,7 @@ pub use resolve::Resolver;
 pub use srv::{order_srv, resolve_srv, srv_name, SrvRecord, SrvResolution};
 pub use syslog::{format_rfc3164, SyslogSender, MAX_DATAGRAM, SYSLOG_PORT};
 pub use tftp::{tftp_get, TftpOptions, PHONE_TFTP_PORTS};
+pub use tls_sessions::TlsSessions;
 
 /// Re-exported so callers build configurations with the same rustls.
 pub use rustls;
