@@ -412,6 +412,27 @@ fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
 }
 
 impl Store {
+    /// The timeline writer's batch in one transaction: status rows and
+    /// events ([`Store::write_batch`]'s writes) and session writes; returns
+    /// what each session write claimed. All or nothing.
+    pub(crate) fn write_group(
+        &mut self,
+        statuses: &[StatusUpdate<'_>],
+        events: &[NewEvent],
+        sessions: &[SessionWrite],
+    ) -> Result<Vec<Vec<Claimed>>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write_batch_on(&tx, statuses, events)?;
+        let out = sessions
+            .iter()
+            .map(|w| session_write_on(&tx, w))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// One session write in a transaction of its own.
     fn session_write_alone(&mut self, w: &SessionWrite) -> Result<Vec<Claimed>> {
         let tx = self

@@ -67,6 +67,10 @@ pub enum StoreError {
         /// The decoding error.
         why: String,
     },
+    /// The store's writer thread is gone (the process is shutting down)
+    /// or a batch it belonged to failed.
+    #[error("timeline writer: {0}; retry, and check the log for the database error")]
+    Internal(String),
     /// The CSV header is unusable; nothing was imported.
     #[error("line 1: {0}; nothing imported")]
     ImportHeader(String),

@@ -70,8 +70,10 @@ mod error;
 mod import;
 mod key;
 mod model;
+mod retention;
 mod schema;
 mod store;
+mod writer;
 
 pub use acs::{
     AcsRepo, Claimed, DmEntry, DmUpdate, FinishWrite, InformRecord, InformWrite, NewTask,
@@ -87,5 +89,9 @@ pub use model::{
     now_ms, Device, DeviceStatus, Event, EventKind, NewDevice, NewEvent, Outcome, UnknownName,
 };
 pub use phoneprov_types::{Mac, MacError};
+pub use retention::{
+    Pruned, Retention, DEFAULT_EVENTS_MAX_AGE, DEFAULT_EVENTS_MAX_PER_DEVICE, PRUNE_BATCH,
+};
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
-pub use store::{write_batch_on, StatusUpdate, Store, DB_FILE};
+pub use store::{StatusUpdate, Store, DB_FILE};
+pub use writer::{Seen, StatusNote, TimelineWriter, FOLD_WINDOW, WRITER_QUEUE};

@@ -338,27 +338,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes the events older than `before_ms` (a retention job for the
-    /// server); returns how many. Works in batches of 10 000 rows, each its
-    /// own short transaction, so pruning a big backlog never holds the
-    /// write lock for long.
+    /// Deletes the events older than `before_ms`; returns how many. Works
+    /// in batches of 10 000 rows, each its own short transaction, so
+    /// pruning a big backlog never holds the write lock for long (the
+    /// background retention is [`Store::prune_timeline`]).
     pub fn prune_events(&mut self, before_ms: i64) -> Result<u64> {
-        let mut total = 0u64;
-        loop {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let n = tx.execute(
-                "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE at_ms < ?1 LIMIT 10000)",
-                [before_ms],
-            )?;
-            tx.commit()?;
-            total += n as u64;
-            if n < 10_000 {
-                return Ok(total);
-            }
-        }
+        self.prune_older(before_ms, u64::MAX)
     }
 
     /// Runs `PRAGMA integrity_check`; returns its lines (`["ok"]` when the
@@ -464,7 +449,7 @@ impl RawDevice {
 /// connection to the same file and records an Inform's status, timeline
 /// entry and its own tables in one commit. Returns the MACs not in the
 /// inventory (their status updates skipped).
-pub fn write_batch_on(
+pub(crate) fn write_batch_on(
     conn: &Connection,
     statuses: &[StatusUpdate<'_>],
     events: &[NewEvent],

@@ -1,0 +1,531 @@
+//! [`TimelineWriter`]: the one writer of the device timeline and status,
+//! with group commit, serving every producer of a process: the HTTP/TFTP
+//! status of each request (and reports), the syslog filer, the ACS (an
+//! Inform's rows and task results), the activation service.
+//!
+//! One thread owns one connection. Producers queue jobs into one bounded
+//! channel; the thread takes every job waiting at that moment and commits
+//! them in **one** transaction (a WAL append per batch instead of one per
+//! write), then answers the jobs that wait. Batches form by themselves:
+//! while one commits, the next queues up; a job alone is committed at once
+//! (no timer, no added latency).
+//!
+//! Durability rules, as before the writers were merged:
+//! - **Status writes are fire-and-forget** ([`TimelineWriter::status`]):
+//!   `try_send`, dropped when the queue is full (the caller counts it in
+//!   `phoneprov_status_dropped_total`): serving phones wins over
+//!   bookkeeping. Identical repeats of a device's last status within
+//!   [`FOLD_WINDOW`] are folded (`phoneprov_status_folded_total`).
+//! - **Session writes are acknowledged after their commit**
+//!   ([`TimelineWriter::session`]): the ACS answers a CWMP message only
+//!   once the rows it implies are committed (counted in
+//!   `phoneprov_acs_writes_total` / `phoneprov_acs_write_groups_total`).
+//! - Events may be waited for ([`TimelineWriter::event_committed`]) or not
+//!   ([`TimelineWriter::event`]).
+//!
+//! If a whole batch fails, its status rows and events are written alone
+//! (logged if that fails too) and each session write is retried alone, so
+//! one bad write fails only itself.
+//!
+//! Retention ([`Retention`]) runs on the same thread between batches, one
+//! bounded pass at a time, so pruning never competes with the writes for
+//! the lock.
+//!
+//! One writer per database file per process: [`TimelineWriter::for_dir`]
+//! returns the running writer of a data directory (starting it on first
+//! use), so every producer that opens the same directory shares it without
+//! the assembly passing a handle around. The thread ends, after writing
+//! what is queued, when the last handle is dropped.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::acs::{AcsRepo, Claimed, SessionWrite};
+use crate::error::{Result, StoreError};
+use crate::model::{now_ms, EventKind, NewDevice, NewEvent, Outcome};
+use crate::retention::{Pruned, Retention, PRUNE_BATCH};
+use crate::store::{StatusUpdate, Store};
+use crate::Mac;
+
+/// Jobs waiting for the writer, at most.
+pub const WRITER_QUEUE: usize = 65_536;
+/// Jobs taken into one transaction, at most.
+const MAX_BATCH: usize = 1024;
+/// Identical status repeats (same device, kind, outcome, address,
+/// firmware and message) within this window are folded into the first.
+pub const FOLD_WINDOW: Duration = Duration::from_secs(10);
+/// Devices remembered for folding before the memory is cleared.
+const FOLD_MEMORY: usize = 100_000;
+/// The first retention pass runs this long after the writer starts.
+const FIRST_PRUNE: Duration = Duration::from_secs(60);
+
+/// A request seen from a device: its status and a timeline event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Device.
+    pub mac: Mac,
+    /// Source address.
+    pub ip: IpAddr,
+    /// Firmware from the User-Agent; `None` keeps the stored one.
+    pub firmware: Option<String>,
+    /// Outcome (R-RESULT class); `None` keeps the stored one.
+    pub outcome: Option<Outcome>,
+    /// Event kind.
+    pub kind: EventKind,
+    /// Event text (URL, error; never a key or a profile body).
+    pub message: String,
+}
+
+/// A status update that goes with an event ([`TimelineWriter::event`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusNote {
+    /// Device.
+    pub mac: Mac,
+    /// Source address.
+    pub ip: IpAddr,
+    /// Firmware; `None` keeps the stored one.
+    pub firmware: Option<String>,
+    /// Outcome; `None` keeps the stored one.
+    pub outcome: Option<Outcome>,
+}
+
+type SessionReply = oneshot::Sender<Result<Vec<Claimed>>>;
+
+enum Job {
+    Seen(Seen),
+    Register(NewDevice),
+    Event {
+        event: NewEvent,
+        status: Option<StatusNote>,
+        done: Option<oneshot::Sender<Result<()>>>,
+    },
+    Session(SessionWrite, SessionReply),
+    Flush(oneshot::Sender<()>),
+    Prune(i64, oneshot::Sender<Result<Pruned>>),
+    SetRetention(Retention),
+}
+
+struct Shared {
+    dir: PathBuf,
+    tx: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Shared {
+    /// The last handle is gone: the thread writes what is queued and
+    /// ends; waiting for it means a process that drops its writer before
+    /// exiting loses nothing it queued.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Handle of the timeline writer of one database. Cheap to clone.
+#[derive(Clone)]
+pub struct TimelineWriter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TimelineWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimelineWriter")
+            .field("dir", &self.shared.dir)
+            .finish()
+    }
+}
+
+fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<Shared>>> {
+    static REGISTRY: std::sync::OnceLock<Mutex<HashMap<PathBuf, Weak<Shared>>>> =
+        std::sync::OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+fn stopped() -> StoreError {
+    StoreError::Internal("the timeline writer thread stopped".into())
+}
+
+impl TimelineWriter {
+    /// The writer of the database in `dir` (created if needed): the one
+    /// already running in this process, or a new one with the default
+    /// [`Retention`].
+    pub fn for_dir(dir: &Path) -> Result<TimelineWriter> {
+        let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = reg.get(&key).and_then(Weak::upgrade) {
+            return Ok(TimelineWriter { shared });
+        }
+        let w = TimelineWriter::start(dir, Retention::default())?;
+        reg.retain(|_, w| w.strong_count() > 0);
+        reg.insert(key, Arc::downgrade(&w.shared));
+        Ok(w)
+    }
+
+    /// Starts a writer of its own on `dir` (tests; processes use
+    /// [`TimelineWriter::for_dir`]).
+    pub fn start(dir: &Path, retention: Retention) -> Result<TimelineWriter> {
+        let store = Store::open(dir)?;
+        let (tx, rx) = mpsc::sync_channel(WRITER_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("phoneprov-writer".into())
+            .spawn(move || run(store, rx, retention))
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(TimelineWriter {
+            shared: Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                tx: Some(tx),
+                thread: Some(thread),
+            }),
+        })
+    }
+
+    fn tx(&self) -> &SyncSender<Job> {
+        self.shared.tx.as_ref().expect("set until drop")
+    }
+
+    /// Queues a device's status and event without waiting; `false` when
+    /// the queue is full and it was dropped.
+    pub fn status(&self, seen: Seen) -> bool {
+        self.tx().try_send(Job::Seen(seen)).is_ok()
+    }
+
+    /// Registers an unknown device (auto-registration) unless it exists;
+    /// `false` when dropped.
+    pub fn register(&self, dev: NewDevice) -> bool {
+        self.tx().try_send(Job::Register(dev)).is_ok()
+    }
+
+    /// Queues an event (and the status that goes with it) without waiting;
+    /// `false` when dropped.
+    pub fn event(&self, event: NewEvent, status: Option<StatusNote>) -> bool {
+        let job = Job::Event {
+            event,
+            status,
+            done: None,
+        };
+        self.tx().try_send(job).is_ok()
+    }
+
+    /// Writes an event (and its status) and waits for the commit; blocks
+    /// the calling thread (call it from blocking code).
+    pub fn event_committed(&self, event: NewEvent, status: Option<StatusNote>) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        let job = Job::Event {
+            event,
+            status,
+            done: Some(done),
+        };
+        self.tx().send(job).map_err(|_| stopped())?;
+        wait.blocking_recv().map_err(|_| stopped())?
+    }
+
+    /// Writes one CWMP session write with whatever else is waiting and
+    /// resolves after the commit that holds it, with the tasks an Inform
+    /// claimed.
+    pub async fn session(&self, w: SessionWrite) -> Result<Vec<Claimed>> {
+        let (reply, answer) = oneshot::channel();
+        self.send_async(Job::Session(w, reply)).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Resolves once everything queued before it is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.send_async(Job::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// [`TimelineWriter::flush`] for blocking code.
+    pub fn flush_blocking(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx().send(Job::Flush(done)).is_ok() {
+            let _ = wait.blocking_recv();
+        }
+    }
+
+    /// Changes the retention policy (from the server's `[store]` config).
+    pub fn set_retention(&self, retention: Retention) {
+        let _ = self.tx().send(Job::SetRetention(retention));
+    }
+
+    /// Runs one retention pass now, at `now_ms` (an injected clock), and
+    /// waits for it. The writer also prunes by itself every
+    /// [`Retention::every`].
+    pub fn prune_now(&self, now_ms: i64) -> Result<Pruned> {
+        let (done, wait) = oneshot::channel();
+        self.tx()
+            .send(Job::Prune(now_ms, done))
+            .map_err(|_| stopped())?;
+        wait.blocking_recv().map_err(|_| stopped())?
+    }
+
+    /// Queues `job`, waiting for room without blocking the async workers.
+    async fn send_async(&self, job: Job) -> Result<()> {
+        match self.tx().try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(stopped()),
+            Err(TrySendError::Full(job)) => {
+                let tx = self.tx().clone();
+                tokio::task::spawn_blocking(move || tx.send(job))
+                    .await
+                    .map_err(|_| stopped())?
+                    .map_err(|_| stopped())
+            }
+        }
+    }
+}
+
+/// What was last written for a device (folding).
+#[derive(PartialEq, Eq)]
+struct LastSeen {
+    ip: IpAddr,
+    firmware: Option<String>,
+    outcome: Option<Outcome>,
+    kind: EventKind,
+    message: String,
+}
+
+#[derive(Default)]
+struct Pending {
+    ip: Option<IpAddr>,
+    firmware: Option<String>,
+    outcome: Option<Outcome>,
+}
+
+/// One batch being gathered.
+#[derive(Default)]
+struct Batch {
+    status: HashMap<Mac, Pending>,
+    events: Vec<NewEvent>,
+    event_dones: Vec<oneshot::Sender<Result<()>>>,
+    sessions: Vec<SessionWrite>,
+    replies: Vec<SessionReply>,
+}
+
+impl Batch {
+    fn note_status(
+        &mut self,
+        mac: Mac,
+        ip: IpAddr,
+        firmware: Option<String>,
+        outcome: Option<Outcome>,
+    ) {
+        let p = self.status.entry(mac).or_default();
+        p.ip = Some(ip);
+        if firmware.is_some() {
+            p.firmware = firmware;
+        }
+        if outcome.is_some() {
+            p.outcome = outcome;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.status.is_empty() && self.events.is_empty() && self.sessions.is_empty()
+    }
+
+    /// Commits the batch: everything in one transaction, else the status
+    /// rows and events alone and each session write alone.
+    fn commit(&mut self, store: &mut Store) {
+        if self.is_empty() {
+            for d in self.event_dones.drain(..) {
+                let _ = d.send(Ok(()));
+            }
+            return;
+        }
+        let updates: Vec<StatusUpdate<'_>> = self
+            .status
+            .iter()
+            .filter_map(|(mac, p)| {
+                Some(StatusUpdate {
+                    mac: *mac,
+                    ip: p.ip?,
+                    firmware: p.firmware.as_deref(),
+                    outcome: p.outcome,
+                })
+            })
+            .collect();
+        if !self.sessions.is_empty() {
+            // `writes_total / write_groups_total` is the average number of
+            // session writes per commit (how much the group commit saves).
+            metrics::counter!("phoneprov_acs_write_groups_total").increment(1);
+            metrics::counter!("phoneprov_acs_writes_total").increment(self.sessions.len() as u64);
+        }
+        match store.write_group(&updates, &self.events, &self.sessions) {
+            Ok(claims) => {
+                for (reply, c) in self.replies.drain(..).zip(claims) {
+                    let _ = reply.send(Ok(c));
+                }
+                for d in self.event_dones.drain(..) {
+                    let _ = d.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "group write failed; writing its parts alone");
+                let alone = if updates.is_empty() && self.events.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.write_batch(&updates, &self.events)
+                };
+                if let Err(e) = &alone {
+                    tracing::warn!(error = %e, rows = updates.len(), events = self.events.len(), "could not record a status batch");
+                }
+                for d in self.event_dones.drain(..) {
+                    let _ = d.send(match &alone {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(StoreError::Internal(e.to_string())),
+                    });
+                }
+                let results = store.session_writes(&self.sessions);
+                for (reply, r) in self.replies.drain(..).zip(results) {
+                    let _ = reply.send(r);
+                }
+            }
+        }
+        drop(updates);
+        self.status.clear();
+        self.events.clear();
+        self.sessions.clear();
+    }
+}
+
+fn run(mut store: Store, rx: Receiver<Job>, mut retention: Retention) {
+    let mut last: HashMap<Mac, (Instant, LastSeen)> = HashMap::new();
+    let mut next_prune = Instant::now() + FIRST_PRUNE;
+    let mut batch = Batch::default();
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let first = if retention.prunes() {
+            match rx.recv_timeout(next_prune.saturating_duration_since(Instant::now())) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => Some(job),
+                Err(_) => return,
+            }
+        };
+        let Some(first) = first else {
+            let more = prune(&mut store, &retention, now_ms()).is_ok_and(|p| p.more);
+            // A backlog is pruned a batch at a time, writes in between.
+            next_prune = Instant::now()
+                + if more {
+                    Duration::ZERO
+                } else {
+                    retention.every
+                };
+            continue;
+        };
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut flushes = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Seen(s) => {
+                    let now = Instant::now();
+                    let seen = LastSeen {
+                        ip: s.ip,
+                        firmware: s.firmware,
+                        outcome: s.outcome,
+                        kind: s.kind,
+                        message: s.message,
+                    };
+                    if let Some((at, prev)) = last.get(&s.mac) {
+                        if *prev == seen && now.duration_since(*at) < FOLD_WINDOW {
+                            metrics::counter!("phoneprov_status_folded_total").increment(1);
+                            continue;
+                        }
+                    }
+                    if last.len() >= FOLD_MEMORY {
+                        last.clear();
+                    }
+                    batch.note_status(s.mac, seen.ip, seen.firmware.clone(), seen.outcome);
+                    batch.events.push(NewEvent {
+                        mac: s.mac,
+                        at_ms: now_ms(),
+                        kind: seen.kind,
+                        outcome: seen.outcome,
+                        source_ip: Some(seen.ip),
+                        message: seen.message.clone(),
+                    });
+                    last.insert(s.mac, (now, seen));
+                }
+                Job::Register(dev) => {
+                    // Rare, and must see the rows written so far.
+                    batch.commit(&mut store);
+                    register(&mut store, &dev);
+                }
+                Job::Event {
+                    event,
+                    status,
+                    done,
+                } => {
+                    if let Some(s) = status {
+                        batch.note_status(s.mac, s.ip, s.firmware, s.outcome);
+                    }
+                    batch.events.push(event);
+                    batch.event_dones.extend(done);
+                }
+                Job::Session(w, reply) => {
+                    batch.sessions.push(w);
+                    batch.replies.push(reply);
+                }
+                Job::Flush(done) => flushes.push(done),
+                Job::Prune(at, done) => {
+                    batch.commit(&mut store);
+                    let _ = done.send(prune(&mut store, &retention, at));
+                }
+                Job::SetRetention(r) => {
+                    retention = r;
+                    next_prune = Instant::now() + FIRST_PRUNE.min(r.every);
+                }
+            }
+        }
+        batch.commit(&mut store);
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
+
+fn register(store: &mut Store, dev: &NewDevice) {
+    match store.device(dev.mac) {
+        Ok(None) => match store.add_device(dev) {
+            Ok(_) => tracing::info!(mac = %dev.mac, "unknown device registered as pending"),
+            Err(e) => tracing::warn!(mac = %dev.mac, error = %e, "auto-registration failed"),
+        },
+        Ok(Some(_)) => {}
+        Err(e) => tracing::warn!(error = %e, "auto-registration lookup failed"),
+    }
+}
+
+fn prune(store: &mut Store, retention: &Retention, at_ms: i64) -> Result<Pruned> {
+    let r = store.prune_timeline(retention, at_ms, PRUNE_BATCH);
+    match &r {
+        Ok(p) if p.by_age + p.by_count > 0 => {
+            tracing::info!(by_age = p.by_age, by_count = p.by_count, "timeline pruned")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "timeline retention failed; retrying at the next pass")
+        }
+    }
+    r
+}
