@@ -4,7 +4,9 @@
 //! rows (task results, data-model cache, timeline events).
 //!
 //! The session's own writes (an Inform's rows, task results) are group
-//! committed by [`crate::writer`]; the rest is synchronous SQLite work
+//! committed by the data directory's one timeline writer
+//! ([`TimelineWriter`], with the server's status writes and the syslog
+//! filer's events); the rest is synchronous SQLite work
 //! that is short (reads, a rare claim).
 
 use std::collections::{HashMap, VecDeque};
@@ -19,7 +21,7 @@ use phoneprov_cwmp::{
 };
 use phoneprov_store::{
     AcsRepo, Claimed, EventKind, FinishWrite, InformRecord, InformWrite, Mac, NewEvent, Outcome,
-    SessionWrite, Store,
+    SessionWrite, Store, TimelineWriter,
 };
 use serde_json::json;
 
@@ -28,7 +30,6 @@ use crate::config::{AcsSettings, UnknownCpes};
 use crate::db::{self, DataModelEntry, Db, DmUpdate, TaskRecord, TaskState};
 use crate::error::AcsError;
 use crate::task::{fault_json, response_json, TaskRpc};
-use crate::writer::GroupWriter;
 
 /// Parameters that carry the CPE's MAC address, most specific first
 /// (TR-181 `Device.`, TR-098 `InternetGatewayDevice.`); after them any
@@ -61,8 +62,9 @@ impl std::fmt::Debug for Acs {
 pub(crate) struct Inner {
     pub(crate) settings: AcsSettings,
     pub(crate) db: Db,
-    /// Group commit of the sessions' Inform and task-result writes.
-    writer: GroupWriter,
+    /// The data directory's one timeline writer: group commit of the
+    /// sessions' Inform and task-result writes with every other producer.
+    writer: TimelineWriter,
     pub(crate) auth: CpeAuth,
     sessions: Mutex<Sessions>,
     machine_config: AcsConfig,
@@ -113,7 +115,7 @@ impl Acs {
     /// device's next Inform.
     pub fn open(data_dir: &Path, settings: AcsSettings) -> Result<Acs, AcsError> {
         let db = Db::new(Store::open(data_dir)?);
-        let writer = GroupWriter::start(data_dir)?;
+        let writer = TimelineWriter::for_dir(data_dir)?;
         let machine_config = AcsConfig {
             hold_requests: settings.hold_requests,
             ..AcsConfig::default()
@@ -403,7 +405,7 @@ impl Acs {
                 let result = response_json(&response).to_string();
                 self.inner
                     .writer
-                    .write(SessionWrite::Finish(FinishWrite {
+                    .session(SessionWrite::Finish(FinishWrite {
                         id,
                         state,
                         result,
@@ -419,7 +421,7 @@ impl Acs {
                 };
                 self.inner
                     .writer
-                    .write(SessionWrite::Finish(FinishWrite {
+                    .session(SessionWrite::Finish(FinishWrite {
                         id,
                         state: TaskState::Fault,
                         result: fault_json(&fault).to_string(),
@@ -431,7 +433,7 @@ impl Acs {
             }
             AcsEvent::TransferComplete(tc) => {
                 if let Some(mac) = Self::session_mac(entry) {
-                    self.on_transfer_complete(&mac, &tc, peer)?;
+                    self.on_transfer_complete(&mac, &tc, peer).await?;
                 }
             }
             AcsEvent::TaskFetchFailed(_) => {}
@@ -543,7 +545,7 @@ impl Acs {
         let claimed = self
             .inner
             .writer
-            .write(SessionWrite::Inform(InformWrite {
+            .session(SessionWrite::Inform(InformWrite {
                 mac: key,
                 clear: inform.has_event(&EventCode::Bootstrap),
                 updates,
@@ -627,7 +629,7 @@ impl Acs {
 
     /// Matches a TransferComplete to its Download task by CommandKey and
     /// records the transfer's outcome (and an upgrade event).
-    fn on_transfer_complete(
+    async fn on_transfer_complete(
         &self,
         mac: &str,
         tc: &TransferComplete,
@@ -661,13 +663,14 @@ impl Acs {
                 updates: Vec::new(),
                 deleted_prefix: None,
             });
-            let written = self.inner.db.lock().session_writes(&[finish]);
-            written.into_iter().next().transpose()?;
+            self.inner.writer.session(finish).await?;
         }
         if let Ok(m) = Mac::parse(mac) {
             let known = self.inner.db.lock().device(m)?.is_some();
             if known {
-                self.inner.db.lock().append_event(&NewEvent {
+                // Queued behind this session's own writes: committed before
+                // the session's next acknowledged write.
+                let event = NewEvent {
                     mac: m,
                     at_ms: phoneprov_store::now_ms(),
                     kind: EventKind::Upgrade,
@@ -681,7 +684,13 @@ impl Acs {
                         "TransferComplete {:?}: fault {} {}",
                         tc.command_key, tc.fault_code, tc.fault_string
                     ),
-                })?;
+                };
+                if !self.inner.writer.event(event, None) {
+                    tracing::warn!(
+                        mac,
+                        "the timeline writer is overloaded; an upgrade event was dropped"
+                    );
+                }
             }
         }
         Ok(())

@@ -68,7 +68,6 @@ pub mod db;
 mod error;
 mod http;
 pub mod task;
-mod writer;
 
 pub use acs::Acs;
 pub use api::Guard;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use phoneprov_rule::ProfileRule;
 use phoneprov_store::{
-    ActivationRepo, BindTarget, CodeUse, EventKind, Mac, NewEvent, Outcome, Store,
+    ActivationRepo, BindTarget, CodeUse, EventKind, Mac, NewEvent, Outcome, Store, TimelineWriter,
 };
 
 pub use phoneprov_store::{ActivationListing as Listing, Binding, IssuedCode, ShortCode};
@@ -128,28 +128,30 @@ impl Target {
     }
 }
 
-/// The activation side of the data directory's [`Store`] (one connection
-/// for the activation tables and the device timeline).
+/// The activation side of the data directory's [`Store`]: a connection
+/// for the activation tables, and the directory's one timeline writer
+/// for the activation events.
 #[derive(Debug)]
 pub struct ActivationStore {
     store: Store,
+    timeline: TimelineWriter,
 }
 
 impl ActivationStore {
     /// Opens (creating if needed) the data directory's database.
     pub fn open(dir: &Path) -> Result<ActivationStore, ActivationError> {
-        Ok(ActivationStore {
-            store: Store::open(dir)?,
-        })
+        let store = Store::open(dir)?;
+        let timeline = TimelineWriter::for_dir(dir)?;
+        Ok(ActivationStore { store, timeline })
     }
 
     /// Like [`open`](Self::open), but fails with the store's `NoDatabase`
     /// error when `dir` holds no database: for commands that read or
     /// remove, where a mistyped `--data` must not create an empty one.
     pub fn open_existing(dir: &Path) -> Result<ActivationStore, ActivationError> {
-        Ok(ActivationStore {
-            store: Store::open_existing(dir)?,
-        })
+        let store = Store::open_existing(dir)?;
+        let timeline = TimelineWriter::for_dir(dir)?;
+        Ok(ActivationStore { store, timeline })
     }
 
     /// Binds `target` to `url` (validated), replacing an earlier binding of
@@ -279,7 +281,9 @@ impl ActivationStore {
         Ok(self.store.activation_listing()?)
     }
 
-    /// Appends an activation event to the phone's timeline (`EventKind::Activation`).
+    /// Appends an activation event to the phone's timeline
+    /// (`EventKind::Activation`) through the timeline writer, and waits for
+    /// its commit (blocking).
     pub fn record(
         &mut self,
         mac: Mac,
@@ -288,14 +292,15 @@ impl ActivationStore {
         source_ip: Option<std::net::IpAddr>,
         message: String,
     ) -> Result<(), ActivationError> {
-        self.store.append_event(&NewEvent {
+        let event = NewEvent {
             mac,
             at_ms,
             kind: EventKind::Activation,
             outcome,
             source_ip,
             message,
-        })?;
+        };
+        self.timeline.event_committed(event, None)?;
         Ok(())
     }
 

@@ -388,6 +388,9 @@ pub struct Config {
     /// The keys are those of [`phoneprov_acs::AcsSettings`]; read at start
     /// (a SIGHUP reload does not change a running ACS).
     pub acs: phoneprov_acs::AcsSettings,
+    /// The timeline's retention (`[store] events_max_age`,
+    /// `events_max_per_device`), pruned in the background by the writer.
+    pub store: phoneprov_store::StoreSettings,
     /// The file it was read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -71,7 +71,6 @@ pub struct Server {
     /// The ACS drains its own sessions (their sent tasks are requeued), so
     /// it is awaited without the listeners' drain bound.
     acs: Option<JoinHandle<()>>,
-    writer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -175,7 +174,7 @@ impl Server {
             None => None,
         };
         let reader = ReadPool::open(&data)?;
-        let (status, writer) = StatusWriter::start(&data)?;
+        let status = StatusWriter::start(&data, cfg.store.retention())?;
         let services = Services::open(&data, &cfg)?;
 
         // Bind everything before serving anything: a port in use is one
@@ -304,7 +303,6 @@ impl Server {
             stop,
             tasks,
             acs,
-            writer: Some(writer),
         })
     }
 
@@ -346,7 +344,6 @@ impl Server {
         };
         tokio::join!(listeners, acs);
         self.state.status.flush().await;
-        drop(self.writer.take());
     }
 }
 

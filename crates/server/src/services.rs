@@ -81,8 +81,10 @@ impl Services {
                 let store = phoneprov_store::Store::open(data).map_err(|e| err(e.to_string()))?;
                 let index =
                     phoneprov_syslog::IpIndex::load(&store).map_err(|e| err(e.to_string()))?;
+                let writer = phoneprov_store::TimelineWriter::for_dir(data)
+                    .map_err(|e| err(e.to_string()))?;
                 Some(phoneprov_syslog::StoreFiler::spawn(
-                    store,
+                    writer,
                     index,
                     SYSLOG_QUEUE,
                 ))

@@ -90,7 +90,8 @@ pub use model::{
 };
 pub use phoneprov_types::{Mac, MacError};
 pub use retention::{
-    Pruned, Retention, DEFAULT_EVENTS_MAX_AGE, DEFAULT_EVENTS_MAX_PER_DEVICE, PRUNE_BATCH,
+    Pruned, Retention, StoreSettings, DEFAULT_EVENTS_MAX_AGE, DEFAULT_EVENTS_MAX_PER_DEVICE,
+    PRUNE_BATCH,
 };
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use store::{StatusUpdate, Store, DB_FILE};

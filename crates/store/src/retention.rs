@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use rusqlite::{params, TransactionBehavior};
+use serde::Deserialize;
 
 use crate::error::Result;
 use crate::store::Store;
@@ -53,6 +54,59 @@ impl Retention {
     /// Whether anything is ever pruned.
     pub fn prunes(&self) -> bool {
         self.max_age.is_some() || self.max_per_device.is_some()
+    }
+}
+
+/// The `[store]` section of the server's configuration:
+///
+/// ```toml
+/// [store]
+/// events_max_age = "90days"      # or "off"; humantime units (h, days, weeks)
+/// events_max_per_device = 10000  # 0: no limit
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Events older than this are pruned; `None` (`"off"`) keeps them.
+    #[serde(deserialize_with = "max_age")]
+    pub events_max_age: Option<Duration>,
+    /// Each device keeps its newest this many events; 0 keeps them all.
+    pub events_max_per_device: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            events_max_age: Some(DEFAULT_EVENTS_MAX_AGE),
+            events_max_per_device: DEFAULT_EVENTS_MAX_PER_DEVICE,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The writer's retention policy.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            max_age: self.events_max_age,
+            max_per_device: (self.events_max_per_device > 0).then_some(self.events_max_per_device),
+            ..Retention::default()
+        }
+    }
+}
+
+fn max_age<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match humantime::parse_duration(text.trim()) {
+        Ok(age) if !age.is_zero() => Ok(Some(age)),
+        Ok(_) => Err(serde::de::Error::custom(
+            "events_max_age = 0 would delete every event; write a duration such as \"90days\", or \"off\"",
+        )),
+        Err(e) => Err(serde::de::Error::custom(format!(
+            "events_max_age {text:?}: {e}; write a duration such as \"90days\" or \"2160h\", or \"off\""
+        ))),
     }
 }
 

@@ -98,17 +98,43 @@ pub struct StatusNote {
 
 type SessionReply = oneshot::Sender<Result<Vec<Claimed>>>;
 
+/// Where an answer goes: an async waiter, or a blocked thread (a tokio
+/// oneshot cannot be waited for by blocking inside a runtime).
+enum Reply<T> {
+    Async(oneshot::Sender<T>),
+    Blocking(mpsc::SyncSender<T>),
+}
+
+impl<T> Reply<T> {
+    fn send(self, value: T) {
+        match self {
+            Reply::Async(tx) => {
+                let _ = tx.send(value);
+            }
+            Reply::Blocking(tx) => {
+                let _ = tx.send(value);
+            }
+        }
+    }
+}
+
+/// A reply channel for a blocked caller.
+fn blocking<T>() -> (Reply<T>, mpsc::Receiver<T>) {
+    let (tx, rx) = mpsc::sync_channel(1);
+    (Reply::Blocking(tx), rx)
+}
+
 enum Job {
     Seen(Seen),
     Register(NewDevice),
     Event {
         event: NewEvent,
         status: Option<StatusNote>,
-        done: Option<oneshot::Sender<Result<()>>>,
+        done: Option<Reply<Result<()>>>,
     },
     Session(SessionWrite, SessionReply),
-    Flush(oneshot::Sender<()>),
-    Prune(i64, oneshot::Sender<Result<Pruned>>),
+    Flush(Reply<()>),
+    Prune(i64, Reply<Result<Pruned>>),
     SetRetention(Retention),
 }
 
@@ -218,14 +244,14 @@ impl TimelineWriter {
     /// Writes an event (and its status) and waits for the commit; blocks
     /// the calling thread (call it from blocking code).
     pub fn event_committed(&self, event: NewEvent, status: Option<StatusNote>) -> Result<()> {
-        let (done, wait) = oneshot::channel();
+        let (done, wait) = blocking();
         let job = Job::Event {
             event,
             status,
             done: Some(done),
         };
         self.tx().send(job).map_err(|_| stopped())?;
-        wait.blocking_recv().map_err(|_| stopped())?
+        wait.recv().map_err(|_| stopped())?
     }
 
     /// Writes one CWMP session write with whatever else is waiting and
@@ -240,16 +266,20 @@ impl TimelineWriter {
     /// Resolves once everything queued before it is written.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.send_async(Job::Flush(done)).await.is_ok() {
+        if self
+            .send_async(Job::Flush(Reply::Async(done)))
+            .await
+            .is_ok()
+        {
             let _ = wait.await;
         }
     }
 
     /// [`TimelineWriter::flush`] for blocking code.
     pub fn flush_blocking(&self) {
-        let (done, wait) = oneshot::channel();
+        let (done, wait) = blocking();
         if self.tx().send(Job::Flush(done)).is_ok() {
-            let _ = wait.blocking_recv();
+            let _ = wait.recv();
         }
     }
 
@@ -262,11 +292,11 @@ impl TimelineWriter {
     /// waits for it. The writer also prunes by itself every
     /// [`Retention::every`].
     pub fn prune_now(&self, now_ms: i64) -> Result<Pruned> {
-        let (done, wait) = oneshot::channel();
+        let (done, wait) = blocking();
         self.tx()
             .send(Job::Prune(now_ms, done))
             .map_err(|_| stopped())?;
-        wait.blocking_recv().map_err(|_| stopped())?
+        wait.recv().map_err(|_| stopped())?
     }
 
     /// Queues `job`, waiting for room without blocking the async workers.
@@ -276,10 +306,14 @@ impl TimelineWriter {
             Err(TrySendError::Disconnected(_)) => Err(stopped()),
             Err(TrySendError::Full(job)) => {
                 let tx = self.tx().clone();
-                tokio::task::spawn_blocking(move || tx.send(job))
+                let sent = tokio::task::spawn_blocking(move || tx.send(job).is_ok())
                     .await
-                    .map_err(|_| stopped())?
-                    .map_err(|_| stopped())
+                    .unwrap_or(false);
+                if sent {
+                    Ok(())
+                } else {
+                    Err(stopped())
+                }
             }
         }
     }
@@ -307,7 +341,7 @@ struct Pending {
 struct Batch {
     status: HashMap<Mac, Pending>,
     events: Vec<NewEvent>,
-    event_dones: Vec<oneshot::Sender<Result<()>>>,
+    event_dones: Vec<Reply<Result<()>>>,
     sessions: Vec<SessionWrite>,
     replies: Vec<SessionReply>,
 }
@@ -339,7 +373,7 @@ impl Batch {
     fn commit(&mut self, store: &mut Store) {
         if self.is_empty() {
             for d in self.event_dones.drain(..) {
-                let _ = d.send(Ok(()));
+                d.send(Ok(()));
             }
             return;
         }
@@ -367,7 +401,7 @@ impl Batch {
                     let _ = reply.send(Ok(c));
                 }
                 for d in self.event_dones.drain(..) {
-                    let _ = d.send(Ok(()));
+                    d.send(Ok(()));
                 }
             }
             Err(e) => {
@@ -381,7 +415,7 @@ impl Batch {
                     tracing::warn!(error = %e, rows = updates.len(), events = self.events.len(), "could not record a status batch");
                 }
                 for d in self.event_dones.drain(..) {
-                    let _ = d.send(match &alone {
+                    d.send(match &alone {
                         Ok(_) => Ok(()),
                         Err(e) => Err(StoreError::Internal(e.to_string())),
                     });
@@ -490,7 +524,7 @@ fn run(mut store: Store, rx: Receiver<Job>, mut retention: Retention) {
                 Job::Flush(done) => flushes.push(done),
                 Job::Prune(at, done) => {
                     batch.commit(&mut store);
-                    let _ = done.send(prune(&mut store, &retention, at));
+                    done.send(prune(&mut store, &retention, at));
                 }
                 Job::SetRetention(r) => {
                     retention = r;
@@ -500,7 +534,7 @@ fn run(mut store: Store, rx: Receiver<Job>, mut retention: Retention) {
         }
         batch.commit(&mut store);
         for f in flushes {
-            let _ = f.send(());
+            f.send(());
         }
     }
 }

@@ -111,7 +111,11 @@ async fn every_producer_shares_one_writer_and_sessions_resolve_after_commit() {
     let dev = reader.device(phone).unwrap().unwrap();
     assert_eq!(dev.status.firmware.as_deref(), Some("12.0.2"));
     assert_eq!(
-        reader.task(&phone.to_string(), task).unwrap().unwrap().state,
+        reader
+            .task(&phone.to_string(), task)
+            .unwrap()
+            .unwrap()
+            .state,
         "sent"
     );
 }

@@ -9,9 +9,11 @@
 //! device status. A million devices cost a few tens of MB; a lookup is a
 //! hash probe instead of a table scan per datagram.
 //!
-//! [`StoreFiler`] owns a `Store` on a dedicated thread behind a bounded
-//! queue: SQLite writes are blocking and must not stall the UDP receive
-//! loop, and a flood of datagrams is dropped (and counted) rather than
+//! [`StoreFiler`] matches messages on a dedicated thread behind a bounded
+//! queue and hands the rows to the data directory's one timeline writer
+//! (`phoneprov_store::TimelineWriter`, group commit with the server's
+//! status writes and the ACS): the UDP receive loop never waits for the
+//! database, and a flood of datagrams is dropped (and counted) rather than
 //! buffered without limit. Outcomes count in
 //! `phoneprov_syslog_filed_total{result="filed|unmatched|dropped|failed"}`
 //! (the `metrics` facade) as well as in [`FilerCounters`].
@@ -23,7 +25,9 @@ use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
-use phoneprov_store::{EventKind, Mac, NewEvent, Outcome, Store, StoreError};
+use phoneprov_store::{
+    EventKind, Mac, NewEvent, Outcome, StatusNote, Store, StoreError, TimelineWriter,
+};
 
 use crate::classify::PhoneLogKind;
 use crate::receiver::Received;
@@ -123,26 +127,22 @@ pub fn outcome_of(kind: PhoneLogKind, msg: &str) -> Option<Outcome> {
     }
 }
 
-/// Files one message as a `syslog` event (with the outcome the phone
-/// reported, if any) and, for a device in the inventory, records it as
-/// seen at the sender's address (with the outcome of a resync). Returns
-/// `None` when no device could be matched (no MAC in the text and an
-/// unknown sender IP): nothing is written.
-pub fn file_received(
-    store: &mut Store,
+/// What filing `r` writes: the `syslog` event (with the outcome the phone
+/// reported, if any), the status update of the device seen at the
+/// sender's address (with the outcome of a resync), and how the device was
+/// found. `None` when no device could be matched (no MAC in the text and
+/// an unknown sender IP).
+pub fn match_received(
     index: &mut IpIndex,
     r: &Received,
-) -> Result<Option<Filed>, StoreError> {
+) -> Option<(NewEvent, StatusNote, MatchedBy)> {
     let ip = r.from.ip().to_canonical();
     let (mac, by) = match r.mac {
         Some(mac) => {
             index.insert(ip, mac);
             (mac, MatchedBy::Text)
         }
-        None => match index.get(ip) {
-            Some(mac) => (mac, MatchedBy::SourceIp),
-            None => return Ok(None),
-        },
+        None => (index.get(ip)?, MatchedBy::SourceIp),
     };
     let outcome = outcome_of(r.kind, &r.message.msg);
     let message = if r.message.msg.is_empty() {
@@ -150,25 +150,51 @@ pub fn file_received(
     } else {
         r.message.msg.clone()
     };
-    let event_id = store.append_event(&NewEvent {
+    let event = NewEvent {
         mac,
         at_ms: r.at_ms,
         kind: EventKind::Syslog,
         outcome,
         source_ip: Some(ip),
         message,
-    })?;
+    };
     let resync_outcome = matches!(
         r.kind,
         PhoneLogKind::ResyncSuccess | PhoneLogKind::ResyncFailure
     )
     .then_some(outcome)
     .flatten();
-    match store.record_status(mac, ip, None, resync_outcome) {
+    let status = StatusNote {
+        mac,
+        ip,
+        firmware: None,
+        outcome: resync_outcome,
+    };
+    Some((event, status, by))
+}
+
+/// Files one message right away on `store` (what [`StoreFiler`] hands to
+/// the timeline writer): the event of [`match_received`] and, for a device
+/// in the inventory, its status. Returns `None` when no device could be
+/// matched: nothing is written.
+pub fn file_received(
+    store: &mut Store,
+    index: &mut IpIndex,
+    r: &Received,
+) -> Result<Option<Filed>, StoreError> {
+    let Some((event, status, by)) = match_received(index, r) else {
+        return Ok(None);
+    };
+    let event_id = store.append_event(&event)?;
+    match store.record_status(status.mac, status.ip, None, status.outcome) {
         Ok(()) | Err(StoreError::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
-    Ok(Some(Filed { mac, event_id, by }))
+    Ok(Some(Filed {
+        mac: event.mac,
+        event_id,
+        by,
+    }))
 }
 
 /// Counters of a [`StoreFiler`].
@@ -180,7 +206,7 @@ pub struct FilerCounters {
     pub unmatched: AtomicU64,
     /// Messages dropped because the queue was full.
     pub dropped: AtomicU64,
-    /// Messages whose store write failed (logged).
+    /// Messages the timeline writer refused (its queue was full).
     pub failed: AtomicU64,
 }
 
@@ -209,13 +235,17 @@ impl FilerCounters {
     }
 }
 
-/// Files received messages into a `Store` on its own thread.
+/// Files received messages through the data directory's timeline writer
+/// (group commit with every other producer), matching them to devices on
+/// its own thread.
 ///
 /// ```no_run
 /// # async fn serve(store: phoneprov_store::Store, sock: tokio::net::UdpSocket) {
+/// use phoneprov_store::TimelineWriter;
 /// use phoneprov_syslog::{run_receiver, IpIndex, StoreFiler};
 /// let index = IpIndex::load(&store).unwrap();
-/// let filer = StoreFiler::spawn(store, index, 10_000);
+/// let writer = TimelineWriter::for_dir(std::path::Path::new("phoneprov-data")).unwrap();
+/// let filer = StoreFiler::spawn(writer, index, 10_000);
 /// let shutdown = async { /* e.g. ctrl-c */ };
 /// run_receiver(sock, filer.sink(), shutdown).await.unwrap();
 /// let stats = filer.shutdown(); // after the receiver (and its sink) is gone
@@ -226,15 +256,16 @@ pub struct StoreFiler {
     index: Arc<RwLock<IpIndex>>,
     counters: Arc<FilerCounters>,
     thread: JoinHandle<()>,
+    writer: TimelineWriter,
 }
 
 impl StoreFiler {
     /// Starts the filing thread with a queue of `capacity` messages.
-    pub fn spawn(mut store: Store, index: IpIndex, capacity: usize) -> StoreFiler {
+    pub fn spawn(writer: TimelineWriter, index: IpIndex, capacity: usize) -> StoreFiler {
         let (tx, rx) = sync_channel::<Received>(capacity.max(1));
         let index = Arc::new(RwLock::new(index));
         let counters = Arc::new(FilerCounters::default());
-        let (idx, cnt) = (index.clone(), counters.clone());
+        let (idx, cnt, w) = (index.clone(), counters.clone(), writer.clone());
         let thread = std::thread::Builder::new()
             .name("syslog-filer".into())
             .spawn(move || {
@@ -242,21 +273,22 @@ impl StoreFiler {
                     // A poisoned lock only means a panic elsewhere while
                     // inserting into a HashMap: the map is still usable.
                     let mut guard = idx.write().unwrap_or_else(|p| p.into_inner());
-                    let res = file_received(&mut store, &mut guard, &r);
+                    let matched = match_received(&mut guard, &r);
                     drop(guard);
-                    let result = match res {
-                        Ok(Some(_)) => {
+                    let queued = matched.map(|(event, status, _)| w.event(event, Some(status)));
+                    let result = match queued {
+                        Some(true) => {
                             cnt.filed.fetch_add(1, Ordering::Relaxed);
                             "filed"
                         }
-                        Ok(None) => {
-                            cnt.unmatched.fetch_add(1, Ordering::Relaxed);
-                            "unmatched"
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, from = %r.from, "syslog: cannot file message");
+                        Some(false) => {
+                            tracing::warn!(from = %r.from, "syslog: the timeline writer is overloaded; message dropped");
                             cnt.failed.fetch_add(1, Ordering::Relaxed);
                             "failed"
+                        }
+                        None => {
+                            cnt.unmatched.fetch_add(1, Ordering::Relaxed);
+                            "unmatched"
                         }
                     };
                     metrics::counter!("phoneprov_syslog_filed_total", "result" => result).increment(1);
@@ -268,6 +300,7 @@ impl StoreFiler {
             index,
             counters,
             thread,
+            writer,
         }
     }
 
@@ -301,12 +334,14 @@ impl StoreFiler {
         self.counters.clone()
     }
 
-    /// Stops accepting, files what is queued and joins the thread. Sinks
-    /// still alive elsewhere keep the thread running until they are
-    /// dropped, so drop the receiver first.
+    /// Stops accepting, files what is queued, joins the thread and waits
+    /// until the writer has committed it all. Sinks still alive elsewhere
+    /// keep the thread running until they are dropped, so drop the
+    /// receiver first.
     pub fn shutdown(self) -> FilerStats {
         drop(self.tx);
         let _ = self.thread.join();
+        self.writer.flush_blocking();
         self.counters.snapshot()
     }
 }

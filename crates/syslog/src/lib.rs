@@ -42,7 +42,8 @@ mod receiver;
 
 pub use classify::{classify, find_mac, PhoneLogKind};
 pub use filing::{
-    file_received, outcome_of, Filed, FilerCounters, FilerStats, IpIndex, MatchedBy, StoreFiler,
+    file_received, match_received, outcome_of, Filed, FilerCounters, FilerStats, IpIndex,
+    MatchedBy, StoreFiler,
 };
 pub use message::{Format, SdElement, SyslogMessage};
 pub use parse::{parse, DEFAULT_PRI};

@@ -149,7 +149,8 @@ async fn r_log_logger_messages_are_filed_into_the_timeline() {
     let mac = Mac::parse("00:0e:08:ab:cd:ef").unwrap();
     let mut store = Store::open(dir.path()).unwrap();
     store.add_device(&NewDevice::new(mac)).unwrap();
-    let filer = StoreFiler::spawn(store, IpIndex::new(), 100);
+    let writer = phoneprov_store::TimelineWriter::for_dir(dir.path()).unwrap();
+    let filer = StoreFiler::spawn(writer, IpIndex::new(), 100);
 
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = sock.local_addr().unwrap().port();

@@ -19,7 +19,8 @@ async fn syslog_series_are_exported() {
     store
         .add_device(&NewDevice::new(Mac::parse("000e08abcdef").unwrap()))
         .unwrap();
-    let filer = StoreFiler::spawn(store, IpIndex::new(), 16);
+    let writer = phoneprov_store::TimelineWriter::for_dir(dir.path()).unwrap();
+    let filer = StoreFiler::spawn(writer, IpIndex::new(), 16);
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = sock.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
