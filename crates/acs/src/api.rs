@@ -10,49 +10,55 @@
 //!
 //! [`Acs::api_router`] has **no authentication of its own**: the server
 //! mounts it behind its admin-token middleware. [`Acs::api_router_guarded`]
-//! takes a guard instead, for callers without one. Errors are
-//! `{"error": "..."}` with 400 (bad MAC or task), 404, 502 (the CPE did not
-//! accept the connection request) or 500.
+//! takes a guard instead, for callers without one. Errors are the admin
+//! API's one shape, `{"error": "...", "hint": "..."}`
+//! ([`phoneprov_types::http_error::ApiError`]), with 400 (bad MAC or task),
+//! 401, 404, 502 (the CPE did not accept the connection request) or 500.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use phoneprov_store::Mac;
+use phoneprov_types::http_error::{ApiError, INTERNAL_HINT};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::acs::Acs;
 use crate::error::AcsError;
 use crate::task::TaskRpc;
 
-struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
+/// An example task body, for the hints.
+const TASK_EXAMPLE: &str = r#"{"rpc":"GetParameterValues","names":["Device.DeviceInfo."]}"#;
 
 impl From<AcsError> for ApiError {
     fn from(e: AcsError) -> Self {
-        let status = match &e {
-            AcsError::Task(_) => StatusCode::BAD_REQUEST,
-            AcsError::NoConnectionRequestUrl(_) => StatusCode::NOT_FOUND,
-            AcsError::ConnectionRequest { .. } => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        let (status, hint) = match &e {
+            AcsError::Task(_) => (
+                StatusCode::BAD_REQUEST,
+                format!("fix the task and send it again, e.g. {TASK_EXAMPLE}"),
+            ),
+            AcsError::NoConnectionRequestUrl(_) => (
+                StatusCode::NOT_FOUND,
+                "queue the task anyway: it runs at the device's next Inform".to_string(),
+            ),
+            AcsError::ConnectionRequest { .. } => (
+                StatusCode::BAD_GATEWAY,
+                "check that the CPE is reachable from the server and that [acs] connection_request credentials match the CPE's; the task stays queued for its next Inform".to_string(),
+            ),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_HINT.to_string()),
         };
-        ApiError(status, e.to_string())
+        ApiError::new(status, e.to_string(), hint)
     }
 }
 
 fn parse_mac(s: &str) -> Result<Mac, ApiError> {
-    Mac::parse(s).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+    Ok(Mac::parse(s)?)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -60,7 +66,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::internal)?
         .map_err(ApiError::from)
 }
 
@@ -71,9 +77,9 @@ async fn create_task(
 ) -> Result<Response, ApiError> {
     let mac = parse_mac(&mac)?;
     let rpc: TaskRpc = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("bad task JSON: {e}; send e.g. {{\"rpc\":\"GetParameterValues\",\"names\":[\"Device.DeviceInfo.\"]}}"),
+        ApiError::bad_request(
+            format!("bad task JSON: {e}"),
+            format!("send e.g. {TASK_EXAMPLE}"),
         )
     })?;
     let task = blocking(move || acs.enqueue(mac, rpc)).await?;
@@ -88,8 +94,9 @@ struct ListQuery {
 async fn list_tasks(
     State(acs): State<Acs>,
     Path(mac): Path<String>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q?;
     let mac = parse_mac(&mac)?;
     let limit = q.limit.unwrap_or(100);
     let tasks = blocking(move || acs.tasks(mac, limit)).await?;
@@ -98,14 +105,15 @@ async fn list_tasks(
 
 async fn get_task(
     State(acs): State<Acs>,
-    Path((mac, id)): Path<(String, i64)>,
+    path: Result<Path<(String, i64)>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path((mac, id)) = path?;
     let mac = parse_mac(&mac)?;
     match blocking(move || acs.task(mac, id)).await? {
         Some(t) => Ok(Json(t).into_response()),
-        None => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no task {id} for {mac}; list them with GET /api/v1/devices/{mac}/tasks"),
+        None => Err(ApiError::not_found(
+            format!("no task {id} for {mac}"),
+            format!("list them with GET /api/v1/devices/{mac}/tasks"),
         )),
     }
 }
@@ -151,15 +159,12 @@ impl Acs {
         self.api_router().layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
                 let allowed = guard(req.headers());
+                let missing = !req.headers().contains_key(header::AUTHORIZATION);
                 async move {
                     if allowed {
                         next.run(req).await
                     } else {
-                        ApiError(
-                            StatusCode::UNAUTHORIZED,
-                            "missing or wrong admin token".into(),
-                        )
-                        .into_response()
+                        ApiError::unauthorized_token(missing).into_response()
                     }
                 }
             },

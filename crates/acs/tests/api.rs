@@ -20,6 +20,7 @@ use phoneprov_httpauth::{
     challenge_headers, parse_authorization, verify_digest, Algorithm, Authorization, NonceManager,
     NonceStatus, Secret,
 };
+use phoneprov_types::http_error::ErrorBody;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -43,6 +44,99 @@ async fn call(acs: &Acs, method: &str, uri: &str, body: Option<Value>) -> (Statu
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
     };
     (status, v)
+}
+
+/// Asserts the admin routes' one error shape (`ErrorBody` refuses other
+/// fields), with both texts filled.
+fn assert_error_shape(what: &str, v: &Value) {
+    let b: ErrorBody =
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{what}: {e}: {v}"));
+    assert!(
+        !b.error.is_empty() && !b.hint.is_empty() && b.rows.is_empty(),
+        "{what}: {v}"
+    );
+}
+
+/// Every error of the task API is the admin API's `{"error": …, "hint": …}`
+/// (issue 11: one error shape), the guard's 401 included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_the_admin_error_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let acs = Acs::open(dir.path(), open_settings()).unwrap();
+    let base = "/api/v1/devices/000e08abcdef";
+    let cases = [
+        (
+            "bad MAC",
+            "GET",
+            "/api/v1/devices/zz/tasks".to_string(),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "bad task",
+            "POST",
+            format!("{base}/tasks"),
+            Some(json!({"rpc":"Explode"})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "no such task",
+            "GET",
+            format!("{base}/tasks/99999"),
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "task id not a number",
+            "GET",
+            format!("{base}/tasks/abc"),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "bad limit",
+            "GET",
+            format!("{base}/tasks?limit=-1"),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "no connection request URL",
+            "POST",
+            format!("{base}/connection-request"),
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (what, method, uri, body, status) in cases {
+        let (st, e) = call(&acs, method, &uri, body).await;
+        assert_eq!(st, status, "{what}: {e}");
+        assert_error_shape(what, &e);
+    }
+    let guarded = acs.api_router_guarded(Arc::new(|_: &http::HeaderMap| false));
+    for (what, auth) in [("no token", None), ("wrong token", Some("Bearer nope"))] {
+        let mut req = Request::get(format!("{base}/tasks"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = guarded
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let challenge = resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            challenge.contains("invalid_token"),
+            auth.is_some(),
+            "{challenge}"
+        );
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_error_shape(what, &serde_json::from_slice(&bytes).unwrap());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,10 @@
 //! `code` is the keypad text: 16 digits, or `#` and a 3–16 digit short code.
 //!
 //! Admin endpoints (every one passes the caller's [`AdminGuard`] first;
-//! refused → 401 with `WWW-Authenticate: Bearer`), JSON in and out, errors
-//! as `{"error": "..."}`:
+//! refused → 401 with `WWW-Authenticate: Bearer`), JSON in and out. Errors,
+//! on these and on the phone endpoints, are the admin API's one shape
+//! `{"error": "...", "hint": "..."}`
+//! ([`phoneprov_types::http_error::ApiError`]):
 //!
 //! | route | what |
 //! |---|---|
@@ -30,13 +32,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use phoneprov_store::{Mac, Outcome};
+use phoneprov_types::http_error::{ApiError, INTERNAL_HINT};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::EnteredCode;
@@ -101,12 +105,7 @@ impl ActivationService {
             f(&mut s, now)
         })
         .await
-        .map_err(|e| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("activation task failed: {e}"),
-            )
-        })?
+        .map_err(|e| ApiError::internal(format!("activation task failed: {e}")))?
         .map_err(ApiError::from)
     }
 }
@@ -152,24 +151,34 @@ pub fn router(svc: ActivationService) -> Router {
         .with_state(svc)
 }
 
-/// An error answer: status and one line.
-#[derive(Debug)]
-struct ApiError(StatusCode, String);
-
 impl From<ActivationError> for ApiError {
     fn from(e: ActivationError) -> Self {
-        let status = match &e {
-            ActivationError::ShortTaken(_) => StatusCode::CONFLICT,
-            ActivationError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+        let (status, hint) = match &e {
+            ActivationError::Mac(m) => (StatusCode::BAD_REQUEST, m.hint()),
+            ActivationError::Url { .. } => (
+                StatusCode::BAD_REQUEST,
+                "give a provisioning rule such as https://prov.example.com/$MA.xml",
+            ),
+            ActivationError::Code(_) => (
+                StatusCode::BAD_REQUEST,
+                "an activation code is 16 digits; a short code is `#` and 3 to 16 digits",
+            ),
+            ActivationError::SerialRange { .. } => (
+                StatusCode::BAD_REQUEST,
+                "give serial_from and serial_to of the same length, serial_from first",
+            ),
+            ActivationError::Target => (
+                StatusCode::BAD_REQUEST,
+                "send either \"mac\" or both \"serial_from\" and \"serial_to\"",
+            ),
+            ActivationError::ShortTaken(_) => (
+                StatusCode::CONFLICT,
+                "pick other digits, or remove it first with POST /api/v1/activation/unbind {\"short\": \"DIGITS\"}",
+            ),
+            ActivationError::Count(_) => (StatusCode::BAD_REQUEST, "ask for 1 to 10000 codes"),
+            ActivationError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_HINT),
         };
-        ApiError(status, e.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        ApiError::new(status, e.to_string(), hint)
     }
 }
 
@@ -177,14 +186,7 @@ async fn guard(State(svc): State<ActivationService>, req: Request, next: Next) -
     if (svc.guard)(req.headers()) {
         return next.run(req).await;
     }
-    let mut r = ApiError(
-        StatusCode::UNAUTHORIZED,
-        "admin endpoints need the admin token: send `Authorization: Bearer TOKEN`".into(),
-    )
-    .into_response();
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    r
+    ApiError::unauthorized_token(!req.headers().contains_key(header::AUTHORIZATION)).into_response()
 }
 
 fn xml(url: &str) -> Response {
@@ -213,9 +215,10 @@ pub struct QueryParams {
 async fn query(
     State(svc): State<ActivationService>,
     ext: axum::http::Extensions,
-    Query(q): Query<QueryParams>,
+    q: Result<Query<QueryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let mac = Mac::parse(&q.mac).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let Query(q) = q?;
+    let mac = Mac::parse(&q.mac)?;
     let ip = peer(&ext);
     let found = svc
         .with_store(move |s, now| {
@@ -241,9 +244,9 @@ async fn query(
         .await?;
     match found {
         Some(b) => Ok(xml(&b.url)),
-        None => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no provider is bound to {mac}; bind it with `phoneprov activation bind --mac {mac} --url RULE`"),
+        None => Err(ApiError::not_found(
+            format!("no provider is bound to {mac}"),
+            format!("bind it with `phoneprov activation bind --mac {mac} --url RULE`"),
         )),
     }
 }
@@ -260,11 +263,11 @@ pub struct CodeBody {
 async fn code(
     State(svc): State<ActivationService>,
     ext: axum::http::Extensions,
-    Json(body): Json<CodeBody>,
+    body: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let bad = |e: String| ApiError(StatusCode::BAD_REQUEST, e);
-    let mac = Mac::parse(&body.mac).map_err(|e| bad(e.to_string()))?;
-    let entered = EnteredCode::parse(&body.code).map_err(|e| bad(e.to_string()))?;
+    let Json(body) = body?;
+    let mac = Mac::parse(&body.mac)?;
+    let entered = EnteredCode::parse(&body.code).map_err(ActivationError::from)?;
     let ip = peer(&ext);
     let verdict = svc
         .with_store(move |s, now| {
@@ -285,8 +288,15 @@ async fn code(
         .await?;
     match verdict {
         Ok(url) => Ok(xml(&url)),
-        Err(e @ RedeemError::Unknown) => Err(ApiError(StatusCode::NOT_FOUND, e.to_string())),
-        Err(e) => Err(ApiError(StatusCode::GONE, e.to_string())),
+        Err(e @ RedeemError::Unknown) => Err(ApiError::not_found(
+            e.to_string(),
+            "check the digits and type the code again",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::GONE,
+            e.to_string(),
+            "ask your provider for a new activation code",
+        )),
     }
 }
 
@@ -311,8 +321,9 @@ pub struct BindBody {
 
 async fn bind(
     State(svc): State<ActivationService>,
-    Json(b): Json<BindBody>,
+    b: Result<Json<BindBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Binding>), ApiError> {
+    let Json(b) = b?;
     let target = Target::from_parts(
         b.mac.as_deref(),
         b.serial_from.as_deref(),
@@ -340,8 +351,9 @@ pub struct UnbindBody {
 
 async fn unbind(
     State(svc): State<ActivationService>,
-    Json(b): Json<UnbindBody>,
+    b: Result<Json<UnbindBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(b) = b?;
     let removed = match b.short {
         Some(d) if b.mac.is_none() && b.serial_from.is_none() && b.serial_to.is_none() => {
             svc.with_store(move |s, _| s.remove_short_code(&d)).await?
@@ -358,9 +370,9 @@ async fn unbind(
     if removed {
         Ok(Json(serde_json::json!({ "removed": true })))
     } else {
-        Err(ApiError(
-            StatusCode::NOT_FOUND,
-            "nothing matched; `GET /api/v1/activation` lists what is bound".into(),
+        Err(ApiError::not_found(
+            "nothing matched",
+            "`GET /api/v1/activation` lists what is bound",
         ))
     }
 }
@@ -396,8 +408,9 @@ pub enum Issued {
 
 async fn issue(
     State(svc): State<ActivationService>,
-    Json(b): Json<CodesBody>,
+    b: Result<Json<CodesBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
+    let Json(b) = b?;
     let issued = match b.short {
         Some(d) => {
             let url = b.url;

@@ -11,6 +11,7 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use phoneprov_activation::{bearer_guard, parse_redirect, router, ActivationService};
 use phoneprov_store::{EventKind, Mac, Outcome, Store};
+use phoneprov_types::http_error::ErrorBody;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
@@ -245,7 +246,17 @@ async fn admin_endpoints_need_the_guard_and_validate() {
                 .await
                 .unwrap();
             assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{uri}");
-            assert_eq!(resp.headers()[header::WWW_AUTHENTICATE], "Bearer");
+            // RFC 6750 §3, as the admin API answers.
+            let challenge = resp.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+            assert!(
+                challenge.starts_with("Bearer realm=\"phoneprov\""),
+                "{challenge}"
+            );
+            assert_eq!(
+                challenge.contains("invalid_token"),
+                tok.is_some(),
+                "{challenge}"
+            );
         }
     }
     let (st, _) = send(&f.app, get("/api/v1/activation")).await;
@@ -307,6 +318,93 @@ async fn admin_endpoints_need_the_guard_and_validate() {
     )
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+/// Asserts the admin routes' one error shape (`ErrorBody` refuses other
+/// fields), with both texts filled.
+fn assert_error_shape(what: &str, b: &[u8]) {
+    let text = String::from_utf8_lossy(b);
+    let e: ErrorBody = serde_json::from_slice(b).unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+    assert!(
+        !e.error.is_empty() && !e.hint.is_empty() && e.rows.is_empty(),
+        "{what}: {text}"
+    );
+}
+
+/// Every error of the activation routes, admin and phone side, is the
+/// admin API's `{"error": …, "hint": …}` (issue 11: one error shape).
+#[tokio::test]
+async fn every_error_is_the_admin_error_shape() {
+    let f = fixture();
+    let bad_json = Request::post("/api/v1/activation/bindings")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::from("{not json"))
+        .unwrap();
+    let cases = [
+        (
+            "no token",
+            post("/api/v1/activation/codes", json!({"url": URL}), None),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ("bad JSON", bad_json, StatusCode::BAD_REQUEST),
+        (
+            "bad URL",
+            post(
+                "/api/v1/activation/bindings",
+                json!({"mac": "000e08000001", "url": "gds://"}),
+                Some(TOKEN),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "nothing to unbind",
+            post(
+                "/api/v1/activation/unbind",
+                json!({"mac": "000e08000001"}),
+                Some(TOKEN),
+            ),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "bad MAC (phone query)",
+            get("/activation/v1/query?mac=zz"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "no query",
+            get("/activation/v1/query"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unbound (phone query)",
+            get("/activation/v1/query?mac=000e08000042"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "bad code (phone)",
+            post(
+                "/activation/v1/code",
+                json!({"mac": "000e08000042", "code": "12"}),
+                None,
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unknown code (phone)",
+            post(
+                "/activation/v1/code",
+                json!({"mac": "000e08000042", "code": "1234567890123456"}),
+                None,
+            ),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (what, req, status) in cases {
+        let (st, b) = send(&f.app, req).await;
+        assert_eq!(st, status, "{what}: {}", String::from_utf8_lossy(&b));
+        assert_error_shape(what, &b);
+    }
 }
 
 /// `phoneprov serve` also nests the admin API (`phoneprov-api`) at

@@ -5,7 +5,7 @@
 //! Those crates do not depend on `utoipa`, so their paths are described
 //! here with `#[utoipa::path]` on documentation-only functions; request and
 //! answer bodies are free-form JSON objects with an example, not derived
-//! schemas. The routes themselves live in their crates, so this list can
+//! schemas, except errors: all three answer with the one [`ErrorBody`]. The routes themselves live in their crates, so this list can
 //! drift: the server's end-to-end test (`crates/cli/tests/
 //! serve_acs_activation.rs`) checks that every path listed here is served
 //! by a running `phoneprov serve`.
@@ -13,6 +13,8 @@
 #![allow(dead_code)] // the functions exist only to carry their attributes
 
 use utoipa::OpenApi;
+
+use crate::ErrorBody;
 
 /// The ACS task, data-model and connection-request API.
 #[derive(OpenApi)]
@@ -58,8 +60,8 @@ pub fn activation_doc() -> utoipa::openapi::OpenApi {
     responses(
         (status = 201, description = "The queued task (`state` = `queued`)", body = Object,
             example = json!({"id": 1, "mac": "000e08abcdef", "state": "queued", "source": "api", "attempts": 0, "result": null})),
-        (status = 400, description = "Bad MAC or task JSON", body = Object, example = json!({"error": "..."})),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 400, description = "Bad MAC or task JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn create_task() {}
@@ -70,8 +72,8 @@ fn create_task() {}
         ("limit" = Option<usize>, Query, description = "At most this many (default 100)")),
     responses(
         (status = 200, description = "Tasks: `state` is queued, sent, transferring, done or fault; `result` holds the answer or fault", body = [Object]),
-        (status = 400, description = "Bad MAC", body = Object),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 400, description = "Bad MAC", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn list_tasks() {}
@@ -83,8 +85,8 @@ fn list_tasks() {}
     responses(
         (status = 200, description = "The task", body = Object,
             example = json!({"id": 1, "state": "done", "result": {"values": [{"name": "Device.DeviceInfo.SoftwareVersion", "value": "sip88xx.12-0-1MPP-407"}]}})),
-        (status = 404, description = "No such task for this device", body = Object),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 404, description = "No such task for this device", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn get_task() {}
@@ -94,7 +96,7 @@ fn get_task() {}
     params(("mac" = String, Path, description = "The device's MAC")),
     responses(
         (status = 200, description = "Entries: TR-069 path, XML name, value, type, writable", body = [Object]),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn data_model() {}
@@ -105,9 +107,9 @@ fn data_model() {}
     params(("mac" = String, Path, description = "The device's MAC")),
     responses(
         (status = 200, description = "The CPE accepted", body = Object),
-        (status = 404, description = "No ConnectionRequestURL known for the device", body = Object),
-        (status = 502, description = "The CPE did not accept", body = Object),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 404, description = "No ConnectionRequestURL known for the device", body = ErrorBody),
+        (status = 502, description = "The CPE did not accept", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn connection_request() {}
@@ -116,7 +118,7 @@ fn connection_request() {}
 #[utoipa::path(get, path = "/api/v1/activation", tag = "activation",
     responses(
         (status = 200, description = "`{bindings, codes, short_codes}` (codes masked)", body = Object),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn list_activation() {}
@@ -127,8 +129,8 @@ fn list_activation() {}
         example = json!({"mac": "000e08abcdef", "url": "https://prov.example.com/$MA.xml", "model": null})),
     responses(
         (status = 201, description = "The binding", body = Object),
-        (status = 400, description = "Bad MAC, range or rule URL", body = Object),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 400, description = "Bad MAC, range or rule URL", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn bind() {}
@@ -139,8 +141,8 @@ fn bind() {}
         example = json!({"mac": "000e08abcdef"})),
     responses(
         (status = 200, description = "`{\"removed\": true}`", body = Object),
-        (status = 404, description = "Nothing matched", body = Object),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 404, description = "Nothing matched", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn unbind() {}
@@ -151,9 +153,9 @@ fn unbind() {}
         example = json!({"url": "https://prov.example.com/$MA.xml", "count": 1, "ttl_secs": 604800})),
     responses(
         (status = 201, description = "`{\"codes\": [...]}`, or `{\"short_code\": ...}` when `short` was given", body = Object),
-        (status = 400, description = "Bad URL, count or short code", body = Object),
-        (status = 409, description = "The short code exists", body = Object),
-        (status = 401, description = "Missing or wrong admin token", body = Object),
+        (status = 400, description = "Bad URL, count or short code", body = ErrorBody),
+        (status = 409, description = "The short code exists", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn issue_codes() {}
@@ -165,8 +167,8 @@ fn issue_codes() {}
         ("serial" = Option<String>, Query, description = "`$SN`")),
     responses(
         (status = 200, description = "Redirect profile setting Profile_Rule", content_type = "text/xml"),
-        (status = 404, description = "No provider bound to this phone", body = Object),
-        (status = 400, description = "Bad MAC", body = Object),
+        (status = 404, description = "No provider bound to this phone", body = ErrorBody),
+        (status = 400, description = "Bad MAC", body = ErrorBody),
     ))]
 fn phone_query() {}
 
@@ -177,8 +179,8 @@ fn phone_query() {}
         example = json!({"mac": "000e08abcdef", "code": "1234567890123456"})),
     responses(
         (status = 200, description = "Redirect profile setting Profile_Rule", content_type = "text/xml"),
-        (status = 404, description = "Unknown code", body = Object),
-        (status = 410, description = "Code already used or expired", body = Object),
-        (status = 400, description = "Malformed code or MAC", body = Object),
+        (status = 404, description = "Unknown code", body = ErrorBody),
+        (status = 410, description = "Code already used or expired", body = ErrorBody),
+        (status = 400, description = "Malformed code or MAC", body = ErrorBody),
     ))]
 fn phone_code() {}

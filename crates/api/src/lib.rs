@@ -64,7 +64,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use error::{ApiError, ErrorBody, RowError};
+pub use error::{AdminError, ApiError, ErrorBody, RowError};
 pub use extra_doc::{acs_doc, activation_doc};
 pub use openapi::ApiDoc;
 pub use push::{
@@ -189,7 +189,7 @@ pub fn bytes_handler_with(
             match axum::body::to_bytes(body, usize::MAX).await {
                 Ok(bytes) => http::Response::from_parts(parts, bytes),
                 Err(e) => {
-                    let body = ApiError::Internal(format!("response body: {e}")).body();
+                    let body = ApiError::internal(format!("response body: {e}")).body;
                     let mut resp = http::Response::new(Bytes::from(
                         serde_json::to_vec(&body).unwrap_or_default(),
                     ));

@@ -19,7 +19,7 @@ use phoneprov_store::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ErrorBody, RowError};
+use crate::error::{AdminError, ErrorBody, RowError};
 use crate::push::{phone_address, push_resync, record_push, PushMethod, PushOutcome};
 use crate::state::ApiState;
 use phoneprov_types::secret_eq;
@@ -217,25 +217,22 @@ pub struct EventsQuery {
     pub limit: Option<usize>,
 }
 
-const MAC_HINT: &str = "write the MAC as 000e08abcdef, 00:0E:08:AB:CD:EF or 00-0e-08-ab-cd-ef";
-
-fn parse_mac(s: &str) -> Result<Mac, ApiError> {
-    Mac::parse(s)
-        .map_err(|e| ApiError::bad_request(format!("bad MAC {:?}: {}", e.input, e.why), MAC_HINT))
+fn parse_mac(s: &str) -> Result<Mac, AdminError> {
+    Mac::parse(s).map_err(|e| AdminError::bad_request(e.what(), e.hint()))
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
+fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, AdminError> {
     body.map(|Json(b)| b).map_err(|e| {
-        ApiError::bad_request(
+        AdminError::bad_request(
             e.body_text(),
             format!("send Content-Type: application/json and a body like {example}"),
         )
     })
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>, example: &str) -> Result<T, ApiError> {
+fn query<T>(q: Result<Query<T>, QueryRejection>, example: &str) -> Result<T, AdminError> {
     q.map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(e.body_text(), format!("use a query like {example}")))
+        .map_err(|e| AdminError::bad_request(e.body_text(), format!("use a query like {example}")))
 }
 
 /// Auth middleware: `Authorization: Bearer <admin token>`.
@@ -246,9 +243,9 @@ pub(crate) async fn require_token(
     next: Next,
 ) -> Response {
     match presented_token(&headers) {
-        None => ApiError::Unauthorized("missing admin token").into_response(),
+        None => AdminError::Unauthorized("missing admin token").into_response(),
         Some(tok) if !secret_eq(tok.as_bytes(), state.token().as_bytes()) => {
-            ApiError::Unauthorized("wrong admin token").into_response()
+            AdminError::Unauthorized("wrong admin token").into_response()
         }
         Some(_) => next.run(req).await,
     }
@@ -275,8 +272,8 @@ pub(crate) async fn count_requests(req: Request, next: Next) -> Response {
 }
 
 /// Unknown route under `/api/v1`.
-pub(crate) async fn no_route(req: Request) -> ApiError {
-    ApiError::NoRoute(format!("{} {}", req.method(), req.uri().path()))
+pub(crate) async fn no_route(req: Request) -> AdminError {
+    AdminError::NoRoute(format!("{} {}", req.method(), req.uri().path()))
 }
 
 /// Lists devices in MAC order (keys not included).
@@ -291,10 +288,10 @@ pub(crate) async fn no_route(req: Request) -> ApiError {
 pub async fn list_devices(
     State(state): State<ApiState>,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AdminError> {
     let q = query(q, "?group=sales&limit=1000&after=000e08abcdef")?;
     if q.limit.is_some_and(|n| n == 0 || n > MAX_PAGE) {
-        return Err(ApiError::bad_request(
+        return Err(AdminError::bad_request(
             format!("limit {} is out of range", q.limit.unwrap_or(0)),
             format!("use a limit from 1 to {MAX_PAGE}, and ?after= for the next page"),
         ));
@@ -349,7 +346,7 @@ pub async fn list_devices(
 pub async fn add_device(
     State(state): State<ApiState>,
     body: Result<Json<NewDeviceBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
+) -> Result<(StatusCode, Json<DeviceView>), AdminError> {
     let b = json_body(body, r#"{"mac":"000e08abcdef","model":"CP-8841-3PCC"}"#)?;
     let dev = NewDevice {
         mac: parse_mac(&b.mac)?,
@@ -378,10 +375,10 @@ pub async fn add_device(
 pub async fn show_device(
     State(state): State<ApiState>,
     Path(mac): Path<String>,
-) -> Result<Json<DeviceView>, ApiError> {
+) -> Result<Json<DeviceView>, AdminError> {
     let mac = parse_mac(&mac)?;
     let dev = state
-        .with_store(move |s| s.device(mac)?.ok_or(ApiError::NotFound(mac.to_string())))
+        .with_store(move |s| s.device(mac)?.ok_or(AdminError::NotFound(mac.to_string())))
         .await?;
     Ok(Json(DeviceView::from_device(dev, true)))
 }
@@ -401,7 +398,7 @@ pub async fn update_device(
     State(state): State<ApiState>,
     Path(mac): Path<String>,
     body: Result<Json<UpdateDeviceBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
+) -> Result<(StatusCode, Json<DeviceView>), AdminError> {
     let mac = parse_mac(&mac)?;
     let b = json_body(body, r#"{"model":"CP-8841-3PCC","vars":{"user":"1001"}}"#)?;
     let dev = NewDevice {
@@ -435,13 +432,13 @@ pub async fn update_device(
 pub async fn remove_device(
     State(state): State<ApiState>,
     Path(mac): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AdminError> {
     let mac = parse_mac(&mac)?;
     let removed = state.with_store(move |s| Ok(s.remove_device(mac)?)).await?;
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(mac.to_string()))
+        Err(AdminError::NotFound(mac.to_string()))
     }
 }
 
@@ -480,7 +477,7 @@ impl ImportObserver for CollectRows {
 pub async fn import_devices(
     State(state): State<ApiState>,
     body: Bytes,
-) -> Result<Json<ImportResult>, ApiError> {
+) -> Result<Json<ImportResult>, AdminError> {
     let summary = state
         .with_store(move |s| {
             let mut rows = CollectRows(Vec::new(), 0);
@@ -492,11 +489,11 @@ pub async fn import_devices(
                         updated: sum.updated,
                     })
                 }
-                Err(StoreError::ImportRejected { bad }) => Err(ApiError::Import {
+                Err(StoreError::ImportRejected { bad }) => Err(AdminError::Import {
                     error: format!("{bad} bad row(s), nothing imported"),
                     rows: rows.0,
                 }),
-                Err(StoreError::ImportHeader(why)) => Err(ApiError::Import {
+                Err(StoreError::ImportHeader(why)) => Err(AdminError::Import {
                     error: format!("bad header line: {why}"),
                     rows: vec![RowError {
                         line: 1,
@@ -523,11 +520,11 @@ pub async fn device_events(
     State(state): State<ApiState>,
     Path(mac): Path<String>,
     q: Result<Query<EventsQuery>, QueryRejection>,
-) -> Result<Json<Vec<EventView>>, ApiError> {
+) -> Result<Json<Vec<EventView>>, AdminError> {
     let mac = parse_mac(&mac)?;
     let limit = query(q, "?limit=50")?.limit.unwrap_or(50);
     if limit == 0 || limit > 10_000 {
-        return Err(ApiError::bad_request(
+        return Err(AdminError::bad_request(
             format!("limit {limit} is out of range"),
             "use a limit from 1 to 10000",
         ));
@@ -555,13 +552,13 @@ pub async fn resync_device(
     State(state): State<ApiState>,
     Path(mac): Path<String>,
     body: Bytes,
-) -> Result<Json<PushOutcome>, ApiError> {
+) -> Result<Json<PushOutcome>, AdminError> {
     let mac = parse_mac(&mac)?;
     let b: ResyncBody = if body.iter().all(u8::is_ascii_whitespace) {
         ResyncBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(
+            AdminError::bad_request(
                 format!("bad resync body: {e}"),
                 r#"send {"rule":"http://prov/$MA.xml","method":"get"} or no body"#,
             )
@@ -571,7 +568,7 @@ pub async fn resync_device(
     let phone = state
         .with_store(move |s| {
             if s.device(mac)?.is_none() {
-                return Err(ApiError::NotFound(mac.to_string()));
+                return Err(AdminError::NotFound(mac.to_string()));
             }
             Ok(phone_address(s, mac, given.as_deref())?)
         })

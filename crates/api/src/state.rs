@@ -18,7 +18,7 @@ use phoneprov_store::{Store, StoreError};
 
 use axum::http::HeaderMap;
 
-use crate::error::ApiError;
+use crate::error::AdminError;
 use crate::routes::presented_token;
 use crate::token::{ensure_admin_token, TokenError};
 use phoneprov_types::secret_eq;
@@ -87,10 +87,10 @@ impl ApiState {
     }
 
     /// Runs `f` with the store on the blocking pool.
-    pub(crate) async fn with_store<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub(crate) async fn with_store<T, F>(&self, f: F) -> Result<T, AdminError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, AdminError> + Send + 'static,
     {
         let store = self.inner.store.clone();
         tokio::task::spawn_blocking(move || {
@@ -100,6 +100,6 @@ impl ApiState {
             f(&mut guard)
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+        .map_err(|e| AdminError::Internal(format!("store task failed: {e}")))?
     }
 }

@@ -507,3 +507,62 @@ async fn device_listing_pages() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
     }
 }
+
+/// Issue 11: one error shape for every admin route (`ErrorBody` refuses
+/// other fields); the ACS and activation crates' tests assert the same on
+/// theirs.
+#[tokio::test]
+async fn every_error_is_the_admin_error_shape() {
+    let a = api();
+    let json = |b: &[u8]| Some(("application/json", b.to_vec()));
+    let cases = [
+        (
+            "bad MAC",
+            Method::GET,
+            "/api/v1/devices/zz".to_string(),
+            None,
+            400,
+        ),
+        (
+            "no device",
+            Method::GET,
+            format!("/api/v1/devices/{MAC}"),
+            None,
+            404,
+        ),
+        (
+            "no route",
+            Method::GET,
+            "/api/v1/nothing".to_string(),
+            None,
+            404,
+        ),
+        (
+            "bad JSON",
+            Method::POST,
+            "/api/v1/devices".to_string(),
+            json(b"{not json"),
+            400,
+        ),
+        (
+            "bad import",
+            Method::POST,
+            "/api/v1/devices/import".to_string(),
+            Some(("text/csv", b"mac,serial\nzz,1\n".to_vec())),
+            400,
+        ),
+    ];
+    for (what, method, uri, body, status) in cases {
+        let r = a.call(method, &uri, body).await;
+        assert_eq!(r.status.as_u16(), status, "{what}");
+        let b: phoneprov_api::ErrorBody = serde_json::from_value(r.json()).unwrap();
+        assert!(!b.error.is_empty() && !b.hint.is_empty(), "{what}: {b:?}");
+        assert_eq!(b.rows.is_empty(), what != "bad import", "{what}: {b:?}");
+    }
+    let r = a
+        .call_auth(Method::GET, "/api/v1/devices", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let b: phoneprov_api::ErrorBody = serde_json::from_value(r.json()).unwrap();
+    assert!(b.hint.contains("admin.token"), "{b:?}");
+}

@@ -16,10 +16,16 @@
 //!   R-HTTPS-5, R-LOG-3).
 //! - [`xml::escape`]: the one XML escaper (profiles, CWMP, push bodies).
 //! - [`secret_eq`]: the one constant-time comparison of secrets (`subtle`).
+//! - `http_error` (feature `http`): the one JSON error answer of the admin
+//!   routes, `{"error": …, "hint": …}`; behind a feature so that only the
+//!   crates serving HTTP pull in axum.
 
 mod mac;
 mod secret;
 pub mod xml;
+
+#[cfg(feature = "http")]
+pub mod http_error;
 
 pub use mac::{Mac, MacError};
 pub use secret::secret_eq;

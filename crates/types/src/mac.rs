@@ -34,6 +34,19 @@ pub struct MacError {
     pub why: &'static str,
 }
 
+impl MacError {
+    /// What is wrong, without the advice: `bad MAC "zz": it must have 12
+    /// hex digits`.
+    pub fn what(&self) -> String {
+        format!("bad MAC {:?}: {}", self.input, self.why)
+    }
+
+    /// What to type instead (the accepted spellings).
+    pub fn hint(&self) -> &'static str {
+        "write the MAC as 000e08abcdef, 00:0E:08:AB:CD:EF, 00-0e-08-ab-cd-ef or 000e.08ab.cdef"
+    }
+}
+
 impl Mac {
     /// Builds a MAC from its six octets.
     pub const fn from_bytes(bytes: [u8; 6]) -> Self {
