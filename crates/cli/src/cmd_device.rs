@@ -373,6 +373,26 @@ fn show(d: &Device, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Event text comes from phones (syslog, reports): control characters
+/// (ANSI escapes, newlines that would forge the next line) are printed
+/// escaped, `\u{1b}` and `\n`, as is a backslash (`\\`) so the escaped
+/// form cannot be forged either (issue 12 item 5).
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || c == '\\') {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() || c == '\\' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 fn print_events(events: &[Event], json: bool) -> anyhow::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
@@ -386,7 +406,7 @@ fn print_events(events: &[Event], json: bool) -> anyhow::Result<()> {
                 e.kind.as_str(),
                 e.outcome.map_or("-", Outcome::as_str),
                 or_dash(e.source_ip.as_deref()),
-                e.message
+                escape_controls(&e.message)
             )?;
         }
     }
@@ -419,4 +439,19 @@ fn stress_status(count: u64, mac: Mac, dir: &Path) -> anyhow::Result<i32> {
         out.flush()?;
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_and_backslashes_are_escaped() {
+        assert_eq!(escape_controls("plain text"), "plain text");
+        assert_eq!(
+            escape_controls("a\u{1b}[31mred\nforged line\r\\n"),
+            "a\\u{1b}[31mred\\nforged line\\r\\\\n"
+        );
+        assert_eq!(escape_controls("caf\u{e9} \u{7f}"), "caf\u{e9} \\u{7f}");
+    }
 }

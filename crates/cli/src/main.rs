@@ -7,6 +7,7 @@
 
 mod cmd_activation;
 mod cmd_ca;
+mod cmd_config;
 mod cmd_device;
 mod cmd_device_resync;
 mod cmd_generate;
@@ -46,6 +47,9 @@ enum Command {
     /// Manage the provisioning CA and issue server and phone certificates.
     #[command(subcommand)]
     Ca(cmd_ca::CaCommand),
+    /// Check the configuration like `serve` does at start (`config check`).
+    #[command(subcommand)]
+    Config(cmd_config::ConfigCommand),
     /// Manage the device inventory (import, add, list, show, rm, events, resync).
     #[command(subcommand)]
     Device(cmd_device::DeviceCommand),
@@ -80,6 +84,7 @@ fn main() {
     let result = match cli.command {
         Command::Activation(cmd) => cmd_activation::run(cmd),
         Command::Ca(cmd) => cmd_ca::run(cmd),
+        Command::Config(cmd) => cmd_config::run(cmd),
         Command::Device(cmd) => cmd_device::run(cmd),
         Command::Generate(cmd) => cmd_generate::run(cmd),
         Command::Profile(cmd) => cmd_profile::run(cmd),

@@ -6,7 +6,7 @@
 //! resync engine's rule, not this crate's). The phone side of phoneprov and
 //! the server side share this one crate so they compute the same hashes.
 //!
-//! Sans-IO: no sockets, no clock. Times are Unix seconds passed in; client
+//! Sans-IO: no sockets, no clock (but for the [`AuthGuard`] shell). Times are Unix seconds passed in; client
 //! nonces are passed in by the caller.
 //!
 //! ## Client (phone)
@@ -23,6 +23,10 @@
 //! SHA-256 first; [`parse_authorization`] and [`verify_digest`] /
 //! [`verify_basic`] check the answer in constant time. See the [`server`]
 //! module docs for the order of the calls.
+//!
+//! ## Throttle
+//! [`AuthGuard`] ([`throttle`] module) logs, counts and slows down failed
+//! authentication per client address and per user, on every door.
 //!
 //! ## Example
 //! ```
@@ -59,6 +63,7 @@ mod client;
 mod error;
 mod parse;
 pub mod server;
+pub mod throttle;
 
 pub use algorithm::{compute_response, Algorithm, Qop, ResponseInput};
 pub use client::{
@@ -69,3 +74,4 @@ pub use server::{
     basic_challenge, challenge_headers, parse_authorization, verify_basic, verify_digest,
     Authorization, DigestResponse, NonceManager, NonceStatus, Secret, DEFAULT_REPLAY_CAPACITY,
 };
+pub use throttle::{retry_after_secs, AuthGuard, Throttle, ThrottleSettings};

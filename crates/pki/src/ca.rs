@@ -17,7 +17,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, DnsName};
 use time::{Duration, OffsetDateTime};
 
-use crate::files::{create_private_dir, read_text, write_file, Secrecy};
+use crate::files::{check_private_file, create_private_dir, read_text, write_file, Secrecy};
 use crate::PkiError;
 use phoneprov_types::Mac;
 
@@ -433,6 +433,7 @@ pub fn load_ca(dir: &Path) -> Result<Ca, PkiError> {
             });
         }
     }
+    check_private_file(&files.ca_key())?;
     let cert = read_text(&files.ca_cert())?;
     let key = read_text(&files.ca_key())?;
     Ca::from_pem(&cert, &key)

@@ -25,6 +25,16 @@ pub enum PkiError {
         /// The missing file name.
         missing: &'static str,
     },
+    /// A private key file is readable by group or others (issue 12 item 4).
+    #[error(
+        "private key {path} has mode {mode:o}, readable by other users; run `chmod 600 {path}`"
+    )]
+    KeyExposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Reading or writing a file failed.
     #[error("cannot {action} {path}: {source}")]
     Io {

@@ -77,6 +77,32 @@ pub(crate) fn write_file(
         .map_err(|e| PkiError::io("write", path, e))
 }
 
+/// Refuses a private file (key, database, token) that group or others may
+/// read: whoever reads it impersonates the server or every phone. A missing
+/// file passes (whoever creates it uses mode 0600). On non-Unix targets
+/// every file passes.
+pub fn check_private_file(path: &Path) -> Result<(), PkiError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(PkiError::io("read", path, e)),
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(PkiError::KeyExposed {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Reads a whole text file.
 pub(crate) fn read_text(path: &Path) -> Result<String, PkiError> {
     fs::read_to_string(path).map_err(|e| PkiError::io("read", path, e))

@@ -61,6 +61,7 @@ pub use ca::{
 pub use cipher::{map_cipher_list, CipherOutcome, CipherSelection};
 pub use client::{client_config, ClientTls, PhoneServerVerifier};
 pub use error::PkiError;
+pub use files::check_private_file;
 pub use identity::{identity_from_peer_certs, phone_identity_from_der, PhoneIdentity};
 pub use server::{server_config, ClientAuth, SESSION_CACHE_ENTRIES};
 pub use summary::{summarize_der, summarize_pem, CertSummary};

@@ -52,17 +52,38 @@ impl Listen {
 }
 
 impl<'de> Deserialize<'de> for Listen {
+    /// A port number or a string; anything else (a port out of range, a
+    /// float, a boolean) gets a message that says what to write instead of
+    /// serde's "did not match any variant" (issue 17 item 2).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Port(u16),
-            Text(String),
+        struct V;
+        const HINT: &str =
+            "write a port (8080), \"ADDR:PORT\" (\"0.0.0.0:8080\", \"[::]:8080\") or \"off\"";
+        impl serde::de::Visitor<'_> for V {
+            type Value = Listen;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a listen address: ")?;
+                f.write_str(HINT)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Listen, E> {
+                u16::try_from(v)
+                    .map(|p| Listen::On(SocketAddr::from(([0, 0, 0, 0], p))))
+                    .map_err(|_| E::custom(format!("port {v} is not a port (0-65535): {HINT}")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Listen, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Listen, E> {
+                Err(E::custom(format!("{v} is not a port: {HINT}")))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Listen, E> {
+                Err(E::custom(format!("{v} is not a listen address: {HINT}")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Listen, E> {
+                Listen::parse(v).map_err(E::custom)
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::Port(p) => Ok(Listen::On(SocketAddr::from(([0, 0, 0, 0], p)))),
-            Raw::Text(t) => Listen::parse(&t).map_err(serde::de::Error::custom),
-        }
+        d.deserialize_any(V)
     }
 }
 
@@ -626,5 +647,23 @@ mod tests {
         assert!(Config::parse("[profiles]\npaths = [\"/$XX.cfg\"]\n", "x").is_err());
         assert!(Config::parse("[redirects]\nnotamac = \"http://x\"\n", "x").is_err());
         assert!(Config::parse("[listen]\nhttp = \"nowhere\"\n", "x").is_err());
+    }
+
+    #[test]
+    fn a_port_that_is_not_a_port_says_what_to_write() {
+        for (text, needle) in [
+            ("[listen]\nhttp = 70000\n", "port 70000 is not a port"),
+            ("[listen]\nhttp = -1\n", "port -1 is not a port"),
+            ("[listen]\nhttp = 80.5\n", "80.5 is not a port"),
+            ("[listen]\nhttp = true\n", "true is not a listen address"),
+            ("[listen]\nhttp = \"80a\"\n", "bad listen address \"80a\""),
+            ("[listen]\nhttp = [80]\n", "a listen address"),
+        ] {
+            let e = Config::parse(text, "x").unwrap_err().to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert!(e.starts_with("x:2:"), "{e}");
+            assert!(!e.contains("untagged"), "{e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
     }
 }

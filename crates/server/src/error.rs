@@ -85,6 +85,9 @@ pub enum ServerError {
         /// What went wrong and what to do (the service's own message).
         message: String,
     },
+    /// `config check` found a problem (one line, see [`crate::check`]).
+    #[error("{0}")]
+    Check(String),
     /// The inventory could not be opened.
     #[error(transparent)]
     Store(#[from] phoneprov_store::StoreError),

@@ -74,6 +74,7 @@
 //! `phoneprov-httpauth` crate will take over behind [`auth::Authenticator`]).
 
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod context;
 pub mod decide;

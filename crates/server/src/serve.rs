@@ -18,12 +18,19 @@ use crate::server::{Server, StartOptions};
 /// Runs the server until SIGTERM or Ctrl-C, then drains and returns.
 pub async fn run(opts: StartOptions) -> Result<(), ServerError> {
     let data = opts.data_dir.clone();
-    let warning = opts.config.acs_warning();
+    // The checks of `phoneprov config check` (issue 17 item 2, issue 12
+    // items 1 and 4): a served root over a secret, an exposed key, a
+    // missing certificate, a broken template stop the start with one line
+    // before anything is created or bound.
+    let report = crate::check::check(&opts.config, &data);
+    if let Some(e) = report.summary() {
+        return Err(ServerError::Check(e));
+    }
     let server = Server::start(opts).await?;
     // Install the handlers before announcing: whoever reads the addresses
     // may signal at once.
     let signals = Signals::new();
-    ready(&data, &server.bound(), warning.as_deref());
+    ready(&data, &server.bound(), &report.warnings);
     signals.wait_for_stop(&server).await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     eprintln!("phoneprov serve: stopping; letting in-flight requests and transfers finish");
@@ -34,14 +41,14 @@ pub async fn run(opts: StartOptions) -> Result<(), ServerError> {
 /// The ready point: every listener is bound and serving. Prints one line
 /// per listener with its actual address on stdout (tests pass port 0 and
 /// read it back), and the admin-token and configuration notes on stderr.
-fn ready(data: &Path, b: &Bound, warning: Option<&str>) {
+fn ready(data: &Path, b: &Bound, warnings: &[String]) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "phoneprov serve: data in {}", data.display());
     eprintln!(
         "phoneprov serve: admin API at /api/v1 (bearer token in {})",
         data.join(phoneprov_api::TOKEN_FILE).display()
     );
-    if let Some(w) = warning {
+    for w in warnings {
         eprintln!("phoneprov serve: warning: {w}");
     }
     let lines = [

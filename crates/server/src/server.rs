@@ -112,7 +112,12 @@ fn data_err(path: &Path) -> impl Fn(std::io::Error) -> ServerError + '_ {
 /// the templates directory does not exist yet.
 fn prepare_dirs(policy: &Policy) -> Result<(), ServerError> {
     let d = &policy.dirs;
-    std::fs::create_dir_all(&d.data).map_err(data_err(&d.data))?;
+    // A new data directory is 0700: it holds the keys (issue 12 item 4).
+    let mut mkdir = std::fs::DirBuilder::new();
+    mkdir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut mkdir, 0o700);
+    mkdir.create(&d.data).map_err(data_err(&d.data))?;
     // Probe writability now: SQLite would otherwise fail later, less clearly.
     let probe = d.data.join(".phoneprov-write-test");
     std::fs::write(&probe, b"").map_err(data_err(&d.data))?;

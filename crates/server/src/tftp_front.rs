@@ -5,7 +5,8 @@
 //! `preprovision_networks`), firmware under `firmware/`, and static files.
 //! Path safety: NUL, backslash, `%` and `..` are refused here; files are
 //! then resolved by the TFTP crate's `resolve_path` (canonical path must
-//! stay inside the root).
+//! stay inside the root). Every refusal reaches the client as the one
+//! [`HandlerError::not_served`] answer.
 
 use std::sync::Arc;
 
@@ -33,7 +34,16 @@ impl Handler for TftpFront {
             Err(HandlerError::AccessDenied(_)) => record(Proto::Tftp, "denied", 0),
             Err(_) => record(Proto::Tftp, "error", 0),
         }
-        r
+        // Not there, not allowed, unknown, pending or refused device: one
+        // answer on the wire (issue 12 item 5, and the same answer for
+        // unknown and unauthorised devices); the metric above keeps the
+        // difference for the operator.
+        r.map_err(|e| match e {
+            HandlerError::NotFound(_) | HandlerError::AccessDenied(_) => {
+                HandlerError::not_served()
+            }
+            other => other,
+        })
     }
 }
 

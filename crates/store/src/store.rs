@@ -69,11 +69,28 @@ impl Store {
     /// database if needed. For commands that write (add, import) and for
     /// the server.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|cause| StoreError::CreateDir {
+        let create_err = |cause| StoreError::CreateDir {
             dir: dir.to_path_buf(),
             cause,
-        })?;
+        };
+        // The database holds every device key (issue 12 item 4): a new
+        // data directory is 0700 and a new database file 0600 from the
+        // start. SQLite gives the WAL and SHM files the database's mode.
+        let mut dirs = std::fs::DirBuilder::new();
+        dirs.recursive(true);
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+            dirs.mode(0o700);
+            file.mode(0o600);
+        }
+        dirs.create(dir).map_err(create_err)?;
         let path = dir.join(DB_FILE);
+        if !path.exists() {
+            file.open(&path).map_err(create_err)?;
+        }
         let conn = schema::open(&path, true)?;
         Ok(Store { conn, path })
     }

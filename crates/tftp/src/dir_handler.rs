@@ -80,23 +80,16 @@ fn components(requested: &str) -> Result<Vec<&str>, HandlerError> {
 }
 
 /// Maps a requested name to an existing regular file inside `root` (which
-/// must be canonical), or the error to answer with.
+/// must be canonical). Every refusal (no such file, a name with `..`, a
+/// symlink out of the root, not a regular file) is the same
+/// [`HandlerError::not_served`], so the answer says nothing about what
+/// exists outside the root.
 pub fn resolve_path(root: &Path, requested: &str) -> Result<PathBuf, HandlerError> {
     let mut path = root.to_path_buf();
-    path.extend(components(requested)?);
-    let canonical = std::fs::canonicalize(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => HandlerError::NotFound(format!("{requested}: no such file")),
-        _ => HandlerError::AccessDenied(format!("{requested}: {e}")),
-    })?;
-    if !canonical.starts_with(root) {
-        return Err(HandlerError::AccessDenied(format!(
-            "{requested}: outside the served directory"
-        )));
-    }
-    if !canonical.is_file() {
-        return Err(HandlerError::NotFound(format!(
-            "{requested}: not a regular file"
-        )));
+    path.extend(components(requested).map_err(|_| HandlerError::not_served())?);
+    let canonical = std::fs::canonicalize(&path).map_err(|_| HandlerError::not_served())?;
+    if !canonical.starts_with(root) || !canonical.is_file() {
+        return Err(HandlerError::not_served());
     }
     Ok(canonical)
 }
@@ -125,10 +118,7 @@ pub(crate) fn resolve_new_path(root: &Path, requested: &str) -> Result<PathBuf, 
 
 fn open(root: &Path, requested: &str) -> Result<Content, HandlerError> {
     let path = resolve_path(root, requested)?;
-    let mut file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => HandlerError::NotFound(format!("{requested}: no such file")),
-        _ => HandlerError::AccessDenied(format!("{requested}: {e}")),
-    })?;
+    let mut file = std::fs::File::open(&path).map_err(|_| HandlerError::not_served())?;
     let size = file
         .metadata()
         .map_err(|e| HandlerError::AccessDenied(format!("{requested}: {e}")))?

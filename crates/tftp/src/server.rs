@@ -81,6 +81,14 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
+    /// The one answer for a file that is not there and a file that may
+    /// not be read (outside the root, a symlink out, `..`, not a regular
+    /// file): ERROR 1 with the same text, so a client cannot tell which
+    /// names exist outside what is served (issue 12 item 5).
+    pub fn not_served() -> HandlerError {
+        HandlerError::NotFound("no such file".into())
+    }
+
     /// The TFTP error code sent to the client.
     pub fn code(&self) -> ErrorCode {
         match self {
