@@ -7,10 +7,9 @@
 //! Nothing is created or changed.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use phoneprov_server::{check, Config, Listen};
+use phoneprov_server::{check, Listen};
 
 /// `phoneprov config ...`.
 #[derive(Subcommand, Debug)]
@@ -20,36 +19,32 @@ pub enum ConfigCommand {
     Check(CheckArgs),
 }
 
-/// Arguments of `phoneprov config check`.
+/// Arguments of `phoneprov config check`: the same `--config` and
+/// `--data` lookup as `serve` (`/etc/phoneprov/phoneprov.toml` when it
+/// exists).
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// TOML configuration file (default: the built-in defaults).
-    #[arg(long, value_name = "FILE", env = "PHONEPROV_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Data directory. Default: the config's data_dir, else ./phoneprov-data.
-    #[arg(long = "data", value_name = "DIR", env = "PHONEPROV_DATA")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    data: crate::sysconf::DataArgs,
 }
 
 /// Runs the command; returns the exit code.
 pub fn run(cmd: ConfigCommand) -> anyhow::Result<i32> {
     let ConfigCommand::Check(args) = cmd;
-    let name = args.config.as_ref().map_or_else(
+    let resolved = match args.data.resolve() {
+        Ok(r) => r,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|e| e.to_string()).collect();
+            eprintln!("phoneprov config check: error: {}", chain.join(": "));
+            eprintln!("phoneprov config check: configuration test failed");
+            return Ok(1);
+        }
+    };
+    let name = resolved.file.as_ref().map_or_else(
         || "(built-in defaults)".to_string(),
         |p| p.display().to_string(),
     );
-    let cfg = match &args.config {
-        Some(p) => match Config::load(p) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("phoneprov config check: error: {e}");
-                eprintln!("phoneprov config check: configuration {name} test failed");
-                return Ok(1);
-            }
-        },
-        None => Config::default(),
-    };
-    let data = check::data_dir(args.data, &cfg);
+    let (cfg, data) = (resolved.config, resolved.data);
     let report = check::check(&cfg, &data);
     let mut out = std::io::stdout().lock();
     writeln!(out, "phoneprov config check: data in {}", data.display())?;

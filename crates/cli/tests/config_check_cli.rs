@@ -23,7 +23,9 @@ fn check(config: Option<&str>, data: &Path) -> Output {
         std::fs::write(&file, text).unwrap();
         cmd.args(["--config", file.to_str().unwrap()]);
     }
-    cmd.env_remove("PHONEPROV_CONFIG")
+    // No system config (/etc/phoneprov) may leak into the test.
+    cmd.env("PHONEPROV_SYSCONFDIR", dir)
+        .env_remove("PHONEPROV_CONFIG")
         .env_remove("PHONEPROV_DATA")
         .output()
         .unwrap()

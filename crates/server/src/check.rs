@@ -26,7 +26,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::config::{ClientAuthMode, Config, Listen};
-use crate::state::Policy;
+use crate::policy::Policy;
 use crate::templates::TemplateSet;
 
 /// What [`check`] found.
@@ -66,13 +66,6 @@ pub fn listeners(cfg: &Config) -> [(&'static str, &'static str, Listen); 5] {
         ("syslog", "udp", l.syslog),
         ("acs", "http", l.acs),
     ]
-}
-
-/// The data directory: `--data`, else the config's `data_dir`, else
-/// `./phoneprov-data` (`serve` and `config check` alike).
-pub fn data_dir(flag: Option<PathBuf>, cfg: &Config) -> PathBuf {
-    flag.or_else(|| cfg.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("phoneprov-data"))
 }
 
 /// File name of the admin token (owned by `phoneprov-api`, which this
@@ -365,7 +358,7 @@ fn check_tls(cfg: &Config, data: &Path, r: &mut Report) {
     {
         return;
     }
-    if let Err(e) = crate::server::tls_config(cfg, data) {
+    if let Err(e) = crate::tls::tls_config(cfg, data) {
         r.errors.push(e.to_string());
     }
 }

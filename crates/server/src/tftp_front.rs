@@ -39,9 +39,7 @@ impl Handler for TftpFront {
         // unknown and unauthorised devices); the metric above keeps the
         // difference for the operator.
         r.map_err(|e| match e {
-            HandlerError::NotFound(_) | HandlerError::AccessDenied(_) => {
-                HandlerError::not_served()
-            }
+            HandlerError::NotFound(_) | HandlerError::AccessDenied(_) => HandlerError::not_served(),
             other => other,
         })
     }
