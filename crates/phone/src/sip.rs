@@ -286,6 +286,31 @@ impl SipRequest {
     }
 }
 
+/// The fuzz target's entry (`fuzz/fuzz_targets/sip_request.rs`) and the
+/// corpus replay test's: parses `data` as a datagram and as a stream,
+/// and checks what must hold for any input. Returns the parse result.
+pub fn fuzz_entry(data: &[u8]) -> Result<SipRequest, SipError> {
+    let r = SipRequest::parse(data);
+    if let Ok(req) = &r {
+        // An answer to anything parsed is itself well formed.
+        let resp = req.response(400, "Bad Request", "t", &[]);
+        let text = std::str::from_utf8(&resp).expect("answers are text");
+        assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"));
+        assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+        assert!(req.body.len() <= data.len());
+        let _ = req.event();
+    }
+    match message_len(data) {
+        Ok(Some(n)) => {
+            assert!(n <= data.len() && n <= MAX_MESSAGE + data.len().min(n));
+            // The framed message parses the same as the datagram would.
+            let _ = SipRequest::parse(&data[..n]);
+        }
+        Ok(None) | Err(_) => {}
+    }
+    r
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
