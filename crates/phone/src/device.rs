@@ -58,6 +58,7 @@ use crate::activation::{
     is_gds_rule, ActivationId, ActivationRequest, BackoffPolicy, CodeAnswer, CustomizationMachine,
     CustomizationState, Input as MInput, Output, QueryAnswer,
 };
+use crate::inform::{InformSchedule, Tr069Setup};
 use crate::sip::{SipError, SipInput, SipOutput, SipRequest, MAX_MESSAGE};
 use crate::store::ParamStore;
 use crate::types::{Action, Class, Input, PhoneConfig, Time};
@@ -88,6 +89,8 @@ pub struct DeviceConfig {
     pub phone: PhoneConfig,
     /// `None`: no activation client; the engine boots at power-on.
     pub activation: Option<ActivationSetup>,
+    /// `None`: no TR-069 agent (no ACS configured or discovered).
+    pub tr069: Option<Tr069Setup>,
 }
 
 /// Where the customization client is: its state data (R-ACT).
@@ -128,6 +131,7 @@ pub struct Device {
     /// The engine runs (false while activation holds it at boot).
     engine_on: bool,
     custom: Option<Customization>,
+    cwmp: Option<InformSchedule>,
     sip: SipState,
     actions: VecDeque<Action>,
     now: Time,
@@ -159,7 +163,9 @@ impl Device {
                 last_error: None,
             }
         });
+        let cwmp = cfg.tr069.clone().map(InformSchedule::new);
         Device {
+            cwmp,
             cfg,
             engine,
             engine_on: false,
@@ -212,10 +218,15 @@ impl Device {
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) has work.
     pub fn poll_timeout(&self) -> Option<Time> {
-        [self.engine.poll_timeout(), self.activation_retry_at()]
-            .into_iter()
-            .flatten()
-            .min()
+        let inform = self.cwmp.as_ref().and_then(|c| c.poll_timeout());
+        [
+            self.engine.poll_timeout(),
+            self.activation_retry_at(),
+            inform,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next action, in the order they were produced.
@@ -227,8 +238,24 @@ impl Device {
     pub fn handle_input(&mut self, input: Input, now: Time) {
         self.now = self.now.max(now);
         match input {
-            Input::PowerOn => self.boot(),
+            Input::PowerOn => {
+                self.with_cwmp(|c, now| c.boot(now));
+                self.boot()
+            }
+            Input::ConnectionRequest => self.with_cwmp(|c, _| c.connection_request()),
+            Input::Tr069Event(e) => self.with_cwmp(|c, _| c.add(e.code, &e.command_key)),
+            Input::InformDone(result) => {
+                if let Some(c) = self.cwmp.as_mut() {
+                    c.done(result, self.now, &mut self.engine.rng);
+                }
+            }
+            Input::Tr069Settings {
+                periodic_enable,
+                interval_s,
+                new_acs,
+            } => self.with_cwmp(|c, now| c.settings(periodic_enable, interval_s, new_acs, now)),
             Input::Reboot => {
+                self.with_cwmp(|c, now| c.boot(now));
                 if let Some(c) = self.custom.as_mut() {
                     // Only what a phone keeps in flash survives.
                     let kept = c.machine.persisted().clone();
@@ -239,6 +266,7 @@ impl Device {
                 self.boot();
             }
             Input::FactoryReset => {
+                self.with_cwmp(|c, now| c.factory_reset(now));
                 let mut pc = self.cfg.phone.clone();
                 pc.identity.swver = self.engine.identity().swver.clone();
                 self.engine = Phone::new(pc);
@@ -313,6 +341,7 @@ impl Device {
         if self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
             self.engine.handle_timeout(self.now);
         }
+        self.with_cwmp(|c, now| c.on_timer(now));
         self.pump();
     }
 
@@ -376,6 +405,9 @@ impl Device {
                     }),
                 );
             }
+            if let Some(c) = &self.cwmp {
+                obj.insert("tr069".into(), c.status(self.now));
+            }
             obj.insert(
                 "sip".into(),
                 serde_json::json!({ "notifies": self.sip.notifies, "refused": self.sip.refused }),
@@ -385,6 +417,20 @@ impl Device {
     }
 
     // ---- composition -------------------------------------------------
+
+    fn with_cwmp(&mut self, f: impl FnOnce(&mut InformSchedule, Time)) {
+        if let Some(c) = self.cwmp.as_mut() {
+            f(c, self.now);
+        }
+    }
+
+    /// Whether the TR-069 agent is done under `--once`: a session ended
+    /// normally, or `attempts` failed (true without TR-069).
+    pub fn inform_settled(&self, attempts: u32) -> bool {
+        self.cwmp.as_ref().is_none_or(|c| {
+            !c.in_session() && (c.sessions_ok > 0 || c.sessions_failed >= u64::from(attempts))
+        })
+    }
 
     fn engine_input(&mut self, input: Input) {
         self.engine.handle_input(input, self.now);
@@ -398,6 +444,10 @@ impl Device {
                 Action::ResyncFinished { class, .. } => Some(*class == Class::A),
                 _ => None,
             };
+            if matches!(a, Action::Reboot { .. }) {
+                // The firmware install rebooted the engine: `1 BOOT`.
+                self.with_cwmp(|c, now| c.boot(now));
+            }
             self.actions.push_back(a);
             if let Some(ok) = finished {
                 if let Some(c) = self.custom.as_mut() {
@@ -405,6 +455,14 @@ impl Device {
                         self.feed(MInput::ResyncResult { ok });
                     }
                 }
+            }
+        }
+        if let Some(c) = self.cwmp.as_mut() {
+            if let Some((events, retry_count)) = c.start(self.now) {
+                self.actions.push_back(Action::Inform {
+                    events,
+                    retry_count,
+                });
             }
         }
     }

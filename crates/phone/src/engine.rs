@@ -256,7 +256,11 @@ impl Phone {
             | Input::QueryAnswer(_)
             | Input::CodeAnswer(_)
             | Input::GdsCode(_)
-            | Input::Sip(_) => {
+            | Input::Sip(_)
+            | Input::ConnectionRequest
+            | Input::Tr069Event(_)
+            | Input::InformDone(_)
+            | Input::Tr069Settings { .. } => {
                 return self.refuse(
                     "this input needs the whole device (phoneprov_phone::Device), not the bare resync engine",
                 )

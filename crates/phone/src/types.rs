@@ -250,6 +250,26 @@ pub enum Input {
     /// A SIP request arrived (R-RULE-6: NOTIFY `check-sync` / `resync`);
     /// the answer is [`Action::SipResponse`]. [`Device`](crate::Device) only.
     Sip(crate::sip::SipInput),
+    /// The ACS's connection request was accepted (the executor checked its
+    /// Digest credentials): a session now with `6 CONNECTION REQUEST`
+    /// (R-TR69-3). [`Device`](crate::Device) only.
+    ConnectionRequest,
+    /// An event the executor's data model produced (`4 VALUE CHANGE`,
+    /// `7 TRANSFER COMPLETE`, `M Download`, `M Reboot`) for the next
+    /// Inform. [`Device`](crate::Device) only.
+    Tr069Event(phoneprov_cwmp::Event),
+    /// The session of [`Action::Inform`] ended: `Ok` when the ACS ended
+    /// it normally, else what went wrong (back-off, TR-069 3.2.1.1).
+    /// [`Device`](crate::Device) only.
+    InformDone(Result<(), String>),
+    /// ManagementServer values after a session: periodic inform and
+    /// whether the ACS URL changed (`0 BOOTSTRAP` with the new one).
+    /// [`Device`](crate::Device) only.
+    Tr069Settings {
+        periodic_enable: bool,
+        interval_s: u64,
+        new_acs: bool,
+    },
 }
 
 /// What the engine asks the driver to do, from [`Phone::poll_action`](crate::Phone::poll_action).
@@ -291,4 +311,10 @@ pub enum Action {
     /// Send this SIP response on the connection (or to the address) the
     /// request of [`Input::Sip`] came from.
     SipResponse(crate::sip::SipOutput),
+    /// Run one CWMP session now: an Inform with these events and
+    /// `RetryCount`; answer with [`Input::InformDone`].
+    Inform {
+        events: Vec<phoneprov_cwmp::Event>,
+        retry_count: u32,
+    },
 }

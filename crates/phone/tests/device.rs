@@ -1,6 +1,7 @@
 //! The composed device on a virtual clock: the scenarios that take hours
 //! of phone time (resync schedule, error retry, activation back-off,
-//! upgrade retry) and SIP NOTIFY (R-RULE-6), each in microseconds.
+//! periodic inform and its back-off, upgrade retry) and SIP NOTIFY
+//! (R-RULE-6), each in microseconds.
 
 mod common;
 
@@ -26,6 +27,14 @@ struct Dev {
 
 impl Dev {
     fn new(params: &[(&str, &str)], activation: Option<ActivationSetup>) -> Dev {
+        Dev::with_tr069(params, activation, None)
+    }
+
+    fn with_tr069(
+        params: &[(&str, &str)],
+        activation: Option<ActivationSetup>,
+        tr069: Option<Tr069Setup>,
+    ) -> Dev {
         let mut pc = PhoneConfig::new(identity());
         pc.initial_params = params
             .iter()
@@ -35,6 +44,7 @@ impl Dev {
             dev: Device::new(DeviceConfig {
                 phone: pc,
                 activation,
+                tr069,
             }),
             now: Time(1_000_000),
             server: Box::new(routes(&[])),
@@ -433,4 +443,114 @@ fn r_rule_6_notify_digest_challenge_with_line_1_credentials() {
         !format!("{:?}", d.log).contains("s3cret"),
         "no secret in actions"
     );
+}
+
+/// The executor's side of TR-069 in these tests: every Inform is answered
+/// by `answer(n)` (n = 1, 2, ...), its time and events recorded.
+fn informs(d: &Dev) -> Vec<(u64, Vec<String>, u32)> {
+    d.log
+        .iter()
+        .filter_map(|(t, a)| match a {
+            Action::Inform {
+                events,
+                retry_count,
+            } => Some((
+                t.0 / 1000,
+                events.iter().map(|e| e.code.as_str().to_string()).collect(),
+                *retry_count,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn tr069_device(answer: impl Fn(usize) -> Result<(), String> + 'static) -> Dev {
+    let setup = Tr069Setup {
+        interval_s: 300,
+        retry_min_wait_ms: 5_000,
+        bootstrapped: false,
+    };
+    let mut d = Dev::with_tr069(
+        &[("Profile_Rule", RULE), ("Resync_Periodic", "0")],
+        None,
+        Some(setup),
+    );
+    d.server = Box::new(routes(&[(RULE, vec![ok_xml(&profile(&[]))])]));
+    let n = std::cell::Cell::new(0usize);
+    d.activation = Box::new(move |a| match a {
+        Action::Inform { .. } => {
+            n.set(n.get() + 1);
+            Some(Input::InformDone(answer(n.get())))
+        }
+        _ => None,
+    });
+    d
+}
+
+#[test]
+fn r_tr69_3_periodic_inform_over_an_hour() {
+    let mut d = tr069_device(|_| Ok(()));
+    d.input(Input::PowerOn);
+    d.run_for_secs(3600);
+    let got = informs(&d);
+    assert_eq!(got[0].1, ["0 BOOTSTRAP", "1 BOOT"], "{got:?}");
+    let t0 = got[0].0;
+    let periodic: Vec<u64> = got[1..].iter().map(|(t, _, _)| t - t0).collect();
+    assert_eq!(periodic, (1..=12).map(|k| k * 300).collect::<Vec<_>>());
+    assert!(
+        got[1..]
+            .iter()
+            .all(|(_, e, r)| e == &["2 PERIODIC"] && *r == 0),
+        "{got:?}"
+    );
+    // A reboot informs 1 BOOT only (no second BOOTSTRAP); a connection
+    // request at once.
+    d.input(Input::Reboot);
+    d.input(Input::ConnectionRequest);
+    let got = informs(&d);
+    assert_eq!(got[got.len() - 2].1, ["1 BOOT"]);
+    assert_eq!(got[got.len() - 1].1, ["6 CONNECTION REQUEST"]);
+    assert_eq!(d.dev.status_json()["tr069"]["sessions_ok"], 15);
+}
+
+#[test]
+fn r_tr69_3_failed_sessions_back_off_and_keep_their_events() {
+    // Four failures, then the ACS answers.
+    let mut d = tr069_device(|n| {
+        if n <= 4 {
+            Err(format!("ACS down ({n})"))
+        } else {
+            Ok(())
+        }
+    });
+    d.input(Input::PowerOn);
+    d.run_for_secs(200);
+    let got = informs(&d);
+    assert_eq!(got.len(), 5, "{got:?}");
+    let gaps: Vec<u64> = got.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    for (k, g) in gaps.iter().enumerate() {
+        let lo = 5u64 << k;
+        assert!(
+            *g >= lo && *g <= 2 * lo,
+            "retry {}: {g} s ({gaps:?})",
+            k + 1
+        );
+    }
+    assert_eq!(
+        got.iter().map(|x| x.2).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4],
+        "RetryCount"
+    );
+    assert!(
+        got.iter().all(|x| x.1 == ["0 BOOTSTRAP", "1 BOOT"]),
+        "{got:?}"
+    );
+    // A connection request during a back-off cuts it short.
+    let mut d = tr069_device(|n| if n == 1 { Err("down".into()) } else { Ok(()) });
+    d.input(Input::PowerOn);
+    d.input(Input::ConnectionRequest);
+    let got = informs(&d);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[1].1, ["0 BOOTSTRAP", "1 BOOT", "6 CONNECTION REQUEST"]);
+    assert_eq!(got[1].0, got[0].0, "no wait");
 }

@@ -160,7 +160,8 @@ impl PhoneTask {
                 if let Some(tx) = &self.cpe_events {
                     if matches!(
                         action,
-                        Action::ParamsApplied { .. }
+                        Action::Inform { .. }
+                            | Action::ParamsApplied { .. }
                             | Action::ResyncFinished { .. }
                             | Action::UpgradeFinished { .. }
                             | Action::Reboot { .. }
@@ -224,7 +225,9 @@ impl PhoneTask {
                         }
                     }
                     Action::RequestRefused { reason } => tracing::info!("{mac}: {reason}"),
-                    Action::ReportFinished { .. } | Action::ParamsApplied { .. } => {}
+                    Action::ReportFinished { .. }
+                    | Action::ParamsApplied { .. }
+                    | Action::Inform { .. } => {}
                 }
             }
             if fl.transfer.is_none() {
@@ -233,7 +236,8 @@ impl PhoneTask {
                 }
             }
             // --once with activation: one round (final, or a retry armed).
-            let act_settled = dev.activation_settled();
+            let act_settled = dev.activation_settled()
+                && (!once || dev.inform_settled(crate::cpe::agent::ONCE_ATTEMPTS));
             let act_held_done = once && with_activation && !dev.engine_on() && act_settled;
             if ((done && act_settled) || act_held_done)
                 && fl.transfer.is_none()

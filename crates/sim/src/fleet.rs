@@ -167,6 +167,7 @@ impl Fleet {
                 cfg: Some(DeviceConfig {
                     phone: pc,
                     activation: setup,
+                    tr069: cpe.as_ref().map(|c| c.setup()),
                 }),
                 net: net.clone(),
                 stats: stats.clone(),

@@ -1,7 +1,11 @@
-//! One phone's CPE agent: when to inform and with which events
-//! (R-TR69-3), one CWMP session over HTTP, and what happens after it
-//! (reboot, factory reset, downloads; R-TR69-2). See the module docs of
-//! [`crate::cpe`] for how it shares the phone with the engine's driver.
+//! One phone's CPE agent: the executor of the device's TR-069 side. The
+//! device (`phoneprov_phone::Device`) decides when to inform and with
+//! which events (R-TR69-3, back-off, periodic inform, connection
+//! requests); the agent runs the CWMP session it asks for over HTTP
+//! against its data model, reports the result, and carries out what the
+//! session asked for (reboot, factory reset, downloads; R-TR69-2). See
+//! the module docs of [`crate::cpe`] for how it shares the phone with the
+//! driver.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,11 +15,9 @@ use phoneprov_cwmp::{
     TransferComplete,
 };
 use phoneprov_httpauth::Credentials;
-use phoneprov_phone::{Action, Input, PhoneConfig};
+use phoneprov_phone::{Action, InformEvent, Input, PhoneConfig};
 use phoneprov_transport::HttpClient;
-use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
 
 use super::http::AcsConn;
 use super::model::{MgmtInit, PhoneModel, MAC_PARAM, MS, SW};
@@ -26,7 +28,7 @@ use crate::driver::{param_values, Control};
 use crate::report::FleetStats;
 
 /// Attempts of the one session under `--once`.
-const ONCE_ATTEMPTS: u32 = 3;
+pub(crate) const ONCE_ATTEMPTS: u32 = 3;
 /// A session with more POSTs than this is abandoned (an ACS that never
 /// sends its empty response).
 const MAX_STEPS: usize = 10_000;
@@ -53,23 +55,20 @@ pub(crate) struct Agent {
     pcfg: PhoneConfig,
     control: mpsc::Sender<Control>,
     phone_events: mpsc::UnboundedReceiver<Action>,
-    phone_open: bool,
-    cr: mpsc::Receiver<()>,
-    cr_open: bool,
     cr_creds: Arc<Mutex<(String, String)>>,
     shutdown: watch::Receiver<bool>,
     /// Built at first use (a session, a change to watch), so phones
     /// waiting for their `--once` session hold no model.
     model: Option<PhoneModel>,
     acs_url: String,
-    events: Vec<Event>,
     changes: Vec<ParameterValue>,
     transfers: Vec<TransferComplete>,
-    retries: u32,
-    retry_at: Option<Instant>,
-    next_periodic: Option<Instant>,
+    /// `(PeriodicInformEnable, PeriodicInformInterval)` last told the device.
     periodic: (bool, u64),
     custom_ca: Option<Vec<u8>>,
+    /// A session the device asked for while the agent was busy (a
+    /// download waiting for the engine's outcome).
+    deferred: Option<(Vec<Event>, u32)>,
 }
 
 fn event(code: EventCode, key: &str) -> Event {
@@ -79,15 +78,6 @@ fn event(code: EventCode, key: &str) -> Event {
     }
 }
 
-/// TR-069 3.2.1.1: retry `n` (1-based) waits a random time in
-/// `[m·2^(n-1), m·2^n]`, `n` capped at 10.
-pub fn backoff(min_wait: Duration, n: u32) -> Duration {
-    let n = n.clamp(1, 10);
-    let lo = min_wait.as_millis() as u64 * (1 << (n - 1));
-    let hi = lo * 2;
-    Duration::from_millis(rand::thread_rng().gen_range(lo..=hi.max(lo)))
-}
-
 impl Agent {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -95,7 +85,6 @@ impl Agent {
         pcfg: PhoneConfig,
         control: mpsc::Sender<Control>,
         phone_events: mpsc::UnboundedReceiver<Action>,
-        cr: mpsc::Receiver<()>,
         cr_creds: Arc<Mutex<(String, String)>>,
         shutdown: watch::Receiver<bool>,
     ) -> Agent {
@@ -106,20 +95,14 @@ impl Agent {
             pcfg,
             control,
             phone_events,
-            phone_open: true,
-            cr,
-            cr_open: true,
             cr_creds,
             shutdown,
             model: None,
             acs_url,
-            events: Vec::new(),
             changes: Vec::new(),
             transfers: Vec::new(),
-            retries: 0,
-            retry_at: None,
-            next_periodic: None,
             periodic: (true, interval),
+            deferred: None,
             custom_ca: None,
         }
     }
@@ -156,86 +139,54 @@ impl Agent {
             .get_or_insert_with(|| Self::fresh_model(shared, pcfg, url))
     }
 
-    fn add_event(&mut self, code: EventCode, key: &str) {
+    /// Queues an event for the device's next Inform.
+    async fn add_event(&mut self, code: EventCode, key: &str) {
         let e = event(code, key);
-        let single = !matches!(e.code, EventCode::MReboot | EventCode::MDownload);
-        let present = self
-            .events
-            .iter()
-            .any(|x| x.code == e.code && (single || x.command_key == e.command_key));
-        if !present {
-            self.events.push(e);
-        }
+        self.input(Input::Tr069Event(e)).await;
     }
 
-    fn schedule_periodic(&mut self) {
-        let (on, secs) = self.periodic;
-        self.next_periodic = (on && secs > 0).then(|| Instant::now() + Duration::from_secs(secs));
+    async fn input(&self, input: Input) {
+        let _ = self.control.send(Control::Input(input)).await;
     }
 
-    /// Runs until shutdown (or, under `--once`, after one session).
+    /// Runs until shutdown, or the phone's end: sessions when the device
+    /// asks (`Action::Inform`), value changes from its outcome actions.
     pub(crate) async fn run(mut self) {
-        if self.shared.cfg.bootstrapped {
-            self.add_event(EventCode::Periodic, "");
-        } else {
-            self.add_event(EventCode::Bootstrap, "");
-            self.add_event(EventCode::Boot, "");
-        }
-        self.schedule_periodic();
         loop {
-            let due = !self.events.is_empty() && self.retry_at.is_none_or(|t| t <= Instant::now());
-            if due {
-                // Boxed: the HTTP futures are large, and a phone waiting for its
-                // session should not carry their state.
-                let result = Box::pin(self.session()).await;
-                match &result {
-                    Ok(()) => {
-                        self.retries = 0;
-                        self.retry_at = None;
-                    }
-                    Err(e) => {
+            let a = match self.deferred.take() {
+                Some((events, retry_count)) => Some(Action::Inform {
+                    events,
+                    retry_count,
+                }),
+                None => tokio::select! {
+                    biased;
+                    _ = self.shutdown.changed() => break,
+                    a = self.phone_events.recv() => a,
+                },
+            };
+            match a {
+                Some(Action::Inform {
+                    events,
+                    retry_count,
+                }) => {
+                    // Boxed: the HTTP futures are large, and a phone waiting
+                    // for its session should not carry their state.
+                    let result = Box::pin(self.session(events, retry_count)).await;
+                    if let Err(e) = &result {
                         tracing::info!("{}: TR-069 session failed: {e}", self.pcfg.identity.mac);
                         self.shared.stats.cwmp.session_failed(e);
-                        self.retries += 1;
-                        let wait = backoff(self.shared.cfg.retry_min_wait, self.retries);
-                        self.retry_at = Some(Instant::now() + wait);
+                    }
+                    let ok = result.is_ok();
+                    self.input(Input::InformDone(result)).await;
+                    if ok {
+                        self.delivered().await;
+                        if !self.shared.once {
+                            Box::pin(self.after_session()).await;
+                        }
                     }
                 }
-                if self.shared.once && (result.is_ok() || self.retries >= ONCE_ATTEMPTS) {
-                    break;
-                }
-                Box::pin(self.after_session()).await;
-                continue;
-            }
-            let retry = self.retry_at.filter(|_| !self.events.is_empty());
-            let wake = [retry, self.next_periodic].into_iter().flatten().min();
-            let sleep = async {
-                match wake {
-                    Some(t) => tokio::time::sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                _ = self.shutdown.changed() => break,
-                msg = self.cr.recv(), if self.cr_open => match msg {
-                    Some(()) => {
-                        self.add_event(EventCode::ConnectionRequest, "");
-                        self.retry_at = None;
-                    }
-                    None => self.cr_open = false,
-                },
-                a = self.phone_events.recv(), if self.phone_open => match a {
-                    Some(a) => self.on_phone(a).await,
-                    None => self.phone_open = false,
-                },
-                _ = sleep => {
-                    if self.next_periodic.is_some_and(|t| t <= Instant::now()) {
-                        self.add_event(EventCode::Periodic, "");
-                        let secs = self.periodic.1.max(1);
-                        self.next_periodic = self.next_periodic.map(|t| t + Duration::from_secs(secs));
-                    }
-                }
+                Some(other) => self.on_phone(other).await,
+                None => break,
             }
         }
     }
@@ -248,20 +199,24 @@ impl Agent {
                 self.refresh().await;
                 if self.model().mem.has_active_change() {
                     let changed = self.model().mem.take_value_changes();
-                    self.merge_changes(changed);
+                    self.merge_changes(changed).await;
                 }
             }
+            // The device adds `1 BOOT` itself.
             Action::Reboot { new_swver } => {
                 if let Some(m) = self.model.as_mut() {
                     m.set_own(SW, &new_swver);
                 }
-                self.add_event(EventCode::Boot, "");
             }
+            Action::Inform {
+                events,
+                retry_count,
+            } => self.deferred = Some((events, retry_count)),
             _ => {}
         }
     }
 
-    fn merge_changes(&mut self, changed: Vec<ParameterValue>) {
+    async fn merge_changes(&mut self, changed: Vec<ParameterValue>) {
         if changed.is_empty() {
             return;
         }
@@ -269,7 +224,7 @@ impl Agent {
             self.changes.retain(|x| x.name != c.name);
             self.changes.push(c);
         }
-        self.add_event(EventCode::ValueChange, "");
+        self.add_event(EventCode::ValueChange, "").await;
     }
 
     /// Takes the phone's current parameters into the model.
@@ -302,7 +257,7 @@ impl Agent {
         }
     }
 
-    fn inform(&mut self) -> Inform {
+    fn inform(&mut self, events: Vec<Event>, retry_count: u32) -> Inform {
         let model = self.model();
         let mut parameters = model.mem.inform_parameters();
         if let Some(v) = model.mem.value(MAC_PARAM) {
@@ -321,22 +276,30 @@ impl Agent {
                 product_class: id.pn.clone(),
                 serial_number: id.serial.clone(),
             },
-            events: self.events.clone(),
+            events,
             max_envelopes: 1,
             current_time: now_rfc3339(),
-            retry_count: self.retries,
+            retry_count,
             parameters,
         }
     }
 
     /// One whole session: Inform, TransferCompletes, the ACS's requests.
-    async fn session(&mut self) -> Result<(), String> {
+    async fn session(&mut self, events: Vec<InformEvent>, retry_count: u32) -> Result<(), String> {
         let slots = self.shared.slots.clone();
         let _permit = slots.acquire_owned().await.expect("semaphore never closed");
         self.refresh().await;
+        let mut events = events;
         let passive = self.model().mem.take_value_changes();
-        self.merge_changes(passive);
-        let mut session = CpeSession::new(self.inform()).with_version(CwmpVersion::V1_2);
+        if !passive.is_empty() && !events.iter().any(|e| e.code == EventCode::ValueChange) {
+            events.push(event(EventCode::ValueChange, ""));
+        }
+        for c in passive {
+            self.changes.retain(|x| x.name != c.name);
+            self.changes.push(c);
+        }
+        let inform = self.inform(events, retry_count);
+        let mut session = CpeSession::new(inform).with_version(CwmpVersion::V1_2);
         for tc in &self.transfers {
             session.queue_request(Rpc::TransferComplete(tc.clone()));
         }
@@ -356,7 +319,9 @@ impl Agent {
             match step.map_err(|e| e.to_string())? {
                 CpeStep::Post(next) => body = next,
                 CpeStep::Done => {
-                    self.delivered(&session);
+                    let done = session.completed_requests();
+                    self.transfers
+                        .retain(|t| !done.contains(&Rpc::TransferComplete(t.clone())));
                     let ms = started.elapsed().as_millis() as u64;
                     let rpcs = session.handled_requests().len();
                     let faults = session.faults_sent();
@@ -370,58 +335,54 @@ impl Agent {
         ))
     }
 
-    /// After a successful session: its events are delivered; transfers the
-    /// ACS did not acknowledge stay for the next one.
-    fn delivered(&mut self, session: &CpeSession) {
-        self.events.clear();
+    /// After a successful session: its value changes are delivered;
+    /// transfers the ACS did not acknowledge stay for the next one.
+    async fn delivered(&mut self) {
         self.changes.clear();
-        let done = session.completed_requests();
-        self.transfers
-            .retain(|t| !done.contains(&Rpc::TransferComplete(t.clone())));
         for t in self.transfers.clone() {
-            self.add_event(EventCode::TransferComplete, "");
-            self.add_event(EventCode::MDownload, &t.command_key);
+            self.add_event(EventCode::TransferComplete, "").await;
+            self.add_event(EventCode::MDownload, &t.command_key).await;
         }
     }
 
     /// What the session asked for: settings, downloads, reboot, reset.
     async fn after_session(&mut self) {
         if self.model().mem.factory_resets > 0 {
-            let _ = self.control.send(Control::Input(Input::FactoryReset)).await;
+            // The device drops its events and bootstraps again.
+            self.input(Input::FactoryReset).await;
             self.acs_url = self.shared.acs_url.clone();
             self.model = None;
             self.custom_ca = None;
             self.transfers.clear();
             self.changes.clear();
-            self.events.clear();
-            self.add_event(EventCode::Bootstrap, "");
-            self.add_event(EventCode::Boot, "");
-            self.apply_settings();
+            self.periodic = (true, self.shared.cfg.inform_interval.unwrap_or(3600));
+            self.apply_settings().await;
             return;
         }
         let mem = &mut self.model().mem;
         let reboots = std::mem::take(&mut mem.reboots);
         let downloads = std::mem::take(&mut mem.downloads);
-        self.apply_settings();
+        self.apply_settings().await;
         for d in downloads {
             self.download(d).await;
         }
         if !reboots.is_empty() {
-            let _ = self.control.send(Control::Input(Input::Reboot)).await;
-            self.add_event(EventCode::Boot, "");
             for k in reboots {
-                self.add_event(EventCode::MReboot, &k);
+                self.add_event(EventCode::MReboot, &k).await;
             }
+            // The device adds `1 BOOT`.
+            self.input(Input::Reboot).await;
         }
     }
 
-    /// ManagementServer values the ACS may have changed.
-    fn apply_settings(&mut self) {
+    /// ManagementServer values the ACS may have changed, told the device.
+    async fn apply_settings(&mut self) {
         let url = self.model().ms("URL").trim().to_string();
+        let mut new_acs = false;
         if !url.is_empty() && url != self.acs_url {
             // A new ACS: first contact with it (TR-069 3.2.1).
             self.acs_url = url;
-            self.add_event(EventCode::Bootstrap, "");
+            new_acs = true;
         }
         let on = matches!(self.model().ms("PeriodicInformEnable").trim(), "true" | "1");
         let secs = self
@@ -430,9 +391,14 @@ impl Agent {
             .trim()
             .parse()
             .unwrap_or(self.periodic.1);
-        if (on, secs) != self.periodic {
+        if (on, secs) != self.periodic || new_acs {
             self.periodic = (on, secs);
-            self.schedule_periodic();
+            self.input(Input::Tr069Settings {
+                periodic_enable: on,
+                interval_s: secs,
+                new_acs,
+            })
+            .await;
         }
         let model = self.model();
         let pass = model
@@ -444,24 +410,5 @@ impl Agent {
             pass.to_string(),
         );
         *self.cr_creds.lock().expect("creds lock") = creds;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_windows_double_up_to_the_tenth_retry() {
-        let m = Duration::from_secs(5);
-        for n in 1..=12u32 {
-            let k = 1u64 << (n.min(10) - 1);
-            let w = backoff(m, n);
-            assert!(
-                w >= m * k as u32 && w <= m * 2 * k as u32,
-                "retry {n}: {w:?}"
-            );
-        }
-        assert!(backoff(m, 0) >= m, "retry 0 counts as the first");
     }
 }

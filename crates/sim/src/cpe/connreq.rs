@@ -17,7 +17,10 @@ use phoneprov_httpauth::{
     challenge_headers, parse_authorization, Algorithm, Authorization, NonceManager, NonceStatus,
     Secret,
 };
+use phoneprov_phone::Input;
 use tokio::sync::mpsc;
+
+use crate::driver::Control;
 
 use crate::report::FleetStats;
 
@@ -27,9 +30,10 @@ const REALM: &str = "phoneprov-sim";
 
 /// What the listener knows of one phone.
 pub(crate) struct CrEntry {
-    /// Wakes the agent (capacity 1: requests arriving while one is
-    /// pending are merged).
-    pub notify: mpsc::Sender<()>,
+    /// The phone's control channel: an accepted request is
+    /// `Input::ConnectionRequest` to its device (which merges requests
+    /// arriving while one is pending).
+    pub notify: mpsc::Sender<Control>,
     /// The current `ConnectionRequestUsername` and `Password`; an empty
     /// user name accepts requests without credentials.
     pub creds: Arc<Mutex<(String, String)>>,
@@ -150,6 +154,8 @@ async fn handle(
         }
     }
     shared.stats.cwmp.connection_request(true);
-    let _ = entry.notify.try_send(());
+    let _ = entry
+        .notify
+        .try_send(Control::Input(Input::ConnectionRequest));
     (StatusCode::OK, "").into_response()
 }

@@ -1,11 +1,17 @@
-//! The TR-069 CPE agent of each virtual phone (SPEC §10, R-TR69-1 … 4):
+//! The TR-069 CPE executor of each virtual phone (SPEC §10, R-TR69-1 … 4):
 //! the tokio shell around `phoneprov-cwmp`'s sans-IO [`CpeSession`].
 //!
-//! # Design: a second task per phone, talking to the engine's driver
-//! The phone engine ([`crate::driver`]) stays the one owner of the
-//! parameters. The agent ([`agent`]) is a separate task per phone that
-//! holds a clone of the phone's [`Control`] sender and receives a copy of
-//! the engine's outcome actions (the driver's `cpe_events`):
+//! # Design: the device schedules, the agent executes
+//! *When* to inform and with which events (boot, bootstrap, periodic,
+//! connection request, the TR-069 back-off and `RetryCount`) is decided by
+//! each phone's sans-IO `phoneprov_phone::Device` (its `inform` module),
+//! on the phone's clock, tested on a virtual clock. Its
+//! `Action::Inform { events, retry_count }` reaches the agent ([`agent`]),
+//! a task per phone that runs the session over HTTP against its data
+//! model and answers `Input::InformDone`. The device stays the one owner
+//! of the parameters; the agent holds a clone of the phone's [`Control`]
+//! sender and receives a copy of the device's outcome actions (the
+//! driver's `cpe_events`):
 //!
 //! * **Reads**: before each session, and whenever the engine reports
 //!   `ParamsApplied`, the agent asks the driver for a snapshot
@@ -17,9 +23,10 @@
 //!   `Input::SetParams` with the XML names, so the phone's status page and
 //!   final parameters show it. The phone's `ParamsApplied` for it finds
 //!   the model already equal: no `VALUE CHANGE` for the ACS's own writes.
-//! * **Actions after the session**: Reboot → `Input::Reboot` then
-//!   `1 BOOT` + `M Reboot`; FactoryReset → `Input::FactoryReset` (a fresh
-//!   engine from the initial configuration) then `0 BOOTSTRAP` + `1 BOOT`;
+//! * **Actions after the session**: Reboot → `M Reboot` then
+//!   `Input::Reboot` (the device adds `1 BOOT`); FactoryReset →
+//!   `Input::FactoryReset` (a fresh engine from the initial configuration;
+//!   the device queues `0 BOOTSTRAP` + `1 BOOT`);
 //!   Download firmware → `Input::UpgradeNow` (the engine fetches the image
 //!   over HTTP(S), installs it and reboots), vendor configuration file →
 //!   `Input::ResyncNow` with the URL as a one-shot rule (fetched and applied
@@ -36,16 +43,19 @@
 //! `2 PERIODIC` every `PeriodicInformInterval` s while
 //! `PeriodicInformEnable`, `4 VALUE CHANGE`, `6 CONNECTION REQUEST`,
 //! `7 TRANSFER COMPLETE` + `M Download`, `M Reboot`. Events stay queued
-//! until a session delivers them; failed sessions are retried with the
-//! TR-069 3.2.1.1 back-off (`retry_min_wait` × 2^n, random within the
-//! window, capped at n = 10) and `RetryCount` in the Inform.
+//! in the device until a session delivers them; failed sessions are
+//! retried with the TR-069 3.2.1.1 back-off (`retry_min_wait` × 2^n,
+//! random within the window, capped at n = 10) and `RetryCount` in the
+//! Inform. The agent adds the events of its data model (`4 VALUE CHANGE`,
+//! transfers, `M Reboot`) with `Input::Tr069Event`.
 //!
 //! # Connection requests
 //! One listener (`--cr-listen ADDR:PORT`) for the whole fleet routes
 //! `GET /tr069/<mac>` to the phone ([`connreq`]); HTTP Digest (RFC 7616,
 //! `phoneprov-httpauth`'s server side) against the phone's
-//! `ConnectionRequestUsername`/`Password`; accepted → a session with
-//! `6 CONNECTION REQUEST` at once. The URL is in every Inform
+//! `ConnectionRequestUsername`/`Password`; accepted →
+//! `Input::ConnectionRequest` to the device: a session with
+//! `6 CONNECTION REQUEST` at once, even during a back-off. The URL is in every Inform
 //! (`Device.ManagementServer.ConnectionRequestURL`).
 //!
 //! # Discovery (R-TR69-1)
@@ -55,7 +65,7 @@
 //!
 //! # `--once`
 //! Each phone runs one Inform session (up to three attempts with the
-//! back-off) and its agent stops; sessions, faults and latency go to the
+//! back-off; the driver waits for it before the phone ends); sessions, faults and latency go to the
 //! fleet report ([`CwmpReport`]). At most `--concurrency` sessions are in
 //! flight (a semaphore of their own, beside the engines' transfers); the
 //! latency is measured from the Inform POST, not from the wait for a slot.
@@ -376,14 +386,13 @@ impl CpeFleet {
         shutdown: watch::Receiver<bool>,
     ) -> mpsc::UnboundedSender<Action> {
         let (etx, erx) = mpsc::unbounded_channel();
-        let (ctx, crx) = mpsc::channel(1);
         let creds = Arc::new(Mutex::new((
             self.shared.cfg.cr_username.clone(),
             self.shared.cfg.cr_password.clone(),
         )));
         if self.listener.is_some() {
             let entry = connreq::CrEntry {
-                notify: ctx,
+                notify: control.clone(),
                 creds: creds.clone(),
             };
             self.registry.insert(pc.identity.mac.clone(), entry);
@@ -393,7 +402,6 @@ impl CpeFleet {
             pc.clone(),
             control,
             erx,
-            crx,
             creds,
             shutdown,
         );
@@ -406,6 +414,16 @@ impl CpeFleet {
         if let Some(l) = self.listener.take() {
             let phones = std::mem::take(&mut self.registry);
             self.cr_task = Some(connreq::serve(l, phones, self.shared.stats.clone()));
+        }
+    }
+
+    /// The device side of TR-069 for each phone (R-TR69-3 scheduling).
+    pub(crate) fn setup(&self) -> phoneprov_phone::Tr069Setup {
+        let c = &self.shared.cfg;
+        phoneprov_phone::Tr069Setup {
+            interval_s: c.inform_interval.unwrap_or(3600),
+            retry_min_wait_ms: c.retry_min_wait.as_millis() as u64,
+            bootstrapped: c.bootstrapped,
         }
     }
 

@@ -69,8 +69,8 @@ impl Agent {
             start_time,
             complete_time: now_rfc3339(),
         });
-        self.add_event(EventCode::TransferComplete, "");
-        self.add_event(EventCode::MDownload, &d.command_key);
+        self.add_event(EventCode::TransferComplete, "").await;
+        self.add_event(EventCode::MDownload, &d.command_key).await;
     }
 
     async fn install_ca(&mut self, d: &Download) -> Result<(), (FaultCode, String)> {
