@@ -33,8 +33,6 @@ pub enum Refusal {
 pub enum Decision {
     /// Serve this form of the profile.
     Serve(Variant),
-    /// Serve the static or firmware file the path names.
-    File,
     /// Redirect (`permanent`: 301) to the URL.
     Redirect(bool, String),
     /// Not in the inventory; `register`: the row auto-registration adds
@@ -52,22 +50,26 @@ pub enum Decision {
 /// ([`crate::record`]) takes one, so nothing is recorded for a request
 /// that was refused.
 #[derive(Debug)]
-pub struct Admitted {
-    decision: Decision,
+pub struct Admitted<D = Decision> {
+    decision: D,
 }
 
-impl Admitted {
+impl<D> Admitted<D> {
     /// The decision.
-    pub fn decision(&self) -> &Decision {
+    pub fn decision(&self) -> &D {
         &self.decision
     }
 }
 
+/// The decision for a static or firmware file.
+#[derive(Debug)]
+pub struct FileAccess;
+
 /// Files (static and firmware) are served to anyone who names them: the
 /// roots hold nothing per device.
-pub fn file() -> Admitted {
+pub fn file() -> Admitted<FileAccess> {
     Admitted {
-        decision: Decision::File,
+        decision: FileAccess,
     }
 }
 

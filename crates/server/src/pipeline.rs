@@ -191,7 +191,6 @@ async fn profile(
                 location: location.clone(),
             }
         }
-        Decision::File => unreachable!("decide() admits profile requests only"),
         &Decision::Serve(variant) => {
             let host = url_host(policy, req.host, req.local.ip());
             let templates = state.templates.load();

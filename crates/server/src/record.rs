@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use phoneprov_store::{EventKind, Mac, NewDevice, Outcome};
 
-use crate::decide::{Admitted, Refusal};
+use crate::decide::{Admitted, FileAccess, Refusal};
 use crate::extract::Request;
 use crate::metrics_setup::{handles, Proto};
 use crate::render::DevEntry;
@@ -79,7 +79,7 @@ impl<'r, 'a> Record<'r, 'a> {
     }
 
     /// For a firmware download by the device `mac`.
-    pub fn firmware(_admitted: &Admitted, req: &'r Request<'a>, mac: Mac) -> Self {
+    pub fn firmware(_admitted: &Admitted<FileAccess>, req: &'r Request<'a>, mac: Mac) -> Self {
         Record {
             req,
             mac,
