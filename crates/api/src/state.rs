@@ -1,6 +1,6 @@
 //! [`ApiState`]: what every handler shares.
 //!
-//! The store is one `rusqlite` connection behind `Arc<Mutex<Store>>`, used
+//! The store is one database connection behind `Arc<Mutex<Store>>`, used
 //! only inside `spawn_blocking` so SQLite never blocks a tokio worker.
 //! One connection serialises the API's own queries, which is fine for
 //! admin traffic (a handful of requests, each a few milliseconds; a big CSV

@@ -592,6 +592,30 @@ mod tests {
         assert!(c.profiles.gzip && c.profiles.strict);
         assert_eq!(c.listen.acs.addr().unwrap().port(), 7547);
         assert_eq!(c.acs, phoneprov_acs::AcsSettings::default());
+        assert_eq!(c.store, phoneprov_store::StoreSettings::default());
+    }
+
+    /// Issue 11: `[store]` retention keys; a bad age is one clear error.
+    #[test]
+    fn store_retention_settings() {
+        let c = Config::parse(
+            "[store]\nevents_max_age = \"30days\"\nevents_max_per_device = 0\n",
+            "x.toml",
+        )
+        .unwrap();
+        let r = c.store.retention();
+        assert_eq!(r.max_age, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(r.max_per_device, None, "0 is no limit");
+        let off = Config::parse("[store]\nevents_max_age = \"off\"\n", "x.toml").unwrap();
+        assert_eq!(off.store.events_max_age, None);
+        assert_eq!(
+            off.store.events_max_per_device,
+            phoneprov_store::DEFAULT_EVENTS_MAX_PER_DEVICE
+        );
+        let e = Config::parse("[store]\nevents_max_age = \"soon\"\n", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.toml:2") && e.contains("90days"), "{e}");
     }
 
     #[test]
