@@ -264,7 +264,7 @@ impl ActivationRepo for Store {
         )?;
         let stored = self
             .short_code(digits)?
-            .ok_or_else(|| crate::StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+            .ok_or_else(|| crate::StoreError::Db(rusqlite::Error::QueryReturnedNoRows.into()))?;
         Ok((stored, n == 1))
     }
 

@@ -32,7 +32,7 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
         /// Why.
-        cause: rusqlite::Error,
+        cause: DbError,
     },
     /// The database was written by a newer phoneprov.
     #[error("database schema version {found} is newer than this phoneprov understands ({supported}); upgrade phoneprov")]
@@ -44,13 +44,13 @@ pub enum StoreError {
     },
     /// Another process held the write lock longer than the busy timeout.
     #[error("the database stayed locked by another process for too long ({0}); retry, or check for a stuck phoneprov process")]
-    Busy(rusqlite::Error),
+    Busy(DbError),
     /// The database file or its directory cannot be written.
     #[error("the database is read-only ({0}); make the data directory and phoneprov.db writable")]
-    ReadOnly(rusqlite::Error),
+    ReadOnly(DbError),
     /// Any other database error.
     #[error("database error: {0}; if it persists, check the disk and run `sqlite3 phoneprov.db 'PRAGMA integrity_check'`")]
-    Sqlite(rusqlite::Error),
+    Db(DbError),
     /// The MAC is not in the inventory.
     #[error("no device {0} in the inventory; see `phoneprov device list`")]
     NotFound(Mac),
@@ -85,13 +85,44 @@ pub enum StoreError {
     },
 }
 
+/// A database driver's error, as text plus the original (its type is the
+/// backend's business: no driver type appears in the store's API).
+#[derive(Debug)]
+pub struct DbError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl DbError {
+    /// Wraps a driver error.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> DbError {
+        DbError(Box::new(e))
+    }
+
+    /// The driver's error, for logging or downcasting.
+    pub fn inner(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        DbError::new(e)
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
         match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy(e),
-            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(e),
-            _ => StoreError::Sqlite(e),
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+                StoreError::Busy(e.into())
+            }
+            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(e.into()),
+            _ => StoreError::Db(e.into()),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! `./phoneprov-data`) holds one SQLite file, [`DB_FILE`] (`phoneprov.db`).
 //!
 //! It owns every table of that file and all SQL of phoneprov, behind typed
-//! repositories: the inventory and timeline ([`Store`]'s own methods), the
+//! repositories: the inventory and timeline ([`Inventory`], [`Timeline`]), the
 //! ACS's task queue and data-model cache ([`AcsRepo`]) and the activation
 //! service's bindings and codes ([`ActivationRepo`]). No SQLite type
 //! appears in their signatures; a PostgreSQL backend (issue 13) is a second
@@ -70,6 +70,7 @@ mod error;
 mod import;
 mod key;
 mod model;
+mod repo;
 mod retention;
 mod schema;
 mod store;
@@ -82,13 +83,14 @@ pub use acs::{
 pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
 };
-pub use error::{BadRow, Result, StoreError};
+pub use error::{BadRow, DbError, Result, StoreError};
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
 pub use key::{DeviceKey, KEY_BYTES};
 pub use model::{
     now_ms, Device, DeviceStatus, Event, EventKind, NewDevice, NewEvent, Outcome, UnknownName,
 };
 pub use phoneprov_types::{Mac, MacError};
+pub use repo::{Inventory, Timeline};
 pub use retention::{
     Pruned, Retention, StoreSettings, DEFAULT_EVENTS_MAX_AGE, DEFAULT_EVENTS_MAX_PER_DEVICE,
     PRUNE_BATCH,

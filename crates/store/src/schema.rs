@@ -157,9 +157,9 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Connection> {
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let open_err = |cause| StoreError::Open {
+    let open_err = |cause: rusqlite::Error| StoreError::Open {
         path: path.to_path_buf(),
-        cause,
+        cause: cause.into(),
     };
     let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
