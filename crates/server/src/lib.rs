@@ -95,7 +95,6 @@ mod server;
 mod services;
 pub mod state;
 pub mod store_io;
-pub mod syslog_stub;
 pub mod templates;
 mod tftp_front;
 mod tls;

@@ -131,7 +131,8 @@ impl TemplateSet {
     }
 }
 
-/// Writes values XML-escaped (`&`, `<`, `>`, `"`, `'`) unless marked safe.
+/// Writes values XML-escaped (`&`, `<`, `>`, `"`, `'`; the workspace's one
+/// escaper) unless marked safe.
 fn xml_formatter(
     out: &mut minijinja::Output<'_>,
     _state: &mut minijinja::State<'_, '_>,
@@ -144,22 +145,8 @@ fn xml_formatter(
     if value.is_safe() {
         return out.write_str(&text).map_err(minijinja::Error::from);
     }
-    let mut last = 0;
-    for (i, c) in text.char_indices() {
-        let rep = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' => "&quot;",
-            '\'' => "&apos;",
-            _ => continue,
-        };
-        out.write_str(&text[last..i])
-            .map_err(minijinja::Error::from)?;
-        out.write_str(rep).map_err(minijinja::Error::from)?;
-        last = i + 1;
-    }
-    out.write_str(&text[last..]).map_err(minijinja::Error::from)
+    let escaped = phoneprov_types::xml::escape(&text, phoneprov_types::xml::XmlContext::Text);
+    out.write_str(&escaped).map_err(minijinja::Error::from)
 }
 
 fn template_error(name: &str, e: &minijinja::Error) -> ServerError {

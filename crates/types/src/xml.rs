@@ -18,11 +18,11 @@ use std::fmt::Write as _;
 /// Where the escaped string goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XmlContext {
-    /// Element content: `&`, `<`, `>` are escaped; quotes stay readable.
+    /// Element content, or a value whose place is not known (template
+    /// values): the five markup characters `& < > " '` are escaped.
     Text,
-    /// A quoted attribute value (either quote), or text whose context is not
-    /// known (template values): quotes and whitespace controls are escaped
-    /// as well.
+    /// A quoted attribute value: tab, newline and carriage return are
+    /// escaped as well.
     Attr,
 }
 
@@ -30,8 +30,8 @@ pub enum XmlContext {
 pub fn escape(s: &str, ctx: XmlContext) -> Cow<'_, str> {
     let attr = ctx == XmlContext::Attr;
     let needs = |c: char| match c {
-        '&' | '<' | '>' => true,
-        '"' | '\'' | '\n' | '\t' => attr,
+        '&' | '<' | '>' | '"' | '\'' => true,
+        '\n' | '\t' => attr,
         c => (c as u32) < 0x20 || c == '\u{7f}',
     };
     let Some(first) = s.find(needs) else {
@@ -44,8 +44,8 @@ pub fn escape(s: &str, ctx: XmlContext) -> Cow<'_, str> {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' if attr => out.push_str("&quot;"),
-            '\'' if attr => out.push_str("&apos;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
             c if needs(c) => {
                 let _ = write!(out, "&#{};", c as u32);
             }
@@ -65,7 +65,7 @@ mod tests {
         assert!(matches!(escape("plain é", Text), Cow::Borrowed(_)));
         assert_eq!(
             escape("a&b<c>d \"q\" 'a'\tx\ny\rz\u{1}", Text),
-            "a&amp;b&lt;c&gt;d \"q\" 'a'\tx\ny&#13;z&#1;"
+            "a&amp;b&lt;c&gt;d &quot;q&quot; &apos;a&apos;\tx\ny&#13;z&#1;"
         );
     }
 
