@@ -269,7 +269,7 @@ impl Acs {
     }
 
     /// Feeds one POST body to the session and records what happened.
-    /// The session's writes go through the group writer; the answer is
+    /// The session's writes go through the timeline writer; the answer is
     /// returned once they are committed.
     pub(crate) async fn handle_post(
         &self,

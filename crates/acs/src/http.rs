@@ -10,9 +10,12 @@
 //! connection's task. Idle connections are closed by hyper's header-read
 //! timeout and idle sessions by a reaper, which requeues their tasks.
 //!
-//! `handle_post` hands the session's writes to the group writer and
-//! awaits their commit; its other SQLite work (reads, a rare claim) runs
-//! inline: a hop to the blocking pool per POST cost more than that work
+//! `handle_post` hands the session's writes to the data directory's
+//! timeline writer and awaits their commit. A task the session asks for
+//! (`NeedTasks`) comes from those claimed with the Inform when it can, and
+//! is otherwise claimed on the blocking pool; the short reads that
+//! identify the CPE run inline: a hop to the blocking pool per POST cost
+//! more than that work
 //! (two thread wake-ups per message; the Inform benchmark of issue 6
 //! measured it). The reaper and shutdown, which walk every session, stay
 //! on the blocking pool.
