@@ -132,11 +132,7 @@ pub async fn run(state: &Arc<AppState>, policy: &Arc<Policy>, req: &Request<'_>)
             // A firmware download is recorded for the device the request
             // names (User-Agent or certificate; nothing on TFTP).
             if let Some(mac) = req.ua.mac.or_else(|| req.cert_mac()) {
-                let (outcome, code) = match file {
-                    Ok(_) => (Outcome::Success, 200),
-                    Err(_) => (Outcome::NotFound, 404),
-                };
-                Record::firmware(&decide::file(), req, mac).once(state, outcome, code, "");
+                Record::firmware(&decide::file(), req, mac).downloaded(state, file.is_ok());
             }
             Answer::File(file)
         }
@@ -184,8 +180,7 @@ async fn profile(
             Answer::NotFound("device pending approval")
         }
         Decision::Redirect(permanent, location) => {
-            let code = if *permanent { 301 } else { 302 };
-            rec.once(state, Outcome::Success, code, &format!("to {location}"));
+            rec.redirected(state, if *permanent { 301 } else { 302 }, location);
             Answer::Redirect {
                 permanent: *permanent,
                 location: location.clone(),

@@ -113,8 +113,28 @@ impl<'r, 'a> Record<'r, 'a> {
         });
     }
 
-    /// Records an answer that is not repeated often (redirect, render
-    /// error, firmware download).
+    /// A redirect: `http /000e08abcdef.cfg: 302 to URL`.
+    pub fn redirected(&self, state: &AppState, code: u16, location: &str) {
+        let text = format!(
+            "{} {}: {code} to {location}",
+            self.req.proto.as_str(),
+            self.req.path
+        );
+        self.send(state, Some(Outcome::Success), text);
+    }
+
+    /// A firmware download: `http /firmware/sip88xx.loads 200` (404 when
+    /// the file is not there).
+    pub fn downloaded(&self, state: &AppState, found: bool) {
+        let (outcome, code) = match found {
+            true => (Outcome::Success, 200),
+            false => (Outcome::NotFound, 404),
+        };
+        let text = format!("{} {} {code}", self.req.proto.as_str(), self.req.path);
+        self.send(state, Some(outcome), text);
+    }
+
+    /// Records an answer that is not repeated often (a render error).
     pub fn once(&self, state: &AppState, outcome: Outcome, code: u16, why: &str) {
         let text = message(self.req.proto, self.req.path, code, why);
         self.send(state, Some(outcome), text);

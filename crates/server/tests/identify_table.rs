@@ -427,4 +427,34 @@ fn what_the_table_cases_record() {
         },
         "a request that fails authentication records nothing"
     );
+
+    // The timeline texts of a redirect and a firmware download.
+    let moved = &lan_cases()[3];
+    assert!(matches!(f.http(moved), Got::Redirect(_)));
+    assert_eq!(f.recorded(MOVED).events, 1);
+    let texts = |mac: &str| -> Vec<String> {
+        let store = Store::open(&f.data).unwrap();
+        let events = store.events(Mac::parse(mac).unwrap(), 100).unwrap();
+        events.into_iter().map(|e| e.message).collect()
+    };
+    assert_eq!(
+        texts(MOVED),
+        [format!(
+            "http /{MOVED}.cfg: 302 to http://new.example.com/moved.cfg"
+        )]
+    );
+    let addr = f.server().bound().http.unwrap();
+    let o = Command::new(peer("curl"))
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-A"])
+        .arg(format!("Cisco-CP-8841-3PCC/11.3.7 ({KNOWN})"))
+        .arg(format!("http://{addr}/firmware/fw.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "200");
+    f.recorded(KNOWN);
+    assert!(
+        texts(KNOWN).contains(&"http /firmware/fw.bin 200".to_string()),
+        "{:?}",
+        texts(KNOWN)
+    );
 }
