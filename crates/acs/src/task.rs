@@ -177,11 +177,11 @@ pub fn to_tr069_path(name: &str) -> Result<String, TaskError> {
     if name.is_empty() || name.contains('.') {
         return Ok(name.to_string());
     }
-    let spec = phoneprov_profile::schema::lookup(name)
+    phoneprov_profile::schema::lookup(name)
         .ok_or_else(|| TaskError::UnknownName(name.to_string()))?;
-    spec.tr069
-        .map(str::to_string)
-        .ok_or_else(|| TaskError::NoPath(name.to_string()))
+    // Every schema name has a path (explicit, or the generated
+    // `Device.X_CISCO_Profile.<name>` the simulated phone serves too).
+    phoneprov_profile::schema::tr069_path(name).ok_or_else(|| TaskError::NoPath(name.to_string()))
 }
 
 /// The XML parameter name of a TR-069 path, if the schema maps one.
@@ -391,6 +391,15 @@ mod tests {
             Some("TLS_Cipher_List")
         );
         assert_eq!(to_tr069_path("Device.A.").unwrap(), "Device.A.");
+        // Issue 16: every schema name has a path, indexed ones included.
+        assert_eq!(
+            to_tr069_path("Line_Enable_2_").unwrap(),
+            "Device.X_CISCO_Profile.Line_Enable_2_"
+        );
+        assert_eq!(
+            xml_name("Device.X_CISCO_Profile.Primary_NTP_Server"),
+            Some("Primary_NTP_Server")
+        );
         assert!(matches!(
             to_tr069_path("No_Such_Param_Here"),
             Err(TaskError::UnknownName(_))

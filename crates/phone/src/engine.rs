@@ -93,7 +93,7 @@ pub struct Phone {
 impl Phone {
     /// A powered-off phone. Send [`Input::PowerOn`] to boot it.
     pub fn new(cfg: PhoneConfig) -> Self {
-        let mut params = ParamStore::new();
+        let mut params = ParamStore::for_model(&cfg.identity.pn);
         for (k, v) in &cfg.initial_params {
             params.set(k, v);
         }

@@ -485,11 +485,13 @@ fn r_fmt_2_ua_attribute_is_stored() {
         (e.value.as_str(), e.access),
         ("pw", Some(phoneprov_profile::Access::Na))
     );
+    // Issue 16: as the real phone, a name it does not have is ignored.
     assert_eq!(
         h.param("X_Future_Param"),
-        "1",
-        "unknown parameters are kept"
+        "",
+        "unknown parameters are ignored"
     );
+    assert!(h.phone.params().entry("X_Future_Param").is_none());
 }
 
 #[test]

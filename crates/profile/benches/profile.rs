@@ -1,9 +1,15 @@
 //! Parse and lint speed on a ~10 KB realistic profile (generated here:
 //! 16 lines of account settings, provisioning rules, log templates and the
-//! security block of R-SEC).
+//! security block of R-SEC), and lint speed on a 3 000-line full cfg.xml
+//! (every parameter of the schema at its default, one per line, with
+//! section comments; issue 16 asks for under 10 ms). Set
+//! `PHONEPROV_BENCH_CFG=FILE` to lint that file instead (the same file can
+//! then be linted by an older build; `PHONEPROV_BENCH_CFG_OUT=FILE` writes
+//! the generated one).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use phoneprov_profile::lint::lint_bytes;
+use phoneprov_profile::schema;
 use phoneprov_profile::FlatProfile;
 use std::hint::black_box;
 
@@ -83,7 +89,55 @@ fn realistic_profile() -> String {
     x
 }
 
+/// Every concrete parameter name at its default, one element per line,
+/// a comment before each entry, padded to exactly 3 000 lines.
+fn full_cfg() -> String {
+    if let Ok(path) = std::env::var("PHONEPROV_BENCH_CFG") {
+        return std::fs::read_to_string(path).expect("PHONEPROV_BENCH_CFG names a file");
+    }
+    let mut lines = vec![
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>".to_string(),
+        "<flat-profile>".to_string(),
+    ];
+    for spec in schema::all() {
+        lines.push(format!("<!-- {} -->", spec.name));
+        for name in spec.instances() {
+            if lines.len() >= 2999 {
+                break;
+            }
+            lines.push(format!(
+                "<{name} ua=\"na\">{}</{name}>",
+                xml_escape(spec.default)
+            ));
+        }
+    }
+    lines.truncate(2999);
+    while lines.len() < 2999 {
+        lines.push("<!-- -->".to_string());
+    }
+    lines.push("</flat-profile>".to_string());
+    let xml = lines.join("\n") + "\n";
+    if let Ok(out) = std::env::var("PHONEPROV_BENCH_CFG_OUT") {
+        std::fs::write(out, &xml).expect("write PHONEPROV_BENCH_CFG_OUT");
+    }
+    xml
+}
+
+fn xml_escape(v: &str) -> String {
+    v.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn bench(c: &mut Criterion) {
+    let full = full_cfg();
+    let mut g = c.benchmark_group("full_cfg");
+    g.throughput(Throughput::Bytes(full.len() as u64));
+    g.bench_function(format!("lint_{}_lines", full.lines().count()), |b| {
+        b.iter(|| lint_bytes("cfg.xml", black_box(full.as_bytes())))
+    });
+    g.finish();
+
     let xml = realistic_profile();
     let mut g = c.benchmark_group("profile");
     g.throughput(Throughput::Bytes(xml.len() as u64));

@@ -2,8 +2,8 @@
 """Generates params.tsv and models.tsv: the parameter schema of the 6800,
 7800 and 8800 multiplatform phones (firmware 11.x/12.x).
 
-Run `python3 crates/profile/data/gen_params.py` from the repository root
-after editing; the Rust crate compiles the two TSV files in with
+Run `python3 crates/profile/data/gen_params.py [OUT_DIR]` after editing
+(OUT_DIR defaults to this directory); the Rust crate compiles the two TSV files in with
 include_str! and a test checks they are what this script writes.
 
 The facts (XML names, value types, allowed values, defaults, `ua`
@@ -174,9 +174,9 @@ sec("SIP")
 P("Max_Forward", "int:1-255", "70")
 P("Max_Redirection", "int:0-255", "5")
 P("Max_Auth", "int:0-255", "2")
-P("SIP_User_Agent_Name", "template", "$VERSION")
-P("SIP_Server_Name", "template", "$VERSION")
-P("SIP_Reg_User_Agent_Name", "template")
+P("SIP_User_Agent_Name", default="$VERSION")
+P("SIP_Server_Name", default="$VERSION")
+P("SIP_Reg_User_Agent_Name")
 P("SIP_Accept_Language")
 P("DTMF_Relay_MIME_Type", default="application/dtmf-relay")
 P("Hook_Flash_MIME_Type", default="application/hook-flash")
@@ -306,7 +306,7 @@ P("Report_To_Server", "enum:On Request|On Local Change|Periodically", "On Reques
 P("Periodic_Upload_To_Server", "int:600-259200", "3600")
 P("Upload_Delay_On_Local_Change", "int:10-900", "60")
 P("Custom_CA_Rule", "rule")
-P("HTTP_User_Agent_Name", "template", "$VERSION ($MA)")
+P("HTTP_User_Agent_Name", default="$VERSION ($MA)")
 P("User_Agent", "template", spec="R-HTTP-3")
 P("HTTP_Version", "enum:HTTP/1.0|HTTP/1.1", "HTTP/1.1")
 P("PRT_Upload_Rule", "rule")
@@ -740,6 +740,8 @@ P("Attendant_Console_Font_Size", "int:8-16", "10", models=KEM)
 
 
 def main():
+    import sys
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else HERE
     models = {m[0][3:7] for m in MODELS}
     fams = {m[1] for m in MODELS}
     seen = set()
@@ -752,9 +754,9 @@ def main():
             for m in r[6].split(","):
                 assert m in models or m in fams, (r[0], m)
         out.append("\t".join(r))
-    with open(os.path.join(HERE, "params.tsv"), "w") as f:
+    with open(os.path.join(out_dir, "params.tsv"), "w") as f:
         f.write("\n".join(out) + "\n")
-    with open(os.path.join(HERE, "models.tsv"), "w") as f:
+    with open(os.path.join(out_dir, "models.tsv"), "w") as f:
         f.write("pn\tfamily\text\tkeys\tunits\tunit_keys\n")
         for m in MODELS:
             f.write("\t".join(str(x) for x in m) + "\n")

@@ -113,14 +113,28 @@ pub fn param_values(phone: &Phone) -> Vec<(String, String)> {
     v
 }
 
+/// Parameter values as the status page shows them: a secret's value is
+/// never echoed (issue 16), only whether it is set.
+fn shown_params(phone: &Phone) -> serde_json::Map<String, serde_json::Value> {
+    param_values(phone)
+        .into_iter()
+        .map(|(k, v)| {
+            let secret = phoneprov_profile::schema::lookup(&k).is_some_and(|s| s.secret);
+            let v = if secret && !v.is_empty() {
+                "********".into()
+            } else {
+                v
+            };
+            (k, serde_json::Value::String(v))
+        })
+        .collect()
+}
+
 /// The status page: the device's, with every parameter value.
 fn status_of(dev: &Device) -> serde_json::Value {
     let mut s = dev.status_json();
     if let Some(obj) = s.as_object_mut() {
-        let params: serde_json::Map<String, serde_json::Value> = param_values(dev.engine())
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect();
+        let params = shown_params(dev.engine());
         obj.insert("params".into(), serde_json::Value::Object(params));
     }
     s
@@ -354,5 +368,32 @@ impl PhoneTask {
             stats.record_fetch(t.elapsed().as_millis() as u64);
             (req, ex)
         })
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use phoneprov_phone::{PhoneConfig, PhoneIdentity};
+
+    /// Issue 16: `/status.json` never echoes a secret's value.
+    #[test]
+    fn status_hides_secrets() {
+        let mut cfg = PhoneConfig::new(PhoneIdentity {
+            mac: "000e08aabbcc".into(),
+            serial: "SN".into(),
+            pn: "CP-7841-3PCC".into(),
+            psn: "7841".into(),
+            swver: "11.3.1".into(),
+            hwver: "1".into(),
+        });
+        cfg.initial_params = vec![
+            ("Password_1_".into(), "hunter2".into()),
+            ("User_ID_1_".into(), "1001".into()),
+        ];
+        let s = serde_json::Value::Object(shown_params(&Phone::new(cfg))).to_string();
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("\"Password_1_\":\"********\""), "{s}");
+        assert!(s.contains("\"User_ID_1_\":\"1001\""), "{s}");
     }
 }

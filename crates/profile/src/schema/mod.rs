@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-pub use table::{models, ModelInfo, PROFILE_RULE_NEWER_DEFAULT};
+pub use table::{models, ModelInfo, PROFILE_PREFIX, PROFILE_RULE_NEWER_DEFAULT};
 pub use validate::{
     localized_bool, parse_bool, parse_firewall_config, parse_periodic, parse_retry_schedule,
     FirewallConfig, FirewallRule, Invalid, Periodic,

@@ -4,12 +4,15 @@
 //! the ACS made that the phone must receive.
 //!
 //! # Paths (R-TR69-4)
-//! A profile parameter whose schema entry names a TR-069 path is there
-//! (`TLS_Cipher_List` = `Device.X_CISCO_SecuritySettings.TLSCipherList`,
-//! the same mapping the ACS uses to accept XML names in tasks); every
-//! other one is `Device.X_CISCO_Profile.<XML name>` (the TR-106
-//! vendor-extension form), writable, `xsd:string` with the value exactly
-//! as the phone stores it. Values set by the ACS are checked against the
+//! Every profile parameter is at the TR-069 path the schema table gives
+//! it (`phoneprov_profile::schema::tr069_path`: `TLS_Cipher_List` =
+//! `Device.X_CISCO_SecuritySettings.TLSCipherList`, the same mapping the
+//! ACS uses to accept XML names in tasks; every other one
+//! `Device.X_CISCO_Profile.<XML name>`, the TR-106 vendor-extension form,
+//! a `.` in the name written `_`), writable, `xsd:string` with the value
+//! exactly as the phone stores it. A phone's model holds exactly its
+//! product's non-indexed parameters (issue 16: no Wi-Fi profile on a
+//! CP-8851-3PCC); secrets read back empty. Values set by the ACS are checked against the
 //! schema (9007 with the reason). The Line table
 //! (`Device.Services.VoiceService.1.VoiceProfile.1.Line.{i}.`) is the
 //! AddObject/DeleteObject target; `DirectoryNumber` and `CallerIDName` of
@@ -27,8 +30,8 @@ use phoneprov_cwmp::{
 use phoneprov_phone::PhoneIdentity;
 use phoneprov_profile::schema;
 
-/// Where profile parameters without a schema path live.
-pub const PROFILE_PREFIX: &str = "Device.X_CISCO_Profile.";
+/// Where profile parameters without an explicit schema path live.
+pub use phoneprov_profile::schema::PROFILE_PREFIX;
 /// The Line table.
 pub const LINES: &str = "Device.Services.VoiceService.1.VoiceProfile.1.Line.";
 /// The ManagementServer object.
@@ -59,15 +62,17 @@ pub struct PhoneModel {
     pub mem: MemoryDataModel,
     /// `(XML name, value)` the ACS set, not yet sent to the phone.
     pending: Vec<(String, String)>,
+    /// The phone's product name (its model decides its parameters).
+    pn: String,
 }
 
-/// The TR-069 path of XML parameter `xml`; `None` for names that cannot
-/// be a path segment.
+/// The TR-069 path of XML parameter `xml`: the schema's (R-TR69-4:
+/// explicit, else `Device.X_CISCO_Profile.<name>` with `.` as `_`); for a
+/// name the schema does not know, the same form; `None` for names that
+/// cannot be a path segment.
 pub fn path_of(xml: &str) -> Option<String> {
-    if let Some(spec) = schema::lookup(xml) {
-        if let (schema::Index::None, Some(p)) = (spec.index, spec.tr069) {
-            return Some(p.to_string());
-        }
+    if let Some(p) = schema::tr069_path(xml) {
+        return Some(p);
     }
     let ok = !xml.is_empty()
         && xml
@@ -82,7 +87,20 @@ pub fn xml_of(path: &str) -> Option<String> {
         return Some(spec.prefix.to_string());
     }
     if let Some(rest) = path.strip_prefix(PROFILE_PREFIX) {
-        return (!rest.is_empty() && !rest.contains('.')).then(|| rest.to_string());
+        if rest.is_empty() || rest.contains('.') {
+            return None;
+        }
+        // An indexed name whose XML form has a dot (`G722.2_Enable_1_`).
+        let dotted = schema::all()
+            .iter()
+            .filter(|s| s.prefix.contains('.'))
+            .find_map(|s| {
+                let flat = s.prefix.replace('.', "_");
+                rest.strip_prefix(flat.as_str())
+                    .map(|tail| format!("{}{tail}", s.prefix))
+                    .filter(|n| schema::lookup(n).is_some())
+            });
+        return Some(dotted.unwrap_or_else(|| rest.to_string()));
     }
     let (n, leaf) = path.strip_prefix(LINES)?.split_once('.')?;
     let n: u16 = n.parse().ok().filter(|n| (1..=16).contains(n))?;
@@ -93,70 +111,91 @@ pub fn xml_of(path: &str) -> Option<String> {
     }
 }
 
-/// The non-indexed schema parameters: XML name, TR-069 path and factory
-/// default, computed once per process (a phone's model holds every one of
-/// them, and each session refreshes them all).
-struct SchemaPaths {
+/// A secret's value reads back empty over TR-069 (passwords, keys, PINs:
+/// the schema's secret flag; the agent's own `*Password` parameters too).
+fn is_secret_path(path: &str) -> bool {
+    path.ends_with("Password")
+        || xml_of(path)
+            .and_then(|x| schema::lookup(&x))
+            .is_some_and(|s| s.secret)
+}
+
+/// One model's non-indexed schema parameters (XML name, TR-069 path,
+/// factory default) and the data model every phone of it starts from;
+/// computed once per process and model (the last one: a product name the
+/// schema does not know, with every model's parameters).
+struct ModelTables {
     entries: Vec<(&'static str, String, &'static str)>,
     by_name: std::collections::HashMap<&'static str, usize>,
+    template: MemoryDataModel,
 }
 
-fn schema_paths() -> &'static SchemaPaths {
-    static PATHS: std::sync::OnceLock<SchemaPaths> = std::sync::OnceLock::new();
-    PATHS.get_or_init(|| {
-        let entries: Vec<_> = schema::all()
-            .iter()
-            .filter(|s| s.index == schema::Index::None)
-            .filter_map(|s| path_of(s.prefix).map(|p| (s.prefix, p, s.default)))
-            .collect();
-        let by_name = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _, _))| (*name, i))
-            .collect();
-        SchemaPaths { entries, by_name }
-    })
+fn tables(pn: &str) -> &'static ModelTables {
+    static T: std::sync::OnceLock<Vec<ModelTables>> = std::sync::OnceLock::new();
+    let all = T.get_or_init(|| {
+        let models = schema::models();
+        (0..=models.len())
+            .map(|i| build_tables(models.get(i)))
+            .collect()
+    });
+    let i = schema::model(pn)
+        .and_then(|m| schema::models().iter().position(|x| x.pn == m.pn))
+        .unwrap_or(all.len() - 1);
+    &all[i]
 }
 
-/// What every phone's model starts from, built once per process: the
-/// fixed DeviceInfo values, every non-indexed schema parameter at its
-/// default and the Line table. Cloning it is several times cheaper than
-/// inserting a few hundred parameters per phone (a fleet builds one model
-/// per phone at its first session).
-fn template() -> &'static MemoryDataModel {
-    static TEMPLATE: std::sync::OnceLock<MemoryDataModel> = std::sync::OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let mut m = MemoryDataModel::new();
-        for (n, v) in [
-            ("Device.RootDataModelVersion", "2.11"),
-            ("Device.DeviceInfo.Manufacturer", "Cisco"),
-            (CUSTOM_CA, "None"),
-        ] {
-            m.insert(n, v, ValueType::String, false);
+/// What every phone's model starts from: the fixed DeviceInfo values,
+/// every non-indexed parameter of its model at its default and the Line
+/// table. Cloning it is several times cheaper than inserting a few hundred
+/// parameters per phone (a fleet builds one model per phone at its first
+/// session).
+fn build_tables(model: Option<&schema::ModelInfo>) -> ModelTables {
+    let entries: Vec<_> = schema::all()
+        .iter()
+        .filter(|s| s.index == schema::Index::None)
+        .filter(|s| model.is_none_or(|m| s.models.contains(m)))
+        .filter_map(|s| path_of(s.prefix).map(|p| (s.prefix, p, s.default)))
+        .collect();
+    let by_name = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, _))| (*name, i))
+        .collect();
+    let mut m = MemoryDataModel::new();
+    for (n, v) in [
+        ("Device.RootDataModelVersion", "2.11"),
+        ("Device.DeviceInfo.Manufacturer", "Cisco"),
+        (CUSTOM_CA, "None"),
+    ] {
+        m.insert(n, v, ValueType::String, false);
+    }
+    m.add_table(
+        LINES,
+        &[
+            ("Enable", "false", ValueType::Boolean, true),
+            ("DirectoryNumber", "", ValueType::String, true),
+            ("CallerIDName", "", ValueType::String, true),
+        ],
+    );
+    for (_, path, default) in &entries {
+        if m.param(path).is_none() {
+            m.insert(path, default, ValueType::String, true);
         }
-        m.add_table(
-            LINES,
-            &[
-                ("Enable", "false", ValueType::Boolean, true),
-                ("DirectoryNumber", "", ValueType::String, true),
-                ("CallerIDName", "", ValueType::String, true),
-            ],
-        );
-        for (_, path, default) in &schema_paths().entries {
-            if m.param(path).is_none() {
-                m.insert(path, default, ValueType::String, true);
-            }
-        }
-        m
-    })
+    }
+    ModelTables {
+        entries,
+        by_name,
+        template: m,
+    }
 }
 
 impl PhoneModel {
-    /// The model of a phone with these explicit parameters: a copy of
-    /// the [`template`] (every schema parameter at its default, the Line
-    /// table), then the phone's own values.
+    /// The model of a phone with these explicit parameters: a copy of its
+    /// model's template (every schema parameter of the model at its
+    /// default, the Line table), then the phone's own values.
     pub fn new(id: &PhoneIdentity, explicit: &[(String, String)], ms: &MgmtInit) -> PhoneModel {
-        let mut m = template().clone();
+        let table = tables(&id.pn);
+        let mut m = table.template.clone();
         let oui = id.mac.get(..6).unwrap_or("000e08").to_ascii_uppercase();
         let mac = id
             .mac
@@ -206,9 +245,9 @@ impl PhoneModel {
         let mut model = PhoneModel {
             mem: m,
             pending: Vec::new(),
+            pn: id.pn.clone(),
         };
         // The template holds the defaults: only the explicit values differ.
-        let table = schema_paths();
         for (xml, value) in explicit {
             match table.by_name.get(xml.as_str()) {
                 Some(&i) => model.set_or_insert(&table.entries[i].1, value),
@@ -225,9 +264,9 @@ impl PhoneModel {
     /// Takes the phone's current values; a changed value of a parameter
     /// with notification on is recorded for `4 VALUE CHANGE`.
     pub fn refresh(&mut self, explicit: &[(String, String)], swver: &str) {
-        // Every non-indexed schema parameter (explicit value or default),
-        // then the explicit entries the schema table does not cover.
-        let table = schema_paths();
+        // Every non-indexed schema parameter of the model (explicit value
+        // or default), then the explicit entries the table does not cover.
+        let table = tables(&self.pn);
         let mut values: Vec<&str> = table.entries.iter().map(|(_, _, d)| *d).collect();
         let mut others = Vec::new();
         for (xml, value) in explicit {
@@ -283,7 +322,7 @@ impl DataModel for PhoneModel {
     fn get_values(&mut self, names: &[String]) -> Result<Vec<ParameterValue>, Fault> {
         let mut v = self.mem.get_values(names)?;
         for p in &mut v {
-            if p.name.ends_with("Password") {
+            if is_secret_path(&p.name) {
                 p.value.clear();
             }
         }
@@ -426,5 +465,42 @@ mod tests {
         assert!(!m.mem.has_active_change(), "the ACS's own write");
         m.refresh(&[("Resync_Periodic".into(), "900".into())], "11.0.1");
         assert!(m.mem.has_active_change());
+    }
+
+    #[test]
+    fn issue_16_a_phone_has_its_models_parameters_at_the_tables_paths() {
+        let wifi = "Device.X_CISCO_Profile.Wi-Fi_Enable";
+        let mut pn = id();
+        pn.pn = "CP-8851-3PCC".into();
+        let m = PhoneModel::new(&pn, &[], &MgmtInit::default());
+        assert!(m.mem.value(wifi).is_none(), "no Wi-Fi on an 8851");
+        assert_eq!(
+            m.mem.value("Device.X_CISCO_Profile.Primary_NTP_Server"),
+            Some("")
+        );
+        pn.pn = "CP-8861-3PCC".into();
+        let mut m = PhoneModel::new(
+            &pn,
+            &[("Admin_Password".into(), "s3cret".into())],
+            &MgmtInit::default(),
+        );
+        assert_eq!(m.mem.value(wifi), Some("Yes"));
+        // Secrets read back empty.
+        let p = "Device.X_CISCO_Profile.Admin_Password";
+        let v = m.get_values(&[p.to_string()]).unwrap();
+        assert_eq!(v[0].value, "");
+        // Names with a dot: `_` in the path, mapped back.
+        assert_eq!(
+            path_of("G722.2_Enable_1_").as_deref(),
+            Some("Device.X_CISCO_Profile.G722_2_Enable_1_")
+        );
+        assert_eq!(
+            xml_of("Device.X_CISCO_Profile.G722_2_Enable_1_").as_deref(),
+            Some("G722.2_Enable_1_")
+        );
+        assert_eq!(
+            xml_of("Device.X_CISCO_Profile.Enable_802_1X_Authentication").as_deref(),
+            Some("Enable_802.1X_Authentication")
+        );
     }
 }
