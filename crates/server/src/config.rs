@@ -412,6 +412,9 @@ pub struct Config {
     /// The timeline's retention (`[store] events_max_age`,
     /// `events_max_per_device`), pruned in the background by the writer.
     pub store: phoneprov_store::StoreSettings,
+    /// The access log (`[log] access`, `[log] format`); opened at start,
+    /// reopened (not re-read) on SIGHUP and SIGUSR1.
+    pub log: crate::access_log::LogConfig,
     /// The file it was read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,

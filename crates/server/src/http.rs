@@ -57,6 +57,8 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// The verified client certificate's identity (HTTPS only).
     pub identity: Option<PhoneIdentity>,
+    /// TLS version and resumption (HTTPS only), for the access log.
+    pub tls: Option<crate::access_log::TlsInfo>,
 }
 
 type Resp = Response<RespBody>;
@@ -78,12 +80,58 @@ pub async fn handle(
     // One consistent view of the config for the whole request.
     let policy = state.policy.load_full();
     let timeout = policy.config.request_timeout();
+    // The access log needs the request line after the request is consumed.
+    let access = state.access_log.enabled().then(|| {
+        let ua = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        (
+            std::time::Instant::now(),
+            req.method().clone(),
+            target,
+            req.version(),
+            ua,
+        )
+    });
     let resp = match tokio::time::timeout(timeout, route(&state, policy, &conn, req)).await {
         Ok(r) => r,
         Err(_) => simple(StatusCode::REQUEST_TIMEOUT, "request timed out\n"),
     };
-    let bytes = resp.body().size_hint().exact().unwrap_or(0);
+    let bytes = resp
+        .body()
+        .size_hint()
+        .exact()
+        .or_else(|| {
+            resp.headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+        })
+        .unwrap_or(0);
     record_code(conn.proto, resp.status().as_u16(), bytes);
+    if let Some((start, method, target, version, ua)) = access {
+        state.access_log.log(&crate::access_log::Entry {
+            proto: conn.proto,
+            client: conn.peer,
+            method: method.as_str(),
+            target: &target,
+            version: match version {
+                http::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            },
+            status: crate::access_log::Status::Http(resp.status().as_u16()),
+            bytes,
+            duration: start.elapsed(),
+            user_agent: ua.as_deref(),
+            tls: conn.tls,
+            cert_mac: conn.identity.as_ref().map(|i| i.mac.clone()),
+        });
+    }
     Ok(resp)
 }
 

@@ -73,6 +73,7 @@
 //! the Digest server side (no maintained crate manages server nonces; the
 //! `phoneprov-httpauth` crate will take over behind [`auth::Authenticator`]).
 
+pub mod access_log;
 pub mod auth;
 pub mod check;
 pub mod config;

@@ -81,6 +81,7 @@ fn ready(data: &Path, b: &Bound, warnings: &[String]) {
 struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
+    usr1: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -89,12 +90,16 @@ impl Signals {
         Signals {
             term: signal(SignalKind::terminate()).ok(),
             hup: signal(SignalKind::hangup()).ok(),
+            usr1: signal(SignalKind::user_defined1()).ok(),
         }
     }
 
-    /// Handles SIGHUP (reload) until SIGTERM or Ctrl-C.
+    /// Handles SIGHUP (reload) and SIGUSR1 (reopen the access log) until
+    /// SIGTERM or Ctrl-C.
     async fn wait_for_stop(mut self, server: &Server) {
-        let (Some(term), Some(hup)) = (self.term.as_mut(), self.hup.as_mut()) else {
+        let (Some(term), Some(hup), Some(usr1)) =
+            (self.term.as_mut(), self.hup.as_mut(), self.usr1.as_mut())
+        else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };
@@ -102,6 +107,7 @@ impl Signals {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return,
                 _ = term.recv() => return,
+                _ = usr1.recv() => server.state().access_log.reopen(),
                 _ = hup.recv() => match server.reload() {
                     Ok(generation) => eprintln!("phoneprov serve: reloaded config and templates (generation {generation})"),
                     Err(e) => eprintln!("phoneprov serve: reload failed, keeping the running config and templates: {e}"),

@@ -181,6 +181,13 @@ impl Server {
         let reader = ReadPool::open(&data)?;
         let status = StatusWriter::start(&data, cfg.store.retention())?;
         let services = Services::open(&data, &cfg)?;
+        let access_log =
+            crate::access_log::AccessLog::open(&cfg.log, &data).map_err(|message| {
+                ServerError::ConfigValue {
+                    file: "[log] access".into(),
+                    message,
+                }
+            })?;
 
         // Bind everything before serving anything: a port in use is one
         // clear error and nothing is left half-started.
@@ -252,6 +259,7 @@ impl Server {
             metrics,
             config_file: opts.config_file,
             overrides: opts.overrides,
+            access_log,
         });
         let _ = state_cell.set(state.clone());
 
@@ -426,6 +434,7 @@ async fn accept_loop(
                         peer,
                         local,
                         identity: None,
+                        tls: None,
                     });
                     let svc = hyper::service::service_fn(move |req| {
                         handle(state.clone(), conn.clone(), req)
@@ -445,16 +454,26 @@ async fn accept_loop(
                         crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
                         return;
                     };
-                    let identity = phoneprov_pki::identity_from_peer_certs(
-                        stream.get_ref().1.peer_certificates(),
-                    )
-                    .ok()
-                    .flatten();
+                    let tls_conn = stream.get_ref().1;
+                    let identity =
+                        phoneprov_pki::identity_from_peer_certs(tls_conn.peer_certificates())
+                            .ok()
+                            .flatten();
+                    let tls = crate::access_log::TlsInfo {
+                        version: match tls_conn.protocol_version() {
+                            Some(phoneprov_pki::rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+                            Some(phoneprov_pki::rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+                            _ => "TLS",
+                        },
+                        resumed: tls_conn.handshake_kind()
+                            == Some(phoneprov_pki::rustls::HandshakeKind::Resumed),
+                    };
                     let conn = Arc::new(ConnInfo {
                         proto,
                         peer,
                         local,
                         identity,
+                        tls: Some(tls),
                     });
                     let svc = hyper::service::service_fn(move |req| {
                         handle(state.clone(), conn.clone(), req)

@@ -65,6 +65,8 @@ pub struct AppState {
     pub config_file: Option<PathBuf>,
     /// Applied on top of every (re)loaded config file.
     pub overrides: Arc<dyn Fn(&mut Config) + Send + Sync>,
+    /// The access log (`[log]`), reopened on every reload.
+    pub access_log: crate::access_log::AccessLog,
 }
 
 impl std::fmt::Debug for AppState {
@@ -87,6 +89,8 @@ impl AppState {
     /// nothing changes and the error is returned (the caller logs it).
     /// Listener addresses are not changed by a reload.
     pub fn reload(&self) -> Result<u64, ServerError> {
+        // logrotate sends SIGHUP (or SIGUSR1) after moving the file.
+        self.access_log.reopen();
         let old = self.policy.load();
         let mut cfg = match &self.config_file {
             Some(p) => Config::load(p)?,

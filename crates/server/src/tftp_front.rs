@@ -26,14 +26,34 @@ pub struct TftpFront {
 
 impl Handler for TftpFront {
     async fn read(&self, request: ReadRequest) -> Result<Content, HandlerError> {
+        let start = std::time::Instant::now();
         let r = self.read_inner(&request).await;
-        match &r {
-            Ok(Content::Bytes(b)) => record(Proto::Tftp, "ok", b.len() as u64),
-            Ok(Content::Reader { size, .. }) => record(Proto::Tftp, "ok", size.unwrap_or(0)),
-            Err(HandlerError::NotFound(_)) => record(Proto::Tftp, "not-found", 0),
-            Err(HandlerError::AccessDenied(_)) => record(Proto::Tftp, "denied", 0),
-            Err(_) => record(Proto::Tftp, "error", 0),
-        }
+        let (outcome, bytes) = match &r {
+            Ok(Content::Bytes(b)) => ("ok", b.len() as u64),
+            Ok(Content::Reader { size, .. }) => ("ok", size.unwrap_or(0)),
+            Err(HandlerError::NotFound(_)) => ("not-found", 0),
+            Err(HandlerError::AccessDenied(_)) => ("denied", 0),
+            Err(_) => ("error", 0),
+        };
+        record(Proto::Tftp, outcome, bytes);
+        // The access log, like the metric, keeps the difference for the
+        // operator; the wire answer below does not.
+        self.state.access_log.log(&crate::access_log::Entry {
+            proto: Proto::Tftp,
+            client: request.client,
+            method: "RRQ",
+            target: &request.path,
+            version: match request.mode {
+                phoneprov_tftp::Mode::Netascii => "netascii",
+                _ => "octet",
+            },
+            status: crate::access_log::Status::Tftp(outcome),
+            bytes,
+            duration: start.elapsed(),
+            user_agent: None,
+            tls: None,
+            cert_mac: None,
+        });
         // Not there, not allowed, unknown, pending or refused device: one
         // answer on the wire (issue 12 item 5, and the same answer for
         // unknown and unauthorised devices); the metric above keeps the
