@@ -9,7 +9,8 @@
 //! It owns every table of that file and all SQL of phoneprov, behind typed
 //! repositories: the inventory and timeline ([`Inventory`], [`Timeline`]), the
 //! ACS's task queue and data-model cache ([`AcsRepo`]) and the activation
-//! service's bindings and codes ([`ActivationRepo`]). No SQLite type
+//! service's bindings and codes ([`ActivationRepo`]), named server secrets
+//! ([`SecretRepo`]). No SQLite type
 //! appears in their signatures; a PostgreSQL backend (issue 13) is a second
 //! implementation of the same traits.
 //!
@@ -23,7 +24,8 @@
 //! - `events`: the device timeline (`id`, `mac`, `at_ms`, `kind`, `outcome`,
 //!   `source_ip`, `message`), indexed by `(mac, id)`.
 //!
-//! - `acs_tasks`, `acs_datamodel` (version 2), `activation_*` (version 3).
+//! - `acs_tasks`, `acs_datamodel` (version 2), `activation_*` (version 3),
+//!   `events_by_time` (version 4), `secrets` (version 5).
 //!
 //! Details and the reasons for each choice are in `schema.rs`.
 //!
@@ -73,6 +75,7 @@ mod model;
 mod repo;
 mod retention;
 mod schema;
+mod secrets;
 mod store;
 mod writer;
 
@@ -96,5 +99,6 @@ pub use retention::{
     PRUNE_BATCH,
 };
 pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use secrets::SecretRepo;
 pub use store::{StatusUpdate, Store, DB_FILE};
 pub use writer::{Seen, StatusNote, TimelineWriter, FOLD_WINDOW, WRITER_QUEUE};

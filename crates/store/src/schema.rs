@@ -29,6 +29,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     SCHEMA_V2_ACS,
     SCHEMA_V3_ACTIVATION,
     SCHEMA_V4_RETENTION,
+    SCHEMA_V5_SECRETS,
 ];
 
 /// How long a writer waits for another process's write transaction (the
@@ -140,6 +141,15 @@ CREATE TABLE IF NOT EXISTS activation_codes (
 CREATE TABLE IF NOT EXISTS activation_short_codes (
     code       TEXT PRIMARY KEY,    -- 3 to 16 digits
     url        TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+";
+
+/// Version 5: named server secrets ([`crate::SecretRepo`]).
+const SCHEMA_V5_SECRETS: &str = "
+CREATE TABLE IF NOT EXISTS secrets (
+    name       TEXT    NOT NULL PRIMARY KEY,
+    value      BLOB    NOT NULL,               -- BYTEA in PostgreSQL
     created_ms INTEGER NOT NULL
 );
 ";

@@ -1,0 +1,78 @@
+//! [`SecretRepo`]: named server secrets kept in the database (version 5,
+//! table `secrets`), so that nodes sharing one database (issue 13) share
+//! them too: the Digest nonce secret (a nonce issued by one node is valid
+//! on another) and admin tokens. Today's single node still keeps its admin
+//! token in `DATA/admin.token` and draws its nonce secret at start; this
+//! repository is the storage those move to.
+//!
+//! [`SecretRepo::ensure_secret`] is "insert unless present, then read":
+//! two processes racing to create the same secret both end up with the
+//! one stored first (SQLite `ON CONFLICT DO NOTHING` under the write lock;
+//! the same statement in PostgreSQL).
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use crate::error::Result;
+use crate::model::now_ms;
+use crate::store::Store;
+
+/// Storage of named secrets.
+pub trait SecretRepo {
+    /// The secret called `name`, if stored.
+    fn secret(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// The secret called `name`: the stored one, or `fresh` stored now
+    /// when there is none (the first writer wins a race).
+    fn ensure_secret(&mut self, name: &str, fresh: &[u8]) -> Result<Vec<u8>>;
+}
+
+impl SecretRepo for Store {
+    fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn ensure_secret(&mut self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO secrets (name, value, created_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(name) DO NOTHING",
+            params![name, fresh, now_ms()],
+        )?;
+        let stored: Vec<u8> =
+            tx.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })?;
+        tx.commit()?;
+        Ok(stored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first secret stored under a name wins, across connections.
+    #[test]
+    fn the_first_stored_secret_wins_across_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Store::open(dir.path()).unwrap();
+        let mut b = Store::open(dir.path()).unwrap();
+        assert_eq!(a.secret("digest-nonce").unwrap(), None);
+        assert_eq!(a.ensure_secret("digest-nonce", b"first").unwrap(), b"first");
+        assert_eq!(
+            b.ensure_secret("digest-nonce", b"second").unwrap(),
+            b"first"
+        );
+        assert_eq!(
+            b.secret("digest-nonce").unwrap().as_deref(),
+            Some(&b"first"[..])
+        );
+        assert_eq!(b.ensure_secret("admin-token", b"t").unwrap(), b"t");
+    }
+}
