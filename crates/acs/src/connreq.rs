@@ -3,21 +3,19 @@
 //! (or Basic) credentials; `200`/`204` means the CPE will open a session
 //! with `6 CONNECTION REQUEST`.
 //!
-//! The client is hyper's HTTP/1 connection API on a plain `TcpStream`: two
-//! requests at most, no pool, no redirects, which is all a connection
-//! request needs. Only `http://` URLs: CPEs listen for connection
-//! requests on plain HTTP (TR-069 forbids requiring TLS for them).
+//! The client is the workspace's one HTTP stack towards phones,
+//! `phoneprov-transport` (the same one the push resync and the simulated
+//! phones use): two requests at most, no redirects, which is all a
+//! connection request needs. Only `http://` URLs: CPEs listen for
+//! connection requests on plain HTTP (TR-069 forbids requiring TLS for
+//! them).
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{AUTHORIZATION, HOST, WWW_AUTHENTICATE};
-use http::{Request, Uri};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use http::Uri;
 use phoneprov_httpauth::{authorization, best_challenge, parse_challenges, Credentials};
+use phoneprov_transport::{HttpClient, HttpClientConfig, HttpRequest};
 use serde::Serialize;
-use tokio::net::TcpStream;
 
 use crate::acs::Acs;
 use crate::error::AcsError;
@@ -36,39 +34,22 @@ pub struct ConnectionRequestOutcome {
     pub authenticated: bool,
 }
 
-async fn get_once(uri: &Uri, auth: Option<&str>) -> Result<(u16, Vec<String>), String> {
-    let host = uri.host().ok_or("the URL has no host")?;
-    let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
-    let driver = tokio::spawn(conn);
-    let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let authority = uri.authority().map_or(host, |a| a.as_str());
-    let mut req = Request::get(target).header(HOST, authority);
+async fn get_once(
+    client: &HttpClient,
+    url: &str,
+    auth: Option<&str>,
+) -> Result<(u16, Vec<String>), String> {
+    let mut req = HttpRequest::new("GET", url);
     if let Some(a) = auth {
-        req = req.header(AUTHORIZATION, a);
+        req = req.with_header("Authorization", a);
     }
-    let req = req
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("bad request: {e}"))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("request failed: {e}"))?;
-    let status = resp.status().as_u16();
+    let resp = client.send(req).await.map_err(|e| e.to_string())?;
     let challenges = resp
-        .headers()
-        .get_all(WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .header_all("www-authenticate")
+        .into_iter()
+        .map(str::to_string)
         .collect();
-    let _ = resp.into_body().collect().await;
-    driver.abort();
-    Ok((status, challenges))
+    Ok((resp.status, challenges))
 }
 
 /// Sends a connection request to `url` with `creds` for the 401.
@@ -86,8 +67,16 @@ pub async fn send_connection_request(
             "only http:// connection request URLs are supported".into(),
         ));
     }
+    // TLS is never used (http:// only), but the client wants a config.
+    let tls = phoneprov_pki::client_config(&phoneprov_pki::ClientTls::default())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut config = HttpClientConfig::new(tls);
+    config.connect_timeout = TIMEOUT;
+    config.request_timeout = TIMEOUT;
+    config.max_body = 64 << 10;
+    let client = HttpClient::new(config);
     let attempt = async {
-        let (status, challenges) = get_once(&uri, None).await?;
+        let (status, challenges) = get_once(&client, url, None).await?;
         if status != 401 {
             return Ok((status, false));
         }
@@ -102,7 +91,7 @@ pub async fn send_connection_request(
         let target = uri.path_and_query().map_or("/", |p| p.as_str());
         let cnonce = format!("{:016x}", rand::random::<u64>());
         let header = authorization(ch, creds, "GET", target, b"", &cnonce, 1);
-        let (status, _) = get_once(&uri, Some(&header)).await?;
+        let (status, _) = get_once(&client, url, Some(&header)).await?;
         Ok((status, true))
     };
     let (status, authenticated) = tokio::time::timeout(TIMEOUT, attempt)

@@ -56,8 +56,9 @@
 //! `phoneprov-store` (which owns all SQL), CWMP `phoneprov-cwmp`. What is written here is the glue no
 //! crate provides: session bookkeeping by connection and cookie, the task
 //! table, and the mapping of session events to rows. The connection
-//! request client is hyper's low-level HTTP/1 API rather than `reqwest`:
-//! it needs two requests and full control of the `Authorization` header.
+//! request client is `phoneprov-transport`'s, the one HTTP stack towards
+//! phones: two raw requests with full control of the `Authorization`
+//! header.
 
 mod acs;
 mod api;

@@ -30,8 +30,9 @@
 //! [`resync_device`].
 //!
 //! Choices: axum (the server's HTTP stack), `utoipa` for the OpenAPI
-//! document (derived from the handlers, so it cannot drift), reqwest with
-//! rustls/ring for pushes, the `metrics` facade for counters (exported by
+//! document (derived from the handlers, so it cannot drift),
+//! `phoneprov-transport` (the one HTTP client towards phones) for pushes,
+//! the `metrics` facade for counters (exported by
 //! the server's Prometheus recorder on `/metrics`; see [`metrics`]).
 //! The token comparison and the XML escape of the Execute object are the
 //! workspace's ones (`phoneprov_types::secret_eq`, `phoneprov_types::xml`).

@@ -9,14 +9,14 @@
 //!
 //! The rule is percent-encoded for the query (space, quotes, brackets, `%`,
 //! `&`, `+`, `#`, non-ASCII…; `/`, `:`, `$`, `=` and `-` stay readable) and
-//! XML-escaped for the attribute. Both escapes are a handful of lines,
-//! written here with `percent-encoding`'s set type rather than pulling in an
-//! XML writer for one attribute.
+//! XML-escaped for the attribute (`percent-encoding`'s set type, and the
+//! workspace's one XML escaper, `phoneprov_types::xml`).
 //!
-//! HTTP goes through `reqwest` with rustls on the *ring* provider (no
-//! OpenSSL, no aws-lc), no redirects followed (a phone does not redirect an
-//! admin request; following one could send the rule elsewhere), a 5 s
-//! connect and 15 s total timeout.
+//! HTTP goes through the workspace's one client stack towards phones,
+//! `phoneprov-transport` (hyper + rustls on the *ring* provider; TLS from
+//! `phoneprov_pki::client_config` with the public web roots), no redirects
+//! followed (a phone does not redirect an admin request; following one
+//! could send the rule elsewhere), a 5 s connect and 15 s total timeout.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -24,9 +24,10 @@ use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use phoneprov_store::{now_ms, EventKind, Mac, NewEvent, Store, StoreError};
+use phoneprov_transport::{HttpClient, HttpClientConfig, HttpRequest};
 use phoneprov_types::xml::{escape, XmlContext};
-use reqwest::Url;
 use serde::Serialize;
+use url::Url;
 use utoipa::ToSchema;
 
 /// How to deliver the resync request.
@@ -216,16 +217,17 @@ pub async fn push_resync(
 ) -> Result<PushOutcome, PushError> {
     let base = phone_base_url(phone)?;
     let rule = rule.filter(|r| !r.is_empty());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(15))
-        .user_agent(concat!("phoneprov/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| PushError::Unreachable {
+    let tls = phoneprov_pki::client_config(&phoneprov_pki::ClientTls::default()).map_err(|e| {
+        PushError::Unreachable {
             url: base.to_string(),
             cause: error_chain(&e),
-        })?;
+        }
+    })?;
+    let mut config = HttpClientConfig::new(tls);
+    config.connect_timeout = Duration::from_secs(5);
+    config.request_timeout = Duration::from_secs(15);
+    let client = HttpClient::new(config);
+    let user_agent = concat!("phoneprov/", env!("CARGO_PKG_VERSION"));
     let (url, request) = match method {
         PushMethod::Get => {
             let mut url = base
@@ -234,26 +236,28 @@ pub async fn push_resync(
             if let Some(r) = rule {
                 url.set_query(Some(&encode_rule_query(r)));
             }
-            (url.clone(), client.get(url))
+            let req = HttpRequest::new("GET", url.as_str()).with_header("User-Agent", user_agent);
+            (url, req)
         }
         PushMethod::ExecuteXml => {
             let url = base
                 .join("CGI/Execute")
                 .expect("a fixed relative path joins");
-            let req = client
-                .post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-                .body(execute_xml(rule));
+            let req = HttpRequest::new("POST", url.as_str())
+                .with_header("User-Agent", user_agent)
+                .with_header("Content-Type", "text/xml; charset=utf-8")
+                .with_body(execute_xml(rule));
             (url, req)
         }
     };
-    let unreachable = |e: reqwest::Error| PushError::Unreachable {
-        url: url.to_string(),
-        cause: error_chain(&e),
-    };
-    let resp = request.send().await.map_err(unreachable)?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(unreachable)?;
+    let resp = client
+        .send(request)
+        .await
+        .map_err(|e| PushError::Unreachable {
+            url: url.to_string(),
+            cause: error_chain(&e),
+        })?;
+    let (status, body) = (resp.status, resp.body);
     if !(200..300).contains(&status) {
         return Err(PushError::Refused {
             url: url.to_string(),
@@ -338,8 +342,7 @@ pub async fn resync_device(
     result
 }
 
-/// An error and its causes on one line (reqwest's own message is only
-/// "error sending request"; the reason is in the chain).
+/// An error and its causes on one line (the reason may sit in the chain).
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();

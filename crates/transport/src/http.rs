@@ -40,6 +40,29 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
 }
 
+impl HttpRequest {
+    /// A request with no headers and no body.
+    pub fn new(method: &str, url: &str) -> HttpRequest {
+        HttpRequest {
+            method: method.to_string(),
+            url: url.to_string(),
+            ..HttpRequest::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> HttpRequest {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> HttpRequest {
+        self.body = body.into();
+        self
+    }
+}
+
 /// What came back, raw: any status, no redirect followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
