@@ -6,14 +6,23 @@
 //! Execute object POSTed to `/CGI/Execute` with `--execute`. The push is
 //! recorded in the device's timeline (`phoneprov device events MAC`).
 //!
+//! With `--sip CONTACT` the request is a SIP `NOTIFY` with
+//! `Event: check-sync` (`;reboot=true` with `--reboot`; the Execute object
+//! as its body with `--rule`) sent to the phone's SIP contact the way a
+//! PBX does: UDP with RFC 3261 retransmission, TCP, or TLS (`sips:`,
+//! trusting `--sip-ca`), answering a Digest challenge with `--sip-user` /
+//! `--sip-password` (`phoneprov_transport::send_notify`).
+//!
 //! Exit codes: 0 the phone accepted (2xx); 1 the phone answered but refused
 //! (non-2xx: it is up, the request was wrong or not allowed); 2 everything
 //! else (bad MAC or address, no inventory, unreachable phone).
 
 use anyhow::Context;
 use clap::Args;
-use phoneprov_api::{resync_device, PushError, PushMethod};
+use phoneprov_api::{execute_xml, resync_device, PushError, PushMethod};
+use phoneprov_httpauth::Credentials;
 use phoneprov_store::Mac;
+use phoneprov_transport::{send_notify, NotifyOptions, SipContact};
 
 use crate::cmd_device::DataDir;
 
@@ -32,8 +41,29 @@ pub struct ResyncArgs {
     pub rule: Option<String>,
     /// POST the XML Execute object to /CGI/Execute instead of
     /// GET /admin/resync?RULE.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sip")]
     pub execute: bool,
+    /// Send a SIP NOTIFY (Event: check-sync) to this contact instead of an
+    /// HTTP request: sip:USER@HOST[:PORT][;transport=udp|tcp|tls] or sips:.
+    #[arg(long, value_name = "CONTACT", conflicts_with = "phone")]
+    pub sip: Option<String>,
+    /// With --sip: `check-sync;reboot=true` (the phone reboots, then resyncs).
+    #[arg(long, requires = "sip")]
+    pub reboot: bool,
+    /// With --sip: the user for a Digest challenge (the phone's line 1 user).
+    #[arg(long, requires = "sip", value_name = "USER")]
+    pub sip_user: Option<String>,
+    /// With --sip: the password for a Digest challenge.
+    #[arg(
+        long,
+        requires = "sip_user",
+        value_name = "PASSWORD",
+        env = "PHONEPROV_SIP_PASSWORD"
+    )]
+    pub sip_password: Option<String>,
+    /// With a sips: contact: the CA (PEM) that signed the phone's SIP certificate.
+    #[arg(long, requires = "sip", value_name = "FILE")]
+    pub sip_ca: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub data: DataDir,
 }
@@ -41,6 +71,9 @@ pub struct ResyncArgs {
 /// Runs `phoneprov device resync`; returns the process exit code.
 pub fn run_resync(args: ResyncArgs) -> anyhow::Result<i32> {
     let mac = Mac::parse(&args.mac)?;
+    if let Some(contact) = &args.sip {
+        return run_sip(&args, mac, contact);
+    }
     let method = if args.execute {
         PushMethod::ExecuteXml
     } else {
@@ -75,4 +108,66 @@ pub fn run_resync(args: ResyncArgs) -> anyhow::Result<i32> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `--sip CONTACT`: one NOTIFY check-sync transaction.
+fn run_sip(args: &ResyncArgs, mac: Mac, contact: &str) -> anyhow::Result<i32> {
+    let contact = SipContact::parse(contact)?;
+    let tls = match &args.sip_ca {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read --sip-ca {}", path.display()))?;
+            Some(phoneprov_pki::client_config(&phoneprov_pki::ClientTls {
+                trust_pem: Some(pem),
+                client_cert_pem: None,
+                client_key_pem: None,
+                validate_name: true,
+                cipher_list: None,
+            })?)
+        }
+        None => None,
+    };
+    let opts = NotifyOptions {
+        event: if args.reboot {
+            "check-sync;reboot=true".into()
+        } else {
+            "check-sync".into()
+        },
+        body: args.rule.as_deref().map(|r| {
+            (
+                "application/xml".to_string(),
+                execute_xml(Some(r)).into_bytes(),
+            )
+        }),
+        credentials: args
+            .sip_user
+            .as_ref()
+            .map(|u| Credentials::new(u, args.sip_password.clone().unwrap_or_default())),
+        tls,
+        t1: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let out = rt.block_on(send_notify(&contact, &opts))?;
+    let uri = contact.uri();
+    if (200..300).contains(&out.code) {
+        println!(
+            "resync requested from {mac}: SIP NOTIFY {uri} answered {} {} ({} sent)",
+            out.code, out.reason, out.transmissions
+        );
+        return Ok(0);
+    }
+    let hint = match out.code {
+        401 | 407 => "give the phone's line 1 credentials with --sip-user/--sip-password",
+        403 => "the phone does not take resyncs from SIP (Resync_From_SIP is No)",
+        489 => "the phone does not know the check-sync event",
+        _ => "see the phone's log",
+    };
+    eprintln!(
+        "phoneprov: error: the phone at {uri} refused the NOTIFY with {} {}; {hint}",
+        out.code, out.reason
+    );
+    Ok(1)
 }

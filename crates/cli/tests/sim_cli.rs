@@ -28,6 +28,20 @@ fn sim(args: &[&str]) -> Output {
     Command::new(BIN).arg("sim").args(args).output().unwrap()
 }
 
+/// Waits for a `sim --json` child to end well; its report and stdout.
+fn finish_json(mut g: Guard) -> (serde_json::Value, String) {
+    use std::io::Read;
+    let mut stdout = String::new();
+    g.0.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(g.0.wait().unwrap().success());
+    let v = serde_json::from_str(&stdout).unwrap();
+    (v, stdout)
+}
+
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -138,15 +152,77 @@ fn sim_listen_admin_resync_triggers_a_fetch() {
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    let mut stdout = String::new();
-    g.0.stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let status = g.0.wait().unwrap();
-    assert!(status.success());
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (v, stdout) = finish_json(g);
     assert_eq!(v["resyncs"]["A"], 1, "{stdout}");
+    assert_eq!(v["final_params"]["GPP_A"], "12345678");
+}
+
+/// R-RULE-6 both sides: `phoneprov device resync MAC --sip CONTACT` sends
+/// NOTIFY check-sync to a `phoneprov sim --sip-listen` phone (TCP, then
+/// UDP), which resyncs; with line 1's password the phone challenges and
+/// `--sip-user/--sip-password` answers; a wrong password exits 1.
+#[test]
+fn device_resync_sip_notify_resyncs_a_sim_phone() {
+    let server = profiles_server();
+    let port = server.port;
+    let sip = free_port();
+    let child = Command::new(BIN)
+        .args(["sim", "--json", "--duration", "5", "--sip-listen"])
+        .arg(format!("127.0.0.1:{sip}"))
+        .args(["--mac-base", "000e08000001", "--param"])
+        .arg(format!("Profile_Rule=http://127.0.0.1:{port}/basic.txt"))
+        .args([
+            "--param",
+            "Resync_On_Reset=No",
+            "--param",
+            "Resync_Periodic=0",
+            "--param",
+            "User_ID_1_=1001",
+            "--param",
+            "Password_1_=s3cret",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut g = Guard(child);
+    wait_tcp(sip, &mut g.0, std::path::Path::new("/dev/null"));
+    let resync = |contact: String, pass: &str| {
+        Command::new(BIN)
+            .args(["device", "resync", "000e08000001", "--sip", &contact])
+            .args(["--sip-user", "1001", "--sip-password", pass])
+            .output()
+            .unwrap()
+    };
+    let out = resync(
+        format!("sip:000e08000001@127.0.0.1:{sip};transport=tcp"),
+        "s3cret",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("answered 200 OK"), "{text}");
+    let out = resync(format!("sip:000e08000001@127.0.0.1:{sip}"), "wrong");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("401") && err.contains("--sip-password"),
+        "{err}"
+    );
+    let out = resync(format!("sip:000e08000001@127.0.0.1:{sip}"), "s3cret");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = resync("http://x".into(), "s3cret");
+    assert_eq!(out.status.code(), Some(2));
+    let (v, stdout) = finish_json(g);
+    assert_eq!(v["resyncs"]["A"], 2, "{stdout}");
     assert_eq!(v["final_params"]["GPP_A"], "12345678");
 }

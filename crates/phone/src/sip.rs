@@ -65,7 +65,7 @@ pub enum SipError {
     Incomplete,
     #[error("the message is not UTF-8 text in its header")]
     NotText,
-    #[error("bad request line {0:?}; expected `METHOD sip:URI SIP/2.0`")]
+    #[error("bad start line {0:?}; expected `METHOD sip:URI SIP/2.0` or `SIP/2.0 CODE REASON`")]
     RequestLine(String),
     #[error("bad header line {0:?}; expected `Name: value`")]
     Header(String),
@@ -191,29 +191,7 @@ impl SipRequest {
         if !token_ok || uri.is_empty() || !version.eq_ignore_ascii_case("SIP/2.0") {
             return Err(SipError::RequestLine(shorten(first)));
         }
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for line in lines {
-            if line.starts_with([' ', '\t']) {
-                // Folded continuation (RFC 3261 §7.3.1).
-                let Some(last) = headers.last_mut() else {
-                    return Err(SipError::Header(shorten(line)));
-                };
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-                continue;
-            }
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(SipError::Header(shorten(line)));
-            };
-            let name = name.trim();
-            if name.is_empty() || name.contains(' ') {
-                return Err(SipError::Header(shorten(line)));
-            }
-            if headers.len() >= MAX_HEADERS {
-                return Err(SipError::TooManyHeaders);
-            }
-            headers.push((expand(name).to_string(), value.trim().to_string()));
-        }
+        let headers = parse_headers(lines)?;
         let rest = &bytes[end..];
         for h in ["Via", "From", "To", "Call-ID", "CSeq"] {
             if header(&headers, h).is_none() {
@@ -234,6 +212,21 @@ impl SipRequest {
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         header(&self.headers, name)
+    }
+
+    /// The request as sent: start line, the headers in order,
+    /// `Content-Length` of the body (any given one is replaced), the body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut s = format!("{} {} SIP/2.0\r\n", self.method, self.uri);
+        for (k, v) in &self.headers {
+            if !k.eq_ignore_ascii_case("Content-Length") {
+                s.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        s.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
+        let mut b = s.into_bytes();
+        b.extend_from_slice(&self.body);
+        b
     }
 
     /// The `Event` package (`check-sync` of `check-sync;reboot=true`),
@@ -308,6 +301,83 @@ pub fn fuzz_entry(data: &[u8]) -> Result<SipRequest, SipError> {
     r
 }
 
+/// A SIP response (what a sender of requests reads back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipResponse {
+    pub code: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SipResponse {
+    /// Parses a response's status line and headers (the body is skipped).
+    pub fn parse(bytes: &[u8]) -> Result<SipResponse, SipError> {
+        if bytes.len() > MAX_MESSAGE {
+            return Err(SipError::TooLarge);
+        }
+        let end = head_end(bytes).ok_or(SipError::Incomplete)?;
+        let head = std::str::from_utf8(&bytes[..end - 4]).map_err(|_| SipError::NotText)?;
+        let mut lines = head.split("\r\n");
+        let first = lines.next().unwrap_or_default();
+        let mut parts = first.splitn(3, ' ');
+        let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
+            return Err(SipError::RequestLine(shorten(first)));
+        };
+        let code: u16 = match code.parse() {
+            Ok(c) if (100..700).contains(&c) && version.eq_ignore_ascii_case("SIP/2.0") => c,
+            _ => return Err(SipError::RequestLine(shorten(first))),
+        };
+        Ok(SipResponse {
+            code,
+            reason: parts.next().unwrap_or_default().to_string(),
+            headers: parse_headers(lines)?,
+        })
+    }
+
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// Every value of the header with this name.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Header lines, folded continuations joined, compact names expanded.
+fn parse_headers<'a>(
+    lines: impl Iterator<Item = &'a str>,
+) -> Result<Vec<(String, String)>, SipError> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            // Folded continuation (RFC 3261 §7.3.1).
+            let Some(last) = headers.last_mut() else {
+                return Err(SipError::Header(shorten(line)));
+            };
+            last.1.push(' ');
+            last.1.push_str(line.trim());
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(SipError::Header(shorten(line)));
+        };
+        let name = name.trim();
+        if name.is_empty() || name.contains(' ') {
+            return Err(SipError::Header(shorten(line)));
+        }
+        if headers.len() >= MAX_HEADERS {
+            return Err(SipError::TooManyHeaders);
+        }
+        headers.push((expand(name).to_string(), value.trim().to_string()));
+    }
+    Ok(headers)
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -363,7 +433,7 @@ mod tests {
     fn bad_input_is_an_error_not_a_panic() {
         for (bytes, want) in [
             (&b"hello"[..], "blank line"),
-            (b"NOTIFY sip:x\r\n\r\n", "request line"),
+            (b"NOTIFY sip:x\r\n\r\n", "start line"),
             (b"NOTIFY sip:x SIP/2.0\r\nVia x\r\n\r\n", "header line"),
             (b"NOTIFY sip:x SIP/2.0\r\nVia: x\r\n\r\n", "From"),
         ] {

@@ -19,6 +19,8 @@
 //! - [`DhcpLease`] / [`provisioning_target`]: which DHCP option names the
 //!   provisioning source (SPEC §8).
 //! - [`SyslogSender`]: RFC 3164 over UDP (SPEC §9).
+//! - [`send_notify`]: a SIP NOTIFY `check-sync` to a phone (R-RULE-6),
+//!   UDP with RFC 3261 retransmission, TCP or TLS, Digest on a challenge.
 //! - [`TlsSessions`]: TLS session resumption per phone (each phone offers
 //!   only its own sessions when it reconnects).
 //!
@@ -58,6 +60,7 @@ mod dhcp;
 mod error;
 mod http;
 mod resolve;
+mod sip;
 mod srv;
 mod syslog;
 mod tftp;
@@ -70,6 +73,10 @@ pub use dhcp::{
 pub use error::{ClassHint, TransportError};
 pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, HttpSession, Proxy};
 pub use resolve::Resolver;
+pub use sip::{
+    send_notify, NotifyOptions, NotifyOutcome, SipContact, SipSendError, SipTransportKind, SIP_T1,
+    SIP_T2,
+};
 pub use srv::{order_srv, resolve_srv, srv_name, SrvRecord, SrvResolution};
 pub use syslog::{format_rfc3164, SyslogSender, MAX_DATAGRAM, SYSLOG_PORT};
 pub use tftp::{tftp_get, TftpOptions, PHONE_TFTP_PORTS};

@@ -1,0 +1,195 @@
+//! `send_notify` (R-RULE-6, the PBX side of a SIP resync) against a real
+//! SIP peer: `sipp` (Debian `sip-tester`) as a UAS that receives the
+//! NOTIFY `check-sync` and answers 200 (UDP, TCP); one that answers late,
+//! so the NOTIFY is retransmitted per RFC 3261 (timer E); and one that
+//! challenges with 401 and checks the Digest answer (`verifyauth`).
+
+use std::time::Duration;
+
+use phoneprov_httpauth::Credentials;
+use phoneprov_testpeers::{free_port, open_tempdir, peer};
+use phoneprov_transport::{send_notify, NotifyOptions, SipContact};
+
+/// A sipp `<send>` of a final answer to the last request.
+fn answer(status: &str, next: &str) -> String {
+    format!(
+        r#"<send{next}>
+    <![CDATA[
+SIP/2.0 {status}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>"#
+    )
+}
+
+/// A UAS scenario: receive a NOTIFY with `Event: check-sync`, then `rest`.
+fn uas(rest: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="notify uas">
+  <recv request="NOTIFY">
+    <action>
+      <ereg regexp="check-sync" search_in="hdr" header="Event:" check_it="true" assign_to="ev"/>
+    </action>
+  </recv>
+  <Reference variables="ev"/>
+  {rest}
+</scenario>
+"#
+    )
+}
+
+/// Starts sipp as a UAS on a free port of 127.0.0.1 for one call.
+fn start_sipp(transport: &str, scenario: &str) -> (tokio::process::Child, u16, tempfile::TempDir) {
+    let dir = open_tempdir();
+    let sf = dir.path().join("uas.xml");
+    std::fs::write(&sf, scenario).unwrap();
+    let port = free_port();
+    let child = tokio::process::Command::new(peer("sipp"))
+        .arg("-sf")
+        .arg(&sf)
+        .args(["-m", "1", "-t", transport, "-i", "127.0.0.1"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-timeout",
+            "20s",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    (child, port, dir)
+}
+
+async fn sipp_ok(child: tokio::process::Child) {
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("sipp ends after its one call")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sipp UAS failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn opts() -> NotifyOptions {
+    NotifyOptions {
+        event: "check-sync".into(),
+        ..NotifyOptions::default()
+    }
+}
+
+/// Waits until a TCP listener is up on `port` (sipp binds after start).
+async fn wait_tcp(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sipp never listened on TCP {port}");
+}
+
+#[tokio::test]
+async fn r_rule_6_notify_over_udp_and_tcp_answered_200() {
+    let (child, port, _dir) = start_sipp("u1", &uas(&answer("200 OK", "")));
+    // Sent before sipp may be up: UDP retransmission covers the start.
+    let c = SipContact::parse(&format!("sip:000e08abcdef@127.0.0.1:{port}")).unwrap();
+    let out = send_notify(&c, &opts()).await.unwrap();
+    assert_eq!((out.code, out.reason.as_str()), (200, "OK"));
+    sipp_ok(child).await;
+
+    let (child, port, _dir) = start_sipp("t1", &uas(&answer("200 OK", "")));
+    wait_tcp(port).await;
+    let c = SipContact::parse(&format!("sip:000e08abcdef@127.0.0.1:{port};transport=tcp")).unwrap();
+    let out = send_notify(&c, &opts()).await.unwrap();
+    assert_eq!(out.code, 200);
+    assert_eq!(out.transmissions, 1, "no retransmission over TCP");
+    sipp_ok(child).await;
+}
+
+#[tokio::test]
+async fn r_rule_6_udp_retransmits_until_the_late_answer() {
+    let late = format!("<pause milliseconds=\"1800\"/>\n  {}", answer("200 OK", ""));
+    let (child, port, _dir) = start_sipp("u1", &uas(&late));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
+    let out = send_notify(&c, &opts()).await.unwrap();
+    assert_eq!(out.code, 200);
+    // Sent at 0, 0.5 s, 1.5 s (timer E doubling) before the answer at 1.8 s.
+    assert!(out.transmissions >= 3, "{out:?}");
+    sipp_ok(child).await;
+}
+
+#[tokio::test]
+async fn r_rule_6_digest_challenge_answered_or_reported() {
+    let challenge = r#"<send>
+    <![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="phone", nonce="4f6e3c2a1b", algorithm=MD5
+Content-Length: 0
+
+    ]]>
+  </send>"#;
+    let verify = format!(
+        r#"{challenge}
+  <recv request="NOTIFY">
+    <action>
+      <verifyauth assign_to="authvalid" username="pbx" password="s3cret"/>
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="goodauth"/>
+  {}
+  <label id="goodauth"/>
+  {}
+  <label id="done"/>"#,
+        answer("403 Forbidden", " next=\"done\""),
+        answer("200 OK", "")
+    );
+    let (child, port, _dir) = start_sipp("u1", &uas(&verify));
+    let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
+    let mut o = opts();
+    o.credentials = Some(Credentials::new("pbx", "s3cret"));
+    let out = send_notify(&c, &o).await.unwrap();
+    assert_eq!(out.code, 200, "sipp verified the Digest answer: {out:?}");
+    assert!(out.authenticated);
+    sipp_ok(child).await;
+
+    // Wrong password: sipp's verifyauth fails and it answers 403.
+    let (child, port, _dir) = start_sipp("u1", &uas(&verify));
+    let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
+    o.credentials = Some(Credentials::new("pbx", "wrong"));
+    let out = send_notify(&c, &o).await.unwrap();
+    assert_eq!(out.code, 403, "{out:?}");
+    sipp_ok(child).await;
+
+    // Without credentials the 401 is the final answer.
+    let (child, port, _dir) = start_sipp("u1", &uas(challenge));
+    let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
+    let out = send_notify(&c, &opts()).await.unwrap();
+    assert_eq!(out.code, 401);
+    assert!(!out.authenticated);
+    sipp_ok(child).await;
+}
