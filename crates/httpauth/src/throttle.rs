@@ -251,6 +251,15 @@ impl AuthGuard {
     }
 }
 
+/// The user name an `Authorization` header (Basic or Digest) claims, for
+/// the per-user count and the log line; `None` when it does not parse.
+pub fn claimed_user(header: &str) -> Option<String> {
+    match crate::server::parse_authorization(header).ok()? {
+        crate::server::Authorization::Basic { user, .. } => Some(user),
+        crate::server::Authorization::Digest(d) => Some(d.username),
+    }
+}
+
 /// `Retry-After` value for a wait: whole seconds, rounded up, at least 1.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.is_zero()))
@@ -362,6 +371,17 @@ mod tests {
             assert_eq!(t.failure(t0, A, Some("u")), Duration::ZERO);
         }
         assert_eq!(t.gate(t0, A), None);
+    }
+
+    #[test]
+    fn claimed_user_reads_basic_and_digest() {
+        assert_eq!(claimed_user("Basic YWxpY2U6cHc=").as_deref(), Some("alice"));
+        assert_eq!(
+            claimed_user(r#"Digest username="bob", realm="r", nonce="n", uri="/", response="00""#)
+                .as_deref(),
+            Some("bob")
+        );
+        assert_eq!(claimed_user("Bearer x"), None);
     }
 
     #[test]

@@ -415,6 +415,10 @@ pub struct Config {
     /// The access log (`[log] access`, `[log] format`); opened at start,
     /// reopened (not re-read) on SIGHUP and SIGUSR1.
     pub log: crate::access_log::LogConfig,
+    /// `[throttle]`: how failed authentication is slowed down on every
+    /// door (profiles, admin API, ACS); see [`phoneprov_httpauth::throttle`].
+    /// Read at start.
+    pub throttle: phoneprov_httpauth::ThrottleSettings,
     /// The file it was read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -22,8 +22,12 @@ pub enum Refusal {
         /// The certificate's MAC.
         cert_mac: String,
     },
-    /// Credentials missing or wrong (401 with these challenges).
-    Challenge(Vec<String>),
+    /// Credentials missing or wrong (401 with these challenges, sent after
+    /// holding the reply back this long: the throttle's per-user delay).
+    Challenge(Vec<String>, std::time::Duration),
+    /// This client address failed too often: 429 with `Retry-After`,
+    /// credentials not checked (issue 12 item 3).
+    Throttled(std::time::Duration),
     /// The inventory could not be read (503).
     Unavailable,
 }
@@ -101,6 +105,12 @@ fn decide_inner(
         }
     }
     let Some(device) = entry.device.as_deref() else {
+        // An unknown device that `[[auth]]` would cover (a MAC rule, or
+        // `all = true`) gets the same challenge as a known one, so the
+        // answer does not tell known from unknown MACs (issue 12 item 5).
+        if let (Some(rule), Some(c)) = (policy.auth_for(mac, None), req.credentials) {
+            authenticate(state, rule, &c, req.peer.ip())?;
+        }
         let register = policy.config.profiles.auto_register.then(|| {
             let mut nd = NewDevice::new(mac);
             nd.model = req
@@ -132,17 +142,7 @@ fn decide_inner(
         policy.auth_for(mac, device.group.as_deref()),
         req.credentials,
     ) {
-        match state
-            .auth
-            .check(c.method, c.uri, c.authorization, &rule.users, &rule.schemes)
-        {
-            AuthResult::Ok(_) => {}
-            AuthResult::Challenge { stale } => {
-                return Err(Refusal::Challenge(
-                    state.auth.challenges(&rule.schemes, stale),
-                ))
-            }
-        }
+        authenticate(state, rule, &c, req.peer.ip())?;
     }
     let preprov = policy
         .config
@@ -157,4 +157,48 @@ fn decide_inner(
     } else {
         Variant::Encrypted
     }))
+}
+
+/// Checks the credentials of a request that `rule` covers, through the
+/// throttle (issue 12 item 3): a client address past its free failures is
+/// refused unchecked until its delay has passed; a failure is logged and
+/// counted and its 401 held back by the user's delay; a success clears
+/// the address's strikes.
+fn authenticate(
+    state: &AppState,
+    rule: &crate::config::AuthRule,
+    c: &crate::extract::Credentials<'_>,
+    ip: std::net::IpAddr,
+) -> Result<(), Refusal> {
+    const DOOR: &str = "profile";
+    if c.authorization.is_some() {
+        if let Some(wait) = state.auth_guard.gate(DOOR, ip) {
+            return Err(Refusal::Throttled(wait));
+        }
+    }
+    match state
+        .auth
+        .check(c.method, c.uri, c.authorization, &rule.users, &rule.schemes)
+    {
+        AuthResult::Ok(_) => {
+            state.auth_guard.succeeded(ip);
+            Ok(())
+        }
+        AuthResult::Challenge { stale } => {
+            // No credentials yet (the first leg of Digest) or an expired
+            // nonce with the right password: not a failure.
+            let hold = match (c.authorization, stale) {
+                (Some(h), false) => state.auth_guard.failed(
+                    DOOR,
+                    ip,
+                    phoneprov_httpauth::throttle::claimed_user(h).as_deref(),
+                ),
+                _ => std::time::Duration::ZERO,
+            };
+            Err(Refusal::Challenge(
+                state.auth.challenges(&rule.schemes, stale),
+                hold,
+            ))
+        }
+    }
 }

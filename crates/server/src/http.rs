@@ -307,7 +307,17 @@ async fn respond(answer: Answer, parts: &http::request::Parts, head: bool) -> Re
             StatusCode::FORBIDDEN,
             "client certificate does not match this device\n",
         ),
-        Answer::Refused(Refusal::Challenge(challenges)) => {
+        Answer::Refused(Refusal::Throttled(wait)) => Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header(
+                header::RETRY_AFTER,
+                phoneprov_httpauth::retry_after_secs(wait),
+            )
+            .body(RespBody::full(Bytes::from_static(
+                b"too many failed authentications from this address; retry later\n",
+            )))
+            .expect("valid 429"),
+        Answer::Refused(Refusal::Challenge(challenges, _)) => {
             let mut b = Response::builder().status(StatusCode::UNAUTHORIZED);
             for c in challenges {
                 b = b.header(header::WWW_AUTHENTICATE, c);
@@ -487,7 +497,36 @@ async fn api(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -> 
     // The client address reaches the handlers as axum's `ConnectInfo`: the
     // activation service records it with each phone's query (R-ACT).
     parts.extensions.insert(conn.peer);
+    // The admin door of the throttle (issue 12 item 3): a request that
+    // presents a token is gated per address; a 401 for a presented token
+    // is a failure, anything else a success. (Requests without a token
+    // neither count nor clear: an attacker cannot reset its strikes with
+    // the public routes.)
+    const DOOR: &str = "admin";
+    let ip = conn.peer.ip();
+    let presented = parts.headers.contains_key(header::AUTHORIZATION);
+    if presented {
+        if let Some(wait) = state.auth_guard.gate(DOOR, ip) {
+            return Response::builder()
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .header(header::RETRY_AFTER, phoneprov_httpauth::retry_after_secs(wait))
+                .body(RespBody::full(Bytes::from_static(
+                    b"{\"error\":\"too many failed authentications from this address\",\"hint\":\"retry after the Retry-After delay with the token from admin.token\"}\n",
+                )))
+                .expect("valid 429");
+        }
+    }
     let resp = handler(Request::from_parts(parts, body)).await;
+    if presented {
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            let hold = state.auth_guard.failed(DOOR, ip, None);
+            if !hold.is_zero() {
+                tokio::time::sleep(hold).await;
+            }
+        } else {
+            state.auth_guard.succeeded(ip);
+        }
+    }
     let (parts, body) = resp.into_parts();
     Response::from_parts(parts, RespBody::full(body))
 }

@@ -161,6 +161,11 @@ async fn profile(
         Ok(a) => a,
         Err(refusal) => {
             record::refused(state, req, mac, &refusal);
+            if let Refusal::Challenge(_, hold) = &refusal {
+                if !hold.is_zero() {
+                    tokio::time::sleep(*hold).await;
+                }
+            }
             return Answer::Refused(refusal);
         }
     };

@@ -188,6 +188,7 @@ impl Server {
                     message,
                 }
             })?;
+        let auth_guard = Arc::new(phoneprov_httpauth::AuthGuard::new(cfg.throttle.clone()));
 
         // Bind everything before serving anything: a port in use is one
         // clear error and nothing is left half-started.
@@ -247,6 +248,7 @@ impl Server {
         };
         let state = Arc::new(AppState {
             auth: AppState::default_auth(&cfg),
+            auth_guard: auth_guard.clone(),
             cache: RenderCache::new(cfg.profiles.cache_entries),
             policy: ArcSwap::from_pointee(policy),
             templates: ArcSwap::from_pointee(templates),

@@ -55,6 +55,9 @@ pub struct AppState {
     pub cache: RenderCache,
     /// HTTP authentication backend.
     pub auth: Box<dyn Authenticator>,
+    /// Failed-authentication log, counters and slow-down, shared by every
+    /// door (issue 12 item 3).
+    pub auth_guard: Arc<phoneprov_httpauth::AuthGuard>,
     /// Where the listeners are.
     pub bound: Bound,
     /// Mounted `/api/` handler.
