@@ -96,6 +96,7 @@ mod server;
 mod services;
 pub mod state;
 pub mod store_io;
+pub mod syslog_filing;
 pub mod templates;
 mod tftp_front;
 mod tls;

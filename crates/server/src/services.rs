@@ -38,7 +38,7 @@ pub(crate) struct Services {
     pub acs: Option<phoneprov_acs::Acs>,
     /// The syslog filer when `[listen] syslog` is on (its thread runs
     /// from now on; it files what the receiver hands it).
-    pub filer: Option<phoneprov_syslog::StoreFiler>,
+    pub filer: Option<crate::syslog_filing::StoreFiler>,
 }
 
 fn setup_err<'a>(service: &'static str, data: &'a Path) -> impl Fn(String) -> ServerError + 'a {
@@ -80,10 +80,10 @@ impl Services {
                 let err = setup_err("syslog filer", data);
                 let store = phoneprov_store::Store::open(data).map_err(|e| err(e.to_string()))?;
                 let index =
-                    phoneprov_syslog::IpIndex::load(&store).map_err(|e| err(e.to_string()))?;
+                    crate::syslog_filing::IpIndex::load(&store).map_err(|e| err(e.to_string()))?;
                 let writer = phoneprov_store::TimelineWriter::for_dir(data)
                     .map_err(|e| err(e.to_string()))?;
-                Some(phoneprov_syslog::StoreFiler::spawn(
+                Some(crate::syslog_filing::StoreFiler::spawn(
                     writer,
                     index,
                     SYSLOG_QUEUE,
@@ -99,7 +99,7 @@ impl Services {
 /// the filer once everything it was handed is written.
 pub(crate) fn spawn_syslog(
     socket: UdpSocket,
-    filer: phoneprov_syslog::StoreFiler,
+    filer: crate::syslog_filing::StoreFiler,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {

@@ -12,9 +12,11 @@
 //! - [`find_mac`] and [`classify`]: whose message it is and which of the six
 //!   R-LOG events (resync/upgrade × request/success/failure) it reports.
 //! - [`run_receiver`]: the tokio UDP loop calling a sink with [`Received`].
-//! - [`file_received`] / [`StoreFiler`]: file a message into the store
-//!   (`EventKind::Syslog` with the reported [`Outcome`](phoneprov_store::Outcome)),
-//!   matched by MAC in the text, else by sender IP through [`IpIndex`].
+//!
+//! No storage here: filing a message into the device timeline (matched by
+//! MAC in the text, else by sender IP) is the server's
+//! (`phoneprov_server::syslog_filing`), so this crate depends on no
+//! database and the phone-side tools can use the parser alone.
 //!
 //! ```
 //! use phoneprov_syslog::{parse, classify, find_mac, PhoneLogKind};
@@ -35,16 +37,11 @@
 //! tests. MAC spellings are `phoneprov_types::Mac`'s.
 
 mod classify;
-mod filing;
 mod message;
 mod parse;
 mod receiver;
 
 pub use classify::{classify, find_mac, PhoneLogKind};
-pub use filing::{
-    file_received, match_received, outcome_of, Filed, FilerCounters, FilerStats, IpIndex,
-    MatchedBy, StoreFiler,
-};
 pub use message::{Format, SdElement, SyslogMessage};
 pub use parse::{parse, DEFAULT_PRI};
 pub use receiver::{run_receiver, ReceiveError, Received, MAX_DATAGRAM};

@@ -2,8 +2,8 @@
 //! each, hand the result to a sink.
 //!
 //! The sink is a plain `Fn(Received)` called on the receive task, so it must
-//! not block: filing into SQLite is done by [`crate::StoreFiler`] on its own
-//! thread behind a bounded queue, whose `sink()` only enqueues.
+//! not block: the server's filer (`phoneprov_server::syslog_filing`) works on
+//! its own thread behind a bounded queue, and its `sink()` only enqueues.
 //!
 //! Each message counts in `phoneprov_syslog_messages_total{kind}` (the
 //! [`PhoneLogKind`] name) through the `metrics` facade, which the server's
@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use phoneprov_store::{now_ms, Mac, Outcome};
+use phoneprov_types::Mac;
 use tokio::net::UdpSocket;
 
 use crate::classify::{classify, find_mac, PhoneLogKind};
@@ -69,13 +69,6 @@ impl Received {
             kind,
         }
     }
-
-    /// The R-RESULT outcome the phone reported, if any (see
-    /// [`crate::outcome_of`]): what a server that files events itself
-    /// stores with the event.
-    pub fn outcome(&self) -> Option<Outcome> {
-        crate::filing::outcome_of(self.kind, &self.message.msg)
-    }
 }
 
 /// Receives syslog datagrams on `socket` until `shutdown` completes,
@@ -96,7 +89,7 @@ where
             _ = &mut shutdown => return Ok(()),
             got = socket.recv_from(&mut buf) => match got {
                 Ok((n, from)) => {
-                    let r = Received::from_datagram(from, now_ms(), &buf[..n]);
+                    let r = Received::from_datagram(from, unix_ms(), &buf[..n]);
                     metrics::counter!("phoneprov_syslog_messages_total", "kind" => r.kind.as_str())
                         .increment(1);
                     sink(r)
@@ -119,4 +112,11 @@ where
             }
         }
     }
+}
+
+/// Now, Unix ms (the receive time that is filed).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

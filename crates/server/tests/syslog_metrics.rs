@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use phoneprov_server::syslog_filing::{IpIndex, StoreFiler};
 use phoneprov_store::{Mac, NewDevice, Store};
-use phoneprov_syslog::{run_receiver, IpIndex, StoreFiler};
+use phoneprov_syslog::run_receiver;
 use tokio::net::UdpSocket;
 
 #[tokio::test]

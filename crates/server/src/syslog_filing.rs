@@ -29,8 +29,7 @@ use phoneprov_store::{
     EventKind, Mac, NewEvent, Outcome, StatusNote, Store, StoreError, TimelineWriter,
 };
 
-use crate::classify::PhoneLogKind;
-use crate::receiver::Received;
+use phoneprov_syslog::{PhoneLogKind, Received};
 
 /// Where a device was last seen: IP → MAC.
 #[derive(Debug, Default, Clone)]
@@ -242,7 +241,8 @@ impl FilerCounters {
 /// ```no_run
 /// # async fn serve(store: phoneprov_store::Store, sock: tokio::net::UdpSocket) {
 /// use phoneprov_store::TimelineWriter;
-/// use phoneprov_syslog::{run_receiver, IpIndex, StoreFiler};
+/// use phoneprov_server::syslog_filing::{IpIndex, StoreFiler};
+/// use phoneprov_syslog::run_receiver;
 /// let index = IpIndex::load(&store).unwrap();
 /// let writer = TimelineWriter::for_dir(std::path::Path::new("phoneprov-data")).unwrap();
 /// let filer = StoreFiler::spawn(writer, index, 10_000);
@@ -304,7 +304,7 @@ impl StoreFiler {
         }
     }
 
-    /// A sink for [`crate::run_receiver`]: enqueues without blocking,
+    /// A sink for [`phoneprov_syslog::run_receiver`]: enqueues without blocking,
     /// counting a message as dropped when the queue is full.
     pub fn sink(&self) -> impl Fn(Received) + Send + Sync + 'static {
         let tx = self.tx.clone();

@@ -4,8 +4,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use phoneprov_server::syslog_filing::{file_received, outcome_of, IpIndex, MatchedBy};
 use phoneprov_store::{EventKind, Mac, NewDevice, Outcome, Store};
-use phoneprov_syslog::{file_received, IpIndex, MatchedBy, PhoneLogKind, Received};
+use phoneprov_syslog::{PhoneLogKind, Received};
 
 fn rx(ip: &str, text: &str) -> Received {
     let from = SocketAddr::new(ip.parse().unwrap(), 514);
@@ -80,7 +81,7 @@ fn unknown_mac_is_still_filed_as_an_event() {
         "<134>CP-8841-3PCC 0a0b0c0d0e0f -- Upgrade failed: corrupt image",
     );
     assert_eq!(r.kind, PhoneLogKind::UpgradeFailure);
-    assert_eq!(r.outcome(), Some(Outcome::Corrupt));
+    assert_eq!(outcome_of(r.kind, &r.message.msg), Some(Outcome::Corrupt));
     let f = file_received(&mut store, &mut idx, &r).unwrap().unwrap();
     let ev = store.events(f.mac, 10).unwrap();
     assert_eq!(ev.len(), 1);

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use phoneprov_server::syslog_filing::{IpIndex, StoreFiler};
 use phoneprov_store::{EventKind, Mac, NewDevice, Outcome, Store};
-use phoneprov_syslog::{run_receiver, Format, IpIndex, PhoneLogKind, Received, StoreFiler};
+use phoneprov_syslog::{run_receiver, Format, PhoneLogKind, Received};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
