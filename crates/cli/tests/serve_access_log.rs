@@ -185,3 +185,33 @@ fn an_access_log_that_cannot_be_opened_stops_serve_with_one_line() {
     assert!(err.contains("/nonexistent-dir/a.log"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_refused_client_certificate_is_an_access_line_and_a_warning() {
+    let s = start_with(
+        Some("[tls]\nclient_auth = \"required\"\n[log]\naccess = \"access.log\"\n"),
+        &[],
+        |d| add_device(d, MAC, &[]),
+    );
+    // No client certificate in required mode: the handshake is refused.
+    let (code, _) = curl(&[
+        "--cacert",
+        s.ca_pem().to_str().unwrap(),
+        &s.https_url("/x.cfg"),
+    ]);
+    assert_eq!(code, 0, "served without a client certificate");
+    let l = lines(&s.data().join("access.log"), 1);
+    assert!(
+        l[0].starts_with("127.0.0.1 - - [") && l[0].contains("] \"- - -\" tls-refused 0 "),
+        "{}",
+        l[0]
+    );
+    assert!(l[0].contains("proto=https"), "{}", l[0]);
+    let warn = s.stderr_until("TLS client certificate refused", Duration::from_secs(10));
+    let line = warn
+        .iter()
+        .find(|l| l.contains("TLS client certificate refused"))
+        .unwrap_or_else(|| panic!("no warning on stderr: {warn:?}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("client=127.0.0.1"), "{line}");
+}

@@ -17,6 +17,11 @@
 //! the line is dropped and counted in `phoneprov_access_log_dropped_total`.
 //! [`AccessLog::reopen`] (SIGHUP, SIGUSR1) reopens the file for logrotate.
 //!
+//! A TLS handshake that fails (a refused client certificate among others)
+//! gets a line too, `"- - -" tls-refused`, and refused client certificates
+//! a WARN on stderr naming the client address (fail2ban-friendly:
+//! `TLS client certificate refused client=ADDR reason=...`).
+//!
 //! Limitation: a TFTP line is written when the read request is answered
 //! (file found or refused, its size), not when the transfer ends.
 
@@ -106,8 +111,9 @@ pub struct Entry<'a> {
 pub enum Status {
     /// HTTP.
     Http(u16),
-    /// TFTP: `ok`, `not-found`, `denied`, `error`.
-    Tftp(&'static str),
+    /// TFTP: `ok`, `not-found`, `denied`, `error`; HTTPS before any
+    /// request: `tls-refused` (handshake failed or timed out).
+    Outcome(&'static str),
 }
 
 enum Msg {
@@ -243,7 +249,7 @@ fn write_loop(rx: Receiver<Msg>, sink: Sink, out: Box<dyn Write + Send>) {
 fn status_text(s: Status) -> String {
     match s {
         Status::Http(c) => c.to_string(),
-        Status::Tftp(o) => o.to_string(),
+        Status::Outcome(o) => o.to_string(),
     }
 }
 
@@ -292,7 +298,7 @@ fn json_line(e: &Entry<'_>, now: SystemTime) -> String {
     });
     v["status"] = match e.status {
         Status::Http(c) => serde_json::json!(c),
-        Status::Tftp(o) => serde_json::json!(o),
+        Status::Outcome(o) => serde_json::json!(o),
     };
     if let Some(t) = e.tls {
         v["tls"] = serde_json::json!(t.version);

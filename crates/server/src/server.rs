@@ -452,9 +452,18 @@ async fn accept_loop(
                     // 0.07 % of 100 000 phones off (class C).
                     let limit = state.policy.load().config.request_timeout();
                     let hs = tokio::time::timeout(limit, acceptor.accept(tcp)).await;
-                    let Ok(Ok(stream)) = hs else {
-                        crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
-                        return;
+                    let stream = match hs {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                            tls_refused(&state, peer, false, Some(e));
+                            return;
+                        }
+                        Err(_) => {
+                            crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                            tls_refused(&state, peer, true, None);
+                            return;
+                        }
                     };
                     let tls_conn = stream.get_ref().1;
                     let identity =
@@ -494,4 +503,36 @@ async fn accept_loop(
     {
         tracing::warn!("some connections were still open after the drain period");
     }
+}
+
+/// A failed TLS handshake: an access-log line, and a WARN naming the
+/// client when its certificate was refused (missing in `required` mode,
+/// or not from the client CA); other failures (scanners, timeouts) are
+/// DEBUG only.
+fn tls_refused(state: &AppState, peer: SocketAddr, timed_out: bool, error: Option<std::io::Error>) {
+    use phoneprov_pki::rustls::Error as TlsError;
+    let tls_error = error
+        .as_ref()
+        .and_then(|e| e.get_ref())
+        .and_then(|e| e.downcast_ref::<TlsError>());
+    match tls_error {
+        Some(e @ (TlsError::InvalidCertificate(_) | TlsError::NoCertificatesPresented)) => {
+            tracing::warn!(client = %peer.ip(), reason = %e, "TLS client certificate refused");
+        }
+        _ if timed_out => tracing::debug!(client = %peer.ip(), "TLS handshake timed out"),
+        _ => tracing::debug!(client = %peer.ip(), error = ?error, "TLS handshake failed"),
+    }
+    state.access_log.log(&crate::access_log::Entry {
+        proto: Proto::Https,
+        client: peer,
+        method: "-",
+        target: "-",
+        version: "-",
+        status: crate::access_log::Status::Outcome("tls-refused"),
+        bytes: 0,
+        duration: std::time::Duration::ZERO,
+        user_agent: None,
+        tls: None,
+        cert_mac: None,
+    });
 }

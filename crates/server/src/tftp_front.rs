@@ -47,7 +47,7 @@ impl Handler for TftpFront {
                 phoneprov_tftp::Mode::Netascii => "netascii",
                 _ => "octet",
             },
-            status: crate::access_log::Status::Tftp(outcome),
+            status: crate::access_log::Status::Outcome(outcome),
             bytes,
             duration: start.elapsed(),
             user_agent: None,
