@@ -11,6 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use phoneprov_profile::lint::lint_bytes;
 use phoneprov_profile::schema;
 use phoneprov_profile::FlatProfile;
+use phoneprov_types::xml::{escape, XmlContext};
 use std::hint::black_box;
 
 fn realistic_profile() -> String {
@@ -107,7 +108,7 @@ fn full_cfg() -> String {
             }
             lines.push(format!(
                 "<{name} ua=\"na\">{}</{name}>",
-                xml_escape(spec.default)
+                escape(spec.default, XmlContext::Text)
             ));
         }
     }
@@ -121,12 +122,6 @@ fn full_cfg() -> String {
         std::fs::write(out, &xml).expect("write PHONEPROV_BENCH_CFG_OUT");
     }
     xml
-}
-
-fn xml_escape(v: &str) -> String {
-    v.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn bench(c: &mut Criterion) {
