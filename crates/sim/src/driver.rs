@@ -91,6 +91,9 @@ pub(crate) struct PhoneTask {
     pub activation: Option<ActivationExec>,
     /// Where SIP answers go (`--sip-listen`).
     pub sip: Option<Arc<crate::sip::SipListener>>,
+    /// The lease's options 6, 15, 42 (NTP), 56 (message) for the status
+    /// page (shared by the fleet).
+    pub lease_status: Arc<serde_json::Value>,
 }
 
 type Transfer = Pin<Box<dyn Future<Output = (FetchRequest, Executed)> + Send>>;
@@ -130,10 +133,11 @@ fn shown_params(phone: &Phone) -> serde_json::Map<String, serde_json::Value> {
         .collect()
 }
 
-/// The status page: the device's, with every parameter value.
-fn status_of(dev: &Device) -> serde_json::Value {
+/// The status page: the device's, with the lease and every parameter value.
+fn status_of(dev: &Device, lease: &serde_json::Value) -> serde_json::Value {
     let mut s = dev.status_json();
     if let Some(obj) = s.as_object_mut() {
+        obj.insert("dhcp".into(), lease.clone());
         let params = shown_params(dev.engine());
         obj.insert("params".into(), serde_json::Value::Object(params));
     }
@@ -321,7 +325,7 @@ impl PhoneTask {
                         }
                         dev.handle_input(input, now(skew));
                     }
-                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&dev)); }
+                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&dev, &self.lease_status)); }
                     Some(Control::Params(reply)) => {
                         let _ = reply.send(PhoneParams {
                             values: param_values(dev.engine()),
@@ -349,7 +353,9 @@ impl PhoneTask {
             last_class: stats.last_class,
             last_error: stats.last_error.clone(),
             params: self.keep_params.then(|| param_values(dev.engine())),
-            status: self.keep_params.then(|| status_of(&dev)),
+            status: self
+                .keep_params
+                .then(|| status_of(&dev, &self.lease_status)),
             customization: dev.customization(),
         }
     }

@@ -28,6 +28,38 @@ pub struct LeaseEffect {
     pub profile_rule: Option<String>,
     /// Option 43/125 named a TR-069 ACS (the CPE agent uses it, R-TR69-1).
     pub acs_url: Option<String>,
+    /// Option 6: DNS servers (the first one resolves host and SRV names
+    /// when `--dns` is not given, R-DHCP-2).
+    pub dns_servers: Vec<String>,
+    /// Option 15: the domain name.
+    pub domain: Option<String>,
+    /// Option 42: NTP servers (shown in each phone's status).
+    pub ntp_servers: Vec<String>,
+    /// Option 56: the server's message (shown in each phone's status).
+    pub message: Option<String>,
+}
+
+impl LeaseEffect {
+    /// The `dhcp` object of a phone's status page.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dns_servers": self.dns_servers,
+            "domain": self.domain,
+            "ntp_servers": self.ntp_servers,
+            "message": self.message,
+        })
+    }
+}
+
+/// `a, b c` → `["a", "b", "c"]` (option lists are comma or space separated).
+fn list(v: Option<&String>) -> Vec<String> {
+    v.map(|v| {
+        v.split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 impl LeaseEffect {
@@ -44,7 +76,20 @@ pub fn lease_effect(cfg: &SimConfig) -> LeaseEffect {
     let order = cfg
         .param("DHCP_Option_To_Use")
         .unwrap_or(DEFAULT_DHCP_OPTION_ORDER);
-    let mut e = LeaseEffect::default();
+    let o = &cfg.lease.options;
+    let mut e = LeaseEffect {
+        dns_servers: list(o.get(&6)),
+        domain: o
+            .get(&15)
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty()),
+        ntp_servers: list(o.get(&42)),
+        message: o
+            .get(&56)
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty()),
+        ..LeaseEffect::default()
+    };
     match provisioning_target(&cfg.lease, order) {
         Some(DhcpTarget::TftpServer(s)) | Some(DhcpTarget::ProvisioningServerIp(s)) => {
             e.default_server = Some(s)
@@ -88,10 +133,19 @@ impl ShutdownHandle {
 impl Fleet {
     /// Binds the trigger listener (if any) and powers the phones on. Must
     /// run inside a tokio runtime.
-    pub async fn start(cfg: SimConfig) -> Result<Fleet, SimError> {
+    pub async fn start(mut cfg: SimConfig) -> Result<Fleet, SimError> {
         cfg.validate()?;
         raise_fd_limit(cfg.concurrency);
         let lease = lease_effect(&cfg);
+        if cfg.dns.is_none() {
+            // R-DHCP-2: option 6 names the DNS server the phone asks.
+            cfg.dns = lease
+                .dns_servers
+                .iter()
+                .find_map(|s| s.parse::<std::net::IpAddr>().ok())
+                .map(|ip| SocketAddr::new(ip, 53));
+        }
+        let lease_status = Arc::new(lease.status());
         let net = Arc::new(Net::new(&cfg));
         let stats = Arc::new(FleetStats::default());
         let mut cpe = crate::cpe::CpeFleet::start(&cfg, stats.clone()).await?;
@@ -179,6 +233,7 @@ impl Fleet {
                 keep_params,
                 activation: activation_exec,
                 sip: sip.as_ref().map(|(l, _)| l.clone()),
+                lease_status: lease_status.clone(),
                 cpe_events,
             };
             let stats2 = stats.clone();
@@ -373,5 +428,25 @@ mod tests {
         cfg.params.push(("Profile_Rule".into(), "/x.cfg".into()));
         cfg.params.push(("DHCP_Option_To_Use".into(), "160".into()));
         assert_eq!(lease_effect(&cfg).profile_rule, None);
+    }
+
+    #[test]
+    fn r_dhcp_2_options_6_15_42_56() {
+        let mut cfg = SimConfig::new(1);
+        cfg.lease = DhcpLease::parse([
+            "6=10.0.0.53, 10.0.0.54",
+            "15=example.test",
+            "42=10.0.0.123 10.0.0.124",
+            "56=Welcome to the lab",
+        ])
+        .unwrap();
+        let e = lease_effect(&cfg);
+        assert_eq!(e.dns_servers, ["10.0.0.53", "10.0.0.54"]);
+        assert_eq!(e.domain.as_deref(), Some("example.test"));
+        assert_eq!(e.ntp_servers, ["10.0.0.123", "10.0.0.124"]);
+        let s = e.status();
+        assert_eq!(s["message"], "Welcome to the lab");
+        assert_eq!(s["ntp_servers"][1], "10.0.0.124");
+        assert!(!e.gives_server(), "6/15/42/56 name no provisioning server");
     }
 }

@@ -118,7 +118,11 @@ async fn wait_resyncs(fleet: &Fleet, n: u64) {
 async fn r_rule_6_sipp_notify_check_sync_over_udp_and_tcp_resyncs() {
     let n = Nginx::start("", "", |_| {});
     n.write("a.xml", b"<flat-profile><GPP_A>sip</GPP_A></flat-profile>");
-    let fleet = Fleet::start(fleet_cfg(&n, &[])).await.unwrap();
+    let mut cfg = fleet_cfg(&n, &[]);
+    // R-DHCP-2: options 42 (NTP) and 56 (message) show in the status.
+    cfg.lease =
+        phoneprov_sim::DhcpLease::parse(["42=10.0.0.123", "56=Welcome to the lab"]).unwrap();
+    let fleet = Fleet::start(cfg).await.unwrap();
     let addr = fleet.sip_addr().unwrap();
     sipp(addr, "u1", &scenario(r#"<recv response="200"/>"#)).await;
     wait_resyncs(&fleet, 1).await;
@@ -128,6 +132,10 @@ async fn r_rule_6_sipp_notify_check_sync_over_udp_and_tcp_resyncs() {
     let report = fleet.wait().await;
     assert_eq!(report.resyncs.a, 2, "{}", report.to_text());
     assert_eq!(common::param(&report, "GPP_A").as_deref(), Some("sip"));
+    let status = report.status.as_ref().unwrap();
+    assert_eq!(status["dhcp"]["ntp_servers"][0], "10.0.0.123");
+    assert_eq!(status["dhcp"]["message"], "Welcome to the lab");
+    assert_eq!(status["sip"]["notifies"], 2);
 }
 
 #[tokio::test]
