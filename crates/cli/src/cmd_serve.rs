@@ -59,8 +59,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         syslog: args.syslog,
         acs: args.acs,
     };
-    // --config, else /etc/phoneprov/phoneprov.toml when it exists; --data,
-    // else data_dir, else /var/lib/phoneprov or ./phoneprov-data.
     let resolved = crate::sysconf::DataArgs {
         data: args.data,
         config: args.config,
