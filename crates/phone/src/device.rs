@@ -39,7 +39,7 @@
 //! or `resync` resyncs when `Resync_From_SIP` is Yes (200; 403 when No);
 //! `;reboot=true` reboots instead (the boot resync follows
 //! `Resync_On_Reset`). A `<…Execute>` body runs its items (`Resync:RULE`,
-//! `Upgrade:URL`). When `Auth_Resync-Reboot` is Yes (the default) and line
+//! `Upgrade:URL`). When `Auth_Resync-Reboot_1_` is Yes (the default) and line
 //! 1 has a password (`Password_1_`, user `Auth_ID_1_` or else
 //! `User_ID_1_`), the NOTIFY must carry a Digest `Authorization` (RFC
 //! 3261 §22, MD5, `qop=auth`) answering the phone's 401 challenge; a
@@ -722,7 +722,7 @@ impl Device {
         Ok(())
     }
 
-    /// `Auth_Resync-Reboot`: the NOTIFY must answer the phone's Digest
+    /// `Auth_Resync-Reboot_1_`: the NOTIFY must answer the phone's Digest
     /// challenge with line 1's credentials. `Err` holds the challenge.
     fn sip_auth(
         &mut self,
@@ -731,7 +731,7 @@ impl Device {
     ) -> Result<(), Vec<(&'static str, String)>> {
         let p = self.params();
         let password = p.get_or_empty("Password_1_").to_string();
-        if !p.get_bool("Auth_Resync-Reboot", true) || password.is_empty() {
+        if !p.get_bool("Auth_Resync-Reboot_1_", true) || password.is_empty() {
             return Ok(());
         }
         let user = match p.get_or_empty("Auth_ID_1_").trim() {
@@ -765,9 +765,9 @@ impl Device {
         let nonce = nonces.issue(secs);
         let h = challenge_headers(&realm, &[Algorithm::Md5], &nonce, stale);
         let why = if req.header("Authorization").is_some() {
-            "NOTIFY refused: wrong or stale Digest credentials (Auth_Resync-Reboot is Yes; line 1's user and password)"
+            "NOTIFY refused: wrong or stale Digest credentials (Auth_Resync-Reboot_1_ is Yes; line 1's user and password)"
         } else {
-            "NOTIFY challenged: Auth_Resync-Reboot is Yes, answer with line 1's Digest credentials"
+            "NOTIFY challenged: Auth_Resync-Reboot_1_ is Yes, answer with line 1's Digest credentials"
         };
         self.sip_refuse(peer, why.into());
         Err(h.into_iter().map(|v| ("WWW-Authenticate", v)).collect())

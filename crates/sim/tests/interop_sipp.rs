@@ -2,7 +2,7 @@
 //! `sipp` (Debian `sip-tester`) runs a UAC scenario that sends
 //! `NOTIFY Event: check-sync` to a simulated phone's `--sip-listen`, over
 //! UDP and TCP, and expects 200; the phone then resyncs from nginx. With
-//! line 1's password set (`Auth_Resync-Reboot` Yes), sipp answers the
+//! line 1's password set (`Auth_Resync-Reboot_1_` Yes), sipp answers the
 //! phone's 401 Digest challenge with `[authentication]`; with
 //! `Resync_From_SIP = No` the phone answers 403.
 
