@@ -169,3 +169,38 @@ fn r_sec_unknown_and_unauthorised_devices_get_the_same_answer() {
     ]);
     assert!(!out.status.success(), "an unknown MAC got a row");
 }
+
+/// Issue 12 item 2: `POST /report/<mac>` goes through the same `[[auth]]`
+/// rules as profiles; a refused report stores nothing.
+#[test]
+fn r_sec_reports_need_the_same_credentials_and_a_refused_one_stores_nothing() {
+    let s = start_with(Some(CONFIG), &[], |d| add_device(d, MAC, &[]));
+    let url = s.http_url(&format!("/report/{MAC}.xml"));
+    let other = s.http_url(&format!("/report/{OTHER_MAC}.xml"));
+    let body = "<report>forged by attacker</report>";
+    for args in [
+        vec!["--data-binary", body, url.as_str()],
+        vec!["-u", "phone:wrong", "--data-binary", body, url.as_str()],
+        vec!["--data-binary", body, other.as_str()],
+    ] {
+        let mut a = vec!["--interface", ATTACKER];
+        a.extend(args);
+        let (code, _) = curl(&a);
+        assert_eq!(code, 401, "{a:?}");
+    }
+    let good = "<report>from the phone</report>";
+    let (code, _) = curl(&[
+        "--interface",
+        PHONE,
+        "-u",
+        "phone:right password",
+        "--data-binary",
+        good,
+        &url,
+    ]);
+    assert_eq!(code, 200);
+    let events = s.events_until(MAC, "from the phone");
+    assert!(events.contains("from the phone"), "{events}");
+    assert!(!events.contains("forged"), "{events}");
+    assert_eq!(events_from(&s, ATTACKER), 0);
+}

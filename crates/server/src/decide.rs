@@ -109,7 +109,7 @@ fn decide_inner(
         // `all = true`) gets the same challenge as a known one, so the
         // answer does not tell known from unknown MACs (issue 12 item 5).
         if let (Some(rule), Some(c)) = (policy.auth_for(mac, None), req.credentials) {
-            authenticate(state, rule, &c, req.peer.ip())?;
+            authenticate(state, rule, &c, req.peer.ip(), "profile")?;
         }
         let register = policy.config.profiles.auto_register.then(|| {
             let mut nd = NewDevice::new(mac);
@@ -142,7 +142,7 @@ fn decide_inner(
         policy.auth_for(mac, device.group.as_deref()),
         req.credentials,
     ) {
-        authenticate(state, rule, &c, req.peer.ip())?;
+        authenticate(state, rule, &c, req.peer.ip(), "profile")?;
     }
     let preprov = policy
         .config
@@ -164,15 +164,15 @@ fn decide_inner(
 /// refused unchecked until its delay has passed; a failure is logged and
 /// counted and its 401 held back by the user's delay; a success clears
 /// the address's strikes.
-fn authenticate(
+pub(crate) fn authenticate(
     state: &AppState,
     rule: &crate::config::AuthRule,
     c: &crate::extract::Credentials<'_>,
     ip: std::net::IpAddr,
+    door: &'static str,
 ) -> Result<(), Refusal> {
-    const DOOR: &str = "profile";
     if c.authorization.is_some() {
-        if let Some(wait) = state.auth_guard.gate(DOOR, ip) {
+        if let Some(wait) = state.auth_guard.gate(door, ip) {
             return Err(Refusal::Throttled(wait));
         }
     }
@@ -189,7 +189,7 @@ fn authenticate(
             // nonce with the right password: not a failure.
             let hold = match (c.authorization, stale) {
                 (Some(h), false) => state.auth_guard.failed(
-                    DOOR,
+                    door,
                     ip,
                     phoneprov_httpauth::throttle::claimed_user(h).as_deref(),
                 ),

@@ -443,6 +443,19 @@ async fn post(
         Ok(e) => e,
         Err(_) => return simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n"),
     };
+    // Reports go through the same `[[auth]]` rules as profiles (issue 12
+    // item 2): nothing is stored for a report that fails them, and an
+    // unknown MAC that a rule covers gets the same challenge as a known one.
+    let group = entry.device.as_ref().and_then(|d| d.group.as_deref());
+    if let (Some(rule), Some(c)) = (policy.auth_for(mac, group), ask.credentials.as_ref()) {
+        if let Err(refusal) = crate::decide::authenticate(state, rule, c, conn.peer.ip(), "report")
+        {
+            if let crate::pipeline::Refusal::Challenge(_, hold) = &refusal {
+                tokio::time::sleep(*hold).await;
+            }
+            return respond(Answer::Refused(refusal), &parts, false).await;
+        }
+    }
     let Some(device) = entry.device.clone() else {
         return simple(StatusCode::NOT_FOUND, "unknown device\n");
     };
