@@ -19,7 +19,7 @@
 //! Names are stored canonically: a seed alias (`Log_Resync_Request_Msg`)
 //! is stored under the schema name it stands for (`Log_Request_Msg`).
 
-use phoneprov_profile::schema::{self, ModelInfo, ParamType};
+use phoneprov_profile::schema::{self, ModelInfo};
 use phoneprov_profile::{Access, FlatProfile};
 use serde::Serialize;
 
@@ -97,20 +97,6 @@ pub struct Applied {
 /// The name a parameter is stored under (schema aliases resolved).
 pub fn canonical(name: &str) -> String {
     schema::canonical_name(name).unwrap_or_else(|| name.to_string())
-}
-
-/// Types the phone parses when it applies a value (free-text types are
-/// stored as given; rules and templates are checked when used).
-fn parsed_on_apply(kind: &ParamType) -> bool {
-    matches!(
-        kind,
-        ParamType::Bool
-            | ParamType::Int { .. }
-            | ParamType::Enum(_)
-            | ParamType::Decimal { .. }
-            | ParamType::Hex { .. }
-            | ParamType::Codec
-    )
 }
 
 impl ParamStore {
@@ -265,7 +251,7 @@ impl ParamStore {
                 continue;
             }
             let value = p.value.trim();
-            if parsed_on_apply(&spec.kind) {
+            if spec.kind.is_parsed() {
                 if let Err(e) = spec.validate(value) {
                     let reason = if spec.secret {
                         e.code.to_string()

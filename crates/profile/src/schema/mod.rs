@@ -126,6 +126,23 @@ pub enum ParamType {
 }
 
 impl ParamType {
+    /// Whether a value of this type is parsed (and can therefore be
+    /// refused) rather than kept as free text: booleans, numbers,
+    /// enumerations and codecs. An empty value of such a type with a
+    /// default is an error in lint, and the phone keeps its old value
+    /// when one does not parse.
+    pub fn is_parsed(&self) -> bool {
+        matches!(
+            self,
+            ParamType::Bool
+                | ParamType::Int { .. }
+                | ParamType::Enum(_)
+                | ParamType::Decimal { .. }
+                | ParamType::Hex { .. }
+                | ParamType::Codec
+        )
+    }
+
     /// Whether the type says more than "any string".
     pub fn is_narrower_than_string(&self) -> bool {
         !matches!(self, ParamType::String | ParamType::Template)

@@ -446,17 +446,7 @@ pub(super) fn validate(spec: &ParamSpec, v: &str) -> Result<(), Invalid> {
     if v.is_empty() && spec.default.is_empty() {
         return Ok(());
     }
-    if v.is_empty()
-        && matches!(
-            spec.kind,
-            ParamType::Bool
-                | ParamType::Int { .. }
-                | ParamType::Enum(_)
-                | ParamType::Decimal { .. }
-                | ParamType::Hex { .. }
-                | ParamType::Codec
-        )
-    {
+    if v.is_empty() && spec.kind.is_parsed() {
         return Err(bad(
             "empty-value",
             format!("{name} is empty"),
