@@ -15,7 +15,7 @@
 //! | `GET /openapi.json` | the OpenAPI 3 document (no token) |
 //!
 //! Every other route needs `Authorization: Bearer TOKEN`, the token kept in
-//! `DATA/admin.token` ([`ensure_admin_token`]); without it the answer is 401
+//! the database and mirrored in `DATA/admin.token` ([`admin_token`]); without it the answer is 401
 //! with `WWW-Authenticate: Bearer`. Errors are JSON `{ "error", "hint" }`
 //! (plus `rows` for a rejected import); see [`ErrorBody`].
 //!
@@ -77,7 +77,7 @@ pub use routes::{
     NEXT_AFTER_HEADER,
 };
 pub use state::{AdminGuard, ApiState, SetupError};
-pub use token::{ensure_admin_token, TokenError, TOKEN_FILE};
+pub use token::{admin_token, ensure_admin_token, TokenError, ADMIN_TOKEN_SECRET, TOKEN_FILE};
 
 /// Largest CSV accepted by `POST /devices/import` (256 MiB, about four
 /// million short rows); bigger files go through `phoneprov device import`.

@@ -20,7 +20,7 @@ use axum::http::HeaderMap;
 
 use crate::error::AdminError;
 use crate::routes::presented_token;
-use crate::token::{ensure_admin_token, TokenError};
+use crate::token::{admin_token, TokenError};
 use phoneprov_types::secret_eq;
 
 /// Decides from its headers whether a request may use an admin route
@@ -52,10 +52,10 @@ pub enum SetupError {
 
 impl ApiState {
     /// Opens (creating if needed) the inventory and the admin token of
-    /// `data_dir`.
+    /// `data_dir` (the token lives in the database, see [`admin_token`]).
     pub fn open(data_dir: &Path) -> Result<ApiState, SetupError> {
-        let token = ensure_admin_token(data_dir)?;
-        let store = Store::open(data_dir)?;
+        let mut store = Store::open(data_dir)?;
+        let token = admin_token(data_dir, &mut store)?;
         Ok(ApiState::new(store, token))
     }
 

@@ -106,6 +106,15 @@ impl NonceManager {
         }
     }
 
+    /// The same manager issuing its nonces from counter value `start`.
+    /// Nodes sharing one secret (issue 13) start from different random
+    /// values: two nodes issuing equal nonces in the same second would let
+    /// one node's replay memory refuse the other's client.
+    pub fn counter_from(self, start: u64) -> NonceManager {
+        self.counter.store(start, Ordering::Relaxed);
+        self
+    }
+
     fn mac(&self, data: &[u8]) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(data);

@@ -78,15 +78,43 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Name of the Digest nonce secret in the database's secrets.
+pub const NONCE_SECRET: &str = "digest-nonce";
+
+/// The Digest nonce secret of the installation: the one stored in the
+/// database, or a new random one stored now (the first node to store one
+/// wins a race). Nodes sharing a database share it, so a nonce one node
+/// issued is valid on the others (issue 13).
+pub fn shared_nonce_secret(db: &mut impl phoneprov_store::SecretRepo) -> Result<[u8; 32], String> {
+    let mut fresh = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut fresh);
+    let stored = db
+        .ensure_secret(NONCE_SECRET, &fresh)
+        .map_err(|e| e.to_string())?;
+    <[u8; 32]>::try_from(stored.as_slice()).map_err(|_| {
+        format!(
+            "the stored secret `{NONCE_SECRET}` is {} bytes, not 32; delete it and restart every node",
+            stored.len()
+        )
+    })
+}
+
 impl DigestAuth {
     /// A new authenticator with a random nonce secret; nonces expire after
     /// `nonce_ttl` (whole seconds).
     pub fn new(realm: &str, nonce_ttl: Duration) -> DigestAuth {
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
+        DigestAuth::with_secret(realm, secret, nonce_ttl)
+    }
+
+    /// An authenticator signing nonces with `secret` (see
+    /// [`shared_nonce_secret`]); its nonce counter starts at a random
+    /// value, so nodes sharing the secret never issue the same nonce.
+    pub fn with_secret(realm: &str, secret: [u8; 32], nonce_ttl: Duration) -> DigestAuth {
         DigestAuth {
             realm: realm.to_string(),
-            nonces: NonceManager::new(secret, nonce_ttl),
+            nonces: NonceManager::new(secret, nonce_ttl).counter_from(rand::random()),
         }
     }
 
@@ -269,6 +297,37 @@ mod tests {
             a.check("GET", "/x.cfg", Some(&h), &users(), &[AuthScheme::Basic]),
             AuthResult::Challenge { .. }
         ));
+    }
+
+    /// Two nodes on one database (issue 13): the secret stored by the
+    /// first is the second's, so a nonce node A issued is accepted by node
+    /// B, and the two never issue the same nonce.
+    #[test]
+    fn nodes_sharing_a_database_accept_each_others_nonces() {
+        let db = tempfile::tempdir().unwrap();
+        let mut sa = phoneprov_store::Store::open(db.path()).unwrap();
+        let mut sb = phoneprov_store::Store::open(db.path()).unwrap();
+        let ttl = Duration::from_secs(60);
+        let secret = shared_nonce_secret(&mut sa).unwrap();
+        assert_eq!(shared_nonce_secret(&mut sb).unwrap(), secret);
+        let a = DigestAuth::with_secret("phoneprov", secret, ttl);
+        let b = DigestAuth::with_secret("phoneprov", secret, ttl);
+        let from_a = a.nonce();
+        assert_ne!(from_a, b.nonce());
+        let h = answer(&a, Algorithm::Sha256, &from_a, 1, "s3cret");
+        assert_eq!(
+            b.check("GET", "/x.cfg", Some(&h), &users(), BOTH),
+            AuthResult::Ok("alice".into())
+        );
+        // Another database, another secret: A's nonce is refused there.
+        let other_db = tempfile::tempdir().unwrap();
+        let mut so = phoneprov_store::Store::open(other_db.path()).unwrap();
+        let c = DigestAuth::with_secret("phoneprov", shared_nonce_secret(&mut so).unwrap(), ttl);
+        let h = answer(&a, Algorithm::Sha256, &from_a, 2, "s3cret");
+        assert_eq!(
+            c.check("GET", "/x.cfg", Some(&h), &users(), BOTH),
+            AuthResult::Challenge { stale: false }
+        );
     }
 
     #[test]

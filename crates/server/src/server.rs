@@ -181,6 +181,14 @@ impl Server {
         let reader = ReadPool::open(&data)?;
         let status = StatusWriter::start(&data, cfg.store.retention())?;
         let services = Services::open(&data, &cfg)?;
+        let nonce_secret = phoneprov_store::Store::open(&data)
+            .map_err(|e| e.to_string())
+            .and_then(|mut db| crate::auth::shared_nonce_secret(&mut db))
+            .map_err(|message| ServerError::Service {
+                service: "Digest nonce secret",
+                dir: data.clone(),
+                message,
+            })?;
         let access_log =
             crate::access_log::AccessLog::open(&cfg.log, &data).map_err(|message| {
                 ServerError::ConfigValue {
@@ -247,7 +255,7 @@ impl Server {
             acs: acs_l.as_ref().and_then(|l| local(l.local_addr())),
         };
         let state = Arc::new(AppState {
-            auth: AppState::default_auth(&cfg),
+            auth: AppState::default_auth(&cfg, nonce_secret),
             auth_guard: auth_guard.clone(),
             cache: RenderCache::new(cfg.profiles.cache_entries),
             policy: ArcSwap::from_pointee(policy),

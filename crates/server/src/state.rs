@@ -118,10 +118,12 @@ impl AppState {
         Ok(next)
     }
 
-    /// Builds the authenticator for a config.
-    pub fn default_auth(cfg: &Config) -> Box<dyn Authenticator> {
-        Box::new(DigestAuth::new(
+    /// Builds the authenticator for a config, signing nonces with
+    /// `nonce_secret` (the database's, `crate::auth::shared_nonce_secret`).
+    pub fn default_auth(cfg: &Config, nonce_secret: [u8; 32]) -> Box<dyn Authenticator> {
+        Box::new(DigestAuth::with_secret(
             &cfg.auth_settings.realm,
+            nonce_secret,
             std::time::Duration::from_secs(cfg.auth_settings.nonce_ttl_secs),
         ))
     }
