@@ -419,9 +419,68 @@ pub struct Config {
     /// door (profiles, admin API, ACS); see [`phoneprov_httpauth::throttle`].
     /// Read at start.
     pub throttle: phoneprov_httpauth::ThrottleSettings,
+    /// `[database]`: where the store lives (issue 13). Read at start.
+    pub database: DatabaseConfig,
     /// The file it was read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `[database]`: the store's location and migration policy (issue 13).
+#[derive(Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://USER:PASSWORD@HOST:PORT/DBNAME[?sslmode=require]` for a
+    /// database shared by several nodes, or `sqlite:DIR`; absent: the
+    /// SQLite file of the data directory. `serve --database-url` and
+    /// `PHONEPROV_DATABASE_URL` win over it.
+    pub url: Option<String>,
+    /// Whether `serve` brings an older schema up to date by itself.
+    /// Default: true for SQLite (the embedded default), false for
+    /// PostgreSQL (several nodes share the schema: migrate with
+    /// `phoneprov db migrate` or `serve --migrate`).
+    pub auto_migrate: Option<bool>,
+}
+
+/// The URL with its password hidden: the config is printed in debug logs.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_ref().map(|u| redact_url(u)))
+            .field("auto_migrate", &self.auto_migrate)
+            .finish()
+    }
+}
+
+impl DatabaseConfig {
+    /// Whether the configured database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
+
+    /// The effective migration policy (see [`DatabaseConfig::auto_migrate`]).
+    pub fn migrates(&self) -> bool {
+        self.auto_migrate.unwrap_or(!self.is_postgres())
+    }
+}
+
+/// `url` with the password of its user part replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@').map(|i| start + i) {
+        Some(at) => match url[start..at].find(':').map(|i| start + i) {
+            Some(colon) => format!("{}***{}", &url[..=colon], &url[at..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 impl Config {
@@ -475,6 +534,18 @@ impl Config {
                 return Err(bad(
                     "[[auth]] entry without users: add users = { name = \"password\" }".into(),
                 ));
+            }
+        }
+        if let Some(url) = &self.database.url {
+            let u = url.trim();
+            if !(u.starts_with("postgres://")
+                || u.starts_with("postgresql://")
+                || u.starts_with("sqlite:"))
+            {
+                return Err(bad(format!(
+                    "database.url {:?} is neither postgres://… nor sqlite:DIR; write postgres://USER:PASSWORD@HOST:PORT/DBNAME or sqlite:DIR",
+                    redact_url(u)
+                )));
             }
         }
         if self.profiles.cache_entries == 0 {
@@ -600,6 +671,44 @@ mod tests {
         assert_eq!(c.listen.acs.addr().unwrap().port(), 7547);
         assert_eq!(c.acs, phoneprov_acs::AcsSettings::default());
         assert_eq!(c.store, phoneprov_store::StoreSettings::default());
+    }
+
+    /// Issue 13: `[database]`: SQLite migrates by itself unless told not
+    /// to, PostgreSQL only when told; the password never reaches a debug
+    /// print; a URL of another kind is one clear error.
+    #[test]
+    fn database_section_and_migration_defaults() {
+        let none = Config::parse("", "x.toml").unwrap();
+        assert_eq!(none.database.url, None);
+        assert!(none.database.migrates());
+        let pg = Config::parse(
+            "[database]\nurl = \"postgres://pp:hunter2@db:5432/pp\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert!(pg.database.is_postgres());
+        assert!(!pg.database.migrates());
+        let dbg = format!("{:?}", pg.database);
+        assert!(
+            !dbg.contains("hunter2") && dbg.contains("pp:***@db"),
+            "{dbg}"
+        );
+        let told = Config::parse(
+            "[database]\nurl = \"postgresql://db/pp\"\nauto_migrate = true\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert!(told.database.migrates());
+        let lite = Config::parse("[database]\nauto_migrate = false\n", "x.toml").unwrap();
+        assert!(!lite.database.migrates());
+        let e = Config::parse("[database]\nurl = \"mysql://u:hunter2@db/pp\"\n", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("postgres://USER") && !e.contains("hunter2"),
+            "{e}"
+        );
+        assert!(Config::parse("[database]\nuri = \"x\"\n", "x.toml").is_err());
     }
 
     /// Issue 11: `[store]` retention keys; a bad age is one clear error.
