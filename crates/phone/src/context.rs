@@ -3,8 +3,8 @@
 //! `Restricted_Access_Domains` check (R-SEC-1) and syslog lines (R-LOG).
 
 use crate::engine::Phone;
-use crate::security::{default_user_agent, domain_allowed};
-use crate::types::{Action, Time};
+use crate::security::{default_user_agent, domain_allowed, ProfileAuth};
+use crate::types::{Action, Credentials, Time};
 use phoneprov_rule::{expand, MacroContext, ResolvedUrl};
 
 impl Phone {
@@ -65,6 +65,44 @@ impl Phone {
         } else {
             expand(custom, &self.macro_context())
         }
+    }
+
+    /// The credentials that answer a 401 for a rule without `--uid`
+    /// (`Profile_Authentication_Type`, R-HTTP-4; see [`ProfileAuth`]).
+    pub(crate) fn profile_account(&self) -> Option<Credentials> {
+        let p = &self.params;
+        match ProfileAuth::parse(p.get_or_empty("Profile_Authentication_Type")) {
+            ProfileAuth::Disabled => None,
+            ProfileAuth::Basic => self.credentials.clone(),
+            ProfileAuth::Xsi => {
+                let sip = p
+                    .get_or_empty("XSI_Authentication_Type")
+                    .trim()
+                    .eq_ignore_ascii_case("SIP Credentials");
+                if sip {
+                    self.line1_credentials()
+                } else {
+                    let user = p.get_or_empty("Login_User_ID").trim();
+                    (!user.is_empty())
+                        .then(|| Credentials::new(user, p.get_or_empty("Login_Password")))
+                }
+            }
+        }
+    }
+
+    /// Line 1's SIP credentials: `Auth_ID_1_` (else `User_ID_1_`) and
+    /// `Password_1_`; `None` without a password.
+    pub(crate) fn line1_credentials(&self) -> Option<Credentials> {
+        let p = &self.params;
+        let password = p.get_or_empty("Password_1_");
+        if password.is_empty() {
+            return None;
+        }
+        let user = match p.get_or_empty("Auth_ID_1_").trim() {
+            "" => p.get_or_empty("User_ID_1_").trim(),
+            a => a,
+        };
+        Some(Credentials::new(user, password))
     }
 
     /// Checks `Restricted_Access_Domains` (R-SEC-1); `Err($ERR text)`.

@@ -61,7 +61,7 @@ use crate::activation::{
 use crate::inform::{InformSchedule, Tr069Setup};
 use crate::sip::{SipError, SipInput, SipOutput, SipRequest, MAX_MESSAGE};
 use crate::store::ParamStore;
-use crate::types::{Action, Class, Input, PhoneConfig, Time};
+use crate::types::{Action, Class, Credentials, Input, PhoneConfig, Time};
 use crate::{parse_execute_xml, Phone};
 
 /// How many state changes and retry delays the status page keeps.
@@ -729,14 +729,11 @@ impl Device {
         peer: &str,
         req: &SipRequest,
     ) -> Result<(), Vec<(&'static str, String)>> {
-        let p = self.params();
-        let password = p.get_or_empty("Password_1_").to_string();
-        if !p.get_bool("Auth_Resync-Reboot_1_", true) || password.is_empty() {
+        if !self.params().get_bool("Auth_Resync-Reboot_1_", true) {
             return Ok(());
         }
-        let user = match p.get_or_empty("Auth_ID_1_").trim() {
-            "" => p.get_or_empty("User_ID_1_").trim().to_string(),
-            a => a.to_string(),
+        let Some(Credentials { user, password }) = self.engine.line1_credentials() else {
+            return Ok(());
         };
         let realm = self.engine.identity().pn.clone();
         let secs = self.now.0 / 1000;

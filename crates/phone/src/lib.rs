@@ -82,8 +82,8 @@
 //! * Result classes and retries: [`fetch`] (R-RESULT table, 5 redirect
 //!   hops, 2 authentication answers) and [`schedule`] (all timing forms).
 //! * Profiles: `--key` / `Content-Encoding: aes128gcm` (key from `--key`,
-//!   else `IKM_HTTP_Encrypt_Content` when it holds a key rather than
-//!   `Yes`/`No`), gzip, `--alias` (map in GPP_x), `--post`. A profile that
+//!   else the secret string `IKM_HTTP_Encrypt_Content`, R-FMT-7), gzip,
+//!   `--alias` (map in GPP_x), `--post`. A profile that
 //!   does not decode or parse applies nothing and is class B.
 //! * Firmware: [`upgrade`] (version rule, final vs retryable failures).
 //! * Reports: [`report`]. Syslog (R-LOG): one line before and one after
@@ -96,7 +96,9 @@
 //! * Timing: [`schedule`]. `Resync_Random_Delay` spreads the boot resync
 //!   and every periodic interval. The upgrade rule is evaluated after every
 //!   resync (any class), on its retry timer and on `UpgradeNow`.
-//! * `Restricted_Access_Domains` and `User-Agent`: [`security`].
+//! * `Restricted_Access_Domains`, `User-Agent` and
+//!   `Profile_Authentication_Type`: [`security`]. Reports never hold a
+//!   secret parameter ([`report`]).
 //! * `Resync_Trigger_n`: evaluated after every input and every
 //!   [`TRIGGER_POLL_SECS`] while set; edge-triggered (a resync when the
 //!   condition turns true; one already true at power-on does not fire, the

@@ -11,6 +11,9 @@
 //! without `--key` but with an RFC 8188 key in `IKM_HTTP_Encrypt_Content`
 //! it is sent as `Content-Encoding: aes128gcm`.
 //!
+//! Parameters the schema marks secret (passwords, keys, PINs,
+//! `IKM_HTTP_Encrypt_Content`) are left out of every report.
+//!
 //! Status parameters: `Product_Name`, `Product_Series`, `Serial_Number`,
 //! `MAC_Address`, `Software_Version`, `Hardware_Version`,
 //! `Client_Certificate`, `Provisioning_State` ($PRVST),
@@ -82,7 +85,7 @@ impl Phone {
         let mut p = FlatProfile::new();
         if delta || !status {
             if !delta {
-                for spec in schema::all() {
+                for spec in schema::all().iter().filter(|s| !s.secret) {
                     for name in spec.instances() {
                         p.set(&name, self.params.get_or_empty(&name));
                     }
@@ -94,7 +97,11 @@ impl Phone {
                 self.params.iter().collect()
             };
             for (k, e) in entries {
-                p.set_with_access(k, &e.value, e.access);
+                // Secrets (passwords, `IKM_HTTP_Encrypt_Content`, R-FMT-7)
+                // never leave the phone in a report.
+                if !schema::lookup(k).is_some_and(|s| s.secret) {
+                    p.set_with_access(k, &e.value, e.access);
+                }
             }
         }
         if status {

@@ -13,7 +13,6 @@ use crate::fetch::{InFlight, Verdict};
 use crate::types::{Action, Class, Credentials, FetchId, Purpose};
 use phoneprov_crypto::{decode, DecodeOptions};
 use phoneprov_profile::alias::AliasMap;
-use phoneprov_profile::schema::parse_bool;
 use phoneprov_profile::FlatProfile;
 use phoneprov_rule::{ProfileRule, ResolvedUrl, Scheme, Selection};
 
@@ -80,11 +79,11 @@ fn decode_profile(
 }
 
 impl Phone {
-    /// `IKM_HTTP_Encrypt_Content` when it holds an RFC 8188 key rather than
-    /// a plain Yes/No switch (crate docs).
+    /// `IKM_HTTP_Encrypt_Content`: the RFC 8188 input keying material, a
+    /// secret string whose bytes are the key (R-FMT-7); `None` when empty.
     pub(crate) fn ikm(&self) -> Option<String> {
-        let v = self.params.get_or_empty("IKM_HTTP_Encrypt_Content").trim();
-        (!v.is_empty() && parse_bool(v).is_none()).then(|| v.to_string())
+        let v = self.params.get_or_empty("IKM_HTTP_Encrypt_Content");
+        (!v.is_empty()).then(|| v.to_string())
     }
 
     pub(crate) fn start_resync(&mut self, source: ResyncSource) {
@@ -189,7 +188,7 @@ impl Phone {
                 user: u.clone(),
                 password: p.clone().unwrap_or_default(),
             }),
-            (None, _) => self.credentials.clone(),
+            (None, _) => self.profile_account(),
         };
         let pu = self.params.get_or_empty("Proxy_Username");
         let proxy_creds = (!pu.is_empty()).then(|| Credentials {

@@ -237,6 +237,66 @@ fn r_http_4_401_digest_answered_with_configured_credentials() {
     );
 }
 
+/// R-HTTP-4 `Profile_Authentication_Type`: without `--uid`, the setting
+/// picks the credentials that answer a 401 (admin/s3cret is what
+/// `basic_ok` accepts).
+#[test]
+fn r_http_4_profile_authentication_type_picks_the_credentials() {
+    let run = |extra: &[(&'static str, &'static str)], account: bool| {
+        let mut p = base();
+        p.extend_from_slice(extra);
+        let mut h = Harness::with_config(
+            &p,
+            |c| {
+                if account {
+                    c.credentials = Some(Credentials::new("admin", "s3cret"));
+                }
+            },
+            basic_ok,
+        );
+        h.power_on();
+        h
+    };
+    // The default (Basic Http Authentication, with the seeds' trailing
+    // space too) answers with the profile account.
+    assert_eq!(run(&[], true).last_class(), Class::A);
+    let h = run(
+        &[("Profile_Authentication_Type", "Basic Http Authentication ")],
+        true,
+    );
+    assert_eq!(h.last_class(), Class::A);
+    // Disabled: the profile account is not used; the 401 ends the resync.
+    let h = run(&[("Profile_Authentication_Type", "Disabled")], true);
+    assert_eq!(h.last_class(), Class::C);
+    assert_eq!(h.fetches().len(), 1, "no answer to the challenge");
+    assert!(h.fetches()[0].1.header("Authorization").is_none());
+    // XSI with login credentials (no profile account needed).
+    let xsi = [
+        ("Profile_Authentication_Type", "XSI Authentication"),
+        ("Login_User_ID", "admin"),
+        ("Login_Password", "s3cret"),
+    ];
+    assert_eq!(run(&xsi, false).last_class(), Class::A);
+    // XSI with SIP credentials: line 1's Auth_ID_1_/Password_1_.
+    let sip = [
+        ("Profile_Authentication_Type", "XSI Authentication"),
+        ("XSI_Authentication_Type", "SIP Credentials"),
+        ("User_ID_1_", "1001"),
+        ("Auth_ID_1_", "admin"),
+        ("Password_1_", "s3cret"),
+    ];
+    assert_eq!(run(&sip, false).last_class(), Class::A);
+    // XSI with wrong login credentials: answered twice, then class C.
+    let wrong = [
+        ("Profile_Authentication_Type", "XSI Authentication"),
+        ("Login_User_ID", "admin"),
+        ("Login_Password", "nope"),
+    ];
+    let h = run(&wrong, true);
+    assert_eq!(h.last_class(), Class::C);
+    assert_eq!(h.fetches().len(), 3);
+}
+
 #[test]
 fn r_http_4_three_401s_are_c() {
     let h = one_resync(

@@ -375,6 +375,41 @@ fn r_fmt_7_report_with_ikm_is_aes128gcm() {
         .contains("<Product_Name>CP-8841-3PCC</Product_Name>"));
 }
 
+/// R-FMT-7: `IKM_HTTP_Encrypt_Content` is a secret string; neither it nor
+/// any other secret (line passwords) is in a report, delta or full.
+#[test]
+fn r_fmt_7_reports_never_hold_secrets() {
+    for rule in ["http://s/full", "[--delta] http://s/delta"] {
+        let mut h = Harness::new(
+            &quiet(&[
+                ("Profile_Rule", "#"),
+                ("Report_Rule", rule),
+                ("IKM_HTTP_Encrypt_Content", "ikm-Secret-42"),
+                ("Password_1_", "line-Secret-7"),
+                ("GPP_A", "visible"),
+            ]),
+            |_: &FetchRequest| http(200, &[], b""),
+        );
+        h.power_on();
+        h.input(Input::ReportNow { rule: None });
+        let r = &reports(&h)[0];
+        let plain = decode(
+            &r.body,
+            &DecodeOptions {
+                key: Some(b"ikm-Secret-42"),
+                content_encoding: Some("aes128gcm"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let xml = String::from_utf8(plain.plain).unwrap();
+        assert!(xml.contains("<GPP_A>visible</GPP_A>"), "{xml}");
+        assert!(!xml.contains("Secret"), "{rule}: {xml}");
+        assert!(!xml.contains("IKM_HTTP_Encrypt_Content"), "{xml}");
+        assert!(!xml.contains("Password_1_"), "{xml}");
+    }
+}
+
 #[test]
 fn r_flow_1_manual_params_and_default_server() {
     let mut h = Harness::new(

@@ -5,11 +5,15 @@
 //! targets, in RFC 2782 order, for that one request.
 //!
 //! What the phone's parameters decide per transfer (R-SEC): the TLS
-//! configuration (`TLS_Name_Validate`, `TLS_Cipher_List`, the client
-//! certificate) and the manual proxy (`Proxy_Mode=Manual`, `Proxy_Host`,
+//! configuration (`TLS_Cipher_List`, the client certificate) and the
+//! manual proxy (`Proxy_Mode=Manual`, `Proxy_Host`,
 //! `Proxy_Port`, `Proxy_Server_Requires_Authentication`, `Proxy_Username`,
 //! `Proxy_Password`). `Restricted_Access_Domains` and `User-Agent` are the
 //! engine's (it never emits a request outside the list).
+//!
+//! Host-name validation (R-SEC-3 decision): always on for HTTPS
+//! provisioning, upgrade and reports; no parameter turns it off here
+//! (`TLS_Name_Validate_n_` is about SIP over TLS on line n).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,8 +38,8 @@ pub struct Net {
     connect_timeout: Duration,
     request_timeout: Duration,
     /// Shared configurations for phones without a client certificate, one
-    /// per distinct (`TLS_Name_Validate`, `TLS_Cipher_List`).
-    shared_tls: Mutex<HashMap<(bool, String), Arc<ClientConfig>>>,
+    /// per distinct `TLS_Cipher_List`.
+    shared_tls: Mutex<HashMap<String, Arc<ClientConfig>>>,
     /// Each phone's own TLS sessions (`--tls-resumption`).
     tls_sessions: TlsSessions,
     pub(crate) syslog: SyslogSender,
@@ -100,13 +104,13 @@ impl Net {
     /// certificate it is shared (one per distinct setting); with one it is
     /// built for this transfer and dropped after it.
     fn tls(&self, mac: &str, params: &ParamStore) -> Result<Arc<ClientConfig>, SetupError> {
-        let validate_name = params.get_bool("TLS_Name_Validate", true);
         let cipher_list = params.get_or_empty("TLS_Cipher_List").trim().to_string();
         let mut opts = ClientTls {
             trust_pem: self.trust_pem.clone(),
             client_cert_pem: None,
             client_key_pem: None,
-            validate_name,
+            // R-SEC-3: always on for provisioning, upgrade and reports.
+            validate_name: true,
             // R-SEC-2: blank or invalid falls back to the default list
             // (map_cipher_list does the fallback).
             cipher_list: (!cipher_list.is_empty()).then(|| cipher_list.clone()),
@@ -116,7 +120,7 @@ impl Net {
             opts.client_key_pem = Some(read(&dir.join(format!("{mac}.key")))?);
             return client_config(&opts).map_err(|e| SetupError::Tls(e.to_string()));
         }
-        let key = (validate_name, cipher_list);
+        let key = cipher_list;
         let mut cache = self.shared_tls.lock().expect("tls cache lock");
         if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
@@ -133,11 +137,7 @@ impl Net {
     ) -> Result<HttpClient, SetupError> {
         // The phone's TLS settings: a change builds a new configuration
         // (and drops the phone's kept sessions).
-        let settings = format!(
-            "{}|{}",
-            params.get_bool("TLS_Name_Validate", true),
-            params.get_or_empty("TLS_Cipher_List").trim()
-        );
+        let settings = params.get_or_empty("TLS_Cipher_List").trim().to_string();
         let tls = self
             .tls_sessions
             .config_for(mac, &settings, || self.tls(mac, params))?;

@@ -201,23 +201,33 @@ async fn r_sec_2_3_name_validation_and_cipher_list_fallback() {
     };
     let r = run(vec![]).await.unwrap();
     assert_eq!(r.resyncs.c, 1, "name mismatch is refused: {}", r.to_text());
-    let r = run(vec![("TLS_Name_Validate", "No")]).await.unwrap();
-    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    // R-SEC-3 decision: no parameter turns host-name validation off for
+    // HTTPS provisioning (a bare `TLS_Name_Validate`, or line 1's).
+    let r = run(vec![
+        ("TLS_Name_Validate", "No"),
+        ("TLS_Name_Validate_1_", "No"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.c, 1, "still refused: {}", r.to_text());
+    assert!(
+        r.to_text().contains("not valid for name"),
+        "the error names the cause: {}",
+        r.to_text()
+    );
+
     // R-SEC-2: a list rustls cannot offer falls back to the default list.
-    let r = run(vec![
-        ("TLS_Name_Validate", "No"),
-        ("TLS_Cipher_List", "RSA:!aNULL:!eNULL"),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
-    let r = run(vec![
-        ("TLS_Name_Validate", "No"),
-        ("TLS_Cipher_List", "%%garbage"),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    let pki = Pki::new(&["127.0.0.1"], &[("000e08000001", "SN000001")]);
+    let n = nginx_mtls(&pki);
+    let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    let rule = format!("https://127.0.0.1:{}/basic.xml", n.port);
+    for list in ["RSA:!aNULL:!eNULL", "%%garbage"] {
+        let mut cfg = one_phone(&[("Profile_Rule", &rule), ("TLS_Cipher_List", list)]);
+        cfg.trust_pem = Some(ca.clone());
+        cfg.client_certs = ClientCerts::Dir(pki.path("phones"));
+        let r = run_fleet(cfg).await.unwrap();
+        assert_eq!(r.resyncs.a, 1, "{list}: {}", r.to_text());
+    }
 }
 
 #[tokio::test]
