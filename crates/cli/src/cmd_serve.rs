@@ -2,7 +2,7 @@
 //! `phoneprov_server::serve::run` (TFTP, HTTP(S), syslog, TR-069 ACS, admin
 //! API and activation service in one process; see the `phoneprov-server`
 //! docs). `--config FILE` reads a TOML file (see `examples/phoneprov.toml`);
-//! `--http/--https/--tftp/--syslog/--acs ADDR|off` override it, at start and
+//! `--http/--https/--tftp/--syslog/--acs/--admin ADDR|off` override it, at start and
 //! after every SIGHUP reload.
 
 use std::path::PathBuf;
@@ -40,6 +40,11 @@ pub struct ServeArgs {
     /// 0.0.0.0:7547). CPE credentials and presets: [acs] in --config.
     #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
     pub acs: Option<Listen>,
+    /// Admin listener address: /api/v1, /metrics, the OpenAPI document
+    /// (ADDR:PORT, PORT, or off; default 127.0.0.1:9080; HTTPS when [tls]
+    /// cert is set).
+    #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
+    pub admin: Option<Listen>,
 }
 
 /// Runs the server until SIGTERM/Ctrl-C; returns the exit code.
@@ -58,6 +63,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         https: args.https,
         syslog: args.syslog,
         acs: args.acs,
+        admin: args.admin,
     };
     let resolved = crate::sysconf::DataArgs {
         data: args.data,

@@ -170,6 +170,7 @@ fn deb_package_holds_binary_unit_config_man_pages_and_completions() {
         "https = \"0.0.0.0:443\"",
         "syslog = \"0.0.0.0:514\"",
         "acs = \"0.0.0.0:7547\"",
+        "admin = \"127.0.0.1:9080\"",
     ] {
         assert!(conf.contains(l), "no {l} in the default config:\n{conf}");
     }
@@ -255,7 +256,9 @@ fn verify_unit(root: &Path) {
 
 fn port0_flags() -> Vec<&'static str> {
     let mut v = Vec::new();
-    for p in ["--http", "--https", "--tftp", "--syslog", "--acs"] {
+    for p in [
+        "--http", "--https", "--tftp", "--syslog", "--acs", "--admin",
+    ] {
         v.extend([p, "127.0.0.1:0"]);
     }
     v
@@ -362,7 +365,7 @@ fn serve_tells_systemd_it_is_ready_once_every_listener_is_bound() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let (http, https, acs) = (free_port(), free_port(), free_port());
+    let (http, https, acs, admin) = (free_port(), free_port(), free_port(), free_port());
     let (tftp, syslog) = (free_udp_port(), free_udp_port());
     let addr = |p: u16| format!("127.0.0.1:{p}");
     let _served = ServeChild::start(
@@ -379,6 +382,8 @@ fn serve_tells_systemd_it_is_ready_once_every_listener_is_bound() {
                 &addr(https),
                 "--acs",
                 &addr(acs),
+                "--admin",
+                &addr(admin),
             ])
             .args(["--tftp", &addr(tftp), "--syslog", &addr(syslog)]),
     );
@@ -388,7 +393,7 @@ fn serve_tells_systemd_it_is_ready_once_every_listener_is_bound() {
     assert!(msg.lines().any(|l| l == "READY=1"), "{msg:?}");
     // Ready means bound: every TCP listener accepts at once and the UDP
     // ports are taken.
-    for port in [http, https, acs] {
+    for port in [http, https, acs, admin] {
         std::net::TcpStream::connect(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("READY=1 before port {port} listened: {e}"));
     }

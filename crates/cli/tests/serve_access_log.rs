@@ -176,7 +176,7 @@ fn an_access_log_that_cannot_be_opened_stops_serve_with_one_line() {
     let data = dir.path().join("data");
     let mut args = vec!["serve", "--data", data.to_str().unwrap()];
     args.extend(["--config", conf.to_str().unwrap(), "--http", "127.0.0.1:0"]);
-    for p in ["--https", "--tftp", "--syslog", "--acs"] {
+    for p in ["--https", "--tftp", "--syslog", "--acs", "--admin"] {
         args.extend([p, "off"]);
     }
     let out = phoneprov(&args);

@@ -127,7 +127,7 @@ fn json(body: &[u8]) -> serde_json::Value {
 /// The admin API with the token: (status, JSON or null).
 fn admin(s: &Served, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
     let auth = format!("Authorization: Bearer {}", token(s));
-    let url = s.http_url(path);
+    let url = s.admin_url(path);
     let mut args = vec!["-m", "10", "-X", method, "-H", &auth];
     if let Some(b) = body {
         args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
@@ -280,7 +280,7 @@ fn r_tr69_2_session_over_curl_runs_a_task_queued_through_the_api() {
 
     // The session writes went through the group writer: two Informs and
     // one task result, in at most three commits.
-    let (code, metrics) = curl(&[&s.http_url("/metrics")]);
+    let (code, metrics) = curl(&[&s.admin_url("/metrics")]);
     assert_eq!(code, 200);
     let metrics = String::from_utf8_lossy(&metrics);
     let value = |name: &str| -> u64 {
@@ -312,7 +312,7 @@ fn r_act_bindings_queries_and_single_use_codes_through_the_server() {
         "Content-Type: application/json",
         "--data-binary",
         &bind,
-        &s.http_url("/api/v1/activation/bindings"),
+        &s.admin_url("/api/v1/activation/bindings"),
     ]);
     assert_eq!(code, 401);
     let query = |mac: &str| {
@@ -421,7 +421,7 @@ fn r_act_bindings_queries_and_single_use_codes_through_the_server() {
 #[test]
 fn openapi_lists_the_acs_and_activation_routes_and_the_server_serves_them() {
     let s = start(None);
-    let (code, body) = curl(&["-m", "10", &s.http_url("/api/v1/openapi.json")]);
+    let (code, body) = curl(&["-m", "10", &s.admin_url("/api/v1/openapi.json")]);
     assert_eq!(code, 200);
     let doc = json(&body);
     let paths = doc["paths"].as_object().unwrap();
@@ -440,12 +440,19 @@ fn openapi_lists_the_acs_and_activation_routes_and_the_server_serves_them() {
         assert!(paths.contains_key(p), "{p} missing from the document");
     }
     // Every documented route exists on the running server: without a
-    // token it is refused or rejected, never 404/405.
+    // token it is refused or rejected, never 404/405. The admin routes are
+    // on the admin listener, the phones' activation queries on the phones'
+    // port (issue 17 item 3).
     for (path, ops) in paths {
         let uri = path.replace("{mac}", MAC).replace("{id}", "1");
+        let url = if uri.starts_with("/api/") {
+            s.admin_url(&uri)
+        } else {
+            s.http_url(&uri)
+        };
         for method in ops.as_object().unwrap().keys() {
             let m = method.to_uppercase();
-            let (code, body) = curl(&["-m", "10", "-X", &m, &s.http_url(&uri)]);
+            let (code, body) = curl(&["-m", "10", "-X", &m, &url]);
             assert!(
                 code != 404 && code != 405 && code != 0,
                 "{m} {path}: {code} {}",
@@ -480,7 +487,7 @@ fn acs_port_in_use_is_one_line_and_non_zero_exit() {
     let out = Command::new(BIN)
         .args(["serve", "--data", dir.path().to_str().unwrap()])
         .args(["--http", "127.0.0.1:0", "--https", "off", "--tftp", "off"])
-        .args(["--syslog", "off", "--acs", &port])
+        .args(["--syslog", "off", "--acs", &port, "--admin", "off"])
         .env_remove("PHONEPROV_CONFIG")
         .output()
         .unwrap();

@@ -46,21 +46,21 @@ fn admin_api_needs_the_token_and_lists_devices() {
     let s = start_with(None, &[], |d| {
         add_device(d, MAC, &["--model", "CP-8841-3PCC"])
     });
-    let (status, _) = curl(&["-s", &s.http_url("/api/v1/devices")]);
+    let (status, _) = curl(&["-s", &s.admin_url("/api/v1/devices")]);
     assert_eq!(
         status, 401,
         "the API must refuse a request without the admin token"
     );
     let token = std::fs::read_to_string(s.data().join("admin.token")).unwrap();
     let auth = format!("Authorization: Bearer {}", token.trim());
-    let (status, body) = curl(&["-s", "-H", &auth, &s.http_url("/api/v1/devices")]);
+    let (status, body) = curl(&["-s", "-H", &auth, &s.admin_url("/api/v1/devices")]);
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(
         v.to_string().contains(MAC),
         "device missing from the API listing: {v}"
     );
-    let (status, body) = curl(&["-s", &s.http_url("/api/v1/openapi.json")]);
+    let (status, body) = curl(&["-s", &s.admin_url("/api/v1/openapi.json")]);
     assert_eq!(status, 200);
     let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(

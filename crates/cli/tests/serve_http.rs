@@ -280,7 +280,7 @@ fn metrics_count_requests_and_cache_hits() {
     for _ in 0..3 {
         curl(&[&s.http_url(&format!("/{MAC}.cfg"))]);
     }
-    let (code, body) = curl(&[&s.http_url("/metrics")]);
+    let (code, body) = curl(&[&s.admin_url("/metrics")]);
     assert_eq!(code, 200);
     let text = String::from_utf8(body).unwrap();
     assert!(

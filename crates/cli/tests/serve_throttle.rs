@@ -98,7 +98,7 @@ fn r_sec_password_guessing_is_logged_slowed_and_the_phone_still_resyncs() {
         !log.iter().any(|l| l.contains("guess")),
         "a password was logged"
     );
-    let (code, metrics) = curl(&[&s.http_url("/metrics")]);
+    let (code, metrics) = curl(&[&s.admin_url("/metrics")]);
     assert_eq!(code, 200);
     let metrics = String::from_utf8_lossy(&metrics);
     assert!(
@@ -120,7 +120,7 @@ fn r_sec_password_guessing_is_logged_slowed_and_the_phone_still_resyncs() {
 #[test]
 fn r_sec_admin_token_guessing_is_slowed_and_the_admin_still_works() {
     let s = start_with(Some(CONFIG), &[], |d| add_device(d, MAC, &[]));
-    let url = s.http_url("/api/v1/devices");
+    let url = s.admin_url("/api/v1/devices");
     let mut codes = Vec::new();
     for i in 0..6 {
         let h = format!("Authorization: Bearer guess{i}");

@@ -42,7 +42,7 @@ fn serve(data: &Path) -> (Guard, String) {
         .arg("--data")
         .arg(data)
         .args(["--http", "127.0.0.1:0", "--https", "off", "--tftp", "off"])
-        .args(["--syslog", "off", "--acs", "off"])
+        .args(["--syslog", "off", "--acs", "off", "--admin", "off"])
         .env_remove("PHONEPROV_DATA")
         .env_remove("PHONEPROV_CONFIG")
         .env("RUST_LOG", "warn")

@@ -285,6 +285,7 @@ fn server_config() -> Config {
     cfg.listen.tftp = Listen::Off;
     cfg.listen.syslog = Listen::Off;
     cfg.listen.acs = Listen::Off;
+    cfg.listen.admin = Listen::Off;
     cfg.tls.client_auth = phoneprov_server::config::ClientAuthMode::Off;
     cfg
 }

@@ -57,7 +57,7 @@ impl Report {
 
 /// The listeners of a config with their names, in the order `serve`
 /// prints them.
-pub fn listeners(cfg: &Config) -> [(&'static str, &'static str, Listen); 5] {
+pub fn listeners(cfg: &Config) -> [(&'static str, &'static str, Listen); 6] {
     let l = &cfg.listen;
     [
         ("tftp", "tftp", l.tftp),
@@ -65,6 +65,11 @@ pub fn listeners(cfg: &Config) -> [(&'static str, &'static str, Listen); 5] {
         ("https", "https", l.https),
         ("syslog", "udp", l.syslog),
         ("acs", "http", l.acs),
+        (
+            "admin",
+            if cfg.admin_tls() { "https" } else { "http" },
+            l.admin,
+        ),
     ]
 }
 
@@ -94,6 +99,7 @@ pub fn check(cfg: &Config, data: &Path) -> Report {
     if let Some(w) = cfg.acs_warning() {
         r.warnings.push(w);
     }
+    r.warnings.extend(cfg.admin_warnings());
     r
 }
 
@@ -402,7 +408,7 @@ fn check_firmware(cfg: &Config, policy: &Policy, r: &mut Report) {
 fn check_listeners(cfg: &Config, r: &mut Report) {
     let tcp: Vec<_> = listeners(cfg)
         .into_iter()
-        .filter(|(n, _, _)| matches!(*n, "http" | "https" | "acs"))
+        .filter(|(n, _, _)| matches!(*n, "http" | "https" | "acs" | "admin"))
         .filter_map(|(n, _, l)| l.addr().map(|a| (n, a)))
         .filter(|(_, a)| a.port() != 0)
         .collect();

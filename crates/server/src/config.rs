@@ -102,6 +102,15 @@ pub struct ListenConfig {
     /// TR-069 ACS (CWMP over HTTP, R-TR69), default `0.0.0.0:7547`, the
     /// port TR-069 assigns. Settings in `[acs]`.
     pub acs: Listen,
+    /// The admin listener (issue 17 item 3): `/api/v1`, `/metrics`, the
+    /// OpenAPI document and the console; default `127.0.0.1:9080`, HTTPS
+    /// when `[tls] cert` is set. The phones' ports serve only what phones
+    /// fetch.
+    pub admin: Listen,
+    /// Also serve the admin routes on the phones' HTTP(S) ports (the
+    /// single-port behaviour before the admin listener; the bearer token
+    /// then crosses the phones' network). A warning at start says so.
+    pub admin_on_phone_ports: bool,
 }
 
 impl Default for ListenConfig {
@@ -113,6 +122,8 @@ impl Default for ListenConfig {
             https: any(8443),
             syslog: any(5514),
             acs: any(7547),
+            admin: Listen::On(SocketAddr::from(([127, 0, 0, 1], 9080))),
+            admin_on_phone_ports: false,
         }
     }
 }
@@ -130,6 +141,8 @@ pub struct Bound {
     pub syslog: Option<SocketAddr>,
     /// TR-069 ACS.
     pub acs: Option<SocketAddr>,
+    /// The admin listener.
+    pub admin: Option<SocketAddr>,
 }
 
 /// Listener addresses given on the command line (`--http ADDR|off`, ...):
@@ -147,6 +160,8 @@ pub struct ListenOverrides {
     pub syslog: Option<Listen>,
     /// `--acs`.
     pub acs: Option<Listen>,
+    /// `--admin`.
+    pub admin: Option<Listen>,
 }
 
 impl ListenOverrides {
@@ -159,6 +174,7 @@ impl ListenOverrides {
             (&mut l.https, self.https),
             (&mut l.syslog, self.syslog),
             (&mut l.acs, self.acs),
+            (&mut l.admin, self.admin),
         ] {
             if let Some(a) = from {
                 *to = a;
@@ -611,6 +627,29 @@ impl Config {
         .then(|| {
             "the ACS refuses every CPE: [acs] auth needs credentials; add users = { \"cpe\" = \"password\" } under [acs], or set auth = \"none\" on a lab network".to_string()
         })
+    }
+
+    /// Whether the admin listener speaks HTTPS: when `[tls] cert` names
+    /// the operator's certificate (the development CA's certificate is
+    /// for phones; on the default loopback address plain HTTP is enough).
+    pub fn admin_tls(&self) -> bool {
+        self.tls.cert.is_some()
+    }
+
+    /// Warnings about the admin surface (issue 17 item 3): the admin routes
+    /// on the phones' ports, or the bearer token in clear on a
+    /// non-loopback admin address.
+    pub fn admin_warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.listen.admin_on_phone_ports {
+            w.push("[listen] admin_on_phone_ports = true: /api/v1 and /metrics are also served on the phones' HTTP(S) ports, so the admin token crosses the phones' network; remove it and use the admin listener ([listen] admin)".to_string());
+        }
+        if let Some(a) = self.listen.admin.addr() {
+            if !a.ip().is_loopback() && !self.admin_tls() {
+                w.push(format!("[listen] admin ({a}) is plain HTTP on a non-loopback address: the admin token crosses the network in clear; set [tls] cert and key for HTTPS or bind it to 127.0.0.1"));
+            }
+        }
+        w
     }
 
     /// Request deadline.

@@ -209,3 +209,12 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-"), 0), Unsatisfiable);
     }
 }
+
+/// A short plain-text answer (errors and refusals).
+pub fn simple(status: http::StatusCode, text: &'static str) -> http::Response<RespBody> {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(RespBody::full(Bytes::from_static(text.as_bytes())))
+        .expect("static response")
+}

@@ -1,7 +1,7 @@
 //! HTTP(S) request handling (R-HTTP, R-HTTPS, R-RESULT).
 //!
-//! Routing, in order: `/metrics`; `/api/…` and `/activation/…` (mounted
-//! handler: admin API, ACS tasks, activation service); path safety
+//! Routing on the phones' ports, in order: `/activation/…` (the mounted
+//! handler's phone routes: activation queries, R-ACT); path safety
 //! (400 for `..`, `%2e%2e`, backslash, NUL); `/firmware/…` (Range);
 //! profile path patterns → the device's profile; otherwise the static
 //! directory; otherwise 404 (firmware, profiles and static files through
@@ -9,7 +9,9 @@
 //! HEAD fetch; POST on a profile path is a resync (body stored as an event
 //! once the request is admitted, profile returned); POST/PUT elsewhere is
 //! a report (`Report_Rule`; body decrypted with the device key when
-//! encrypted, stored as an event).
+//! encrypted, stored as an event). The admin surface (`/api/v1`,
+//! `/metrics`: [`crate::admin`]) is answered on the admin listener only,
+//! or first on these ports too with `[listen] admin_on_phone_ports`.
 //!
 //! Status codes follow the phone's result classes (SPEC §6): 404 for an
 //! unknown or pending device (class B), 401 with Basic and Digest
@@ -33,13 +35,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
 use phoneprov_pki::PhoneIdentity;
 use phoneprov_store::{EventKind, Mac, Outcome};
 
-use crate::files::{file_response, RespBody};
+use crate::files::{file_response, simple, RespBody};
 use crate::metrics_setup::{record_code, Proto};
+use crate::mount::{api, read_body};
 use crate::paths::decode_path;
 use crate::pipeline::{Answer, Credentials, Refusal, Request as Identify, Ua};
 use crate::policy::Policy;
@@ -59,17 +61,11 @@ pub struct ConnInfo {
     pub identity: Option<PhoneIdentity>,
     /// TLS version and resumption (HTTPS only), for the access log.
     pub tls: Option<crate::access_log::TlsInfo>,
+    /// The connection came on the admin listener ([`crate::admin`]).
+    pub admin: bool,
 }
 
 type Resp = Response<RespBody>;
-
-fn simple(status: StatusCode, text: &'static str) -> Resp {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(RespBody::full(Bytes::from_static(text.as_bytes())))
-        .expect("static response")
-}
 
 /// hyper service entry point: routes, bounds the time, counts.
 pub async fn handle(
@@ -99,7 +95,16 @@ pub async fn handle(
             ua,
         )
     });
-    let resp = match tokio::time::timeout(timeout, route(&state, policy, &conn, req)).await {
+    let routed = async {
+        if conn.admin {
+            crate::admin::route(&state, conn.peer, req)
+                .await
+                .unwrap_or_else(|_| crate::admin::not_admin())
+        } else {
+            route(&state, policy, &conn, req).await
+        }
+    };
+    let resp = match tokio::time::timeout(timeout, routed).await {
         Ok(r) => r,
         Err(_) => simple(StatusCode::REQUEST_TIMEOUT, "request timed out\n"),
     };
@@ -113,7 +118,9 @@ pub async fn handle(
                 .and_then(|v| v.to_str().ok()?.parse().ok())
         })
         .unwrap_or(0);
-    record_code(conn.proto, resp.status().as_u16(), bytes);
+    if !conn.admin {
+        record_code(conn.proto, resp.status().as_u16(), bytes);
+    }
     if let Some((start, method, target, version, ua)) = access {
         state.access_log.log(&crate::access_log::Entry {
             proto: conn.proto,
@@ -141,17 +148,20 @@ async fn route(
     conn: &ConnInfo,
     req: Request<Incoming>,
 ) -> Resp {
-    let raw_path = req.uri().path();
-    if raw_path == "/metrics" && req.method() == Method::GET {
-        return Response::builder()
-            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-            .body(RespBody::full(state.metrics.render()))
-            .expect("static response");
-    }
+    // The old single-port behaviour, when the config asks for it (a
+    // warning at start says what it exposes).
+    let req = if policy.config.listen.admin_on_phone_ports {
+        match crate::admin::route(state, conn.peer, req).await {
+            Ok(resp) => return resp,
+            Err(req) => req,
+        }
+    } else {
+        req
+    };
     // The mounted handler also answers the activation service's phone
     // endpoints (`/activation/v1/...`, SPEC R-ACT).
-    if raw_path.starts_with("/api/") || raw_path.starts_with("/activation/") {
-        return api(state, conn, req).await;
+    if req.uri().path().starts_with("/activation/") {
+        return api(state, conn.peer, req).await;
     }
     let (parts, body) = req.into_parts();
     let path = match decode_path(parts.uri.path()) {
@@ -337,29 +347,6 @@ async fn respond(answer: Answer, parts: &http::request::Parts, head: bool) -> Re
     }
 }
 
-/// Reads a request body within the configured limit; `Err` is the response.
-async fn read_body(
-    state: &AppState,
-    req: Request<Incoming>,
-) -> Result<(http::request::Parts, Bytes), Resp> {
-    let limit = state.policy.load().config.limits.max_body_bytes;
-    let too_big = || simple(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
-    if req.body().size_hint().lower() > limit {
-        return Err(too_big());
-    }
-    let (parts, body) = req.into_parts();
-    match Limited::new(body, limit as usize).collect().await {
-        Ok(c) => Ok((parts, c.to_bytes())),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_big())
-        }
-        Err(_) => Err(simple(StatusCode::BAD_REQUEST, "bad request body\n")),
-    }
-}
-
 /// Finds a 12-hex-digit MAC among the path's segments (report URLs such
 /// as `/report/$MA.xml`).
 fn mac_in_path(path: &str) -> Option<Mac> {
@@ -497,49 +484,4 @@ async fn post(
         format!("{} {path}: {text}", parts.method),
     );
     simple(StatusCode::OK, "report stored\n")
-}
-
-async fn api(state: &Arc<AppState>, conn: &ConnInfo, req: Request<Incoming>) -> Resp {
-    let Some(handler) = state.api.clone() else {
-        return simple(StatusCode::NOT_FOUND, "no API mounted\n");
-    };
-    let (mut parts, body) = match read_body(state, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    // The client address reaches the handlers as axum's `ConnectInfo`: the
-    // activation service records it with each phone's query (R-ACT).
-    parts.extensions.insert(conn.peer);
-    // The admin door of the throttle (issue 12 item 3): a request that
-    // presents a token is gated per address; a 401 for a presented token
-    // is a failure, anything else a success. (Requests without a token
-    // neither count nor clear: an attacker cannot reset its strikes with
-    // the public routes.)
-    const DOOR: &str = "admin";
-    let ip = conn.peer.ip();
-    let presented = parts.headers.contains_key(header::AUTHORIZATION);
-    if presented {
-        if let Some(wait) = state.auth_guard.gate(DOOR, ip) {
-            return Response::builder()
-                .status(StatusCode::TOO_MANY_REQUESTS)
-                .header(header::RETRY_AFTER, phoneprov_httpauth::retry_after_secs(wait))
-                .body(RespBody::full(Bytes::from_static(
-                    b"{\"error\":\"too many failed authentications from this address\",\"hint\":\"retry after the Retry-After delay with the token from admin.token\"}\n",
-                )))
-                .expect("valid 429");
-        }
-    }
-    let resp = handler(Request::from_parts(parts, body)).await;
-    if presented {
-        if resp.status() == StatusCode::UNAUTHORIZED {
-            let hold = state.auth_guard.failed(DOOR, ip, None);
-            if !hold.is_zero() {
-                tokio::time::sleep(hold).await;
-            }
-        } else {
-            state.auth_guard.succeeded(ip);
-        }
-    }
-    let (parts, body) = resp.into_parts();
-    Response::from_parts(parts, RespBody::full(body))
 }

@@ -8,7 +8,8 @@
 //!  HTTPS (tcp) ─► rustls+http ┘   (path,      (device    (cert,     (render:   (status,
 //!  syslog (udp) ─► phoneprov-syslog  UA, cert,  cache)    auth,      context →  timeline)
 //!  ACS (tcp) ───► phoneprov-acs      source)              redirect,  rules →       │
-//!  /api/, /activation/ ─► phoneprov-api, -acs, -activation  variant)  encode)      ▼
+//!  /activation/ (phone ports) ─► phoneprov-activation       variant)  encode)      ▼
+//!  admin (tcp): /api/v1, /metrics ─► admin ─► phoneprov-api, -acs, -activation
 //!                                                             StatusWriter (batched)
 //!                                                                     ▼
 //!               phoneprov-store (SQLite, WAL)  ◄── ReadPool (spawn_blocking)
@@ -29,8 +30,8 @@
 //!   config ([`state::Policy`]) and templates in `ArcSwap`s (SIGHUP swaps
 //!   them atomically, a request sees one consistent version), the read
 //!   pool, the status writer, the caches, the authenticator, the metrics
-//!   handle, and the mounted REST API ([`ApiHandler`], at `/api/` and
-//!   `/activation/`).
+//!   handle, and the mounted REST API ([`ApiHandler`]: `/api/` on the
+//!   admin listener, see [`admin`]; `/activation/` on the phones' ports).
 //! * **Render** ([`render`]): device row → most specific template
 //!   (`device/<mac>`, `group/<g>`, `model/<PN>`, `default`; see
 //!   [`templates`]) → context ([`context`]) → minijinja with XML escaping
@@ -74,6 +75,7 @@
 //! `phoneprov-httpauth` crate will take over behind [`auth::Authenticator`]).
 
 pub mod access_log;
+pub mod admin;
 pub mod auth;
 pub mod check;
 pub mod config;
@@ -85,6 +87,7 @@ pub mod extract;
 pub mod files;
 pub mod http;
 pub mod metrics_setup;
+mod mount;
 pub mod paths;
 pub mod pipeline;
 pub mod policy;

@@ -3,7 +3,7 @@
 //! on SIGHUP and stops everything together on SIGTERM or Ctrl-C.
 //!
 //! The announcement is the *ready point* ([`ready`]): it runs once every
-//! listener (TFTP, HTTP, HTTPS, syslog, ACS) is bound and serving and the
+//! listener (TFTP, HTTP, HTTPS, syslog, ACS, admin) is bound and serving and the
 //! signal handlers are installed, so whoever reads the printed addresses
 //! may connect or signal at once. It also sends systemd's `READY=1`
 //! (`sd_notify`, for `Type=notify`), and `STOPPING=1` on SIGTERM.
@@ -26,11 +26,16 @@ pub async fn run(opts: StartOptions) -> Result<(), ServerError> {
     if let Some(e) = report.summary() {
         return Err(ServerError::Check(e));
     }
+    let admin_scheme = if opts.config.admin_tls() {
+        "https"
+    } else {
+        "http"
+    };
     let server = Server::start(opts).await?;
     // Install the handlers before announcing: whoever reads the addresses
     // may signal at once.
     let signals = Signals::new();
-    ready(&data, &server.bound(), &report.warnings);
+    ready(&data, &server.bound(), admin_scheme, &report.warnings);
     signals.wait_for_stop(&server).await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     eprintln!("phoneprov serve: stopping; letting in-flight requests and transfers finish");
@@ -41,13 +46,16 @@ pub async fn run(opts: StartOptions) -> Result<(), ServerError> {
 /// The ready point: every listener is bound and serving. Prints one line
 /// per listener with its actual address on stdout (tests pass port 0 and
 /// read it back), and the admin-token and configuration notes on stderr.
-fn ready(data: &Path, b: &Bound, warnings: &[String]) {
+fn ready(data: &Path, b: &Bound, admin_scheme: &str, warnings: &[String]) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "phoneprov serve: data in {}", data.display());
-    eprintln!(
-        "phoneprov serve: admin API at /api/v1 (bearer token in {})",
-        data.join(phoneprov_api::TOKEN_FILE).display()
-    );
+    match b.admin {
+        Some(a) => eprintln!(
+            "phoneprov serve: admin API at {admin_scheme}://{a}/api/v1, metrics at /metrics (bearer token in {})",
+            data.join(phoneprov_api::TOKEN_FILE).display()
+        ),
+        None => eprintln!("phoneprov serve: admin listener off ([listen] admin)"),
+    }
     for w in warnings {
         eprintln!("phoneprov serve: warning: {w}");
     }
@@ -57,6 +65,7 @@ fn ready(data: &Path, b: &Bound, warnings: &[String]) {
         ("https", "https", b.https),
         ("syslog", "udp", b.syslog),
         ("acs", "http", b.acs),
+        ("admin", admin_scheme, b.admin),
     ];
     for (name, scheme, addr) in lines {
         if let Some(a) = addr {

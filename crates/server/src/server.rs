@@ -3,7 +3,7 @@
 //! [`Server::start`] prepares the data directory (database, example
 //! templates, development CA), compiles config and templates, binds every
 //! listener (so a port in use fails the start with one line) and spawns:
-//! one accept loop per TCP listener (HTTP, HTTPS; one task per connection,
+//! one accept loop per TCP listener (HTTP, HTTPS, admin; one task per connection,
 //! hyper HTTP/1.x with keep-alive, header-size and header-read-time
 //! limits), the TFTP server, the syslog receiver and the ACS (the services
 //! come from [`crate::services`]). [`Server::shutdown`] stops them all
@@ -178,6 +178,12 @@ impl Server {
             Some(_) => Some(TlsAcceptor::from(tls_config(&cfg, &data)?)),
             None => None,
         };
+        let admin_tls = match cfg.listen.admin.addr() {
+            Some(_) if cfg.admin_tls() => Some(TlsAcceptor::from(crate::tls::admin_tls_config(
+                &cfg, &data,
+            )?)),
+            _ => None,
+        };
         let reader = ReadPool::open(&data)?;
         let status = StatusWriter::start(&data, cfg.store.retention())?;
         let services = Services::open(&data, &cfg)?;
@@ -241,10 +247,14 @@ impl Server {
             None => None,
         };
         // Bound last, so the other listeners' errors come first (as before
-        // the ACS existed).
+        // the ACS and the admin listener existed).
         let acs_l = match (&services.acs, cfg.listen.acs.addr()) {
             (Some(_), Some(a)) => Some(bind_tcp("acs", a).await?),
             _ => None,
+        };
+        let admin_l = match cfg.listen.admin.addr() {
+            Some(a) => Some(bind_tcp("admin", a).await?),
+            None => None,
         };
         let local = |r: std::io::Result<SocketAddr>| r.ok();
         let bound = Bound {
@@ -253,6 +263,7 @@ impl Server {
             tftp: tftp_s.as_ref().and_then(|s| local(s.local_addr())),
             syslog: syslog_s.as_ref().and_then(|s| local(s.local_addr())),
             acs: acs_l.as_ref().and_then(|l| local(l.local_addr())),
+            admin: admin_l.as_ref().and_then(|l| local(l.local_addr())),
         };
         let state = Arc::new(AppState {
             auth: AppState::default_auth(&cfg, nonce_secret),
@@ -261,6 +272,7 @@ impl Server {
             policy: ArcSwap::from_pointee(policy),
             templates: ArcSwap::from_pointee(templates),
             tls: arc_swap::ArcSwapOption::from(tls.clone().map(Arc::new)),
+            admin_tls: arc_swap::ArcSwapOption::from(admin_tls.map(Arc::new)),
             generation: AtomicU64::new(1),
             reader,
             status,
@@ -276,23 +288,20 @@ impl Server {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let drain = Duration::from_secs(cfg.limits.drain_secs);
-        if let Some(l) = http_l {
-            tasks.push(tokio::spawn(accept_loop(
-                l,
-                state.clone(),
-                false,
-                stop_rx.clone(),
-                drain,
-            )));
-        }
-        if let Some(l) = https_l {
-            tasks.push(tokio::spawn(accept_loop(
-                l,
-                state.clone(),
-                true,
-                stop_rx.clone(),
-                drain,
-            )));
+        for (l, door) in [
+            (http_l, Door::Http),
+            (https_l, Door::Https),
+            (admin_l, Door::Admin),
+        ] {
+            if let Some(l) = l {
+                tasks.push(tokio::spawn(accept_loop(
+                    l,
+                    state.clone(),
+                    door,
+                    stop_rx.clone(),
+                    drain,
+                )));
+            }
         }
         if let Some(s) = tftp_s {
             let mut rx = stop_rx.clone();
@@ -404,14 +413,26 @@ fn http1_builder(cfg: &Config) -> http1::Builder {
     b
 }
 
+/// Which TCP listener an accept loop serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Door {
+    /// The phones' plain HTTP port.
+    Http,
+    /// The phones' HTTPS port.
+    Https,
+    /// The admin listener ([`crate::admin`]): HTTPS when `[tls] cert` is
+    /// set, no client certificate asked.
+    Admin,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<AppState>,
-    https: bool,
+    door: Door,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
 ) {
-    let proto = if https { Proto::Https } else { Proto::Http };
+    let admin = door == Door::Admin;
     let graceful = GracefulShutdown::new();
     let builder = http1_builder(&state.policy.load().config);
     let local = listener.local_addr().ok();
@@ -435,7 +456,16 @@ async fn accept_loop(
         let watcher = graceful.watcher();
         // HTTPS: the TLS settings of the moment (SIGHUP may have renewed
         // the certificate since the listener started).
-        let tls = if https { state.tls.load_full() } else { None };
+        let tls = match door {
+            Door::Http => None,
+            Door::Https => state.tls.load_full(),
+            Door::Admin => state.admin_tls.load_full(),
+        };
+        let proto = if tls.is_some() {
+            Proto::Https
+        } else {
+            Proto::Http
+        };
         tokio::spawn(async move {
             match tls {
                 None => {
@@ -445,6 +475,7 @@ async fn accept_loop(
                         local,
                         identity: None,
                         tls: None,
+                        admin,
                     });
                     let svc = hyper::service::service_fn(move |req| {
                         handle(state.clone(), conn.clone(), req)
@@ -463,12 +494,16 @@ async fn accept_loop(
                     let stream = match hs {
                         Ok(Ok(stream)) => stream,
                         Ok(Err(e)) => {
-                            crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                            if !admin {
+                                crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                            }
                             tls_refused(&state, peer, false, Some(e));
                             return;
                         }
                         Err(_) => {
-                            crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                            if !admin {
+                                crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                            }
                             tls_refused(&state, peer, true, None);
                             return;
                         }
@@ -493,6 +528,7 @@ async fn accept_loop(
                         local,
                         identity,
                         tls: Some(tls),
+                        admin,
                     });
                     let svc = hyper::service::service_fn(move |req| {
                         handle(state.clone(), conn.clone(), req)

@@ -45,6 +45,9 @@ pub struct AppState {
     /// certificate takes effect at SIGHUP for new connections. `None` when
     /// HTTPS is off.
     pub tls: arc_swap::ArcSwapOption<tokio_rustls::TlsAcceptor>,
+    /// The admin listener's TLS settings (`[tls] cert`, no client
+    /// certificate), rebuilt on reload; `None` when it speaks plain HTTP.
+    pub admin_tls: arc_swap::ArcSwapOption<tokio_rustls::TlsAcceptor>,
     /// Bumped on every reload; part of every render-cache check.
     pub generation: AtomicU64,
     /// Device reads.
@@ -111,7 +114,14 @@ impl AppState {
             ))),
             false => None,
         };
+        let admin_tls = match self.admin_tls.load().is_some() && policy.config.admin_tls() {
+            true => Some(Arc::new(tokio_rustls::TlsAcceptor::from(
+                crate::tls::admin_tls_config(&policy.config, &old.dirs.data)?,
+            ))),
+            false => self.admin_tls.load_full(),
+        };
         self.tls.store(tls);
+        self.admin_tls.store(admin_tls);
         self.policy.store(Arc::new(policy));
         self.templates.store(Arc::new(templates));
         self.generation.store(next, Ordering::Release);

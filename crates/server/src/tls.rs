@@ -65,3 +65,15 @@ pub fn tls_config(
     phoneprov_pki::server_config(&cert, &key, client_ca.as_deref(), client_auth)
         .map_err(|e| ServerError::Tls(e.to_string()))
 }
+
+/// The admin listener's rustls settings: the `[tls]` certificate and key,
+/// no client certificate asked (admins authenticate with the bearer
+/// token; issue 17 item 3).
+pub fn admin_tls_config(
+    cfg: &Config,
+    data: &Path,
+) -> Result<Arc<phoneprov_pki::rustls::ServerConfig>, ServerError> {
+    let mut admin = cfg.clone();
+    admin.tls.client_auth = ClientAuthMode::Off;
+    tls_config(&admin, data)
+}

@@ -16,6 +16,7 @@ fn config() -> Config {
     c.listen.tftp = Listen::Off;
     c.listen.syslog = Listen::Off;
     c.listen.acs = Listen::Off;
+    c.listen.admin = Listen::Off;
     c.profiles.device_ttl_ms = 0; // always re-read the row: test the hash check
     c
 }

@@ -202,7 +202,7 @@ impl Fixture {
         drop(store);
         let file = dir.path().join("phoneprov.toml");
         let listen =
-            "[listen]\nhttp = \"127.0.0.1:0\"\ntftp = \"127.0.0.1:0\"\nhttps = \"off\"\nsyslog = \"off\"\nacs = \"off\"\n";
+            "[listen]\nhttp = \"127.0.0.1:0\"\ntftp = \"127.0.0.1:0\"\nhttps = \"off\"\nsyslog = \"off\"\nacs = \"off\"\nadmin = \"off\"\n";
         std::fs::write(&file, format!("{config_text}\n{listen}")).unwrap();
         let cfg = Config::load(&file).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,9 @@ pub struct Served {
     pub syslog: Option<SocketAddr>,
     /// The TR-069 ACS listener (`--acs`).
     pub acs: Option<SocketAddr>,
+    /// The admin listener (`--admin`: `/api/v1`, `/metrics`); see
+    /// [`Served::admin_url`].
+    pub admin: Option<SocketAddr>,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -53,6 +56,8 @@ pub const ALL_PORT0: &[&str] = &[
     "127.0.0.1:0",
     "--acs",
     "127.0.0.1:0",
+    "--admin",
+    "127.0.0.1:0",
 ];
 
 /// Starts the server with `config` (TOML text, written to `serve.toml`)
@@ -64,13 +69,20 @@ pub fn start_with(config: Option<&str>, extra: &[&str], prepare: impl FnOnce(&Pa
 
 /// [`start_with`] with the listener flags `listen` (pairs like `--tftp
 /// off`, `--http 127.0.0.1:0`) instead of [`ALL_PORT0`]; the printed
-/// address of every listener not `off` is read back.
+/// address of every listener not `off` is read back. Without an
+/// `--admin` pair the admin listener gets `127.0.0.1:0` (never the
+/// default port 9080, which parallel tests would share).
 pub fn start_listening(
     listen: &[&str],
     config: Option<&str>,
     extra: &[&str],
     prepare: impl FnOnce(&Path),
 ) -> Served {
+    let mut listen = listen.to_vec();
+    if !listen.contains(&"--admin") {
+        listen.extend(["--admin", "127.0.0.1:0"]);
+    }
+    let listen = &listen[..];
     let listeners = listen
         .chunks(2)
         .filter(|p| p.get(1) != Some(&"off"))
@@ -117,6 +129,7 @@ pub fn start_listening(
         tftp: None,
         syslog: None,
         acs: None,
+        admin: None,
         stderr: rx,
     };
     let stdout = served.child.as_mut().unwrap().stdout.take().unwrap();
@@ -147,6 +160,7 @@ pub fn start_listening(
             "tftp" => served.tftp = Some(addr),
             "syslog" => served.syslog = Some(addr),
             "acs" => served.acs = Some(addr),
+            "admin" => served.admin = Some(addr),
             other => panic!("unexpected listener {other} in {line:?}"),
         }
     }
@@ -168,6 +182,24 @@ impl Served {
     }
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.http.unwrap())
+    }
+    /// A URL on the admin listener (`/api/v1/...`, `/metrics`): plain HTTP
+    /// unless the test's config sets `[tls] cert` (then see
+    /// [`Served::admin_https_url`]).
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin.expect("admin listener"))
+    }
+    /// The admin listener's URL when it speaks HTTPS (`[tls] cert` set).
+    pub fn admin_https_url(&self, path: &str) -> String {
+        format!(
+            "https://localhost:{}{path}",
+            self.admin.expect("admin listener").port()
+        )
+    }
+    /// The admin token (`DATA/admin.token`) as an `Authorization` header.
+    pub fn admin_auth(&self) -> String {
+        let token = std::fs::read_to_string(self.data().join("admin.token")).unwrap();
+        format!("Authorization: Bearer {}", token.trim())
     }
     pub fn https_url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.https.unwrap().port())
