@@ -180,7 +180,7 @@ fn r_tr69_2_session_over_curl_runs_a_task_queued_through_the_api() {
     )));
     let tasks = format!("/api/v1/devices/{MAC}/tasks");
 
-    // Queue a GetParameterValues on the HTTP port, with the admin token.
+    // Queue a GetParameterValues on the admin listener, with the token.
     let (code, task) = admin(
         &s,
         "POST",
@@ -200,7 +200,7 @@ fn r_tr69_2_session_over_curl_runs_a_task_queued_through_the_api() {
         "POST",
         "--data-binary",
         "{}",
-        &s.http_url(&tasks),
+        &s.admin_url(&tasks),
     ]);
     assert_eq!(code, 401);
     let (code, _) = curl(&[
@@ -208,7 +208,7 @@ fn r_tr69_2_session_over_curl_runs_a_task_queued_through_the_api() {
         "10",
         "-H",
         "Authorization: Bearer nope",
-        &s.http_url(&format!("{tasks}/{id}")),
+        &s.admin_url(&format!("{tasks}/{id}")),
     ]);
     assert_eq!(code, 401);
 
