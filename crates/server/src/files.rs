@@ -188,6 +188,15 @@ pub async fn file_response(
     Ok(resp.expect("static headers are valid"))
 }
 
+/// A short plain-text answer (errors and refusals).
+pub fn simple(status: http::StatusCode, text: &'static str) -> http::Response<RespBody> {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(RespBody::full(Bytes::from_static(text.as_bytes())))
+        .expect("static response")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,13 +217,4 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=3-1"), 10), Whole);
         assert_eq!(parse_range(Some("bytes=0-"), 0), Unsatisfiable);
     }
-}
-
-/// A short plain-text answer (errors and refusals).
-pub fn simple(status: http::StatusCode, text: &'static str) -> http::Response<RespBody> {
-    http::Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(RespBody::full(Bytes::from_static(text.as_bytes())))
-        .expect("static response")
 }
