@@ -17,10 +17,24 @@
 //! [`AcsRepo::session_writes`], one transaction per group (the timeline
 //! writer, `crate::writer`, is the caller). A backend that serves several
 //! nodes claims with `FOR UPDATE SKIP LOCKED` inside the same method.
+//!
+//! # Several nodes on one PostgreSQL database (issue 13)
+//! - A claim locks the task row it takes (`FOR UPDATE SKIP LOCKED`): two
+//!   sessions claiming at once, on one node or two, never get the same
+//!   task, and neither waits for the other.
+//! - A claim's lease is the device's session: the task stays `sent` until
+//!   its result is written, its session ends (the ACS requeues it), or the
+//!   device's **next Inform, on whichever node it arrives**, requeues
+//!   every `sent` task of that device. A node killed in the middle of a
+//!   session therefore holds nothing: the CPE's retry reaches another node
+//!   and its first Inform there takes the tasks back. No clock is needed,
+//!   because a device runs one session at a time (TR-069 §3.7.1.5).
+//! - Every write of a session is committed before the ACS answers the
+//!   CPE, so nothing is acknowledged that was not committed.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+use crate::db::{vals, Dialect, Exec, Row};
 use crate::error::Result;
 use crate::model::{now_ms, NewEvent};
 use crate::store::{write_batch_on, StatusUpdate, Store};
@@ -237,75 +251,90 @@ pub trait AcsRepo {
 const COLS: &str =
     "id, mac, rpc, state, source, command_key, attempts, result, created_ms, updated_ms";
 
-/// The next task of a device's queue.
+/// The next task of a device's queue (SQLite: the caller holds the
+/// write lock).
 pub(crate) const NEXT_QUEUED: &str = "SELECT id, method, rpc FROM acs_tasks \
      WHERE mac = ?1 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1";
 
-fn insert_task_on(conn: &Connection, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
+/// The same for PostgreSQL: the row is locked for this transaction, and a
+/// row another transaction has locked is skipped instead of waited for.
+const NEXT_QUEUED_PG: &str = "SELECT id, method, rpc FROM acs_tasks \
+     WHERE mac = ?1 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1 \
+     FOR UPDATE SKIP LOCKED";
+
+fn insert_task_on(x: &mut Exec<'_, '_>, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
     let now = now_ms();
     let prio = i64::from(source == "preset");
-    conn.prepare_cached(
+    x.one(
         "INSERT INTO acs_tasks (mac, method, rpc, state, priority, source, created_ms, updated_ms) \
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6)",
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6) RETURNING id",
+        vals![mac, task.method, task.rpc, prio, source, now],
     )?
-    .execute(params![mac, task.method, task.rpc, prio, source, now])?;
-    Ok(conn.last_insert_rowid())
+    .get(0)
 }
 
 /// Queues a preset unless the same one is already queued for `mac` (a
 /// session that dies before running its presets must not pile up copies).
-fn insert_preset_on(conn: &Connection, mac: &str, task: NewTask<'_>) -> Result<()> {
-    let exists: Option<i64> = conn
-        .prepare_cached(
-            "SELECT id FROM acs_tasks WHERE mac = ?1 AND state = 'queued' AND source = 'preset' AND rpc = ?2",
-        )?
-        .query_row(params![mac, task.rpc], |r| r.get(0))
-        .optional()?;
-    if exists.is_none() {
-        insert_task_on(conn, mac, task, "preset")?;
-    }
-    Ok(())
-}
-
-fn requeue_device_on(conn: &Connection, mac: &str) -> Result<usize> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 WHERE mac = ?1 AND state = 'sent'",
-        )?
-        .execute(params![mac, now_ms()])?)
-}
-
-fn dm_upsert_on(conn: &Connection, mac: &str, updates: &[DmUpdate]) -> Result<()> {
-    let now = now_ms();
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(mac, path) DO UPDATE SET \
-         value = coalesce(excluded.value, value), type = coalesce(excluded.type, type), \
-         writable = coalesce(excluded.writable, writable), updated_ms = excluded.updated_ms",
+fn insert_preset_on(x: &mut Exec<'_, '_>, mac: &str, task: NewTask<'_>) -> Result<()> {
+    let exists = x.row(
+        "SELECT id FROM acs_tasks WHERE mac = ?1 AND state = 'queued' AND source = 'preset' AND rpc = ?2",
+        vals![mac, task.rpc],
     )?;
+    if exists.is_none() {
+        insert_task_on(x, mac, task, "preset")?;
+    }
+    Ok(())
+}
+
+fn requeue_device_on(x: &mut Exec<'_, '_>, mac: &str) -> Result<u64> {
+    x.exec(
+        "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 WHERE mac = ?1 AND state = 'sent'",
+        vals![mac, now_ms()],
+    )
+}
+
+fn dm_upsert_on(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate]) -> Result<()> {
+    let now = now_ms();
     for u in updates {
-        stmt.execute(params![mac, u.path, u.value, u.kind, u.writable, now])?;
+        x.exec(
+            "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(mac, path) DO UPDATE SET \
+             value = coalesce(excluded.value, acs_datamodel.value), \
+             type = coalesce(excluded.type, acs_datamodel.type), \
+             writable = coalesce(excluded.writable, acs_datamodel.writable), \
+             updated_ms = excluded.updated_ms",
+            vals![
+                mac,
+                u.path.as_str(),
+                u.value.as_deref(),
+                u.kind.as_deref(),
+                u.writable.map(i64::from),
+                now
+            ],
+        )?;
     }
     Ok(())
 }
 
-fn delete_prefix_on(conn: &Connection, mac: &str, prefix: &str) -> Result<()> {
-    conn.prepare_cached(
+fn delete_prefix_on(x: &mut Exec<'_, '_>, mac: &str, prefix: &str) -> Result<()> {
+    x.exec(
         "DELETE FROM acs_datamodel WHERE mac = ?1 AND substr(path, 1, length(?2)) = ?2",
-    )?
-    .execute(params![mac, prefix])?;
+        vals![mac, prefix],
+    )?;
     Ok(())
 }
 
-fn inform_on(conn: &Connection, w: &InformWrite) -> Result<Vec<Claimed>> {
-    requeue_device_on(conn, &w.mac)?;
+fn inform_on(x: &mut Exec<'_, '_>, w: &InformWrite) -> Result<Vec<Claimed>> {
+    requeue_device_on(x, &w.mac)?;
     if w.clear {
-        conn.prepare_cached("DELETE FROM acs_datamodel WHERE mac = ?1")?
-            .execute(params![w.mac])?;
+        x.exec(
+            "DELETE FROM acs_datamodel WHERE mac = ?1",
+            vals![w.mac.as_str()],
+        )?;
     }
-    dm_upsert_on(conn, &w.mac, &w.updates)?;
+    dm_upsert_on(x, &w.mac, &w.updates)?;
     for (method, rpc) in &w.presets {
-        insert_preset_on(conn, &w.mac, NewTask { method, rpc })?;
+        insert_preset_on(x, &w.mac, NewTask { method, rpc })?;
     }
     if let Some(t) = &w.timeline {
         let status = StatusUpdate {
@@ -315,31 +344,31 @@ fn inform_on(conn: &Connection, w: &InformWrite) -> Result<Vec<Claimed>> {
             outcome: None,
         };
         write_batch_on(
-            conn,
+            x,
             std::slice::from_ref(&status),
             std::slice::from_ref(&t.event),
         )?;
     }
-    claim_on(conn, &w.mac, w.claim)
+    claim_on(x, &w.mac, w.claim)
 }
 
-fn finish_on(conn: &Connection, w: &FinishWrite) -> Result<()> {
-    conn.prepare_cached(
+fn finish_on(x: &mut Exec<'_, '_>, w: &FinishWrite) -> Result<()> {
+    x.exec(
         "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
-    )?
-    .execute(params![w.id, w.state.as_str(), w.result, now_ms()])?;
-    dm_upsert_on(conn, &w.mac, &w.updates)?;
+        vals![w.id, w.state.as_str(), w.result.as_str(), now_ms()],
+    )?;
+    dm_upsert_on(x, &w.mac, &w.updates)?;
     if let Some(prefix) = &w.deleted_prefix {
-        delete_prefix_on(conn, &w.mac, prefix)?;
+        delete_prefix_on(x, &w.mac, prefix)?;
     }
     Ok(())
 }
 
 /// One session write, inside the caller's transaction.
-pub(crate) fn session_write_on(conn: &Connection, w: &SessionWrite) -> Result<Vec<Claimed>> {
+pub(crate) fn session_write_on(x: &mut Exec<'_, '_>, w: &SessionWrite) -> Result<Vec<Claimed>> {
     match w {
-        SessionWrite::Inform(i) => inform_on(conn, i),
-        SessionWrite::Finish(f) => finish_on(conn, f).map(|()| Vec::new()),
+        SessionWrite::Inform(i) => inform_on(x, i),
+        SessionWrite::Finish(f) => finish_on(x, f).map(|()| Vec::new()),
     }
 }
 
@@ -361,42 +390,41 @@ fn command_key(id: i64, method: &str, task: &serde_json::Value) -> Option<String
     })
 }
 
-fn claim_on(conn: &Connection, mac: &str, limit: usize) -> Result<Vec<Claimed>> {
+/// Claims up to `limit` queued tasks of `mac`, inside the caller's
+/// transaction.
+fn claim_on(x: &mut Exec<'_, '_>, mac: &str, limit: usize) -> Result<Vec<Claimed>> {
+    let next = match x.dialect() {
+        Dialect::Sqlite => NEXT_QUEUED,
+        Dialect::Postgres => NEXT_QUEUED_PG,
+    };
     let mut out = Vec::new();
     while out.len() < limit {
-        let row: Option<(i64, String, String)> = conn
-            .prepare_cached(NEXT_QUEUED)?
-            .query_row(params![mac], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        let Some((id, method, json)) = row else {
+        let Some(row) = x.row(next, vals![mac])? else {
             break;
         };
+        let (id, method, json): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
         match serde_json::from_str::<serde_json::Value>(&json) {
             Ok(task) => {
-                conn.prepare_cached(
+                x.exec(
                     "UPDATE acs_tasks SET state = 'sent', command_key = ?2, \
                      attempts = attempts + 1, updated_ms = ?3 WHERE id = ?1",
-                )?
-                .execute(params![
-                    id,
-                    command_key(id, &method, &task),
-                    now_ms()
-                ])?;
+                    vals![id, command_key(id, &method, &task), now_ms()],
+                )?;
                 out.push((id, json));
             }
             Err(e) => {
                 let result = serde_json::json!({"error": format!("unreadable task: {e}")});
-                conn.prepare_cached(
+                x.exec(
                     "UPDATE acs_tasks SET state = 'fault', result = ?2, updated_ms = ?3 WHERE id = ?1",
-                )?
-                .execute(params![id, result.to_string(), now_ms()])?;
+                    vals![id, result.to_string(), now_ms()],
+                )?;
             }
         }
     }
     Ok(out)
 }
 
-fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
+fn task_row(r: &Row) -> Result<TaskRow> {
     Ok(TaskRow {
         id: r.get(0)?,
         mac: r.get(1)?,
@@ -421,54 +449,33 @@ impl Store {
         events: &[NewEvent],
         sessions: &[SessionWrite],
     ) -> Result<Vec<Vec<Claimed>>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_batch_on(&tx, statuses, events)?;
-        let out = sessions
-            .iter()
-            .map(|w| session_write_on(&tx, w))
-            .collect::<Result<Vec<_>>>()?;
-        tx.commit()?;
-        Ok(out)
+        self.tx(|x| {
+            write_batch_on(x, statuses, events)?;
+            sessions.iter().map(|w| session_write_on(x, w)).collect()
+        })
     }
 
     /// One session write in a transaction of its own.
     fn session_write_alone(&mut self, w: &SessionWrite) -> Result<Vec<Claimed>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = session_write_on(&tx, w)?;
-        tx.commit()?;
-        Ok(out)
+        self.tx(|x| session_write_on(x, w))
     }
 }
 
 impl AcsRepo for Store {
     fn insert_task(&mut self, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = insert_task_on(&tx, mac, task, source)?;
-        tx.commit()?;
-        Ok(id)
+        self.tx(|x| insert_task_on(x, mac, task, source))
     }
 
     fn session_writes(&mut self, writes: &[SessionWrite]) -> Vec<Result<Vec<Claimed>>> {
         if let [w] = writes {
             return vec![self.session_write_alone(w)];
         }
-        let together = (|| -> Result<Vec<Vec<Claimed>>> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = writes
+        let together = self.tx(|x| {
+            writes
                 .iter()
-                .map(|w| session_write_on(&tx, w))
-                .collect::<Result<Vec<_>>>()?;
-            tx.commit()?;
-            Ok(out)
-        })();
+                .map(|w| session_write_on(x, w))
+                .collect::<Result<Vec<_>>>()
+        });
         match together {
             Ok(out) => out.into_iter().map(Ok).collect(),
             Err(_) => writes.iter().map(|w| self.session_write_alone(w)).collect(),
@@ -476,70 +483,77 @@ impl AcsRepo for Store {
     }
 
     fn tasks(&self, mac: &str, limit: usize) -> Result<Vec<TaskRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM acs_tasks WHERE mac = ?1 ORDER BY id DESC LIMIT ?2"
-        ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![mac, limit], task_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.run(|x| {
+            x.rows(
+                &format!("SELECT {COLS} FROM acs_tasks WHERE mac = ?1 ORDER BY id DESC LIMIT ?2"),
+                vals![mac, limit],
+            )
+        })?
+        .iter()
+        .map(task_row)
+        .collect()
     }
 
     fn task(&self, mac: &str, id: i64) -> Result<Option<TaskRow>> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {COLS} FROM acs_tasks WHERE mac = ?1 AND id = ?2"
-            ))?
-            .query_row(params![mac, id], task_row)
-            .optional()?)
+        self.run(|x| {
+            x.row(
+                &format!("SELECT {COLS} FROM acs_tasks WHERE mac = ?1 AND id = ?2"),
+                vals![mac, id],
+            )
+        })?
+        .as_ref()
+        .map(task_row)
+        .transpose()
     }
 
     fn claim_tasks(&mut self, mac: &str, limit: usize) -> Result<Vec<Claimed>> {
         // The common answer, nothing queued, is a read without a write
         // transaction.
-        let queued: bool = self
-            .conn
-            .prepare_cached(
+        let queued: bool = self.run(|x| {
+            x.one(
                 "SELECT EXISTS (SELECT 1 FROM acs_tasks WHERE mac = ?1 AND state = 'queued')",
+                vals![mac],
             )?
-            .query_row(params![mac], |r| r.get(0))?;
+            .get(0)
+        })?;
         if !queued {
             return Ok(Vec::new());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let claimed = claim_on(&tx, mac, limit)?;
-        tx.commit()?;
-        Ok(claimed)
+        self.tx(|x| claim_on(x, mac, limit))
     }
 
     fn requeue_task(&mut self, id: i64) -> Result<bool> {
-        let n = self
-            .conn
-            .prepare_cached(
+        let n = self.run(|x| {
+            x.exec(
                 "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 WHERE id = ?1 AND state = 'sent'",
-            )?
-            .execute(params![id, now_ms()])?;
+                vals![id, now_ms()],
+            )
+        })?;
         Ok(n > 0)
     }
 
     fn task_by_command_key(&self, mac: &str, key: &str) -> Result<Option<(i64, Option<String>)>> {
-        Ok(self
-            .conn
-            .prepare_cached(
+        self.run(|x| {
+            x.row(
                 "SELECT id, result FROM acs_tasks WHERE mac = ?1 AND command_key = ?2 \
                  AND method = 'Download' ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row(params![mac, key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+                vals![mac, key],
+            )
+        })?
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .transpose()
     }
 
     fn data_model(&self, mac: &str) -> Result<Vec<DmEntry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT path, value, type, writable, updated_ms FROM acs_datamodel WHERE mac = ?1 ORDER BY path",
-        )?;
-        let rows = stmt.query_map(params![mac], |r| {
+        self.run(|x| {
+            x.rows(
+                "SELECT path, value, type, writable, updated_ms FROM acs_datamodel WHERE mac = ?1 ORDER BY path",
+                vals![mac],
+            )
+        })?
+        .iter()
+        .map(|r| {
             Ok(DmEntry {
                 path: r.get(0)?,
                 value: r.get(1)?,
@@ -547,22 +561,26 @@ impl AcsRepo for Store {
                 writable: r.get(3)?,
                 updated_ms: r.get(4)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .collect()
     }
 
     fn dm_param(&self, mac: &str, path: &str) -> Result<Option<ValueAndType>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT value, type FROM acs_datamodel WHERE mac = ?1 AND path = ?2")?
-            .query_row(params![mac, path], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+        self.run(|x| {
+            x.row(
+                "SELECT value, type FROM acs_datamodel WHERE mac = ?1 AND path = ?2",
+                vals![mac, path],
+            )
+        })?
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .transpose()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestDb;
 
     fn reboot(key: &str) -> String {
         format!(r#"{{"rpc":"Reboot","command_key":"{key}"}}"#)
@@ -600,69 +618,71 @@ mod tests {
                 Some(format!("phoneprov-task-{id}").as_str())
             );
         }
-        let stmt = s.conn.prepare_cached(NEXT_QUEUED).unwrap();
-        assert_eq!(
-            stmt.get_status(rusqlite::StatementStatus::RePrepare),
-            0,
-            "the queue query was re-prepared"
-        );
+        s.sqlite(|c| {
+            let stmt = c.prepare_cached(NEXT_QUEUED).unwrap();
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "the queue query was re-prepared"
+            );
+        });
     }
 
-    /// One group commit: each Inform claims its own device's tasks (in
-    /// queue order), a task result in the same group is recorded, and each
-    /// write gets its own answer.
-    #[test]
-    fn a_group_of_session_writes_commits_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
-        let a = queue(&mut s, "0011223344aa", &reboot("a1"));
-        queue(&mut s, "0011223344aa", &reboot("a2"));
-        let b = queue(&mut s, "0011223344bb", &reboot("b1"));
-        let done = queue(&mut s, "0011223344cc", &reboot("c1"));
-        let inform = |mac: &str| {
-            SessionWrite::Inform(InformWrite {
-                mac: mac.into(),
-                clear: false,
-                updates: vec![DmUpdate {
-                    path: "Device.DeviceInfo.SoftwareVersion".into(),
-                    value: Some(format!("sw-{mac}")),
-                    ..DmUpdate::default()
-                }],
-                presets: Vec::new(),
-                timeline: None,
-                claim: 1,
-            })
-        };
-        let results = s.session_writes(&[
-            inform("0011223344aa"),
-            inform("0011223344bb"),
-            SessionWrite::Finish(FinishWrite {
-                id: done,
-                state: TaskState::Done,
-                result: r#"{"ok":true}"#.into(),
-                mac: "0011223344cc".into(),
-                updates: Vec::new(),
-                deleted_prefix: None,
-            }),
-        ]);
-        let ids: Vec<Vec<i64>> = results
-            .into_iter()
-            .map(|r| r.unwrap().into_iter().map(|(id, _)| id).collect())
-            .collect();
-        assert_eq!(ids, vec![vec![a], vec![b], vec![]]);
-        let row = s.task("0011223344aa", a).unwrap().unwrap();
-        assert_eq!(
-            (row.state.as_str(), row.command_key.as_deref()),
-            ("sent", Some("a1"))
-        );
-        assert_eq!(s.task("0011223344cc", done).unwrap().unwrap().state, "done");
-        assert_eq!(
-            s.dm_param("0011223344bb", "Device.DeviceInfo.SoftwareVersion")
-                .unwrap()
-                .unwrap()
-                .0
-                .as_deref(),
-            Some("sw-0011223344bb")
-        );
+    on_both! {
+        /// One group commit: each Inform claims its own device's tasks (in
+        /// queue order), a task result in the same group is recorded, and each
+        /// write gets its own answer.
+        fn a_group_of_session_writes_commits_together(db: &TestDb) {
+            let mut s = db.store();
+            let a = queue(&mut s, "0011223344aa", &reboot("a1"));
+            queue(&mut s, "0011223344aa", &reboot("a2"));
+            let b = queue(&mut s, "0011223344bb", &reboot("b1"));
+            let done = queue(&mut s, "0011223344cc", &reboot("c1"));
+            let inform = |mac: &str| {
+                SessionWrite::Inform(InformWrite {
+                    mac: mac.into(),
+                    clear: false,
+                    updates: vec![DmUpdate {
+                        path: "Device.DeviceInfo.SoftwareVersion".into(),
+                        value: Some(format!("sw-{mac}")),
+                        ..DmUpdate::default()
+                    }],
+                    presets: Vec::new(),
+                    timeline: None,
+                    claim: 1,
+                })
+            };
+            let results = s.session_writes(&[
+                inform("0011223344aa"),
+                inform("0011223344bb"),
+                SessionWrite::Finish(FinishWrite {
+                    id: done,
+                    state: TaskState::Done,
+                    result: r#"{"ok":true}"#.into(),
+                    mac: "0011223344cc".into(),
+                    updates: Vec::new(),
+                    deleted_prefix: None,
+                }),
+            ]);
+            let ids: Vec<Vec<i64>> = results
+                .into_iter()
+                .map(|r| r.unwrap().into_iter().map(|(id, _)| id).collect())
+                .collect();
+            assert_eq!(ids, vec![vec![a], vec![b], vec![]]);
+            let row = s.task("0011223344aa", a).unwrap().unwrap();
+            assert_eq!(
+                (row.state.as_str(), row.command_key.as_deref()),
+                ("sent", Some("a1"))
+            );
+            assert_eq!(s.task("0011223344cc", done).unwrap().unwrap().state, "done");
+            assert_eq!(
+                s.dm_param("0011223344bb", "Device.DeviceInfo.SoftwareVersion")
+                    .unwrap()
+                    .unwrap()
+                    .0
+                    .as_deref(),
+                Some("sw-0011223344bb")
+            );
+        }
     }
 }

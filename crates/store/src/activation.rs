@@ -6,9 +6,9 @@
 //! Times are Unix milliseconds passed in by the caller, never read here:
 //! expiry is tested with an injected clock.
 
-use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::db::{vals, Row};
 use crate::error::Result;
 use crate::store::Store;
 use crate::Mac;
@@ -102,8 +102,10 @@ pub enum CodeUse {
 
 /// Storage of the activation service. Every write is atomic; a backend
 /// must make [`ActivationRepo::use_code`] single-use across connections
-/// and nodes (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a conditional
-/// `UPDATE … WHERE used_by IS NULL`).
+/// and nodes: both backends redeem with one conditional
+/// `UPDATE … WHERE used_by IS NULL … RETURNING url` (PostgreSQL re-checks
+/// the condition on the row a concurrent redemption just changed, so the
+/// second of two racing nodes updates nothing).
 pub trait ActivationRepo {
     /// Binds `target` to `url`, replacing an earlier binding of the same
     /// MAC or the same exact range.
@@ -170,49 +172,44 @@ impl ActivationRepo for Store {
         source: &str,
         now_ms: i64,
     ) -> Result<Binding> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id: i64 = match target {
-            BindTarget::Mac(mac) => tx.query_row(
-                "INSERT INTO activation_bindings (mac, model, url, source, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(mac) DO UPDATE SET model = excluded.model, url = excluded.url,
-                     source = excluded.source, created_ms = excluded.created_ms
-                 RETURNING id",
-                params![mac.to_string(), model, url, source, now_ms],
-                |r| r.get(0),
-            ),
-            BindTarget::Serials { from, to } => tx.query_row(
-                "INSERT INTO activation_bindings (serial_from, serial_to, model, url, source, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(serial_from, serial_to) DO UPDATE SET model = excluded.model,
-                     url = excluded.url, source = excluded.source, created_ms = excluded.created_ms
-                 RETURNING id",
-                params![from, to, model, url, source, now_ms],
-                |r| r.get(0),
-            ),
-        }?;
-        let b = tx.query_row(
-            &format!("SELECT {BINDING_COLS} FROM activation_bindings WHERE id = ?1"),
-            [id],
-            binding_row,
-        )?;
-        tx.commit()?;
-        Ok(b)
+        self.tx(|x| {
+            let id: i64 = match target {
+                BindTarget::Mac(mac) => x.one(
+                    "INSERT INTO activation_bindings (mac, model, url, source, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(mac) DO UPDATE SET model = excluded.model, url = excluded.url,
+                         source = excluded.source, created_ms = excluded.created_ms
+                     RETURNING id",
+                    vals![mac.to_string(), model, url, source, now_ms],
+                ),
+                BindTarget::Serials { from, to } => x.one(
+                    "INSERT INTO activation_bindings (serial_from, serial_to, model, url, source, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(serial_from, serial_to) DO UPDATE SET model = excluded.model,
+                         url = excluded.url, source = excluded.source, created_ms = excluded.created_ms
+                     RETURNING id",
+                    vals![from, to, model, url, source, now_ms],
+                ),
+            }?
+            .get(0)?;
+            binding_row(&x.one(
+                &format!("SELECT {BINDING_COLS} FROM activation_bindings WHERE id = ?1"),
+                vals![id],
+            )?)
+        })
     }
 
     fn unbind(&mut self, target: BindTarget<'_>) -> Result<bool> {
-        let n = match target {
-            BindTarget::Mac(mac) => self.conn.execute(
+        let n = self.run(|x| match target {
+            BindTarget::Mac(mac) => x.exec(
                 "DELETE FROM activation_bindings WHERE mac = ?1",
-                [mac.to_string()],
+                vals![mac.to_string()],
             ),
-            BindTarget::Serials { from, to } => self.conn.execute(
+            BindTarget::Serials { from, to } => x.exec(
                 "DELETE FROM activation_bindings WHERE serial_from = ?1 AND serial_to = ?2",
-                [from, to],
+                vals![from, to],
             ),
-        }?;
+        })?;
         Ok(n > 0)
     }
 
@@ -224,18 +221,16 @@ impl ActivationRepo for Store {
         expires_ms: i64,
         draw: &mut dyn FnMut() -> String,
     ) -> Result<Vec<IssuedCode>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = Vec::with_capacity(count);
-        {
-            let mut ins = tx.prepare(
-                "INSERT INTO activation_codes (code, url, created_ms, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT(code) DO NOTHING",
-            )?;
+        self.tx(|x| {
+            let mut out = Vec::with_capacity(count);
             while out.len() < count {
                 let code = draw();
-                if ins.execute(params![code, url, created_ms, expires_ms])? == 1 {
+                let n = x.exec(
+                    "INSERT INTO activation_codes (code, url, created_ms, expires_ms)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT(code) DO NOTHING",
+                    vals![code.as_str(), url, created_ms, expires_ms],
+                )?;
+                if n == 1 {
                     out.push(IssuedCode {
                         code,
                         url: url.to_string(),
@@ -246,9 +241,8 @@ impl ActivationRepo for Store {
                     });
                 }
             }
-        }
-        tx.commit()?;
-        Ok(out)
+            Ok(out)
+        })
     }
 
     fn insert_short_code(
@@ -257,57 +251,60 @@ impl ActivationRepo for Store {
         url: &str,
         now_ms: i64,
     ) -> Result<(ShortCode, bool)> {
-        let n = self.conn.execute(
-            "INSERT INTO activation_short_codes (code, url, created_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT(code) DO NOTHING",
-            params![digits, url, now_ms],
-        )?;
-        let stored = self
-            .short_code(digits)?
-            .ok_or_else(|| crate::StoreError::Db(rusqlite::Error::QueryReturnedNoRows.into()))?;
-        Ok((stored, n == 1))
+        self.run(|x| {
+            let n = x.exec(
+                "INSERT INTO activation_short_codes (code, url, created_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(code) DO NOTHING",
+                vals![digits, url, now_ms],
+            )?;
+            let stored = short_row(&x.one(
+                "SELECT code, url, created_ms FROM activation_short_codes WHERE code = ?1",
+                vals![digits],
+            )?)?;
+            Ok((stored, n == 1))
+        })
     }
 
     fn remove_short_code(&mut self, digits: &str) -> Result<bool> {
-        let n = self.conn.execute(
-            "DELETE FROM activation_short_codes WHERE code = ?1",
-            [digits],
-        )?;
+        let n = self.run(|x| {
+            x.exec(
+                "DELETE FROM activation_short_codes WHERE code = ?1",
+                vals![digits],
+            )
+        })?;
         Ok(n > 0)
     }
 
     fn short_code(&self, digits: &str) -> Result<Option<ShortCode>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.run(|x| {
+            x.row(
                 "SELECT code, url, created_ms FROM activation_short_codes WHERE code = ?1",
-                [digits],
-                short_row,
+                vals![digits],
             )
-            .optional()?)
+        })?
+        .as_ref()
+        .map(short_row)
+        .transpose()
     }
 
     fn binding_for(&self, mac: Mac, model: &str, serial: Option<&str>) -> Result<Option<Binding>> {
-        let by_mac = self
-            .conn
-            .query_row(
+        let by_mac = self.run(|x| {
+            x.row(
                 &format!(
                     "SELECT {BINDING_COLS} FROM activation_bindings
                      WHERE mac = ?1 AND (model IS NULL OR lower(model) = lower(?2))"
                 ),
-                params![mac.to_string(), model],
-                binding_row,
+                vals![mac.to_string(), model],
             )
-            .optional()?;
-        if by_mac.is_some() {
-            return Ok(by_mac);
+        })?;
+        if let Some(b) = by_mac {
+            return binding_row(&b).map(Some);
         }
         let Some(serial) = serial.filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
-        Ok(self
-            .conn
-            .query_row(
+        self.run(|x| {
+            x.row(
                 &format!(
                     "SELECT {BINDING_COLS} FROM activation_bindings
                      WHERE mac IS NULL AND length(serial_from) = length(?1)
@@ -315,77 +312,82 @@ impl ActivationRepo for Store {
                        AND (model IS NULL OR lower(model) = lower(?2))
                      ORDER BY id DESC LIMIT 1"
                 ),
-                params![serial, model],
-                binding_row,
+                vals![serial, model],
             )
-            .optional()?)
+        })?
+        .as_ref()
+        .map(binding_row)
+        .transpose()
     }
 
     fn use_code(&mut self, code: &str, mac: Mac, now_ms: i64) -> Result<CodeUse> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = tx
-            .query_row(
+        let mac = mac.to_string();
+        self.run(|x| {
+            // The redemption is this one statement: of two racing
+            // redemptions (on any connection, any node) one changes the
+            // row, the other finds `used_by` set.
+            let granted = x.row(
+                "UPDATE activation_codes SET used_ms = ?1, used_by = ?2
+                 WHERE code = ?3 AND used_by IS NULL AND expires_ms > ?1
+                 RETURNING url",
+                vals![now_ms, mac.as_str(), code],
+            )?;
+            if let Some(r) = granted {
+                return Ok(CodeUse::Granted(r.get(0)?));
+            }
+            let row = x.row(
                 &format!("SELECT {CODE_COLS} FROM activation_codes WHERE code = ?1"),
-                [code],
-                code_row,
-            )
-            .optional()?;
-        let verdict = match row {
-            None => CodeUse::Unknown,
-            Some(c) => match c.used_by {
-                Some(by) if by == mac.to_string() => CodeUse::Granted(c.url),
-                Some(_) => CodeUse::Used,
-                None if now_ms >= c.expires_ms => CodeUse::Expired,
-                None => {
-                    tx.execute(
-                        "UPDATE activation_codes SET used_ms = ?1, used_by = ?2
-                         WHERE code = ?3 AND used_by IS NULL",
-                        params![now_ms, mac.to_string(), code],
-                    )?;
-                    CodeUse::Granted(c.url)
-                }
-            },
-        };
-        tx.commit()?;
-        Ok(verdict)
+                vals![code],
+            )?;
+            Ok(match row.as_ref().map(code_row).transpose()? {
+                None => CodeUse::Unknown,
+                Some(c) => match c.used_by {
+                    Some(by) if by == mac => CodeUse::Granted(c.url),
+                    Some(_) => CodeUse::Used,
+                    None => CodeUse::Expired,
+                },
+            })
+        })
     }
 
     fn activation_listing(&self) -> Result<ActivationListing> {
-        Ok(ActivationListing {
-            bindings: self.collect(
-                &format!(
-                    "SELECT {BINDING_COLS} FROM activation_bindings
-                     ORDER BY mac IS NULL, mac, serial_from, serial_to"
-                ),
-                binding_row,
-            )?,
-            codes: self.collect(
-                &format!("SELECT {CODE_COLS} FROM activation_codes ORDER BY created_ms DESC, code"),
-                code_row,
-            )?,
-            short_codes: self.collect(
-                "SELECT code, url, created_ms FROM activation_short_codes ORDER BY code",
-                short_row,
-            )?,
+        self.run(|x| {
+            Ok(ActivationListing {
+                bindings: x
+                    .rows(
+                        &format!(
+                            "SELECT {BINDING_COLS} FROM activation_bindings
+                             ORDER BY mac IS NULL, mac, serial_from, serial_to"
+                        ),
+                        &[],
+                    )?
+                    .iter()
+                    .map(binding_row)
+                    .collect::<Result<_>>()?,
+                codes: x
+                    .rows(
+                        &format!(
+                            "SELECT {CODE_COLS} FROM activation_codes ORDER BY created_ms DESC, code"
+                        ),
+                        &[],
+                    )?
+                    .iter()
+                    .map(code_row)
+                    .collect::<Result<_>>()?,
+                short_codes: x
+                    .rows(
+                        "SELECT code, url, created_ms FROM activation_short_codes ORDER BY code",
+                        &[],
+                    )?
+                    .iter()
+                    .map(short_row)
+                    .collect::<Result<_>>()?,
+            })
         })
     }
 }
 
-impl Store {
-    fn collect<T>(
-        &self,
-        sql: &str,
-        f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>> {
-        let mut st = self.conn.prepare(sql)?;
-        let rows = st.query_map([], f)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
-    }
-}
-
-fn binding_row(r: &Row<'_>) -> rusqlite::Result<Binding> {
+fn binding_row(r: &Row) -> Result<Binding> {
     Ok(Binding {
         id: r.get(0)?,
         mac: r.get(1)?,
@@ -398,7 +400,7 @@ fn binding_row(r: &Row<'_>) -> rusqlite::Result<Binding> {
     })
 }
 
-fn code_row(r: &Row<'_>) -> rusqlite::Result<IssuedCode> {
+fn code_row(r: &Row) -> Result<IssuedCode> {
     Ok(IssuedCode {
         code: r.get(0)?,
         url: r.get(1)?,
@@ -409,7 +411,7 @@ fn code_row(r: &Row<'_>) -> rusqlite::Result<IssuedCode> {
     })
 }
 
-fn short_row(r: &Row<'_>) -> rusqlite::Result<ShortCode> {
+fn short_row(r: &Row) -> Result<ShortCode> {
     Ok(ShortCode {
         code: r.get(0)?,
         url: r.get(1)?,

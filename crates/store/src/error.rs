@@ -42,6 +42,38 @@ pub enum StoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The database is older than this phoneprov and was opened without
+    /// migrating.
+    #[error("database schema version {found} is older than this phoneprov's ({supported}); run `phoneprov db migrate` (or start serve with --migrate)")]
+    OlderSchema {
+        /// Version found.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A PostgreSQL database without phoneprov's tables, opened by a
+    /// command that only reads.
+    #[error("database {target} holds no phoneprov schema; run `phoneprov db migrate` first, or check the URL")]
+    NoSchema {
+        /// The database (password redacted).
+        target: String,
+    },
+    /// The database server refused the connection for a reason that will
+    /// not pass by itself (wrong password, no such database or role, a TLS
+    /// setup that cannot work).
+    #[error("cannot connect to database {target}: {cause}; check the URL's user, password, host and database name")]
+    Connect {
+        /// The database (password redacted).
+        target: String,
+        /// Why.
+        cause: DbError,
+    },
+    /// The database server is unreachable or the connection was lost:
+    /// the request failed and was not acknowledged (a write whose COMMIT
+    /// got no answer may or may not have been applied); the next use
+    /// reconnects. The server answers 503.
+    #[error("the database is unavailable ({0}); phoneprov reconnects on the next request: check that PostgreSQL is running and reachable")]
+    Unavailable(DbError),
     /// Another process held the write lock longer than the busy timeout.
     #[error("the database stayed locked by another process for too long ({0}); retry, or check for a stuck phoneprov process")]
     Busy(DbError),

@@ -18,12 +18,15 @@
 //!    nothing. This replaces "batched transactions" on the inventory, which
 //!    could not be all-or-nothing, and keeps the write lock for the few
 //!    seconds of the merge instead of the whole parse.
+//!
+//! On PostgreSQL the staging table is a session `TEMP` table the same way
+//! (`pg_temp.import_staging`), the merge the same statement in one
+//! transaction; only the SQLite page-cache pragmas have no counterpart.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
 
-use rusqlite::{params, TransactionBehavior};
-
+use crate::db::{vals, Dialect, Exec};
 use crate::error::{BadRow, Result, StoreError};
 use crate::key::DeviceKey;
 use crate::model::now_ms;
@@ -251,6 +254,27 @@ CREATE TEMP TABLE import_staging (
 ) WITHOUT ROWID;
 ";
 
+const STAGING_DDL_PG: &str = r#"
+DROP TABLE IF EXISTS pg_temp.import_staging;
+CREATE TEMP TABLE import_staging (
+    mac        TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    line       BIGINT NOT NULL,
+    serial     TEXT,
+    model      TEXT,
+    grp        TEXT,
+    vars       TEXT   NOT NULL,
+    secret_key TEXT   NOT NULL
+);
+"#;
+
+/// The staging table's qualified name in each dialect.
+fn staging(x: &Exec<'_, '_>) -> &'static str {
+    match x.dialect() {
+        Dialect::Sqlite => "temp.import_staging",
+        Dialect::Postgres => "pg_temp.import_staging",
+    }
+}
+
 impl Store {
     /// Imports devices from CSV (header row: `mac`, `serial`, `model`,
     /// `group` in any order and letter case; every other column is a
@@ -269,9 +293,12 @@ impl Store {
         let result = self.import_inner(input, opts, obs);
         // Leave no staging data behind and give the cache back, whatever
         // happened (the connection may live on in the server).
-        let _ = self.conn.execute_batch(
-            "DROP TABLE IF EXISTS temp.import_staging; PRAGMA main.cache_size = -2000;",
-        );
+        let _ = self.run(|x| match x.dialect() {
+            Dialect::Sqlite => {
+                x.batch("DROP TABLE IF EXISTS temp.import_staging; PRAGMA main.cache_size = -2000;")
+            }
+            Dialect::Postgres => x.batch("DROP TABLE IF EXISTS pg_temp.import_staging"),
+        });
         result
     }
 
@@ -297,95 +324,105 @@ impl Store {
         }
         let cols = parse_header(&rec)?;
 
-        // Bigger page caches (64 MiB each) for the staging b-tree and the
-        // merge, bounded so memory stays flat whatever the file size, and an
-        // on-disk temp store whatever the build default.
-        self.conn.execute_batch(
-            "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -65536; \
-             PRAGMA main.cache_size = -65536;",
-        )?;
-        self.conn.execute_batch(STAGING_DDL)?;
+        // SQLite: bigger page caches (64 MiB each) for the staging b-tree
+        // and the merge, bounded so memory stays flat whatever the file
+        // size, and an on-disk temp store whatever the build default.
+        self.run(|x| match x.dialect() {
+            Dialect::Sqlite => {
+                x.batch(
+                    "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -65536; \
+                     PRAGMA main.cache_size = -65536;",
+                )?;
+                x.batch(STAGING_DDL)
+            }
+            Dialect::Postgres => x.batch(STAGING_DDL_PG),
+        })?;
 
         let mut bad = 0u64;
         let mut rows = 0u64;
-        {
-            let tx = self.conn.transaction()?; // touches temp only: no lock on the inventory
-            {
-                let mut insert = tx.prepare(
-                    "INSERT INTO temp.import_staging (mac, line, serial, model, grp, vars, secret_key) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(mac) DO NOTHING",
-                )?;
-                let mut first_line =
-                    tx.prepare("SELECT line FROM temp.import_staging WHERE mac = ?1")?;
-                let mut report = |line: u64, why: String, obs: &mut dyn ImportObserver| {
-                    bad += 1;
-                    obs.bad_row(&BadRow { line, why });
-                };
-                while rdr.read_byte_record(&mut rec).map_err(csv_err)? {
-                    rows += 1;
-                    if rows.is_multiple_of(PROGRESS_EVERY) {
-                        obs.progress(rows);
+        // Touches the staging table only: no lock on the inventory.
+        self.tx_deferred(|x| {
+            let insert = format!(
+                "INSERT INTO {} (mac, line, serial, model, grp, vars, secret_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(mac) DO NOTHING",
+                staging(x)
+            );
+            let first_line = format!("SELECT line FROM {} WHERE mac = ?1", staging(x));
+            let mut report = |line: u64, why: String, obs: &mut dyn ImportObserver| {
+                bad += 1;
+                obs.bad_row(&BadRow { line, why });
+            };
+            while rdr.read_byte_record(&mut rec).map_err(csv_err)? {
+                rows += 1;
+                if rows.is_multiple_of(PROGRESS_EVERY) {
+                    obs.progress(rows);
+                }
+                let byte = rec.position().map(|p| p.byte()).unwrap_or(0);
+                let line = rdr.get_mut().line_of(byte);
+                let row = match parse_row(&cols, &rec) {
+                    Ok(row) => row,
+                    Err(why) => {
+                        report(line, why, obs);
+                        continue;
                     }
-                    let byte = rec.position().map(|p| p.byte()).unwrap_or(0);
-                    let line = rdr.get_mut().line_of(byte);
-                    let row = match parse_row(&cols, &rec) {
-                        Ok(row) => row,
-                        Err(why) => {
-                            report(line, why, obs);
-                            continue;
-                        }
-                    };
-                    let mac = row.mac.to_string();
-                    let vars =
-                        serde_json::to_string(&row.vars).expect("a string map always serializes");
-                    let key = DeviceKey::generate();
-                    let n = insert.execute(params![
-                        mac,
+                };
+                let mac = row.mac.to_string();
+                let vars =
+                    serde_json::to_string(&row.vars).expect("a string map always serializes");
+                let key = DeviceKey::generate();
+                let n = x.exec(
+                    &insert,
+                    vals![
+                        mac.as_str(),
                         line as i64,
                         row.serial,
                         row.model,
                         row.group,
                         vars,
                         key.expose_secret()
-                    ])?;
-                    if n == 0 {
-                        let first: i64 = first_line.query_row([&mac], |r| r.get(0))?;
-                        report(
-                            line,
-                            format!("MAC {mac} appears again (first on line {first}); keep one row per device"),
-                            obs,
-                        );
-                    }
+                    ],
+                )?;
+                if n == 0 {
+                    let first: i64 = x.one(&first_line, vals![mac.as_str()])?.get(0)?;
+                    report(
+                        line,
+                        format!("MAC {mac} appears again (first on line {first}); keep one row per device"),
+                        obs,
+                    );
                 }
-                obs.progress(rows);
             }
-            tx.commit()?;
-        }
+            obs.progress(rows);
+            Ok(())
+        })?;
         if bad > 0 && !opts.skip_bad {
             return Err(StoreError::ImportRejected { bad });
         }
 
         obs.merging();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let updated: i64 = tx.query_row(
-            "SELECT count(*) FROM temp.import_staging s \
-             WHERE EXISTS (SELECT 1 FROM main.devices d WHERE d.mac = s.mac)",
-            [],
-            |r| r.get(0),
-        )?;
-        // `WHERE true` resolves the parsing ambiguity between a SELECT's
-        // join clause and the upsert's ON CONFLICT (SQLite docs, "upsert").
-        let merged = tx.execute(
-            &format!(
-                "INSERT INTO main.devices (mac, serial, model, grp, vars, secret_key, created_ms, updated_ms) \
-                 SELECT mac, serial, model, grp, vars, secret_key, ?1, ?1 \
-                 FROM temp.import_staging WHERE true ORDER BY mac {UPSERT_TAIL}"
-            ),
-            [now_ms()],
-        )?;
-        tx.commit()?;
+        let (updated, merged) = self.tx(|x| {
+            let table = staging(x);
+            let updated: i64 = x
+                .one(
+                    &format!(
+                        "SELECT count(*) FROM {table} s \
+                         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.mac = s.mac)"
+                    ),
+                    &[],
+                )?
+                .get(0)?;
+            // `WHERE true` resolves the parsing ambiguity between a
+            // SELECT's join clause and the upsert's ON CONFLICT (SQLite
+            // docs, "upsert").
+            let merged = x.exec(
+                &format!(
+                    "INSERT INTO devices (mac, serial, model, grp, vars, secret_key, created_ms, updated_ms) \
+                     SELECT mac, serial, model, grp, vars, secret_key, ?1, ?1 \
+                     FROM {table} WHERE true ORDER BY mac {UPSERT_TAIL}"
+                ),
+                vals![now_ms()],
+            )?;
+            Ok((updated, merged))
+        })?;
         let updated = updated as u64;
         Ok(ImportSummary {
             created: merged as u64 - updated,

@@ -66,12 +66,23 @@
 //! `csv` crate; the MAC type is `phoneprov-types`' [`Mac`] (re-exported here),
 //! shared with every other crate that names phones.
 
+// Unit tests name the crate as integration tests do, so both share the
+// two-backend test support (`tests/support`).
+#[cfg(test)]
+extern crate self as phoneprov_store;
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+#[macro_use]
+mod test_support;
+
 mod acs;
 mod activation;
+mod db;
 mod error;
 mod import;
 mod key;
 mod model;
+mod pg_tls;
 mod repo;
 mod retention;
 mod schema;
@@ -86,6 +97,7 @@ pub use acs::{
 pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
 };
+pub use db::{Database, CONNECT_TIMEOUT};
 pub use error::{BadRow, DbError, Result, StoreError};
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
 pub use key::{DeviceKey, KEY_BYTES};
@@ -98,7 +110,7 @@ pub use retention::{
     Pruned, Retention, StoreSettings, DEFAULT_EVENTS_MAX_AGE, DEFAULT_EVENTS_MAX_PER_DEVICE,
     PRUNE_BATCH,
 };
-pub use schema::{BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use schema::{SchemaStatus, BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use secrets::SecretRepo;
-pub use store::{StatusUpdate, Store, DB_FILE};
+pub use store::{StatusUpdate, Store, DB_FILE, DEVICE_PAGE};
 pub use writer::{Seen, StatusNote, TimelineWriter, FOLD_WINDOW, WRITER_QUEUE};

@@ -120,6 +120,7 @@ impl Timeline for Store {
 mod tests {
     use super::*;
     use crate::model::EventKind;
+    use crate::test_support::TestDb;
 
     /// Code written against the traits only (as a backend-neutral caller
     /// would be) runs on the SQLite backend.
@@ -142,12 +143,13 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_sqlite_backend_implements_the_repository_traits() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        let mac = Mac::parse("000e08abcdef").unwrap();
-        assert_eq!(register_and_log(&mut store, mac), ["hello"]);
-        assert!(Inventory::device(&store, mac).unwrap().is_some());
+    on_both! {
+        /// Both backends implement the repository traits.
+        fn backends_implement_the_repository_traits(db: &TestDb) {
+            let mut store = db.store();
+            let mac = Mac::parse("000e08abcdef").unwrap();
+            assert_eq!(register_and_log(&mut store, mac), ["hello"]);
+            assert!(Inventory::device(&store, mac).unwrap().is_some());
+        }
     }
 }

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, TransactionBehavior};
 use serde::Deserialize;
 
+use crate::db::vals;
 use crate::error::Result;
 use crate::store::Store;
 
@@ -156,15 +156,13 @@ impl Store {
         let mut total = 0u64;
         while total < limit {
             let batch = (limit - total).min(PRUNE_BATCH);
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let n = tx.execute(
-                "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
-                params![before_ms, i64::try_from(batch).unwrap_or(i64::MAX)],
-            )? as u64;
-            tx.commit()?;
+            let n = self.tx(|x| {
+                x.exec(
+                    "DELETE FROM events WHERE id IN \
+                     (SELECT id FROM events WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+                    vals![before_ms, i64::try_from(batch).unwrap_or(i64::MAX)],
+                )
+            })?;
             total += n;
             if n < batch {
                 break;
@@ -180,26 +178,29 @@ impl Store {
     fn prune_beyond(&mut self, cap: u64, limit: u64) -> Result<(u64, bool)> {
         let cap = i64::try_from(cap).unwrap_or(i64::MAX);
         let over: Vec<(String, i64)> = self
-            .conn
-            .prepare_cached("SELECT mac, count(*) FROM events GROUP BY mac HAVING count(*) > ?1")?
-            .query_map([cap], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .run(|x| {
+                x.rows(
+                    "SELECT mac, count(*) FROM events GROUP BY mac HAVING count(*) > ?1",
+                    vals![cap],
+                )
+            })?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<_>>()?;
         let mut total = 0u64;
         for (mac, count) in &over {
             if total >= limit {
                 return Ok((total, true));
             }
             let excess = u64::try_from(count - cap).unwrap_or(0);
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Everything older than the cap-th newest event of the device.
-            let n = tx.execute(
-                "DELETE FROM events WHERE mac = ?1 AND id < \
-                 (SELECT id FROM events WHERE mac = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-                params![mac, cap - 1],
-            )? as u64;
-            tx.commit()?;
+            let n = self.tx(|x| {
+                x.exec(
+                    "DELETE FROM events WHERE mac = ?1 AND id < \
+                     (SELECT id FROM events WHERE mac = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                    vals![mac.as_str(), cap - 1],
+                )
+            })?;
             debug_assert!(n <= excess);
             total += n;
         }
@@ -211,6 +212,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::model::{EventKind, NewEvent};
+    use crate::test_support::TestDb;
     use crate::Mac;
 
     const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -226,69 +228,69 @@ mod tests {
         }
     }
 
-    /// Issue 11 retention, on a virtual clock: events past `max_age` go,
-    /// then each device keeps only its newest `max_per_device`; a pass is
-    /// bounded and says when more is due; nothing else is touched.
-    #[test]
-    fn retention_prunes_by_age_then_by_count_on_a_virtual_clock() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
-        let (a, b) = (
-            Mac::parse("000e08000001").unwrap(),
-            Mac::parse("000e08000002").unwrap(),
-        );
-        let now = 1_000 * DAY_MS;
-        let mut events = Vec::new();
-        // a: 5 old (100 days) and 8 recent; b: 3 recent.
-        for i in 0..5 {
-            events.push(ev(a, now - 100 * DAY_MS + i, &format!("old{i}")));
-        }
-        for i in 0..8 {
-            events.push(ev(a, now - DAY_MS + i, &format!("new{i}")));
-        }
-        for i in 0..3 {
-            events.push(ev(b, now - DAY_MS + i, &format!("b{i}")));
-        }
-        s.write_batch(&[], &events).unwrap();
-        let policy = Retention {
-            max_age: Some(Duration::from_millis(90 * DAY_MS as u64)),
-            max_per_device: Some(4),
-            every: Duration::from_secs(3600),
-        };
-        // A pass limited to 3 rows per rule: not done yet.
-        let first = s.prune_timeline(&policy, now, 3).unwrap();
-        assert_eq!((first.by_age, first.more), (3, true));
-        let mut total = first;
-        loop {
-            let p = s.prune_timeline(&policy, now, 3).unwrap();
-            total.by_age += p.by_age;
-            total.by_count += p.by_count;
-            if !p.more {
-                break;
+    on_both! {
+        /// Issue 11 retention, on a virtual clock: events past `max_age` go,
+        /// then each device keeps only its newest `max_per_device`; a pass is
+        /// bounded and says when more is due; nothing else is touched.
+        fn retention_prunes_by_age_then_by_count_on_a_virtual_clock(db: &TestDb) {
+            let mut s = db.store();
+            let (a, b) = (
+                Mac::parse("000e08000001").unwrap(),
+                Mac::parse("000e08000002").unwrap(),
+            );
+            let now = 1_000 * DAY_MS;
+            let mut events = Vec::new();
+            // a: 5 old (100 days) and 8 recent; b: 3 recent.
+            for i in 0..5 {
+                events.push(ev(a, now - 100 * DAY_MS + i, &format!("old{i}")));
             }
+            for i in 0..8 {
+                events.push(ev(a, now - DAY_MS + i, &format!("new{i}")));
+            }
+            for i in 0..3 {
+                events.push(ev(b, now - DAY_MS + i, &format!("b{i}")));
+            }
+            s.write_batch(&[], &events).unwrap();
+            let policy = Retention {
+                max_age: Some(Duration::from_millis(90 * DAY_MS as u64)),
+                max_per_device: Some(4),
+                every: Duration::from_secs(3600),
+            };
+            // A pass limited to 3 rows per rule: not done yet.
+            let first = s.prune_timeline(&policy, now, 3).unwrap();
+            assert_eq!((first.by_age, first.more), (3, true));
+            let mut total = first;
+            loop {
+                let p = s.prune_timeline(&policy, now, 3).unwrap();
+                total.by_age += p.by_age;
+                total.by_count += p.by_count;
+                if !p.more {
+                    break;
+                }
+            }
+            // The first pass's count rule already trimmed a (2 old + 8 new) to
+            // its newest 4.
+            assert_eq!((total.by_age, total.by_count), (3, 6));
+            let kept: Vec<String> = s
+                .events(a, 100)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.message)
+                .collect();
+            assert_eq!(kept, ["new4", "new5", "new6", "new7"], "the newest 4 of a");
+            assert_eq!(s.events(b, 100).unwrap().len(), 3, "b is under both limits");
+            // Nothing left to do; keep_all never prunes.
+            assert_eq!(
+                s.prune_timeline(&policy, now, 3).unwrap(),
+                Pruned::default()
+            );
+            let later = now + 365 * DAY_MS;
+            assert_eq!(
+                s.prune_timeline(&Retention::keep_all(), later, 100)
+                    .unwrap(),
+                Pruned::default()
+            );
+            assert_eq!(s.events(b, 100).unwrap().len(), 3);
         }
-        // The first pass's count rule already trimmed a (2 old + 8 new) to
-        // its newest 4.
-        assert_eq!((total.by_age, total.by_count), (3, 6));
-        let kept: Vec<String> = s
-            .events(a, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.message)
-            .collect();
-        assert_eq!(kept, ["new4", "new5", "new6", "new7"], "the newest 4 of a");
-        assert_eq!(s.events(b, 100).unwrap().len(), 3, "b is under both limits");
-        // Nothing left to do; keep_all never prunes.
-        assert_eq!(
-            s.prune_timeline(&policy, now, 3).unwrap(),
-            Pruned::default()
-        );
-        let later = now + 365 * DAY_MS;
-        assert_eq!(
-            s.prune_timeline(&Retention::keep_all(), later, 100)
-                .unwrap(),
-            Pruned::default()
-        );
-        assert_eq!(s.events(b, 100).unwrap().len(), 3);
     }
 }

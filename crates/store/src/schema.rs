@@ -1,36 +1,88 @@
-//! Opening a database file: the one connection setup (pragmas) and the
-//! schema migrations, for every table of the data directory (inventory,
-//! timeline, ACS, activation).
+//! Opening a database and its schema migrations, for every table of the
+//! store (inventory, timeline, ACS, activation, secrets), on both backends.
 //!
-//! The schema is versioned with `PRAGMA user_version` and built by one
-//! ordered list, [`MIGRATIONS`]: version `n` is the first `n` entries
-//! applied in order. Each step runs in one `BEGIN IMMEDIATE` transaction
-//! (with the version bump) so two processes opening a fresh data directory
-//! at the same moment (a `device add` racing `serve`) cannot both apply it.
-//! The SQL sticks to what PostgreSQL also accepts where that costs nothing
-//! (`BIGINT`-sized integers, `ON CONFLICT` upserts, text JSON); the few
-//! SQLite-only parts (`WITHOUT ROWID`, `INTEGER PRIMARY KEY` row ids) are
-//! named in the step's notes so the PostgreSQL list of issue 13 can mirror
-//! the same versions.
+//! One ordered list, [`MIGRATIONS`]: version `n` is the first `n` steps
+//! applied in order. Each [`Migration`] carries its SQLite and its
+//! PostgreSQL text (both fields are required, so a step cannot be added
+//! for one backend only). The version lives in `PRAGMA user_version`
+//! (SQLite) and in the one-row table `schema_version` (PostgreSQL).
+//!
+//! Each step runs in one transaction with its version bump, so two
+//! processes migrating at once cannot both apply it: SQLite's
+//! `BEGIN IMMEDIATE` write lock, PostgreSQL's `pg_advisory_xact_lock`
+//! taken first in the transaction (DDL is transactional there), and each
+//! re-reads the version under the lock.
+//!
+//! PostgreSQL texts differ only where the dialects do: `BIGINT` for every
+//! integer (the store binds `i64`), `BIGSERIAL` row ids for SQLite's
+//! `INTEGER PRIMARY KEY`, `BYTEA` for `BLOB`, no `WITHOUT ROWID`, and
+//! `COLLATE "C"` on the text keys that are sorted or compared by range
+//! (MACs, serials, codes, parameter paths), so both backends order them
+//! bytewise whatever the database's locale. How opening uses the list
+//! (`migrate`, refusing a newer schema, [`SchemaStatus`]) is in
+//! [`crate::Store::connect_with`].
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
+use crate::db::{vals, Conn, Dialect, Exec};
 use crate::error::{Result, StoreError};
 
 /// The newest schema this build writes (the length of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Every schema step, oldest first; `user_version` counts the steps applied.
-pub(crate) const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1,
-    SCHEMA_V2_ACS,
-    SCHEMA_V3_ACTIVATION,
-    SCHEMA_V4_RETENTION,
-    SCHEMA_V5_SECRETS,
+/// One schema step, in both dialects.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    /// The SQLite statements.
+    pub sqlite: &'static str,
+    /// The same step for PostgreSQL.
+    pub postgres: &'static str,
+}
+
+/// Every schema step, oldest first; the stored version counts the steps
+/// applied.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sqlite: SCHEMA_V1,
+        postgres: PG_V1,
+    },
+    Migration {
+        sqlite: SCHEMA_V2_ACS,
+        postgres: PG_V2_ACS,
+    },
+    Migration {
+        sqlite: SCHEMA_V3_ACTIVATION,
+        postgres: PG_V3_ACTIVATION,
+    },
+    Migration {
+        sqlite: SCHEMA_V4_RETENTION,
+        postgres: SCHEMA_V4_RETENTION,
+    },
+    Migration {
+        sqlite: SCHEMA_V5_SECRETS,
+        postgres: PG_V5_SECRETS,
+    },
 ];
+
+/// Found and known schema versions of a database
+/// ([`crate::Store::schema_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// The version the database holds (0: empty).
+    pub found: i64,
+    /// The newest version this build knows ([`SCHEMA_VERSION`]).
+    pub known: i64,
+}
+
+impl SchemaStatus {
+    /// Whether the database is at this build's version.
+    pub fn current(&self) -> bool {
+        self.found == self.known
+    }
+}
 
 /// How long a writer waits for another process's write transaction (the
 /// server's status writes, the final step of an import) before giving up
@@ -160,8 +212,103 @@ const SCHEMA_V4_RETENTION: &str = "
 CREATE INDEX IF NOT EXISTS events_by_time ON events (at_ms);
 ";
 
-/// Opens (and, with `create`, creates) the database file, sets the
-/// connection pragmas and brings the schema up to date.
+/// Version 1, PostgreSQL.
+const PG_V1: &str = r#"
+CREATE TABLE devices (
+    mac          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    serial       TEXT COLLATE "C",
+    model        TEXT,
+    grp          TEXT,
+    vars         TEXT   NOT NULL DEFAULT '{}',
+    secret_key   TEXT   NOT NULL,
+    created_ms   BIGINT NOT NULL,
+    updated_ms   BIGINT NOT NULL,
+    last_seen_ms BIGINT,
+    last_ip      TEXT,
+    firmware     TEXT,
+    last_outcome TEXT
+);
+CREATE INDEX devices_by_group ON devices (grp);
+CREATE TABLE events (
+    id        BIGSERIAL PRIMARY KEY,
+    mac       TEXT COLLATE "C" NOT NULL,
+    at_ms     BIGINT NOT NULL,
+    kind      TEXT   NOT NULL,
+    outcome   TEXT,
+    source_ip TEXT,
+    message   TEXT   NOT NULL
+);
+CREATE INDEX events_by_mac ON events (mac, id);
+"#;
+
+/// Version 2, PostgreSQL (no earlier ACS tables to adopt).
+const PG_V2_ACS: &str = r#"
+CREATE TABLE acs_tasks (
+    id          BIGSERIAL PRIMARY KEY,
+    mac         TEXT COLLATE "C" NOT NULL,
+    method      TEXT   NOT NULL,
+    rpc         TEXT   NOT NULL,
+    state       TEXT   NOT NULL,
+    priority    BIGINT NOT NULL DEFAULT 0,
+    source      TEXT   NOT NULL,
+    command_key TEXT,
+    attempts    BIGINT NOT NULL DEFAULT 0,
+    result      TEXT,
+    created_ms  BIGINT NOT NULL,
+    updated_ms  BIGINT NOT NULL
+);
+CREATE INDEX acs_tasks_next ON acs_tasks (mac, state, priority DESC, id);
+CREATE TABLE acs_datamodel (
+    mac        TEXT COLLATE "C" NOT NULL,
+    path       TEXT COLLATE "C" NOT NULL,
+    value      TEXT,
+    type       TEXT,
+    writable   BIGINT,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (mac, path)
+);
+CREATE INDEX devices_by_serial ON devices (serial);
+"#;
+
+/// Version 3, PostgreSQL.
+const PG_V3_ACTIVATION: &str = r#"
+CREATE TABLE activation_bindings (
+    id          BIGSERIAL PRIMARY KEY,
+    mac         TEXT COLLATE "C" UNIQUE,
+    serial_from TEXT COLLATE "C",
+    serial_to   TEXT COLLATE "C",
+    model       TEXT,
+    url         TEXT   NOT NULL,
+    source      TEXT   NOT NULL,
+    created_ms  BIGINT NOT NULL,
+    UNIQUE (serial_from, serial_to)
+);
+CREATE TABLE activation_codes (
+    code       TEXT COLLATE "C" PRIMARY KEY,
+    url        TEXT   NOT NULL,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    used_ms    BIGINT,
+    used_by    TEXT
+);
+CREATE TABLE activation_short_codes (
+    code       TEXT COLLATE "C" PRIMARY KEY,
+    url        TEXT   NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+"#;
+
+/// Version 5, PostgreSQL.
+const PG_V5_SECRETS: &str = "
+CREATE TABLE secrets (
+    name       TEXT   NOT NULL PRIMARY KEY,
+    value      BYTEA  NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+";
+
+/// Opens (and, with `create`, creates) the database file and sets the
+/// connection pragmas (the schema is [`migrate`]'s business).
 pub(crate) fn open(path: &Path, create: bool) -> Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
@@ -171,7 +318,7 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Connection> {
         path: path.to_path_buf(),
         cause: cause.into(),
     };
-    let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     // WAL: readers (the server answering phones) never block on a writer
     // and a writer never blocks readers; a commit is one append to the WAL.
@@ -207,36 +354,85 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Connection> {
         true,
     )
     .map_err(open_err)?;
-    migrate(&mut conn)?;
     Ok(conn)
 }
 
-fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+/// Key of the advisory lock PostgreSQL migrations take ("phoneprv").
+const PG_MIGRATION_LOCK: i64 = 0x7068_6f6e_6570_7276;
+
+/// The version a database holds (0 when empty).
+pub(crate) fn found_version(x: &mut Exec<'_, '_>) -> Result<i64> {
+    match x.dialect() {
+        Dialect::Sqlite => x.one("PRAGMA user_version", &[])?.get(0),
+        Dialect::Postgres => {
+            let exists: bool = x
+                .one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+                .get(0)?;
+            if !exists {
+                return Ok(0);
+            }
+            Ok(x.row("SELECT max(version) FROM schema_version", &[])?
+                .map(|r| r.get::<Option<i64>>(0))
+                .transpose()?
+                .flatten()
+                .unwrap_or(0))
+        }
+    }
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let found = user_version(conn)?;
-    if found == SCHEMA_VERSION {
-        return Ok(());
-    }
-    if found > SCHEMA_VERSION {
+/// Found and known versions.
+pub(crate) fn status(conn: &mut Conn) -> Result<SchemaStatus> {
+    Ok(SchemaStatus {
+        found: conn.run(found_version)?,
+        known: SCHEMA_VERSION,
+    })
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`], one step per transaction;
+/// fails with [`StoreError::NewerSchema`] on a newer one. Returns the
+/// status before.
+pub(crate) fn migrate(conn: &mut Conn) -> Result<SchemaStatus> {
+    let before = status(conn)?;
+    if before.found > SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
-            found,
+            found: before.found,
             supported: SCHEMA_VERSION,
         });
     }
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Re-read under the write lock: another process may have migrated.
-        let found = user_version(&tx)?;
-        let Some(step) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
-            return Ok(());
-        };
-        tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", found + 1)?;
-        tx.commit()?;
+    if before.current() {
+        return Ok(before);
     }
+    while conn.write(step)? {}
+    Ok(before)
+}
+
+/// Applies the next step under the migration lock; `false` when there was
+/// none.
+fn step(x: &mut Exec<'_, '_>) -> Result<bool> {
+    if x.dialect() == Dialect::Postgres {
+        x.exec("SELECT pg_advisory_xact_lock(?1)", vals![PG_MIGRATION_LOCK])?;
+        x.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    }
+    // Re-read under the lock: another process may have migrated.
+    let found = found_version(x)?;
+    let Some(m) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+        return Ok(false);
+    };
+    match x.dialect() {
+        Dialect::Sqlite => {
+            x.batch(m.sqlite)?;
+            x.batch(&format!("PRAGMA user_version = {}", found + 1))?;
+        }
+        Dialect::Postgres => {
+            x.batch(m.postgres)?;
+            x.exec("DELETE FROM schema_version", &[])?;
+            x.exec(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                vals![found + 1],
+            )?;
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -268,19 +464,19 @@ mod tests {
             .unwrap();
         }
         let mut s = Store::open(dir.path()).unwrap();
-        let version: i64 = s
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
+        let version: i64 = s.sqlite(|c| {
+            c.pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap()
+        });
         assert_eq!(version, SCHEMA_VERSION);
-        let indexes: Vec<String> = s
-            .conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let indexes: Vec<String> = s.sqlite(|c| {
+            c.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        });
         assert!(
             !indexes.contains(&"acs_tasks_queue".to_string()),
             "{indexes:?}"

@@ -10,8 +10,7 @@
 //! one stored first (SQLite `ON CONFLICT DO NOTHING` under the write lock;
 //! the same statement in PostgreSQL).
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
-
+use crate::db::vals;
 use crate::error::Result;
 use crate::model::now_ms;
 use crate::store::Store;
@@ -27,52 +26,45 @@ pub trait SecretRepo {
 
 impl SecretRepo for Store {
     fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        self.run(|x| x.row("SELECT value FROM secrets WHERE name = ?1", vals![name]))?
+            .map(|r| r.get(0))
+            .transpose()
     }
 
     fn ensure_secret(&mut self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO secrets (name, value, created_ms) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(name) DO NOTHING",
-            params![name, fresh, now_ms()],
-        )?;
-        let stored: Vec<u8> =
-            tx.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })?;
-        tx.commit()?;
-        Ok(stored)
+        self.tx(|x| {
+            x.exec(
+                "INSERT INTO secrets (name, value, created_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(name) DO NOTHING",
+                vals![name, fresh, now_ms()],
+            )?;
+            x.one("SELECT value FROM secrets WHERE name = ?1", vals![name])?
+                .get(0)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestDb;
 
-    /// The first secret stored under a name wins, across connections.
-    #[test]
-    fn the_first_stored_secret_wins_across_connections() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut a = Store::open(dir.path()).unwrap();
-        let mut b = Store::open(dir.path()).unwrap();
-        assert_eq!(a.secret("digest-nonce").unwrap(), None);
-        assert_eq!(a.ensure_secret("digest-nonce", b"first").unwrap(), b"first");
-        assert_eq!(
-            b.ensure_secret("digest-nonce", b"second").unwrap(),
-            b"first"
-        );
-        assert_eq!(
-            b.secret("digest-nonce").unwrap().as_deref(),
-            Some(&b"first"[..])
-        );
-        assert_eq!(b.ensure_secret("admin-token", b"t").unwrap(), b"t");
+    on_both! {
+        /// The first secret stored under a name wins, across connections.
+        fn the_first_stored_secret_wins_across_connections(db: &TestDb) {
+            let mut a = db.store();
+            let mut b = db.store();
+            assert_eq!(a.secret("digest-nonce").unwrap(), None);
+            assert_eq!(a.ensure_secret("digest-nonce", b"first").unwrap(), b"first");
+            assert_eq!(
+                b.ensure_secret("digest-nonce", b"second").unwrap(),
+                b"first"
+            );
+            assert_eq!(
+                b.secret("digest-nonce").unwrap().as_deref(),
+                Some(&b"first"[..])
+            );
+            assert_eq!(b.ensure_secret("admin-token", b"t").unwrap(), b"t");
+        }
     }
 }

@@ -1,19 +1,21 @@
-//! [`Store`]: the inventory API used by the CLI and by `phoneprov serve`.
+//! [`Store`]: the inventory API used by the CLI and by `phoneprov serve`,
+//! on either backend ([`Database`]).
 //!
-//! Every write is one short `BEGIN IMMEDIATE` transaction (taking the write
-//! lock up front, so the busy timeout applies instead of a deadlock-avoiding
-//! `SQLITE_BUSY` halfway through). Reads run outside explicit transactions.
+//! Every write is one short transaction (SQLite `BEGIN IMMEDIATE`, taking
+//! the write lock up front, so the busy timeout applies instead of a
+//! deadlock-avoiding `SQLITE_BUSY` halfway through; PostgreSQL `BEGIN`).
+//! Reads run outside explicit transactions.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-
+use crate::db::{vals, Conn, Database, Dialect, Exec, PgConn, Row};
 use crate::error::{Result, StoreError};
 use crate::key::DeviceKey;
 use crate::model::{now_ms, Device, DeviceStatus, Event, NewDevice, NewEvent, Outcome};
-use crate::schema;
+use crate::schema::{self, SchemaStatus};
 use crate::Mac;
 
 /// One device's status for [`Store::write_batch`] (the arguments of
@@ -33,66 +35,41 @@ pub struct StatusUpdate<'a> {
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "phoneprov.db";
 
-/// The device inventory, backed by one SQLite connection.
+/// The device inventory and every other repository of the store, on one
+/// connection to a SQLite file or a PostgreSQL database.
 ///
 /// A `Store` is `Send` but not `Sync`: give each thread its own (opening is
-/// cheap) or put one behind a mutex. Several processes may open the same
-/// data directory at once.
-///
-/// PostgreSQL: scale-out nodes will share a PostgreSQL database. The methods
-/// below are the whole surface the CLI and server use, their types carry no
-/// SQLite detail, and the SQL is portable (`ON CONFLICT` upserts, integer
-/// millisecond times, JSON text variables); a PostgreSQL backend becomes a
-/// second variant behind these same methods (or a trait extracted from them).
+/// cheap) or put one behind a mutex. Several processes (and, on
+/// PostgreSQL, several nodes) may open the same database at once. On
+/// PostgreSQL a `Store` holds one connection; a lost connection fails the
+/// call in progress with [`StoreError::Unavailable`] and the next call
+/// reconnects. Call it from blocking threads only (see the `db` module).
 pub struct Store {
-    pub(crate) conn: Connection,
-    path: PathBuf,
+    pub(crate) conn: RefCell<Conn>,
+    db: Database,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store").field("db", &self.db).finish()
     }
 }
 
 const DEVICE_COLS: &str = "mac, serial, model, grp, vars, secret_key, created_ms, updated_ms, \
                            last_seen_ms, last_ip, firmware, last_outcome";
 
-/// Upsert of one device row. `?1..?6` are the operator's fields and the key
-/// for a new row; an existing row keeps its key, creation time and status.
+/// The upsert clause of a device row: an existing row keeps its key,
+/// creation time and status.
 pub(crate) const UPSERT_TAIL: &str = "ON CONFLICT(mac) DO UPDATE SET \
     serial = excluded.serial, model = excluded.model, grp = excluded.grp, \
     vars = excluded.vars, updated_ms = excluded.updated_ms";
 
 impl Store {
     /// Opens the inventory in `dir`, creating the directory and the
-    /// database if needed. For commands that write (add, import) and for
-    /// the server.
+    /// database if needed, and migrates it. For commands that write (add,
+    /// import) and for the server.
     pub fn open(dir: &Path) -> Result<Store> {
-        let create_err = |cause| StoreError::CreateDir {
-            dir: dir.to_path_buf(),
-            cause,
-        };
-        // The database holds every device key (issue 12 item 4): a new
-        // data directory is 0700 and a new database file 0600 from the
-        // start. SQLite gives the WAL and SHM files the database's mode.
-        let mut dirs = std::fs::DirBuilder::new();
-        dirs.recursive(true);
-        let mut file = std::fs::OpenOptions::new();
-        file.write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-            dirs.mode(0o700);
-            file.mode(0o600);
-        }
-        dirs.create(dir).map_err(create_err)?;
-        let path = dir.join(DB_FILE);
-        if !path.exists() {
-            file.open(&path).map_err(create_err)?;
-        }
-        let conn = schema::open(&path, true)?;
-        Ok(Store { conn, path })
+        Store::open_sqlite(dir, true)?.migrated(true)
     }
 
     /// Opens the inventory in `dir`, failing with
@@ -100,35 +77,170 @@ impl Store {
     /// read or remove, where a mistyped `--data` should not silently create
     /// an empty inventory.
     pub fn open_existing(dir: &Path) -> Result<Store> {
-        let path = dir.join(DB_FILE);
-        if !path.is_file() {
-            return Err(StoreError::NoDatabase { path });
-        }
-        let conn = schema::open(&path, false)?;
-        Ok(Store { conn, path })
+        Store::open_sqlite(dir, false)?.migrated(true)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens `db` (creating a SQLite data directory if needed) and
+    /// migrates it: [`Store::open`] for either backend.
+    pub fn connect(db: &Database) -> Result<Store> {
+        Store::connect_with(db, true)
+    }
+
+    /// [`Store::open_existing`] for either backend: a SQLite directory
+    /// without a database fails with [`StoreError::NoDatabase`], a
+    /// PostgreSQL database without phoneprov's tables with
+    /// [`StoreError::NoSchema`].
+    pub fn open_existing_db(db: &Database) -> Result<Store> {
+        match db {
+            Database::Sqlite(dir) => Store::open_existing(dir),
+            Database::Postgres(_) => {
+                let store = Store::connect_unmigrated(db)?;
+                if store.schema_status()?.found == 0 {
+                    return Err(StoreError::NoSchema {
+                        target: db.to_string(),
+                    });
+                }
+                store.migrated(true)
+            }
+        }
+    }
+
+    /// Opens `db` and checks its schema: a newer one fails with
+    /// [`StoreError::NewerSchema`]; an older (or empty) one is migrated
+    /// when `migrate` is set and fails with [`StoreError::OlderSchema`]
+    /// otherwise (serve without `--migrate`).
+    pub fn connect_with(db: &Database, migrate: bool) -> Result<Store> {
+        Store::connect_unmigrated(db)?.migrated(migrate)
+    }
+
+    /// Opens `db` without reading or changing its schema: for `phoneprov
+    /// db status` and `db migrate` ([`Store::schema_status`],
+    /// [`Store::migrate`]). Repository calls on an outdated schema fail.
+    pub fn connect_unmigrated(db: &Database) -> Result<Store> {
+        match db {
+            Database::Sqlite(dir) => Store::open_sqlite(dir, true),
+            Database::Postgres(url) => Ok(Store {
+                conn: RefCell::new(Conn::Pg(Box::new(PgConn::connect(url)?))),
+                db: db.clone(),
+            }),
+        }
+    }
+
+    /// The schema version the database holds, and this build's.
+    pub fn schema_status(&self) -> Result<SchemaStatus> {
+        schema::status(&mut self.conn.borrow_mut())
+    }
+
+    /// Migrates the schema to this build's version (each step in its own
+    /// transaction, safe against concurrent migrations); returns the
+    /// status before. A newer schema fails with [`StoreError::NewerSchema`].
+    pub fn migrate(&mut self) -> Result<SchemaStatus> {
+        schema::migrate(&mut self.conn.borrow_mut())
+    }
+
+    fn migrated(mut self, migrate: bool) -> Result<Store> {
+        if migrate {
+            self.migrate()?;
+            return Ok(self);
+        }
+        let st = self.schema_status()?;
+        if st.found > st.known {
+            return Err(StoreError::NewerSchema {
+                found: st.found,
+                supported: st.known,
+            });
+        }
+        if st.found < st.known {
+            return Err(StoreError::OlderSchema {
+                found: st.found,
+                supported: st.known,
+            });
+        }
+        Ok(self)
+    }
+
+    fn open_sqlite(dir: &Path, create: bool) -> Result<Store> {
+        let path = dir.join(DB_FILE);
+        if !create {
+            if !path.is_file() {
+                return Err(StoreError::NoDatabase { path });
+            }
+        } else {
+            let create_err = |cause| StoreError::CreateDir {
+                dir: dir.to_path_buf(),
+                cause,
+            };
+            // The database holds every device key (issue 12 item 4): a new
+            // data directory is 0700 and a new database file 0600 from the
+            // start. SQLite gives the WAL and SHM files the database's mode.
+            let mut dirs = std::fs::DirBuilder::new();
+            dirs.recursive(true);
+            let mut file = std::fs::OpenOptions::new();
+            file.write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+                dirs.mode(0o700);
+                file.mode(0o600);
+            }
+            dirs.create(dir).map_err(create_err)?;
+            if !path.exists() {
+                file.open(&path).map_err(create_err)?;
+            }
+        }
+        let conn = schema::open(&path, create)?;
+        Ok(Store {
+            conn: RefCell::new(Conn::Lite(conn)),
+            db: Database::Sqlite(dir.to_path_buf()),
+        })
+    }
+
+    /// The database this store is open on (`Display` redacts passwords).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The SQLite database file; `None` on PostgreSQL.
+    pub fn path(&self) -> Option<PathBuf> {
+        self.db.sqlite_dir().map(|d| d.join(DB_FILE))
+    }
+
+    /// Runs `f` on the connection outside an explicit transaction.
+    pub(crate) fn run<T>(&self, f: impl FnOnce(&mut Exec<'_, '_>) -> Result<T>) -> Result<T> {
+        self.conn.borrow_mut().run(f)
+    }
+
+    /// Runs `f` in one write transaction (see `Conn::write`).
+    pub(crate) fn tx<T>(&self, f: impl FnOnce(&mut Exec<'_, '_>) -> Result<T>) -> Result<T> {
+        self.conn.borrow_mut().write(f)
+    }
+
+    /// The SQLite connection, for tests of SQLite-only behaviour.
+    #[cfg(test)]
+    pub(crate) fn sqlite<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> T) -> T {
+        match &*self.conn.borrow() {
+            Conn::Lite(c) => f(c),
+            Conn::Pg(_) => panic!("not a SQLite store"),
+        }
+    }
+
+    /// [`Store::tx`] taking no SQLite lock until it writes to the main
+    /// database.
+    pub(crate) fn tx_deferred<T>(
+        &self,
+        f: impl FnOnce(&mut Exec<'_, '_>) -> Result<T>,
+    ) -> Result<T> {
+        self.conn.borrow_mut().write_deferred(f)
     }
 
     /// Adds a new device with a fresh key; fails with
     /// [`StoreError::Exists`] if the MAC is already there.
     pub fn add_device(&mut self, dev: &NewDevice) -> Result<Device> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM devices WHERE mac = ?1)",
-            [dev.mac.to_string()],
-            |r| r.get(0),
-        )?;
-        if exists {
+        let key = DeviceKey::generate();
+        let inserted = self.tx(|x| write_device(x, dev, &key, now_ms(), false))?;
+        if inserted == 0 {
             return Err(StoreError::Exists(dev.mac));
         }
-        upsert(&tx, dev, &DeviceKey::generate(), now_ms())?;
-        tx.commit()?;
         self.device(dev.mac)?.ok_or(StoreError::NotFound(dev.mac))
     }
 
@@ -136,28 +248,30 @@ impl Store {
     /// variables, keeping its key, creation time and status. Returns the
     /// stored device and whether it was created.
     pub fn upsert_device(&mut self, dev: &NewDevice) -> Result<(Device, bool)> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existed: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM devices WHERE mac = ?1)",
-            [dev.mac.to_string()],
-            |r| r.get(0),
-        )?;
-        upsert(&tx, dev, &DeviceKey::generate(), now_ms())?;
-        tx.commit()?;
+        let key = DeviceKey::generate();
+        let existed = self.tx(|x| {
+            let existed: bool = x
+                .one(
+                    "SELECT EXISTS(SELECT 1 FROM devices WHERE mac = ?1)",
+                    vals![dev.mac.to_string()],
+                )?
+                .get(0)?;
+            write_device(x, dev, &key, now_ms(), true)?;
+            Ok(existed)
+        })?;
         let stored = self.device(dev.mac)?.ok_or(StoreError::NotFound(dev.mac))?;
         Ok((stored, !existed))
     }
 
     /// One device, or `None`.
     pub fn device(&self, mac: Mac) -> Result<Option<Device>> {
-        let raw = self
-            .conn
-            .prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices WHERE mac = ?1"))?
-            .query_row([mac.to_string()], RawDevice::from_row)
-            .optional()?;
-        raw.map(RawDevice::decode).transpose()
+        let row = self.run(|x| {
+            x.row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE mac = ?1"),
+                vals![mac.to_string()],
+            )
+        })?;
+        row.map(|r| RawDevice::from_row(&r)?.decode()).transpose()
     }
 
     /// The MAC of the inventory device with this serial number (the first
@@ -165,10 +279,14 @@ impl Store {
     /// Inform (index `devices_by_serial`).
     pub fn mac_by_serial(&self, serial: &str) -> Result<Option<Mac>> {
         let raw: Option<String> = self
-            .conn
-            .prepare_cached("SELECT mac FROM devices WHERE serial = ?1 ORDER BY mac LIMIT 1")?
-            .query_row([serial], |r| r.get(0))
-            .optional()?;
+            .run(|x| {
+                x.row(
+                    "SELECT mac FROM devices WHERE serial = ?1 ORDER BY mac LIMIT 1",
+                    vals![serial],
+                )
+            })?
+            .map(|r| r.get(0))
+            .transpose()?;
         raw.map(|m| {
             Mac::parse(&m).map_err(|e| StoreError::BadStored {
                 mac: m.clone(),
@@ -181,40 +299,45 @@ impl Store {
 
     /// Removes a device and its events. Returns `false` if it was not there.
     pub fn remove_device(&mut self, mac: Mac) -> Result<bool> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute("DELETE FROM devices WHERE mac = ?1", [mac.to_string()])?;
-        tx.execute("DELETE FROM events WHERE mac = ?1", [mac.to_string()])?;
-        tx.commit()?;
+        let n = self.tx(|x| {
+            let n = x.exec("DELETE FROM devices WHERE mac = ?1", vals![mac.to_string()])?;
+            x.exec("DELETE FROM events WHERE mac = ?1", vals![mac.to_string()])?;
+            Ok(n)
+        })?;
         Ok(n > 0)
     }
 
     /// Calls `f` for each device (optionally of one group) in MAC order,
-    /// streaming: a million devices are never held in memory at once.
-    /// Stops at the first error `f` returns.
+    /// streaming: a million devices are never held in memory at once (they
+    /// are read [`DEVICE_PAGE`] at a time, each page after the last MAC of
+    /// the one before). Stops at the first error `f` returns.
     pub fn for_each_device<E: From<StoreError>>(
         &self,
         group: Option<&str>,
         mut f: impl FnMut(Device) -> Result<(), E>,
     ) -> Result<(), E> {
         let sql = match group {
-            Some(_) => format!("SELECT {DEVICE_COLS} FROM devices WHERE grp = ?1 ORDER BY mac"),
-            None => format!("SELECT {DEVICE_COLS} FROM devices ORDER BY mac"),
+            Some(_) => format!(
+                "SELECT {DEVICE_COLS} FROM devices WHERE mac > ?1 AND grp = ?3 ORDER BY mac LIMIT ?2"
+            ),
+            None => format!("SELECT {DEVICE_COLS} FROM devices WHERE mac > ?1 ORDER BY mac LIMIT ?2"),
         };
-        let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
-        let mut rows = match group {
-            Some(g) => stmt.query([g]),
-            None => stmt.query([]),
+        let mut after = String::new();
+        loop {
+            let rows = self.run(|x| match group {
+                Some(g) => x.rows(&sql, vals![after.as_str(), DEVICE_PAGE, g]),
+                None => x.rows(&sql, vals![after.as_str(), DEVICE_PAGE]),
+            })?;
+            let full = rows.len() as i64 == DEVICE_PAGE;
+            for r in rows {
+                let dev = RawDevice::from_row(&r)?.decode()?;
+                after = dev.mac.to_string();
+                f(dev)?;
+            }
+            if !full {
+                return Ok(());
+            }
         }
-        .map_err(StoreError::from)?;
-        while let Some(row) = rows.next().map_err(StoreError::from)? {
-            let dev = RawDevice::from_row(row)
-                .map_err(StoreError::from)?
-                .decode()?;
-            f(dev)?;
-        }
-        Ok(())
     }
 
     /// All devices (optionally of one group) in MAC order. Prefer
@@ -230,17 +353,12 @@ impl Store {
 
     /// Number of devices (optionally of one group).
     pub fn count_devices(&self, group: Option<&str>) -> Result<u64> {
-        let n: i64 = match group {
-            Some(g) => {
-                self.conn
-                    .query_row("SELECT count(*) FROM devices WHERE grp = ?1", [g], |r| {
-                        r.get(0)
-                    })?
-            }
-            None => self
-                .conn
-                .query_row("SELECT count(*) FROM devices", [], |r| r.get(0))?,
-        };
+        let n: i64 = self.run(|x| match group {
+            Some(g) => x
+                .one("SELECT count(*) FROM devices WHERE grp = ?1", vals![g])?
+                .get(0),
+            None => x.one("SELECT count(*) FROM devices", &[])?.get(0),
+        })?;
         Ok(n as u64)
     }
 
@@ -256,24 +374,14 @@ impl Store {
         firmware: Option<&str>,
         outcome: Option<Outcome>,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx
-            .prepare_cached(
-                "UPDATE devices SET last_seen_ms = ?2, last_ip = ?3, \
-                 firmware = coalesce(?4, firmware), last_outcome = coalesce(?5, last_outcome) \
-                 WHERE mac = ?1",
-            )?
-            .execute(params![
-                mac.to_string(),
-                now_ms(),
-                ip.to_string(),
-                firmware,
-                outcome.map(Outcome::as_str)
-            ])?;
-        tx.commit()?;
-        if n == 0 {
+        let status = StatusUpdate {
+            mac,
+            ip,
+            firmware,
+            outcome,
+        };
+        let missing = self.tx(|x| write_batch_on(x, &[status], &[]))?;
+        if !missing.is_empty() {
             return Err(StoreError::NotFound(mac));
         }
         Ok(())
@@ -281,78 +389,60 @@ impl Store {
 
     /// Appends an event to a device's timeline; returns its id.
     pub fn append_event(&mut self, ev: &NewEvent) -> Result<i64> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_batch_on(&tx, &[], std::slice::from_ref(ev))?;
-        let id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok(id)
+        self.tx(|x| insert_event(x, ev))
     }
 
-    /// Writes many status updates and events in **one** `BEGIN IMMEDIATE`
-    /// transaction: what the server's status writer does with a batch of
-    /// requests, so a busy server pays one commit (one WAL append) per batch
-    /// instead of two per request. Status updates are applied in order, as
-    /// [`Store::record_status`] would (each `None` keeps the stored value);
-    /// updates of MACs not in the inventory are skipped and returned, their
-    /// events are still kept. All or nothing: on an error nothing of the
-    /// batch is written.
+    /// Writes many status updates and events in **one** transaction: what
+    /// the server's status writer does with a batch of requests, so a busy
+    /// server pays one commit per batch instead of two per request. Status
+    /// updates are applied in order, as [`Store::record_status`] would
+    /// (each `None` keeps the stored value); updates of MACs not in the
+    /// inventory are skipped and returned, their events are still kept.
+    /// All or nothing: on an error nothing of the batch is written.
     pub fn write_batch(
         &mut self,
         statuses: &[StatusUpdate<'_>],
         events: &[NewEvent],
     ) -> Result<Vec<Mac>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let missing = write_batch_on(&tx, statuses, events)?;
-        tx.commit()?;
-        Ok(missing)
+        self.tx(|x| write_batch_on(x, statuses, events))
     }
 
     /// The latest `limit` events of a device, oldest first (a timeline
     /// reads top to bottom).
     pub fn events(&self, mac: Mac, limit: usize) -> Result<Vec<Event>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, at_ms, kind, outcome, source_ip, message FROM \
-             (SELECT * FROM events WHERE mac = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
-        )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![mac.to_string(), limit], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, String>(5)?,
-            ))
+        let rows = self.run(|x| {
+            x.rows(
+                "SELECT id, at_ms, kind, outcome, source_ip, message FROM \
+                 (SELECT * FROM events WHERE mac = ?1 ORDER BY id DESC LIMIT ?2) AS e ORDER BY id",
+                vals![mac.to_string(), limit],
+            )
         })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, at_ms, kind, outcome, source_ip, message) = row?;
-            let bad = |what: &'static str, why: String| StoreError::BadStored {
-                mac: mac.to_string(),
-                what,
-                why,
-            };
-            out.push(Event {
-                id,
-                mac,
-                at_ms,
-                kind: kind
-                    .parse()
-                    .map_err(|e| bad("event kind", format!("{e}")))?,
-                outcome: outcome
-                    .map(|o| o.parse())
-                    .transpose()
-                    .map_err(|e| bad("event outcome", format!("{e}")))?,
-                source_ip,
-                message,
-            });
-        }
-        Ok(out)
+        let bad = |what: &'static str, why: String| StoreError::BadStored {
+            mac: mac.to_string(),
+            what,
+            why,
+        };
+        rows.into_iter()
+            .map(|r| {
+                let kind: String = r.get(2)?;
+                let outcome: Option<String> = r.get(3)?;
+                Ok(Event {
+                    id: r.get(0)?,
+                    mac,
+                    at_ms: r.get(1)?,
+                    kind: kind
+                        .parse()
+                        .map_err(|e| bad("event kind", format!("{e}")))?,
+                    outcome: outcome
+                        .map(|o| o.parse())
+                        .transpose()
+                        .map_err(|e| bad("event outcome", format!("{e}")))?,
+                    source_ip: r.get(4)?,
+                    message: r.get(5)?,
+                })
+            })
+            .collect()
     }
 
     /// Deletes the events older than `before_ms`; returns how many. Works
@@ -363,37 +453,77 @@ impl Store {
         self.prune_older(before_ms, u64::MAX)
     }
 
-    /// Runs `PRAGMA integrity_check`; returns its lines (`["ok"]` when the
-    /// file is sound).
+    /// Checks the database: SQLite's `PRAGMA integrity_check` (its lines,
+    /// `["ok"]` when the file is sound). PostgreSQL checks its own pages
+    /// as it reads them; there every table of the store is read through
+    /// (a damaged page fails the call) and the answer is `["ok"]`.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let lines = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(lines)
+        self.run(|x| match x.dialect() {
+            Dialect::Sqlite => x
+                .rows("PRAGMA integrity_check", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+            Dialect::Postgres => {
+                for table in TABLES {
+                    x.one(&format!("SELECT count(*) FROM {table}"), &[])?;
+                }
+                Ok(vec!["ok".to_string()])
+            }
+        })
     }
 }
 
-/// Writes one device row (insert, or update keeping key/created/status).
-pub(crate) fn upsert(conn: &Connection, dev: &NewDevice, key: &DeviceKey, now: i64) -> Result<()> {
+/// Devices read per page by [`Store::for_each_device`].
+pub const DEVICE_PAGE: i64 = 1000;
+
+/// Every table of the store (for checks and copies).
+pub(crate) const TABLES: &[&str] = &[
+    "devices",
+    "events",
+    "acs_tasks",
+    "acs_datamodel",
+    "activation_bindings",
+    "activation_codes",
+    "activation_short_codes",
+    "secrets",
+];
+
+/// Writes one device row: an insert that does nothing when the MAC exists
+/// (`replace` off), or an upsert keeping key, creation time and status.
+/// Returns the rows written.
+pub(crate) fn write_device(
+    x: &mut Exec<'_, '_>,
+    dev: &NewDevice,
+    key: &DeviceKey,
+    now: i64,
+    replace: bool,
+) -> Result<u64> {
     let vars = serde_json::to_string(&dev.vars).expect("a string map always serializes");
-    conn.prepare_cached(&format!(
-        "INSERT INTO devices (mac, serial, model, grp, vars, secret_key, created_ms, updated_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) {UPSERT_TAIL}"
-    ))?
-    .execute(params![
-        dev.mac.to_string(),
-        dev.serial,
-        dev.model,
-        dev.group,
-        vars,
-        key.expose_secret(),
-        now
-    ])?;
-    Ok(())
+    let sql = if replace {
+        format!("{DEVICE_INSERT} {UPSERT_TAIL}")
+    } else {
+        format!("{DEVICE_INSERT} ON CONFLICT(mac) DO NOTHING")
+    };
+    x.exec(
+        &sql,
+        vals![
+            dev.mac.to_string(),
+            dev.serial.as_deref(),
+            dev.model.as_deref(),
+            dev.group.as_deref(),
+            vars,
+            key.expose_secret(),
+            now
+        ],
+    )
 }
 
-/// A device row as SQLite returns it, before decoding MAC/JSON/outcome.
+const DEVICE_INSERT: &str = "INSERT INTO devices \
+    (mac, serial, model, grp, vars, secret_key, created_ms, updated_ms) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
+
+/// A device row as the database returns it, before decoding MAC/JSON/outcome.
 struct RawDevice {
     mac: String,
     serial: Option<String>,
@@ -410,7 +540,7 @@ struct RawDevice {
 }
 
 impl RawDevice {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row(r: &Row) -> Result<Self> {
         Ok(RawDevice {
             mac: r.get(0)?,
             serial: r.get(1)?,
@@ -461,111 +591,117 @@ impl RawDevice {
     }
 }
 
-/// [`Store::write_batch`]'s writes on a connection of the caller's, inside
-/// the caller's transaction: the ACS (`phoneprov-acs`) keeps its own
-/// connection to the same file and records an Inform's status, timeline
-/// entry and its own tables in one commit. Returns the MACs not in the
-/// inventory (their status updates skipped).
+/// [`Store::write_batch`]'s writes inside the caller's transaction (the
+/// timeline writer's group commit adds the ACS's session writes to the
+/// same transaction). Returns the MACs not in the inventory (their status
+/// updates skipped).
 pub(crate) fn write_batch_on(
-    conn: &Connection,
+    x: &mut Exec<'_, '_>,
     statuses: &[StatusUpdate<'_>],
     events: &[NewEvent],
 ) -> Result<Vec<Mac>> {
     let mut missing = Vec::new();
     let now = now_ms();
-    let mut up = conn.prepare_cached(
-        "UPDATE devices SET last_seen_ms = ?2, last_ip = ?3, \
-         firmware = coalesce(?4, firmware), last_outcome = coalesce(?5, last_outcome) \
-         WHERE mac = ?1",
-    )?;
     for s in statuses {
-        let n = up.execute(params![
-            s.mac.to_string(),
-            now,
-            s.ip.to_string(),
-            s.firmware,
-            s.outcome.map(Outcome::as_str)
-        ])?;
+        let n = x.exec(
+            "UPDATE devices SET last_seen_ms = ?2, last_ip = ?3, \
+             firmware = coalesce(?4, firmware), last_outcome = coalesce(?5, last_outcome) \
+             WHERE mac = ?1",
+            vals![
+                s.mac.to_string(),
+                now,
+                s.ip.to_string(),
+                s.firmware,
+                s.outcome.map(Outcome::as_str)
+            ],
+        )?;
         if n == 0 {
             missing.push(s.mac);
         }
     }
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO events (mac, at_ms, kind, outcome, source_ip, message) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
     for ev in events {
-        ins.execute(params![
+        insert_event(x, ev)?;
+    }
+    Ok(missing)
+}
+
+/// Appends one event; returns its id.
+fn insert_event(x: &mut Exec<'_, '_>, ev: &NewEvent) -> Result<i64> {
+    x.one(
+        "INSERT INTO events (mac, at_ms, kind, outcome, source_ip, message) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        vals![
             ev.mac.to_string(),
             ev.at_ms,
             ev.kind.as_str(),
             ev.outcome.map(Outcome::as_str),
             ev.source_ip.map(|ip| ip.to_string()),
-            ev.message,
-        ])?;
-    }
-    Ok(missing)
+            ev.message.as_str(),
+        ],
+    )?
+    .get(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::EventKind;
+    use crate::test_support::TestDb;
 
-    #[test]
-    fn write_batch_applies_statuses_in_order_and_keeps_unknown_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        let known = Mac::parse("000e08abcdef").unwrap();
-        let unknown = Mac::parse("000e08999999").unwrap();
-        store.add_device(&NewDevice::new(known)).unwrap();
-        let ip1: IpAddr = "192.0.2.1".parse().unwrap();
-        let ip2: IpAddr = "192.0.2.2".parse().unwrap();
-        let ev = |mac, message: &str| NewEvent {
-            mac,
-            at_ms: now_ms(),
-            kind: EventKind::Resync,
-            outcome: Some(Outcome::Success),
-            source_ip: Some(ip1),
-            message: message.into(),
-        };
-        let missing = store
-            .write_batch(
-                &[
-                    StatusUpdate {
-                        mac: known,
-                        ip: ip1,
-                        firmware: Some("11.0"),
-                        outcome: Some(Outcome::NotFound),
-                    },
-                    StatusUpdate {
-                        mac: unknown,
-                        ip: ip1,
-                        firmware: None,
-                        outcome: None,
-                    },
-                    StatusUpdate {
-                        mac: known,
-                        ip: ip2,
-                        firmware: None,
-                        outcome: Some(Outcome::Success),
-                    },
-                ],
-                &[ev(known, "a"), ev(unknown, "b"), ev(known, "c")],
-            )
-            .unwrap();
-        assert_eq!(missing, vec![unknown]);
-        let s = store.device(known).unwrap().unwrap().status;
-        assert_eq!(s.ip.as_deref(), Some("192.0.2.2"), "the later update wins");
-        assert_eq!(s.firmware.as_deref(), Some("11.0"), "None keeps firmware");
-        assert_eq!(s.last_outcome, Some(Outcome::Success));
-        let msgs: Vec<_> = store
-            .events(known, 10)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.message)
-            .collect();
-        assert_eq!(msgs, ["a", "c"]);
-        assert_eq!(store.events(unknown, 10).unwrap().len(), 1);
+    on_both! {
+        fn write_batch_applies_statuses_in_order_and_keeps_unknown_events(db: &TestDb) {
+            let mut store = db.store();
+            let known = Mac::parse("000e08abcdef").unwrap();
+            let unknown = Mac::parse("000e08999999").unwrap();
+            store.add_device(&NewDevice::new(known)).unwrap();
+            let ip1: IpAddr = "192.0.2.1".parse().unwrap();
+            let ip2: IpAddr = "192.0.2.2".parse().unwrap();
+            let ev = |mac, message: &str| NewEvent {
+                mac,
+                at_ms: now_ms(),
+                kind: EventKind::Resync,
+                outcome: Some(Outcome::Success),
+                source_ip: Some(ip1),
+                message: message.into(),
+            };
+            let missing = store
+                .write_batch(
+                    &[
+                        StatusUpdate {
+                            mac: known,
+                            ip: ip1,
+                            firmware: Some("11.0"),
+                            outcome: Some(Outcome::NotFound),
+                        },
+                        StatusUpdate {
+                            mac: unknown,
+                            ip: ip1,
+                            firmware: None,
+                            outcome: None,
+                        },
+                        StatusUpdate {
+                            mac: known,
+                            ip: ip2,
+                            firmware: None,
+                            outcome: Some(Outcome::Success),
+                        },
+                    ],
+                    &[ev(known, "a"), ev(unknown, "b"), ev(known, "c")],
+                )
+                .unwrap();
+            assert_eq!(missing, vec![unknown]);
+            let s = store.device(known).unwrap().unwrap().status;
+            assert_eq!(s.ip.as_deref(), Some("192.0.2.2"), "the later update wins");
+            assert_eq!(s.firmware.as_deref(), Some("11.0"), "None keeps firmware");
+            assert_eq!(s.last_outcome, Some(Outcome::Success));
+            let msgs: Vec<_> = store
+                .events(known, 10)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.message)
+                .collect();
+            assert_eq!(msgs, ["a", "c"]);
+            assert_eq!(store.events(unknown, 10).unwrap().len(), 1);
+        }
     }
 }

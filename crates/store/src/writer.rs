@@ -31,15 +31,16 @@
 //! bounded pass at a time, so pruning never competes with the writes for
 //! the lock.
 //!
-//! One writer per database file per process: [`TimelineWriter::for_dir`]
-//! returns the running writer of a data directory (starting it on first
-//! use), so every producer that opens the same directory shares it without
+//! One writer per database per process: [`TimelineWriter::for_db`] (and
+//! [`TimelineWriter::for_dir`] for a SQLite data directory) returns the
+//! running writer of a database (starting it on first use), so every
+//! producer that opens the same database shares it without
 //! the assembly passing a handle around. The thread ends, after writing
 //! what is queued, when the last handle is dropped.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -48,6 +49,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::acs::{AcsRepo, Claimed, SessionWrite};
+use crate::db::Database;
 use crate::error::{Result, StoreError};
 use crate::model::{now_ms, EventKind, NewDevice, NewEvent, Outcome};
 use crate::retention::{Pruned, Retention, PRUNE_BATCH};
@@ -139,7 +141,7 @@ enum Job {
 }
 
 struct Shared {
-    dir: PathBuf,
+    db: Database,
     tx: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -165,13 +167,13 @@ pub struct TimelineWriter {
 impl std::fmt::Debug for TimelineWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimelineWriter")
-            .field("dir", &self.shared.dir)
+            .field("db", &self.shared.db)
             .finish()
     }
 }
 
-fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<Shared>>> {
-    static REGISTRY: std::sync::OnceLock<Mutex<HashMap<PathBuf, Weak<Shared>>>> =
+fn registry() -> &'static Mutex<HashMap<Database, Weak<Shared>>> {
+    static REGISTRY: std::sync::OnceLock<Mutex<HashMap<Database, Weak<Shared>>>> =
         std::sync::OnceLock::new();
     REGISTRY.get_or_init(Default::default)
 }
@@ -185,12 +187,24 @@ impl TimelineWriter {
     /// already running in this process, or a new one with the default
     /// [`Retention`].
     pub fn for_dir(dir: &Path) -> Result<TimelineWriter> {
-        let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        TimelineWriter::for_db(&Database::Sqlite(dir.to_path_buf()))
+    }
+
+    /// The writer of `db`: the one already running in this process, or a
+    /// new one with the default [`Retention`] (its store connected and
+    /// migrated, see [`Store::connect`]).
+    pub fn for_db(db: &Database) -> Result<TimelineWriter> {
+        let key = match db {
+            Database::Sqlite(dir) => {
+                Database::Sqlite(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()))
+            }
+            Database::Postgres(_) => db.clone(),
+        };
         let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(shared) = reg.get(&key).and_then(Weak::upgrade) {
             return Ok(TimelineWriter { shared });
         }
-        let w = TimelineWriter::start(dir, Retention::default())?;
+        let w = TimelineWriter::start_db(db, Retention::default())?;
         reg.retain(|_, w| w.strong_count() > 0);
         reg.insert(key, Arc::downgrade(&w.shared));
         Ok(w)
@@ -199,7 +213,20 @@ impl TimelineWriter {
     /// Starts a writer of its own on `dir` (tests; processes use
     /// [`TimelineWriter::for_dir`]).
     pub fn start(dir: &Path, retention: Retention) -> Result<TimelineWriter> {
-        let store = Store::open(dir)?;
+        TimelineWriter::start_db(&Database::Sqlite(dir.to_path_buf()), retention)
+    }
+
+    /// Starts a writer of its own on `db` (tests; processes use
+    /// [`TimelineWriter::for_db`]).
+    pub fn start_db(db: &Database, retention: Retention) -> Result<TimelineWriter> {
+        let store = Store::connect(db)?;
+        Self::start_on(store, retention)
+    }
+
+    /// Starts a writer on an open store (already migrated as the caller
+    /// wants it).
+    pub fn start_on(store: Store, retention: Retention) -> Result<TimelineWriter> {
+        let db = store.database().clone();
         let (tx, rx) = mpsc::sync_channel(WRITER_QUEUE);
         let thread = std::thread::Builder::new()
             .name("phoneprov-writer".into())
@@ -207,7 +234,7 @@ impl TimelineWriter {
             .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(TimelineWriter {
             shared: Arc::new(Shared {
-                dir: dir.to_path_buf(),
+                db,
                 tx: Some(tx),
                 thread: Some(thread),
             }),

@@ -1,6 +1,10 @@
 //! CSV import: good files, bad rows with line numbers, all-or-nothing,
 //! `skip_bad`, re-import keeping keys.
 
+#[macro_use]
+mod support;
+use support::TestDb;
+
 use phoneprov_store::{
     BadRow, ImportObserver, ImportOptions, ImportSummary, Mac, NoObserver, Store, StoreError,
 };
@@ -40,10 +44,9 @@ MAC,Serial,model,group,user,password,display name
 00-0e-08-00-00-03,,,,1003,,Carol
 ";
 
-#[test]
-fn good_file_imports_columns_and_variables() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn good_file_imports_columns_and_variables(db: &TestDb) {
+    let mut store = db.store();
     let (r, obs) = import(&mut store, GOOD.as_bytes(), false);
     assert_eq!(
         r.unwrap(),
@@ -72,11 +75,11 @@ fn good_file_imports_columns_and_variables() {
     assert_ne!(a.key, b.key);
     assert_ne!(b.key, c.key);
 }
+}
 
-#[test]
-fn reimport_updates_and_keeps_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn reimport_updates_and_keeps_keys(db: &TestDb) {
+    let mut store = db.store();
     import(&mut store, GOOD.as_bytes(), false).0.unwrap();
     let before = store.device(mac("000e08000001")).unwrap().unwrap();
     let again = "mac,model,user\n000e08000001,CP-7841-3PCC,2001\n000e08000009,CP-7841-3PCC,2009\n";
@@ -100,6 +103,7 @@ fn reimport_updates_and_keeps_keys() {
     );
     assert_eq!(store.count_devices(None).unwrap(), 4);
 }
+}
 
 const BAD: &[u8] = b"mac,model,user
 000e08000001,CP-8841-3PCC,1001
@@ -110,10 +114,9 @@ zz0e08000002,CP-8841-3PCC,1002
 000e08000006,CP-\xff\xfe,1006
 ";
 
-#[test]
-fn bad_rows_are_reported_with_line_numbers_and_nothing_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn bad_rows_are_reported_with_line_numbers_and_nothing_changes(db: &TestDb) {
+    let mut store = db.store();
     store
         .import_csv(
             "mac\n000e08000001\n".as_bytes(),
@@ -157,11 +160,11 @@ fn bad_rows_are_reported_with_line_numbers_and_nothing_changes() {
     let d = store.device(mac("000e08000001")).unwrap().unwrap();
     assert_eq!((d.key, d.model), (key_before, None));
 }
+}
 
-#[test]
-fn skip_bad_imports_the_good_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn skip_bad_imports_the_good_rows(db: &TestDb) {
+    let mut store = db.store();
     let (r, obs) = import(&mut store, BAD, true);
     assert_eq!(
         r.unwrap(),
@@ -185,11 +188,11 @@ fn skip_bad_imports_the_good_rows() {
         "1001"
     );
 }
+}
 
-#[test]
-fn header_problems_fail_before_anything() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn header_problems_fail_before_anything(db: &TestDb) {
+    let mut store = db.store();
     for (csv, want) in [
         (&b""[..], "the file is empty"),
         (
@@ -209,11 +212,11 @@ fn header_problems_fail_before_anything() {
     }
     assert_eq!(store.count_devices(None).unwrap(), 0);
 }
+}
 
-#[test]
-fn bom_crlf_blank_lines_and_multiline_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn bom_crlf_blank_lines_and_multiline_fields(db: &TestDb) {
+    let mut store = db.store();
     let csv =
         "\u{feff}mac,note\r\n000e08000001,\"two\r\nlines\"\r\n\r\nbad,x\r\n000e08000002,y\r\n";
     let (r, obs) = import(&mut store, csv.as_bytes(), true);
@@ -225,11 +228,11 @@ fn bom_crlf_blank_lines_and_multiline_fields() {
         "two\r\nlines"
     );
 }
+}
 
-#[test]
-fn import_works_while_another_connection_reads_and_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = Store::open(dir.path()).unwrap();
+on_both! {
+fn import_works_while_another_connection_reads_and_writes(db: &TestDb) {
+    let mut server = db.store();
     server
         .import_csv(
             "mac\n000e08000001\n".as_bytes(),
@@ -237,7 +240,7 @@ fn import_works_while_another_connection_reads_and_writes() {
             &mut NoObserver,
         )
         .unwrap();
-    let mut cli = Store::open(dir.path()).unwrap();
+    let mut cli = db.store();
     let mut csv = String::from("mac,user\n");
     for i in 0..5000u32 {
         csv.push_str(&format!("0a0000{i:06x},{i}\n"));
@@ -275,6 +278,7 @@ fn import_works_while_another_connection_reads_and_writes() {
             .as_deref(),
         Some("x")
     );
+}
 }
 
 mod props {

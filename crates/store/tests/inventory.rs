@@ -3,6 +3,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+#[macro_use]
+mod support;
+use support::TestDb;
+
 use phoneprov_store::{
     now_ms, EventKind, Mac, NewDevice, NewEvent, Outcome, Store, StoreError, DB_FILE,
 };
@@ -20,11 +24,12 @@ fn dev(m: &str) -> NewDevice {
     d
 }
 
-#[test]
-fn add_show_list_remove() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
-    assert!(dir.path().join(DB_FILE).is_file());
+on_both! {
+fn add_show_list_remove(db: &TestDb) {
+    let mut store = db.store();
+    if let Some(dir) = db.db.sqlite_dir() {
+        assert!(dir.join(DB_FILE).is_file());
+    }
     let a = store.add_device(&dev("00:0e:08:ab:cd:ef")).unwrap();
     assert_eq!(a.mac.to_string(), "000e08abcdef");
     assert_eq!(a.model.as_deref(), Some("CP-8841-3PCC"));
@@ -58,11 +63,11 @@ fn add_show_list_remove() {
     assert!(store.device(mac("000e08abcdef")).unwrap().is_none());
     assert_eq!(store.count_devices(None).unwrap(), 1);
 }
+}
 
-#[test]
-fn upsert_keeps_key_created_time_and_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn upsert_keeps_key_created_time_and_status(db: &TestDb) {
+    let mut store = db.store();
     let (first, created) = store.upsert_device(&dev("000e08abcdef")).unwrap();
     assert!(created);
     let ip: IpAddr = "192.0.2.7".parse().unwrap();
@@ -80,11 +85,11 @@ fn upsert_keeps_key_created_time_and_status() {
     assert!(second.vars.is_empty());
     assert_eq!(second.status.firmware.as_deref(), Some("11.0"));
 }
+}
 
-#[test]
-fn keys_differ_between_devices_and_stay_out_of_debug_and_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn keys_differ_between_devices_and_stay_out_of_debug_and_json(db: &TestDb) {
+    let mut store = db.store();
     let a = store.add_device(&dev("000e08000001")).unwrap();
     let b = store.add_device(&dev("000e08000002")).unwrap();
     assert_ne!(a.key, b.key);
@@ -95,12 +100,12 @@ fn keys_differ_between_devices_and_stay_out_of_debug_and_json() {
     }
     assert!(json.contains("\"mac\":\"000e08000001\""), "{json}");
 }
+}
 
 // R-HTTP-3 (firmware from the User-Agent) and R-RESULT (outcome classes).
-#[test]
-fn record_status_updates_and_keeps_unknowns() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn record_status_updates_and_keeps_unknowns(db: &TestDb) {
+    let mut store = db.store();
     let d = store.add_device(&dev("000e08abcdef")).unwrap();
     let before = now_ms();
     store
@@ -134,11 +139,11 @@ fn record_status_updates_and_keeps_unknowns() {
         Err(StoreError::NotFound(m)) if m == unknown
     ));
 }
+}
 
-#[test]
-fn events_keep_the_latest_in_time_order_and_go_with_the_device() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn events_keep_the_latest_in_time_order_and_go_with_the_device(db: &TestDb) {
+    let mut store = db.store();
     let d = store.add_device(&dev("000e08abcdef")).unwrap();
     let other = mac("000e08000002"); // not in the inventory: still recorded
     let kinds = [
@@ -189,6 +194,7 @@ fn events_keep_the_latest_in_time_order_and_go_with_the_device() {
     );
     assert_eq!(store.events(other, 100).unwrap().len(), 1);
 }
+}
 
 #[test]
 fn reopen_sees_data_and_wal_mode() {
@@ -203,15 +209,15 @@ fn reopen_sees_data_and_wal_mode() {
     assert!(dir.path().join("phoneprov.db-wal").exists(), "WAL mode");
 }
 
-#[test]
-fn two_connections_see_each_others_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut a = Store::open(dir.path()).unwrap();
-    let mut b = Store::open(dir.path()).unwrap();
+on_both! {
+fn two_connections_see_each_others_writes(db: &TestDb) {
+    let mut a = db.store();
+    let mut b = db.store();
     a.add_device(&dev("000e08000001")).unwrap();
     b.add_device(&dev("000e08000002")).unwrap();
     assert_eq!(a.count_devices(None).unwrap(), 2);
     assert_eq!(b.count_devices(None).unwrap(), 2);
+}
 }
 
 #[test]
@@ -243,10 +249,9 @@ fn open_errors_are_clear() {
     assert!(e.to_string().contains("phoneprov.db"), "{e}");
 }
 
-#[test]
-fn prune_events_drops_only_old_ones_across_batches() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+on_both! {
+fn prune_events_drops_only_old_ones_across_batches(db: &TestDb) {
+    let mut store = db.store();
     let m = mac("000e08abcdef");
     // 10 000 is the batch size: 12 000 old events need two batches.
     for i in 0..12_500i64 {
@@ -266,4 +271,5 @@ fn prune_events_drops_only_old_ones_across_batches() {
     assert_eq!(left.len(), 500);
     assert_eq!(left[0].message, "12000");
     assert_eq!(store.prune_events(1_000_000).unwrap(), 0);
+}
 }

@@ -5,6 +5,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+#[macro_use]
+mod support;
+use support::TestDb;
+
 use phoneprov_store::{
     AcsRepo, EventKind, InformRecord, InformWrite, Mac, NewDevice, NewEvent, NewTask, Outcome,
     Retention, Seen, SessionWrite, StatusNote, Store, TimelineWriter,
@@ -29,11 +33,13 @@ fn seen(m: Mac, message: &str) -> Seen {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_producer_shares_one_writer_and_sessions_resolve_after_commit() {
-    let dir = tempfile::tempdir().unwrap();
+on_both! {
+fn every_producer_shares_one_writer_and_sessions_resolve_after_commit(db: &TestDb) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let phone = mac("000e08abcdef");
-    let mut store = Store::open(dir.path()).unwrap();
+    let mut store = db.store();
     store.add_device(&NewDevice::new(phone)).unwrap();
     let task = store
         .insert_task(
@@ -46,8 +52,8 @@ async fn every_producer_shares_one_writer_and_sessions_resolve_after_commit() {
         )
         .unwrap();
 
-    let w = TimelineWriter::for_dir(dir.path()).unwrap();
-    let again = TimelineWriter::for_dir(dir.path()).unwrap();
+    let w = TimelineWriter::for_db(&db.db).unwrap();
+    let again = TimelineWriter::for_db(&db.db).unwrap();
     assert_eq!(format!("{w:?}"), format!("{again:?}"));
 
     // HTTP status (twice the same: folded), syslog event with its status,
@@ -70,8 +76,8 @@ async fn every_producer_shares_one_writer_and_sessions_resolve_after_commit() {
             outcome: None,
         }),
     ));
-    let claimed = w
-        .session(SessionWrite::Inform(InformWrite {
+    let claimed = rt
+        .block_on(w.session(SessionWrite::Inform(InformWrite {
             mac: phone.to_string(),
             clear: false,
             updates: Vec::new(),
@@ -90,13 +96,12 @@ async fn every_producer_shares_one_writer_and_sessions_resolve_after_commit() {
                 },
             }),
             claim: 4,
-        }))
-        .await
+        })))
         .unwrap();
     assert_eq!(claimed.iter().map(|c| c.0).collect::<Vec<_>>(), [task]);
     // Read through another connection: the session's rows are committed,
     // and so is everything queued before it.
-    let reader = Store::open_existing(dir.path()).unwrap();
+    let reader = Store::open_existing_db(&db.db).unwrap();
     let kinds: Vec<EventKind> = reader
         .events(phone, 10)
         .unwrap()
@@ -119,14 +124,14 @@ async fn every_producer_shares_one_writer_and_sessions_resolve_after_commit() {
         "sent"
     );
 }
+}
 
-#[test]
-fn retention_runs_on_the_writer_with_injected_time() {
-    let dir = tempfile::tempdir().unwrap();
+on_both! {
+fn retention_runs_on_the_writer_with_injected_time(db: &TestDb) {
     let phone = mac("000e08000001");
     let day = 24 * 3600 * 1000;
     let now = 1_000 * day;
-    let mut store = Store::open(dir.path()).unwrap();
+    let mut store = db.store();
     let ev = |at_ms, message: &str| NewEvent {
         mac: phone,
         at_ms,
@@ -143,7 +148,7 @@ fn retention_runs_on_the_writer_with_injected_time() {
         max_per_device: None,
         every: Duration::from_secs(3600),
     };
-    let w = TimelineWriter::start(dir.path(), retention).unwrap();
+    let w = TimelineWriter::start_db(&db.db, retention).unwrap();
     // A virtual clock 80 days behind `now` prunes nothing.
     assert_eq!(w.prune_now(now - 80 * day).unwrap().by_age, 0);
     let p = w.prune_now(now).unwrap();
@@ -155,4 +160,5 @@ fn retention_runs_on_the_writer_with_injected_time() {
         .map(|e| e.message)
         .collect();
     assert_eq!(left, ["new"]);
+}
 }

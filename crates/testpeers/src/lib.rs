@@ -11,6 +11,12 @@
 //! virtual environment with the PyPI peers such as `http_ece`
 //! ([`venv_python`]), because a stock Debian refuses `pip install` into
 //! its own Python (PEP 668).
+//!
+//! Throwaway PostgreSQL clusters and databases: [`pg`], [`PgCluster`]
+//! (module `pgcluster`).
+
+mod pgcluster;
+pub use pgcluster::{pg, pg_bin, PgCluster};
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
