@@ -425,7 +425,7 @@ impl Store {
         })?;
         let updated = updated as u64;
         Ok(ImportSummary {
-            created: merged as u64 - updated,
+            created: merged - updated,
             updated,
             skipped: bad,
         })

@@ -3,18 +3,21 @@
 //! `phoneprov serve` renders per-device profiles from it (R-HTTP-2: "the
 //! server may generate the profile from a customer database on the fly";
 //! the `$MA`/`$SN`/`$PN` macros of R-MACRO come from its columns) and the
-//! `phoneprov device …` commands manage it. The data directory (default
-//! `./phoneprov-data`) holds one SQLite file, [`DB_FILE`] (`phoneprov.db`).
+//! `phoneprov device …` commands manage it. It lives in one of two
+//! backends, named by a [`Database`]: the data directory's SQLite file
+//! [`DB_FILE`] (`phoneprov.db`; the default, `--data DIR` or `sqlite:DIR`),
+//! or a PostgreSQL database shared by several `serve` nodes
+//! (`postgres://…`, issue 13). [`Store::connect`] opens either.
 //!
 //! It owns every table of that file and all SQL of phoneprov, behind typed
 //! repositories: the inventory and timeline ([`Inventory`], [`Timeline`]), the
 //! ACS's task queue and data-model cache ([`AcsRepo`]) and the activation
 //! service's bindings and codes ([`ActivationRepo`]), named server secrets
-//! ([`SecretRepo`]). No SQLite type
-//! appears in their signatures; a PostgreSQL backend (issue 13) is a second
-//! implementation of the same traits.
+//! ([`SecretRepo`]). No driver type appears in their signatures; [`Store`]
+//! implements them all on both backends, with each query written once
+//! (the `db` module says how to add one: read it before adding SQL).
 //!
-//! # Schema (`PRAGMA user_version`, one ordered list of migrations)
+//! # Schema (one ordered list of migrations, each in both dialects)
 //! - `devices`, keyed by MAC (12 lowercase hex digits, the `$MA` form; see
 //!   [`Mac`]): `serial`, `model` (`$PN`), `grp`, `vars` (JSON object of free
 //!   variables: account user, password, display name…), `secret_key` (see
@@ -27,9 +30,16 @@
 //! - `acs_tasks`, `acs_datamodel` (version 2), `activation_*` (version 3),
 //!   `events_by_time` (version 4), `secrets` (version 5).
 //!
-//! Details and the reasons for each choice are in `schema.rs`.
+//! Details and the reasons for each choice are in `schema.rs`; the
+//! PostgreSQL version lives in the table `schema_version`.
 //!
 //! # Concurrency and durability
+//! PostgreSQL: every write is a transaction committed (synchronously, as
+//! the server is configured) before the call returns; several nodes share
+//! the database, and the ACS claim and activation redemption are safe
+//! across them (`acs`, `activation` modules). The rest of this section is
+//! about SQLite.
+//!
 //! Every command must work while `phoneprov serve` has the same file open,
 //! so the database runs in **WAL mode**: readers never wait for a writer,
 //! writes are short `BEGIN IMMEDIATE` transactions, and a writer that finds
@@ -59,8 +69,9 @@
 //! (`BEGIN IMMEDIATE`), and the `bundled` feature pins a known SQLite
 //! (WAL, upsert, `WITHOUT ROWID`) with no system library needed. sqlx's
 //! async pool adds nothing for an embedded file and its SQLite driver cannot
-//! share a build with rusqlite ≥ 0.40; sqlx stays the choice for the later
-//! PostgreSQL backend (the [`Store`] docs say how it plugs in).
+//! share a build with rusqlite ≥ 0.40. PostgreSQL goes through the
+//! `postgres` crate (tokio-postgres behind a synchronous client; TLS by
+//! rustls): why, and how one SQL text serves both, is in the `db` module.
 //!
 //! Hand-written here: the CSV-to-device mapping. CSV parsing itself is the
 //! `csv` crate; the MAC type is `phoneprov-types`' [`Mac`] (re-exported here),

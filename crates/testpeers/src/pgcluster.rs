@@ -32,6 +32,8 @@ pub struct PgCluster {
     dir: PathBuf,
     port: u16,
     owned: bool,
+    /// The shared cluster's watchdog (it outlives this process on purpose).
+    _watchdog: Option<std::process::Child>,
 }
 
 /// The directory of PostgreSQL's server programs.
@@ -131,22 +133,23 @@ impl PgCluster {
             .arg(dir.join("data"))
             .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
         run(initdb, "initdb");
-        let cluster = PgCluster {
+        let mut cluster = PgCluster {
             bin,
             dir,
             port: free_port(),
             owned,
+            _watchdog: None,
         };
         cluster.restart();
         if !owned {
-            cluster.watchdog();
+            cluster._watchdog = Some(cluster.watchdog());
         }
         cluster
     }
 
     /// Stops the cluster's server and deletes its directory once this
     /// process has exited.
-    fn watchdog(&self) {
+    fn watchdog(&self) -> std::process::Child {
         let script = format!(
             "while [ -d /proc/{pid} ]; do sleep 1; done; \
              '{pg_ctl}' -D '{data}' stop -m immediate >/dev/null 2>&1; rm -rf '{dir}'",
@@ -160,7 +163,7 @@ impl PgCluster {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        c.spawn().expect("PostgreSQL watchdog");
+        c.spawn().expect("PostgreSQL watchdog")
     }
 
     /// (Re)starts the server on its port and waits until it accepts
