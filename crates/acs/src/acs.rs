@@ -20,8 +20,8 @@ use phoneprov_cwmp::{
     AcsConfig, AcsEvent, AcsSession, AcsStep, EventCode, Inform, Rpc, Task, TransferComplete,
 };
 use phoneprov_store::{
-    AcsRepo, Claimed, EventKind, FinishWrite, InformRecord, InformWrite, Mac, NewEvent, Outcome,
-    SessionWrite, Store, TimelineWriter,
+    AcsRepo, Claimed, Database, EventKind, FinishWrite, InformRecord, InformWrite, Mac, NewEvent,
+    Outcome, SessionWrite, Store, TimelineWriter,
 };
 use serde_json::json;
 
@@ -114,8 +114,14 @@ impl Acs {
     /// Tasks left `sent` by a previous process are requeued at each
     /// device's next Inform.
     pub fn open(data_dir: &Path, settings: AcsSettings) -> Result<Acs, AcsError> {
-        let db = Db::new(Store::open(data_dir)?);
-        let writer = TimelineWriter::for_dir(data_dir)?;
+        Acs::open_db(&Database::Sqlite(data_dir.to_path_buf()), settings)
+    }
+
+    /// [`Acs::open`] on a database of either backend (issue 13: several
+    /// nodes' ACSs share one PostgreSQL queue).
+    pub fn open_db(database: &Database, settings: AcsSettings) -> Result<Acs, AcsError> {
+        let db = Db::new(Store::connect(database)?);
+        let writer = TimelineWriter::for_db(database)?;
         let machine_config = AcsConfig {
             hold_requests: settings.hold_requests,
             ..AcsConfig::default()

@@ -87,6 +87,14 @@ impl ActivationService {
         Ok(Self::new(ActivationStore::open(dir)?, guard))
     }
 
+    /// [`open`](Self::open) on a database of either backend (issue 13).
+    pub fn open_db(
+        db: &phoneprov_store::Database,
+        guard: AdminGuard,
+    ) -> Result<Self, ActivationError> {
+        Ok(Self::new(ActivationStore::open_db(db)?, guard))
+    }
+
     /// Replaces the clock (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;

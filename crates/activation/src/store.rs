@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use phoneprov_rule::ProfileRule;
 use phoneprov_store::{
-    ActivationRepo, BindTarget, CodeUse, EventKind, Mac, NewEvent, Outcome, Store, TimelineWriter,
+    ActivationRepo, BindTarget, CodeUse, Database, EventKind, Mac, NewEvent, Outcome, Store,
+    TimelineWriter,
 };
 
 pub use phoneprov_store::{ActivationListing as Listing, Binding, IssuedCode, ShortCode};
@@ -140,8 +141,13 @@ pub struct ActivationStore {
 impl ActivationStore {
     /// Opens (creating if needed) the data directory's database.
     pub fn open(dir: &Path) -> Result<ActivationStore, ActivationError> {
-        let store = Store::open(dir)?;
-        let timeline = TimelineWriter::for_dir(dir)?;
+        ActivationStore::open_db(&Database::Sqlite(dir.to_path_buf()))
+    }
+
+    /// [`open`](Self::open) on a database of either backend (issue 13).
+    pub fn open_db(db: &Database) -> Result<ActivationStore, ActivationError> {
+        let store = Store::connect(db)?;
+        let timeline = TimelineWriter::for_db(db)?;
         Ok(ActivationStore { store, timeline })
     }
 

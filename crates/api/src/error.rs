@@ -84,7 +84,9 @@ impl AdminError {
             AdminError::Push(PushError::NoAddress { .. }) => StatusCode::CONFLICT,
             AdminError::Push(PushError::BadPhone { .. }) => StatusCode::BAD_REQUEST,
             AdminError::Push(_) => StatusCode::BAD_GATEWAY,
-            AdminError::Store(StoreError::Busy(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Store(StoreError::Busy(_) | StoreError::Unavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AdminError::Store(_) | AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +112,9 @@ impl AdminError {
             }
             AdminError::Push(e) => e.hint(),
             AdminError::Store(StoreError::Busy(_)) => "retry in a moment".to_string(),
+            AdminError::Store(StoreError::Unavailable(_)) => {
+                "the database is unreachable; the server reconnects by itself: retry in a moment (nothing was changed)".to_string()
+            }
             AdminError::Store(_) => {
                 "see the server log; check the data directory's disk and permissions".to_string()
             }
@@ -138,6 +143,9 @@ impl From<AdminError> for ApiError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
+        if let AdminError::Store(e @ StoreError::Unavailable(_)) = &self {
+            tracing::warn!("admin API answers 503: {e}");
+        }
         ApiError::from(self).into_response()
     }
 }

@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use phoneprov_store::{Store, StoreError};
+use phoneprov_store::{Database, Store, StoreError};
 
 use axum::http::HeaderMap;
 
@@ -54,7 +54,13 @@ impl ApiState {
     /// Opens (creating if needed) the inventory and the admin token of
     /// `data_dir` (the token lives in the database, see [`admin_token`]).
     pub fn open(data_dir: &Path) -> Result<ApiState, SetupError> {
-        let mut store = Store::open(data_dir)?;
+        ApiState::open_db(data_dir, &Database::Sqlite(data_dir.to_path_buf()))
+    }
+
+    /// [`ApiState::open`] with the store in `db` (either backend); the
+    /// token file is mirrored in `data_dir`.
+    pub fn open_db(data_dir: &Path, db: &Database) -> Result<ApiState, SetupError> {
+        let mut store = Store::connect(db)?;
         let token = admin_token(data_dir, &mut store)?;
         Ok(ApiState::new(store, token))
     }

@@ -1,11 +1,9 @@
-//! `phoneprov serve`: parses the flags and runs the serve product,
-//! `phoneprov_server::serve::run` (TFTP, HTTP(S), syslog, TR-069 ACS, admin
-//! API and activation service in one process; see the `phoneprov-server`
-//! docs). `--config FILE` reads a TOML file (see `examples/phoneprov.toml`);
-//! `--http/--https/--tftp/--syslog/--acs/--admin ADDR|off` override it, at start and
-//! after every SIGHUP reload.
+//! `phoneprov serve`: parses the flags and runs `phoneprov_server::serve::run`
+//! (see the `phoneprov-server` docs). `--config FILE` reads a TOML file (see
+//! `examples/phoneprov.toml`); `--http/--https/--tftp/--syslog/--acs/--admin
+//! ADDR|off` override it, at start and after every SIGHUP reload;
+//! `--database-url`, `--migrate`: see `cmd_db`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -15,15 +13,9 @@ use phoneprov_server::{Config, Listen, ListenOverrides, StartOptions};
 /// Arguments of `phoneprov serve`.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Data directory (database, CA, templates, static, firmware).
-    /// Default: the config's data_dir; /var/lib/phoneprov with the system
-    /// config /etc/phoneprov/phoneprov.toml; else ./phoneprov-data.
-    #[arg(long = "data", value_name = "DIR", env = "PHONEPROV_DATA")]
-    pub data: Option<PathBuf>,
-    /// TOML configuration file (see examples/phoneprov.toml). Default:
-    /// /etc/phoneprov/phoneprov.toml when it exists (see `sysconf`).
-    #[arg(long, value_name = "FILE", env = "PHONEPROV_CONFIG")]
-    pub config: Option<PathBuf>,
+    /// `--data DIR`, `--config FILE` (see `sysconf`).
+    #[command(flatten)]
+    pub paths: crate::sysconf::DataArgs,
     /// HTTP listen address (ADDR:PORT, PORT, or off).
     #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
     pub http: Option<Listen>,
@@ -45,6 +37,8 @@ pub struct ServeArgs {
     /// cert is set).
     #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
     pub admin: Option<Listen>,
+    #[command(flatten)]
+    pub db: crate::cmd_db::ServeDb,
 }
 
 /// Runs the server until SIGTERM/Ctrl-C; returns the exit code.
@@ -65,13 +59,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         acs: args.acs,
         admin: args.admin,
     };
-    let resolved = crate::sysconf::DataArgs {
-        data: args.data,
-        config: args.config,
-    }
-    .resolve()?;
+    let resolved = args.paths.resolve()?;
     let mut cfg = resolved.config;
     flags.apply(&mut cfg);
+    args.db.apply(&mut cfg);
     let mut opts = StartOptions::new(resolved.data, cfg);
     opts.config_file = resolved.file;
     opts.overrides = Arc::new(move |c: &mut Config| flags.apply(c));

@@ -8,6 +8,7 @@
 mod cmd_activation;
 mod cmd_ca;
 mod cmd_config;
+mod cmd_db;
 mod cmd_device;
 mod cmd_device_resync;
 mod cmd_generate;
@@ -50,6 +51,9 @@ enum Command {
     /// Check the configuration like `serve` does at start (`config check`).
     #[command(subcommand)]
     Config(cmd_config::ConfigCommand),
+    /// Database schema: status and migrations (SQLite or PostgreSQL).
+    #[command(subcommand)]
+    Db(cmd_db::DbCommand),
     /// Manage the device inventory (import, add, list, show, rm, events, resync).
     #[command(subcommand)]
     Device(cmd_device::DeviceCommand),
@@ -85,6 +89,7 @@ fn main() {
         Command::Activation(cmd) => cmd_activation::run(cmd),
         Command::Ca(cmd) => cmd_ca::run(cmd),
         Command::Config(cmd) => cmd_config::run(cmd),
+        Command::Db(cmd) => cmd_db::run(cmd),
         Command::Device(cmd) => cmd_device::run(cmd),
         Command::Generate(cmd) => cmd_generate::run(cmd),
         Command::Profile(cmd) => cmd_profile::run(cmd),

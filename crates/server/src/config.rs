@@ -443,14 +443,16 @@ pub struct Config {
 }
 
 /// `[database]`: the store's location and migration policy (issue 13).
-#[derive(Clone, Deserialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `postgres://USER:PASSWORD@HOST:PORT/DBNAME[?sslmode=require]` for a
     /// database shared by several nodes, or `sqlite:DIR`; absent: the
     /// SQLite file of the data directory. `serve --database-url` and
-    /// `PHONEPROV_DATABASE_URL` win over it.
-    pub url: Option<String>,
+    /// `PHONEPROV_DATABASE_URL` win over it. (`Database`'s `Debug` hides
+    /// the password.)
+    #[serde(deserialize_with = "database_url")]
+    pub url: Option<phoneprov_store::Database>,
     /// Whether `serve` brings an older schema up to date by itself.
     /// Default: true for SQLite (the embedded default), false for
     /// PostgreSQL (several nodes share the schema: migrate with
@@ -458,44 +460,24 @@ pub struct DatabaseConfig {
     pub auto_migrate: Option<bool>,
 }
 
-/// The URL with its password hidden: the config is printed in debug logs.
-impl std::fmt::Debug for DatabaseConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabaseConfig")
-            .field("url", &self.url.as_ref().map(|u| redact_url(u)))
-            .field("auto_migrate", &self.auto_migrate)
-            .finish()
-    }
+fn database_url<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<phoneprov_store::Database>, D::Error> {
+    let text = String::deserialize(d)?;
+    phoneprov_store::Database::parse(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl DatabaseConfig {
     /// Whether the configured database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        self.url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        self.url.as_ref().is_some_and(|u| u.is_postgres())
     }
 
     /// The effective migration policy (see [`DatabaseConfig::auto_migrate`]).
     pub fn migrates(&self) -> bool {
         self.auto_migrate.unwrap_or(!self.is_postgres())
-    }
-}
-
-/// `url` with the password of its user part replaced by `***`.
-fn redact_url(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let end = url[start..]
-        .find(['/', '?'])
-        .map_or(url.len(), |i| start + i);
-    match url[start..end].rfind('@').map(|i| start + i) {
-        Some(at) => match url[start..at].find(':').map(|i| start + i) {
-            Some(colon) => format!("{}***{}", &url[..=colon], &url[at..]),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
     }
 }
 
@@ -550,18 +532,6 @@ impl Config {
                 return Err(bad(
                     "[[auth]] entry without users: add users = { name = \"password\" }".into(),
                 ));
-            }
-        }
-        if let Some(url) = &self.database.url {
-            let u = url.trim();
-            if !(u.starts_with("postgres://")
-                || u.starts_with("postgresql://")
-                || u.starts_with("sqlite:"))
-            {
-                return Err(bad(format!(
-                    "database.url {:?} is neither postgres://… nor sqlite:DIR; write postgres://USER:PASSWORD@HOST:PORT/DBNAME or sqlite:DIR",
-                    redact_url(u)
-                )));
             }
         }
         if self.profiles.cache_entries == 0 {

@@ -88,6 +88,15 @@ pub enum ServerError {
     /// `config check` found a problem (one line, see [`crate::check`]).
     #[error("{0}")]
     Check(String),
+    /// The database could not be opened at start, or its schema is not
+    /// this build's (issue 13; see [`crate::database::open_for_serve`]).
+    #[error("database {target}: {message}")]
+    Database {
+        /// The database, password redacted.
+        target: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
     /// The inventory could not be opened.
     #[error(transparent)]
     Store(#[from] phoneprov_store::StoreError),

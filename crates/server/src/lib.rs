@@ -80,6 +80,7 @@ pub mod auth;
 pub mod check;
 pub mod config;
 pub mod context;
+pub mod database;
 pub mod decide;
 pub mod encode;
 mod error;

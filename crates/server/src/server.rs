@@ -184,17 +184,27 @@ impl Server {
             )?)),
             _ => None,
         };
-        let reader = ReadPool::open(&data)?;
-        let status = StatusWriter::start(&data, cfg.store.retention())?;
-        let services = Services::open(&data, &cfg)?;
-        let nonce_secret = phoneprov_store::Store::open(&data)
-            .map_err(|e| e.to_string())
-            .and_then(|mut db| crate::auth::shared_nonce_secret(&mut db))
-            .map_err(|message| ServerError::Service {
-                service: "Digest nonce secret",
-                dir: data.clone(),
-                message,
-            })?;
+        // The schema check first (issue 13): a newer schema, an older one
+        // without --migrate, an unreachable database or a refused login
+        // stop the start with one line before anything else opens it. The
+        // stores are synchronous (PostgreSQL's client runs a runtime of
+        // its own), so they are opened off the async workers.
+        let db = crate::database::target(None, &cfg.database, &data);
+        let (reader, status, services, nonce_secret) = tokio::task::block_in_place(|| {
+            let mut first = crate::database::open_for_serve(&db, cfg.database.migrates())?;
+            let reader = ReadPool::open(&db)?;
+            let status = StatusWriter::start(&db, cfg.store.retention())?;
+            let services = Services::open(&data, &db, &cfg)?;
+            let nonce_secret =
+                crate::auth::shared_nonce_secret(&mut first).map_err(|message| {
+                    ServerError::Service {
+                        service: "Digest nonce secret",
+                        dir: data.clone(),
+                        message,
+                    }
+                })?;
+            Ok::<_, ServerError>((reader, status, services, nonce_secret))
+        })?;
         let access_log =
             crate::access_log::AccessLog::open(&cfg.log, &data).map_err(|message| {
                 ServerError::ConfigValue {

@@ -18,6 +18,8 @@
 //! take none.
 
 use std::path::Path;
+
+use phoneprov_store::Database;
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
@@ -52,17 +54,17 @@ fn setup_err<'a>(service: &'static str, data: &'a Path) -> impl Fn(String) -> Se
 impl Services {
     /// Opens the API, activation service, ACS (if on) and syslog filer on
     /// the data directory (which exists by now).
-    pub fn open(data: &Path, cfg: &Config) -> Result<Services, ServerError> {
-        let api_state = phoneprov_api::ApiState::open(data)
+    pub fn open(data: &Path, db: &Database, cfg: &Config) -> Result<Services, ServerError> {
+        let api_state = phoneprov_api::ApiState::open_db(data, db)
             .map_err(|e| setup_err("admin API", data)(e.to_string()))?;
         let guard = api_state.admin_guard();
-        let activation = phoneprov_activation::ActivationService::open(data, guard.clone())
+        let activation = phoneprov_activation::ActivationService::open_db(db, guard.clone())
             .map_err(|e| setup_err("activation service", data)(e.to_string()))?;
         let mut extra = phoneprov_activation::router(activation);
         let mut doc = phoneprov_api::activation_doc();
         let acs = match cfg.listen.acs.addr() {
             Some(_) => {
-                let acs = phoneprov_acs::Acs::open(data, cfg.acs.clone())
+                let acs = phoneprov_acs::Acs::open_db(db, cfg.acs.clone())
                     .map_err(|e| setup_err("ACS", data)(e.to_string()))?;
                 extra = extra.merge(acs.api_router_guarded(guard));
                 doc.merge(phoneprov_api::acs_doc());
@@ -78,11 +80,11 @@ impl Services {
         let filer = match cfg.listen.syslog.addr() {
             Some(_) => {
                 let err = setup_err("syslog filer", data);
-                let store = phoneprov_store::Store::open(data).map_err(|e| err(e.to_string()))?;
+                let store = phoneprov_store::Store::connect(db).map_err(|e| err(e.to_string()))?;
                 let index =
                     crate::syslog_filing::IpIndex::load(&store).map_err(|e| err(e.to_string()))?;
-                let writer = phoneprov_store::TimelineWriter::for_dir(data)
-                    .map_err(|e| err(e.to_string()))?;
+                let writer =
+                    phoneprov_store::TimelineWriter::for_db(db).map_err(|e| err(e.to_string()))?;
                 Some(crate::syslog_filing::StoreFiler::spawn(
                     writer,
                     index,

@@ -16,12 +16,12 @@
 //!   phones wins over bookkeeping.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use phoneprov_store::FOLD_WINDOW;
 use phoneprov_store::{
-    Device, EventKind, Mac, NewDevice, Outcome, Retention, Seen, Store, StoreError, TimelineWriter,
+    Database, Device, EventKind, Mac, NewDevice, Outcome, Retention, Seen, Store, StoreError,
+    TimelineWriter,
 };
 use tokio::sync::Semaphore;
 
@@ -30,23 +30,23 @@ const READERS: usize = 4;
 
 /// A small pool of read-only uses of the inventory.
 pub struct ReadPool {
-    dir: PathBuf,
+    db: Database,
     idle: Mutex<Vec<Store>>,
     permits: Semaphore,
 }
 
 impl std::fmt::Debug for ReadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadPool").field("dir", &self.dir).finish()
+        f.debug_struct("ReadPool").field("db", &self.db).finish()
     }
 }
 
 impl ReadPool {
     /// Opens one connection now (so a broken database fails the start).
-    pub fn open(dir: &Path) -> Result<Arc<ReadPool>, StoreError> {
-        let first = Store::open(dir)?;
+    pub fn open(db: &Database) -> Result<Arc<ReadPool>, StoreError> {
+        let first = Store::connect(db)?;
         Ok(Arc::new(ReadPool {
-            dir: dir.to_path_buf(),
+            db: db.clone(),
             idle: Mutex::new(vec![first]),
             permits: Semaphore::new(READERS),
         }))
@@ -60,7 +60,7 @@ impl ReadPool {
             let conn = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let conn = match conn {
                 Some(c) => c,
-                None => Store::open_existing(&pool.dir)?,
+                None => Store::open_existing_db(&pool.db)?,
             };
             let result = conn.device(mac);
             pool.idle
@@ -104,10 +104,10 @@ pub struct StatusWriter {
 }
 
 impl StatusWriter {
-    /// Joins (or starts) the timeline writer of `dir` and sets its
+    /// Joins (or starts) the timeline writer of `db` and sets its
     /// retention (`[store]`).
-    pub fn start(dir: &Path, retention: Retention) -> Result<StatusWriter, StoreError> {
-        let writer = TimelineWriter::for_dir(dir)?;
+    pub fn start(db: &Database, retention: Retention) -> Result<StatusWriter, StoreError> {
+        let writer = TimelineWriter::for_db(db)?;
         writer.set_retention(retention);
         Ok(StatusWriter { writer })
     }

@@ -287,6 +287,11 @@ impl<T: FromVal> FromVal for Option<T> {
 }
 
 impl Row {
+    /// The row's values, in column order (`db copy` moves them as they are).
+    pub(crate) fn into_vals(self) -> Vec<Val<'static>> {
+        self.0
+    }
+
     /// Column `i` as a `T`.
     pub(crate) fn get<T: FromVal>(&self, i: usize) -> Result<T> {
         let v = self.0.get(i).unwrap_or(&Val::Null);

@@ -88,6 +88,7 @@ mod test_support;
 
 mod acs;
 mod activation;
+mod copy;
 mod db;
 mod error;
 mod import;
@@ -108,6 +109,7 @@ pub use acs::{
 pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
 };
+pub use copy::{copied_tables, copy_database, table_counts, CopyCounts, CopyError, BATCH};
 pub use db::{Database, CONNECT_TIMEOUT};
 pub use error::{BadRow, DbError, Result, StoreError};
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};

@@ -128,10 +128,15 @@ impl PgCluster {
             );
         }
         let mut initdb = as_pg(&bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(dir.join("data"))
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        initdb.arg("-D").arg(dir.join("data")).args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
         run(initdb, "initdb");
         let mut cluster = PgCluster {
             bin,

@@ -1,0 +1,231 @@
+//! Where the store lives and what happens to its schema (issue 13): the
+//! logic of `phoneprov db status|migrate` and of `serve`'s start.
+//!
+//! * [`target`]: the database in effect: `--database-url` /
+//!   `PHONEPROV_DATABASE_URL` (passed in by the CLI), else `[database] url`,
+//!   else the SQLite file of the data directory.
+//! * [`open_for_serve`]: `serve` refuses a schema newer than this build
+//!   knows, and brings an older (or empty) one up to date only when told
+//!   (`--migrate`, `[database] auto_migrate`; true by default for SQLite
+//!   only: several nodes share a PostgreSQL schema, so upgrading it is an
+//!   operator's step). A database that cannot be reached or refuses the
+//!   login is one line and exit 2, like every start error.
+//! * [`status`] and [`migrate`]: the two `db` commands. `status` changes
+//!   nothing (a SQLite data directory without a database file is reported
+//!   empty, not created).
+//!
+//! The migration list itself and the SQL are the store's
+//! (`phoneprov_store::Store::migrate`, one list for both backends).
+
+use std::path::Path;
+
+use phoneprov_store::{Database, SchemaStatus, Store, StoreError, DB_FILE};
+use serde::Serialize;
+
+use crate::config::DatabaseConfig;
+use crate::error::ServerError;
+
+/// The database in effect: `flag` (the CLI's `--database-url`, already
+/// including `PHONEPROV_DATABASE_URL`), else the config's `url`, else the
+/// SQLite database of `data`.
+pub fn target(flag: Option<&Database>, cfg: &DatabaseConfig, data: &Path) -> Database {
+    flag.or(cfg.url.as_ref())
+        .cloned()
+        .unwrap_or_else(|| Database::Sqlite(data.to_path_buf()))
+}
+
+/// Where a schema stands compared with this build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaState {
+    /// No phoneprov schema yet (version 0).
+    Empty,
+    /// Older than this build: `phoneprov db migrate`.
+    Older,
+    /// This build's version.
+    Current,
+    /// Written by a newer phoneprov: this build refuses it.
+    Newer,
+}
+
+impl SchemaState {
+    fn of(s: SchemaStatus) -> SchemaState {
+        match s.found {
+            0 => SchemaState::Empty,
+            f if f < s.known => SchemaState::Older,
+            f if f == s.known => SchemaState::Current,
+            _ => SchemaState::Newer,
+        }
+    }
+}
+
+/// What `phoneprov db status` reports (its `--json` form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DbStatus {
+    /// The database, password redacted.
+    pub database: String,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The schema version it holds (0: none).
+    pub found: i64,
+    /// The newest version this build knows.
+    pub known: i64,
+    /// `found` compared with `known`.
+    pub state: SchemaState,
+}
+
+impl DbStatus {
+    fn new(db: &Database, s: SchemaStatus) -> DbStatus {
+        DbStatus {
+            database: db.to_string(),
+            backend: if db.is_postgres() {
+                "postgres"
+            } else {
+                "sqlite"
+            },
+            found: s.found,
+            known: s.known,
+            state: SchemaState::of(s),
+        }
+    }
+
+    /// One line for people.
+    pub fn line(&self) -> String {
+        let what = match self.state {
+            SchemaState::Empty => "no schema yet; run `phoneprov db migrate`".to_string(),
+            SchemaState::Older => format!(
+                "older than this phoneprov's ({}); run `phoneprov db migrate`",
+                self.known
+            ),
+            SchemaState::Current => "up to date".to_string(),
+            SchemaState::Newer => format!(
+                "newer than this phoneprov's ({}); upgrade phoneprov",
+                self.known
+            ),
+        };
+        format!(
+            "database {} ({}): schema version {}: {what}",
+            self.database, self.backend, self.found
+        )
+    }
+}
+
+/// The schema of `db`, changing nothing.
+pub fn status(db: &Database) -> Result<DbStatus, ServerError> {
+    if let Database::Sqlite(dir) = db {
+        if !dir.join(DB_FILE).is_file() {
+            let known = phoneprov_store::SCHEMA_VERSION;
+            return Ok(DbStatus::new(db, SchemaStatus { found: 0, known }));
+        }
+    }
+    let found = Store::connect_unmigrated(db).and_then(|s| s.schema_status());
+    Ok(DbStatus::new(db, found.map_err(|e| one_shot(db, e))?))
+}
+
+/// Brings `db` up to this build's schema (creating it when empty);
+/// returns the status before and after. A newer schema is refused.
+pub fn migrate(db: &Database) -> Result<(DbStatus, DbStatus), ServerError> {
+    let run = || {
+        let mut store = Store::connect_unmigrated(db)?;
+        let before = store.migrate()?;
+        Ok((before, store.schema_status()?))
+    };
+    let (before, after) = run().map_err(|e| one_shot(db, e))?;
+    Ok((DbStatus::new(db, before), DbStatus::new(db, after)))
+}
+
+/// `serve`'s start: connects to `db` and checks its schema, migrating an
+/// older one only when `migrate` is set. Every failure is one line
+/// ([`ServerError::Database`]) that says what to do.
+pub fn open_for_serve(db: &Database, migrate: bool) -> Result<Store, ServerError> {
+    Store::connect_with(db, migrate).map_err(|e| one_shot(db, e))
+}
+
+/// `phoneprov db copy`: every table of `from` into `to` (see
+/// `phoneprov_store::copy_database`: one transaction on the target, counts
+/// verified, a non-empty target refused unless `force`). The source is
+/// not changed (not even migrated).
+pub fn copy(
+    from: &Database,
+    to: &Database,
+    force: bool,
+    progress: impl FnMut(&str, u64, u64),
+) -> Result<phoneprov_store::CopyCounts, ServerError> {
+    let fail = |message: String| ServerError::Database {
+        target: format!("copy {from} to {to}"),
+        message,
+    };
+    if from == to {
+        return Err(fail("source and target are the same database".into()));
+    }
+    if let Database::Sqlite(dir) = from {
+        if !dir.join(DB_FILE).is_file() {
+            return Err(fail(format!(
+                "the source has no {DB_FILE}; write sqlite:DIR with the data directory that holds it"
+            )));
+        }
+    }
+    let src = Store::connect_unmigrated(from).map_err(|e| one_shot(from, e))?;
+    let mut dst = Store::connect_unmigrated(to).map_err(|e| one_shot(to, e))?;
+    phoneprov_store::copy_database(&src, &mut dst, force, progress).map_err(|e| fail(e.to_string()))
+}
+
+/// A store error of a one-shot use (a command, serve's start) as one
+/// line: there is no "next request" to reconnect on.
+fn one_shot(db: &Database, error: StoreError) -> ServerError {
+    ServerError::Database {
+        target: db.to_string(),
+        message: match error {
+            StoreError::Unavailable(cause) => format!(
+                "cannot reach it ({cause}); check that PostgreSQL is running and that the URL's host and port are right"
+            ),
+            other => other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `db status` on a data directory without a database creates
+    /// nothing; `migrate` creates the schema; `serve` without `--migrate`
+    /// refuses the empty SQLite database only when told not to migrate.
+    #[test]
+    fn status_changes_nothing_and_migrate_brings_the_schema_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let db = target(None, &DatabaseConfig::default(), &data);
+        assert_eq!(db, Database::Sqlite(data.clone()));
+        let st = status(&db).unwrap();
+        assert_eq!(st.state, SchemaState::Empty);
+        assert!(st.line().contains("phoneprov db migrate"), "{}", st.line());
+        assert!(!data.exists(), "status created the data directory");
+
+        let e = open_for_serve(&db, false)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("phoneprov db migrate"), "{e}");
+
+        let (before, after) = migrate(&db).unwrap();
+        assert_eq!(before.found, 0);
+        assert_eq!(after.state, SchemaState::Current);
+        assert_eq!(after.found, phoneprov_store::SCHEMA_VERSION);
+        assert_eq!(status(&db).unwrap(), after);
+        open_for_serve(&db, false).expect("a current schema needs no --migrate");
+    }
+
+    /// The flag wins over the config, the config over the data directory.
+    #[test]
+    fn the_flag_wins_over_the_config() {
+        let flag = Database::parse("postgres://a@h1/x").unwrap();
+        let cfg = DatabaseConfig {
+            url: Some(Database::parse("postgres://b@h2/y").unwrap()),
+            auto_migrate: None,
+        };
+        let data = Path::new("/nonexistent");
+        assert_eq!(target(Some(&flag), &cfg, data), flag);
+        assert_eq!(target(None, &cfg, data), cfg.url.clone().unwrap());
+    }
+}
