@@ -231,3 +231,28 @@ fn postgres_needs_an_explicit_migration_then_serves() {
     s.signal("TERM");
     assert_eq!(s.wait_exit(std::time::Duration::from_secs(20)), Some(0));
 }
+
+/// A login the database refuses (a user it does not know; the throwaway
+/// cluster trusts loopback, so a wrong password is refused the same way,
+/// SQLSTATE class 28) and a database that does not exist: one line, exit
+/// 2, no password in it.
+#[test]
+fn a_refused_login_at_start_is_one_line_and_exit_2() {
+    let pg = phoneprov_testpeers::pg();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let d = d.to_str().unwrap();
+    for (url, says) in [
+        (
+            format!("postgres://nobody:hunter2@127.0.0.1:{}/postgres", pg.port()),
+            "nobody",
+        ),
+        (pg.url("no_such_database"), "no_such_database"),
+    ] {
+        let (code, err) = serve_fails(&["--data", d, "--database-url", &url]);
+        assert_eq!(code, Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains(says) && err.contains("check the URL"), "{err}");
+    }
+}

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use phoneprov_httpauth::{authorization, parse_challenges, Credentials};
 use serve_support::*;
 
-/// Plain HTTP only (each node's HTTPS would have its own development CA).
+/// Plain HTTP only (each node's HTTPS would have its own development CA);
+/// the admin listener on a free port.
 const LISTEN: &[&str] = &[
     "--tftp",
     "off",
@@ -50,7 +51,7 @@ fn admin(
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
     let auth = format!("Authorization: Bearer {tok}");
-    let url = s.http_url(path);
+    let url = s.admin_url(path);
     let mut args = vec!["-m", "10", "-X", method, "-H", &auth];
     if let Some(b) = body {
         args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);

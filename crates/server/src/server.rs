@@ -195,14 +195,13 @@ impl Server {
             let reader = ReadPool::open(&db)?;
             let status = StatusWriter::start(&db, cfg.store.retention())?;
             let services = Services::open(&data, &db, &cfg)?;
-            let nonce_secret =
-                crate::auth::shared_nonce_secret(&mut first).map_err(|message| {
-                    ServerError::Service {
-                        service: "Digest nonce secret",
-                        dir: data.clone(),
-                        message,
-                    }
-                })?;
+            let nonce_secret = crate::auth::shared_nonce_secret(&mut first).map_err(|message| {
+                ServerError::Service {
+                    service: "Digest nonce secret",
+                    dir: data.clone(),
+                    message,
+                }
+            })?;
             Ok::<_, ServerError>((reader, status, services, nonce_secret))
         })?;
         let access_log =
