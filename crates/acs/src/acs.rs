@@ -220,7 +220,7 @@ impl Acs {
             (ids, st.mac.clone())
         };
         for id in ids {
-            if let Err(e) = self.inner.db.lock().requeue_task(id) {
+            if let Err(e) = self.inner.db.with(|s| s.requeue_task(id)) {
                 tracing::warn!(task = id, error = %e, "cannot requeue an ACS task");
             }
         }
@@ -457,7 +457,7 @@ impl Acs {
     fn resolve(&self, inform: &Inform) -> Result<(Option<Mac>, bool), AcsError> {
         let serial = inform.device_id.serial_number.trim();
         if !serial.is_empty() {
-            if let Some(mac) = self.inner.db.lock().mac_by_serial(serial)? {
+            if let Some(mac) = self.inner.db.with(|s| s.mac_by_serial(serial))? {
                 return Ok((Some(mac), true));
             }
         }
@@ -476,7 +476,7 @@ impl Acs {
         let Some(mac) = from_params else {
             return Ok((None, false));
         };
-        let known = self.inner.db.lock().device(mac)?.is_some();
+        let known = self.inner.db.with(|s| s.device(mac))?.is_some();
         Ok((Some(mac), known))
     }
 
@@ -589,7 +589,7 @@ impl Acs {
         response: &Rpc,
     ) -> Result<(Vec<DmUpdate>, Option<String>), AcsError> {
         let task = || -> Result<Option<TaskRecord>, AcsError> {
-            let row = self.inner.db.lock().task(mac, id)?;
+            let row = self.inner.db.with(|s| s.task(mac, id))?;
             row.map(db::record).transpose()
         };
         let updates = match response {
@@ -651,8 +651,7 @@ impl Acs {
         let found = self
             .inner
             .db
-            .lock()
-            .task_by_command_key(mac, &tc.command_key)?;
+            .with(|s| s.task_by_command_key(mac, &tc.command_key))?;
         if let Some((id, prev)) = found {
             let prev = prev.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok());
             let result = json!({ "download": prev, "transfer_complete": transfer });
@@ -672,7 +671,7 @@ impl Acs {
             self.inner.writer.session(finish).await?;
         }
         if let Ok(m) = Mac::parse(mac) {
-            let known = self.inner.db.lock().device(m)?.is_some();
+            let known = self.inner.db.with(|s| s.device(m))?.is_some();
             if known {
                 // Queued behind this session's own writes: committed before
                 // the session's next acknowledged write.

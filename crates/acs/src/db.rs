@@ -158,6 +158,22 @@ impl Db {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs `f` with the store, from async code too: on a worker of a
+    /// multi-thread runtime the call runs in `block_in_place`, because the
+    /// PostgreSQL backend's synchronous client must not run on an async
+    /// worker (issue 13) and a SQLite call blocks the worker as well.
+    /// Elsewhere (blocking threads, a current-thread runtime) it runs
+    /// inline.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let run = || f(&mut self.lock());
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        }
+    }
+
     /// One cached value and type of `mac`'s data model.
     pub(crate) fn dm_param(&self, mac: &str, path: &str) -> Result<Option<ValueAndType>, AcsError> {
         Ok(self.lock().dm_param(mac, path)?)
