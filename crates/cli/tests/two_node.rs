@@ -248,3 +248,179 @@ fn a_database_that_disappears_gives_503_then_recovers_without_restart() {
         "{v}"
     );
 }
+
+const SW: &str = "Device.DeviceInfo.SoftwareVersion";
+
+/// Both nodes with their ACS on; CPEs authenticate with Digest.
+fn acs_node(url: &str) -> Served {
+    let mut listen = LISTEN.to_vec();
+    let at = listen.iter().position(|a| *a == "--acs").unwrap();
+    listen[at + 1] = "127.0.0.1:0";
+    let cfg = format!("{CONFIG}\n[acs]\nauth = \"digest\"\nusers = {{ cpe = \"cpe-secret\" }}\n");
+    start_listening(&listen, Some(&cfg), &["--database-url", url], |_| {})
+}
+
+/// A CWMP 1.4 Inform of the test phone (its serial number is its MAC).
+fn inform() -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:e="http://schemas.xmlsoap.org/soap/encoding/" xmlns:c="urn:dslforum-org:cwmp-1-4"><s:Header><c:ID s:mustUnderstand="1">i1</c:ID></s:Header><s:Body><c:Inform><DeviceId><Manufacturer>Cisco</Manufacturer><OUI>000E08</OUI><ProductClass>CP-8841-3PCC</ProductClass><SerialNumber>{}</SerialNumber></DeviceId><Event e:arrayType="c:EventStruct[1]"><EventStruct><EventCode>2 PERIODIC</EventCode><CommandKey/></EventStruct></Event><MaxEnvelopes>1</MaxEnvelopes><CurrentTime>2026-12-07T00:00:00Z</CurrentTime><RetryCount>0</RetryCount><ParameterList e:arrayType="c:ParameterValueStruct[0]"></ParameterList></c:Inform></s:Body></s:Envelope>"#,
+        MAC.to_ascii_uppercase()
+    )
+}
+
+/// The CPE's answer to GetParameterValues request `id`.
+fn gpv_answer(id: &str, value: &str) -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:c="urn:dslforum-org:cwmp-1-4"><s:Header><c:ID s:mustUnderstand="1">{id}</c:ID></s:Header><s:Body><c:GetParameterValuesResponse><ParameterList><ParameterValueStruct><Name>{SW}</Name><Value>{value}</Value></ParameterValueStruct></ParameterList></c:GetParameterValuesResponse></s:Body></s:Envelope>"#
+    )
+}
+
+/// One CWMP POST of the CPE to `s`'s ACS (cookie jar `jar`; empty body:
+/// the CPE's empty POST). Returns (status, body).
+fn cwmp(s: &Served, jar: &std::path::Path, body: &str) -> (u16, String) {
+    cwmp_to(s.acs.expect("ACS listener"), jar, body)
+}
+
+/// [`cwmp`] to the ACS at `acs`.
+fn cwmp_to(acs: std::net::SocketAddr, jar: &std::path::Path, body: &str) -> (u16, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.xml");
+    std::fs::write(&file, body).unwrap();
+    let data = format!("@{}", file.display());
+    let jar = jar.to_str().unwrap();
+    let url = format!("http://{acs}/");
+    let mut args = vec![
+        "-m",
+        "10",
+        "--digest",
+        "-u",
+        "cpe:cpe-secret",
+        "-b",
+        jar,
+        "-c",
+        jar,
+    ];
+    if !body.is_empty() {
+        args.extend(["-H", "Content-Type: text/xml", "-H", "SOAPAction:"]);
+    }
+    args.extend(["--data-binary", &data, &url]);
+    let (code, out) = curl(&args);
+    (code, String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The text of the `:ID` header element.
+fn cwmp_id(xml: &str) -> String {
+    let rest = &xml[xml.find(":ID").expect("a cwmp ID header")..];
+    let open = rest.find('>').unwrap() + 1;
+    rest[open..open + rest[open..].find('<').unwrap()].to_string()
+}
+
+/// ACS tasks on one queue (issue 13 item 4): a task queued through node
+/// A runs once on the CPE informing node B, and one queued through B on
+/// a session on A; node A killed (`kill -9`) with a task sent and unanswered: the CPE's
+/// next session, on B, gets it again and its answer is recorded once.
+#[test]
+fn acs_tasks_queued_on_one_node_run_exactly_once_on_the_other() {
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut a = acs_node(&url);
+    let b = acs_node(&url);
+    let tok = token(&a);
+    let body = format!(r#"{{"mac":"{MAC}","model":"CP-8841-3PCC"}}"#);
+    assert_eq!(
+        admin(&a, &tok, "POST", "/api/v1/devices", Some(&body)).0,
+        201
+    );
+    let tasks = format!("/api/v1/devices/{MAC}/tasks");
+    let gpv = format!(r#"{{"rpc":"GetParameterValues","names":["{SW}"]}}"#);
+    let queue = |s: &Served| -> i64 {
+        let (code, t) = admin(s, &tok, "POST", &tasks, Some(&gpv));
+        assert_eq!(code, 201, "{t}");
+        t["id"].as_i64().unwrap()
+    };
+    let task = |s: &Served, id: i64| admin(s, &tok, "GET", &format!("{tasks}/{id}"), None).1;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Queued through A, run by a session on B.
+    let id = queue(&a);
+    let jar = dir.path().join("b1");
+    let (code, resp) = cwmp(&b, &jar, &inform());
+    assert_eq!(code, 200, "{resp}");
+    let (code, req) = cwmp(&b, &jar, "");
+    assert!(
+        code == 200 && req.contains("GetParameterValues"),
+        "{code} {req}"
+    );
+    let (code, _) = cwmp(&b, &jar, &gpv_answer(&cwmp_id(&req), "v1"));
+    assert_eq!(code, 204);
+    let t = task(&a, id);
+    assert_eq!(
+        (t["state"].as_str(), t["attempts"].as_i64()),
+        (Some("done"), Some(1)),
+        "{t}"
+    );
+    // Nothing left for a session on A.
+    let jar = dir.path().join("a1");
+    assert_eq!(cwmp(&a, &jar, &inform()).0, 200);
+    assert_eq!(cwmp(&a, &jar, "").0, 204);
+
+    // The other way round: queued through B, run by a session on A.
+    let id = queue(&b);
+    let jar = dir.path().join("a2");
+    assert_eq!(cwmp(&a, &jar, &inform()).0, 200);
+    let (code, req) = cwmp(&a, &jar, "");
+    assert!(
+        code == 200 && req.contains("GetParameterValues"),
+        "{code} {req}"
+    );
+    assert_eq!(cwmp(&a, &jar, &gpv_answer(&cwmp_id(&req), "v2")).0, 204);
+    let t = task(&b, id);
+    assert_eq!(
+        (t["state"].as_str(), t["attempts"].as_i64()),
+        (Some("done"), Some(1)),
+        "{t}"
+    );
+
+    // A dies with the task sent and unanswered; the CPE retries on B.
+    let id = queue(&a);
+    let jar = dir.path().join("a3");
+    assert_eq!(cwmp(&a, &jar, &inform()).0, 200);
+    let (code, req) = cwmp(&a, &jar, "");
+    assert!(
+        code == 200 && req.contains("GetParameterValues"),
+        "{code} {req}"
+    );
+    a.signal("KILL");
+    a.wait_exit(Duration::from_secs(10));
+    assert_eq!(task(&b, id)["state"], "sent");
+    let jar = dir.path().join("b3");
+    assert_eq!(cwmp(&b, &jar, &inform()).0, 200);
+    let (code, req) = cwmp(&b, &jar, "");
+    assert!(
+        code == 200 && req.contains("GetParameterValues"),
+        "{code} {req}"
+    );
+    assert_eq!(cwmp(&b, &jar, &gpv_answer(&cwmp_id(&req), "v3")).0, 204);
+    let t = task(&b, id);
+    assert_eq!(t["state"], "done", "{t}");
+    assert_eq!(t["attempts"], 2, "sent by A, then by B: {t}");
+    let values = t["result"]["values"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(values.iter().any(|v| v["value"] == "v3"), "{t}");
+    // Every earlier task stays done once.
+    let (_, list) = admin(&b, &tok, "GET", &tasks, None);
+    let states: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["state"].as_str())
+        .collect();
+    assert_eq!(states, ["done", "done", "done"], "{list}");
+}
