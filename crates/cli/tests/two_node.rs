@@ -262,8 +262,13 @@ fn acs_node(url: &str) -> Served {
 
 /// A CWMP 1.4 Inform of the test phone (its serial number is its MAC).
 fn inform() -> String {
+    inform_with("")
+}
+
+/// [`inform`] carrying `params` (`ParameterValueStruct` elements).
+fn inform_with(params: &str) -> String {
     format!(
-        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:e="http://schemas.xmlsoap.org/soap/encoding/" xmlns:c="urn:dslforum-org:cwmp-1-4"><s:Header><c:ID s:mustUnderstand="1">i1</c:ID></s:Header><s:Body><c:Inform><DeviceId><Manufacturer>Cisco</Manufacturer><OUI>000E08</OUI><ProductClass>CP-8841-3PCC</ProductClass><SerialNumber>{}</SerialNumber></DeviceId><Event e:arrayType="c:EventStruct[1]"><EventStruct><EventCode>2 PERIODIC</EventCode><CommandKey/></EventStruct></Event><MaxEnvelopes>1</MaxEnvelopes><CurrentTime>2026-12-07T00:00:00Z</CurrentTime><RetryCount>0</RetryCount><ParameterList e:arrayType="c:ParameterValueStruct[0]"></ParameterList></c:Inform></s:Body></s:Envelope>"#,
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:e="http://schemas.xmlsoap.org/soap/encoding/" xmlns:c="urn:dslforum-org:cwmp-1-4"><s:Header><c:ID s:mustUnderstand="1">i1</c:ID></s:Header><s:Body><c:Inform><DeviceId><Manufacturer>Cisco</Manufacturer><OUI>000E08</OUI><ProductClass>CP-8841-3PCC</ProductClass><SerialNumber>{}</SerialNumber></DeviceId><Event e:arrayType="c:EventStruct[1]"><EventStruct><EventCode>2 PERIODIC</EventCode><CommandKey/></EventStruct></Event><MaxEnvelopes>1</MaxEnvelopes><CurrentTime>2026-12-07T00:00:00Z</CurrentTime><RetryCount>0</RetryCount><ParameterList>{params}</ParameterList></c:Inform></s:Body></s:Envelope>"#,
         MAC.to_ascii_uppercase()
     )
 }
@@ -423,4 +428,113 @@ fn acs_tasks_queued_on_one_node_run_exactly_once_on_the_other() {
         .filter_map(|t| t["state"].as_str())
         .collect();
     assert_eq!(states, ["done", "done", "done"], "{list}");
+}
+
+/// Activation codes are single-use across nodes (issue 13 item 4): codes
+/// issued through A, each redeemed at the same moment by one phone on A
+/// and another on B: exactly one redemption per code succeeds (200), the
+/// other gets 410.
+#[test]
+fn an_activation_code_is_redeemed_once_across_nodes() {
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = node(&url);
+    let b = node(&url);
+    let tok = token(&a);
+    let rule = "https://gds.example.com/$MA.xml";
+    let redeem = |http: std::net::SocketAddr, mac: &str, code: &str| -> u16 {
+        let body = format!(r#"{{"mac":"{mac}","code":"{code}"}}"#);
+        let url = format!("http://{http}/activation/v1/code");
+        let h = "Content-Type: application/json";
+        curl(&["-m", "10", "-H", h, "--data-binary", &body, &url]).0
+    };
+    let (ha, hb) = (a.http.unwrap(), b.http.unwrap());
+    for round in 0..5 {
+        let (code, issued) = admin(
+            &a,
+            &tok,
+            "POST",
+            "/api/v1/activation/codes",
+            Some(&format!(r#"{{"url":"{rule}"}}"#)),
+        );
+        assert_eq!(code, 201, "{issued}");
+        let digits = issued["codes"][0]["code"].as_str().unwrap().to_string();
+        let (ma, mb) = (
+            format!("000e0877{round:04x}"),
+            format!("000e0888{round:04x}"),
+        );
+        let (ra, rb) = std::thread::scope(|sc| {
+            let ja = sc.spawn(|| redeem(ha, &ma, &digits));
+            let jb = sc.spawn(|| redeem(hb, &mb, &digits));
+            (ja.join().unwrap(), jb.join().unwrap())
+        });
+        let mut got = [ra, rb];
+        got.sort();
+        assert_eq!(got, [200, 410], "round {round}: A {ra}, B {rb}");
+    }
+}
+
+/// Connection requests from either node (issue 13 item 4): the CPE's
+/// connection-request URL, cached from its Inform on node A, is used by
+/// node B as well as by A.
+#[test]
+fn connection_requests_work_from_either_node() {
+    use std::io::{BufRead as _, Write as _};
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = acs_node(&url);
+    let b = acs_node(&url);
+    let tok = token(&a);
+    let body = format!(r#"{{"mac":"{MAC}"}}"#);
+    assert_eq!(
+        admin(&a, &tok, "POST", "/api/v1/devices", Some(&body)).0,
+        201
+    );
+    // The CPE's connection-request listener: answers 200, reports paths.
+    let cpe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cr = format!("http://{}/cr/a9d03c1e", cpe.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in cpe.incoming() {
+            let Ok(mut c) = conn else { break };
+            let mut line = String::new();
+            let mut r = std::io::BufReader::new(c.try_clone().unwrap());
+            let _ = r.read_line(&mut line);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) <= 2 {
+                    break;
+                }
+            }
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send(line);
+        }
+    });
+    let param = format!(
+        "<ParameterValueStruct><Name>Device.ManagementServer.ConnectionRequestURL</Name><Value>{cr}</Value></ParameterValueStruct>"
+    );
+    let jar = tempfile::tempdir().unwrap();
+    let jar = jar.path().join("a");
+    assert_eq!(cwmp(&a, &jar, &inform_with(&param)).0, 200);
+    assert_eq!(cwmp(&a, &jar, "").0, 204);
+    let path = format!("/api/v1/devices/{MAC}/connection-request");
+    for s in [&b, &a] {
+        let (code, v) = admin(s, &tok, "POST", &path, None);
+        assert_eq!(code, 200, "{v}");
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the CPE was asked");
+        assert!(line.starts_with("GET /cr/a9d03c1e "), "{line}");
+    }
 }
