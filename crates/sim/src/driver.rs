@@ -265,7 +265,11 @@ impl PhoneTask {
                 break;
             }
             let timeout = dev.engine_timeout();
-            if once && fl.transfer.is_none() && timeout.is_none() && !control_open && act_settled {
+            // The TR-069 agent holds a control sender for the phone's whole
+            // life, so with an ACS a settled --once session (in
+            // `act_settled`) is what says that nobody will send any more.
+            let nobody_sends = !control_open || self.cpe_events.is_some();
+            if once && fl.transfer.is_none() && timeout.is_none() && nobody_sends && act_settled {
                 // Nothing can happen any more (e.g. Provision_Enable = No):
                 // the phone ends without a resync.
                 break;

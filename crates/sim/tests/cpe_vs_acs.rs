@@ -485,6 +485,20 @@ async fn r_tr69_1_acs_from_dhcp_options_once() {
     assert_eq!(report.cwmp.unwrap().sessions_ok, 1);
     let newest = &informs(acs.dir.path())[0];
     assert!(newest.contains("[2 PERIODIC]"), "{newest}");
+    // A phone that never resyncs (Provision_Enable = No, as in
+    // scripts/bench-inform) still ends after its one session: the TR-069
+    // agent keeps a control sender for the phone's life, so the phone must
+    // not wait for every sender to drop.
+    let mut cfg = SimConfig::new(2);
+    cfg.tr069.acs_url = Some(acs.url.clone());
+    cfg.tr069.bootstrapped = true;
+    cfg.params = vec![("Provision_Enable".into(), "No".into())];
+    let report = tokio::time::timeout(Duration::from_secs(60), run_fleet(cfg))
+        .await
+        .expect("a --once fleet whose phones never resync ends after its sessions")
+        .unwrap();
+    assert_eq!(report.phones_without_resync, 2, "{}", report.to_text());
+    assert_eq!(report.cwmp.unwrap().sessions_ok, 2);
     // Without the vendor class the option is not an ACS.
     let mut cfg = SimConfig::new(1);
     cfg.lease = DhcpLease::parse([format!("43={}", acs.url).as_str()]).unwrap();
