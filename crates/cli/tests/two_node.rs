@@ -538,3 +538,111 @@ fn connection_requests_work_from_either_node() {
         assert!(line.starts_with("GET /cr/a9d03c1e "), "{line}");
     }
 }
+
+/// One `phoneprov sim --once --json` phone with its key, resyncing from
+/// `http` (the node its Profile_Rule names): (exit code, report).
+fn sim_phone(mac: &str, key: &str, http: std::net::SocketAddr) -> (i32, serde_json::Value) {
+    let rule = format!("Profile_Rule=[--key \"{key}\"] http://{http}/$MA.cfg");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "sim",
+            "--count",
+            "1",
+            "--mac-base",
+            mac,
+            "--once",
+            "--json",
+            "--param",
+            &rule,
+        ])
+        .output()
+        .expect("run phoneprov sim");
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "sim printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// `phoneprov sim` phones spread across both nodes (half the
+/// Profile_Rules name each): all resync; a variable changed through A
+/// reaches a phone resyncing from B; the resyncs served by B are in the
+/// timeline A shows.
+#[test]
+fn sim_phones_on_both_nodes_see_changes_made_on_either() {
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plain = |url: &str| {
+        let cfg = "[profiles]\ndevice_ttl_ms = 0\n";
+        start_listening(LISTEN, Some(cfg), &["--database-url", url], |_| {})
+    };
+    let a = plain(&url);
+    let b = plain(&url);
+    let tok = token(&a);
+    let macs = [
+        "000e08000011",
+        "000e08000012",
+        "000e08000013",
+        "000e08000014",
+    ];
+    let mut keys = Vec::new();
+    for (i, mac) in macs.iter().enumerate() {
+        let body = format!(r#"{{"mac":"{mac}","vars":{{"display_name":"Phone {i}"}}}}"#);
+        let (code, dev) = admin(&a, &tok, "POST", "/api/v1/devices", Some(&body));
+        assert_eq!(code, 201, "{dev}");
+        keys.push(dev["key"].as_str().unwrap().to_string());
+    }
+    let (ha, hb) = (a.http.unwrap(), b.http.unwrap());
+    for (i, mac) in macs.iter().enumerate() {
+        let node = if i < 2 { ha } else { hb };
+        let (code, v) = sim_phone(mac, &keys[i], node);
+        assert_eq!(code, 0, "{mac}: {v}");
+        assert_eq!(
+            v["final_params"]["Display_Name_1_"],
+            format!("Phone {i}"),
+            "{v}"
+        );
+    }
+    // Changed through A; the first phone now resyncs from B.
+    let body = r#"{"vars":{"display_name":"Renamed"}}"#;
+    let (code, v) = admin(
+        &a,
+        &tok,
+        "PUT",
+        &format!("/api/v1/devices/{}", macs[0]),
+        Some(body),
+    );
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = sim_phone(macs[0], &keys[0], hb);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["final_params"]["Display_Name_1_"], "Renamed", "{v}");
+    // A phone B served, in the timeline read through A.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, ev) = admin(
+            &a,
+            &tok,
+            "GET",
+            &format!("/api/v1/devices/{}/events", macs[3]),
+            None,
+        );
+        if ev
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["kind"] == "resync"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no resync of a phone B served: {ev}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
