@@ -253,10 +253,18 @@ impl Phone {
                 cur.alias,
             ) {
                 Ok(profile) => {
-                    let changed = self.params.apply(&profile);
+                    let applied = self.params.apply_report(&profile);
                     self.stats.profiles_applied += 1;
-                    if !changed.is_empty() {
-                        self.actions.push_back(Action::ParamsApplied { changed });
+                    if !applied.changed.is_empty() {
+                        self.actions.push_back(Action::ParamsApplied {
+                            changed: applied.changed,
+                        });
+                    }
+                    if !applied.ignored.is_empty() || !applied.rejected.is_empty() {
+                        self.actions.push_back(Action::ParamsIgnored {
+                            unknown: applied.ignored,
+                            rejected: applied.rejected,
+                        });
                     }
                     self.syslog("Log_Success_Msg", Some(&url), ip.as_deref(), None);
                     self.advance_resync(op);

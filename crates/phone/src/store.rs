@@ -149,7 +149,7 @@ impl ParamStore {
                 return Some(e.value.as_str());
             }
         }
-        Some(spec.default)
+        Some(spec.default_for(name))
     }
 
     /// The value in effect, or `""`.
@@ -203,7 +203,7 @@ impl ParamStore {
         let before = self.get(&c).map(str::to_string);
         let changed = before.as_deref() != Some(value);
         let at_default = schema::lookup(&c).is_some_and(|spec| {
-            spec.default == value && access.is_none_or(|a| a.as_str() == spec.ua)
+            spec.default_for(&c) == value && access.is_none_or(|a| a.as_str() == spec.ua)
         });
         if at_default {
             self.entries.remove(&c);

@@ -281,6 +281,14 @@ pub enum Action {
     Syslog { server: String, message: String },
     /// Parameters whose value changed (profile applied or rule assignments).
     ParamsApplied { changed: Vec<String> },
+    /// A profile named parameters this phone does not have (unknown, or not
+    /// on its model) or values that do not parse for their type: the phone
+    /// ignored them, as the real one does; the driver logs them. Reasons
+    /// never hold a secret's value.
+    ParamsIgnored {
+        unknown: Vec<String>,
+        rejected: Vec<(String, String)>,
+    },
     /// A resync ended (all rules done, or the first failure).
     ResyncFinished {
         class: Class,

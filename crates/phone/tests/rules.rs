@@ -492,6 +492,12 @@ fn r_fmt_2_ua_attribute_is_stored() {
         "unknown parameters are ignored"
     );
     assert!(h.phone.params().entry("X_Future_Param").is_none());
+    // ... and reported to the driver, which logs it.
+    assert!(h.log.iter().any(|(_, a)| matches!(
+        a,
+        Action::ParamsIgnored { unknown, rejected }
+            if unknown == &vec!["X_Future_Param".to_string()] && rejected.is_empty()
+    )));
 }
 
 #[test]

@@ -24,7 +24,10 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# pn, family, extensions, line keys, attendant console units, keys per unit
+# pn, family, extensions, line keys, attendant console units, keys per unit.
+# Key expansion modules (8800 AG 11.3(1)+, KEM chapter): an 8851 takes 2, an
+# 8861/8865 3; a unit has 18 keys x 2 pages (single LCD) or 14 x 2 (dual
+# LCD), so up to 36 keys. The 6851 takes 2 units of 14 keys x 2 pages.
 MODELS = [
     ("CP-6821-3PCC", "6800", 2, 2, 0, 0),
     ("CP-6841-3PCC", "6800", 4, 4, 0, 0),
@@ -39,7 +42,7 @@ MODELS = [
     ("CP-8811-3PCC", "8800", 10, 10, 0, 0),
     ("CP-8841-3PCC", "8800", 10, 10, 0, 0),
     ("CP-8845-3PCC", "8800", 10, 10, 0, 0),
-    ("CP-8851-3PCC", "8800", 10, 10, 3, 36),
+    ("CP-8851-3PCC", "8800", 10, 10, 2, 36),
     ("CP-8861-3PCC", "8800", 10, 10, 3, 36),
     ("CP-8865-3PCC", "8800", 10, 10, 3, 36),
     ("CP-8832-3PCC", "8800", 1, 1, 0, 0),
@@ -101,6 +104,7 @@ S("SSH_Password", models="7800,8800")
 P("Enable_CSRF_Protection", YN, "Yes")
 P("Webex_Onboard_Enable", YN, "Yes", spec="R-ACT-2")
 P("Webex_Metrics_Service", YN, "No")
+P("Metrics_Enable", YN, since="12.0(2)")
 P("Peer_Firmware_Sharing", YN, "Yes", spec="R-SEC-6")
 P("Peer_Firmware_Sharing_Log_Server", "hostport")
 P("Asset_ID")
@@ -150,7 +154,7 @@ P("PC_Port_VLAN_ID", "int:1-4095", "1")
 P("Enable_CDP", YN, "Yes")
 P("Enable_LLDP-MED", YN, "Yes")
 P("Network_Startup_Delay", "int:0-60", "3")
-P("DHCP_VLAN_Option", "int:128-254")
+P("DHCP_VLAN_Option")  # Null, or 128-149, 151-158, 161-254
 P("Wi-Fi_Enable", YN, "Yes", models=WIFI)
 P("Wi-Fi_Type", "enum:WPS|Manual", "Manual", models=WIFI)
 P("profileName_{1-4}_", models=WIFI)
@@ -182,7 +186,7 @@ P("DTMF_Relay_MIME_Type", default="application/dtmf-relay")
 P("Hook_Flash_MIME_Type", default="application/hook-flash")
 P("Remove_Last_Reg", YN, "No")
 P("Use_Compact_Header", YN, "No")
-P("Escape_Display_Name", YN, "No")
+P("Escape_Display_Name", YN, "Yes")
 P("Talk_Package", YN, "No")
 P("Hold_Package", YN, "No")
 P("Conference_Package", YN, "No")
@@ -226,8 +230,8 @@ P("SIT3_RSC")
 P("SIT4_RSC")
 P("Try_Backup_RSC")
 P("Retry_Reg_RSC")
-P("RTP_Port_Min", "int:2048-65535", "16384")
-P("RTP_Port_Max", "int:2048-65535", "16482")
+P("RTP_Port_Min", "int:2048-49151", "16384")
+P("RTP_Port_Max", "int:2048-49151", "16482")
 P("RTP_Packet_Size", "decimal:0.01-0.13", "0.020")
 P("Max_RTP_ICMP_Err", "int:0-255", "0")
 P("RTCP_Tx_Interval", "int:0-255", "0")
@@ -249,9 +253,9 @@ P("INFOREQ_Dynamic_Payload", "int:96-127")
 P("G711u_Codec_Name", default="PCMU")
 P("G711a_Codec_Name", default="PCMA")
 P("G729a_Codec_Name", default="G729a")
-P("G729b_Codec_Name", default="G729ab")
+P("G729b_Codec_Name", default="G729b")
 P("G722_Codec_Name", default="G722")
-P("G722.2_Codec_Name", default="AMR-WB")
+P("G722.2_Codec_Name", default="G722.2")
 P("iLBC_Codec_Name", default="iLBC")
 P("iSAC_Codec_Name", default="iSAC", models="8800")
 P("OPUS_Codec_Name", default="OPUS")
@@ -272,6 +276,7 @@ P("EXT_RTP_Port_Min", PORT0, "0")
 P("NAT_Keep_Alive_Intvl", "int:0-65535", "15")
 P("Redirect_Keep_Alive", YN, "No")
 P("ICE_Enable", YN, "No")
+P("ICE_STUN_Enable", YN, "No", since="11.3(2)")
 P("TURN_Enable", YN, "No")
 P("TURN_Server", "hostport")
 P("TURN_Username")
@@ -303,7 +308,7 @@ P("User_Configurable_Resync", YN, "Yes")
 P("Report_Rule", "rule", spec="R-HTTP-2")
 P("HTTP_Report_Method", "enum:POST|PUT", "POST", spec="R-HTTP-2")
 P("Report_To_Server", "enum:On Request|On Local Change|Periodically", "On Request")
-P("Periodic_Upload_To_Server", "int:600-259200", "3600")
+P("Periodic_Upload_To_Server", "int:600-2592000", "3600")
 P("Upload_Delay_On_Local_Change", "int:10-900", "60")
 P("Custom_CA_Rule", "rule", spec="R-SEC-1")
 P("HTTP_User_Agent_Name", default="$VERSION ($MA)")
@@ -315,6 +320,7 @@ P("PRT_Max_Timer", "int:15-1440")
 P("PRT_Name")
 P("PRT_HTTP_Header")
 P("PRT_HTTP_Header_Value")
+P("PRT_Upload_at_Crash", YN, since="12.0(2)")
 S("IKM_HTTP_Encrypt_Content", spec="R-FMT-7")
 P("GPP_{A-P}", spec="R-MACRO")
 S("GPP_S{A-D}", spec="R-MACRO")
@@ -328,7 +334,7 @@ P("Upgrade_Error_Retry_Delay", SECS, "3600", spec="R-SEC-6")
 P("Downgrade_Rev_Limit", spec="R-FLOW-3")
 P("Upgrade_Rule", "rule", spec="R-FLOW-3")
 P("Log_Upgrade_Request_Msg", "template", "$PN $MAC -- Requesting upgrade $SCHEME://$SERVIP:$PORT$PATH", spec="R-LOG-2")
-P("Log_Upgrade_Success_Msg", "template", "$PN $MAC -- Successful upgrade $SCHEME://$SERVIP:$PORT$PATH", spec="R-LOG-2")
+P("Log_Upgrade_Success_Msg", "template", "$PN $MAC -- Successful upgrade $SCHEME://$SERVIP:$PORT$PATH -- $ERR", spec="R-LOG-2")
 P("Log_Upgrade_Failure_Msg", "template", "$PN $MAC -- Upgrade failed: $ERR", spec="R-LOG-2")
 P("Peer_Firmware_Sharing_Enable", YN, "No")
 P("Cisco_Headset_Upgrade_Rule", "rule")
@@ -357,7 +363,7 @@ S("BACKUP_ACS_Password")
 # ---------------------------------------------------------------- Security
 sec("Security")
 P("TLS_Cipher_List", "ciphers", tr069="Device.X_CISCO_SecuritySettings.TLSCipherList", spec="R-SEC-2")
-P("TLS_Min_Version", "enum:TLS 1.0|TLS 1.1|TLS 1.2|TLS 1.3", "TLS 1.1")
+P("TLS_Min_Version", "enum:TLS 1.0|TLS 1.1|TLS 1.2|TLS 1.3", "TLS 1.1", since="12.0(2)")
 P("TLS_Name_Validate_{ext}_", YN, "Yes", spec="R-SEC-3")
 P("Proxy_Mode", "enum:Auto|Manual|Off", "Off", spec="R-SEC-4")
 P("Use_Auto_Discovery__WPAD_", YN, "Yes", spec="R-SEC-4")
@@ -423,20 +429,20 @@ P("Reorder_Delay", "int:0-255", "255")
 P("Interdigit_Long_Timer", "int:0-64", "10")
 P("Interdigit_Short_Timer", "int:0-64", "3")
 CODES = [
-    ("Call_Return_Code", "*69"), ("Blind_Transfer_Code", "*95"),
+    ("Call_Return_Code", "*69"), ("Blind_Transfer_Code", "*88"),
     ("Cfwd_All_Act_Code", "*72"), ("Cfwd_All_Deact_Code", "*73"),
     ("Cfwd_Busy_Act_Code", "*90"), ("Cfwd_Busy_Deact_Code", "*91"),
     ("Cfwd_No_Ans_Act_Code", "*92"), ("Cfwd_No_Ans_Deact_Code", "*93"),
     ("CW_Act_Code", "*56"), ("CW_Deact_Code", "*57"),
     ("CW_Per_Call_Act_Code", "*71"), ("CW_Per_Call_Deact_Code", "*70"),
-    ("Block_CID_Act_Code", "*61"), ("Block_CID_Deact_Code", "*62"),
+    ("Block_CID_Act_Code", "*67"), ("Block_CID_Deact_Code", "*68"),
     ("Block_CID_Per_Call_Act_Code", "*81"), ("Block_CID_Per_Call_Deact_Code", "*82"),
     ("Block_ANC_Act_Code", "*77"), ("Block_ANC_Deact_Code", "*87"),
     ("DND_Act_Code", "*78"), ("DND_Deact_Code", "*79"),
     ("Secure_All_Call_Act_Code", "*16"), ("Secure_No_Call_Act_Code", "*17"),
     ("Secure_One_Call_Act_Code", "*18"), ("Secure_One_Call_Deact_Code", "*19"),
-    ("Paging_Code", "*96"), ("Call_Park_Code", "*68"), ("Call_Pickup_Code", "*97"),
-    ("Call_Unpark_Code", "*88"), ("Group_Call_Pickup_Code", "*98"),
+    ("Paging_Code", "*96"), ("Call_Park_Code", "*38"), ("Call_Pickup_Code", "*36"),
+    ("Call_Unpark_Code", "*39"), ("Group_Call_Pickup_Code", "*37"),
     ("Media_Loopback_Code", "*03"),
     ("Referral_Services_Codes", ""), ("Feature_Dial_Services_Codes", ""),
     ("Service_Annc_Base_Number", ""), ("Service_Annc_Extension_Codes", ""),
@@ -452,6 +458,7 @@ CODES = [
 for n, d in CODES:
     P(n, default=d)
 P("Dictionary_Server_Script")
+P("Replace_Unresolved_Caller_Name_with_Number", YN, since="11.3(2)")
 P("Language_Selection", default="English-US")
 P("Locale", "enum:en-US|en-CA|en-AU|en-GB|fr-FR|fr-CA|es-ES|it-IT|de-DE|nn-NO|pt-PT|nl-NL|sv-SE|pt-BZ|es-MX|en-NZ|da-DK|ru-RU|pl-PL|tr-TR|cs-CZ|hu-HU|fi-FI|sk-SK|bg-BG|hr-HR|ja-JP|ko-KR|zh-CN|zh-HK", "en-US")
 
@@ -467,14 +474,14 @@ P("Background_Picture_Type", "enum:Default|Download Picture|Logo", "Default", ua
 P("Picture_Download_URL", "url:http,https,tftp", ua="rw")
 P("Wallpaper_Download_URL", "url:http,https,tftp", models="8800")
 P("Screen_Saver_Enable", YN, "No", ua="rw")
-P("Screen_Saver_Type", "enum:Clock|Download Picture|Logo", "Clock", ua="rw")
+P("Screen_Saver_Type", "enum:Clock|Download Picture|Logo|Lock", "Clock", ua="rw")
 P("Screen_Saver_Wait", "int:1-65535", "300", ua="rw")
 P("Screen_Saver_Refresh_Period", "int:0-255", "10", ua="rw")
 P("Back_Light_Timer", "enum:1m|5m|30m|Always On", "5m", ua="rw", spec="R-SEC-6")
 P("Display_Brightness", "int:4-15", "15", ua="rw", models="7800,8800")
 P("Bluetooth_Mode", "enum:Phone|Handsfree|Both", "Phone", models=BT)
 P("Line", "int:1-16", "5", models=BT)
-P("Line_ID_Mapping", "enum:Horizontal First|Vertical First", "Horizontal First", models="8800")
+P("Line_ID_Mapping", "enum:Horizontal First|Vertical First", "Horizontal First", models="7821,7841,7861,8800")
 P("SCA_Barge-In-Enable", YN, "No")
 P("SCA_Sticky_Auto_Line_Seize", YN, "No")
 P("Call_Appearances_Per_Line", "int:2-10", "2")
@@ -498,15 +505,32 @@ P("XSI_Authentication_Type", "enum:Login Credentials|SIP Credentials", "Login Cr
 P("Login_User_ID")
 S("Login_Password")
 P("Directory_Name")
+P("CallLog_Enable", YN, "No")
+P("CallLog_Associated_Line", "int:1-10", "1")
+P("Display_Recents_From", "enum:Phone|Server", "Phone")
+P("XMPP_Enable", YN, "No")
+P("XMPP_Server", "host")
+P("XMPP_Port", PORT0)
+P("XMPP_User_ID")
+S("XMPP_Password")
+P("Login_Invisible", YN, "No")
+P("XMPP_Retry_Intvl", "int:0-65535", "30")
 P("Directory_Type", "enum:Enterprise|Group|Personal|Enterprise Common|Group Common", "Enterprise")
 P("Directory_User_ID")
 S("Directory_Password")
 P("Personal_Directory_Enable", YN, "Yes")
 P("Search_All_Directories", YN, "No")
+P("Browse_Mode_Enable", YN, since="11.3(2)")
+P("Search_All_Enable", YN, since="11.3(2)")
+P("Max_Display_Records", since="11.3(2)")
+P("Directory_Individual_Mode_Enable", YN, since="11.3(2)")
+for d in ["Personal", "Group", "Enterprise", "GroupCommon", "EnterpriseCommon"]:
+    P("Directory_%s_Enable" % d, YN, since="11.3(2)")
+    P("Directory_%s_Name" % d, since="11.3(2)")
 P("LDAP_Dir_Enable", YN, "No")
 P("LDAP_Corp_Dir_Name")
 P("LDAP_Server", "url:ldap,ldaps", spec="R-SEC-6")
-P("LDAP_StartTLS_Enable", YN, "No", spec="R-SEC-6")
+P("LDAP_StartTLS_Enable", YN, "No", since="11.3(2)", spec="R-SEC-6")
 P("LDAP_Search_Base")
 P("LDAP_Client_DN")
 P("LDAP_Username")
@@ -527,9 +551,11 @@ P("XML_Application_Service_URL", "url:http,https")
 P("XML_User_Name")
 S("XML_Password")
 P("CISCO_XML_EXE_Enable", YN, "No")
-P("CISCO_XML_EXE_Auth_Mode", "enum:Trusted|Local Credential|Remote Credential", "Local Credential")
+P("CISCO_XML_EXE_Auth_Mode", "enum:Trusted|Local Credential|Remote Credential", "Trusted")
 # Paging
 P("Group_Paging_Script", "kv", "pggrp=224.168.168.168:34560;name=All;num=800;listen=yes;")
+# 11.3(1) and later: one script per paging group (empty by default from 11.3(2)).
+P("Group_{1-10}_Paging_Script", "kv", since="11.3(1)")
 P("Auto_Answer_Page", YN, "Yes", ua="rw")
 # Programmable softkeys
 P("Programmable_Softkey_Enable", YN, "No")
@@ -560,11 +586,11 @@ P("Handset_Key_Lock", YN, "No")
 
 # ---------------------------------------------------------------- Line Key
 sec("Line Key")
-P("Extension_{key}_", "enum:1|2|3|4|5|6|7|8|9|10|11|12|13|14|15|16|Disabled", "1")
+P("Extension_{key}_", "enum:1|2|3|4|5|6|7|8|9|10|11|12|13|14|15|16|Disabled", "{n}")
 P("Short_Name_{key}_", default="$USER")
 P("Share_Call_Appearance_{key}_", "enum:private|shared", "private")
 P("Extended_Function_{key}_", "kv")
-P("Customizable_PLK_Options", "enum:sd;|sd;blf;|sd;blf;xml;", "sd;")
+P("Customizable_PLK_Options", default="sd;")
 
 # ---------------------------------------------------------------- Ext (per line)
 sec("Ext")
@@ -586,7 +612,7 @@ P("SIP_100REL_Enable_{ext}_", YN, "No")
 P("EXT_SIP_Port_{ext}_", PORT0, "0")
 P("Auth_Resync-Reboot_{ext}_", YN, "Yes")
 P("SIP_Proxy-Require_{ext}_")
-P("SIP_Remote-Party-ID_{ext}_", YN, "No")
+P("SIP_Remote-Party-ID_{ext}_", YN, "Yes")
 P("Referor_Bye_Delay_{ext}_", "int:0-65535", "4")
 P("Refer-To_Target_Contact_{ext}_", YN, "No")
 P("Referee_Bye_Delay_{ext}_", "int:0-65535", "0")
@@ -597,6 +623,24 @@ P("Ntfy_Refer_On_1xx-To-Inv_{ext}_", YN, "Yes")
 P("Set_G729_annexb_{ext}_", "enum:none|no|yes|follow silence supp setting", "yes")
 P("Set_iLBC_mode_{ext}_", "enum:20|30", "20")
 P("User_Equal_Phone_{ext}_", YN, "No")
+P("Call_Recording_Protocol_{ext}_", "enum:SIPINFO|SIPREC", "SIPREC")
+P("Privacy_Header_{ext}_", "enum:Disabled|none|header|session|user|id", "Disabled")
+P("P-Early-Media_Support_{ext}_", YN, "No")
+P("Call_Information_Enable_{ext}_", YN, "No")
+P("Disposition_Code_Enable_{ext}_", YN, "No")
+P("Trace_Enable_{ext}_", YN, "No")
+P("Emergency_Escalation_Enable_{ext}_", YN, "No")
+P("Queue_Status_Notification_Enable_{ext}_", YN, "No")
+P("Secure_Call_Option_{ext}_", "enum:Optional|Required|Strict", "Optional")
+P("Auto_Available_After_Sign-In_{ext}_", YN, since="11.3(2)")
+P("Feature_Activation_Code_Sync_{ext}_", YN, since="11.3(2)")
+P("Auth_Support_RFC8760_{ext}_", since="12.0(2)")
+P("Anywhere_Enable_{ext}_", YN, "Yes")
+P("Block_CID_Enable_{ext}_", YN, "No")
+P("CFWD_Enable_{ext}_", YN, "No")
+P("DND_Enable_{ext}_", YN, "No")
+P("H264_BP0_Enable_{ext}_", YN, "Yes", models=VIDEO)
+P("H264_HP_Enable_{ext}_", YN, "Yes", models=VIDEO)
 P("Voice_Quality_Report_Address_{ext}_", "hostport")
 P("VQ_Report_Interval_{ext}_", "int:0-65535", "0")
 P("MediaSec_Request_{ext}_", YN, "No", spec="R-SEC-6")
@@ -628,7 +672,7 @@ P("Make_Call_Without_Reg_{ext}_", YN, "No")
 P("Register_Expires_{ext}_", "int:32-2000000", "3600")
 P("Ans_Call_Without_Reg_{ext}_", YN, "No")
 P("Use_DNS_SRV_{ext}_", YN, "No")
-P("DNS_SRV_Auto_Prefix_{ext}_", YN, "Yes")
+P("DNS_SRV_Auto_Prefix_{ext}_", YN, "No")
 P("Proxy_Fallback_Intvl_{ext}_", "int:0-65535", "3600")
 P("Proxy_Redundancy_Method_{ext}_", "enum:Normal|Based on SRV Port", "Normal")
 P("Dual_Registration_{ext}_", YN, "No")
@@ -652,7 +696,7 @@ P("G711u_Enable_{ext}_", YN, "Yes")
 P("G711a_Enable_{ext}_", YN, "Yes")
 P("G729a_Enable_{ext}_", YN, "Yes")
 P("G722_Enable_{ext}_", YN, "Yes")
-P("G722.2_Enable_{ext}_", YN, "Yes")
+P("G722.2_Enable_{ext}_", YN, "No")
 P("iLBC_Enable_{ext}_", YN, "Yes")
 P("iSAC_Enable_{ext}_", YN, "No", models="8800")
 P("OPUS_Enable_{ext}_", YN, "Yes")
@@ -666,13 +710,17 @@ P("Caller_ID_Map_{ext}_")
 P("Enable_URI_Dialing_{ext}_", YN, "No")
 P("Emergency_Number_{ext}_")
 P("Log_Missed_Calls_for_EXT_{ext}", YN, "Yes")
+# E911 geolocation (one set per phone)
+P("Company_UUID")
+P("Primary_Request_URL", "url:https")
+P("Secondary_Request_URL", "url:https")
 
 # ---------------------------------------------------------------- Audio
 sec("Audio")
 P("Ringer_Volume", "int:0-15", "9", ua="rw")
-P("Speaker_Volume", "int:0-15", "11", ua="rw")
-P("Handset_Volume", "int:0-15", "9", ua="rw")
-P("Headset_Volume", "int:0-15", "9", ua="rw")
+P("Speaker_Volume", "int:0-15", "8", ua="rw")
+P("Handset_Volume", "int:0-15", "10", ua="rw")
+P("Headset_Volume", "int:0-15", "10", ua="rw")
 P("Bluetooth_Volume", "int:0-15", "9", ua="rw", models=BT)
 P("Ehook_Enable", YN, "No")
 P("Electronic_HookSwitch", "enum:Disabled|Plantronics|Jabra", "Disabled")
@@ -680,22 +728,23 @@ P("Preferred_Audio_Device", "enum:None|Speaker|Headset|Bluetooth", "None", ua="r
 P("Handset_Wideband_Enable", YN, "Yes", models="7800,8800")
 P("Headset_Wideband_Enable", YN, "Yes", models="7800,8800")
 P("Acoustic_Echo_Cancellation", YN, "Yes")
+P("Compliant_Standard", "enum:TIA|ETSI", "TIA")
 
 # ---------------------------------------------------------------- Call features
 sec("Call Features")
 for n in ["Conference_Serv", "Attn_Transfer_Serv", "Blind_Transfer_Serv", "DND_Serv",
           "Block_ANC_Serv", "Block_CID_Serv", "Secure_Call_Serv", "Cfwd_All_Serv",
           "Cfwd_Busy_Serv", "Cfwd_No_Ans_Serv", "Paging_Serv", "Call_Park_Serv",
-          "Call_Pick_Up_Serv", "Group_Call_Pick_Up_Serv", "Call_Recording_Serv",
+          "Call_Pick_Up_Serv", "Group_Call_Pick_Up_Serv", "ACD_Login_Serv",
           "Reverse_Phone_Lookup_Serv", "Phone_Lock_Serv"]:
     P(n, YN, "Yes")
-P("ACD_Login_Serv", YN, "No")
+P("Call_Recording_Serv", YN, "No")
 P("Service_Annc_Serv", YN, "No")
 P("Hold_Reminder_Timer", "int:0-65535", "0", ua="rw")
 P("Hold_Reminder_Ring", "enum:No Ring|1|2|3|4|5|6|7|8|9|10|11|12", "2", ua="rw")
 P("Shared_Line_DND_Cfwd_Enable", YN, "Yes")
 P("BXfer_To_Starcode_Enable", YN, "No")
-P("BXfer_On_Speed_Dial_Enable", YN, "Yes")
+P("BXfer_On_Speed_Dial_Enable", YN, "No")
 P("BXfer_To_Remote_Party_Number_Enable", YN, "No")
 
 # ---------------------------------------------------------------- User
@@ -712,6 +761,7 @@ P("Block_CID_Setting", YN, "No", ua="rw")
 P("Block_ANC_Setting", YN, "No", ua="rw")
 P("DND_Setting", YN, "No", ua="rw")
 P("Secure_Call_Setting", YN, "No")
+P("Handset_LED_Alert", "enum:Voicemail|Voicemail, Missed Call", "Voicemail", ua="rw")
 P("Dial_Assistance", YN, "No")
 P("Alert_Tone_Off", YN, "No", ua="rw")
 P("Softkey_Navigation_Style", "enum:More|Scroll", "More", ua="rw", models="6800,7800")
@@ -724,11 +774,11 @@ sec("Attendant Console")
 P("Subscribe_Expires", "int:10-2147483647", "1800")
 P("Subscribe_Retry_Interval", "int:1-86400", "30")
 P("Number_of_Units", "int:0-3", "0", models=KEM)
-P("Unit_1_Key_{ukey}", "kv", models=KEM)
-P("Unit_2_Key_{ukey}", "kv", models=KEM)
-P("Unit_3_Key_{ukey}", "kv", models="8851,8861,8865")
+P("Unit_1_Key_{ukey}_", "kv", models=KEM)
+P("Unit_2_Key_{ukey}_", "kv", models=KEM)
+P("Unit_3_Key_{ukey}_", "kv", models="8861,8865")
 P("Subscribe_Delay", "int:0-255", "1")
-P("Server_Type", "enum:Broadsoft|SPA9000|Asterisk|RFC3265_4235|Sylantro", "Broadsoft")
+P("Server_Type", "enum:Broadsoft|BroadSoft|SPA9000|Asterisk|RFC3265_4235|Sylantro", "Broadsoft")
 P("BLF_List_URI")
 P("Use_Line_Keys_For_BLF_List", YN, "No")
 P("BLF_List", "enum:Show|Hide", "Show")
@@ -737,6 +787,7 @@ P("Attendant_Console_LCD_Brightness", "int:1-15", "12", models=KEM)
 P("BLF_Label_Display_Mode", "enum:Name|Ext|Both", "Name")
 P("Attendant_Console_Call_Pickup_Code", default="*98")
 P("Attendant_Console_Font_Size", "int:8-16", "10", models=KEM)
+P("KEM_Type", "enum:BEKEM|CP-8800-Audio|CP-8800-Video", "CP-8800-Video", models="8851,8861,8865")
 
 
 def main():

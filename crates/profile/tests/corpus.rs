@@ -164,14 +164,16 @@ fn per_model_counts_decide_which_lines_exist() {
     assert!(!on("CP-8851-3PCC", 11));
     assert!(!on("CP-7811-3PCC", 2));
     // Model-specific parameters.
-    let x = "<flat-profile><ssid_1_>voice</ssid_1_><Unit_3_Key_1>fnc=blf;sub=1@x</Unit_3_Key_1></flat-profile>";
+    let x = "<flat-profile><ssid_1_>voice</ssid_1_><Unit_3_Key_1_>fnc=blf;sub=1@x</Unit_3_Key_1_></flat-profile>";
     let d = lint(x, "CP-8851-3PCC", false);
     assert_eq!(
         codes(&d),
-        ["not-on-model"],
-        "Wi-Fi is not on an 8851:\n{}",
+        ["not-on-model", "not-on-model"],
+        "Wi-Fi is not on an 8851, and it takes two key expansion modules:\n{}",
         show(&d)
     );
+    let two = "<flat-profile><Unit_2_Key_36_>fnc=blf;sub=1@x</Unit_2_Key_36_></flat-profile>";
+    assert!(codes(&lint(two, "CP-8851-3PCC", false)).is_empty());
     assert!(codes(&lint(x, "CP-8861-3PCC", false)).is_empty());
     assert_eq!(
         codes(&lint(x, "CP-6851-3PCC", false)),

@@ -7,7 +7,8 @@
 use std::hash::{Hash, Hasher};
 
 use phoneprov_crypto::{EncodeOptions, Scheme};
-use phoneprov_profile::lint::{lint_str, Severity};
+use phoneprov_profile::lint::{lint_str_with, LintOptions, Severity};
+use phoneprov_profile::schema;
 
 use crate::config::{Encryption, ProfilesConfig};
 
@@ -39,14 +40,32 @@ pub enum EncodeError {
     Crypto(String),
 }
 
-/// Lints `xml` (rendered from `template`); `Err` only in strict mode.
-pub fn lint(template: &str, xml: &str, strict: bool, mac: &str) -> Result<(), EncodeError> {
-    let errors: Vec<_> = lint_str(template, xml)
-        .into_iter()
+/// Lints `xml` (rendered from `template`) for the device's `model` when it
+/// is known (R-LINT; issue 16): a parameter the model lacks (`Line_Enable_6_`
+/// for a CP-6821-3PCC) is a warning, logged, and counted in the answer;
+/// `Err` only for errors in strict mode.
+pub fn lint(
+    template: &str,
+    xml: &str,
+    strict: bool,
+    mac: &str,
+    model: Option<&str>,
+) -> Result<usize, EncodeError> {
+    let opts = LintOptions {
+        model: model.and_then(schema::model),
+        ..LintOptions::default()
+    };
+    let found = lint_str_with(template, xml, opts);
+    let off_model: Vec<_> = found.iter().filter(|d| d.code == "not-on-model").collect();
+    if let Some(d) = off_model.first() {
+        tracing::warn!(%mac, template, model, count = off_model.len(), first = %d.message, "profile sets parameters the device's model does not have (the phone ignores them)");
+    }
+    let errors: Vec<_> = found
+        .iter()
         .filter(|d| d.severity == Severity::Error)
         .collect();
     let Some(e) = errors.first() else {
-        return Ok(());
+        return Ok(off_model.len());
     };
     let first = e.to_string().lines().next().unwrap_or("").to_string();
     if strict {
@@ -56,7 +75,7 @@ pub fn lint(template: &str, xml: &str, strict: bool, mac: &str) -> Result<(), En
         });
     }
     tracing::warn!(%mac, template, count = errors.len(), first, "serving a profile with lint errors (strict = false)");
-    Ok(())
+    Ok(off_model.len())
 }
 
 /// The plaintext bootstrap profile.
@@ -103,4 +122,33 @@ fn etag(body: &[u8]) -> http::HeaderValue {
         body.len() & 0xffff
     ))
     .expect("hex is a valid header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XML: &str = "<flat-profile>\n<Line_Enable_1_>Yes</Line_Enable_1_>\n<Line_Enable_3_>Yes</Line_Enable_3_>\n</flat-profile>\n";
+
+    #[test]
+    fn lint_uses_the_device_model() {
+        // A CP-6821-3PCC has two lines: line 3 is not on it (issue 16).
+        assert_eq!(
+            lint("t.xml", XML, true, "m", Some("CP-6821-3PCC")).unwrap(),
+            1
+        );
+        // A 4-line model, and an unknown model, have nothing to say.
+        assert_eq!(
+            lint("t.xml", XML, true, "m", Some("CP-7841-3PCC")).unwrap(),
+            0
+        );
+        assert_eq!(lint("t.xml", XML, true, "m", None).unwrap(), 0);
+        // Not on the model is a warning: strict mode still serves it.
+        let broken = XML.replace("<Line_Enable_1_>Yes", "<Line_Enable_1_>perhaps");
+        assert!(lint("t.xml", &broken, false, "m", Some("CP-6821-3PCC")).is_ok());
+        assert!(matches!(
+            lint("t.xml", &broken, true, "m", Some("CP-6821-3PCC")),
+            Err(EncodeError::Lint { count: 1, .. })
+        ));
+    }
 }

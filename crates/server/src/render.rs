@@ -274,8 +274,8 @@ fn render(
             insert_param(&mut xml, "Upgrade_Rule", &upgrade_rule);
         }
     }
-    let encoded = crate::encode::lint(&template, &xml, cfg.strict, &mac)
-        .and_then(|()| match variant {
+    let encoded = crate::encode::lint(&template, &xml, cfg.strict, &mac, device.model.as_deref())
+        .and_then(|_| match variant {
             Variant::Bootstrap => Ok(crate::encode::plain(xml)),
             Variant::Encrypted => crate::encode::encrypted(&xml, key, cfg),
         })

@@ -243,6 +243,18 @@ impl PhoneTask {
                         }
                     }
                     Action::RequestRefused { reason } => tracing::info!("{mac}: {reason}"),
+                    Action::ParamsIgnored { unknown, rejected } => {
+                        // As the phone logs them: ignored, the rest applied.
+                        if !unknown.is_empty() {
+                            tracing::info!(
+                                "{mac}: profile parameters ignored (not on this phone): {}",
+                                unknown.join(", ")
+                            );
+                        }
+                        for (name, reason) in rejected {
+                            tracing::info!("{mac}: profile value of {name} refused: {reason}");
+                        }
+                    }
                     Action::ReportFinished { .. }
                     | Action::ParamsApplied { .. }
                     | Action::Inform { .. } => {}

@@ -36,7 +36,7 @@ pub enum Per {
     Ext,
     /// One per line key of the model (`Extended_Function_{key}_`).
     Key,
-    /// One per key of an attendant console unit (`Unit_1_Key_{ukey}`).
+    /// One per key of an attendant console unit (`Unit_1_Key_{ukey}_`).
     UnitKey,
 }
 
@@ -341,6 +341,20 @@ impl ParamSpec {
         self.default
     }
 
+    /// The factory default of the concrete `name`, an instance of this
+    /// entry: an entry whose table default is [`INDEX_DEFAULT`] defaults to
+    /// its own index (`Extension_3_` is `3` until set; the administration
+    /// guides' "Default: n").
+    pub fn default_for(&self, name: &str) -> &'static str {
+        if self.default != INDEX_DEFAULT {
+            return self.default;
+        }
+        match self.index_of(name) {
+            Some(Some(i)) => index_str(i).unwrap_or(self.default),
+            _ => self.default,
+        }
+    }
+
     /// Checks a (trimmed) value against the type. Rules are checked with
     /// `phoneprov_rule::lint_rule` (errors only); templates always pass here
     /// (unknown macros are lint warnings, not invalid values).
@@ -450,9 +464,21 @@ pub fn all() -> &'static [ParamSpec] {
     table::specs()
 }
 
+/// The table default of an indexed entry whose instances default to their
+/// own index (see [`ParamSpec::default_for`]).
+pub const INDEX_DEFAULT: &str = "{n}";
+
+/// `i` as a `'static` string for the indexes entries use (1..=64).
+fn index_str(i: &str) -> Option<&'static str> {
+    static NUMS: OnceLock<Vec<String>> = OnceLock::new();
+    let nums = NUMS.get_or_init(|| (0..=64).map(|n| n.to_string()).collect());
+    let n: usize = i.parse().ok()?;
+    nums.get(n).map(String::as_str)
+}
+
 /// The factory default of a (possibly indexed) parameter name.
 pub fn default_of(name: &str) -> Option<&'static str> {
-    lookup(name).map(|s| s.default)
+    lookup(name).map(|s| s.default_for(name))
 }
 
 /// Validates `value` for the parameter `name`; `None` when the name is unknown.

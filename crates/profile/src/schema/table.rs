@@ -25,6 +25,9 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("Log_Request_Msg", &["Log_Resync_Request_Msg"]),
     ("Log_Success_Msg", &["Log_Resync_Success_Msg"]),
     ("Log_Failure_Msg", &["Log_Resync_Failure_Msg"]),
+    // The 11.x administration guides name the extension mobility session
+    // timer `Session Timer(m)`.
+    ("Inactivity_Timer_m_", &["Session_Timer_m_"]),
 ];
 
 /// One-line descriptions of the entries SPEC.md describes.

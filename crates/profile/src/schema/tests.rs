@@ -173,13 +173,17 @@ fn defaults_follow_the_spec() {
     }
     // Every default is valid for its own type (templates and rules included).
     for spec in all() {
-        assert_eq!(
-            spec.validate(spec.default),
-            Ok(()),
-            "default of {}",
-            spec.name
-        );
+        for name in spec.instances() {
+            assert_eq!(
+                spec.validate(spec.default_for(&name)),
+                Ok(()),
+                "default of {name}"
+            );
+        }
     }
+    // "Default: n": a line key's extension is its own number.
+    assert_eq!(default_of("Extension_1_"), Some("1"));
+    assert_eq!(default_of("Extension_7_"), Some("7"));
 }
 
 #[test]
