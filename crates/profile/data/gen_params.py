@@ -27,11 +27,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # pn, family, extensions, line keys, attendant console units, keys per unit.
 # Key expansion modules (8800 AG 11.3(1)+, KEM chapter): an 8851 takes 2, an
 # 8861/8865 3; a unit has 18 keys x 2 pages (single LCD) or 14 x 2 (dual
-# LCD), so up to 36 keys. The 6851 takes 2 units of 14 keys x 2 pages.
+# LCD), so up to 36 keys. A 6851 takes one unit of 14 keys x 2 pages (6800
+# AG 11.3(1)+, KEM chapter).
 MODELS = [
     ("CP-6821-3PCC", "6800", 2, 2, 0, 0),
     ("CP-6841-3PCC", "6800", 4, 4, 0, 0),
-    ("CP-6851-3PCC", "6800", 4, 4, 2, 28),
+    ("CP-6851-3PCC", "6800", 4, 4, 1, 28),
     ("CP-6861-3PCC", "6800", 4, 4, 0, 0),
     ("CP-6871-3PCC", "6800", 6, 6, 0, 0),
     ("CP-7811-3PCC", "7800", 1, 1, 0, 0),
@@ -150,7 +151,7 @@ P("Enable_SSLv3", YN, "No")
 P("Use_Config_TOS", YN, "No")
 P("Enable_VLAN", YN, "No")
 P("VLAN_ID", "int:1-4095", "1")
-P("PC_Port_VLAN_ID", "int:1-4095", "1")
+P("PC_Port_VLAN_ID", "int:0-4095", "1")
 P("Enable_CDP", YN, "Yes")
 P("Enable_LLDP-MED", YN, "Yes")
 P("Network_Startup_Delay", "int:0-60", "3")
@@ -334,7 +335,7 @@ P("Upgrade_Error_Retry_Delay", SECS, "3600", spec="R-SEC-6")
 P("Downgrade_Rev_Limit", spec="R-FLOW-3")
 P("Upgrade_Rule", "rule", spec="R-FLOW-3")
 P("Log_Upgrade_Request_Msg", "template", "$PN $MAC -- Requesting upgrade $SCHEME://$SERVIP:$PORT$PATH", spec="R-LOG-2")
-P("Log_Upgrade_Success_Msg", "template", "$PN $MAC -- Successful upgrade $SCHEME://$SERVIP:$PORT$PATH -- $ERR", spec="R-LOG-2")
+P("Log_Upgrade_Success_Msg", "template", "$PN $MAC -- Successful upgrade $SCHEME://$SERVIP:$PORT$PATH", spec="R-LOG-2")
 P("Log_Upgrade_Failure_Msg", "template", "$PN $MAC -- Upgrade failed: $ERR", spec="R-LOG-2")
 P("Peer_Firmware_Sharing_Enable", YN, "No")
 P("Cisco_Headset_Upgrade_Rule", "rule")
@@ -775,7 +776,7 @@ P("Subscribe_Expires", "int:10-2147483647", "1800")
 P("Subscribe_Retry_Interval", "int:1-86400", "30")
 P("Number_of_Units", "int:0-3", "0", models=KEM)
 P("Unit_1_Key_{ukey}_", "kv", models=KEM)
-P("Unit_2_Key_{ukey}_", "kv", models=KEM)
+P("Unit_2_Key_{ukey}_", "kv", models="8851,8861,8865")
 P("Unit_3_Key_{ukey}_", "kv", models="8861,8865")
 P("Subscribe_Delay", "int:0-255", "1")
 P("Server_Type", "enum:Broadsoft|BroadSoft|SPA9000|Asterisk|RFC3265_4235|Sylantro", "Broadsoft")
@@ -783,7 +784,8 @@ P("BLF_List_URI")
 P("Use_Line_Keys_For_BLF_List", YN, "No")
 P("BLF_List", "enum:Show|Hide", "Show")
 P("Call_Pickup_Audio_Notification", YN, "No")
-P("Attendant_Console_LCD_Brightness", "int:1-15", "12", models=KEM)
+P("Attendant_Console_LCD_Brightness", "int:1-15", "12", models="8851,8861,8865")
+P("Attendant_Console_LCD_Contrast", "int:4-12", models="6851")
 P("BLF_Label_Display_Mode", "enum:Name|Ext|Both", "Name")
 P("Attendant_Console_Call_Pickup_Code", default="*98")
 P("Attendant_Console_Font_Size", "int:8-16", "10", models=KEM)
