@@ -708,3 +708,54 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_parse_and_print_without_passwords() {
+        let pg =
+            Database::parse("postgres://pp:hunter2@db.example:5432/pp?sslmode=require").unwrap();
+        assert!(pg.is_postgres());
+        assert_eq!(
+            pg.to_string(),
+            "postgres://pp:***@db.example:5432/pp?sslmode=require"
+        );
+        assert_eq!(format!("{pg:?}"), pg.to_string());
+        let opt =
+            Database::parse("postgresql://pp@db/pp?password=hunter2&sslmode=disable").unwrap();
+        assert_eq!(
+            opt.to_string(),
+            "postgresql://pp@db/pp?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            Database::parse("sqlite:/var/lib/phoneprov").unwrap(),
+            Database::Sqlite("/var/lib/phoneprov".into())
+        );
+        assert_eq!(
+            "sqlite://data".parse::<Database>().unwrap().sqlite_dir(),
+            Some(Path::new("data"))
+        );
+        for bad in [
+            "mysql://u:hunter2@db/pp",
+            "sqlite:",
+            "/var/lib/phoneprov",
+            "",
+        ] {
+            let e = Database::parse(bad).unwrap_err();
+            assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
+            assert!(e.contains("postgres://") || e.contains("sqlite:DIR"), "{e}");
+        }
+        let e = Database::parse("postgres://u:hunter2@db/pp?sslmode=sometimes").unwrap_err();
+        assert!(!e.contains("hunter2") && e.contains("sslmode"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_become_dollars_outside_string_literals() {
+        assert_eq!(
+            pg_sql("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?12"),
+            "SELECT '?1', x FROM t WHERE a = $1 AND b = $12"
+        );
+    }
+}

@@ -438,6 +438,7 @@ fn step(x: &mut Exec<'_, '_>) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestDb;
     use crate::{AcsRepo, ActivationRepo, Store, DB_FILE};
 
     /// A file of the previous layout (schema version 1, the ACS's tables
@@ -494,5 +495,41 @@ mod tests {
             0,
             "the activation tables exist"
         );
+    }
+
+    on_both! {
+        /// `db status` / `db migrate` / serve's policy: an empty database
+        /// is version 0 and is not migrated unless asked; a migrated one
+        /// is current; a newer one is refused, asked to migrate or not.
+        fn schema_status_and_the_migration_policy(db: &TestDb) {
+            let empty = Store::connect_unmigrated(&db.db).unwrap();
+            let st = empty.schema_status().unwrap();
+            assert_eq!((st.found, st.known, st.current()), (0, SCHEMA_VERSION, false));
+            let e = Store::connect_with(&db.db, false).unwrap_err();
+            assert!(matches!(e, StoreError::OlderSchema { found: 0, .. }), "{e:?}");
+            assert!(e.to_string().contains("phoneprov db migrate"), "{e}");
+            assert_eq!(empty.schema_status().unwrap().found, 0, "nothing migrated");
+
+            let mut s = Store::connect_unmigrated(&db.db).unwrap();
+            assert_eq!(s.migrate().unwrap().found, 0, "the status before");
+            assert!(s.schema_status().unwrap().current());
+            assert_eq!(s.migrate().unwrap().found, SCHEMA_VERSION, "idempotent");
+            Store::connect_with(&db.db, false).unwrap();
+
+            s.tx(|x| match x.dialect() {
+                Dialect::Sqlite => x.batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1)),
+                Dialect::Postgres => x
+                    .exec("UPDATE schema_version SET version = ?1", vals![SCHEMA_VERSION + 1])
+                    .map(drop),
+            })
+            .unwrap();
+            for migrate in [false, true] {
+                let e = Store::connect_with(&db.db, migrate).unwrap_err();
+                assert!(
+                    matches!(e, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1),
+                    "{e:?}"
+                );
+            }
+        }
     }
 }
