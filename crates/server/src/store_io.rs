@@ -25,8 +25,12 @@ use phoneprov_store::{
 };
 use tokio::sync::Semaphore;
 
-/// Read connections kept open.
+/// Read connections kept open on SQLite (a lookup is a local page read).
 const READERS: usize = 4;
+
+/// Read connections on PostgreSQL: a lookup waits one network round trip,
+/// so more of them are in flight at once.
+const PG_READERS: usize = 16;
 
 /// A small pool of read-only uses of the inventory.
 pub struct ReadPool {
@@ -48,7 +52,11 @@ impl ReadPool {
         Ok(Arc::new(ReadPool {
             db: db.clone(),
             idle: Mutex::new(vec![first]),
-            permits: Semaphore::new(READERS),
+            permits: Semaphore::new(if db.is_postgres() {
+                PG_READERS
+            } else {
+                READERS
+            }),
         }))
     }
 
