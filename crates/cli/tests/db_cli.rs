@@ -256,3 +256,59 @@ fn a_refused_login_at_start_is_one_line_and_exit_2() {
         assert!(err.contains(says) && err.contains("check the URL"), "{err}");
     }
 }
+
+/// `db copy` both ways through the CLI: devices with their keys arrive,
+/// the counts are printed, a non-empty target is refused without
+/// `--force` (one line, exit 2) and replaced with it.
+#[test]
+fn db_copy_moves_an_installation_to_postgres_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_device(&data, MAC, &["--var", "display_name=Alice"]);
+    add_device(&data, OTHER_MAC, &[]);
+    let show = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["device", "show", MAC, "--json"];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert!(out.status.success(), "{:?}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let before = show(&["--data", data.to_str().unwrap()]);
+    // The cluster trusts loopback: the password is only there to be hidden.
+    let url = phoneprov_testpeers::pg()
+        .fresh_db()
+        .replacen("postgres@", "postgres:hunter2@", 1);
+    let from = format!("sqlite:{}", data.display());
+    let out = run(&["db", "copy", "--from", &from, "--to", &url]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("devices 2") && !stdout.contains(&url),
+        "{stdout}"
+    );
+
+    let out = run(&["db", "copy", "--from", &from, "--to", &url]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--force") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+    assert!(
+        run(&["db", "copy", "--from", &from, "--to", &url, "--force"])
+            .status
+            .success()
+    );
+
+    let back = dir.path().join("back");
+    let to = format!("sqlite:{}", back.display());
+    let out = run(&["db", "copy", "--from", &url, "--to", &to]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let after = show(&["--data", back.to_str().unwrap()]);
+    assert_eq!(
+        after["key"], before["key"],
+        "the device key survived both copies"
+    );
+    assert_eq!(after["vars"], before["vars"]);
+}
