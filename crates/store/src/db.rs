@@ -173,6 +173,10 @@ pub(crate) enum Val<'a> {
     Bool(bool),
     Text(Cow<'a, str>),
     Bytes(Cow<'a, [u8]>),
+    /// A PostgreSQL `text[]` (set-based writes; SQLite has no arrays).
+    TextArray(Vec<Option<String>>),
+    /// A PostgreSQL `bigint[]`.
+    IntArray(Vec<i64>),
 }
 
 impl From<i64> for Val<'_> {
@@ -203,6 +207,16 @@ impl From<String> for Val<'_> {
 impl<'a> From<&'a [u8]> for Val<'a> {
     fn from(v: &'a [u8]) -> Self {
         Val::Bytes(Cow::Borrowed(v))
+    }
+}
+impl From<Vec<Option<String>>> for Val<'_> {
+    fn from(v: Vec<Option<String>>) -> Self {
+        Val::TextArray(v)
+    }
+}
+impl From<Vec<i64>> for Val<'_> {
+    fn from(v: Vec<i64>) -> Self {
+        Val::IntArray(v)
     }
 }
 impl<'a, T: Into<Val<'a>>> From<Option<T>> for Val<'a> {
@@ -314,6 +328,11 @@ impl rusqlite::ToSql for Val<'_> {
             Val::Bool(b) => ValueRef::Integer(i64::from(*b)),
             Val::Text(t) => ValueRef::Text(t.as_bytes()),
             Val::Bytes(b) => ValueRef::Blob(b),
+            Val::TextArray(_) | Val::IntArray(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "arrays are PostgreSQL-only parameters".into(),
+                ))
+            }
         }))
     }
 }
@@ -334,6 +353,8 @@ impl ToSql for Val<'_> {
             Val::Bool(b) => i64::from(*b).to_sql(ty, out),
             Val::Text(t) => t.as_ref().to_sql(ty, out),
             Val::Bytes(b) => b.as_ref().to_sql(ty, out),
+            Val::TextArray(v) => v.to_sql(ty, out),
+            Val::IntArray(v) => v.to_sql(ty, out),
         }
     }
 
