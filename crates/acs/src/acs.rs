@@ -66,6 +66,10 @@ pub(crate) struct Inner {
     /// sessions' Inform and task-result writes with every other producer.
     writer: TimelineWriter,
     pub(crate) auth: CpeAuth,
+    /// The server's failed-authentication log and slow-down, shared with
+    /// its other doors (issue 12 item 3; `door=acs`). Unset: failures are
+    /// only answered.
+    pub(crate) guard: std::sync::OnceLock<Arc<phoneprov_httpauth::AuthGuard>>,
     sessions: Mutex<Sessions>,
     machine_config: AcsConfig,
 }
@@ -129,6 +133,7 @@ impl Acs {
         Ok(Acs {
             inner: Arc::new(Inner {
                 auth: CpeAuth::new(&settings),
+                guard: std::sync::OnceLock::new(),
                 settings,
                 db,
                 writer,
@@ -136,6 +141,15 @@ impl Acs {
                 machine_config,
             }),
         })
+    }
+
+    /// Logs, counts and slows down failed CPE authentication through
+    /// `guard` (the server's, shared by every door): a failure is a WARN
+    /// `authentication failed: door=acs client=ADDR user="…"`, and an
+    /// address past its free failures gets 429 with `Retry-After` without
+    /// its credentials being checked. Set once; later calls are ignored.
+    pub fn set_auth_guard(&self, guard: Arc<phoneprov_httpauth::AuthGuard>) {
+        let _ = self.inner.guard.set(guard);
     }
 
     /// The settings.

@@ -24,8 +24,9 @@ const NONCE_TTL: Duration = Duration::from_secs(300);
 pub(crate) enum AuthOutcome {
     /// Authenticated as this user (`None` when authentication is off).
     Ok(Option<String>),
-    /// Answer 401 with these `WWW-Authenticate` values.
-    Challenge(Vec<String>),
+    /// Answer 401 with these `WWW-Authenticate` values (`true`: the
+    /// nonce was stale and the password right, not a failed guess).
+    Challenge(Vec<String>, bool),
 }
 
 pub(crate) struct CpeAuth {
@@ -58,7 +59,7 @@ impl CpeAuth {
     }
 
     fn challenge(&self, stale: bool) -> AuthOutcome {
-        AuthOutcome::Challenge(match self.mode {
+        let values = match self.mode {
             AcsAuth::None => Vec::new(),
             AcsAuth::Basic => vec![basic_challenge(&self.realm)],
             AcsAuth::Digest => challenge_headers(
@@ -67,7 +68,8 @@ impl CpeAuth {
                 &self.nonces.issue(unix_now()),
                 stale,
             ),
-        })
+        };
+        AuthOutcome::Challenge(values, stale)
     }
 
     /// Checks a request's `Authorization` header (`None`: absent).
@@ -132,7 +134,7 @@ mod tests {
     #[test]
     fn digest_round_trip_and_replay_refused() {
         let auth = CpeAuth::new(&settings(AcsAuth::Digest));
-        let AuthOutcome::Challenge(ch) = auth.check("POST", "/", None) else {
+        let AuthOutcome::Challenge(ch, _) = auth.check("POST", "/", None) else {
             panic!("no challenge")
         };
         let chs = parse_challenges(&ch.join(", ")).unwrap();
@@ -153,7 +155,7 @@ mod tests {
         // Same nc again: a replay.
         assert!(matches!(
             auth.check("POST", "/", Some(&good)),
-            AuthOutcome::Challenge(_)
+            AuthOutcome::Challenge(..)
         ));
         let bad = authorization(
             best,
@@ -166,10 +168,10 @@ mod tests {
         );
         assert!(matches!(
             auth.check("POST", "/", Some(&bad)),
-            AuthOutcome::Challenge(_)
+            AuthOutcome::Challenge(..)
         ));
         // Each challenge carries a fresh nonce.
-        let AuthOutcome::Challenge(ch2) = auth.check("POST", "/", None) else {
+        let AuthOutcome::Challenge(ch2, _) = auth.check("POST", "/", None) else {
             panic!()
         };
         assert_ne!(ch, ch2);
@@ -186,7 +188,7 @@ mod tests {
         let wrong = phoneprov_httpauth::basic(&Credentials::new("cpe", "x"));
         assert!(matches!(
             auth.check("POST", "/", Some(&wrong)),
-            AuthOutcome::Challenge(_)
+            AuthOutcome::Challenge(..)
         ));
     }
 }

@@ -23,12 +23,15 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use http::header::{
+    ALLOW, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -37,7 +40,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use phoneprov_cwmp::session::{cookie_from_header, set_cookie_header, CONTENT_TYPE as CWMP_CT};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::acs::{Acs, SessionEntry};
 use crate::auth::AuthOutcome;
@@ -55,11 +58,45 @@ fn respond(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
     r
 }
 
+/// Any stream an ACS connection can run on (plain TCP, TLS).
+pub trait AcsIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> AcsIo for T {}
+
+/// Turns an accepted TCP connection into the stream to serve: the HTTPS
+/// listener's TLS handshake (`[listen] acs_tls`), given by the server so
+/// the ACS uses its certificates and client-certificate policy. `None`
+/// drops the connection (the handshake failed; the server logs why).
+pub type Upgrade = Arc<
+    dyn Fn(TcpStream, SocketAddr) -> Pin<Box<dyn Future<Output = Option<Box<dyn AcsIo>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Accepts on `l`, or never when there is no such listener.
+async fn accept_on(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Acs {
     /// Serves CPEs on `listener` until `shutdown` completes, then stops
     /// accepting, lets open requests finish (up to 5 s) and requeues the
     /// tasks of every unfinished session.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        self.serve_listeners(Some(listener), None, shutdown).await;
+    }
+
+    /// [`serve`](Self::serve) on a plain listener and/or an HTTPS one
+    /// (`tls`: the listener and its [`Upgrade`]); one session table, one
+    /// reaper, one shutdown for both, so a CPE may move between them.
+    pub async fn serve_listeners(
+        self,
+        plain: Option<TcpListener>,
+        tls: Option<(TcpListener, Upgrade)>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         let graceful = GracefulShutdown::new();
         let idle = self.inner.settings.idle_timeout();
         let reaper = {
@@ -76,52 +113,74 @@ impl Acs {
         };
         tokio::pin!(shutdown);
         loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let ctx = Arc::new(ConnCtx {
-                            peer,
-                            authenticated: AtomicBool::new(false),
-                            entry: Mutex::new(None),
-                        });
-                        let acs = self.clone();
-                        let svc_ctx = ctx.clone();
-                        let service = service_fn(move |req| {
-                            let acs = acs.clone();
-                            let ctx = svc_ctx.clone();
-                            async move { Ok::<_, Infallible>(acs.handle(req, &ctx).await) }
-                        });
-                        let conn = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(idle)
-                            .serve_connection(TokioIo::new(stream), service);
-                        let conn = graceful.watch(conn);
-                        let acs = self.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = conn.await {
-                                tracing::debug!(peer = %ctx.peer, error = %e, "CWMP connection ended");
-                            }
-                            let entry = ctx.entry.lock().unwrap_or_else(|e| e.into_inner()).take();
-                            if let Some(entry) = entry {
-                                acs.connection_closed(&entry);
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "ACS accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
+            let (accepted, upgrade) = tokio::select! {
+                a = accept_on(plain.as_ref()) => (a, None),
+                a = accept_on(tls.as_ref().map(|t| &t.0)) => (a, tls.as_ref().map(|t| t.1.clone())),
                 () = &mut shutdown => break,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let acs = self.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        let io: Box<dyn AcsIo> = match upgrade {
+                            None => Box::new(stream),
+                            Some(up) => match up(stream, peer).await {
+                                Some(io) => io,
+                                None => return,
+                            },
+                        };
+                        acs.serve_connection(io, peer, idle, watcher).await;
+                    });
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "ACS accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
-        drop(listener);
+        drop(plain);
+        drop(tls);
         reaper.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
         let acs = self.clone();
         let _ = tokio::task::spawn_blocking(move || acs.end_all()).await;
+    }
+
+    /// One CPE connection: HTTP/1.1 until it closes, then its session is
+    /// let go.
+    async fn serve_connection(
+        &self,
+        io: Box<dyn AcsIo>,
+        peer: SocketAddr,
+        idle: Duration,
+        watcher: hyper_util::server::graceful::Watcher,
+    ) {
+        let ctx = Arc::new(ConnCtx {
+            peer,
+            authenticated: AtomicBool::new(false),
+            entry: Mutex::new(None),
+        });
+        let acs = self.clone();
+        let svc_ctx = ctx.clone();
+        let service = service_fn(move |req| {
+            let acs = acs.clone();
+            let ctx = svc_ctx.clone();
+            async move { Ok::<_, Infallible>(acs.handle(req, &ctx).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(idle)
+            .serve_connection(TokioIo::new(io), service);
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!(peer = %ctx.peer, error = %e, "CWMP connection ended");
+        }
+        let entry = ctx.entry.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(entry) = entry {
+            self.connection_closed(&entry);
+        }
     }
 
     async fn handle(&self, req: Request<Incoming>, ctx: &ConnCtx) -> Response<Full<Bytes>> {
@@ -137,10 +196,43 @@ impl Acs {
             .get(AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
         if auth.required() && (header.is_some() || !ctx.authenticated.load(Ordering::Acquire)) {
+            const DOOR: &str = "acs";
+            let ip = ctx.peer.ip();
+            let guard = self.inner.guard.get();
+            // The throttle (issue 12 item 3): an address past its free
+            // failures is refused unchecked until its delay has passed.
+            if let (Some(g), Some(_)) = (guard, header) {
+                if let Some(wait) = g.gate(DOOR, ip) {
+                    let mut r = respond(
+                        429,
+                        b"too many failed authentications from this address; retry later\n"
+                            .to_vec(),
+                    );
+                    r.headers_mut().insert(
+                        RETRY_AFTER,
+                        phoneprov_httpauth::retry_after_secs(wait).into(),
+                    );
+                    return r;
+                }
+            }
             let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
             match auth.check("POST", target, header) {
-                AuthOutcome::Ok(_) => ctx.authenticated.store(true, Ordering::Release),
-                AuthOutcome::Challenge(values) => {
+                AuthOutcome::Ok(_) => {
+                    if let (Some(g), Some(_)) = (guard, header) {
+                        g.succeeded(ip);
+                    }
+                    ctx.authenticated.store(true, Ordering::Release);
+                }
+                AuthOutcome::Challenge(values, stale) => {
+                    // Wrong credentials (not a first leg without any, nor
+                    // a stale nonce): logged, counted, the 401 held back.
+                    if let (Some(g), Some(h), false) = (guard, header, stale) {
+                        let user = phoneprov_httpauth::throttle::claimed_user(h);
+                        let hold = g.failed(DOOR, ip, user.as_deref());
+                        if !hold.is_zero() {
+                            tokio::time::sleep(hold).await;
+                        }
+                    }
                     ctx.authenticated.store(false, Ordering::Release);
                     let mut r = respond(401, Vec::new());
                     for v in values {

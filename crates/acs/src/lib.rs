@@ -76,4 +76,5 @@ pub use config::{AcsAuth, AcsSettings, ConnectionRequestSettings, Preset, Unknow
 pub use connreq::{send_connection_request, ConnectionRequestOutcome};
 pub use db::{DataModelEntry, TaskRecord, TaskState};
 pub use error::AcsError;
+pub use http::{AcsIo, Upgrade};
 pub use task::{DownloadKind, DownloadSpec, SetAttribute, SetValue, TaskRpc};

@@ -1,7 +1,7 @@
 //! `phoneprov serve`: parses the flags and runs `phoneprov_server::serve::run`
 //! (see the `phoneprov-server` docs). `--config FILE` reads a TOML file (see
-//! `examples/phoneprov.toml`); `--http/--https/--tftp/--syslog/--acs/--admin
-//! ADDR|off` override it, at start and after every SIGHUP reload;
+//! `examples/phoneprov.toml`); `--http/--https/--tftp/--syslog/--acs/--acs-tls/
+//! --admin ADDR|off` override it, at start and after every SIGHUP reload;
 //! `--database-url`, `--migrate`: see `cmd_db`.
 
 use std::sync::Arc;
@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// cert is set).
     #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
     pub admin: Option<Listen>,
+    /// TR-069 ACS over HTTPS, with the HTTPS certificates (ADDR:PORT, PORT, or off; default off).
+    #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
+    pub acs_tls: Option<Listen>,
     #[command(flatten)]
     pub db: crate::cmd_db::ServeDb,
 }
@@ -58,6 +61,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         syslog: args.syslog,
         acs: args.acs,
         admin: args.admin,
+        acs_tls: args.acs_tls,
     };
     let resolved = args.paths.resolve()?;
     let mut cfg = resolved.config;

@@ -13,20 +13,22 @@ use std::time::Duration;
 
 use serve_support::*;
 
-/// Long delays so the test never depends on its own speed: after the
-/// free failures the guesser waits 30 s, far longer than the test.
-const CONFIG: &str = r#"
+/// `[[auth]]` for every device; with [`SLOW_THROTTLE`], after the free
+/// failures the guesser waits 30 s, far longer than the test.
+const AUTH: &str = r#"
 [[auth]]
 all = true
 users = { phone = "right password" }
 schemes = ["basic"]
 
-[throttle]
-free_failures = 3
-base_delay_ms = 30000
-max_delay_secs = 60
-max_reply_delay_ms = 200
+# Basic keeps the guesses simple; plain HTTP offers it only when allowed.
+[security]
+allow_basic_over_http = true
 "#;
+
+fn config() -> String {
+    format!("{AUTH}{SLOW_THROTTLE}")
+}
 
 const ATTACKER: &str = "127.0.0.2";
 const PHONE: &str = "127.0.0.1";
@@ -50,7 +52,7 @@ fn events_from(s: &Served, ip: &str) -> usize {
 
 #[test]
 fn r_sec_password_guessing_is_logged_slowed_and_the_phone_still_resyncs() {
-    let s = start_with(Some(CONFIG), &[], |d| add_device(d, MAC, &[]));
+    let s = start_with(Some(&config()), &[], |d| add_device(d, MAC, &[]));
     let url = s.http_url(&format!("/{MAC}.cfg"));
     // The phone before the attack.
     let (code, body) = curl(&["--interface", PHONE, "-u", "phone:right password", &url]);
@@ -119,7 +121,7 @@ fn r_sec_password_guessing_is_logged_slowed_and_the_phone_still_resyncs() {
 
 #[test]
 fn r_sec_admin_token_guessing_is_slowed_and_the_admin_still_works() {
-    let s = start_with(Some(CONFIG), &[], |d| add_device(d, MAC, &[]));
+    let s = start_with(Some(&config()), &[], |d| add_device(d, MAC, &[]));
     let url = s.admin_url("/api/v1/devices");
     let mut codes = Vec::new();
     for i in 0..6 {
@@ -143,7 +145,7 @@ fn r_sec_admin_token_guessing_is_slowed_and_the_admin_still_works() {
 
 #[test]
 fn r_sec_unknown_and_unauthorised_devices_get_the_same_answer() {
-    let s = start_with(Some(CONFIG), &[], |d| add_device(d, MAC, &[]));
+    let s = start_with(Some(&config()), &[], |d| add_device(d, MAC, &[]));
     let known = s.http_url(&format!("/{MAC}.cfg"));
     let unknown = s.http_url(&format!("/{OTHER_MAC}.cfg"));
     let (k, kh, kb) = curl_headers(&[&known]);
@@ -174,7 +176,7 @@ fn r_sec_unknown_and_unauthorised_devices_get_the_same_answer() {
 /// rules as profiles; a refused report stores nothing.
 #[test]
 fn r_sec_reports_need_the_same_credentials_and_a_refused_one_stores_nothing() {
-    let s = start_with(Some(CONFIG), &[], |d| add_device(d, MAC, &[]));
+    let s = start_with(Some(&config()), &[], |d| add_device(d, MAC, &[]));
     let url = s.http_url(&format!("/report/{MAC}.xml"));
     let other = s.http_url(&format!("/report/{OTHER_MAC}.xml"));
     let body = "<report>forged by attacker</report>";

@@ -307,9 +307,27 @@ fn json_line(e: &Entry<'_>, now: SystemTime) -> String {
     if let Some(m) = &e.cert_mac {
         v["cert_mac"] = serde_json::json!(m);
     }
-    let mut line = v.to_string();
+    let mut line = escape_controls(v.to_string());
     line.push('\n');
     line
+}
+
+/// JSON text with the control characters serde_json leaves raw (DEL and
+/// the C1 range, which some terminals obey) written as `\uXXXX`; they can
+/// only occur inside strings, where that escape means the same character.
+fn escape_controls(json: String) -> String {
+    if !json.chars().any(char::is_control) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -343,6 +361,36 @@ mod tests {
             l,
             "10.0.0.7 - - [2023-11-14T22:13:20.123Z] \"GET /000e08abcdef.cfg HTTP/1.1\" 200 1234 \"-\" \"Cisco-CP-8841-3PCC/11.0 (000e08abcdef) \\\"x\\\"\" proto=https ms=1.500 tls=TLSv1.3 resumed=yes cert_mac=000e08abcdef\n"
         );
+    }
+
+    /// Issue 12 item 5: a TFTP file name or User-Agent carrying terminal
+    /// escapes, newlines or C1 controls cannot forge a log line or drive
+    /// the terminal of whoever tails the log: every control character is
+    /// escaped, in both formats, and a line stays one line.
+    #[test]
+    fn control_characters_are_escaped_in_both_formats() {
+        let t = SystemTime::UNIX_EPOCH;
+        let nasty = "/a\u{1b}[2J\r\n10.0.0.1 - - [x] \"GET /admin\"\u{7f}\u{9b}31m\t.cfg";
+        let e = Entry {
+            proto: Proto::Tftp,
+            target: nasty,
+            user_agent: Some(nasty),
+            ..entry()
+        };
+        let text = text_line(&e, t);
+        let json = json_line(&e, t);
+        for line in [&text, &json] {
+            assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+            assert!(line.ends_with('\n'));
+            let body = line.trim_end_matches('\n');
+            assert!(
+                !body.chars().any(char::is_control),
+                "a raw control character in {line:?}"
+            );
+        }
+        assert!(text.contains("/a\\u{1b}[2J\\r\\n10.0.0.1"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["target"], nasty, "JSON keeps the exact text, escaped");
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl Report {
 
 /// The listeners of a config with their names, in the order `serve`
 /// prints them.
-pub fn listeners(cfg: &Config) -> [(&'static str, &'static str, Listen); 6] {
+pub fn listeners(cfg: &Config) -> [(&'static str, &'static str, Listen); 7] {
     let l = &cfg.listen;
     [
         ("tftp", "tftp", l.tftp),
@@ -70,6 +70,7 @@ pub fn listeners(cfg: &Config) -> [(&'static str, &'static str, Listen); 6] {
             if cfg.admin_tls() { "https" } else { "http" },
             l.admin,
         ),
+        ("acs-tls", "https", l.acs_tls),
     ]
 }
 
@@ -100,7 +101,40 @@ pub fn check(cfg: &Config, data: &Path) -> Report {
         r.warnings.push(w);
     }
     r.warnings.extend(cfg.admin_warnings());
+    check_basic(cfg, &mut r);
     r
+}
+
+/// HTTP Basic on plain HTTP (issue 12 item 5): off unless `[security]
+/// allow_basic_over_http = true`, which is worth a warning; a Basic-only
+/// `[[auth]]` rule then cannot be satisfied over plain HTTP, also said.
+fn check_basic(cfg: &Config, r: &mut Report) {
+    use crate::config::AuthScheme;
+    if cfg.acs.auth == phoneprov_acs::AcsAuth::Basic
+        && cfg.listen.acs.addr().is_some()
+        && !cfg.security.allow_basic_over_http
+    {
+        r.errors.push(
+            "acs.auth = \"basic\" on the plain-HTTP ACS listener would send CPE passwords in clear text: use auth = \"digest\", serve the ACS over HTTPS only ([listen] acs = \"off\", acs_tls = 7548), or set [security] allow_basic_over_http = true".into(),
+        );
+    }
+    if cfg.security.allow_basic_over_http {
+        r.warnings.push(
+            "[security] allow_basic_over_http = true: passwords cross plain HTTP in clear text with Basic ([[auth]], the ACS); prefer Digest or HTTPS and remove the setting".into(),
+        );
+        return;
+    }
+    if cfg.listen.http.addr().is_none() || cfg.auth.is_empty() {
+        return;
+    }
+    for (i, rule) in cfg.auth.iter().enumerate() {
+        if !rule.schemes.contains(&AuthScheme::Digest) {
+            r.warnings.push(format!(
+                "[[auth]] #{}: schemes = [\"basic\"] only, and Basic is not offered on plain HTTP: its devices can authenticate over HTTPS only; add \"digest\" to schemes, or set [security] allow_basic_over_http = true",
+                i + 1
+            ));
+        }
+    }
 }
 
 /// `p` made absolute and free of `.`/`..`, with symbolic links resolved in
@@ -329,7 +363,7 @@ fn check_private_files(cfg: &Config, data: &Path, r: &mut Report) {
 }
 
 fn check_tls(cfg: &Config, data: &Path, r: &mut Report) {
-    if cfg.listen.https == Listen::Off {
+    if cfg.listen.https == Listen::Off && cfg.listen.acs_tls == Listen::Off {
         return;
     }
     let tls = &cfg.tls;
@@ -408,7 +442,7 @@ fn check_firmware(cfg: &Config, policy: &Policy, r: &mut Report) {
 fn check_listeners(cfg: &Config, r: &mut Report) {
     let tcp: Vec<_> = listeners(cfg)
         .into_iter()
-        .filter(|(n, _, _)| matches!(*n, "http" | "https" | "acs" | "admin"))
+        .filter(|(n, _, _)| matches!(*n, "http" | "https" | "acs" | "admin" | "acs-tls"))
         .filter_map(|(n, _, l)| l.addr().map(|a| (n, a)))
         .filter(|(_, a)| a.port() != 0)
         .collect();

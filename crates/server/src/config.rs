@@ -111,6 +111,11 @@ pub struct ListenConfig {
     /// single-port behaviour before the admin listener; the bearer token
     /// then crosses the phones' network). A warning at start says so.
     pub admin_on_phone_ports: bool,
+    /// TR-069 ACS over HTTPS (issue 12 item 5), default off: the same ACS
+    /// (one session table) with the HTTPS listener's certificate, key,
+    /// client CA and `[tls] client_auth`. TR-069 expects HTTPS for
+    /// anything beyond a lab; 7548 is customary.
+    pub acs_tls: Listen,
 }
 
 impl Default for ListenConfig {
@@ -124,6 +129,7 @@ impl Default for ListenConfig {
             acs: any(7547),
             admin: Listen::On(SocketAddr::from(([127, 0, 0, 1], 9080))),
             admin_on_phone_ports: false,
+            acs_tls: Listen::Off,
         }
     }
 }
@@ -143,6 +149,8 @@ pub struct Bound {
     pub acs: Option<SocketAddr>,
     /// The admin listener.
     pub admin: Option<SocketAddr>,
+    /// TR-069 ACS over HTTPS.
+    pub acs_tls: Option<SocketAddr>,
 }
 
 /// Listener addresses given on the command line (`--http ADDR|off`, ...):
@@ -162,6 +170,8 @@ pub struct ListenOverrides {
     pub acs: Option<Listen>,
     /// `--admin`.
     pub admin: Option<Listen>,
+    /// `--acs-tls`.
+    pub acs_tls: Option<Listen>,
 }
 
 impl ListenOverrides {
@@ -175,6 +185,7 @@ impl ListenOverrides {
             (&mut l.syslog, self.syslog),
             (&mut l.acs, self.acs),
             (&mut l.admin, self.admin),
+            (&mut l.acs_tls, self.acs_tls),
         ] {
             if let Some(a) = from {
                 *to = a;
@@ -286,6 +297,11 @@ pub struct SecurityConfig {
     /// Serve the bootstrap profile over HTTPS to clients without a client
     /// certificate (off by default: anyone could fetch any key).
     pub bootstrap_without_client_cert: bool,
+    /// Offer and accept HTTP Basic authentication (`[[auth]]`) on plain
+    /// HTTP too. Off by default: Basic sends the password itself, so it is
+    /// only offered over HTTPS, and plain HTTP offers Digest (issue 12
+    /// item 5). Turning it on logs a warning at start.
+    pub allow_basic_over_http: bool,
 }
 
 /// One `[[auth]]` entry: who must authenticate and with which credentials.
@@ -320,6 +336,51 @@ pub enum AuthScheme {
 
 fn default_schemes() -> Vec<AuthScheme> {
     vec![AuthScheme::Digest, AuthScheme::Basic]
+}
+
+/// `[reports]`: who may POST a report (`Report_Rule`, issue 12 item 2).
+///
+/// ```toml
+/// [reports]
+/// auth = "profiles"   # default: the [[auth]] rule that covers the device's profile
+/// # auth = "none"     # no credentials for reports (a lab; the body is still
+/// #                   # decrypted with the device key when encrypted)
+/// # auth = "users"    # every report authenticates with these:
+/// # users = { reporter = "password" }
+/// # schemes = ["digest"]
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Which credentials a report needs.
+    pub auth: ReportAuth,
+    /// With `auth = "users"`: user → password.
+    pub users: BTreeMap<String, String>,
+    /// With `auth = "users"`: `basic` and/or `digest` (default both; Basic
+    /// only over HTTPS unless `allow_basic_over_http`).
+    pub schemes: Vec<AuthScheme>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            auth: ReportAuth::Profiles,
+            users: BTreeMap::new(),
+            schemes: default_schemes(),
+        }
+    }
+}
+
+/// `[reports] auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportAuth {
+    /// The `[[auth]]` rule covering the device, as for its profile.
+    Profiles,
+    /// No credentials.
+    None,
+    /// `[reports] users`, for every device.
+    Users,
 }
 
 /// `[auth_settings]`.
@@ -411,6 +472,8 @@ pub struct Config {
     pub auth: Vec<AuthRule>,
     /// Realm and nonce lifetime.
     pub auth_settings: AuthSettings,
+    /// Who may POST reports (`[reports]`).
+    pub reports: ReportsConfig,
     /// Moved devices: MAC → URL (answered with `redirect_status`). A device
     /// variable `redirect` does the same per device.
     pub redirects: BTreeMap<String, String>,
@@ -426,7 +489,8 @@ pub struct Config {
     /// (a SIGHUP reload does not change a running ACS).
     pub acs: phoneprov_acs::AcsSettings,
     /// The timeline's retention (`[store] events_max_age`,
-    /// `events_max_per_device`), pruned in the background by the writer.
+    /// `events_max_per_device`, `events_max_total`), pruned in the
+    /// background by the writer.
     pub store: phoneprov_store::StoreSettings,
     /// The access log (`[log] access`, `[log] format`); opened at start,
     /// reopened (not re-read) on SIGHUP and SIGUSR1.
@@ -533,6 +597,16 @@ impl Config {
                     "[[auth]] entry without users: add users = { name = \"password\" }".into(),
                 ));
             }
+        }
+        if self.reports.auth == ReportAuth::Users && self.reports.users.is_empty() {
+            return Err(bad(
+                "[reports] auth = \"users\" without users: add users = { name = \"password\" }, or use auth = \"profiles\"".into(),
+            ));
+        }
+        if self.reports.schemes.is_empty() {
+            return Err(bad(
+                "[reports] schemes = []: write [\"digest\"], [\"basic\"] or both".into(),
+            ));
         }
         if self.profiles.cache_entries == 0 {
             return Err(bad("profiles.cache_entries = 0: use at least 1".into()));
@@ -731,6 +805,9 @@ mod tests {
         let r = c.store.retention();
         assert_eq!(r.max_age, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(r.max_per_device, None, "0 is no limit");
+        assert_eq!(r.max_total, Some(phoneprov_store::DEFAULT_EVENTS_MAX_TOTAL));
+        let capped = Config::parse("[store]\nevents_max_total = 5000\n", "x.toml").unwrap();
+        assert_eq!(capped.store.retention().max_total, Some(5000));
         let off = Config::parse("[store]\nevents_max_age = \"off\"\n", "x.toml").unwrap();
         assert_eq!(off.store.events_max_age, None);
         assert_eq!(

@@ -28,6 +28,11 @@ pub enum Refusal {
     /// This client address failed too often: 429 with `Retry-After`,
     /// credentials not checked (issue 12 item 3).
     Throttled(std::time::Duration),
+    /// `[[auth]]` covers the device and the protocol (TFTP) cannot carry
+    /// credentials: answered exactly like an unknown device, and nothing
+    /// is recorded (issue 12 item 5: TFTP does not tell a known,
+    /// credential-protected MAC from an unknown one).
+    NoCredentials,
     /// The inventory could not be read (503).
     Unavailable,
 }
@@ -56,12 +61,21 @@ pub enum Decision {
 #[derive(Debug)]
 pub struct Admitted<D = Decision> {
     decision: D,
+    identified: bool,
 }
 
 impl<D> Admitted<D> {
     /// The decision.
     pub fn decision(&self) -> &D {
         &self.decision
+    }
+
+    /// Whether the request proved which device sent it: credentials
+    /// that `[[auth]]` checked, or a verified client certificate naming
+    /// the device. Only such a request may set the device's recorded
+    /// firmware (issue 12 item 2: a bare User-Agent is anyone's to write).
+    pub fn identified(&self) -> bool {
+        self.identified
     }
 }
 
@@ -70,10 +84,12 @@ impl<D> Admitted<D> {
 pub struct FileAccess;
 
 /// Files (static and firmware) are served to anyone who names them: the
-/// roots hold nothing per device.
-pub fn file() -> Admitted<FileAccess> {
+/// roots hold nothing per device. Identified when a verified client
+/// certificate came with the request (files are never behind `[[auth]]`).
+pub fn file(req: &Request<'_>) -> Admitted<FileAccess> {
     Admitted {
         decision: FileAccess,
+        identified: req.identity.is_some(),
     }
 }
 
@@ -86,7 +102,11 @@ pub fn decide(
     mac: Mac,
     entry: &DevEntry,
 ) -> Result<Admitted, Refusal> {
-    decide_inner(state, policy, req, mac, entry).map(|decision| Admitted { decision })
+    let mut identified = false;
+    decide_inner(state, policy, req, mac, entry, &mut identified).map(|decision| Admitted {
+        decision,
+        identified,
+    })
 }
 
 fn decide_inner(
@@ -95,6 +115,7 @@ fn decide_inner(
     req: &Request<'_>,
     mac: Mac,
     entry: &DevEntry,
+    identified: &mut bool,
 ) -> Result<Decision, Refusal> {
     // A certificate for MAC X never gets MAC Y's profile.
     if let Some(id) = req.identity {
@@ -103,13 +124,35 @@ fn decide_inner(
                 cert_mac: id.mac.clone(),
             });
         }
+        *identified = true;
     }
+    let preprov = policy
+        .config
+        .security
+        .preprovision_networks
+        .iter()
+        .any(|n| n.contains(&req.peer.ip()));
+    // `[[auth]]` over a protocol without credentials (TFTP): refused like
+    // an unknown device, except from a pre-provisioning network (trusted
+    // with the plaintext bootstrap profile anyway).
+    let check = |rule, identified: &mut bool| -> Result<(), Refusal> {
+        match req.credentials {
+            Some(c) => {
+                let schemes = policy.schemes(rule, req.proto);
+                authenticate(state, rule, &schemes, &c, req.peer.ip(), "profile")?;
+                *identified = true;
+                Ok(())
+            }
+            None if preprov => Ok(()),
+            None => Err(Refusal::NoCredentials),
+        }
+    };
     let Some(device) = entry.device.as_deref() else {
         // An unknown device that `[[auth]]` would cover (a MAC rule, or
         // `all = true`) gets the same challenge as a known one, so the
         // answer does not tell known from unknown MACs (issue 12 item 5).
-        if let (Some(rule), Some(c)) = (policy.auth_for(mac, None), req.credentials) {
-            authenticate(state, rule, &c, req.peer.ip(), "profile")?;
+        if let Some(rule) = policy.auth_for(mac, None) {
+            check(rule, &mut false)?;
         }
         let register = policy.config.profiles.auto_register.then(|| {
             let mut nd = NewDevice::new(mac);
@@ -124,6 +167,11 @@ fn decide_inner(
         });
         return Ok(Decision::Unknown { register });
     };
+    // Authentication first: a pending or moved device that `[[auth]]`
+    // covers answers an unauthenticated request like an unknown one.
+    if let Some(rule) = policy.auth_for(mac, device.group.as_deref()) {
+        check(rule, identified)?;
+    }
     if is_pending(&device.vars) {
         return Ok(Decision::Pending);
     }
@@ -138,18 +186,6 @@ fn decide_inner(
             return Ok(Decision::Redirect(permanent, url.clone()));
         }
     }
-    if let (Some(rule), Some(c)) = (
-        policy.auth_for(mac, device.group.as_deref()),
-        req.credentials,
-    ) {
-        authenticate(state, rule, &c, req.peer.ip(), "profile")?;
-    }
-    let preprov = policy
-        .config
-        .security
-        .preprovision_networks
-        .iter()
-        .any(|n| n.contains(&req.peer.ip()));
     let https_bootstrap = req.proto == Proto::Https
         && (req.identity.is_some() || policy.config.security.bootstrap_without_client_cert);
     Ok(Decision::Serve(if preprov || https_bootstrap {
@@ -164,9 +200,13 @@ fn decide_inner(
 /// refused unchecked until its delay has passed; a failure is logged and
 /// counted and its 401 held back by the user's delay; a success clears
 /// the address's strikes.
+///
+/// `schemes`: the rule's schemes as offered on this protocol
+/// ([`Policy::schemes`]: no Basic on plain HTTP unless allowed).
 pub(crate) fn authenticate(
     state: &AppState,
     rule: &crate::config::AuthRule,
+    schemes: &[crate::config::AuthScheme],
     c: &crate::extract::Credentials<'_>,
     ip: std::net::IpAddr,
     door: &'static str,
@@ -178,7 +218,7 @@ pub(crate) fn authenticate(
     }
     match state
         .auth
-        .check(c.method, c.uri, c.authorization, &rule.users, &rule.schemes)
+        .check(c.method, c.uri, c.authorization, &rule.users, schemes)
     {
         AuthResult::Ok(_) => {
             state.auth_guard.succeeded(ip);
@@ -196,7 +236,7 @@ pub(crate) fn authenticate(
                 _ => std::time::Duration::ZERO,
             };
             Err(Refusal::Challenge(
-                state.auth.challenges(&rule.schemes, stale),
+                state.auth.challenges(schemes, stale),
                 hold,
             ))
         }

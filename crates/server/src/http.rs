@@ -337,6 +337,10 @@ async fn respond(answer: Answer, parts: &http::request::Parts, head: bool) -> Re
             )))
             .expect("valid challenge")
         }
+        // Only TFTP (no credentials) is refused this way; kept total.
+        Answer::Refused(Refusal::NoCredentials) => {
+            simple(StatusCode::UNAUTHORIZED, "authentication required\n")
+        }
         Answer::Refused(Refusal::Unavailable) => {
             simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n")
         }
@@ -366,12 +370,13 @@ fn mac_in_path(path: &str) -> Option<Mac> {
     None
 }
 
-/// Queues a status update and event for a report.
+/// Queues a status update and event for a report (`firmware`: the
+/// User-Agent's, only for a report that proved its device).
 fn seen(
     state: &AppState,
     mac: Mac,
     ip: std::net::IpAddr,
-    ua: &Ua,
+    firmware: Option<String>,
     outcome: Option<Outcome>,
     message: String,
 ) {
@@ -379,7 +384,7 @@ fn seen(
     state.status.send(StatusMsg::Seen {
         mac,
         ip,
-        firmware: ua.firmware.clone(),
+        firmware,
         outcome,
         kind: EventKind::Report,
         message,
@@ -430,12 +435,17 @@ async fn post(
         Ok(e) => e,
         Err(_) => return simple(StatusCode::SERVICE_UNAVAILABLE, "inventory unavailable\n"),
     };
-    // Reports go through the same `[[auth]]` rules as profiles (issue 12
-    // item 2): nothing is stored for a report that fails them, and an
-    // unknown MAC that a rule covers gets the same challenge as a known one.
+    // Reports go through the same `[[auth]]` rules as profiles, or their
+    // own (`[reports] auth`, issue 12 item 2): nothing is stored for a
+    // report that fails them, and an unknown MAC that a rule covers gets
+    // the same challenge as a known one.
     let group = entry.device.as_ref().and_then(|d| d.group.as_deref());
-    if let (Some(rule), Some(c)) = (policy.auth_for(mac, group), ask.credentials.as_ref()) {
-        if let Err(refusal) = crate::decide::authenticate(state, rule, c, conn.peer.ip(), "report")
+    let mut identified = conn.identity.is_some();
+    if let (Some(rule), Some(c)) = (policy.report_auth_for(mac, group), ask.credentials.as_ref()) {
+        identified = true;
+        let schemes = policy.schemes(rule, conn.proto);
+        if let Err(refusal) =
+            crate::decide::authenticate(state, rule, &schemes, c, conn.peer.ip(), "report")
         {
             if let crate::pipeline::Refusal::Challenge(_, hold) = &refusal {
                 tokio::time::sleep(*hold).await;
@@ -444,8 +454,10 @@ async fn post(
         }
     }
     let Some(device) = entry.device.clone() else {
+        state.unknown.note(conn.proto, mac, conn.peer.ip());
         return simple(StatusCode::NOT_FOUND, "unknown device\n");
     };
+    let firmware = ua.firmware.clone().filter(|_| identified);
     let encrypted =
         body.starts_with(b"Salted__") || ce.as_deref().is_some_and(|c| c.contains("aes128gcm"));
     let plain: Vec<u8> = if encrypted {
@@ -461,7 +473,7 @@ async fn post(
                     state,
                     mac,
                     conn.peer.ip(),
-                    &ua,
+                    firmware,
                     Some(Outcome::Corrupt),
                     format!("{} {path}: undecryptable report: {e}", parts.method),
                 );
@@ -479,7 +491,7 @@ async fn post(
         state,
         mac,
         conn.peer.ip(),
-        &ua,
+        firmware,
         None,
         format!("{} {path}: {text}", parts.method),
     );

@@ -25,11 +25,15 @@
 //! 5. **record** ([`crate::record`]): the status update and timeline
 //!    event, auto-registration. A record is only made from the decide
 //!    step's `Admitted` (which only `decide` makes), so nothing reaches
-//!    the store for a request that failed authentication (and a POSTed
-//!    resync body is recorded only once the request is admitted). The one
-//!    exception is the 403 for a client certificate that names another
-//!    device, noted by `record::refused` (an event on the named device, as
-//!    before this pipeline existed).
+//!    the store for a refused request: failed authentication, a client
+//!    certificate for another device (403; logged only), `[[auth]]` over
+//!    TFTP (and a POSTed resync body is recorded only once the request is
+//!    admitted). A request for a MAC that is not in the inventory is
+//!    counted and summarised in the log
+//!    ([`crate::record::UnknownDevices`]), never a timeline row (issue 12
+//!    item 2). The recorded firmware comes only from an identified request
+//!    (credentials checked by `[[auth]]`, or a client certificate): a bare
+//!    User-Agent never sets it.
 //!
 //! The front ends only map the [`Answer`] to their protocol.
 //!
@@ -39,19 +43,24 @@
 //! | MAC from the path pattern | yes | yes | yes |
 //! | MAC from the client certificate, 403 on mismatch | – | yes | – (no certificates) |
 //! | MAC, model and firmware from the User-Agent | yes | yes | – (no headers) |
-//! | unknown device: 404 and event, auto-registration | yes | yes | yes |
+//! | unknown device: 404, counted (no event), auto-registration | yes | yes | yes |
 //! | pending device: 404 and event | yes | yes | yes |
 //! | bootstrap profile to `preprovision_networks` | yes | yes | yes |
 //! | bootstrap profile to a matching certificate | – | yes | – |
 //! | redirect of a moved device | yes | yes | no: served as usual |
-//! | `[[auth]]` (Basic/Digest) | yes | yes | no: served encrypted |
+//! | `[[auth]]` (Basic/Digest) | yes | yes | no credentials: answered as unknown |
 //! | `If-None-Match` → 304 | yes | yes | – (no conditional read) |
 //! | resync by POST (body in the timeline) | yes | yes | – (read requests only) |
 //!
-//! TFTP has no redirect answer (an error packet carries a message only) and
-//! no way to send credentials, so a moved or `[[auth]]`-covered device
-//! asking over TFTP gets its profile as before: encrypted with its own key,
-//! which is what protects it on every unauthenticated path.
+//! TFTP has no redirect answer (an error packet carries a message only), so
+//! a moved device asking over TFTP gets its profile as before. TFTP has no
+//! way to send credentials either, so a device that `[[auth]]` covers is
+//! not served over TFTP at all: it gets the one TFTP error an unknown MAC
+//! gets and nothing is recorded (issue 12 item 5: over TFTP, a known
+//! credential-protected MAC and an unknown one are indistinguishable),
+//! except from a `preprovision_networks` address, which is trusted with
+//! the plaintext bootstrap profile anyway. Such a device provisions over
+//! HTTP(S), where it can authenticate.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -130,9 +139,19 @@ pub async fn run(state: &Arc<AppState>, policy: &Arc<Policy>, req: &Request<'_>)
         Target::Firmware(rest) => {
             let file = resolve(&policy.dirs.firmware_root, rest).await;
             // A firmware download is recorded for the device the request
-            // names (User-Agent or certificate; nothing on TFTP).
-            if let Some(mac) = req.ua.mac.or_else(|| req.cert_mac()) {
-                Record::firmware(&decide::file(), req, mac).downloaded(state, file.is_ok());
+            // names (certificate, else User-Agent; nothing on TFTP) when
+            // that device is in the inventory: a User-Agent naming an
+            // unknown MAC writes nothing (issue 12 item 2).
+            if let Some(mac) = req.cert_mac().or(req.ua.mac) {
+                let ttl = std::time::Duration::from_millis(policy.config.profiles.device_ttl_ms);
+                match state.cache.device(&state.reader, mac, ttl).await {
+                    Ok(entry) if entry.device.is_some() => {
+                        Record::firmware(&decide::file(req), req, mac)
+                            .downloaded(state, file.is_ok());
+                    }
+                    Ok(_) => state.unknown.note(req.proto, mac, req.peer.ip()),
+                    Err(e) => tracing::error!(%mac, error = %e, "device lookup failed"),
+                }
             }
             Answer::File(file)
         }
@@ -160,7 +179,7 @@ async fn profile(
     let admitted = match decide::decide(state, policy, req, mac, &entry) {
         Ok(a) => a,
         Err(refusal) => {
-            record::refused(state, req, mac, &refusal);
+            record::refused(req, mac, &refusal);
             if let Refusal::Challenge(_, hold) = &refusal {
                 if !hold.is_zero() {
                     tokio::time::sleep(*hold).await;
@@ -170,14 +189,18 @@ async fn profile(
         }
     };
     let rec = Record::profile(&admitted, req, mac, &entry);
-    rec.posted(state);
+    // A POSTed body is kept for a device in the inventory only.
+    if !matches!(admitted.decision(), Decision::Unknown { .. }) {
+        rec.posted(state);
+    }
     // Step 4, produce; step 5, record.
     match admitted.decision() {
         Decision::Unknown { register } => {
             if let Some(device) = register {
                 rec.register(state, device.clone());
             }
-            rec.folded(state, Outcome::NotFound, 404, "unknown device");
+            // Counted and summarised, not a timeline row per MAC.
+            state.unknown.note(req.proto, mac, req.peer.ip());
             Answer::NotFound("unknown device")
         }
         Decision::Pending => {

@@ -2,12 +2,14 @@
 //! patterns, `[[auth]]` and `[redirects]` by MAC, resolved directories),
 //! and the device variables that mean something to the server.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use phoneprov_store::Mac;
 
-use crate::config::{AuthRule, Config, FirmwareTarget};
+use crate::config::{AuthRule, AuthScheme, Config, FirmwareTarget, ReportAuth};
+use crate::metrics_setup::Proto;
 use crate::paths::PathPattern;
 
 /// The config compiled for fast per-request use.
@@ -27,6 +29,8 @@ pub struct Policy {
     auth_all: Option<usize>,
     /// `[redirects]`.
     pub redirects: HashMap<Mac, String>,
+    /// `[reports] auth = "users"` as a rule.
+    reports_rule: Option<AuthRule>,
     /// Resolved directories.
     pub dirs: Dirs,
 }
@@ -92,7 +96,15 @@ impl Policy {
             .iter()
             .filter_map(|(m, u)| Mac::parse(m).ok().map(|m| (m, u.clone())))
             .collect();
+        let reports_rule = (config.reports.auth == ReportAuth::Users).then(|| AuthRule {
+            macs: Vec::new(),
+            groups: Vec::new(),
+            all: true,
+            users: config.reports.users.clone(),
+            schemes: config.reports.schemes.clone(),
+        });
         Policy {
+            reports_rule,
             config,
             patterns,
             rule_path,
@@ -111,6 +123,33 @@ impl Policy {
             .or_else(|| group.and_then(|g| self.auth_by_group.get(g)))
             .or(self.auth_all.as_ref())
             .map(|&i| &self.config.auth[i])
+    }
+
+    /// The rule a report for a device must pass (`[reports] auth`): its
+    /// profile's `[[auth]]` rule, none, or `[reports] users`.
+    pub fn report_auth_for(&self, mac: Mac, group: Option<&str>) -> Option<&AuthRule> {
+        match self.config.reports.auth {
+            ReportAuth::Profiles => self.auth_for(mac, group),
+            ReportAuth::None => None,
+            ReportAuth::Users => self.reports_rule.as_ref(),
+        }
+    }
+
+    /// The schemes of `rule` offered and accepted on `proto`: Basic sends
+    /// the password itself, so on plain HTTP it is left out unless
+    /// `[security] allow_basic_over_http = true` (issue 12 item 5; Digest
+    /// stays offered everywhere).
+    pub fn schemes<'r>(&self, rule: &'r AuthRule, proto: Proto) -> Cow<'r, [AuthScheme]> {
+        if proto == Proto::Https || self.config.security.allow_basic_over_http {
+            return Cow::Borrowed(&rule.schemes);
+        }
+        Cow::Owned(
+            rule.schemes
+                .iter()
+                .copied()
+                .filter(|s| *s != AuthScheme::Basic)
+                .collect(),
+        )
     }
 
     /// The firmware target of a device (group wins over model).

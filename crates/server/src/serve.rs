@@ -66,6 +66,7 @@ fn ready(data: &Path, b: &Bound, admin_scheme: &str, warnings: &[String]) {
         ("syslog", "udp", b.syslog),
         ("acs", "http", b.acs),
         ("admin", admin_scheme, b.admin),
+        ("acs-tls", "https", b.acs_tls),
     ];
     for (name, scheme, addr) in lines {
         if let Some(a) = addr {

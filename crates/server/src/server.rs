@@ -174,7 +174,9 @@ impl Server {
         // Re-resolve now that the directories exist (canonical paths).
         let policy = Policy::new(cfg.clone(), &data);
         let templates = TemplateSet::load(&policy.dirs.templates, 1)?;
-        let tls = match cfg.listen.https.addr() {
+        // The HTTPS listener's TLS settings, shared with the ACS's HTTPS
+        // listener (`[listen] acs_tls`).
+        let tls = match cfg.listen.https.addr().or(cfg.listen.acs_tls.addr()) {
             Some(_) => Some(TlsAcceptor::from(tls_config(&cfg, &data)?)),
             None => None,
         };
@@ -265,6 +267,10 @@ impl Server {
             Some(a) => Some(bind_tcp("admin", a).await?),
             None => None,
         };
+        let acs_tls_l = match (&services.acs, cfg.listen.acs_tls.addr()) {
+            (Some(_), Some(a)) => Some(bind_tcp("acs-tls", a).await?),
+            _ => None,
+        };
         let local = |r: std::io::Result<SocketAddr>| r.ok();
         let bound = Bound {
             http: http_l.as_ref().and_then(|l| local(l.local_addr())),
@@ -273,6 +279,7 @@ impl Server {
             syslog: syslog_s.as_ref().and_then(|s| local(s.local_addr())),
             acs: acs_l.as_ref().and_then(|l| local(l.local_addr())),
             admin: admin_l.as_ref().and_then(|l| local(l.local_addr())),
+            acs_tls: acs_tls_l.as_ref().and_then(|l| local(l.local_addr())),
         };
         let state = Arc::new(AppState {
             auth: AppState::default_auth(&cfg, nonce_secret),
@@ -291,6 +298,7 @@ impl Server {
             config_file: opts.config_file,
             overrides: opts.overrides,
             access_log,
+            unknown: Default::default(),
         });
         let _ = state_cell.set(state.clone());
 
@@ -330,10 +338,13 @@ impl Server {
             };
             tasks.push(spawn_syslog(sock, filer, stopped));
         }
-        let acs = match (services.acs, acs_l) {
-            (Some(acs), Some(l)) => {
+        let acs = match services.acs {
+            Some(acs) if acs_l.is_some() || acs_tls_l.is_some() => {
+                // The ACS door of the throttle (issue 12 item 6).
+                acs.set_auth_guard(auth_guard.clone());
                 let mut rx = stop_rx.clone();
-                Some(tokio::spawn(acs.serve(l, async move {
+                let tls = acs_tls_l.map(|l| (l, acs_upgrade(state.clone())));
+                Some(tokio::spawn(acs.serve_listeners(acs_l, tls, async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })))
             }
@@ -562,6 +573,31 @@ async fn accept_loop(
 /// client when its certificate was refused (missing in `required` mode,
 /// or not from the client CA); other failures (scanners, timeouts) are
 /// DEBUG only.
+/// The TLS handshake of the ACS's HTTPS listener (`[listen] acs_tls`,
+/// issue 12 item 5): the HTTPS listener's settings of the moment
+/// (certificate, client CA, `client_auth`; renewed at SIGHUP), the same
+/// handshake time limit, and the same log of refused handshakes.
+fn acs_upgrade(state: Arc<AppState>) -> phoneprov_acs::Upgrade {
+    Arc::new(move |tcp, peer| {
+        let state = state.clone();
+        Box::pin(async move {
+            let acceptor = state.tls.load_full()?;
+            let limit = state.policy.load().config.request_timeout();
+            match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => Some(Box::new(stream) as Box<dyn phoneprov_acs::AcsIo>),
+                Ok(Err(e)) => {
+                    tls_refused(&state, peer, false, Some(e));
+                    None
+                }
+                Err(_) => {
+                    tls_refused(&state, peer, true, None);
+                    None
+                }
+            }
+        })
+    })
+}
+
 fn tls_refused(state: &AppState, peer: SocketAddr, timed_out: bool, error: Option<std::io::Error>) {
     use phoneprov_pki::rustls::Error as TlsError;
     let tls_error = error

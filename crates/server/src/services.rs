@@ -62,7 +62,7 @@ impl Services {
             .map_err(|e| setup_err("activation service", data)(e.to_string()))?;
         let mut extra = phoneprov_activation::router(activation);
         let mut doc = phoneprov_api::activation_doc();
-        let acs = match cfg.listen.acs.addr() {
+        let acs = match cfg.listen.acs.addr().or(cfg.listen.acs_tls.addr()) {
             Some(_) => {
                 let acs = phoneprov_acs::Acs::open_db(db, cfg.acs.clone())
                     .map_err(|e| setup_err("ACS", data)(e.to_string()))?;

@@ -73,6 +73,9 @@ pub struct AppState {
     pub overrides: Arc<dyn Fn(&mut Config) + Send + Sync>,
     /// The access log (`[log]`), reopened on every reload.
     pub access_log: crate::access_log::AccessLog,
+    /// Requests for MACs not in the inventory: counted and summarised
+    /// (issue 12 item 2).
+    pub unknown: crate::record::UnknownDevices,
 }
 
 impl std::fmt::Debug for AppState {

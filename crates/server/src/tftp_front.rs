@@ -101,6 +101,10 @@ impl TftpFront {
             Answer::Refused(Refusal::Unavailable) => {
                 Err(HandlerError::Other("inventory unavailable".into()))
             }
+            Answer::Refused(Refusal::NoCredentials) => {
+                // `[[auth]]` covers the device: the unknown device's answer.
+                Err(HandlerError::NotFound("unknown device".into()))
+            }
             Answer::Refused(r) => {
                 // No certificates nor credentials on TFTP; kept total.
                 tracing::warn!(refusal = ?r, "TFTP request refused");

@@ -100,7 +100,9 @@ fn lan_cases() -> Vec<Case> {
             )
         },
         Case {
-            tftp: Some(Got::Encrypted), // no credentials in TFTP
+            // No credentials in TFTP: answered as an unknown device
+            // (issue 12 item 5).
+            tftp: Some(Got::NotFound),
             ..case(
                 "[[auth]] device without credentials",
                 &format!("/{AUTHED}.cfg"),
@@ -408,6 +410,10 @@ fn what_the_table_cases_record() {
     assert_eq!(f.tftp(unknown), Got::NotFound);
     let r = f.recorded(UNKNOWN);
     assert_eq!(r.row, Some(true), "auto-registered as pending: {r:?}");
+    assert_eq!(
+        r.events, 0,
+        "an unknown MAC is counted, not a timeline row: {r:?}"
+    );
     let known = &lan_cases()[0];
     assert_eq!(f.tftp(known), Got::Encrypted);
     let r = f.recorded(KNOWN);
@@ -426,6 +432,18 @@ fn what_the_table_cases_record() {
             events: 0
         },
         "a request that fails authentication records nothing"
+    );
+    // Over TFTP (no credentials), the same: nothing, and the unknown
+    // device's answer.
+    assert_eq!(f.tftp(authed), Got::NotFound);
+    assert_eq!(
+        f.recorded(AUTHED),
+        Recorded {
+            row: Some(false),
+            last_outcome: None,
+            events: 0
+        },
+        "[[auth]] over TFTP records nothing"
     );
 
     // The timeline texts of a redirect and a firmware download.

@@ -121,7 +121,7 @@ pub use phoneprov_types::{Mac, MacError};
 pub use repo::{Inventory, Timeline};
 pub use retention::{
     Pruned, Retention, StoreSettings, DEFAULT_EVENTS_MAX_AGE, DEFAULT_EVENTS_MAX_PER_DEVICE,
-    PRUNE_BATCH,
+    DEFAULT_EVENTS_MAX_TOTAL, PRUNE_BATCH,
 };
 pub use schema::{SchemaStatus, BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use secrets::SecretRepo;

@@ -16,6 +16,11 @@ use crate::store::Store;
 pub const DEFAULT_EVENTS_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Default `[store] events_max_per_device`.
 pub const DEFAULT_EVENTS_MAX_PER_DEVICE: u64 = 10_000;
+/// Default `[store] events_max_total`: the whole timeline's cap, whatever
+/// the number of devices (issue 12 item 2: many devices each under their
+/// own cap, or a flood of syslog lines naming MACs, cannot grow it
+/// without bound).
+pub const DEFAULT_EVENTS_MAX_TOTAL: u64 = 10_000_000;
 /// Rows deleted per transaction.
 pub const PRUNE_BATCH: u64 = 10_000;
 
@@ -27,6 +32,9 @@ pub struct Retention {
     /// Only the newest this many events of each device are kept; `None`
     /// keeps them all.
     pub max_per_device: Option<u64>,
+    /// Only the newest this many events in all are kept; `None` keeps
+    /// them all.
+    pub max_total: Option<u64>,
     /// How often the writer prunes.
     pub every: Duration,
 }
@@ -36,6 +44,7 @@ impl Default for Retention {
         Retention {
             max_age: Some(DEFAULT_EVENTS_MAX_AGE),
             max_per_device: Some(DEFAULT_EVENTS_MAX_PER_DEVICE),
+            max_total: Some(DEFAULT_EVENTS_MAX_TOTAL),
             every: Duration::from_secs(3600),
         }
     }
@@ -47,13 +56,14 @@ impl Retention {
         Retention {
             max_age: None,
             max_per_device: None,
+            max_total: None,
             every: Duration::from_secs(3600),
         }
     }
 
     /// Whether anything is ever pruned.
     pub fn prunes(&self) -> bool {
-        self.max_age.is_some() || self.max_per_device.is_some()
+        self.max_age.is_some() || self.max_per_device.is_some() || self.max_total.is_some()
     }
 }
 
@@ -63,6 +73,7 @@ impl Retention {
 /// [store]
 /// events_max_age = "90days"      # or "off"; humantime units (h, days, weeks)
 /// events_max_per_device = 10000  # 0: no limit
+/// events_max_total = 10000000    # the whole timeline; 0: no limit
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -72,6 +83,9 @@ pub struct StoreSettings {
     pub events_max_age: Option<Duration>,
     /// Each device keeps its newest this many events; 0 keeps them all.
     pub events_max_per_device: u64,
+    /// The timeline keeps its newest this many events in all; 0 keeps
+    /// them all.
+    pub events_max_total: u64,
 }
 
 impl Default for StoreSettings {
@@ -79,6 +93,7 @@ impl Default for StoreSettings {
         StoreSettings {
             events_max_age: Some(DEFAULT_EVENTS_MAX_AGE),
             events_max_per_device: DEFAULT_EVENTS_MAX_PER_DEVICE,
+            events_max_total: DEFAULT_EVENTS_MAX_TOTAL,
         }
     }
 }
@@ -89,6 +104,7 @@ impl StoreSettings {
         Retention {
             max_age: self.events_max_age,
             max_per_device: (self.events_max_per_device > 0).then_some(self.events_max_per_device),
+            max_total: (self.events_max_total > 0).then_some(self.events_max_total),
             ..Retention::default()
         }
     }
@@ -117,6 +133,8 @@ pub struct Pruned {
     pub by_age: u64,
     /// Events deleted beyond a device's maximum count.
     pub by_count: u64,
+    /// Events deleted beyond the whole timeline's maximum count.
+    pub by_total: u64,
     /// The pass stopped at its batch limit: more is due now.
     pub more: bool,
 }
@@ -144,9 +162,16 @@ impl Store {
             out.by_count = n;
             out.more |= more;
         }
+        if let Some(cap) = policy.max_total {
+            let (n, more) = self.prune_total(cap, limit)?;
+            out.by_total = n;
+            out.more |= more;
+        }
         metrics::counter!("phoneprov_events_pruned_total", "reason" => "age").increment(out.by_age);
         metrics::counter!("phoneprov_events_pruned_total", "reason" => "count")
             .increment(out.by_count);
+        metrics::counter!("phoneprov_events_pruned_total", "reason" => "total")
+            .increment(out.by_total);
         Ok(out)
     }
 
@@ -169,6 +194,33 @@ impl Store {
             }
         }
         Ok(total)
+    }
+
+    /// Deletes the oldest events beyond the newest `cap` of the whole
+    /// timeline, up to `limit` rows in transactions of at most
+    /// [`PRUNE_BATCH`]; returns how many and whether more are due.
+    fn prune_total(&mut self, cap: u64, limit: u64) -> Result<(u64, bool)> {
+        let count: i64 = self
+            .run(|x| x.one("SELECT count(*) FROM events", &[]))?
+            .get(0)?;
+        let excess = u64::try_from(count).unwrap_or(0).saturating_sub(cap);
+        let due = excess.min(limit);
+        let mut total = 0u64;
+        while total < due {
+            let batch = (due - total).min(PRUNE_BATCH);
+            let n = self.tx(|x| {
+                x.exec(
+                    "DELETE FROM events WHERE id IN \
+                     (SELECT id FROM events ORDER BY id LIMIT ?1)",
+                    vals![i64::try_from(batch).unwrap_or(i64::MAX)],
+                )
+            })?;
+            total += n;
+            if n < batch {
+                break;
+            }
+        }
+        Ok((total, excess > total))
     }
 
     /// Deletes the oldest events of devices holding more than `cap`, up
@@ -254,6 +306,7 @@ mod tests {
             let policy = Retention {
                 max_age: Some(Duration::from_millis(90 * DAY_MS as u64)),
                 max_per_device: Some(4),
+                max_total: None,
                 every: Duration::from_secs(3600),
             };
             // A pass limited to 3 rows per rule: not done yet.
@@ -291,6 +344,37 @@ mod tests {
                 Pruned::default()
             );
             assert_eq!(s.events(b, 100).unwrap().len(), 3);
+        }
+    }
+
+    on_both! {
+        /// Issue 12 item 2: the whole timeline's cap, over many devices
+        /// each under its own cap: the oldest go first, in bounded passes.
+        fn retention_caps_the_whole_timeline(db: &TestDb) {
+            let mut s = db.store();
+            let now = 1_000 * DAY_MS;
+            let mac = |d: u64| Mac::parse(&format!("000e08{d:06x}")).unwrap();
+            let events: Vec<NewEvent> = (0..50u64)
+                .map(|i| ev(mac(i % 10), now - 50 + i as i64, &format!("e{i}")))
+                .collect();
+            s.write_batch(&[], &events).unwrap();
+            let policy = Retention {
+                max_age: None,
+                max_per_device: Some(100),
+                max_total: Some(20),
+                every: Duration::from_secs(3600),
+            };
+            let first = s.prune_timeline(&policy, now, 25).unwrap();
+            assert_eq!((first.by_total, first.by_count, first.more), (25, 0, true));
+            let second = s.prune_timeline(&policy, now, 25).unwrap();
+            assert_eq!((second.by_total, second.more), (5, false));
+            let mut kept: Vec<String> = (0..10)
+                .flat_map(|d| s.events(mac(d), 100).unwrap().into_iter().map(|e| e.message))
+                .collect();
+            kept.sort_by_key(|m| m[1..].parse::<u32>().unwrap());
+            let want: Vec<String> = (30..50).map(|i| format!("e{i}")).collect();
+            assert_eq!(kept, want, "the newest 20 of all");
+            assert_eq!(s.prune_timeline(&policy, now, 25).unwrap(), Pruned::default());
         }
     }
 }

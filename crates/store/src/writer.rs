@@ -580,9 +580,12 @@ fn register(store: &mut Store, dev: &NewDevice) {
 fn prune(store: &mut Store, retention: &Retention, at_ms: i64) -> Result<Pruned> {
     let r = store.prune_timeline(retention, at_ms, PRUNE_BATCH);
     match &r {
-        Ok(p) if p.by_age + p.by_count > 0 => {
-            tracing::info!(by_age = p.by_age, by_count = p.by_count, "timeline pruned")
-        }
+        Ok(p) if p.by_age + p.by_count + p.by_total > 0 => tracing::info!(
+            by_age = p.by_age,
+            by_count = p.by_count,
+            by_total = p.by_total,
+            "timeline pruned"
+        ),
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(error = %e, "timeline retention failed; retrying at the next pass")

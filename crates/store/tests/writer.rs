@@ -146,6 +146,7 @@ fn retention_runs_on_the_writer_with_injected_time(db: &TestDb) {
     let retention = Retention {
         max_age: Some(Duration::from_millis(90 * day as u64)),
         max_per_device: None,
+        max_total: None,
         every: Duration::from_secs(3600),
     };
     let w = TimelineWriter::start_db(&db.db, retention).unwrap();

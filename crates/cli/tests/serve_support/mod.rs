@@ -14,6 +14,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_phoneprov");
 pub const MAC: &str = "000e08abcdef";
 pub const OTHER_MAC: &str = "000e08000001";
 
+/// A `[throttle]` with long delays so a guessing test never depends on
+/// its own speed: 3 free failures, then 30 s waits (issue 12 item 3).
+pub const SLOW_THROTTLE: &str = "
+[throttle]
+free_failures = 3
+base_delay_ms = 30000
+max_delay_secs = 60
+max_reply_delay_ms = 200
+";
+
 /// A running `phoneprov serve`.
 pub struct Served {
     pub child: Option<Child>,
@@ -27,6 +37,8 @@ pub struct Served {
     /// The admin listener (`--admin`: `/api/v1`, `/metrics`); see
     /// [`Served::admin_url`].
     pub admin: Option<SocketAddr>,
+    /// The TR-069 ACS's HTTPS listener (`--acs-tls`).
+    pub acs_tls: Option<SocketAddr>,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -162,6 +174,7 @@ pub fn start_listening(
         syslog: None,
         acs: None,
         admin: None,
+        acs_tls: None,
         stderr: rx,
     };
     let stdout = served.child.as_mut().unwrap().stdout.take().unwrap();
@@ -193,6 +206,7 @@ pub fn start_listening(
             "syslog" => served.syslog = Some(addr),
             "acs" => served.acs = Some(addr),
             "admin" => served.admin = Some(addr),
+            "acs-tls" => served.acs_tls = Some(addr),
             other => panic!("unexpected listener {other} in {line:?}"),
         }
     }
