@@ -44,6 +44,14 @@ pub enum AdminError {
     /// POST of a device that exists.
     #[error("device {0} already exists")]
     Exists(String),
+    /// The device's state does not allow the operation (409).
+    #[error("{error}")]
+    Conflict {
+        /// What is wrong.
+        error: String,
+        /// What to do.
+        hint: String,
+    },
     /// A push resync failed.
     #[error(transparent)]
     Push(#[from] PushError),
@@ -60,6 +68,7 @@ impl From<StoreError> for AdminError {
         match e {
             StoreError::NotFound(mac) => AdminError::NotFound(mac.to_string()),
             StoreError::Exists(mac) => AdminError::Exists(mac.to_string()),
+            StoreError::State { error, hint } => AdminError::Conflict { error, hint },
             other => AdminError::Store(other),
         }
     }
@@ -80,7 +89,7 @@ impl AdminError {
             AdminError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AdminError::BadRequest { .. } | AdminError::Import { .. } => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) | AdminError::NoRoute(_) => StatusCode::NOT_FOUND,
-            AdminError::Exists(_) => StatusCode::CONFLICT,
+            AdminError::Exists(_) | AdminError::Conflict { .. } => StatusCode::CONFLICT,
             AdminError::Push(PushError::NoAddress { .. }) => StatusCode::CONFLICT,
             AdminError::Push(PushError::BadPhone { .. }) => StatusCode::BAD_REQUEST,
             AdminError::Push(_) => StatusCode::BAD_GATEWAY,
@@ -97,7 +106,7 @@ impl AdminError {
             AdminError::Unauthorized(_) => {
                 phoneprov_types::http_error::ADMIN_TOKEN_HINT.to_string()
             }
-            AdminError::BadRequest { hint, .. } => hint.clone(),
+            AdminError::BadRequest { hint, .. } | AdminError::Conflict { hint, .. } => hint.clone(),
             AdminError::Import { .. } => {
                 "fix the listed lines and send the whole file again; nothing was imported"
                     .to_string()

@@ -8,8 +8,12 @@
 //! | `POST /devices` | add; answers 201 with the new key |
 //! | `GET /devices/{mac}` | show, with the key |
 //! | `PUT /devices/{mac}` | create or replace serial/model/group/vars (key kept) |
+//! | `PATCH /devices/{mac}` | set some fields and variables, checked, all or nothing |
 //! | `DELETE /devices/{mac}` | remove with its timeline |
-//! | `POST /devices/import` | CSV body, all or nothing, bad lines listed |
+//! | `POST /devices/import` | CSV body, all or nothing, bad lines listed; a `key` column carries keys |
+//! | `GET /devices/export?format=csv\|json&with_keys=true` | the import's CSV or JSON |
+//! | `GET /devices/pending` | auto-registered devices awaiting approval |
+//! | `POST /devices/{mac}/approve`, `/reject` | decide on one (see [`fleet`]) |
 //! | `GET /devices/{mac}/events?limit=N` | timeline, oldest first |
 //! | `POST /devices/{mac}/resync` | push resync to the phone (R-RULE-6) |
 //! | `GET /openapi.json` | the OpenAPI 3 document (no token) |
@@ -49,6 +53,7 @@
 
 mod error;
 mod extra_doc;
+pub mod fleet;
 pub mod metrics;
 #[cfg(test)]
 mod mount_tests;
@@ -123,8 +128,13 @@ pub fn router_with(
             "/devices/{mac}",
             get(routes::show_device)
                 .put(routes::update_device)
+                .patch(fleet::set_device)
                 .delete(routes::remove_device),
         )
+        .route("/devices/export", get(fleet::export_devices))
+        .route("/devices/pending", get(fleet::pending_devices))
+        .route("/devices/{mac}/approve", post(fleet::approve_device))
+        .route("/devices/{mac}/reject", post(fleet::reject_device))
         .route("/devices/{mac}/events", get(routes::device_events))
         .route("/devices/{mac}/resync", post(routes::resync_device))
         .route_layer(middleware::from_fn_with_state(

@@ -62,7 +62,7 @@ pub struct StatusView {
 }
 
 impl DeviceView {
-    fn from_device(d: Device, with_key: bool) -> Self {
+    pub(crate) fn from_device(d: Device, with_key: bool) -> Self {
         DeviceView {
             mac: d.mac.to_string(),
             key: with_key.then(|| d.key.expose_secret().to_string()),
@@ -217,11 +217,14 @@ pub struct EventsQuery {
     pub limit: Option<usize>,
 }
 
-fn parse_mac(s: &str) -> Result<Mac, AdminError> {
+pub(crate) fn parse_mac(s: &str) -> Result<Mac, AdminError> {
     Mac::parse(s).map_err(|e| AdminError::bad_request(e.what(), e.hint()))
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, AdminError> {
+pub(crate) fn json_body<T>(
+    body: Result<Json<T>, JsonRejection>,
+    example: &str,
+) -> Result<T, AdminError> {
     body.map(|Json(b)| b).map_err(|e| {
         AdminError::bad_request(
             e.body_text(),
@@ -230,7 +233,10 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T
     })
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>, example: &str) -> Result<T, AdminError> {
+pub(crate) fn query<T>(
+    q: Result<Query<T>, QueryRejection>,
+    example: &str,
+) -> Result<T, AdminError> {
     q.map(|Query(q)| q)
         .map_err(|e| AdminError::bad_request(e.body_text(), format!("use a query like {example}")))
 }

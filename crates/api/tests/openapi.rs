@@ -29,6 +29,11 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/devices/import", "post"),
         ("/api/v1/devices/{mac}/events", "get"),
         ("/api/v1/devices/{mac}/resync", "post"),
+        ("/api/v1/devices/{mac}", "patch"),
+        ("/api/v1/devices/export", "get"),
+        ("/api/v1/devices/pending", "get"),
+        ("/api/v1/devices/{mac}/approve", "post"),
+        ("/api/v1/devices/{mac}/reject", "post"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

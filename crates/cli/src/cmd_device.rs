@@ -18,8 +18,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use phoneprov_store::{
-    now_ms, BadRow, Device, Event, EventKind, ImportObserver, ImportOptions, Mac, NewDevice,
-    NewEvent, Outcome, Store, StoreError,
+    now_ms, Approval, BadRow, Change, Device, Event, EventKind, ExportFormat, ImportObserver,
+    ImportOptions, Mac, NewDevice, NewEvent, Outcome, Store, StoreError,
 };
 
 /// Where the inventory lives: `--data`, `--config` (see [`crate::sysconf`]).
@@ -29,10 +29,13 @@ pub use crate::sysconf::DataArgs as DataDir;
 pub enum DeviceCommand {
     /// Import devices from a CSV file (`-` reads standard input).
     ///
-    /// The header row names the columns: `mac`, `serial`, `model`, `group`;
-    /// every other column becomes a device variable. A MAC already in the
-    /// inventory is updated and keeps its key. Any bad row is reported with
-    /// its line number and nothing is imported, unless --skip-bad.
+    /// The header row names the columns: `mac`, `serial`, `model`, `group`,
+    /// `key`; every other column becomes a device variable. A MAC already
+    /// in the inventory is updated and keeps its key, unless its row has a
+    /// `key`: a key the phone already holds (migrating phones from another
+    /// server; `device export --with-keys` writes this format). Any bad row
+    /// is reported with its line number and nothing is imported, unless
+    /// --skip-bad.
     Import {
         /// The CSV file.
         file: PathBuf,
@@ -79,6 +82,63 @@ pub enum DeviceCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Set fields and variables of a device: NAME=VALUE… (`serial`, `model`,
+    /// `group` or a variable name; an empty VALUE removes it). Every pair is
+    /// checked first: one bad pair and nothing is written.
+    Set {
+        /// The device's MAC.
+        mac: String,
+        /// NAME=VALUE pairs.
+        #[arg(value_name = "NAME=VALUE", required = true)]
+        pairs: Vec<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Export the inventory in the import's CSV format (or JSON), to
+    /// standard output or --output. Keys only with --with-keys.
+    Export {
+        /// Include each device's secret key (a `key` column): for moving
+        /// phones that already hold their keys to another server. Keep the
+        /// file secret.
+        #[arg(long)]
+        with_keys: bool,
+        /// csv (the import's format) or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Only devices of this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Write to this file (created 0600) instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List auto-registered devices awaiting approval (`[profiles]
+    /// auto_register = true`); the server answers them 404 until approved.
+    Pending {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Approve an auto-registered (pending or rejected) device: its next
+    /// request gets its profile.
+    Approve {
+        /// The device's MAC.
+        mac: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Reject a pending device: it stays in the inventory (so it is not
+    /// registered again) and keeps getting 404; `device rm` forgets it.
+    Reject {
+        /// The device's MAC.
+        mac: String,
         #[command(flatten)]
         data: DataDir,
     },
@@ -167,6 +227,44 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
                 return Err(StoreError::NotFound(mac).into());
             }
             println!("removed {mac}");
+            Ok(0)
+        }
+        DeviceCommand::Set { mac, pairs, data } => {
+            let mac = parse_mac(&mac)?;
+            let changes =
+                Change::parse_all(&pairs).map_err(|e| anyhow::anyhow!("{e}; nothing written"))?;
+            let dev = Store::open_existing(&data.dir()?)?.set_fields(mac, &changes)?;
+            println!("set {} on {}", pairs.len(), dev.mac);
+            Ok(0)
+        }
+        DeviceCommand::Export {
+            with_keys,
+            format,
+            group,
+            output,
+            data,
+        } => export(
+            with_keys,
+            &format,
+            group.as_deref(),
+            output.as_deref(),
+            &data.dir()?,
+        ),
+        DeviceCommand::Pending { json, data } => {
+            let store = Store::open_existing(&data.dir()?)?;
+            let devs = store.pending_devices()?;
+            ignore_broken_pipe(print_pending(&devs, json))
+        }
+        DeviceCommand::Approve { mac, data } => {
+            let mac = parse_mac(&mac)?;
+            Store::open_existing(&data.dir()?)?.set_approval(mac, Approval::Approved)?;
+            println!("approved {mac}");
+            Ok(0)
+        }
+        DeviceCommand::Reject { mac, data } => {
+            let mac = parse_mac(&mac)?;
+            Store::open_existing(&data.dir()?)?.set_approval(mac, Approval::Rejected)?;
+            println!("rejected {mac}");
             Ok(0)
         }
         DeviceCommand::Resync(args) => crate::cmd_device_resync::run_resync(args),
@@ -296,6 +394,85 @@ fn import(file: &Path, skip_bad: bool, dir: &Path) -> anyhow::Result<i32> {
         }
     );
     Ok(0)
+}
+
+/// `device export`: the store writes; this picks the output and warns
+/// about keys.
+fn export(
+    with_keys: bool,
+    format: &str,
+    group: Option<&str>,
+    output: Option<&Path>,
+    dir: &Path,
+) -> anyhow::Result<i32> {
+    let format: ExportFormat = format.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let store = Store::open_existing(dir)?;
+    let summary = match output {
+        Some(path) => {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let file = opts.open(path).with_context(|| {
+                format!(
+                    "cannot write {}; give a path in a writable directory",
+                    path.display()
+                )
+            })?;
+            store.export::<anyhow::Error, _>(BufWriter::new(file), format, group, with_keys)?
+        }
+        None => {
+            let r = store.export::<anyhow::Error, _>(
+                BufWriter::new(io::stdout().lock()),
+                format,
+                group,
+                with_keys,
+            );
+            match r {
+                Ok(s) => s,
+                Err(e) => return ignore_broken_pipe(Err(e)),
+            }
+        }
+    };
+    eprintln!(
+        "phoneprov: exported {} device(s){}",
+        summary.devices,
+        if with_keys {
+            " WITH their secret keys: keep the file secret, delete it after the import"
+        } else {
+            " (no keys; --with-keys adds them)"
+        }
+    );
+    Ok(0)
+}
+
+fn print_pending(devs: &[Device], json: bool) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(devs)?)?;
+    } else {
+        writeln!(
+            out,
+            "{:<12}  {:<16}  {:<14}  {:<24}  IP",
+            "MAC", "MODEL", "SERIAL", "REGISTERED"
+        )?;
+        for d in devs {
+            writeln!(
+                out,
+                "{:<12}  {:<16}  {:<14}  {:<24}  {}",
+                d.mac,
+                or_dash(d.model.as_deref()),
+                or_dash(d.serial.as_deref()),
+                time(Some(d.created_ms)),
+                or_dash(d.status.ip.as_deref()),
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn list(store: &Store, group: Option<&str>, json: bool) -> anyhow::Result<()> {

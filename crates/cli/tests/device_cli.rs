@@ -353,3 +353,116 @@ fn import_from_standard_input() {
     let store = Store::open_existing(&d).unwrap();
     assert_eq!(store.count_devices(None).unwrap(), 0, "nothing imported");
 }
+
+/// Issue 14 item 4: `device set` (checked, all or nothing), `export` with
+/// and without keys and its import into another data directory with the
+/// same keys, `pending`/`approve`/`reject`.
+#[test]
+fn set_export_import_with_keys_and_approval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    ok(device(&d, &["add", "000e08000001", "--var", "user=1001"]));
+    ok(device(&d, &["add", "000e08000002", "--group", "sales"]));
+
+    let out = ok(device(
+        &d,
+        &[
+            "set",
+            "00:0e:08:00:00:01",
+            "display_name=Front desk",
+            "user=",
+            "group=ops",
+        ],
+    ));
+    assert_eq!(out, "set 3 on 000e08000001\n");
+    for (pair, want) in [
+        ("bad name=x", "bad variable name"),
+        ("noequals", "write NAME=VALUE"),
+        ("key=abcdefgh", "cannot be set"),
+    ] {
+        fails_one_line(
+            device(&d, &["set", "000e08000001", "display_name=changed", pair]),
+            want,
+        );
+    }
+    fails_one_line(device(&d, &["set", "000e0800000g", "a=b"]), "MAC");
+    fails_one_line(
+        device(&d, &["set", "000e08000009", "a=b"]),
+        "no device 000e08000009",
+    );
+    let shown = json(&ok(device(&d, &["show", "000e08000001", "--json"])));
+    assert_eq!(
+        shown["vars"],
+        serde_json::json!({"display_name": "Front desk"})
+    );
+    assert_eq!(shown["group"], "ops");
+
+    // Without keys: no key column, and stderr says how to get them.
+    let o = device(&d, &["export"]);
+    let csv = ok(o.clone());
+    assert_eq!(
+        csv,
+        "mac,serial,model,group,display_name\n000e08000001,,,ops,Front desk\n000e08000002,,,sales,\n"
+    );
+    assert!(stderr(&o).contains("no keys"), "{}", stderr(&o));
+    // With keys, to a file: stderr warns, the file is 0600.
+    let file = tmp.path().join("export.csv");
+    let o = device(&d, &["export", "--with-keys", "-o", file.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("WITH their secret keys"),
+        "{}",
+        stderr(&o)
+    );
+    ok(o);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let d2 = tmp.path().join("other");
+    ok(device(&d2, &["import", file.to_str().unwrap()]));
+    for mac in ["000e08000001", "000e08000002"] {
+        let a = json(&ok(device(&d, &["show", mac, "--json"])));
+        let b = json(&ok(device(&d2, &["show", mac, "--json"])));
+        assert_eq!(a["key"], b["key"], "{mac} keeps its key");
+        assert_eq!(a["vars"], b["vars"]);
+    }
+    let j = json(&ok(device(
+        &d,
+        &["export", "--format", "json", "--group", "sales"],
+    )));
+    assert_eq!(j.as_array().unwrap().len(), 1);
+    assert!(j[0].get("key").is_none());
+    fails_one_line(device(&d, &["export", "--format", "xml"]), "csv or json");
+
+    // Approval: a device the server registered is pending.
+    ok(device(
+        &d,
+        &["set", "000e08000002", "phoneprov_status=pending"],
+    ));
+    let pending = ok(device(&d, &["pending"]));
+    assert!(
+        pending.lines().nth(1).unwrap().starts_with("000e08000002"),
+        "{pending}"
+    );
+    assert_eq!(pending.lines().count(), 2);
+    fails_one_line(
+        device(&d, &["approve", "000e08000001"]),
+        "not awaiting approval",
+    );
+    assert_eq!(
+        ok(device(&d, &["reject", "000e08000002"])),
+        "rejected 000e08000002\n"
+    );
+    assert_eq!(
+        json(&ok(device(&d, &["pending", "--json"]))),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        ok(device(&d, &["approve", "000e08000002"])),
+        "approved 000e08000002\n"
+    );
+    let shown = json(&ok(device(&d, &["show", "000e08000002", "--json"])));
+    assert!(shown["vars"].get("phoneprov_status").is_none());
+}

@@ -359,6 +359,35 @@ fn auto_registered_devices_stay_pending_with_404() {
     }
     let (code, _) = curl(&[&s.http_url("/000e08777777.cfg")]);
     assert_eq!(code, 404);
+    // Issue 14: a rejected device stays 404 (and stays in the inventory,
+    // so it is not registered again); an approved one is served.
+    let data = s.data().to_str().unwrap().to_string();
+    let decide = |verb: &str| {
+        let out = phoneprov(&["device", verb, "000e08777777", "--data", &data]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    decide("reject");
+    // Past the server's device cache (`device_ttl_ms`, 2 s by default).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (code, _) = curl(&[&s.http_url("/000e08777777.cfg")]);
+    assert_eq!(code, 404, "rejected");
+    decide("approve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (code, _) = curl(&[&s.http_url("/000e08777777.cfg")]);
+        if code == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "approved device still gets {code}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// A device key is base64url and 1 in 64 starts with `-`: the rendered

@@ -167,14 +167,16 @@ impl Policy {
 
 /// Device variables that mean something to the server.
 pub mod vars {
-    /// `pending` marks an auto-registered device awaiting approval (404
-    /// until an admin removes it or sets it to `approved`).
-    pub const STATUS: &str = "phoneprov_status";
+    /// `pending` marks an auto-registered device awaiting approval,
+    /// `rejected` one an operator refused (both 404; `phoneprov device
+    /// approve` removes it). See `phoneprov_store::Approval`.
+    pub const STATUS: &str = phoneprov_store::STATUS_VAR;
     /// A URL: the device has moved; answered with a redirect.
     pub const REDIRECT: &str = "redirect";
 }
 
-/// Whether a device is awaiting approval.
+/// Whether a device is awaiting approval or was rejected (its profile
+/// is refused either way).
 pub fn is_pending(vars: &BTreeMap<String, String>) -> bool {
-    vars.get(vars::STATUS).is_some_and(|v| v == "pending")
+    phoneprov_store::Approval::is_held(vars)
 }

@@ -109,6 +109,18 @@ pub enum StoreError {
     /// The CSV could not be read at all (I/O error).
     #[error("cannot read the CSV file: {0}; nothing imported")]
     ImportRead(std::io::Error),
+    /// The device is not in a state that allows the operation (approving
+    /// a device that awaits no approval).
+    #[error("{error}; {hint}")]
+    State {
+        /// What is wrong.
+        error: String,
+        /// What to do.
+        hint: String,
+    },
+    /// An export could not be written.
+    #[error("cannot write the export: {0}; check the output's disk space or the reading end of the pipe")]
+    Write(#[from] std::io::Error),
     /// Bad rows were found and `skip_bad` was off: nothing was changed.
     #[error("{bad} bad row(s), nothing imported; fix them, or pass --skip-bad to import only the good rows")]
     ImportRejected {

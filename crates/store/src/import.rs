@@ -77,6 +77,8 @@ enum Column {
     Serial,
     Model,
     Group,
+    /// A key the phone already holds (migration from another server).
+    Key,
     Var(String),
 }
 
@@ -113,6 +115,7 @@ fn parse_header(fields: &csv::ByteRecord) -> Result<Vec<Column>> {
             "serial" => Column::Serial,
             "model" => Column::Model,
             "group" => Column::Group,
+            "key" => Column::Key,
             _ => Column::Var(name.to_string()),
         });
     }
@@ -136,6 +139,7 @@ struct Row {
     model: Option<String>,
     group: Option<String>,
     vars: BTreeMap<String, String>,
+    key: Option<DeviceKey>,
 }
 
 fn parse_row(cols: &[Column], rec: &csv::ByteRecord) -> std::result::Result<Row, String> {
@@ -152,6 +156,7 @@ fn parse_row(cols: &[Column], rec: &csv::ByteRecord) -> std::result::Result<Row,
         model: None,
         group: None,
         vars: BTreeMap::new(),
+        key: None,
     };
     for (col, raw) in cols.iter().zip(rec.iter()) {
         let text = std::str::from_utf8(raw).map_err(|_| {
@@ -160,6 +165,7 @@ fn parse_row(cols: &[Column], rec: &csv::ByteRecord) -> std::result::Result<Row,
                 Column::Serial => "serial",
                 Column::Model => "model",
                 Column::Group => "group",
+                Column::Key => "key",
                 Column::Var(n) => n,
             };
             format!("column `{name}` is not valid UTF-8; save the file as UTF-8")
@@ -171,6 +177,9 @@ fn parse_row(cols: &[Column], rec: &csv::ByteRecord) -> std::result::Result<Row,
             Column::Serial => row.serial = value,
             Column::Model => row.model = value,
             Column::Group => row.group = value,
+            Column::Key => {
+                row.key = value.map(|k| DeviceKey::from_imported(&k)).transpose()?;
+            }
             Column::Var(name) => {
                 if let Some(v) = value {
                     row.vars.insert(name.clone(), v);
@@ -250,7 +259,8 @@ CREATE TEMP TABLE import_staging (
     model      TEXT,
     grp        TEXT,
     vars       TEXT    NOT NULL,
-    secret_key TEXT    NOT NULL
+    secret_key TEXT    NOT NULL,
+    key_given  INTEGER NOT NULL   -- 1: from the file's key column
 ) WITHOUT ROWID;
 ";
 
@@ -263,7 +273,8 @@ CREATE TEMP TABLE import_staging (
     model      TEXT,
     grp        TEXT,
     vars       TEXT   NOT NULL,
-    secret_key TEXT   NOT NULL
+    secret_key TEXT   NOT NULL,
+    key_given  BIGINT NOT NULL
 );
 "#;
 
@@ -277,9 +288,12 @@ fn staging(x: &Exec<'_, '_>) -> &'static str {
 
 impl Store {
     /// Imports devices from CSV (header row: `mac`, `serial`, `model`,
-    /// `group` in any order and letter case; every other column is a
+    /// `group`, `key` in any order and letter case; every other column is a
     /// device variable, an empty cell leaves it unset). A MAC already in
-    /// the inventory is updated and keeps its key. Bad rows (wrong field
+    /// the inventory is updated and keeps its key, unless the row has a
+    /// `key` (a key the phone already holds, checked by
+    /// [`DeviceKey::from_imported`]): that key is stored for new and
+    /// existing devices alike, and a bad one is a bad row. Bad rows (wrong field
     /// count, bad MAC, MAC repeated in the file, non-UTF-8) go to
     /// `obs.bad_row` with their line number; unless `opts.skip_bad`, any of
     /// them makes the import fail with [`StoreError::ImportRejected`] and
@@ -343,8 +357,8 @@ impl Store {
         // Touches the staging table only: no lock on the inventory.
         self.tx_deferred(|x| {
             let insert = format!(
-                "INSERT INTO {} (mac, line, serial, model, grp, vars, secret_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(mac) DO NOTHING",
+                "INSERT INTO {} (mac, line, serial, model, grp, vars, secret_key, key_given) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(mac) DO NOTHING",
                 staging(x)
             );
             let first_line = format!("SELECT line FROM {} WHERE mac = ?1", staging(x));
@@ -369,7 +383,8 @@ impl Store {
                 let mac = row.mac.to_string();
                 let vars =
                     serde_json::to_string(&row.vars).expect("a string map always serializes");
-                let key = DeviceKey::generate();
+                let given = i64::from(row.key.is_some());
+                let key = row.key.unwrap_or_else(DeviceKey::generate);
                 let n = x.exec(
                     &insert,
                     vals![
@@ -379,7 +394,8 @@ impl Store {
                         row.model,
                         row.group,
                         vars,
-                        key.expose_secret()
+                        key.expose_secret(),
+                        given
                     ],
                 )?;
                 if n == 0 {
@@ -420,6 +436,16 @@ impl Store {
                      FROM {table} WHERE true ORDER BY mac {UPSERT_TAIL}"
                 ),
                 vals![now_ms()],
+            )?;
+            // A key from the file replaces the stored one (the upsert
+            // keeps existing keys): the phone holds that key.
+            x.exec(
+                &format!(
+                    "UPDATE devices SET secret_key = (SELECT s.secret_key FROM {table} s \
+                     WHERE s.mac = devices.mac) \
+                     WHERE mac IN (SELECT mac FROM {table} WHERE key_given = 1)"
+                ),
+                &[],
             )?;
             Ok((updated, merged))
         })?;

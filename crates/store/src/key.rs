@@ -17,6 +17,11 @@ use rand::RngCore as _;
 /// profile rule's `--key` option, a shell argument and XML.
 pub const KEY_BYTES: usize = 24;
 
+/// Shortest key [`DeviceKey::from_imported`] accepts.
+pub const MIN_IMPORTED: usize = 8;
+/// Longest key [`DeviceKey::from_imported`] accepts.
+pub const MAX_IMPORTED: usize = 128;
+
 /// A device's secret key: 32 characters of base64url (`A-Z a-z 0-9 - _`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceKey(String);
@@ -28,6 +33,30 @@ impl DeviceKey {
         let mut raw = [0u8; KEY_BYTES];
         rand::thread_rng().fill_bytes(&mut raw);
         DeviceKey(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// A key a phone already holds, carried over by `device import`'s
+    /// `key` column (migrating a fleet from another server): 8 to 128
+    /// characters of `A-Z a-z 0-9 - _ . + / =` (base64 and hex keys fit),
+    /// which are safe as an `openssl enc -k` passphrase, in a rule's
+    /// `--key` option and in XML. The error says what is wrong without
+    /// repeating the key.
+    pub fn from_imported(s: &str) -> Result<Self, String> {
+        let n = s.chars().count();
+        if !(MIN_IMPORTED..=MAX_IMPORTED).contains(&n) {
+            return Err(format!(
+                "key is {n} characters long; an imported key has {MIN_IMPORTED} to {MAX_IMPORTED}"
+            ));
+        }
+        if let Some(pos) = s.chars().position(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '='))
+        }) {
+            return Err(format!(
+                "key has a character outside A-Z a-z 0-9 - _ . + / = at position {}",
+                pos + 1
+            ));
+        }
+        Ok(DeviceKey(s.to_string()))
     }
 
     /// Wraps a key read back from storage.
@@ -62,6 +91,20 @@ mod tests {
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn imported_keys_are_checked_without_echoing_them() {
+        let k = DeviceKey::from_imported("0123456789abcdef+/==").unwrap();
+        assert_eq!(k.expose_secret(), "0123456789abcdef+/==");
+        let short = DeviceKey::from_imported("s3cr").unwrap_err();
+        assert!(short.contains("4 characters"), "{short}");
+        let bad = DeviceKey::from_imported("secret key with spaces").unwrap_err();
+        assert!(
+            bad.contains("position 7") && !bad.contains("secret"),
+            "{bad}"
+        );
+        assert!(DeviceKey::from_imported(&"x".repeat(129)).is_err());
     }
 
     #[test]

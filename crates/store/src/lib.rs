@@ -91,6 +91,8 @@ mod activation;
 mod copy;
 mod db;
 mod error;
+mod export;
+mod fleet;
 mod import;
 mod key;
 mod model;
@@ -112,6 +114,11 @@ pub use activation::{
 pub use copy::{copied_tables, copy_database, table_counts, CopyCounts, CopyError, BATCH};
 pub use db::{Database, CONNECT_TIMEOUT};
 pub use error::{BadRow, DbError, Result, StoreError};
+pub use export::{ExportFormat, ExportSummary};
+pub use fleet::{
+    check_var_name, check_var_value, Approval, Change, MAX_VAR_NAME, MAX_VAR_VALUE, RESERVED_NAMES,
+    STATUS_VAR,
+};
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
 pub use key::{DeviceKey, KEY_BYTES};
 pub use model::{

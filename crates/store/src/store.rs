@@ -265,13 +265,7 @@ impl Store {
 
     /// One device, or `None`.
     pub fn device(&self, mac: Mac) -> Result<Option<Device>> {
-        let row = self.run(|x| {
-            x.row(
-                &format!("SELECT {DEVICE_COLS} FROM devices WHERE mac = ?1"),
-                vals![mac.to_string()],
-            )
-        })?;
-        row.map(|r| RawDevice::from_row(&r)?.decode()).transpose()
+        self.run(|x| device_on(x, mac))
     }
 
     /// The MAC of the inventory device with this serial number (the first
@@ -517,6 +511,15 @@ pub(crate) fn write_device(
             now
         ],
     )
+}
+
+/// One device, read on the caller's connection or transaction.
+pub(crate) fn device_on(x: &mut Exec<'_, '_>, mac: Mac) -> Result<Option<Device>> {
+    let row = x.row(
+        &format!("SELECT {DEVICE_COLS} FROM devices WHERE mac = ?1"),
+        vals![mac.to_string()],
+    )?;
+    row.map(|r| RawDevice::from_row(&r)?.decode()).transpose()
 }
 
 const DEVICE_INSERT: &str = "INSERT INTO devices \
