@@ -294,7 +294,13 @@ fn requeue_device_on(x: &mut Exec<'_, '_>, mac: &str) -> Result<u64> {
 }
 
 fn dm_upsert_on(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate]) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
     let now = now_ms();
+    if x.dialect() == Dialect::Postgres {
+        return dm_upsert_set(x, mac, updates, now);
+    }
     for u in updates {
         x.exec(
             "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
@@ -313,6 +319,39 @@ fn dm_upsert_on(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate]) -> Result
             ],
         )?;
     }
+    Ok(())
+}
+
+/// PostgreSQL: all of an Inform's (or a response's) parameters in one
+/// statement. Facts about one path are folded first, as applying them in
+/// order would leave the row (an upsert may not touch a row twice).
+fn dm_upsert_set(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate], now: i64) -> Result<()> {
+    let mut folded: std::collections::BTreeMap<&str, (Option<&str>, Option<&str>, Option<bool>)> =
+        std::collections::BTreeMap::new();
+    for u in updates {
+        let e = folded.entry(u.path.as_str()).or_default();
+        e.0 = u.value.as_deref().or(e.0);
+        e.1 = u.kind.as_deref().or(e.1);
+        e.2 = u.writable.or(e.2);
+    }
+    let (mut paths, mut values, mut kinds, mut writables) = (vec![], vec![], vec![], vec![]);
+    for (path, (value, kind, writable)) in folded {
+        paths.push(Some(path.to_string()));
+        values.push(value.map(str::to_string));
+        kinds.push(kind.map(str::to_string));
+        writables.push(writable.map(i64::from));
+    }
+    x.exec(
+        "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
+         SELECT ?1, path, value, type, writable, ?6 \
+         FROM unnest(?2::text[], ?3::text[], ?4::text[], ?5::bigint[]) AS u(path, value, type, writable) \
+         ON CONFLICT(mac, path) DO UPDATE SET \
+         value = coalesce(excluded.value, acs_datamodel.value), \
+         type = coalesce(excluded.type, acs_datamodel.type), \
+         writable = coalesce(excluded.writable, acs_datamodel.writable), \
+         updated_ms = excluded.updated_ms",
+        vals![mac, paths, values, kinds, writables, now],
+    )?;
     Ok(())
 }
 
@@ -682,6 +721,59 @@ mod tests {
                     .0
                     .as_deref(),
                 Some("sw-0011223344bb")
+            );
+        }
+    }
+
+    on_both! {
+        /// Cached parameter facts: a later fact about a path wins, a
+        /// missing one keeps what is known, within one write and across
+        /// writes (PostgreSQL folds a write's facts into one statement).
+        fn data_model_facts_fold_in_order(db: &TestDb) {
+            let mut s = db.store();
+            let mac = "0011223344dd";
+            let fact = |path: &str, value: Option<&str>, kind: Option<&str>, writable| DmUpdate {
+                path: path.into(),
+                value: value.map(Into::into),
+                kind: kind.map(Into::into),
+                writable,
+            };
+            let inform = |updates| {
+                SessionWrite::Inform(InformWrite {
+                    mac: mac.into(),
+                    clear: false,
+                    updates,
+                    presets: Vec::new(),
+                    timeline: None,
+                    claim: 0,
+                })
+            };
+            let a = "Device.ManagementServer.PeriodicInformInterval";
+            let b = "Device.DeviceInfo.SoftwareVersion";
+            s.session_writes(&[inform(vec![
+                fact(a, Some("60"), Some("xsd:unsignedInt"), None),
+                fact(b, Some("12.0"), None, Some(false)),
+                fact(a, Some("300"), None, Some(true)),
+            ])])
+            .pop()
+            .unwrap()
+            .unwrap();
+            s.session_writes(&[inform(vec![fact(b, None, Some("xsd:string"), None)])])
+                .pop()
+                .unwrap()
+                .unwrap();
+            let dm: Vec<_> = s
+                .data_model(mac)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.path, e.value, e.kind, e.writable))
+                .collect();
+            assert_eq!(
+                dm,
+                [
+                    (b.to_string(), Some("12.0".into()), Some("xsd:string".into()), Some(false)),
+                    (a.to_string(), Some("300".into()), Some("xsd:unsignedInt".into()), Some(true)),
+                ]
             );
         }
     }

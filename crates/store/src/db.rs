@@ -176,7 +176,7 @@ pub(crate) enum Val<'a> {
     /// A PostgreSQL `text[]` (set-based writes; SQLite has no arrays).
     TextArray(Vec<Option<String>>),
     /// A PostgreSQL `bigint[]`.
-    IntArray(Vec<i64>),
+    IntArray(Vec<Option<i64>>),
 }
 
 impl From<i64> for Val<'_> {
@@ -214,8 +214,8 @@ impl From<Vec<Option<String>>> for Val<'_> {
         Val::TextArray(v)
     }
 }
-impl From<Vec<i64>> for Val<'_> {
-    fn from(v: Vec<i64>) -> Self {
+impl From<Vec<Option<i64>>> for Val<'_> {
+    fn from(v: Vec<Option<i64>>) -> Self {
         Val::IntArray(v)
     }
 }

@@ -691,7 +691,7 @@ fn write_batch_sets(
         let mut at = Vec::with_capacity(events.len());
         for ev in events {
             text[0].push(Some(ev.mac.to_string()));
-            at.push(ev.at_ms);
+            at.push(Some(ev.at_ms));
             text[1].push(Some(ev.kind.as_str().to_string()));
             text[2].push(ev.outcome.map(|o| o.as_str().to_string()));
             text[3].push(ev.source_ip.map(|ip| ip.to_string()));
