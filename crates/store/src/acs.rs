@@ -326,8 +326,9 @@ fn dm_upsert_on(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate]) -> Result
 /// statement. Facts about one path are folded first, as applying them in
 /// order would leave the row (an upsert may not touch a row twice).
 fn dm_upsert_set(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate], now: i64) -> Result<()> {
-    let mut folded: std::collections::BTreeMap<&str, (Option<&str>, Option<&str>, Option<bool>)> =
-        std::collections::BTreeMap::new();
+    /// Value, type, writable.
+    type Facts<'a> = (Option<&'a str>, Option<&'a str>, Option<bool>);
+    let mut folded: std::collections::BTreeMap<&str, Facts<'_>> = std::collections::BTreeMap::new();
     for u in updates {
         let e = folded.entry(u.path.as_str()).or_default();
         e.0 = u.value.as_deref().or(e.0);
