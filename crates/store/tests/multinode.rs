@@ -4,7 +4,8 @@
 //! taken over by the device's next Inform on another connection, an
 //! activation code is redeemed once under concurrent redemption, and on
 //! PostgreSQL a lost server is [`StoreError::Unavailable`] until it is
-//! back, then the same `Store` works again.
+//! back, then the same `Store` works again; `sslmode=require` is TLS with
+//! a verified certificate.
 
 #[macro_use]
 mod support;
@@ -182,4 +183,54 @@ fn a_lost_postgres_is_unavailable_until_it_is_back() {
     let e = Store::connect(&nowhere).unwrap_err();
     assert!(matches!(e, StoreError::Connect { .. }), "{e:?}");
     assert!(e.to_string().contains("no_such_database"), "{e}");
+}
+
+/// `sslmode=require`: the connection is TLS (rustls) and the server's
+/// certificate is verified against `PGSSLROOTCERT`; the store works over
+/// it. The same URL against a server without TLS is refused.
+#[test]
+fn sslmode_require_connects_over_verified_tls() {
+    let cluster = phoneprov_testpeers::PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let out = std::process::Command::new(phoneprov_testpeers::peer("openssl"))
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plain = format!("{}?sslmode=require", cluster.fresh_db());
+    let e = Store::connect(&Database::parse(&plain).unwrap()).unwrap_err();
+    assert!(
+        e.to_string().contains("TLS") || e.to_string().contains("tls"),
+        "{e}"
+    );
+
+    cluster.enable_tls(&cert, &key);
+    // Only this test of the binary asks for TLS, so the variable read at
+    // connection time is this test's alone.
+    std::env::set_var("PGSSLROOTCERT", &cert);
+    let db = Database::parse(&format!("{}?sslmode=require", cluster.fresh_db())).unwrap();
+    let mut store = Store::connect(&db).unwrap();
+    let mac = Mac::parse("000e08abcdef").unwrap();
+    store.add_device(&NewDevice::new(mac)).unwrap();
+    assert_eq!(store.device(mac).unwrap().unwrap().mac, mac);
 }

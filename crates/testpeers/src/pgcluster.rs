@@ -189,6 +189,34 @@ impl PgCluster {
         run(c, "pg_ctl start");
     }
 
+    /// Turns TLS on with this certificate and key (PEM files), restarting
+    /// the server: clients may then ask for `sslmode=require`.
+    pub fn enable_tls(&self, cert: &Path, key: &Path) {
+        let data = self.dir.join("data");
+        for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+            std::fs::copy(from, data.join(to)).expect("copy TLS file into the cluster");
+            let mut chmod = Command::new("chmod");
+            chmod.arg("600").arg(data.join(to));
+            run(chmod, "chmod of a TLS file");
+            if is_root() {
+                let mut chown = Command::new("chown");
+                chown.arg("postgres:postgres").arg(data.join(to));
+                run(chown, "chown of a TLS file");
+            }
+        }
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("postgresql.conf");
+        std::io::Write::write_all(
+            &mut conf,
+            b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+        )
+        .expect("append to postgresql.conf");
+        self.stop();
+        self.restart();
+    }
+
     /// Stops the server now (fast shutdown: connections are cut).
     pub fn stop(&self) {
         let mut c = as_pg(&self.bin.join("pg_ctl"));
