@@ -119,6 +119,7 @@ fn run_sip(args: &ResyncArgs, mac: Mac, contact: &str) -> anyhow::Result<i32> {
                 .with_context(|| format!("cannot read --sip-ca {}", path.display()))?;
             Some(phoneprov_pki::client_config(&phoneprov_pki::ClientTls {
                 trust_pem: Some(pem),
+                extra_trust_pem: None,
                 client_cert_pem: None,
                 client_key_pem: None,
                 validate_name: true,

@@ -2,6 +2,7 @@
 //! queue of pending work. The three operations live in their own files
 //! (`resync.rs`, `upgrade.rs`, `report.rs`) as further `impl Phone` blocks.
 
+use crate::custom_ca::{CaOp, CustomCa};
 use crate::fetch::{classify, InFlight, Retry, Verdict};
 use crate::report::ReportOp;
 use crate::resync::ResyncOp;
@@ -28,6 +29,8 @@ pub(crate) enum Op {
     /// An accepted image whose reboot waits for the call to end.
     Install(PendingInstall),
     Report(ReportOp),
+    /// The `Custom_CA_Rule` fetch.
+    CustomCa(CaOp),
 }
 
 /// A resync waiting to run: from the configured rules, or one shot.
@@ -67,6 +70,8 @@ pub struct Phone {
     pub(crate) network_up: bool,
     pub(crate) in_call: bool,
     pub(crate) op: Option<Op>,
+    /// `Custom_CA_Rule`'s state ([`crate::custom_ca`]).
+    pub(crate) custom_ca: CustomCa,
     /// Periodic, retry or boot resync timer.
     pub(crate) resync_at: Option<Time>,
     /// `Resync_At__HHmm_` timer and the value it was computed from.
@@ -117,6 +122,7 @@ impl Phone {
             network_up: false,
             in_call: false,
             op: None,
+            custom_ca: Default::default(),
             resync_at: None,
             daily_at: None,
             daily_spec: String::new(),
@@ -243,6 +249,10 @@ impl Phone {
                 }
             }
             Input::SetDefaultServer { server } => self.default_server = server,
+            Input::InstallCustomCa { pem, source } => {
+                let r = self.install_custom_ca(pem, source);
+                self.custom_ca_done(r);
+            }
             Input::ReportNow { rule } => {
                 if !self.powered {
                     return self.refuse("the phone is not powered on");
@@ -333,6 +343,7 @@ impl Phone {
         if !self.provisioning_enabled() {
             return;
         }
+        self.custom_ca_boot();
         let boot_resync = self.params.get_bool("Resync_On_Reset", true)
             || (after_upgrade && self.params.get_bool("Resync_After_Upgrade_Attempt", true));
         if boot_resync {
@@ -401,6 +412,7 @@ impl Phone {
         }
         self.check_triggers();
         self.arm_daily();
+        self.custom_ca_check_rule();
         if matches!(self.op, Some(Op::Install(_))) && !self.in_call {
             if let Some(Op::Install(p)) = self.op.take() {
                 self.install(p);
@@ -410,7 +422,10 @@ impl Phone {
             if self.op.is_some() || !self.network_up {
                 return;
             }
-            if self.pending_resync.is_some() && (!self.in_call || self.forced) {
+            if self.custom_ca.pending {
+                // Before a waiting resync: its HTTPS may need the new CA.
+                self.start_custom_ca();
+            } else if self.pending_resync.is_some() && (!self.in_call || self.forced) {
                 let src = self.pending_resync.take().expect("checked");
                 self.forced = false;
                 self.forced_at = None;
@@ -555,6 +570,7 @@ impl Phone {
             Op::Resync(r) => self.resync_fetch_done(r, id, verdict, server_ip),
             Op::Upgrade(u) => self.upgrade_fetch_done(u, id, verdict, server_ip),
             Op::Report(r) => self.report_fetch_done(r, id, verdict, server_ip),
+            Op::CustomCa(c) => self.custom_ca_fetch_done(c, id, verdict, server_ip),
             other @ Op::Install(_) => {
                 self.stats.stale_results += 1;
                 self.op = Some(other);

@@ -96,6 +96,9 @@
 //! * Timing: [`schedule`]. `Resync_Random_Delay` spreads the boot resync
 //!   and every periodic interval. The upgrade rule is evaluated after every
 //!   resync (any class), on its retry timer and on `UpgradeNow`.
+//! * `Custom_CA_Rule`: [`custom_ca`] (an additional trust anchor the
+//!   driver adds to HTTPS and TR-069, status like the seeds' "Custom CA
+//!   Info").
 //! * `Restricted_Access_Domains`, `User-Agent` and
 //!   `Profile_Authentication_Type`: [`security`]. Reports never hold a
 //!   secret parameter ([`report`]).
@@ -118,6 +121,7 @@
 pub mod activation;
 pub mod auth;
 mod context;
+pub mod custom_ca;
 mod device;
 mod engine;
 pub mod execute;

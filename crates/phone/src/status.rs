@@ -69,7 +69,7 @@ impl Stats {
 
 impl Phone {
     /// `off`, `resyncing`, `upgrading`, `install-pending` (image ready, call
-    /// up), `reporting`, `in-call`, `idle`.
+    /// up), `reporting`, `fetching-custom-ca`, `in-call`, `idle`.
     pub fn state_name(&self) -> &'static str {
         match (&self.op, self.powered, self.in_call) {
             (_, false, _) => "off",
@@ -77,6 +77,7 @@ impl Phone {
             (Some(Op::Upgrade(_)), ..) => "upgrading",
             (Some(Op::Install(_)), ..) => "install-pending",
             (Some(Op::Report(_)), ..) => "reporting",
+            (Some(Op::CustomCa(_)), ..) => "fetching-custom-ca",
             (None, true, true) => "in-call",
             (None, true, false) => "idle",
         }
@@ -112,6 +113,7 @@ impl Phone {
                 "at": s.last_upgrade_at.map(|t| t.0),
                 "error": s.last_upgrade_error,
             },
+            "custom_ca": self.custom_ca_status(),
             "counters": s,
         })
     }

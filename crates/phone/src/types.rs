@@ -114,6 +114,8 @@ pub enum Purpose {
     Firmware,
     /// A report upload (`Report_Rule`).
     Report,
+    /// The custom CA file (`Custom_CA_Rule`, [`crate::custom_ca`]).
+    CustomCa,
 }
 
 /// A transfer the driver must perform, then answer with
@@ -219,6 +221,10 @@ pub enum Input {
     },
     /// `/admin/upgrade?URL`: upgrade now from this rule text.
     UpgradeNow { url: String },
+    /// A custom CA file that arrived another way (TR-069 Download, file
+    /// type `3 … CA`): installed as `Custom_CA_Rule`'s would be; the
+    /// outcome is [`Action::CustomCaFinished`].
+    InstallCustomCa { pem: Vec<u8>, source: String },
     /// Upload a report now per `Report_Rule` (or `rule` when given).
     ReportNow { rule: Option<String> },
     /// Manual provisioning (web UI or keypad, R-FLOW-1 C): set parameters
@@ -308,6 +314,10 @@ pub enum Action {
     Reboot { new_swver: String },
     /// A report upload ended.
     ReportFinished { ok: bool, error: Option<String> },
+    /// The custom CA changed or an attempt failed ([`crate::custom_ca`]):
+    /// `ok` with the new trust anchors in place (or removed), else why the
+    /// previous ones stay.
+    CustomCaFinished { ok: bool, error: Option<String> },
     /// A request input was not acted on (provisioning disabled, bad rule…).
     RequestRefused { reason: String },
     /// The resync engine powered on (boot, reboot, or released by the

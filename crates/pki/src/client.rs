@@ -2,6 +2,12 @@
 //! custom trust anchors, the phone's client certificate, `TLS_Name_Validate`
 //! (R-SEC-3) and `TLS_Cipher_List` (R-SEC-2).
 //!
+//! A phone's custom CA (`Custom_CA_Rule`) is an *additional* trust anchor
+//! ([`ClientTls::extra_trust_pem`]): it is added to the provisioning CA or
+//! to the built-in roots, never replaces them. [`check_trust_anchors`]
+//! reads such a file the way the configuration will (every PEM
+//! certificate must parse and be usable as an anchor).
+//!
 //! Name validation is done by [`PhoneServerVerifier`], which wraps rustls'
 //! `WebPkiServerVerifier`: the chain is always verified against the trust
 //! anchors (signature, validity, EKU), and only a wrong *name* is treated
@@ -38,6 +44,9 @@ pub struct ClientTls {
     pub client_cert_pem: Option<Vec<u8>>,
     /// The phone's private key, PEM. Never logged.
     pub client_key_pem: Option<Vec<u8>>,
+    /// Further trust anchors (PEM), added to `trust_pem` or to the built-in
+    /// roots: the phone's custom CA (`Custom_CA_Rule`).
+    pub extra_trust_pem: Option<Vec<u8>>,
     /// `TLS_Name_Validate` (default Yes).
     pub validate_name: bool,
     /// `TLS_Cipher_List`, OpenSSL syntax; `None` or blank means the default.
@@ -49,6 +58,7 @@ impl std::fmt::Debug for ClientTls {
         let len = |v: &Option<Vec<u8>>| v.as_ref().map(Vec::len);
         f.debug_struct("ClientTls")
             .field("trust_pem_len", &len(&self.trust_pem))
+            .field("extra_trust_pem_len", &len(&self.extra_trust_pem))
             .field("client_cert_pem_len", &len(&self.client_cert_pem))
             .field(
                 "client_key_pem",
@@ -64,12 +74,43 @@ impl Default for ClientTls {
     fn default() -> Self {
         ClientTls {
             trust_pem: None,
+            extra_trust_pem: None,
             client_cert_pem: None,
             client_key_pem: None,
             validate_name: true,
             cipher_list: None,
         }
     }
+}
+
+/// What [`check_trust_anchors`] found in a custom CA file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustAnchors {
+    /// The first certificate's subject CN (its whole subject when it has
+    /// no CN): what a phone's status shows as "Installed: CN".
+    pub common_name: String,
+    /// How many certificates the file holds.
+    pub count: usize,
+}
+
+/// Reads a custom CA file: at least one PEM certificate, each a valid
+/// X.509 certificate rustls takes as a trust anchor.
+pub fn check_trust_anchors(pem: &[u8]) -> Result<TrustAnchors, PkiError> {
+    let certs = cert_chain(pem)?;
+    let mut roots = RootCertStore::empty();
+    for c in &certs {
+        roots.add(c.clone())?;
+    }
+    let (_, first) =
+        X509Certificate::from_der(&certs[0]).map_err(|e| PkiError::X509(e.to_string()))?;
+    let cn = first
+        .subject()
+        .iter_common_name()
+        .find_map(|cn| cn.as_str().ok().map(str::to_string));
+    Ok(TrustAnchors {
+        common_name: cn.unwrap_or_else(|| first.subject().to_string()),
+        count: certs.len(),
+    })
 }
 
 /// Builds the phone's client configuration (ALPN `http/1.1`).
@@ -80,6 +121,7 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<rustls::ClientConfig>, PkiE
     };
     let verifier = PhoneServerVerifier::with_provider(
         opts.trust_pem.as_deref(),
+        opts.extra_trust_pem.as_deref(),
         opts.validate_name,
         provider.clone(),
     )?;
@@ -111,20 +153,26 @@ impl PhoneServerVerifier {
     /// A verifier trusting `trust_pem` (or the built-in web roots when
     /// `None`), using the ring provider.
     pub fn new(trust_pem: Option<&[u8]>, validate_name: bool) -> Result<Arc<Self>, PkiError> {
-        Self::with_provider(trust_pem, validate_name, provider())
+        Self::with_provider(trust_pem, None, validate_name, provider())
     }
 
     fn with_provider(
         trust_pem: Option<&[u8]>,
+        extra_trust_pem: Option<&[u8]>,
         validate_name: bool,
         provider: Arc<CryptoProvider>,
     ) -> Result<Arc<Self>, PkiError> {
-        let roots = match trust_pem {
+        let mut roots = match trust_pem {
             Some(pem) => root_store(pem)?,
             None => RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             },
         };
+        if let Some(extra) = extra_trust_pem {
+            for cert in cert_chain(extra)? {
+                roots.add(cert)?;
+            }
+        }
         let inner =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
         Ok(Arc::new(PhoneServerVerifier {
@@ -311,6 +359,45 @@ mod tests {
             summary.subject_alt_names,
             ["DNS:pv.telco.net", "IP:127.0.0.1"]
         );
+    }
+
+    /// `Custom_CA_Rule`: the custom CA is added to the provisioning CA
+    /// (or the built-in roots); servers of either verify.
+    #[test]
+    fn custom_ca_is_an_additional_anchor() {
+        let prov = Ca::generate("Prov CA").unwrap();
+        let custom = Ca::generate("Custom CA").unwrap();
+        let by_custom = custom.issue_server(&["pv.example".into()]).unwrap();
+        let by_prov = prov.issue_server(&["pv.example".into()]).unwrap();
+        let p = Some(prov.cert_pem().as_bytes());
+        let c = Some(custom.cert_pem().as_bytes());
+        let only_prov = PhoneServerVerifier::with_provider(p, None, true, provider()).unwrap();
+        assert!(verify(&only_prov, &by_custom.cert_pem, "pv.example").is_err());
+        let both = PhoneServerVerifier::with_provider(p, c, true, provider()).unwrap();
+        assert!(verify(&both, &by_custom.cert_pem, "pv.example").is_ok());
+        assert!(verify(&both, &by_prov.cert_pem, "pv.example").is_ok());
+        assert!(is_name_error(&verify(
+            &both,
+            &by_custom.cert_pem,
+            "other.example"
+        )));
+        let web = PhoneServerVerifier::with_provider(None, c, true, provider()).unwrap();
+        assert!(verify(&web, &by_custom.cert_pem, "pv.example").is_ok());
+        let bad = PhoneServerVerifier::with_provider(p, Some(b"not pem"), true, provider());
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn check_trust_anchors_reads_the_cn_and_refuses_non_certificates() {
+        let a = Ca::generate("Custom CA").unwrap();
+        let b = Ca::generate("Second CA").unwrap();
+        let two = format!("{}{}", a.cert_pem(), b.cert_pem());
+        let t = check_trust_anchors(two.as_bytes()).unwrap();
+        assert_eq!(t.common_name, "Custom CA");
+        assert_eq!(t.count, 2);
+        assert!(check_trust_anchors(b"<html>this is not a certificate</html>").is_err());
+        let junk = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(check_trust_anchors(junk).is_err());
     }
 
     #[test]

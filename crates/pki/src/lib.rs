@@ -59,7 +59,9 @@ pub use ca::{
     DEFAULT_SERVER_NAMES, SERVER_CERT_FILE, SERVER_KEY_FILE,
 };
 pub use cipher::{map_cipher_list, CipherOutcome, CipherSelection};
-pub use client::{client_config, ClientTls, PhoneServerVerifier};
+pub use client::{
+    check_trust_anchors, client_config, ClientTls, PhoneServerVerifier, TrustAnchors,
+};
 pub use error::PkiError;
 pub use files::check_private_file;
 pub use identity::{identity_from_peer_certs, phone_identity_from_der, PhoneIdentity};

@@ -44,6 +44,7 @@ fn server(p: &Pki, auth: ClientAuth) -> std::sync::Arc<phoneprov_pki::rustls::Se
 fn client(p: &Pki, cert: Option<&IssuedCert>) -> ClientTls {
     ClientTls {
         trust_pem: Some(p.ca.cert_pem().as_bytes().to_vec()),
+        extra_trust_pem: None,
         client_cert_pem: cert.map(|c| c.cert_pem.clone().into_bytes()),
         client_key_pem: cert.map(|c| c.key_pem.clone().into_bytes()),
         ..ClientTls::default()

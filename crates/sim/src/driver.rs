@@ -54,6 +54,9 @@ pub enum Control {
 pub struct PhoneParams {
     pub values: Vec<(String, String)>,
     pub swver: String,
+    /// The installed custom CA (`Custom_CA_Rule` or a TR-069 Download):
+    /// an additional trust anchor for the TR-069 sessions too.
+    pub custom_ca: Option<Vec<u8>>,
 }
 
 /// What one phone ended with.
@@ -185,6 +188,7 @@ impl PhoneTask {
                             | Action::Reboot { .. }
                             | Action::RequestRefused { .. }
                             | Action::ReportFinished { .. }
+                            | Action::CustomCaFinished { .. }
                     ) {
                         let _ = tx.send(action.clone());
                     }
@@ -255,6 +259,10 @@ impl PhoneTask {
                             tracing::info!("{mac}: profile value of {name} refused: {reason}");
                         }
                     }
+                    Action::CustomCaFinished { ok, error } => match error {
+                        Some(e) => tracing::info!("{mac}: {e}"),
+                        None => tracing::debug!("{mac}: custom CA updated (ok {ok})"),
+                    },
                     Action::ReportFinished { .. }
                     | Action::ParamsApplied { .. }
                     | Action::Inform { .. } => {}
@@ -346,6 +354,7 @@ impl PhoneTask {
                         let _ = reply.send(PhoneParams {
                             values: param_values(dev.engine()),
                             swver: dev.engine().identity().swver.clone(),
+                            custom_ca: dev.engine().custom_ca_pem().map(<[u8]>::to_vec),
                         });
                     }
                     Some(Control::GdsCode(code, reply)) => {
@@ -381,12 +390,14 @@ impl PhoneTask {
         let slots = self.slots.clone();
         let stats = self.stats.clone();
         let mac = mac.to_string();
-        // The parameters as of now decide TLS and proxy for this transfer.
+        // The parameters and custom CA as of now decide TLS and proxy for
+        // this transfer.
         let params = phone.params().clone();
+        let custom_ca = phone.custom_ca_pem().map(<[u8]>::to_vec);
         Box::pin(async move {
             let _permit = slots.acquire_owned().await.expect("semaphore never closed");
             let t = Instant::now();
-            let ex = net.execute(&mac, &params, &req).await;
+            let ex = net.execute(&mac, &params, custom_ca.as_deref(), &req).await;
             stats.record_fetch(t.elapsed().as_millis() as u64);
             (req, ex)
         })

@@ -14,6 +14,11 @@
 //! Host-name validation (R-SEC-3 decision): always on for HTTPS
 //! provisioning, upgrade and reports; no parameter turns it off here
 //! (`TLS_Name_Validate_n_` is about SIP over TLS on line n).
+//!
+//! Trust: the fleet's `--ca` (or the built-in roots) plus the phone's
+//! installed custom CA (`Custom_CA_Rule`, `Phone::custom_ca_pem`) as an
+//! additional anchor. The activation service is reached with the fleet's
+//! trust only.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,6 +35,10 @@ use phoneprov_transport::{
 
 use crate::config::{ClientCerts, SimConfig};
 
+/// `(TLS_Cipher_List, custom CA PEM)`: what a shared TLS configuration
+/// depends on.
+type TlsKey = (String, Option<Vec<u8>>);
+
 /// Network context shared by every phone of a fleet.
 pub struct Net {
     pub(crate) resolver: Resolver,
@@ -38,8 +47,8 @@ pub struct Net {
     connect_timeout: Duration,
     request_timeout: Duration,
     /// Shared configurations for phones without a client certificate, one
-    /// per distinct `TLS_Cipher_List`.
-    shared_tls: Mutex<HashMap<String, Arc<ClientConfig>>>,
+    /// per distinct (`TLS_Cipher_List`, custom CA).
+    shared_tls: Mutex<HashMap<TlsKey, Arc<ClientConfig>>>,
     /// Each phone's own TLS sessions (`--tls-resumption`).
     tls_sessions: TlsSessions,
     pub(crate) syslog: SyslogSender,
@@ -103,10 +112,16 @@ impl Net {
     /// The TLS configuration for this phone now. Without a client
     /// certificate it is shared (one per distinct setting); with one it is
     /// built for this transfer and dropped after it.
-    fn tls(&self, mac: &str, params: &ParamStore) -> Result<Arc<ClientConfig>, SetupError> {
+    fn tls(
+        &self,
+        mac: &str,
+        params: &ParamStore,
+        custom_ca: Option<&[u8]>,
+    ) -> Result<Arc<ClientConfig>, SetupError> {
         let cipher_list = params.get_or_empty("TLS_Cipher_List").trim().to_string();
         let mut opts = ClientTls {
             trust_pem: self.trust_pem.clone(),
+            extra_trust_pem: custom_ca.map(<[u8]>::to_vec),
             client_cert_pem: None,
             client_key_pem: None,
             // R-SEC-3: always on for provisioning, upgrade and reports.
@@ -120,7 +135,7 @@ impl Net {
             opts.client_key_pem = Some(read(&dir.join(format!("{mac}.key")))?);
             return client_config(&opts).map_err(|e| SetupError::Tls(e.to_string()));
         }
-        let key = cipher_list;
+        let key = (cipher_list, custom_ca.map(<[u8]>::to_vec));
         let mut cache = self.shared_tls.lock().expect("tls cache lock");
         if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
@@ -134,13 +149,18 @@ impl Net {
         &self,
         mac: &str,
         params: &ParamStore,
+        custom_ca: Option<&[u8]>,
     ) -> Result<HttpClient, SetupError> {
         // The phone's TLS settings: a change builds a new configuration
         // (and drops the phone's kept sessions).
-        let settings = params.get_or_empty("TLS_Cipher_List").trim().to_string();
+        let settings = format!(
+            "{}|{}",
+            params.get_or_empty("TLS_Cipher_List").trim(),
+            ca_tag(custom_ca)
+        );
         let tls = self
             .tls_sessions
-            .config_for(mac, &settings, || self.tls(mac, params))?;
+            .config_for(mac, &settings, || self.tls(mac, params, custom_ca))?;
         let mut cfg = HttpClientConfig::new(tls);
         cfg.proxy = proxy(params);
         cfg.connect_timeout = self.connect_timeout;
@@ -149,8 +169,15 @@ impl Net {
         Ok(HttpClient::new(cfg))
     }
 
-    /// Performs `req` for phone `mac` with its current parameters.
-    pub async fn execute(&self, mac: &str, params: &ParamStore, req: &FetchRequest) -> Executed {
+    /// Performs `req` for phone `mac` with its current parameters and
+    /// installed custom CA.
+    pub async fn execute(
+        &self,
+        mac: &str,
+        params: &ParamStore,
+        custom_ca: Option<&[u8]>,
+        req: &FetchRequest,
+    ) -> Executed {
         let server_ip = req
             .url
             .host
@@ -176,7 +203,7 @@ impl Net {
                     Err(_) => FetchResult::Timeout,
                 }
             }
-            Scheme::Http | Scheme::Https => match self.http_client(mac, params) {
+            Scheme::Http | Scheme::Https => match self.http_client(mac, params, custom_ca) {
                 Err(e) => FetchResult::Refused(e.to_string()),
                 Ok(client) if req.srv => self.http_srv(&client, req).await,
                 Ok(client) => {
@@ -246,6 +273,20 @@ impl Net {
 }
 
 use rand::SeedableRng as _;
+
+/// Tells custom CAs apart in the per-phone settings key (length and
+/// hash; the shared cache keys on the bytes themselves).
+fn ca_tag(custom_ca: Option<&[u8]>) -> String {
+    use std::hash::{Hash, Hasher};
+    match custom_ca {
+        None => "no-ca".into(),
+        Some(pem) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            pem.hash(&mut h);
+            format!("ca-{}-{:016x}", pem.len(), h.finish())
+        }
+    }
+}
 
 fn read(path: &Path) -> Result<Vec<u8>, SetupError> {
     std::fs::read(path).map_err(|err| SetupError::CertFile {

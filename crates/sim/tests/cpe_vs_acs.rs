@@ -191,8 +191,11 @@ async fn every_rpc_and_event_against_the_real_acs() {
     );
     let image = phoneprov_phone::upgrade::make_image("sip88xx.12-0-2MPP", b"image");
     files.write("sip88xx.12-0-2MPP.loads", &image);
+    let custom_ca = phoneprov_pki::Ca::generate("ACS Custom CA").unwrap();
+    files.write("ca.pem", custom_ca.cert_pem().as_bytes());
+    // Not a certificate: the engine refuses it (9018), nothing installed.
     files.write(
-        "ca.pem",
+        "bad-ca.pem",
         b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     );
     let base = format!("http://127.0.0.1:{}", files.port);
@@ -341,6 +344,10 @@ async fn every_rpc_and_event_against_the_real_acs() {
         &acs,
         json!({"rpc":"Download","file_type":"ca","url":format!("{base}/nope.pem")}),
     );
+    let bad_ca = enqueue(
+        &acs,
+        json!({"rpc":"Download","file_type":"ca","url":format!("{base}/bad-ca.pem")}),
+    );
     acs.acs.connection_request(mac()).await.unwrap();
     for id in [fw, conf, ca] {
         let t = finished(&acs, id).await;
@@ -350,6 +357,22 @@ async fn every_rpc_and_event_against_the_real_acs() {
     let t = finished(&acs, missing).await;
     assert_eq!(t.state, TaskState::Fault, "a 404 is a failed transfer");
     assert_eq!(t.result.unwrap()["transfer_complete"]["fault_code"], 9016);
+    let t = finished(&acs, bad_ca).await;
+    assert_eq!(t.state, TaskState::Fault, "not a certificate");
+    let tc = &t.result.unwrap()["transfer_complete"];
+    assert_eq!(tc["fault_code"], 9018, "{tc}");
+    assert!(
+        tc["fault_string"]
+            .as_str()
+            .unwrap()
+            .contains("not a certificate"),
+        "{tc}"
+    );
+    // The good CA stays installed and shows in the phone's status.
+    assert_eq!(
+        status(phone).await["custom_ca"]["info"],
+        "Installed: ACS Custom CA"
+    );
     assert_eq!(status(phone).await["swver"], "sip88xx.12-0-2MPP");
     wait_param(phone, "GPP_D", "from-config-download").await;
     wait_inform(&acs, "7 TRANSFER COMPLETE").await;
@@ -414,7 +437,7 @@ async fn every_rpc_and_event_against_the_real_acs() {
     let c = report.cwmp.clone().expect("TR-069 in the report");
     assert!(c.sessions_ok >= 6, "{c:?}");
     assert!(c.faults_sent >= 2, "{c:?}");
-    assert_eq!((c.transfers_ok, c.transfers_failed), (3, 1), "{c:?}");
+    assert_eq!((c.transfers_ok, c.transfers_failed), (3, 2), "{c:?}");
     assert!(c.connection_requests >= 4, "{c:?}");
     assert!(report.to_text().contains("tr069 sessions ok"));
 }

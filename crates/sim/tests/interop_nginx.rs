@@ -4,7 +4,8 @@
 //! (R-HTTP-4), HTTPS with `ssl_verify_client on` and per-MAC phone
 //! certificates (R-HTTPS-5), `TLS_Name_Validate`, `TLS_Cipher_List`
 //! fallback (R-SEC-2/3), `Restricted_Access_Domains` (R-SEC-1), the
-//! User-Agent (R-HTTP-3) and syslog (R-LOG).
+//! custom CA (`Custom_CA_Rule` served by nginx, trusted for nginx's
+//! HTTPS), the User-Agent (R-HTTP-3) and syslog (R-LOG).
 
 mod common;
 
@@ -228,6 +229,76 @@ async fn r_sec_2_3_name_validation_and_cipher_list_fallback() {
         let r = run_fleet(cfg).await.unwrap();
         assert_eq!(r.resyncs.a, 1, "{list}: {}", r.to_text());
     }
+}
+
+/// Issue 15 item 4: `Custom_CA_Rule` fetched from nginx over HTTP makes
+/// nginx's HTTPS (a certificate of a CA the fleet does not trust) usable;
+/// a file that is not a certificate is a status line and the phone keeps
+/// resyncing.
+#[tokio::test]
+async fn r_sec_custom_ca_rule_is_a_trust_anchor_for_https() {
+    // The custom CA signs nginx's certificate; the fleet trusts another CA.
+    let custom = Pki::new(&["127.0.0.1"], &[]);
+    let fleet_ca = Pki::new(&["prov.example"], &[]);
+    let body = format!(
+        "    ssl_certificate {s};\n    ssl_certificate_key {k};\n",
+        s = custom.path("server.pem").display(),
+        k = custom.path("server.key").display(),
+    );
+    let https = Nginx::start("ssl", &body, |_| {});
+    https.write("basic.xml", BASIC.as_bytes());
+    let plain = nginx_static();
+    plain.write("ca.pem", custom.ca.cert_pem().as_bytes());
+    plain.write("not-a-ca.pem", b"<html>maintenance page</html>");
+    let https_rule = format!("https://127.0.0.1:{}/basic.xml", https.port);
+    let ca_rule = format!("http://127.0.0.1:{}/ca.pem", plain.port);
+    let run = |params: Vec<(&str, String)>| {
+        let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut cfg = one_phone(&p);
+        cfg.trust_pem = Some(fleet_ca.ca.cert_pem().as_bytes().to_vec());
+        run_fleet(cfg)
+    };
+
+    // Without the rule: unknown issuer, class C.
+    let r = run(vec![("Profile_Rule", https_rule.clone())])
+        .await
+        .unwrap();
+    assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
+
+    // With it: the CA is fetched first, the HTTPS resync succeeds.
+    let r = run(vec![
+        ("Profile_Rule", https_rule.clone()),
+        ("Custom_CA_Rule", ca_rule.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+    let st = &r.status.as_ref().unwrap()["custom_ca"];
+    assert_eq!(st["info"], "Installed: phoneprov sim test CA", "{st}");
+    assert!(st["provisioning_status"]
+        .as_str()
+        .unwrap()
+        .starts_with("Last provisioning succeeded at "));
+    common::wait_log(&plain.dir.path().join("access.log"), "GET /ca.pem");
+
+    // Not a certificate: a clear status line, nothing installed, and the
+    // phone keeps working (its HTTP resync succeeds).
+    let http_rule = format!("http://127.0.0.1:{}/basic.xml", plain.port);
+    let bad = format!("http://127.0.0.1:{}/not-a-ca.pem", plain.port);
+    let r = run(vec![("Profile_Rule", http_rule), ("Custom_CA_Rule", bad)])
+        .await
+        .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    let st = &r.status.as_ref().unwrap()["custom_ca"];
+    assert_eq!(st["info"], "Not Installed", "{st}");
+    assert!(
+        st["error"]
+            .as_str()
+            .unwrap()
+            .contains("is not a certificate file"),
+        "{st}"
+    );
 }
 
 #[tokio::test]

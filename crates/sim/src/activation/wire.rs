@@ -93,7 +93,9 @@ impl Wire {
                 .acquire_owned()
                 .await
                 .map_err(|_| "the fleet is stopping".to_string())?;
-            let client = net.http_client(&mac, &params).map_err(|e| e.to_string())?;
+            let client = net
+                .http_client(&mac, &params, None)
+                .map_err(|e| e.to_string())?;
             client
                 .send(req)
                 .await

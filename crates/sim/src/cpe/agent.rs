@@ -36,6 +36,9 @@ const MAX_STEPS: usize = 10_000;
 /// What every agent of a fleet shares.
 pub(crate) struct Shared {
     pub client: Arc<HttpClient>,
+    /// The fleet's `--ca` (the ACS client's trust), to which a phone's
+    /// custom CA is added.
+    pub trust_pem: Option<Vec<u8>>,
     pub acs_url: String,
     pub cfg: Tr069Config,
     /// `http://HOST:PORT/tr069/` of the connection-request listener.
@@ -65,7 +68,10 @@ pub(crate) struct Agent {
     transfers: Vec<TransferComplete>,
     /// `(PeriodicInformEnable, PeriodicInformInterval)` last told the device.
     periodic: (bool, u64),
+    /// The phone's installed custom CA as of the last refresh, and the
+    /// ACS client built with it as an additional trust anchor.
     custom_ca: Option<Vec<u8>>,
+    ca_client: Option<(Vec<u8>, Arc<HttpClient>)>,
     /// A session the device asked for while the agent was busy (a
     /// download waiting for the engine's outcome).
     deferred: Option<(Vec<Event>, u32)>,
@@ -104,6 +110,7 @@ impl Agent {
             periodic: (true, interval),
             deferred: None,
             custom_ca: None,
+            ca_client: None,
         }
     }
 
@@ -236,6 +243,7 @@ impl Agent {
             return;
         }
         let Ok(now) = rx.await else { return };
+        self.custom_ca = now.custom_ca;
         match &mut self.model {
             Some(model) => model.refresh(&now.values, &now.swver),
             None => {
@@ -309,7 +317,8 @@ impl Agent {
         let sw = self.model().mem.value(SW).unwrap_or("").to_string();
         let id = &self.pcfg.identity;
         let ua = format!("Cisco-{}/{sw} ({})", id.pn, id.mac);
-        let mut conn = AcsConn::new(self.shared.client.clone(), &self.acs_url, creds, ua);
+        let client = self.acs_client()?;
+        let mut conn = AcsConn::new(client, &self.acs_url, creds, ua);
         let started = std::time::Instant::now();
         let mut body = session.start();
         for _ in 0..MAX_STEPS {
@@ -335,6 +344,32 @@ impl Agent {
         ))
     }
 
+    /// The fleet's ACS client, or one that also trusts the phone's custom
+    /// CA (R-TR69: a custom CA is a trust anchor for TR-069 too; host-name
+    /// validation stays on).
+    fn acs_client(&mut self) -> Result<Arc<HttpClient>, String> {
+        let Some(pem) = &self.custom_ca else {
+            return Ok(self.shared.client.clone());
+        };
+        if let Some((p, c)) = &self.ca_client {
+            if p == pem {
+                return Ok(c.clone());
+            }
+        }
+        let tls = phoneprov_pki::client_config(&phoneprov_pki::ClientTls {
+            trust_pem: self.shared.trust_pem.clone(),
+            extra_trust_pem: Some(pem.clone()),
+            validate_name: true,
+            ..phoneprov_pki::ClientTls::default()
+        })
+        .map_err(|e| format!("TLS for the ACS with the custom CA: {e}"))?;
+        let mut cfg = self.shared.client.config().clone();
+        cfg.tls = tls;
+        let c = Arc::new(HttpClient::new(cfg));
+        self.ca_client = Some((pem.clone(), c.clone()));
+        Ok(c)
+    }
+
     /// After a successful session: its value changes are delivered;
     /// transfers the ACS did not acknowledge stay for the next one.
     async fn delivered(&mut self) {
@@ -353,6 +388,7 @@ impl Agent {
             self.acs_url = self.shared.acs_url.clone();
             self.model = None;
             self.custom_ca = None;
+            self.ca_client = None;
             self.transfers.clear();
             self.changes.clear();
             self.periodic = (true, self.shared.cfg.inform_interval.unwrap_or(3600));

@@ -325,6 +325,7 @@ impl CpeFleet {
         };
         let tls = phoneprov_pki::client_config(&phoneprov_pki::ClientTls {
             trust_pem: cfg.trust_pem.clone(),
+            extra_trust_pem: None,
             client_cert_pem: None,
             client_key_pem: None,
             validate_name: true,
@@ -359,6 +360,7 @@ impl CpeFleet {
         };
         let shared = Arc::new(agent::Shared {
             client: Arc::new(HttpClient::new(hc)),
+            trust_pem: cfg.trust_pem.clone(),
             acs_url,
             cfg: t.clone(),
             cr_base: cr_addr.map(|a| format!("http://{a}{}", connreq::PATH_PREFIX)),

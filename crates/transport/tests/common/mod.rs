@@ -52,6 +52,7 @@ impl Pki {
     pub fn client_tls(&self, with_client_cert: bool) -> Arc<rustls::ClientConfig> {
         client_config(&ClientTls {
             trust_pem: Some(self.ca.cert_pem().as_bytes().to_vec()),
+            extra_trust_pem: None,
             client_cert_pem: with_client_cert.then(|| self.phone_cert_pem.as_bytes().to_vec()),
             client_key_pem: with_client_cert.then(|| self.phone_key_pem.as_bytes().to_vec()),
             validate_name: true,

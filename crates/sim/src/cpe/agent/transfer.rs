@@ -1,7 +1,9 @@
 //! Downloads of one phone (R-TR69-2 Download, R-TR69-3 `7 TRANSFER
 //! COMPLETE` + `M Download`): firmware through the engine's upgrade,
 //! vendor configuration files through a one-shot resync, custom CA
-//! certificates fetched here; each ends in a queued TransferComplete.
+//! certificates fetched here and installed by the engine
+//! (`Input::InstallCustomCa`, a trust anchor for HTTPS and TR-069); each
+//! ends in a queued TransferComplete.
 
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use crate::driver::Control;
 enum Awaited {
     Upgrade,
     Resync,
+    CustomCa,
 }
 
 impl Agent {
@@ -75,16 +78,19 @@ impl Agent {
 
     async fn install_ca(&mut self, d: &Download) -> Result<(), (FaultCode, String)> {
         let creds = (!d.username.is_empty()).then(|| Credentials::new(&d.username, &d.password));
-        let pem = fetch(&self.shared.client, &d.url, creds.as_ref()).await?;
-        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-            return Err((
-                FaultCode::FILE_CORRUPTED,
-                format!("{} is not a PEM certificate", d.url),
-            ));
-        }
+        let client = self
+            .acs_client()
+            .map_err(|e| (FaultCode::INTERNAL_ERROR, e))?;
+        let pem = fetch(&client, &d.url, creds.as_ref()).await?;
+        let input = Input::InstallCustomCa {
+            pem,
+            source: d.url.clone(),
+        };
+        self.phone_job(input, Awaited::CustomCa).await?;
+        self.refresh().await;
+        let shown = self.custom_ca.as_ref().map(Vec::len).unwrap_or(0);
         self.model()
-            .set_own(CUSTOM_CA, &format!("Installed ({} bytes)", pem.len()));
-        self.custom_ca = Some(pem);
+            .set_own(CUSTOM_CA, &format!("Installed ({shown} bytes)"));
         Ok(())
     }
 
@@ -124,6 +130,11 @@ impl Agent {
                 (Action::ResyncFinished { class, error }, Awaited::Resync) => fail(&Some(format!(
                     "class {class:?}: {}",
                     error.as_deref().unwrap_or("")
+                ))),
+                (Action::CustomCaFinished { ok: true, .. }, Awaited::CustomCa) => Some(Ok(())),
+                (Action::CustomCaFinished { error, .. }, Awaited::CustomCa) => Some(Err((
+                    FaultCode::FILE_CORRUPTED,
+                    error.clone().unwrap_or_else(|| "custom CA refused".into()),
                 ))),
                 (Action::RequestRefused { reason }, _) => {
                     Some(Err((FaultCode::REQUEST_DENIED, reason.clone())))
