@@ -183,6 +183,15 @@ impl Acs {
         row.map(db::record).transpose()
     }
 
+    /// Cancels a queued task of `mac`: the task as it is afterwards and
+    /// whether it was cancelled now (`false`: already sent or finished,
+    /// its state says which); `None` when there is no such task.
+    /// Blocking.
+    pub fn cancel_task(&self, mac: Mac, id: i64) -> Result<Option<(bool, TaskRecord)>, AcsError> {
+        let row = self.inner.db.lock().cancel_task(&mac.to_string(), id)?;
+        row.map(|(did, r)| Ok((did, db::record(r)?))).transpose()
+    }
+
     /// The device's cached data model, by path. Blocking.
     pub fn data_model(&self, mac: Mac) -> Result<Vec<DataModelEntry>, AcsError> {
         db::data_model(&self.inner.db.lock(), &mac.to_string())

@@ -5,6 +5,7 @@
 //! | POST | `/api/v1/devices/{mac}/tasks` | queue a task ([`TaskRpc`] JSON) → 201 + task |
 //! | GET | `/api/v1/devices/{mac}/tasks` | the device's tasks, newest first (`?limit=`) |
 //! | GET | `/api/v1/devices/{mac}/tasks/{id}` | one task with its result |
+//! | DELETE | `/api/v1/devices/{mac}/tasks/{id}` | cancel a queued task (200 + task; 409 once sent or finished) |
 //! | GET | `/api/v1/devices/{mac}/datamodel` | the cached data model (path, XML name, value, type, writable) |
 //! | POST | `/api/v1/devices/{mac}/connection-request` | ask the CPE to connect now |
 //!
@@ -118,6 +119,29 @@ async fn get_task(
     }
 }
 
+async fn cancel_task(
+    State(acs): State<Acs>,
+    path: Result<Path<(String, i64)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((mac, id)) = path?;
+    let mac = parse_mac(&mac)?;
+    match blocking(move || acs.cancel_task(mac, id)).await? {
+        Some((true, t)) => Ok(Json(t).into_response()),
+        Some((false, t)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "task {id} of {mac} is {} and cannot be cancelled",
+                t.state.as_str()
+            ),
+            "only a queued task can be cancelled; a sent one runs to its end",
+        )),
+        None => Err(ApiError::not_found(
+            format!("no task {id} for {mac}"),
+            format!("list them with GET /api/v1/devices/{mac}/tasks"),
+        )),
+    }
+}
+
 async fn data_model(State(acs): State<Acs>, Path(mac): Path<String>) -> Result<Response, ApiError> {
     let mac = parse_mac(&mac)?;
     let dm = blocking(move || acs.data_model(mac)).await?;
@@ -145,7 +169,10 @@ impl Acs {
                 "/api/v1/devices/{mac}/tasks",
                 post(create_task).get(list_tasks),
             )
-            .route("/api/v1/devices/{mac}/tasks/{id}", get(get_task))
+            .route(
+                "/api/v1/devices/{mac}/tasks/{id}",
+                get(get_task).delete(cancel_task),
+            )
             .route("/api/v1/devices/{mac}/datamodel", get(data_model))
             .route(
                 "/api/v1/devices/{mac}/connection-request",

@@ -181,6 +181,20 @@ async fn task_api_queues_lists_shows_and_refuses_bad_input() {
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(e["error"].as_str().unwrap().contains("99999"));
 
+    // Issue 14 item 4: cancel a queued task; it stays listed as
+    // cancelled, a second cancel is 409 naming the state, unknown is 404.
+    let (st, c) = call(&acs, "DELETE", &format!("{base}/tasks/{id}"), None).await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    assert_eq!(c["state"], "cancelled");
+    let (st, e) = call(&acs, "DELETE", &format!("{base}/tasks/{id}"), None).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(e["error"].as_str().unwrap().contains("is cancelled"), "{e}");
+    assert!(e["hint"].is_string());
+    let (st, _) = call(&acs, "DELETE", &format!("{base}/tasks/99999"), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, one) = call(&acs, "GET", &format!("{base}/tasks/{id}"), None).await;
+    assert_eq!(one["state"], "cancelled");
+
     for bad in [
         json!({"rpc":"Explode"}),
         json!({"rpc":"GetParameterValues"}),

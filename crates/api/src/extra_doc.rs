@@ -19,7 +19,7 @@ use crate::ErrorBody;
 /// The ACS task, data-model and connection-request API.
 #[derive(OpenApi)]
 #[openapi(
-    paths(create_task, list_tasks, get_task, data_model, connection_request),
+    paths(create_task, list_tasks, get_task, cancel_task, data_model, connection_request),
     tags((name = "acs", description = "TR-069 tasks for a device's next CWMP session (R-TR69-2)"))
 )]
 struct AcsDoc;
@@ -90,6 +90,21 @@ fn list_tasks() {}
     ),
     security(("bearer" = [])))]
 fn get_task() {}
+
+/// Cancels a queued task: it is never sent (state `cancelled`). A task
+/// already sent or finished is not changed (409, its state named).
+#[utoipa::path(delete, path = "/api/v1/devices/{mac}/tasks/{id}", tag = "acs",
+    params(("mac" = String, Path, description = "The device's MAC"),
+        ("id" = i64, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "Cancelled; the task", body = Object,
+            example = json!({"id": 2, "state": "cancelled", "result": {"cancelled": "by an operator"}})),
+        (status = 404, description = "No such task for this device", body = ErrorBody),
+        (status = 409, description = "Already sent or finished", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+fn cancel_task() {}
 
 /// The cached data model of the device (from Informs and answers).
 #[utoipa::path(get, path = "/api/v1/devices/{mac}/datamodel", tag = "acs",

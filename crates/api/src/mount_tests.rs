@@ -124,6 +124,7 @@ async fn merged_routes_win_over_the_api_fallback_and_own_routes_still_work() {
         ("/api/v1/devices", "get"),
         ("/api/v1/devices/{mac}/tasks", "post"),
         ("/api/v1/devices/{mac}/tasks/{id}", "get"),
+        ("/api/v1/devices/{mac}/tasks/{id}", "delete"),
         ("/api/v1/devices/{mac}/datamodel", "get"),
         ("/api/v1/activation/bindings", "post"),
         ("/api/v1/activation/codes", "post"),

@@ -54,6 +54,8 @@ pub enum TaskState {
     Done,
     /// Refused (result holds the fault).
     Fault,
+    /// Cancelled by an operator before it was sent (issue 14 item 4).
+    Cancelled,
 }
 
 impl TaskState {
@@ -65,6 +67,7 @@ impl TaskState {
             TaskState::Transferring => "transferring",
             TaskState::Done => "done",
             TaskState::Fault => "fault",
+            TaskState::Cancelled => "cancelled",
         }
     }
 
@@ -76,6 +79,7 @@ impl TaskState {
             "transferring" => TaskState::Transferring,
             "done" => TaskState::Done,
             "fault" => TaskState::Fault,
+            "cancelled" => TaskState::Cancelled,
             _ => return None,
         })
     }
@@ -236,6 +240,12 @@ pub trait AcsRepo {
 
     /// Puts a `sent` task back in the queue (its session died).
     fn requeue_task(&mut self, id: i64) -> Result<bool>;
+
+    /// Cancels a `queued` task of `mac` (state `cancelled`, never sent).
+    /// Returns the task as it is afterwards and whether this call
+    /// cancelled it (`false`: it was already sent or finished, see its
+    /// state); `None` when `mac` has no such task.
+    fn cancel_task(&mut self, mac: &str, id: i64) -> Result<Option<(bool, TaskRow)>>;
 
     /// The Download task of `mac` with this CommandKey (newest), and its
     /// result JSON.
@@ -573,6 +583,17 @@ impl AcsRepo for Store {
         Ok(n > 0)
     }
 
+    fn cancel_task(&mut self, mac: &str, id: i64) -> Result<Option<(bool, TaskRow)>> {
+        let n = self.run(|x| {
+            x.exec(
+                "UPDATE acs_tasks SET state = 'cancelled', result = ?3, updated_ms = ?4 \
+                 WHERE mac = ?1 AND id = ?2 AND state = 'queued'",
+                vals![mac, id, r#"{"cancelled":"by an operator"}"#, now_ms()],
+            )
+        })?;
+        Ok(self.task(mac, id)?.map(|row| (n > 0, row)))
+    }
+
     fn task_by_command_key(&self, mac: &str, key: &str) -> Result<Option<(i64, Option<String>)>> {
         self.run(|x| {
             x.row(
@@ -624,6 +645,31 @@ mod tests {
 
     fn reboot(key: &str) -> String {
         format!(r#"{{"rpc":"Reboot","command_key":"{key}"}}"#)
+    }
+
+    on_both! {
+        /// Issue 14 item 4: a queued task is cancelled and never claimed;
+        /// a sent one is not cancelled and says its state; another
+        /// device's task id is not found.
+        fn a_queued_task_is_cancelled_and_never_sent(db: &TestDb) {
+            let mut s = db.store();
+            let mac = "000e08abcdef";
+            let task = |k: &str| reboot(k);
+            let (a, b) = (task("a"), task("b"));
+            let first = s.insert_task(mac, NewTask { method: "Reboot", rpc: &a }, "api").unwrap();
+            let second = s.insert_task(mac, NewTask { method: "Reboot", rpc: &b }, "api").unwrap();
+            let (did, row) = s.cancel_task(mac, second).unwrap().unwrap();
+            assert!(did);
+            assert_eq!(row.state, "cancelled");
+            assert!(row.result.unwrap().contains("operator"));
+            let claimed = s.claim_tasks(mac, 4).unwrap();
+            assert_eq!(claimed.iter().map(|c| c.0).collect::<Vec<_>>(), [first]);
+            let (did, row) = s.cancel_task(mac, first).unwrap().unwrap();
+            assert!(!did, "a sent task is not cancelled");
+            assert_eq!(row.state, "sent");
+            assert!(s.cancel_task("000e08000000", first).unwrap().is_none());
+            assert!(s.cancel_task(mac, 9999).unwrap().is_none());
+        }
     }
 
     fn queue(s: &mut Store, mac: &str, json: &str) -> i64 {
