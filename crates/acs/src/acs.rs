@@ -211,6 +211,7 @@ impl Acs {
     }
 
     pub(crate) fn new_session(&self) -> Arc<SessionEntry> {
+        metrics::counter!("phoneprov_acs_sessions_total").increment(1);
         let cookie = phoneprov_cwmp::session::new_cookie_value(rand::random());
         let entry = Arc::new(SessionEntry {
             cookie: cookie.clone(),
@@ -394,6 +395,8 @@ impl Acs {
                 }
                 Err(e) => {
                     tracing::warn!(mac, error = %e, "an unreadable ACS task is marked fault");
+                    metrics::counter!("phoneprov_acs_tasks_total", "result" => "fault")
+                        .increment(1);
                     let fault = SessionWrite::Finish(FinishWrite {
                         id,
                         state: TaskState::Fault,
@@ -426,10 +429,13 @@ impl Acs {
                 let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), Self::session_mac(entry)) else {
                     return Ok(());
                 };
-                let state = match response {
-                    Rpc::DownloadResponse { status: 1, .. } => TaskState::Transferring,
-                    _ => TaskState::Done,
+                let (state, label) = match response {
+                    Rpc::DownloadResponse { status: 1, .. } => {
+                        (TaskState::Transferring, "transferring")
+                    }
+                    _ => (TaskState::Done, "done"),
                 };
+                metrics::counter!("phoneprov_acs_tasks_total", "result" => label).increment(1);
                 let (updates, deleted_prefix) = self.dm_change_of(&mac, id, &response)?;
                 let result = response_json(&response).to_string();
                 self.inner
@@ -445,6 +451,7 @@ impl Acs {
                     .await?;
             }
             AcsEvent::TaskFault { task_id, fault } => {
+                metrics::counter!("phoneprov_acs_tasks_total", "result" => "fault").increment(1);
                 let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), Self::session_mac(entry)) else {
                     return Ok(());
                 };

@@ -55,6 +55,7 @@ pub async fn route(
                 .body(RespBody::empty())
                 .expect("static response"));
         }
+        crate::metrics_setup::refresh_devices(&state.reader).await;
         return Ok(Response::builder()
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
             .body(RespBody::full(state.metrics.render()))

@@ -40,7 +40,7 @@ use phoneprov_pki::PhoneIdentity;
 use phoneprov_store::{EventKind, Mac, Outcome};
 
 use crate::files::{file_response, simple, RespBody};
-use crate::metrics_setup::{record_code, Proto};
+use crate::metrics_setup::{record_http, Proto};
 use crate::mount::{api, read_body};
 use crate::paths::decode_path;
 use crate::pipeline::{Answer, Credentials, Refusal, Request as Identify, Ua};
@@ -76,6 +76,7 @@ pub async fn handle(
     // One consistent view of the config for the whole request.
     let policy = state.policy.load_full();
     let timeout = policy.config.request_timeout();
+    let start = std::time::Instant::now();
     // The access log needs the request line after the request is consumed.
     let access = state.access_log.enabled().then(|| {
         let ua = req
@@ -87,13 +88,7 @@ pub async fn handle(
             .uri()
             .path_and_query()
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-        (
-            std::time::Instant::now(),
-            req.method().clone(),
-            target,
-            req.version(),
-            ua,
-        )
+        (req.method().clone(), target, req.version(), ua)
     });
     let routed = async {
         if conn.admin {
@@ -118,10 +113,11 @@ pub async fn handle(
                 .and_then(|v| v.to_str().ok()?.parse().ok())
         })
         .unwrap_or(0);
+    let took = start.elapsed();
     if !conn.admin {
-        record_code(conn.proto, resp.status().as_u16(), bytes);
+        record_http(conn.proto, resp.status().as_u16(), bytes, took);
     }
-    if let Some((start, method, target, version, ua)) = access {
+    if let Some((method, target, version, ua)) = access {
         state.access_log.log(&crate::access_log::Entry {
             proto: conn.proto,
             client: conn.peer,
@@ -133,7 +129,7 @@ pub async fn handle(
             },
             status: crate::access_log::Status::Http(resp.status().as_u16()),
             bytes,
-            duration: start.elapsed(),
+            duration: took,
             user_agent: ua.as_deref(),
             tls: conn.tls,
             cert_mac: conn.identity.as_ref().map(|i| i.mac.clone()),
@@ -161,7 +157,10 @@ async fn route(
     // The mounted handler also answers the activation service's phone
     // endpoints (`/activation/v1/...`, SPEC R-ACT).
     if req.uri().path().starts_with("/activation/") {
-        return api(state, conn.peer, req).await;
+        let path = req.uri().path().to_string();
+        let resp = api(state, conn.peer, req).await;
+        crate::metrics_setup::record_activation(&path, resp.status().as_u16());
+        return resp;
     }
     let (parts, body) = req.into_parts();
     let path = match decode_path(parts.uri.path()) {

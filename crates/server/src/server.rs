@@ -515,14 +515,14 @@ async fn accept_loop(
                         Ok(Ok(stream)) => stream,
                         Ok(Err(e)) => {
                             if !admin {
-                                crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                                crate::metrics_setup::record_handshake_failure();
                             }
                             tls_refused(&state, peer, false, Some(e));
                             return;
                         }
                         Err(_) => {
                             if !admin {
-                                crate::metrics_setup::record(Proto::Https, "handshake-failed", 0);
+                                crate::metrics_setup::record_handshake_failure();
                             }
                             tls_refused(&state, peer, true, None);
                             return;

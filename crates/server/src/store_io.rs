@@ -62,6 +62,22 @@ impl ReadPool {
 
     /// One device by MAC.
     pub async fn device(self: &Arc<Self>, mac: Mac) -> Result<Option<Device>, StoreError> {
+        self.read(move |conn| conn.device(mac)).await
+    }
+
+    /// Devices by last outcome (`None`: no outcome yet), for the
+    /// `phoneprov_devices*` gauges.
+    pub async fn outcome_counts(
+        self: &Arc<Self>,
+    ) -> Result<Vec<(Option<phoneprov_store::Outcome>, u64)>, StoreError> {
+        self.read(|conn| conn.outcome_counts()).await
+    }
+
+    /// Runs `f` on a pooled connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let _permit = self.permits.acquire().await.expect("never closed");
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -70,7 +86,7 @@ impl ReadPool {
                 Some(c) => c,
                 None => Store::open_existing_db(&pool.db)?,
             };
-            let result = conn.device(mac);
+            let result = f(&conn);
             pool.idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -78,7 +94,7 @@ impl ReadPool {
             result
         })
         .await
-        .unwrap_or_else(|e| panic!("device lookup task panicked: {e}"))
+        .unwrap_or_else(|e| panic!("store read task panicked: {e}"))
     }
 }
 

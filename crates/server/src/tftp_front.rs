@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use phoneprov_tftp::{Content, Handler, HandlerError, ReadRequest};
 
-use crate::metrics_setup::{record, Proto};
+use crate::metrics_setup::{record_tftp, Proto};
 use crate::pipeline::{Answer, Refusal, Request, Ua};
 use crate::state::AppState;
 
@@ -35,7 +35,8 @@ impl Handler for TftpFront {
             Err(HandlerError::AccessDenied(_)) => ("denied", 0),
             Err(_) => ("error", 0),
         };
-        record(Proto::Tftp, outcome, bytes);
+        let took = start.elapsed();
+        record_tftp(outcome, bytes, took);
         // The access log, like the metric, keeps the difference for the
         // operator; the wire answer below does not.
         self.state.access_log.log(&crate::access_log::Entry {
@@ -49,7 +50,7 @@ impl Handler for TftpFront {
             },
             status: crate::access_log::Status::Outcome(outcome),
             bytes,
-            duration: start.elapsed(),
+            duration: took,
             user_agent: None,
             tls: None,
             cert_mac: None,

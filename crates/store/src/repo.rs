@@ -37,6 +37,8 @@ pub trait Inventory {
     fn devices(&self, group: Option<&str>) -> Result<Vec<Device>>;
     /// Number of devices (optionally of one group).
     fn count_devices(&self, group: Option<&str>) -> Result<u64>;
+    /// Devices by the outcome of their last request (`None`: none yet).
+    fn outcome_counts(&self) -> Result<Vec<(Option<Outcome>, u64)>>;
 }
 
 /// Device status and the timeline.
@@ -85,6 +87,9 @@ impl Inventory for Store {
     }
     fn count_devices(&self, group: Option<&str>) -> Result<u64> {
         Store::count_devices(self, group)
+    }
+    fn outcome_counts(&self) -> Result<Vec<(Option<Outcome>, u64)>> {
+        Store::outcome_counts(self)
     }
 }
 

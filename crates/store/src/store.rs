@@ -356,6 +356,23 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Devices by the outcome of their last request (`None`: no outcome
+    /// recorded yet), for the server's `phoneprov_devices_by_outcome`.
+    pub fn outcome_counts(&self) -> Result<Vec<(Option<Outcome>, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT last_outcome, count(*) FROM devices GROUP BY last_outcome")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (outcome, n) = row?;
+            out.push((outcome.and_then(|o| o.parse().ok()), n as u64));
+        }
+        Ok(out)
+    }
+
     /// Records what the server saw of a device: now as last seen, the
     /// source address, and, when given, the firmware from its User-Agent
     /// (R-HTTP-3) and the resync outcome (R-RESULT). `None` leaves the
