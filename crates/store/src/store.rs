@@ -359,18 +359,21 @@ impl Store {
     /// Devices by the outcome of their last request (`None`: no outcome
     /// recorded yet), for the server's `phoneprov_devices_by_outcome`.
     pub fn outcome_counts(&self) -> Result<Vec<(Option<Outcome>, u64)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT last_outcome, count(*) FROM devices GROUP BY last_outcome")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+        let rows = self.run(|x| {
+            x.rows(
+                "SELECT last_outcome, count(*) FROM devices GROUP BY last_outcome",
+                &[],
+            )
         })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (outcome, n) = row?;
-            out.push((outcome.and_then(|o| o.parse().ok()), n as u64));
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|r| {
+                let outcome: Option<String> = r.get(0)?;
+                let n: i64 = r.get(1)?;
+                // An unknown spelling (written by a newer version) counts
+                // as no outcome rather than failing the scrape.
+                Ok((outcome.and_then(|o| o.parse().ok()), n as u64))
+            })
+            .collect()
     }
 
     /// Records what the server saw of a device: now as last seen, the

@@ -273,3 +273,29 @@ fn prune_events_drops_only_old_ones_across_batches(db: &TestDb) {
     assert_eq!(store.prune_events(1_000_000).unwrap(), 0);
 }
 }
+
+on_both! {
+fn outcome_counts_group_devices_by_last_outcome(db: &TestDb) {
+    let mut store = db.store();
+    for m in ["000e08000001", "000e08000002", "000e08000003"] {
+        store.add_device(&dev(m)).unwrap();
+    }
+    let ip: IpAddr = "10.0.0.7".parse().unwrap();
+    store
+        .record_status(mac("000e08000001"), ip, None, Some(Outcome::Success))
+        .unwrap();
+    store
+        .record_status(mac("000e08000002"), ip, None, Some(Outcome::Corrupt))
+        .unwrap();
+    let mut got = store.outcome_counts().unwrap();
+    got.sort_by_key(|(o, _)| o.map(|o| o.as_str()));
+    assert_eq!(
+        got,
+        [
+            (None, 1),
+            (Some(Outcome::Corrupt), 1),
+            (Some(Outcome::Success), 1)
+        ]
+    );
+}
+}
