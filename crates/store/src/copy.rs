@@ -172,7 +172,25 @@ const TABLES: &[Table] = &[
         key: &["name"],
         serial: None,
     },
+    Table {
+        name: "console_users",
+        cols: &["name", "role", "pw_hash", "created_ms", "updated_ms"],
+        key: &["name"],
+        serial: None,
+    },
+    // Filled by the target's triggers as `devices` is copied (schema v6):
+    // the copied rows are already there (see DERIVED).
+    Table {
+        name: "device_terms",
+        cols: &["term", "mac"],
+        key: &["term", "mac"],
+        serial: None,
+    },
 ];
+
+/// Tables the target's triggers fill from other tables: their rows are
+/// inserted with `ON CONFLICT DO NOTHING` (and still counted).
+const DERIVED: &[&str] = &["device_terms"];
 
 /// The names of the tables [`copy_database`] moves.
 pub fn copied_tables() -> Vec<&'static str> {
@@ -310,8 +328,13 @@ fn copy_table(
                 format!("({})", p.join(", "))
             })
             .collect();
+        let conflict = if DERIVED.contains(&t.name) {
+            " ON CONFLICT DO NOTHING"
+        } else {
+            ""
+        };
         let insert = format!(
-            "INSERT INTO {} ({cols}) VALUES {}",
+            "INSERT INTO {} ({cols}) VALUES {}{conflict}",
             t.name,
             tuples.join(", ")
         );

@@ -28,7 +28,8 @@
 //!   `source_ip`, `message`), indexed by `(mac, id)`.
 //!
 //! - `acs_tasks`, `acs_datamodel` (version 2), `activation_*` (version 3),
-//!   `events_by_time` (version 4), `secrets` (version 5).
+//!   `events_by_time` (version 4), `secrets` (version 5), `console_users`,
+//!   `device_terms` and the console's indexes (version 6, [`ConsoleRepo`]).
 //!
 //! Details and the reasons for each choice are in `schema.rs`; the
 //! PostgreSQL version lives in the table `schema_version`.
@@ -88,6 +89,7 @@ mod test_support;
 
 mod acs;
 mod activation;
+mod console;
 mod copy;
 mod db;
 mod error;
@@ -110,6 +112,9 @@ pub use acs::{
 };
 pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
+};
+pub use console::{
+    ConsoleRepo, ConsoleUser, DeviceQuery, DeviceSort, FleetCounts, Role, SeenFilter, TOP_N,
 };
 pub use copy::{copied_tables, copy_database, table_counts, CopyCounts, CopyError, BATCH};
 pub use db::{Database, CONNECT_TIMEOUT};

@@ -65,6 +65,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V5_SECRETS,
         postgres: PG_V5_SECRETS,
     },
+    Migration {
+        sqlite: SCHEMA_V6_CONSOLE,
+        postgres: PG_V6_CONSOLE,
+    },
 ];
 
 /// Found and known schema versions of a database
@@ -213,6 +217,124 @@ CREATE INDEX IF NOT EXISTS events_by_time ON events (at_ms);
 ";
 
 /// Version 1, PostgreSQL.
+/// Version 6: the operator's console (issue 14; [`crate::ConsoleRepo`]).
+/// - `console_users`: sign-in names, role (`admin`|`helpdesk`) and the
+///   argon2 PHC string of the password (never the password).
+/// - `device_terms`: the search index of the device list: one row per
+///   (lower-cased serial or variable value, MAC), kept by triggers so every
+///   writer (add, import, API, activation) keeps it without knowing it.
+///   Variables whose name says they hold a secret (`pass`, `secret`, `key`
+///   in the name) are not indexed: a search must not be a password oracle.
+///   A search by value is a prefix range scan of its primary key. Only
+///   ASCII letters are lower-cased (SQLite's `lower`, PostgreSQL's under
+///   `COLLATE "C"`), as the query side does.
+/// - Indexes for the console's filters and the overview's counts
+///   (index-only scans instead of reading a million device rows), and
+///   `events_by_kind_time` for resyncs per hour.
+/// - The triggers are the per-dialect part: SQLite trigger bodies,
+///   a PL/pgSQL trigger function in PostgreSQL.
+const SCHEMA_V6_CONSOLE: &str = "
+CREATE TABLE IF NOT EXISTS console_users (
+    name       TEXT    NOT NULL PRIMARY KEY,
+    role       TEXT    NOT NULL,               -- admin|helpdesk
+    pw_hash    TEXT    NOT NULL,               -- argon2 PHC string
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS device_terms (
+    term TEXT NOT NULL,
+    mac  TEXT NOT NULL,
+    PRIMARY KEY (term, mac)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS device_terms_by_mac ON device_terms (mac);
+INSERT OR IGNORE INTO device_terms (term, mac)
+    SELECT lower(serial), mac FROM devices WHERE serial IS NOT NULL AND serial <> '';
+INSERT OR IGNORE INTO device_terms (term, mac)
+    SELECT lower(j.value), d.mac FROM devices d, json_each(d.vars) j
+    WHERE j.value <> '' AND j.key NOT LIKE '%pass%' AND j.key NOT LIKE '%secret%'
+      AND j.key NOT LIKE '%key%';
+CREATE TRIGGER IF NOT EXISTS device_terms_ins AFTER INSERT ON devices BEGIN
+    INSERT OR IGNORE INTO device_terms (term, mac)
+        SELECT lower(NEW.serial), NEW.mac WHERE NEW.serial IS NOT NULL AND NEW.serial <> '';
+    INSERT OR IGNORE INTO device_terms (term, mac)
+        SELECT lower(j.value), NEW.mac FROM json_each(NEW.vars) j
+        WHERE j.value <> '' AND j.key NOT LIKE '%pass%' AND j.key NOT LIKE '%secret%'
+          AND j.key NOT LIKE '%key%';
+END;
+CREATE TRIGGER IF NOT EXISTS device_terms_upd AFTER UPDATE OF serial, vars ON devices BEGIN
+    DELETE FROM device_terms WHERE mac = OLD.mac;
+    INSERT OR IGNORE INTO device_terms (term, mac)
+        SELECT lower(NEW.serial), NEW.mac WHERE NEW.serial IS NOT NULL AND NEW.serial <> '';
+    INSERT OR IGNORE INTO device_terms (term, mac)
+        SELECT lower(j.value), NEW.mac FROM json_each(NEW.vars) j
+        WHERE j.value <> '' AND j.key NOT LIKE '%pass%' AND j.key NOT LIKE '%secret%'
+          AND j.key NOT LIKE '%key%';
+END;
+CREATE TRIGGER IF NOT EXISTS device_terms_del AFTER DELETE ON devices BEGIN
+    DELETE FROM device_terms WHERE mac = OLD.mac;
+END;
+CREATE INDEX IF NOT EXISTS devices_by_model ON devices (model);
+CREATE INDEX IF NOT EXISTS devices_by_firmware ON devices (firmware);
+CREATE INDEX IF NOT EXISTS devices_by_outcome ON devices (last_outcome);
+CREATE INDEX IF NOT EXISTS devices_by_seen ON devices (last_seen_ms);
+CREATE INDEX IF NOT EXISTS events_by_kind_time ON events (kind, at_ms);
+";
+
+const PG_V6_CONSOLE: &str = r#"
+CREATE TABLE console_users (
+    name       TEXT   NOT NULL PRIMARY KEY,
+    role       TEXT   NOT NULL,
+    pw_hash    TEXT   NOT NULL,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE TABLE device_terms (
+    term TEXT COLLATE "C" NOT NULL,
+    mac  TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (term, mac)
+);
+CREATE INDEX device_terms_by_mac ON device_terms (mac);
+CREATE FUNCTION device_terms_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM device_terms WHERE mac = OLD.mac;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    INSERT INTO device_terms (term, mac)
+        SELECT lower(NEW.serial COLLATE "C"), NEW.mac
+        WHERE NEW.serial IS NOT NULL AND NEW.serial <> ''
+        ON CONFLICT DO NOTHING;
+    INSERT INTO device_terms (term, mac)
+        SELECT lower(j.value COLLATE "C"), NEW.mac FROM json_each_text(NEW.vars::json) AS j
+        WHERE j.value <> '' AND j.key NOT LIKE '%pass%' AND j.key NOT LIKE '%secret%'
+          AND j.key NOT LIKE '%key%'
+        ON CONFLICT DO NOTHING;
+    RETURN NEW;
+END
+$$;
+INSERT INTO device_terms (term, mac)
+    SELECT lower(serial COLLATE "C"), mac FROM devices WHERE serial IS NOT NULL AND serial <> ''
+    ON CONFLICT DO NOTHING;
+INSERT INTO device_terms (term, mac)
+    SELECT lower(j.value COLLATE "C"), d.mac FROM devices AS d, json_each_text(d.vars::json) AS j
+    WHERE j.value <> '' AND j.key NOT LIKE '%pass%' AND j.key NOT LIKE '%secret%'
+      AND j.key NOT LIKE '%key%'
+    ON CONFLICT DO NOTHING;
+CREATE TRIGGER device_terms_ins AFTER INSERT ON devices
+    FOR EACH ROW EXECUTE FUNCTION device_terms_sync();
+CREATE TRIGGER device_terms_upd AFTER UPDATE OF serial, vars ON devices
+    FOR EACH ROW EXECUTE FUNCTION device_terms_sync();
+CREATE TRIGGER device_terms_del AFTER DELETE ON devices
+    FOR EACH ROW EXECUTE FUNCTION device_terms_sync();
+CREATE INDEX devices_by_model ON devices (model);
+CREATE INDEX devices_by_firmware ON devices (firmware);
+CREATE INDEX devices_by_outcome ON devices (last_outcome);
+CREATE INDEX devices_by_seen ON devices (last_seen_ms);
+CREATE INDEX events_by_kind_time ON events (kind, at_ms);
+"#;
+
 const PG_V1: &str = r#"
 CREATE TABLE devices (
     mac          TEXT COLLATE "C" NOT NULL PRIMARY KEY,

@@ -55,7 +55,8 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const DEVICE_COLS: &str = "mac, serial, model, grp, vars, secret_key, created_ms, updated_ms, \
+pub(crate) const DEVICE_COLS: &str =
+    "mac, serial, model, grp, vars, secret_key, created_ms, updated_ms, \
                            last_seen_ms, last_ip, firmware, last_outcome";
 
 /// The upsert clause of a device row: an existing row keeps its key,
@@ -425,38 +426,16 @@ impl Store {
     /// reads top to bottom).
     pub fn events(&self, mac: Mac, limit: usize) -> Result<Vec<Event>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.run(|x| {
+        self.run(|x| {
             x.rows(
-                "SELECT id, at_ms, kind, outcome, source_ip, message FROM \
+                "SELECT id, mac, at_ms, kind, outcome, source_ip, message FROM \
                  (SELECT * FROM events WHERE mac = ?1 ORDER BY id DESC LIMIT ?2) AS e ORDER BY id",
                 vals![mac.to_string(), limit],
             )
-        })?;
-        let bad = |what: &'static str, why: String| StoreError::BadStored {
-            mac: mac.to_string(),
-            what,
-            why,
-        };
-        rows.into_iter()
-            .map(|r| {
-                let kind: String = r.get(2)?;
-                let outcome: Option<String> = r.get(3)?;
-                Ok(Event {
-                    id: r.get(0)?,
-                    mac,
-                    at_ms: r.get(1)?,
-                    kind: kind
-                        .parse()
-                        .map_err(|e| bad("event kind", format!("{e}")))?,
-                    outcome: outcome
-                        .map(|o| o.parse())
-                        .transpose()
-                        .map_err(|e| bad("event outcome", format!("{e}")))?,
-                    source_ip: r.get(4)?,
-                    message: r.get(5)?,
-                })
-            })
-            .collect()
+        })?
+        .iter()
+        .map(event_from_row)
+        .collect()
     }
 
     /// Deletes the events older than `before_ms`; returns how many. Works
@@ -546,8 +525,35 @@ const DEVICE_INSERT: &str = "INSERT INTO devices \
     (mac, serial, model, grp, vars, secret_key, created_ms, updated_ms) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
 
+/// One `events` row (`id, mac, at_ms, kind, outcome, source_ip, message`),
+/// decoded.
+pub(crate) fn event_from_row(r: &Row) -> Result<Event> {
+    let mac_text: String = r.get(1)?;
+    let bad = |what: &'static str, why: String| StoreError::BadStored {
+        mac: mac_text.clone(),
+        what,
+        why,
+    };
+    let kind: String = r.get(3)?;
+    let outcome: Option<String> = r.get(4)?;
+    Ok(Event {
+        id: r.get(0)?,
+        mac: Mac::parse(&mac_text).map_err(|e| bad("MAC", e.to_string()))?,
+        at_ms: r.get(2)?,
+        kind: kind
+            .parse()
+            .map_err(|e| bad("event kind", format!("{e}")))?,
+        outcome: outcome
+            .map(|o| o.parse())
+            .transpose()
+            .map_err(|e| bad("event outcome", format!("{e}")))?,
+        source_ip: r.get(5)?,
+        message: r.get(6)?,
+    })
+}
+
 /// A device row as the database returns it, before decoding MAC/JSON/outcome.
-struct RawDevice {
+pub(crate) struct RawDevice {
     mac: String,
     serial: Option<String>,
     model: Option<String>,
@@ -563,7 +569,7 @@ struct RawDevice {
 }
 
 impl RawDevice {
-    fn from_row(r: &Row) -> Result<Self> {
+    pub(crate) fn from_row(r: &Row) -> Result<Self> {
         Ok(RawDevice {
             mac: r.get(0)?,
             serial: r.get(1)?,
@@ -580,7 +586,7 @@ impl RawDevice {
         })
     }
 
-    fn decode(self) -> Result<Device> {
+    pub(crate) fn decode(self) -> Result<Device> {
         let mac_text = self.mac;
         let bad = |what: &'static str, why: String| StoreError::BadStored {
             mac: mac_text.clone(),

@@ -1,0 +1,547 @@
+//! [`ConsoleRepo`]: what the operator's console (issue 14, crate
+//! `phoneprov-console`) reads and writes: its users (table
+//! `console_users`, schema version 6), the device search behind its device
+//! list, and the fleet overview's counts.
+//!
+//! The search and the counts are built for a million devices:
+//!
+//! * a text query matches a MAC prefix (the primary key's range) or the
+//!   prefix of a serial number or variable value (the `device_terms` index,
+//!   kept by triggers, see `schema.rs`); both are range scans, and the
+//!   devices are then read by primary key in MAC order;
+//! * filters (model, group, outcome, firmware, last seen before) are plain
+//!   column tests, paged with `LIMIT`/`OFFSET` in MAC order (or by last
+//!   seen, through `devices_by_seen`);
+//! * the overview's group-bys read the v6 indexes only (index-only scans),
+//!   and resyncs per hour read `events_by_kind_time`.
+//!
+//! Every query is written once for both backends (see the `db` module);
+//! the search index's triggers are the one per-dialect part (`schema.rs`).
+//!
+//! The password hash is stored as given (an argon2 PHC string made by the
+//! console crate); the store never sees a password.
+
+use crate::db::{vals, Row, Val};
+use crate::error::{Result, StoreError};
+use crate::model::{now_ms, Device, Event, EventKind, Outcome};
+use crate::store::{event_from_row, RawDevice, Store, DEVICE_COLS};
+
+/// A console user's role (issue 14 item 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything, keys and templates included.
+    Admin,
+    /// View, resync and read-only tasks; never a key.
+    Helpdesk,
+}
+
+impl Role {
+    /// The stored and printed spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Helpdesk => "helpdesk",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = crate::UnknownName;
+    fn from_str(s: &str) -> std::result::Result<Role, crate::UnknownName> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "helpdesk" => Ok(Role::Helpdesk),
+            _ => Err(crate::UnknownName {
+                what: "role",
+                got: s.to_string(),
+                expected: "admin, helpdesk",
+            }),
+        }
+    }
+}
+
+/// One console user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUser {
+    /// Sign-in name.
+    pub name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// argon2 PHC string of the password.
+    pub pw_hash: String,
+    /// When added, Unix ms.
+    pub created_ms: i64,
+    /// When the password or role last changed, Unix ms.
+    pub updated_ms: i64,
+}
+
+/// The outcome filter of the device list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenFilter {
+    /// The last resync ended this way.
+    Outcome(Outcome),
+    /// Never fetched anything.
+    Never,
+}
+
+/// The order of the device list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceSort {
+    /// By MAC (the primary key).
+    #[default]
+    Mac,
+    /// Most recently seen first (never-seen devices last).
+    LastSeen,
+}
+
+/// A device list query: all given parts must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceQuery {
+    /// Text: a MAC prefix (12 hex digits or fewer, separators already
+    /// removed, lower case) and/or a term prefix (serial number or variable
+    /// value, lower-cased); see [`DeviceQuery::text`].
+    pub mac_prefix: Option<String>,
+    /// Serial or variable value prefix, lower-cased.
+    pub term_prefix: Option<String>,
+    /// Exact model.
+    pub model: Option<String>,
+    /// Exact group.
+    pub group: Option<String>,
+    /// Last outcome, or never seen.
+    pub seen: Option<SeenFilter>,
+    /// Exact firmware.
+    pub firmware: Option<String>,
+    /// Last seen before this time (Unix ms); never-seen devices excluded.
+    pub seen_before_ms: Option<i64>,
+    /// Order.
+    pub sort: DeviceSort,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+}
+
+impl DeviceQuery {
+    /// Sets the text parts from what an operator typed: a MAC in any
+    /// notation (`00:0E:08:AB`, `000e.08ab`, `000E08-AB…`) becomes a MAC
+    /// prefix, and any text is also a serial/variable value prefix (a
+    /// user id such as `1001` is also valid hex).
+    pub fn text(&mut self, typed: &str) {
+        let typed = typed.trim();
+        if typed.is_empty() {
+            return;
+        }
+        let hex: String = typed
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | '.' | ' '))
+            .collect();
+        if !hex.is_empty() && hex.len() <= 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            self.mac_prefix = Some(hex.to_ascii_lowercase());
+        }
+        self.term_prefix = Some(typed.to_ascii_lowercase());
+    }
+}
+
+/// The fleet overview's numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetCounts {
+    /// Every device.
+    pub total: u64,
+    /// Devices that never fetched anything.
+    pub never_seen: u64,
+    /// Seen devices by last outcome (`None`: seen, no outcome recorded).
+    pub by_outcome: Vec<(Option<Outcome>, u64)>,
+    /// The most common models, most devices first (`None`: not set).
+    pub by_model: Vec<(Option<String>, u64)>,
+    /// The most common firmware versions, most devices first.
+    pub by_firmware: Vec<(Option<String>, u64)>,
+}
+
+/// How many rows of a group-by the overview shows.
+pub const TOP_N: usize = 20;
+
+/// The console's storage.
+pub trait ConsoleRepo {
+    /// One user.
+    fn console_user(&self, name: &str) -> Result<Option<ConsoleUser>>;
+    /// Adds a user; `false` (nothing written) if the name exists.
+    fn add_console_user(&mut self, user: &ConsoleUser) -> Result<bool>;
+    /// Replaces a user's password hash; `false` if there is no such user.
+    fn set_console_password(&mut self, name: &str, pw_hash: &str) -> Result<bool>;
+    /// Removes a user; `false` if there was none.
+    fn remove_console_user(&mut self, name: &str) -> Result<bool>;
+    /// Every user, by name.
+    fn console_users(&self) -> Result<Vec<ConsoleUser>>;
+    /// One page of the device list.
+    fn search_devices(&self, q: &DeviceQuery) -> Result<Vec<Device>>;
+    /// The overview's counts.
+    fn fleet_counts(&self) -> Result<FleetCounts>;
+    /// Events of `kind` per hour since `since_ms`: (hour start in Unix ms,
+    /// count), oldest first, hours without events left out.
+    fn events_per_hour(&self, kind: EventKind, since_ms: i64) -> Result<Vec<(i64, u64)>>;
+    /// The latest events with a failing outcome (not-found, corrupt,
+    /// failed), newest first.
+    fn recent_failures(&self, limit: usize) -> Result<Vec<Event>>;
+}
+
+fn decode_user(r: &Row) -> Result<ConsoleUser> {
+    let name: String = r.get(0)?;
+    let role: String = r.get(1)?;
+    let role = role.parse().map_err(|e: crate::UnknownName| {
+        StoreError::Internal(format!("console user {name:?}: {e}"))
+    })?;
+    Ok(ConsoleUser {
+        name,
+        role,
+        pw_hash: r.get(2)?,
+        created_ms: r.get(3)?,
+        updated_ms: r.get(4)?,
+    })
+}
+
+const USER_COLS: &str = "name, role, pw_hash, created_ms, updated_ms";
+
+/// The upper bound of a prefix range: every string starting with `p` is
+/// `>= p` and `< p + U+10FFFF`.
+fn prefix_end(p: &str) -> String {
+    format!("{p}\u{10FFFF}")
+}
+
+/// The `WHERE` clause and parameters of a device query.
+fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Val<'static>> = Vec::new();
+    let arg = |v: Val<'static>, args: &mut Vec<Val<'static>>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    let mut text: Vec<String> = Vec::new();
+    if let Some(p) = &q.mac_prefix {
+        let a = arg(Val::from(p.clone()), &mut args);
+        let b = arg(Val::from(prefix_end(p)), &mut args);
+        text.push(format!(
+            "SELECT mac FROM devices WHERE mac >= {a} AND mac < {b}"
+        ));
+    }
+    if let Some(p) = &q.term_prefix {
+        let a = arg(Val::from(p.clone()), &mut args);
+        let b = arg(Val::from(prefix_end(p)), &mut args);
+        text.push(format!(
+            "SELECT mac FROM device_terms WHERE term >= {a} AND term < {b}"
+        ));
+    }
+    if !text.is_empty() {
+        clauses.push(format!("mac IN ({})", text.join(" UNION ")));
+    }
+    for (col, val) in [
+        ("model", &q.model),
+        ("grp", &q.group),
+        ("firmware", &q.firmware),
+    ] {
+        if let Some(v) = val {
+            let a = arg(Val::from(v.clone()), &mut args);
+            clauses.push(format!("{col} = {a}"));
+        }
+    }
+    match q.seen {
+        Some(SeenFilter::Never) => clauses.push("last_seen_ms IS NULL".into()),
+        Some(SeenFilter::Outcome(o)) => {
+            let a = arg(Val::from(o.as_str().to_string()), &mut args);
+            clauses.push(format!("last_outcome = {a}"));
+        }
+        None => {}
+    }
+    if let Some(t) = q.seen_before_ms {
+        let a = arg(Val::Int(t), &mut args);
+        clauses.push(format!("last_seen_ms < {a}"));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (sql, args)
+}
+
+impl ConsoleRepo for Store {
+    fn console_user(&self, name: &str) -> Result<Option<ConsoleUser>> {
+        self.run(|x| {
+            x.row(
+                &format!("SELECT {USER_COLS} FROM console_users WHERE name = ?1"),
+                vals![name],
+            )
+        })?
+        .as_ref()
+        .map(decode_user)
+        .transpose()
+    }
+
+    fn add_console_user(&mut self, user: &ConsoleUser) -> Result<bool> {
+        let n = self.tx(|x| {
+            x.exec(
+                "INSERT INTO console_users (name, role, pw_hash, created_ms, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                vals![
+                    &user.name,
+                    user.role.as_str(),
+                    &user.pw_hash,
+                    user.created_ms,
+                    user.updated_ms
+                ],
+            )
+        })?;
+        Ok(n == 1)
+    }
+
+    fn set_console_password(&mut self, name: &str, pw_hash: &str) -> Result<bool> {
+        let n = self.tx(|x| {
+            x.exec(
+                "UPDATE console_users SET pw_hash = ?2, updated_ms = ?3 WHERE name = ?1",
+                vals![name, pw_hash, now_ms()],
+            )
+        })?;
+        Ok(n == 1)
+    }
+
+    fn remove_console_user(&mut self, name: &str) -> Result<bool> {
+        let n = self.tx(|x| x.exec("DELETE FROM console_users WHERE name = ?1", vals![name]))?;
+        Ok(n == 1)
+    }
+
+    fn console_users(&self) -> Result<Vec<ConsoleUser>> {
+        self.run(|x| {
+            x.rows(
+                &format!("SELECT {USER_COLS} FROM console_users ORDER BY name"),
+                vals![],
+            )
+        })?
+        .iter()
+        .map(decode_user)
+        .collect()
+    }
+
+    fn search_devices(&self, q: &DeviceQuery) -> Result<Vec<Device>> {
+        let (filter, mut args) = device_where(q);
+        let order = match q.sort {
+            DeviceSort::Mac => "mac",
+            DeviceSort::LastSeen => "last_seen_ms DESC NULLS LAST, mac",
+        };
+        args.push(Val::Int(q.limit.min(i64::MAX as u64) as i64));
+        let lim = args.len();
+        args.push(Val::Int(q.offset.min(i64::MAX as u64) as i64));
+        let off = args.len();
+        let sql = format!(
+            "SELECT {DEVICE_COLS} FROM devices{filter} ORDER BY {order} LIMIT ?{lim} OFFSET ?{off}"
+        );
+        self.run(|x| x.rows(&sql, &args))?
+            .iter()
+            .map(|r| RawDevice::from_row(r)?.decode())
+            .collect()
+    }
+
+    fn fleet_counts(&self) -> Result<FleetCounts> {
+        self.run(|x| {
+            let mut count = |sql: &str| -> Result<u64> {
+                let n: i64 = x.one(sql, vals![])?.get(0)?;
+                Ok(n as u64)
+            };
+            let total = count("SELECT count(*) FROM devices")?;
+            let never_seen = count("SELECT count(*) FROM devices WHERE last_seen_ms IS NULL")?;
+            let mut grouped = |col: &str, extra: &str| -> Result<Vec<(Option<String>, u64)>> {
+                x.rows(
+                    &format!(
+                        "SELECT {col}, count(*) AS n FROM devices{extra} GROUP BY {col} \
+                         ORDER BY n DESC, {col} LIMIT {TOP_N}"
+                    ),
+                    vals![],
+                )?
+                .iter()
+                .map(|r| Ok((r.get::<Option<String>>(0)?, r.get::<i64>(1)? as u64)))
+                .collect()
+            };
+            let by_outcome = grouped("last_outcome", " WHERE last_outcome IS NOT NULL")?
+                .into_iter()
+                .map(|(o, n)| Ok((o.map(|o| o.parse::<Outcome>()).transpose()?, n)))
+                .collect::<std::result::Result<Vec<_>, crate::UnknownName>>()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let by_model = grouped("model", "")?;
+            let by_firmware = grouped("firmware", " WHERE firmware IS NOT NULL")?;
+            Ok(FleetCounts {
+                total,
+                never_seen,
+                by_outcome,
+                by_model,
+                by_firmware,
+            })
+        })
+    }
+
+    fn events_per_hour(&self, kind: EventKind, since_ms: i64) -> Result<Vec<(i64, u64)>> {
+        self.run(|x| {
+            x.rows(
+                "SELECT at_ms / 3600000 AS h, count(*) FROM events \
+                 WHERE kind = ?1 AND at_ms >= ?2 GROUP BY h ORDER BY h",
+                vals![kind.as_str(), since_ms],
+            )
+        })?
+        .iter()
+        .map(|r| Ok((r.get::<i64>(0)? * 3_600_000, r.get::<i64>(1)? as u64)))
+        .collect()
+    }
+
+    fn recent_failures(&self, limit: usize) -> Result<Vec<Event>> {
+        self.run(|x| {
+            x.rows(
+                "SELECT id, mac, at_ms, kind, outcome, source_ip, message FROM events \
+                 WHERE outcome IN ('not-found', 'corrupt', 'failed') ORDER BY id DESC LIMIT ?1",
+                vals![i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+        })?
+        .iter()
+        .map(event_from_row)
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TestDb;
+    use crate::{Mac, NewDevice, NewEvent};
+
+    fn dev(mac: &str, serial: &str, vars: &[(&str, &str)]) -> NewDevice {
+        let mut d = NewDevice::new(Mac::parse(mac).unwrap());
+        d.serial = Some(serial.into());
+        d.model = Some("CP-8841".into());
+        d.vars = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        d
+    }
+
+    fn macs(s: &Store, q: &DeviceQuery) -> Vec<String> {
+        s.search_devices(q)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.mac.to_string())
+            .collect()
+    }
+
+    fn text(t: &str) -> DeviceQuery {
+        let mut q = DeviceQuery {
+            limit: 50,
+            ..DeviceQuery::default()
+        };
+        q.text(t);
+        q
+    }
+
+    on_both! {
+    /// The search finds devices by MAC prefix in any notation, by serial
+    /// and by variable value (case-insensitive), follows updates and
+    /// removals through the triggers, and never matches a password.
+    fn search_by_mac_serial_and_variable_follows_updates(db: &TestDb) {
+        let mut s = db.store();
+        s.add_device(&dev(
+            "000e08aa0001",
+            "SN-ONE",
+            &[("user_id", "4711"), ("display_name", "Alice Smith"), ("sip_password", "hunter2")],
+        ))
+        .unwrap();
+        s.add_device(&dev("000e08bb0002", "SN-TWO", &[("user_id", "4712")]))
+            .unwrap();
+        assert_eq!(macs(&s, &text("00:0E:08:AA")), ["000e08aa0001"]);
+        assert_eq!(macs(&s, &text("000E.08bb")), ["000e08bb0002"]);
+        assert_eq!(macs(&s, &text("sn-two")), ["000e08bb0002"]);
+        assert_eq!(macs(&s, &text("alice")), ["000e08aa0001"]);
+        assert_eq!(macs(&s, &text("471")), ["000e08aa0001", "000e08bb0002"]);
+        assert!(macs(&s, &text("hunter2")).is_empty(), "passwords are not indexed");
+        assert!(macs(&s, &text("nobody")).is_empty());
+        // An update replaces the terms; a removal drops them.
+        s.upsert_device(&dev("000e08aa0001", "SN-ONE", &[("display_name", "Bob")]))
+            .unwrap();
+        assert!(macs(&s, &text("alice")).is_empty());
+        assert_eq!(macs(&s, &text("bob")), ["000e08aa0001"]);
+        s.remove_device(Mac::parse("000e08aa0001").unwrap()).unwrap();
+        assert!(macs(&s, &text("bob")).is_empty());
+    }
+
+    }
+
+    on_both! {
+    /// Filters, paging and the overview's counts.
+    fn filters_paging_and_counts(db: &TestDb) {
+        let mut s = db.store();
+        for i in 0..5u8 {
+            s.add_device(&dev(&format!("000e08cc000{i}"), &format!("S{i}"), &[]))
+                .unwrap();
+        }
+        let ip = "192.0.2.1".parse().unwrap();
+        let m0 = Mac::parse("000e08cc0000").unwrap();
+        s.record_status(m0, ip, Some("12.0.1"), Some(Outcome::Failed))
+            .unwrap();
+        s.append_event(&NewEvent {
+            mac: m0,
+            at_ms: now_ms(),
+            kind: EventKind::Resync,
+            outcome: Some(Outcome::Failed),
+            source_ip: None,
+            message: "render failed".into(),
+        })
+        .unwrap();
+        let q = DeviceQuery {
+            seen: Some(SeenFilter::Outcome(Outcome::Failed)),
+            limit: 10,
+            ..DeviceQuery::default()
+        };
+        assert_eq!(macs(&s, &q), ["000e08cc0000"]);
+        let q = DeviceQuery {
+            seen: Some(SeenFilter::Never),
+            limit: 2,
+            offset: 2,
+            ..DeviceQuery::default()
+        };
+        assert_eq!(macs(&s, &q), ["000e08cc0003", "000e08cc0004"]);
+        let c = s.fleet_counts().unwrap();
+        assert_eq!(c.total, 5);
+        assert_eq!(c.never_seen, 4);
+        assert_eq!(c.by_outcome, [(Some(Outcome::Failed), 1)]);
+        assert_eq!(c.by_model, [(Some("CP-8841".to_string()), 5)]);
+        assert_eq!(c.by_firmware, [(Some("12.0.1".to_string()), 1)]);
+        let hours = s.events_per_hour(EventKind::Resync, 0).unwrap();
+        assert_eq!(hours.iter().map(|h| h.1).sum::<u64>(), 1);
+        assert_eq!(s.recent_failures(5).unwrap()[0].message, "render failed");
+    }
+
+    }
+
+    on_both! {
+    /// Users: add once, change the password, list, remove.
+    fn users_add_passwd_list_remove(db: &TestDb) {
+        let mut s = db.store();
+        let u = ConsoleUser {
+            name: "ann".into(),
+            role: Role::Helpdesk,
+            pw_hash: "h1".into(),
+            created_ms: 1,
+            updated_ms: 1,
+        };
+        assert!(s.add_console_user(&u).unwrap());
+        assert!(!s.add_console_user(&u).unwrap(), "names are unique");
+        assert!(s.set_console_password("ann", "h2").unwrap());
+        assert!(!s.set_console_password("bob", "h2").unwrap());
+        let got = s.console_user("ann").unwrap().unwrap();
+        assert_eq!((got.role, got.pw_hash.as_str()), (Role::Helpdesk, "h2"));
+        assert_eq!(s.console_users().unwrap().len(), 1);
+        assert!(s.remove_console_user("ann").unwrap());
+        assert!(!s.remove_console_user("ann").unwrap());
+    }
+    }
+}
