@@ -17,6 +17,7 @@ mod cmd_rule;
 mod cmd_serve;
 mod cmd_sim;
 mod cmd_tftp;
+mod cmd_user;
 mod sysconf;
 
 use clap::{Parser, Subcommand};
@@ -73,6 +74,9 @@ enum Command {
     /// Serve a directory over TFTP or fetch a file with the TFTP client.
     #[command(subcommand)]
     Tftp(cmd_tftp::TftpCommand),
+    /// Manage the operator console's users (add, passwd, rm, list).
+    #[command(subcommand)]
+    User(cmd_user::UserCommand),
 }
 
 /// mimalloc instead of glibc's malloc: the server and the simulator make
@@ -97,6 +101,7 @@ fn main() {
         Command::Tftp(cmd) => cmd_tftp::run(cmd),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Sim(args) => cmd_sim::run(*args),
+        Command::User(cmd) => cmd_user::run(cmd),
     };
     match result {
         Ok(code) => std::process::exit(code),

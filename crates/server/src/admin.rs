@@ -7,8 +7,8 @@
 //! [`route`] answers them. Today: `/metrics` (Prometheus) and `/api/…` (the
 //! mounted [`ApiHandler`](crate::state::ApiHandler): the REST API, its
 //! OpenAPI document at `/api/v1/openapi.json`, the ACS task API and the
-//! activation service's admin routes). To add a surface (the web console
-//! under `/ui/`), add its prefix to [`ADMIN_PREFIXES`] and answer it in
+//! activation service's admin routes) and `/ui/` (the operator's console,
+//! merged into the same handler). To add a surface, add its prefix to [`ADMIN_PREFIXES`] and answer it in
 //! [`route`] (or merge its axum router into the API handler built in
 //! [`crate::services`], which already answers everything under the
 //! prefixes it is handed).
@@ -28,11 +28,13 @@ use crate::files::RespBody;
 use crate::state::AppState;
 
 /// Path prefixes of the admin surface (besides the exact `/metrics`).
-pub const ADMIN_PREFIXES: &[&str] = &["/api/"];
+/// `/ui/` is the operator's console (`phoneprov-console`, merged into the
+/// API handler by [`crate::services`]).
+pub const ADMIN_PREFIXES: &[&str] = &["/api/", "/ui/"];
 
 /// Whether `path` belongs to the admin surface.
 pub fn is_admin_path(path: &str) -> bool {
-    path == "/metrics" || ADMIN_PREFIXES.iter().any(|p| path.starts_with(p))
+    path == "/metrics" || path == "/ui" || ADMIN_PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
 /// Answers a request on the admin surface; hands the request back when
@@ -70,7 +72,7 @@ pub fn not_admin() -> Response<RespBody> {
         .status(StatusCode::NOT_FOUND)
         .header(header::CONTENT_TYPE, "application/json")
         .body(RespBody::full(Bytes::from_static(
-            b"{\"error\":\"not an admin route\",\"hint\":\"the admin listener serves /api/v1 (see /api/v1/openapi.json) and /metrics; profiles, firmware and reports are on the phones' ports\"}\n",
+            b"{\"error\":\"not an admin route\",\"hint\":\"the admin listener serves /api/v1 (see /api/v1/openapi.json), the console at /ui/ and /metrics; profiles, firmware and reports are on the phones' ports\"}\n",
         )))
         .expect("static response")
 }

@@ -71,8 +71,12 @@ type Resp = Response<RespBody>;
 pub async fn handle(
     state: Arc<AppState>,
     conn: Arc<ConnInfo>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Resp, Infallible> {
+    // The console (`/ui/`, a mounted handler) marks its cookies `Secure`
+    // over HTTPS.
+    req.extensions_mut()
+        .insert(phoneprov_console::OverTls(conn.proto == Proto::Https));
     // One consistent view of the config for the whole request.
     let policy = state.policy.load_full();
     let timeout = policy.config.request_timeout();

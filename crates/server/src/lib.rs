@@ -79,6 +79,7 @@ pub mod admin;
 pub mod auth;
 pub mod check;
 pub mod config;
+mod console_glue;
 pub mod context;
 pub mod database;
 pub mod decide;

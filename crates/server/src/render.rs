@@ -223,17 +223,17 @@ impl RenderCache {
     }
 }
 
-/// Renders and encodes one profile (a cache miss).
-fn render(
+/// The plaintext profile of `device` (template name, XML with the rules
+/// inserted), before lint and encoding: what [`render`] encodes and what
+/// the console's device page shows ([`preview`]).
+fn plaintext(
     bound: &Bound,
     policy: &Policy,
     templates: &TemplateSet,
     device: &Device,
-    dev_hash: u64,
     variant: Variant,
     host: &str,
-) -> Result<Rendered, RenderError> {
-    let cfg = &policy.config.profiles;
+) -> Result<(String, String), RenderError> {
     let urls = server_urls(bound, host);
     let key = device.key.expose_secret();
     let profile_rule =
@@ -274,6 +274,52 @@ fn render(
             insert_param(&mut xml, "Upgrade_Rule", &upgrade_rule);
         }
     }
+    Ok((template, xml))
+}
+
+/// The console's view of a device's profile (issue 14): the plaintext the
+/// phone decrypts, with every lint finding (not only errors), whatever
+/// `strict` says.
+pub fn preview(
+    bound: &Bound,
+    policy: &Policy,
+    templates: &TemplateSet,
+    device: &Device,
+    host: &str,
+) -> Result<phoneprov_console::Preview, RenderError> {
+    let (template, xml) = plaintext(bound, policy, templates, device, Variant::Encrypted, host)?;
+    let opts = phoneprov_profile::lint::LintOptions {
+        model: device
+            .model
+            .as_deref()
+            .and_then(phoneprov_profile::schema::model),
+        ..Default::default()
+    };
+    let findings = phoneprov_profile::lint::lint_str_with(&template, &xml, opts)
+        .iter()
+        .map(|d| d.to_string().lines().next().unwrap_or("").to_string())
+        .collect();
+    Ok(phoneprov_console::Preview {
+        template,
+        xml,
+        findings,
+    })
+}
+
+/// Renders and encodes one profile (a cache miss).
+fn render(
+    bound: &Bound,
+    policy: &Policy,
+    templates: &TemplateSet,
+    device: &Device,
+    dev_hash: u64,
+    variant: Variant,
+    host: &str,
+) -> Result<Rendered, RenderError> {
+    let cfg = &policy.config.profiles;
+    let key = device.key.expose_secret();
+    let mac = device.mac.to_string();
+    let (template, xml) = plaintext(bound, policy, templates, device, variant, host)?;
     let encoded = crate::encode::lint(&template, &xml, cfg.strict, &mac, device.model.as_deref())
         .and_then(|_| match variant {
             Variant::Bootstrap => Ok(crate::encode::plain(xml)),

@@ -192,11 +192,14 @@ impl Server {
         // stores are synchronous (PostgreSQL's client runs a runtime of
         // its own), so they are opened off the async workers.
         let db = crate::database::target(None, &cfg.database, &data);
+        let auth_guard = Arc::new(phoneprov_httpauth::AuthGuard::new(cfg.throttle.clone()));
+        let state_cell: Arc<OnceLock<Arc<AppState>>> = Arc::new(OnceLock::new());
         let (reader, status, services, nonce_secret) = tokio::task::block_in_place(|| {
             let mut first = crate::database::open_for_serve(&db, cfg.database.migrates())?;
             let reader = ReadPool::open(&db)?;
             let status = StatusWriter::start(&db, cfg.store.retention())?;
-            let services = Services::open(&data, &db, &cfg)?;
+            let services =
+                Services::open(&data, &db, &cfg, auth_guard.clone(), state_cell.clone())?;
             let nonce_secret = crate::auth::shared_nonce_secret(&mut first).map_err(|message| {
                 ServerError::Service {
                     service: "Digest nonce secret",
@@ -213,7 +216,6 @@ impl Server {
                     message,
                 }
             })?;
-        let auth_guard = Arc::new(phoneprov_httpauth::AuthGuard::new(cfg.throttle.clone()));
 
         // Bind everything before serving anything: a port in use is one
         // clear error and nothing is left half-started.
@@ -237,7 +239,6 @@ impl Server {
             ),
             None => None,
         };
-        let state_cell: Arc<OnceLock<Arc<AppState>>> = Arc::new(OnceLock::new());
         let tftp_s = match cfg.listen.tftp.addr() {
             Some(addr) => Some(
                 phoneprov_tftp::Server::bind(addr, LateTftp(state_cell.clone()))

@@ -11,6 +11,9 @@
 //!   its task API (`/api/v1/devices/{mac}/tasks`, `/datamodel`,
 //!   `/connection-request`) in the mounted handler, and its own listener
 //!   (bound with the others by [`crate::Server::start`]);
+//! * the operator's console (`phoneprov-console`, issue 14) at `/ui/`, in
+//!   the same mounted handler as the API, with its own sign-in (users and
+//!   sessions; see that crate);
 //! * the syslog filer (`phoneprov-syslog`, R-LOG): one thread that files
 //!   each received message in the device's timeline.
 //!
@@ -54,7 +57,13 @@ fn setup_err<'a>(service: &'static str, data: &'a Path) -> impl Fn(String) -> Se
 impl Services {
     /// Opens the API, activation service, ACS (if on) and syslog filer on
     /// the data directory (which exists by now).
-    pub fn open(data: &Path, db: &Database, cfg: &Config) -> Result<Services, ServerError> {
+    pub fn open(
+        data: &Path,
+        db: &Database,
+        cfg: &Config,
+        auth_guard: Arc<phoneprov_httpauth::AuthGuard>,
+        state: Arc<std::sync::OnceLock<Arc<crate::AppState>>>,
+    ) -> Result<Services, ServerError> {
         let api_state = phoneprov_api::ApiState::open_db(data, db)
             .map_err(|e| setup_err("admin API", data)(e.to_string()))?;
         let guard = api_state.admin_guard();
@@ -72,6 +81,18 @@ impl Services {
             }
             None => None,
         };
+        let console = phoneprov_console::Console::open(
+            data,
+            db,
+            phoneprov_console::ConsoleOptions {
+                idle: phoneprov_console::auth::DEFAULT_IDLE,
+                guard: auth_guard,
+                acs: acs.clone(),
+                preview: Arc::new(crate::console_glue::LatePreview(state)),
+            },
+        )
+        .map_err(|e| setup_err("console", data)(e.to_string()))?;
+        extra = extra.merge(console.router());
         let api: ApiHandler = Arc::new(phoneprov_api::bytes_handler_with(
             api_state,
             extra,

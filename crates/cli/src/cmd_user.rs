@@ -1,0 +1,88 @@
+//! `phoneprov user add|passwd|rm|list`: the operator console's users
+//! (issue 14). The logic (name rules, argon2 hashing, storage) is
+//! `phoneprov_console::users`; this file parses flags and reads the
+//! password from standard input (one line), so it never shows up in `ps`
+//! or shell history: `printf '%s\n' "$PW" | phoneprov user add ann --role admin`.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use clap::Subcommand;
+use phoneprov_console::users;
+use phoneprov_store::{Role, Store};
+
+use crate::sysconf::DataArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a console user; the password is read from standard input.
+    Add {
+        /// Sign-in name (a-z, 0-9, '.', '_', '-').
+        name: String,
+        /// admin (everything) or helpdesk (view, resync, read-only tasks; no keys).
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Set a user's password, read from standard input.
+    Passwd {
+        /// Sign-in name.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Remove a user; their sessions end at their next request.
+    Rm {
+        /// Sign-in name.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List users and roles.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// One line of standard input, without its line end (a prompt on a
+/// terminal; the password is echoed there, so prefer a pipe).
+fn read_password() -> anyhow::Result<String> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+        io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub fn run(cmd: UserCommand) -> anyhow::Result<i32> {
+    match cmd {
+        UserCommand::Add { name, role, data } => {
+            let role: Role = role.parse()?;
+            users::check_name(&name)?;
+            let password = read_password()?;
+            users::add(&mut Store::open(&data.dir()?)?, &name, role, &password)?;
+            println!("added {role} {name}");
+        }
+        UserCommand::Passwd { name, data } => {
+            let mut store = Store::open_existing(&data.dir()?)?;
+            let password = read_password()?;
+            users::passwd(&mut store, &name, &password)?;
+            println!("password of {name} changed");
+        }
+        UserCommand::Rm { name, data } => {
+            users::remove(&mut Store::open_existing(&data.dir()?)?, &name)?;
+            println!("removed {name}");
+        }
+        UserCommand::List { data } => {
+            let store = Store::open_existing(&data.dir()?)?;
+            for u in users::list(&store)? {
+                println!("{}\t{}", u.name, u.role);
+            }
+        }
+    }
+    Ok(0)
+}
