@@ -10,7 +10,10 @@
 //! TransferComplete arrives. A task `sent` in a session that dies goes back
 //! to `queued`: at the device's next Inform every `sent` task of that
 //! device is requeued (one session per device at a time, so they are
-//! orphans), and the ACS requeues the tasks of sessions it drops.
+//! orphans), and the ACS requeues the tasks of sessions it drops. A task
+//! sent [`MAX_TASK_ATTEMPTS`] times without an answer becomes `fault` with
+//! the reason at its next claim; an operator can cancel a `queued` task
+//! ([`AcsRepo::cancel_task`]: `cancelled`, never sent).
 //!
 //! The session's hot-path writes ([`SessionWrite`]: an Inform's rows with
 //! the claim of its first tasks, a task's result) are written in groups by
@@ -258,17 +261,23 @@ pub trait AcsRepo {
     fn dm_param(&self, mac: &str, path: &str) -> Result<Option<ValueAndType>>;
 }
 
+/// How many times a task is sent before the ACS gives up on it: a task
+/// whose sessions keep dying (the CPE reboots on it, the connection drops)
+/// is marked `fault` with the reason at its next claim instead of being
+/// sent forever.
+pub const MAX_TASK_ATTEMPTS: i64 = 5;
+
 const COLS: &str =
     "id, mac, rpc, state, source, command_key, attempts, result, created_ms, updated_ms";
 
 /// The next task of a device's queue (SQLite: the caller holds the
 /// write lock).
-pub(crate) const NEXT_QUEUED: &str = "SELECT id, method, rpc FROM acs_tasks \
+pub(crate) const NEXT_QUEUED: &str = "SELECT id, method, rpc, attempts FROM acs_tasks \
      WHERE mac = ?1 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1";
 
 /// The same for PostgreSQL: the row is locked for this transaction, and a
 /// row another transaction has locked is skipped instead of waited for.
-const NEXT_QUEUED_PG: &str = "SELECT id, method, rpc FROM acs_tasks \
+const NEXT_QUEUED_PG: &str = "SELECT id, method, rpc, attempts FROM acs_tasks \
      WHERE mac = ?1 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1 \
      FOR UPDATE SKIP LOCKED";
 
@@ -453,6 +462,22 @@ fn claim_on(x: &mut Exec<'_, '_>, mac: &str, limit: usize) -> Result<Vec<Claimed
             break;
         };
         let (id, method, json): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let attempts: i64 = row.get(3)?;
+        if attempts >= MAX_TASK_ATTEMPTS {
+            // Sent this often and never answered: every session ended
+            // before the CPE's response (issue 14 item 4).
+            let result = serde_json::json!({
+                "error": format!(
+                    "gave up after {attempts} attempts: each session ended before the CPE answered"
+                ),
+                "attempts": attempts,
+            });
+            x.exec(
+                "UPDATE acs_tasks SET state = 'fault', result = ?2, updated_ms = ?3 WHERE id = ?1",
+                vals![id, result.to_string(), now_ms()],
+            )?;
+            continue;
+        }
         match serde_json::from_str::<serde_json::Value>(&json) {
             Ok(task) => {
                 x.exec(
@@ -645,6 +670,28 @@ mod tests {
 
     fn reboot(key: &str) -> String {
         format!(r#"{{"rpc":"Reboot","command_key":"{key}"}}"#)
+    }
+
+    on_both! {
+        /// Issue 14 item 4: a task whose sessions keep ending stops after
+        /// MAX_TASK_ATTEMPTS sends and says why.
+        fn a_task_that_keeps_failing_stops_and_says_why(db: &TestDb) {
+            let mut s = db.store();
+            let mac = "000e08abcdef";
+            let rpc = reboot("k");
+            let id = s.insert_task(mac, NewTask { method: "Reboot", rpc: &rpc }, "api").unwrap();
+            for n in 1..=MAX_TASK_ATTEMPTS {
+                let claimed = s.claim_tasks(mac, 4).unwrap();
+                assert_eq!(claimed.len(), 1, "attempt {n}");
+                assert!(s.requeue_task(id).unwrap());
+            }
+            assert!(s.claim_tasks(mac, 4).unwrap().is_empty());
+            let row = s.task(mac, id).unwrap().unwrap();
+            assert_eq!(row.state, "fault");
+            assert_eq!(row.attempts, MAX_TASK_ATTEMPTS);
+            let result = row.result.unwrap();
+            assert!(result.contains("gave up after 5 attempts"), "{result}");
+        }
     }
 
     on_both! {
