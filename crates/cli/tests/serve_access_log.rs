@@ -215,3 +215,28 @@ fn a_refused_client_certificate_is_an_access_line_and_a_warning() {
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("client=127.0.0.1"), "{line}");
 }
+
+#[test]
+fn a_bad_log_level_stops_serve_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.toml");
+    std::fs::write(&conf, "[log]\nlevel = \"info=verbose\"\n").unwrap();
+    let data = dir.path().join("data");
+    let mut args = vec!["serve", "--data", data.to_str().unwrap()];
+    args.extend(["--config", conf.to_str().unwrap()]);
+    for p in [
+        "--http", "--https", "--tftp", "--syslog", "--acs", "--admin",
+    ] {
+        args.extend([p, "off"]);
+    }
+    let out = std::process::Command::new(BIN)
+        .args(&args)
+        .env_remove("RUST_LOG")
+        .env_remove("PHONEPROV_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("[log] level \"info=verbose\""), "{err}");
+    assert!(!data.exists(), "a refused serve created {}", data.display());
+}

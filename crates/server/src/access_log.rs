@@ -48,6 +48,10 @@ pub struct LogConfig {
     pub access: String,
     /// `"text"` (default) or `"json"`.
     pub format: AccessFormat,
+    /// stderr log filter of `phoneprov serve` (`tracing` `EnvFilter`
+    /// syntax: `warn`, `info`, `info,phoneprov_acs=debug`); default
+    /// `warn`. `RUST_LOG`, when set, wins.
+    pub level: Option<String>,
 }
 
 impl Default for LogConfig {
@@ -55,6 +59,7 @@ impl Default for LogConfig {
         LogConfig {
             access: "off".into(),
             format: AccessFormat::Text,
+            level: None,
         }
     }
 }
@@ -413,6 +418,7 @@ mod tests {
         let cfg = LogConfig {
             access: "access.log".into(),
             format: AccessFormat::Text,
+            level: None,
         };
         let log = AccessLog::open(&cfg, dir.path()).unwrap();
         log.log(&entry());
@@ -437,6 +443,7 @@ mod tests {
         let bad = LogConfig {
             access: "/nonexistent-dir/access.log".into(),
             format: AccessFormat::Json,
+            level: None,
         };
         let e = AccessLog::open(&bad, dir.path()).unwrap_err();
         assert!(e.contains("/nonexistent-dir/access.log"), "{e}");
