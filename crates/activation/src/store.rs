@@ -151,6 +151,14 @@ impl ActivationStore {
         Ok(ActivationStore { store, timeline })
     }
 
+    /// The activation data of an open store (the CLI opens it under the
+    /// node's migration policy); the events go through the database's
+    /// timeline writer.
+    pub fn with_store(store: Store) -> Result<ActivationStore, ActivationError> {
+        let timeline = TimelineWriter::for_db(store.database())?;
+        Ok(ActivationStore { store, timeline })
+    }
+
     /// Like [`open`](Self::open), but fails with the store's `NoDatabase`
     /// error when `dir` holds no database: for commands that read or
     /// remove, where a mistyped `--data` must not create an empty one.

@@ -3,10 +3,10 @@
 //! range) to a provider's profile rule, issue activation codes and short
 //! codes, list and unbind.
 //!
-//! Like `phoneprov device`, every command takes `--data DIR` and
-//! `--config FILE` (the data directory as `serve` finds it, see
-//! [`crate::sysconf`]) and works while `phoneprov
-//! serve` has the database open. MACs, URLs (checked with the rule parser)
+//! Like `phoneprov device`, every command takes `--data DIR`,
+//! `--config FILE` and `--database-url URL` (the database as `serve` finds
+//! it, SQLite or PostgreSQL, see [`crate::sysconf`]) and works while
+//! `phoneprov serve` has the database open. MACs, URLs (checked with the rule parser)
 //! and code lengths are validated before anything is written, so a mistake
 //! is one error line, exit status 2, and nothing changed.
 
@@ -118,7 +118,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
         } => {
             let target = target.target()?;
             validate_url(&url)?;
-            let b = ActivationStore::open(&data.dir()?)?.bind(
+            let b = ActivationStore::with_store(data.open()?)?.bind(
                 &target,
                 &url,
                 model.as_deref(),
@@ -140,7 +140,8 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
                 Some(d) => {
                     validate_short_code(&d)?;
                     (
-                        ActivationStore::open_existing(&data.dir()?)?.remove_short_code(&d)?,
+                        ActivationStore::with_store(data.open_existing()?)?
+                            .remove_short_code(&d)?,
                         format!("short code #{d}"),
                     )
                 }
@@ -151,7 +152,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
                         Target::Serials { from, to } => format!("serials {from}..{to}"),
                     };
                     (
-                        ActivationStore::open_existing(&data.dir()?)?.unbind(&t)?,
+                        ActivationStore::with_store(data.open_existing()?)?.unbind(&t)?,
                         what,
                     )
                 }
@@ -185,7 +186,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
                 }
                 None => {}
             }
-            let mut store = ActivationStore::open(&data.dir()?)?;
+            let mut store = ActivationStore::with_store(data.open()?)?;
             let mut out = io::stdout().lock();
             match short {
                 Some(d) => {
@@ -212,7 +213,7 @@ pub fn run(cmd: ActivationCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         ActivationCommand::List { json, data } => {
-            let listing = ActivationStore::open_existing(&data.dir()?)?.list()?;
+            let listing = ActivationStore::with_store(data.open_existing()?)?.list()?;
             let mut out = io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &listing)?;

@@ -21,16 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use phoneprov_server::database::{self, SchemaState};
 use phoneprov_store::Database;
 
-/// `--database-url`, shared by `serve` and `db`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct DbUrl {
-    /// Database: postgres://USER:PASSWORD@HOST:PORT/DBNAME[?sslmode=require]
-    /// (several nodes on one database) or sqlite:DIR. Default: the
-    /// config's [database] url, else the SQLite file of the data directory.
-    #[arg(long = "database-url", value_name = "URL", env = "PHONEPROV_DATABASE_URL",
-          value_parser = Database::parse, hide_env_values = true)]
-    pub database_url: Option<Database>,
-}
+pub use crate::sysconf::DbUrl;
 
 /// The database flags of `phoneprov serve`.
 #[derive(Args, Debug, Clone, Default)]
@@ -87,24 +78,7 @@ pub struct CopyArgs {
 }
 
 /// Which database: `--database-url`, else the config, else `--data`.
-#[derive(Args, Debug)]
-pub struct Target {
-    #[command(flatten)]
-    data: crate::sysconf::DataArgs,
-    #[command(flatten)]
-    url: DbUrl,
-}
-
-impl Target {
-    fn database(&self) -> anyhow::Result<Database> {
-        let r = self.data.resolve()?;
-        Ok(database::target(
-            self.url.database_url.as_ref(),
-            &r.config.database,
-            &r.data,
-        ))
-    }
-}
+use crate::sysconf::StoreArgs as Target;
 
 /// Arguments of `phoneprov db status`.
 #[derive(Args, Debug)]

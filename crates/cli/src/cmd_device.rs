@@ -23,7 +23,7 @@ use phoneprov_store::{
 };
 
 /// Where the inventory lives: `--data`, `--config` (see [`crate::sysconf`]).
-pub use crate::sysconf::DataArgs as DataDir;
+pub use crate::sysconf::StoreArgs as DataDir;
 
 #[derive(Subcommand, Debug)]
 pub enum DeviceCommand {
@@ -187,7 +187,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             file,
             skip_bad,
             data,
-        } => import(&file, skip_bad, &data.dir()?),
+        } => import(&file, skip_bad, &data),
         DeviceCommand::Add {
             mac,
             serial,
@@ -207,23 +207,23 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
                     .with_context(|| format!("bad --var {v:?}: write it as NAME=VALUE"))?;
                 dev.vars.insert(name.trim().to_string(), value.to_string());
             }
-            let added = Store::open(&data.dir()?)?.add_device(&dev)?;
+            let added = data.open()?.add_device(&dev)?;
             println!("added {}", added.mac);
             Ok(0)
         }
         DeviceCommand::List { json, group, data } => {
-            let store = Store::open_existing(&data.dir()?)?;
+            let store = data.open_existing()?;
             ignore_broken_pipe(list(&store, group.as_deref(), json))
         }
         DeviceCommand::Show { mac, json, data } => {
             let mac = parse_mac(&mac)?;
-            let store = Store::open_existing(&data.dir()?)?;
+            let store = data.open_existing()?;
             let dev = store.device(mac)?.ok_or(StoreError::NotFound(mac))?;
             ignore_broken_pipe(show(&dev, json))
         }
         DeviceCommand::Rm { mac, data } => {
             let mac = parse_mac(&mac)?;
-            if !Store::open_existing(&data.dir()?)?.remove_device(mac)? {
+            if !data.open_existing()?.remove_device(mac)? {
                 return Err(StoreError::NotFound(mac).into());
             }
             println!("removed {mac}");
@@ -275,7 +275,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             data,
         } => {
             let mac = parse_mac(&mac)?;
-            let store = Store::open_existing(&data.dir()?)?;
+            let store = data.open_existing()?;
             let events = store.events(mac, limit)?;
             if events.is_empty() && store.device(mac)?.is_none() {
                 return Err(StoreError::NotFound(mac).into());
@@ -283,7 +283,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             ignore_broken_pipe(print_events(&events, json))
         }
         DeviceCommand::StressStatus { count, mac, data } => {
-            stress_status(count, parse_mac(&mac)?, &data.dir()?)
+            stress_status(count, parse_mac(&mac)?, &data)
         }
     }
 }
@@ -341,7 +341,7 @@ impl ImportObserver for CliObserver {
     }
 }
 
-fn import(file: &Path, skip_bad: bool, dir: &Path) -> anyhow::Result<i32> {
+fn import(file: &Path, skip_bad: bool, data: &DataDir) -> anyhow::Result<i32> {
     let start = Instant::now();
     let name = file.display().to_string();
     let (input, len): (Box<dyn Read>, Option<u64>) = if name == "-" {
@@ -367,7 +367,7 @@ fn import(file: &Path, skip_bad: bool, dir: &Path) -> anyhow::Result<i32> {
         Some(bar) => Box::new(bar.wrap_read(input)),
         None => input,
     };
-    let mut store = Store::open(dir)?;
+    let mut store = data.open()?;
     let mut obs = CliObserver {
         file: name.clone(),
         bar: bar.clone(),
@@ -593,8 +593,8 @@ fn print_events(events: &[Event], json: bool) -> anyhow::Result<()> {
 
 /// Status writer for the durability test: each line printed on stdout is
 /// a sequence number whose status write and event were both committed.
-fn stress_status(count: u64, mac: Mac, dir: &Path) -> anyhow::Result<i32> {
-    let mut store = Store::open(dir)?;
+fn stress_status(count: u64, mac: Mac, data: &DataDir) -> anyhow::Result<i32> {
+    let mut store = data.open()?;
     match store.add_device(&NewDevice::new(mac)) {
         Ok(_) | Err(StoreError::Exists(_)) => {}
         Err(e) => return Err(e.into()),

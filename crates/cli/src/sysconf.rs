@@ -9,12 +9,21 @@
 //! `$PHONEPROV_DATA`), else the file's `data_dir`, else
 //! `/var/lib/phoneprov` when the system file is the one in use (the
 //! Debian package's `StateDirectory`), else `./phoneprov-data`.
+//!
+//! The commands that read or write the store (`device`, `activation`,
+//! `db`) take [`StoreArgs`]: the database is `--database-url URL` (or
+//! `$PHONEPROV_DATABASE_URL`), else the file's `[database] url`, else the
+//! SQLite file of the data directory: the same target as `serve`
+//! (`phoneprov_server::database::target`, issue 13), so a node's CLI
+//! works on the PostgreSQL database its servers share.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use phoneprov_server::database;
 use phoneprov_server::Config;
+use phoneprov_store::{Database, Store};
 
 /// The system configuration directory when `$PHONEPROV_SYSCONFDIR` is unset.
 pub const SYSCONFDIR: &str = "/etc/phoneprov";
@@ -95,5 +104,68 @@ impl DataArgs {
             .resolve()
             .context("cannot find the data directory (pass --data DIR)")?;
         Ok(r.data)
+    }
+}
+
+/// `--database-url`, shared by `serve`, `db` and every command that opens
+/// the store.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DbUrl {
+    /// Database: postgres://USER:PASSWORD@HOST:PORT/DBNAME[?sslmode=require]
+    /// (several nodes on one database) or sqlite:DIR. Default: the
+    /// config's [database] url, else the SQLite file of the data directory.
+    #[arg(long = "database-url", value_name = "URL", env = "PHONEPROV_DATABASE_URL",
+          value_parser = Database::parse, hide_env_values = true)]
+    pub database_url: Option<Database>,
+}
+
+/// `--data`, `--config` and `--database-url`: for the commands that open
+/// the store (see the module docs).
+#[derive(Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub url: DbUrl,
+}
+
+impl StoreArgs {
+    /// The data directory (for the files beside the database).
+    pub fn dir(&self) -> anyhow::Result<PathBuf> {
+        self.data.dir()
+    }
+
+    /// The database in effect and whether an older schema may be
+    /// migrated on open (`[database] auto_migrate`; SQLite's default).
+    fn target(&self) -> anyhow::Result<(Database, bool)> {
+        let r = self.data.resolve()?;
+        let mut cfg = r.config.database;
+        if let Some(url) = &self.url.database_url {
+            cfg.url = Some(url.clone());
+        }
+        Ok((database::target(None, &cfg, &r.data), cfg.migrates()))
+    }
+
+    /// The database in effect, as `serve` computes it.
+    pub fn database(&self) -> anyhow::Result<Database> {
+        Ok(self.target()?.0)
+    }
+
+    /// Opens the store to write (`device add`, `import`, `activation
+    /// bind`): a SQLite data directory is created if needed; an older
+    /// schema is migrated under the same policy as `serve` (a PostgreSQL
+    /// schema only with `[database] auto_migrate`, else the error says to
+    /// run `phoneprov db migrate`).
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let (db, migrates) = self.target()?;
+        Ok(database::open_for_serve(&db, migrates)?)
+    }
+
+    /// Opens a store that must exist (commands that read or remove): a
+    /// mistyped `--data` or an empty PostgreSQL database is an error, not
+    /// a new empty inventory.
+    pub fn open_existing(&self) -> anyhow::Result<Store> {
+        let (db, migrates) = self.target()?;
+        Ok(database::open_existing(&db, migrates)?)
     }
 }

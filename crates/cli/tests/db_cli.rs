@@ -312,3 +312,195 @@ fn db_copy_moves_an_installation_to_postgres_and_back() {
     );
     assert_eq!(after["vars"], before["vars"]);
 }
+
+/// `phoneprov ARGS` with `env` set (and no system configuration).
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let none = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("PHONEPROV_DATA")
+        .env_remove("PHONEPROV_CONFIG")
+        .env_remove("PHONEPROV_DATABASE_URL")
+        .env("PHONEPROV_SYSCONFDIR", none.path().join("none"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// The data commands (`device`, `activation`) open the database `serve`
+/// uses (issue 13): `--database-url`, `PHONEPROV_DATABASE_URL` or the
+/// config's `[database] url`, never the data directory's SQLite file; a
+/// PostgreSQL schema is migrated only when told, as for serve; a server
+/// on the same URL serves what they wrote.
+#[test]
+fn device_and_activation_commands_work_on_the_postgres_database_serve_uses() {
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let ok = |out: Output| {
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+        stdout
+    };
+
+    // An empty database: refused, with what to do; nothing created.
+    let out = run(&[
+        "device",
+        "add",
+        "000e08000011",
+        "--data",
+        d,
+        "--database-url",
+        &url,
+    ]);
+    let (_, err) = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("db migrate"), "{err}");
+    ok(run(&["db", "migrate", "--data", d, "--database-url", &url]));
+
+    // Flag, environment and config each reach the same database.
+    ok(run(&[
+        "device",
+        "add",
+        "000e08000011",
+        "--var",
+        "user=1011",
+        "--data",
+        d,
+        "--database-url",
+        &url,
+    ]));
+    let csv = dir.path().join("fleet.csv");
+    std::fs::write(
+        &csv,
+        "mac,serial,model,group,user,password\n000e08000012,SN12,CP-8841-3PCC,sales,1012,pw12\n000e08000013,SN13,CP-8841-3PCC,sales,1013,pw13\n",
+    )
+    .unwrap();
+    let env = [("PHONEPROV_DATABASE_URL", url.as_str())];
+    let out = ok(run_env(
+        &["device", "import", csv.to_str().unwrap(), "--data", d],
+        &env,
+    ));
+    assert!(out.starts_with("imported 2 devices (2 new"), "{out}");
+    let conf = dir.path().join("node.toml");
+    std::fs::write(&conf, format!("[database]\nurl = \"{url}\"\n")).unwrap();
+    let c = conf.to_str().unwrap();
+    let list: serde_json::Value = serde_json::from_str(&ok(run(&[
+        "device", "list", "--json", "--data", d, "--config", c,
+    ])))
+    .unwrap();
+    let macs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["mac"].as_str().unwrap())
+        .collect();
+    assert_eq!(macs, ["000e08000011", "000e08000012", "000e08000013"]);
+    let rm = ok(run(&[
+        "device",
+        "rm",
+        "000e08000013",
+        "--config",
+        c,
+        "--data",
+        d,
+    ]));
+    assert!(rm.starts_with("removed"), "{rm}");
+
+    let rule = "https://prov.example.com/$MA.xml";
+    ok(run_env(
+        &[
+            "activation",
+            "bind",
+            "--mac",
+            "000e08000021",
+            "--url",
+            rule,
+            "--data",
+            d,
+        ],
+        &env,
+    ));
+    let codes = ok(run_env(
+        &[
+            "activation",
+            "code",
+            "--url",
+            "https://other.example.com/$MA.xml",
+            "--count",
+            "1",
+            "--data",
+            d,
+        ],
+        &env,
+    ));
+    let code = codes.trim().to_string();
+    let listing: serde_json::Value = serde_json::from_str(&ok(run(&[
+        "activation",
+        "list",
+        "--json",
+        "--config",
+        c,
+        "--data",
+        d,
+    ])))
+    .unwrap();
+    assert_eq!(
+        listing["bindings"].as_array().unwrap().len(),
+        1,
+        "{listing}"
+    );
+    assert_eq!(listing["codes"].as_array().unwrap().len(), 1, "{listing}");
+    assert!(
+        !data.join("phoneprov.db").exists(),
+        "a command wrote the SQLite file instead of PostgreSQL"
+    );
+
+    // A server on the same database serves all of it.
+    let s = start_with(None, &["--database-url", &url], |_| {});
+    let auth = s.admin_auth();
+    let (status, body) = curl(&[
+        "-m",
+        "10",
+        "-H",
+        &auth,
+        &s.admin_url("/api/v1/devices/000e08000012"),
+    ]);
+    let dev: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(
+        (status, dev["serial"].as_str()),
+        (200, Some("SN12")),
+        "{dev}"
+    );
+    let (status, _) = curl(&[
+        "-m",
+        "10",
+        "-H",
+        &auth,
+        &s.admin_url("/api/v1/devices/000e08000013"),
+    ]);
+    assert_eq!(status, 404, "device rm did not reach the database");
+    let (status, body) = curl(&[
+        "-m",
+        "10",
+        &s.http_url("/activation/v1/query?mac=000e08000021&model=CP-8841-3PCC&serial=X1"),
+    ]);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("prov.example.com"), "{body}");
+    let redeem = format!(r#"{{"mac":"000e08000031","code":"{code}"}}"#);
+    let (status, body) = curl(&[
+        "-m",
+        "10",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &redeem,
+        &s.http_url("/activation/v1/code"),
+    ]);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("other.example.com"), "{body}");
+}

@@ -141,6 +141,14 @@ pub fn open_for_serve(db: &Database, migrate: bool) -> Result<Store, ServerError
     Store::connect_with(db, migrate).map_err(|e| one_shot(db, e))
 }
 
+/// A command's open of a store that must already exist (`device list`,
+/// `activation list`...): a SQLite directory without a database or a
+/// PostgreSQL database without phoneprov's schema is an error (nothing
+/// created); otherwise as [`open_for_serve`].
+pub fn open_existing(db: &Database, migrate: bool) -> Result<Store, ServerError> {
+    Store::open_existing_with(db, migrate).map_err(|e| one_shot(db, e))
+}
+
 /// `phoneprov db copy`: every table of `from` into `to` (see
 /// `phoneprov_store::copy_database`: one transaction on the target, counts
 /// verified, a non-empty target refused unless `force`). The source is

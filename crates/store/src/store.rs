@@ -92,8 +92,15 @@ impl Store {
     /// PostgreSQL database without phoneprov's tables with
     /// [`StoreError::NoSchema`].
     pub fn open_existing_db(db: &Database) -> Result<Store> {
+        Store::open_existing_with(db, true)
+    }
+
+    /// [`Store::open_existing_db`] under a migration policy, as
+    /// [`Store::connect_with`]: an older schema is migrated only when
+    /// `migrate` is set (the CLI's data commands follow `serve`'s policy).
+    pub fn open_existing_with(db: &Database, migrate: bool) -> Result<Store> {
         match db {
-            Database::Sqlite(dir) => Store::open_existing(dir),
+            Database::Sqlite(dir) => Store::open_sqlite(dir, false)?.migrated(migrate),
             Database::Postgres(_) => {
                 let store = Store::connect_unmigrated(db)?;
                 if store.schema_status()?.found == 0 {
@@ -101,7 +108,7 @@ impl Store {
                         target: db.to_string(),
                     });
                 }
-                store.migrated(true)
+                store.migrated(migrate)
             }
         }
     }

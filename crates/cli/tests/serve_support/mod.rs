@@ -76,9 +76,7 @@ pub const ALL_PORT0: &[&str] = &[
 /// of `scripts/test`): the server of every `serve_*` test runs on a fresh
 /// database of the throwaway PostgreSQL cluster, holding what the test's
 /// `prepare` put in the data directory's SQLite file (`phoneprov db
-/// copy`). Tests that pass their own `--database-url` keep it. Known
-/// limit: `phoneprov device …` commands a test runs *after* the start
-/// still read the SQLite file.
+/// copy`). Tests that pass their own `--database-url` keep it.
 fn postgres_backend(data: &Path, extra: &[&str]) -> Option<String> {
     if std::env::var("PHONEPROV_TEST_BACKEND").as_deref() != Ok("postgres")
         || extra.contains(&"--database-url")
