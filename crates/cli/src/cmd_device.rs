@@ -233,7 +233,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             let mac = parse_mac(&mac)?;
             let changes =
                 Change::parse_all(&pairs).map_err(|e| anyhow::anyhow!("{e}; nothing written"))?;
-            let dev = Store::open_existing(&data.dir()?)?.set_fields(mac, &changes)?;
+            let dev = data.open_existing()?.set_fields(mac, &changes)?;
             println!("set {} on {}", pairs.len(), dev.mac);
             Ok(0)
         }
@@ -248,22 +248,24 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             &format,
             group.as_deref(),
             output.as_deref(),
-            &data.dir()?,
+            &data,
         ),
         DeviceCommand::Pending { json, data } => {
-            let store = Store::open_existing(&data.dir()?)?;
+            let store = data.open_existing()?;
             let devs = store.pending_devices()?;
             ignore_broken_pipe(print_pending(&devs, json))
         }
         DeviceCommand::Approve { mac, data } => {
             let mac = parse_mac(&mac)?;
-            Store::open_existing(&data.dir()?)?.set_approval(mac, Approval::Approved)?;
+            data.open_existing()?
+                .set_approval(mac, Approval::Approved)?;
             println!("approved {mac}");
             Ok(0)
         }
         DeviceCommand::Reject { mac, data } => {
             let mac = parse_mac(&mac)?;
-            Store::open_existing(&data.dir()?)?.set_approval(mac, Approval::Rejected)?;
+            data.open_existing()?
+                .set_approval(mac, Approval::Rejected)?;
             println!("rejected {mac}");
             Ok(0)
         }
@@ -403,10 +405,10 @@ fn export(
     format: &str,
     group: Option<&str>,
     output: Option<&Path>,
-    dir: &Path,
+    data: &DataDir,
 ) -> anyhow::Result<i32> {
     let format: ExportFormat = format.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let store = Store::open_existing(dir)?;
+    let store = data.open_existing()?;
     let summary = match output {
         Some(path) => {
             let mut opts = std::fs::OpenOptions::new();
