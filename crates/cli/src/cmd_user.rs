@@ -8,9 +8,9 @@ use std::io::{self, BufRead, IsTerminal, Write};
 
 use clap::Subcommand;
 use phoneprov_console::users;
-use phoneprov_store::{Role, Store};
+use phoneprov_store::Role;
 
-use crate::sysconf::DataArgs;
+use crate::sysconf::StoreArgs as DataArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
@@ -64,21 +64,21 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<i32> {
             let role: Role = role.parse()?;
             users::check_name(&name)?;
             let password = read_password()?;
-            users::add(&mut Store::open(&data.dir()?)?, &name, role, &password)?;
+            users::add(&mut data.open()?, &name, role, &password)?;
             println!("added {role} {name}");
         }
         UserCommand::Passwd { name, data } => {
-            let mut store = Store::open_existing(&data.dir()?)?;
+            let mut store = data.open_existing()?;
             let password = read_password()?;
             users::passwd(&mut store, &name, &password)?;
             println!("password of {name} changed");
         }
         UserCommand::Rm { name, data } => {
-            users::remove(&mut Store::open_existing(&data.dir()?)?, &name)?;
+            users::remove(&mut data.open_existing()?, &name)?;
             println!("removed {name}");
         }
         UserCommand::List { data } => {
-            let store = Store::open_existing(&data.dir()?)?;
+            let store = data.open_existing()?;
             for u in users::list(&store)? {
                 println!("{}\t{}", u.name, u.role);
             }
