@@ -345,19 +345,16 @@ fn r_act_bindings_queries_and_single_use_codes_through_the_server() {
 
     // Bound with the CLI while the server runs (same database).
     let other_rule = "http://other.example.com/$MA.cfg";
-    let out = Command::new(BIN)
-        .args([
-            "activation",
-            "bind",
-            "--mac",
-            OTHER_MAC,
-            "--url",
-            other_rule,
-            "--data",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = phoneprov(&[
+        "activation",
+        "bind",
+        "--mac",
+        OTHER_MAC,
+        "--url",
+        other_rule,
+        "--data",
+        data.to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "{}",

@@ -99,6 +99,14 @@ fn postgres_backend(data: &Path, extra: &[&str]) -> Option<String> {
     Some(url)
 }
 
+/// The database of each data directory served by [`postgres_backend`],
+/// so that [`phoneprov`] runs `device …` on what the server reads.
+fn backends() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, String>> {
+    static MAP: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, String>>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(Default::default)
+}
+
 /// Starts the server with `config` (TOML text, written to `serve.toml`)
 /// and extra arguments; `prepare` runs on the data dir first (devices,
 /// templates, files).
@@ -137,7 +145,8 @@ pub fn start_listening(
         .args(listen)
         .args(extra);
     if let Some(url) = postgres_backend(&data, extra) {
-        cmd.arg("--database-url").arg(url);
+        cmd.arg("--database-url").arg(&url);
+        backends().lock().unwrap().insert(data.clone(), url);
     }
     if let Some(c) = config {
         let p = dir.path().join("serve.toml");
@@ -329,10 +338,18 @@ impl Served {
     }
 }
 
-/// Runs the binary.
+/// Runs the binary; with `--data DIR` of a server on PostgreSQL
+/// ([`postgres_backend`]) it gets that server's `--database-url`.
 pub fn phoneprov(args: &[&str]) -> Output {
+    let url = args
+        .iter()
+        .position(|a| *a == "--data")
+        .and_then(|i| args.get(i + 1))
+        .filter(|_| !args.contains(&"--database-url"))
+        .and_then(|d| backends().lock().unwrap().get(Path::new(d)).cloned());
     Command::new(BIN)
         .args(args)
+        .args(url.iter().flat_map(|u| ["--database-url", u.as_str()]))
         .env_remove("PHONEPROV_DATA")
         .output()
         .unwrap()
@@ -340,12 +357,10 @@ pub fn phoneprov(args: &[&str]) -> Output {
 
 /// `phoneprov device add MAC ARGS --data DIR`.
 pub fn add_device(data: &Path, mac: &str, args: &[&str]) {
-    let out = Command::new(BIN)
-        .args(["device", "add", mac, "--data"])
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
+    let d = data.to_str().unwrap();
+    let mut all = vec!["device", "add", mac, "--data", d];
+    all.extend_from_slice(args);
+    let out = phoneprov(&all);
     assert!(
         out.status.success(),
         "{}",
