@@ -23,7 +23,7 @@ use serve_support::*;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C name of an element reference in WebDriver answers.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735a0b9b4a";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const DEVICES: usize = 2000;
 const ADMIN_PW: &str = "admin-pass-1";
 const HELPDESK_PW: &str = "helpdesk-pass-1";
@@ -59,34 +59,29 @@ fn add_user(data: &Path, name: &str, role: &str, password: &str) {
 /// Serve with [`DEVICES`] imported devices, an admin `ann` and a help desk
 /// user `hal`.
 fn start_console() -> Served {
-    start_listening(
-        &["--tftp", "off", "--http", "127.0.0.1:0"],
-        None,
-        &[],
-        |data| {
-            let mut csv = String::from("mac,model,user\n");
-            for i in 0..DEVICES {
-                let (mac, user) = device_n(i);
-                csv.push_str(&format!("{mac},CP-8841-3PCC,{user}\n"));
-            }
-            let file = data.parent().unwrap().join("devices.csv");
-            std::fs::write(&file, csv).unwrap();
-            let out = Command::new(BIN)
-                .args(["device", "import"])
-                .arg(&file)
-                .arg("--data")
-                .arg(data)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "device import: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            add_user(data, "ann", "admin", ADMIN_PW);
-            add_user(data, "hal", "helpdesk", HELPDESK_PW);
-        },
-    )
+    start_with(None, &[], |data| {
+        let mut csv = String::from("mac,model,user\n");
+        for i in 0..DEVICES {
+            let (mac, user) = device_n(i);
+            csv.push_str(&format!("{mac},CP-8841-3PCC,{user}\n"));
+        }
+        let file = data.parent().unwrap().join("devices.csv");
+        std::fs::write(&file, csv).unwrap();
+        let out = Command::new(BIN)
+            .args(["device", "import"])
+            .arg(&file)
+            .arg("--data")
+            .arg(data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "device import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        add_user(data, "ann", "admin", ADMIN_PW);
+        add_user(data, "hal", "helpdesk", HELPDESK_PW);
+    })
 }
 
 /// A free loopback port (bound then released).
