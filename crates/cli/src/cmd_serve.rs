@@ -57,24 +57,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     };
     let resolved = args.paths.resolve()?;
     let mut cfg = resolved.config;
-    // The stderr log filter: RUST_LOG when set, else `[log] level`, else
-    // `warn` (issue 17 item 4).
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(_) => tracing_subscriber::EnvFilter::try_from_default_env()
-            .context("RUST_LOG is not a log filter (write e.g. RUST_LOG=info)")?,
-        Err(_) => {
-            let level = cfg.log.level.as_deref().unwrap_or("warn");
-            tracing_subscriber::EnvFilter::try_new(level).with_context(|| {
-                format!("[log] level {level:?} is not a log filter: write error, warn, info, debug or trace (or e.g. \"info,phoneprov_acs=debug\")")
-            })?
-        }
-    };
-    // No colour codes when stderr is a file or journald (issue 17 item 4).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    crate::logging::init_stderr(cfg.log.level.as_deref())?;
     flags.apply(&mut cfg);
     args.db.apply(&mut cfg);
     let mut opts = StartOptions::new(resolved.data, cfg);

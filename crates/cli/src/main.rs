@@ -18,6 +18,7 @@ mod cmd_serve;
 mod cmd_sim;
 mod cmd_tftp;
 mod cmd_user;
+mod logging;
 mod sysconf;
 
 use clap::{Parser, Subcommand};
