@@ -57,7 +57,10 @@ pub async fn route(
                 .body(RespBody::empty())
                 .expect("static response"));
         }
-        crate::metrics_setup::refresh_devices(&state.reader).await;
+        match state.reader.outcome_counts().await {
+            Ok(counts) => crate::metrics_setup::set_device_counts(counts),
+            Err(e) => tracing::warn!(error = %e, "cannot count the devices for /metrics"),
+        }
         return Ok(Response::builder()
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
             .body(RespBody::full(state.metrics.render()))

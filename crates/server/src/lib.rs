@@ -105,6 +105,7 @@ pub mod syslog_filing;
 pub mod templates;
 mod tftp_front;
 mod tls;
+pub mod unknown;
 
 pub use config::{Bound, Config, Listen, ListenOverrides};
 pub use error::ServerError;

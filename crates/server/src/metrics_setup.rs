@@ -16,7 +16,7 @@
 //!   `phoneprov_status_dropped_total`, `phoneprov_status_folded_total`;
 //! * `phoneprov_devices` and `phoneprov_devices_by_outcome{outcome}`:
 //!   inventory size and devices by last outcome, refreshed from the
-//!   database at every scrape ([`refresh_devices`]), so they are live;
+//!   database at every scrape ([`set_device_counts`]), so they are live;
 //! * `phoneprov_activation_queries_total{kind, result}`: the phones'
 //!   activation queries and code redemptions (R-ACT);
 //! * `phoneprov_build_info{version}`: always 1;
@@ -271,16 +271,10 @@ pub fn record_activation(path: &str, code: u16) {
 }
 
 /// Sets `phoneprov_devices` and `phoneprov_devices_by_outcome` from the
-/// inventory (called at every scrape of `/metrics`). Outcomes with no
-/// device are set to 0 so a series never sticks at an old value.
-pub async fn refresh_devices(reader: &std::sync::Arc<crate::store_io::ReadPool>) {
-    let counts = match reader.outcome_counts().await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot count the devices for /metrics");
-            return;
-        }
-    };
+/// inventory's counts by last outcome (read at every scrape of `/metrics`
+/// by the admin listener). Outcomes with no device are set to 0 so a
+/// series never sticks at an old value.
+pub fn set_device_counts(counts: Vec<(Option<phoneprov_store::Outcome>, u64)>) {
     let mut by = [0u64; 5];
     for (outcome, n) in counts {
         let i = match outcome {

@@ -30,7 +30,7 @@
 //!    TFTP (and a POSTed resync body is recorded only once the request is
 //!    admitted). A request for a MAC that is not in the inventory is
 //!    counted and summarised in the log
-//!    ([`crate::record::UnknownDevices`]), never a timeline row (issue 12
+//!    ([`crate::unknown::UnknownDevices`]), never a timeline row (issue 12
 //!    item 2). The recorded firmware comes only from an identified request
 //!    (credentials checked by `[[auth]]`, or a client certificate): a bare
 //!    User-Agent never sets it.

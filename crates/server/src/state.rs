@@ -75,7 +75,7 @@ pub struct AppState {
     pub access_log: crate::access_log::AccessLog,
     /// Requests for MACs not in the inventory: counted and summarised
     /// (issue 12 item 2).
-    pub unknown: crate::record::UnknownDevices,
+    pub unknown: crate::unknown::UnknownDevices,
 }
 
 impl std::fmt::Debug for AppState {
