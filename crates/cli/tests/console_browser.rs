@@ -426,6 +426,22 @@ fn post_without_csrf_token_is_refused() {
     assert_eq!(code, 403);
     assert_eq!(s.device_json(&mac)["vars"], before, "nothing changed");
 
+    // A form over the 1 MiB limit, even with the token, is 413: nothing
+    // read past the limit, nothing written.
+    let big = tempfile::NamedTempFile::new().unwrap();
+    let mut form = format!("csrf={token}&vars=user%3D99999&pad=");
+    form.push_str(&"x".repeat(1 << 20));
+    std::fs::write(big.path(), form).unwrap();
+    let (code, _) = curl(&[
+        "-b",
+        jar,
+        "--data-binary",
+        &format!("@{}", big.path().display()),
+        &vars_url,
+    ]);
+    assert_eq!(code, 413);
+    assert_eq!(s.device_json(&mac)["vars"], before, "nothing changed");
+
     // The same POST with the page's token is accepted.
     let (code, body) = curl(&[
         "-b",

@@ -325,9 +325,10 @@ fn login_page(
 
 async fn login(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 16)
-        .await
-        .unwrap_or_default();
+    let body = match read_body(&c, body, 1 << 16).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -445,29 +446,54 @@ fn check_csrf(c: &Console, ctx: &Ctx, f: &HashMap<String, String>) -> Result<(),
 }
 
 /// A signed-in POST: session, then CSRF, then the form's fields.
-async fn post_ctx(
+/// The body of a form POST, at most `limit` bytes (413 beyond).
+async fn read_body(
     c: &Console,
-    headers: &HeaderMap,
-    ext: &axum::http::Extensions,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        c.error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("The form is larger than {limit} bytes."),
+            None,
+        )
+    })
+}
+
+/// A signed-in form POST to `here`: the session, then the form with its
+/// CSRF token checked (nothing is done for a request without one).
+async fn post_form(
+    c: &Console,
+    req: Request<axum::body::Body>,
+    limit: usize,
     here: &str,
-    body: &[u8],
 ) -> Result<(Ctx, HashMap<String, String>), Response> {
-    let ctx = c.signed_in(headers, ext, here).await?;
-    let f = form_fields(body);
+    let (parts, body) = req.into_parts();
+    let body = read_body(c, body, limit).await?;
+    let ctx = c.signed_in(&parts.headers, &parts.extensions, here).await?;
+    let f = form_fields(&body);
     check_csrf(c, &ctx, &f)?;
     Ok((ctx, f))
 }
 
+/// [`post_form`] to a device page, with the device's MAC parsed.
+async fn device_post(
+    c: &Console,
+    req: Request<axum::body::Body>,
+    limit: usize,
+    mac: &str,
+) -> Result<(Ctx, HashMap<String, String>, Mac), Response> {
+    let (ctx, f) = post_form(c, req, limit, &format!("/ui/devices/{mac}")).await?;
+    let mac = parse_mac(c, &ctx, mac)?;
+    Ok((ctx, f, mac))
+}
+
 async fn logout(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 16)
-        .await
-        .unwrap_or_default();
-    let (ctx, _) =
-        match post_ctx(&c, &parts.headers, &parts.extensions, "/ui/overview", &body).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+    let (ctx, _) = match post_form(&c, req, 1 << 16, "/ui/overview").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let mut r = redirect("/ui/login");
     let cookie = auth::set_cookie(auth::SESSION_COOKIE, "", ctx.secure, Some(0));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -1013,17 +1039,9 @@ async fn set_vars(
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let here = format!("/ui/devices/{mac}");
-    let (ctx, f) = match post_ctx(&c, &parts.headers, &parts.extensions, &here, &body).await {
+    let host = host_of(req.headers());
+    let (ctx, f, mac) = match device_post(&c, req, 1 << 20, &mac).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mac = match parse_mac(&c, &ctx, &mac) {
-        Ok(m) => m,
         Err(r) => return r,
     };
     if !ctx.admin() {
@@ -1034,7 +1052,6 @@ async fn set_vars(
         );
     }
     let text = f.get("vars").cloned().unwrap_or_default();
-    let host = host_of(&parts.headers);
     match parse_vars(&text) {
         Err(errors) => {
             device_page(
@@ -1107,17 +1124,8 @@ async fn resync(
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 16)
-        .await
-        .unwrap_or_default();
-    let here = format!("/ui/devices/{mac}");
-    let (ctx, _) = match post_ctx(&c, &parts.headers, &parts.extensions, &here, &body).await {
+    let (ctx, _, mac) = match device_post(&c, req, 1 << 16, &mac).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mac = match parse_mac(&c, &ctx, &mac) {
-        Ok(m) => m,
         Err(r) => return r,
     };
     let out = phoneprov_api::resync_device(
@@ -1156,17 +1164,8 @@ async fn queue_task(
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let here = format!("/ui/devices/{mac}");
-    let (ctx, f) = match post_ctx(&c, &parts.headers, &parts.extensions, &here, &body).await {
+    let (ctx, f, mac) = match device_post(&c, req, 1 << 20, &mac).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mac = match parse_mac(&c, &ctx, &mac) {
-        Ok(m) => m,
         Err(r) => return r,
     };
     let Some(acs) = c.inner.acs.clone() else {
