@@ -57,36 +57,49 @@ fn auth_steps() -> String {
 }
 
 /// Runs one sipp call against `target`; panics with sipp's output unless
-/// it ends with every call successful.
+/// it ends with every call successful. sipp's own port is picked free for
+/// UDP, so in TCP mode it can collide with a TCP port in use (CI saw
+/// "Unable to bind main socket, errno = 98"): that one failure is retried
+/// on another port, at most five times.
 async fn sipp(target: std::net::SocketAddr, transport: &str, scenario: &str) {
-    let dir = open_tempdir();
-    let sf = dir.path().join("notify.xml");
-    std::fs::write(&sf, scenario).unwrap();
-    let out = tokio::process::Command::new(peer("sipp"))
-        .arg("-sf")
-        .arg(&sf)
-        .args(["-m", "1", "-t", transport, "-s", "000e08000001"])
-        .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
-        .args(["-timeout", "10s", "-nostdin", "-trace_err"])
-        .arg(target.to_string())
-        .current_dir(dir.path())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    let errors = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains("errors"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect::<String>();
-    assert!(
-        out.status.success(),
-        "sipp failed ({}):\n{}\n{}\n{errors}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for attempt in 1..=5 {
+        let dir = open_tempdir();
+        let sf = dir.path().join("notify.xml");
+        std::fs::write(&sf, scenario).unwrap();
+        let out = tokio::process::Command::new(peer("sipp"))
+            .arg("-sf")
+            .arg(&sf)
+            .args(["-m", "1", "-t", transport, "-s", "000e08000001"])
+            .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
+            .args(["-timeout", "10s", "-nostdin", "-trace_err"])
+            .arg(target.to_string())
+            .current_dir(dir.path())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        let errors = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("errors"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect::<String>();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success()
+            && attempt < 5
+            && (stderr.contains("Unable to bind main socket")
+                || errors.contains("Unable to bind main socket"))
+        {
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "sipp failed ({}):\n{stdout}\n{stderr}\n{errors}",
+            out.status,
+        );
+        return;
+    }
 }
 
 fn fleet_cfg(n: &Nginx, extra: &[(&str, &str)]) -> phoneprov_sim::SimConfig {

@@ -45,31 +45,55 @@ fn uas(rest: &str) -> String {
     )
 }
 
-/// Starts sipp as a UAS on a free port of 127.0.0.1 for one call.
-fn start_sipp(transport: &str, scenario: &str) -> (tokio::process::Child, u16, tempfile::TempDir) {
+/// Starts sipp as a UAS on a free port of 127.0.0.1 for one call. The
+/// port is free when picked, but another test can take it before sipp
+/// binds it ("Unable to bind main socket, errno = 98"): a sipp that exits
+/// with that in its first 300 ms is started again on another port, at
+/// most five times.
+async fn start_sipp(
+    transport: &str,
+    scenario: &str,
+) -> (tokio::process::Child, u16, tempfile::TempDir) {
     let dir = open_tempdir();
     let sf = dir.path().join("uas.xml");
     std::fs::write(&sf, scenario).unwrap();
-    let port = free_port();
-    let child = tokio::process::Command::new(peer("sipp"))
-        .arg("-sf")
-        .arg(&sf)
-        .args(["-m", "1", "-t", transport, "-i", "127.0.0.1"])
-        .args([
-            "-p",
-            &port.to_string(),
-            "-timeout",
-            "20s",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    (child, port, dir)
+    for attempt in 1..=5 {
+        let port = free_port();
+        let mut child = tokio::process::Command::new(peer("sipp"))
+            .arg("-sf")
+            .arg(&sf)
+            .args(["-m", "1", "-t", transport, "-i", "127.0.0.1"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-timeout",
+                "20s",
+                "-nostdin",
+                "-trace_err",
+            ])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if attempt < 5 {
+            if let Ok(Some(status)) = child.try_wait() {
+                if !status.success() {
+                    let out = child.wait_with_output().await.unwrap();
+                    let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                        + &String::from_utf8_lossy(&out.stdout);
+                    if text.contains("Unable to bind main socket") {
+                        continue;
+                    }
+                    panic!("sipp UAS exited at start ({status}):\n{text}");
+                }
+            }
+        }
+        return (child, port, dir);
+    }
+    unreachable!("the last attempt returns")
 }
 
 async fn sipp_ok(child: tokio::process::Child) {
@@ -109,14 +133,14 @@ async fn wait_tcp(port: u16) {
 
 #[tokio::test]
 async fn r_rule_6_notify_over_udp_and_tcp_answered_200() {
-    let (child, port, _dir) = start_sipp("u1", &uas(&answer("200 OK", "")));
+    let (child, port, _dir) = start_sipp("u1", &uas(&answer("200 OK", ""))).await;
     // Sent before sipp may be up: UDP retransmission covers the start.
     let c = SipContact::parse(&format!("sip:000e08abcdef@127.0.0.1:{port}")).unwrap();
     let out = send_notify(&c, &opts()).await.unwrap();
     assert_eq!((out.code, out.reason.as_str()), (200, "OK"));
     sipp_ok(child).await;
 
-    let (child, port, _dir) = start_sipp("t1", &uas(&answer("200 OK", "")));
+    let (child, port, _dir) = start_sipp("t1", &uas(&answer("200 OK", ""))).await;
     wait_tcp(port).await;
     let c = SipContact::parse(&format!("sip:000e08abcdef@127.0.0.1:{port};transport=tcp")).unwrap();
     let out = send_notify(&c, &opts()).await.unwrap();
@@ -128,7 +152,7 @@ async fn r_rule_6_notify_over_udp_and_tcp_answered_200() {
 #[tokio::test]
 async fn r_rule_6_udp_retransmits_until_the_late_answer() {
     let late = format!("<pause milliseconds=\"1800\"/>\n  {}", answer("200 OK", ""));
-    let (child, port, _dir) = start_sipp("u1", &uas(&late));
+    let (child, port, _dir) = start_sipp("u1", &uas(&late)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
     let out = send_notify(&c, &opts()).await.unwrap();
@@ -168,7 +192,7 @@ Content-Length: 0
         answer("403 Forbidden", " next=\"done\""),
         answer("200 OK", "")
     );
-    let (child, port, _dir) = start_sipp("u1", &uas(&verify));
+    let (child, port, _dir) = start_sipp("u1", &uas(&verify)).await;
     let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
     let mut o = opts();
     o.credentials = Some(Credentials::new("pbx", "s3cret"));
@@ -178,7 +202,7 @@ Content-Length: 0
     sipp_ok(child).await;
 
     // Wrong password: sipp's verifyauth fails and it answers 403.
-    let (child, port, _dir) = start_sipp("u1", &uas(&verify));
+    let (child, port, _dir) = start_sipp("u1", &uas(&verify)).await;
     let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
     o.credentials = Some(Credentials::new("pbx", "wrong"));
     let out = send_notify(&c, &o).await.unwrap();
@@ -186,7 +210,7 @@ Content-Length: 0
     sipp_ok(child).await;
 
     // Without credentials the 401 is the final answer.
-    let (child, port, _dir) = start_sipp("u1", &uas(challenge));
+    let (child, port, _dir) = start_sipp("u1", &uas(challenge)).await;
     let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
     let out = send_notify(&c, &opts()).await.unwrap();
     assert_eq!(out.code, 401);
