@@ -18,7 +18,7 @@
 mod pgcluster;
 pub use pgcluster::{pg, pg_bin, PgCluster};
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -110,23 +110,82 @@ impl Drop for Guard {
 
 /// Waits until something accepts TCP on 127.0.0.1:`port` (10 s at most).
 pub fn wait_tcp(port: u16, child: &mut Child, log: &Path) {
+    if let Err(e) = try_wait_tcp(port, child, log) {
+        panic!("{e}");
+    }
+}
+
+/// [`wait_tcp`] that returns the failure instead of panicking; a peer that
+/// exited because its port was taken meanwhile is recognisable (its message starts with `port taken`), so [`with_free_port`] can try
+/// another port.
+pub fn try_wait_tcp(port: u16, child: &mut Child, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "peer exited with {status} before listening; log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let taken = text.contains("Address already in use")
+                || text.contains("address already in use")
+                || text.contains("Address in use");
+            return Err(format!(
+                "{}peer exited with {status} before listening on {port}; log:\n{text}",
+                if taken { "port taken: " } else { "" }
+            ));
+        }
+        // Connecting is not enough: another test's listener may hold the
+        // port, and would accept for a peer that is about to fail its bind.
+        if listens_on(child.id(), port) {
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!(
+    Err(format!(
         "peer did not listen on port {port}; log:\n{}",
         std::fs::read_to_string(log).unwrap_or_default()
-    );
+    ))
+}
+
+/// Whether process `pid` holds a TCP socket listening on `port` (Linux:
+/// the listening sockets' inodes from `/proc/net/tcp{,6}` against the
+/// process's open file descriptors).
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A" {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+}
+
+/// Starts a peer on a port that was free a moment ago, and again on another
+/// one (five tries) when `start` says the port was taken before the peer
+/// bound it: picking a free port and handing it to another program is a
+/// race that parallel tests lose now and then. `start` gets the port and
+/// returns the running peer, or an error starting with `port taken` to
+/// retry, or any other error to fail at once.
+pub fn with_free_port<T>(mut start: impl FnMut(u16) -> Result<T, String>) -> T {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match start(free_port()) {
+            Ok(t) => return t,
+            Err(e) if e.starts_with("port taken") => last = e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("five ports in a row were taken; last: {last}")
 }
 
 /// A temp dir readable by the unprivileged workers peers drop to as root.
@@ -155,33 +214,35 @@ impl Nginx {
         std::fs::create_dir_all(d.join("www")).unwrap();
         std::fs::set_permissions(d.join("www"), std::fs::Permissions::from_mode(0o755)).unwrap();
         setup(d);
-        let port = free_port();
-        let root = d.display().to_string();
-        let body = server_body.replace("{dir}", &root);
-        let conf = format!(
-            "worker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log info;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  access_log {root}/access.log;\n  client_body_temp_path {root}/body;\n\
-             proxy_temp_path {root}/proxy;\n  fastcgi_temp_path {root}/fastcgi;\n\
-             uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n  default_type text/plain;\n\
-             server {{\n    listen 127.0.0.1:{port} {listen_extra};\n    root {root}/www;\n{body}\n  }}\n}}\n"
-        );
-        std::fs::write(d.join("nginx.conf"), conf).unwrap();
-        let log = d.join("stderr.log");
-        let child = Command::new(bin)
-            .arg("-p")
-            .arg(d)
-            .arg("-c")
-            .arg(d.join("nginx.conf"))
-            .arg("-e")
-            .arg(d.join("error.log"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start nginx");
-        let mut guard = Guard(child);
-        wait_tcp(port, &mut guard.0, &log);
+        let (port, guard) = with_free_port(|port| {
+            let root = d.display().to_string();
+            let body = server_body.replace("{dir}", &root);
+            let conf = format!(
+                "worker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log info;\n\
+                 events {{ worker_connections 64; }}\n\
+                 http {{\n  access_log {root}/access.log;\n  client_body_temp_path {root}/body;\n\
+                 proxy_temp_path {root}/proxy;\n  fastcgi_temp_path {root}/fastcgi;\n\
+                 uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n  default_type text/plain;\n\
+                 server {{\n    listen 127.0.0.1:{port} {listen_extra};\n    root {root}/www;\n{body}\n  }}\n}}\n"
+            );
+            std::fs::write(d.join("nginx.conf"), conf).unwrap();
+            let log = d.join("stderr.log");
+            let child = Command::new(&bin)
+                .arg("-p")
+                .arg(d)
+                .arg("-c")
+                .arg(d.join("nginx.conf"))
+                .arg("-e")
+                .arg(d.join("error.log"))
+                .args(["-g", "daemon off;"])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("start nginx");
+            let mut guard = Guard(child);
+            try_wait_tcp(port, &mut guard.0, &log)?;
+            Ok((port, guard))
+        });
         Nginx {
             port,
             dir,
@@ -250,37 +311,46 @@ impl Apache {
             &d.join("htpasswd"),
             format!("{user}:{{SHA}}{sha1}\n").as_bytes(),
         );
-        let port = free_port();
-        let modules: String = APACHE_MODULES
-            .iter()
-            .map(|(name, file)| format!("LoadModule {name} /usr/lib/apache2/modules/{file}\n"))
-            .collect();
-        let conf = format!(
-            "ServerRoot \"{root}\"\nServerName 127.0.0.1\nListen 127.0.0.1:{port}\n{modules}\
-             User nobody\nGroup nogroup\n\
-             PidFile \"{root}/httpd.pid\"\nErrorLog \"{root}/error.log\"\nLogLevel info\n\
-             DefaultRuntimeDir \"{root}\"\nMutex file:{root} default\n\
-             StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\n\
-             DocumentRoot \"{root}/htdocs\"\n\
-             <Directory \"{root}/htdocs/digest\">\n  AuthType Digest\n  AuthName \"{realm}\"\n  \
-             AuthDigestProvider file\n  AuthUserFile \"{root}/htdigest\"\n  Require valid-user\n</Directory>\n\
-             <Directory \"{root}/htdocs/basic\">\n  AuthType Basic\n  AuthName \"{realm}\"\n  \
-             AuthBasicProvider file\n  AuthUserFile \"{root}/htpasswd\"\n  Require valid-user\n</Directory>\n",
-            root = d.display()
-        );
-        let conf_path = d.join("httpd.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let log = d.join("stderr.log");
-        let child = Command::new(bin)
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-DFOREGROUND")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start apache2");
-        let mut guard = Guard(child);
-        wait_tcp(port, &mut guard.0, &log);
+        let (port, guard) = with_free_port(|port| {
+            let modules: String = APACHE_MODULES
+                .iter()
+                .map(|(name, file)| format!("LoadModule {name} /usr/lib/apache2/modules/{file}\n"))
+                .collect();
+            let conf = format!(
+                "ServerRoot \"{root}\"\nServerName 127.0.0.1\nListen 127.0.0.1:{port}\n{modules}\
+                 User nobody\nGroup nogroup\n\
+                 PidFile \"{root}/httpd.pid\"\nErrorLog \"{root}/error.log\"\nLogLevel info\n\
+                 DefaultRuntimeDir \"{root}\"\nMutex file:{root} default\n\
+                 StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\n\
+                 DocumentRoot \"{root}/htdocs\"\n\
+                 <Directory \"{root}/htdocs/digest\">\n  AuthType Digest\n  AuthName \"{realm}\"\n  \
+                 AuthDigestProvider file\n  AuthUserFile \"{root}/htdigest\"\n  Require valid-user\n</Directory>\n\
+                 <Directory \"{root}/htdocs/basic\">\n  AuthType Basic\n  AuthName \"{realm}\"\n  \
+                 AuthBasicProvider file\n  AuthUserFile \"{root}/htpasswd\"\n  Require valid-user\n</Directory>\n",
+                root = d.display()
+            );
+            let conf_path = d.join("httpd.conf");
+            std::fs::write(&conf_path, conf).unwrap();
+            let log = d.join("stderr.log");
+            let child = Command::new(&bin)
+                .arg("-f")
+                .arg(&conf_path)
+                .arg("-DFOREGROUND")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("start apache2");
+            let mut guard = Guard(child);
+            try_wait_tcp(port, &mut guard.0, &log).map_err(|e| {
+                let errlog = std::fs::read_to_string(d.join("error.log")).unwrap_or_default();
+                if errlog.contains("Address already in use") && !e.starts_with("port taken") {
+                    format!("port taken: {e}")
+                } else {
+                    e
+                }
+            })?;
+            Ok((port, guard))
+        });
         Apache {
             port,
             dir,
@@ -349,28 +419,30 @@ pub struct Dnsmasq {
 pub fn dnsmasq(args: &[String]) -> Dnsmasq {
     let bin = peer("dnsmasq");
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let log = dir.path().join("dnsmasq.log");
-    let child = Command::new(bin)
-        .args([
-            "--no-daemon",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-        ])
-        .args([
-            "--no-resolv",
-            "--no-hosts",
-            "--pid-file",
-            "--log-facility=-",
-        ])
-        .arg(format!("--port={port}"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start dnsmasq");
-    let mut guard = Guard(child);
-    wait_tcp(port, &mut guard.0, &log);
+    let (port, guard) = with_free_port(|port| {
+        let log = dir.path().join("dnsmasq.log");
+        let child = Command::new(&bin)
+            .args([
+                "--no-daemon",
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+            ])
+            .args([
+                "--no-resolv",
+                "--no-hosts",
+                "--pid-file",
+                "--log-facility=-",
+            ])
+            .arg(format!("--port={port}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start dnsmasq");
+        let mut guard = Guard(child);
+        try_wait_tcp(port, &mut guard.0, &log)?;
+        Ok((port, guard))
+    });
     Dnsmasq {
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         _guard: guard,
@@ -391,22 +463,67 @@ pub fn python_http(files: &[(&str, &[u8])]) -> PythonHttp {
     for (name, content) in files {
         write_public(&dir.path().join(name), content);
     }
-    let port = free_port();
-    let log = dir.path().join("http.log");
-    let child = Command::new(peer("python3"))
-        .args(["-m", "http.server", "--bind", "127.0.0.1"])
-        .arg(port.to_string())
-        .arg("--directory")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start python3 -m http.server");
-    let mut guard = Guard(child);
-    wait_tcp(port, &mut guard.0, &log);
+    let (port, guard) = with_free_port(|port| {
+        let log = dir.path().join("http.log");
+        let child = Command::new(peer("python3"))
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .arg("--directory")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start python3 -m http.server");
+        let mut guard = Guard(child);
+        try_wait_tcp(port, &mut guard.0, &log)?;
+        Ok((port, guard))
+    });
     PythonHttp {
         port,
         dir,
         _guard: guard,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_free_port_tries_another_port_when_one_was_taken() {
+        let mut ports = Vec::new();
+        let got = with_free_port(|port| {
+            ports.push(port);
+            if ports.len() < 3 {
+                Err(format!("port taken: {port}"))
+            } else {
+                Ok(port)
+            }
+        });
+        assert_eq!(ports.len(), 3);
+        assert_eq!(got, ports[2]);
+    }
+
+    #[test]
+    fn a_peer_that_lost_its_port_is_reported_as_port_taken() {
+        // A real program that fails to bind a held port: python3's server.
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut child = Command::new(peer("python3"))
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let err = try_wait_tcp(port, &mut child, &log).unwrap_err();
+        assert!(err.starts_with("port taken"), "{err}");
     }
 }
