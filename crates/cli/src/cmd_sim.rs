@@ -40,9 +40,13 @@ pub struct SimArgs {
     /// File of DHCP options, one N=VALUE per line.
     #[arg(long, value_name = "FILE")]
     pub dhcp_file: Option<PathBuf>,
-    /// DNS server for names and SRV lookups (default: the system resolver).
+    /// DNS server for names and SRV lookups (default: the first server of
+    /// DHCP option 6, else the system resolver).
     #[arg(long, value_name = "ADDR:PORT")]
     pub dns: Option<SocketAddr>,
+    /// Port asked on the DNS servers of DHCP option 6 (default 53).
+    #[arg(long, value_name = "PORT")]
+    pub dns_port: Option<u16>,
     /// Trusted CA (PEM) for HTTPS (default: public web roots).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
@@ -156,6 +160,7 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         },
     )?;
     cfg.dns = args.dns;
+    cfg.dns_port = args.dns_port;
     if let Some(ca) = &args.ca {
         cfg.trust_pem =
             Some(std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?);

@@ -60,8 +60,12 @@ pub struct SimConfig {
     /// The simulated DHCP lease (`--dhcp-option N=VALUE`), read in
     /// `DHCP_Option_To_Use` order (R-DHCP).
     pub lease: DhcpLease,
-    /// DNS server for names and SRV lookups; `None` = system resolver.
+    /// DNS server for names and SRV lookups; `None` = the first server of
+    /// DHCP option 6, else the system resolver.
     pub dns: Option<SocketAddr>,
+    /// `--dns-port N`: the port asked on the DNS servers of option 6
+    /// (default 53; tests run dnsmasq on a free port).
+    pub dns_port: Option<u16>,
     /// Trust anchors (the provisioning CA, PEM); `None` = public web roots.
     pub trust_pem: Option<Vec<u8>>,
     /// Per-phone client certificates.
@@ -119,6 +123,7 @@ impl SimConfig {
             params: Vec::new(),
             lease: DhcpLease::default(),
             dns: None,
+            dns_port: None,
             trust_pem: None,
             client_certs: ClientCerts::None,
             listen: None,

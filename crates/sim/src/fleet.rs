@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use phoneprov_phone::{ActivationSetup, Class, DeviceConfig, PhoneConfig};
-use phoneprov_transport::{provisioning_target, DhcpTarget, DEFAULT_DHCP_OPTION_ORDER};
+use phoneprov_transport::{
+    provisioning_target_dual, vendor_class, DhcpTarget, DEFAULT_DHCPV6_OPTION_ORDER,
+    DEFAULT_DHCP_OPTION_ORDER,
+};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -37,6 +40,10 @@ pub struct LeaseEffect {
     pub ntp_servers: Vec<String>,
     /// Option 56: the server's message (shown in each phone's status).
     pub message: Option<String>,
+    /// Option 60 as the phone sends it (its vendor class, R-TR69-1).
+    pub vendor_class_sent: Option<&'static str>,
+    /// The DNS SRV step of the discovery chain, when it ran (R-FLOW-4).
+    pub srv: Option<crate::discovery::SrvStep>,
 }
 
 impl LeaseEffect {
@@ -47,6 +54,8 @@ impl LeaseEffect {
             "domain": self.domain,
             "ntp_servers": self.ntp_servers,
             "message": self.message,
+            "vendor_class_sent": self.vendor_class_sent,
+            "srv": self.srv.as_ref().map(|s| s.status()),
         })
     }
 }
@@ -71,11 +80,19 @@ impl LeaseEffect {
 }
 
 /// Reads the lease in `DHCP_Option_To_Use` order (the `--param` value or
-/// the default `66,160,159,150,60,43,125`).
+/// the default `66,160,159,150,60,43,125`), then its DHCPv6 options in
+/// `DHCPv6_Option_To_Use` order (default `17,160,159`).
 pub fn lease_effect(cfg: &SimConfig) -> LeaseEffect {
     let order = cfg
         .param("DHCP_Option_To_Use")
         .unwrap_or(DEFAULT_DHCP_OPTION_ORDER);
+    let order_v6 = cfg
+        .param("DHCPv6_Option_To_Use")
+        .unwrap_or(DEFAULT_DHCPV6_OPTION_ORDER);
+    let tr069 = cfg.tr069.acs_url.is_some()
+        || cfg
+            .param("Enable_TR-069")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
     let o = &cfg.lease.options;
     let mut e = LeaseEffect {
         dns_servers: list(o.get(&6)),
@@ -88,9 +105,10 @@ pub fn lease_effect(cfg: &SimConfig) -> LeaseEffect {
             .get(&56)
             .map(|m| m.trim().to_string())
             .filter(|m| !m.is_empty()),
+        vendor_class_sent: vendor_class(tr069),
         ..LeaseEffect::default()
     };
-    match provisioning_target(&cfg.lease, order) {
+    match provisioning_target_dual(&cfg.lease, order, order_v6) {
         Some(DhcpTarget::TftpServer(s)) | Some(DhcpTarget::ProvisioningServerIp(s)) => {
             e.default_server = Some(s)
         }
@@ -136,17 +154,37 @@ impl Fleet {
     pub async fn start(mut cfg: SimConfig) -> Result<Fleet, SimError> {
         cfg.validate()?;
         raise_fd_limit(cfg.concurrency);
-        let lease = lease_effect(&cfg);
+        let mut lease = lease_effect(&cfg);
         if cfg.dns.is_none() {
             // R-DHCP-2: option 6 names the DNS server the phone asks.
             cfg.dns = lease
                 .dns_servers
                 .iter()
                 .find_map(|s| s.parse::<std::net::IpAddr>().ok())
-                .map(|ip| SocketAddr::new(ip, 53));
+                .map(|ip| SocketAddr::new(ip, cfg.dns_port.unwrap_or(53)));
+        }
+        let net = Arc::new(Net::new(&cfg));
+        // R-FLOW-4: DHCP first; then DNS SRV for the domain of option 15.
+        if !lease.gives_server()
+            && cfg.tr069.acs_url.is_none()
+            && cfg.param("Profile_Rule").is_none()
+        {
+            if let Some(domain) = lease.domain.clone() {
+                let factory = phoneprov_profile::schema::lookup("Profile_Rule")
+                    .map(|s| s.default)
+                    .unwrap_or("/$PN.cfg");
+                let step = crate::discovery::srv_step(&net.resolver, &domain, factory).await;
+                match &step.outcome {
+                    Ok(rule) => {
+                        tracing::info!("DNS SRV discovery: {} gave the rule {rule}", step.query);
+                        lease.profile_rule = Some(rule.clone());
+                    }
+                    Err(line) => tracing::warn!("{line}"),
+                }
+                lease.srv = Some(step);
+            }
         }
         let lease_status = Arc::new(lease.status());
-        let net = Arc::new(Net::new(&cfg));
         let stats = Arc::new(FleetStats::default());
         let mut cpe = crate::cpe::CpeFleet::start(&cfg, stats.clone()).await?;
         let slots = Arc::new(Semaphore::new(cfg.concurrency));

@@ -13,8 +13,9 @@
 //!   `TLS_Cipher_List`, the trusted CA and `DIR/<mac>.pem/.key` (R-SEC,
 //!   R-HTTPS-5); configurations without a client certificate are shared,
 //!   per-phone ones are built for a transfer and dropped after it.
-//! * [`fleet`]: identities, the DHCP lease in `DHCP_Option_To_Use` order
-//!   (R-DHCP), `--concurrency` (a semaphore over transfers, so 100 000
+//! * [`fleet`]: identities, the DHCP lease in `DHCP_Option_To_Use` then
+//!   `DHCPv6_Option_To_Use` order (R-DHCP), the DNS SRV step of the
+//!   discovery chain ([`discovery`], R-FLOW-4), `--concurrency` (a semaphore over transfers, so 100 000
 //!   phones do not exhaust file descriptors), `--boot-storm`, `--once`.
 //! * [`triggers`]: `/<mac>/admin/resync?RULE`, `/admin/upgrade?URL`,
 //!   `POST /CGI/Execute`, `/status.json` on one `--listen` (R-RULE-6).
@@ -63,6 +64,7 @@
 pub mod activation;
 pub mod config;
 pub mod cpe;
+pub mod discovery;
 pub mod driver;
 pub mod exec;
 pub mod fleet;

@@ -609,3 +609,81 @@ async fn r_act_1_https_activation_uses_the_phone_ca_and_client_certificate() {
     assert_eq!(s["activation"]["state"], "Pending", "{}", s["activation"]);
     assert_eq!(act.seen(), 1);
 }
+
+/// R-FLOW-4 chain: with no provisioning server from DHCP, the DNS SRV
+/// record of the option-15 domain (asked of the option-6 DNS server,
+/// dnsmasq) gives the rule and the activation service is not asked; an SRV
+/// answer pointing nowhere gives a status line, the phone keeps its rule,
+/// and the chain goes on to the activation service.
+#[tokio::test]
+async fn r_flow_4_dhcp_then_dns_srv_then_activation() {
+    let act = Activation::start().await;
+    let n = profiles();
+    n.write(
+        "CP-8841-3PCC.cfg",
+        b"<flat-profile><GPP_C>by-srv</GPP_C></flat-profile>",
+    );
+    act.bind(MAC, &format!("http://127.0.0.1:{}/p/$MA.xml", n.port))
+        .await;
+    let port = n.port;
+    let d = common::dnsmasq(&[
+        format!("--srv-host=_ciscoprov-https._tls.good.test,pr1.good.test,{port},10,60"),
+        "--address=/pr1.good.test/127.0.0.1".into(),
+        format!("--srv-host=_ciscoprov-https._tls.bad.test,nowhere.bad.test,{port},10,60"),
+    ]);
+    let run = |domain: &str| {
+        let mut cfg = phone(&act.url());
+        cfg.lease = phoneprov_sim::DhcpLease::parse(
+            ["6=127.0.0.1".to_string(), format!("15={domain}")]
+                .iter()
+                .map(String::as_str),
+        )
+        .unwrap();
+        cfg.dns_port = Some(d.addr.port());
+        cfg
+    };
+    // SRV points at a target with an address: the rule is set, activation
+    // aborted without a query. (nginx speaks plain HTTP on the target port,
+    // so the HTTPS resync itself fails: what counts here is the chain.)
+    let report = Fleet::start(run("good.test")).await.unwrap().wait().await;
+    let st = report.status.clone().unwrap();
+    assert_eq!(
+        st["dhcp"]["srv"]["rule"], "[--srv] https://good.test/$PN.cfg",
+        "{st}"
+    );
+    assert_eq!(
+        common::param(&report, "Profile_Rule").unwrap(),
+        "[--srv] https://good.test/$PN.cfg"
+    );
+    assert_eq!(report.customization["Aborted"], 1, "{}", report.to_text());
+    assert_eq!(act.seen(), 0, "DNS SRV came before the activation service");
+
+    // SRV pointing nowhere: one status line, the factory rule kept, and the
+    // activation service asked next.
+    let report = Fleet::start(run("bad.test")).await.unwrap().wait().await;
+    let st = report.status.clone().unwrap();
+    let line = st["dhcp"]["srv"]["error"].as_str().unwrap_or_default();
+    assert!(
+        line.contains("_ciscoprov-https._tls.bad.test points nowhere")
+            && line.contains("nowhere.bad.test"),
+        "{st}"
+    );
+    // The SRV step set nothing: the rule is the one activation gave.
+    assert!(common::param(&report, "Profile_Rule")
+        .unwrap()
+        .ends_with("/p/$MA.xml"));
+    assert_eq!(report.customization["Acquired"], 1, "{}", report.to_text());
+    assert_eq!(common::param(&report, "GPP_A").unwrap(), "provider");
+    assert_eq!(act.seen(), 1, "the activation service came next");
+
+    // A domain without any SRV record: the same fall-through.
+    let report = Fleet::start(run("none.test")).await.unwrap().wait().await;
+    let st = report.status.clone().unwrap();
+    assert!(
+        st["dhcp"]["srv"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("_ciscoprov-https._tls.none.test")),
+        "{st}"
+    );
+    assert_eq!(report.customization["Acquired"], 1, "{}", report.to_text());
+}

@@ -110,3 +110,68 @@ async fn r_https_6_several_a_records_tried_in_turn() {
     assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
     assert_eq!(r.fetches, 1, "one request, several addresses");
 }
+
+/// R-FLOW-4, R-DHCP-2, R-SRV-2/4: no provisioning option in the lease, so
+/// the phone asks the DNS server of option 6 (dnsmasq) for
+/// `_ciscoprov-https._tls.<option 15>`, fetches the factory `/$PN.cfg`
+/// from the target over HTTPS (nginx) and validates the certificate
+/// against the DHCP domain, not the target name.
+#[tokio::test]
+async fn r_flow_4_srv_discovery_from_options_6_and_15_over_https() {
+    let pki = common::Pki::new(&["example.test"], &[]);
+    let body = format!(
+        "    ssl_certificate {};\n    ssl_certificate_key {};\n",
+        pki.path("server.pem").display(),
+        pki.path("server.key").display()
+    );
+    let n = Nginx::start("ssl", &body, |_| {});
+    n.write("CP-8841-3PCC.cfg", BASIC.as_bytes());
+    let d = dnsmasq(&[
+        format!(
+            "--srv-host=_ciscoprov-https._tls.example.test,pr1.example.test,{},10,60",
+            n.port
+        ),
+        "--address=/pr1.example.test/127.0.0.1".into(),
+    ]);
+    let mut cfg = one_phone(&[]);
+    cfg.lease = DhcpLease::parse(["6=127.0.0.1", "15=example.test", "42=127.0.0.1"]).unwrap();
+    cfg.dns_port = Some(d.addr.port());
+    cfg.trust_pem = Some(std::fs::read(pki.path("ca.pem")).unwrap());
+    let r = run_fleet(cfg).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+    let st = r.status.unwrap();
+    assert_eq!(
+        st["dhcp"]["srv"]["query"],
+        "_ciscoprov-https._tls.example.test"
+    );
+    assert_eq!(st["dhcp"]["ntp_servers"][0], "127.0.0.1");
+    common::wait_log(&n.dir.path().join("access.log"), "GET /CP-8841-3PCC.cfg");
+}
+
+/// R-DHCP-1: with no DHCPv4 target, the DHCPv6 options are read in
+/// `DHCPv6_Option_To_Use` order.
+#[tokio::test]
+async fn r_dhcp_1_dhcpv6_option_order() {
+    let n = Nginx::start("", "", |_| {});
+    n.write("v6.xml", BASIC.as_bytes());
+    let t = tftpd(); // serves nothing: option 17 would give class B
+    let lease = [
+        format!("v6:17=127.0.0.1:{}", t.port),
+        format!("v6:160=http://127.0.0.1:{}/v6.xml", n.port),
+    ];
+    let mut cfg = one_phone(&[]);
+    cfg.lease = DhcpLease::parse(lease.iter().map(String::as_str)).unwrap();
+    let r = run_fleet(cfg.clone()).await.unwrap();
+    assert_eq!(
+        r.resyncs.b,
+        1,
+        "default 17,160,159: 17 wins; {}",
+        r.to_text()
+    );
+    cfg.params
+        .push(("DHCPv6_Option_To_Use".into(), "160,17".into()));
+    let r = run_fleet(cfg).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+}

@@ -4,7 +4,21 @@
 //!
 //! The lease is a model, not a DHCP client: the fleet simulator and tests
 //! give it as `N=VALUE` lines (a file or strings), e.g. `66=tftp.example.com`,
-//! `160=https://pv.example.com/$MA.xml`, `60=dslforum.org`.
+//! `160=https://pv.example.com/$MA.xml`, `60=dslforum.org`; DHCPv6 options
+//! as `v6:N=VALUE` (e.g. `v6:17=tftp://[2001:db8::5]`).
+//!
+//! **Decision** (R-DHCP-1, dual stack): the DHCPv4 options are read first,
+//! in `DHCP_Option_To_Use` order; only when none of them names a target are
+//! the DHCPv6 options read, in `DHCPv6_Option_To_Use` order
+//! ([`provisioning_target_dual`]). DHCPv6 option 17 (vendor-specific
+//! information) is read like 43: the URL inside it, else its first word as a
+//! TFTP server.
+//!
+//! Option 60 goes both ways: the phone *sends* it as its vendor class
+//! ([`vendor_class`], `dslforum.org` while its TR-069 client is on, as the
+//! seeds describe: "the phone identifies itself with dslforum.org to the
+//! ACS"), and a server that recognised it echoes it, which is what makes
+//! options 43 and 125 an ACS URL.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,11 +35,13 @@ pub const TR069_VENDOR_CLASS: &str = "dslforum.org";
 pub struct DhcpLease {
     /// Option number → value as text.
     pub options: BTreeMap<u8, String>,
+    /// DHCPv6 option number → value as text (`v6:N=VALUE`).
+    pub options_v6: BTreeMap<u16, String>,
 }
 
 /// A lease line that is not `N=VALUE` with N in 1..=254.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("DHCP lease line {line}: {text:?} is not `N=VALUE` with N an option number 1-254; fix the lease file")]
+#[error("DHCP lease line {line}: {text:?} is not `N=VALUE` (N a DHCP option number 1-254) or `v6:N=VALUE` (N a DHCPv6 option number 1-65535); fix the lease file")]
 pub struct LeaseError {
     /// 1-based line (or item) number.
     pub line: usize,
@@ -38,6 +54,7 @@ impl DhcpLease {
     /// Values keep inner spaces; surrounding whitespace is trimmed.
     pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<DhcpLease, LeaseError> {
         let mut options = BTreeMap::new();
+        let mut options_v6 = BTreeMap::new();
         for (i, raw) in items.into_iter().enumerate() {
             let item = raw.trim();
             if item.is_empty() || item.starts_with('#') {
@@ -48,13 +65,25 @@ impl DhcpLease {
                 text: item.to_string(),
             };
             let (n, v) = item.split_once('=').ok_or_else(err)?;
-            let n: u8 = n.trim().parse().map_err(|_| err())?;
+            let n = n.trim();
+            if let Some(n6) = n.strip_prefix("v6:") {
+                let n6: u16 = n6.trim().parse().map_err(|_| err())?;
+                if n6 == 0 {
+                    return Err(err());
+                }
+                options_v6.insert(n6, v.trim().to_string());
+                continue;
+            }
+            let n: u8 = n.parse().map_err(|_| err())?;
             if n == 0 || n == 255 {
                 return Err(err());
             }
             options.insert(n, v.trim().to_string());
         }
-        Ok(DhcpLease { options })
+        Ok(DhcpLease {
+            options,
+            options_v6,
+        })
     }
 
     /// Parses a lease file, one `N=VALUE` per line.
@@ -74,6 +103,48 @@ impl DhcpLease {
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
     }
+
+    fn get_v6(&self, n: u16) -> Option<&str> {
+        self.options_v6
+            .get(&n)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The option-60 vendor class the phone sends in its DHCP requests
+/// (R-DHCP-2, R-TR69-1): `dslforum.org` while its TR-069 client is on
+/// (so the server answers with an ACS in 43/125), else none.
+pub fn vendor_class(tr069_enabled: bool) -> Option<&'static str> {
+    tr069_enabled.then_some(TR069_VENDOR_CLASS)
+}
+
+/// [`provisioning_target`] over the DHCPv4 options, then the DHCPv6 options
+/// in `v6_order` (`DHCPv6_Option_To_Use`, default `17,160,159`).
+pub fn provisioning_target_dual(
+    lease: &DhcpLease,
+    v4_order: &str,
+    v6_order: &str,
+) -> Option<DhcpTarget> {
+    provisioning_target(lease, v4_order).or_else(|| {
+        v6_order
+            .split(',')
+            .filter_map(|n| n.trim().parse::<u16>().ok())
+            .find_map(|n| {
+                let v = lease.get_v6(n)?;
+                match n {
+                    160 => Some(DhcpTarget::ProvisioningUrl(v.to_string())),
+                    159 => Some(DhcpTarget::ProvisioningServerIp(v.to_string())),
+                    17 => Some(match acs_url(v) {
+                        Some(url) => DhcpTarget::ProvisioningUrl(url),
+                        None => DhcpTarget::TftpServer(
+                            v.split([',', ' ']).find(|s| !s.is_empty())?.to_string(),
+                        ),
+                    }),
+                    _ => None,
+                }
+            })
+    })
 }
 
 /// Where the lease says to provision from (R-DHCP-2).
@@ -206,6 +277,46 @@ mod tests {
             provisioning_target(&l, DEFAULT_DHCP_OPTION_ORDER),
             Some(DhcpTarget::ProvisioningUrl("http://x/y".into()))
         );
+    }
+
+    #[test]
+    fn r_dhcp_1_v6_options_after_v4_in_their_own_order() {
+        let l = lease(&[
+            "v6:160=https://pv6/$MA.xml",
+            "v6:17=tftp6.example.com",
+            "v6:159=2001:db8::9",
+        ]);
+        assert_eq!(provisioning_target(&l, DEFAULT_DHCP_OPTION_ORDER), None);
+        assert_eq!(
+            provisioning_target_dual(&l, DEFAULT_DHCP_OPTION_ORDER, DEFAULT_DHCPV6_OPTION_ORDER),
+            Some(DhcpTarget::TftpServer("tftp6.example.com".into()))
+        );
+        assert_eq!(
+            provisioning_target_dual(&l, DEFAULT_DHCP_OPTION_ORDER, "159,160"),
+            Some(DhcpTarget::ProvisioningServerIp("2001:db8::9".into()))
+        );
+        assert_eq!(
+            provisioning_target_dual(&l, DEFAULT_DHCP_OPTION_ORDER, "160"),
+            Some(DhcpTarget::ProvisioningUrl("https://pv6/$MA.xml".into()))
+        );
+        // A v4 target wins over every v6 option.
+        let l = lease(&["66=tftp4", "v6:160=https://pv6/x"]);
+        assert_eq!(
+            provisioning_target_dual(&l, DEFAULT_DHCP_OPTION_ORDER, DEFAULT_DHCPV6_OPTION_ORDER),
+            Some(DhcpTarget::TftpServer("tftp4".into()))
+        );
+        // Option 17 with a URL inside is a provisioning URL.
+        let l = lease(&["v6:17=9 1 http://pv6.example/p.xml"]);
+        assert_eq!(
+            provisioning_target_dual(&l, "", DEFAULT_DHCPV6_OPTION_ORDER),
+            Some(DhcpTarget::ProvisioningUrl(
+                "http://pv6.example/p.xml".into()
+            ))
+        );
+        assert!(DhcpLease::parse(["v6:0=x"]).is_err());
+        assert!(DhcpLease::parse(["v6:70000=x"]).is_err());
+        assert_eq!(vendor_class(true), Some("dslforum.org"));
+        assert_eq!(vendor_class(false), None);
     }
 
     #[test]

@@ -67,8 +67,8 @@ mod tftp;
 mod tls_sessions;
 
 pub use dhcp::{
-    provisioning_target, DhcpLease, DhcpTarget, LeaseError, DEFAULT_DHCPV6_OPTION_ORDER,
-    DEFAULT_DHCP_OPTION_ORDER, TR069_VENDOR_CLASS,
+    provisioning_target, provisioning_target_dual, vendor_class, DhcpLease, DhcpTarget, LeaseError,
+    DEFAULT_DHCPV6_OPTION_ORDER, DEFAULT_DHCP_OPTION_ORDER, TR069_VENDOR_CLASS,
 };
 pub use error::{ClassHint, TransportError};
 pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, HttpSession, Proxy};
