@@ -350,8 +350,8 @@ mod tests {
             vec!["Line_Enable_2_", "Register_Expires_1_", "Password_1_"]
         );
         let big = ParamStore::for_model("CP-8851-3PCC");
-        assert_eq!(big.get("Line_Enable_10_"), Some("Yes"));
-        assert_eq!(big.get("Line_Enable_11_"), None);
+        assert_eq!(big.get("Line_Enable_5_"), Some("Yes"));
+        assert_eq!(big.get("Line_Enable_6_"), None, "an 8851 has 5 lines");
     }
 
     #[test]

@@ -29,6 +29,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # 8861/8865 3; a unit has 18 keys x 2 pages (single LCD) or 14 x 2 (dual
 # LCD), so up to 36 keys. A 6851 takes one unit of 14 keys x 2 pages (6800
 # AG 11.3(1)+, KEM chapter).
+# Lines: the 88xx desk phones have 5 extensions and 5 line keys (issue 16:
+# "a 6821 has 2 lines, an 8851 has 5"; no page of the 8800 MPP guide we
+# could reach states the count). Key expansion module keys are separate
+# (Unit_n_Key_m_), so every model has as many line keys as extensions.
 MODELS = [
     ("CP-6821-3PCC", "6800", 2, 2, 0, 0),
     ("CP-6841-3PCC", "6800", 4, 4, 0, 0),
@@ -40,12 +44,12 @@ MODELS = [
     ("CP-7841-3PCC", "7800", 4, 4, 0, 0),
     ("CP-7861-3PCC", "7800", 16, 16, 0, 0),
     ("CP-7832-3PCC", "7800", 1, 1, 0, 0),
-    ("CP-8811-3PCC", "8800", 10, 10, 0, 0),
-    ("CP-8841-3PCC", "8800", 10, 10, 0, 0),
-    ("CP-8845-3PCC", "8800", 10, 10, 0, 0),
-    ("CP-8851-3PCC", "8800", 10, 10, 2, 36),
-    ("CP-8861-3PCC", "8800", 10, 10, 3, 36),
-    ("CP-8865-3PCC", "8800", 10, 10, 3, 36),
+    ("CP-8811-3PCC", "8800", 5, 5, 0, 0),
+    ("CP-8841-3PCC", "8800", 5, 5, 0, 0),
+    ("CP-8845-3PCC", "8800", 5, 5, 0, 0),
+    ("CP-8851-3PCC", "8800", 5, 5, 2, 36),
+    ("CP-8861-3PCC", "8800", 5, 5, 3, 36),
+    ("CP-8865-3PCC", "8800", 5, 5, 3, 36),
     ("CP-8832-3PCC", "8800", 1, 1, 0, 0),
 ]
 
@@ -83,6 +87,8 @@ USB = "8851,8861,8865"
 sec("System")
 P("Restricted_Access_Domains", "domains", spec="R-SEC-1")
 P("Enable_Web_Server", YN, "Yes")
+# 6800 RN 12.0(3): Https on port 443 is the factory setting from 12.0(3);
+# the defaults here are the 11.x ones.
 P("Enable_Protocol", "enum:Http|Https", "Http")
 P("Enable_Direct_Action_Url", YN, "Yes")
 P("Session_Max_Timeout", "int:60-86400", "3600")
@@ -94,6 +100,7 @@ S("User_Password", ua="rw")
 P("Phone-UI-readonly", YN, "No")
 P("Phone-UI-User-Mode", YN, "No")
 P("User_Password_Prompt", YN, "Yes")
+P("Display_Password_Warnings", YN, since="12.0(3)")  # 6800 RN 12.0(3)
 P("Block_Nonproxy_SIP", YN, "No")
 P("Protect_IVR_FactoryReset", YN, "No")
 P("Power_Negotiation", YN, "Yes", models="6800,8800")
@@ -115,10 +122,11 @@ sec("Network")
 P("IP_Mode", "enum:IPv4 Only|IPv6 Only|Dual Mode", "Dual Mode")
 P("Preferred_IP_Mode", "enum:IPv4|IPv6", "IPv4")
 P("Network_Configuration")
-P("Connection_Type", "enum:DHCP|Static IP", "DHCP")
-P("Static_IP", "ipv4")
-P("NetMask", "ipv4")
-P("Gateway", "ipv4")
+# ua from the MPP AG (common 6800/7800/8800) installation chapter's cfg.xml.
+P("Connection_Type", "enum:DHCP|Static IP", "DHCP", ua="rw")
+P("Static_IP", "ipv4", ua="rw")
+P("NetMask", "ipv4", ua="rw")
+P("Gateway", "ipv4", ua="rw")
 P("Primary_DNS", "ip", spec="R-SEC-6")
 P("Secondary_DNS", "ip")
 P("IPv6_Connection_Type", "enum:DHCP|Static IP", "DHCP")
@@ -129,7 +137,7 @@ P("IPv6_Primary_DNS", "ip")
 P("IPv6_Secondary_DNS", "ip")
 P("Broadcast_Echo", EN_DIS, "Disabled")
 P("Auto_Config", EN_DIS, "Enabled")
-P("Enable_802.1X_Authentication", YN, "No", spec="R-SEC-6")
+P("Enable_802.1X_Authentication", YN, "No", ua="rw", spec="R-SEC-6")
 P("EAP_Type", "enum:EAP-FAST|PEAP-GTC|PEAP-MSCHAPV2|EAP-TLS", "EAP-FAST")
 P("EAP_User_ID")
 S("EAP_Password")
@@ -149,15 +157,30 @@ P("Primary_NTP_Server", "host")
 P("Secondary_NTP_Server", "host")
 P("Enable_SSLv3", YN, "No")
 P("Use_Config_TOS", YN, "No")
-P("Enable_VLAN", YN, "No")
-P("VLAN_ID", "int:1-4095", "1")
+# MPP AG (common), VLAN Settings table: VLAN ID 0-4095, startup delay 1-300.
+P("Enable_VLAN", YN, "No", ua="rw")
+P("VLAN_ID", "int:0-4095", "1", ua="rw")
 P("PC_Port_VLAN_ID", "int:0-4095", "1")
 P("Enable_CDP", YN, "Yes")
 P("Enable_LLDP-MED", YN, "Yes")
-P("Network_Startup_Delay", "int:0-60", "3")
+P("Network_Startup_Delay", "int:1-300", "3")
+P("Disable_DF", YN, "Yes")
 P("DHCP_VLAN_Option")  # Null, or 128-149, 151-158, 161-254
-P("Wi-Fi_Enable", YN, "Yes", models=WIFI)
-P("Wi-Fi_Type", "enum:WPS|Manual", "Manual", models=WIFI)
+# Wi-Fi Settings and Wi-Fi Profile (n) tables, MPP AG (common) installation
+# chapter: four profiles; WPS is a 6861 feature.
+P("Phone-wifi-on", YN, "Yes", ua="rw", models=WIFI)
+P("Phone-wifi-type", "enum:WLAN|WPS", "WLAN", models="6861")
+P("Network_Name_{1-4}_", ua="rw", models=WIFI)
+P("Security_Mode_{1-4}_", "enum:Auto|EAP-FAST|PEAP-GTC|PEAP-MSCHAPV2|PSK|WEP|None", "PSK", ua="rw", models=WIFI)
+P("Wi-Fi_User_ID_{1-4}_", ua="rw", models=WIFI)
+S("Wi-Fi_Password_{1-4}_", ua="rw", models=WIFI)
+S("WEP_Key_{1-4}_", ua="rw", models=WIFI)
+S("PSK_Passphrase_{1-4}_", ua="rw", models=WIFI)
+# The guide's example for Frequency Band repeats PSK_Passphrase; the name
+# here follows the web field like its neighbours.
+P("Frequency_Band_{1-4}_", "enum:Auto|2.4 GHz|5 GHz", "Auto", ua="rw", models=WIFI)
+# Older (11.x) Wi-Fi profile names, as the SPA-style WirelessProfileEntry
+# group writes them.
 P("profileName_{1-4}_", models=WIFI)
 P("ssid_{1-4}_", models=WIFI)
 P("securityMode_{1-4}_", "enum:None|WEP|PSK|EAP-FAST|PEAP-GTC|PEAP-MSCHAPV2|Auto (PEAP-GTC or PEAP-MSCHAPV2)|EAP-TLS|Disable", "Disable", models=WIFI)
@@ -308,8 +331,10 @@ P("Log_Failure_Msg", "template", "$PN $MAC -- Resync failed: $ERR", spec="R-LOG-
 P("User_Configurable_Resync", YN, "Yes")
 P("Report_Rule", "rule", spec="R-HTTP-2")
 P("HTTP_Report_Method", "enum:POST|PUT", "POST", spec="R-HTTP-2")
-P("Report_To_Server", "enum:On Request|On Local Change|Periodically", "On Request")
-P("Periodic_Upload_To_Server", "int:600-2592000", "3600")
+# 8800 MPP AG 11.3(1)+, "Third-Party Call Control Setup": `Report_to_Server`,
+# 600-259200 s (its example writes `periodic_upload_to_server`: an alias).
+P("Report_to_Server", "enum:On Request|On Local Change|Periodically", "On Request")
+P("Periodic_Upload_To_Server", "int:600-259200", "3600")
 P("Upload_Delay_On_Local_Change", "int:10-900", "60")
 P("Custom_CA_Rule", "rule", spec="R-SEC-1")
 P("HTTP_User_Agent_Name", default="$VERSION ($MA)")
@@ -363,17 +388,20 @@ S("BACKUP_ACS_Password")
 
 # ---------------------------------------------------------------- Security
 sec("Security")
+# Checked against the 7832 MPP AG 11.3(1)+ security chapter (firewall,
+# cipher list, name validation, media plane security, 802.1X, HTTP proxy:
+# the proxy entries are ua="rw" there).
 P("TLS_Cipher_List", "ciphers", tr069="Device.X_CISCO_SecuritySettings.TLSCipherList", spec="R-SEC-2")
 P("TLS_Min_Version", "enum:TLS 1.0|TLS 1.1|TLS 1.2|TLS 1.3", "TLS 1.1", since="12.0(2)")
 P("TLS_Name_Validate_{ext}_", YN, "Yes", spec="R-SEC-3")
-P("Proxy_Mode", "enum:Auto|Manual|Off", "Off", spec="R-SEC-4")
-P("Use_Auto_Discovery__WPAD_", YN, "Yes", spec="R-SEC-4")
-P("PAC_URL", "url:tftp,http,https", spec="R-SEC-4")
-P("Proxy_Host", "host", spec="R-SEC-4")
-P("Proxy_Port", PORT, "3128", spec="R-SEC-4")
-P("Proxy_Server_Requires_Authentication", YN, "No", spec="R-SEC-4")
-P("Proxy_Username", spec="R-SEC-4")
-S("Proxy_Password", spec="R-SEC-4")
+P("Proxy_Mode", "enum:Auto|Manual|Off", "Off", spec="R-SEC-4", ua="rw")
+P("Use_Auto_Discovery__WPAD_", YN, "Yes", spec="R-SEC-4", ua="rw")
+P("PAC_URL", "url:tftp,http,https", spec="R-SEC-4", ua="rw")
+P("Proxy_Host", "host", spec="R-SEC-4", ua="rw")
+P("Proxy_Port", PORT, "3128", spec="R-SEC-4", ua="rw")
+P("Proxy_Server_Requires_Authentication", YN, "No", spec="R-SEC-4", ua="rw")
+P("Proxy_Username", spec="R-SEC-4", ua="rw")
+S("Proxy_Password", ua="rw", spec="R-SEC-4")
 P("Firewall", EN_DIS, "Enabled", spec="R-SEC-5")
 P("Firewall_Config", "firewall", spec="R-SEC-5")
 P("VPN_Server", "host", spec="R-SEC-6")
@@ -474,6 +502,13 @@ P("Logo_URL", "url:http,https,tftp")
 P("Background_Picture_Type", "enum:Default|Download Picture|Logo", "Default", ua="rw")
 P("Picture_Download_URL", "url:http,https,tftp", ua="rw")
 P("Wallpaper_Download_URL", "url:http,https,tftp", models="8800")
+# 8800 MPP AG 11.3(1)+, "Phone Information and Display Configuration".
+P("Boot_Display", "enum:Default|Download Picture|Logo|Text", "Default", models="8800")
+P("Text_Display", models="8800")
+P("Phone_Background", "enum:Default|Download Picture|Logo", models="8800")
+P("Device_Config_Version")  # up to 64 characters
+P("Keep_Focus_On_Active_Call", YN, "No")
+P("Peripheral_Inventory_Enable", YN)
 P("Screen_Saver_Enable", YN, "No", ua="rw")
 P("Screen_Saver_Type", "enum:Clock|Download Picture|Logo|Lock", "Clock", ua="rw")
 P("Screen_Saver_Wait", "int:1-65535", "300", ua="rw")
@@ -485,7 +520,8 @@ P("Line", "int:1-16", "5", models=BT)
 P("Line_ID_Mapping", "enum:Horizontal First|Vertical First", "Horizontal First", models="7821,7841,7861,8800")
 P("SCA_Barge-In-Enable", YN, "No")
 P("SCA_Sticky_Auto_Line_Seize", YN, "No")
-P("Call_Appearances_Per_Line", "int:2-10", "2")
+# One call per line from 12.0(4) (7800 RN 12.0(4)).
+P("Call_Appearances_Per_Line", "int:1-10", "2")
 P("Enable_Call_Recording", YN, "No")
 P("Record_Method", "enum:SIPINFO|SIPREC", "SIPINFO")
 P("Silent_Ring_Duration", "int:1-65535", "60")
@@ -641,7 +677,10 @@ P("Block_CID_Enable_{ext}_", YN, "No")
 P("CFWD_Enable_{ext}_", YN, "No")
 P("DND_Enable_{ext}_", YN, "No")
 P("H264_BP0_Enable_{ext}_", YN, "Yes", models=VIDEO)
+P("H264_BP1_Enable_{ext}_", YN, "Yes", models=VIDEO)
 P("H264_HP_Enable_{ext}_", YN, "Yes", models=VIDEO)
+# The guide's cfg.xml example spells it `Viedo_`.
+P("Video_Encryption_Method_{ext}_", "enum:AES 128|AES 256 GCM", "AES 128", models=VIDEO)
 P("Voice_Quality_Report_Address_{ext}_", "hostport")
 P("VQ_Report_Interval_{ext}_", "int:0-65535", "0")
 P("MediaSec_Request_{ext}_", YN, "No", spec="R-SEC-6")
@@ -769,6 +808,12 @@ P("Softkey_Navigation_Style", "enum:More|Scroll", "More", ua="rw", models="6800,
 P("Camera_Profile_{1-4}_Brightness", "int:0-100", "50", models=VIDEO)
 P("Self_View_Enable", YN, "Yes", models=VIDEO)
 P("Transmit_Resolution", "enum:Auto|1280x720|864x480|640x360|432x240", "Auto", models=VIDEO)
+# MPP AG (common), Video Configuration chapter.
+P("Camera_Exposure", "int:0-15", "8", models=VIDEO)
+sec("Phone")
+P("Bandwidth_Allowance", "enum:Auto|2 Mbps|1 Mbps|750 Kbps|500 Kbps|250 Kbps", "Auto", models=VIDEO)
+P("Video_Serv", YN, models=VIDEO)  # no default stated
+sec("User")
 
 # ---------------------------------------------------------------- Attendant console
 sec("Attendant Console")
@@ -787,6 +832,7 @@ P("Call_Pickup_Audio_Notification", YN, "No")
 P("Attendant_Console_LCD_Brightness", "int:1-15", "12", models="8851,8861,8865")
 P("Attendant_Console_LCD_Contrast", "int:4-12", models="6851")
 P("BLF_Label_Display_Mode", "enum:Name|Ext|Both", "Name")
+P("BLF_Callpark_On_Line_Key_Enable", YN, since="12.0(4)")  # 7800 RN 12.0(4)
 P("Attendant_Console_Call_Pickup_Code", default="*98")
 P("Attendant_Console_Font_Size", "int:8-16", "10", models=KEM)
 P("KEM_Type", "enum:BEKEM|CP-8800-Audio|CP-8800-Video", "CP-8800-Video", models="8851,8861,8865")

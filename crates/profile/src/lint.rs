@@ -254,6 +254,9 @@ fn check_leaf(
             );
         }
     }
+    if let Some(m) = opts.model {
+        check_extension_reference(ctx, leaf, spec, m);
+    }
     if spec.secret && opts.plain_http && !leaf.value.is_empty() {
         ctx.push(
             leaf.offset + 1,
@@ -306,6 +309,38 @@ fn check_leaf(
     }
     check_value(ctx, leaf, spec);
     Some(spec.section)
+}
+
+/// Entries whose value names an extension (line) of the phone: a line key's
+/// `Extension_n_` and the call log's line. Line keys, extensions and key
+/// expansion module keys (`Unit_n_Key_m_`, never an extension) are counted
+/// apart in `models.tsv`.
+const EXTENSION_VALUED: &[&str] = &["Extension_", "CallLog_Associated_Line"];
+
+/// A value naming an extension the model does not have (`Extension_2_` =
+/// `7` on a CP-8851-3PCC, which has 5) is a `not-on-model` warning.
+fn check_extension_reference(ctx: &mut Ctx<'_>, leaf: &Leaf, spec: &ParamSpec, m: &ModelInfo) {
+    if !EXTENSION_VALUED.contains(&spec.prefix) {
+        return;
+    }
+    let Ok(n) = leaf.value.trim().parse::<u16>() else {
+        return;
+    };
+    if n > m.ext {
+        ctx.push(
+            value_pos(leaf, 0),
+            Severity::Warning,
+            "not-on-model",
+            format!(
+                "<{}> names extension {n}, and the {} has {} (1-{})",
+                leaf.name, m.pn, m.ext, m.ext
+            ),
+            Some(format!(
+                "use an extension of the model (1-{}) or `Disabled`",
+                m.ext
+            )),
+        );
+    }
 }
 
 fn check_value(ctx: &mut Ctx<'_>, leaf: &Leaf, spec: &ParamSpec) {

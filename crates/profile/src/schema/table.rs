@@ -28,6 +28,9 @@ const ALIASES: &[(&str, &[&str])] = &[
     // The 11.x administration guides name the extension mobility session
     // timer `Session Timer(m)`.
     ("Inactivity_Timer_m_", &["Session_Timer_m_"]),
+    // Other spellings the guides' cfg.xml examples use (8800 MPP AG 11.3(1)+).
+    ("Report_to_Server", &["Report_To_Server"]),
+    ("Periodic_Upload_To_Server", &["periodic_upload_to_server"]),
 ];
 
 /// One-line descriptions of the entries SPEC.md describes.

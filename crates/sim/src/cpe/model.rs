@@ -469,11 +469,15 @@ mod tests {
 
     #[test]
     fn issue_16_a_phone_has_its_models_parameters_at_the_tables_paths() {
-        let wifi = "Device.X_CISCO_Profile.Wi-Fi_Enable";
+        let wifi = "Device.X_CISCO_Profile.Phone-wifi-on";
         let mut pn = id();
         pn.pn = "CP-8851-3PCC".into();
         let m = PhoneModel::new(&pn, &[], &MgmtInit::default());
         assert!(m.mem.value(wifi).is_none(), "no Wi-Fi on an 8851");
+        // An 8851 has 5 lines (issue 16).
+        let line = |n: u16| format!("Device.X_CISCO_Profile.Line_Enable_{n}_");
+        assert_eq!(m.mem.value(&line(5)), Some("Yes"));
+        assert!(m.mem.value(&line(6)).is_none(), "an 8851 has 5 lines");
         assert_eq!(
             m.mem.value("Device.X_CISCO_Profile.Primary_NTP_Server"),
             Some("")
