@@ -355,6 +355,8 @@ fn list_schema(model: Option<&schema::ModelInfo>, json: bool) -> anyhow::Result<
                 Some(_) => schema::tr069_path(&name),
                 None => s.tr069.map(str::to_string),
             };
+            // `Extension_3_` defaults to 3: the concrete name's default.
+            let default = (!s.secret).then(|| s.default_for(&name));
             rows.push(SchemaRow {
                 name,
                 section: s.section,
@@ -363,7 +365,7 @@ fn list_schema(model: Option<&schema::ModelInfo>, json: bool) -> anyhow::Result<
                     schema::ParamType::Enum(v) => Some(v),
                     _ => None,
                 },
-                default: (!s.secret).then_some(s.default),
+                default,
                 ua: s.ua,
                 secret: s.secret,
                 models: schema::models()

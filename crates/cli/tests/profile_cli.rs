@@ -242,6 +242,57 @@ fn params_with_alias_map() {
     assert_eq!(stdout(&o), "User_ID_1_=17775551234\nPassword_1_=512835\n");
 }
 
+/// Issue 16: an 8851 has 5 lines. `lint --model` warns on `Line_Enable_6_`
+/// (exit 0: a warning), `params --model --json` lists `_1_`..`_5_`.
+#[test]
+fn lint_and_params_know_an_8851_has_five_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let five = write(
+        dir.path(),
+        "five.xml",
+        b"<flat-profile>\n<Line_Enable_5_>Yes</Line_Enable_5_>\n</flat-profile>\n",
+    );
+    let six = write(
+        dir.path(),
+        "six.xml",
+        b"<flat-profile>\n<Line_Enable_6_>Yes</Line_Enable_6_>\n</flat-profile>\n",
+    );
+    let o = phoneprov(&["profile", "lint", "--model", "CP-8851-3PCC", &five]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("not-on-model"), "{}", stdout(&o));
+    let o = phoneprov(&["profile", "lint", "--model", "CP-8851-3PCC", &six]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("{six}:2:")) && text.contains("warning[not-on-model]"),
+        "{text}"
+    );
+    assert!(text.contains("has 5 of these (1-5)"), "{text}");
+
+    let o = phoneprov(&["profile", "params", "--model", "CP-8851-3PCC", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let lines: Vec<&&str> = names
+        .iter()
+        .filter(|n| n.starts_with("Line_Enable_"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "Line_Enable_1_",
+            "Line_Enable_2_",
+            "Line_Enable_3_",
+            "Line_Enable_4_",
+            "Line_Enable_5_"
+        ]
+    );
+    let ext3 = rows.iter().find(|r| r["name"] == "Extension_3_").unwrap();
+    assert_eq!(ext3["default"], "3");
+    assert!(!names.contains(&"Phone-wifi-on"), "no Wi-Fi on an 8851");
+}
+
 /// SPEC R-MACRO examples through `rule expand`.
 #[test]
 fn rule_expand_examples() {

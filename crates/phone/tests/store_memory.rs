@@ -1,6 +1,7 @@
 //! Issue 16: per-phone parameter memory with shared defaults and
 //! per-phone deltas. 200 stores of CP-8851-3PCC phones each apply the
-//! full 1 200-parameter FusionPBX-style profile of the profile corpus
+//! full FusionPBX-style profile of the profile corpus (about 800
+//! parameters: an 8851 has 5 lines)
 //! (with per-phone user names and passwords); the heap they hold, counted
 //! by a counting global allocator, must stay under 20 KB per phone (the
 //! budget of a 100 000-phone fleet; the cost per phone does not depend on
@@ -40,7 +41,7 @@ fn per_phone_memory_stays_under_20_kb() {
     let profiles: Vec<FlatProfile> = (0..n)
         .map(|i| FlatProfile::parse(&text.replace("line-pw-", &format!("pw-{i}-"))).unwrap())
         .collect();
-    assert!(profiles[0].params().len() > 1000);
+    assert!(profiles[0].params().len() > 700);
     // Touch the schema once so its shared tables are not counted per phone.
     let _ = ParamStore::for_model("CP-8851-3PCC").get("Line_Enable_1_");
     let before = LIVE.load(Ordering::Relaxed);

@@ -226,13 +226,18 @@ fn line_keys_extensions_and_kem_units_agree() {
     assert_eq!(names("Line_Enable_1_").len(), 5);
     assert_eq!(names("Unit_2_Key_1_").len(), 36);
     assert!(names("Unit_3_Key_1_").is_empty(), "an 8851 takes 2 units");
-    let key = |v: &str| format!("<flat-profile><Extension_2_>{v}</Extension_2_><CallLog_Associated_Line>{v}</CallLog_Associated_Line></flat-profile>");
+    let key = |v: &str| {
+        format!("<flat-profile><Extension_2_>{v}</Extension_2_><CallLog_Associated_Line>{v}</CallLog_Associated_Line></flat-profile>")
+    };
     assert!(codes(&lint(&key("5"), "CP-8851-3PCC", false)).is_empty());
     assert!(codes(&lint(&key("Disabled"), "CP-8851-3PCC", false)) == ["invalid-int"]);
     let d = lint(&key("7"), "CP-8851-3PCC", false);
     assert_eq!(codes(&d), ["not-on-model", "not-on-model"], "{}", show(&d));
     assert!(d[0].message.contains("names extension 7"), "{}", show(&d));
-    assert_eq!(codes(&lint(&key("7"), "CP-7861-3PCC", false)), Vec::<&str>::new());
+    assert_eq!(
+        codes(&lint(&key("7"), "CP-7861-3PCC", false)),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]

@@ -474,10 +474,23 @@ mod tests {
         pn.pn = "CP-8851-3PCC".into();
         let m = PhoneModel::new(&pn, &[], &MgmtInit::default());
         assert!(m.mem.value(wifi).is_none(), "no Wi-Fi on an 8851");
-        // An 8851 has 5 lines (issue 16).
+        // An 8851 has 5 lines (issue 16): its store ignores `Line_Enable_6_`,
+        // so the TR-069 model shows line 5 and no line 6.
+        let mut store = phoneprov_phone::ParamStore::for_model("CP-8851-3PCC");
+        let p = phoneprov_profile::FlatProfile::parse(
+            "<flat-profile><Line_Enable_5_>No</Line_Enable_5_>\
+             <Line_Enable_6_>Yes</Line_Enable_6_></flat-profile>",
+        )
+        .unwrap();
+        assert_eq!(store.apply_report(&p).ignored, ["Line_Enable_6_"]);
+        let explicit: Vec<(String, String)> = store
+            .iter()
+            .map(|(k, e)| (k.to_string(), e.value.clone()))
+            .collect();
+        let lines = PhoneModel::new(&pn, &explicit, &MgmtInit::default());
         let line = |n: u16| format!("Device.X_CISCO_Profile.Line_Enable_{n}_");
-        assert_eq!(m.mem.value(&line(5)), Some("Yes"));
-        assert!(m.mem.value(&line(6)).is_none(), "an 8851 has 5 lines");
+        assert_eq!(lines.mem.value(&line(5)), Some("No"));
+        assert!(lines.mem.value(&line(6)).is_none(), "an 8851 has 5 lines");
         assert_eq!(
             m.mem.value("Device.X_CISCO_Profile.Primary_NTP_Server"),
             Some("")
