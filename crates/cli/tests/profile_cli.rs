@@ -274,8 +274,9 @@ fn lint_and_params_know_an_8851_has_five_lines() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let rows = v.as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
-    let lines: Vec<&&str> = names
+    let lines: Vec<&str> = names
         .iter()
+        .copied()
         .filter(|n| n.starts_with("Line_Enable_"))
         .collect();
     assert_eq!(
