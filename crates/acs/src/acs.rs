@@ -29,7 +29,7 @@ use crate::auth::CpeAuth;
 use crate::config::{AcsSettings, UnknownCpes};
 use crate::db::{self, DataModelEntry, Db, DmUpdate, TaskRecord, TaskState};
 use crate::error::AcsError;
-use crate::task::{fault_json, response_json, TaskRpc};
+use crate::task::{fault_json, response_json, TaskOptions, TaskRpc};
 
 /// Parameters that carry the CPE's MAC address, most specific first
 /// (TR-181 `Device.`, TR-098 `InternetGatewayDevice.`); after them any
@@ -161,9 +161,24 @@ impl Acs {
     /// TR-069 paths first). Blocking SQLite IO: call it from
     /// `spawn_blocking` in async code.
     pub fn enqueue(&self, mac: Mac, rpc: TaskRpc) -> Result<TaskRecord, AcsError> {
-        let mac = mac.to_string();
-        let rpc = rpc.normalize(&mac, self.inner.settings.profile_url.as_deref())?;
-        db::insert_task(&mut self.inner.db.lock(), &mac, &rpc, "api")
+        self.enqueue_with(mac, rpc, TaskOptions::default())
+    }
+
+    /// [`Acs::enqueue`] with the task's own retry limit and deadline.
+    /// Blocking.
+    pub fn enqueue_with(
+        &self,
+        mac: Mac,
+        rpc: TaskRpc,
+        opts: TaskOptions,
+    ) -> Result<TaskRecord, AcsError> {
+        db::enqueue(
+            &mut self.inner.db.lock(),
+            mac,
+            rpc,
+            opts,
+            self.inner.settings.profile_url.as_deref(),
+        )
     }
 
     /// The device's tasks, newest first (at most `limit`). Blocking.

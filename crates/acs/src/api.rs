@@ -2,7 +2,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | POST | `/api/v1/devices/{mac}/tasks` | queue a task ([`TaskRpc`] JSON) → 201 + task |
+//! | POST | `/api/v1/devices/{mac}/tasks` | queue a task ([`TaskRpc`](crate::task::TaskRpc) JSON, optionally `expires_after`, `max_attempts`) → 201 + task |
 //! | GET | `/api/v1/devices/{mac}/tasks` | the device's tasks, newest first (`?limit=`) |
 //! | GET | `/api/v1/devices/{mac}/tasks/{id}` | one task with its result |
 //! | DELETE | `/api/v1/devices/{mac}/tasks/{id}` | cancel a queued task (200 + task; 409 once sent or finished) |
@@ -32,7 +32,6 @@ use serde::Deserialize;
 
 use crate::acs::Acs;
 use crate::error::AcsError;
-use crate::task::TaskRpc;
 
 /// An example task body, for the hints.
 const TASK_EXAMPLE: &str = r#"{"rpc":"GetParameterValues","names":["Device.DeviceInfo."]}"#;
@@ -77,13 +76,13 @@ async fn create_task(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let mac = parse_mac(&mac)?;
-    let rpc: TaskRpc = serde_json::from_slice(&body).map_err(|e| {
+    let (rpc, opts) = crate::task::parse_request(&body).map_err(|e| {
         ApiError::bad_request(
             format!("bad task JSON: {e}"),
-            format!("send e.g. {TASK_EXAMPLE}"),
+            format!("send e.g. {TASK_EXAMPLE}, optionally with \"expires_after\":\"1h\" and \"max_attempts\":3"),
         )
     })?;
-    let task = blocking(move || acs.enqueue(mac, rpc)).await?;
+    let task = blocking(move || acs.enqueue_with(mac, rpc, opts)).await?;
     Ok((StatusCode::CREATED, Json(task)).into_response())
 }
 

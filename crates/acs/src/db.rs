@@ -11,7 +11,7 @@ use serde_json::Value;
 pub use phoneprov_store::{DmUpdate, TaskState, ValueAndType};
 
 use crate::error::AcsError;
-use crate::task::{xml_name, TaskRpc};
+use crate::task::{xml_name, TaskOptions, TaskRpc};
 
 /// A stored task, as the REST API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,6 +36,12 @@ pub struct TaskRecord {
     pub created_ms: i64,
     /// Unix ms.
     pub updated_ms: i64,
+    /// Sends without an answer before it is given up (`fault`).
+    pub max_attempts: i64,
+    /// Unix ms after which it is not sent any more (`expired`); absent:
+    /// no deadline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<i64>,
 }
 
 /// One cached parameter of a device's data model.
@@ -81,27 +87,45 @@ pub(crate) fn decode_task(id: i64, json: &str) -> Result<TaskRpc, AcsError> {
     })
 }
 
-/// Queues `rpc` for `mac` and reads the row back.
+/// Queues `rpc` for `mac` with its limits and reads the row back.
 pub(crate) fn insert_task(
     store: &mut Store,
     mac: &str,
     rpc: &TaskRpc,
     source: &str,
+    opts: TaskOptions,
 ) -> Result<TaskRecord, AcsError> {
     let (method, json) = task_json(rpc)?;
-    let id = store.insert_task(
+    let id = store.queue_task(
         mac,
         NewTask {
             method: &method,
             rpc: &json,
         },
         source,
+        opts.limits(phoneprov_store::now_ms()),
     )?;
     store
         .task(mac, id)?
         .map(record)
         .transpose()?
         .ok_or_else(|| AcsError::Internal(format!("task {id} vanished after insert")))
+}
+
+/// Queues `rpc` for `mac` in `store` (XML parameter names mapped to
+/// TR-069 paths first, a config Download without URL given `profile_url`)
+/// with its own limits: what the API, the console, bulk jobs and
+/// `phoneprov device task` all call. Blocking.
+pub fn enqueue(
+    store: &mut Store,
+    mac: phoneprov_store::Mac,
+    rpc: TaskRpc,
+    opts: TaskOptions,
+    profile_url: Option<&str>,
+) -> Result<TaskRecord, AcsError> {
+    let mac = mac.to_string();
+    let rpc = rpc.normalize(&mac, profile_url)?;
+    insert_task(store, &mac, &rpc, "api", opts)
 }
 
 /// A stored row as the API shows it.
@@ -123,6 +147,8 @@ pub(crate) fn record(row: TaskRow) -> Result<TaskRecord, AcsError> {
         attempts: row.attempts,
         created_ms: row.created_ms,
         updated_ms: row.updated_ms,
+        max_attempts: row.max_attempts,
+        expires_ms: row.expires_ms,
     })
 }
 

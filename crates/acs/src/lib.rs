@@ -74,7 +74,9 @@ pub use acs::Acs;
 pub use api::Guard;
 pub use config::{AcsAuth, AcsSettings, ConnectionRequestSettings, Preset, UnknownCpes};
 pub use connreq::{send_connection_request, ConnectionRequestOutcome};
-pub use db::{DataModelEntry, TaskRecord, TaskState};
+pub use db::{enqueue, DataModelEntry, TaskRecord, TaskState};
 pub use error::AcsError;
 pub use http::{AcsIo, Upgrade};
-pub use task::{DownloadKind, DownloadSpec, SetAttribute, SetValue, TaskRpc};
+pub use task::{
+    parse_request, DownloadKind, DownloadSpec, SetAttribute, SetValue, TaskOptions, TaskRpc,
+};

@@ -168,6 +168,98 @@ pub enum TaskError {
     /// Bad notification value.
     #[error("notification {0} for {1:?} is not 0, 1 or 2")]
     BadNotification(u8, String),
+    /// Bad `expires_after` or `max_attempts`.
+    #[error("{0}")]
+    BadOption(String),
+}
+
+/// Most sends a task may ask for (`max_attempts`).
+pub const MAX_ATTEMPTS_LIMIT: i64 = 100;
+
+/// A task's own retry limit and deadline (issue 14 item 4), given beside
+/// the task in its JSON (`"expires_after":"1h"`, `"max_attempts":3`) or
+/// by the CLI's `--expires-after` / `--max-attempts`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskOptions {
+    /// How long after queueing the task may still be sent; `None`: no
+    /// deadline.
+    pub expires_after: Option<std::time::Duration>,
+    /// Sends without an answer before it is given up; `None`: the default
+    /// ([`phoneprov_store::DEFAULT_TASK_ATTEMPTS`]).
+    pub max_attempts: Option<i64>,
+}
+
+impl TaskOptions {
+    /// Parses `--expires-after` (humantime: `90s`, `30m`, `1h`, `2days`)
+    /// and `--max-attempts` (1 ..= [`MAX_ATTEMPTS_LIMIT`]).
+    pub fn parse(
+        expires_after: Option<&str>,
+        max_attempts: Option<i64>,
+    ) -> Result<Self, TaskError> {
+        let expires_after = expires_after
+            .map(|t| {
+                humantime::parse_duration(t)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        TaskError::BadOption(format!(
+                            "expires_after {t:?} is not a duration; write e.g. \"90s\", \"30m\", \"1h\" or \"2days\""
+                        ))
+                    })
+            })
+            .transpose()?;
+        if let Some(n) = max_attempts.filter(|n| !(1..=MAX_ATTEMPTS_LIMIT).contains(n)) {
+            return Err(TaskError::BadOption(format!(
+                "max_attempts {n} is out of range; give 1 to {MAX_ATTEMPTS_LIMIT}"
+            )));
+        }
+        Ok(TaskOptions {
+            expires_after,
+            max_attempts,
+        })
+    }
+
+    /// The stored limits of a task queued at `now_ms`.
+    pub fn limits(&self, now_ms: i64) -> phoneprov_store::TaskLimits {
+        let d = phoneprov_store::TaskLimits::default();
+        phoneprov_store::TaskLimits {
+            max_attempts: self.max_attempts.unwrap_or(d.max_attempts),
+            expires_ms: self
+                .expires_after
+                .map(|e| now_ms.saturating_add(i64::try_from(e.as_millis()).unwrap_or(i64::MAX))),
+        }
+    }
+}
+
+/// A task request as the API and the console take it: the [`TaskRpc`]
+/// JSON, optionally with `expires_after` (a duration string) and
+/// `max_attempts` (an integer) beside `rpc`. An unknown RPC or field is
+/// refused with serde's message.
+pub fn parse_request(json: &[u8]) -> Result<(TaskRpc, TaskOptions), String> {
+    let mut v: Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    let (expires, max) = match v.as_object_mut() {
+        Some(o) => (o.remove("expires_after"), o.remove("max_attempts")),
+        None => (None, None),
+    };
+    let expires = match &expires {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(other) => {
+            return Err(format!(
+                "expires_after must be a string like \"1h\", not {other}"
+            ))
+        }
+    };
+    let max = match &max {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(
+            n.as_i64()
+                .ok_or_else(|| format!("max_attempts must be an integer, not {n}"))?,
+        ),
+    };
+    let opts = TaskOptions::parse(expires, max).map_err(|e| e.to_string())?;
+    let rpc = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    Ok((rpc, opts))
 }
 
 /// The TR-069 path for `name`: itself when it already is one (contains a

@@ -201,11 +201,60 @@ async fn task_api_queues_lists_shows_and_refuses_bad_input() {
         json!({"rpc":"GetParameterValues","names":["Not_A_Param_Name"]}),
         json!({"rpc":"Download","file_type":"config"}),
         json!({"rpc":"SetParameterAttributes","attributes":[{"name":"Device.A","notification":7}]}),
+        json!({"rpc":"Reboot","expires_after":"soon"}),
+        json!({"rpc":"Reboot","expires_after":3600}),
+        json!({"rpc":"Reboot","max_attempts":0}),
+        json!({"rpc":"Reboot","max_attempts":"3"}),
+        json!({"rpc":"Reboot","max_attempts":101}),
     ] {
+        let before = call(&acs, "GET", &format!("{base}/tasks"), None).await.1;
         let (st, e) = call(&acs, "POST", &format!("{base}/tasks"), Some(bad.clone())).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
         assert!(e["error"].is_string());
+        let after = call(&acs, "GET", &format!("{base}/tasks"), None).await.1;
+        assert_eq!(before, after, "{bad}: nothing queued");
     }
+    let (st, e) = call(
+        &acs,
+        "POST",
+        &format!("{base}/tasks"),
+        Some(json!({"rpc":"Reboot","expires_after":"soon"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("expires_after \"soon\""),
+        "{e}"
+    );
+
+    // Issue 14 item 4: a task's own limits are stored and shown.
+    let before = phoneprov_store::now_ms();
+    let (st, t) = call(
+        &acs,
+        "POST",
+        &format!("{base}/tasks"),
+        Some(json!({"rpc":"GetRPCMethods","expires_after":"1h","max_attempts":3})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    assert_eq!(t["max_attempts"], 3);
+    let expires = t["expires_ms"].as_i64().unwrap();
+    assert!(
+        (before + 3_600_000..=phoneprov_store::now_ms() + 3_600_000).contains(&expires),
+        "{t}"
+    );
+    let (_, t) = call(
+        &acs,
+        "POST",
+        &format!("{base}/tasks"),
+        Some(json!({"rpc":"GetRPCMethods"})),
+    )
+    .await;
+    assert_eq!(t["max_attempts"], 5);
+    assert!(t.get("expires_ms").is_none(), "{t}");
     let (st, _) = call(&acs, "GET", "/api/v1/devices/nonsense/tasks", None).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     let (st, dm) = call(&acs, "GET", &format!("{base}/datamodel"), None).await;

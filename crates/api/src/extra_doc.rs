@@ -53,13 +53,19 @@ pub fn activation_doc() -> utoipa::openapi::OpenApi {
 /// vendor configuration file, custom CA), `GetParameterAttributes`,
 /// `SetParameterAttributes`, `GetRPCMethods`. Parameter names may be TR-069
 /// paths or XML names (R-TR69-4).
+///
+/// Beside `rpc`, optional limits (issue 14): `expires_after` (a duration,
+/// `"90s"`, `"30m"`, `"1h"`, `"2days"`): a task still queued then becomes
+/// `expired` and is never sent; `max_attempts` (1 to 100, default 5): a
+/// task sent that often without an answer becomes `fault`. Either way its
+/// `result` says why.
 #[utoipa::path(post, path = "/api/v1/devices/{mac}/tasks", tag = "acs",
     params(("mac" = String, Path, description = "The device's MAC, any spelling")),
     request_body(content = Object, content_type = "application/json",
-        example = json!({"rpc": "GetParameterValues", "names": ["Device.DeviceInfo.SoftwareVersion"]})),
+        example = json!({"rpc": "GetParameterValues", "names": ["Device.DeviceInfo.SoftwareVersion"], "expires_after": "1h", "max_attempts": 3})),
     responses(
         (status = 201, description = "The queued task (`state` = `queued`)", body = Object,
-            example = json!({"id": 1, "mac": "000e08abcdef", "state": "queued", "source": "api", "attempts": 0, "result": null})),
+            example = json!({"id": 1, "mac": "000e08abcdef", "state": "queued", "source": "api", "attempts": 0, "max_attempts": 3, "expires_ms": 1767225600000_i64, "result": null})),
         (status = 400, description = "Bad MAC or task JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
     ),

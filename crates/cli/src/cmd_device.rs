@@ -152,6 +152,10 @@ pub enum DeviceCommand {
     /// Ask a phone to resync now (SPEC R-RULE-6): `GET /admin/resync?RULE`,
     /// or with `--execute` a POST of an Execute XML object to `/CGI/Execute`.
     Resync(crate::cmd_device_resync::ResyncArgs),
+    /// Queue a TR-069 task for the device's next CWMP session, e.g.
+    /// '{"rpc":"GetParameterValues","names":["Device.DeviceInfo."]}', with
+    /// --expires-after and --max-attempts (issue 14).
+    Task(crate::cmd_device_task::TaskArgs),
     /// Show a device's timeline (resyncs, upgrades, syslog, reports), oldest first.
     Events {
         /// The device's MAC.
@@ -270,6 +274,7 @@ pub fn run(cmd: DeviceCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         DeviceCommand::Resync(args) => crate::cmd_device_resync::run_resync(args),
+        DeviceCommand::Task(args) => crate::cmd_device_task::run_task(args),
         DeviceCommand::Events {
             mac,
             json,

@@ -11,6 +11,7 @@ mod cmd_config;
 mod cmd_db;
 mod cmd_device;
 mod cmd_device_resync;
+mod cmd_device_task;
 mod cmd_generate;
 mod cmd_profile;
 mod cmd_rule;

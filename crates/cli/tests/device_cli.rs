@@ -466,3 +466,96 @@ fn set_export_import_with_keys_and_approval() {
     let shown = json(&ok(device(&d, &["show", "000e08000002", "--json"])));
     assert!(shown["vars"].get("phoneprov_status").is_none());
 }
+
+/// Issue 14 item 4: `device task` queues a task with its own limits (the
+/// flags win over the JSON's keys); bad input is one line and queues
+/// nothing; the expired task stops at the next claim and says why.
+#[test]
+fn task_with_expiry_and_attempts() {
+    use phoneprov_store::AcsRepo;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    ok(device(
+        &d,
+        &["add", "000e08aa0001", "--model", "CP-8841-3PCC"],
+    ));
+    let gpv = r#"{"rpc":"GetParameterValues","names":["Device.DeviceInfo."],"max_attempts":9}"#;
+    let t = json(&ok(device(
+        &d,
+        &[
+            "task",
+            "000e08aa0001",
+            gpv,
+            "--expires-after",
+            "1h",
+            "--max-attempts",
+            "3",
+        ],
+    )));
+    assert_eq!(t["state"], "queued");
+    assert_eq!(t["max_attempts"], 3, "the flag wins: {t}");
+    assert!(t["expires_ms"].as_i64().unwrap() > phoneprov_store::now_ms() + 3_500_000);
+    let t = json(&ok(device(&d, &["task", "000e08aa0001", gpv])));
+    assert_eq!(t["max_attempts"], 9, "the JSON's own key: {t}");
+    for (args, want) in [
+        (
+            vec!["task", "000e08aa0001", r#"{"rpc":"Explode"}"#],
+            "bad task JSON",
+        ),
+        (
+            vec![
+                "task",
+                "000e08aa0001",
+                r#"{"rpc":"Reboot"}"#,
+                "--expires-after",
+                "soon",
+            ],
+            "expires_after \"soon\"",
+        ),
+        (
+            vec![
+                "task",
+                "000e08aa0001",
+                r#"{"rpc":"Reboot"}"#,
+                "--max-attempts",
+                "0",
+            ],
+            "max_attempts 0",
+        ),
+        (
+            vec!["task", "000e08aa0002", r#"{"rpc":"Reboot"}"#],
+            "000e08aa0002",
+        ),
+        (vec!["task", "zz", r#"{"rpc":"Reboot"}"#], "zz"),
+    ] {
+        fails_one_line(device(&d, &args), want);
+    }
+    let mut s = Store::open_existing(&d).unwrap();
+    assert_eq!(
+        s.tasks("000e08aa0001", 10).unwrap().len(),
+        2,
+        "bad input queued nothing"
+    );
+    let t = json(&ok(device(
+        &d,
+        &[
+            "task",
+            "000e08aa0001",
+            r#"{"rpc":"Reboot"}"#,
+            "--expires-after",
+            "1ms",
+        ],
+    )));
+    let deadline = t["expires_ms"].as_i64().unwrap();
+    while phoneprov_store::now_ms() <= deadline {
+        std::thread::yield_now();
+    }
+    let claimed = s.claim_tasks("000e08aa0001", 10).unwrap();
+    assert_eq!(claimed.len(), 2, "the two GPVs are sent");
+    let row = s
+        .task("000e08aa0001", t["id"].as_i64().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, "expired");
+    assert!(row.result.unwrap().contains("expires_after"));
+}

@@ -61,6 +61,7 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/ui/devices/{mac}/vars", post(set_vars))
         .route("/ui/devices/{mac}/resync", post(resync))
         .route("/ui/devices/{mac}/tasks", post(queue_task))
+        .route("/ui/devices/{mac}/tasks/{id}/cancel", post(cancel_task))
         .route("/ui/assets/{file}", get(asset))
         .fallback(not_found)
         .with_state(console)
@@ -972,6 +973,8 @@ struct TaskView {
     method: &'static str,
     state: String,
     attempts: i64,
+    max_attempts: i64,
+    expires: Option<String>,
     result: Option<String>,
     created: String,
     updated: String,
@@ -996,6 +999,8 @@ async fn live_context(c: &Console, _ctx: &Ctx, mac: Mac) -> Result<minijinja::Va
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
                 attempts: t.attempts,
+                max_attempts: t.max_attempts,
+                expires: t.expires_ms.map(|ms| view::rfc3339(Some(ms))),
                 result: t
                     .result
                     .map(|r| serde_json::to_string_pretty(&r).unwrap_or_default()),
@@ -1176,13 +1181,32 @@ async fn queue_task(
         );
     };
     let text = f.get("task").cloned().unwrap_or_default();
-    let rpc: phoneprov_acs::TaskRpc = match serde_json::from_str(&text) {
+    let parsed = phoneprov_acs::parse_request(text.as_bytes()).and_then(|(rpc, opts)| {
+        // The form's own fields win over the same keys in the JSON.
+        let field = |k: &str| f.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let max = field("max_attempts")
+            .map(|m| {
+                m.parse::<i64>()
+                    .map_err(|_| format!("max_attempts {m:?} is not a whole number"))
+            })
+            .transpose()?;
+        let form = phoneprov_acs::TaskOptions::parse(field("expires_after"), max)
+            .map_err(|e| e.to_string())?;
+        Ok((
+            rpc,
+            phoneprov_acs::TaskOptions {
+                expires_after: form.expires_after.or(opts.expires_after),
+                max_attempts: form.max_attempts.or(opts.max_attempts),
+            },
+        ))
+    });
+    let (rpc, opts) = match parsed {
         Ok(r) => r,
         Err(e) => {
             return c.error(
                 StatusCode::BAD_REQUEST,
                 &format!(
-                    "Bad task JSON, nothing queued: {e}. Example: \
+                    "Bad task, nothing queued: {e}. Example: \
                      {{\"rpc\":\"GetParameterValues\",\"names\":[\"Device.DeviceInfo.\"]}}"
                 ),
                 Some(&ctx),
@@ -1202,7 +1226,7 @@ async fn queue_task(
     }
     let queued = {
         let acs = acs.clone();
-        tokio::task::spawn_blocking(move || acs.enqueue(mac, rpc))
+        tokio::task::spawn_blocking(move || acs.enqueue_with(mac, rpc, opts))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()))
@@ -1224,5 +1248,47 @@ async fn queue_task(
             &format!("Task not queued: {e}"),
             Some(&ctx),
         ),
+    }
+}
+
+/// Cancels a queued ACS task (issue 14 item 4); help desk users may too
+/// (cancelling writes nothing to the device).
+async fn cancel_task(
+    State(c): State<Console>,
+    Path((mac, id)): Path<(String, i64)>,
+    req: Request<axum::body::Body>,
+) -> Response {
+    let (ctx, _, mac) = match device_post(&c, req, 1 << 16, &mac).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(acs) = c.inner.acs.clone() else {
+        return c.error(StatusCode::CONFLICT, "The ACS is off.", Some(&ctx));
+    };
+    let out = tokio::task::spawn_blocking(move || acs.cancel_task(mac, id))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match out {
+        Ok(Some((true, _))) => {
+            tracing::info!(user = %ctx.user, %mac, task = id, "console: task cancelled");
+            let mut r = redirect(&format!("/ui/devices/{mac}?done=cancel"));
+            refresh_cookie(&c, &ctx, &mut r);
+            r
+        }
+        Ok(Some((false, t))) => c.error(
+            StatusCode::CONFLICT,
+            &format!(
+                "Task {id} is {} and cannot be cancelled: only a queued task can.",
+                t.state.as_str()
+            ),
+            Some(&ctx),
+        ),
+        Ok(None) => c.error(
+            StatusCode::NOT_FOUND,
+            &format!("No task {id} for {mac}."),
+            Some(&ctx),
+        ),
+        Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
     }
 }

@@ -11,9 +11,12 @@
 //! to `queued`: at the device's next Inform every `sent` task of that
 //! device is requeued (one session per device at a time, so they are
 //! orphans), and the ACS requeues the tasks of sessions it drops. A task
-//! sent [`MAX_TASK_ATTEMPTS`] times without an answer becomes `fault` with
-//! the reason at its next claim; an operator can cancel a `queued` task
-//! ([`AcsRepo::cancel_task`]: `cancelled`, never sent).
+//! sent its `max_attempts` times ([`TaskLimits`], default
+//! [`DEFAULT_TASK_ATTEMPTS`]) without an answer becomes `fault`, and one
+//! still queued past its `expires_ms` becomes `expired`, each with the
+//! reason in its result, at its next claim (schema v7, issue 14 item 4);
+//! an operator can cancel a `queued` task ([`AcsRepo::cancel_task`]:
+//! `cancelled`, never sent).
 //!
 //! The session's hot-path writes ([`SessionWrite`]: an Inform's rows with
 //! the claim of its first tasks, a task's result) are written in groups by
@@ -59,6 +62,8 @@ pub enum TaskState {
     Fault,
     /// Cancelled by an operator before it was sent (issue 14 item 4).
     Cancelled,
+    /// Not sent before its deadline (`expires_after`, issue 14 item 4).
+    Expired,
 }
 
 impl TaskState {
@@ -71,6 +76,7 @@ impl TaskState {
             TaskState::Done => "done",
             TaskState::Fault => "fault",
             TaskState::Cancelled => "cancelled",
+            TaskState::Expired => "expired",
         }
     }
 
@@ -83,6 +89,7 @@ impl TaskState {
             "done" => TaskState::Done,
             "fault" => TaskState::Fault,
             "cancelled" => TaskState::Cancelled,
+            "expired" => TaskState::Expired,
             _ => return None,
         })
     }
@@ -111,6 +118,10 @@ pub struct TaskRow {
     pub created_ms: i64,
     /// Unix ms.
     pub updated_ms: i64,
+    /// How many sends before it is given up (`fault`).
+    pub max_attempts: i64,
+    /// Unix ms after which it is no longer sent (`expired`); `None`: never.
+    pub expires_ms: Option<i64>,
 }
 
 /// A task to queue.
@@ -120,6 +131,25 @@ pub struct NewTask<'a> {
     pub method: &'a str,
     /// The task as JSON.
     pub rpc: &'a str,
+}
+
+/// When a task stops being retried (issue 14 item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskLimits {
+    /// Sends without an answer before the task becomes `fault` (at least 1).
+    pub max_attempts: i64,
+    /// Unix ms after which a still queued task becomes `expired` instead
+    /// of being sent; `None`: never.
+    pub expires_ms: Option<i64>,
+}
+
+impl Default for TaskLimits {
+    fn default() -> Self {
+        TaskLimits {
+            max_attempts: DEFAULT_TASK_ATTEMPTS,
+            expires_ms: None,
+        }
+    }
 }
 
 /// One cached parameter of a device's data model.
@@ -220,9 +250,21 @@ pub enum SessionWrite {
 
 /// Storage of the ACS.
 pub trait AcsRepo {
-    /// Queues a task for `mac`; `source` is `api` or `preset` (presets get
-    /// priority, so they are sent first). Returns its id.
-    fn insert_task(&mut self, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64>;
+    /// Queues a task for `mac` with the default [`TaskLimits`]; `source`
+    /// is `api` or `preset` (presets get priority, so they are sent
+    /// first). Returns its id.
+    fn insert_task(&mut self, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
+        self.queue_task(mac, task, source, TaskLimits::default())
+    }
+
+    /// [`AcsRepo::insert_task`] with the task's own limits.
+    fn queue_task(
+        &mut self,
+        mac: &str,
+        task: NewTask<'_>,
+        source: &str,
+        limits: TaskLimits,
+    ) -> Result<i64>;
 
     /// Writes a group of session writes in one transaction and returns one
     /// result per write, in order (the tasks an Inform claimed, nothing for
@@ -261,33 +303,52 @@ pub trait AcsRepo {
     fn dm_param(&self, mac: &str, path: &str) -> Result<Option<ValueAndType>>;
 }
 
-/// How many times a task is sent before the ACS gives up on it: a task
-/// whose sessions keep dying (the CPE reboots on it, the connection drops)
-/// is marked `fault` with the reason at its next claim instead of being
-/// sent forever.
-pub const MAX_TASK_ATTEMPTS: i64 = 5;
+/// How many times a task is sent, unless it says otherwise
+/// ([`TaskLimits`]), before the ACS gives up on it: a task whose sessions
+/// keep dying (the CPE reboots on it, the connection drops) is marked
+/// `fault` with the reason at its next claim instead of being sent
+/// forever. Also the column's default (schema v7).
+pub const DEFAULT_TASK_ATTEMPTS: i64 = 5;
 
-const COLS: &str =
-    "id, mac, rpc, state, source, command_key, attempts, result, created_ms, updated_ms";
+const COLS: &str = "id, mac, rpc, state, source, command_key, attempts, result, created_ms, \
+     updated_ms, max_attempts, expires_ms";
 
 /// The next task of a device's queue (SQLite: the caller holds the
 /// write lock).
-pub(crate) const NEXT_QUEUED: &str = "SELECT id, method, rpc, attempts FROM acs_tasks \
+pub(crate) const NEXT_QUEUED: &str =
+    "SELECT id, method, rpc, attempts, max_attempts, expires_ms FROM acs_tasks \
      WHERE mac = ?1 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1";
 
 /// The same for PostgreSQL: the row is locked for this transaction, and a
 /// row another transaction has locked is skipped instead of waited for.
-const NEXT_QUEUED_PG: &str = "SELECT id, method, rpc, attempts FROM acs_tasks \
+const NEXT_QUEUED_PG: &str =
+    "SELECT id, method, rpc, attempts, max_attempts, expires_ms FROM acs_tasks \
      WHERE mac = ?1 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1 \
      FOR UPDATE SKIP LOCKED";
 
-fn insert_task_on(x: &mut Exec<'_, '_>, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
+fn insert_task_on(
+    x: &mut Exec<'_, '_>,
+    mac: &str,
+    task: NewTask<'_>,
+    source: &str,
+    limits: TaskLimits,
+) -> Result<i64> {
     let now = now_ms();
     let prio = i64::from(source == "preset");
     x.one(
-        "INSERT INTO acs_tasks (mac, method, rpc, state, priority, source, created_ms, updated_ms) \
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6) RETURNING id",
-        vals![mac, task.method, task.rpc, prio, source, now],
+        "INSERT INTO acs_tasks (mac, method, rpc, state, priority, source, created_ms, updated_ms, \
+         max_attempts, expires_ms) \
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6, ?7, ?8) RETURNING id",
+        vals![
+            mac,
+            task.method,
+            task.rpc,
+            prio,
+            source,
+            now,
+            limits.max_attempts.max(1),
+            limits.expires_ms
+        ],
     )?
     .get(0)
 }
@@ -300,7 +361,7 @@ fn insert_preset_on(x: &mut Exec<'_, '_>, mac: &str, task: NewTask<'_>) -> Resul
         vals![mac, task.rpc],
     )?;
     if exists.is_none() {
-        insert_task_on(x, mac, task, "preset")?;
+        insert_task_on(x, mac, task, "preset", TaskLimits::default())?;
     }
     Ok(())
 }
@@ -462,19 +523,13 @@ fn claim_on(x: &mut Exec<'_, '_>, mac: &str, limit: usize) -> Result<Vec<Claimed
             break;
         };
         let (id, method, json): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-        let attempts: i64 = row.get(3)?;
-        if attempts >= MAX_TASK_ATTEMPTS {
-            // Sent this often and never answered: every session ended
-            // before the CPE's response (issue 14 item 4).
-            let result = serde_json::json!({
-                "error": format!(
-                    "gave up after {attempts} attempts: each session ended before the CPE answered"
-                ),
-                "attempts": attempts,
-            });
+        let (attempts, max): (i64, i64) = (row.get(3)?, row.get(4)?);
+        let expires: Option<i64> = row.get(5)?;
+        let now = now_ms();
+        if let Some((state, result)) = give_up(attempts, max, expires, now) {
             x.exec(
-                "UPDATE acs_tasks SET state = 'fault', result = ?2, updated_ms = ?3 WHERE id = ?1",
-                vals![id, result.to_string(), now_ms()],
+                "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
+                vals![id, state.as_str(), result.to_string(), now],
             )?;
             continue;
         }
@@ -499,6 +554,44 @@ fn claim_on(x: &mut Exec<'_, '_>, mac: &str, limit: usize) -> Result<Vec<Claimed
     Ok(out)
 }
 
+/// Whether a queued task is no longer sent, and why (issue 14 item 4):
+/// past its deadline it is `expired`; sent `max` times and never answered
+/// (every session ended before the CPE's response) it is `fault`.
+fn give_up(
+    attempts: i64,
+    max: i64,
+    expires: Option<i64>,
+    now: i64,
+) -> Option<(TaskState, serde_json::Value)> {
+    if let Some(at) = expires.filter(|&at| now >= at) {
+        let at = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(at).ok()?),
+        );
+        return Some((
+            TaskState::Expired,
+            serde_json::json!({
+                "error": format!(
+                    "expired at {at} (expires_after) before the device's session could run it \
+                     ({attempts} attempts)"
+                ),
+                "attempts": attempts,
+            }),
+        ));
+    }
+    (attempts >= max).then(|| {
+        (
+            TaskState::Fault,
+            serde_json::json!({
+                "error": format!(
+                    "gave up after {attempts} attempts (max_attempts {max}): each session \
+                     ended before the CPE answered"
+                ),
+                "attempts": attempts,
+            }),
+        )
+    })
+}
+
 fn task_row(r: &Row) -> Result<TaskRow> {
     Ok(TaskRow {
         id: r.get(0)?,
@@ -511,6 +604,8 @@ fn task_row(r: &Row) -> Result<TaskRow> {
         result: r.get(7)?,
         created_ms: r.get(8)?,
         updated_ms: r.get(9)?,
+        max_attempts: r.get(10)?,
+        expires_ms: r.get(11)?,
     })
 }
 
@@ -537,8 +632,14 @@ impl Store {
 }
 
 impl AcsRepo for Store {
-    fn insert_task(&mut self, mac: &str, task: NewTask<'_>, source: &str) -> Result<i64> {
-        self.tx(|x| insert_task_on(x, mac, task, source))
+    fn queue_task(
+        &mut self,
+        mac: &str,
+        task: NewTask<'_>,
+        source: &str,
+        limits: TaskLimits,
+    ) -> Result<i64> {
+        self.tx(|x| insert_task_on(x, mac, task, source, limits))
     }
 
     fn session_writes(&mut self, writes: &[SessionWrite]) -> Vec<Result<Vec<Claimed>>> {
@@ -674,13 +775,13 @@ mod tests {
 
     on_both! {
         /// Issue 14 item 4: a task whose sessions keep ending stops after
-        /// MAX_TASK_ATTEMPTS sends and says why.
+        /// DEFAULT_TASK_ATTEMPTS sends and says why.
         fn a_task_that_keeps_failing_stops_and_says_why(db: &TestDb) {
             let mut s = db.store();
             let mac = "000e08abcdef";
             let rpc = reboot("k");
             let id = s.insert_task(mac, NewTask { method: "Reboot", rpc: &rpc }, "api").unwrap();
-            for n in 1..=MAX_TASK_ATTEMPTS {
+            for n in 1..=DEFAULT_TASK_ATTEMPTS {
                 let claimed = s.claim_tasks(mac, 4).unwrap();
                 assert_eq!(claimed.len(), 1, "attempt {n}");
                 assert!(s.requeue_task(id).unwrap());
@@ -688,9 +789,51 @@ mod tests {
             assert!(s.claim_tasks(mac, 4).unwrap().is_empty());
             let row = s.task(mac, id).unwrap().unwrap();
             assert_eq!(row.state, "fault");
-            assert_eq!(row.attempts, MAX_TASK_ATTEMPTS);
+            assert_eq!(row.attempts, DEFAULT_TASK_ATTEMPTS);
+            assert_eq!(row.max_attempts, DEFAULT_TASK_ATTEMPTS);
             let result = row.result.unwrap();
             assert!(result.contains("gave up after 5 attempts"), "{result}");
+        }
+    }
+
+    on_both! {
+        /// Issue 14 item 4: a task's own max_attempts replaces the default;
+        /// a task past its deadline is `expired` and never sent, and says
+        /// when; one whose deadline is ahead is sent.
+        fn per_task_attempts_and_expiry(db: &TestDb) {
+            let mut s = db.store();
+            let mac = "000e08abcdef";
+            let (a, b, c) = (reboot("a"), reboot("b"), reboot("c"));
+            let limits = |max_attempts, expires_ms| TaskLimits { max_attempts, expires_ms };
+            let twice = s
+                .queue_task(mac, NewTask { method: "Reboot", rpc: &a }, "api", limits(2, None))
+                .unwrap();
+            let past = s
+                .queue_task(mac, NewTask { method: "Reboot", rpc: &b }, "api", limits(5, Some(now_ms() - 1)))
+                .unwrap();
+            let ahead = s
+                .queue_task(
+                    mac,
+                    NewTask { method: "Reboot", rpc: &c },
+                    "api",
+                    limits(5, Some(now_ms() + 3_600_000)),
+                )
+                .unwrap();
+            let ids = |v: Vec<Claimed>| v.into_iter().map(|c| c.0).collect::<Vec<_>>();
+            assert_eq!(ids(s.claim_tasks(mac, 4).unwrap()), [twice, ahead]);
+            let expired = s.task(mac, past).unwrap().unwrap();
+            assert_eq!(expired.state, "expired");
+            assert_eq!(expired.attempts, 0);
+            let why = expired.result.unwrap();
+            assert!(why.contains("expired at") && why.contains("expires_after"), "{why}");
+            assert!(s.requeue_task(twice).unwrap());
+            assert_eq!(ids(s.claim_tasks(mac, 4).unwrap()), [twice]);
+            assert!(s.requeue_task(twice).unwrap());
+            assert!(s.claim_tasks(mac, 4).unwrap().is_empty());
+            let row = s.task(mac, twice).unwrap().unwrap();
+            assert_eq!((row.state.as_str(), row.attempts, row.max_attempts), ("fault", 2, 2));
+            assert!(row.result.unwrap().contains("max_attempts 2"));
+            assert_eq!(s.task(mac, ahead).unwrap().unwrap().expires_ms.is_some(), true);
         }
     }
 

@@ -122,6 +122,8 @@ const TABLES: &[Table] = &[
             "result",
             "created_ms",
             "updated_ms",
+            "max_attempts",
+            "expires_ms",
         ],
         key: &["id"],
         serial: Some("id"),

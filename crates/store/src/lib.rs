@@ -108,7 +108,7 @@ mod writer;
 
 pub use acs::{
     AcsRepo, Claimed, DmEntry, DmUpdate, FinishWrite, InformRecord, InformWrite, NewTask,
-    SessionWrite, TaskRow, TaskState, ValueAndType, MAX_TASK_ATTEMPTS,
+    SessionWrite, TaskLimits, TaskRow, TaskState, ValueAndType, DEFAULT_TASK_ATTEMPTS,
 };
 pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,

@@ -69,6 +69,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V6_CONSOLE,
         postgres: PG_V6_CONSOLE,
     },
+    Migration {
+        sqlite: SCHEMA_V7_TASK_LIMITS,
+        postgres: PG_V7_TASK_LIMITS,
+    },
 ];
 
 /// Found and known schema versions of a database
@@ -334,6 +338,23 @@ CREATE INDEX devices_by_outcome ON devices (last_outcome);
 CREATE INDEX devices_by_seen ON devices (last_seen_ms);
 CREATE INDEX events_by_kind_time ON events (kind, at_ms);
 "#;
+
+/// Version 7 (issue 14 item 4): each ACS task's own retry limit and
+/// deadline, replacing the one constant. `max_attempts` defaults to
+/// [`crate::DEFAULT_TASK_ATTEMPTS`] (5, the old constant), so existing
+/// rows keep their behaviour; `expires_ms` is the Unix-ms deadline
+/// (`created_ms` + the task's `expires_after`), `NULL` for none. A claim
+/// reads both from the row it takes, so no new index is needed.
+const SCHEMA_V7_TASK_LIMITS: &str = "
+ALTER TABLE acs_tasks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE acs_tasks ADD COLUMN expires_ms INTEGER;
+";
+
+/// Version 7, PostgreSQL.
+const PG_V7_TASK_LIMITS: &str = "
+ALTER TABLE acs_tasks ADD COLUMN max_attempts BIGINT NOT NULL DEFAULT 5;
+ALTER TABLE acs_tasks ADD COLUMN expires_ms BIGINT;
+";
 
 const PG_V1: &str = r#"
 CREATE TABLE devices (
