@@ -833,7 +833,7 @@ mod tests {
             let row = s.task(mac, twice).unwrap().unwrap();
             assert_eq!((row.state.as_str(), row.attempts, row.max_attempts), ("fault", 2, 2));
             assert!(row.result.unwrap().contains("max_attempts 2"));
-            assert_eq!(s.task(mac, ahead).unwrap().unwrap().expires_ms.is_some(), true);
+            assert!(s.task(mac, ahead).unwrap().unwrap().expires_ms.is_some());
         }
     }
 
