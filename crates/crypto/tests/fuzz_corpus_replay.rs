@@ -1,23 +1,11 @@
 //! Replays every seed of the `decode` fuzz target through the same entry
 //! point (no panic), and checks the named seeds give the expected outcome.
 
-use std::path::PathBuf;
-
 use phoneprov_crypto::fuzzing::decode_one;
 use phoneprov_crypto::{CryptoError, DecodeError, Layer};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/decode");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.expect("dir entry").path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).expect("read seed"))
-        })
-        .collect();
-    files.sort();
-    files
+    phoneprov_testpeers::fuzz_corpus("decode")
 }
 
 #[test]

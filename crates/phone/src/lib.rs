@@ -127,6 +127,7 @@ mod engine;
 pub mod execute;
 pub mod fetch;
 pub mod inform;
+pub mod proxy;
 pub mod report;
 mod resync;
 pub mod schedule;

@@ -2,22 +2,10 @@
 //! entry point (no panic), and checks the named seeds parse as their
 //! names say (R-RULE-6).
 
-use std::path::PathBuf;
-
 use phoneprov_phone::sip::{fuzz_entry, SipError};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/sip_request");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.expect("dir entry").path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).expect("read seed"))
-        })
-        .collect();
-    files.sort();
-    files
+    phoneprov_testpeers::fuzz_corpus("sip_request")
 }
 
 #[test]

@@ -136,11 +136,15 @@ fn shown_params(phone: &Phone) -> serde_json::Map<String, serde_json::Value> {
         .collect()
 }
 
-/// The status page: the device's, with the lease and every parameter value.
-fn status_of(dev: &Device, lease: &serde_json::Value) -> serde_json::Value {
+/// The status page: the device's, with the lease, the PAC outcome and
+/// every parameter value.
+fn status_of(dev: &Device, lease: &serde_json::Value, net: &Net) -> serde_json::Value {
     let mut s = dev.status_json();
     if let Some(obj) = s.as_object_mut() {
         obj.insert("dhcp".into(), lease.clone());
+        if let Some(p) = net.pac_status() {
+            obj.insert("proxy".into(), p);
+        }
         let params = shown_params(dev.engine());
         obj.insert("params".into(), serde_json::Value::Object(params));
     }
@@ -349,7 +353,7 @@ impl PhoneTask {
                         }
                         dev.handle_input(input, now(skew));
                     }
-                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&dev, &self.lease_status)); }
+                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&dev, &self.lease_status, &self.net)); }
                     Some(Control::Params(reply)) => {
                         let _ = reply.send(PhoneParams {
                             values: param_values(dev.engine()),
@@ -380,7 +384,7 @@ impl PhoneTask {
             params: self.keep_params.then(|| param_values(dev.engine())),
             status: self
                 .keep_params
-                .then(|| status_of(&dev, &self.lease_status)),
+                .then(|| status_of(&dev, &self.lease_status, &self.net)),
             customization: dev.customization(),
         }
     }

@@ -6,9 +6,20 @@
 //!
 //! What the phone's parameters decide per transfer (R-SEC): the TLS
 //! configuration (`TLS_Cipher_List`, the client certificate) and the
-//! manual proxy (`Proxy_Mode=Manual`, `Proxy_Host`,
-//! `Proxy_Port`, `Proxy_Server_Requires_Authentication`, `Proxy_Username`,
-//! `Proxy_Password`). `Restricted_Access_Domains` and `User-Agent` are the
+//! proxy: `Proxy_Mode=Manual` (`Proxy_Host`, `Proxy_Port`,
+//! `Proxy_Server_Requires_Authentication`, `Proxy_Username`,
+//! `Proxy_Password`), or `Proxy_Mode=Auto`: the PAC file of `PAC_URL`, or
+//! with `Use_Auto_Discovery__WPAD_=Yes` the WPAD URL (DHCP option 252, else
+//! `http://wpad.<option 15>/wpad.dat`), fetched directly (HTTP, HTTPS or
+//! TFTP) once per fleet and URL, and its `FindProxyForURL(url, host)`
+//! evaluated per transfer ([`phoneprov_transport::find_proxy`]). The
+//! entries of the result are tried in order: a proxy that cannot be
+//! reached (connect error, timeout, DNS) passes to the next entry. A PAC
+//! file that cannot be fetched, does not load, throws, runs past its
+//! limits or returns garbage sends the transfer `DIRECT` (**Decision**:
+//! the seeds say nothing; browsers do the same) and sets the status line
+//! of [`Net::pac_status`] (the `proxy` object of `/status.json`). The
+//! activation service is reached with the manual proxy only. `Restricted_Access_Domains` and `User-Agent` are the
 //! engine's (it never emits a request outside the list).
 //!
 //! Host-name validation (R-SEC-3 decision): always on for HTTPS
@@ -25,12 +36,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use phoneprov_phone::proxy::{proxy_mode, PacSource, ProxyChoice, ProxyMode};
 use phoneprov_phone::{FetchRequest, FetchResult, ParamStore, Scheme};
 use phoneprov_pki::{client_config, ClientTls};
 use phoneprov_transport::rustls::ClientConfig;
 use phoneprov_transport::{
-    resolve_srv, tftp_get, HttpClient, HttpClientConfig, HttpRequest, Proxy, Resolver,
-    SyslogSender, TftpOptions, TlsSessions, TransportError,
+    find_proxy, resolve_srv, tftp_get, HttpClient, HttpClientConfig, HttpRequest, PacLimits, Proxy,
+    Resolver, SyslogSender, TftpOptions, TlsSessions, TransportError, MAX_PAC_LEN,
 };
 
 use crate::config::{ClientCerts, SimConfig};
@@ -53,6 +65,12 @@ pub struct Net {
     tls_sessions: TlsSessions,
     pub(crate) syslog: SyslogSender,
     tftp: TftpOptions,
+    /// The WPAD URL of the lease (option 252, else `wpad.<domain>`).
+    wpad: Option<String>,
+    /// PAC files fetched, by URL.
+    pac_files: tokio::sync::Mutex<HashMap<String, Arc<str>>>,
+    /// The last PAC outcome: the URL and what it gave (or why not).
+    pac_status: Mutex<Option<(String, String)>>,
 }
 
 /// Why a transfer could not even start (a local problem, not the server's).
@@ -98,7 +116,155 @@ impl Net {
             tls_sessions: TlsSessions::new(cfg.tls_resumption),
             syslog,
             tftp,
+            wpad: phoneprov_phone::proxy::wpad_url(
+                cfg.lease.options.get(&252).map(String::as_str),
+                cfg.lease.options.get(&15).map(String::as_str),
+            ),
+            pac_files: tokio::sync::Mutex::new(HashMap::new()),
+            pac_status: Mutex::new(None),
         }
+    }
+
+    /// The `proxy` object of `/status.json`: the PAC URL last used and
+    /// what its `FindProxyForURL` gave, or why the phone went `DIRECT`.
+    pub fn pac_status(&self) -> Option<serde_json::Value> {
+        let s = self.pac_status.lock().expect("pac status lock");
+        s.as_ref()
+            .map(|(url, line)| serde_json::json!({"pac_url": url, "status": line}))
+    }
+
+    fn set_pac_status(&self, url: &str, line: String) {
+        *self.pac_status.lock().expect("pac status lock") = Some((url.to_string(), line));
+    }
+
+    /// The routes to try for `req` under the phone's proxy settings: `None`
+    /// is direct (R-SEC-4).
+    async fn routes(
+        &self,
+        mac: &str,
+        params: &ParamStore,
+        custom_ca: Option<&[u8]>,
+        req: &FetchRequest,
+    ) -> Vec<Option<Proxy>> {
+        let source = match proxy_mode(params) {
+            ProxyMode::Off => return vec![None],
+            ProxyMode::Manual => return vec![proxy(params)],
+            ProxyMode::Auto(s) => s,
+        };
+        let url = match source {
+            PacSource::Url(u) if !u.is_empty() => u,
+            PacSource::Url(_) => {
+                self.set_pac_status(
+                    "",
+                    "Proxy_Mode is Auto with WPAD off and no PAC_URL; going DIRECT".into(),
+                );
+                return vec![None];
+            }
+            PacSource::Wpad => match &self.wpad {
+                Some(u) => u.clone(),
+                None => {
+                    self.set_pac_status(
+                        "",
+                        "WPAD found no PAC file (no DHCP option 252 or 15); going DIRECT".into(),
+                    );
+                    return vec![None];
+                }
+            },
+        };
+        let script = match self.pac_file(mac, params, custom_ca, &url).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.set_pac_status(&url, format!("{e}; going DIRECT"));
+                return vec![None];
+            }
+        };
+        let target = req.url.to_url_string();
+        let my_ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        match find_proxy(
+            script,
+            &target,
+            &req.url.host,
+            &self.resolver,
+            my_ip,
+            PacLimits::default(),
+        )
+        .await
+        {
+            Ok(choices) => {
+                let line: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+                self.set_pac_status(&url, line.join("; "));
+                let auth = proxy_auth(params);
+                choices
+                    .into_iter()
+                    .map(|c| match c {
+                        ProxyChoice::Direct => None,
+                        ProxyChoice::Proxy { host, port } => Some(Proxy {
+                            host,
+                            port,
+                            basic_auth: auth.clone(),
+                        }),
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::warn!("{mac}: PAC file {url}: {e}; going DIRECT");
+                self.set_pac_status(&url, format!("{e}; going DIRECT"));
+                vec![None]
+            }
+        }
+    }
+
+    /// The PAC file at `url`, fetched directly once per fleet (only a
+    /// fetched file is kept: a failure is retried at the next transfer).
+    async fn pac_file(
+        &self,
+        mac: &str,
+        params: &ParamStore,
+        custom_ca: Option<&[u8]>,
+        url: &str,
+    ) -> Result<Arc<str>, String> {
+        let mut files = self.pac_files.lock().await;
+        if let Some(script) = files.get(url) {
+            return Ok(script.clone());
+        }
+        let fail = |e: String| format!("cannot fetch the PAC file {url}: {e}");
+        let body = if let Some(rest) = url.strip_prefix("tftp://") {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let (host, port) = match authority.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => {
+                    (h, p.parse().map_err(|_| fail("bad port".into()))?)
+                }
+                _ => (authority, 69),
+            };
+            tftp_get(host, port, &format!("/{path}"), &self.tftp)
+                .await
+                .map_err(|e| fail(e.to_string()))?
+        } else {
+            let client = self
+                .http_client_via(mac, params, custom_ca, None)
+                .map_err(|e| fail(e.to_string()))?;
+            let resp = client
+                .send(HttpRequest {
+                    method: "GET".into(),
+                    url: url.to_string(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                })
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            if resp.status != 200 {
+                return Err(fail(format!("HTTP {}", resp.status)));
+            }
+            resp.body
+        };
+        if body.len() > MAX_PAC_LEN {
+            return Err(fail(format!("larger than {MAX_PAC_LEN} bytes")));
+        }
+        let script: Arc<str> = String::from_utf8(body)
+            .map_err(|_| fail("not UTF-8 text".into()))?
+            .into();
+        files.insert(url.to_string(), script.clone());
+        Ok(script)
     }
 
     /// Whether phone `mac` has a client certificate (`$CCERT`).
@@ -151,6 +317,17 @@ impl Net {
         params: &ParamStore,
         custom_ca: Option<&[u8]>,
     ) -> Result<HttpClient, SetupError> {
+        self.http_client_via(mac, params, custom_ca, proxy(params))
+    }
+
+    /// The phone's HTTP client through `via` (`None`: direct).
+    fn http_client_via(
+        &self,
+        mac: &str,
+        params: &ParamStore,
+        custom_ca: Option<&[u8]>,
+        via: Option<Proxy>,
+    ) -> Result<HttpClient, SetupError> {
         // The phone's TLS settings: a change builds a new configuration
         // (and drops the phone's kept sessions).
         let settings = format!(
@@ -162,7 +339,7 @@ impl Net {
             .tls_sessions
             .config_for(mac, &settings, || self.tls(mac, params, custom_ca))?;
         let mut cfg = HttpClientConfig::new(tls);
-        cfg.proxy = proxy(params);
+        cfg.proxy = via;
         cfg.connect_timeout = self.connect_timeout;
         cfg.request_timeout = self.request_timeout;
         cfg.resolver = self.resolver.clone();
@@ -203,21 +380,10 @@ impl Net {
                     Err(_) => FetchResult::Timeout,
                 }
             }
-            Scheme::Http | Scheme::Https => match self.http_client(mac, params, custom_ca) {
-                Err(e) => FetchResult::Refused(e.to_string()),
-                Ok(client) if req.srv => self.http_srv(&client, req).await,
-                Ok(client) => {
-                    let http = to_http(req, &req.url.to_url_string());
-                    match client.send(http).await {
-                        Ok(r) => FetchResult::Http {
-                            status: r.status,
-                            headers: r.headers,
-                            body: r.body,
-                        },
-                        Err(e) => map_error(e),
-                    }
-                }
-            },
+            Scheme::Http | Scheme::Https => {
+                let routes = self.routes(mac, params, custom_ca, req).await;
+                self.http_routes(mac, params, custom_ca, req, routes).await
+            }
             Scheme::Gds => FetchResult::Refused(
                 "gds:// activation-code onboarding is not simulated; use an http(s) or tftp rule"
                     .into(),
@@ -232,6 +398,52 @@ impl Net {
             server_ip,
             bytes,
         }
+    }
+
+    /// Sends `req` through each route in turn until one is reached (a
+    /// proxy that cannot be reached passes to the next, R-SEC-4).
+    async fn http_routes(
+        &self,
+        mac: &str,
+        params: &ParamStore,
+        custom_ca: Option<&[u8]>,
+        req: &FetchRequest,
+        routes: Vec<Option<Proxy>>,
+    ) -> FetchResult {
+        let mut last = FetchResult::Refused("no route".into());
+        let n = routes.len();
+        for (i, via) in routes.into_iter().enumerate() {
+            let through_proxy = via.is_some();
+            let client = match self.http_client_via(mac, params, custom_ca, via) {
+                Ok(c) => c,
+                Err(e) => return FetchResult::Refused(e.to_string()),
+            };
+            if req.srv {
+                return self.http_srv(&client, req).await;
+            }
+            match client.send(to_http(req, &req.url.to_url_string())).await {
+                Ok(r) => {
+                    return FetchResult::Http {
+                        status: r.status,
+                        headers: r.headers,
+                        body: r.body,
+                    }
+                }
+                Err(e) => {
+                    let unreachable = matches!(
+                        e,
+                        TransportError::Connect(_)
+                            | TransportError::Timeout
+                            | TransportError::Dns(_)
+                    );
+                    last = map_error(e);
+                    if !(through_proxy && unreachable && i + 1 < n) {
+                        return last;
+                    }
+                }
+            }
+        }
+        last
     }
 
     /// R-SRV-2/3/4: query `_ciscoprov-http(s)`, try the targets in RFC 2782
@@ -305,13 +517,9 @@ fn to_http(req: &FetchRequest, url: &str) -> HttpRequest {
 }
 
 /// The manual proxy (R-SEC-4), `None` unless `Proxy_Mode` is `Manual` with
-/// a `Proxy_Host`. `Auto` (WPAD/PAC) is not simulated and goes direct.
+/// a `Proxy_Host` (`Auto` is [`Net::routes`]' PAC evaluation).
 pub fn proxy(params: &ParamStore) -> Option<Proxy> {
-    if !params
-        .get_or_empty("Proxy_Mode")
-        .trim()
-        .eq_ignore_ascii_case("manual")
-    {
+    if proxy_mode(params) != ProxyMode::Manual {
         return None;
     }
     let host = params.get_or_empty("Proxy_Host").trim().to_string();
@@ -323,19 +531,24 @@ pub fn proxy(params: &ParamStore) -> Option<Proxy> {
         .trim()
         .parse()
         .unwrap_or(3128);
-    let basic_auth = params
+    Some(Proxy {
+        host,
+        port,
+        basic_auth: proxy_auth(params),
+    })
+}
+
+/// `Proxy_Username`/`Proxy_Password` when
+/// `Proxy_Server_Requires_Authentication` is Yes.
+fn proxy_auth(params: &ParamStore) -> Option<(String, String)> {
+    params
         .get_bool("Proxy_Server_Requires_Authentication", false)
         .then(|| {
             (
                 params.get_or_empty("Proxy_Username").to_string(),
                 params.get_or_empty("Proxy_Password").to_string(),
             )
-        });
-    Some(Proxy {
-        host,
-        port,
-        basic_auth,
-    })
+        })
 }
 
 /// Transport failures as the engine's results (class B only for TFTP

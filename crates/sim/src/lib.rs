@@ -49,8 +49,8 @@
 //!   connection requests on `--cr-listen`, periodic inform, back-off.
 //!
 //! Syslog actions go to `Syslog_Server` over UDP (`SyslogSender`, R-LOG).
-//! Not simulated: WPAD/PAC
-//! (`Proxy_Mode=Auto` goes direct), `gds://` as a resync rule (class C;
+//! `Proxy_Mode=Auto` evaluates the PAC file (`PAC_URL` or WPAD) with boa
+//! ([`exec`]). Not simulated: `gds://` as a resync rule (class C;
 //! the onboarding itself runs in [`activation`] with `--activation`).
 //!
 //! ## Hand-written parts

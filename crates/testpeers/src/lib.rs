@@ -485,6 +485,77 @@ pub fn python_http(files: &[(&str, &[u8])]) -> PythonHttp {
     }
 }
 
+/// tinyproxy, the HTTP proxy, on a free port of 127.0.0.1 (foreground);
+/// `dir/tinyproxy.log` records each request line it forwards.
+pub struct Tinyproxy {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    _guard: Guard,
+}
+
+impl Tinyproxy {
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("tinyproxy.log")).unwrap_or_default()
+    }
+}
+
+pub fn tinyproxy() -> Tinyproxy {
+    let bin = peer("tinyproxy");
+    let dir = open_tempdir();
+    let log = dir.path().join("tinyproxy.log");
+    let (port, guard) = with_free_port(|port| {
+        // The log is written after tinyproxy drops to `nobody`.
+        std::fs::write(&log, "").unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let conf = dir.path().join("tinyproxy.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 30\n\
+                 LogFile \"{}\"\nLogLevel Info\nMaxClients 50\nAllow 127.0.0.1\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        let stderr = dir.path().join("stderr.log");
+        let child = Command::new(&bin)
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start tinyproxy");
+        let mut guard = Guard(child);
+        try_wait_tcp(port, &mut guard.0, &log)?;
+        Ok((port, guard))
+    });
+    Tinyproxy {
+        port,
+        dir,
+        _guard: guard,
+    }
+}
+
+/// The seeds of fuzz target `target` (`fuzz/corpus/<target>/`), sorted by
+/// name, for the corpus replay tests.
+pub fn fuzz_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| {
+            let p = e.expect("dir entry").path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).expect("read seed"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,9 @@
 //! - [`SyslogSender`]: RFC 3164 over UDP (SPEC §9).
 //! - [`send_notify`]: a SIP NOTIFY `check-sync` to a phone (R-RULE-6),
 //!   UDP with RFC 3261 retransmission, TCP or TLS, Digest on a challenge.
+//! - [`find_proxy`]: `FindProxyForURL` of a PAC file (R-SEC-4,
+//!   `Proxy_Mode=Auto`) run by boa with the standard PAC helpers, bounded
+//!   by [`PacLimits`].
 //! - [`TlsSessions`]: TLS session resumption per phone (each phone offers
 //!   only its own sessions when it reconnects).
 //!
@@ -54,11 +57,14 @@
 //! The proxy `CONNECT` exchange (a dozen lines; hyper-util's proxy tunnel
 //! needs its full legacy client stack), SRV ordering (RFC 2782's algorithm
 //! is not exposed by hickory), the RFC 3164 timestamp, and the DHCP lease
-//! model. HTTP, TLS and DNS are hyper, rustls and hickory.
+//! model, the PAC helper functions (JavaScript, a few lines each; no crate
+//! offers them for boa). HTTP, TLS, DNS and JavaScript are hyper, rustls,
+//! hickory and boa.
 
 mod dhcp;
 mod error;
 mod http;
+mod pac;
 mod resolve;
 mod sip;
 mod srv;
@@ -72,6 +78,7 @@ pub use dhcp::{
 };
 pub use error::{ClassHint, TransportError};
 pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, HttpSession, Proxy};
+pub use pac::{evaluate_blocking, find_proxy, PacError, PacLimits, MAX_PAC_LEN, PAC_HELPERS};
 pub use resolve::Resolver;
 pub use sip::{
     send_notify, NotifyOptions, NotifyOutcome, SipContact, SipSendError, SipTransportKind, SIP_T1,
