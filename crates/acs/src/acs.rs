@@ -92,6 +92,9 @@ pub(crate) struct SessionEntry {
 struct SessionState {
     machine: AcsSession,
     mac: Option<String>,
+    /// The MAC of the verified client certificate of the connection that
+    /// sent the current POST (`[listen] acs_tls`); `None` without one.
+    cert_mac: Option<Mac>,
     last_active: Instant,
     /// Tasks claimed with the Inform's transaction, not yet handed to the
     /// machine: most sessions need no other queue access.
@@ -106,6 +109,18 @@ const PREFETCH: usize = 4;
 pub(crate) struct PostOutcome {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+}
+
+/// A client certificate used for another device's session or Inform:
+/// a WARN in the throttle's fail2ban form (target `phoneprov::auth`) and
+/// `phoneprov_auth_failures_total{door="acs"}`.
+fn cert_refused(peer: IpAddr, cert: Mac, device: Option<&str>) {
+    metrics::counter!("phoneprov_auth_failures_total", "door" => "acs").increment(1);
+    tracing::warn!(
+        target: "phoneprov::auth",
+        "client certificate names another device: door=acs client={peer} cert_mac={cert} device={}",
+        device.unwrap_or("?")
+    );
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -234,6 +249,7 @@ impl Acs {
             state: Mutex::new(SessionState {
                 machine: AcsSession::new(self.inner.machine_config.clone()),
                 mac: None,
+                cert_mac: None,
                 last_active: Instant::now(),
                 prefetched: VecDeque::new(),
             }),
@@ -315,15 +331,32 @@ impl Acs {
 
     /// Feeds one POST body to the session and records what happened.
     /// The session's writes go through the timeline writer; the answer is
-    /// returned once they are committed.
+    /// returned once they are committed. `cert_mac`: the MAC of the
+    /// connection's verified client certificate; a session of another
+    /// device (its cookie replayed) is refused (403) before anything is
+    /// read, and so is an Inform of another device ([`Self::on_inform`]).
     pub(crate) async fn handle_post(
         &self,
         entry: &Arc<SessionEntry>,
         body: &[u8],
         peer: IpAddr,
+        cert_mac: Option<Mac>,
     ) -> PostOutcome {
         let mut step = {
             let mut st = lock(&entry.state);
+            let other = match (cert_mac, &st.mac) {
+                (Some(cert), Some(mac)) => (cert.to_string() != *mac).then(|| mac.clone()),
+                _ => None,
+            };
+            if let (Some(cert), Some(mac)) = (cert_mac, other) {
+                drop(st);
+                cert_refused(peer, cert, Some(&mac));
+                return PostOutcome {
+                    status: 403,
+                    body: Vec::new(),
+                };
+            }
+            st.cert_mac = cert_mac;
             st.last_active = Instant::now();
             st.machine.handle(body)
         };
@@ -533,6 +566,16 @@ impl Acs {
         deny: &mut bool,
     ) -> Result<(), AcsError> {
         let (mac, known) = self.resolve(inform)?;
+        // Issue 12: over HTTPS a client certificate proves one device; an
+        // Inform for another one (its serial or MAC) is refused, nothing
+        // written.
+        let cert_mac = lock(&entry.state).cert_mac;
+        if let Some(cert) = cert_mac.filter(|c| mac != Some(*c)) {
+            *deny = true;
+            let claimed = mac.map(|m| m.to_string());
+            cert_refused(peer, cert, Some(claimed.as_deref().unwrap_or("?")));
+            return Ok(());
+        }
         if !known && self.inner.settings.unknown_cpes == UnknownCpes::Deny {
             *deny = true;
             tracing::info!(device = %inform.device_id.key(), %peer, "refused an unknown CPE");

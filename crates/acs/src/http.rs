@@ -48,6 +48,8 @@ use crate::auth::AuthOutcome;
 /// What one connection knows.
 struct ConnCtx {
     peer: SocketAddr,
+    /// The MAC of the verified client certificate (HTTPS only).
+    cert_mac: Option<phoneprov_store::Mac>,
     authenticated: AtomicBool,
     entry: Mutex<Option<Arc<SessionEntry>>>,
 }
@@ -62,12 +64,22 @@ fn respond(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
 pub trait AcsIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> AcsIo for T {}
 
+/// A connection after its [`Upgrade`]: the stream, and the MAC of the
+/// client certificate the handshake verified (R-HTTPS-5), if any: every
+/// Inform on it must then be that device's.
+pub struct Upgraded {
+    /// The stream to serve.
+    pub io: Box<dyn AcsIo>,
+    /// The verified client certificate's MAC.
+    pub cert_mac: Option<phoneprov_store::Mac>,
+}
+
 /// Turns an accepted TCP connection into the stream to serve: the HTTPS
 /// listener's TLS handshake (`[listen] acs_tls`), given by the server so
 /// the ACS uses its certificates and client-certificate policy. `None`
 /// drops the connection (the handshake failed; the server logs why).
 pub type Upgrade = Arc<
-    dyn Fn(TcpStream, SocketAddr) -> Pin<Box<dyn Future<Output = Option<Box<dyn AcsIo>>> + Send>>
+    dyn Fn(TcpStream, SocketAddr) -> Pin<Box<dyn Future<Output = Option<Upgraded>> + Send>>
         + Send
         + Sync,
 >;
@@ -124,14 +136,17 @@ impl Acs {
                     let acs = self.clone();
                     let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        let io: Box<dyn AcsIo> = match upgrade {
-                            None => Box::new(stream),
+                        let up = match upgrade {
+                            None => Upgraded {
+                                io: Box::new(stream),
+                                cert_mac: None,
+                            },
                             Some(up) => match up(stream, peer).await {
-                                Some(io) => io,
+                                Some(up) => up,
                                 None => return,
                             },
                         };
-                        acs.serve_connection(io, peer, idle, watcher).await;
+                        acs.serve_connection(up, peer, idle, watcher).await;
                     });
                 }
                 Err(e) => {
@@ -153,13 +168,15 @@ impl Acs {
     /// let go.
     async fn serve_connection(
         &self,
-        io: Box<dyn AcsIo>,
+        up: Upgraded,
         peer: SocketAddr,
         idle: Duration,
         watcher: hyper_util::server::graceful::Watcher,
     ) {
+        let Upgraded { io, cert_mac } = up;
         let ctx = Arc::new(ConnCtx {
             peer,
+            cert_mac,
             authenticated: AtomicBool::new(false),
             entry: Mutex::new(None),
         });
@@ -274,7 +291,9 @@ impl Acs {
             *slot = Some(entry.clone());
             (entry, new)
         };
-        let out = self.handle_post(&entry, &body, ctx.peer.ip()).await;
+        let out = self
+            .handle_post(&entry, &body, ctx.peer.ip(), ctx.cert_mac)
+            .await;
         let empty = out.body.is_empty();
         let mut r = respond(out.status, out.body);
         if !empty {

@@ -76,7 +76,7 @@ pub use config::{AcsAuth, AcsSettings, ConnectionRequestSettings, Preset, Unknow
 pub use connreq::{send_connection_request, ConnectionRequestOutcome};
 pub use db::{enqueue, DataModelEntry, TaskRecord, TaskState};
 pub use error::AcsError;
-pub use http::{AcsIo, Upgrade};
+pub use http::{AcsIo, Upgrade, Upgraded};
 pub use task::{
     parse_request, DownloadKind, DownloadSpec, SetAttribute, SetValue, TaskOptions, TaskRpc,
 };

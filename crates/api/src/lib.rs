@@ -75,7 +75,7 @@ pub use extra_doc::{acs_doc, activation_doc};
 pub use openapi::ApiDoc;
 pub use push::{
     encode_rule_query, execute_xml, phone_address, phone_base_url, push_resync, record_push,
-    resync_device, PushError, PushMethod, PushOutcome,
+    resync_device, resync_with_store, PushError, PushMethod, PushOutcome,
 };
 pub use routes::{
     DeviceView, EventView, ImportResult, NewDeviceBody, ResyncBody, StatusView, UpdateDeviceBody,

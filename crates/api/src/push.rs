@@ -19,11 +19,11 @@
 //! could send the rule elsewhere), a 5 s connect and 15 s total timeout.
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
-use phoneprov_store::{now_ms, EventKind, Mac, NewEvent, Store, StoreError};
+use phoneprov_store::{now_ms, Database, EventKind, Mac, NewEvent, Store, StoreError};
 use phoneprov_transport::{HttpClient, HttpClientConfig, HttpRequest};
 use phoneprov_types::xml::{escape, XmlContext};
 use serde::Serialize;
@@ -308,38 +308,79 @@ pub fn record_push(
 }
 
 /// What `phoneprov device resync MAC` does: pushes to `phone`, or to the
-/// device's last seen IP from the inventory in `data_dir`, and records the
-/// push in the device's timeline when the device is in the inventory.
+/// device's last seen IP from the inventory in `db` (the data directory's
+/// SQLite file or PostgreSQL), and records the push in the device's
+/// timeline when the device is in the inventory.
 ///
 /// With `phone` given the inventory is optional (a missing database is not
-/// an error: pushing to a phone needs no inventory). The store calls are
-/// short synchronous SQLite operations on a local file, done inline.
+/// an error: pushing to a phone needs no inventory). The store is opened
+/// and used on the blocking pool (the PostgreSQL client is synchronous);
+/// see [`resync_with_store`] for a store already open.
 pub async fn resync_device(
-    data_dir: &Path,
+    db: &Database,
     mac: Mac,
     phone: Option<&str>,
     rule: Option<&str>,
     method: PushMethod,
 ) -> Result<PushOutcome, PushError> {
-    let (mut store, address) = match phone {
-        Some(p) => (Store::open_existing(data_dir).ok(), p.to_string()),
-        None => {
-            let s = Store::open_existing(data_dir)?;
-            let address = phone_address(&s, mac, None)?;
-            (Some(s), address)
-        }
+    let db = db.clone();
+    let optional = phone.is_some();
+    let store = blocking(move || match Store::open_existing_db(&db) {
+        Ok(s) => Ok(Some(s)),
+        Err(_) if optional => Ok(None),
+        Err(e) => Err(e.into()),
+    })
+    .await?;
+    let store = store.map(|s| Arc::new(Mutex::new(s)));
+    resync_with_store(store, mac, phone, rule, method).await
+}
+
+/// [`resync_device`] on a store already open (the console's): the
+/// phone's address and the timeline entry are read and written on the
+/// blocking pool. `None`: no inventory (then `phone` is needed).
+pub async fn resync_with_store(
+    store: Option<Arc<Mutex<Store>>>,
+    mac: Mac,
+    phone: Option<&str>,
+    rule: Option<&str>,
+    method: PushMethod,
+) -> Result<PushOutcome, PushError> {
+    let address = match (phone, store.clone()) {
+        (Some(p), _) => p.to_string(),
+        (None, Some(s)) => blocking(move || phone_address(&lock(&s), mac, None)).await?,
+        (None, None) => return Err(PushError::NoAddress { mac }),
     };
     let result = push_resync(&address, rule, method).await;
     crate::metrics::record_push(method, &result);
-    if let Some(s) = store.as_mut() {
+    let Some(s) = store else {
+        return result;
+    };
+    blocking(move || {
+        let mut s = lock(&s);
         let known = s.device(mac).map(|d| d.is_some()).unwrap_or(false);
         if known {
-            if let Err(e) = record_push(s, mac, &result) {
+            if let Err(e) = record_push(&mut s, mac, &result) {
                 tracing::warn!(error = %e, "push resync: cannot record the event");
             }
         }
-    }
-    result
+        Ok(result)
+    })
+    .await?
+}
+
+/// A poisoned lock only means a panic elsewhere mid-call: the store's
+/// transactions rolled back, so it is still usable.
+fn lock(s: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PushError> + Send + 'static,
+) -> Result<T, PushError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
 }
 
 /// An error and its causes on one line (the reason may sit in the chain).

@@ -8,7 +8,7 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::fake_phone;
 use phoneprov_api::{push_resync, resync_device, PushError, PushMethod};
-use phoneprov_store::{EventKind, Mac, NewDevice, Store};
+use phoneprov_store::{Database, EventKind, Mac, NewDevice, Store};
 
 fn decode(q: &str) -> String {
     percent_encoding::percent_decode_str(q)
@@ -127,9 +127,10 @@ async fn refused_and_unreachable_phones() {
 #[tokio::test]
 async fn resync_device_uses_the_inventory_and_records_the_push() {
     let dir = tempfile::tempdir().unwrap();
+    let db = Database::Sqlite(dir.path().into());
     let mac = Mac::parse("000e08abcdef").unwrap();
     // No inventory at all and no --phone: say so.
-    let e = resync_device(dir.path(), mac, None, None, PushMethod::Get)
+    let e = resync_device(&db, mac, None, None, PushMethod::Get)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no device inventory"), "{e}");
@@ -137,21 +138,21 @@ async fn resync_device_uses_the_inventory_and_records_the_push() {
     let mut store = Store::open(dir.path()).unwrap();
     store.add_device(&NewDevice::new(mac)).unwrap();
     // Known device, never seen: no address.
-    let e = resync_device(dir.path(), mac, None, None, PushMethod::Get)
+    let e = resync_device(&db, mac, None, None, PushMethod::Get)
         .await
         .unwrap_err();
     assert!(matches!(e, PushError::NoAddress { .. }), "{e}");
     assert!(e.to_string().contains("--phone"), "{e}");
     // Unknown device without --phone.
     let other = Mac::parse("000e08000001").unwrap();
-    let e = resync_device(dir.path(), other, None, None, PushMethod::Get)
+    let e = resync_device(&db, other, None, None, PushMethod::Get)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no device 000e08000001"), "{e}");
 
     let (phone, seen) = fake_phone(StatusCode::OK).await;
     let out = resync_device(
-        dir.path(),
+        &db,
         mac,
         Some(&phone),
         Some("http://p/x.xml"),
@@ -169,7 +170,7 @@ async fn resync_device_uses_the_inventory_and_records_the_push() {
     // --phone works without any inventory.
     let empty = tempfile::tempdir().unwrap();
     resync_device(
-        empty.path(),
+        &Database::Sqlite(empty.path().into()),
         mac,
         Some(&phone),
         None,

@@ -2,7 +2,8 @@
 //!
 //! Thin glue over `phoneprov_api::resync_device`: the phone is reached at
 //! `--phone HOST[:PORT]`, else at the device's last seen IP from the
-//! inventory in `--data`. `GET /admin/resync?RULE` by default, or the XML
+//! inventory (`--data`, or `--database-url` / `[database] url` on
+//! PostgreSQL). `GET /admin/resync?RULE` by default, or the XML
 //! Execute object POSTed to `/CGI/Execute` with `--execute`. The push is
 //! recorded in the device's timeline (`phoneprov device events MAC`).
 //!
@@ -84,7 +85,7 @@ pub fn run_resync(args: ResyncArgs) -> anyhow::Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     let result = rt.block_on(resync_device(
-        &args.data.dir()?,
+        &args.data.database()?,
         mac,
         args.phone.as_deref(),
         args.rule.as_deref(),

@@ -130,11 +130,6 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The data directory (for the files beside the database).
-    pub fn dir(&self) -> anyhow::Result<PathBuf> {
-        self.data.dir()
-    }
-
     /// The database in effect and whether an older schema may be
     /// migrated on open (`[database] auto_migrate`; SQLite's default).
     fn target(&self) -> anyhow::Result<(Database, bool)> {

@@ -127,3 +127,58 @@ fn r_rule_6_device_resync_cli() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// Issue 13: `device resync` reads the phone's address from, and records
+/// the push in, the inventory on PostgreSQL (`--database-url`), not a
+/// SQLite file in `--data`.
+#[test]
+fn r_rule_6_device_resync_on_postgres() {
+    let bin = env!("CARGO_BIN_EXE_phoneprov");
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(bin)
+            .args(args)
+            .args(["--database-url", &url, "--data"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(run(&["db", "migrate"]));
+    ok(run(&["device", "add", "000e08abcdef"]));
+    // Never seen: the inventory on PostgreSQL says it has no address (a
+    // SQLite read would have said there is no inventory at all).
+    let out = run(&["device", "resync", "000e08abcdef"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no known IP address"), "{err}");
+    let out = run(&["device", "resync", "000e08000001"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no device 000e08000001"), "{err}");
+    // With the phone's address: pushed and recorded in its timeline.
+    let (phone, seen) = fake_phone(200);
+    let said = ok(run(&[
+        "device",
+        "resync",
+        "000e08abcdef",
+        "--phone",
+        &phone,
+    ]));
+    assert!(said.contains("answered HTTP 200"), "{said}");
+    assert_eq!(seen.recv().unwrap(), "GET /admin/resync ");
+    let events = ok(run(&["device", "events", "000e08abcdef"]));
+    assert!(events.contains("push resync sent to"), "{events}");
+    assert!(
+        !dir.path().join("phoneprov.db").exists(),
+        "nothing went to a SQLite file"
+    );
+}

@@ -12,25 +12,15 @@ use std::time::Duration;
 use serve_support::*;
 
 /// Everything an attack could have written: device rows with their
-/// recorded status, and the whole timeline.
+/// variables and recorded status, and the whole timeline (read through
+/// `sqlite3` or `psql`, whichever backend the server runs on).
 fn snapshot(s: &Served) -> String {
-    let db = s.data().join("phoneprov.db");
-    let out = peer(
-        "sqlite3",
-        &[
-            "-readonly",
-            db.to_str().unwrap(),
-            "SELECT 'device', mac, coalesce(firmware, '-'), coalesce(last_ip, '-'), \
-             coalesce(last_outcome, '-') FROM devices ORDER BY mac; \
-             SELECT 'event', id, mac, kind, message FROM events ORDER BY id;",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    query(
+        &s.data(),
+        "SELECT 'device', mac, vars, coalesce(firmware, '-'), coalesce(last_ip, '-'), \
+         coalesce(last_outcome, '-') FROM devices ORDER BY mac; \
+         SELECT 'event', id, mac, kind, message FROM events ORDER BY id;",
+    )
 }
 
 /// A legitimate request that writes a new event for `mac` (a path not
@@ -174,11 +164,11 @@ fn r_sec_only_an_authenticated_request_sets_the_recorded_firmware() {
     let snap = snapshot(&s);
     assert!(!snap.contains("forged"), "{snap}");
     assert!(
-        snap.contains(&format!("device|{MAC}|11.3.7|127.0.0.1|success")),
+        snap.contains(&format!("device|{MAC}|{{}}|11.3.7|127.0.0.1|success")),
         "{snap}"
     );
     assert!(
-        snap.contains(&format!("device|{OTHER_MAC}|-|127.0.0.1|success")),
+        snap.contains(&format!("device|{OTHER_MAC}|{{}}|-|127.0.0.1|success")),
         "{snap}"
     );
 }
@@ -427,4 +417,283 @@ preprovision_networks = ["127.0.0.1/32"]
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["cwmp"]["sessions_ok"], 1, "{report:#}");
     assert_eq!(report["cwmp"]["sessions_failed"], 0, "{report:#}");
+}
+
+/// Issue 12: over the ACS's HTTPS listener a client certificate proves
+/// one device. The attack: curl with device B's certificate (`MAC`)
+/// posting device A's Inform (`OTHER_MAC`'s serial): 403, a WARN in the
+/// fail2ban form, nothing written. A's own certificate, and a session
+/// without a certificate (`client_auth = "optional"`, the default), get
+/// in as before.
+#[test]
+fn r_sec_acs_tls_refuses_another_devices_certificate() {
+    let cfg = r#"
+[acs]
+auth = "digest"
+users = { cpe = "cpe-secret" }
+"#;
+    let listen = [
+        "--http",
+        "127.0.0.1:0",
+        "--https",
+        "off",
+        "--tftp",
+        "off",
+        "--syslog",
+        "off",
+        "--acs",
+        "off",
+        "--acs-tls",
+        "127.0.0.1:0",
+    ];
+    let s = start_listening(&listen, Some(cfg), &[], |d| {
+        add_device(d, MAC, &[]);
+        add_device(d, OTHER_MAC, &[]);
+    });
+    let url = format!(
+        "https://localhost:{}/",
+        s.acs_tls.expect("acs-tls listening").port()
+    );
+    let certs = s.dir.path().join("certs");
+    let (b_pem, b_key) = issue_cert(&s.data(), MAC, &certs);
+    let (a_pem, a_key) = issue_cert(&s.data(), OTHER_MAC, &certs);
+    let ca = s.ca_pem();
+    let inform = s.dir.path().join("inform.xml");
+    std::fs::write(&inform, CPE_INFORM).unwrap();
+    let inform = format!("@{}", inform.display());
+    let post = |cert: Option<(&std::path::Path, &std::path::Path)>| {
+        let mut args = vec![
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-m",
+            "10",
+            "--digest",
+            "-u",
+            "cpe:cpe-secret",
+            "-H",
+            "Content-Type: text/xml",
+            "--data-binary",
+            &inform,
+            &url,
+        ];
+        if let Some((pem, key)) = cert {
+            args.extend(["--cert", pem.to_str().unwrap()]);
+            args.extend(["--key", key.to_str().unwrap()]);
+        }
+        let (code, body) = curl(&args);
+        (code, String::from_utf8_lossy(&body).into_owned())
+    };
+    sentinel(&s, &format!("/{MAC}.cfg"));
+    let before = snapshot(&s);
+
+    // The attack: B's certificate, A's Inform.
+    let (code, body) = post(Some((&b_pem, &b_key)));
+    assert_eq!(code, 403, "{body}");
+    assert!(!body.contains("InformResponse"), "{body}");
+    let log = s.stderr_until("door=acs", Duration::from_secs(10));
+    let warned = format!(
+        "client certificate names another device: door=acs client=127.0.0.1 cert_mac={MAC} device={OTHER_MAC}"
+    );
+    assert!(log.iter().any(|l| l.contains(&warned)), "{log:#?}");
+    sentinel(&s, &format!("/Cisco/{MAC}.cfg"));
+    assert_eq!(
+        without(&snapshot(&s), &format!("/Cisco/{MAC}.cfg")),
+        without(&before, &format!("/Cisco/{MAC}.cfg")),
+        "the refused Inform changed the database"
+    );
+    assert_eq!(
+        metric(&s, "phoneprov_auth_failures_total{door=\"acs\"}"),
+        "phoneprov_auth_failures_total{door=\"acs\"} 1"
+    );
+
+    // A's own certificate: the InformResponse, and the Inform recorded.
+    let (code, body) = post(Some((&a_pem, &a_key)));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("InformResponse"), "{body}");
+    assert!(s.events_until(OTHER_MAC, "Inform").contains("1 BOOT"));
+    // No certificate: as before (the certificate is optional here).
+    let (code, body) = post(None);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("InformResponse"), "{body}");
+}
+
+/// The devices awaiting approval (auto-registered), in MAC order.
+fn pending_macs(s: &Served) -> Vec<String> {
+    snapshot(s)
+        .lines()
+        .filter(|l| l.starts_with("device|") && l.contains(PENDING))
+        .map(|l| l.split('|').nth(1).unwrap().to_string())
+        .collect()
+}
+
+/// How [`snapshot`] shows a pending device's variables.
+const PENDING: &str = "\"phoneprov_status\":\"pending\"";
+
+/// 1 000 invented MACs from `from` (curl URL globbing), all answered
+/// like unknown devices.
+fn sweep(s: &Served, from: &str, prefix: &str) {
+    let url = s.http_url(&format!("/{prefix}[000-999].cfg"));
+    let out = peer(
+        "curl",
+        &[
+            "-s",
+            "--interface",
+            from,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\n",
+            &url,
+        ],
+    );
+    let codes = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(codes.lines().count(), 1000);
+    assert!(codes.lines().all(|c| c == "404"), "{codes}");
+}
+
+/// Issue 12: `auto_register = true` is bounded by a global cap on
+/// pending rows. The attack: 1 000 invented MACs from one address, with
+/// the per-address rate out of the way: exactly the cap is written, every
+/// request is answered and counted like an unknown device.
+#[test]
+fn r_sec_auto_registration_stops_at_the_pending_cap() {
+    let cfg = "[profiles]\nauto_register = true\nauto_register_per_minute = 100000\n\
+               auto_register_max_pending = 20\n";
+    let s = start_with(Some(cfg), &[], |d| add_device(d, MAC, &[]));
+    sweep(&s, "127.0.0.1", "0a0b0c0d0");
+    // The writer has done everything queued before the sentinel.
+    sentinel(&s, &format!("/{MAC}.cfg"));
+    let pending = pending_macs(&s);
+    assert_eq!(pending.len(), 20, "{pending:?}");
+    assert!(
+        pending.iter().all(|m| m.starts_with("0a0b0c0d0")),
+        "{pending:?}"
+    );
+    assert_eq!(
+        metric(&s, "phoneprov_unknown_devices_total{proto=\"http\"}"),
+        "phoneprov_unknown_devices_total{proto=\"http\"} 1000"
+    );
+    // A pending device is still 404, and is not registered twice.
+    let (code, _) = curl(&[&s.http_url(&format!("/{}.cfg", pending[0]))]);
+    assert_eq!(code, 404);
+}
+
+/// Issue 12: auto-registration per client address and minute. The
+/// attack: 1 000 invented MACs from 127.0.0.1 with 5 a minute allowed:
+/// 5 rows; another address still registers its own phone.
+#[test]
+fn r_sec_auto_registration_is_rate_limited_per_address() {
+    let cfg = "[profiles]\nauto_register = true\nauto_register_per_minute = 5\n";
+    let s = start_with(Some(cfg), &[], |d| add_device(d, MAC, &[]));
+    let before = snapshot(&s);
+    sweep(&s, "127.0.0.1", "0a0b0c0d1");
+    let new_phone = "0a0b0c0d2001";
+    let (code, _) = curl(&[
+        "--interface",
+        "127.0.0.2",
+        &s.http_url(&format!("/{new_phone}.cfg")),
+    ]);
+    assert_eq!(code, 404);
+    sentinel(&s, &format!("/{MAC}.cfg"));
+    let pending = pending_macs(&s);
+    assert_eq!(pending.len(), 6, "{pending:?}");
+    assert_eq!(
+        pending
+            .iter()
+            .filter(|m| m.starts_with("0a0b0c0d1"))
+            .count(),
+        5,
+        "{pending:?}"
+    );
+    assert!(pending.contains(&new_phone.to_string()), "{pending:?}");
+    // Nothing else was written: no events for the sweep.
+    let after = snapshot(&s);
+    let events = |snap: &str| {
+        snap.lines()
+            .filter(|l| l.starts_with("event|") && !l.contains(MAC))
+            .count()
+    };
+    assert_eq!(events(&after), events(&before), "{after}");
+    assert_eq!(
+        metric(&s, "phoneprov_unknown_devices_total{proto=\"http\"}"),
+        "phoneprov_unknown_devices_total{proto=\"http\"} 1001"
+    );
+}
+
+/// Issue 12: syslog lines naming MACs not in the inventory, and reports
+/// that cannot be decrypted with the device key, write nothing and are
+/// counted. The attack: `logger` with 20 invented MACs, then curl
+/// posting garbage "encrypted" reports (OpenSSL `Salted__` and RFC 8188
+/// `aes128gcm`) for a known device; then the phone's own syslog line is
+/// filed, and the database is otherwise unchanged.
+#[test]
+fn r_sec_syslog_and_reports_for_no_known_device_write_nothing() {
+    let s = start_with(None, &[], |d| add_device(d, MAC, &[]));
+    sentinel(&s, &format!("/{MAC}.cfg"));
+    let before = snapshot(&s);
+    let port = s.syslog.expect("syslog listener").port().to_string();
+    let logger = |msg: &str| {
+        let out = peer(
+            "logger",
+            &["-n", "127.0.0.1", "-P", &port, "-d", "--rfc3164", msg],
+        );
+        assert!(out.status.success(), "logger failed");
+    };
+    for i in 0..20 {
+        logger(&format!(
+            "CP-8841-3PCC 0a:0b:0c:0d:0e:{i:02x} -- Successful resync http://evil/x.cfg"
+        ));
+    }
+    // MAC-less from the same address: the invented MACs taught the
+    // server nothing about it.
+    logger("CP-8841-3PCC -- Registered line 1");
+    let url = s.http_url(&format!("/report/{MAC}.xml"));
+    let (code, _) = curl(&["--data-binary", "Salted__garbagegarbage", &url]);
+    assert_eq!(code, 400);
+    let (code, _) = curl(&[
+        "-H",
+        "Content-Encoding: aes128gcm",
+        "--data-binary",
+        "not an RFC 8188 body at all",
+        &url,
+    ]);
+    assert_eq!(code, 400);
+    // The phone's own line, filed after the invented ones (one filer
+    // thread, in order), then a request through the same writer.
+    let mac_colons: Vec<&str> = (0..6).map(|i| &MAC[i * 2..i * 2 + 2]).collect();
+    logger(&format!(
+        "CP-8841-3PCC {} -- Successful resync http://s/genuine.cfg",
+        mac_colons.join(":")
+    ));
+    assert!(s.events_until(MAC, "genuine.cfg").contains("genuine.cfg"));
+    sentinel(&s, &format!("/Cisco/{MAC}.cfg"));
+    let changed = |snap: &str| {
+        snap.lines()
+            .filter(|l| !l.contains("genuine.cfg") && !l.contains(&format!("/Cisco/{MAC}.cfg")))
+            .filter(|l| !l.starts_with("device|"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        changed(&snapshot(&s)),
+        changed(&before),
+        "events were written"
+    );
+    let devices = |snap: &str| snap.lines().filter(|l| l.starts_with("device|")).count();
+    assert_eq!(devices(&snapshot(&s)), 1);
+    assert_eq!(
+        metric(&s, "phoneprov_unknown_devices_total{proto=\"syslog\"}"),
+        "phoneprov_unknown_devices_total{proto=\"syslog\"} 20"
+    );
+    assert_eq!(
+        metric(&s, "phoneprov_syslog_filed_total{result=\"unmatched\"}"),
+        "phoneprov_syslog_filed_total{result=\"unmatched\"} 1"
+    );
+    assert_eq!(
+        metric(
+            &s,
+            "phoneprov_reports_refused_total{reason=\"undecryptable\"}"
+        ),
+        "phoneprov_reports_refused_total{reason=\"undecryptable\"} 2"
+    );
 }

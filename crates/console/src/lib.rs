@@ -43,7 +43,6 @@ mod pages;
 pub mod users;
 mod view;
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -104,7 +103,6 @@ pub struct Console {
 }
 
 struct Inner {
-    data: PathBuf,
     store: Arc<Mutex<Store>>,
     key: Vec<u8>,
     idle: Duration,
@@ -118,14 +116,13 @@ impl Console {
     /// Opens the console: its own connection to the store `db` (SQLite
     /// data directory or PostgreSQL) and the session key (created in the
     /// store on first use, so every node sharing the database signs and
-    /// accepts the same cookies). `data` is the data directory (push
-    /// resync reads the phone's address through it).
-    pub fn open(data: &Path, db: &Database, opts: ConsoleOptions) -> Result<Console, ConsoleError> {
+    /// accepts the same cookies). Push resync reads the phone's address
+    /// and records the push through this connection too.
+    pub fn open(db: &Database, opts: ConsoleOptions) -> Result<Console, ConsoleError> {
         let mut store = Store::connect(db)?;
         let key = store.ensure_secret(auth::SESSION_SECRET, &fresh_key())?;
         Ok(Console {
             inner: Arc::new(Inner {
-                data: data.to_path_buf(),
                 store: Arc::new(Mutex::new(store)),
                 key,
                 idle: opts.idle,

@@ -1133,8 +1133,8 @@ async fn resync(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let out = phoneprov_api::resync_device(
-        &c.inner.data,
+    let out = phoneprov_api::resync_with_store(
+        Some(c.inner.store.clone()),
         mac,
         None,
         None,

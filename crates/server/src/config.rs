@@ -257,6 +257,13 @@ pub struct ProfilesConfig {
     /// Unknown devices are added to the inventory as pending (still 404
     /// until an admin approves them).
     pub auto_register: bool,
+    /// Auto-registrations allowed per client address and minute (a token
+    /// bucket of this size, refilled evenly); beyond it an unknown MAC is
+    /// answered and counted like any unknown device, and not written.
+    pub auto_register_per_minute: u32,
+    /// No auto-registration while this many devices await approval (the
+    /// pending rows of the whole database).
+    pub auto_register_max_pending: u64,
     /// Base host name put into the URLs of generated rules
     /// (`Profile_Rule`, `Upgrade_Rule`). Default: the request's Host header,
     /// else the listener's address.
@@ -282,6 +289,8 @@ impl Default for ProfilesConfig {
             cache_entries: 100_000,
             device_ttl_ms: 2_000,
             auto_register: false,
+            auto_register_per_minute: 30,
+            auto_register_max_pending: 1_000,
             public_host: None,
         }
     }

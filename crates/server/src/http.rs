@@ -472,14 +472,12 @@ async fn post(
         match phoneprov_crypto::decode(&body, &opts) {
             Ok(d) => d.plain,
             Err(e) => {
-                seen(
-                    state,
-                    mac,
-                    conn.peer.ip(),
-                    firmware,
-                    Some(Outcome::Corrupt),
-                    format!("{} {path}: undecryptable report: {e}", parts.method),
-                );
+                // Not proven to come from the device (issue 12): no event,
+                // counted instead, and said at debug level only (anyone
+                // can send garbage).
+                metrics::counter!("phoneprov_reports_refused_total", "reason" => "undecryptable")
+                    .increment(1);
+                tracing::debug!(%mac, ip = %conn.peer.ip(), error = %e, "undecryptable report not recorded");
                 return simple(
                     StatusCode::BAD_REQUEST,
                     "report could not be decrypted with the device key\n",

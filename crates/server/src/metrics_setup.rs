@@ -74,7 +74,8 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("phoneprov_syslog_filed_total", "counter", "Syslog messages filed in device timelines, by result"),
     ("phoneprov_events_pruned_total", "counter", "Timeline events removed by retention, by reason (age, count)"),
     ("phoneprov_access_log_dropped_total", "counter", "Access log lines dropped because the writer queue was full"),
-    ("phoneprov_unknown_devices_total", "counter", "Requests for MACs not in the inventory, by protocol"),
+    ("phoneprov_unknown_devices_total", "counter", "Requests and syslog messages for MACs not in the inventory, by protocol"),
+    ("phoneprov_reports_refused_total", "counter", "Reports not recorded because they did not prove their device, by reason (undecryptable)"),
 ];
 
 /// Installs the recorder once and returns its handle.

@@ -196,8 +196,15 @@ async fn profile(
     // Step 4, produce; step 5, record.
     match admitted.decision() {
         Decision::Unknown { register } => {
-            if let Some(device) = register {
-                rec.register(state, device.clone());
+            // Bounded (issue 12): per client address and minute, and by
+            // the pending rows of the database (checked by the writer).
+            let profiles = &policy.config.profiles;
+            let allowed = || {
+                let per_minute = profiles.auto_register_per_minute;
+                state.unknown.may_register(req.peer.ip(), per_minute)
+            };
+            if let Some(device) = register.as_ref().filter(|_| allowed()) {
+                rec.register(state, device.clone(), profiles.auto_register_max_pending);
             }
             // Counted and summarised, not a timeline row per MAC.
             state.unknown.note(req.proto, mac, req.peer.ip());

@@ -81,9 +81,10 @@ impl<'r, 'a> Record<'r, 'a> {
         }
     }
 
-    /// Adds an auto-registered device (pending approval).
-    pub fn register(&self, state: &AppState, device: NewDevice) {
-        state.status.send(StatusMsg::Register(device));
+    /// Adds an auto-registered device (pending approval) unless
+    /// `max_pending` devices already await it.
+    pub fn register(&self, state: &AppState, device: NewDevice, max_pending: u64) {
+        state.status.send(StatusMsg::Register(device, max_pending));
         state.cache.forget(self.mac);
     }
 

@@ -577,7 +577,9 @@ async fn accept_loop(
 /// The TLS handshake of the ACS's HTTPS listener (`[listen] acs_tls`,
 /// issue 12 item 5): the HTTPS listener's settings of the moment
 /// (certificate, client CA, `client_auth`; renewed at SIGHUP), the same
-/// handshake time limit, and the same log of refused handshakes.
+/// handshake time limit, and the same log of refused handshakes. The
+/// client certificate's MAC goes with the stream (an Inform of another
+/// device is refused by the ACS).
 fn acs_upgrade(state: Arc<AppState>) -> phoneprov_acs::Upgrade {
     Arc::new(move |tcp, peer| {
         let state = state.clone();
@@ -585,7 +587,20 @@ fn acs_upgrade(state: Arc<AppState>) -> phoneprov_acs::Upgrade {
             let acceptor = state.tls.load_full()?;
             let limit = state.policy.load().config.request_timeout();
             match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => Some(Box::new(stream) as Box<dyn phoneprov_acs::AcsIo>),
+                Ok(Ok(stream)) => {
+                    // The certificate's MAC (issue 12): each Inform on this
+                    // connection must be that device's.
+                    let cert_mac = phoneprov_pki::identity_from_peer_certs(
+                        stream.get_ref().1.peer_certificates(),
+                    )
+                    .ok()
+                    .flatten()
+                    .and_then(|id| phoneprov_types::Mac::parse(&id.mac).ok());
+                    Some(phoneprov_acs::Upgraded {
+                        io: Box::new(stream),
+                        cert_mac,
+                    })
+                }
                 Ok(Err(e)) => {
                     tls_refused(&state, peer, false, Some(e));
                     None

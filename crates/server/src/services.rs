@@ -82,7 +82,6 @@ impl Services {
             None => None,
         };
         let console = phoneprov_console::Console::open(
-            data,
             db,
             phoneprov_console::ConsoleOptions {
                 idle: phoneprov_console::auth::DEFAULT_IDLE,
@@ -108,6 +107,7 @@ impl Services {
                     phoneprov_store::TimelineWriter::for_db(db).map_err(|e| err(e.to_string()))?;
                 Some(crate::syslog_filing::StoreFiler::spawn(
                     writer,
+                    store,
                     index,
                     SYSLOG_QUEUE,
                 ))

@@ -116,8 +116,9 @@ pub enum StatusMsg {
         /// Event text (URL, error; never a key or a profile body).
         message: String,
     },
-    /// Register an unknown device as pending (auto-registration).
-    Register(NewDevice),
+    /// Register an unknown device as pending (auto-registration), unless
+    /// this many devices already await approval.
+    Register(NewDevice, u64),
 }
 
 /// The server's side of the data directory's one [`TimelineWriter`]
@@ -155,7 +156,7 @@ impl StatusWriter {
                 kind,
                 message,
             }),
-            StatusMsg::Register(dev) => self.writer.register(dev),
+            StatusMsg::Register(dev, cap) => self.writer.register(dev, cap),
         };
         if !queued {
             crate::metrics_setup::handles().status_dropped.increment(1);

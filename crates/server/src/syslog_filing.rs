@@ -17,6 +17,14 @@
 //! buffered without limit. Outcomes count in
 //! `phoneprov_syslog_filed_total{result="filed|unmatched|dropped|failed"}`
 //! (the `metrics` facade) as well as in [`FilerCounters`].
+//!
+//! Only devices in the inventory get events (issue 12): a message naming
+//! a MAC the inventory does not hold writes nothing, does not teach the
+//! [`IpIndex`] its sender, and is counted instead
+//! (`phoneprov_unknown_devices_total{proto="syslog"}`, and
+//! `result="unknown"` above), so datagrams cannot fill the timeline with
+//! invented devices. [`KnownMacs`] answers "is it in the inventory" with a
+//! short-lived memory of the store's answers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -126,23 +134,94 @@ pub fn outcome_of(kind: PhoneLogKind, msg: &str) -> Option<Outcome> {
     }
 }
 
+/// Whether MACs are in the inventory, from the store, each answer
+/// remembered for [`KnownMacs::TTL`] (a chatty phone costs one lookup per
+/// interval; a device added or removed is seen within it). The memory is
+/// bounded: full, it starts over.
+#[derive(Debug)]
+pub struct KnownMacs {
+    seen: HashMap<Mac, (bool, std::time::Instant)>,
+}
+
+impl KnownMacs {
+    /// How long an answer is trusted.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(2);
+    /// Answers remembered at most.
+    const MAX: usize = 16_384;
+
+    /// An empty memory.
+    pub fn new() -> Self {
+        KnownMacs {
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Whether `mac` is in `store`'s inventory. A store error counts as
+    /// unknown (nothing is written for it) and is not remembered.
+    pub fn contains(&mut self, store: &Store, mac: Mac) -> bool {
+        let now = std::time::Instant::now();
+        if let Some(&(known, at)) = self.seen.get(&mac) {
+            if now.duration_since(at) < Self::TTL {
+                return known;
+            }
+        }
+        match store.device(mac) {
+            Ok(d) => {
+                if self.seen.len() >= Self::MAX {
+                    self.seen.clear();
+                }
+                self.seen.insert(mac, (d.is_some(), now));
+                d.is_some()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "syslog: cannot read the inventory; message not filed");
+                false
+            }
+        }
+    }
+}
+
+impl Default for KnownMacs {
+    fn default() -> Self {
+        KnownMacs::new()
+    }
+}
+
+/// Why a message was not filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfiled {
+    /// No MAC in the text and an unknown sender IP.
+    Unmatched,
+    /// The device it names (or was last seen at its address) is not in
+    /// the inventory.
+    UnknownDevice(Mac),
+}
+
 /// What filing `r` writes: the `syslog` event (with the outcome the phone
 /// reported, if any), the status update of the device seen at the
 /// sender's address (with the outcome of a resync), and how the device was
-/// found. `None` when no device could be matched (no MAC in the text and
-/// an unknown sender IP).
+/// found. Nothing when no device could be matched (no MAC in the text and
+/// an unknown sender IP) or the device is not in the inventory (`known`
+/// says; then the sender's address is not learnt either).
 pub fn match_received(
     index: &mut IpIndex,
     r: &Received,
-) -> Option<(NewEvent, StatusNote, MatchedBy)> {
+    known: &mut dyn FnMut(Mac) -> bool,
+) -> Result<(NewEvent, StatusNote, MatchedBy), Unfiled> {
     let ip = r.from.ip().to_canonical();
     let (mac, by) = match r.mac {
-        Some(mac) => {
-            index.insert(ip, mac);
-            (mac, MatchedBy::Text)
-        }
-        None => (index.get(ip)?, MatchedBy::SourceIp),
+        Some(mac) => (mac, MatchedBy::Text),
+        None => (
+            index.get(ip).ok_or(Unfiled::Unmatched)?,
+            MatchedBy::SourceIp,
+        ),
     };
+    if !known(mac) {
+        return Err(Unfiled::UnknownDevice(mac));
+    }
+    if by == MatchedBy::Text {
+        index.insert(ip, mac);
+    }
     let outcome = outcome_of(r.kind, &r.message.msg);
     let message = if r.message.msg.is_empty() {
         r.message.to_wire()
@@ -169,19 +248,20 @@ pub fn match_received(
         firmware: None,
         outcome: resync_outcome,
     };
-    Some((event, status, by))
+    Ok((event, status, by))
 }
 
 /// Files one message right away on `store` (what [`StoreFiler`] hands to
-/// the timeline writer): the event of [`match_received`] and, for a device
-/// in the inventory, its status. Returns `None` when no device could be
+/// the timeline writer): the event of [`match_received`] and the device's
+/// status. Returns `None` when no device in the inventory could be
 /// matched: nothing is written.
 pub fn file_received(
     store: &mut Store,
     index: &mut IpIndex,
     r: &Received,
 ) -> Result<Option<Filed>, StoreError> {
-    let Some((event, status, by)) = match_received(index, r) else {
+    let mut known = |mac| store.device(mac).is_ok_and(|d| d.is_some());
+    let Ok((event, status, by)) = match_received(index, r, &mut known) else {
         return Ok(None);
     };
     let event_id = store.append_event(&event)?;
@@ -203,6 +283,8 @@ pub struct FilerCounters {
     pub filed: AtomicU64,
     /// Messages with no matching device (not written).
     pub unmatched: AtomicU64,
+    /// Messages naming a device not in the inventory (not written).
+    pub unknown: AtomicU64,
     /// Messages dropped because the queue was full.
     pub dropped: AtomicU64,
     /// Messages the timeline writer refused (its queue was full).
@@ -216,6 +298,8 @@ pub struct FilerStats {
     pub filed: u64,
     /// See [`FilerCounters::unmatched`].
     pub unmatched: u64,
+    /// See [`FilerCounters::unknown`].
+    pub unknown: u64,
     /// See [`FilerCounters::dropped`].
     pub dropped: u64,
     /// See [`FilerCounters::failed`].
@@ -228,6 +312,7 @@ impl FilerCounters {
         FilerStats {
             filed: self.filed.load(Ordering::Relaxed),
             unmatched: self.unmatched.load(Ordering::Relaxed),
+            unknown: self.unknown.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
         }
@@ -260,8 +345,14 @@ pub struct StoreFiler {
 }
 
 impl StoreFiler {
-    /// Starts the filing thread with a queue of `capacity` messages.
-    pub fn spawn(writer: TimelineWriter, index: IpIndex, capacity: usize) -> StoreFiler {
+    /// Starts the filing thread with a queue of `capacity` messages;
+    /// `store` answers which MACs are in the inventory.
+    pub fn spawn(
+        writer: TimelineWriter,
+        store: Store,
+        index: IpIndex,
+        capacity: usize,
+    ) -> StoreFiler {
         let (tx, rx) = sync_channel::<Received>(capacity.max(1));
         let index = Arc::new(RwLock::new(index));
         let counters = Arc::new(FilerCounters::default());
@@ -269,26 +360,34 @@ impl StoreFiler {
         let thread = std::thread::Builder::new()
             .name("syslog-filer".into())
             .spawn(move || {
+                let mut known_macs = KnownMacs::new();
                 for r in rx {
+                    let mut known = |mac| known_macs.contains(&store, mac);
                     // A poisoned lock only means a panic elsewhere while
                     // inserting into a HashMap: the map is still usable.
                     let mut guard = idx.write().unwrap_or_else(|p| p.into_inner());
-                    let matched = match_received(&mut guard, &r);
+                    let matched = match_received(&mut guard, &r, &mut known);
                     drop(guard);
                     let queued = matched.map(|(event, status, _)| w.event(event, Some(status)));
                     let result = match queued {
-                        Some(true) => {
+                        Ok(true) => {
                             cnt.filed.fetch_add(1, Ordering::Relaxed);
                             "filed"
                         }
-                        Some(false) => {
+                        Ok(false) => {
                             tracing::warn!(from = %r.from, "syslog: the timeline writer is overloaded; message dropped");
                             cnt.failed.fetch_add(1, Ordering::Relaxed);
                             "failed"
                         }
-                        None => {
+                        Err(Unfiled::Unmatched) => {
                             cnt.unmatched.fetch_add(1, Ordering::Relaxed);
                             "unmatched"
+                        }
+                        Err(Unfiled::UnknownDevice(_)) => {
+                            cnt.unknown.fetch_add(1, Ordering::Relaxed);
+                            metrics::counter!("phoneprov_unknown_devices_total", "proto" => "syslog")
+                                .increment(1);
+                            "unknown"
                         }
                     };
                     metrics::counter!("phoneprov_syslog_filed_total", "result" => result).increment(1);

@@ -2,8 +2,14 @@
 //! counter and a bounded, rate-limited log instead of timeline rows. Its
 //! own module so that [`crate::state`] can hold one without importing the
 //! record step (which imports `decide`, which imports `state`).
+//!
+//! Auto-registration (`[profiles] auto_register`) is bounded here too:
+//! a token bucket per client address ([`UnknownDevices::may_register`];
+//! hand-written in a few lines like the throttle's tables, where a
+//! keyed rate-limiter crate would bring a concurrent map and a clock of
+//! its own), and a cap on pending rows checked by the timeline writer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,6 +23,10 @@ pub const UNKNOWN_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Distinct unknown MACs remembered per summary window (the count
 /// saturates there, so a MAC sweep costs bounded memory).
 const UNKNOWN_DISTINCT_MAX: usize = 1024;
+/// Client addresses whose auto-registration bucket is remembered at
+/// most; when full, refilled buckets are forgotten, and a new address
+/// beyond the bound registers nothing until some are.
+const REGISTER_TRACKED_MAX: usize = 65_536;
 
 /// Requests for MACs that are not in the inventory (issue 12 item 2):
 /// counted in `phoneprov_unknown_devices_total{proto}` and summarised in
@@ -27,6 +37,40 @@ const UNKNOWN_DISTINCT_MAX: usize = 1024;
 #[derive(Debug, Default)]
 pub struct UnknownDevices {
     window: Mutex<UnknownWindow>,
+    registrations: Mutex<RegisterBuckets>,
+}
+
+/// The auto-registration token buckets: per client address, tokens left
+/// and when they were counted.
+#[derive(Debug, Default)]
+struct RegisterBuckets {
+    by_addr: HashMap<IpAddr, (f64, Instant)>,
+}
+
+impl RegisterBuckets {
+    /// Takes one token of `ip`'s bucket (`per_minute` tokens, refilled
+    /// evenly over a minute) at `now`; `false` when it is empty.
+    fn take(&mut self, now: Instant, ip: IpAddr, per_minute: u32) -> bool {
+        if per_minute == 0 {
+            return false;
+        }
+        let size = f64::from(per_minute);
+        let refill = |tokens: f64, at: Instant| {
+            (tokens + now.saturating_duration_since(at).as_secs_f64() * size / 60.0).min(size)
+        };
+        if !self.by_addr.contains_key(&ip) && self.by_addr.len() >= REGISTER_TRACKED_MAX {
+            self.by_addr.retain(|_, (t, at)| refill(*t, *at) < size);
+            if self.by_addr.len() >= REGISTER_TRACKED_MAX {
+                return false;
+            }
+        }
+        let (tokens, at) = self.by_addr.entry(ip).or_insert((size, now));
+        let left = refill(*tokens, *at);
+        *at = now;
+        let took = left >= 1.0;
+        *tokens = if took { left - 1.0 } else { left };
+        took
+    }
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +92,15 @@ impl UnknownDevices {
             // line comes at most once a window.
             tracing::warn!("{line}");
         }
+    }
+
+    /// Whether an unknown device asked for by `ip` may be auto-registered
+    /// now: at most `per_minute` registrations per client address and
+    /// minute (0: none). A refused one is answered and counted like any
+    /// unknown device ([`note`](Self::note)), and nothing is written.
+    pub fn may_register(&self, ip: IpAddr, per_minute: u32) -> bool {
+        let mut b = self.registrations.lock().unwrap_or_else(|p| p.into_inner());
+        b.take(Instant::now(), ip, per_minute)
     }
 
     /// The bookkeeping of [`note`](Self::note) at `now`; the line to log,
@@ -96,6 +149,42 @@ impl UnknownDevices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 12: auto-registration from one address is a bucket of
+    /// `per_minute` tokens refilled evenly; other addresses have their
+    /// own; 0 turns it off; the table of addresses is bounded.
+    #[test]
+    fn auto_registration_is_rate_limited_per_address() {
+        let mut b = RegisterBuckets::default();
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let burst = (0..1000).filter(|_| b.take(t0, a, 30)).count();
+        assert_eq!(burst, 30, "the bucket's size, then nothing");
+        assert!(b.take(t0, other, 30), "another address has its own bucket");
+        // 2 s refill one token at 30 a minute.
+        let later = t0 + Duration::from_secs(2);
+        assert!(b.take(later, a, 30));
+        assert!(!b.take(later, a, 30));
+        // A minute later the bucket is full again, never fuller.
+        let full = t0 + Duration::from_secs(600);
+        assert_eq!((0..100).filter(|_| b.take(full, a, 30)).count(), 30);
+        assert!(!b.take(t0, a, 0), "0 turns auto-registration off");
+        // Bounded: a full table forgets refilled buckets first; with
+        // every bucket in use a new address registers nothing.
+        let mut b = RegisterBuckets::default();
+        for i in 0..REGISTER_TRACKED_MAX as u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            assert!(b.take(t0, ip, 1));
+        }
+        let late: IpAddr = "198.51.100.1".parse().unwrap();
+        assert!(!b.take(t0, late, 1), "table full of empty buckets");
+        assert!(
+            b.take(t0 + Duration::from_secs(61), late, 1),
+            "swept once refilled"
+        );
+        assert!(b.by_addr.len() <= REGISTER_TRACKED_MAX);
+    }
 
     /// Issue 12 item 2: a sweep over unknown MACs gives one line at once,
     /// then at most one summary per window, with bounded memory.

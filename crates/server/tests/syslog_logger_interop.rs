@@ -151,7 +151,12 @@ async fn r_log_logger_messages_are_filed_into_the_timeline() {
     let mut store = Store::open(dir.path()).unwrap();
     store.add_device(&NewDevice::new(mac)).unwrap();
     let writer = phoneprov_store::TimelineWriter::for_dir(dir.path()).unwrap();
-    let filer = StoreFiler::spawn(writer, IpIndex::new(), 100);
+    let filer = StoreFiler::spawn(
+        writer,
+        Store::open(dir.path()).unwrap(),
+        IpIndex::new(),
+        100,
+    );
 
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = sock.local_addr().unwrap().port();

@@ -21,7 +21,7 @@ async fn syslog_series_are_exported() {
         .add_device(&NewDevice::new(Mac::parse("000e08abcdef").unwrap()))
         .unwrap();
     let writer = phoneprov_store::TimelineWriter::for_dir(dir.path()).unwrap();
-    let filer = StoreFiler::spawn(writer, IpIndex::new(), 16);
+    let filer = StoreFiler::spawn(writer, store, IpIndex::new(), 16);
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = sock.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -38,12 +38,20 @@ async fn syslog_series_are_exported() {
     // A different sender without a MAC: unmatched.
     let stranger = UdpSocket::bind("127.0.0.2:0").await.unwrap();
     stranger.send_to(b"<134>hello", addr).await.unwrap();
+    // A MAC not in the inventory: counted, not filed (issue 12).
+    stranger
+        .send_to(
+            b"<134>P 0a:0b:0c:0d:0e:0f -- Successful resync http://s/x.xml",
+            addr,
+        )
+        .await
+        .unwrap();
 
     let counters = filer.counters();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let s = counters.snapshot();
-        if s.filed + s.unmatched == 4 {
+        if s.filed + s.unmatched + s.unknown == 5 {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "not processed: {s:?}");
@@ -60,6 +68,8 @@ async fn syslog_series_are_exported() {
         "phoneprov_syslog_messages_total{kind=\"other\"} 1",
         "phoneprov_syslog_filed_total{result=\"filed\"} 3",
         "phoneprov_syslog_filed_total{result=\"unmatched\"} 1",
+        "phoneprov_syslog_filed_total{result=\"unknown\"} 1",
+        "phoneprov_unknown_devices_total{proto=\"syslog\"} 1",
     ] {
         assert!(
             text.lines().any(|l| l == line),

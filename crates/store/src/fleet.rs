@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::db::vals;
 use crate::error::{Result, StoreError};
 use crate::key::DeviceKey;
 use crate::model::{now_ms, Device, NewDevice};
@@ -259,6 +260,26 @@ impl Store {
         Ok(out)
     }
 
+    /// How many devices await approval, counted in SQL (the server's cap
+    /// on auto-registration, `[profiles] auto_register_max_pending`, asks
+    /// before each registration). The `device_terms` index narrows the
+    /// count to devices with some variable valued `pending`, so the cost
+    /// follows the pending rows, not the inventory; the JSON text then
+    /// keeps those whose [`STATUS_VAR`] is `pending` (variables are
+    /// written as compact JSON by one serializer).
+    pub fn pending_count(&self) -> Result<u64> {
+        let pattern = format!("%\"{STATUS_VAR}\":\"pending\"%");
+        let n: i64 = self.run(|x| {
+            x.one(
+                "SELECT count(*) FROM devices WHERE mac IN \
+                 (SELECT mac FROM device_terms WHERE term = 'pending') AND vars LIKE ?1",
+                vals![pattern.as_str()],
+            )?
+            .get(0)
+        })?;
+        Ok(n as u64)
+    }
+
     /// Read, change with `f`, write back, in one write transaction;
     /// nothing is written when `f` fails.
     fn modify(&mut self, mac: Mac, f: impl FnOnce(&mut NewDevice) -> Result<()>) -> Result<Device> {
@@ -341,16 +362,22 @@ mod tests {
             // Not auto-registered: nothing to approve.
             let err = s.set_approval(mac, Approval::Approved).unwrap_err();
             assert!(matches!(err, StoreError::State { .. }), "{err}");
+            // Another variable valued `pending` is not the approval state.
+            s.set_fields(mac, &[Change::Var("note".into(), Some("Pending".into()))])
+                .unwrap();
+            assert_eq!(s.pending_count().unwrap(), 0);
             s.set_fields(
                 mac,
                 &[Change::Var(STATUS_VAR.into(), Some("pending".into()))],
             )
             .unwrap();
             assert_eq!(s.pending_devices().unwrap().len(), 1);
+            assert_eq!(s.pending_count().unwrap(), 1);
             let d = s.set_approval(mac, Approval::Rejected).unwrap();
             assert_eq!(Approval::of(&d.vars), Approval::Rejected);
             assert!(Approval::is_held(&d.vars));
             assert!(s.pending_devices().unwrap().is_empty());
+            assert_eq!(s.pending_count().unwrap(), 0, "rejected is not pending");
             assert!(s.set_approval(mac, Approval::Rejected).is_err());
             let d = s.set_approval(mac, Approval::Approved).unwrap();
             assert!(!d.vars.contains_key(STATUS_VAR));

@@ -128,7 +128,8 @@ fn blocking<T>() -> (Reply<T>, mpsc::Receiver<T>) {
 
 enum Job {
     Seen(Seen),
-    Register(NewDevice),
+    /// A device to auto-register, unless this many await approval.
+    Register(NewDevice, u64),
     Event {
         event: NewEvent,
         status: Option<StatusNote>,
@@ -251,10 +252,13 @@ impl TimelineWriter {
         self.tx().try_send(Job::Seen(seen)).is_ok()
     }
 
-    /// Registers an unknown device (auto-registration) unless it exists;
-    /// `false` when dropped.
-    pub fn register(&self, dev: NewDevice) -> bool {
-        self.tx().try_send(Job::Register(dev)).is_ok()
+    /// Registers an unknown device (auto-registration) unless it exists
+    /// or `max_pending` devices already await approval (issue 12: a MAC
+    /// sweep cannot grow the inventory without bound; the count is
+    /// [`Store::pending_count`], read before each registration so
+    /// approvals and other nodes' rows count); `false` when dropped.
+    pub fn register(&self, dev: NewDevice, max_pending: u64) -> bool {
+        self.tx().try_send(Job::Register(dev, max_pending)).is_ok()
     }
 
     /// Queues an event (and the status that goes with it) without waiting;
@@ -528,10 +532,10 @@ fn run(mut store: Store, rx: Receiver<Job>, mut retention: Retention) {
                     });
                     last.insert(s.mac, (now, seen));
                 }
-                Job::Register(dev) => {
+                Job::Register(dev, max_pending) => {
                     // Rare, and must see the rows written so far.
                     batch.commit(&mut store);
-                    register(&mut store, &dev);
+                    register(&mut store, &dev, max_pending);
                 }
                 Job::Event {
                     event,
@@ -566,14 +570,24 @@ fn run(mut store: Store, rx: Receiver<Job>, mut retention: Retention) {
     }
 }
 
-fn register(store: &mut Store, dev: &NewDevice) {
+fn register(store: &mut Store, dev: &NewDevice, max_pending: u64) {
     match store.device(dev.mac) {
-        Ok(None) => match store.add_device(dev) {
-            Ok(_) => tracing::info!(mac = %dev.mac, "unknown device registered as pending"),
-            Err(e) => tracing::warn!(mac = %dev.mac, error = %e, "auto-registration failed"),
+        Ok(None) => match store.pending_count() {
+            Ok(n) if n >= max_pending => {
+                tracing::debug!(mac = %dev.mac, pending = n, "not registered: the pending devices are at their cap");
+            }
+            Err(e) => tracing::warn!(error = %e, "auto-registration count failed"),
+            Ok(_) => register_new(store, dev),
         },
         Ok(Some(_)) => {}
         Err(e) => tracing::warn!(error = %e, "auto-registration lookup failed"),
+    }
+}
+
+fn register_new(store: &mut Store, dev: &NewDevice) {
+    match store.add_device(dev) {
+        Ok(_) => tracing::info!(mac = %dev.mac, "unknown device registered as pending"),
+        Err(e) => tracing::warn!(mac = %dev.mac, error = %e, "auto-registration failed"),
     }
 }
 

@@ -338,6 +338,34 @@ impl Served {
     }
 }
 
+/// Runs `sql` on the database the server of `data` uses, read-only:
+/// `sqlite3` on the data directory's file, or `psql` on the PostgreSQL
+/// database of the second pass ([`postgres_backend`]). Both print rows
+/// as `a|b|c` lines, so a snapshot reads the same on either.
+pub fn query(data: &Path, sql: &str) -> String {
+    let url = backends().lock().unwrap().get(data).cloned();
+    let out = match url {
+        Some(url) => {
+            let mut args = vec!["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &url];
+            // One `-c` per statement: every result is printed.
+            for statement in sql.split(';').filter(|q| !q.trim().is_empty()) {
+                args.extend(["-c", statement]);
+            }
+            peer("psql", &args)
+        }
+        None => {
+            let db = data.join("phoneprov.db");
+            peer("sqlite3", &["-readonly", db.to_str().unwrap(), sql])
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs the binary; with `--data DIR` of a server on PostgreSQL
 /// ([`postgres_backend`]) it gets that server's `--database-url`.
 pub fn phoneprov(args: &[&str]) -> Output {
