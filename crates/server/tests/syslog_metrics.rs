@@ -64,7 +64,7 @@ async fn syslog_series_are_exported() {
     let text = handle.render();
     for line in [
         "phoneprov_syslog_messages_total{kind=\"resync-request\"} 1",
-        "phoneprov_syslog_messages_total{kind=\"resync-success\"} 2",
+        "phoneprov_syslog_messages_total{kind=\"resync-success\"} 3",
         "phoneprov_syslog_messages_total{kind=\"other\"} 1",
         "phoneprov_syslog_filed_total{result=\"filed\"} 3",
         "phoneprov_syslog_filed_total{result=\"unmatched\"} 1",

@@ -363,8 +363,9 @@ mod tests {
             let err = s.set_approval(mac, Approval::Approved).unwrap_err();
             assert!(matches!(err, StoreError::State { .. }), "{err}");
             // Another variable valued `pending` is not the approval state.
-            s.set_fields(mac, &[Change::Var("note".into(), Some("Pending".into()))])
-                .unwrap();
+            let mut noted = NewDevice::new(Mac::parse("000e08aaaa02").unwrap());
+            noted.vars.insert("note".into(), "Pending".into());
+            s.add_device(&noted).unwrap();
             assert_eq!(s.pending_count().unwrap(), 0);
             s.set_fields(
                 mac,
