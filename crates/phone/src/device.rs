@@ -409,6 +409,10 @@ impl Device {
                 obj.insert("tr069".into(), c.status(self.now));
             }
             obj.insert(
+                "firewall".into(),
+                crate::security::firewall_status(self.engine.params()),
+            );
+            obj.insert(
                 "sip".into(),
                 serde_json::json!({ "notifies": self.sip.notifies, "refused": self.sip.refused }),
             );

@@ -1,6 +1,16 @@
 //! The R-SEC rules the engine owns: `Restricted_Access_Domains` (R-SEC-1),
-//! the `User-Agent` header (R-HTTP-3) and `Profile_Authentication_Type`
-//! (R-HTTP-4).
+//! the `User-Agent` header (R-HTTP-3), `Profile_Authentication_Type`
+//! (R-HTTP-4) and the firewall (`Firewall`, `Firewall_Config`, R-SEC-5).
+//!
+//! Firewall (what a simulator can do): with `Firewall=Enabled` (the
+//! default) and `NO_CISCO_TFTP`, the phone does not open its TFTP client
+//! ports (UDP 53240-53245), so a TFTP transfer from a server port other
+//! than 69 fails and one from port 69 works, as the seeds say
+//! ([`tftp_blocked`]). `NO_ICMP_PING`/`NO_ICMP_UNREACHABLE` (no ICMP in a
+//! user-space simulator) and the `UDP:`/`TCP:` ports opened for custom
+//! apps are shown in the status ([`firewall_status`]) and change nothing
+//! else: the simulator's own listeners (SIP, triggers, connection
+//! requests) are the ports a phone keeps open by default.
 //!
 //! Domain matching (decision): the list is comma-separated, entries trimmed
 //! and compared case-insensitively, a trailing `.` ignored. A host is
@@ -106,5 +116,83 @@ mod tests {
             default_user_agent("CP-8841-3PCC", "11.0", "00562b043615"),
             "Cisco-CP-8841-3PCC/11.0 (00562b043615)"
         );
+    }
+}
+
+/// `Firewall` (anything but `Disabled` is on) and the parsed
+/// `Firewall_Config` (one the schema refuses never reaches the store, so
+/// one that does not parse here counts as empty).
+fn firewall(params: &crate::ParamStore) -> (bool, phoneprov_profile::schema::FirewallConfig) {
+    let enabled = !params
+        .get_or_empty("Firewall")
+        .trim()
+        .eq_ignore_ascii_case("disabled");
+    let cfg =
+        phoneprov_profile::schema::parse_firewall_config(params.get_or_empty("Firewall_Config"))
+            .unwrap_or_default();
+    (enabled, cfg)
+}
+
+/// Why the firewall drops a TFTP transfer from server port `port`
+/// (`NO_CISCO_TFTP` with `Firewall=Enabled` and a port other than 69),
+/// `None` when it passes.
+pub fn tftp_blocked(params: &crate::ParamStore, port: u16) -> Option<String> {
+    let (enabled, cfg) = firewall(params);
+    (enabled && cfg.no_cisco_tftp && port != 69).then(|| {
+        format!(
+            "TFTP from server port {port} blocked by the phone's firewall (Firewall_Config NO_CISCO_TFTP keeps UDP 53240-53245 closed; use port 69 or remove NO_CISCO_TFTP)"
+        )
+    })
+}
+
+/// The `firewall` object of the status page.
+pub fn firewall_status(params: &crate::ParamStore) -> serde_json::Value {
+    let (enabled, cfg) = firewall(params);
+    let ports = |tcp: bool| -> Vec<String> {
+        cfg.ports
+            .iter()
+            .filter(|r| r.tcp == tcp)
+            .map(|r| {
+                if r.first == r.last {
+                    r.first.to_string()
+                } else {
+                    format!("{}-{}", r.first, r.last)
+                }
+            })
+            .collect()
+    };
+    serde_json::json!({
+        "enabled": enabled,
+        "no_icmp_ping": enabled && cfg.no_icmp_ping,
+        "no_icmp_unreachable": enabled && cfg.no_icmp_unreachable,
+        "tftp_client_ports_open": !(enabled && cfg.no_cisco_tftp),
+        "open_udp": ports(false),
+        "open_tcp": ports(true),
+    })
+}
+
+#[cfg(test)]
+mod firewall_tests {
+    use super::*;
+    use crate::ParamStore;
+
+    #[test]
+    fn r_sec_5_no_cisco_tftp_blocks_only_non_69_ports() {
+        let mut p = ParamStore::new();
+        assert_eq!(tftp_blocked(&p, 6969), None);
+        p.set(
+            "Firewall_Config",
+            "NO_ICMP_PING, NO_CISCO_TFTP, TCP:12000, UDP:8000:8010",
+        );
+        assert!(tftp_blocked(&p, 6969).unwrap().contains("NO_CISCO_TFTP"));
+        assert_eq!(tftp_blocked(&p, 69), None);
+        let s = firewall_status(&p);
+        assert_eq!(s["tftp_client_ports_open"], false);
+        assert_eq!(s["no_icmp_ping"], true);
+        assert_eq!(s["open_tcp"][0], "12000");
+        assert_eq!(s["open_udp"][0], "8000-8010");
+        p.set("Firewall", "Disabled");
+        assert_eq!(tftp_blocked(&p, 6969), None);
+        assert_eq!(firewall_status(&p)["tftp_client_ports_open"], true);
     }
 }

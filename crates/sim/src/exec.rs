@@ -26,6 +26,9 @@
 //! provisioning, upgrade and reports; no parameter turns it off here
 //! (`TLS_Name_Validate_n_` is about SIP over TLS on line n).
 //!
+//! Firewall (R-SEC-5): `NO_CISCO_TFTP` drops TFTP from a server port
+//! other than 69 (`phoneprov_phone::security::tftp_blocked`).
+//!
 //! Trust: the fleet's `--ca` (or the built-in roots) plus the phone's
 //! installed custom CA (`Custom_CA_Rule`, `Phone::custom_ca_pem`) as an
 //! additional anchor. The activation service is reached with the fleet's
@@ -370,16 +373,19 @@ impl Net {
                     .unwrap_or_else(|| "TFTP scheme is not supported in SRV lookups".into());
                 FetchResult::Refused(e)
             }
-            Scheme::Tftp => {
-                let mut opts = self.tftp.clone();
-                opts.client.timeout = opts.client.timeout.min(self.connect_timeout);
-                let fut = tftp_get(&req.url.host, req.url.port, &req.url.path, &opts);
-                match tokio::time::timeout(self.request_timeout, fut).await {
-                    Ok(Ok(body)) => FetchResult::TftpOk(body),
-                    Ok(Err(e)) => map_error(e),
-                    Err(_) => FetchResult::Timeout,
+            Scheme::Tftp => match phoneprov_phone::security::tftp_blocked(params, req.url.port) {
+                Some(why) => FetchResult::ConnectError(why),
+                None => {
+                    let mut opts = self.tftp.clone();
+                    opts.client.timeout = opts.client.timeout.min(self.connect_timeout);
+                    let fut = tftp_get(&req.url.host, req.url.port, &req.url.path, &opts);
+                    match tokio::time::timeout(self.request_timeout, fut).await {
+                        Ok(Ok(body)) => FetchResult::TftpOk(body),
+                        Ok(Err(e)) => map_error(e),
+                        Err(_) => FetchResult::Timeout,
+                    }
                 }
-            }
+            },
             Scheme::Http | Scheme::Https => {
                 let routes = self.routes(mac, params, custom_ca, req).await;
                 self.http_routes(mac, params, custom_ca, req, routes).await

@@ -175,3 +175,44 @@ async fn r_dhcp_1_dhcpv6_option_order() {
     assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
     assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
 }
+
+/// R-SEC-5: `Firewall_Config` `NO_CISCO_TFTP` keeps the phone's TFTP
+/// client ports closed, so a TFTP server on a port other than 69
+/// (tftpd-hpa on a free port) cannot answer: class C with the reason;
+/// `Firewall=Disabled` or no keyword lets it through.
+#[tokio::test]
+async fn r_sec_5_no_cisco_tftp_blocks_a_non_69_tftp_server() {
+    let t = tftpd();
+    common::write_public(&t.dir.path().join("basic.cfg"), BASIC.as_bytes());
+    let rule = format!("tftp://127.0.0.1:{}/basic.cfg", t.port);
+    let run = |extra: &[(&str, &str)]| {
+        let mut p = vec![("Profile_Rule", rule.as_str())];
+        p.extend_from_slice(extra);
+        run_fleet(one_phone(&p))
+    };
+    let r = run(&[(
+        "Firewall_Config",
+        "NO_ICMP_PING,NO_CISCO_TFTP,UDP:8000:8010",
+    )])
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
+    assert!(
+        r.errors.keys().any(|e| e.contains("NO_CISCO_TFTP")),
+        "{:?}",
+        r.errors
+    );
+    let fw = &r.status.as_ref().unwrap()["firewall"];
+    assert_eq!(fw["tftp_client_ports_open"], false, "{fw}");
+    assert_eq!(fw["open_udp"][0], "8000-8010", "{fw}");
+    let r = run(&[
+        ("Firewall_Config", "NO_CISCO_TFTP"),
+        ("Firewall", "Disabled"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    let r = run(&[("Firewall_Config", "NO_ICMP_PING")]).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+}
