@@ -218,3 +218,45 @@ async fn r_sec_4_bad_pac_files_go_direct_with_a_status_line() {
         "{line}"
     );
 }
+
+/// WPAD by DNS (R-SEC-4): no option 252, so the phone fetches
+/// `http://wpad.<option 15>/wpad.dat`, the name resolved by the DNS server
+/// of option 6 (dnsmasq) to a loopback address where nginx also listens on
+/// port 80; the PAC file picks tinyproxy.
+#[tokio::test]
+async fn r_sec_4_wpad_by_dns_name_from_the_dhcp_domain() {
+    let tp = common::tinyproxy();
+    // Port 80 on an address of its own: no other test listens there.
+    let web = Nginx::start("", "    listen 127.77.0.1:80;\n", |_| {});
+    web.write("basic.xml", BASIC);
+    web.write(
+        "wpad.dat",
+        format!(
+            "function FindProxyForURL(url, host) {{ return dnsDomainIs(host, \".wpadtest.test\") ? \"DIRECT\" : \"PROXY 127.0.0.1:{}\"; }}",
+            tp.port
+        )
+        .as_bytes(),
+    );
+    let d = common::dnsmasq(&["--address=/wpad.wpadtest.test/127.77.0.1".into()]);
+    let mut cfg = one_phone(&[
+        (
+            "Profile_Rule",
+            &format!("http://127.0.0.1:{}/basic.xml", web.port),
+        ),
+        ("Proxy_Mode", "Auto"),
+    ]);
+    cfg.lease = phoneprov_sim::DhcpLease::parse(["6=127.0.0.1", "15=wpadtest.test"]).unwrap();
+    cfg.dns_port = Some(d.addr.port());
+    let r = run_fleet(cfg).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    let st = r.status.clone().unwrap();
+    assert_eq!(
+        st["proxy"]["pac_url"], "http://wpad.wpadtest.test/wpad.dat",
+        "{st}"
+    );
+    assert_eq!(pac_line(&r), format!("PROXY 127.0.0.1:{}", tp.port));
+    common::wait_log(
+        &tp.dir.path().join("tinyproxy.log"),
+        &format!("GET http://127.0.0.1:{}/basic.xml", web.port),
+    );
+}
