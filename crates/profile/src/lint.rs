@@ -435,21 +435,36 @@ pub fn suggest_in(name: &str, section: &str) -> Option<String> {
             best = Some((d, cand));
         }
     };
+    // The distance is at least the difference in length: candidates whose
+    // length is out of reach are skipped before any allocation (schema
+    // names are ASCII, so bytes count characters). A profile full of
+    // unknown names lints in milliseconds, not hundreds of them.
+    let target = lower.chars().count();
+    let near = |len: usize| len.abs_diff(target) <= limit;
+    let fixed = |spec: &ParamSpec| spec.prefix.len() + spec.suffix.len();
     for spec in schema::all() {
         match spec.index {
-            Index::None => consider(spec.prefix.to_string(), spec),
+            Index::None if near(spec.prefix.len()) => consider(spec.prefix.to_string(), spec),
+            Index::None => {}
             Index::Number { min, max, .. } => {
                 let n = digits
                     .parse::<u16>()
                     .ok()
                     .filter(|n| (min..=max).contains(n))
-                    .unwrap_or(min);
-                consider(spec.instance(&n.to_string()), spec);
+                    .unwrap_or(min)
+                    .to_string();
+                if near(fixed(spec) + n.len()) {
+                    consider(spec.instance(&n), spec);
+                }
             }
-            Index::Letter { .. } => spec.instances().into_iter().for_each(|n| consider(n, spec)),
+            Index::Letter { .. } if near(fixed(spec) + 1) => {
+                spec.instances().into_iter().for_each(|n| consider(n, spec))
+            }
+            Index::Letter { .. } => {}
         }
         spec.aliases
             .iter()
+            .filter(|a| near(a.len()))
             .for_each(|a| consider(a.to_string(), spec));
     }
     best.map(|(_, n)| n)
