@@ -73,6 +73,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V7_TASK_LIMITS,
         postgres: PG_V7_TASK_LIMITS,
     },
+    Migration {
+        sqlite: SCHEMA_V8_TERMS_UNION,
+        postgres: PG_V8_NOTHING,
+    },
 ];
 
 /// Found and known schema versions of a database
@@ -283,6 +287,41 @@ CREATE INDEX IF NOT EXISTS devices_by_outcome ON devices (last_outcome);
 CREATE INDEX IF NOT EXISTS devices_by_seen ON devices (last_seen_ms);
 CREATE INDEX IF NOT EXISTS events_by_kind_time ON events (kind, at_ms);
 ";
+
+/// Version 8: the SQLite search-index triggers insert one deduplicated
+/// set of terms (serial and values, `UNION`). Version 6 inserted the
+/// serial and the values in two statements with `OR IGNORE`, but inside a
+/// trigger fired by an upsert SQLite applies the outer statement's
+/// conflict policy, so two values equal but for case (`a=foo b=Foo`), or a
+/// value equal to the serial, made the device write fail with a UNIQUE
+/// error. PostgreSQL's `ON CONFLICT DO NOTHING` is not overridden: nothing
+/// to change there.
+const SCHEMA_V8_TERMS_UNION: &str = "
+DROP TRIGGER IF EXISTS device_terms_ins;
+DROP TRIGGER IF EXISTS device_terms_upd;
+CREATE TRIGGER device_terms_ins AFTER INSERT ON devices BEGIN
+    INSERT OR IGNORE INTO device_terms (term, mac)
+        SELECT t, NEW.mac FROM (
+            SELECT lower(NEW.serial) AS t WHERE NEW.serial IS NOT NULL AND NEW.serial <> ''
+            UNION
+            SELECT lower(j.value) FROM json_each(NEW.vars) j
+            WHERE j.value <> '' AND j.key NOT LIKE '%pass%' AND j.key NOT LIKE '%secret%'
+              AND j.key NOT LIKE '%key%');
+END;
+CREATE TRIGGER device_terms_upd AFTER UPDATE OF serial, vars ON devices BEGIN
+    DELETE FROM device_terms WHERE mac = OLD.mac;
+    INSERT OR IGNORE INTO device_terms (term, mac)
+        SELECT t, NEW.mac FROM (
+            SELECT lower(NEW.serial) AS t WHERE NEW.serial IS NOT NULL AND NEW.serial <> ''
+            UNION
+            SELECT lower(j.value) FROM json_each(NEW.vars) j
+            WHERE j.value <> '' AND j.key NOT LIKE '%pass%' AND j.key NOT LIKE '%secret%'
+              AND j.key NOT LIKE '%key%');
+END;
+";
+
+/// Version 8 on PostgreSQL: nothing (see [`SCHEMA_V8_TERMS_UNION`]).
+const PG_V8_NOTHING: &str = "SELECT 1";
 
 const PG_V6_CONSOLE: &str = r#"
 CREATE TABLE console_users (

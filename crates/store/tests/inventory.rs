@@ -299,3 +299,22 @@ fn outcome_counts_group_devices_by_last_outcome(db: &TestDb) {
     );
 }
 }
+
+on_both! {
+/// A device whose values are equal but for case, or equal to its serial,
+/// is saved (add, then upsert): the search index holds each term once.
+fn values_equal_but_for_case_are_saved(db: &TestDb) {
+    let mut store = db.store();
+    let mut d = dev("000e08000077");
+    d.serial = Some("FOO".into());
+    d.vars = BTreeMap::from([
+        ("a".to_string(), "foo".to_string()),
+        ("b".to_string(), "Foo".to_string()),
+    ]);
+    store.add_device(&d).unwrap();
+    d.vars.insert("c".into(), "FOO".into());
+    let (saved, _) = store.upsert_device(&d).unwrap();
+    assert_eq!(saved.vars["b"], "Foo");
+    assert_eq!(saved.vars["c"], "FOO");
+}
+}
