@@ -361,12 +361,28 @@ impl Acs {
             st.machine.handle(body)
         };
         // The machine asks for work; the tasks come from those claimed with
-        // the Inform, then from the queue, read off the async workers.
+        // the Inform or a task's result, then from the queue, read off the
+        // async workers.
+        let mut deny = false;
         let reply = loop {
             match step {
                 AcsStep::Reply(reply) => break reply,
                 AcsStep::NeedTasks(_) => {
-                    let fetched = self.fetch_tasks(entry).await.map_err(|e| {
+                    // The POST's events so far (a task's result) are
+                    // recorded first; with no claimed task left, that
+                    // commit claims the next ones too, so the fetch needs
+                    // no round trip of its own.
+                    let early = lock(&entry.state).machine.take_pending_events();
+                    let mut checked = false;
+                    for ev in early {
+                        match self.apply_event(entry, ev, peer, &mut deny, !checked).await {
+                            Ok(claimed) => checked |= claimed,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot record an ACS session event")
+                            }
+                        }
+                    }
+                    let fetched = self.fetch_tasks(entry, checked).await.map_err(|e| {
                         let mac = Self::session_mac(entry);
                         tracing::warn!(?mac, error = %e, "cannot fetch the ACS tasks of a session");
                         e.to_string()
@@ -375,9 +391,8 @@ impl Acs {
                 }
             }
         };
-        let mut deny = false;
         for ev in reply.events {
-            if let Err(e) = self.apply_event(entry, ev, peer, &mut deny).await {
+            if let Err(e) = self.apply_event(entry, ev, peer, &mut deny, false).await {
                 tracing::warn!(error = %e, "cannot record an ACS session event");
             }
         }
@@ -398,10 +413,16 @@ impl Acs {
     }
 
     /// The next task of the session's device: one claimed with the Inform
-    /// (without a database round trip when it needs no cached parameter
-    /// type), else the next one claimed from the queue on the blocking
-    /// pool. Empty: the device has nothing queued.
-    async fn fetch_tasks(&self, entry: &SessionEntry) -> Result<Vec<Task>, AcsError> {
+    /// or a task's result (without a database round trip when it needs no
+    /// cached parameter type), else the next one claimed from the queue on
+    /// the blocking pool. `checked`: a commit of this POST claimed what was
+    /// queued, so nothing claimed left means nothing queued. Empty: the
+    /// device has nothing queued.
+    async fn fetch_tasks(
+        &self,
+        entry: &SessionEntry,
+        checked: bool,
+    ) -> Result<Vec<Task>, AcsError> {
         let (mac, prefetched) = {
             let mut st = lock(&entry.state);
             let next = st.prefetched.pop_front();
@@ -410,6 +431,9 @@ impl Acs {
         let Some(mac) = mac else {
             return Ok(Vec::new());
         };
+        if prefetched.is_none() && checked {
+            return Ok(Vec::new());
+        }
         if let Some((id, json)) = &prefetched {
             if let Ok(rpc) = db::decode_task(*id, json) {
                 if !rpc.needs_types() {
@@ -452,6 +476,7 @@ impl Acs {
                         mac: mac.to_string(),
                         updates: Vec::new(),
                         deleted_prefix: None,
+                        claim: 0,
                     });
                     db.session_writes(&[fault]).into_iter().next().transpose()?;
                 }
@@ -463,19 +488,29 @@ impl Acs {
         lock(&entry.state).mac.clone()
     }
 
+    /// Records one event of the session. `claim`: a task's result also
+    /// claims the device's next tasks in its commit when none claimed
+    /// earlier is left (they join the session's prefetched tasks); returns
+    /// whether it did.
     async fn apply_event(
         &self,
         entry: &SessionEntry,
         ev: AcsEvent,
         peer: IpAddr,
         deny: &mut bool,
-    ) -> Result<(), AcsError> {
+        claim: bool,
+    ) -> Result<bool, AcsError> {
+        let claim = if claim && lock(&entry.state).prefetched.is_empty() {
+            PREFETCH
+        } else {
+            0
+        };
         match ev {
             AcsEvent::Inform(inform) => self.on_inform(entry, &inform, peer, deny).await?,
             AcsEvent::TaskSent { .. } => {}
             AcsEvent::TaskDone { task_id, response } => {
                 let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), Self::session_mac(entry)) else {
-                    return Ok(());
+                    return Ok(false);
                 };
                 let (state, label) = match response {
                     Rpc::DownloadResponse { status: 1, .. } => {
@@ -486,34 +521,32 @@ impl Acs {
                 metrics::counter!("phoneprov_acs_tasks_total", "result" => label).increment(1);
                 let (updates, deleted_prefix) = self.dm_change_of(&mac, id, &response)?;
                 let result = response_json(&response).to_string();
-                self.inner
-                    .writer
-                    .session(SessionWrite::Finish(FinishWrite {
-                        id,
-                        state,
-                        result,
-                        mac,
-                        updates,
-                        deleted_prefix,
-                    }))
-                    .await?;
+                let finish = FinishWrite {
+                    id,
+                    state,
+                    result,
+                    mac,
+                    updates,
+                    deleted_prefix,
+                    claim,
+                };
+                return self.finish(entry, finish).await;
             }
             AcsEvent::TaskFault { task_id, fault } => {
                 metrics::counter!("phoneprov_acs_tasks_total", "result" => "fault").increment(1);
                 let (Ok(id), Some(mac)) = (task_id.parse::<i64>(), Self::session_mac(entry)) else {
-                    return Ok(());
+                    return Ok(false);
                 };
-                self.inner
-                    .writer
-                    .session(SessionWrite::Finish(FinishWrite {
-                        id,
-                        state: TaskState::Fault,
-                        result: fault_json(&fault).to_string(),
-                        mac,
-                        updates: Vec::new(),
-                        deleted_prefix: None,
-                    }))
-                    .await?;
+                let finish = FinishWrite {
+                    id,
+                    state: TaskState::Fault,
+                    result: fault_json(&fault).to_string(),
+                    mac,
+                    updates: Vec::new(),
+                    deleted_prefix: None,
+                    claim,
+                };
+                return self.finish(entry, finish).await;
             }
             AcsEvent::TransferComplete(tc) => {
                 if let Some(mac) = Self::session_mac(entry) {
@@ -526,7 +559,16 @@ impl Acs {
                 tracing::info!(?mac, %peer, "CWMP protocol error: {msg}");
             }
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// Writes a task's result (acknowledged once committed); the tasks it
+    /// claimed join the session's. Returns whether it claimed.
+    async fn finish(&self, entry: &SessionEntry, w: FinishWrite) -> Result<bool, AcsError> {
+        let claim = w.claim > 0;
+        let claimed = self.inner.writer.session(SessionWrite::Finish(w)).await?;
+        lock(&entry.state).prefetched.extend(claimed);
+        Ok(claim)
     }
 
     /// Maps the Inform to an inventory MAC: by serial number in the
@@ -755,6 +797,7 @@ impl Acs {
                 mac: String::new(),
                 updates: Vec::new(),
                 deleted_prefix: None,
+                claim: 0,
             });
             self.inner.writer.session(finish).await?;
         }

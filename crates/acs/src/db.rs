@@ -171,29 +171,39 @@ pub(crate) fn data_model(store: &Store, mac: &str) -> Result<Vec<DataModelEntry>
 /// The ACS's connection for reads and the rare write off the session hot
 /// path (queueing from the API, requeueing, TransferComplete), used
 /// under a mutex and only for short statements.
-pub(crate) struct Db(std::sync::Mutex<Store>);
+pub(crate) struct Db {
+    store: std::sync::Mutex<Store>,
+    /// PostgreSQL: a call from async code leaves the worker first.
+    remote: bool,
+}
 
 impl Db {
     pub(crate) fn new(store: Store) -> Db {
-        Db(std::sync::Mutex::new(store))
+        Db {
+            remote: store.database().is_postgres(),
+            store: std::sync::Mutex::new(store),
+        }
     }
 
     /// The store; a panic while it was held leaves SQLite consistent
     /// (transactions roll back), so the poison is ignored.
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` with the store, from async code too: on a worker of a
-    /// multi-thread runtime the call runs in `block_in_place`, because the
-    /// PostgreSQL backend's synchronous client must not run on an async
-    /// worker (issue 13) and a SQLite call blocks the worker as well.
-    /// Elsewhere (blocking threads, a current-thread runtime) it runs
-    /// inline.
+    /// Runs `f` with the store, from async code too. On PostgreSQL, on a
+    /// worker of a multi-thread runtime, the call runs in
+    /// `block_in_place`: the synchronous client must not run on an async
+    /// worker (issue 13). On SQLite the short reads the session makes
+    /// (an indexed lookup, microseconds) run inline, as a hand-over of
+    /// the worker costs more than they do (issue 11's Inform benchmark).
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
         let run = || f(&mut self.lock());
         match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            Ok(h)
+                if self.remote
+                    && h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
                 tokio::task::block_in_place(run)
             }
             _ => run(),

@@ -250,6 +250,16 @@ impl AcsSession {
         self.handle_inner(body)
     }
 
+    /// The events of the POST that asked for tasks (a task's response,
+    /// …), taken while [`AcsStep::NeedTasks`] waits for its answer, so the
+    /// shell can record them before it fetches (and claim the next tasks
+    /// in the same commit as a task's result). The reply of
+    /// [`AcsSession::tasks_fetched`] then carries only the events that
+    /// came after; without this call it carries them all.
+    pub fn take_pending_events(&mut self) -> Vec<AcsEvent> {
+        std::mem::take(&mut self.pending)
+    }
+
     /// The shell's answer to [`AcsStep::NeedTasks`]: the tasks fetched
     /// (in order; empty when the device has none left), or why the fetch
     /// failed. A failure ends the session with a SOAP fault 8002 (HTTP

@@ -312,3 +312,39 @@ fn r_tr69_2_acs_asks_for_tasks_and_a_failed_fetch_is_fault_8002() {
         "nothing was lost in the machine"
     );
 }
+
+/// Issue 11: the shell may take the events of the POST that asked for
+/// tasks before it fetches (to record a task's result and claim the next
+/// tasks in one commit); the reply to the fetch then carries only what
+/// came after, so nothing is reported twice.
+#[test]
+fn r_tr69_2_events_taken_before_the_fetch_are_not_repeated() {
+    let mut acs = AcsSession::new(AcsConfig::default());
+    let AcsStep::Reply(_) = acs.handle(&inform_bytes()) else {
+        panic!("the Inform is answered without tasks")
+    };
+    let AcsStep::NeedTasks(_) = acs.handle(b"") else {
+        panic!("an empty queue asks the shell")
+    };
+    assert!(
+        acs.take_pending_events().is_empty(),
+        "an empty POST has none"
+    );
+    let AcsStep::Reply(_) = acs.tasks_fetched(Ok(vec![Task::new("t1", Rpc::FactoryReset)])) else {
+        panic!("a fetched task is sent")
+    };
+    let answer = env_bytes(CwmpVersion::V1_3, "acs-1", Rpc::FactoryResetResponse);
+    let AcsStep::NeedTasks(_) = acs.handle(&answer) else {
+        panic!("the next task is asked for")
+    };
+    let early = acs.take_pending_events();
+    assert!(
+        matches!(&early[..], [AcsEvent::TaskDone { task_id, .. }] if task_id == "t1"),
+        "the response's event is handed over before the fetch: {early:?}"
+    );
+    let AcsStep::Reply(r) = acs.tasks_fetched(Ok(Vec::new())) else {
+        panic!("an empty fetch is answered")
+    };
+    assert_eq!((r.status, r.done), (204, true));
+    assert!(r.events.is_empty(), "not reported twice: {:?}", r.events);
+}

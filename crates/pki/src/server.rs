@@ -17,6 +17,13 @@
 //! Each configuration gets its own ticket keys and cache: a reload that
 //! changes the client CA cannot let a session verified by the old CA
 //! resume.
+//!
+//! For benchmarks only, the environment variable `PHONEPROV_TLS_TICKETS`
+//! changes what a new session gets: `stateful` (TLS 1.3 tickets that name
+//! an entry of the server's cache, no encrypted tickets: rustls' default,
+//! as before issue 17) or `off` (no TLS 1.3 ticket at all); anything else,
+//! or unset, is the behaviour above. Issue 11's boot-storm comparison uses
+//! it to tell the cost of the tickets from the rest.
 
 use std::sync::Arc;
 
@@ -130,7 +137,11 @@ pub fn server_config(
     };
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    match std::env::var("PHONEPROV_TLS_TICKETS").as_deref() {
+        Ok("stateful") => {}
+        Ok("off") => config.send_tls13_tickets = 0,
+        _ => config.ticketer = rustls::crypto::ring::Ticketer::new()?,
+    }
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
     Ok(Arc::new(config))
 }

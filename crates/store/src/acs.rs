@@ -221,7 +221,8 @@ pub struct InformWrite {
     pub claim: usize,
 }
 
-/// A task's outcome and what it changes in the data-model cache, in one
+/// A task's outcome and what it changes in the data-model cache, and up
+/// to `claim` next tasks claimed for the session (returned), in one
 /// transaction.
 #[derive(Debug, Clone)]
 pub struct FinishWrite {
@@ -237,6 +238,9 @@ pub struct FinishWrite {
     pub updates: Vec<DmUpdate>,
     /// An object path whose cached parameters are gone.
     pub deleted_prefix: Option<String>,
+    /// Tasks of `mac` to claim for the session in the same transaction, at
+    /// most (the session's next work, without a round trip of its own).
+    pub claim: usize,
 }
 
 /// One write of a CWMP session, for [`AcsRepo::session_writes`].
@@ -267,8 +271,7 @@ pub trait AcsRepo {
     ) -> Result<i64>;
 
     /// Writes a group of session writes in one transaction and returns one
-    /// result per write, in order (the tasks an Inform claimed, nothing for
-    /// a task result). If the group fails as a whole each write is retried
+    /// result per write, in order (the tasks each write claimed). If the group fails as a whole each write is retried
     /// alone, so one bad write fails only itself.
     fn session_writes(&mut self, writes: &[SessionWrite]) -> Vec<Result<Vec<Claimed>>>;
 
@@ -472,7 +475,7 @@ fn inform_on(x: &mut Exec<'_, '_>, w: &InformWrite) -> Result<Vec<Claimed>> {
     claim_on(x, &w.mac, w.claim)
 }
 
-fn finish_on(x: &mut Exec<'_, '_>, w: &FinishWrite) -> Result<()> {
+fn finish_on(x: &mut Exec<'_, '_>, w: &FinishWrite) -> Result<Vec<Claimed>> {
     x.exec(
         "UPDATE acs_tasks SET state = ?2, result = ?3, updated_ms = ?4 WHERE id = ?1",
         vals![w.id, w.state.as_str(), w.result.as_str(), now_ms()],
@@ -481,14 +484,14 @@ fn finish_on(x: &mut Exec<'_, '_>, w: &FinishWrite) -> Result<()> {
     if let Some(prefix) = &w.deleted_prefix {
         delete_prefix_on(x, &w.mac, prefix)?;
     }
-    Ok(())
+    claim_on(x, &w.mac, w.claim)
 }
 
 /// One session write, inside the caller's transaction.
 pub(crate) fn session_write_on(x: &mut Exec<'_, '_>, w: &SessionWrite) -> Result<Vec<Claimed>> {
     match w {
         SessionWrite::Inform(i) => inform_on(x, i),
-        SessionWrite::Finish(f) => finish_on(x, f).map(|()| Vec::new()),
+        SessionWrite::Finish(f) => finish_on(x, f),
     }
 }
 
@@ -906,14 +909,18 @@ mod tests {
 
     on_both! {
         /// One group commit: each Inform claims its own device's tasks (in
-        /// queue order), a task result in the same group is recorded, and each
-        /// write gets its own answer.
+        /// queue order), a task result in the same group is recorded and
+        /// claims its device's next task, and each write gets its own
+        /// answer.
         fn a_group_of_session_writes_commits_together(db: &TestDb) {
             let mut s = db.store();
             let a = queue(&mut s, "0011223344aa", &reboot("a1"));
             queue(&mut s, "0011223344aa", &reboot("a2"));
             let b = queue(&mut s, "0011223344bb", &reboot("b1"));
             let done = queue(&mut s, "0011223344cc", &reboot("c1"));
+            // c1 is the session's task in flight; its result claims c2.
+            assert_eq!(s.claim_tasks("0011223344cc", 1).unwrap().len(), 1);
+            let c2 = queue(&mut s, "0011223344cc", &reboot("c2"));
             let inform = |mac: &str| {
                 SessionWrite::Inform(InformWrite {
                     mac: mac.into(),
@@ -938,13 +945,15 @@ mod tests {
                     mac: "0011223344cc".into(),
                     updates: Vec::new(),
                     deleted_prefix: None,
+                    claim: 2,
                 }),
             ]);
             let ids: Vec<Vec<i64>> = results
                 .into_iter()
                 .map(|r| r.unwrap().into_iter().map(|(id, _)| id).collect())
                 .collect();
-            assert_eq!(ids, vec![vec![a], vec![b], vec![]]);
+            assert_eq!(ids, vec![vec![a], vec![b], vec![c2]]);
+            assert_eq!(s.task("0011223344cc", c2).unwrap().unwrap().state, "sent");
             let row = s.task("0011223344aa", a).unwrap().unwrap();
             assert_eq!(
                 (row.state.as_str(), row.command_key.as_deref()),
