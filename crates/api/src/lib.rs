@@ -51,9 +51,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bulk;
 mod error;
 mod extra_doc;
 pub mod fleet;
+mod jobs;
 pub mod metrics;
 #[cfg(test)]
 mod mount_tests;
@@ -74,8 +76,8 @@ pub use error::{AdminError, ApiError, ErrorBody, RowError};
 pub use extra_doc::{acs_doc, activation_doc};
 pub use openapi::ApiDoc;
 pub use push::{
-    encode_rule_query, execute_xml, phone_address, phone_base_url, push_resync, record_push,
-    resync_device, resync_with_store, PushError, PushMethod, PushOutcome,
+    device_address, encode_rule_query, execute_xml, phone_address, phone_base_url, push_resync,
+    record_push, resync_device, resync_with_store, PushError, PushMethod, PushOutcome,
 };
 pub use routes::{
     DeviceView, EventView, ImportResult, NewDeviceBody, ResyncBody, StatusView, UpdateDeviceBody,
@@ -137,6 +139,14 @@ pub fn router_with(
         .route("/devices/{mac}/reject", post(fleet::reject_device))
         .route("/devices/{mac}/events", get(routes::device_events))
         .route("/devices/{mac}/resync", post(routes::resync_device))
+        .route(
+            "/bulk-jobs",
+            get(jobs::list_bulk_jobs).post(jobs::create_bulk_job),
+        )
+        .route(
+            "/bulk-jobs/{id}",
+            get(jobs::get_bulk_job).delete(jobs::cancel_bulk_job),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             routes::require_token,

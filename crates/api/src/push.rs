@@ -201,7 +201,11 @@ pub fn phone_base_url(phone: &str) -> Result<Url, PushError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("it has no host"));
     }
-    url.set_path("/");
+    // A path ending in '/' is a prefix the phone's endpoints live under
+    // (`push_url`); anything else is dropped.
+    if !url.path().ends_with('/') {
+        url.set_path("/");
+    }
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
@@ -280,7 +284,22 @@ pub fn phone_address(store: &Store, mac: Mac, given: Option<&str>) -> Result<Str
         return Ok(p.to_string());
     }
     let dev = store.device(mac)?.ok_or(StoreError::NotFound(mac))?;
-    dev.status.ip.ok_or(PushError::NoAddress { mac })
+    device_address(&dev).ok_or(PushError::NoAddress { mac })
+}
+
+/// The device variable that says where a phone takes push requests when
+/// its last seen IP is not it (NAT, a port other than 80, the simulator's
+/// one listener for many phones): `http://HOST:PORT/PREFIX/`, with
+/// `{mac}` replaced by the device's MAC (issue 14).
+pub const PUSH_URL_VAR: &str = "push_url";
+
+/// Where to push a resync to `dev`: its [`PUSH_URL_VAR`] variable, else
+/// its last seen IP; `None` when neither is known.
+pub fn device_address(dev: &phoneprov_store::Device) -> Option<String> {
+    match dev.vars.get(PUSH_URL_VAR) {
+        Some(u) if !u.trim().is_empty() => Some(u.replace("{mac}", &dev.mac.to_string())),
+        _ => dev.status.ip.clone(),
+    }
 }
 
 /// Appends the push to the device's timeline (`resync` event, no outcome:

@@ -37,6 +37,8 @@ pub struct ApiState {
 struct Inner {
     store: Arc<Mutex<Store>>,
     token: String,
+    db: phoneprov_store::Database,
+    acs: std::sync::OnceLock<phoneprov_acs::Acs>,
 }
 
 /// Why [`ApiState::open`] failed.
@@ -67,12 +69,30 @@ impl ApiState {
 
     /// State from an open store and the admin token.
     pub fn new(store: Store, admin_token: String) -> ApiState {
+        let db = store.database().clone();
         ApiState {
             inner: Arc::new(Inner {
                 store: Arc::new(Mutex::new(store)),
                 token: admin_token,
+                db,
+                acs: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Hands the ACS to bulk task jobs (they then ask each CPE to connect
+    /// now); set once, when `[listen] acs` is on.
+    pub fn set_acs(&self, acs: phoneprov_acs::Acs) {
+        let _ = self.inner.acs.set(acs);
+    }
+
+    pub(crate) fn acs(&self) -> Option<phoneprov_acs::Acs> {
+        self.inner.acs.get().cloned()
+    }
+
+    /// The database bulk jobs open their own connection to.
+    pub(crate) fn database(&self) -> phoneprov_store::Database {
+        self.inner.db.clone()
     }
 
     /// A predicate accepting exactly the requests [`crate::router`]'s own

@@ -34,6 +34,10 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/devices/pending", "get"),
         ("/api/v1/devices/{mac}/approve", "post"),
         ("/api/v1/devices/{mac}/reject", "post"),
+        ("/api/v1/bulk-jobs", "post"),
+        ("/api/v1/bulk-jobs", "get"),
+        ("/api/v1/bulk-jobs/{id}", "get"),
+        ("/api/v1/bulk-jobs/{id}", "delete"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -57,7 +61,7 @@ async fn openapi_document_lists_every_route() {
         );
         // Every documented route really exists: without a token it is 401
         // (or 200 for the document), never 404/405.
-        let uri = path.replace("{mac}", "000e08abcdef");
+        let uri = path.replace("{mac}", "000e08abcdef").replace("{id}", "1");
         let m: Method = method.to_uppercase().parse().unwrap();
         let status = a.call_auth(m, &uri, None, None).await.status;
         assert!(

@@ -1,4 +1,6 @@
-//! `phoneprov device resync MAC`: ask a phone to resync now (R-RULE-6).
+//! `phoneprov device resync MAC`: ask a phone to resync now (R-RULE-6);
+//! `phoneprov device resync --group G --rate 50`: every phone of a
+//! selection (issue 14, `crate::cmd_device_bulk`).
 //!
 //! Thin glue over `phoneprov_api::resync_device`: the phone is reached at
 //! `--phone HOST[:PORT]`, else at the device's last seen IP from the
@@ -26,12 +28,15 @@ use phoneprov_store::Mac;
 use phoneprov_transport::{send_notify, NotifyOptions, SipContact};
 
 use crate::cmd_device::DataDir;
+use crate::cmd_device_bulk::{run_bulk, SelectionArgs};
 
 /// Arguments of `phoneprov device resync`.
 #[derive(Args, Debug)]
 pub struct ResyncArgs {
-    /// The device's MAC (000e08abcdef, 00:0E:08:AB:CD:EF or 00-0e-08-ab-cd-ef).
-    pub mac: String,
+    /// The device's MAC (000e08abcdef, 00:0E:08:AB:CD:EF or 00-0e-08-ab-cd-ef);
+    /// leave it out with a selection (--group, --model, --filter, --macs,
+    /// --all) to resync many at --rate per second.
+    pub mac: Option<String>,
     /// The phone's address: HOST, HOST:PORT or http(s)://HOST[:PORT].
     /// Default: the device's last seen IP, port 80.
     #[arg(long, value_name = "HOST:PORT")]
@@ -66,12 +71,30 @@ pub struct ResyncArgs {
     #[arg(long, requires = "sip", value_name = "FILE")]
     pub sip_ca: Option<std::path::PathBuf>,
     #[command(flatten)]
+    pub sel: SelectionArgs,
+    #[command(flatten)]
     pub data: DataDir,
 }
 
 /// Runs `phoneprov device resync`; returns the process exit code.
 pub fn run_resync(args: ResyncArgs) -> anyhow::Result<i32> {
-    let mac = Mac::parse(&args.mac)?;
+    let mac = match (&args.mac, args.sel.given()) {
+        (Some(m), false) => Mac::parse(m)?,
+        (None, true) => {
+            let one_only =
+                args.phone.is_some() || args.rule.is_some() || args.execute || args.sip.is_some();
+            if one_only {
+                anyhow::bail!("--phone, --rule, --execute and --sip are for one device; a selection resyncs each phone at its own address with its own rules");
+            }
+            return run_bulk("resync", None, &args.sel, &args.data);
+        }
+        (Some(_), true) => anyhow::bail!(
+            "give either a MAC or a selection (--group, --model, --filter, --macs, --all), not both"
+        ),
+        (None, false) => anyhow::bail!(
+            "give the device's MAC, or a selection (--group, --model, --filter, --macs, --all)"
+        ),
+    };
     if let Some(contact) = &args.sip {
         return run_sip(&args, mac, contact);
     }

@@ -10,6 +10,7 @@ mod cmd_ca;
 mod cmd_config;
 mod cmd_db;
 mod cmd_device;
+mod cmd_device_bulk;
 mod cmd_device_resync;
 mod cmd_device_task;
 mod cmd_generate;

@@ -182,3 +182,161 @@ fn r_rule_6_device_resync_on_postgres() {
         "nothing went to a SQLite file"
     );
 }
+
+/// Runs `phoneprov ARGS --data DIR`.
+fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_phoneprov"))
+        .args(args)
+        .arg("--data")
+        .arg(dir)
+        .env_remove("PHONEPROV_DATA")
+        .output()
+        .unwrap()
+}
+
+/// Issue 14 item 4: `device resync --group G --rate N --json` pushes to
+/// every phone of the group at its `push_url`, skips one never seen, and
+/// sums up; `device task --group G JSON` queues for each; bad selections
+/// are one line, exit 2, nothing sent.
+#[test]
+fn fleet_wide_resync_and_task_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (phone, seen) = fake_phone(200);
+    let push = format!("push_url=http://{phone}/{{mac}}/");
+    for mac in ["000e08000001", "000e08000002", "000e08000003"] {
+        let out = run(d, &["device", "add", mac, "--group", "g", "--var", &push]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(run(d, &["device", "add", "000e08000004", "--group", "g"])
+        .status
+        .success());
+    assert!(run(
+        d,
+        &[
+            "device",
+            "add",
+            "000e08000005",
+            "--group",
+            "other",
+            "--var",
+            &push
+        ]
+    )
+    .status
+    .success());
+
+    let out = run(
+        d,
+        &[
+            "device", "resync", "--group", "g", "--rate", "100/s", "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["state"], "done");
+    assert_eq!(
+        (
+            job["total"].as_i64(),
+            job["succeeded"].as_i64(),
+            job["failed"].as_i64(),
+            job["skipped"].as_i64()
+        ),
+        (Some(4), Some(3), Some(0), Some(1)),
+        "{job}"
+    );
+    let mut got: Vec<String> = (0..3).map(|_| seen.recv().unwrap()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "GET /000e08000001/admin/resync ",
+            "GET /000e08000002/admin/resync ",
+            "GET /000e08000003/admin/resync ",
+        ]
+    );
+    assert!(
+        seen.try_recv().is_err(),
+        "the other group's phone was not asked"
+    );
+
+    let out = run(
+        d,
+        &[
+            "device",
+            "task",
+            "--group",
+            "g",
+            r#"{"rpc":"GetRPCMethods"}"#,
+            "--max-attempts",
+            "2",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("4 devices, 4 succeeded, 0 failed, 0 skipped"),
+        "{text}"
+    );
+    let s = phoneprov_store::Store::open_existing(d).unwrap();
+    use phoneprov_store::AcsRepo;
+    let t = s.tasks("000e08000004", 5).unwrap();
+    assert_eq!((t.len(), t[0].max_attempts), (1, 2));
+    assert!(s.tasks("000e08000005", 5).unwrap().is_empty());
+
+    for (args, needle) in [
+        (
+            vec!["device", "resync"],
+            "give the device's MAC, or a selection",
+        ),
+        (
+            vec!["device", "resync", "000e08000001", "--group", "g"],
+            "not both",
+        ),
+        (
+            vec!["device", "resync", "--group", "g", "--rate", "0"],
+            "rate 0",
+        ),
+        (
+            vec!["device", "resync", "--group", "g", "--rate", "fast"],
+            "--rate \"fast\"",
+        ),
+        (
+            vec!["device", "resync", "--group", "g", "--phone", "10.0.0.1"],
+            "for one device",
+        ),
+        (vec!["device", "resync", "--macs", "zz"], "zz"),
+        (vec!["device", "resync", "--outcome", "great"], "outcome"),
+        (
+            vec!["device", "task", r#"{"rpc":"Reboot"}"#],
+            "give MAC JSON",
+        ),
+        (
+            vec!["device", "task", "--group", "g", r#"{"rpc":"Explode"}"#],
+            "bad task JSON",
+        ),
+    ] {
+        let out = run(d, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: want {needle:?} in {err}");
+    }
+    assert!(seen.try_recv().is_err(), "bad input sent nothing");
+    let jobs = s.bulk_jobs(10).unwrap();
+    assert_eq!(jobs.len(), 2, "bad input started no job");
+}

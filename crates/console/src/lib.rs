@@ -110,6 +110,7 @@ struct Inner {
     acs: Option<phoneprov_acs::Acs>,
     preview: Arc<dyn ProfilePreview>,
     env: minijinja::Environment<'static>,
+    db: Database,
 }
 
 impl Console {
@@ -130,6 +131,7 @@ impl Console {
                 acs: opts.acs,
                 preview: opts.preview,
                 env: view::environment(),
+                db: db.clone(),
             }),
         })
     }

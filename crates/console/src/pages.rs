@@ -20,7 +20,7 @@ use minijinja::value::Serde;
 use minijinja::{context, Value as V};
 use phoneprov_store::{
     now_ms, ConsoleRepo, Device, DeviceQuery, DeviceSort, EventKind, Inventory, Mac, NewDevice,
-    Outcome, Role, SeenFilter, Store, Timeline,
+    Outcome, Role, Selection, Store, Timeline,
 };
 use serde::Serialize;
 
@@ -62,6 +62,9 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/ui/devices/{mac}/resync", post(resync))
         .route("/ui/devices/{mac}/tasks", post(queue_task))
         .route("/ui/devices/{mac}/tasks/{id}/cancel", post(cancel_task))
+        .route("/ui/bulk", post(start_bulk))
+        .route("/ui/bulk/{id}", get(bulk_page))
+        .route("/ui/bulk/{id}/cancel", post(cancel_bulk))
         .route("/ui/assets/{file}", get(asset))
         .fallback(not_found)
         .with_state(console)
@@ -658,29 +661,13 @@ impl ListParams {
     /// The store query, or what is wrong with the parameters.
     fn query(&self, now: i64) -> Result<DeviceQuery, String> {
         let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
-        let mut q = DeviceQuery {
-            model: opt(&self.model),
-            group: opt(&self.group),
-            firmware: opt(&self.firmware),
-            limit: PAGE + 1,
-            ..DeviceQuery::default()
-        };
-        q.text(&self.q);
-        q.seen = match self.outcome.trim() {
-            "" => None,
-            "never" => Some(SeenFilter::Never),
-            o => {
-                Some(SeenFilter::Outcome(o.parse::<Outcome>().map_err(|e| {
-                    format!("Bad outcome filter: {e} (or never)")
-                })?))
-            }
-        };
-        if let Some(days) = opt(&self.older) {
-            let days: u32 = days.parse().map_err(|_| {
-                format!("Bad \"last seen more than N days ago\" filter {days:?}: give a whole number of days")
-            })?;
-            q.seen_before_ms = Some(now - i64::from(days) * 86_400_000);
-        }
+        let mut q = self.selection().query(now).map_err(|e| {
+            let mut c = e.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })?;
+        q.limit = PAGE + 1;
         q.sort = match self.sort.trim() {
             "" | "mac" => DeviceSort::Mac,
             "seen" => DeviceSort::LastSeen,
@@ -696,6 +683,19 @@ impl ListParams {
         };
         q.offset = (page - 1) * PAGE;
         Ok(q)
+    }
+
+    /// The list's filter as a bulk job's selection.
+    fn selection(&self) -> Selection {
+        Selection {
+            q: self.q.clone(),
+            model: self.model.clone(),
+            group: self.group.clone(),
+            outcome: self.outcome.clone(),
+            firmware: self.firmware.clone(),
+            older: self.older.clone(),
+            ..Selection::default()
+        }
     }
 
     fn page_no(&self) -> u64 {
@@ -1287,6 +1287,192 @@ async fn cancel_task(
         Ok(None) => c.error(
             StatusCode::NOT_FOUND,
             &format!("No task {id} for {mac}."),
+            Some(&ctx),
+        ),
+        Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+    }
+}
+
+/// Starts a bulk job from the device list (issue 14 item 4): the checked
+/// devices (`mac_<MAC>` boxes) or every device matching the list's search
+/// (`f_*` fields), then shows the job's page.
+async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
+    let (ctx, f) = match post_form(&c, req, 1 << 20, "/ui/devices").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let field = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let mut selection = Selection::default();
+    if field("scope") == "filter" {
+        selection = Selection {
+            q: field("f_q"),
+            model: field("f_model"),
+            group: field("f_group"),
+            outcome: field("f_outcome"),
+            firmware: field("f_firmware"),
+            older: field("f_older"),
+            ..Selection::default()
+        };
+        if selection == Selection::default() {
+            selection.all = true;
+        }
+    } else {
+        selection.macs = f
+            .keys()
+            .filter_map(|k| k.strip_prefix("mac_"))
+            .map(str::to_string)
+            .collect();
+        if selection.macs.is_empty() {
+            return c.error(
+                StatusCode::BAD_REQUEST,
+                "No device selected: tick the devices, or choose \"every device matching this search\". Nothing was sent.",
+                Some(&ctx),
+            );
+        }
+    }
+    let action = field("action");
+    let task = if action == "task" {
+        match serde_json::from_str::<serde_json::Value>(&field("task")) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                return c.error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Bad task JSON, nothing queued: {e}."),
+                    Some(&ctx),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let rate = match field("rate").parse::<u32>() {
+        Ok(r) => r,
+        Err(_) => {
+            return c.error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Bad rate {:?}: give devices per second, 1 to 1000. Nothing was sent.",
+                    field("rate")
+                ),
+                Some(&ctx),
+            )
+        }
+    };
+    let req = phoneprov_api::bulk::BulkRequest {
+        action,
+        task,
+        selection,
+        rate: Some(rate),
+    };
+    let plan = match req.plan() {
+        Ok(p) => p,
+        Err(e) => {
+            return c.error(
+                StatusCode::BAD_REQUEST,
+                &format!("Bulk job not started: {e}."),
+                Some(&ctx),
+            )
+        }
+    };
+    if let phoneprov_api::bulk::BulkAction::Task(rpc, _) = &plan.action {
+        if !ctx.admin() && !READ_ONLY_RPCS.contains(&rpc.method()) {
+            return c.error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "Help desk users queue read-only tasks only ({}); {} needs an admin.",
+                    READ_ONLY_RPCS.join(", "),
+                    rpc.method()
+                ),
+                Some(&ctx),
+            );
+        }
+    }
+    let by = format!("console:{}", ctx.user);
+    match phoneprov_api::bulk::start(&c.inner.db, plan, c.inner.acs.clone(), &by).await {
+        Ok(job) => {
+            tracing::info!(user = %ctx.user, job = job.id, total = job.total, "console: bulk job started");
+            let mut r = redirect(&format!("/ui/bulk/{}", job.id));
+            refresh_cookie(&c, &ctx, &mut r);
+            r
+        }
+        Err(e) => c.error(
+            StatusCode::BAD_REQUEST,
+            &format!("Bulk job not started: {e}."),
+            Some(&ctx),
+        ),
+    }
+}
+
+/// A bulk job's page; its `#live-inner` part is refreshed by the page
+/// itself every 2 s (console.js), so progress shows without reloading.
+async fn bulk_page(
+    State(c): State<Console>,
+    Path(id): Path<String>,
+    req: Request<axum::body::Body>,
+) -> Response {
+    let here = format!("/ui/bulk/{id}");
+    let ctx = match c.signed_in(req.headers(), req.extensions(), &here).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return c.error(
+            StatusCode::NOT_FOUND,
+            &format!("No bulk job {id:?}."),
+            Some(&ctx),
+        );
+    };
+    let job = match c
+        .store(move |s| s.bulk_job(id).map_err(|e| e.to_string()))
+        .await
+    {
+        Ok(Some(j)) => j,
+        Ok(None) => {
+            return c.error(
+                StatusCode::NOT_FOUND,
+                &format!("No bulk job {id}."),
+                Some(&ctx),
+            )
+        }
+        Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+    };
+    c.show(
+        "bulk.html",
+        &ctx,
+        context! {
+            job => V::from(Serde(&job)),
+            handled => job.handled(),
+            selection => job.selection.to_string(),
+            task => job.task.as_ref().map(|t| t.to_string()),
+            failures => V::from(Serde(&job.failures)),
+            created => view::rfc3339(Some(job.created_ms)),
+        },
+    )
+}
+
+/// Cancels a running bulk job.
+async fn cancel_bulk(
+    State(c): State<Console>,
+    Path(id): Path<i64>,
+    req: Request<axum::body::Body>,
+) -> Response {
+    let (ctx, _) = match post_form(&c, req, 1 << 16, &format!("/ui/bulk/{id}")).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match c
+        .store(move |s| s.cancel_bulk_job(id).map_err(|e| e.to_string()))
+        .await
+    {
+        Ok(Some(_)) => {
+            tracing::info!(user = %ctx.user, job = id, "console: bulk job cancelled");
+            let mut r = redirect(&format!("/ui/bulk/{id}"));
+            refresh_cookie(&c, &ctx, &mut r);
+            r
+        }
+        Ok(None) => c.error(
+            StatusCode::NOT_FOUND,
+            &format!("No bulk job {id}."),
             Some(&ctx),
         ),
         Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),

@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("device.html", include_str!("../templates/device.html")),
     ("live.html", include_str!("../templates/live.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("bulk.html", include_str!("../templates/bulk.html")),
 ];
 
 /// Embedded assets: (file name, content type, bytes).

@@ -76,6 +76,7 @@ impl Services {
                 let acs = phoneprov_acs::Acs::open_db(db, cfg.acs.clone())
                     .map_err(|e| setup_err("ACS", data)(e.to_string()))?;
                 extra = extra.merge(acs.api_router_guarded(guard));
+                api_state.set_acs(acs.clone());
                 doc.merge(phoneprov_api::acs_doc());
                 Some(acs)
             }

@@ -121,6 +121,8 @@ pub struct DeviceQuery {
     pub seen_before_ms: Option<i64>,
     /// Order.
     pub sort: DeviceSort,
+    /// Only MACs after this one (a keyset page in MAC order; bulk jobs).
+    pub after_mac: Option<String>,
     /// Rows to skip.
     pub offset: u64,
     /// Rows to return.
@@ -145,6 +147,112 @@ impl DeviceQuery {
             self.mac_prefix = Some(hex.to_ascii_lowercase());
         }
         self.term_prefix = Some(typed.to_ascii_lowercase());
+    }
+}
+
+/// A selection of devices as an operator gives it (issue 14 item 4): the
+/// device list's filter (the console's query string, the API's JSON, the
+/// CLI's flags), a list of MACs, or the whole fleet (`all`). One of them
+/// must be given, so an empty form never reaches every device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Selection {
+    /// Text: a MAC prefix in any notation, a serial or a variable value.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub q: String,
+    /// Exact model.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub model: String,
+    /// Exact group.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    /// Last outcome (`A`, `B`, `C`…) or `never`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub outcome: String,
+    /// Exact firmware.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub firmware: String,
+    /// Last seen more than this many days ago.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub older: String,
+    /// These devices (any MAC notation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub macs: Vec<String>,
+    /// Every device.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
+}
+
+impl Selection {
+    fn filters(&self) -> [&String; 6] {
+        [
+            &self.q,
+            &self.model,
+            &self.group,
+            &self.outcome,
+            &self.firmware,
+            &self.older,
+        ]
+    }
+
+    /// Whether something was selected, and the selection's parts parse.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let filtered = self.filters().iter().any(|f| !f.trim().is_empty());
+        if !filtered && self.macs.is_empty() && !self.all {
+            return Err(
+                "select devices: a filter (q, model, group, outcome, firmware, older), \
+                 a list of MACs, or all"
+                    .into(),
+            );
+        }
+        if !self.macs.is_empty() && (filtered || self.all) {
+            return Err("give either a list of MACs or a filter, not both".into());
+        }
+        self.query(0)?;
+        self.mac_list()?;
+        Ok(())
+    }
+
+    /// The list of MACs, parsed, sorted and without repeats (empty when
+    /// the selection is a filter).
+    pub fn mac_list(&self) -> std::result::Result<Vec<crate::Mac>, String> {
+        let mut out = self
+            .macs
+            .iter()
+            .map(|m| crate::Mac::parse(m).map_err(|e| e.to_string()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The filter as a device query in MAC order (paging left to the
+    /// caller); `now` dates the `older` filter.
+    pub fn query(&self, now: i64) -> std::result::Result<DeviceQuery, String> {
+        let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let mut q = DeviceQuery {
+            model: opt(&self.model),
+            group: opt(&self.group),
+            firmware: opt(&self.firmware),
+            ..DeviceQuery::default()
+        };
+        q.text(&self.q);
+        q.seen = match self.outcome.trim() {
+            "" => None,
+            "never" => Some(SeenFilter::Never),
+            o => {
+                Some(SeenFilter::Outcome(o.parse::<Outcome>().map_err(|e| {
+                    format!("bad outcome filter: {e} (or never)")
+                })?))
+            }
+        };
+        if let Some(days) = opt(&self.older) {
+            let days: u32 = days.parse().map_err(|_| {
+                format!("bad \"last seen more than N days ago\" filter {days:?}: give a whole number of days")
+            })?;
+            q.seen_before_ms = Some(now - i64::from(days) * 86_400_000);
+        }
+        Ok(q)
     }
 }
 
@@ -182,6 +290,8 @@ pub trait ConsoleRepo {
     fn search_devices(&self, q: &DeviceQuery) -> Result<Vec<Device>>;
     /// The overview's counts.
     fn fleet_counts(&self) -> Result<FleetCounts>;
+    /// How many devices match `q` (its order and paging ignored).
+    fn count_matching(&self, q: &DeviceQuery) -> Result<u64>;
     /// Events of `kind` per hour since `since_ms`: (hour start in Unix ms,
     /// count), oldest first, hours without events left out.
     fn events_per_hour(&self, kind: EventKind, since_ms: i64) -> Result<Vec<(i64, u64)>>;
@@ -256,6 +366,10 @@ fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
             clauses.push(format!("last_outcome = {a}"));
         }
         None => {}
+    }
+    if let Some(m) = &q.after_mac {
+        let a = arg(Val::from(m.clone()), &mut args);
+        clauses.push(format!("mac > {a}"));
     }
     if let Some(t) = q.seen_before_ms {
         let a = arg(Val::Int(t), &mut args);
@@ -343,6 +457,13 @@ impl ConsoleRepo for Store {
             .iter()
             .map(|r| RawDevice::from_row(r)?.decode())
             .collect()
+    }
+
+    fn count_matching(&self, q: &DeviceQuery) -> Result<u64> {
+        let (filter, args) = device_where(q);
+        let sql = format!("SELECT count(*) FROM devices{filter}");
+        let n: i64 = self.run(|x| x.one(&sql, &args)?.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     fn fleet_counts(&self) -> Result<FleetCounts> {
@@ -473,6 +594,46 @@ mod tests {
         assert!(macs(&s, &text("bob")).is_empty());
     }
 
+    }
+
+    on_both! {
+        /// Issue 14 item 4: a bulk job's selection walks its devices in
+        /// MAC order a keyset page at a time, counts them, and refuses an
+        /// empty or contradictory selection.
+        fn selection_pages_after_a_mac_and_counts(db: &TestDb) {
+            let mut s = db.store();
+            for i in 0..7u8 {
+                let mut d = dev(&format!("000e08dd000{i}"), &format!("S{i}"), &[]);
+                d.group = Some(if i % 2 == 0 { "even" } else { "odd" }.into());
+                s.add_device(&d).unwrap();
+            }
+            let sel = Selection { group: "even".into(), ..Selection::default() };
+            sel.check().unwrap();
+            let mut q = sel.query(now_ms()).unwrap();
+            assert_eq!(s.count_matching(&q).unwrap(), 4);
+            q.limit = 2;
+            assert_eq!(macs(&s, &q), ["000e08dd0000", "000e08dd0002"]);
+            q.after_mac = Some("000e08dd0002".into());
+            assert_eq!(macs(&s, &q), ["000e08dd0004", "000e08dd0006"]);
+            q.after_mac = Some("000e08dd0006".into());
+            assert!(macs(&s, &q).is_empty());
+            let all = Selection { all: true, ..Selection::default() };
+            assert_eq!(s.count_matching(&all.query(0).unwrap()).unwrap(), 7);
+            let list = Selection {
+                macs: vec!["00:0E:08:DD:00:03".into(), "000e08dd0001".into(), "000e08dd0003".into()],
+                ..Selection::default()
+            };
+            assert_eq!(list.mac_list().unwrap().len(), 2, "sorted, without repeats");
+            for (bad, want) in [
+                (Selection::default(), "select devices"),
+                (Selection { macs: vec!["zz".into()], ..Selection::default() }, "zz"),
+                (Selection { macs: vec!["000e08dd0001".into()], all: true, ..Selection::default() }, "not both"),
+                (Selection { older: "ten".into(), ..Selection::default() }, "ten"),
+            ] {
+                let e = bad.check().unwrap_err();
+                assert!(e.contains(want), "{e}");
+            }
+        }
     }
 
     on_both! {

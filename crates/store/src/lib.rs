@@ -89,6 +89,7 @@ mod test_support;
 
 mod acs;
 mod activation;
+mod bulk;
 mod console;
 mod copy;
 mod db;
@@ -113,8 +114,10 @@ pub use acs::{
 pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
 };
+pub use bulk::{BulkJob, BulkProgress, NewBulkJob, MAX_FAILURES};
 pub use console::{
-    ConsoleRepo, ConsoleUser, DeviceQuery, DeviceSort, FleetCounts, Role, SeenFilter, TOP_N,
+    ConsoleRepo, ConsoleUser, DeviceQuery, DeviceSort, FleetCounts, Role, SeenFilter, Selection,
+    TOP_N,
 };
 pub use copy::{copied_tables, copy_database, table_counts, CopyCounts, CopyError, BATCH};
 pub use db::{Database, CONNECT_TIMEOUT};

@@ -77,6 +77,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V8_TERMS_UNION,
         postgres: PG_V8_NOTHING,
     },
+    Migration {
+        sqlite: SCHEMA_V9_BULK_JOBS,
+        postgres: PG_V9_BULK_JOBS,
+    },
 ];
 
 /// Found and known schema versions of a database
@@ -387,6 +391,51 @@ CREATE INDEX events_by_kind_time ON events (kind, at_ms);
 const SCHEMA_V7_TASK_LIMITS: &str = "
 ALTER TABLE acs_tasks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 5;
 ALTER TABLE acs_tasks ADD COLUMN expires_ms INTEGER;
+";
+
+/// Version 9 (issue 14 item 4): bulk jobs, a resync or an ACS task for a
+/// selection of devices at a rate, with their progress (`crate::bulk`).
+const SCHEMA_V9_BULK_JOBS: &str = "
+CREATE TABLE bulk_jobs (
+    id          INTEGER PRIMARY KEY,
+    action      TEXT    NOT NULL,      -- resync|task
+    task        TEXT,                  -- the task JSON of a task job
+    selection   TEXT    NOT NULL,      -- JSON, as given
+    rate_per_s  INTEGER NOT NULL,
+    state       TEXT    NOT NULL,      -- running|done|cancelled|interrupted
+    total       INTEGER NOT NULL,
+    succeeded   INTEGER NOT NULL,
+    failed      INTEGER NOT NULL,
+    skipped     INTEGER NOT NULL,
+    cursor      TEXT,                  -- last MAC handed out
+    failures    TEXT    NOT NULL,      -- JSON array, the first 100
+    created_by  TEXT    NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    finished_ms INTEGER
+);
+";
+
+/// Version 9, PostgreSQL.
+const PG_V9_BULK_JOBS: &str = "
+CREATE TABLE bulk_jobs (
+    id          BIGSERIAL PRIMARY KEY,
+    action      TEXT   NOT NULL,
+    task        TEXT,
+    selection   TEXT   NOT NULL,
+    rate_per_s  BIGINT NOT NULL,
+    state       TEXT   NOT NULL,
+    total       BIGINT NOT NULL,
+    succeeded   BIGINT NOT NULL,
+    failed      BIGINT NOT NULL,
+    skipped     BIGINT NOT NULL,
+    cursor      TEXT,
+    failures    TEXT   NOT NULL,
+    created_by  TEXT   NOT NULL,
+    created_ms  BIGINT NOT NULL,
+    updated_ms  BIGINT NOT NULL,
+    finished_ms BIGINT
+);
 ";
 
 /// Version 7, PostgreSQL.
