@@ -362,6 +362,27 @@ fn console_in_headless_chromium() {
     );
     b.doc_shot("device");
 
+    // (2b) Issue 14 item 4: bulk selection on the device list. Tick the
+    // device, queue a task for the selection, and wait on the job page
+    // for its end (its progress part refreshes itself while it runs).
+    b.goto(&format!("{admin}/ui/devices?q={user}"));
+    b.click(&format!("#sel-{mac}"));
+    b.click("#action option[value='task']");
+    b.type_in("#rate", "50");
+    b.click("#bulk-start");
+    assert!(b.text("h1").starts_with("Bulk job"), "{}", b.source());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while b.text("#job-state") == "running" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job page never showed the end"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(b.text("#job-state"), "done");
+    assert_eq!(b.text("#succeeded"), "1");
+    assert_eq!(b.text("#handled"), "1 of 1");
+
     // (3) The help desk user on the same page: no key anywhere in it.
     b.sign_in(&admin, "hal", HELPDESK_PW);
     b.find("body");
