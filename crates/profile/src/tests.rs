@@ -224,6 +224,12 @@ fn structural_errors_have_codes_and_positions() {
             22,
         ),
         (
+            "<flat-profile><GPP_A>a\0b</GPP_A></flat-profile>",
+            "xml-char",
+            1,
+            23,
+        ),
+        (
             "<flat-profile><GPP_A x=1>a</GPP_A></flat-profile>",
             "xml-bad-attr",
             1,
