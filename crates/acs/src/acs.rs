@@ -10,7 +10,7 @@
 //! that is short (reads, a rare claim).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +29,7 @@ use crate::auth::CpeAuth;
 use crate::config::{AcsSettings, UnknownCpes};
 use crate::db::{self, DataModelEntry, Db, DmUpdate, TaskRecord, TaskState};
 use crate::error::AcsError;
+use crate::session_log::{SessionEnd, SessionLog, SessionSummary};
 use crate::task::{fault_json, response_json, TaskOptions, TaskRpc};
 
 /// Parameters that carry the CPE's MAC address, most specific first
@@ -72,6 +73,8 @@ pub(crate) struct Inner {
     pub(crate) guard: std::sync::OnceLock<Arc<phoneprov_httpauth::AuthGuard>>,
     sessions: Mutex<Sessions>,
     machine_config: AcsConfig,
+    /// Where finished sessions are reported (the server's access log).
+    session_log: std::sync::OnceLock<SessionLog>,
 }
 
 #[derive(Default)]
@@ -99,6 +102,37 @@ struct SessionState {
     /// Tasks claimed with the Inform's transaction, not yet handed to the
     /// machine: most sessions need no other queue access.
     prefetched: VecDeque<Claimed>,
+    /// For the session's access-log line.
+    log: SessionTally,
+}
+
+/// What the session's access-log line counts.
+struct SessionTally {
+    started: Instant,
+    client: Option<SocketAddr>,
+    rpcs: u32,
+    tasks: u32,
+    faults: u32,
+    bytes: u64,
+}
+
+impl SessionTally {
+    /// Counts one event of the session: an RPC sent (a queued task, or a
+    /// preset run from memory), a fault answered.
+    fn tally(&mut self, ev: &AcsEvent) {
+        match ev {
+            AcsEvent::TaskSent { task_id, .. } => {
+                self.rpcs += 1;
+                // Queued tasks have the queue's numeric ids; presets run
+                // from memory are `preset-N`.
+                if task_id.parse::<i64>().is_ok() {
+                    self.tasks += 1;
+                }
+            }
+            AcsEvent::TaskFault { .. } => self.faults += 1,
+            _ => {}
+        }
+    }
 }
 
 /// Tasks claimed together with an Inform (the rest, if any, one by one).
@@ -154,6 +188,7 @@ impl Acs {
                 writer,
                 sessions: Mutex::new(Sessions::default()),
                 machine_config,
+                session_log: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -165,6 +200,12 @@ impl Acs {
     /// its credentials being checked. Set once; later calls are ignored.
     pub fn set_auth_guard(&self, guard: Arc<phoneprov_httpauth::AuthGuard>) {
         let _ = self.inner.guard.set(guard);
+    }
+
+    /// Reports every finished session to `log` (the server's access log:
+    /// one line per CWMP session). Set once; later calls are ignored.
+    pub fn set_session_log(&self, log: SessionLog) {
+        let _ = self.inner.session_log.set(log);
     }
 
     /// The settings.
@@ -252,6 +293,14 @@ impl Acs {
                 cert_mac: None,
                 last_active: Instant::now(),
                 prefetched: VecDeque::new(),
+                log: SessionTally {
+                    started: Instant::now(),
+                    client: None,
+                    rpcs: 0,
+                    tasks: 0,
+                    faults: 0,
+                    bytes: 0,
+                },
             }),
         });
         lock(&self.inner.sessions)
@@ -261,10 +310,27 @@ impl Acs {
     }
 
     /// Forgets a session, requeueing what it had claimed.
-    pub(crate) fn end_session(&self, entry: &SessionEntry) {
-        entry.dead.store(true, Ordering::Release);
+    pub(crate) fn end_session(&self, entry: &SessionEntry, end: SessionEnd) {
+        let was_dead = entry.dead.swap(true, Ordering::AcqRel);
         let (ids, mac) = {
             let mut st = lock(&entry.state);
+            if let (Some(log), false) = (self.inner.session_log.get(), was_dead) {
+                let t = &st.log;
+                log(&SessionSummary {
+                    client: t.client,
+                    device: st.machine.device().map(|d| d.key()),
+                    mac: st.mac.as_deref().and_then(|m| Mac::parse(m).ok()),
+                    cert: st
+                        .cert_mac
+                        .is_some_and(|c| st.mac.as_deref() == Some(c.to_string().as_str())),
+                    rpcs: t.rpcs,
+                    tasks: t.tasks,
+                    faults: t.faults,
+                    end,
+                    duration: t.started.elapsed(),
+                    bytes: t.bytes,
+                });
+            }
             let mut ids: Vec<i64> = st
                 .machine
                 .unfinished_tasks()
@@ -294,7 +360,7 @@ impl Acs {
     pub(crate) fn connection_closed(&self, entry: &SessionEntry) {
         let done = lock(&entry.state).machine.is_done();
         if done {
-            self.end_session(entry);
+            self.end_session(entry, SessionEnd::Done);
         }
     }
 
@@ -310,7 +376,7 @@ impl Acs {
         for e in entries {
             let stale = lock(&e.state).last_active.elapsed() > idle;
             if stale {
-                self.end_session(&e);
+                self.end_session(&e, SessionEnd::Timeout);
                 n += 1;
             }
         }
@@ -325,7 +391,7 @@ impl Acs {
             .cloned()
             .collect();
         for e in entries {
-            self.end_session(&e);
+            self.end_session(&e, SessionEnd::Shutdown);
         }
     }
 
@@ -339,9 +405,10 @@ impl Acs {
         &self,
         entry: &Arc<SessionEntry>,
         body: &[u8],
-        peer: IpAddr,
+        client: SocketAddr,
         cert_mac: Option<Mac>,
     ) -> PostOutcome {
+        let peer = client.ip();
         let mut step = {
             let mut st = lock(&entry.state);
             let other = match (cert_mac, &st.mac) {
@@ -358,6 +425,7 @@ impl Acs {
             }
             st.cert_mac = cert_mac;
             st.last_active = Instant::now();
+            st.log.client.get_or_insert(client);
             st.machine.handle(body)
         };
         // The machine asks for work; the tasks come from those claimed with
@@ -372,7 +440,14 @@ impl Acs {
                     // recorded first; with no claimed task left, that
                     // commit claims the next ones too, so the fetch needs
                     // no round trip of its own.
-                    let early = lock(&entry.state).machine.take_pending_events();
+                    let early = {
+                        let mut st = lock(&entry.state);
+                        let early = st.machine.take_pending_events();
+                        for ev in &early {
+                            st.log.tally(ev);
+                        }
+                        early
+                    };
                     let mut checked = false;
                     for ev in early {
                         match self.apply_event(entry, ev, peer, &mut deny, !checked).await {
@@ -391,6 +466,13 @@ impl Acs {
                 }
             }
         };
+        {
+            let mut st = lock(&entry.state);
+            st.log.bytes += reply.body.len() as u64;
+            for ev in &reply.events {
+                st.log.tally(ev);
+            }
+        }
         for ev in reply.events {
             if let Err(e) = self.apply_event(entry, ev, peer, &mut deny, false).await {
                 tracing::warn!(error = %e, "cannot record an ACS session event");
@@ -398,7 +480,12 @@ impl Acs {
         }
         let end = deny || (reply.done && reply.status >= 400);
         if end {
-            self.end_session(entry);
+            let why = if deny {
+                SessionEnd::Denied
+            } else {
+                SessionEnd::Error
+            };
+            self.end_session(entry, why);
         }
         if deny {
             return PostOutcome {

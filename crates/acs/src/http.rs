@@ -292,7 +292,7 @@ impl Acs {
             (entry, new)
         };
         let out = self
-            .handle_post(&entry, &body, ctx.peer.ip(), ctx.cert_mac)
+            .handle_post(&entry, &body, ctx.peer, ctx.cert_mac)
             .await;
         let empty = out.body.is_empty();
         let mut r = respond(out.status, out.body);

@@ -68,6 +68,7 @@ mod connreq;
 pub mod db;
 mod error;
 mod http;
+mod session_log;
 pub mod task;
 
 pub use acs::Acs;
@@ -77,6 +78,7 @@ pub use connreq::{send_connection_request, ConnectionRequestOutcome};
 pub use db::{enqueue, DataModelEntry, TaskRecord, TaskState};
 pub use error::AcsError;
 pub use http::{AcsIo, Upgrade, Upgraded};
+pub use session_log::{SessionEnd, SessionLog, SessionSummary};
 pub use task::{
     parse_request, DownloadKind, DownloadSpec, SetAttribute, SetValue, TaskOptions, TaskRpc,
 };

@@ -41,6 +41,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use phoneprov_store::{Mac, Outcome};
 use phoneprov_types::http_error::{ApiError, INTERNAL_HINT};
+use phoneprov_types::{IdBy, Identified};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::EnteredCode;
@@ -220,6 +221,15 @@ pub struct QueryParams {
     pub serial: Option<String>,
 }
 
+/// The answer for the phone `mac` named, marked with it for the server's
+/// access log ([`Identified`], `id=query`).
+fn named(mac: Mac, answer: Result<Response, ApiError>) -> Response {
+    let mut resp = answer.into_response();
+    resp.extensions_mut()
+        .insert(Identified::new(mac, IdBy::Query));
+    resp
+}
+
 async fn query(
     State(svc): State<ActivationService>,
     ext: axum::http::Extensions,
@@ -227,6 +237,15 @@ async fn query(
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
     let mac = Mac::parse(&q.mac)?;
+    Ok(named(mac, query_for(svc, ext, mac, q).await))
+}
+
+async fn query_for(
+    svc: ActivationService,
+    ext: axum::http::Extensions,
+    mac: Mac,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
     let ip = peer(&ext);
     let found = svc
         .with_store(move |s, now| {
@@ -275,6 +294,15 @@ async fn code(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let mac = Mac::parse(&body.mac)?;
+    Ok(named(mac, code_for(svc, ext, mac, body).await))
+}
+
+async fn code_for(
+    svc: ActivationService,
+    ext: axum::http::Extensions,
+    mac: Mac,
+    body: CodeBody,
+) -> Result<Response, ApiError> {
     let entered = EnteredCode::parse(&body.code).map_err(ActivationError::from)?;
     let ip = peer(&ext);
     let verdict = svc

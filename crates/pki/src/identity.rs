@@ -64,6 +64,15 @@ pub fn identity_from_peer_certs(
     }
 }
 
+/// The subject of the leaf certificate a TLS peer presented (RFC 4514
+/// text, as `openssl x509 -subject` shows it), for the access log; `None`
+/// without a certificate or when it does not parse.
+pub fn subject_from_peer_certs(certs: Option<&[CertificateDer<'_>]>) -> Option<String> {
+    let leaf = certs?.first()?;
+    let (_, cert) = X509Certificate::from_der(leaf).ok()?;
+    Some(cert.subject().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

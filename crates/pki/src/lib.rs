@@ -64,7 +64,9 @@ pub use client::{
 };
 pub use error::PkiError;
 pub use files::check_private_file;
-pub use identity::{identity_from_peer_certs, phone_identity_from_der, PhoneIdentity};
+pub use identity::{
+    identity_from_peer_certs, phone_identity_from_der, subject_from_peer_certs, PhoneIdentity,
+};
 pub use server::{server_config, ClientAuth, SESSION_CACHE_ENTRIES};
 pub use summary::{summarize_der, summarize_pem, CertSummary};
 

@@ -1,15 +1,31 @@
 //! The access log (issue 17 item 4, `[log] access`, `[log] format`): one
-//! line per HTTP(S) request and per TFTP read request, like nginx's
-//! `access_log` and tftpd-hpa's `-v`.
+//! line per HTTP(S) request, TFTP read request, CWMP session and
+//! activation query, like nginx's `access_log` and tftpd-hpa's `-v`.
 //!
 //! Each line holds the time (RFC 3339, UTC, milliseconds), the protocol,
-//! the client address, the request (`GET /path HTTP/1.1`, or the TFTP
-//! file name), the status (HTTP status code, or the TFTP outcome `ok`,
-//! `not-found`, `denied`, `error`), the bytes of the body (TFTP: of the
-//! file offered), the time to answer, the User-Agent, and over HTTPS the
-//! TLS version, whether the session was resumed and the MAC of the client
-//! certificate. Two formats: `text` (combined-like, `key=value` fields
-//! after the nginx part) and `json` (one object per line).
+//! the client address, the request (`GET /path HTTP/1.1`, the TFTP file
+//! name, or for a CWMP session the CPE's
+//! `OUI-ProductClass-SerialNumber`), the status (HTTP
+//! status code, the TFTP outcome `ok`, `not-found`, `denied`, `error`, or
+//! the CWMP session's end), the bytes of the body (TFTP: of the file
+//! offered), the time to answer (CWMP: the session's length), the
+//! User-Agent, and:
+//! - `mac` and `id`: the device the request named and where its MAC came
+//!   from (`path`, `ua`, `cert`, `query` for the activation service,
+//!   `inform` for CWMP), as the identification pipeline
+//!   ([`crate::pipeline::Named`]) or the service found it, never parsed
+//!   again for the log; `-` when none (a static file, a refused handshake);
+//! - `proof`: what proved the device (`cert`, `password` for `[[auth]]`
+//!   Basic/Digest, `source` for an address in
+//!   `security.preprovision_networks`, `-` for nothing);
+//! - `tls`, `resumed`, `cert`: over HTTPS, the TLS version, whether the
+//!   session was resumed and the client certificate's subject;
+//! - `rpcs`, `tasks`, `faults`: for a CWMP session, the RPCs the ACS sent,
+//!   how many of them were queued tasks, how many the CPE faulted.
+//!
+//! Two formats: `text` (nginx `combined`, then every field above as
+//! `key=value`, always present, `-` when empty) and `json` (one object per
+//! line, `null` when empty).
 //!
 //! Lines are formatted by the request's task and written by one thread of
 //! the log's own (buffered, flushed whenever the queue is empty), so a
@@ -34,7 +50,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::metrics_setup::Proto;
+use phoneprov_types::Identified;
 
 /// Lines queued for the writer thread at most.
 const QUEUE: usize = 65_536;
@@ -87,8 +103,8 @@ pub struct TlsInfo {
 /// One access: what a line says.
 #[derive(Debug)]
 pub struct Entry<'a> {
-    /// HTTP, HTTPS or TFTP.
-    pub proto: Proto,
+    /// `http`, `https`, `tftp` ([`crate::metrics_setup::Proto::as_str`]) or `cwmp`.
+    pub proto: &'static str,
     /// The client.
     pub client: SocketAddr,
     /// HTTP method (TFTP: `RRQ`).
@@ -107,8 +123,59 @@ pub struct Entry<'a> {
     pub user_agent: Option<&'a str>,
     /// HTTPS only.
     pub tls: Option<TlsInfo>,
-    /// The MAC of the verified client certificate (HTTPS only).
-    pub cert_mac: Option<String>,
+    /// The subject of the client certificate (HTTPS only).
+    pub cert_subject: Option<&'a str>,
+    /// The device the request named, and how.
+    pub id: Option<Identified>,
+    /// What proved the device (`-`, `source`, `password`, `cert`:
+    /// [`crate::decide::Proof::as_str`]).
+    pub proof: &'static str,
+    /// A CWMP session's counts.
+    pub session: Option<SessionCounts>,
+}
+
+/// What a CWMP session did, for its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCounts {
+    /// RPCs the ACS sent (tasks and presets).
+    pub rpcs: u32,
+    /// Of those, queued tasks.
+    pub tasks: u32,
+    /// RPCs the CPE answered with a fault.
+    pub faults: u32,
+}
+
+/// The ACS's hook ([`phoneprov_acs::Acs::set_session_log`]): one line per
+/// finished CWMP session, `"CWMP OUI-ProductClass-Serial -"`, the way it
+/// ended as the status, the ACS's answer bytes, the session's length, the
+/// MAC the Inform named (`id=inform`) and the RPC counts.
+pub fn cwmp_sessions(log: AccessLog) -> phoneprov_acs::SessionLog {
+    std::sync::Arc::new(move |s: &phoneprov_acs::SessionSummary| {
+        log.log(&Entry {
+            proto: "cwmp",
+            client: s
+                .client
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+            method: "CWMP",
+            target: s.device.as_deref().unwrap_or("-"),
+            version: "-",
+            status: Status::Outcome(s.end.as_str()),
+            bytes: s.bytes,
+            duration: s.duration,
+            user_agent: None,
+            tls: None,
+            cert_subject: None,
+            id: s
+                .mac
+                .map(|m| Identified::new(m, phoneprov_types::IdBy::Inform)),
+            proof: if s.cert { "cert" } else { "-" },
+            session: Some(SessionCounts {
+                rpcs: s.rpcs,
+                tasks: s.tasks,
+                faults: s.faults,
+            }),
+        })
+    })
 }
 
 /// An HTTP status code or a TFTP outcome.
@@ -259,8 +326,10 @@ fn status_text(s: Status) -> String {
 }
 
 /// `client - - [time] "METHOD target VERSION" status bytes "-" "UA"` then
-/// `proto= ms= tls= resumed= cert_mac=` (nginx `combined` plus fields).
+/// `proto= ms= mac= id= proof= tls= resumed= cert=` and for CWMP
+/// `rpcs= tasks=` (nginx `combined` plus fields).
 fn text_line(e: &Entry<'_>, now: SystemTime) -> String {
+    use std::fmt::Write as _;
     let mut line = format!(
         "{} - - [{}] \"{} {} {}\" {} {} \"-\" \"{}\" proto={} ms={:.3}",
         e.client.ip(),
@@ -271,18 +340,33 @@ fn text_line(e: &Entry<'_>, now: SystemTime) -> String {
         status_text(e.status),
         e.bytes,
         e.user_agent.unwrap_or("-").escape_debug(),
-        e.proto.as_str(),
+        e.proto,
         e.duration.as_secs_f64() * 1000.0,
     );
-    if let Some(t) = e.tls {
-        line.push_str(&format!(
+    let _ = match e.id {
+        Some(id) => write!(line, " mac={} id={}", id.mac, id.by.as_str()),
+        None => write!(line, " mac=- id=-"),
+    };
+    let _ = write!(line, " proof={}", e.proof);
+    let _ = match e.tls {
+        Some(t) => write!(
+            line,
             " tls={} resumed={}",
             t.version,
             if t.resumed { "yes" } else { "no" }
-        ));
-    }
-    if let Some(m) = &e.cert_mac {
-        line.push_str(&format!(" cert_mac={m}"));
+        ),
+        None => write!(line, " tls=- resumed=-"),
+    };
+    let _ = match e.cert_subject {
+        Some(c) => write!(line, " cert=\"{}\"", c.escape_debug()),
+        None => write!(line, " cert=-"),
+    };
+    if let Some(c) = e.session {
+        let _ = write!(
+            line,
+            " rpcs={} tasks={} faults={}",
+            c.rpcs, c.tasks, c.faults
+        );
     }
     line.push('\n');
     line
@@ -291,7 +375,7 @@ fn text_line(e: &Entry<'_>, now: SystemTime) -> String {
 fn json_line(e: &Entry<'_>, now: SystemTime) -> String {
     let mut v = serde_json::json!({
         "time": humantime::format_rfc3339_millis(now).to_string(),
-        "proto": e.proto.as_str(),
+        "proto": e.proto,
         "client": e.client.ip().to_string(),
         "client_port": e.client.port(),
         "method": e.method,
@@ -305,12 +389,16 @@ fn json_line(e: &Entry<'_>, now: SystemTime) -> String {
         Status::Http(c) => serde_json::json!(c),
         Status::Outcome(o) => serde_json::json!(o),
     };
-    if let Some(t) = e.tls {
-        v["tls"] = serde_json::json!(t.version);
-        v["resumed"] = serde_json::json!(t.resumed);
-    }
-    if let Some(m) = &e.cert_mac {
-        v["cert_mac"] = serde_json::json!(m);
+    v["mac"] = serde_json::json!(e.id.map(|i| i.mac.to_string()));
+    v["id"] = serde_json::json!(e.id.map(|i| i.by.as_str()));
+    v["proof"] = serde_json::json!((e.proof != "-").then_some(e.proof));
+    v["tls"] = serde_json::json!(e.tls.map(|t| t.version));
+    v["resumed"] = serde_json::json!(e.tls.map(|t| t.resumed));
+    v["cert"] = serde_json::json!(e.cert_subject);
+    if let Some(c) = e.session {
+        v["rpcs"] = serde_json::json!(c.rpcs);
+        v["tasks"] = serde_json::json!(c.tasks);
+        v["faults"] = serde_json::json!(c.faults);
     }
     let mut line = escape_controls(v.to_string());
     line.push('\n');
@@ -341,7 +429,7 @@ mod tests {
 
     fn entry() -> Entry<'static> {
         Entry {
-            proto: Proto::Https,
+            proto: "https",
             client: "10.0.0.7:40000".parse().unwrap(),
             method: "GET",
             target: "/000e08abcdef.cfg",
@@ -354,7 +442,13 @@ mod tests {
                 version: "TLSv1.3",
                 resumed: true,
             }),
-            cert_mac: Some("000e08abcdef".into()),
+            cert_subject: Some("OU=CP-8841-3PCC, L=SN1, ST=000e08abcdef"),
+            id: Some(Identified::new(
+                "000e08abcdef".parse().unwrap(),
+                phoneprov_types::IdBy::Path,
+            )),
+            proof: "cert",
+            session: None,
         }
     }
 
@@ -364,7 +458,29 @@ mod tests {
         let l = text_line(&entry(), t);
         assert_eq!(
             l,
-            "10.0.0.7 - - [2023-11-14T22:13:20.123Z] \"GET /000e08abcdef.cfg HTTP/1.1\" 200 1234 \"-\" \"Cisco-CP-8841-3PCC/11.0 (000e08abcdef) \\\"x\\\"\" proto=https ms=1.500 tls=TLSv1.3 resumed=yes cert_mac=000e08abcdef\n"
+            "10.0.0.7 - - [2023-11-14T22:13:20.123Z] \"GET /000e08abcdef.cfg HTTP/1.1\" 200 1234 \"-\" \"Cisco-CP-8841-3PCC/11.0 (000e08abcdef) \\\"x\\\"\" proto=https ms=1.500 mac=000e08abcdef id=path proof=cert tls=TLSv1.3 resumed=yes cert=\"OU=CP-8841-3PCC, L=SN1, ST=000e08abcdef\"\n"
+        );
+        let cwmp = Entry {
+            proto: "cwmp",
+            method: "CWMP",
+            target: "000E08-SN1",
+            version: "-",
+            status: Status::Outcome("done"),
+            user_agent: None,
+            tls: None,
+            cert_subject: None,
+            id: None,
+            proof: "-",
+            session: Some(SessionCounts {
+                rpcs: 3,
+                tasks: 1,
+                faults: 0,
+            }),
+            ..entry()
+        };
+        assert_eq!(
+            text_line(&cwmp, t),
+            "10.0.0.7 - - [2023-11-14T22:13:20.123Z] \"CWMP 000E08-SN1 -\" done 1234 \"-\" \"-\" proto=cwmp ms=1.500 mac=- id=- proof=- tls=- resumed=- cert=- rpcs=3 tasks=1 faults=0\n"
         );
     }
 
@@ -377,7 +493,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH;
         let nasty = "/a\u{1b}[2J\r\n10.0.0.1 - - [x] \"GET /admin\"\u{7f}\u{9b}31m\t.cfg";
         let e = Entry {
-            proto: Proto::Tftp,
+            proto: "tftp",
             target: nasty,
             user_agent: Some(nasty),
             ..entry()
@@ -408,7 +524,11 @@ mod tests {
         assert_eq!(v["ms"], 1.5);
         assert_eq!(v["tls"], "TLSv1.3");
         assert_eq!(v["resumed"], true);
-        assert_eq!(v["cert_mac"], "000e08abcdef");
+        assert_eq!(v["cert"], "OU=CP-8841-3PCC, L=SN1, ST=000e08abcdef");
+        assert_eq!(v["mac"], "000e08abcdef");
+        assert_eq!(v["id"], "path");
+        assert_eq!(v["proof"], "cert");
+        assert!(v.get("rpcs").is_none());
         assert_eq!(v["client"], "10.0.0.7");
     }
 

@@ -61,7 +61,34 @@ pub enum Decision {
 #[derive(Debug)]
 pub struct Admitted<D = Decision> {
     decision: D,
-    identified: bool,
+    proof: Proof,
+}
+
+/// What proved that the request came from the device it names (the
+/// access log's `proof` field, issue 17 item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Proof {
+    /// Nothing: the MAC is only claimed (path or User-Agent).
+    #[default]
+    None,
+    /// The source address is in `security.preprovision_networks`.
+    Source,
+    /// Credentials that `[[auth]]` checked (Basic or Digest).
+    Password,
+    /// A verified client certificate naming the device.
+    Certificate,
+}
+
+impl Proof {
+    /// The access log's word: `-`, `source`, `password`, `cert`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proof::None => "-",
+            Proof::Source => "source",
+            Proof::Password => "password",
+            Proof::Certificate => "cert",
+        }
+    }
 }
 
 impl<D> Admitted<D> {
@@ -75,7 +102,12 @@ impl<D> Admitted<D> {
     /// the device. Only such a request may set the device's recorded
     /// firmware (issue 12 item 2: a bare User-Agent is anyone's to write).
     pub fn identified(&self) -> bool {
-        self.identified
+        matches!(self.proof, Proof::Password | Proof::Certificate)
+    }
+
+    /// What proved the request's device.
+    pub fn proof(&self) -> Proof {
+        self.proof
     }
 }
 
@@ -89,7 +121,11 @@ pub struct FileAccess;
 pub fn file(req: &Request<'_>) -> Admitted<FileAccess> {
     Admitted {
         decision: FileAccess,
-        identified: req.identity.is_some(),
+        proof: if req.identity.is_some() {
+            Proof::Certificate
+        } else {
+            Proof::None
+        },
     }
 }
 
@@ -102,11 +138,9 @@ pub fn decide(
     mac: Mac,
     entry: &DevEntry,
 ) -> Result<Admitted, Refusal> {
-    let mut identified = false;
-    decide_inner(state, policy, req, mac, entry, &mut identified).map(|decision| Admitted {
-        decision,
-        identified,
-    })
+    let mut proof = Proof::None;
+    decide_inner(state, policy, req, mac, entry, &mut proof)
+        .map(|decision| Admitted { decision, proof })
 }
 
 fn decide_inner(
@@ -115,7 +149,7 @@ fn decide_inner(
     req: &Request<'_>,
     mac: Mac,
     entry: &DevEntry,
-    identified: &mut bool,
+    proof: &mut Proof,
 ) -> Result<Decision, Refusal> {
     // A certificate for MAC X never gets MAC Y's profile.
     if let Some(id) = req.identity {
@@ -124,7 +158,7 @@ fn decide_inner(
                 cert_mac: id.mac.clone(),
             });
         }
-        *identified = true;
+        *proof = Proof::Certificate;
     }
     let preprov = policy
         .config
@@ -135,12 +169,14 @@ fn decide_inner(
     // `[[auth]]` over a protocol without credentials (TFTP): refused like
     // an unknown device, except from a pre-provisioning network (trusted
     // with the plaintext bootstrap profile anyway).
-    let check = |rule, identified: &mut bool| -> Result<(), Refusal> {
+    let check = |rule, proof: &mut Proof| -> Result<(), Refusal> {
         match req.credentials {
             Some(c) => {
                 let schemes = policy.schemes(rule, req.proto);
                 authenticate(state, rule, &schemes, &c, req.peer.ip(), "profile")?;
-                *identified = true;
+                if *proof != Proof::Certificate {
+                    *proof = Proof::Password;
+                }
                 Ok(())
             }
             None if preprov => Ok(()),
@@ -152,7 +188,7 @@ fn decide_inner(
         // `all = true`) gets the same challenge as a known one, so the
         // answer does not tell known from unknown MACs (issue 12 item 5).
         if let Some(rule) = policy.auth_for(mac, None) {
-            check(rule, &mut false)?;
+            check(rule, &mut Proof::None)?;
         }
         let register = policy.config.profiles.auto_register.then(|| {
             let mut nd = NewDevice::new(mac);
@@ -170,7 +206,10 @@ fn decide_inner(
     // Authentication first: a pending or moved device that `[[auth]]`
     // covers answers an unauthenticated request like an unknown one.
     if let Some(rule) = policy.auth_for(mac, device.group.as_deref()) {
-        check(rule, identified)?;
+        check(rule, proof)?;
+    }
+    if preprov && *proof == Proof::None {
+        *proof = Proof::Source;
     }
     if is_pending(&device.vars) {
         return Ok(Decision::Pending);

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use phoneprov_pki::PhoneIdentity;
 use phoneprov_store::Mac;
+use phoneprov_types::{IdBy, Identified};
 
 use crate::metrics_setup::Proto;
 use crate::paths::parse_user_agent;
@@ -82,6 +83,14 @@ impl Request<'_> {
     pub fn cert_mac(&self) -> Option<Mac> {
         self.identity.and_then(|i| Mac::parse(&i.mac).ok())
     }
+
+    /// The device the request names without its path: the verified
+    /// client certificate's MAC, else the User-Agent's.
+    pub fn named_by_cert_or_ua(&self) -> Option<Identified> {
+        self.cert_mac()
+            .map(|m| Identified::new(m, IdBy::Certificate))
+            .or_else(|| self.ua.mac.map(|m| Identified::new(m, IdBy::UserAgent)))
+    }
 }
 
 /// What a path asks for.
@@ -89,8 +98,8 @@ impl Request<'_> {
 pub enum Target<'a> {
     /// A file under the firmware root (the path after `/firmware/`).
     Firmware(&'a str),
-    /// A device's profile.
-    Profile(Mac),
+    /// A device's profile, with where its MAC came from.
+    Profile(Identified),
     /// A file under the static root (also a profile-shaped path that
     /// names no device, such as `/$PN.cfg` from a phone whose User-Agent
     /// carries no MAC).
@@ -107,6 +116,10 @@ pub fn target<'a>(policy: &Policy, req: &Request<'a>) -> Target<'a> {
         .patterns
         .iter()
         .find_map(|p| p.matches(req.path))
-        .and_then(|m| m.mac.or(req.cert_mac()).or(req.ua.mac))
+        .and_then(|m| {
+            m.mac
+                .map(|mac| Identified::new(mac, IdBy::Path))
+                .or_else(|| req.named_by_cert_or_ua())
+        })
         .map_or(Target::Static, Target::Profile)
 }

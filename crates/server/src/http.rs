@@ -43,10 +43,11 @@ use crate::files::{file_response, simple, RespBody};
 use crate::metrics_setup::{record_http, Proto};
 use crate::mount::{api, read_body};
 use crate::paths::decode_path;
-use crate::pipeline::{Answer, Credentials, Refusal, Request as Identify, Ua};
+use crate::pipeline::{Answer, Credentials, Named, Refusal, Request as Identify, Ua};
 use crate::policy::Policy;
 use crate::state::AppState;
 use crate::store_io::StatusMsg;
+use phoneprov_types::Identified;
 
 /// What is known about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -61,6 +62,9 @@ pub struct ConnInfo {
     pub identity: Option<PhoneIdentity>,
     /// TLS version and resumption (HTTPS only), for the access log.
     pub tls: Option<crate::access_log::TlsInfo>,
+    /// The client certificate's subject (HTTPS with a certificate, and
+    /// only when the access log is on).
+    pub cert_subject: Option<String>,
     /// The connection came on the admin listener ([`crate::admin`]).
     pub admin: bool,
 }
@@ -94,13 +98,16 @@ pub async fn handle(
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
         (req.method().clone(), target, req.version(), ua)
     });
+    // The device the request named, filled in by the identification
+    // pipeline (or the activation service) for the access log.
+    let mut named = Named::default();
     let routed = async {
         if conn.admin {
             crate::admin::route(&state, conn.peer, req)
                 .await
                 .unwrap_or_else(|_| crate::admin::not_admin())
         } else {
-            route(&state, policy, &conn, req).await
+            route(&state, policy, &conn, req, &mut named).await
         }
     };
     let resp = match tokio::time::timeout(timeout, routed).await {
@@ -123,7 +130,7 @@ pub async fn handle(
     }
     if let Some((method, target, version, ua)) = access {
         state.access_log.log(&crate::access_log::Entry {
-            proto: conn.proto,
+            proto: conn.proto.as_str(),
             client: conn.peer,
             method: method.as_str(),
             target: &target,
@@ -136,7 +143,12 @@ pub async fn handle(
             duration: took,
             user_agent: ua.as_deref(),
             tls: conn.tls,
-            cert_mac: conn.identity.as_ref().map(|i| i.mac.clone()),
+            cert_subject: conn.cert_subject.as_deref(),
+            id: named
+                .id
+                .or_else(|| resp.extensions().get::<Identified>().copied()),
+            proof: named.proof.as_str(),
+            session: None,
         });
     }
     Ok(resp)
@@ -147,6 +159,7 @@ async fn route(
     policy: Arc<Policy>,
     conn: &ConnInfo,
     req: Request<Incoming>,
+    named: &mut Named,
 ) -> Resp {
     // The old single-port behaviour, when the config asks for it (a
     // warning at start says what it exposes).
@@ -181,14 +194,15 @@ async fn route(
         Method::GET | Method::HEAD => {
             let head = parts.method == Method::HEAD;
             let ask = identify(conn, &parts, &path, ua, None);
-            let answer = crate::pipeline::run(state, &policy, &ask).await;
+            let answer;
+            (answer, *named) = crate::pipeline::run(state, &policy, &ask).await;
             respond(answer, &parts, head).await
         }
         Method::POST | Method::PUT => {
             // The body is read below, so the path cannot borrow the request.
             let path = path.into_owned();
             let req = Request::from_parts(parts, body);
-            post(state, &policy, conn, req, &path, ua).await
+            post(state, &policy, conn, req, &path, ua, named).await
         }
         _ => Response::builder()
             .status(StatusCode::METHOD_NOT_ALLOWED)
@@ -401,6 +415,7 @@ async fn post(
     req: Request<Incoming>,
     path: &str,
     ua: Ua,
+    named: &mut Named,
 ) -> Resp {
     let ce = req
         .headers()
@@ -417,14 +432,19 @@ async fn post(
     if let crate::pipeline::Target::Profile(_) = crate::pipeline::target(policy, &ask) {
         let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]).into_owned();
         ask.posted = Some(text);
-        let answer = crate::pipeline::run(state, policy, &ask).await;
+        let answer;
+        (answer, *named) = crate::pipeline::run(state, policy, &ask).await;
         return respond(answer, &parts, false).await;
     }
-    let ua = ask.ua;
-    let cert_mac = conn.identity.as_ref().and_then(|i| Mac::parse(&i.mac).ok());
-    let Some(mac) = mac_in_path(path).or(cert_mac).or(ua.mac) else {
+    let Some(id) = mac_in_path(path)
+        .map(|m| Identified::new(m, phoneprov_types::IdBy::Path))
+        .or_else(|| ask.named_by_cert_or_ua())
+    else {
         return simple(StatusCode::NOT_FOUND, "report names no device\n");
     };
+    let mac = id.mac;
+    named.id = Some(id);
+    let ua = ask.ua;
     if let Some(id) = &conn.identity {
         if !id.authorizes_mac(&mac.to_string()) {
             return simple(
@@ -459,6 +479,11 @@ async fn post(
     let Some(device) = entry.device.clone() else {
         state.unknown.note(conn.proto, mac, conn.peer.ip());
         return simple(StatusCode::NOT_FOUND, "unknown device\n");
+    };
+    named.proof = match (conn.identity.is_some(), identified) {
+        (true, _) => crate::decide::Proof::Certificate,
+        (false, true) => crate::decide::Proof::Password,
+        _ => crate::decide::Proof::None,
     };
     let firmware = ua.firmware.clone().filter(|_| identified);
     let encrypted =

@@ -68,8 +68,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use phoneprov_store::{Mac, Outcome};
+use phoneprov_types::Identified;
 
-use crate::decide::{self, Decision};
+use crate::decide::{self, Decision, Proof};
 use crate::policy::Policy;
 use crate::record::{self, Record};
 use crate::render::Rendered;
@@ -106,6 +107,17 @@ pub enum Answer {
     RenderFailed,
 }
 
+/// The request's device, for the access log (issue 17 item 4): the MAC
+/// and where it came from (extract), and what proved it (decide; nothing
+/// for a refused request).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Named {
+    /// The MAC and how it was found; `None` for a static file.
+    pub id: Option<Identified>,
+    /// What proved it.
+    pub proof: Proof,
+}
+
 /// The host phones should use in generated URLs: `public_host`, else the
 /// request's `Host` (when it is a plain name or address), else the local
 /// address (`127.0.0.1` for an unspecified one).
@@ -133,10 +145,23 @@ pub fn url_host<'a>(policy: &'a Policy, req_host: Option<&'a str>, local: IpAddr
     Cow::Owned(local.to_string())
 }
 
-/// Runs the whole pipeline for one request.
-pub async fn run(state: &Arc<AppState>, policy: &Arc<Policy>, req: &Request<'_>) -> Answer {
+/// Runs the whole pipeline for one request: the answer, and the device it
+/// named for the access log.
+pub async fn run(
+    state: &Arc<AppState>,
+    policy: &Arc<Policy>,
+    req: &Request<'_>,
+) -> (Answer, Named) {
     match target(policy, req) {
         Target::Firmware(rest) => {
+            let named = Named {
+                id: req.named_by_cert_or_ua(),
+                proof: if req.identity.is_some() {
+                    Proof::Certificate
+                } else {
+                    Proof::None
+                },
+            };
             let file = resolve(&policy.dirs.firmware_root, rest).await;
             // A firmware download is recorded for the device the request
             // names (certificate, else User-Agent; nothing on TFTP) when
@@ -153,10 +178,23 @@ pub async fn run(state: &Arc<AppState>, policy: &Arc<Policy>, req: &Request<'_>)
                     Err(e) => tracing::error!(%mac, error = %e, "device lookup failed"),
                 }
             }
-            Answer::File(file)
+            (Answer::File(file), named)
         }
-        Target::Static => Answer::File(resolve(&policy.dirs.static_root, req.path).await),
-        Target::Profile(mac) => profile(state, policy, req, mac).await,
+        Target::Static => (
+            Answer::File(resolve(&policy.dirs.static_root, req.path).await),
+            Named::default(),
+        ),
+        Target::Profile(id) => {
+            let mut proof = Proof::None;
+            let answer = profile(state, policy, req, id.mac, &mut proof).await;
+            (
+                answer,
+                Named {
+                    id: Some(id),
+                    proof,
+                },
+            )
+        }
     }
 }
 
@@ -165,6 +203,7 @@ async fn profile(
     policy: &Arc<Policy>,
     req: &Request<'_>,
     mac: Mac,
+    proof: &mut Proof,
 ) -> Answer {
     // Step 2, retrieve.
     let ttl = std::time::Duration::from_millis(policy.config.profiles.device_ttl_ms);
@@ -188,6 +227,7 @@ async fn profile(
             return Answer::Refused(refusal);
         }
     };
+    *proof = admitted.proof();
     let rec = Record::profile(&admitted, req, mac, &entry);
     // A POSTed body is kept for a device in the inventory only.
     if !matches!(admitted.decision(), Decision::Unknown { .. }) {

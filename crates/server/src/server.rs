@@ -343,6 +343,10 @@ impl Server {
             Some(acs) if acs_l.is_some() || acs_tls_l.is_some() => {
                 // The ACS door of the throttle (issue 12 item 6).
                 acs.set_auth_guard(auth_guard.clone());
+                // One access-log line per CWMP session (issue 17 item 4).
+                if state.access_log.enabled() {
+                    acs.set_session_log(crate::access_log::cwmp_sessions(state.access_log.clone()));
+                }
                 let mut rx = stop_rx.clone();
                 let tls = acs_tls_l.map(|l| (l, acs_upgrade(state.clone())));
                 Some(tokio::spawn(acs.serve_listeners(acs_l, tls, async move {
@@ -496,6 +500,7 @@ async fn accept_loop(
                         local,
                         identity: None,
                         tls: None,
+                        cert_subject: None,
                         admin,
                     });
                     let svc = hyper::service::service_fn(move |req| {
@@ -549,6 +554,13 @@ async fn accept_loop(
                         local,
                         identity,
                         tls: Some(tls),
+                        cert_subject: state
+                            .access_log
+                            .enabled()
+                            .then(|| {
+                                phoneprov_pki::subject_from_peer_certs(tls_conn.peer_certificates())
+                            })
+                            .flatten(),
                         admin,
                     });
                     let svc = hyper::service::service_fn(move |req| {
@@ -628,7 +640,7 @@ fn tls_refused(state: &AppState, peer: SocketAddr, timed_out: bool, error: Optio
         _ => tracing::debug!(client = %peer.ip(), error = ?error, "TLS handshake failed"),
     }
     state.access_log.log(&crate::access_log::Entry {
-        proto: Proto::Https,
+        proto: Proto::Https.as_str(),
         client: peer,
         method: "-",
         target: "-",
@@ -638,6 +650,9 @@ fn tls_refused(state: &AppState, peer: SocketAddr, timed_out: bool, error: Optio
         duration: std::time::Duration::ZERO,
         user_agent: None,
         tls: None,
-        cert_mac: None,
+        cert_subject: None,
+        id: None,
+        proof: "-",
+        session: None,
     });
 }

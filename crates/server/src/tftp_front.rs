@@ -14,7 +14,7 @@ use bytes::Bytes;
 use phoneprov_tftp::{Content, Handler, HandlerError, ReadRequest};
 
 use crate::metrics_setup::{record_tftp, Proto};
-use crate::pipeline::{Answer, Refusal, Request, Ua};
+use crate::pipeline::{Answer, Named, Refusal, Request, Ua};
 use crate::state::AppState;
 
 /// TFTP handler over the shared state.
@@ -27,7 +27,7 @@ pub struct TftpFront {
 impl Handler for TftpFront {
     async fn read(&self, request: ReadRequest) -> Result<Content, HandlerError> {
         let start = std::time::Instant::now();
-        let r = self.read_inner(&request).await;
+        let (r, named) = self.read_inner(&request).await;
         let (outcome, bytes) = match &r {
             Ok(Content::Bytes(b)) => ("ok", b.len() as u64),
             Ok(Content::Reader { size, .. }) => ("ok", size.unwrap_or(0)),
@@ -40,7 +40,7 @@ impl Handler for TftpFront {
         // The access log, like the metric, keeps the difference for the
         // operator; the wire answer below does not.
         self.state.access_log.log(&crate::access_log::Entry {
-            proto: Proto::Tftp,
+            proto: Proto::Tftp.as_str(),
             client: request.client,
             method: "RRQ",
             target: &request.path,
@@ -53,7 +53,10 @@ impl Handler for TftpFront {
             duration: took,
             user_agent: None,
             tls: None,
-            cert_mac: None,
+            cert_subject: None,
+            id: named.id,
+            proof: named.proof.as_str(),
+            session: None,
         });
         // Not there, not allowed, unknown, pending or refused device: one
         // answer on the wire (issue 12 item 5, and the same answer for
@@ -67,11 +70,12 @@ impl Handler for TftpFront {
 }
 
 impl TftpFront {
-    async fn read_inner(&self, request: &ReadRequest) -> Result<Content, HandlerError> {
+    async fn read_inner(&self, request: &ReadRequest) -> (Result<Content, HandlerError>, Named) {
         let state = &self.state;
         let policy = state.policy.load_full();
         if request.path.contains(['\0', '\\', '%']) || request.path.split('/').any(|c| c == "..") {
-            return Err(HandlerError::AccessDenied("path not allowed".into()));
+            let denied = HandlerError::AccessDenied("path not allowed".into());
+            return (Err(denied), Named::default());
         }
         let path = if request.path.starts_with('/') {
             request.path.clone()
@@ -95,9 +99,11 @@ impl TftpFront {
             can_redirect: false,
             posted: None,
         };
-        match crate::pipeline::run(state, &policy, &ask).await {
+        let (answer, named) = crate::pipeline::run(state, &policy, &ask).await;
+        let content = match answer {
             Answer::Profile { rendered, .. } => Ok(Content::Bytes(Bytes::clone(&rendered.body))),
-            Answer::File(file) => open_file(&file?).await,
+            Answer::File(Ok(file)) => open_file(&file).await,
+            Answer::File(Err(e)) => Err(e),
             Answer::NotFound(why) => Err(HandlerError::NotFound(why.into())),
             Answer::Refused(Refusal::Unavailable) => {
                 Err(HandlerError::Other("inventory unavailable".into()))
@@ -115,7 +121,8 @@ impl TftpFront {
             Answer::RenderFailed => {
                 Err(HandlerError::Other("profile could not be rendered".into()))
             }
-        }
+        };
+        (content, named)
     }
 }
 

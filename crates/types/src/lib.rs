@@ -15,11 +15,14 @@
 //! - [`Mac`]: the one MAC address type (R-MACRO `$MA`, R-HTTP-3,
 //!   R-HTTPS-5, R-LOG-3).
 //! - [`xml::escape`]: the one XML escaper (profiles, CWMP, push bodies).
+//! - [`Identified`]: a request's MAC and where it came from (path,
+//!   User-Agent, certificate, query, Inform), for the access log.
 //! - [`secret_eq`]: the one constant-time comparison of secrets (`subtle`).
 //! - `http_error` (feature `http`): the one JSON error answer of the admin
 //!   routes, `{"error": …, "hint": …}`; behind a feature so that only the
 //!   crates serving HTTP pull in axum.
 
+mod identified;
 mod mac;
 mod secret;
 pub mod xml;
@@ -27,5 +30,6 @@ pub mod xml;
 #[cfg(feature = "http")]
 pub mod http_error;
 
+pub use identified::{IdBy, Identified};
 pub use mac::{Mac, MacError};
 pub use secret::secret_eq;
