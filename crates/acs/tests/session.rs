@@ -161,7 +161,18 @@ async fn full_session_runs_every_rpc_kind_and_stores_results() {
     let fw = get(7);
     assert_eq!(fw.state, TaskState::Done);
     assert_eq!(fw.result.unwrap()["transfer_complete"]["fault_code"], 0);
-    let events = store.events(mac(), 10).unwrap();
+    // The upgrade event is queued behind the session's writes but not
+    // acknowledged (the session has no later write to wait for): poll.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let events = loop {
+        let events = store.events(mac(), 10).unwrap();
+        if events.iter().any(|e| e.kind == EventKind::Upgrade)
+            || std::time::Instant::now() > deadline
+        {
+            break events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(events.iter().any(|e| e.kind == EventKind::Upgrade));
     assert_eq!(
         events
