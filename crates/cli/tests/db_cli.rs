@@ -115,9 +115,15 @@ fn an_older_schema_is_migrated_only_when_told() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     assert!(run(&["db", "migrate", "--data", d]).status.success());
-    // Version 5 (secrets) is `CREATE TABLE IF NOT EXISTS`: re-running it
-    // on a file marked 4 is what a real 4 → 5 upgrade does.
-    set_user_version(&data, 4);
+    // A real version-8 file: version 9 only adds `bulk_jobs`, so the
+    // current file without that table, marked 8, is what a file written
+    // by the previous release holds. (Marking a current file older is not
+    // enough: most steps, e.g. v7's ADD COLUMN, cannot run twice.) When a
+    // version 10 is added, drop what it adds here as well and mark 9.
+    let db = data.join("phoneprov.db");
+    let out = peer("sqlite3", &[db.to_str().unwrap(), "DROP TABLE bulk_jobs;"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    set_user_version(&data, 8);
     let cfg = dir.path().join("no-auto.toml");
     std::fs::write(&cfg, "[database]\nauto_migrate = false\n").unwrap();
     let c = cfg.to_str().unwrap();
@@ -129,7 +135,11 @@ fn an_older_schema_is_migrated_only_when_told() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["found"].as_i64(), v["state"].as_str()),
-        (Some(4), Some("older"))
+        (Some(8), Some("older"))
+    );
+    assert_eq!(
+        v["known"], 9,
+        "a new schema version: make the file above a real previous-version file"
     );
 
     let mut s = start_with(
