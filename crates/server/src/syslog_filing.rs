@@ -330,7 +330,9 @@ impl FilerCounters {
 /// use phoneprov_syslog::run_receiver;
 /// let index = IpIndex::load(&store).unwrap();
 /// let writer = TimelineWriter::for_dir(std::path::Path::new("phoneprov-data")).unwrap();
-/// let filer = StoreFiler::spawn(writer, index, 10_000);
+/// // `store` answers which MACs are in the inventory (unknown ones are
+/// // counted, not filed).
+/// let filer = StoreFiler::spawn(writer, store, index, 10_000);
 /// let shutdown = async { /* e.g. ctrl-c */ };
 /// run_receiver(sock, filer.sink(), shutdown).await.unwrap();
 /// let stats = filer.shutdown(); // after the receiver (and its sink) is gone
