@@ -168,8 +168,8 @@ impl Browser {
         self.dir.as_ref().unwrap().path().to_path_buf()
     }
 
-    /// One WebDriver call; returns the answer's `value`, panics on an error.
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    /// One WebDriver call: the HTTP status and the whole answer.
+    fn call_raw(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
         let body = body.map(|b| b.to_string());
         let mut args = vec!["-X", method, &url, "-H", "Content-Type: application/json"];
@@ -179,6 +179,12 @@ impl Browser {
         let (code, out) = curl(&args);
         let v: Value = serde_json::from_slice(&out)
             .unwrap_or_else(|_| panic!("{method} {path}: HTTP {code}, not JSON"));
+        (code, v)
+    }
+
+    /// One WebDriver call; returns the answer's `value`, panics on an error.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (code, v) = self.call_raw(method, path, body);
         assert_eq!(code, 200, "{method} {path}: {v}");
         v["value"].clone()
     }
@@ -216,12 +222,22 @@ impl Browser {
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
     }
 
+    /// The text of the element `css` selects. Pages that refresh a part of
+    /// themselves (the device and bulk-job pages, every 2 s) can replace
+    /// the element between finding and reading it ("stale element
+    /// reference"): then it is found again, five times at most.
     fn text(&self, css: &str) -> String {
-        let e = self.find(css);
-        self.cmd("GET", &format!("/element/{e}/text"), None)
-            .as_str()
-            .unwrap()
-            .to_string()
+        for attempt in 1..=5 {
+            let e = self.find(css);
+            let path = format!("/session/{}/element/{e}/text", self.session);
+            let (code, v) = self.call_raw("GET", &path, None);
+            if code != 200 && v["value"]["error"] == "stale element reference" && attempt < 5 {
+                continue;
+            }
+            assert_eq!(code, 200, "GET {path}: {v}");
+            return v["value"].as_str().unwrap().to_string();
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     fn source(&self) -> String {
