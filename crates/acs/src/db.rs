@@ -50,7 +50,7 @@ pub struct DataModelEntry {
     /// TR-069 path.
     pub path: String,
     /// The XML parameter name the schema gives this path (R-TR69-4).
-    pub xml_name: Option<&'static str>,
+    pub xml_name: Option<String>,
     /// Last known value (absent when only the name is known).
     pub value: Option<String>,
     /// `xsd` type name.

@@ -157,9 +157,6 @@ pub enum TaskError {
     /// A name is neither a TR-069 path nor a known XML parameter name.
     #[error("parameter {0:?} is neither a TR-069 path (Device.… / InternetGatewayDevice.…) nor an XML parameter name of the schema; use the full TR-069 path")]
     UnknownName(String),
-    /// An XML name without a TR-069 path in the schema.
-    #[error("XML parameter {0:?} has no TR-069 path in the schema; address it by its TR-069 path instead")]
-    NoPath(String),
     /// Download of a config without URL and without `profile_url`.
     #[error(
         "Download of a config file needs \"url\" (or configure the ACS's profile_url template)"
@@ -262,23 +259,25 @@ pub fn parse_request(json: &[u8]) -> Result<(TaskRpc, TaskOptions), String> {
     Ok((rpc, opts))
 }
 
-/// The TR-069 path for `name`: itself when it already is one (contains a
-/// `.`), else the path the profile schema gives the XML name (R-TR69-4,
-/// `TLS_Cipher_List` → `Device.X_CISCO_SecuritySettings.TLSCipherList`).
+/// The TR-069 path for `name`: the path the profile schema gives an XML
+/// name (R-TR69-4, `TLS_Cipher_List` →
+/// `Device.X_CISCO_SecuritySettings.TLSCipherList`; an XML name may hold
+/// a dot, `G722.2_Enable_1_`), else `name` itself when it is a path
+/// (contains a `.`).
 pub fn to_tr069_path(name: &str) -> Result<String, TaskError> {
+    if let Some(path) = phoneprov_profile::schema::tr069_path(name) {
+        return Ok(path);
+    }
     if name.is_empty() || name.contains('.') {
         return Ok(name.to_string());
     }
-    phoneprov_profile::schema::lookup(name)
-        .ok_or_else(|| TaskError::UnknownName(name.to_string()))?;
-    // Every schema name has a path (explicit, or the generated
-    // `Device.X_CISCO_Profile.<name>` the simulated phone serves too).
-    phoneprov_profile::schema::tr069_path(name).ok_or_else(|| TaskError::NoPath(name.to_string()))
+    Err(TaskError::UnknownName(name.to_string()))
 }
 
-/// The XML parameter name of a TR-069 path, if the schema maps one.
-pub fn xml_name(path: &str) -> Option<&'static str> {
-    phoneprov_profile::schema::by_tr069_path(path).map(|s| s.name)
+/// The XML parameter name of a TR-069 path, if the schema maps one
+/// (indexed names included: `Device.X_CISCO_Profile.User_ID_3_`).
+pub fn xml_name(path: &str) -> Option<String> {
+    phoneprov_profile::schema::xml_name_of_path(path)
 }
 
 fn paths(names: &[String]) -> Result<Vec<String>, TaskError> {
@@ -479,7 +478,7 @@ mod tests {
             "Device.X_CISCO_SecuritySettings.TLSCipherList"
         );
         assert_eq!(
-            xml_name("Device.X_CISCO_SecuritySettings.TLSCipherList"),
+            xml_name("Device.X_CISCO_SecuritySettings.TLSCipherList").as_deref(),
             Some("TLS_Cipher_List")
         );
         assert_eq!(to_tr069_path("Device.A.").unwrap(), "Device.A.");
@@ -489,8 +488,17 @@ mod tests {
             "Device.X_CISCO_Profile.Line_Enable_2_"
         );
         assert_eq!(
-            xml_name("Device.X_CISCO_Profile.Primary_NTP_Server"),
+            xml_name("Device.X_CISCO_Profile.Primary_NTP_Server").as_deref(),
             Some("Primary_NTP_Server")
+        );
+        // A name with a dot is an XML name, not a path.
+        assert_eq!(
+            to_tr069_path("G722.2_Enable_1_").unwrap(),
+            "Device.X_CISCO_Profile.G722_2_Enable_1_"
+        );
+        assert_eq!(
+            xml_name("Device.X_CISCO_Profile.User_ID_3_").as_deref(),
+            Some("User_ID_3_")
         );
         assert!(matches!(
             to_tr069_path("No_Such_Param_Here"),

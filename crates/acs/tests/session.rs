@@ -114,7 +114,7 @@ async fn full_session_runs_every_rpc_kind_and_stores_results() {
     );
     let ciphers = find(CIPHERS).unwrap();
     assert_eq!(ciphers.value.as_deref(), Some("RSA:!aNULL"));
-    assert_eq!(ciphers.xml_name, Some("TLS_Cipher_List"));
+    assert_eq!(ciphers.xml_name.as_deref(), Some("TLS_Cipher_List"));
     assert_eq!(find(INTERVAL).unwrap().writable, Some(true));
     assert_eq!(find(INTERVAL).unwrap().value.as_deref(), Some("600"));
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use phoneprov_acs::{Acs, AcsAuth, AcsSettings, TaskRecord, TaskRpc, TaskState};
 use phoneprov_httpauth::Credentials;
+use phoneprov_profile::schema;
 use phoneprov_sim::{run_fleet, DhcpLease, Fleet, RunMode, SimConfig, Tr069Config};
 use phoneprov_store::{EventKind, Mac, NewDevice, Store};
 use phoneprov_testpeers::Nginx;
@@ -605,4 +606,184 @@ async fn garbage_and_dropped_connections_are_retried() {
     assert_eq!((c.sessions_failed, c.sessions_ok), (2, 1), "{c:?}");
     assert_eq!(c.errors.len(), 2, "{:?}", c.errors);
     assert!(informs(acs.dir.path()).len() >= 2);
+}
+
+/// A valid value of `spec` other than `current`: the type's own choices,
+/// then the defaults of the schema's other parameters of the same type.
+fn other_value(spec: &schema::ParamSpec, name: &str, current: &str) -> Option<String> {
+    use schema::ParamType as T;
+    let mut c: Vec<String> = match spec.kind {
+        T::Bool => vec!["Yes".into(), "No".into()],
+        T::Int { min, max } => vec![min.to_string(), max.to_string()],
+        T::Decimal { min_milli, .. } => vec![format!("{}", min_milli as f64 / 1000.0)],
+        T::Hex { max } => vec!["0x0".into(), format!("{max:#x}")],
+        T::Enum(v) => v.iter().map(|s| s.to_string()).collect(),
+        T::Url(s) => s.iter().map(|s| format!("{s}://walk.invalid/x")).collect(),
+        T::Host { port: true } => vec!["walk.invalid:5061".into()],
+        T::IpAddr | T::Ipv4 => vec!["10.9.8.7".into()],
+        T::Host { port: false } | T::DomainList => vec!["walk.invalid".into()],
+        T::Rule => vec!["http://walk.invalid/$MA.cfg".into()],
+        T::DhcpOptions { v6: false } => vec!["66,160,159".into()],
+        T::DhcpOptions { v6: true } => vec!["17,160".into()],
+        T::CipherList => vec!["HIGH".into()],
+        T::Schedule(schema::ScheduleKind::TimeOfDay) => vec!["0130".into()],
+        T::Schedule(_) => vec!["3600".into(), "60".into()],
+        T::TimeZone => vec!["GMT+01:00".into(), "GMT".into()],
+        T::Date => vec!["01/02/2030".into()],
+        T::Clock => vec!["02/00".into()],
+        T::KeyValues => vec!["fnc=sd;ext=1001".into()],
+        T::DialPlan => vec!["(xx.)".into()],
+        T::FirewallConfig => vec!["NO_CISCO_TFTP".into()],
+        T::DstRule => vec!["start=4/1/7/2;end=9/-1/7/2;save=1".into()],
+        _ => vec!["walk".into()],
+    };
+    c.extend(
+        schema::all()
+            .iter()
+            .filter(|o| o.kind == spec.kind)
+            .map(|o| o.default.to_string()),
+    );
+    c.push(format!("{name}-walk"));
+    c.into_iter()
+        .find(|v| v != current && !v.is_empty() && spec.validate(v).is_ok())
+}
+
+/// Models whose parameters together cover every schema entry.
+fn covering_models() -> Vec<&'static schema::ModelInfo> {
+    let mut picked: Vec<&schema::ModelInfo> = Vec::new();
+    for spec in schema::all() {
+        if picked.iter().any(|m| spec.models.contains(m)) {
+            continue;
+        }
+        // The model with the most entries among those that have this one.
+        let best = schema::models()
+            .iter()
+            .filter(|m| spec.models.contains(m))
+            .max_by_key(|m| schema::names_on(m).count())
+            .unwrap_or_else(|| panic!("{}: on no model", spec.name));
+        picked.push(best);
+    }
+    picked
+}
+
+/// R-TR69-4: the whole schema through the ACS and a real simulated CPE.
+/// For each parameter of each model of a covering set: the ACS maps the
+/// XML name to the schema's path, a GetParameterValues by XML name gets
+/// the phone's value (secrets empty), and a SetParameterValues by path
+/// changes the phone's XML parameter (its status page shows it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r_tr69_4_every_schema_parameter_through_the_acs_and_the_cpe() {
+    let models = covering_models();
+    let mut walked = 0;
+    for model in &models {
+        let acs = start_acs(AcsSettings {
+            connection_request: phoneprov_acs::ConnectionRequestSettings {
+                username: "cr".into(),
+                password: "cr-pw".into(),
+            },
+            ..open_settings()
+        })
+        .await;
+        let mut cfg = SimConfig::new(1);
+        cfg.pn = model.pn.to_string();
+        cfg.mode = RunMode::Forever;
+        cfg.listen = Some("127.0.0.1:0".parse().unwrap());
+        cfg.params = vec![("Resync_On_Reset".into(), "No".into())];
+        cfg.tr069 = tr069(&acs.url);
+        let fleet = Fleet::start(cfg).await.unwrap();
+        let phone = fleet.local_addr().unwrap();
+        wait_inform(&acs, "0 BOOTSTRAP").await;
+        let names: Vec<(String, &schema::ParamSpec)> = schema::names_on(model).collect();
+        let before = status(phone).await["params"].clone();
+        let shown = |name: &str, spec: &schema::ParamSpec| -> String {
+            match before[name].as_str() {
+                Some(v) => v.to_string(),
+                None => spec.default_for(name).to_string(),
+            }
+        };
+
+        // By XML name: the ACS stores the schema's path and the CPE answers.
+        let xml: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
+        let gpv = enqueue(&acs, json!({"rpc":"GetParameterValues","names":xml}));
+        let TaskRpc::GetParameterValues { names: sent } =
+            acs.acs.task(mac(), gpv).unwrap().unwrap().rpc
+        else {
+            panic!("the task is a GetParameterValues");
+        };
+        acs.acs.connection_request(mac()).await.unwrap();
+        let t = finished(&acs, gpv).await;
+        assert_eq!(t.state, TaskState::Done, "{} {:?}", model.pn, t.result);
+        let result = t.result.unwrap();
+        let values = result["values"].as_array().unwrap();
+        assert_eq!(values.len(), names.len(), "{}", model.pn);
+        let mut sets = Vec::new();
+        let mut want = Vec::new();
+        let mut stuck = Vec::new();
+        for (((name, spec), path), v) in names.iter().zip(&sent).zip(values) {
+            assert_eq!(Some(path), schema::tr069_path(name).as_ref(), "{name}");
+            assert_eq!(&v["name"], path, "{name}");
+            let phone_value = if spec.secret {
+                String::new()
+            } else {
+                shown(name, spec)
+            };
+            assert_eq!(v["value"], phone_value, "{} {name} = {path}", model.pn);
+            let current = shown(name, spec);
+            // A one-value enumeration (`Signaling_Protocol`: SIP) can
+            // only be written with the value it has.
+            let new = match (other_value(spec, name, &current), spec.kind) {
+                (Some(v), _) => v,
+                (None, schema::ParamType::Enum([only])) => only.to_string(),
+                (None, _) => {
+                    stuck.push(format!("{name} ({:?}) = {current:?}", spec.kind));
+                    continue;
+                }
+            };
+            sets.push(json!({"name": path, "value": new}));
+            let seen = if spec.secret { "********".into() } else { new };
+            want.push((name.clone(), seen));
+        }
+
+        assert!(stuck.is_empty(), "no other valid value for {stuck:#?}");
+
+        // By path: each write reaches the phone's XML parameter.
+        let ids: Vec<i64> = sets
+            .chunks(400)
+            .map(|c| enqueue(&acs, json!({"rpc":"SetParameterValues","values":c})))
+            .collect();
+        acs.acs.connection_request(mac()).await.unwrap();
+        for id in ids {
+            let t = finished(&acs, id).await;
+            assert_eq!(t.state, TaskState::Done, "{} {:?}", model.pn, t.result);
+        }
+        // What the status page shows; a value equal to the default may
+        // not be stored explicitly.
+        let value = |p: &Value, n: &str| {
+            p[n].as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| schema::default_of(n).unwrap_or_default().to_string())
+        };
+        let mut after = Value::Null;
+        for _ in 0..400 {
+            after = status(phone).await["params"].clone();
+            if want.iter().all(|(n, v)| value(&after, n) == *v) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for (n, v) in &want {
+            assert_eq!(
+                value(&after, n),
+                *v,
+                "{}: {n} after SetParameterValues",
+                model.pn
+            );
+        }
+        walked += names.len();
+        fleet.shutdown_handle().shutdown();
+        fleet.wait().await;
+    }
+    let pns: Vec<&str> = models.iter().map(|m| m.pn).collect();
+    eprintln!("R-TR69-4: {walked} parameters walked on {pns:?}");
+    assert!(walked > schema::all().len(), "{walked} names on {pns:?}");
 }

@@ -368,6 +368,8 @@ struct NameIndex {
     /// Indexed entries by prefix (the name before the index).
     indexed: HashMap<&'static str, Vec<&'static ParamSpec>>,
     by_path: HashMap<&'static str, &'static ParamSpec>,
+    /// `(prefix with `.` as `_`, prefix)` of the entries whose name has a dot.
+    dotted: Vec<(String, &'static str)>,
 }
 
 fn index() -> &'static NameIndex {
@@ -390,10 +392,16 @@ fn index() -> &'static NameIndex {
                 by_path.insert(p, spec);
             }
         }
+        let dotted = table::specs()
+            .iter()
+            .filter(|s| s.prefix.contains('.'))
+            .map(|s| (s.prefix.replace('.', "_"), s.prefix))
+            .collect();
         NameIndex {
             exact,
             indexed,
             by_path,
+            dotted,
         }
     })
 }
@@ -457,6 +465,45 @@ pub fn tr069_path(name: &str) -> Option<String> {
 /// The entry with this TR-069 path (`Device.X_CISCO_SecuritySettings.TLSCipherList`).
 pub fn by_tr069_path(path: &str) -> Option<&'static ParamSpec> {
     index().by_path.get(path).copied()
+}
+
+/// The XML name (concrete, indexed names included) whose TR-069 path is
+/// `path` (R-TR69-4): the inverse of [`tr069_path`] over the whole schema,
+/// so the ACS and the simulated CPE read one name space.
+/// `Device.X_CISCO_Profile.G722_2_Enable_1_` → `G722.2_Enable_1_`;
+/// `None` for a path no schema name has (an alias's own spelling
+/// included: the path of an alias is its canonical name's).
+pub fn xml_name_of_path(path: &str) -> Option<String> {
+    if let Some(spec) = by_tr069_path(path) {
+        return Some(spec.prefix.to_string());
+    }
+    let rest = path.strip_prefix(PROFILE_PREFIX)?;
+    if rest.is_empty() || rest.contains('.') {
+        return None;
+    }
+    let is_ours = |name: &str| tr069_path(name).is_some_and(|p| p == path);
+    if is_ours(rest) {
+        return Some(rest.to_string());
+    }
+    // A name whose XML form has a dot (`G722.2_Enable_1_`,
+    // `Enable_802.1X_Authentication`): the path writes it `_`.
+    index()
+        .dotted
+        .iter()
+        .filter_map(|(flat, prefix)| {
+            rest.strip_prefix(flat)
+                .map(|tail| format!("{prefix}{tail}"))
+        })
+        .find(|n| is_ours(n))
+}
+
+/// Every concrete XML name model `m` has (each instance of an indexed
+/// entry up to the model's count), with its entry, in table order: what
+/// a CPE of that model exposes over TR-069 (R-TR69-4).
+pub fn names_on(m: &ModelInfo) -> impl Iterator<Item = (String, &'static ParamSpec)> + '_ {
+    all()
+        .iter()
+        .flat_map(move |s| s.instances_on(m).into_iter().map(move |n| (n, s)))
 }
 
 /// All entries, in table order.

@@ -411,3 +411,51 @@ fn rules_are_checked_by_the_rule_crate() {
     assert_eq!(check("Profile_Rule_B", ""), Ok(()));
     assert!(check("Profile_Rule", "[--nope] tftp://x.example.com/a").is_err());
 }
+
+/// R-TR69-4: every concrete name of every model has one TR-069 path, and
+/// that path leads back to the name (the ACS and the CPE share it).
+#[test]
+fn r_tr69_4_every_name_has_a_path_that_maps_back() {
+    let mut total = 0;
+    for m in models() {
+        let mut seen = HashMap::new();
+        for (name, spec) in names_on(m) {
+            let path = tr069_path(&name).unwrap_or_else(|| panic!("{name}: no path"));
+            assert!(
+                path.starts_with("Device.X_CISCO_"),
+                "{name}: {path} is not a vendor extension"
+            );
+            assert_eq!(
+                xml_name_of_path(&path).as_deref(),
+                Some(name.as_str()),
+                "{path}"
+            );
+            assert!(std::ptr::eq(lookup(&name).unwrap(), spec), "{name}");
+            if let Some(other) = seen.insert(path.clone(), name.clone()) {
+                panic!("{name} and {other} share {path} on {}", m.pn);
+            }
+            total += 1;
+        }
+    }
+    assert!(total > 10_000, "{total} names over all models");
+    assert_eq!(
+        xml_name_of_path("Device.X_CISCO_Profile.G722_2_Enable_1_").as_deref(),
+        Some("G722.2_Enable_1_")
+    );
+    assert_eq!(
+        xml_name_of_path("Device.X_CISCO_Profile.User_ID_3_").as_deref(),
+        Some("User_ID_3_")
+    );
+    // Not schema names: unknown, an index past the table, an alias's
+    // spelling (its path is the canonical name's), a nested path.
+    for p in [
+        "Device.X_CISCO_Profile.No_Such",
+        "Device.X_CISCO_Profile.User_ID_99_",
+        "Device.X_CISCO_Profile.Log_Resync_Request_Msg",
+        "Device.X_CISCO_Profile.A.B",
+        "Device.X_CISCO_Profile.",
+        "Device.DeviceInfo.SoftwareVersion",
+    ] {
+        assert_eq!(xml_name_of_path(p), None, "{p}");
+    }
+}

@@ -11,8 +11,9 @@
 //! `Device.X_CISCO_Profile.<XML name>`, the TR-106 vendor-extension form,
 //! a `.` in the name written `_`), writable, `xsd:string` with the value
 //! exactly as the phone stores it. A phone's model holds exactly its
-//! product's non-indexed parameters (issue 16: no Wi-Fi profile on a
-//! CP-8851-3PCC); secrets read back empty. Values set by the ACS are checked against the
+//! product's parameters, each instance of an indexed one up to the
+//! model's count (issue 16: no Wi-Fi profile on a CP-8851-3PCC, five
+//! `Line_Enable_n_`); secrets read back empty. Values set by the ACS are checked against the
 //! schema (9007 with the reason). The Line table
 //! (`Device.Services.VoiceService.1.VoiceProfile.1.Line.{i}.`) is the
 //! AddObject/DeleteObject target; `DirectoryNumber` and `CallerIDName` of
@@ -81,26 +82,16 @@ pub fn path_of(xml: &str) -> Option<String> {
     ok.then(|| format!("{PROFILE_PREFIX}{xml}"))
 }
 
-/// The XML parameter a TR-069 path writes to on the phone.
+/// The XML parameter a TR-069 path writes to on the phone: the schema's
+/// inverse mapping (R-TR69-4, the one the ACS uses), else a
+/// `Device.X_CISCO_Profile.<name>` the schema does not know (a parameter
+/// the phone holds from a profile), else the Line table's write-through.
 pub fn xml_of(path: &str) -> Option<String> {
-    if let Some(spec) = schema::by_tr069_path(path) {
-        return Some(spec.prefix.to_string());
+    if let Some(xml) = schema::xml_name_of_path(path) {
+        return Some(xml);
     }
     if let Some(rest) = path.strip_prefix(PROFILE_PREFIX) {
-        if rest.is_empty() || rest.contains('.') {
-            return None;
-        }
-        // An indexed name whose XML form has a dot (`G722.2_Enable_1_`).
-        let dotted = schema::all()
-            .iter()
-            .filter(|s| s.prefix.contains('.'))
-            .find_map(|s| {
-                let flat = s.prefix.replace('.', "_");
-                rest.strip_prefix(flat.as_str())
-                    .map(|tail| format!("{}{tail}", s.prefix))
-                    .filter(|n| schema::lookup(n).is_some())
-            });
-        return Some(dotted.unwrap_or_else(|| rest.to_string()));
+        return (!rest.is_empty() && !rest.contains('.')).then(|| rest.to_string());
     }
     let (n, leaf) = path.strip_prefix(LINES)?.split_once('.')?;
     let n: u16 = n.parse().ok().filter(|n| (1..=16).contains(n))?;
@@ -120,13 +111,13 @@ fn is_secret_path(path: &str) -> bool {
             .is_some_and(|s| s.secret)
 }
 
-/// One model's non-indexed schema parameters (XML name, TR-069 path,
+/// One model's schema parameters (concrete XML name, TR-069 path,
 /// factory default) and the data model every phone of it starts from;
 /// computed once per process and model (the last one: a product name the
 /// schema does not know, with every model's parameters).
 struct ModelTables {
-    entries: Vec<(&'static str, String, &'static str)>,
-    by_name: std::collections::HashMap<&'static str, usize>,
+    entries: Vec<(String, String, &'static str)>,
+    by_name: std::collections::HashMap<String, usize>,
     template: MemoryDataModel,
 }
 
@@ -145,21 +136,33 @@ fn tables(pn: &str) -> &'static ModelTables {
 }
 
 /// What every phone's model starts from: the fixed DeviceInfo values,
-/// every non-indexed parameter of its model at its default and the Line
+/// every parameter of its model (each instance of the indexed ones) at its
+/// default and the Line
 /// table. Cloning it is several times cheaper than inserting a few hundred
 /// parameters per phone (a fleet builds one model per phone at its first
 /// session).
 fn build_tables(model: Option<&schema::ModelInfo>) -> ModelTables {
-    let entries: Vec<_> = schema::all()
-        .iter()
-        .filter(|s| s.index == schema::Index::None)
-        .filter(|s| model.is_none_or(|m| s.models.contains(m)))
-        .filter_map(|s| path_of(s.prefix).map(|p| (s.prefix, p, s.default)))
+    // Every concrete name of the model, indexed instances included
+    // (R-TR69-4); a product the schema does not know: every name.
+    let names: Vec<(String, &'static schema::ParamSpec)> = match model {
+        Some(m) => schema::names_on(m).collect(),
+        None => schema::all()
+            .iter()
+            .flat_map(|s| s.instances().into_iter().map(move |n| (n, s)))
+            .collect(),
+    };
+    let entries: Vec<_> = names
+        .into_iter()
+        .filter_map(|(n, s)| {
+            let path = path_of(&n)?;
+            let default = s.default_for(&n);
+            Some((n, path, default))
+        })
         .collect();
     let by_name = entries
         .iter()
         .enumerate()
-        .map(|(i, (name, _, _))| (*name, i))
+        .map(|(i, (name, _, _))| (name.clone(), i))
         .collect();
     let mut m = MemoryDataModel::new();
     for (n, v) in [
@@ -264,7 +267,7 @@ impl PhoneModel {
     /// Takes the phone's current values; a changed value of a parameter
     /// with notification on is recorded for `4 VALUE CHANGE`.
     pub fn refresh(&mut self, explicit: &[(String, String)], swver: &str) {
-        // Every non-indexed schema parameter of the model (explicit value
+        // Every schema parameter of the model (explicit value
         // or default), then the explicit entries the table does not cover.
         let table = tables(&self.pn);
         let mut values: Vec<&str> = table.entries.iter().map(|(_, _, d)| *d).collect();
