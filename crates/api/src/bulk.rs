@@ -32,7 +32,7 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 use utoipa::ToSchema;
 
-use crate::push::{push_resync, record_push, PushMethod};
+use crate::push::{push, push_target, record_push};
 
 /// Most devices handled at once.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -269,11 +269,14 @@ fn item_fn(
 }
 
 async fn resync_one(store: &Arc<Mutex<Store>>, dev: Device) -> ItemOutcome {
-    let Some(address) = crate::push::device_address(&dev) else {
-        return ItemOutcome::Skipped("no known address (never seen)".into());
+    // HTTP GET to the last seen address, or a NOTIFY to the device's
+    // sip_contact (issue 15).
+    let target = match push_target(Some(&dev), dev.mac, None, None) {
+        Ok(t) => t,
+        Err(_) => return ItemOutcome::Skipped("no known address (never seen)".into()),
     };
-    let result = push_resync(&address, None, PushMethod::Get).await;
-    crate::metrics::record_push(PushMethod::Get, &result);
+    let result = push(&target, None).await;
+    crate::metrics::record_push(target.method(), &result);
     let mac = dev.mac;
     let outcome = match &result {
         Ok(_) => ItemOutcome::Succeeded,

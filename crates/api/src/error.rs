@@ -90,8 +90,12 @@ impl AdminError {
             AdminError::BadRequest { .. } | AdminError::Import { .. } => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) | AdminError::NoRoute(_) => StatusCode::NOT_FOUND,
             AdminError::Exists(_) | AdminError::Conflict { .. } => StatusCode::CONFLICT,
-            AdminError::Push(PushError::NoAddress { .. }) => StatusCode::CONFLICT,
-            AdminError::Push(PushError::BadPhone { .. }) => StatusCode::BAD_REQUEST,
+            AdminError::Push(PushError::NoAddress { .. } | PushError::NoSipContact { .. }) => {
+                StatusCode::CONFLICT
+            }
+            AdminError::Push(PushError::BadPhone { .. } | PushError::BadSipContact { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
             AdminError::Push(_) => StatusCode::BAD_GATEWAY,
             AdminError::Store(StoreError::Busy(_) | StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE

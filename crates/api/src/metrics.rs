@@ -29,7 +29,7 @@ pub fn record_request(method: &str, status: u16) {
 pub fn record_push<T>(method: PushMethod, result: &Result<T, PushError>) {
     let result = match result {
         Ok(_) => "ok",
-        Err(PushError::Refused { .. }) => "refused",
+        Err(PushError::Refused { .. } | PushError::SipRefused { .. }) => "refused",
         Err(PushError::Unreachable { .. }) => "unreachable",
         Err(_) => "error",
     };

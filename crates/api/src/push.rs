@@ -5,7 +5,13 @@
 //! - [`PushMethod::Get`]: `GET http://PHONE/admin/resync?RULE` (no `?` when
 //!   there is no rule: the phone then runs its own Profile_Rule…_D);
 //! - [`PushMethod::ExecuteXml`]: `POST http://PHONE/CGI/Execute` with
-//!   `<CP-xxxx-3PCCExecute><ExecuteItem URL="Resync:RULE"/></CP-xxxx-3PCCExecute>`.
+//!   `<CP-xxxx-3PCCExecute><ExecuteItem URL="Resync:RULE"/></CP-xxxx-3PCCExecute>`;
+//! - [`PushMethod::SipNotify`]: a SIP `NOTIFY` with `Event: check-sync` (the
+//!   Execute object as its body when there is a rule) to the device's
+//!   [`SIP_CONTACT_VAR`] variable, as a PBX does, through the workspace's
+//!   one SIP sender (`phoneprov_transport::send_notify`: UDP with RFC 3261
+//!   retransmission, TCP, TLS). A device with that variable is pushed by
+//!   NOTIFY unless a method or a phone address is given ([`push_target`]).
 //!
 //! The rule is percent-encoded for the query (space, quotes, brackets, `%`,
 //! `&`, `+`, `#`, non-ASCII…; `/`, `:`, `$`, `=` and `-` stay readable) and
@@ -40,6 +46,9 @@ pub enum PushMethod {
     /// `POST /CGI/Execute` with the XML Execute object.
     #[serde(alias = "execute")]
     ExecuteXml,
+    /// SIP `NOTIFY` `Event: check-sync` to the device's `sip_contact`.
+    #[serde(alias = "sip")]
+    SipNotify,
 }
 
 impl PushMethod {
@@ -48,6 +57,7 @@ impl PushMethod {
         match self {
             PushMethod::Get => "get",
             PushMethod::ExecuteXml => "execute-xml",
+            PushMethod::SipNotify => "sip-notify",
         }
     }
 }
@@ -55,13 +65,14 @@ impl PushMethod {
 /// What the phone answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PushOutcome {
-    /// The URL requested.
+    /// The URL requested (the SIP Request-URI for a NOTIFY).
     pub url: String,
     /// How.
     pub method: PushMethod,
-    /// The phone's HTTP status (2xx: accepted).
+    /// The phone's HTTP (or SIP) status (2xx: accepted).
     pub status: u16,
-    /// The start of the phone's answer (at most 512 bytes, lossy UTF-8).
+    /// The start of the phone's answer (at most 512 bytes, lossy UTF-8;
+    /// the reason phrase for SIP).
     pub body: String,
 }
 
@@ -82,6 +93,18 @@ pub enum PushError {
         /// The device.
         mac: Mac,
     },
+    /// A NOTIFY was asked for and the device has no SIP contact.
+    #[error("device {mac} has no sip_contact variable; set it (phoneprov device set {mac} sip_contact=sip:USER@HOST:PORT) or push by HTTP (method get)")]
+    NoSipContact {
+        /// The device.
+        mac: Mac,
+    },
+    /// The SIP contact is not a SIP URI.
+    #[error("bad SIP contact {contact:?} (device variable sip_contact); give sip:USER@HOST[:PORT][;transport=udp|tcp|tls] or sips:USER@HOST[:PORT]")]
+    BadSipContact {
+        /// As given.
+        contact: String,
+    },
     /// The request could not be sent or no answer came.
     #[error("cannot reach the phone at {url}: {cause}; check that it is on, that the address is right and that its web server is enabled")]
     Unreachable {
@@ -98,6 +121,16 @@ pub enum PushError {
         /// Its status.
         status: u16,
     },
+    /// The phone answered the NOTIFY with a non-2xx status.
+    #[error("the phone at {url} refused the NOTIFY with {code} {reason}; {}", sip_hint(*.code))]
+    SipRefused {
+        /// The Request-URI.
+        url: String,
+        /// The SIP status code.
+        code: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -108,6 +141,15 @@ fn status_hint(status: u16) -> &'static str {
         401 | 403 => "the phone's web server requires an admin login or forbids remote resync; enable it on the phone",
         404 => "this phone does not offer that endpoint; try the other method (--execute toggles /CGI/Execute)",
         _ => "check the phone's logs",
+    }
+}
+
+fn sip_hint(code: u16) -> &'static str {
+    match code {
+        401 | 407 => "the phone asks for Digest credentials: set the device variables sip_user and sip_password (its line 1 account)",
+        403 => "the phone does not take resyncs from SIP (Resync_From_SIP is No)",
+        489 => "the phone does not know the check-sync event",
+        _ => "see the phone's log",
     }
 }
 
@@ -211,14 +253,19 @@ pub fn phone_base_url(phone: &str) -> Result<Url, PushError> {
     Ok(url)
 }
 
-/// Sends a resync request to the phone at `phone` (see [`phone_base_url`]),
-/// with `rule` (`None` or empty: the phone's own rules) by `method`.
+/// Sends a resync request to the phone at `phone` (see [`phone_base_url`];
+/// the SIP contact for [`PushMethod::SipNotify`]), with `rule` (`None` or
+/// empty: the phone's own rules) by `method`.
 /// Succeeds only on a 2xx answer.
 pub async fn push_resync(
     phone: &str,
     rule: Option<&str>,
     method: PushMethod,
 ) -> Result<PushOutcome, PushError> {
+    if method == PushMethod::SipNotify {
+        // `phone` is then the SIP contact.
+        return notify_resync(phone, rule, None).await;
+    }
     let base = phone_base_url(phone)?;
     let rule = rule.filter(|r| !r.is_empty());
     let tls = phoneprov_pki::client_config(&phoneprov_pki::ClientTls::default()).map_err(|e| {
@@ -243,7 +290,7 @@ pub async fn push_resync(
             let req = HttpRequest::new("GET", url.as_str()).with_header("User-Agent", user_agent);
             (url, req)
         }
-        PushMethod::ExecuteXml => {
+        PushMethod::ExecuteXml | PushMethod::SipNotify => {
             let url = base
                 .join("CGI/Execute")
                 .expect("a fixed relative path joins");
@@ -277,16 +324,6 @@ pub async fn push_resync(
     })
 }
 
-/// The phone address to use for `mac`: `given`, else the device's last
-/// seen IP from the store.
-pub fn phone_address(store: &Store, mac: Mac, given: Option<&str>) -> Result<String, PushError> {
-    if let Some(p) = given {
-        return Ok(p.to_string());
-    }
-    let dev = store.device(mac)?.ok_or(StoreError::NotFound(mac))?;
-    device_address(&dev).ok_or(PushError::NoAddress { mac })
-}
-
 /// The device variable that says where a phone takes push requests when
 /// its last seen IP is not it (NAT, a port other than 80, the simulator's
 /// one listener for many phones): `http://HOST:PORT/PREFIX/`, with
@@ -302,6 +339,155 @@ pub fn device_address(dev: &phoneprov_store::Device) -> Option<String> {
     }
 }
 
+/// The device variable holding the phone's SIP contact
+/// (`sip:1001@10.0.0.5:5060;transport=tcp`, `sips:…`): with it, a push
+/// resync from the API, the console or `phoneprov device resync` is a SIP
+/// `NOTIFY` check-sync (R-RULE-6). `sip_user` / `sip_password` answer the
+/// phone's Digest challenge (its line 1 account) when present.
+pub const SIP_CONTACT_VAR: &str = "sip_contact";
+/// The Digest user for a NOTIFY challenge (see [`SIP_CONTACT_VAR`]).
+pub const SIP_USER_VAR: &str = "sip_user";
+/// The Digest password for a NOTIFY challenge (see [`SIP_CONTACT_VAR`]).
+pub const SIP_PASSWORD_VAR: &str = "sip_password";
+
+/// Where and how one push goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushTarget {
+    /// HTTP to the phone's web server.
+    Http {
+        /// `HOST[:PORT]` or a URL (see [`phone_base_url`]).
+        address: String,
+        /// GET or the Execute object.
+        method: PushMethod,
+    },
+    /// SIP NOTIFY to the phone's contact.
+    Sip {
+        /// The contact URI.
+        contact: String,
+        /// Digest `(user, password)` for a challenge.
+        credentials: Option<(String, String)>,
+    },
+}
+
+impl PushTarget {
+    /// The method label.
+    pub fn method(&self) -> PushMethod {
+        match self {
+            PushTarget::Http { method, .. } => *method,
+            PushTarget::Sip { .. } => PushMethod::SipNotify,
+        }
+    }
+}
+
+fn var(dev: &phoneprov_store::Device, name: &str) -> Option<String> {
+    dev.vars
+        .get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// How to push to `dev`: `method` when given; without one, a NOTIFY when
+/// the device has a [`SIP_CONTACT_VAR`] and no `phone` address was
+/// given, else HTTP GET. `phone` overrides the address (the contact, for
+/// a NOTIFY).
+pub fn push_target(
+    dev: Option<&phoneprov_store::Device>,
+    mac: Mac,
+    phone: Option<&str>,
+    method: Option<PushMethod>,
+) -> Result<PushTarget, PushError> {
+    let contact = dev.and_then(|d| var(d, SIP_CONTACT_VAR));
+    let sip = match method {
+        Some(PushMethod::SipNotify) => true,
+        Some(_) => false,
+        None => phone.is_none() && contact.is_some(),
+    };
+    if sip {
+        let contact = phone
+            .map(str::to_string)
+            .or(contact)
+            .ok_or(PushError::NoSipContact { mac })?;
+        let credentials =
+            dev.and_then(|d| Some((var(d, SIP_USER_VAR)?, var(d, SIP_PASSWORD_VAR)?)));
+        return Ok(PushTarget::Sip {
+            contact,
+            credentials,
+        });
+    }
+    let address = match (phone, dev) {
+        (Some(p), _) => p.to_string(),
+        (None, Some(d)) => device_address(d).ok_or(PushError::NoAddress { mac })?,
+        (None, None) => return Err(PushError::NoAddress { mac }),
+    };
+    Ok(PushTarget::Http {
+        address,
+        method: method.unwrap_or_default(),
+    })
+}
+
+/// Sends one push to `target` with `rule`; succeeds only on a 2xx answer.
+pub async fn push(target: &PushTarget, rule: Option<&str>) -> Result<PushOutcome, PushError> {
+    match target {
+        PushTarget::Http { address, method } => push_resync(address, rule, *method).await,
+        PushTarget::Sip {
+            contact,
+            credentials,
+        } => notify_resync(contact, rule, credentials.as_ref()).await,
+    }
+}
+
+/// A SIP `NOTIFY` `Event: check-sync` to `contact` (R-RULE-6), with the
+/// Execute object of `rule` as its body when there is one; `sips:` and
+/// `transport=tls` trust the public web roots, like the HTTPS push.
+pub async fn notify_resync(
+    contact: &str,
+    rule: Option<&str>,
+    credentials: Option<&(String, String)>,
+) -> Result<PushOutcome, PushError> {
+    use phoneprov_transport::{send_notify, NotifyOptions, SipContact, SipSendError};
+    let parsed = SipContact::parse(contact).map_err(|_| PushError::BadSipContact {
+        contact: contact.to_string(),
+    })?;
+    let url = parsed.uri();
+    let unreachable = |cause: String| PushError::Unreachable {
+        url: url.clone(),
+        cause,
+    };
+    let tls = phoneprov_pki::client_config(&phoneprov_pki::ClientTls::default())
+        .map_err(|e| unreachable(error_chain(&e)))?;
+    let opts = NotifyOptions {
+        event: "check-sync".into(),
+        body: rule.filter(|r| !r.is_empty()).map(|r| {
+            (
+                "application/xml".to_string(),
+                execute_xml(Some(r)).into_bytes(),
+            )
+        }),
+        credentials: credentials.map(|(u, p)| phoneprov_transport::Credentials::new(u, p.clone())),
+        tls: Some(tls),
+        t1: None,
+    };
+    let out = send_notify(&parsed, &opts).await.map_err(|e| match e {
+        SipSendError::BadContact(_) => PushError::BadSipContact {
+            contact: contact.to_string(),
+        },
+        other => unreachable(other.to_string()),
+    })?;
+    if !(200..300).contains(&out.code) {
+        return Err(PushError::SipRefused {
+            url,
+            code: out.code,
+            reason: out.reason,
+        });
+    }
+    Ok(PushOutcome {
+        url,
+        method: PushMethod::SipNotify,
+        status: out.code,
+        body: out.reason,
+    })
+}
+
 /// Appends the push to the device's timeline (`resync` event, no outcome:
 /// the phone reports the result itself through syslog, R-LOG-1).
 pub fn record_push(
@@ -310,6 +496,10 @@ pub fn record_push(
     result: &Result<PushOutcome, PushError>,
 ) -> Result<i64, StoreError> {
     let message = match result {
+        Ok(o) if o.method == PushMethod::SipNotify => format!(
+            "push resync sent by SIP NOTIFY to {} (phone answered {} {})",
+            o.url, o.status, o.body
+        ),
         Ok(o) => format!(
             "push resync sent to {} (phone answered HTTP {})",
             o.url, o.status
@@ -340,7 +530,7 @@ pub async fn resync_device(
     mac: Mac,
     phone: Option<&str>,
     rule: Option<&str>,
-    method: PushMethod,
+    method: Option<PushMethod>,
 ) -> Result<PushOutcome, PushError> {
     let db = db.clone();
     let optional = phone.is_some();
@@ -355,22 +545,32 @@ pub async fn resync_device(
 }
 
 /// [`resync_device`] on a store already open (the console's): the
-/// phone's address and the timeline entry are read and written on the
-/// blocking pool. `None`: no inventory (then `phone` is needed).
+/// phone's address (or SIP contact, [`push_target`]) and the timeline
+/// entry are read and written on the blocking pool. `None`: no inventory
+/// (then `phone` is needed).
 pub async fn resync_with_store(
     store: Option<Arc<Mutex<Store>>>,
     mac: Mac,
     phone: Option<&str>,
     rule: Option<&str>,
-    method: PushMethod,
+    method: Option<PushMethod>,
 ) -> Result<PushOutcome, PushError> {
-    let address = match (phone, store.clone()) {
-        (Some(p), _) => p.to_string(),
-        (None, Some(s)) => blocking(move || phone_address(&lock(&s), mac, None)).await?,
-        (None, None) => return Err(PushError::NoAddress { mac }),
+    let given = phone.map(str::to_string);
+    let target = match store.clone() {
+        Some(s) => {
+            blocking(move || {
+                let dev = lock(&s).device(mac)?;
+                if dev.is_none() && given.is_none() {
+                    return Err(StoreError::NotFound(mac).into());
+                }
+                push_target(dev.as_ref(), mac, given.as_deref(), method)
+            })
+            .await?
+        }
+        None => push_target(None, mac, phone, method)?,
     };
-    let result = push_resync(&address, rule, method).await;
-    crate::metrics::record_push(method, &result);
+    let result = push(&target, rule).await;
+    crate::metrics::record_push(target.method(), &result);
     let Some(s) = store else {
         return result;
     };

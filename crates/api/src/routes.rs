@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{AdminError, ErrorBody, RowError};
-use crate::push::{phone_address, push_resync, record_push, PushMethod, PushOutcome};
+use crate::push::{push, push_target, record_push, PushMethod, PushOutcome};
 use crate::state::ApiState;
 use phoneprov_types::secret_eq;
 
@@ -171,9 +171,12 @@ pub struct ResyncBody {
     /// A one-off profile rule; default: the phone's own rules.
     #[serde(default)]
     pub rule: Option<String>,
-    /// `get` (`/admin/resync?RULE`, default) or `execute-xml` (`/CGI/Execute`).
+    /// `get` (`/admin/resync?RULE`), `execute-xml` (`/CGI/Execute`) or
+    /// `sip-notify` (SIP NOTIFY check-sync to the device's `sip_contact`
+    /// variable, or to `phone` as a SIP URI). Default: `sip-notify` when
+    /// the device has `sip_contact` and no `phone` is given, else `get`.
     #[serde(default)]
-    pub method: PushMethod,
+    pub method: Option<PushMethod>,
 }
 
 /// `?group=` of `GET /devices`.
@@ -550,7 +553,7 @@ pub async fn device_events(
         (status = 400, description = "Bad MAC, body or phone address", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
-        (status = 409, description = "No known IP for the device and no phone given", body = ErrorBody),
+        (status = 409, description = "No known IP for the device and no phone given (or sip-notify without a sip_contact variable)", body = ErrorBody),
         (status = 502, description = "The phone is unreachable or refused", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -570,17 +573,17 @@ pub async fn resync_device(
             )
         })?
     };
-    let given = b.phone.clone();
-    let phone = state
+    let (given, method) = (b.phone.clone(), b.method);
+    let target = state
         .with_store(move |s| {
-            if s.device(mac)?.is_none() {
+            let Some(dev) = s.device(mac)? else {
                 return Err(AdminError::NotFound(mac.to_string()));
-            }
-            Ok(phone_address(s, mac, given.as_deref())?)
+            };
+            Ok(push_target(Some(&dev), mac, given.as_deref(), method)?)
         })
         .await?;
-    let result = push_resync(&phone, b.rule.as_deref(), b.method).await;
-    crate::metrics::record_push(b.method, &result);
+    let result = push(&target, b.rule.as_deref()).await;
+    crate::metrics::record_push(target.method(), &result);
     let result = state
         .with_store(move |s| {
             // The device may have been removed meanwhile: then there is no

@@ -130,7 +130,7 @@ async fn resync_device_uses_the_inventory_and_records_the_push() {
     let db = Database::Sqlite(dir.path().into());
     let mac = Mac::parse("000e08abcdef").unwrap();
     // No inventory at all and no --phone: say so.
-    let e = resync_device(&db, mac, None, None, PushMethod::Get)
+    let e = resync_device(&db, mac, None, None, Some(PushMethod::Get))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no device inventory"), "{e}");
@@ -138,14 +138,14 @@ async fn resync_device_uses_the_inventory_and_records_the_push() {
     let mut store = Store::open(dir.path()).unwrap();
     store.add_device(&NewDevice::new(mac)).unwrap();
     // Known device, never seen: no address.
-    let e = resync_device(&db, mac, None, None, PushMethod::Get)
+    let e = resync_device(&db, mac, None, None, Some(PushMethod::Get))
         .await
         .unwrap_err();
     assert!(matches!(e, PushError::NoAddress { .. }), "{e}");
     assert!(e.to_string().contains("--phone"), "{e}");
     // Unknown device without --phone.
     let other = Mac::parse("000e08000001").unwrap();
-    let e = resync_device(&db, other, None, None, PushMethod::Get)
+    let e = resync_device(&db, other, None, None, Some(PushMethod::Get))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no device 000e08000001"), "{e}");
@@ -156,7 +156,7 @@ async fn resync_device_uses_the_inventory_and_records_the_push() {
         mac,
         Some(&phone),
         Some("http://p/x.xml"),
-        PushMethod::Get,
+        Some(PushMethod::Get),
     )
     .await
     .unwrap();
@@ -174,7 +174,7 @@ async fn resync_device_uses_the_inventory_and_records_the_push() {
         mac,
         Some(&phone),
         None,
-        PushMethod::ExecuteXml,
+        Some(PushMethod::ExecuteXml),
     )
     .await
     .unwrap();

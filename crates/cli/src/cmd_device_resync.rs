@@ -6,8 +6,11 @@
 //! `--phone HOST[:PORT]`, else at the device's last seen IP from the
 //! inventory (`--data`, or `--database-url` / `[database] url` on
 //! PostgreSQL). `GET /admin/resync?RULE` by default, or the XML
-//! Execute object POSTed to `/CGI/Execute` with `--execute`. The push is
-//! recorded in the device's timeline (`phoneprov device events MAC`).
+//! Execute object POSTed to `/CGI/Execute` with `--execute`; a device with
+//! the `sip_contact` variable (and no `--phone`) gets a SIP NOTIFY
+//! check-sync there instead, as from the API and the console
+//! (`phoneprov_api::push_target`). The push is recorded in the device's
+//! timeline (`phoneprov device events MAC`).
 //!
 //! With `--sip CONTACT` the request is a SIP `NOTIFY` with
 //! `Event: check-sync` (`;reboot=true` with `--reboot`; the Execute object
@@ -38,7 +41,8 @@ pub struct ResyncArgs {
     /// --all) to resync many at --rate per second.
     pub mac: Option<String>,
     /// The phone's address: HOST, HOST:PORT or http(s)://HOST[:PORT].
-    /// Default: the device's last seen IP, port 80.
+    /// Default: the device's sip_contact variable (a SIP NOTIFY), else
+    /// its last seen IP, port 80.
     #[arg(long, value_name = "HOST:PORT")]
     pub phone: Option<String>,
     /// A one-off profile rule, e.g. '[--key K] http://prov/$MA.xml'.
@@ -98,11 +102,7 @@ pub fn run_resync(args: ResyncArgs) -> anyhow::Result<i32> {
     if let Some(contact) = &args.sip {
         return run_sip(&args, mac, contact);
     }
-    let method = if args.execute {
-        PushMethod::ExecuteXml
-    } else {
-        PushMethod::Get
-    };
+    let method = args.execute.then_some(PushMethod::ExecuteXml);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -116,17 +116,23 @@ pub fn run_resync(args: ResyncArgs) -> anyhow::Result<i32> {
     ));
     match result {
         Ok(out) => {
-            let how = match method {
+            let how = match out.method {
                 PushMethod::Get => "GET",
                 PushMethod::ExecuteXml => "POST",
+                PushMethod::SipNotify => "SIP NOTIFY",
+            };
+            let proto = if out.method == PushMethod::SipNotify {
+                ""
+            } else {
+                "HTTP "
             };
             println!(
-                "resync requested from {mac}: {how} {} answered HTTP {}",
+                "resync requested from {mac}: {how} {} answered {proto}{}",
                 out.url, out.status
             );
             Ok(0)
         }
-        Err(e @ PushError::Refused { .. }) => {
+        Err(e @ (PushError::Refused { .. } | PushError::SipRefused { .. })) => {
             eprintln!("phoneprov: error: {e}");
             Ok(1)
         }

@@ -1138,7 +1138,9 @@ async fn resync(
         mac,
         None,
         None,
-        phoneprov_api::PushMethod::default(),
+        // GET to the last seen IP, or a SIP NOTIFY to the device's
+        // `sip_contact` variable (issue 15).
+        None,
     )
     .await;
     match out {
@@ -1151,8 +1153,10 @@ async fn resync(
         Ok(o) => c.error(
             StatusCode::BAD_GATEWAY,
             &format!(
-                "The phone refused the resync (HTTP {}): {}",
-                o.status, o.body
+                "The phone refused the resync ({} {}): {}",
+                o.method.as_str(),
+                o.status,
+                o.body
             ),
             Some(&ctx),
         ),

@@ -79,6 +79,7 @@ pub use dhcp::{
 pub use error::{ClassHint, TransportError};
 pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, HttpSession, Proxy};
 pub use pac::{evaluate_blocking, find_proxy, PacError, PacLimits, MAX_PAC_LEN, PAC_HELPERS};
+pub use phoneprov_httpauth::Credentials;
 pub use resolve::Resolver;
 pub use sip::{
     send_notify, NotifyOptions, NotifyOutcome, SipContact, SipSendError, SipTransportKind, SIP_T1,
