@@ -2,7 +2,10 @@
 //! 4), each with its own data directory, as behind a load balancer: what
 //! one node is told, the other serves; the admin token and the Digest
 //! nonce secret are the database's, so either node takes the other's; the
-//! status writes of both land in the one timeline. The database is a
+//! status writes of both land in the one timeline; a change made through
+//! one node is served by the other at its next request, through the
+//! database's change notices (`LISTEN/NOTIFY`), also after the listening
+//! connections were cut. The database is a
 //! fresh one in the throwaway cluster of `phoneprov_testpeers::pg`.
 
 mod serve_support;
@@ -35,6 +38,52 @@ fn node(url: &str) -> Served {
     start_listening(LISTEN, Some(CONFIG), &["--database-url", url], |_| {})
 }
 
+/// [`CONFIG`] with device rows trusted for an hour: a change reaches the
+/// other node only through the database's change notice (`LISTEN`).
+fn node_trusting_rows(url: &str) -> Served {
+    let cfg = CONFIG.replace("device_ttl_ms = 0", "device_ttl_ms = 3600000");
+    start_listening(LISTEN, Some(&cfg), &["--database-url", url], |_| {})
+}
+
+/// `sql` on `url`'s database through `psql`: the result rows.
+fn psql(url: &str, sql: &str) -> String {
+    let args = [
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        url,
+        "-c",
+        sql,
+    ];
+    let out = peer("psql", &args);
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How many nodes listen on `url`'s database (their connection has run
+/// its `LISTEN`).
+fn listening(url: &str) -> usize {
+    let sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'phoneprov-listen' \
+               AND datname = current_database() AND state = 'idle' AND query LIKE 'LISTEN%'";
+    psql(url, sql).trim().parse().unwrap()
+}
+
+/// Cuts every node's listening connection to `url`'s database, as an
+/// operator's `pg_terminate_backend` would; returns how many.
+fn cut_listeners(url: &str) -> usize {
+    let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+               WHERE application_name = 'phoneprov-listen' AND datname = current_database()";
+    psql(url, sql).lines().filter(|l| l.trim() == "t").count()
+}
+
 fn token(s: &Served) -> String {
     std::fs::read_to_string(s.data().join("admin.token"))
         .unwrap()
@@ -62,6 +111,19 @@ fn admin(
         code,
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// Sets the phone's `display_name` through node `s`'s API.
+fn rename(s: &Served, tok: &str, name: &str) {
+    let body = format!(r#"{{"vars":{{"display_name":"{name}"}}}}"#);
+    let (code, v) = admin(
+        s,
+        tok,
+        "PUT",
+        &format!("/api/v1/devices/{MAC}"),
+        Some(&body),
+    );
+    assert_eq!(code, 200, "{v}");
 }
 
 /// A fresh nonce's challenge from `s` for the phone's profile.
@@ -112,8 +174,8 @@ fn a_change_through_node_a_is_served_by_node_b_with_shared_secrets() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let a = node(&url);
-    let b = node(&url);
+    let a = node_trusting_rows(&url);
+    let b = node_trusting_rows(&url);
 
     // One admin token for both nodes, mirrored in each data directory.
     let tok = token(&a);
@@ -141,22 +203,42 @@ fn a_change_through_node_a_is_served_by_node_b_with_shared_secrets() {
     assert_eq!(code, 200, "{xml}");
     assert!(xml.contains("Alice"), "{xml}");
 
-    // Changed through A: B's next answer has it.
-    let body = r#"{"vars":{"display_name":"Bob"}}"#;
-    let (code, v) = admin(
-        &a,
-        &tok,
-        "PUT",
-        &format!("/api/v1/devices/{MAC}"),
-        Some(body),
-    );
-    assert_eq!(code, 200, "{v}");
+    // Changed through A: B's very next answer has it, although B trusts
+    // its cached row for an hour (the change notice dropped it).
+    rename(&a, &tok, "Bob");
     let (code, xml) = profile(&b, &ch, 2, &key);
     assert_eq!(code, 200, "{xml}");
     assert!(xml.contains("Bob") && !xml.contains("Alice"), "{xml}");
     // And the reverse direction: B's nonce on A.
     let (code, xml) = profile(&a, &challenge(&b), 1, &key);
     assert_eq!(code, 200, "{xml}");
+
+    // Both listening connections cut, then a change through A: B's
+    // listener reconnects by itself and drops its rows, so B serves the
+    // change long before its hour (polled: the reconnect takes a moment).
+    assert_eq!(cut_listeners(&url), 2, "one listening connection per node");
+    rename(&a, &tok, "Carol");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ch = challenge(&b);
+    for nc in 1.. {
+        let (code, xml) = profile(&b, &ch, nc, &key);
+        assert_eq!(code, 200, "{xml}");
+        if xml.contains("Carol") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B still serves {xml}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // And once it listens again, the next change is at once again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while listening(&url) < 2 {
+        assert!(Instant::now() < deadline, "the nodes did not listen again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rename(&a, &tok, "Dave");
+    let (code, xml) = profile(&b, &challenge(&b), 1, &key);
+    assert_eq!(code, 200, "{xml}");
+    assert!(xml.contains("Dave") && !xml.contains("Carol"), "{xml}");
 
     // B's status writes are in the timeline A reads (A served one
     // success; each node folds only its own repeats).

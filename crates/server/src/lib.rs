@@ -77,6 +77,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod auth;
+mod changes;
 pub mod check;
 pub mod config;
 mod console_glue;

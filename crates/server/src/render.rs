@@ -12,7 +12,9 @@
 //! * device rows by MAC, trusted for `device_ttl_ms` (changes made by
 //!   `phoneprov device …` in another process show up after at most that),
 //!   including "unknown MAC" answers so a flood of bogus MACs costs one
-//!   lookup per TTL;
+//!   lookup per TTL; on PostgreSQL a changed row is also dropped as soon
+//!   as the database's change notice arrives ([`crate::changes`]), so
+//!   every node serves a change at its next request;
 //! * rendered output by `(MAC, variant)`, valid while the template/config
 //!   generation, the hash of the device row and the URL host are unchanged.
 //!
@@ -113,6 +115,9 @@ pub enum RenderError {
 pub struct RenderCache {
     devices: Cache<Mac, Arc<DevEntry>>,
     rendered: Cache<(Mac, Variant), Arc<Rendered>>,
+    /// Bumped by every [`RenderCache::forget`]: a row read while a change
+    /// notice was applied may predate the change, so it is not kept.
+    forgets: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for RenderCache {
@@ -145,6 +150,7 @@ impl RenderCache {
         RenderCache {
             devices: Cache::new(entries.max(16)),
             rendered: Cache::new(entries.max(16)),
+            forgets: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -161,6 +167,7 @@ impl RenderCache {
                 return Ok(e.clone());
             }
         }
+        let forgets = self.forgets.load(std::sync::atomic::Ordering::Acquire);
         let device = reader.device(mac).await?;
         let hash = device.as_ref().map_or(0, device_hash);
         // The status-folding memory survives the refresh.
@@ -173,7 +180,9 @@ impl RenderCache {
             fetched: Instant::now(),
             last_status: std::sync::Mutex::new(last),
         });
-        self.devices.insert(mac, entry.clone());
+        if self.forgets.load(std::sync::atomic::Ordering::Acquire) == forgets {
+            self.devices.insert(mac, entry.clone());
+        }
         Ok(entry)
     }
 
@@ -186,9 +195,21 @@ impl RenderCache {
         }
     }
 
-    /// Forgets a device (after auto-registration).
+    /// Forgets a device (after auto-registration, or told by the
+    /// database that its row changed). Its rendered profiles go with it:
+    /// each is checked against its row's hash.
     pub fn forget(&self, mac: Mac) {
+        self.forgets
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.devices.remove(&mac);
+    }
+
+    /// Forgets every device (a change notice for all of them, or the
+    /// notices' connection was lost and some may have been missed).
+    pub fn forget_all(&self) {
+        self.forgets
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.devices.clear();
     }
 
     /// The rendered profile, from cache when still valid. The bool says

@@ -302,6 +302,8 @@ impl Server {
             unknown: Default::default(),
         });
         let _ = state_cell.set(state.clone());
+        // Other nodes' changes (issue 13): PostgreSQL only.
+        tokio::task::block_in_place(|| crate::changes::spawn(&db, &state))?;
 
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();

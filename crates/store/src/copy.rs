@@ -291,6 +291,7 @@ pub fn copy_database(
                 }
             }
         }
+        crate::changes::notify_device(w, None)?;
         Ok(())
     })?;
     let after = table_counts(to)?;

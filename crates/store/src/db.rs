@@ -593,6 +593,12 @@ impl Drop for PgConn {
 impl PgConn {
     /// Connects now (so a bad URL or password fails at open).
     pub(crate) fn connect(url: &str) -> Result<PgConn> {
+        PgConn::connect_as(url, "phoneprov")
+    }
+
+    /// [`PgConn::connect`] naming the connection `application` (unless
+    /// the URL names it).
+    pub(crate) fn connect_as(url: &str, application: &str) -> Result<PgConn> {
         let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Connect {
             target: redact(url),
             cause: DbError::new(e),
@@ -601,7 +607,7 @@ impl PgConn {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
-            config.application_name("phoneprov");
+            config.application_name(application);
         }
         let mut conn = PgConn {
             url: url.to_string(),
@@ -613,7 +619,19 @@ impl PgConn {
         Ok(conn)
     }
 
-    fn client(&mut self) -> Result<&mut postgres::Client> {
+    /// Whether the connection is gone (or was never made).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(|c| c.is_closed())
+    }
+
+    /// Drops the connection; the next use reconnects.
+    pub(crate) fn drop_client(&mut self) {
+        self.stmts.clear();
+        self.client = None;
+    }
+
+    /// The connection, (re)connecting first when there is none.
+    pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
         if self.client.as_ref().is_some_and(|c| c.is_closed()) {
             self.client = None;
         }
@@ -647,7 +665,7 @@ impl PgConn {
 
     /// After an error: a lost connection is dropped (the next use
     /// reconnects) and prepared statements are forgotten.
-    fn after(&mut self, e: &StoreError) {
+    pub(crate) fn after(&mut self, e: &StoreError) {
         self.stmts.clear();
         if matches!(e, StoreError::Unavailable(_)) {
             self.client = None;

@@ -447,6 +447,7 @@ impl Store {
                 ),
                 &[],
             )?;
+            crate::changes::notify_device(x, None)?;
             Ok((updated, merged))
         })?;
         let updated = updated as u64;

@@ -90,6 +90,7 @@ mod test_support;
 mod acs;
 mod activation;
 mod bulk;
+mod changes;
 mod console;
 mod copy;
 mod db;
@@ -115,6 +116,7 @@ pub use activation::{
     ActivationListing, ActivationRepo, BindTarget, Binding, CodeUse, IssuedCode, ShortCode,
 };
 pub use bulk::{BulkJob, BulkProgress, NewBulkJob, MAX_FAILURES};
+pub use changes::{ChangeListener, DeviceChange, CHANGE_CHANNEL, LISTEN_APPLICATION};
 pub use console::{
     ConsoleRepo, ConsoleUser, DeviceQuery, DeviceSort, FleetCounts, Role, SeenFilter, Selection,
     TOP_N,

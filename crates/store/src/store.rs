@@ -304,6 +304,7 @@ impl Store {
         let n = self.tx(|x| {
             let n = x.exec("DELETE FROM devices WHERE mac = ?1", vals![mac.to_string()])?;
             x.exec("DELETE FROM events WHERE mac = ?1", vals![mac.to_string()])?;
+            crate::changes::notify_device(x, Some(mac))?;
             Ok(n)
         })?;
         Ok(n > 0)
@@ -490,8 +491,9 @@ pub(crate) const TABLES: &[&str] = &[
 ];
 
 /// Writes one device row: an insert that does nothing when the MAC exists
-/// (`replace` off), or an upsert keeping key, creation time and status.
-/// Returns the rows written.
+/// (`replace` off), or an upsert keeping key, creation time and status,
+/// with the other nodes' change notice (`crate::changes`). Returns the
+/// rows written.
 pub(crate) fn write_device(
     x: &mut Exec<'_, '_>,
     dev: &NewDevice,
@@ -505,7 +507,7 @@ pub(crate) fn write_device(
     } else {
         format!("{DEVICE_INSERT} ON CONFLICT(mac) DO NOTHING")
     };
-    x.exec(
+    let n = x.exec(
         &sql,
         vals![
             dev.mac.to_string(),
@@ -516,7 +518,11 @@ pub(crate) fn write_device(
             key.expose_secret(),
             now
         ],
-    )
+    )?;
+    if n > 0 {
+        crate::changes::notify_device(x, Some(dev.mac))?;
+    }
+    Ok(n)
 }
 
 /// One device, read on the caller's connection or transaction.

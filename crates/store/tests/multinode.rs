@@ -15,8 +15,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 
 use phoneprov_store::{
-    AcsRepo, ActivationRepo, CodeUse, Database, InformWrite, Mac, NewDevice, NewTask, SessionWrite,
-    Store, StoreError,
+    AcsRepo, ActivationRepo, Change, ChangeListener, CodeUse, Database, DeviceChange,
+    ImportOptions, InformWrite, Mac, NewDevice, NewTask, NoObserver, SessionWrite, Store,
+    StoreError, LISTEN_APPLICATION,
 };
 
 const NODES: usize = 4;
@@ -233,4 +234,104 @@ fn sslmode_require_connects_over_verified_tls() {
     let mac = Mac::parse("000e08abcdef").unwrap();
     store.add_device(&NewDevice::new(mac)).unwrap();
     assert_eq!(store.device(mac).unwrap().unwrap().mac, mac);
+}
+
+/// Collects a listener's notices until `want` is among them (deadline:
+/// a slow machine, not a timing claim).
+fn heard(listener: &mut ChangeListener, want: DeviceChange) -> Vec<DeviceChange> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut got = Vec::new();
+    while !got.contains(&want) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited for {want:?}, heard {got:?}"
+        );
+        got.extend(
+            listener
+                .wait(std::time::Duration::from_millis(200))
+                .unwrap(),
+        );
+    }
+    got
+}
+
+/// Issue 13: every change of a device's rendered fields, made on any
+/// connection, reaches a node's listening connection as a notice naming
+/// the device (an import: every device); a status write sends none; a
+/// cut listening connection is an error, and the next wait reconnects and
+/// says "everything" (what was missed meanwhile is unknown).
+#[test]
+fn change_notices_name_the_device_and_survive_a_cut_connection() {
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let db = Database::parse(&url).unwrap();
+    let mut store = Store::connect(&db).unwrap();
+    let mut listener = ChangeListener::open(&db)
+        .unwrap()
+        .expect("PostgreSQL listens");
+    assert_eq!(
+        listener.wait(std::time::Duration::from_secs(5)).unwrap(),
+        vec![DeviceChange::All],
+        "the first wait connects and reports everything"
+    );
+    let mac = Mac::parse("0011223344cc").unwrap();
+    let changed = DeviceChange::Device(mac);
+
+    store.add_device(&NewDevice::new(mac)).unwrap();
+    assert_eq!(heard(&mut listener, changed), vec![changed]);
+
+    // The hot path sends nothing: a status write, then a variable change;
+    // only the variable change is heard.
+    store
+        .record_status(mac, "10.0.0.9".parse().unwrap(), Some("12.0"), None)
+        .unwrap();
+    store
+        .set_fields(mac, &[Change::parse("line1=1001").unwrap()])
+        .unwrap();
+    assert_eq!(heard(&mut listener, changed), vec![changed]);
+
+    store
+        .import_csv(
+            "mac\n0011223344dd\n".as_bytes(),
+            ImportOptions::default(),
+            &mut NoObserver,
+        )
+        .unwrap();
+    heard(&mut listener, DeviceChange::All);
+
+    // Cut the listening connection as an operator would.
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND datname = current_database()",
+            &[&LISTEN_APPLICATION],
+        )
+        .unwrap();
+    assert_eq!(cut.len(), 1, "one listening connection");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let err = loop {
+        match listener.wait(std::time::Duration::from_millis(200)) {
+            Err(e) => break e,
+            Ok(got) => assert!(got.is_empty(), "nothing changed: {got:?}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cut was not noticed"
+        );
+    };
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    // A change while nobody listens: covered by the reconnect's "all".
+    store.remove_device(mac).unwrap();
+    assert_eq!(
+        listener.wait(std::time::Duration::from_secs(5)).unwrap(),
+        vec![DeviceChange::All]
+    );
+    store.add_device(&NewDevice::new(mac)).unwrap();
+    heard(&mut listener, changed);
+
+    // SQLite has no other node and no listener.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(ChangeListener::open(&Database::Sqlite(dir.path().into()))
+        .unwrap()
+        .is_none());
 }
