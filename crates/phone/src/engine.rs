@@ -72,27 +72,44 @@ pub struct Phone {
     pub(crate) op: Option<Op>,
     /// `Custom_CA_Rule`'s state ([`crate::custom_ca`]).
     pub(crate) custom_ca: CustomCa,
-    /// Periodic, retry or boot resync timer.
-    pub(crate) resync_at: Option<Time>,
-    /// `Resync_At__HHmm_` timer and the value it was computed from.
-    pub(crate) daily_at: Option<Time>,
-    daily_spec: String,
-    pub(crate) pending_resync: Option<ResyncSource>,
-    /// When a resync postponed by a call is forced (`Forced_Resync_Delay`).
-    pub(crate) forced_at: Option<Time>,
-    forced: bool,
-    pub(crate) periodic_step: usize,
-    pub(crate) consecutive_failures: u32,
-    trigger_state: [bool; 2],
-    trigger_at: Option<Time>,
-    pub(crate) pending_upgrade: Option<UpgradeSource>,
-    pub(crate) upgrade_retry_at: Option<Time>,
-    /// `rule text \n url` of the last final upgrade failure.
-    pub(crate) upgrade_blocked: Option<String>,
-    /// URL of the image installed last, with the version it gave.
-    pub(crate) installed_from: Option<(String, String)>,
+    /// The resync schedule: timers and what waits for them.
+    pub(crate) resync: ResyncState,
+    /// Firmware upgrade: what waits, retry, blocked rule, last install.
+    pub(crate) upgrade: UpgradeState,
     pub(crate) pending_report: Option<Option<String>>,
     pub(crate) stats: Stats,
+}
+
+/// The resync schedule's state (R-FLOW-5, R-RESULT): its timers, what waits for
+/// them and the counters they depend on (state data in a state type).
+#[derive(Debug, Default)]
+pub(crate) struct ResyncState {
+    /// Periodic, retry or boot resync timer.
+    pub(crate) at: Option<Time>,
+    /// `Resync_At__HHmm_` timer and the value it was computed from.
+    pub(crate) daily_at: Option<Time>,
+    pub(crate) daily_spec: String,
+    /// A resync asked for and not started yet (its source).
+    pub(crate) pending: Option<ResyncSource>,
+    /// When a resync postponed by a call is forced (`Forced_Resync_Delay`).
+    pub(crate) forced_at: Option<Time>,
+    pub(crate) forced: bool,
+    pub(crate) periodic_step: usize,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) trigger_state: [bool; 2],
+    pub(crate) trigger_at: Option<Time>,
+}
+
+/// The firmware upgrade's state (R-FLOW-3).
+#[derive(Debug, Default)]
+pub(crate) struct UpgradeState {
+    /// An upgrade asked for and not started yet.
+    pub(crate) pending: Option<UpgradeSource>,
+    pub(crate) retry_at: Option<Time>,
+    /// `rule text \n url` of the last final upgrade failure.
+    pub(crate) blocked: Option<String>,
+    /// URL of the image installed last, with the version it gave.
+    pub(crate) installed_from: Option<(String, String)>,
 }
 
 impl Phone {
@@ -123,20 +140,8 @@ impl Phone {
             in_call: false,
             op: None,
             custom_ca: Default::default(),
-            resync_at: None,
-            daily_at: None,
-            daily_spec: String::new(),
-            pending_resync: None,
-            forced_at: None,
-            forced: false,
-            periodic_step: 0,
-            consecutive_failures: 0,
-            trigger_state: [false; 2],
-            trigger_at: None,
-            pending_upgrade: None,
-            upgrade_retry_at: None,
-            upgrade_blocked: None,
-            installed_from: None,
+            resync: ResyncState::default(),
+            upgrade: UpgradeState::default(),
             pending_report: None,
             stats: Stats::default(),
         }
@@ -174,11 +179,11 @@ impl Phone {
             return None;
         }
         [
-            self.resync_at,
-            self.daily_at,
-            self.forced_at,
-            self.trigger_at,
-            self.upgrade_retry_at,
+            self.resync.at,
+            self.resync.daily_at,
+            self.resync.forced_at,
+            self.resync.trigger_at,
+            self.upgrade.retry_at,
         ]
         .into_iter()
         .flatten()
@@ -235,7 +240,7 @@ impl Phone {
                 if !self.params.get_bool("Upgrade_Enable", true) {
                     return self.refuse("upgrade refused: Upgrade_Enable is No");
                 }
-                self.pending_upgrade = Some(UpgradeSource::Explicit(url));
+                self.upgrade.pending = Some(UpgradeSource::Explicit(url));
             }
             Input::SetParams { params } => {
                 let mut changed = Vec::new();
@@ -286,27 +291,27 @@ impl Phone {
             return;
         }
         let now = self.now;
-        if self.resync_at.is_some_and(|t| t <= now) {
-            self.resync_at = None;
+        if self.resync.at.is_some_and(|t| t <= now) {
+            self.resync.at = None;
             self.request_resync(ResyncSource::Configured);
         }
-        if self.daily_at.is_some_and(|t| t <= now) {
-            self.daily_at = None;
-            self.daily_spec.clear();
+        if self.resync.daily_at.is_some_and(|t| t <= now) {
+            self.resync.daily_at = None;
+            self.resync.daily_spec.clear();
             self.request_resync(ResyncSource::Configured);
         }
-        if self.forced_at.is_some_and(|t| t <= now) {
-            self.forced_at = None;
-            self.forced = true;
+        if self.resync.forced_at.is_some_and(|t| t <= now) {
+            self.resync.forced_at = None;
+            self.resync.forced = true;
         }
-        if self.upgrade_retry_at.is_some_and(|t| t <= now) {
-            self.upgrade_retry_at = None;
-            if self.pending_upgrade.is_none() {
-                self.pending_upgrade = Some(UpgradeSource::Rule);
+        if self.upgrade.retry_at.is_some_and(|t| t <= now) {
+            self.upgrade.retry_at = None;
+            if self.upgrade.pending.is_none() {
+                self.upgrade.pending = Some(UpgradeSource::Rule);
             }
         }
-        if self.trigger_at.is_some_and(|t| t <= now) {
-            self.trigger_at = None;
+        if self.resync.trigger_at.is_some_and(|t| t <= now) {
+            self.resync.trigger_at = None;
         }
         self.after_change();
     }
@@ -328,18 +333,18 @@ impl Phone {
         self.network_up = true;
         self.in_call = false;
         self.op = None;
-        self.pending_resync = None;
-        self.pending_upgrade = None;
+        self.resync.pending = None;
+        self.upgrade.pending = None;
         self.pending_report = None;
-        self.forced_at = None;
-        self.forced = false;
-        self.periodic_step = 0;
-        self.resync_at = None;
-        self.daily_at = None;
-        self.daily_spec.clear();
+        self.resync.forced_at = None;
+        self.resync.forced = false;
+        self.resync.periodic_step = 0;
+        self.resync.at = None;
+        self.resync.daily_at = None;
+        self.resync.daily_spec.clear();
         self.stats.boots += 1;
-        self.trigger_state = [0, 1].map(|i| self.trigger_holds(i));
-        self.trigger_at = None;
+        self.resync.trigger_state = [0, 1].map(|i| self.trigger_holds(i));
+        self.resync.trigger_at = None;
         if !self.provisioning_enabled() {
             return;
         }
@@ -349,7 +354,7 @@ impl Phone {
         if boot_resync {
             let d = self.params.get_u64("Resync_Random_Delay", 2);
             let ms = schedule::spread_ms(&mut self.rng, d);
-            self.resync_at = Some(self.now.plus_millis(ms));
+            self.resync.at = Some(self.now.plus_millis(ms));
         } else {
             self.schedule_periodic();
         }
@@ -358,13 +363,13 @@ impl Phone {
     /// Arms the periodic timer after a success (or a boot without resync).
     pub(crate) fn schedule_periodic(&mut self) {
         let value = self.params.get_or_empty("Resync_Periodic").to_string();
-        self.resync_at =
-            schedule::periodic_secs(&value, self.periodic_step, &mut self.rng).map(|s| {
+        self.resync.at = schedule::periodic_secs(&value, self.resync.periodic_step, &mut self.rng)
+            .map(|s| {
                 let d = self.params.get_u64("Resync_Random_Delay", 2);
                 let spread = schedule::spread_ms(&mut self.rng, d);
                 self.now.plus_secs(s).plus_millis(spread)
             });
-        self.periodic_step += 1;
+        self.resync.periodic_step += 1;
     }
 
     /// Arms the retry timer after the `consecutive_failures`-th failure.
@@ -373,8 +378,8 @@ impl Phone {
             .params
             .get_or_empty("Resync_Error_Retry_Delay")
             .to_string();
-        self.resync_at =
-            schedule::retry_secs(&value, self.consecutive_failures).map(|s| self.now.plus_secs(s));
+        self.resync.at = schedule::retry_secs(&value, self.resync.consecutive_failures)
+            .map(|s| self.now.plus_secs(s));
     }
 
     /// Marks a resync as wanted (coalescing with one already waiting; the
@@ -383,13 +388,13 @@ impl Phone {
         if !self.provisioning_enabled() {
             return;
         }
-        match (&self.pending_resync, &src) {
+        match (&self.resync.pending, &src) {
             (Some(ResyncSource::OneShot(..)), ResyncSource::Configured) => {}
-            _ => self.pending_resync = Some(src),
+            _ => self.resync.pending = Some(src),
         }
-        if self.in_call && self.forced_at.is_none() && !self.forced {
+        if self.in_call && self.resync.forced_at.is_none() && !self.resync.forced {
             let d = self.params.get_u64("Forced_Resync_Delay", 14_400);
-            self.forced_at = Some(self.now.plus_secs(d));
+            self.resync.forced_at = Some(self.now.plus_secs(d));
         }
     }
 
@@ -400,13 +405,13 @@ impl Phone {
             return;
         }
         if !self.provisioning_enabled() {
-            self.resync_at = None;
-            self.daily_at = None;
-            self.forced_at = None;
-            self.trigger_at = None;
-            self.upgrade_retry_at = None;
-            self.pending_resync = None;
-            self.pending_upgrade = None;
+            self.resync.at = None;
+            self.resync.daily_at = None;
+            self.resync.forced_at = None;
+            self.resync.trigger_at = None;
+            self.upgrade.retry_at = None;
+            self.resync.pending = None;
+            self.upgrade.pending = None;
             self.pending_report = None;
             return;
         }
@@ -425,13 +430,13 @@ impl Phone {
             if self.custom_ca.pending {
                 // Before a waiting resync: its HTTPS may need the new CA.
                 self.start_custom_ca();
-            } else if self.pending_resync.is_some() && (!self.in_call || self.forced) {
-                let src = self.pending_resync.take().expect("checked");
-                self.forced = false;
-                self.forced_at = None;
+            } else if self.resync.pending.is_some() && (!self.in_call || self.resync.forced) {
+                let src = self.resync.pending.take().expect("checked");
+                self.resync.forced = false;
+                self.resync.forced_at = None;
                 self.start_resync(src);
-            } else if self.pending_upgrade.is_some() && !self.in_call {
-                let src = self.pending_upgrade.take().expect("checked");
+            } else if self.upgrade.pending.is_some() && !self.in_call {
+                let src = self.upgrade.pending.take().expect("checked");
                 self.start_upgrade(src);
             } else if self.pending_report.is_some() && !self.in_call {
                 let rule = self.pending_report.take().expect("checked");
@@ -450,11 +455,11 @@ impl Phone {
             .get_or_empty("Resync_At__HHmm_")
             .trim()
             .to_string();
-        if spec == self.daily_spec && (self.daily_at.is_some() || spec.is_empty()) {
+        if spec == self.resync.daily_spec && (self.resync.daily_at.is_some() || spec.is_empty()) {
             return;
         }
-        self.daily_spec = spec.clone();
-        self.daily_at = schedule::next_daily(self.now, &spec).map(|t| {
+        self.resync.daily_spec = spec.clone();
+        self.resync.daily_at = schedule::next_daily(self.now, &spec).map(|t| {
             let d = self.params.get_u64("Resync_At_Random_Delay", 600);
             t.plus_millis(schedule::spread_ms(&mut self.rng, d))
         });
@@ -494,18 +499,18 @@ impl Phone {
                 .is_empty();
             any |= set;
             let holds = self.trigger_holds(i);
-            if holds && !self.trigger_state[i] {
+            if holds && !self.resync.trigger_state[i] {
                 self.stats.triggers_fired += 1;
                 self.request_resync(ResyncSource::Configured);
             }
-            self.trigger_state[i] = holds;
+            self.resync.trigger_state[i] = holds;
         }
         if any {
-            if self.trigger_at.is_none() {
-                self.trigger_at = Some(self.now.plus_secs(TRIGGER_POLL_SECS));
+            if self.resync.trigger_at.is_none() {
+                self.resync.trigger_at = Some(self.now.plus_secs(TRIGGER_POLL_SECS));
             }
         } else {
-            self.trigger_at = None;
+            self.resync.trigger_at = None;
         }
     }
 

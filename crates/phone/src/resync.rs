@@ -307,17 +307,17 @@ impl Phone {
         self.actions
             .push_back(Action::ResyncFinished { class, error });
         if class == Class::A {
-            self.consecutive_failures = 0;
+            self.resync.consecutive_failures = 0;
             self.schedule_periodic();
         } else {
-            self.consecutive_failures += 1;
+            self.resync.consecutive_failures += 1;
             self.schedule_retry();
         }
         if self.params.get_bool("Upgrade_Enable", true)
             && !self.params.get_or_empty("Upgrade_Rule").trim().is_empty()
-            && self.pending_upgrade.is_none()
+            && self.upgrade.pending.is_none()
         {
-            self.pending_upgrade = Some(crate::engine::UpgradeSource::Rule);
+            self.upgrade.pending = Some(crate::engine::UpgradeSource::Rule);
         }
     }
 }

@@ -85,7 +85,10 @@ impl Phone {
 
     /// When the next scheduled resync is due (periodic, retry or daily).
     pub fn next_resync_at(&self) -> Option<Time> {
-        [self.resync_at, self.daily_at].into_iter().flatten().min()
+        [self.resync.at, self.resync.daily_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The JSON status page: state, identity, last resync, next resync,
@@ -107,8 +110,8 @@ impl Phone {
                 "error": s.last_error,
             },
             "next_resync_at": self.next_resync_at().map(|t| t.0),
-            "pending_resync": self.pending_resync.is_some(),
-            "consecutive_failures": self.consecutive_failures,
+            "pending_resync": self.resync.pending.is_some(),
+            "consecutive_failures": self.resync.consecutive_failures,
             "last_upgrade": {
                 "at": s.last_upgrade_at.map(|t| t.0),
                 "error": s.last_upgrade_error,

@@ -97,7 +97,7 @@ impl Phone {
         }
         let text = match &src {
             UpgradeSource::Rule => {
-                if self.upgrade_retry_at.is_some() {
+                if self.upgrade.retry_at.is_some() {
                     return; // its timer queues the retry
                 }
                 self.params.get_or_empty("Upgrade_Rule").trim().to_string()
@@ -108,7 +108,7 @@ impl Phone {
             return;
         }
         let rule_key = |url: &str| (!explicit).then(|| format!("{text}\n{url}"));
-        if !explicit && self.upgrade_blocked.as_deref() == rule_key("").as_deref() {
+        if !explicit && self.upgrade.blocked.as_deref() == rule_key("").as_deref() {
             return; // the rule itself was bad, and has not changed
         }
         let rule = match ProfileRule::parse(&text) {
@@ -139,11 +139,12 @@ impl Phone {
         let url_text = sel.url.to_string();
         let key = rule_key(&url_text);
         if !explicit {
-            if key.is_some() && self.upgrade_blocked == key {
+            if key.is_some() && self.upgrade.blocked == key {
                 return;
             }
             let running = &self.identity.swver;
             if self
+                .upgrade
                 .installed_from
                 .as_ref()
                 .is_some_and(|(u, v)| *u == url_text && v == running)
@@ -225,8 +226,8 @@ impl Phone {
                 self.op = None;
                 self.stats.last_upgrade_at = Some(self.now);
                 self.stats.last_upgrade_error = None;
-                self.upgrade_blocked = None;
-                self.installed_from = Some((url.to_string(), version.clone()));
+                self.upgrade.blocked = None;
+                self.upgrade.installed_from = Some((url.to_string(), version.clone()));
                 if version == self.identity.swver {
                     // Already running it: nothing to install.
                     self.syslog("Log_Upgrade_Success_Msg", Some(&url), ip.as_deref(), None);
@@ -298,10 +299,10 @@ impl Phone {
         self.syslog("Log_Upgrade_Failure_Msg", url, ip, Some(&err));
         if let Some(k) = key {
             if final_failure {
-                self.upgrade_blocked = Some(k);
+                self.upgrade.blocked = Some(k);
             } else {
                 let d = self.params.get_u64("Upgrade_Error_Retry_Delay", 3600);
-                self.upgrade_retry_at = Some(self.now.plus_secs(d));
+                self.upgrade.retry_at = Some(self.now.plus_secs(d));
             }
         }
         self.actions.push_back(Action::UpgradeFinished {
