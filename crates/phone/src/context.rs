@@ -18,7 +18,7 @@ impl Phone {
         ctx.set("HWVER", self.identity.hwver.clone());
         ctx.set(
             "CCERT",
-            if self.client_cert {
+            if self.setup.client_cert {
                 "Installed"
             } else {
                 "Not Installed"
@@ -51,7 +51,7 @@ impl Phone {
         };
         ctx.set("PRVTMR", since(s.last_resync_at));
         ctx.set("UPGTMR", since(s.last_upgrade_at));
-        if let Some(d) = &self.default_server {
+        if let Some(d) = &self.setup.default_server {
             ctx.set_default_server(d);
         }
         ctx
@@ -73,7 +73,7 @@ impl Phone {
         let p = &self.params;
         match ProfileAuth::parse(p.get_or_empty("Profile_Authentication_Type")) {
             ProfileAuth::Disabled => None,
-            ProfileAuth::Basic => self.credentials.clone(),
+            ProfileAuth::Basic => self.setup.credentials.clone(),
             ProfileAuth::Xsi => {
                 let sip = p
                     .get_or_empty("XSI_Authentication_Type")

@@ -60,15 +60,13 @@ pub struct Phone {
     pub(crate) base_ctx: MacroContext,
     pub(crate) params: ParamStore,
     pub(crate) rng: ChaCha8Rng,
-    pub(crate) default_server: Option<String>,
-    pub(crate) client_cert: bool,
-    pub(crate) credentials: Option<Credentials>,
+    /// What the phone was set up with (DHCP server, certificate, account).
+    pub(crate) setup: Setup,
     pub(crate) actions: VecDeque<Action>,
     next_fetch_id: u64,
     pub(crate) now: Time,
-    pub(crate) powered: bool,
-    pub(crate) network_up: bool,
-    pub(crate) in_call: bool,
+    /// Power, network and call: the conditions the inputs report.
+    pub(crate) env: Conditions,
     pub(crate) op: Option<Op>,
     /// `Custom_CA_Rule`'s state ([`crate::custom_ca`]).
     pub(crate) custom_ca: CustomCa,
@@ -78,6 +76,27 @@ pub struct Phone {
     pub(crate) upgrade: UpgradeState,
     pub(crate) pending_report: Option<Option<String>>,
     pub(crate) stats: Stats,
+}
+
+/// What the phone was set up with, from its [`PhoneConfig`].
+#[derive(Debug)]
+pub(crate) struct Setup {
+    /// Server used by rules that name none (DHCP option 66/150/…, R-RULE-1).
+    pub(crate) default_server: Option<String>,
+    /// A unique client certificate is installed (`$CCERT`).
+    pub(crate) client_cert: bool,
+    /// What the user entered for profile downloads (401 challenges of a
+    /// rule without `--uid`/`--pwd`).
+    pub(crate) credentials: Option<Credentials>,
+}
+
+/// The conditions the inputs report: power, network, a call in progress
+/// (R-FLOW-5: a call postpones resyncs and upgrades).
+#[derive(Debug, Default)]
+pub(crate) struct Conditions {
+    pub(crate) powered: bool,
+    pub(crate) network_up: bool,
+    pub(crate) in_call: bool,
 }
 
 /// The resync schedule's state (R-FLOW-5, R-RESULT): its timers, what waits for
@@ -129,15 +148,15 @@ impl Phone {
             identity: cfg.identity,
             params,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
-            default_server: cfg.default_server,
-            client_cert: cfg.client_cert_installed,
-            credentials: cfg.credentials,
+            setup: Setup {
+                default_server: cfg.default_server,
+                client_cert: cfg.client_cert_installed,
+                credentials: cfg.credentials,
+            },
             actions: VecDeque::new(),
             next_fetch_id: 1,
             now: Time(0),
-            powered: false,
-            network_up: false,
-            in_call: false,
+            env: Conditions::default(),
             op: None,
             custom_ca: Default::default(),
             resync: ResyncState::default(),
@@ -164,7 +183,7 @@ impl Phone {
 
     /// Whether a call is up.
     pub fn in_call(&self) -> bool {
-        self.in_call
+        self.env.in_call
     }
 
     /// The next queued action, in the order the engine produced them.
@@ -175,7 +194,7 @@ impl Phone {
     /// The earliest time [`handle_timeout`](Self::handle_timeout) has work;
     /// `None` when no timer is armed.
     pub fn poll_timeout(&self) -> Option<Time> {
-        if !self.powered {
+        if !self.env.powered {
             return None;
         }
         [
@@ -195,17 +214,17 @@ impl Phone {
         self.now = self.now.max(now);
         match input {
             Input::PowerOn | Input::Reboot => self.boot(false),
-            Input::NetworkDown => self.network_up = false,
+            Input::NetworkDown => self.env.network_up = false,
             Input::NetworkUp => {
-                let was_down = !self.network_up;
-                self.network_up = true;
-                if self.powered && was_down {
+                let was_down = !self.env.network_up;
+                self.env.network_up = true;
+                if self.env.powered && was_down {
                     self.request_resync(ResyncSource::Configured);
                 }
             }
-            Input::CallStarted => self.in_call = true,
+            Input::CallStarted => self.env.in_call = true,
             Input::CallEnded => {
-                self.in_call = false;
+                self.env.in_call = false;
             }
             Input::FetchDone {
                 id,
@@ -213,7 +232,7 @@ impl Phone {
                 server_ip,
             } => self.on_fetch_done(id, classify(result), server_ip),
             Input::ResyncNow { rule, from_host } => {
-                if !self.powered {
+                if !self.env.powered {
                     return self.refuse("the phone is not powered on");
                 }
                 if !self.provisioning_enabled() {
@@ -231,7 +250,7 @@ impl Phone {
                 self.request_resync(src);
             }
             Input::UpgradeNow { url } => {
-                if !self.powered {
+                if !self.env.powered {
                     return self.refuse("the phone is not powered on");
                 }
                 if !self.provisioning_enabled() {
@@ -253,13 +272,13 @@ impl Phone {
                     self.actions.push_back(Action::ParamsApplied { changed });
                 }
             }
-            Input::SetDefaultServer { server } => self.default_server = server,
+            Input::SetDefaultServer { server } => self.setup.default_server = server,
             Input::InstallCustomCa { pem, source } => {
                 let r = self.install_custom_ca(pem, source);
                 self.custom_ca_done(r);
             }
             Input::ReportNow { rule } => {
-                if !self.powered {
+                if !self.env.powered {
                     return self.refuse("the phone is not powered on");
                 }
                 if !self.provisioning_enabled() {
@@ -287,7 +306,7 @@ impl Phone {
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = self.now.max(now);
-        if !self.powered {
+        if !self.env.powered {
             return;
         }
         let now = self.now;
@@ -329,9 +348,9 @@ impl Phone {
 
     /// Power-on or reboot after an upgrade.
     pub(crate) fn boot(&mut self, after_upgrade: bool) {
-        self.powered = true;
-        self.network_up = true;
-        self.in_call = false;
+        self.env.powered = true;
+        self.env.network_up = true;
+        self.env.in_call = false;
         self.op = None;
         self.resync.pending = None;
         self.upgrade.pending = None;
@@ -392,7 +411,7 @@ impl Phone {
             (Some(ResyncSource::OneShot(..)), ResyncSource::Configured) => {}
             _ => self.resync.pending = Some(src),
         }
-        if self.in_call && self.resync.forced_at.is_none() && !self.resync.forced {
+        if self.env.in_call && self.resync.forced_at.is_none() && !self.resync.forced {
             let d = self.params.get_u64("Forced_Resync_Delay", 14_400);
             self.resync.forced_at = Some(self.now.plus_secs(d));
         }
@@ -401,7 +420,7 @@ impl Phone {
     /// Re-arms derived timers and starts waiting work when the phone is
     /// free. Called after every input and timeout.
     pub(crate) fn after_change(&mut self) {
-        if !self.powered {
+        if !self.env.powered {
             return;
         }
         if !self.provisioning_enabled() {
@@ -418,27 +437,27 @@ impl Phone {
         self.check_triggers();
         self.arm_daily();
         self.custom_ca_check_rule();
-        if matches!(self.op, Some(Op::Install(_))) && !self.in_call {
+        if matches!(self.op, Some(Op::Install(_))) && !self.env.in_call {
             if let Some(Op::Install(p)) = self.op.take() {
                 self.install(p);
             }
         }
         loop {
-            if self.op.is_some() || !self.network_up {
+            if self.op.is_some() || !self.env.network_up {
                 return;
             }
             if self.custom_ca.pending {
                 // Before a waiting resync: its HTTPS may need the new CA.
                 self.start_custom_ca();
-            } else if self.resync.pending.is_some() && (!self.in_call || self.resync.forced) {
+            } else if self.resync.pending.is_some() && (!self.env.in_call || self.resync.forced) {
                 let src = self.resync.pending.take().expect("checked");
                 self.resync.forced = false;
                 self.resync.forced_at = None;
                 self.start_resync(src);
-            } else if self.upgrade.pending.is_some() && !self.in_call {
+            } else if self.upgrade.pending.is_some() && !self.env.in_call {
                 let src = self.upgrade.pending.take().expect("checked");
                 self.start_upgrade(src);
-            } else if self.pending_report.is_some() && !self.in_call {
+            } else if self.pending_report.is_some() && !self.env.in_call {
                 let rule = self.pending_report.take().expect("checked");
                 self.start_report(rule);
             } else {

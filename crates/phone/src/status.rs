@@ -71,7 +71,7 @@ impl Phone {
     /// `off`, `resyncing`, `upgrading`, `install-pending` (image ready, call
     /// up), `reporting`, `fetching-custom-ca`, `in-call`, `idle`.
     pub fn state_name(&self) -> &'static str {
-        match (&self.op, self.powered, self.in_call) {
+        match (&self.op, self.env.powered, self.env.in_call) {
             (_, false, _) => "off",
             (Some(Op::Resync(_)), ..) => "resyncing",
             (Some(Op::Upgrade(_)), ..) => "upgrading",
@@ -101,7 +101,7 @@ impl Phone {
             "pn": self.identity.pn,
             "serial": self.identity.serial,
             "swver": self.identity.swver,
-            "in_call": self.in_call,
+            "in_call": self.env.in_call,
             "provision_enable": self.provisioning_enabled(),
             "last_resync": {
                 "at": s.last_resync_at.map(|t| t.0),

@@ -243,7 +243,7 @@ impl Phone {
                     url,
                     server_ip: ip,
                 };
-                if self.in_call {
+                if self.env.in_call {
                     // Downloaded during a call that started meanwhile:
                     // the reboot waits for the call to end (R-FLOW-5).
                     self.op = Some(Op::Install(install));
