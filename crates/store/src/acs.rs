@@ -406,20 +406,35 @@ fn dm_upsert_on(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate]) -> Result
 }
 
 /// PostgreSQL: all of an Inform's (or a response's) parameters in one
-/// statement. Facts about one path are folded first, as applying them in
-/// order would leave the row (an upsert may not touch a row twice).
+/// statement.
 fn dm_upsert_set(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate], now: i64) -> Result<()> {
+    dm_upsert_sets(x, &[(mac, updates)], now)
+}
+
+/// PostgreSQL: the parameters of several devices (a group's writes) in
+/// one statement. Facts about one path of one device are folded first, as
+/// applying them in order would leave the row (an upsert may not touch a
+/// row twice).
+fn dm_upsert_sets(x: &mut Exec<'_, '_>, writes: &[(&str, &[DmUpdate])], now: i64) -> Result<()> {
     /// Value, type, writable.
     type Facts<'a> = (Option<&'a str>, Option<&'a str>, Option<bool>);
-    let mut folded: std::collections::BTreeMap<&str, Facts<'_>> = std::collections::BTreeMap::new();
-    for u in updates {
-        let e = folded.entry(u.path.as_str()).or_default();
-        e.0 = u.value.as_deref().or(e.0);
-        e.1 = u.kind.as_deref().or(e.1);
-        e.2 = u.writable.or(e.2);
+    let mut folded: std::collections::BTreeMap<(&str, &str), Facts<'_>> =
+        std::collections::BTreeMap::new();
+    for (mac, updates) in writes {
+        for u in *updates {
+            let e = folded.entry((mac, u.path.as_str())).or_default();
+            e.0 = u.value.as_deref().or(e.0);
+            e.1 = u.kind.as_deref().or(e.1);
+            e.2 = u.writable.or(e.2);
+        }
     }
-    let (mut paths, mut values, mut kinds, mut writables) = (vec![], vec![], vec![], vec![]);
-    for (path, (value, kind, writable)) in folded {
+    if folded.is_empty() {
+        return Ok(());
+    }
+    let (mut macs, mut paths, mut values, mut kinds, mut writables) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for ((mac, path), (value, kind, writable)) in folded {
+        macs.push(Some(mac.to_string()));
         paths.push(Some(path.to_string()));
         values.push(value.map(str::to_string));
         kinds.push(kind.map(str::to_string));
@@ -427,14 +442,15 @@ fn dm_upsert_set(x: &mut Exec<'_, '_>, mac: &str, updates: &[DmUpdate], now: i64
     }
     x.exec(
         "INSERT INTO acs_datamodel (mac, path, value, type, writable, updated_ms) \
-         SELECT ?1, path, value, type, writable, ?6 \
-         FROM unnest(?2::text[], ?3::text[], ?4::text[], ?5::bigint[]) AS u(path, value, type, writable) \
+         SELECT mac, path, value, type, writable, ?6 \
+         FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::bigint[]) \
+         AS u(mac, path, value, type, writable) \
          ON CONFLICT(mac, path) DO UPDATE SET \
          value = coalesce(excluded.value, acs_datamodel.value), \
          type = coalesce(excluded.type, acs_datamodel.type), \
          writable = coalesce(excluded.writable, acs_datamodel.writable), \
          updated_ms = excluded.updated_ms",
-        vals![mac, paths, values, kinds, writables, now],
+        vals![macs, paths, values, kinds, writables, now],
     )?;
     Ok(())
 }
@@ -493,6 +509,250 @@ pub(crate) fn session_write_on(x: &mut Exec<'_, '_>, w: &SessionWrite) -> Result
         SessionWrite::Inform(i) => inform_on(x, i),
         SessionWrite::Finish(f) => finish_on(x, f),
     }
+}
+
+/// A group of session writes inside the caller's transaction; what each
+/// claimed. On PostgreSQL a group whose writes name distinct devices runs
+/// set-based ([`session_group_sets`]); otherwise (SQLite, where a
+/// statement is a b-tree step in the same process, or a device named
+/// twice, whose writes must apply in order) one write after the other.
+pub(crate) fn session_group_on(
+    x: &mut Exec<'_, '_>,
+    writes: &[SessionWrite],
+) -> Result<Vec<Vec<Claimed>>> {
+    if x.dialect() == Dialect::Postgres && writes.len() > 1 {
+        let mut macs: Vec<&str> = writes.iter().map(SessionWrite::mac).collect();
+        macs.sort_unstable();
+        let distinct = macs.windows(2).all(|w| w[0] != w[1]);
+        if distinct && macs.iter().all(|m| !m.is_empty()) {
+            return session_group_sets(x, writes);
+        }
+    }
+    writes.iter().map(|w| session_write_on(x, w)).collect()
+}
+
+impl SessionWrite {
+    /// The device the write is about (empty: a transfer's result, found by
+    /// its CommandKey).
+    fn mac(&self) -> &str {
+        match self {
+            SessionWrite::Inform(i) => &i.mac,
+            SessionWrite::Finish(f) => &f.mac,
+        }
+    }
+}
+
+/// PostgreSQL: a group's writes (each of another device) in a fixed number
+/// of statements whatever the group's size, instead of about ten round
+/// trips per write (issue 13: the writer thread waits for each). Each
+/// device sees its own writes in the order [`inform_on`] / [`finish_on`]
+/// apply them; devices are independent, so phase by phase is the same.
+fn session_group_sets(x: &mut Exec<'_, '_>, writes: &[SessionWrite]) -> Result<Vec<Vec<Claimed>>> {
+    let now = now_ms();
+    let informs: Vec<&InformWrite> = writes
+        .iter()
+        .filter_map(|w| match w {
+            SessionWrite::Inform(i) => Some(i),
+            SessionWrite::Finish(_) => None,
+        })
+        .collect();
+    let finishes: Vec<&FinishWrite> = writes
+        .iter()
+        .filter_map(|w| match w {
+            SessionWrite::Finish(f) => Some(f),
+            SessionWrite::Inform(_) => None,
+        })
+        .collect();
+    let text = |v: &mut dyn Iterator<Item = &str>| -> Vec<Option<String>> {
+        v.map(|s| Some(s.to_string())).collect()
+    };
+    if !informs.is_empty() {
+        // Tasks left `sent` by the devices' earlier sessions.
+        x.exec(
+            "UPDATE acs_tasks SET state = 'queued', updated_ms = ?2 \
+             WHERE mac = ANY(?1::text[]) AND state = 'sent'",
+            vals![text(&mut informs.iter().map(|i| i.mac.as_str())), now],
+        )?;
+        let cleared = text(&mut informs.iter().filter(|i| i.clear).map(|i| i.mac.as_str()));
+        if !cleared.is_empty() {
+            x.exec(
+                "DELETE FROM acs_datamodel WHERE mac = ANY(?1::text[])",
+                vals![cleared],
+            )?;
+        }
+    }
+    if !finishes.is_empty() {
+        let ids: Vec<Option<i64>> = finishes.iter().map(|f| Some(f.id)).collect();
+        x.exec(
+            "UPDATE acs_tasks AS t SET state = u.state, result = u.result, updated_ms = ?4 \
+             FROM unnest(?1::bigint[], ?2::text[], ?3::text[]) AS u(id, state, result) \
+             WHERE t.id = u.id",
+            vals![
+                ids,
+                text(&mut finishes.iter().map(|f| f.state.as_str())),
+                text(&mut finishes.iter().map(|f| f.result.as_str())),
+                now
+            ],
+        )?;
+    }
+    let updates: Vec<(&str, &[DmUpdate])> = writes
+        .iter()
+        .map(|w| match w {
+            SessionWrite::Inform(i) => (i.mac.as_str(), i.updates.as_slice()),
+            SessionWrite::Finish(f) => (f.mac.as_str(), f.updates.as_slice()),
+        })
+        .collect();
+    dm_upsert_sets(x, &updates, now)?;
+    for f in &finishes {
+        if let Some(prefix) = &f.deleted_prefix {
+            delete_prefix_on(x, &f.mac, prefix)?;
+        }
+    }
+    // Presets, in order, unless the same one is queued already (or comes
+    // earlier in the same Inform).
+    let mut presets: Vec<(&str, &str, &str)> = Vec::new();
+    for i in &informs {
+        for (method, rpc) in &i.presets {
+            let p = (i.mac.as_str(), method.as_str(), rpc.as_str());
+            if !presets.iter().any(|q| (q.0, q.2) == (p.0, p.2)) {
+                presets.push(p);
+            }
+        }
+    }
+    if !presets.is_empty() {
+        x.exec(
+            "INSERT INTO acs_tasks (mac, method, rpc, state, priority, source, created_ms, \
+             updated_ms, max_attempts, expires_ms) \
+             SELECT u.mac, u.method, u.rpc, 'queued', 1, 'preset', ?4, ?4, ?5, NULL \
+             FROM unnest(?1::text[], ?2::text[], ?3::text[]) WITH ORDINALITY AS u(mac, method, rpc, n) \
+             WHERE NOT EXISTS (SELECT 1 FROM acs_tasks AS q WHERE q.mac = u.mac \
+             AND q.state = 'queued' AND q.source = 'preset' AND q.rpc = u.rpc) \
+             ORDER BY u.n",
+            vals![
+                text(&mut presets.iter().map(|p| p.0)),
+                text(&mut presets.iter().map(|p| p.1)),
+                text(&mut presets.iter().map(|p| p.2)),
+                now,
+                TaskLimits::default().max_attempts.max(1)
+            ],
+        )?;
+    }
+    let statuses: Vec<StatusUpdate<'_>> = informs
+        .iter()
+        .filter_map(|i| i.timeline.as_ref())
+        .map(|t| StatusUpdate {
+            mac: t.mac,
+            ip: t.ip,
+            firmware: t.firmware.as_deref(),
+            outcome: None,
+        })
+        .collect();
+    let events: Vec<NewEvent> = informs
+        .iter()
+        .filter_map(|i| i.timeline.as_ref())
+        .map(|t| t.event.clone())
+        .collect();
+    if !statuses.is_empty() {
+        write_batch_on(x, &statuses, &events)?;
+    }
+    let wants: Vec<(&str, usize)> = writes
+        .iter()
+        .map(|w| match w {
+            SessionWrite::Inform(i) => (i.mac.as_str(), i.claim),
+            SessionWrite::Finish(f) => (f.mac.as_str(), f.claim),
+        })
+        .collect();
+    let mut claimed = claim_sets(x, &wants)?;
+    Ok(wants
+        .iter()
+        .map(|(mac, _)| claimed.remove(*mac).unwrap_or_default())
+        .collect())
+}
+
+/// PostgreSQL: claims up to `limit` queued tasks of each device in one
+/// query (rows locked, locked ones skipped, as [`claim_on`]) and one
+/// update; a device whose candidates were given up ([`give_up`]) or did
+/// not parse is asked again for the rest, as [`claim_on`] goes on.
+fn claim_sets<'m>(
+    x: &mut Exec<'_, '_>,
+    wants: &[(&'m str, usize)],
+) -> Result<std::collections::HashMap<&'m str, Vec<Claimed>>> {
+    let mut out: std::collections::HashMap<&str, Vec<Claimed>> = std::collections::HashMap::new();
+    let mut ask: Vec<(&str, usize)> = wants.iter().copied().filter(|w| w.1 > 0).collect();
+    while !ask.is_empty() {
+        let macs: Vec<Option<String>> = ask.iter().map(|a| Some(a.0.to_string())).collect();
+        let limits: Vec<Option<i64>> = ask
+            .iter()
+            .map(|a| Some(i64::try_from(a.1).unwrap_or(i64::MAX)))
+            .collect();
+        let rows = x.rows(
+            "SELECT m.mac, t.id, t.method, t.rpc, t.attempts, t.max_attempts, t.expires_ms \
+             FROM unnest(?1::text[], ?2::bigint[]) WITH ORDINALITY AS m(mac, lim, n) \
+             CROSS JOIN LATERAL (SELECT id, method, rpc, attempts, max_attempts, expires_ms, \
+             priority FROM acs_tasks WHERE mac = m.mac AND state = 'queued' \
+             ORDER BY priority DESC, id LIMIT m.lim FOR UPDATE SKIP LOCKED) AS t \
+             ORDER BY m.n, t.priority DESC, t.id",
+            vals![macs, limits],
+        )?;
+        let now = now_ms();
+        let (mut sent_ids, mut sent_keys) = (Vec::new(), Vec::new());
+        let (mut end_ids, mut end_states, mut end_results) = (Vec::new(), Vec::new(), Vec::new());
+        let mut short: std::collections::HashMap<String, usize> = Default::default();
+        for row in &rows {
+            let mac: String = row.get(0)?;
+            let (id, method, json): (i64, String, String) = (row.get(1)?, row.get(2)?, row.get(3)?);
+            let (attempts, max): (i64, i64) = (row.get(4)?, row.get(5)?);
+            let expires: Option<i64> = row.get(6)?;
+            let ended = if let Some((state, result)) = give_up(attempts, max, expires, now) {
+                Some((state, result))
+            } else {
+                match serde_json::from_str::<serde_json::Value>(&json) {
+                    Ok(task) => {
+                        sent_ids.push(Some(id));
+                        sent_keys.push(command_key(id, &method, &task));
+                        let (key, _) = ask.iter().find(|a| a.0 == mac).copied().unwrap_or_default();
+                        out.entry(key).or_default().push((id, json));
+                        None
+                    }
+                    Err(e) => Some((
+                        TaskState::Fault,
+                        serde_json::json!({"error": format!("unreadable task: {e}")}),
+                    )),
+                }
+            };
+            if let Some((state, result)) = ended {
+                end_ids.push(Some(id));
+                end_states.push(Some(state.as_str().to_string()));
+                end_results.push(Some(result.to_string()));
+                *short.entry(mac).or_default() += 1;
+            }
+        }
+        if !sent_ids.is_empty() {
+            x.exec(
+                "UPDATE acs_tasks AS t SET state = 'sent', command_key = u.key, \
+                 attempts = t.attempts + 1, updated_ms = ?3 \
+                 FROM unnest(?1::bigint[], ?2::text[]) AS u(id, key) WHERE t.id = u.id",
+                vals![sent_ids, sent_keys, now],
+            )?;
+        }
+        if !end_ids.is_empty() {
+            x.exec(
+                "UPDATE acs_tasks AS t SET state = u.state, result = u.result, updated_ms = ?4 \
+                 FROM unnest(?1::bigint[], ?2::text[], ?3::text[]) AS u(id, state, result) \
+                 WHERE t.id = u.id",
+                vals![end_ids, end_states, end_results, now],
+            )?;
+        }
+        // Only a device that lost candidates may have more queued than it
+        // got; it is asked for what it still wants.
+        ask = ask
+            .into_iter()
+            .filter(|a| short.contains_key(a.0))
+            .map(|(mac, lim)| (mac, lim - out.get(mac).map_or(0, Vec::len)))
+            .filter(|a| a.1 > 0)
+            .collect();
+    }
+    Ok(out)
 }
 
 /// The CommandKey a claim records: the task's own `command_key` for the
@@ -624,7 +884,7 @@ impl Store {
     ) -> Result<Vec<Vec<Claimed>>> {
         self.tx(|x| {
             write_batch_on(x, statuses, events)?;
-            sessions.iter().map(|w| session_write_on(x, w)).collect()
+            session_group_on(x, sessions)
         })
     }
 
@@ -649,12 +909,7 @@ impl AcsRepo for Store {
         if let [w] = writes {
             return vec![self.session_write_alone(w)];
         }
-        let together = self.tx(|x| {
-            writes
-                .iter()
-                .map(|w| session_write_on(x, w))
-                .collect::<Result<Vec<_>>>()
-        });
+        let together = self.tx(|x| session_group_on(x, writes));
         match together {
             Ok(out) => out.into_iter().map(Ok).collect(),
             Err(_) => writes.iter().map(|w| self.session_write_alone(w)).collect(),
@@ -771,6 +1026,9 @@ impl AcsRepo for Store {
 mod tests {
     use super::*;
     use crate::test_support::TestDb;
+
+    /// Tasks claimed with an Inform, as the ACS does.
+    const PREFETCH_TEST: usize = 4;
 
     fn reboot(key: &str) -> String {
         format!(r#"{{"rpc":"Reboot","command_key":"{key}"}}"#)
@@ -968,6 +1226,183 @@ mod tests {
                     .as_deref(),
                 Some("sw-0011223344bb")
             );
+        }
+    }
+
+    on_both! {
+        /// A group of writes of several devices (set-based on PostgreSQL)
+        /// leaves each device as the same writes one at a time do: tasks of
+        /// a dead session requeued, the cache cleared on bootstrap and
+        /// filled, presets queued once, status and timeline written, a
+        /// result recorded with its deleted object, and each device's next
+        /// tasks claimed in queue order, past one that ran out of attempts
+        /// and one already expired.
+        fn a_group_writes_each_device_as_one_at_a_time(db: &TestDb) {
+            let mut s = db.store();
+            let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+            // Device n of a set: `base` + n.
+            let mac = |base: u64, n: u64| Mac::parse(&format!("{:012x}", base + n)).unwrap();
+            let setup = |s: &mut Store, base: u64| {
+                for n in 0..4 {
+                    s.add_device(&crate::NewDevice::new(mac(base, n))).unwrap();
+                }
+                let m = |n| mac(base, n).to_string();
+                // 0: a task left `sent` by a dead session, then two queued.
+                queue(s, &m(0), &reboot("left"));
+                assert_eq!(s.claim_tasks(&m(0), 1).unwrap().len(), 1);
+                queue(s, &m(0), &reboot("q1"));
+                // 1: a task out of attempts and an expired one ahead of a good one.
+                let tired = TaskLimits { max_attempts: 1, expires_ms: None };
+                let tired_id = s
+                    .queue_task(&m(1), NewTask { method: "Reboot", rpc: &reboot("tired") }, "api", tired)
+                    .unwrap();
+                assert_eq!(s.claim_tasks(&m(1), 1).unwrap().len(), 1);
+                assert!(s.requeue_task(tired_id).unwrap());
+                let gone = TaskLimits { max_attempts: 5, expires_ms: Some(1) };
+                s.queue_task(&m(1), NewTask { method: "Reboot", rpc: &reboot("gone") }, "api", gone)
+                    .unwrap();
+                for k in ["g1", "g2", "g3", "g4", "g5"] {
+                    queue(s, &m(1), &reboot(k));
+                }
+                // 2: the session's task in flight, with a cached object.
+                let inflight = queue(s, &m(2), &reboot("run"));
+                assert_eq!(s.claim_tasks(&m(2), 1).unwrap().len(), 1);
+                queue(s, &m(2), &reboot("next"));
+                s.session_writes(&[SessionWrite::Inform(InformWrite {
+                    mac: m(2),
+                    clear: false,
+                    updates: vec![
+                        DmUpdate { path: "Device.X.1.A".into(), value: Some("a".into()), ..DmUpdate::default() },
+                        DmUpdate { path: "Device.Y".into(), value: Some("y".into()), ..DmUpdate::default() },
+                    ],
+                    presets: Vec::new(),
+                    timeline: None,
+                    claim: 0,
+                })])
+                .pop()
+                .unwrap()
+                .unwrap();
+                // 3: an old cache a bootstrap clears, and a preset already queued.
+                s.session_writes(&[SessionWrite::Inform(InformWrite {
+                    mac: m(3),
+                    clear: false,
+                    updates: vec![DmUpdate { path: "Device.Old".into(), value: Some("o".into()), ..DmUpdate::default() }],
+                    presets: vec![("Reboot".into(), reboot("p1"))],
+                    timeline: None,
+                    claim: 0,
+                })])
+                .pop()
+                .unwrap()
+                .unwrap();
+                inflight
+            };
+            let writes = |base: u64, inflight: i64| {
+                let inform = |n: u64, clear: bool, presets: Vec<(String, String)>| {
+                    let mac = mac(base, n);
+                    SessionWrite::Inform(InformWrite {
+                        mac: mac.to_string(),
+                        clear,
+                        updates: vec![
+                            DmUpdate { path: "Device.DeviceInfo.SoftwareVersion".into(), value: Some(format!("sw{n}")), ..DmUpdate::default() },
+                            DmUpdate { path: "Device.DeviceInfo.SoftwareVersion".into(), kind: Some("xsd:string".into()), ..DmUpdate::default() },
+                        ],
+                        presets,
+                        timeline: Some(InformRecord {
+                            mac,
+                            ip,
+                            firmware: Some(format!("sw{n}")),
+                            event: NewEvent {
+                                mac,
+                                at_ms: now_ms(),
+                                kind: crate::EventKind::Inform,
+                                outcome: None,
+                                source_ip: Some(ip),
+                                message: format!("Inform {n}"),
+                            },
+                        }),
+                        claim: PREFETCH_TEST,
+                    })
+                };
+                let p = |k: &str| ("Reboot".to_string(), reboot(k));
+                vec![
+                    inform(0, false, vec![p("p0"), p("p0")]),
+                    inform(1, false, Vec::new()),
+                    SessionWrite::Finish(FinishWrite {
+                        id: inflight,
+                        state: TaskState::Done,
+                        result: r#"{"ok":true}"#.into(),
+                        mac: mac(base, 2).to_string(),
+                        updates: vec![DmUpdate { path: "Device.Z".into(), value: Some("z".into()), ..DmUpdate::default() }],
+                        deleted_prefix: Some("Device.X.1.".into()),
+                        claim: PREFETCH_TEST,
+                    }),
+                    inform(3, true, vec![p("p1"), p("p2")]),
+                ]
+            };
+            // What a device holds afterwards, without ids (the two sets'
+            // ids differ): its tasks, cache, status and timeline.
+            let snapshot = |s: &Store, base: u64, claimed: &[Vec<Claimed>]| {
+                let rpcs: Vec<Vec<String>> = claimed
+                    .iter()
+                    .map(|c| c.iter().map(|(_, json)| json.clone()).collect())
+                    .collect();
+                let per_device: Vec<_> = (0..4)
+                    .map(|n| {
+                        let m = mac(base, n);
+                        let mut tasks: Vec<_> = s
+                            .tasks(&m.to_string(), 100)
+                            .unwrap()
+                            .into_iter()
+                            .map(|t| {
+                                let key = t.command_key.map(|k| k.starts_with("phoneprov-task-").then(String::new).unwrap_or(k));
+                                let result = t.result.map(|r| r.split(" at ").next().unwrap_or_default().to_string());
+                                (t.rpc, t.state, key, t.attempts, t.source, result)
+                            })
+                            .collect();
+                        tasks.sort();
+                        let dm: Vec<_> = s
+                            .data_model(&m.to_string())
+                            .unwrap()
+                            .into_iter()
+                            .map(|e| (e.path, e.value, e.kind, e.writable))
+                            .collect();
+                        let status = s.device(m).unwrap().unwrap().status;
+                        let events: Vec<_> = s.events(m, 10).unwrap().into_iter().map(|e| e.message).collect();
+                        (tasks, dm, status.ip, status.firmware, status.last_seen_ms.is_some(), events)
+                    })
+                    .collect();
+                (rpcs, per_device)
+            };
+            let (one, group) = (0x0011_2233_4400_u64, 0x0011_2233_4500_u64);
+            let inflight = setup(&mut s, one);
+            let alone: Vec<Vec<Claimed>> = writes(one, inflight)
+                .iter()
+                .map(|w| s.session_writes(std::slice::from_ref(w)).pop().unwrap().unwrap())
+                .collect();
+            let inflight = setup(&mut s, group);
+            let together: Vec<Vec<Claimed>> = s
+                .session_writes(&writes(group, inflight))
+                .into_iter()
+                .map(|r| r.unwrap())
+                .collect();
+            let (a, g) = (snapshot(&s, one, &alone), snapshot(&s, group, &together));
+            assert_eq!(a, g);
+            // And what that is: device 0 claims the requeued task then q1
+            // then its preset (queued once, ahead); device 1 skips the
+            // tired and the expired task.
+            let claimed = &a.0;
+            assert_eq!(claimed[0], vec![reboot("p0"), reboot("left"), reboot("q1")]);
+            assert_eq!(claimed[1], vec![reboot("g1"), reboot("g2"), reboot("g3"), reboot("g4")]);
+            assert_eq!(claimed[2], vec![reboot("next")]);
+            assert_eq!(claimed[3], vec![reboot("p1"), reboot("p2")]);
+            let dev1 = &a.1[1].0;
+            assert!(dev1.iter().any(|t| t.0 == reboot("tired") && t.1 == "fault"), "{dev1:?}");
+            assert!(dev1.iter().any(|t| t.0 == reboot("gone") && t.1 == "expired"), "{dev1:?}");
+            let dev2_dm: Vec<&str> = a.1[2].1.iter().map(|e| e.0.as_str()).collect();
+            assert!(!dev2_dm.contains(&"Device.X.1.A") && dev2_dm.contains(&"Device.Z"), "{dev2_dm:?}");
+            assert!(!a.1[3].1.iter().any(|e| e.0 == "Device.Old"), "bootstrap clears the cache");
+            assert_eq!(a.1[0].2.as_deref(), Some("192.0.2.7"));
+            assert_eq!(a.1[0].5, vec!["Inform 0".to_string()]);
         }
     }
 
