@@ -114,6 +114,8 @@ struct SessionTally {
     tasks: u32,
     faults: u32,
     bytes: u64,
+    /// A POST of the session was authenticated by credentials.
+    password: bool,
 }
 
 impl SessionTally {
@@ -300,6 +302,7 @@ impl Acs {
                     tasks: 0,
                     faults: 0,
                     bytes: 0,
+                    password: false,
                 },
             }),
         });
@@ -314,22 +317,8 @@ impl Acs {
         let was_dead = entry.dead.swap(true, Ordering::AcqRel);
         let (ids, mac) = {
             let mut st = lock(&entry.state);
-            if let (Some(log), false) = (self.inner.session_log.get(), was_dead) {
-                let t = &st.log;
-                log(&SessionSummary {
-                    client: t.client,
-                    device: st.machine.device().map(|d| d.key()),
-                    mac: st.mac.as_deref().and_then(|m| Mac::parse(m).ok()),
-                    cert: st
-                        .cert_mac
-                        .is_some_and(|c| st.mac.as_deref() == Some(c.to_string().as_str())),
-                    rpcs: t.rpcs,
-                    tasks: t.tasks,
-                    faults: t.faults,
-                    end,
-                    duration: t.started.elapsed(),
-                    bytes: t.bytes,
-                });
+            if !was_dead {
+                self.log_end(&st, end);
             }
             let mut ids: Vec<i64> = st
                 .machine
@@ -352,6 +341,29 @@ impl Acs {
                 s.by_mac.remove(&mac);
             }
         }
+    }
+
+    /// The session's access-log line ([`Acs::set_session_log`]), once.
+    fn log_end(&self, st: &SessionState, end: SessionEnd) {
+        let Some(log) = self.inner.session_log.get() else {
+            return;
+        };
+        let t = &st.log;
+        log(&SessionSummary {
+            client: t.client,
+            device: st.machine.device().map(|d| d.key()),
+            mac: st.mac.as_deref().and_then(|m| Mac::parse(m).ok()),
+            cert: st
+                .cert_mac
+                .is_some_and(|c| st.mac.as_deref() == Some(c.to_string().as_str())),
+            password: t.password,
+            rpcs: t.rpcs,
+            tasks: t.tasks,
+            faults: t.faults,
+            end,
+            duration: t.started.elapsed(),
+            bytes: t.bytes,
+        });
     }
 
     /// The connection carrying `entry` closed: a finished session is
@@ -401,12 +413,14 @@ impl Acs {
     /// connection's verified client certificate; a session of another
     /// device (its cookie replayed) is refused (403) before anything is
     /// read, and so is an Inform of another device ([`Self::on_inform`]).
+    /// `password`: the POST was authenticated by the ACS's credentials.
     pub(crate) async fn handle_post(
         &self,
         entry: &Arc<SessionEntry>,
         body: &[u8],
         client: SocketAddr,
         cert_mac: Option<Mac>,
+        password: bool,
     ) -> PostOutcome {
         let peer = client.ip();
         let mut step = {
@@ -426,6 +440,7 @@ impl Acs {
             st.cert_mac = cert_mac;
             st.last_active = Instant::now();
             st.log.client.get_or_insert(client);
+            st.log.password |= password;
             st.machine.handle(body)
         };
         // The machine asks for work; the tasks come from those claimed with
@@ -728,8 +743,11 @@ impl Acs {
             s.by_mac.insert(key.clone(), entry.cookie.clone())
         };
         if let Some(old) = old.filter(|c| *c != entry.cookie) {
-            if let Some(e) = lock(&self.inner.sessions).by_cookie.remove(&old) {
-                e.dead.store(true, Ordering::Release);
+            let old = lock(&self.inner.sessions).by_cookie.remove(&old);
+            // Its `sent` tasks go back to the queue in this Inform's
+            // commit; its line says who took over.
+            if let Some(e) = old.filter(|e| !e.dead.swap(true, Ordering::AcqRel)) {
+                self.log_end(&lock(&e.state), SessionEnd::Superseded);
             }
         }
         lock(&entry.state).mac = Some(key.clone());

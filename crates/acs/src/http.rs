@@ -292,7 +292,13 @@ impl Acs {
             (entry, new)
         };
         let out = self
-            .handle_post(&entry, &body, ctx.peer, ctx.cert_mac)
+            .handle_post(
+                &entry,
+                &body,
+                ctx.peer,
+                ctx.cert_mac,
+                auth.required() && ctx.authenticated.load(Ordering::Acquire),
+            )
             .await;
         let empty = out.body.is_empty();
         let mut r = respond(out.status, out.body);

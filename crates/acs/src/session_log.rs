@@ -22,11 +22,14 @@ pub enum SessionEnd {
     Timeout,
     /// The server shut down.
     Shutdown,
+    /// A newer session of the same device (its Inform) took over: the
+    /// CPE gave this one up (TR-069 §3.7.1.5, one session per device).
+    Superseded,
 }
 
 impl SessionEnd {
     /// The access log's word: `done`, `denied`, `error`, `timeout`,
-    /// `shutdown`.
+    /// `shutdown`, `superseded`.
     pub fn as_str(self) -> &'static str {
         match self {
             SessionEnd::Done => "done",
@@ -34,6 +37,7 @@ impl SessionEnd {
             SessionEnd::Error => "error",
             SessionEnd::Timeout => "timeout",
             SessionEnd::Shutdown => "shutdown",
+            SessionEnd::Superseded => "superseded",
         }
     }
 }
@@ -51,6 +55,9 @@ pub struct SessionSummary {
     /// The connection's verified client certificate named that MAC (the
     /// ACS over TLS).
     pub cert: bool,
+    /// The CPE proved itself with the ACS's Digest or Basic credentials
+    /// (`[acs] auth`): the access log's `proof=password`.
+    pub password: bool,
     /// RPCs the ACS sent (tasks and presets).
     pub rpcs: u32,
     /// Of those, tasks from the queue.

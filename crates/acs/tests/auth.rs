@@ -218,3 +218,100 @@ async fn body_limit_and_method() {
     assert_eq!(code, 405);
     acs.stop().await;
 }
+
+/// Issue 17 item 4: a session authenticated by Digest reports
+/// `password` to the access log, and a session given up by its CPE for a
+/// newer one of the same device gets its line too (`superseded`), once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_lines_say_password_and_superseded() {
+    use phoneprov_acs::{SessionEnd, SessionSummary};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    add_phone(dir.path());
+    let acs = start(dir.path(), settings(AcsAuth::Digest)).await;
+    let lines: Arc<Mutex<Vec<SessionSummary>>> = Arc::default();
+    let sink = lines.clone();
+    acs.acs.set_session_log(Arc::new(move |s: &SessionSummary| {
+        sink.lock().unwrap().push(s.clone())
+    }));
+    acs.acs
+        .enqueue(
+            mac(),
+            serde_json::from_value(json!({"rpc":"GetParameterValues","names":[SW]})).unwrap(),
+        )
+        .unwrap();
+    let creds = || Some(Credentials::new("cpe-FCH2231A7QX", "s3cret"));
+    let mut model = phone_model();
+    // The first session stops after its Inform (the CPE gives it up) ...
+    let mut first = HttpCpe::new(acs.addr, creds());
+    let mut abandoned = CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic]));
+    let (status, _) = first.post(&abandoned.start()).await;
+    assert_eq!(status, 200);
+    assert!(
+        lines.lock().unwrap().is_empty(),
+        "the session is not over yet"
+    );
+    // ... and the device's next session, on a new connection, runs whole.
+    let mut second = HttpCpe::new(acs.addr, creds());
+    run_session(
+        &mut second,
+        CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic])),
+        &mut model,
+    )
+    .await
+    .unwrap();
+    // A finished session's line is written when its connection closes.
+    second.drop_connection();
+    let wait = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lines.lock().unwrap().len() < 2 && std::time::Instant::now() < wait {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    first.drop_connection();
+    let got: Vec<(SessionEnd, bool, u32, Option<String>)> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| (s.end, s.password, s.tasks, s.mac.map(|m| m.to_string())))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (SessionEnd::Superseded, true, 0, Some(MAC.to_string())),
+            (SessionEnd::Done, true, 1, Some(MAC.to_string())),
+        ]
+    );
+    acs.stop().await;
+    assert_eq!(lines.lock().unwrap().len(), 2, "no second line at shutdown");
+
+    // Without credentials configured, nothing is proved.
+    let open = tempfile::tempdir().unwrap();
+    add_phone(open.path());
+    let acs = start(open.path(), open_settings()).await;
+    let lines: Arc<Mutex<Vec<SessionSummary>>> = Arc::default();
+    let sink = lines.clone();
+    acs.acs.set_session_log(Arc::new(move |s: &SessionSummary| {
+        sink.lock().unwrap().push(s.clone())
+    }));
+    let mut cpe = HttpCpe::new(acs.addr, None);
+    run_session(
+        &mut cpe,
+        CpeSession::new(inform(&model, SERIAL, vec![EventCode::Periodic])),
+        &mut model,
+    )
+    .await
+    .unwrap();
+    cpe.drop_connection();
+    let wait = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lines.lock().unwrap().is_empty() && std::time::Instant::now() < wait {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    acs.stop().await;
+    let got: Vec<(SessionEnd, bool)> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| (s.end, s.password))
+        .collect();
+    assert_eq!(got, vec![(SessionEnd::Done, false)]);
+}

@@ -168,7 +168,11 @@ pub fn cwmp_sessions(log: AccessLog) -> phoneprov_acs::SessionLog {
             id: s
                 .mac
                 .map(|m| Identified::new(m, phoneprov_types::IdBy::Inform)),
-            proof: if s.cert { "cert" } else { "-" },
+            proof: match (s.cert, s.password) {
+                (true, _) => "cert",
+                (false, true) => "password",
+                (false, false) => "-",
+            },
             session: Some(SessionCounts {
                 rpcs: s.rpcs,
                 tasks: s.tasks,
