@@ -16,6 +16,7 @@
 //! | `POST /devices/{mac}/approve`, `/reject` | decide on one (see [`fleet`]) |
 //! | `GET /devices/{mac}/events?limit=N` | timeline, oldest first |
 //! | `POST /devices/{mac}/resync` | push resync to the phone (R-RULE-6) |
+//! | `GET /templates`, `GET/PUT/DELETE /templates/{name}?dry_run=true&force=true` | profile templates, each change previewed on every device first (see [`templates`]) |
 //! | `GET /openapi.json` | the OpenAPI 3 document (no token) |
 //!
 //! Every other route needs `Authorization: Bearer TOKEN`, the token kept in
@@ -63,6 +64,7 @@ mod openapi;
 mod push;
 mod routes;
 mod state;
+pub mod templates;
 mod token;
 
 use axum::body::Bytes;
@@ -147,6 +149,13 @@ pub fn router_with(
         .route(
             "/bulk-jobs/{id}",
             get(jobs::get_bulk_job).delete(jobs::cancel_bulk_job),
+        )
+        .route("/templates", get(templates::list_templates))
+        .route(
+            "/templates/{*name}",
+            get(templates::get_template)
+                .put(templates::put_template)
+                .delete(templates::delete_template),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -34,11 +34,16 @@ use crate::routes;
         crate::jobs::list_bulk_jobs,
         crate::jobs::get_bulk_job,
         crate::jobs::cancel_bulk_job,
+        crate::templates::list_templates,
+        crate::templates::get_template,
+        crate::templates::put_template,
+        crate::templates::delete_template,
         openapi_json,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "devices", description = "The device inventory"),
+        (name = "templates", description = "Profile templates, each change previewed on every device before it is saved"),
         (name = "meta", description = "This document"),
     )
 )]

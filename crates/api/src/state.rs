@@ -39,6 +39,16 @@ struct Inner {
     token: String,
     db: phoneprov_store::Database,
     acs: std::sync::OnceLock<phoneprov_acs::Acs>,
+    templates: std::sync::OnceLock<Editor>,
+}
+
+/// The server's template editor (not `Debug` itself).
+struct Editor(Arc<dyn crate::templates::TemplateEditor>);
+
+impl std::fmt::Debug for Editor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TemplateEditor")
+    }
 }
 
 /// Why [`ApiState::open`] failed.
@@ -76,6 +86,7 @@ impl ApiState {
                 token: admin_token,
                 db,
                 acs: std::sync::OnceLock::new(),
+                templates: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -84,6 +95,16 @@ impl ApiState {
     /// now); set once, when `[listen] acs` is on.
     pub fn set_acs(&self, acs: phoneprov_acs::Acs) {
         let _ = self.inner.acs.set(acs);
+    }
+
+    /// Hands the template routes the server's renderer (set once, by
+    /// `phoneprov serve`).
+    pub fn set_templates(&self, editor: Arc<dyn crate::templates::TemplateEditor>) {
+        let _ = self.inner.templates.set(Editor(editor));
+    }
+
+    pub(crate) fn templates(&self) -> Option<Arc<dyn crate::templates::TemplateEditor>> {
+        self.inner.templates.get().map(|e| e.0.clone())
     }
 
     pub(crate) fn acs(&self) -> Option<phoneprov_acs::Acs> {

@@ -38,6 +38,10 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/bulk-jobs", "get"),
         ("/api/v1/bulk-jobs/{id}", "get"),
         ("/api/v1/bulk-jobs/{id}", "delete"),
+        ("/api/v1/templates", "get"),
+        ("/api/v1/templates/{name}", "get"),
+        ("/api/v1/templates/{name}", "put"),
+        ("/api/v1/templates/{name}", "delete"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

@@ -18,6 +18,7 @@ mod cmd_profile;
 mod cmd_rule;
 mod cmd_serve;
 mod cmd_sim;
+mod cmd_template;
 mod cmd_tftp;
 mod cmd_user;
 mod logging;
@@ -74,6 +75,9 @@ enum Command {
     Serve(cmd_serve::ServeArgs),
     /// Simulate phones that boot, discover their server and resync.
     Sim(Box<cmd_sim::SimArgs>),
+    /// Preview a profile template change on every device (template diff).
+    #[command(subcommand)]
+    Template(cmd_template::TemplateCommand),
     /// Serve a directory over TFTP or fetch a file with the TFTP client.
     #[command(subcommand)]
     Tftp(cmd_tftp::TftpCommand),
@@ -101,6 +105,7 @@ fn main() {
         Command::Generate(cmd) => cmd_generate::run(cmd),
         Command::Profile(cmd) => cmd_profile::run(cmd),
         Command::Rule(cmd) => cmd_rule::run(cmd),
+        Command::Template(cmd) => cmd_template::run(cmd),
         Command::Tftp(cmd) => cmd_tftp::run(cmd),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Sim(args) => cmd_sim::run(*args),

@@ -35,11 +35,14 @@
 //! errors), `/ui/devices` (search and filters in the query string, so a
 //! filtered list is a bookmark), `/ui/devices/{mac}` (identity, variables,
 //! status, rendered profile with lint findings, live timeline and ACS
-//! tasks, push resync). The store side of the search is
+//! tasks, push resync), `/ui/templates` (the template tree, each change
+//! previewed on every device and refused when it would break lint; see
+//! `template_pages`). The store side of the search is
 //! [`phoneprov_store::ConsoleRepo`].
 
 pub mod auth;
 mod pages;
+mod template_pages;
 pub mod users;
 mod view;
 
@@ -94,6 +97,9 @@ pub struct ConsoleOptions {
     pub acs: Option<phoneprov_acs::Acs>,
     /// Profile rendering.
     pub preview: Arc<dyn ProfilePreview>,
+    /// Template reading, preview and saving (the server's; `None`: the
+    /// template pages say they are unavailable).
+    pub templates: Option<Arc<dyn phoneprov_api::templates::TemplateEditor>>,
 }
 
 /// The console: state shared by its handlers. Cheap to clone.
@@ -109,6 +115,7 @@ struct Inner {
     guard: Arc<phoneprov_httpauth::AuthGuard>,
     acs: Option<phoneprov_acs::Acs>,
     preview: Arc<dyn ProfilePreview>,
+    templates: Option<Arc<dyn phoneprov_api::templates::TemplateEditor>>,
     env: minijinja::Environment<'static>,
     db: Database,
 }
@@ -130,6 +137,7 @@ impl Console {
                 guard: opts.guard,
                 acs: opts.acs,
                 preview: opts.preview,
+                templates: opts.templates,
                 env: view::environment(),
                 db: db.clone(),
             }),
@@ -138,7 +146,7 @@ impl Console {
 
     /// The `/ui` routes, to merge into the server's mounted router.
     pub fn router(&self) -> axum::Router {
-        pages::router(self.clone())
+        pages::router(self.clone()).merge(template_pages::router(self.clone()))
     }
 }
 

@@ -71,8 +71,8 @@ pub(crate) fn router(console: Console) -> Router {
 }
 
 /// A signed-in request.
-struct Ctx {
-    user: String,
+pub(crate) struct Ctx {
+    pub(crate) user: String,
     role: Role,
     session: Session,
     csrf: String,
@@ -80,7 +80,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn admin(&self) -> bool {
+    pub(crate) fn admin(&self) -> bool {
         self.role == Role::Admin
     }
 }
@@ -129,7 +129,7 @@ fn security_headers(h: &mut HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-fn redirect(to: &str) -> Response {
+pub(crate) fn redirect(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -154,7 +154,7 @@ impl Console {
 
     /// The signed-in user of a request, or the answer to send instead
     /// (a redirect to the sign-in page).
-    async fn signed_in(
+    pub(crate) async fn signed_in(
         &self,
         headers: &HeaderMap,
         ext: &axum::http::Extensions,
@@ -190,7 +190,7 @@ impl Console {
     }
 
     /// A message page (errors, refusals).
-    fn error(&self, status: StatusCode, message: &str, ctx: Option<&Ctx>) -> Response {
+    pub(crate) fn error(&self, status: StatusCode, message: &str, ctx: Option<&Ctx>) -> Response {
         let body = view::render(
             &self.inner.env,
             "message.html",
@@ -206,7 +206,18 @@ impl Console {
         page(status, body, ctx, &self.inner.key)
     }
 
-    fn show(&self, name: &str, ctx: &Ctx, extra: minijinja::Value) -> Response {
+    pub(crate) fn show(&self, name: &str, ctx: &Ctx, extra: minijinja::Value) -> Response {
+        self.show_status(StatusCode::OK, name, ctx, extra)
+    }
+
+    /// [`Console::show`] with another status (a refused form).
+    pub(crate) fn show_status(
+        &self,
+        status: StatusCode,
+        name: &str,
+        ctx: &Ctx,
+        extra: minijinja::Value,
+    ) -> Response {
         let base = context! {
             user => ctx.user.clone(),
             role => ctx.role.as_str(),
@@ -214,13 +225,13 @@ impl Console {
             csrf => ctx.csrf.clone(),
         };
         match view::render(&self.inner.env, name, context! { ..base, ..extra }) {
-            Ok(body) => page(StatusCode::OK, body, Some(ctx), &self.inner.key),
+            Ok(body) => page(status, body, Some(ctx), &self.inner.key),
             Err(e) => self.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(ctx)),
         }
     }
 }
 
-fn url_escape(s: &str) -> String {
+pub(crate) fn url_escape(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
@@ -467,7 +478,7 @@ async fn read_body(
 
 /// A signed-in form POST to `here`: the session, then the form with its
 /// CSRF token checked (nothing is done for a request without one).
-async fn post_form(
+pub(crate) async fn post_form(
     c: &Console,
     req: Request<axum::body::Body>,
     limit: usize,
@@ -1108,7 +1119,7 @@ async fn set_vars(
     }
 }
 
-fn refresh_cookie(c: &Console, ctx: &Ctx, r: &mut Response) {
+pub(crate) fn refresh_cookie(c: &Console, ctx: &Ctx, r: &mut Response) {
     let s = Session {
         last_ms: now_ms(),
         ..ctx.session.clone()

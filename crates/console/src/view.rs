@@ -16,6 +16,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("live.html", include_str!("../templates/live.html")),
     ("message.html", include_str!("../templates/message.html")),
     ("bulk.html", include_str!("../templates/bulk.html")),
+    (
+        "templates.html",
+        include_str!("../templates/templates.html"),
+    ),
+    ("template.html", include_str!("../templates/template.html")),
 ];
 
 /// Embedded assets: (file name, content type, bytes).

@@ -103,6 +103,7 @@ mod services;
 pub mod state;
 pub mod store_io;
 pub mod syslog_filing;
+pub mod template_change;
 pub mod templates;
 mod tftp_front;
 mod tls;

@@ -247,7 +247,7 @@ impl RenderCache {
 /// The plaintext profile of `device` (template name, XML with the rules
 /// inserted), before lint and encoding: what [`render`] encodes and what
 /// the console's device page shows ([`preview`]).
-fn plaintext(
+pub(crate) fn plaintext(
     bound: &Bound,
     policy: &Policy,
     templates: &TemplateSet,

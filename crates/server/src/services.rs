@@ -66,6 +66,12 @@ impl Services {
     ) -> Result<Services, ServerError> {
         let api_state = phoneprov_api::ApiState::open_db(data, db)
             .map_err(|e| setup_err("admin API", data)(e.to_string()))?;
+        let templates: Arc<dyn phoneprov_api::templates::TemplateEditor> =
+            Arc::new(crate::template_change::ServerTemplates {
+                state: state.clone(),
+                db: db.clone(),
+            });
+        api_state.set_templates(templates.clone());
         let guard = api_state.admin_guard();
         let activation = phoneprov_activation::ActivationService::open_db(db, guard.clone())
             .map_err(|e| setup_err("activation service", data)(e.to_string()))?;
@@ -89,6 +95,7 @@ impl Services {
                 guard: auth_guard,
                 acs: acs.clone(),
                 preview: Arc::new(crate::console_glue::LatePreview(state)),
+                templates: Some(templates),
             },
         )
         .map_err(|e| setup_err("console", data)(e.to_string()))?;

@@ -57,12 +57,7 @@ pub struct Selector<'a> {
 impl TemplateSet {
     /// Reads and compiles every `*.j2` under `dir` (recursively).
     pub fn load(dir: &Path, generation: u64) -> Result<TemplateSet, ServerError> {
-        let mut files = Vec::new();
-        collect(dir, dir, &mut files).map_err(|error| ServerError::TemplateDir {
-            path: dir.to_path_buf(),
-            error,
-        })?;
-        Self::from_sources(files, generation)
+        Self::from_sources(read_sources(dir)?, generation)
     }
 
     /// Compiles `(name, source)` pairs.
@@ -167,6 +162,17 @@ pub fn describe(e: &minijinja::Error) -> String {
         s.push_str(&format!(" (in {n} line {l})"));
     }
     s
+}
+
+/// Every `*.j2` under `dir` as `(name, source)`, names relative to `dir`
+/// with `/` separators.
+pub fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, ServerError> {
+    let mut files = Vec::new();
+    collect(dir, dir, &mut files).map_err(|error| ServerError::TemplateDir {
+        path: dir.to_path_buf(),
+        error,
+    })?;
+    Ok(files)
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> std::io::Result<()> {

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! with the HTTP status a client can branch on, plus `rows` (one entry per
-//! bad line) for a rejected CSV import. Each crate keeps its own error enum
+//! bad line) for a rejected CSV import, and `devices` (each with its lint
+//! errors) for a template change refused because it would break them. Each crate keeps its own error enum
 //! (what can fail there) and converts it into [`ApiError`], which is the
 //! only thing that writes the JSON.
 
@@ -36,6 +37,20 @@ pub struct ErrorBody {
     /// For a rejected CSV import: every bad row, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rows: Vec<RowError>,
+    /// For a refused template change (422): every device whose profile the
+    /// change would break, with its lint errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceErrors>,
+}
+
+/// A device and the lint errors its profile would have.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceErrors {
+    /// The device's MAC (12 lowercase hex digits).
+    pub mac: String,
+    /// One line per error (`template:line:col: error[code]: message`).
+    pub errors: Vec<String>,
 }
 
 /// One rejected CSV row.
@@ -68,6 +83,7 @@ impl ApiError {
                 error: error.into(),
                 hint: hint.into(),
                 rows: Vec::new(),
+                devices: Vec::new(),
             },
             challenge: None,
         }
@@ -115,6 +131,12 @@ impl ApiError {
             "wrong admin token"
         };
         Self::unauthorized(what, missing)
+    }
+
+    /// Adds the devices a refused template change would break.
+    pub fn with_devices(mut self, devices: Vec<DeviceErrors>) -> Self {
+        self.body.devices = devices;
+        self
     }
 
     /// Adds the bad rows of a rejected import.
