@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use phoneprov_httpauth::{authorization, parse_challenges, Credentials};
 use serve_support::*;
 
-/// Plain HTTP only (each node's HTTPS would have its own development CA);
-/// the admin listener on a free port.
+/// Plain HTTP only (the shared development CA has its own test); the
+/// admin listener on a free port.
 const LISTEN: &[&str] = &[
     "--tftp",
     "off",
@@ -36,6 +36,19 @@ const CONFIG: &str = "[profiles]\ndevice_ttl_ms = 0\n\n[[auth]]\nmacs = [\"000e0
 
 fn node(url: &str) -> Served {
     start_listening(LISTEN, Some(CONFIG), &["--database-url", url], |_| {})
+}
+
+/// A fresh database of the test cluster, migrated by `phoneprov db
+/// migrate`; its URL.
+fn migrated_db() -> String {
+    let url = phoneprov_testpeers::pg().fresh_db();
+    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    url
 }
 
 /// [`CONFIG`] with device rows trusted for an hour: a change reaches the
@@ -167,13 +180,7 @@ fn profile(s: &Served, ch: &phoneprov_httpauth::Challenge, nc: u32, key: &str) -
 
 #[test]
 fn a_change_through_node_a_is_served_by_node_b_with_shared_secrets() {
-    let url = phoneprov_testpeers::pg().fresh_db();
-    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let url = migrated_db();
     let a = node_trusting_rows(&url);
     let b = node_trusting_rows(&url);
 
@@ -408,13 +415,7 @@ fn cwmp_id(xml: &str) -> String {
 /// next session, on B, gets it again and its answer is recorded once.
 #[test]
 fn acs_tasks_queued_on_one_node_run_exactly_once_on_the_other() {
-    let url = phoneprov_testpeers::pg().fresh_db();
-    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let url = migrated_db();
     let mut a = acs_node(&url);
     let b = acs_node(&url);
     let tok = token(&a);
@@ -518,13 +519,7 @@ fn acs_tasks_queued_on_one_node_run_exactly_once_on_the_other() {
 /// other gets 410.
 #[test]
 fn an_activation_code_is_redeemed_once_across_nodes() {
-    let url = phoneprov_testpeers::pg().fresh_db();
-    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let url = migrated_db();
     let a = node(&url);
     let b = node(&url);
     let tok = token(&a);
@@ -567,13 +562,7 @@ fn an_activation_code_is_redeemed_once_across_nodes() {
 #[test]
 fn connection_requests_work_from_either_node() {
     use std::io::{BufRead as _, Write as _};
-    let url = phoneprov_testpeers::pg().fresh_db();
-    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let url = migrated_db();
     let a = acs_node(&url);
     let b = acs_node(&url);
     let tok = token(&a);
@@ -654,13 +643,7 @@ fn sim_phone(mac: &str, key: &str, http: std::net::SocketAddr) -> (i32, serde_js
 /// timeline A shows.
 #[test]
 fn sim_phones_on_both_nodes_see_changes_made_on_either() {
-    let url = phoneprov_testpeers::pg().fresh_db();
-    let out = phoneprov(&["db", "migrate", "--database-url", &url]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let url = migrated_db();
     let plain = |url: &str| {
         let cfg = "[profiles]\ndevice_ttl_ms = 0\n";
         start_listening(LISTEN, Some(cfg), &["--database-url", url], |_| {})
@@ -727,4 +710,98 @@ fn sim_phones_on_both_nodes_see_changes_made_on_either() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The development CA lives in the database (issue 13): the first node
+/// stores the CA it made, the second writes that one into its own `ca/`
+/// and serves HTTPS with a certificate it signed, so one `ca.pem` is what
+/// phones trust whichever node answers. A node whose `ca/` holds another
+/// CA is refused with one line and exit 2 (it may be the CA its phones
+/// trust), and its files are left as they were.
+#[test]
+fn every_node_signs_with_the_development_ca_of_the_database() {
+    let url = migrated_db();
+    let mut https: Vec<&str> = LISTEN.to_vec();
+    let at = https.iter().position(|a| *a == "--https").unwrap();
+    https[at + 1] = "127.0.0.1:0";
+    let tls_node = || start_listening(&https, None, &["--database-url", &url], |_| {});
+    let a = tls_node();
+    let b = tls_node();
+    let ca = |s: &Served| std::fs::read_to_string(s.data().join("ca/ca.pem")).unwrap();
+    assert_eq!(ca(&a), ca(&b), "one development CA for both nodes");
+    // B's HTTPS certificate verifies against A's ca.pem.
+    let a_ca = a.data().join("ca/ca.pem");
+    for s in [&a, &b] {
+        let url = format!("https://127.0.0.1:{}/", s.https.unwrap().port());
+        let out = peer(
+            "curl",
+            &[
+                "-s",
+                "-m",
+                "10",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                a_ca.to_str().unwrap(),
+                &url,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{url} with A's ca.pem: curl exit {:?}",
+            out.status.code()
+        );
+    }
+
+    // A third node with a CA of its own is refused, its CA untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = phoneprov(&["ca", "init", "--data", data.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let own = std::fs::read_to_string(data.join("ca/ca.pem")).unwrap();
+    let mut args = vec![
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--admin",
+        "off",
+    ];
+    args.extend(https.iter().copied());
+    let mut child = std::process::Command::new(BIN)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve with another CA started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is not the development CA that the other nodes on this database sign with"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("ca/ca.pem")).unwrap(),
+        own
+    );
 }

@@ -174,18 +174,6 @@ impl Server {
         // Re-resolve now that the directories exist (canonical paths).
         let policy = Policy::new(cfg.clone(), &data);
         let templates = TemplateSet::load(&policy.dirs.templates, 1)?;
-        // The HTTPS listener's TLS settings, shared with the ACS's HTTPS
-        // listener (`[listen] acs_tls`).
-        let tls = match cfg.listen.https.addr().or(cfg.listen.acs_tls.addr()) {
-            Some(_) => Some(TlsAcceptor::from(tls_config(&cfg, &data)?)),
-            None => None,
-        };
-        let admin_tls = match cfg.listen.admin.addr() {
-            Some(_) if cfg.admin_tls() => Some(TlsAcceptor::from(crate::tls::admin_tls_config(
-                &cfg, &data,
-            )?)),
-            _ => None,
-        };
         // The schema check first (issue 13): a newer schema, an older one
         // without --migrate, an unreachable database or a refused login
         // stop the start with one line before anything else opens it. The
@@ -200,6 +188,7 @@ impl Server {
             let status = StatusWriter::start(&db, cfg.store.retention())?;
             let services =
                 Services::open(&data, &db, &cfg, auth_guard.clone(), state_cell.clone())?;
+            crate::tls::share_development_ca(&mut first, &cfg, &data)?;
             let nonce_secret = crate::auth::shared_nonce_secret(&mut first).map_err(|message| {
                 ServerError::Service {
                     service: "Digest nonce secret",
@@ -209,6 +198,20 @@ impl Server {
             })?;
             Ok::<_, ServerError>((reader, status, services, nonce_secret))
         })?;
+
+        // The HTTPS listener's TLS settings, shared with the ACS's HTTPS
+        // listener (`[listen] acs_tls`); built once the development CA is
+        // the database's (several nodes, issue 13).
+        let tls = match cfg.listen.https.addr().or(cfg.listen.acs_tls.addr()) {
+            Some(_) => Some(TlsAcceptor::from(tls_config(&cfg, &data)?)),
+            None => None,
+        };
+        let admin_tls = match cfg.listen.admin.addr() {
+            Some(_) if cfg.admin_tls() => Some(TlsAcceptor::from(crate::tls::admin_tls_config(
+                &cfg, &data,
+            )?)),
+            _ => None,
+        };
         let access_log =
             crate::access_log::AccessLog::open(&cfg.log, &data).map_err(|message| {
                 ServerError::ConfigValue {
