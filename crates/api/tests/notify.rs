@@ -1,7 +1,7 @@
 //! Push resync by SIP NOTIFY from the API (R-RULE-6, issue 15): a device
 //! with the `sip_contact` variable gets `NOTIFY Event: check-sync` from
-//! `POST /api/v1/devices/{mac}/resync` (and so from the console's button,
-//! which calls the same `resync_with_store`), sent to a real simulated
+//! `POST /api/v1/devices/{mac}/resync` and from `resync_with_store` with
+//! no method (what the console's Resync button calls), sent to a real simulated
 //! phone (`phoneprov_sim` with `--sip-listen`) that resyncs from nginx.
 
 mod common;
@@ -94,6 +94,20 @@ async fn r_rule_6_api_push_resync_sends_notify_to_the_sip_contact() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     wait_resyncs(&fleet, 2).await;
 
+    // The console's Resync button: resync_with_store with no method.
+    let store = Store::open(a.dir.path()).unwrap();
+    let out = phoneprov_api::resync_with_store(
+        Some(std::sync::Arc::new(std::sync::Mutex::new(store))),
+        Mac::parse(MAC).unwrap(),
+        None,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.method, phoneprov_api::PushMethod::SipNotify);
+    wait_resyncs(&fleet, 3).await;
+
     // An explicit HTTP method still goes by HTTP (no IP known: 409).
     let r = a.json(Method::POST, &url, json!({"method":"get"})).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
@@ -111,7 +125,7 @@ async fn r_rule_6_api_push_resync_sends_notify_to_the_sip_contact() {
             .iter()
             .filter(|m| m.contains("SIP NOTIFY") && m.contains("200 OK"))
             .count()
-            == 2,
+            == 3,
         "{notes:?}"
     );
 
@@ -143,7 +157,7 @@ async fn r_rule_6_api_push_resync_sends_notify_to_the_sip_contact() {
     let report = fleet.wait().await;
     assert_eq!(
         report.status.as_ref().unwrap()["sip"]["notifies"],
-        2,
+        3,
         "{}",
         report.to_text()
     );
