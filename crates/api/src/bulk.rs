@@ -268,7 +268,7 @@ fn item_fn(
     })
 }
 
-async fn resync_one(store: &Arc<Mutex<Store>>, dev: Device) -> ItemOutcome {
+pub(crate) async fn resync_one(store: &Arc<Mutex<Store>>, dev: Device) -> ItemOutcome {
     // HTTP GET to the last seen address, or a NOTIFY to the device's
     // sip_contact (issue 15).
     let target = match push_target(Some(&dev), dev.mac, None, None) {

@@ -62,6 +62,7 @@ pub mod metrics;
 mod mount_tests;
 mod openapi;
 mod push;
+pub mod rollout;
 mod routes;
 mod state;
 pub mod templates;
@@ -156,6 +157,17 @@ pub fn router_with(
             get(templates::get_template)
                 .put(templates::put_template)
                 .delete(templates::delete_template),
+        )
+        .route(
+            "/rollouts",
+            get(rollout::http::list_rollouts).post(rollout::http::create_rollout),
+        )
+        .route("/rollouts/{id}", get(rollout::http::get_rollout))
+        .route("/rollouts/{id}/pause", post(rollout::http::pause_rollout))
+        .route("/rollouts/{id}/resume", post(rollout::http::resume_rollout))
+        .route(
+            "/rollouts/{id}/rollback",
+            post(rollout::http::roll_back_rollout),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -38,12 +38,19 @@ use crate::routes;
         crate::templates::get_template,
         crate::templates::put_template,
         crate::templates::delete_template,
+        crate::rollout::http::create_rollout,
+        crate::rollout::http::list_rollouts,
+        crate::rollout::http::get_rollout,
+        crate::rollout::http::pause_rollout,
+        crate::rollout::http::resume_rollout,
+        crate::rollout::http::roll_back_rollout,
         openapi_json,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "devices", description = "The device inventory"),
         (name = "templates", description = "Profile templates, each change previewed on every device before it is saved"),
+        (name = "rollouts", description = "Staged firmware rollouts with a health gate"),
         (name = "meta", description = "This document"),
     )
 )]

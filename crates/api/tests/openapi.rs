@@ -42,6 +42,12 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/templates/{name}", "get"),
         ("/api/v1/templates/{name}", "put"),
         ("/api/v1/templates/{name}", "delete"),
+        ("/api/v1/rollouts", "post"),
+        ("/api/v1/rollouts", "get"),
+        ("/api/v1/rollouts/{id}", "get"),
+        ("/api/v1/rollouts/{id}/pause", "post"),
+        ("/api/v1/rollouts/{id}/resume", "post"),
+        ("/api/v1/rollouts/{id}/rollback", "post"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

@@ -57,7 +57,7 @@ impl SelectionArgs {
         self.selection() != Selection::default()
     }
 
-    fn selection(&self) -> Selection {
+    pub(crate) fn selection(&self) -> Selection {
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
         Selection {
             q: s(&self.filter),
@@ -71,8 +71,8 @@ impl SelectionArgs {
         }
     }
 
-    /// The rate: `50` or `50/s`.
-    fn rate(&self) -> anyhow::Result<u32> {
+    /// The rate: `50` or `50/s` (a rollout's push rate may be 0).
+    pub(crate) fn rate(&self) -> anyhow::Result<u32> {
         let r = self.rate.trim().trim_end_matches("/s");
         r.parse().map_err(|_| {
             anyhow::anyhow!(

@@ -15,6 +15,7 @@ mod cmd_device_resync;
 mod cmd_device_task;
 mod cmd_generate;
 mod cmd_profile;
+mod cmd_rollout;
 mod cmd_rule;
 mod cmd_serve;
 mod cmd_sim;
@@ -68,6 +69,9 @@ enum Command {
     /// Check, encrypt, decode and list flat profiles (XML).
     #[command(subcommand)]
     Profile(cmd_profile::ProfileCommand),
+    /// Staged firmware rollouts with a health gate (start, status, pause, resume, rollback).
+    #[command(subcommand)]
+    Rollout(cmd_rollout::RolloutCommand),
     /// Expand a profile rule the way a phone would.
     #[command(subcommand)]
     Rule(cmd_rule::RuleCommand),
@@ -104,6 +108,7 @@ fn main() {
         Command::Device(cmd) => cmd_device::run(cmd),
         Command::Generate(cmd) => cmd_generate::run(cmd),
         Command::Profile(cmd) => cmd_profile::run(cmd),
+        Command::Rollout(cmd) => cmd_rollout::run(cmd),
         Command::Rule(cmd) => cmd_rule::run(cmd),
         Command::Template(cmd) => cmd_template::run(cmd),
         Command::Tftp(cmd) => cmd_tftp::run(cmd),

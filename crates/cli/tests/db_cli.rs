@@ -115,15 +115,22 @@ fn an_older_schema_is_migrated_only_when_told() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     assert!(run(&["db", "migrate", "--data", d]).status.success());
-    // A real version-8 file: version 9 only adds `bulk_jobs`, so the
-    // current file without that table, marked 8, is what a file written
-    // by the previous release holds. (Marking a current file older is not
-    // enough: most steps, e.g. v7's ADD COLUMN, cannot run twice.) When a
-    // version 10 is added, drop what it adds here as well and mark 9.
+    // A real version-9 file: version 10 only adds `rollouts` and
+    // `rollout_devices`, so the current file without those tables, marked
+    // 9, is what a file written by the previous release holds. (Marking a
+    // current file older is not enough: most steps, e.g. v7's ADD COLUMN,
+    // cannot run twice.) When a version 11 is added, drop what it adds
+    // here instead and mark 10.
     let db = data.join("phoneprov.db");
-    let out = peer("sqlite3", &[db.to_str().unwrap(), "DROP TABLE bulk_jobs;"]);
+    let out = peer(
+        "sqlite3",
+        &[
+            db.to_str().unwrap(),
+            "DROP TABLE rollout_devices; DROP TABLE rollouts;",
+        ],
+    );
     assert!(out.status.success(), "{:?}", text(&out));
-    set_user_version(&data, 8);
+    set_user_version(&data, 9);
     let cfg = dir.path().join("no-auto.toml");
     std::fs::write(&cfg, "[database]\nauto_migrate = false\n").unwrap();
     let c = cfg.to_str().unwrap();
@@ -135,10 +142,10 @@ fn an_older_schema_is_migrated_only_when_told() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["found"].as_i64(), v["state"].as_str()),
-        (Some(8), Some("older"))
+        (Some(9), Some("older"))
     );
     assert_eq!(
-        v["known"], 9,
+        v["known"], 10,
         "a new schema version: make the file above a real previous-version file"
     );
 

@@ -24,6 +24,8 @@ use phoneprov_store::{
 };
 use serde::Serialize;
 
+mod rollouts;
+
 use crate::auth::{self, Session};
 use crate::view;
 use crate::{Console, OverTls};
@@ -65,6 +67,9 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/ui/bulk", post(start_bulk))
         .route("/ui/bulk/{id}", get(bulk_page))
         .route("/ui/bulk/{id}/cancel", post(cancel_bulk))
+        .route("/ui/rollouts", get(rollouts::list).post(rollouts::start))
+        .route("/ui/rollouts/{id}", get(rollouts::show))
+        .route("/ui/rollouts/{id}/{op}", post(rollouts::act))
         .route("/ui/assets/{file}", get(asset))
         .fallback(not_found)
         .with_state(console)

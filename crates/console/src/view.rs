@@ -21,6 +21,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/templates.html"),
     ),
     ("template.html", include_str!("../templates/template.html")),
+    ("rollouts.html", include_str!("../templates/rollouts.html")),
+    ("rollout.html", include_str!("../templates/rollout.html")),
 ];
 
 /// Embedded assets: (file name, content type, bytes).

@@ -152,16 +152,36 @@ impl Policy {
         )
     }
 
-    /// The firmware target of a device (group wins over model).
+    /// The firmware target of a device: its own variables
+    /// `firmware_version` and `firmware_file` when both are set (what a
+    /// staged rollout writes, issue 14 item 5b; see `phoneprov_store`'s
+    /// rollout module), else its group's, else its model's.
     pub fn firmware_for(
         &self,
-        group: Option<&str>,
-        model: Option<&str>,
-    ) -> Option<&FirmwareTarget> {
+        device: &phoneprov_store::Device,
+    ) -> Option<Cow<'_, FirmwareTarget>> {
+        let own = |name: &str| {
+            device
+                .vars
+                .get(name)
+                .filter(|v: &&String| !v.trim().is_empty())
+        };
+        if let (Some(version), Some(file)) = (
+            own(phoneprov_store::FIRMWARE_VERSION_VAR),
+            own(phoneprov_store::FIRMWARE_FILE_VAR),
+        ) {
+            return Some(Cow::Owned(FirmwareTarget {
+                version: version.clone(),
+                file: file.clone(),
+            }));
+        }
         let fw = &self.config.firmware;
-        group
+        device
+            .group
+            .as_deref()
             .and_then(|g| fw.groups.get(g))
-            .or_else(|| model.and_then(|m| fw.models.get(m)))
+            .or_else(|| device.model.as_deref().and_then(|m| fw.models.get(m)))
+            .map(Cow::Borrowed)
     }
 }
 

@@ -259,8 +259,9 @@ pub(crate) fn plaintext(
     let key = device.key.expose_secret();
     let profile_rule =
         profile_rule(format!("{}{}", urls.base(), policy.rule_path), key).to_string();
-    let firmware = policy.firmware_for(device.group.as_deref(), device.model.as_deref());
+    let firmware = policy.firmware_for(device);
     let upgrade_rule = firmware
+        .as_ref()
         .map(|t| upgrade_rule(urls.base(), &t.file))
         .unwrap_or_default();
     let mac = device.mac.to_string();
@@ -280,7 +281,7 @@ pub(crate) fn plaintext(
             urls: &urls,
             profile_rule: &profile_rule,
             upgrade_rule: &upgrade_rule,
-            firmware,
+            firmware: firmware.as_deref(),
         },
     );
     let mut xml = templates

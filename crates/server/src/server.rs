@@ -344,6 +344,17 @@ impl Server {
             };
             tasks.push(spawn_syslog(sock, filer, stopped));
         }
+        {
+            // Staged firmware rollouts (issue 14 item 5b): steps the
+            // running ones every second, on a blocking thread.
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(phoneprov_api::rollout::drive(
+                db.clone(),
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                },
+            )));
+        }
         let acs = match services.acs {
             Some(acs) if acs_l.is_some() || acs_tls_l.is_some() => {
                 // The ACS door of the throttle (issue 12 item 6).

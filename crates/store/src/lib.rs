@@ -103,6 +103,7 @@ mod model;
 mod pg_tls;
 mod repo;
 mod retention;
+mod rollout;
 mod schema;
 mod secrets;
 mod store;
@@ -139,6 +140,10 @@ pub use repo::{Inventory, Timeline};
 pub use retention::{
     Pruned, Retention, StoreSettings, DEFAULT_EVENTS_MAX_AGE, DEFAULT_EVENTS_MAX_PER_DEVICE,
     DEFAULT_EVENTS_MAX_TOTAL, PRUNE_BATCH,
+};
+pub use rollout::{
+    NewRollout, Rollout, RolloutDevice, RolloutStep, WaveCount, WaveMember, FIRMWARE_FILE_VAR,
+    FIRMWARE_VERSION_VAR,
 };
 pub use schema::{SchemaStatus, BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use secrets::SecretRepo;

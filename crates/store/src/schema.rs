@@ -81,6 +81,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V9_BULK_JOBS,
         postgres: PG_V9_BULK_JOBS,
     },
+    Migration {
+        sqlite: SCHEMA_V10_ROLLOUTS,
+        postgres: PG_V10_ROLLOUTS,
+    },
 ];
 
 /// Found and known schema versions of a database
@@ -437,6 +441,83 @@ CREATE TABLE bulk_jobs (
     finished_ms BIGINT
 );
 ";
+
+/// Version 10: staged firmware rollouts (issue 14 item 5b, module
+/// `rollout`): one row per rollout (its target, waves, health gate and
+/// where it stands) and one per device of its selection (its wave, the
+/// firmware variables it had before, what it reported).
+const SCHEMA_V10_ROLLOUTS: &str = "
+CREATE TABLE rollouts (
+    id              INTEGER PRIMARY KEY,
+    version         TEXT    NOT NULL,
+    file            TEXT    NOT NULL,
+    selection       TEXT    NOT NULL,  -- JSON, as given
+    waves           TEXT    NOT NULL,  -- JSON array of cumulative percents
+    threshold_pct   INTEGER NOT NULL,
+    wave_timeout_ms INTEGER NOT NULL,
+    soak_ms         INTEGER NOT NULL,
+    push_rate       INTEGER NOT NULL,  -- resyncs pushed per second, 0: none
+    state           TEXT    NOT NULL,  -- running|paused|halted|done|rolled-back
+    wave            INTEGER NOT NULL,  -- the wave started last, -1: none
+    wave_started_ms INTEGER,
+    soak_until_ms   INTEGER,
+    reason          TEXT,
+    total           INTEGER NOT NULL,
+    created_by      TEXT    NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    updated_ms      INTEGER NOT NULL,
+    finished_ms     INTEGER
+);
+CREATE TABLE rollout_devices (
+    rollout_id   INTEGER NOT NULL,
+    mac          TEXT    NOT NULL,
+    wave         INTEGER NOT NULL,
+    result       TEXT    NOT NULL,  -- waiting|upgrading|success|failed|skipped|rolled-back
+    reason       TEXT,
+    prev_version TEXT,
+    prev_file    TEXT,
+    assigned_ms  INTEGER,
+    PRIMARY KEY (rollout_id, mac)
+);
+CREATE INDEX rollout_devices_by_wave ON rollout_devices (rollout_id, wave, mac);
+";
+
+/// Version 10, PostgreSQL.
+const PG_V10_ROLLOUTS: &str = r#"
+CREATE TABLE rollouts (
+    id              BIGSERIAL PRIMARY KEY,
+    version         TEXT   NOT NULL,
+    file            TEXT   NOT NULL,
+    selection       TEXT   NOT NULL,
+    waves           TEXT   NOT NULL,
+    threshold_pct   BIGINT NOT NULL,
+    wave_timeout_ms BIGINT NOT NULL,
+    soak_ms         BIGINT NOT NULL,
+    push_rate       BIGINT NOT NULL,
+    state           TEXT   NOT NULL,
+    wave            BIGINT NOT NULL,
+    wave_started_ms BIGINT,
+    soak_until_ms   BIGINT,
+    reason          TEXT,
+    total           BIGINT NOT NULL,
+    created_by      TEXT   NOT NULL,
+    created_ms      BIGINT NOT NULL,
+    updated_ms      BIGINT NOT NULL,
+    finished_ms     BIGINT
+);
+CREATE TABLE rollout_devices (
+    rollout_id   BIGINT NOT NULL,
+    mac          TEXT COLLATE "C" NOT NULL,
+    wave         BIGINT NOT NULL,
+    result       TEXT   NOT NULL,
+    reason       TEXT,
+    prev_version TEXT,
+    prev_file    TEXT,
+    assigned_ms  BIGINT,
+    PRIMARY KEY (rollout_id, mac)
+);
+CREATE INDEX rollout_devices_by_wave ON rollout_devices (rollout_id, wave, mac);
+"#;
 
 /// Version 7, PostgreSQL.
 const PG_V7_TASK_LIMITS: &str = "
