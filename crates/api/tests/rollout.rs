@@ -169,7 +169,7 @@ fn waves_gate_pause_resume_halt_and_roll_back_on_a_virtual_clock() {
     for i in [1, 3, 20] {
         let d = s.device(mac(i)).unwrap().unwrap();
         assert!(
-            d.vars.get(FIRMWARE_FILE_VAR).is_none() && d.vars.get(FIRMWARE_VERSION_VAR).is_none()
+            !d.vars.contains_key(FIRMWARE_FILE_VAR) && !d.vars.contains_key(FIRMWARE_VERSION_VAR)
         );
     }
     assert!(

@@ -14,6 +14,8 @@ use phoneprov_store::{now_ms, Rollout};
 use crate::cmd_device::DataDir;
 use crate::cmd_device_bulk::SelectionArgs;
 
+/// Parsed once per run, so the size of `Start` costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum RolloutCommand {
     /// Start a staged rollout of a firmware target to a selection.
@@ -24,8 +26,8 @@ pub enum RolloutCommand {
     /// (0: none, phones take the target at their next periodic resync).
     Start {
         /// The target version (what phones announce once upgraded).
-        #[arg(long = "fw-version", value_name = "VERSION")]
-        version: String,
+        #[arg(long, value_name = "VERSION")]
+        fw_version: String,
         /// The image, a file under the server's firmware directory.
         #[arg(long, value_name = "FILE")]
         file: String,
@@ -156,7 +158,7 @@ fn print_status(st: &RolloutStatus, json: bool) -> anyhow::Result<()> {
 pub fn run(cmd: RolloutCommand) -> anyhow::Result<i32> {
     match cmd {
         RolloutCommand::Start {
-            version,
+            fw_version,
             file,
             waves,
             threshold,
@@ -166,7 +168,7 @@ pub fn run(cmd: RolloutCommand) -> anyhow::Result<i32> {
             data,
         } => {
             let req = RolloutRequest {
-                version,
+                version: fw_version,
                 file,
                 selection: sel.selection(),
                 waves: Some(waves),

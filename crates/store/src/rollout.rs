@@ -695,7 +695,7 @@ mod tests {
             let d1 = s.device(mac(1)).unwrap().unwrap();
             assert_eq!(d1.vars.get(FIRMWARE_FILE_VAR).map(String::as_str), Some("new.loads"));
             assert_eq!(d1.vars.get("display_name").map(String::as_str), Some("Phone 1"));
-            assert!(s.device(mac(3)).unwrap().unwrap().vars.get(FIRMWARE_FILE_VAR).is_none());
+            assert!(!s.device(mac(3)).unwrap().unwrap().vars.contains_key(FIRMWARE_FILE_VAR));
             assert!(s.switch_rollout_wave(id, 0, "12.0", "new.loads").unwrap().is_empty(), "once");
 
             s.append_event(&ev(mac(1), EventKind::Syslog, Some(Outcome::Failed), "Upgrade failed: bad image")).unwrap();
@@ -739,7 +739,7 @@ mod tests {
             assert_eq!((n, r.state.as_str()), (2, "rolled-back"));
             assert!(r.finished_ms.is_some() && r.is_finished());
             let d1 = s.device(mac(1)).unwrap().unwrap();
-            assert!(d1.vars.get(FIRMWARE_FILE_VAR).is_none() && d1.vars.get(FIRMWARE_VERSION_VAR).is_none());
+            assert!(!d1.vars.contains_key(FIRMWARE_FILE_VAR) && !d1.vars.contains_key(FIRMWARE_VERSION_VAR));
             assert_eq!(d1.vars.get("display_name").map(String::as_str), Some("Phone 1"));
             let d2 = s.device(mac(2)).unwrap().unwrap();
             assert_eq!(d2.vars.get(FIRMWARE_FILE_VAR).map(String::as_str), Some("old.loads"));
