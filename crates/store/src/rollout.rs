@@ -228,7 +228,8 @@ fn rollout_row(r: &Row) -> Result<Rollout> {
 }
 
 /// Reads a device's variables, lets `f` change them, writes them back
-/// when changed; `false` when the device is not in the inventory.
+/// when changed (telling the other nodes, see `changes`); `false` when
+/// the device is not in the inventory.
 fn edit_vars(
     x: &mut Exec<'_, '_>,
     mac: &str,
@@ -248,6 +249,10 @@ fn edit_vars(
             "UPDATE devices SET vars = ?2, updated_ms = ?3 WHERE mac = ?1",
             vals![mac, text, now],
         )?;
+        // The other nodes drop their cached row (issue 13).
+        if let Ok(m) = Mac::parse(mac) {
+            crate::changes::notify_device(x, Some(m))?;
+        }
     }
     Ok(true)
 }
