@@ -1,9 +1,10 @@
 //! [`SecretRepo`]: named server secrets kept in the database (version 5,
 //! table `secrets`), so that nodes sharing one database (issue 13) share
 //! them too: the Digest nonce secret (a nonce issued by one node is valid
-//! on another) and admin tokens. Today's single node still keeps its admin
-//! token in `DATA/admin.token` and draws its nonce secret at start; this
-//! repository is the storage those move to.
+//! on another), admin tokens and, on PostgreSQL, the development CA
+//! (`development-ca`: certificate and key, written into each node's
+//! `ca/` by the server at start, so every node signs with one CA).
+//! `DATA/admin.token` stays as the import path and a mirror for scripts.
 //!
 //! [`SecretRepo::ensure_secret`] is "insert unless present, then read":
 //! two processes racing to create the same secret both end up with the
