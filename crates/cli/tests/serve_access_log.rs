@@ -434,6 +434,27 @@ preprovision_networks = ["127.0.0.2/32"]
             ..expect("tftp", "RRQ", &format!("{MAC}.cfg"), "ok", size)
         }
     );
+    // A file that is not there: the refusal's line, nothing sent. (A
+    // transfer's line is written when it ends, with the bytes the client
+    // acknowledged: the whole file above.)
+    let o = Command::new("tftp")
+        .current_dir(dir.path())
+        .args(["-m", "binary", "127.0.0.1", &tftp.port().to_string()])
+        .args(["-c", "get", "missing.bin", "none"])
+        .output()
+        .expect("tftp (tftp-hpa) is needed for this test: scripts/install-peers");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Error code 1")
+            || String::from_utf8_lossy(&o.stderr).contains("Error code 1"),
+        "{o:?}"
+    );
+    assert_eq!(
+        next("tftp not found"),
+        Line {
+            version: "octet".into(),
+            ..expect("tftp", "RRQ", "missing.bin", "not-found", 0)
+        }
+    );
 
     // 3. A failed Digest: curl's first request (no credentials) and its
     // answer with the wrong password are both 401, nothing proved.
@@ -682,13 +703,13 @@ preprovision_networks = ["127.0.0.2/32"]
             ..expect("http", "GET", &target, "200", body.len() as u64)
         }
     );
-    // One line per access, none more: a last request's line is the 15th.
+    // One line per access, none more: a last request's line is the 16th.
     let (code, _) = curl(&[&s.http_url("/last.txt")]);
     assert_eq!(code, 404);
     let last = next("last");
     assert_eq!(last.target, "/last.txt");
-    let all = lines(&log, 15);
-    assert_eq!(all.len(), 15, "{all:#?}");
+    let all = lines(&log, 16);
+    assert_eq!(all.len(), 16, "{all:#?}");
 }
 
 #[test]

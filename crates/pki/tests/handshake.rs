@@ -253,3 +253,32 @@ async fn r_sec_2_cipher_list_decides_the_tls12_suite() {
         "{err}"
     );
 }
+
+/// Issue 17: of a client's default list (AES-256-GCM first), the server
+/// picks in its own order: TLS 1.3 AES-128-GCM, whose SHA-256 key schedule
+/// the CPU's SHA extensions run.
+#[tokio::test]
+async fn the_server_prefers_aes128_gcm_in_its_own_order() {
+    use phoneprov_pki::rustls;
+    use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+    let p = pki();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = TlsAcceptor::from(server(&p, ClientAuth::Off));
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let _ = acceptor.accept(tcp).await;
+    });
+    let client = phoneprov_pki::client_config(&client(&p, None)).unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = TlsConnector::from(client).connect(name, tcp).await.unwrap();
+    let conn = tls.get_ref().1;
+    assert_eq!(
+        conn.negotiated_cipher_suite().unwrap().suite(),
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+    );
+}

@@ -7,7 +7,9 @@
 //! directory that nginx (`worker_processes BENCH_THREADS`, `daemon off`,
 //! same certificate and key, TLS 1.2/1.3, `access_log` to a file in the
 //! default `combined` format, `ssl_session_cache shared:SSL:10m` and
-//! `ssl_session_tickets on`) serves; phoneprov issues TLS 1.3 tickets and
+//! `ssl_session_tickets on`, and the suite order phoneprov uses:
+//! `ssl_prefer_server_ciphers on`, TLS 1.3 AES-128-GCM first; the suite
+//! each side negotiated is printed) serves; phoneprov issues TLS 1.3 tickets and
 //! keeps TLS 1.2 sessions (rustls ticketer, `phoneprov_pki::server`). One
 //! load client drives both, side by side in one run:
 //!   (a) HTTP keep-alive: `BENCH_CONNS` connections (default 32), each
@@ -21,11 +23,18 @@
 //!       the client: a full handshake every time; target >= 1.5x.
 //! The share of resumed handshakes is printed for (b) and (c). Each case
 //! is run `BENCH_RUNS` times (default 5) per server, alternating; the
-//! medians and the ratio phoneprov/nginx are printed, and both access
+//! medians and the ratio phoneprov/nginx are printed, with each server's
+//! CPU time per request (nginx: utime + stime of its master and workers
+//! from `/proc/PID/stat`; phoneprov, in-process: the process's less the
+//! load client's threads, named `load`, and the main thread) and the
+//! ratio nginx/phoneprov of those (> 1: phoneprov is cheaper), since the
+//! load client shares the machine's cores with both. Both access
 //! logs' line counts are checked against the requests served. Nothing is
 //! asserted about timings. `BENCH_RSS=N` instead imports N devices
 //! (e.g. 1000000), starts the server, touches 1000 of them and prints
 //! VmRSS.
+//!
+//! `BENCH_CASES=a` (any of `abc`) runs only those cases.
 //!
 //! `BENCH_PROFILE=N` runs phoneprov alone for an instruction profile:
 //!
@@ -180,7 +189,12 @@ async fn keepalive(addr: SocketAddr, load: &Load) -> f64 {
 /// Requests per second over new TLS connections, and the share of them
 /// that resumed a session (`resume`: one session store shared by every
 /// connection of the run; else resumption disabled, full handshakes).
-async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load, resume: bool) -> (f64, f64) {
+async fn tls_per_request(
+    addr: SocketAddr,
+    ca_pem: &[u8],
+    load: &Load,
+    resume: bool,
+) -> (f64, f64, String) {
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem) {
         roots.add(c.unwrap()).unwrap();
@@ -198,15 +212,17 @@ async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load, resume: b
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     let done = Arc::new(AtomicU64::new(0));
     let resumed = Arc::new(AtomicU64::new(0));
+    let suite = Arc::new(std::sync::OnceLock::new());
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for c in 0..load.conns {
-        let (done, stop, devices, connector, resumed) = (
+        let (done, stop, devices, connector, resumed, suite) = (
             done.clone(),
             stop.clone(),
             load.devices,
             connector.clone(),
             resumed.clone(),
+            suite.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut buf = Vec::with_capacity(4096);
@@ -216,6 +232,9 @@ async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load, resume: b
                 let tcp = TcpStream::connect(addr).await.unwrap();
                 tcp.set_nodelay(true).unwrap();
                 let mut s = connector.connect(name.clone(), tcp).await.unwrap();
+                if let Some(cs) = s.get_ref().1.negotiated_cipher_suite() {
+                    let _ = suite.set(format!("{:?}", cs.suite()));
+                }
                 if s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
                     resumed.fetch_add(1, Ordering::Relaxed);
                 }
@@ -240,6 +259,7 @@ async fn tls_per_request(addr: SocketAddr, ca_pem: &[u8], load: &Load, resume: b
     (
         n as f64 / secs,
         resumed.load(Ordering::Relaxed) as f64 / all,
+        suite.get().cloned().unwrap_or_default(),
     )
 }
 
@@ -251,7 +271,7 @@ fn start_nginx(
     root: &Path,
     ca_dir: &Path,
     threads: u64,
-) -> (Nginx, SocketAddr, SocketAddr) {
+) -> (Nginx, u32, SocketAddr, SocketAddr) {
     let (p1, p2) = (free_port(), free_port());
     let conf = format!(
         "worker_processes {threads};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
@@ -259,6 +279,7 @@ fn start_nginx(
          http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
            keepalive_requests 10000000;\n  default_type application/octet-stream;\n\
            ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_cache shared:SSL:10m;\n  ssl_session_tickets on;\n\
+           ssl_prefer_server_ciphers on;\n  ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;\n\
            server {{\n    listen 127.0.0.1:{p1} backlog=4096;\n    listen 127.0.0.1:{p2} ssl backlog=4096;\n\
              ssl_certificate {ca}/server.pem;\n    ssl_certificate_key {ca}/server.key;\n\
              root {root};\n    etag on;\n  }}\n}}\n",
@@ -290,12 +311,60 @@ fn start_nginx(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    (phoneprov_testpeers::Guard(child), a1, a2)
+    let pid = child.id();
+    (phoneprov_testpeers::Guard(child), pid, a1, a2)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
+}
+
+/// utime + stime of `/proc/<path>/stat`, in seconds (USER_HZ = 100).
+fn cpu_secs(stat: &str) -> f64 {
+    let Ok(t) = std::fs::read_to_string(format!("/proc/{stat}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which may hold spaces: state is 3rd.
+    let rest = t.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// CPU seconds spent so far by the in-process server: the whole process
+/// (threads that ended included) less the load client's threads (named
+/// `load`) and the main thread, which drives the client.
+fn serve_cpu() -> f64 {
+    let me = std::process::id();
+    let mut client = cpu_secs(&format!("{me}/task/{me}"));
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let tid = t.file_name().to_string_lossy().to_string();
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "load" {
+            client += cpu_secs(&format!("{me}/task/{tid}"));
+        }
+    }
+    cpu_secs("self") - client
+}
+
+/// CPU seconds spent so far by nginx: its master and every worker.
+fn nginx_cpu(master: u32) -> f64 {
+    let mut sum = cpu_secs(&master.to_string());
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = p.file_name().to_string_lossy().to_string();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if ppid == Some(master) {
+            sum += cpu_secs(&name);
+        }
+    }
+    sum
 }
 
 fn vm_rss_kb() -> u64 {
@@ -436,6 +505,7 @@ fn main() {
 
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads as usize)
+        .thread_name("serve")
         .enable_all()
         .build()
         .unwrap();
@@ -448,8 +518,11 @@ fn main() {
         .unwrap();
     let ours_http = server.bound().http.unwrap();
     let ours_https = server.bound().https.unwrap();
+    // The load client's threads are named so that their CPU time can be
+    // told apart from the server's.
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("load")
         .enable_all()
         .build()
         .unwrap();
@@ -469,7 +542,7 @@ fn main() {
     });
     let ca_dir = data.join("ca");
     let ca_pem = std::fs::read(ca_dir.join("ca.pem")).unwrap();
-    let (nginx, ng_http, ng_https) =
+    let (nginx, nginx_pid, ng_http, ng_https) =
         start_nginx(&tmp.path().join("nginx"), &root, &ca_dir, threads);
 
     let runs = env_num("BENCH_RUNS", 5);
@@ -495,43 +568,71 @@ fn main() {
             2,
         ),
     ] {
+        // `BENCH_CASES=a` (or `bc`, ...) runs only those cases, e.g. under
+        // `perf record`.
+        let letter = &name[1..2];
+        if !std::env::var("BENCH_CASES").map_or(true, |c| c.contains(letter)) {
+            continue;
+        }
         let (mut a, mut b, mut ra, mut rb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // CPU microseconds per request of each server, per run.
+        let (mut ca, mut cb) = (Vec::new(), Vec::new());
+        let mut suites = (String::new(), String::new());
         for _ in 0..runs {
             client_rt.block_on(async {
-                if mode == 0 {
-                    a.push(keepalive(ours, &load).await);
-                    b.push(keepalive(theirs, &load).await);
-                } else {
-                    let (x, rx) = tls_per_request(ours, &ca_pem, &load, mode == 1).await;
-                    let (y, ry) = tls_per_request(theirs, &ca_pem, &load, mode == 1).await;
-                    a.push(x);
-                    b.push(y);
-                    ra.push(rx);
-                    rb.push(ry);
-                }
+                let c0 = serve_cpu();
+                let t0 = Instant::now();
+                let (x, rx, sx) = match mode {
+                    0 => (keepalive(ours, &load).await, 0.0, String::new()),
+                    _ => tls_per_request(ours, &ca_pem, &load, mode == 1).await,
+                };
+                ca.push((serve_cpu() - c0) * 1e6 / (x * t0.elapsed().as_secs_f64()));
+                let c0 = nginx_cpu(nginx_pid);
+                let t0 = Instant::now();
+                let (y, ry, sy) = match mode {
+                    0 => (keepalive(theirs, &load).await, 0.0, String::new()),
+                    _ => tls_per_request(theirs, &ca_pem, &load, mode == 1).await,
+                };
+                cb.push((nginx_cpu(nginx_pid) - c0) * 1e6 / (y * t0.elapsed().as_secs_f64()));
+                a.push(x);
+                b.push(y);
+                ra.push(rx);
+                rb.push(ry);
+                suites = (sx, sy);
             });
         }
         let ratios: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x / y).collect();
+        // > 1: phoneprov spends less CPU per request than nginx.
+        let cpu_ratios: Vec<f64> = ca.iter().zip(&cb).map(|(x, y)| y / x).collect();
         let (ma, mb, mr) = (median(a), median(b), median(ratios.clone()));
+        let (mca, mcb, mcr) = (median(ca), median(cb), median(cpu_ratios.clone()));
         let resumed = if mode == 0 {
             String::new()
         } else {
             format!(
-                ", resumed {:.0}% / {:.0}%",
+                ", resumed {:.0}% / {:.0}%, suite {} / {}",
                 median(ra) * 100.0,
-                median(rb) * 100.0
+                median(rb) * 100.0,
+                suites.0,
+                suites.1
             )
+        };
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         println!(
             "{name}: phoneprov {ma:.0} req/s, nginx {mb:.0} req/s{resumed}; ratio of medians {:.2}x, median of per-run ratios {mr:.2}x (runs: {})",
             ma / mb,
-            ratios
-                .iter()
-                .map(|r| format!("{r:.2}"))
-                .collect::<Vec<_>>()
-                .join(" ")
+            list(&ratios)
         );
-        results.push((name, mr, target));
+        println!(
+            "{name}: CPU per request phoneprov {mca:.1} us, nginx {mcb:.1} us; nginx/phoneprov median of per-run ratios {mcr:.2}x (runs: {})",
+            list(&cpu_ratios)
+        );
+        results.push((name, mr, mcr, target));
     }
     drop(nginx);
     server_rt.block_on(server.shutdown());
@@ -546,7 +647,13 @@ fn main() {
         count(&our_log),
         count(&tmp.path().join("nginx").join("access.log"))
     );
-    for (name, r, target) in results {
-        println!("ratio {name}: {r:.2}x (target >= {target:.1}x)");
+    println!(
+        "load average at the end: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    for (name, r, c, target) in results {
+        println!("ratio {name}: {r:.2}x req/s (target >= {target:.1}x), {c:.2}x CPU per request (nginx/phoneprov)");
     }
 }

@@ -77,26 +77,23 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     mut req: Request<Incoming>,
 ) -> Result<Resp, Infallible> {
-    // The console (`/ui/`, a mounted handler) marks its cookies `Secure`
-    // over HTTPS.
-    req.extensions_mut()
-        .insert(phoneprov_console::OverTls(conn.proto == Proto::Https));
     // One consistent view of the config for the whole request.
     let policy = state.policy.load_full();
+    // The console (`/ui/`, a mounted handler) marks its cookies `Secure`
+    // over HTTPS; it is reached on the admin listener only (or the phones'
+    // ports with `admin_on_phone_ports`), so a phone's request does not
+    // pay for the extension map.
+    if conn.admin || policy.config.listen.admin_on_phone_ports {
+        req.extensions_mut()
+            .insert(phoneprov_console::OverTls(conn.proto == Proto::Https));
+    }
     let timeout = policy.config.request_timeout();
     let start = std::time::Instant::now();
-    // The access log needs the request line after the request is consumed.
+    // The access log needs the request line after the request is consumed
+    // (both clones share the request's bytes: no copy).
     let access = state.access_log.enabled().then(|| {
-        let ua = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-        (req.method().clone(), target, req.version(), ua)
+        let ua = req.headers().get(header::USER_AGENT).cloned();
+        (req.method().clone(), req.uri().clone(), req.version(), ua)
     });
     // The device the request named, filled in by the identification
     // pipeline (or the activation service) for the access log.
@@ -133,7 +130,7 @@ pub async fn handle(
             proto: conn.proto.as_str(),
             client: conn.peer,
             method: method.as_str(),
-            target: &target,
+            target: target.path_and_query().map_or("/", |p| p.as_str()),
             version: match version {
                 http::Version::HTTP_10 => "HTTP/1.0",
                 _ => "HTTP/1.1",
@@ -141,7 +138,7 @@ pub async fn handle(
             status: crate::access_log::Status::Http(resp.status().as_u16()),
             bytes,
             duration: took,
-            user_agent: ua.as_deref(),
+            user_agent: ua.as_ref().and_then(|v| v.to_str().ok()),
             tls: conn.tls,
             cert_subject: conn.cert_subject.as_deref(),
             id: named

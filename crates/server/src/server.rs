@@ -244,20 +244,23 @@ impl Server {
         };
         let tftp_s = match cfg.listen.tftp.addr() {
             Some(addr) => Some(
-                phoneprov_tftp::Server::bind(addr, LateTftp(state_cell.clone()))
-                    .await
-                    .map_err(|e| match e {
-                        phoneprov_tftp::ServerError::Bind { addr, error } => ServerError::Bind {
-                            proto: "tftp",
-                            addr,
-                            error,
-                        },
-                        other => ServerError::Bind {
-                            proto: "tftp",
-                            addr,
-                            error: std::io::Error::other(other.to_string()),
-                        },
-                    })?,
+                phoneprov_tftp::Server::bind(
+                    addr,
+                    LateTftp(state_cell.clone(), Default::default()),
+                )
+                .await
+                .map_err(|e| match e {
+                    phoneprov_tftp::ServerError::Bind { addr, error } => ServerError::Bind {
+                        proto: "tftp",
+                        addr,
+                        error,
+                    },
+                    other => ServerError::Bind {
+                        proto: "tftp",
+                        addr,
+                        error: std::io::Error::other(other.to_string()),
+                    },
+                })?,
             ),
             None => None,
         };
@@ -417,25 +420,47 @@ impl Server {
         };
         tokio::join!(listeners, acs);
         self.state.status.flush().await;
+        // Every access-log line of the finished requests is on disk.
+        let log = self.state.access_log.clone();
+        let _ = tokio::task::spawn_blocking(move || log.flush()).await;
     }
 }
 
 /// The TFTP handler exists before the state does (the TFTP port is part
 /// of the state); it reads the state from a cell filled right after.
-struct LateTftp(Arc<OnceLock<Arc<AppState>>>);
+struct LateTftp(
+    Arc<OnceLock<Arc<AppState>>>,
+    Arc<crate::tftp_front::Transfers>,
+);
+
+impl LateTftp {
+    fn front(&self) -> Option<TftpFront> {
+        Some(TftpFront {
+            state: self.0.get()?.clone(),
+            transfers: self.1.clone(),
+        })
+    }
+}
 
 impl phoneprov_tftp::Handler for LateTftp {
     async fn read(
         &self,
         request: phoneprov_tftp::ReadRequest,
     ) -> Result<phoneprov_tftp::Content, phoneprov_tftp::HandlerError> {
-        let Some(state) = self.0.get() else {
+        let Some(front) = self.front() else {
             return Err(phoneprov_tftp::HandlerError::Other("starting up".into()));
         };
-        let front = TftpFront {
-            state: state.clone(),
-        };
         phoneprov_tftp::Handler::read(&front, request).await
+    }
+
+    fn finished(
+        &self,
+        request: &phoneprov_tftp::ReadRequest,
+        end: &phoneprov_tftp::TransferEnd<'_>,
+    ) {
+        if let Some(front) = self.front() {
+            phoneprov_tftp::Handler::finished(&front, request, end)
+        }
     }
 }
 

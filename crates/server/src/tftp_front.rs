@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use phoneprov_tftp::{Content, Handler, HandlerError, ReadRequest};
+use phoneprov_tftp::{Content, Handler, HandlerError, ReadRequest, TransferEnd, TransferError};
 
 use crate::metrics_setup::{record_tftp, Proto};
 use crate::pipeline::{Answer, Named, Refusal, Request, Ua};
@@ -22,7 +22,19 @@ use crate::state::AppState;
 pub struct TftpFront {
     /// Shared state.
     pub state: Arc<AppState>,
+    /// The transfers under way: what the pipeline found, kept for the
+    /// access-log line written when the transfer ends.
+    pub transfers: Arc<Transfers>,
 }
+
+/// The device each running TFTP transfer named, by client address (one
+/// transfer per client port), from the read request to the transfer's end.
+#[derive(Debug, Default)]
+pub struct Transfers(std::sync::Mutex<std::collections::HashMap<std::net::SocketAddr, Named>>);
+
+/// Transfers remembered at most (a client flooding read requests cannot
+/// grow the map; past it a line loses its device, not its existence).
+const TRANSFERS_MAX: usize = 100_000;
 
 impl Handler for TftpFront {
     async fn read(&self, request: ReadRequest) -> Result<Content, HandlerError> {
@@ -38,7 +50,62 @@ impl Handler for TftpFront {
         let took = start.elapsed();
         record_tftp(outcome, bytes, took);
         // The access log, like the metric, keeps the difference for the
-        // operator; the wire answer below does not.
+        // operator; the wire answer below does not. A transfer's line is
+        // written when it ends ([`Handler::finished`]), with the bytes
+        // really sent.
+        if r.is_ok() {
+            if self.state.access_log.enabled() {
+                let mut t = self.transfers.0.lock().unwrap_or_else(|p| p.into_inner());
+                if t.len() < TRANSFERS_MAX {
+                    t.insert(request.client, named);
+                }
+            }
+        } else {
+            self.log(&request, outcome, 0, took, named);
+        }
+        // Not there, not allowed, unknown, pending or refused device: one
+        // answer on the wire (issue 12 item 5, and the same answer for
+        // unknown and unauthorised devices); the metric above keeps the
+        // difference for the operator.
+        r.map_err(|e| match e {
+            HandlerError::NotFound(_) | HandlerError::AccessDenied(_) => HandlerError::not_served(),
+            other => other,
+        })
+    }
+
+    fn finished(&self, request: &ReadRequest, end: &TransferEnd<'_>) {
+        if !self.state.access_log.enabled() {
+            return;
+        }
+        let named = self
+            .transfers
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&request.client)
+            .unwrap_or_default();
+        let outcome = match end.error {
+            None => "ok",
+            Some(TransferError::Timeout { .. }) => "timeout",
+            Some(TransferError::Remote { .. }) => "client-error",
+            Some(TransferError::Aborted { .. }) => "aborted",
+            Some(_) => "error",
+        };
+        self.log(request, outcome, end.bytes, end.duration, named);
+    }
+}
+
+impl TftpFront {
+    /// The access-log line of a read request: refused, or its transfer
+    /// ended.
+    fn log(
+        &self,
+        request: &ReadRequest,
+        outcome: &'static str,
+        bytes: u64,
+        took: std::time::Duration,
+        named: Named,
+    ) {
         self.state.access_log.log(&crate::access_log::Entry {
             proto: Proto::Tftp.as_str(),
             client: request.client,
@@ -58,14 +125,6 @@ impl Handler for TftpFront {
             proof: named.proof.as_str(),
             session: None,
         });
-        // Not there, not allowed, unknown, pending or refused device: one
-        // answer on the wire (issue 12 item 5, and the same answer for
-        // unknown and unauthorised devices); the metric above keeps the
-        // difference for the operator.
-        r.map_err(|e| match e {
-            HandlerError::NotFound(_) | HandlerError::AccessDenied(_) => HandlerError::not_served(),
-            other => other,
-        })
     }
 }
 

@@ -71,7 +71,9 @@ pub use client_core::ClientTransfer;
 pub use dir_handler::{resolve_path, DirHandler};
 pub use options::{OptionError, RequestedOptions, TransferOptions};
 pub use packet::{ErrorCode, Mode, Packet, PacketError, Request};
-pub use server::{Content, Handler, HandlerError, ReadRequest, Server, ServerError, ServerLimits};
+pub use server::{
+    Content, Handler, HandlerError, ReadRequest, Server, ServerError, ServerLimits, TransferEnd,
+};
 pub use server_core::{
     accept_request, Direction, IncomingRequest, Rejection, ServerConfig, ServerTransfer,
 };

@@ -38,6 +38,8 @@ pub(crate) struct Sender {
     retries: u32,
     done: bool,
     timed_out: bool,
+    /// Bytes the client acknowledged (as sent on the wire).
+    acked: u64,
 }
 
 impl Sender {
@@ -64,6 +66,7 @@ impl Sender {
             retries: 0,
             done: false,
             timed_out: false,
+            acked: 0,
         }
     }
 
@@ -148,6 +151,7 @@ impl Sender {
             .saturating_mul(self.blksize)
             .min(self.buf.len());
         self.buf.advance(drop);
+        self.acked += drop as u64;
         self.base += d;
         // An ACK short of the last block sent means the receiver saw a gap
         // (or timed out): go back and resend from the block after it
@@ -191,6 +195,11 @@ impl Sender {
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// Bytes of content the client has acknowledged.
+    pub(crate) fn acked_bytes(&self) -> u64 {
+        self.acked
     }
 
     pub(crate) fn is_done(&self) -> bool {

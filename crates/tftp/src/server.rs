@@ -100,6 +100,20 @@ impl HandlerError {
     }
 }
 
+/// How a read transfer whose content the [`Handler`] gave ended
+/// ([`Handler::finished`]).
+#[derive(Debug)]
+pub struct TransferEnd<'a> {
+    /// Bytes of content the client acknowledged (all of it when the
+    /// transfer completed; netascii: as converted for the wire).
+    pub bytes: u64,
+    /// Why the transfer stopped early: the client's ERROR, a timeout, a
+    /// content source that failed; `None` when it completed.
+    pub error: Option<&'a crate::TransferError>,
+    /// From the read request's arrival to the transfer's end.
+    pub duration: Duration,
+}
+
 /// Produces the content of read requests.
 pub trait Handler: Send + Sync + 'static {
     /// Returns the content for `request`, or why not.
@@ -107,6 +121,14 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         request: ReadRequest,
     ) -> impl Future<Output = Result<Content, HandlerError>> + Send;
+
+    /// Called once when a transfer of content that [`Handler::read`]
+    /// returned ends, completed or not (a request `read` refused gets no
+    /// call); for an access log line with the bytes really sent. Does
+    /// nothing by default.
+    fn finished(&self, request: &ReadRequest, end: &TransferEnd<'_>) {
+        let _ = (request, end);
+    }
 }
 
 /// A shared handler (e.g. one held by several servers) is a handler too.
@@ -116,6 +138,10 @@ impl<H: Handler> Handler for Arc<H> {
         request: ReadRequest,
     ) -> impl Future<Output = Result<Content, HandlerError>> + Send {
         (**self).read(request)
+    }
+
+    fn finished(&self, request: &ReadRequest, end: &TransferEnd<'_>) {
+        (**self).finished(request, end)
     }
 }
 
@@ -339,13 +365,14 @@ async fn serve_read<H: Handler>(
     handler: &H,
     config: &ServerConfig,
 ) -> Result<(), String> {
+    let start = Instant::now();
     let req = ReadRequest {
         path: request.path.clone(),
         client: peer,
         mode: request.mode,
         options: request.options,
     };
-    let content = match handler.read(req).await {
+    let content = match handler.read(req.clone()).await {
         Ok(c) => c,
         Err(e) => {
             send_error(&socket, peer, e.code(), &e.to_string()).await;
@@ -366,9 +393,21 @@ async fn serve_read<H: Handler>(
         chunk: Vec::new(),
     };
     drive(&socket, &mut t, &mut io).await;
-    match t.state() {
-        crate::TransferState::Failed(e) => Err(e.to_string()),
-        _ => Ok(()),
+    let error = match t.state() {
+        crate::TransferState::Failed(e) => Some(e),
+        _ => None,
+    };
+    handler.finished(
+        &req,
+        &TransferEnd {
+            bytes: t.sent_bytes(),
+            error,
+            duration: start.elapsed(),
+        },
+    );
+    match error {
+        Some(e) => Err(e.to_string()),
+        None => Ok(()),
     }
 }
 

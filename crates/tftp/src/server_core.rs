@@ -546,6 +546,15 @@ impl ServerTransfer {
         }
     }
 
+    /// Read transfers: bytes of content the client acknowledged so far
+    /// (all of it once the transfer is done).
+    pub fn sent_bytes(&self) -> u64 {
+        match &self.role {
+            Role::Read { sender, .. } => sender.acked_bytes(),
+            Role::Write { .. } => 0,
+        }
+    }
+
     /// Stops the transfer, telling the client why (e.g. the content reader
     /// failed).
     pub fn abort(&mut self, code: ErrorCode, message: &str) {

@@ -1,13 +1,13 @@
 //! Tests of the tokio server shell (R-TFTP-1): a handler rendering content
 //! per request, an async reader of unknown size, many concurrent transfers
 //! on one runtime, graceful shutdown, the concurrency and rate limits, and
-//! uploads (WRQ) from tftp-hpa with a size cap.
+//! uploads (WRQ) from tftp-hpa with a size cap, and the transfer-end hook.
 
 mod common;
 
 use phoneprov_tftp::{
     ClientConfig, ClientError, ClientErrorKind, Content, ErrorCode, Handler, HandlerError,
-    ReadRequest, Server, ServerLimits, TftpClient, TransferError,
+    ReadRequest, Server, ServerLimits, TftpClient, TransferEnd, TransferError,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +20,12 @@ use tokio::io::AsyncWriteExt;
 #[derive(Clone, Default)]
 struct Render {
     served: Arc<AtomicUsize>,
+    /// Every [`Handler::finished`] call: path, bytes, error.
+    ends: Arc<std::sync::Mutex<Vec<End>>>,
 }
+
+/// What [`Handler::finished`] heard: path, bytes, error text.
+type End = (String, u64, Option<String>);
 
 const SLOW_LEN: usize = 300_000;
 
@@ -29,6 +34,14 @@ fn slow_content() -> Vec<u8> {
 }
 
 impl Handler for Render {
+    fn finished(&self, r: &ReadRequest, end: &TransferEnd<'_>) {
+        self.ends.lock().unwrap().push((
+            r.path.clone(),
+            end.bytes,
+            end.error.map(|e| e.to_string()),
+        ));
+    }
+
     async fn read(&self, r: ReadRequest) -> Result<Content, HandlerError> {
         self.served.fetch_add(1, Ordering::Relaxed);
         if r.path == "slow.bin" || r.path == "slower.bin" {
@@ -36,7 +49,9 @@ impl Handler for Render {
             let (mut tx, rx) = tokio::io::duplex(4096);
             tokio::spawn(async move {
                 for chunk in slow_content().chunks(7000) {
-                    tx.write_all(chunk).await.unwrap();
+                    if tx.write_all(chunk).await.is_err() {
+                        return; // the transfer was stopped
+                    }
                     tokio::time::sleep(pause).await;
                 }
             });
@@ -118,6 +133,61 @@ async fn r_tftp_handler_renders_per_request_and_streams_unknown_size() {
         } => assert_eq!(code, ErrorCode::ACCESS_VIOLATION),
         e => panic!("expected ERROR 2, got {e}"),
     }
+}
+
+/// Polls `ends` until it holds `n` entries (a transfer's end is reported
+/// after its last ACK, which the client does not wait for).
+async fn wait_ends(r: &Render, n: usize) -> Vec<End> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ends = r.ends.lock().unwrap().clone();
+        if ends.len() >= n || std::time::Instant::now() > deadline {
+            return ends;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Issue 17: the handler hears when each transfer ends, with the bytes the
+/// client acknowledged (for the access log) and the error that stopped
+/// it; a refused request gets no call.
+#[tokio::test]
+async fn r_tftp_transfer_end_reports_bytes_sent_and_errors() {
+    let render = Render::default();
+    let (addr, _stop, _task) = start(render.clone(), ServerLimits::default()).await;
+    let client = TftpClient::new(ClientConfig::default());
+    let got = client.get(addr, "A.cfg").await.unwrap();
+    let mut out = Vec::new();
+    client
+        .get_to_writer(addr, "slow.bin", &mut out)
+        .await
+        .unwrap();
+    assert!(client.get(addr, "firmware.bin").await.is_err());
+    let mut ends = wait_ends(&render, 2).await;
+    ends.sort();
+    assert_eq!(
+        ends,
+        vec![
+            ("A.cfg".to_string(), got.len() as u64, None),
+            ("slow.bin".to_string(), SLOW_LEN as u64, None),
+        ]
+    );
+    // A client that takes one 512-byte block, then answers ERROR: the end
+    // says so, with the one block it acknowledged.
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.send_to(b"\0\x01slow.bin\0octet\0", addr)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 600];
+    let (n, tid) = sock.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..4], n), (&b"\0\x03\0\x01"[..], 516), "DATA 1");
+    sock.send_to(b"\0\x04\0\x01", tid).await.unwrap();
+    let _ = sock.recv_from(&mut buf).await.unwrap();
+    sock.send_to(b"\0\x05\0\0enough\0", tid).await.unwrap();
+    let ends = wait_ends(&render, 3).await;
+    let (path, bytes, error) = ends.get(2).cloned().expect("a third transfer end");
+    assert_eq!((path.as_str(), bytes), ("slow.bin", 512));
+    assert!(error.unwrap_or_default().contains("enough"), "{ends:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
