@@ -44,6 +44,47 @@ pub const DEFAULT_RATE: u32 = 10;
 const PAGE: u64 = 500;
 /// How often progress is written.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// A `running` job with no progress written for this long lost its runner
+/// (the process was killed): [`spawn_stale_sweeper`] marks it
+/// `interrupted`. A live runner writes at least once per device handled
+/// (1 s at the lowest rate) plus one push (15 s at most), so a minute is
+/// far from a live job on any node.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+/// How often [`spawn_stale_sweeper`] looks.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Starts the thread of `phoneprov serve` that marks jobs left `running`
+/// by a dead runner (a killed `serve` or CLI) as `interrupted`, at start
+/// and every few seconds after ([`STALE_AFTER`]). A plain thread: the
+/// store must not run on an async worker. Failures are logged and retried.
+pub fn spawn_stale_sweeper(
+    db: phoneprov_store::Database,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("bulk-job-sweeper".into())
+        .spawn(move || {
+            let mut store = None;
+            loop {
+                if store.is_none() {
+                    store = phoneprov_store::Store::connect(&db)
+                        .map_err(|e| tracing::warn!("bulk-job sweeper: cannot open the store: {e}"))
+                        .ok();
+                }
+                if let Some(s) = store.as_mut() {
+                    let before = phoneprov_store::now_ms() - STALE_AFTER.as_millis() as i64;
+                    match s.interrupt_stale_bulk_jobs(before) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::warn!(jobs = n, "bulk jobs whose runner stopped (no progress for a minute) marked interrupted; start them again"),
+                        Err(e) => {
+                            tracing::warn!("bulk-job sweeper: {e}");
+                            store = None;
+                        }
+                    }
+                }
+                std::thread::sleep(SWEEP_EVERY);
+            }
+        })
+}
 
 /// A bulk job as the API takes it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

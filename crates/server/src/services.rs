@@ -72,6 +72,8 @@ impl Services {
                 db: db.clone(),
             });
         api_state.set_templates(templates.clone());
+        phoneprov_api::bulk::spawn_stale_sweeper(db.clone())
+            .map_err(|e| setup_err("bulk-job sweeper", data)(e.to_string()))?;
         let guard = api_state.admin_guard();
         let activation = phoneprov_activation::ActivationService::open_db(db, guard.clone())
             .map_err(|e| setup_err("activation service", data)(e.to_string()))?;
