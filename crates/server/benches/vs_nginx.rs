@@ -186,6 +186,57 @@ async fn keepalive(addr: SocketAddr, load: &Load) -> f64 {
     n as f64 / secs
 }
 
+/// The load client's verifier: any server certificate, but a real check
+/// of the handshake signature (what an HTTPS load generator such as
+/// h2load does with verification off).
+#[derive(Debug)]
+struct HandshakeOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for HandshakeOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// Requests per second over new TLS connections, and the share of them
 /// that resumed a session (`resume`: one session store shared by every
 /// connection of the run; else resumption disabled, full handshakes).
@@ -200,11 +251,19 @@ async fn tls_per_request(
         roots.add(c.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    if std::env::var("BENCH_CLIENT_VERIFY").as_deref() != Ok("chain") {
+        // Like h2load and wrk, the load client does not check the server's
+        // certificate chain (the same for both servers); it still checks
+        // the handshake signature, so each server does its full share of
+        // the handshake. BENCH_CLIENT_VERIFY=chain checks the chain too.
+        cfg.dangerous()
+            .set_certificate_verifier(Arc::new(HandshakeOnly(provider)));
+    }
     if !resume {
         // A full handshake every time, for both servers.
         cfg.resumption = rustls::client::Resumption::disabled();
