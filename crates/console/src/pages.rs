@@ -895,6 +895,7 @@ async fn device(
             "vars" => "Variables saved.".to_string(),
             "resync" => "Resync pushed.".to_string(),
             "task" => "Task queued.".to_string(),
+            "cancel" => "Task cancelled.".to_string(),
             _ => String::new(),
         })
         .filter(|s| !s.is_empty());
