@@ -17,45 +17,21 @@
 //!   `/ui/rollouts/{id}` with the reason and the failed devices.
 //!
 //! Every wait polls with a deadline. A failing case keeps the page's
-//! screenshot and HTML (their paths are printed).
+//! screenshot and HTML (their paths are printed; `browser_support`).
 
+mod browser_support;
 mod serve_support;
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use browser_support::*;
 use serde_json::{json, Value};
 use serve_support::*;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// The W3C name of an element reference in WebDriver answers.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-const ADMIN_PW: &str = "admin-pass-1";
 /// The longest wait for anything a phone or the server does.
 const WAIT: Duration = Duration::from_secs(90);
-
-/// `phoneprov user add NAME --role ROLE` with the password on stdin.
-fn add_user(data: &Path, name: &str, role: &str, password: &str) {
-    let mut child = Command::new(BIN)
-        .args(["user", "add", name, "--role", role, "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "user add: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `phoneprov device import CSV` into `data`.
 fn import(data: &Path, csv: &str) {
@@ -111,236 +87,6 @@ fn wait_listening(port: u16) {
             .map(drop)
             .map_err(|e| e.to_string())
     })
-}
-
-/// A free loopback port (bound then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A chromedriver process and one headless chromium session.
-struct Browser {
-    driver: Option<Child>,
-    base: String,
-    session: String,
-    /// Chromium's profile and, on failure, the screenshot and page HTML.
-    dir: Option<tempfile::TempDir>,
-}
-
-impl Browser {
-    fn start() -> Browser {
-        for program in [CHROMIUM, CHROMEDRIVER] {
-            assert!(
-                Path::new(program).exists(),
-                "{program} is missing: run scripts/install-peers (it installs chromium and chromium-driver)"
-            );
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                dir.path().join("chromedriver.log").display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("{CHROMEDRIVER} does not start ({e}): run scripts/install-peers")
-            });
-        let mut b = Browser {
-            driver: Some(driver),
-            base: format!("http://127.0.0.1:{port}"),
-            session: String::new(),
-            dir: Some(dir),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (code, body) = curl(&[&format!("{}/status", b.base)]);
-            if code == 200
-                && serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .map(|v| v["value"]["ready"] == true)
-                    == Some(true)
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver never became ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let profile = b.dir().join("profile");
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,1000",
-                         format!("--user-data-dir={}", profile.display())],
-            },
-        }}});
-        let v = b.call("POST", "/session", Some(caps));
-        b.session = v["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no WebDriver session: {v}"))
-            .to_string();
-        // Find elements for up to 10 s (pages load after a click).
-        b.cmd("POST", "/timeouts", Some(json!({"implicit": 10000})));
-        b
-    }
-
-    fn dir(&self) -> PathBuf {
-        self.dir.as_ref().unwrap().path().to_path_buf()
-    }
-
-    /// One WebDriver call: the HTTP status and the whole answer.
-    fn call_raw(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let body = body.map(|b| b.to_string());
-        let mut args = vec!["-X", method, &url, "-H", "Content-Type: application/json"];
-        if let Some(b) = &body {
-            args.extend(["--data-binary", b]);
-        }
-        let (code, out) = curl(&args);
-        let v: Value = serde_json::from_slice(&out)
-            .unwrap_or_else(|_| panic!("{method} {path}: HTTP {code}, not JSON"));
-        (code, v)
-    }
-
-    /// One WebDriver call; returns the answer's `value`, panics on an error.
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (code, v) = self.call_raw(method, path, body);
-        assert_eq!(code, 200, "{method} {path}: {v}");
-        v["value"].clone()
-    }
-
-    /// A call on this session.
-    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        self.call(method, &format!("/session/{}{path}", self.session), body)
-    }
-
-    fn goto(&self, url: &str) {
-        self.cmd("POST", "/url", Some(json!({ "url": url })));
-    }
-
-    fn find(&self, css: &str) -> String {
-        let v = self.cmd(
-            "POST",
-            "/element",
-            Some(json!({"using": "css selector", "value": css})),
-        );
-        v[ELEMENT].as_str().unwrap().to_string()
-    }
-
-    fn type_in(&self, css: &str, text: &str) {
-        let e = self.find(css);
-        self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})));
-        self.cmd(
-            "POST",
-            &format!("/element/{e}/value"),
-            Some(json!({ "text": text })),
-        );
-    }
-
-    fn click(&self, css: &str) {
-        let e = self.find(css);
-        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
-    }
-
-    /// The text of the element `css` selects. Pages that refresh a part of
-    /// themselves (the device and bulk-job pages, every 2 s) can replace
-    /// the element between finding and reading it ("stale element
-    /// reference"): then it is found again, five times at most.
-    fn text(&self, css: &str) -> String {
-        for attempt in 1..=5 {
-            let e = self.find(css);
-            let path = format!("/session/{}/element/{e}/text", self.session);
-            let (code, v) = self.call_raw("GET", &path, None);
-            if code != 200 && v["value"]["error"] == "stale element reference" && attempt < 5 {
-                continue;
-            }
-            assert_eq!(code, 200, "GET {path}: {v}");
-            return v["value"].as_str().unwrap().to_string();
-        }
-        unreachable!("the last attempt returns or panics")
-    }
-
-    fn source(&self) -> String {
-        self.cmd("GET", "/source", None)
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    fn url(&self) -> String {
-        self.cmd("GET", "/url", None).as_str().unwrap().to_string()
-    }
-
-    /// Signs in through the form (the browser keeps the session cookie).
-    fn sign_in(&self, admin: &str, user: &str, password: &str) {
-        self.cmd("DELETE", "/cookie", None);
-        self.goto(&format!("{admin}/ui/login"));
-        self.type_in("#user", user);
-        self.type_in("#password", password);
-        self.click("#sign-in");
-    }
-
-    /// Saves a PNG screenshot of the page at `png` (WebDriver answers
-    /// base64; `base64 -d` decodes it). Errors are ignored: this also runs
-    /// while a failed test unwinds.
-    fn screenshot(&self, png: &Path) {
-        let url = format!("{}/session/{}/screenshot", self.base, self.session);
-        let (_, shot) = curl(&[&url]);
-        if let Ok(v) = serde_json::from_slice::<Value>(&shot) {
-            let b64 = self.dir().join("shot.b64");
-            let _ = std::fs::write(&b64, v["value"].as_str().unwrap_or_default());
-            if let (Ok(i), Ok(o)) = (std::fs::File::open(&b64), std::fs::File::create(png)) {
-                let _ = Command::new("base64").arg("-d").stdin(i).stdout(o).status();
-            }
-        }
-    }
-
-    /// Saves the screenshot (`failure.png`) and the page HTML
-    /// (`failure.html`); returns their paths.
-    fn save_failure(&self) -> (PathBuf, PathBuf) {
-        let dir = self.dir();
-        let html = dir.join("failure.html");
-        let png = dir.join("failure.png");
-        let url = format!("{}/session/{}/source", self.base, self.session);
-        let (_, src) = curl(&[&url]);
-        if let Ok(v) = serde_json::from_slice::<Value>(&src) {
-            let _ = std::fs::write(&html, v["value"].as_str().unwrap_or_default());
-        }
-        self.screenshot(&png);
-        (png, html)
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if std::thread::panicking() && !self.session.is_empty() {
-            let (png, html) = self.save_failure();
-            let kept = self.dir.take().unwrap().keep();
-            eprintln!(
-                "console_browser_fleet failed: screenshot {}, page HTML {}, chromedriver log {}",
-                png.display(),
-                html.display(),
-                kept.join("chromedriver.log").display()
-            );
-        }
-        if !self.session.is_empty() {
-            let url = format!("{}/session/{}", self.base, self.session);
-            let _ = curl(&["-X", "DELETE", &url]);
-        }
-        if let Some(mut c) = self.driver.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// What the fleet cases add to the shared [`Browser`]: reads through the
