@@ -417,7 +417,35 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
             _ => Err(format!("{t:?}")),
         }
     });
-    b.click(&format!("#cancel-{}", waiting.0));
+    // The live part is replaced only when it changed: a keyboard user's
+    // focus on the Cancel button survives two of the page's polls.
+    let cancel = format!("cancel-{}", waiting.0);
+    let polls = || {
+        b.js(
+            "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/live')).length;",
+            json!([]),
+        )
+        .as_u64()
+        .unwrap()
+    };
+    b.js(
+        "document.getElementById(arguments[0]).focus(); return null;",
+        json!([cancel]),
+    );
+    let seen = polls();
+    wait_for("two polls of the live part", || {
+        if polls() >= seen + 2 {
+            Ok(())
+        } else {
+            Err(format!("{} polls since the focus", polls() - seen))
+        }
+    });
+    assert_eq!(
+        b.js("return document.activeElement.id;", json!([])),
+        cancel.as_str(),
+        "the focus survives the polls"
+    );
+    b.click(&format!("#{cancel}"));
     b.wait_text("#notice", "the cancel notice", |t| t == "Task cancelled.");
     let t = tasks(&b);
     let row = t.iter().find(|t| t.0 == waiting.0).unwrap();

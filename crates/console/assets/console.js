@@ -17,6 +17,11 @@
   function poll(el) {
     var url = el.getAttribute("data-live");
     var busy = false;
+    // The part as the server last sent it (before times were localised):
+    // it is replaced only when that changes, so keyboard focus, an open
+    // <details> or a selection inside it survive the polls.
+    var first = document.getElementById("live-inner");
+    var last = first ? first.innerHTML : null;
     setInterval(function () {
       if (busy || document.hidden) return;
       busy = true;
@@ -27,8 +32,8 @@
             var doc = new DOMParser().parseFromString(html, "text/html");
             var inner = doc.getElementById("live-inner");
             var mine = document.getElementById("live-inner");
-            if (inner && mine && inner.innerHTML !== mine.dataset.last) {
-              mine.dataset.last = inner.innerHTML;
+            if (inner && mine && inner.innerHTML !== last) {
+              last = inner.innerHTML;
               mine.replaceWith(inner);
               localTimes(inner);
             }
@@ -39,7 +44,7 @@
     }, 2000);
   }
   document.addEventListener("DOMContentLoaded", function () {
-    localTimes(document);
     document.querySelectorAll("[data-live]").forEach(poll);
+    localTimes(document);
   });
 })();
