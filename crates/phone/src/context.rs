@@ -10,12 +10,12 @@ use phoneprov_rule::{expand, MacroContext, ResolvedUrl};
 impl Phone {
     /// The macro values of this phone now (R-MACRO).
     pub(crate) fn macro_context(&self) -> MacroContext {
-        let mut ctx = self.base_ctx.clone();
-        ctx.set("SN", self.identity.serial.clone());
-        ctx.set("PN", self.identity.pn.clone());
-        ctx.set("PSN", self.identity.psn.clone());
-        ctx.set("SWVER", self.identity.swver.clone());
-        ctx.set("HWVER", self.identity.hwver.clone());
+        let mut ctx = self.id.base_ctx.clone();
+        ctx.set("SN", self.id.identity.serial.clone());
+        ctx.set("PN", self.id.identity.pn.clone());
+        ctx.set("PSN", self.id.identity.psn.clone());
+        ctx.set("SWVER", self.id.identity.swver.clone());
+        ctx.set("HWVER", self.id.identity.hwver.clone());
         ctx.set(
             "CCERT",
             if self.setup.client_cert {
@@ -58,10 +58,14 @@ impl Phone {
     }
 
     /// `User_Agent` (macro-expanded) or `Cisco-<PN>/<SWVER> (<MA>)`.
-    pub(crate) fn user_agent(&self) -> String {
+    pub fn user_agent(&self) -> String {
         let custom = self.params.get_or_empty("User_Agent").trim();
         if custom.is_empty() {
-            default_user_agent(&self.identity.pn, &self.identity.swver, &self.mac12)
+            default_user_agent(
+                &self.id.identity.pn,
+                &self.id.identity.swver,
+                &self.id.mac12,
+            )
         } else {
             expand(custom, &self.macro_context())
         }
@@ -151,6 +155,8 @@ impl Phone {
         ctx.set("ERR", err.unwrap_or("").to_string());
         let message = expand(&tpl, &ctx);
         self.stats.syslog_messages += 1;
-        self.actions.push_back(Action::Syslog { server, message });
+        self.out
+            .actions
+            .push_back(Action::Syslog { server, message });
     }
 }

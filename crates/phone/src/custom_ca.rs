@@ -146,7 +146,7 @@ impl Phone {
         if rule.is_empty() {
             self.custom_ca.pending = false;
             if self.custom_ca.installed.take().is_some() {
-                self.actions.push_back(Action::CustomCaFinished {
+                self.out.actions.push_back(Action::CustomCaFinished {
                     ok: true,
                     error: None,
                 });
@@ -239,7 +239,7 @@ impl Phone {
             at: self.now,
             error: error.clone(),
         });
-        self.actions.push_back(Action::CustomCaFinished {
+        self.out.actions.push_back(Action::CustomCaFinished {
             ok: error.is_none(),
             error,
         });

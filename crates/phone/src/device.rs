@@ -59,6 +59,7 @@ use crate::activation::{
     CustomizationState, Input as MInput, Output, QueryAnswer,
 };
 use crate::inform::{InformSchedule, Tr069Setup};
+use crate::register::Registrations;
 use crate::sip::{SipError, SipInput, SipOutput, SipRequest, MAX_MESSAGE};
 use crate::store::ParamStore;
 use crate::types::{Action, Class, Credentials, Input, PhoneConfig, Time};
@@ -133,6 +134,8 @@ pub struct Device {
     custom: Option<Customization>,
     cwmp: Option<InformSchedule>,
     sip: SipState,
+    /// The lines that register over TLS ([`crate::register`]).
+    regs: Registrations,
     actions: VecDeque<Action>,
     now: Time,
 }
@@ -143,7 +146,7 @@ impl Device {
         let engine = Phone::new(cfg.phone.clone());
         let custom = cfg.activation.clone().map(|setup| {
             let id = ActivationId {
-                mac: engine.mac12.clone(),
+                mac: engine.id.mac12.clone(),
                 model: cfg.phone.identity.pn.clone(),
                 serial: cfg.phone.identity.serial.clone(),
             };
@@ -171,6 +174,7 @@ impl Device {
             engine_on: false,
             custom,
             sip: SipState::default(),
+            regs: Registrations::default(),
             actions: VecDeque::new(),
             now: Time(0),
         }
@@ -223,6 +227,7 @@ impl Device {
             self.engine.poll_timeout(),
             self.activation_retry_at(),
             inform,
+            self.regs.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -303,6 +308,10 @@ impl Device {
                 }
             }
             Input::Sip(msg) => self.on_sip(msg),
+            Input::RegisterDone { line, outcome } => {
+                self.regs
+                    .done(line, outcome, self.engine.params(), self.now)
+            }
             Input::SetParams { params } => {
                 let manual = params.iter().any(|(k, v)| {
                     k.eq_ignore_ascii_case("Profile_Rule")
@@ -342,6 +351,9 @@ impl Device {
             self.engine.handle_timeout(self.now);
         }
         self.with_cwmp(|c, now| c.on_timer(now));
+        let mut out = Vec::new();
+        self.regs.on_timer(self.now, &mut out);
+        self.actions.extend(out);
         self.pump();
     }
 
@@ -379,6 +391,11 @@ impl Device {
         }
     }
 
+    /// Whether every line that registers over TLS has had an answer.
+    pub fn registrations_settled(&self) -> bool {
+        self.regs.settled()
+    }
+
     /// The status page: the engine's, with the customization client's.
     pub fn status_json(&self) -> serde_json::Value {
         let mut s = self.engine.status_json();
@@ -414,7 +431,11 @@ impl Device {
             );
             obj.insert(
                 "sip".into(),
-                serde_json::json!({ "notifies": self.sip.notifies, "refused": self.sip.refused }),
+                serde_json::json!({
+                    "notifies": self.sip.notifies,
+                    "refused": self.sip.refused,
+                    "lines": self.regs.status(),
+                }),
             );
         }
         s
@@ -443,7 +464,9 @@ impl Device {
     /// Moves the engine's actions out, feeding its resync results to the
     /// customization machine (which may give the engine more inputs).
     fn pump(&mut self) {
+        let mut changed = false;
         while let Some(a) = self.engine.poll_action() {
+            changed |= matches!(a, Action::ParamsApplied { .. });
             let finished = match &a {
                 Action::ResyncFinished { class, .. } => Some(*class == Class::A),
                 _ => None,
@@ -461,6 +484,9 @@ impl Device {
                 }
             }
         }
+        if changed && self.engine_on {
+            self.update_registrations();
+        }
         if let Some(c) = self.cwmp.as_mut() {
             if let Some((events, retry_count)) = c.start(self.now) {
                 self.actions.push_back(Action::Inform {
@@ -471,8 +497,16 @@ impl Device {
         }
     }
 
+    /// The lines that register follow the parameters.
+    fn update_registrations(&mut self) {
+        let mut out = Vec::new();
+        self.regs.update(self.engine.params(), &mut out);
+        self.actions.extend(out);
+    }
+
     fn boot(&mut self) {
         self.engine_on = false;
+        self.regs.reset();
         let Some(c) = self.custom.as_mut() else {
             return self.power_on();
         };
@@ -494,6 +528,7 @@ impl Device {
         self.engine_input(Input::PowerOn);
         self.engine_on = true;
         self.actions.push_back(Action::PoweredOn);
+        self.update_registrations();
         let awaiting = self.custom.as_ref().is_some_and(|c| c.awaiting_resync);
         if awaiting && !self.engine.params().get_bool("Resync_On_Reset", true) {
             self.engine_input(Input::ResyncNow {
@@ -654,7 +689,7 @@ impl Device {
 
     /// The `To` tag of this phone's answers.
     fn tag(&self) -> &str {
-        self.engine.mac12.as_str()
+        self.engine.id.mac12.as_str()
     }
 
     /// A NOTIFY: `Ok` = 200 and the resync (or reboot, or items) started.

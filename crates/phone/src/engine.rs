@@ -50,20 +50,18 @@ pub(crate) enum UpgradeSource {
     Explicit(String),
 }
 
-/// One virtual phone's provisioning client. See the crate docs.
+/// One virtual phone's provisioning client. See the crate docs. Each
+/// field is one concern; the state data of each lives in its own type.
 #[derive(Debug)]
 pub struct Phone {
-    pub(crate) identity: PhoneIdentity,
-    /// `$MA`: the MAC as 12 lowercase hex digits.
-    pub(crate) mac12: String,
-    /// The identity part of the macro context (MAC forms parsed once).
-    pub(crate) base_ctx: MacroContext,
+    /// Who the phone is.
+    pub(crate) id: Ident,
     pub(crate) params: ParamStore,
     pub(crate) rng: ChaCha8Rng,
     /// What the phone was set up with (DHCP server, certificate, account).
     pub(crate) setup: Setup,
-    pub(crate) actions: VecDeque<Action>,
-    next_fetch_id: u64,
+    /// The actions for the driver, and the id of the next fetch.
+    pub(crate) out: Outbox,
     pub(crate) now: Time,
     /// Power, network and call: the conditions the inputs report.
     pub(crate) env: Conditions,
@@ -74,8 +72,34 @@ pub struct Phone {
     pub(crate) resync: ResyncState,
     /// Firmware upgrade: what waits, retry, blocked rule, last install.
     pub(crate) upgrade: UpgradeState,
-    pub(crate) pending_report: Option<Option<String>>,
+    /// Report upload: what waits.
+    pub(crate) report: ReportState,
     pub(crate) stats: Stats,
+}
+
+/// Who the phone is: its identity and the forms derived from it once.
+#[derive(Debug)]
+pub(crate) struct Ident {
+    /// `swver` follows upgrades.
+    pub(crate) identity: PhoneIdentity,
+    /// `$MA`: the MAC as 12 lowercase hex digits.
+    pub(crate) mac12: String,
+    /// The identity part of the macro context (MAC forms parsed once).
+    pub(crate) base_ctx: MacroContext,
+}
+
+/// What the engine has for the driver.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    pub(crate) actions: VecDeque<Action>,
+    pub(crate) next_fetch_id: u64,
+}
+
+/// A report upload asked for and not started yet (`Some(rule)`; the
+/// inner `None` is `Report_Rule`).
+#[derive(Debug, Default)]
+pub(crate) struct ReportState {
+    pub(crate) pending: Option<Option<String>>,
 }
 
 /// What the phone was set up with, from its [`PhoneConfig`].
@@ -143,9 +167,11 @@ impl Phone {
             .unwrap_or_default();
         let mac12 = base_ctx.get("MA").unwrap_or_default().to_string();
         Phone {
-            mac12,
-            base_ctx,
-            identity: cfg.identity,
+            id: Ident {
+                mac12,
+                base_ctx,
+                identity: cfg.identity,
+            },
             params,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             setup: Setup {
@@ -153,15 +179,17 @@ impl Phone {
                 client_cert: cfg.client_cert_installed,
                 credentials: cfg.credentials,
             },
-            actions: VecDeque::new(),
-            next_fetch_id: 1,
+            out: Outbox {
+                actions: VecDeque::new(),
+                next_fetch_id: 1,
+            },
             now: Time(0),
             env: Conditions::default(),
             op: None,
             custom_ca: Default::default(),
             resync: ResyncState::default(),
             upgrade: UpgradeState::default(),
-            pending_report: None,
+            report: ReportState::default(),
             stats: Stats::default(),
         }
     }
@@ -173,7 +201,7 @@ impl Phone {
 
     /// The phone's identity; `swver` follows upgrades.
     pub fn identity(&self) -> &PhoneIdentity {
-        &self.identity
+        &self.id.identity
     }
 
     /// Counters and last outcomes.
@@ -188,7 +216,7 @@ impl Phone {
 
     /// The next queued action, in the order the engine produced them.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.out.actions.pop_front()
     }
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) has work;
@@ -269,7 +297,7 @@ impl Phone {
                     }
                 }
                 if !changed.is_empty() {
-                    self.actions.push_back(Action::ParamsApplied { changed });
+                    self.out.actions.push_back(Action::ParamsApplied { changed });
                 }
             }
             Input::SetDefaultServer { server } => self.setup.default_server = server,
@@ -284,7 +312,7 @@ impl Phone {
                 if !self.provisioning_enabled() {
                     return self.refuse("report refused: Provision_Enable is No");
                 }
-                self.pending_report = Some(rule);
+                self.report.pending = Some(rule);
             }
             Input::FactoryReset
             | Input::QueryAnswer(_)
@@ -294,6 +322,7 @@ impl Phone {
             | Input::ConnectionRequest
             | Input::Tr069Event(_)
             | Input::InformDone(_)
+            | Input::RegisterDone { .. }
             | Input::Tr069Settings { .. } => {
                 return self.refuse(
                     "this input needs the whole device (phoneprov_phone::Device), not the bare resync engine",
@@ -337,7 +366,7 @@ impl Phone {
 
     pub(crate) fn refuse(&mut self, reason: &str) {
         self.stats.refused += 1;
-        self.actions.push_back(Action::RequestRefused {
+        self.out.actions.push_back(Action::RequestRefused {
             reason: reason.to_string(),
         });
     }
@@ -354,7 +383,7 @@ impl Phone {
         self.op = None;
         self.resync.pending = None;
         self.upgrade.pending = None;
-        self.pending_report = None;
+        self.report.pending = None;
         self.resync.forced_at = None;
         self.resync.forced = false;
         self.resync.periodic_step = 0;
@@ -431,7 +460,7 @@ impl Phone {
             self.upgrade.retry_at = None;
             self.resync.pending = None;
             self.upgrade.pending = None;
-            self.pending_report = None;
+            self.report.pending = None;
             return;
         }
         self.check_triggers();
@@ -457,8 +486,8 @@ impl Phone {
             } else if self.upgrade.pending.is_some() && !self.env.in_call {
                 let src = self.upgrade.pending.take().expect("checked");
                 self.start_upgrade(src);
-            } else if self.pending_report.is_some() && !self.env.in_call {
-                let rule = self.pending_report.take().expect("checked");
+            } else if self.report.pending.is_some() && !self.env.in_call {
+                let rule = self.report.pending.take().expect("checked");
                 self.start_report(rule);
             } else {
                 return;
@@ -535,8 +564,8 @@ impl Phone {
 
     /// A fresh fetch id.
     pub(crate) fn fetch_id(&mut self) -> FetchId {
-        let id = FetchId(self.next_fetch_id);
-        self.next_fetch_id += 1;
+        let id = FetchId(self.out.next_fetch_id);
+        self.out.next_fetch_id += 1;
         id
     }
 
@@ -545,7 +574,7 @@ impl Phone {
         fl.id = self.fetch_id();
         self.stats.fetches += 1;
         let req = fl.request(&self.user_agent());
-        self.actions.push_back(Action::Fetch(req));
+        self.out.actions.push_back(Action::Fetch(req));
     }
 
     /// A random Digest client nonce.

@@ -94,10 +94,10 @@ pub fn parse_pac_result(s: &str) -> Result<Vec<ProxyChoice>, PacResultError> {
         match (kind.as_str(), target) {
             ("DIRECT", None) => out.push(ProxyChoice::Direct),
             ("PROXY" | "HTTP", Some(t)) => {
-                let (host, port) = host_port(t).ok_or_else(garbage)?;
+                let (host, port) = host_port(t, 80).ok_or_else(garbage)?;
                 out.push(ProxyChoice::Proxy { host, port });
             }
-            ("HTTPS" | "SOCKS" | "SOCKS4" | "SOCKS5", Some(t)) if host_port(t).is_some() => {}
+            ("HTTPS" | "SOCKS" | "SOCKS4" | "SOCKS5", Some(t)) if host_port(t, 80).is_some() => {}
             _ => return Err(garbage()),
         }
     }
@@ -111,8 +111,8 @@ pub fn parse_pac_result(s: &str) -> Result<Vec<ProxyChoice>, PacResultError> {
     Ok(out)
 }
 
-/// `host[:port]`, `[v6][:port]`; port 80 when absent.
-fn host_port(t: &str) -> Option<(String, u16)> {
+/// `host[:port]`, `[v6][:port]`; `default` when the port is absent.
+pub(crate) fn host_port(t: &str, default: u16) -> Option<(String, u16)> {
     let (host, port) = if let Some(rest) = t.strip_prefix('[') {
         let (h, after) = rest.split_once(']')?;
         h.parse::<std::net::Ipv6Addr>().ok()?;
@@ -136,7 +136,7 @@ fn host_port(t: &str) -> Option<(String, u16)> {
         return None;
     }
     let port = match port {
-        None => 80,
+        None => default,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => return None,

@@ -58,7 +58,7 @@ impl Phone {
     pub fn status_profile(&self) -> FlatProfile {
         let ctx = self.macro_context();
         let mut p = FlatProfile::new();
-        let id = &self.identity;
+        let id = &self.id.identity;
         p.set("Product_Name", &id.pn);
         p.set("Product_Series", &id.psn);
         p.set("Serial_Number", &id.serial);
@@ -221,7 +221,9 @@ impl Phone {
         } else {
             self.stats.reports_failed += 1;
         }
-        self.actions.push_back(Action::ReportFinished { ok, error });
+        self.out
+            .actions
+            .push_back(Action::ReportFinished { ok, error });
     }
 }
 

@@ -142,7 +142,9 @@ impl Phone {
                 }
             }
             if !changed.is_empty() {
-                self.actions.push_back(Action::ParamsApplied { changed });
+                self.out
+                    .actions
+                    .push_back(Action::ParamsApplied { changed });
                 let mut ctx = self.macro_context();
                 if let Some(d) = &default_server {
                     ctx.set_default_server(d);
@@ -256,12 +258,12 @@ impl Phone {
                     let applied = self.params.apply_report(&profile);
                     self.stats.profiles_applied += 1;
                     if !applied.changed.is_empty() {
-                        self.actions.push_back(Action::ParamsApplied {
+                        self.out.actions.push_back(Action::ParamsApplied {
                             changed: applied.changed,
                         });
                     }
                     if !applied.ignored.is_empty() || !applied.rejected.is_empty() {
-                        self.actions.push_back(Action::ParamsIgnored {
+                        self.out.actions.push_back(Action::ParamsIgnored {
                             unknown: applied.ignored,
                             rejected: applied.rejected,
                         });
@@ -304,7 +306,8 @@ impl Phone {
     fn finish_resync(&mut self, class: Class, error: Option<String>) {
         self.op = None;
         self.stats.record_resync(class, error.clone(), self.now);
-        self.actions
+        self.out
+            .actions
             .push_back(Action::ResyncFinished { class, error });
         if class == Class::A {
             self.resync.consecutive_failures = 0;

@@ -97,10 +97,10 @@ impl Phone {
         let s = &self.stats;
         json!({
             "state": self.state_name(),
-            "mac": self.identity.mac,
-            "pn": self.identity.pn,
-            "serial": self.identity.serial,
-            "swver": self.identity.swver,
+            "mac": self.id.identity.mac,
+            "pn": self.id.identity.pn,
+            "serial": self.id.identity.serial,
+            "swver": self.id.identity.swver,
             "in_call": self.env.in_call,
             "provision_enable": self.provisioning_enabled(),
             "last_resync": {

@@ -276,6 +276,12 @@ pub enum Input {
         interval_s: u64,
         new_acs: bool,
     },
+    /// The REGISTER of [`Action::SipRegister`] for `line` ended
+    /// (R-SEC-3). [`Device`](crate::Device) only.
+    RegisterDone {
+        line: u8,
+        outcome: crate::register::RegisterOutcome,
+    },
 }
 
 /// What the engine asks the driver to do, from [`Phone::poll_action`](crate::Phone::poll_action).
@@ -335,4 +341,7 @@ pub enum Action {
         events: Vec<phoneprov_cwmp::Event>,
         retry_count: u32,
     },
+    /// Register this line with its proxy over TLS (R-SEC-3,
+    /// [`crate::register`]); answer with [`Input::RegisterDone`].
+    SipRegister(crate::register::RegisterRequest),
 }

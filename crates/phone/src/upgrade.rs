@@ -142,7 +142,7 @@ impl Phone {
             if key.is_some() && self.upgrade.blocked == key {
                 return;
             }
-            let running = &self.identity.swver;
+            let running = &self.id.identity.swver;
             if self
                 .upgrade
                 .installed_from
@@ -228,10 +228,10 @@ impl Phone {
                 self.stats.last_upgrade_error = None;
                 self.upgrade.blocked = None;
                 self.upgrade.installed_from = Some((url.to_string(), version.clone()));
-                if version == self.identity.swver {
+                if version == self.id.identity.swver {
                     // Already running it: nothing to install.
                     self.syslog("Log_Upgrade_Success_Msg", Some(&url), ip.as_deref(), None);
-                    self.actions.push_back(Action::UpgradeFinished {
+                    self.out.actions.push_back(Action::UpgradeFinished {
                         ok: true,
                         error: None,
                         final_failure: false,
@@ -264,7 +264,7 @@ impl Phone {
     /// The simulated install: new `$SWVER`, `Reboot`, boot again.
     pub(crate) fn install(&mut self, p: PendingInstall) {
         self.op = None;
-        self.identity.swver = p.version.clone();
+        self.id.identity.swver = p.version.clone();
         self.stats.upgrades_ok += 1;
         self.syslog(
             "Log_Upgrade_Success_Msg",
@@ -272,12 +272,12 @@ impl Phone {
             p.server_ip.as_deref(),
             None,
         );
-        self.actions.push_back(Action::UpgradeFinished {
+        self.out.actions.push_back(Action::UpgradeFinished {
             ok: true,
             error: None,
             final_failure: false,
         });
-        self.actions.push_back(Action::Reboot {
+        self.out.actions.push_back(Action::Reboot {
             new_swver: p.version,
         });
         self.stats.reboots += 1;
@@ -305,7 +305,7 @@ impl Phone {
                 self.upgrade.retry_at = Some(self.now.plus_secs(d));
             }
         }
-        self.actions.push_back(Action::UpgradeFinished {
+        self.out.actions.push_back(Action::UpgradeFinished {
             ok: false,
             error: Some(err),
             final_failure,

@@ -22,9 +22,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use phoneprov_phone::{
-    Action, Class, Device, DeviceConfig, FetchRequest, Input, Phone, Purpose, Time,
-};
+use phoneprov_phone::pacing::{Pacer, RunPolicy, Step};
+use phoneprov_phone::{Action, Class, Device, DeviceConfig, FetchRequest, Input, Phone, Purpose};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::activation::{ActivationExec, Exchange};
@@ -151,6 +150,32 @@ fn status_of(dev: &Device, lease: &serde_json::Value, net: &Net) -> serde_json::
     s
 }
 
+/// Carries out one message of the trigger listener.
+fn answer_control(
+    dev: &mut Device,
+    pace: &mut Pacer,
+    c: Control,
+    lease: &serde_json::Value,
+    net: &Net,
+) {
+    match c {
+        Control::Status(reply) => {
+            let _ = reply.send(status_of(dev, lease, net));
+        }
+        Control::Params(reply) => {
+            let _ = reply.send(PhoneParams {
+                values: param_values(dev.engine()),
+                swver: dev.engine().identity().swver.clone(),
+                custom_ca: dev.engine().custom_ca_pem().map(<[u8]>::to_vec),
+            });
+        }
+        Control::GdsCode(code, reply) => {
+            let _ = reply.send(dev.type_code(code, pace.now(wall_ms())));
+        }
+        Control::Input(input) => pace.input(dev, input, wall_ms()),
+    }
+}
+
 /// The operations in flight of one phone (at most one transfer, one
 /// activation exchange); a reboot drops them.
 #[derive(Default)]
@@ -158,221 +183,78 @@ struct InFlight {
     transfer: Option<Transfer>,
     queued: std::collections::VecDeque<FetchRequest>,
     exchange: Option<Exchange>,
+    /// REGISTERs of lines over TLS (one per line at most).
+    registers: tokio::task::JoinSet<Input>,
     resync_started: Option<Instant>,
-    upgrading: bool,
 }
 
 impl PhoneTask {
-    /// Runs the phone until `--once` is satisfied, or shutdown.
+    /// Runs the phone until `--once` is satisfied, or shutdown. The
+    /// decisions (the phone's clock, when it is done) are the
+    /// [`Pacer`]'s; this loop carries out actions and feeds inputs.
     pub async fn run(mut self) -> PhoneOutcome {
         let cfg = self.cfg.take().expect("a phone task runs once");
         let mac = cfg.phone.identity.mac.clone();
-        let with_activation = cfg.activation.is_some();
         let mut dev = Device::new(cfg);
-        let mut skew: u64 = 0;
-        let now = |skew: u64| Time(wall_ms() + skew);
-        dev.handle_input(Input::PowerOn, now(skew));
-        let once = self.mode == RunMode::Once;
-        // The boot timer is fast-forwarded under --boot-storm (all at once)
-        // and under --once; otherwise Resync_Random_Delay spreads it.
-        let mut boot_timer = false;
+        let mut pace = Pacer::new(RunPolicy {
+            once: self.mode == RunMode::Once,
+            boot_storm: self.boot_storm,
+            activation_retry_wait_ms: self.activation.as_ref().and_then(|a| a.retry_wait_ms()),
+            inform_attempts: crate::cpe::agent::ONCE_ATTEMPTS,
+            inputs_held: self.cpe_events.is_some(),
+        });
+        pace.input(&mut dev, Input::PowerOn, wall_ms());
         let mut fl = InFlight::default();
-        let mut done = false;
-        let mut control_open = true;
         let mut syslog_sends = tokio::task::JoinSet::new();
         loop {
             while let Some(action) = dev.poll_action() {
-                if let Some(tx) = &self.cpe_events {
-                    if matches!(
-                        action,
-                        Action::Inform { .. }
-                            | Action::ParamsApplied { .. }
-                            | Action::ResyncFinished { .. }
-                            | Action::UpgradeFinished { .. }
-                            | Action::Reboot { .. }
-                            | Action::RequestRefused { .. }
-                            | Action::ReportFinished { .. }
-                            | Action::CustomCaFinished { .. }
-                    ) {
-                        let _ = tx.send(action.clone());
-                    }
-                }
-                match action {
-                    Action::Fetch(req) => {
-                        if matches!(req.purpose, Purpose::Profile { .. })
-                            && fl.resync_started.is_none()
-                        {
-                            fl.resync_started = Some(Instant::now());
-                        }
-                        if req.purpose == Purpose::Firmware {
-                            fl.upgrading = true;
-                        }
-                        fl.queued.push_back(req);
-                    }
-                    Action::Syslog { server, message } => {
-                        self.stats.syslog.inc();
-                        let net = self.net.clone();
-                        // Sent beside the phone's loop, but awaited before
-                        // the phone ends: under --once the process exits
-                        // right after the last resync, and its closing
-                        // message (Log_Success_Msg) must still leave.
-                        while syslog_sends.try_join_next().is_some() {}
-                        syslog_sends.spawn(async move {
-                            if let Err(e) = net.syslog.send(&server, &message).await {
-                                tracing::debug!("syslog to {server}: {e}");
-                            }
-                        });
-                    }
-                    Action::ResyncFinished { class, error } => {
-                        let ms = fl
-                            .resync_started
-                            .take()
-                            .map(|t| t.elapsed().as_millis() as u64);
-                        self.stats.record_resync(class, error.as_deref(), ms);
-                        if once {
-                            done = true;
-                        }
-                    }
-                    Action::UpgradeFinished { ok, .. } => {
-                        fl.upgrading = false;
-                        self.stats.record_upgrade(ok);
-                    }
-                    Action::Reboot { .. } => {
-                        fl.upgrading = false;
-                        self.stats.reboots.inc();
-                    }
-                    Action::PoweredOn => boot_timer = true,
-                    Action::Activation(r) => {
-                        fl.exchange = self.activation.as_ref().map(|x| x.start(dev.params(), &r));
-                    }
-                    Action::SipResponse(out) => {
-                        if let Some(sip) = &self.sip {
-                            sip.respond(out);
-                        }
-                    }
-                    Action::RequestRefused { reason } => tracing::info!("{mac}: {reason}"),
-                    Action::ParamsIgnored { unknown, rejected } => {
-                        // As the phone logs them: ignored, the rest applied.
-                        if !unknown.is_empty() {
-                            tracing::info!(
-                                "{mac}: profile parameters ignored (not on this phone): {}",
-                                unknown.join(", ")
-                            );
-                        }
-                        for (name, reason) in rejected {
-                            tracing::info!("{mac}: profile value of {name} refused: {reason}");
-                        }
-                    }
-                    Action::CustomCaFinished { ok, error } => match error {
-                        Some(e) => tracing::info!("{mac}: {e}"),
-                        None => tracing::debug!("{mac}: custom CA updated (ok {ok})"),
-                    },
-                    Action::ReportFinished { .. }
-                    | Action::ParamsApplied { .. }
-                    | Action::Inform { .. } => {}
-                }
+                pace.on_action(&action);
+                self.carry(&mac, &dev, action, &mut fl, &mut syslog_sends);
             }
             if fl.transfer.is_none() {
                 if let Some(req) = fl.queued.pop_front() {
                     fl.transfer = Some(self.start_transfer(&mac, dev.engine(), req));
                 }
             }
-            // --once with activation: one round (final, or a retry armed).
-            let act_settled = dev.activation_settled()
-                && (!once || dev.inform_settled(crate::cpe::agent::ONCE_ATTEMPTS));
-            let act_held_done = once && with_activation && !dev.engine_on() && act_settled;
-            if ((done && act_settled) || act_held_done)
-                && fl.transfer.is_none()
-                && fl.queued.is_empty()
-                && !fl.upgrading
-            {
-                break;
-            }
-            let timeout = dev.engine_timeout();
-            // The TR-069 agent holds a control sender for the phone's whole
-            // life, so with an ACS a settled --once session (in
-            // `act_settled`) is what says that nobody will send any more.
-            let nobody_sends = !control_open || self.cpe_events.is_some();
-            if once && fl.transfer.is_none() && timeout.is_none() && nobody_sends && act_settled {
-                // Nothing can happen any more (e.g. Provision_Enable = No):
-                // the phone ends without a resync.
-                break;
-            }
-            if fl.transfer.is_none() {
-                if let Some(t) = timeout {
-                    let n = now(skew);
-                    // The boot resync keeps its Resync_Random_Delay spread
-                    // unless --boot-storm; every other timer is skipped
-                    // under --once.
-                    let fast = if boot_timer {
-                        self.boot_storm || (once && !dev.params().get_bool("Resync_On_Reset", true))
-                    } else {
-                        once
-                    };
-                    if fast && t > n {
-                        skew += t.0 - n.0;
-                    }
-                }
-            }
-            let act_at = dev.activation_retry_at();
-            let wait = self.activation.as_ref().and_then(|a| a.retry_wait_ms());
-            if let (Some(at), Some(wait)) = (act_at, wait) {
-                // --activation-retry-wait: jump the phone's clock over the
-                // rest of the backoff (the fast-forward of --once).
-                let n = now(skew).0;
-                if at.0 > n + wait {
-                    skew += at.0 - n - wait;
-                }
-            }
-            let wake = dev.poll_timeout();
-            let sleep_ms = wake.map(|t| t.0.saturating_sub(now(skew).0));
+            let sleep_ms = match pace.step(&dev, wall_ms(), fl.transfer.is_none()) {
+                Step::Stop => break,
+                Step::Wait(ms) => ms,
+            };
             let sleep = async {
                 match sleep_ms {
                     Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
                     None => std::future::pending().await,
                 }
             };
+            let inputs_open = pace.inputs_open();
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => break,
                 (req, ex) = async { fl.transfer.as_mut().expect("guarded").await }, if fl.transfer.is_some() => {
                     fl.transfer = None;
                     self.stats.bytes.add(ex.bytes);
-                    dev.handle_input(Input::FetchDone { id: req.id, result: ex.result, server_ip: ex.server_ip }, now(skew));
+                    let done = Input::FetchDone { id: req.id, result: ex.result, server_ip: ex.server_ip };
+                    pace.input(&mut dev, done, wall_ms());
                 }
                 answer = async { fl.exchange.as_mut().expect("guarded").await }, if fl.exchange.is_some() => {
                     fl.exchange = None;
-                    dev.handle_input(answer, now(skew));
+                    pace.input(&mut dev, answer, wall_ms());
                 }
-                msg = self.control.recv(), if control_open => match msg {
-                    Some(Control::Input(input)) => {
-                        if matches!(input, Input::Reboot | Input::FactoryReset) {
+                Some(Ok(done)) = fl.registers.join_next(), if !fl.registers.is_empty() => {
+                    pace.input(&mut dev, done, wall_ms());
+                }
+                msg = self.control.recv(), if inputs_open => match msg {
+                    Some(c) => {
+                        if matches!(c, Control::Input(Input::Reboot | Input::FactoryReset)) {
                             // The operations die with the power; answers of
                             // transfers started before must not arrive.
                             fl = InFlight::default();
                         }
-                        dev.handle_input(input, now(skew));
+                        answer_control(&mut dev, &mut pace, c, &self.lease_status, &self.net);
                     }
-                    Some(Control::Status(reply)) => { let _ = reply.send(status_of(&dev, &self.lease_status, &self.net)); }
-                    Some(Control::Params(reply)) => {
-                        let _ = reply.send(PhoneParams {
-                            values: param_values(dev.engine()),
-                            swver: dev.engine().identity().swver.clone(),
-                            custom_ca: dev.engine().custom_ca_pem().map(<[u8]>::to_vec),
-                        });
-                    }
-                    Some(Control::GdsCode(code, reply)) => {
-                        let _ = reply.send(dev.type_code(code, now(skew)));
-                    }
-                    None => control_open = false,
+                    None => pace.inputs_closed(),
                 },
-                _ = sleep => {
-                    let n = now(skew);
-                    if timeout.is_some_and(|t| t <= n) {
-                        boot_timer = false;
-                    }
-                    dev.handle_timeout(n);
-                }
+                _ = sleep => pace.on_timer(&mut dev, wall_ms()),
             }
         }
         while syslog_sends.join_next().await.is_some() {}
@@ -386,6 +268,100 @@ impl PhoneTask {
                 .keep_params
                 .then(|| status_of(&dev, &self.lease_status, &self.net)),
             customization: dev.customization(),
+        }
+    }
+
+    /// Carries out one action of the device.
+    fn carry(
+        &self,
+        mac: &str,
+        dev: &Device,
+        action: Action,
+        fl: &mut InFlight,
+        syslog_sends: &mut tokio::task::JoinSet<()>,
+    ) {
+        if let Some(tx) = &self.cpe_events {
+            if matches!(
+                action,
+                Action::Inform { .. }
+                    | Action::ParamsApplied { .. }
+                    | Action::ResyncFinished { .. }
+                    | Action::UpgradeFinished { .. }
+                    | Action::Reboot { .. }
+                    | Action::RequestRefused { .. }
+                    | Action::ReportFinished { .. }
+                    | Action::CustomCaFinished { .. }
+            ) {
+                let _ = tx.send(action.clone());
+            }
+        }
+        match action {
+            Action::Fetch(req) => {
+                if matches!(req.purpose, Purpose::Profile { .. }) && fl.resync_started.is_none() {
+                    fl.resync_started = Some(Instant::now());
+                }
+                fl.queued.push_back(req);
+            }
+            Action::Syslog { server, message } => {
+                self.stats.syslog.inc();
+                let net = self.net.clone();
+                // Sent beside the phone's loop, but awaited before the
+                // phone ends: under --once the process exits right after
+                // the last resync, and its closing message
+                // (Log_Success_Msg) must still leave.
+                while syslog_sends.try_join_next().is_some() {}
+                syslog_sends.spawn(async move {
+                    if let Err(e) = net.syslog.send(&server, &message).await {
+                        tracing::debug!("syslog to {server}: {e}");
+                    }
+                });
+            }
+            Action::ResyncFinished { class, error } => {
+                let ms = fl
+                    .resync_started
+                    .take()
+                    .map(|t| t.elapsed().as_millis() as u64);
+                self.stats.record_resync(class, error.as_deref(), ms);
+            }
+            Action::UpgradeFinished { ok, .. } => self.stats.record_upgrade(ok),
+            Action::Reboot { .. } => self.stats.reboots.inc(),
+            Action::Activation(r) => {
+                fl.exchange = self.activation.as_ref().map(|x| x.start(dev.params(), &r));
+            }
+            Action::SipRegister(req) => {
+                let net = self.net.clone();
+                let params = dev.params().clone();
+                let ca = dev.engine().custom_ca_pem().map(<[u8]>::to_vec);
+                let ua = dev.engine().user_agent();
+                fl.registers
+                    .spawn(async move { net.register(&params, ca.as_deref(), ua, req).await });
+            }
+            Action::SipResponse(out) => {
+                if let Some(sip) = &self.sip {
+                    sip.respond(out);
+                }
+            }
+            Action::RequestRefused { reason } => tracing::info!("{mac}: {reason}"),
+            Action::ParamsIgnored { unknown, rejected } => {
+                // As the phone logs them: ignored, the rest applied.
+                if !unknown.is_empty() {
+                    tracing::info!(
+                        "{mac}: profile parameters ignored (not on this phone): {}",
+                        unknown.join(", ")
+                    );
+                }
+                for (name, reason) in rejected {
+                    tracing::info!("{mac}: profile value of {name} refused: {reason}");
+                }
+            }
+            Action::CustomCaFinished { ok, error } => match error {
+                Some(e) => tracing::info!("{mac}: {e}"),
+                None => tracing::debug!("{mac}: custom CA updated (ok {ok})"),
+            },
+            Action::PoweredOn
+            | Action::ReportFinished { .. }
+            | Action::ParamsApplied { .. }
+            | Action::Inform { .. } => {}
         }
     }
 

@@ -23,8 +23,9 @@
 //! engine's (it never emits a request outside the list).
 //!
 //! Host-name validation (R-SEC-3 decision): always on for HTTPS
-//! provisioning, upgrade and reports; no parameter turns it off here
-//! (`TLS_Name_Validate_n_` is about SIP over TLS on line n).
+//! provisioning, upgrade and reports; no parameter turns it off here.
+//! `TLS_Name_Validate_n_` applies to SIP over TLS on line n: the REGISTER
+//! of [`Net::register`] (`phoneprov_phone::register`).
 //!
 //! Firewall (R-SEC-5): `NO_CISCO_TFTP` drops TFTP from a server port
 //! other than 69 (`phoneprov_phone::security::tftp_blocked`).
@@ -40,7 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use phoneprov_phone::proxy::{proxy_mode, PacSource, ProxyChoice, ProxyMode};
-use phoneprov_phone::{FetchRequest, FetchResult, ParamStore, Scheme};
+use phoneprov_phone::register::{RegisterOutcome, RegisterRequest};
+use phoneprov_phone::{FetchRequest, FetchResult, Input, ParamStore, Scheme};
 use phoneprov_pki::{client_config, ClientTls};
 use phoneprov_transport::rustls::ClientConfig;
 use phoneprov_transport::{
@@ -312,6 +314,67 @@ impl Net {
         let c = client_config(&opts).map_err(|e| SetupError::Tls(e.to_string()))?;
         cache.insert(key, c.clone());
         Ok(c)
+    }
+
+    /// Carries out [`phoneprov_phone::Action::SipRegister`]: one REGISTER
+    /// over TLS to the line's proxy, trusting the fleet's CA and the
+    /// phone's custom CA, with host-name validation per
+    /// `TLS_Name_Validate_n_` (R-SEC-3; the only place a phone parameter
+    /// turns it off).
+    pub(crate) async fn register(
+        &self,
+        params: &ParamStore,
+        custom_ca: Option<&[u8]>,
+        user_agent: String,
+        req: RegisterRequest,
+    ) -> Input {
+        use phoneprov_transport::{send_register, RegisterOptions, SipContact, SipSendError};
+        let line = req.line;
+        let cipher_list = params.get_or_empty("TLS_Cipher_List").trim().to_string();
+        let opts = ClientTls {
+            trust_pem: self.trust_pem.clone(),
+            extra_trust_pem: custom_ca.map(<[u8]>::to_vec),
+            validate_name: req.validate_name,
+            cipher_list: (!cipher_list.is_empty()).then_some(cipher_list),
+            ..ClientTls::default()
+        };
+        let tls = match client_config(&opts) {
+            Ok(c) => {
+                // SIP, not HTTP: no ALPN.
+                let mut c = (*c).clone();
+                c.alpn_protocols.clear();
+                Arc::new(c)
+            }
+            Err(e) => {
+                let outcome = RegisterOutcome::Tls(format!("TLS configuration: {e}"));
+                return Input::RegisterDone { line, outcome };
+            }
+        };
+        let contact = SipContact {
+            user: None,
+            host: req.host,
+            port: req.port,
+            transport: phoneprov_transport::SipTransportKind::Tls,
+        };
+        let ropts = RegisterOptions {
+            user: req.user,
+            credentials: req.credentials,
+            expires: req.expires,
+            user_agent,
+            tls: Some(tls),
+            // Timer F (64·T1) is the connect timeout, at most the
+            // standard 32 s.
+            t1: Some(self.connect_timeout.min(Duration::from_secs(32)) / 64),
+        };
+        let outcome = match send_register(&contact, &ropts).await {
+            Ok(o) => RegisterOutcome::Answered {
+                code: o.code,
+                reason: o.reason,
+            },
+            Err(SipSendError::Tls(_, e)) => RegisterOutcome::Tls(e),
+            Err(e) => RegisterOutcome::Failed(e.to_string()),
+        };
+        Input::RegisterDone { line, outcome }
     }
 
     pub(crate) fn http_client(

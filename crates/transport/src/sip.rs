@@ -12,6 +12,11 @@
 //!   (`phoneprov-httpauth`, the same client code as HTTP) when credentials
 //!   are given; otherwise it is the final answer.
 //!
+//! [`send_register`] is the phone side's REGISTER of a line over TLS
+//! (R-SEC-3): the same transaction, with the TLS configuration the phone
+//! built from `TLS_Name_Validate_n_`; a failed handshake is
+//! [`SipSendError::Tls`].
+//!
 //! The messages are `phoneprov_phone::sip`'s (one SIP parser and writer
 //! for both sides).
 
@@ -70,6 +75,8 @@ pub enum SipSendError {
     BadAnswer(String, String),
     #[error("SIP over TLS needs the trusted CA (a TLS client configuration)")]
     NoTls,
+    #[error("TLS handshake with {0} failed: {1}")]
+    Tls(String, String),
 }
 
 impl SipContact {
@@ -200,33 +207,141 @@ pub async fn send_notify(
     contact: &SipContact,
     opts: &NotifyOptions,
 ) -> Result<NotifyOutcome, SipSendError> {
+    let body = opts.body.as_ref().map(|b| b.1.as_slice()).unwrap_or(b"");
+    let ask = Ask {
+        method: "NOTIFY",
+        uri: contact.uri(),
+        credentials: opts.credentials.as_ref(),
+        tls: opts.tls.clone(),
+        t1: opts.t1.unwrap_or(SIP_T1),
+        body,
+    };
+    run_transaction(contact, &ask, |local, call_id, tag, cseq, auth| {
+        notify(contact, opts, local, call_id, tag, cseq, auth)
+    })
+    .await
+}
+
+/// A REGISTER of one line (the phone side, R-SEC-3).
+#[derive(Clone, Default)]
+pub struct RegisterOptions {
+    /// The address of record's user (`User_ID_n_`).
+    pub user: String,
+    /// Answers a 401/407 challenge (once).
+    pub credentials: Option<Credentials>,
+    /// `Register_Expires_n_`, seconds.
+    pub expires: u32,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// The TLS configuration (trust, `TLS_Name_Validate_n_`): needed for
+    /// `sips:` / `transport=tls`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Timer T1 (default [`SIP_T1`]).
+    pub t1: Option<Duration>,
+}
+
+/// One REGISTER transaction (two with a challenge) to the registrar
+/// `contact` (its host is the domain of the address of record).
+pub async fn send_register(
+    contact: &SipContact,
+    opts: &RegisterOptions,
+) -> Result<NotifyOutcome, SipSendError> {
+    let registrar = SipContact {
+        user: None,
+        ..contact.clone()
+    };
+    let ask = Ask {
+        method: "REGISTER",
+        uri: registrar.uri(),
+        credentials: opts.credentials.as_ref(),
+        tls: opts.tls.clone(),
+        t1: opts.t1.unwrap_or(SIP_T1),
+        body: b"",
+    };
+    let aor = SipContact {
+        user: Some(opts.user.clone()),
+        ..contact.clone()
+    }
+    .uri();
+    run_transaction(contact, &ask, |local, call_id, tag, cseq, auth| {
+        let scheme = if contact.transport == SipTransportKind::Tls {
+            "sips"
+        } else {
+            "sip"
+        };
+        let mut headers = vec![
+            ("Via".to_string(), via(contact, local)),
+            ("Max-Forwards".into(), "70".into()),
+            ("From".into(), format!("<{aor}>;tag={tag}")),
+            ("To".into(), format!("<{aor}>")),
+            ("Call-ID".into(), call_id.to_string()),
+            ("CSeq".into(), format!("{cseq} REGISTER")),
+            (
+                "Contact".into(),
+                format!("<{scheme}:{}@{local}>", opts.user),
+            ),
+            ("Expires".into(), opts.expires.to_string()),
+            ("User-Agent".into(), opts.user_agent.clone()),
+        ];
+        if let Some((name, value)) = auth {
+            headers.push((name.to_string(), value.clone()));
+        }
+        SipRequest {
+            method: "REGISTER".into(),
+            uri: registrar.uri(),
+            headers,
+            body: Vec::new(),
+        }
+    })
+    .await
+}
+
+/// What one client transaction needs besides its request.
+struct Ask<'a> {
+    method: &'static str,
+    /// The Request-URI (the Digest `uri`).
+    uri: String,
+    credentials: Option<&'a Credentials>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    t1: Duration,
+    body: &'a [u8],
+}
+
+/// A header to add (the Digest answer).
+type AuthHeader = (&'static str, String);
+
+/// Opens the connection and runs the transaction of `build`'s request,
+/// answering one 401/407 challenge when credentials are given.
+async fn run_transaction(
+    contact: &SipContact,
+    ask: &Ask<'_>,
+    build: impl Fn(&str, &str, &str, u32, Option<&AuthHeader>) -> SipRequest,
+) -> Result<NotifyOutcome, SipSendError> {
     let target = contact.target();
-    let t1 = opts.t1.unwrap_or(SIP_T1);
-    let mut conn = Conn::open(contact, opts).await?;
+    let mut conn = Conn::open(contact, ask.tls.clone(), ask.t1).await?;
     let local = conn.local.clone();
     let call_id = format!("{:016x}@{}", rand::thread_rng().gen::<u64>(), local);
     let tag = format!("{:08x}", rand::thread_rng().gen::<u32>());
     let mut transmissions = 0;
-    let mut auth: Option<(&'static str, String)> = None;
+    let mut auth: Option<AuthHeader> = None;
     for cseq in 1..=2u32 {
-        let req = notify(contact, opts, &local, &call_id, &tag, cseq, auth.as_ref());
-        let (resp, sent) = conn.transaction(&req, &target, t1).await?;
+        let req = build(&local, &call_id, &tag, cseq, auth.as_ref());
+        let (resp, sent) = conn.transaction(&req, &target, ask.t1).await?;
         transmissions += sent;
         let challenge = match resp.code {
             401 => Some(("WWW-Authenticate", "Authorization")),
             407 => Some(("Proxy-Authenticate", "Proxy-Authorization")),
             _ => None,
         };
-        if let (Some((ask, answer)), Some(creds), 1) = (challenge, &opts.credentials, cseq) {
+        if let (Some((asked, answer)), Some(creds), 1) = (challenge, ask.credentials, cseq) {
             let all: Vec<_> = resp
-                .header_all(ask)
+                .header_all(asked)
                 .filter_map(|v| parse_challenges(v).ok())
                 .flatten()
                 .collect();
             if let Some(ch) = best_challenge(&all) {
                 let cnonce = format!("{:016x}", rand::thread_rng().gen::<u64>());
-                let body = opts.body.as_ref().map(|b| b.1.as_slice()).unwrap_or(b"");
-                let value = authorization(ch, creds, "NOTIFY", &contact.uri(), body, &cnonce, 1);
+                let value = authorization(ch, creds, ask.method, &ask.uri, ask.body, &cnonce, 1);
                 auth = Some((answer, value));
                 continue;
             }
@@ -241,6 +356,15 @@ pub async fn send_notify(
     unreachable!("the second round always returns")
 }
 
+/// The `Via` of a request from `local`.
+fn via(contact: &SipContact, local: &str) -> String {
+    let branch = format!("z9hG4bK{:016x}", rand::thread_rng().gen::<u64>());
+    format!(
+        "SIP/2.0/{} {local};branch={branch};rport",
+        contact.transport.via()
+    )
+}
+
 fn notify(
     contact: &SipContact,
     opts: &NotifyOptions,
@@ -248,18 +372,11 @@ fn notify(
     call_id: &str,
     tag: &str,
     cseq: u32,
-    auth: Option<&(&'static str, String)>,
+    auth: Option<&AuthHeader>,
 ) -> SipRequest {
-    let branch = format!("z9hG4bK{:016x}", rand::thread_rng().gen::<u64>());
     let uri = contact.uri();
     let mut headers = vec![
-        (
-            "Via".to_string(),
-            format!(
-                "SIP/2.0/{} {local};branch={branch};rport",
-                contact.transport.via()
-            ),
-        ),
+        ("Via".to_string(), via(contact, local)),
         ("Max-Forwards".into(), "70".into()),
         ("From".into(), format!("<sip:phoneprov@{local}>;tag={tag}")),
         ("To".into(), format!("<{uri}>")),
@@ -304,7 +421,11 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(contact: &SipContact, opts: &NotifyOptions) -> Result<Conn, SipSendError> {
+    async fn open(
+        contact: &SipContact,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        t1: Duration,
+    ) -> Result<Conn, SipSendError> {
         let target = contact.target();
         let net = |e: std::io::Error| SipSendError::Network(format!("{target}: {e}"));
         let addr = tokio::net::lookup_host(&target)
@@ -328,20 +449,20 @@ impl Conn {
                 })
             }
             SipTransportKind::Tcp | SipTransportKind::Tls => {
-                let f = 64 * opts.t1.unwrap_or(SIP_T1);
+                let f = 64 * t1;
                 let tcp = tokio::time::timeout(f, TcpStream::connect(addr))
                     .await
                     .map_err(|_| SipSendError::Timeout(target.clone(), f))?
                     .map_err(net)?;
                 let local = tcp.local_addr().map_err(net)?.to_string();
                 let stream: Box<dyn Stream> = if contact.transport == SipTransportKind::Tls {
-                    let cfg = opts.tls.clone().ok_or(SipSendError::NoTls)?;
+                    let cfg = tls.ok_or(SipSendError::NoTls)?;
                     let name = rustls::pki_types::ServerName::try_from(contact.host.clone())
                         .map_err(|e| SipSendError::BadContact(format!("{}: {e}", contact.host)))?;
                     let tls = tokio_rustls::TlsConnector::from(cfg)
                         .connect(name, tcp)
                         .await
-                        .map_err(|e| SipSendError::Network(format!("{target}: TLS: {e}")))?;
+                        .map_err(|e| SipSendError::Tls(target.clone(), e.to_string()))?;
                     Box::new(tls)
                 } else {
                     Box::new(tcp)

@@ -1,0 +1,154 @@
+//! SIP over TLS from the simulated phone (R-SEC-3, R-SEC-6): line 1 with
+//! `SIP_Transport_1_ = TLS` registers with `Proxy_1_`, and
+//! `TLS_Name_Validate_1_` decides whether the proxy's certificate must
+//! name it. Real peers: Debian's `sipp` has no TLS (`sipp -t l1`: "To use
+//! a TLS transport you must compile SIPp with OpenSSL"), so `stunnel4`
+//! terminates TLS with a server certificate for `localhost` and hands the
+//! stream to a `sipp` UAS over TCP that answers REGISTER with 200.
+//!
+//! Cases: `localhost` (the certificate's name) → registered; `127.0.0.1`
+//! (not in the certificate) with validation on → refused, a `tls error`
+//! status line naming the setting; the same with validation off →
+//! registered; the chain is still checked: without the test CA (`--ca`)
+//! the same phone is refused (unknown issuer).
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{open_tempdir, peer, try_wait_tcp, with_free_port, Guard, Pki};
+use phoneprov_sim::run_fleet;
+
+/// The UAS: every REGISTER gets 200 with the Contact and Expires back.
+const UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register uas">
+  <recv request="REGISTER"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Contact:]
+Expires: 3600
+Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"#;
+
+/// sipp as a REGISTER UAS over TCP, and stunnel in front of it over TLS;
+/// the TLS port.
+struct Registrar {
+    _sipp: Guard,
+    _stunnel: Guard,
+    _dir: tempfile::TempDir,
+    port: u16,
+}
+
+fn registrar(pki: &Pki) -> Registrar {
+    let dir = open_tempdir();
+    let d = dir.path().to_path_buf();
+    std::fs::write(d.join("uas.xml"), UAS).unwrap();
+    let (sipp, sipp_port) = with_free_port(|port| {
+        let log = d.join(format!("sipp-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new(peer("sipp"))
+            .arg("-sf")
+            .arg(d.join("uas.xml"))
+            .args(["-t", "t1", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-nostdin", "-trace_err"])
+            .current_dir(&d)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        match try_wait_tcp(port, &mut child, &log) {
+            Ok(()) => Ok((Guard(child), port)),
+            // sipp's own words for a port taken meanwhile.
+            Err(e) if e.contains("Unable to bind main socket") => Err(format!("port taken: {e}")),
+            Err(e) => Err(e),
+        }
+    });
+    let stunnel = with_free_port(|port| {
+        let conf = d.join(format!("stunnel-{port}.conf"));
+        let log = d.join(format!("stunnel-{port}.log"));
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\noutput = {}\n[sip]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{sipp_port}\ncert = {}\nkey = {}\n",
+                log.display(),
+                pki.path("server.pem").display(),
+                pki.path("server.key").display(),
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(peer("stunnel4"))
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        try_wait_tcp(port, &mut child, &log)?;
+        Ok((child, port))
+    });
+    Registrar {
+        _sipp: sipp,
+        port: stunnel.1,
+        _stunnel: Guard(stunnel.0),
+        _dir: dir,
+    }
+}
+
+/// Runs one phone whose line 1 registers with `proxy` over TLS; its
+/// status object for line 1.
+async fn line1(pki: Option<&Pki>, proxy: &str, validate: &str) -> serde_json::Value {
+    let mut cfg = common::one_phone(&[
+        ("Provision_Enable", "No"),
+        ("SIP_Transport_1_", "TLS"),
+        ("Proxy_1_", proxy),
+        ("User_ID_1_", "1001"),
+        ("TLS_Name_Validate_1_", validate),
+    ]);
+    // Without the test CA the phone trusts only the built-in roots.
+    cfg.trust_pem = pki.map(|p| std::fs::read(p.path("ca.pem")).unwrap());
+    let report = run_fleet(cfg).await.unwrap();
+    let status = report.status.expect("a one-phone fleet keeps its status");
+    status["sip"]["lines"][0].clone()
+}
+
+#[tokio::test]
+async fn r_sec_3_register_over_tls_follows_tls_name_validate() {
+    let pki = Pki::new(&["localhost"], &[]);
+    let reg = registrar(&pki);
+    let port = reg.port;
+
+    let ok = line1(Some(&pki), &format!("localhost:{port}"), "Yes").await;
+    assert_eq!(ok["state"], "registered", "{ok}");
+    assert_eq!(ok["transport"], "TLS");
+    assert_eq!(ok["name_validate"], true);
+
+    let refused = line1(Some(&pki), &format!("127.0.0.1:{port}"), "Yes").await;
+    assert_eq!(refused["state"], "tls error", "{refused}");
+    let why = refused["detail"].as_str().unwrap();
+    assert!(why.contains("not valid for name \"127.0.0.1\""), "{why}");
+    assert!(why.contains("TLS_Name_Validate_1_ is Yes"), "{why}");
+
+    let unchecked = line1(Some(&pki), &format!("127.0.0.1:{port}"), "No").await;
+    assert_eq!(unchecked["state"], "registered", "{unchecked}");
+    assert_eq!(unchecked["name_validate"], false);
+    assert_eq!(unchecked["registrations"], 1);
+
+    // Validation off still checks the chain: an unknown CA is refused.
+    let untrusted = line1(None, &format!("localhost:{port}"), "No").await;
+    assert_eq!(untrusted["state"], "tls error", "{untrusted}");
+    let why = untrusted["detail"].as_str().unwrap();
+    assert!(
+        why.contains("UnknownIssuer") || why.contains("unknown issuer"),
+        "{why}"
+    );
+}
