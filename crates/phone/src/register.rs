@@ -12,9 +12,12 @@
 //! reason: a name mismatch says which setting decides), `failed`
 //! (another answer or network error) or `registering`. A registered line
 //! refreshes at half its `Register_Expires_n_`; a failed one retries
-//! after `Reg_Retry_Intvl` (default 30 s). Lines over UDP/TCP do not
-//! register in the simulator (nothing in it needs them).
+//! after `Reg_Retry_Intvl` (default 30 s). A proxy outside
+//! `Restricted_Access_Domains` is refused without a REGISTER (R-SEC-1).
+//! Lines over UDP/TCP do not register in the simulator (nothing in it
+//! needs them).
 
+use crate::security::domain_allowed;
 use crate::store::ParamStore;
 use crate::types::{Action, Credentials, Time};
 
@@ -119,10 +122,22 @@ impl Registrations {
             match self.lines.iter().position(|l| l.req == req) {
                 Some(i) => lines.push(self.lines.swap_remove(i)),
                 None => {
-                    out.push(Action::SipRegister(req.clone()));
+                    // R-SEC-1: a proxy outside the list is refused.
+                    let list = p.get_or_empty("Restricted_Access_Domains");
+                    let state = if domain_allowed(list, &req.host) {
+                        out.push(Action::SipRegister(req.clone()));
+                        LineState::Registering
+                    } else {
+                        LineState::Failed(format!(
+                            "Proxy_{}_ refused: host `{}` is not in Restricted_Access_Domains ({})",
+                            req.line,
+                            req.host,
+                            list.trim()
+                        ))
+                    };
                     lines.push(Line {
                         req,
-                        state: LineState::Registering,
+                        state,
                         next_at: None,
                         registrations: 0,
                     });
@@ -295,6 +310,17 @@ mod tests {
         assert_eq!(s["state"], "tls error");
         let d = s["detail"].as_str().unwrap();
         assert!(d.contains("TLS_Name_Validate_1_ is Yes"), "{d}");
+        // R-SEC-1: a proxy outside Restricted_Access_Domains is refused.
+        let mut fenced = Registrations::default();
+        let mut none = Vec::new();
+        fenced.update(
+            &params(&[("Restricted_Access_Domains", "pbx.example.net")]),
+            &mut none,
+        );
+        assert!(none.is_empty());
+        assert!(fenced.settled());
+        let d = fenced.status()[0]["detail"].as_str().unwrap().to_string();
+        assert!(d.contains("not in Restricted_Access_Domains"), "{d}");
         // The line turned off: forgotten.
         r.update(&params(&[("Register_1_", "No")]), &mut out);
         assert!(r.status().is_empty());

@@ -1,7 +1,7 @@
 //! The composed device on a virtual clock: the scenarios that take hours
 //! of phone time (resync schedule, error retry, activation back-off,
-//! periodic inform and its back-off, upgrade retry) and SIP NOTIFY
-//! (R-RULE-6), each in microseconds.
+//! periodic inform and its back-off, upgrade retry, SIP registration
+//! refresh and retry) and SIP NOTIFY (R-RULE-6), each in microseconds.
 
 mod common;
 
@@ -553,4 +553,73 @@ fn r_tr69_3_failed_sessions_back_off_and_keep_their_events() {
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[1].1, ["0 BOOTSTRAP", "1 BOOT", "6 CONNECTION REQUEST"]);
     assert_eq!(got[1].0, got[0].0, "no wait");
+}
+
+/// R-SEC-3: a line over TLS registers at power-on, refreshes at half its
+/// `Register_Expires_1_` and, after a TLS failure, retries every
+/// `Reg_Retry_Intvl`; the status shows each outcome.
+#[test]
+fn r_sec_3_tls_line_registers_refreshes_and_retries_over_an_hour() {
+    use phoneprov_phone::register::RegisterOutcome;
+    let mut d = Dev::new(
+        &[
+            ("Provision_Enable", "No"),
+            ("SIP_Transport_1_", "TLS"),
+            ("Proxy_1_", "sip.example.com"),
+            ("User_ID_1_", "1001"),
+            ("Register_Expires_1_", "600"),
+            ("Reg_Retry_Intvl", "30"),
+        ],
+        None,
+    );
+    let fail = std::rc::Rc::new(std::cell::Cell::new(false));
+    let f = fail.clone();
+    d.activation = Box::new(move |a| match a {
+        Action::SipRegister(r) => {
+            assert_eq!(
+                (r.host.as_str(), r.port, r.line),
+                ("sip.example.com", 5061, 1)
+            );
+            assert!(r.validate_name);
+            let outcome = if f.get() {
+                RegisterOutcome::Tls("invalid peer certificate: UnknownIssuer".into())
+            } else {
+                RegisterOutcome::Answered {
+                    code: 200,
+                    reason: "OK".into(),
+                }
+            };
+            Some(Input::RegisterDone { line: 1, outcome })
+        }
+        _ => None,
+    });
+    let registers = |d: &Dev| -> Vec<u64> {
+        let t: Vec<u64> = d
+            .log
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::SipRegister(_)))
+            .map(|(t, _)| t.0)
+            .collect();
+        t.iter().map(|x| (x - t[0]) / 1000).collect()
+    };
+    d.input(Input::PowerOn);
+    d.run_for_secs(3600);
+    let secs = registers(&d);
+    assert_eq!(secs.len(), 13, "{secs:?}");
+    assert!(secs.windows(2).all(|w| w[1] - w[0] == 300), "{secs:?}");
+    assert_eq!(
+        d.dev.status_json()["sip"]["lines"][0]["state"],
+        "registered"
+    );
+    assert!(d.dev.registrations_settled());
+
+    fail.set(true);
+    let before = secs.len();
+    d.run_for_secs(300 + 90);
+    let secs = registers(&d);
+    let tail: Vec<u64> = secs[before..].windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(tail, vec![30, 30, 30], "{secs:?}");
+    let line = &d.dev.status_json()["sip"]["lines"][0];
+    assert_eq!(line["state"], "tls error");
+    assert_eq!(line["detail"], "invalid peer certificate: UnknownIssuer");
 }

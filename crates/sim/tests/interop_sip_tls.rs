@@ -6,6 +6,9 @@
 //! terminates TLS with a server certificate for `localhost` and hands the
 //! stream to a `sipp` UAS over TCP that answers REGISTER with 200.
 //!
+//! A second registrar challenges with Digest and sipp verifies the
+//! answer made from `Auth_ID_1_`/`Password_1_`.
+//!
 //! Cases: `localhost` (the certificate's name) → registered; `127.0.0.1`
 //! (not in the certificate) with validation on → refused, a `tls error`
 //! status line naming the setting; the same with validation off →
@@ -49,10 +52,10 @@ struct Registrar {
     port: u16,
 }
 
-fn registrar(pki: &Pki) -> Registrar {
+fn registrar(pki: &Pki, scenario: &str) -> Registrar {
     let dir = open_tempdir();
     let d = dir.path().to_path_buf();
-    std::fs::write(d.join("uas.xml"), UAS).unwrap();
+    std::fs::write(d.join("uas.xml"), scenario).unwrap();
     let (sipp, sipp_port) = with_free_port(|port| {
         let log = d.join(format!("sipp-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
@@ -107,13 +110,24 @@ fn registrar(pki: &Pki) -> Registrar {
 /// Runs one phone whose line 1 registers with `proxy` over TLS; its
 /// status object for line 1.
 async fn line1(pki: Option<&Pki>, proxy: &str, validate: &str) -> serde_json::Value {
-    let mut cfg = common::one_phone(&[
+    line1_with(pki, proxy, validate, &[]).await
+}
+
+async fn line1_with(
+    pki: Option<&Pki>,
+    proxy: &str,
+    validate: &str,
+    extra: &[(&str, &str)],
+) -> serde_json::Value {
+    let mut params = vec![
         ("Provision_Enable", "No"),
         ("SIP_Transport_1_", "TLS"),
         ("Proxy_1_", proxy),
         ("User_ID_1_", "1001"),
         ("TLS_Name_Validate_1_", validate),
-    ]);
+    ];
+    params.extend_from_slice(extra);
+    let mut cfg = common::one_phone(&params);
     // Without the test CA the phone trusts only the built-in roots.
     cfg.trust_pem = pki.map(|p| std::fs::read(p.path("ca.pem")).unwrap());
     let report = run_fleet(cfg).await.unwrap();
@@ -124,7 +138,7 @@ async fn line1(pki: Option<&Pki>, proxy: &str, validate: &str) -> serde_json::Va
 #[tokio::test]
 async fn r_sec_3_register_over_tls_follows_tls_name_validate() {
     let pki = Pki::new(&["localhost"], &[]);
-    let reg = registrar(&pki);
+    let reg = registrar(&pki, UAS);
     let port = reg.port;
 
     let ok = line1(Some(&pki), &format!("localhost:{port}"), "Yes").await;
@@ -151,4 +165,77 @@ async fn r_sec_3_register_over_tls_follows_tls_name_validate() {
         why.contains("UnknownIssuer") || why.contains("unknown issuer"),
         "{why}"
     );
+}
+
+/// The registrar challenges (401, Digest MD5) and sipp checks the answer
+/// (`verifyauth` with `Auth_ID_1_`/`Password_1_`): 200, else 403.
+const UAS_DIGEST: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register uas with digest">
+  <recv request="REGISTER"/>
+  <send>
+    <![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="pbx", nonce="4f6e3c2a1b", algorithm=MD5
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="REGISTER">
+    <action>
+      <verifyauth assign_to="authvalid" username="auth1001" password="s3cret"/>
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="good"/>
+  <send next="done">
+    <![CDATA[
+SIP/2.0 403 Forbidden
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="good"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Contact:]
+Expires: 3600
+Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="done"/>
+</scenario>
+"#;
+
+#[tokio::test]
+async fn r_sec_3_register_over_tls_answers_the_digest_challenge() {
+    let pki = Pki::new(&["localhost"], &[]);
+    let reg = registrar(&pki, UAS_DIGEST);
+    let proxy = format!("localhost:{}", reg.port);
+    let creds = [("Auth_ID_1_", "auth1001"), ("Password_1_", "s3cret")];
+    let ok = line1_with(Some(&pki), &proxy, "Yes", &creds).await;
+    assert_eq!(
+        ok["state"], "registered",
+        "sipp verified the Digest answer: {ok}"
+    );
+
+    let wrong = [("Auth_ID_1_", "auth1001"), ("Password_1_", "wrong")];
+    let refused = line1_with(Some(&pki), &proxy, "Yes", &wrong).await;
+    assert_eq!(refused["state"], "failed", "{refused}");
+    assert_eq!(refused["detail"], "403 Forbidden");
 }
