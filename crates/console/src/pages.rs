@@ -778,6 +778,7 @@ async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Re
     } else {
         StatusCode::OK
     };
+    let mac_hint = rows.is_empty().then(|| mac_hint(&params.q)).flatten();
     let mut r = c.show(
         "devices.html",
         &ctx,
@@ -785,6 +786,7 @@ async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Re
             p => V::from(Serde(&params)),
             rows => V::from(Serde(&rows)),
             error => error,
+            mac_hint => mac_hint,
             page => page,
             prev => (page > 1).then(|| params.href(page - 1)),
             next => more.then(|| params.href(page + 1)),
@@ -794,6 +796,23 @@ async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Re
         *r.status_mut() = status;
     }
     r
+}
+
+/// Why a search that found nothing is no MAC, when it looks like one
+/// was meant (12 or more letters and digits, all hex digits or grouped by
+/// `:`, `-` or `.`): the MAC parser's message says what is wrong and how
+/// to write it. A shorter text is a MAC prefix or another search term.
+fn mac_hint(q: &str) -> Option<String> {
+    let q = q.trim();
+    let shaped = q
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '.'));
+    let digits = || q.chars().filter(char::is_ascii_alphanumeric);
+    let grouped = q.contains([':', '-', '.']);
+    if !shaped || digits().count() < 12 || !(grouped || digits().all(|c| c.is_ascii_hexdigit())) {
+        return None;
+    }
+    Mac::parse(q).err().map(|e| e.to_string())
 }
 
 /// Why a variables form was refused.
@@ -1497,5 +1516,29 @@ async fn cancel_bulk(
             Some(&ctx),
         ),
         Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mac_hint;
+
+    #[test]
+    fn mac_hint_names_a_mistyped_mac_and_leaves_other_searches_alone() {
+        for typed in ["000e081004d20", "00:0e:08:zz:cd:ef", "000e.0810.04d2.00"] {
+            let hint = mac_hint(typed).unwrap_or_else(|| panic!("{typed}: no hint"));
+            assert!(hint.starts_with("bad MAC"), "{typed}: {hint}");
+        }
+        // A MAC, a MAC prefix, a user id, a serial, a name: no hint.
+        for typed in [
+            "00:0E:08:10:04:D2",
+            "000e.0810.04d2",
+            "00:0e:08",
+            "10000",
+            "FCH2231A7QXZ",
+            "Front desk",
+        ] {
+            assert_eq!(mac_hint(typed), None, "{typed}");
+        }
     }
 }
