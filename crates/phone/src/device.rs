@@ -27,6 +27,11 @@
 //! code (`--gds-code` once the server gave no provider, or
 //! [`Input::GdsCode`]) is submitted in Open, Pending and Unavailable.
 //!
+//! # SIP over TLS (R-SEC-3)
+//! Lines with `SIP_Transport_n_ = TLS` register with `Proxy_n_` once the
+//! engine runs and again when their settings change; see
+//! [`crate::register`]. A reboot registers every line again.
+//!
 //! # Reboot and factory reset
 //! [`Input::Reboot`] keeps the parameters and restores the machine from
 //! its [`Persisted`] record (what a phone keeps in flash);

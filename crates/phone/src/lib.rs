@@ -39,9 +39,12 @@
 //! customization client ([`activation`], R-ACT: the engine waits while
 //! the activation service is asked, `gds://` codes, reboot and factory
 //! reset) and the triggers (`/admin/resync`, `/CGI/Execute`, SIP NOTIFY
-//! via [`sip`]) behind the same [`Input`]/[`Action`] vocabulary, one
-//! [`Device::poll_timeout`] and one [`Time`]. `phoneprov sim` drives a
-//! `Device` per phone; `tests/device.rs` drives one on a virtual clock.
+//! via [`sip`]) and the SIP registration of lines over TLS ([`register`],
+//! `TLS_Name_Validate_n_`) behind the same [`Input`]/[`Action`]
+//! vocabulary, one [`Device::poll_timeout`] and one [`Time`]. `phoneprov
+//! sim` drives a `Device` per phone with the decisions of a
+//! [`pacing::Pacer`] (the phone's clock under `--once`, when it is done);
+//! `tests/device.rs` and `tests/pacing.rs` drive them on a virtual clock.
 //!
 //! Time is [`Time`]: virtual milliseconds of **local wall-clock time**, so
 //! `Resync_At__HHmm_` is `now % 1 day`. Fetch results may arrive at any

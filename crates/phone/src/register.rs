@@ -6,7 +6,7 @@
 //! (Yes: SAN, else CN; No: the chain only). The driver carries out
 //! [`Action::SipRegister`] (one REGISTER client transaction, a Digest
 //! challenge answered with `Auth_ID_n_`/`User_ID_n_` and `Password_n_`)
-//! and answers with [`Input::RegisterDone`].
+//! and answers with [`Input::RegisterDone`](crate::Input::RegisterDone).
 //!
 //! The status shows each line: `registered`, `tls error` (with the
 //! reason: a name mismatch says which setting decides), `failed`
@@ -44,7 +44,7 @@ pub struct RegisterRequest {
     pub validate_name: bool,
 }
 
-/// How a REGISTER ended ([`Input::RegisterDone`]).
+/// How a REGISTER ended ([`Input::RegisterDone`](crate::Input::RegisterDone)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegisterOutcome {
     /// A final answer from the proxy.

@@ -9,13 +9,14 @@
 //! the transfers in flight (`--concurrency`): phones wait for a slot, not
 //! for file descriptors.
 //!
-//! Time: [`Time`] is the phone's local wall clock; the simulator uses UTC
-//! (`SystemTime` since the epoch) plus a per-phone skew. For the boot
-//! resync of a `--boot-storm`, and for every later timer under
-//! [`RunMode::Once`], the driver does not sleep until the engine's next
-//! timer: it moves the skew forward so the timer is due now (the phone
-//! "fast-forwards"). Without `--boot-storm` the boot resync waits its
-//! `Resync_Random_Delay` spread (default 0–2 s) in real time.
+//! Time: the phone's local wall clock is UTC (`SystemTime` since the
+//! epoch) plus a per-phone skew, both kept by the sans-IO
+//! [`Pacer`] (`phoneprov_phone::pacing`), which also decides when a
+//! `--once` phone is done: for the boot resync of a `--boot-storm`, and
+//! for every later timer under [`RunMode::Once`], it moves the skew
+//! forward so the timer is due now (the phone "fast-forwards"). Without
+//! `--boot-storm` the boot resync waits its `Resync_Random_Delay` spread
+//! (default 0–2 s) in real time.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -5,12 +5,14 @@
 //! phone in a test, or 100 000 in `phoneprov sim`, against real servers.
 //!
 //! * [`driver`]: one task per phone: carry out the device's actions, then
-//!   wait for the transfer in flight, a trigger or the next timer. One
-//!   request per `Fetch` (the engine follows 301/302 and answers 401/407).
+//!   wait for the transfer in flight, a trigger or the next timer (the
+//!   decisions are `phoneprov_phone::pacing`'s). One request per `Fetch`
+//!   (the engine follows 301/302 and answers 401/407).
 //! * [`exec`]: a `FetchRequest` → `phoneprov-transport` (HTTP/HTTPS with
 //!   rustls, the manual proxy, DNS SRV in RFC 2782 order, TFTP) →
-//!   `FetchResult`. TLS per phone from `TLS_Name_Validate`,
-//!   `TLS_Cipher_List`, the trusted CA and `DIR/<mac>.pem/.key` (R-SEC,
+//!   `FetchResult`; the REGISTER of a line over TLS with
+//!   `TLS_Name_Validate_n_`. TLS per phone from `TLS_Cipher_List`, the
+//!   trusted CA and `DIR/<mac>.pem/.key` (R-SEC,
 //!   R-HTTPS-5); configurations without a client certificate are shared,
 //!   per-phone ones are built for a transfer and dropped after it.
 //! * [`fleet`]: identities, the DHCP lease in `DHCP_Option_To_Use` then
