@@ -41,6 +41,7 @@
 //! [`phoneprov_store::ConsoleRepo`].
 
 pub mod auth;
+mod counts;
 mod pages;
 mod template_pages;
 pub mod users;
@@ -118,6 +119,7 @@ struct Inner {
     templates: Option<Arc<dyn phoneprov_api::templates::TemplateEditor>>,
     env: minijinja::Environment<'static>,
     db: Database,
+    overview: Arc<counts::OverviewCounts>,
 }
 
 impl Console {
@@ -140,6 +142,7 @@ impl Console {
                 templates: opts.templates,
                 env: view::environment(),
                 db: db.clone(),
+                overview: Arc::new(counts::OverviewCounts::new(db.clone())),
             }),
         })
     }

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
@@ -19,8 +20,8 @@ use axum::Router;
 use minijinja::value::Serde;
 use minijinja::{context, Value as V};
 use phoneprov_store::{
-    now_ms, ConsoleRepo, Device, DeviceQuery, DeviceSort, EventKind, Inventory, Mac, NewDevice,
-    Outcome, Role, Selection, Store, Timeline,
+    now_ms, ConsoleRepo, Device, DeviceQuery, DeviceSort, Inventory, Mac, NewDevice, Outcome, Role,
+    Selection, Store, Timeline,
 };
 use serde::Serialize;
 
@@ -547,21 +548,28 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
         Ok(x) => x,
         Err(r) => return r,
     };
-    let now = now_ms();
-    let got = c
-        .store(move |s| {
-            let counts = s.fleet_counts().map_err(|e| e.to_string())?;
-            let hours = s
-                .events_per_hour(EventKind::Resync, now - 24 * 3_600_000)
-                .map_err(|e| e.to_string())?;
-            let errors = s.recent_failures(20).map_err(|e| e.to_string())?;
-            Ok((counts, hours, errors))
-        })
-        .await;
-    let (counts, hours, errors) = match got {
+    // Counts and the chart: kept between views (crate::counts); recent
+    // errors: read now (an index walk from the newest event).
+    let overview = Arc::clone(&c.inner.overview);
+    let counted = tokio::task::spawn_blocking(move || overview.get())
+        .await
+        .map_err(|e| format!("count task failed: {e}"))
+        .and_then(|r| r);
+    let got = match counted {
+        Ok(snap) => {
+            c.store(move |s| {
+                let errors = s.recent_failures(20).map_err(|e| e.to_string())?;
+                Ok((snap, errors))
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let (snap, errors) = match got {
         Ok(x) => x,
         Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
     };
+    let (counts, hours) = (&snap.counts, &snap.hours);
     let mut outcomes = vec![Count {
         label: "never seen".into(),
         count: counts.never_seen,
@@ -584,7 +592,7 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
             })
             .collect()
     };
-    let bars = view::bars(now, &hours);
+    let bars = view::bars(snap.at_ms, hours);
     let total_resyncs: u64 = bars.iter().map(|b| b.count).sum();
     let errors: Vec<_> = errors.iter().map(event_view).collect();
     c.show(
@@ -592,6 +600,7 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
         &ctx,
         context! {
             total => counts.total,
+            counted_at => view::rfc3339(Some(snap.at_ms)),
             outcomes => V::from(Serde(&outcomes)),
             models => V::from(Serde(named(&counts.by_model, "model"))),
             firmwares => V::from(Serde(named(&counts.by_firmware, "firmware"))),
@@ -669,8 +678,17 @@ struct ListParams {
     older: String,
     #[serde(default)]
     sort: String,
+    /// Page number, shown; with no `after`, the rows before are skipped
+    /// (bookmarks of old).
     #[serde(default)]
     page: String,
+    /// Keyset paging: the last MAC of the previous page.
+    #[serde(default)]
+    after: String,
+    /// Keyset paging in last-seen order: when that device was last seen
+    /// (Unix ms, or `never`).
+    #[serde(default)]
+    seen: String,
 }
 
 impl ListParams {
@@ -697,7 +715,24 @@ impl ListParams {
                 .filter(|p| *p >= 1)
                 .ok_or_else(|| format!("Bad page {p:?}: pages count from 1"))?,
         };
-        q.offset = (page - 1) * PAGE;
+        match opt(&self.after) {
+            // Keyset paging (issue 14: pages stay fast deep in a million
+            // devices); `page` is then only shown.
+            Some(after) => {
+                let mac =
+                    Mac::parse(&after).map_err(|e| format!("Bad page start {after:?}: {e}"))?;
+                q.after_mac = Some(mac.to_string());
+                if q.sort == DeviceSort::LastSeen {
+                    q.after_seen = Some(match self.seen.trim() {
+                        "never" => None,
+                        t => Some(t.parse().map_err(|_| {
+                            format!("Bad page start {t:?}: give a time in Unix ms or never")
+                        })?),
+                    });
+                }
+            }
+            None => q.offset = (page - 1) * PAGE,
+        }
         Ok(q)
     }
 
@@ -718,8 +753,18 @@ impl ListParams {
         self.page.trim().parse().unwrap_or(1).max(1)
     }
 
-    /// This list's URL at another page.
-    fn href(&self, page: u64) -> String {
+    /// This list's URL at its first page.
+    fn first_href(&self) -> String {
+        self.href(1, None)
+    }
+
+    /// This list's URL at the page after `last` (keyset paging).
+    fn next_href(&self, last: &Device) -> String {
+        self.href(self.page_no() + 1, Some(last))
+    }
+
+    /// This list's URL at page `page`, starting after `last`.
+    fn href(&self, page: u64, last: Option<&Device>) -> String {
         let mut parts = Vec::new();
         for (k, v) in [
             ("q", &self.q),
@@ -736,6 +781,15 @@ impl ListParams {
         }
         if page > 1 {
             parts.push(format!("page={page}"));
+        }
+        if let Some(d) = last {
+            parts.push(format!("after={}", d.mac));
+            if self.sort.trim() == "seen" {
+                match d.status.last_seen_ms {
+                    Some(t) => parts.push(format!("seen={t}")),
+                    None => parts.push("seen=never".into()),
+                }
+            }
         }
         format!("/ui/devices?{}", parts.join("&"))
     }
@@ -771,6 +825,7 @@ async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Re
         },
     };
     let more = rows.len() as u64 > PAGE;
+    let next = more.then(|| params.next_href(&rows[PAGE as usize - 1]));
     let rows: Vec<DeviceRow> = rows.iter().take(PAGE as usize).map(device_row).collect();
     let page = params.page_no();
     let status = if error.is_some() {
@@ -788,8 +843,8 @@ async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Re
             error => error,
             mac_hint => mac_hint,
             page => page,
-            prev => (page > 1).then(|| params.href(page - 1)),
-            next => more.then(|| params.href(page + 1)),
+            first => (page > 1).then(|| params.first_href()),
+            next => next,
         },
     );
     if r.status() == StatusCode::OK {

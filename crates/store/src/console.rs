@@ -3,17 +3,26 @@
 //! `console_users`, schema version 6), the device search behind its device
 //! list, and the fleet overview's counts.
 //!
-//! The search and the counts are built for a million devices:
+//! The search and the counts are built for a million devices
+//! (`scripts/bench-console` measures them through the console):
 //!
 //! * a text query matches a MAC prefix (the primary key's range) or the
 //!   prefix of a serial number or variable value (the `device_terms` index,
-//!   kept by triggers, see `schema.rs`); both are range scans, and the
-//!   devices are then read by primary key in MAC order;
+//!   kept by triggers, see `schema.rs`). Each way to match is its own
+//!   subquery with the filters and `ORDER BY … LIMIT` one page, so a
+//!   prefix that matches a quarter of the fleet (an OUI) still reads one
+//!   page; a term prefix matching many devices (`1`, every user id) walks
+//!   the devices in the list's order and tests their terms instead of
+//!   sorting every match (see `page_sql`);
 //! * filters (model, group, outcome, firmware, last seen before) are plain
-//!   column tests, paged with `LIMIT`/`OFFSET` in MAC order (or by last
-//!   seen, through `devices_by_seen`);
+//!   column tests; pages are keyset pages ([`DeviceQuery::after_mac`],
+//!   [`DeviceQuery::after_seen`]), in MAC order or by last seen (through
+//!   `devices_by_seen`), so page 10 000 costs what page 1 does;
+//!   `offset` stays for old bookmarks;
 //! * the overview's group-bys read the v6 indexes only (index-only scans),
-//!   and resyncs per hour read `events_by_kind_time`.
+//!   and resyncs per hour read `events_by_kind_time`; at a million devices
+//!   that is still about two seconds on SQLite, so the console keeps the
+//!   counts between views (`phoneprov-console`'s `counts` module).
 //!
 //! Every query is written once for both backends (see the `db` module);
 //! the search index's triggers are the one per-dialect part (`schema.rs`).
@@ -21,7 +30,7 @@
 //! The password hash is stored as given (an argon2 PHC string made by the
 //! console crate); the store never sees a password.
 
-use crate::db::{vals, Row, Val};
+use crate::db::{vals, Exec, Row, Val};
 use crate::error::{Result, StoreError};
 use crate::model::{now_ms, Device, Event, EventKind, Outcome};
 use crate::store::{event_from_row, RawDevice, Store, DEVICE_COLS};
@@ -121,8 +130,12 @@ pub struct DeviceQuery {
     pub seen_before_ms: Option<i64>,
     /// Order.
     pub sort: DeviceSort,
-    /// Only MACs after this one (a keyset page in MAC order; bulk jobs).
+    /// Only devices after this one in the list's order (keyset paging:
+    /// the last MAC of the previous page; bulk jobs walk MAC order so).
     pub after_mac: Option<String>,
+    /// In last-seen order, when that device was last seen (`Some(None)`:
+    /// never), so the next page starts after (this time, `after_mac`).
+    pub after_seen: Option<Option<i64>>,
     /// Rows to skip.
     pub offset: u64,
     /// Rows to return.
@@ -323,64 +336,246 @@ fn prefix_end(p: &str) -> String {
     format!("{p}\u{10FFFF}")
 }
 
-/// The `WHERE` clause and parameters of a device query.
-fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
+/// Above this many matching search terms, a text search no longer sorts
+/// the matches: it walks the devices in the list's order and tests each
+/// one's terms, which finds a page after about `limit / share` devices
+/// (a short prefix such as `1` matches every user id).
+const TERM_SORT_CAP: i64 = 20_000;
+
+/// Where a page starts (keyset paging: no rows are read and skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Keyset<'a> {
+    /// The first page (or [`DeviceQuery::offset`]).
+    Start,
+    /// MAC order, after this MAC.
+    Mac(&'a str),
+    /// Last-seen order, after a seen device (time, MAC).
+    Seen(i64, &'a str),
+    /// Last-seen order, after a never-seen device (they come last, by MAC).
+    Never(&'a str),
+    /// Last-seen order, the never-seen devices from the first.
+    NeverFromStart,
+}
+
+impl<'a> Keyset<'a> {
+    fn of(q: &'a DeviceQuery) -> Keyset<'a> {
+        match (q.sort, q.after_mac.as_deref(), q.after_seen) {
+            (_, None, _) => Keyset::Start,
+            (DeviceSort::Mac, Some(m), _) => Keyset::Mac(m),
+            (DeviceSort::LastSeen, Some(m), Some(Some(t))) => Keyset::Seen(t, m),
+            (DeviceSort::LastSeen, Some(m), Some(None)) => Keyset::Never(m),
+            // A MAC alone in last-seen order: the caller meant MAC order.
+            (DeviceSort::LastSeen, Some(m), None) => Keyset::Mac(m),
+        }
+    }
+}
+
+/// A query's parameters, numbered as they are pushed.
+#[derive(Default)]
+struct Args(Vec<Val<'static>>);
+
+impl Args {
+    fn push(&mut self, v: Val<'static>) -> String {
+        self.0.push(v);
+        format!("?{}", self.0.len())
+    }
+}
+
+/// The clauses of a device query other than its text (filters and the
+/// keyset).
+fn filter_clauses(q: &DeviceQuery, keyset: &Keyset<'_>, args: &mut Args) -> Vec<String> {
     let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<Val<'static>> = Vec::new();
-    let arg = |v: Val<'static>, args: &mut Vec<Val<'static>>| {
-        args.push(v);
-        format!("?{}", args.len())
-    };
-    let mut text: Vec<String> = Vec::new();
-    if let Some(p) = &q.mac_prefix {
-        let a = arg(Val::from(p.clone()), &mut args);
-        let b = arg(Val::from(prefix_end(p)), &mut args);
-        text.push(format!(
-            "SELECT mac FROM devices WHERE mac >= {a} AND mac < {b}"
-        ));
-    }
-    if let Some(p) = &q.term_prefix {
-        let a = arg(Val::from(p.clone()), &mut args);
-        let b = arg(Val::from(prefix_end(p)), &mut args);
-        text.push(format!(
-            "SELECT mac FROM device_terms WHERE term >= {a} AND term < {b}"
-        ));
-    }
-    if !text.is_empty() {
-        clauses.push(format!("mac IN ({})", text.join(" UNION ")));
-    }
     for (col, val) in [
         ("model", &q.model),
         ("grp", &q.group),
         ("firmware", &q.firmware),
     ] {
         if let Some(v) = val {
-            let a = arg(Val::from(v.clone()), &mut args);
+            let a = args.push(Val::from(v.clone()));
             clauses.push(format!("{col} = {a}"));
         }
     }
     match q.seen {
         Some(SeenFilter::Never) => clauses.push("last_seen_ms IS NULL".into()),
         Some(SeenFilter::Outcome(o)) => {
-            let a = arg(Val::from(o.as_str().to_string()), &mut args);
+            let a = args.push(Val::from(o.as_str().to_string()));
             clauses.push(format!("last_outcome = {a}"));
         }
         None => {}
     }
-    if let Some(m) = &q.after_mac {
-        let a = arg(Val::from(m.clone()), &mut args);
-        clauses.push(format!("mac > {a}"));
-    }
     if let Some(t) = q.seen_before_ms {
-        let a = arg(Val::Int(t), &mut args);
+        let a = args.push(Val::Int(t));
         clauses.push(format!("last_seen_ms < {a}"));
     }
-    let sql = if clauses.is_empty() {
+    match keyset {
+        Keyset::Start => {}
+        Keyset::Mac(m) => {
+            let a = args.push(Val::from(m.to_string()));
+            clauses.push(format!("mac > {a}"));
+        }
+        // Written as a range on `last_seen_ms` (its index) and a test.
+        Keyset::Seen(t, m) => {
+            let t = args.push(Val::Int(*t));
+            let m = args.push(Val::from(m.to_string()));
+            clauses.push(format!(
+                "last_seen_ms <= {t} AND (last_seen_ms < {t} OR mac > {m})"
+            ));
+        }
+        Keyset::Never(m) => {
+            let a = args.push(Val::from(m.to_string()));
+            clauses.push(format!("last_seen_ms IS NULL AND mac > {a}"));
+        }
+        Keyset::NeverFromStart => clauses.push("last_seen_ms IS NULL".into()),
+    }
+    clauses
+}
+
+fn where_sql(clauses: &[String]) -> String {
+    if clauses.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", clauses.join(" AND "))
+    }
+}
+
+/// The `WHERE` clause and parameters of a device query, every match
+/// included (counts: its order and paging are not used).
+fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
+    let mut args = Args::default();
+    let mut text: Vec<String> = Vec::new();
+    if let Some(p) = &q.mac_prefix {
+        let a = args.push(Val::from(p.clone()));
+        let b = args.push(Val::from(prefix_end(p)));
+        text.push(format!(
+            "SELECT mac FROM devices WHERE mac >= {a} AND mac < {b}"
+        ));
+    }
+    if let Some(p) = &q.term_prefix {
+        let a = args.push(Val::from(p.clone()));
+        let b = args.push(Val::from(prefix_end(p)));
+        text.push(format!(
+            "SELECT mac FROM device_terms WHERE term >= {a} AND term < {b}"
+        ));
+    }
+    let mut clauses = Vec::new();
+    if !text.is_empty() {
+        clauses.push(format!("mac IN ({})", text.join(" UNION ")));
+    }
+    clauses.extend(filter_clauses(q, &Keyset::of(q), &mut args));
+    (where_sql(&clauses), args.0)
+}
+
+/// One page of a device query as SQL, from `keyset` on, `limit` rows
+/// after skipping `offset`; `None` when the text can match nothing.
+///
+/// A text query is each of its ways to match (MAC range; serial or
+/// variable value), each with the filters and its own `ORDER BY … LIMIT`
+/// of `offset + limit` rows, so no way reads more than a page of its
+/// matches in the list's order, and the page is the first rows of their
+/// union. A term prefix is first counted (up to `cap`, [`TERM_SORT_CAP`]): none,
+/// and that way is left out; a few, and their devices are looked up and
+/// sorted; many, and the devices are walked in order, each tested.
+fn page_sql(
+    x: &mut Exec<'_, '_>,
+    q: &DeviceQuery,
+    keyset: &Keyset<'_>,
+    limit: u64,
+    cap: i64,
+) -> Result<Option<(String, Vec<Val<'static>>)>> {
+    let order = match q.sort {
+        DeviceSort::Mac => "mac",
+        DeviceSort::LastSeen => "last_seen_ms DESC NULLS LAST, mac",
     };
-    (sql, args)
+    let take = i64::try_from(limit.saturating_add(q.offset)).unwrap_or(i64::MAX);
+    let mut args = Args::default();
+    let mut ways: Vec<String> = Vec::new();
+    if let Some(p) = &q.mac_prefix {
+        let a = args.push(Val::from(p.clone()));
+        let b = args.push(Val::from(prefix_end(p)));
+        ways.push(format!("mac >= {a} AND mac < {b}"));
+    }
+    if let Some(p) = &q.term_prefix {
+        let (lo, hi) = (p.clone(), prefix_end(p));
+        let n: i64 = x
+            .one(
+                "SELECT count(*) FROM (SELECT 1 FROM device_terms \
+                 WHERE term >= ?1 AND term < ?2 LIMIT ?3) AS t",
+                &[Val::from(lo.clone()), Val::from(hi.clone()), Val::Int(cap)],
+            )?
+            .get(0)?;
+        if n > 0 {
+            let a = args.push(Val::from(lo));
+            let b = args.push(Val::from(hi));
+            ways.push(if n < cap {
+                format!("mac IN (SELECT mac FROM device_terms WHERE term >= {a} AND term < {b})")
+            } else {
+                format!(
+                    "EXISTS (SELECT 1 FROM device_terms t WHERE t.mac = devices.mac \
+                     AND t.term >= {a} AND t.term < {b})"
+                )
+            });
+        }
+    }
+    let text = q.mac_prefix.is_some() || q.term_prefix.is_some();
+    if text && ways.is_empty() {
+        return Ok(None);
+    }
+    let filters = filter_clauses(q, keyset, &mut args);
+    let filter = if ways.is_empty() {
+        where_sql(&filters)
+    } else {
+        let lim = args.push(Val::Int(take));
+        let each: Vec<String> = ways
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let mut c = vec![w.clone()];
+                c.extend(filters.iter().cloned());
+                format!(
+                    "SELECT mac FROM (SELECT mac FROM devices{} ORDER BY {order} LIMIT {lim}) AS w{i}",
+                    where_sql(&c)
+                )
+            })
+            .collect();
+        format!(" WHERE mac IN ({})", each.join(" UNION "))
+    };
+    let lim = args.push(Val::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let off = args.push(Val::Int(i64::try_from(q.offset).unwrap_or(i64::MAX)));
+    Ok(Some((
+        format!(
+            "SELECT {DEVICE_COLS} FROM devices{filter} ORDER BY {order} LIMIT {lim} OFFSET {off}"
+        ),
+        args.0,
+    )))
+}
+
+/// [`ConsoleRepo::search_devices`] with the term-sorting cap given
+/// (tests run both ways of a text search).
+fn search(store: &Store, q: &DeviceQuery, cap: i64) -> Result<Vec<Device>> {
+    let keyset = Keyset::of(q);
+    let rows = store.run(|x| {
+        let mut rows = match page_sql(x, q, &keyset, q.limit, cap)? {
+            Some((sql, args)) => x.rows(&sql, &args)?,
+            None => return Ok(Vec::new()),
+        };
+        // Last-seen order ends with the never-seen devices, by MAC: a
+        // page that runs out of seen ones goes on with them.
+        let short = (rows.len() as u64) < q.limit;
+        if short && matches!(keyset, Keyset::Seen(..)) && q.seen != Some(SeenFilter::Never) {
+            let rest = q.limit - rows.len() as u64;
+            let tail = DeviceQuery {
+                offset: 0,
+                ..q.clone()
+            };
+            if let Some((sql, args)) = page_sql(x, &tail, &Keyset::NeverFromStart, rest, cap)? {
+                rows.extend(x.rows(&sql, &args)?);
+            }
+        }
+        Ok(rows)
+    })?;
+    rows.iter()
+        .map(|r| RawDevice::from_row(r)?.decode())
+        .collect()
 }
 
 impl ConsoleRepo for Store {
@@ -441,22 +636,7 @@ impl ConsoleRepo for Store {
     }
 
     fn search_devices(&self, q: &DeviceQuery) -> Result<Vec<Device>> {
-        let (filter, mut args) = device_where(q);
-        let order = match q.sort {
-            DeviceSort::Mac => "mac",
-            DeviceSort::LastSeen => "last_seen_ms DESC NULLS LAST, mac",
-        };
-        args.push(Val::Int(q.limit.min(i64::MAX as u64) as i64));
-        let lim = args.len();
-        args.push(Val::Int(q.offset.min(i64::MAX as u64) as i64));
-        let off = args.len();
-        let sql = format!(
-            "SELECT {DEVICE_COLS} FROM devices{filter} ORDER BY {order} LIMIT ?{lim} OFFSET ?{off}"
-        );
-        self.run(|x| x.rows(&sql, &args))?
-            .iter()
-            .map(|r| RawDevice::from_row(r)?.decode())
-            .collect()
+        search(self, q, TERM_SORT_CAP)
     }
 
     fn count_matching(&self, q: &DeviceQuery) -> Result<u64> {
@@ -681,6 +861,76 @@ mod tests {
         assert_eq!(s.recent_failures(5).unwrap()[0].message, "render failed");
     }
 
+    }
+
+    /// Every page of `q` by keyset paging (the last row of a page starts
+    /// the next), with the term-sorting cap `cap`.
+    fn walk(s: &Store, q: &DeviceQuery, cap: i64) -> Vec<String> {
+        let mut q = q.clone();
+        let mut out = Vec::new();
+        loop {
+            let page = search(s, &q, cap).unwrap();
+            let Some(last) = page.last() else { break };
+            q.after_mac = Some(last.mac.to_string());
+            if q.sort == DeviceSort::LastSeen {
+                q.after_seen = Some(last.status.last_seen_ms);
+            }
+            out.extend(page.iter().map(|d| d.mac.to_string()));
+            assert!(out.len() <= 100, "paging does not end: {out:?}");
+        }
+        out
+    }
+
+    on_both! {
+    /// Issue 14 at scale: keyset pages in MAC and last-seen order give every
+    /// matching device once, in order, across the seen/never-seen border
+    /// and equal last-seen times; a text search gives the same rows whether
+    /// its term matches are sorted or walked (the two plans a term's number
+    /// of matches chooses between), and matches nothing without a query.
+    fn keyset_pages_and_both_text_plans_give_the_same_rows(db: &TestDb) {
+        let mut s = db.store();
+        let ip = "192.0.2.1".parse().unwrap();
+        for i in 0..12u8 {
+            let user = format!("{}", 4700 + u32::from(i));
+            let mut d = dev(&format!("000e08ee00{i:02x}"), &format!("SN{i}"), &[("user_id", &user)]);
+            d.model = Some(if i % 3 == 0 { "CP-7841" } else { "CP-8841" }.into());
+            s.add_device(&d).unwrap();
+            if i % 4 != 3 {
+                s.record_status(Mac::parse(&format!("000e08ee00{i:02x}")).unwrap(), ip, None, Some(Outcome::Success))
+                    .unwrap();
+            }
+        }
+        // Equal last-seen times for a few, so the MAC breaks ties.
+        s.run(|x| x.exec(
+            "UPDATE devices SET last_seen_ms = 1000 + (CASE WHEN mac < '000e08ee0005' THEN 0 ELSE length(mac) + 0 END) \
+             WHERE last_seen_ms IS NOT NULL", &[])).unwrap();
+        let all = |sort| DeviceQuery { sort, limit: 5, ..DeviceQuery::default() };
+        let by_mac: Vec<String> = (0..12).map(|i| format!("000e08ee00{i:02x}")).collect();
+        assert_eq!(walk(&s, &all(DeviceSort::Mac), TERM_SORT_CAP), by_mac);
+        let mut big = all(DeviceSort::LastSeen);
+        big.limit = 100;
+        let once = macs(&s, &big);
+        assert_eq!(once.len(), 12);
+        assert_eq!(walk(&s, &all(DeviceSort::LastSeen), TERM_SORT_CAP), once, "keyset = one long page");
+        assert_eq!(&once[9..], ["000e08ee0003", "000e08ee0007", "000e08ee000b"], "never seen last, by MAC");
+        for sort in [DeviceSort::Mac, DeviceSort::LastSeen] {
+            for typed in ["47", "4711", "sn1", "000e08ee", "000E08-EE-00-0", "zz"] {
+                let mut q = all(sort);
+                q.text(typed);
+                let sorted = walk(&s, &q, TERM_SORT_CAP);
+                assert_eq!(walk(&s, &q, 1), sorted, "{typed:?} {sort:?}");
+                let mut q = all(sort);
+                q.text(typed);
+                q.model = Some("CP-8841".into());
+                assert_eq!(walk(&s, &q, 1), walk(&s, &q, TERM_SORT_CAP), "{typed:?} {sort:?} + model");
+            }
+        }
+        let mut q = all(DeviceSort::Mac);
+        q.text("47");
+        assert_eq!(walk(&s, &q, 1).len(), 12);
+        q.text("4711");
+        assert_eq!(walk(&s, &q, 1), ["000e08ee000b"]);
+    }
     }
 
     on_both! {
