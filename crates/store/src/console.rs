@@ -382,9 +382,18 @@ impl Args {
 }
 
 /// The clauses of a device query other than its text (filters and the
-/// keyset).
-fn filter_clauses(q: &DeviceQuery, keyset: &Keyset<'_>, args: &mut Args) -> Vec<String> {
+/// keyset). With `walk`, the equality filters are written so that no
+/// index serves them (`col || '' = ?`, the same test): the database then
+/// walks the list's order (the last-seen index) and tests each device,
+/// instead of reading every device of a common model and sorting them.
+fn filter_clauses(
+    q: &DeviceQuery,
+    keyset: &Keyset<'_>,
+    walk: bool,
+    args: &mut Args,
+) -> Vec<String> {
     let mut clauses: Vec<String> = Vec::new();
+    let test = if walk { " || ''" } else { "" };
     for (col, val) in [
         ("model", &q.model),
         ("grp", &q.group),
@@ -392,14 +401,14 @@ fn filter_clauses(q: &DeviceQuery, keyset: &Keyset<'_>, args: &mut Args) -> Vec<
     ] {
         if let Some(v) = val {
             let a = args.push(Val::from(v.clone()));
-            clauses.push(format!("{col} = {a}"));
+            clauses.push(format!("{col}{test} = {a}"));
         }
     }
     match q.seen {
         Some(SeenFilter::Never) => clauses.push("last_seen_ms IS NULL".into()),
         Some(SeenFilter::Outcome(o)) => {
             let a = args.push(Val::from(o.as_str().to_string()));
-            clauses.push(format!("last_outcome = {a}"));
+            clauses.push(format!("last_outcome{test} = {a}"));
         }
         None => {}
     }
@@ -461,7 +470,7 @@ fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
     if !text.is_empty() {
         clauses.push(format!("mac IN ({})", text.join(" UNION ")));
     }
-    clauses.extend(filter_clauses(q, &Keyset::of(q), &mut args));
+    clauses.extend(filter_clauses(q, &Keyset::of(q), false, &mut args));
     (where_sql(&clauses), args.0)
 }
 
@@ -474,7 +483,8 @@ fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
 /// matches in the list's order, and the page is the first rows of their
 /// union. A term prefix is first counted (up to `cap`, [`TERM_SORT_CAP`]): none,
 /// and that way is left out; a few, and their devices are looked up and
-/// sorted; many, and the devices are walked in order, each tested.
+/// sorted; many, and the devices are walked in order, each tested. The
+/// same goes for equality filters in last-seen order (no text).
 fn page_sql(
     x: &mut Exec<'_, '_>,
     q: &DeviceQuery,
@@ -520,7 +530,54 @@ fn page_sql(
     if text && ways.is_empty() {
         return Ok(None);
     }
-    let filters = filter_clauses(q, keyset, &mut args);
+    // Last-seen order with equality filters that many devices match (a
+    // model, an outcome): walk the order and test (see filter_clauses).
+    let equal = q.model.is_some()
+        || q.group.is_some()
+        || q.firmware.is_some()
+        || matches!(q.seen, Some(SeenFilter::Outcome(_)));
+    // Each filter is counted alone (an index-only count up to `cap`):
+    // counting them together reads a device row per match of one of them.
+    let walk = q.sort == DeviceSort::LastSeen && !text && equal && {
+        let mut many = true;
+        for one in [
+            DeviceQuery {
+                model: q.model.clone(),
+                ..DeviceQuery::default()
+            },
+            DeviceQuery {
+                group: q.group.clone(),
+                ..DeviceQuery::default()
+            },
+            DeviceQuery {
+                firmware: q.firmware.clone(),
+                ..DeviceQuery::default()
+            },
+            DeviceQuery {
+                seen: q.seen.filter(|s| *s != SeenFilter::Never),
+                ..DeviceQuery::default()
+            },
+        ] {
+            let mut probe = Args::default();
+            let c = filter_clauses(&one, &Keyset::Start, false, &mut probe);
+            if c.is_empty() {
+                continue;
+            }
+            let lim = probe.push(Val::Int(cap));
+            let n: i64 = x
+                .one(
+                    &format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM devices{} LIMIT {lim}) AS f",
+                        where_sql(&c)
+                    ),
+                    &probe.0,
+                )?
+                .get(0)?;
+            many &= n >= cap;
+        }
+        many
+    };
+    let filters = filter_clauses(q, keyset, walk, &mut args);
     let filter = if ways.is_empty() {
         where_sql(&filters)
     } else {
@@ -913,6 +970,15 @@ mod tests {
         assert_eq!(once.len(), 12);
         assert_eq!(walk(&s, &all(DeviceSort::LastSeen), TERM_SORT_CAP), once, "keyset = one long page");
         assert_eq!(&once[9..], ["000e08ee0003", "000e08ee0007", "000e08ee000b"], "never seen last, by MAC");
+        // Filters in last-seen order: sorted (few) or walked (many).
+        for outcome in [None, Some(SeenFilter::Outcome(Outcome::Success))] {
+            let mut q = all(DeviceSort::LastSeen);
+            q.model = Some("CP-8841".into());
+            q.seen = outcome;
+            let sorted = walk(&s, &q, TERM_SORT_CAP);
+            assert_eq!(sorted.len(), if outcome.is_some() { 6 } else { 8 });
+            assert_eq!(walk(&s, &q, 1), sorted, "{outcome:?}");
+        }
         for sort in [DeviceSort::Mac, DeviceSort::LastSeen] {
             for typed in ["47", "4711", "sn1", "000e08ee", "000E08-EE-00-0", "zz"] {
                 let mut q = all(sort);
