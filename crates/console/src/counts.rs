@@ -2,7 +2,8 @@
 //! within 300 ms at 1 000 000 devices).
 //!
 //! Counting a million devices by outcome, model and firmware, and a day of
-//! resync events by hour, reads every entry of those indexes: about two
+//! resync events by hour (and, in a healthy fleet, finding the last
+//! failures far back in the timeline), reads every entry of those indexes: about two
 //! seconds at a million devices on SQLite (`scripts/bench-console`). So the
 //! console keeps the last counts in memory ([`OverviewCounts`]):
 //!
@@ -21,12 +22,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use phoneprov_store::{now_ms, ConsoleRepo, Database, EventKind, FleetCounts, Store};
+use phoneprov_store::{now_ms, ConsoleRepo, Database, Event, EventKind, FleetCounts, Store};
 
 /// Counts younger than this are shown without counting again.
 pub(crate) const FRESH_MS: i64 = 15_000;
 /// Counts older than this are not shown: the view counts again and waits.
 pub(crate) const STALE_MS: i64 = 600_000;
+
+/// How many recent failures the overview lists.
+pub(crate) const RECENT_ERRORS: usize = 20;
 
 /// One count of the fleet.
 #[derive(Debug, Clone)]
@@ -37,6 +41,9 @@ pub(crate) struct Snapshot {
     pub(crate) counts: FleetCounts,
     /// Resync events per hour over the 24 hours before `at_ms`.
     pub(crate) hours: Vec<(i64, u64)>,
+    /// The latest failures (in a healthy fleet, finding them reads far back
+    /// in the timeline).
+    pub(crate) errors: Vec<Event>,
 }
 
 struct State {
@@ -107,10 +114,12 @@ impl OverviewCounts {
         let counted = (|| {
             let counts = s.fleet_counts()?;
             let hours = s.events_per_hour(EventKind::Resync, at_ms - 24 * 3_600_000)?;
+            let errors = s.recent_failures(RECENT_ERRORS)?;
             Ok::<_, phoneprov_store::StoreError>(Snapshot {
                 at_ms,
                 counts,
                 hours,
+                errors,
             })
         })();
         let snap = match counted {

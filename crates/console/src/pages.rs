@@ -548,24 +548,14 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
         Ok(x) => x,
         Err(r) => return r,
     };
-    // Counts and the chart: kept between views (crate::counts); recent
-    // errors: read now (an index walk from the newest event).
+    // Counts, the chart and the recent errors: kept between views
+    // (crate::counts).
     let overview = Arc::clone(&c.inner.overview);
     let counted = tokio::task::spawn_blocking(move || overview.get())
         .await
         .map_err(|e| format!("count task failed: {e}"))
         .and_then(|r| r);
-    let got = match counted {
-        Ok(snap) => {
-            c.store(move |s| {
-                let errors = s.recent_failures(20).map_err(|e| e.to_string())?;
-                Ok((snap, errors))
-            })
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    let (snap, errors) = match got {
+    let snap = match counted {
         Ok(x) => x,
         Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
     };
@@ -594,7 +584,7 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
     };
     let bars = view::bars(snap.at_ms, hours);
     let total_resyncs: u64 = bars.iter().map(|b| b.count).sum();
-    let errors: Vec<_> = errors.iter().map(event_view).collect();
+    let errors: Vec<_> = snap.errors.iter().map(event_view).collect();
     c.show(
         "overview.html",
         &ctx,
