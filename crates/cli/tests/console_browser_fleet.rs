@@ -80,13 +80,22 @@ impl Drop for Sim {
     }
 }
 
-/// Waits until something accepts TCP connections on loopback `port`.
-fn wait_listening(port: u16) {
-    wait_for(&format!("a listener on port {port}"), || {
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .map(drop)
-            .map_err(|e| e.to_string())
+/// The port `phoneprov sim` printed on its stderr (the file `err`) in the
+/// line starting with `prefix` (`phone endpoints on http://`): the sim
+/// listens on port 0 and says where, and prints it once it listens.
+fn sim_port(err: &Path, prefix: &str) -> u16 {
+    wait_for(&format!("the sim's line {prefix:?}"), || {
+        let text = std::fs::read_to_string(err).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.split('/').next()?.rsplit(':').next()?.parse().ok())
+            .ok_or(text)
     })
+}
+
+/// The `push_url` of a device behind the sim's phone endpoints on `port`.
+fn push_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/{{mac}}/")
 }
 
 /// What the fleet cases add to the shared [`Browser`]: reads through the
@@ -215,8 +224,6 @@ fn tasks(b: &Browser) -> Vec<(String, String, String, String)> {
 /// silent, cancelled from the page; an unknown RPC refused.
 #[test]
 fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
-    let push_port = free_port();
-    let cr_port = free_port();
     let config = format!("[acs]\nauth = \"digest\"\nusers = {{ {CPE_USER} = \"{CPE_PASS}\" }}\n");
     let s = start_with(Some(&config), &[], |data| {
         std::fs::create_dir_all(data.join("templates")).unwrap();
@@ -229,8 +236,8 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
         import(
             data,
             &format!(
-                "mac,serial,model,key,display_name,push_url\n\
-                 {PHONE},SN000001,CP-8841-3PCC,{PHONE_KEY},Front desk,http://127.0.0.1:{push_port}/{{mac}}/\n"
+                "mac,serial,model,key,display_name\n\
+                 {PHONE},SN000001,CP-8841-3PCC,{PHONE_KEY},Front desk\n"
             ),
         );
         add_user(data, "ann", "admin", ADMIN_PW);
@@ -248,8 +255,7 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
             "--duration",
             "600",
         ])
-        .args(["--listen", &format!("127.0.0.1:{push_port}")])
-        .args(["--cr-listen", &format!("127.0.0.1:{cr_port}")])
+        .args(["--listen", "127.0.0.1:0", "--cr-listen", "127.0.0.1:0"])
         .args(["--acs", &format!("http://{acs}/")])
         .args(["--acs-user", CPE_USER, "--acs-password", CPE_PASS])
         .args(["--inform-interval", "0"])
@@ -261,7 +267,21 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
         .stderr(std::fs::File::create(s.dir.path().join("sim.err")).unwrap())
         .spawn()
         .expect("run phoneprov sim"));
-    wait_listening(push_port);
+    let push_port = sim_port(&s.dir.path().join("sim.err"), "phone endpoints on http://");
+    // Where pushes reach the phone (the sim's one listener for its phones).
+    let out = phoneprov(&[
+        "device",
+        "set",
+        PHONE,
+        &format!("push_url={}", push_url(push_port)),
+        "--data",
+        s.data().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "device set: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let b = Browser::start();
     b.sign_in(&admin, "ann", ADMIN_PW);
@@ -292,8 +312,8 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
         "{}",
         b.text_of("#profile")
     );
-    let push_url = format!("push_url=http://127.0.0.1:{push_port}/{{mac}}/");
-    b.set_value("#vars", &format!("display_name=Reception 2\n{push_url}\n"));
+    let push_line = format!("push_url={}", push_url(push_port));
+    b.set_value("#vars", &format!("display_name=Reception 2\n{push_line}\n"));
     b.click("#save-vars");
     b.wait_text("#notice", "the saved notice", |t| t == "Variables saved.");
     assert!(
@@ -308,7 +328,7 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
     let before = s.device_json(PHONE)["vars"].clone();
     b.set_value(
         "#vars",
-        &format!("display name=Lobby\n{push_url}\ntitle=bell\u{7}here\n"),
+        &format!("display name=Lobby\n{push_line}\ntitle=bell\u{7}here\n"),
     );
     b.click("#save-vars");
     let errors = b.wait_text("#var-errors", "the variable errors", |t| !t.is_empty());
@@ -549,6 +569,26 @@ fn refuses(i: u32) -> bool {
     i.is_multiple_of(5)
 }
 
+/// The fleet's inventory as CSV: group `fleet`, one key, the refusing
+/// phones' `downgrade_limit`, and `push_url` when the sim's phone
+/// endpoints are known (`port`).
+fn fleet_csv(port: Option<u16>) -> String {
+    let mut csv = String::from("mac,model,group,key,downgrade_limit");
+    csv.push_str(if port.is_some() { ",push_url\n" } else { "\n" });
+    for i in 0..FLEET {
+        let limit = if refuses(i) { "99" } else { "" };
+        csv.push_str(&format!(
+            "{},CP-8841-3PCC,fleet,{FLEET_KEY},{limit}",
+            fleet_mac(i)
+        ));
+        if let Some(p) = port {
+            csv.push_str(&format!(",{}", push_url(p)));
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
 /// Issue 14 Done-when, 100 real `phoneprov sim` phones in group `fleet`:
 /// (a) from the device list filtered on the group, a bulk resync at 50/s
 /// followed on the job page until done (every phone answered); (b) a
@@ -558,17 +598,8 @@ fn refuses(i: u32) -> bool {
 /// the two failed phones with the reason they reported.
 #[test]
 fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
-    let push_port = free_port();
     let s = start_with(None, &[], |data| {
-        let mut csv = String::from("mac,model,group,key,downgrade_limit,push_url\n");
-        for i in 0..FLEET {
-            let limit = if refuses(i) { "99" } else { "" };
-            csv.push_str(&format!(
-                "{},CP-8841-3PCC,fleet,{FLEET_KEY},{limit},http://127.0.0.1:{push_port}/{{mac}}/\n",
-                fleet_mac(i)
-            ));
-        }
-        import(data, &csv);
+        import(data, &fleet_csv(None));
         std::fs::create_dir_all(data.join("templates")).unwrap();
         std::fs::write(
             data.join("templates/default.xml.j2"),
@@ -596,7 +627,7 @@ fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
             &fleet_mac(0),
         ])
         .args(["--duration", "600"])
-        .args(["--listen", &format!("127.0.0.1:{push_port}")])
+        .args(["--listen", "127.0.0.1:0"])
         .args([
             "--param",
             &format!("Profile_Rule=[--key {FLEET_KEY}] http://{http}/$MA.cfg"),
@@ -610,7 +641,9 @@ fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
         .stderr(std::fs::File::create(s.dir.path().join("sim.err")).unwrap())
         .spawn()
         .expect("run phoneprov sim"));
-    wait_listening(push_port);
+    // Where pushes reach the phones: the same rows again, with push_url.
+    let push_port = sim_port(&s.dir.path().join("sim.err"), "phone endpoints on http://");
+    import(&data, &fleet_csv(Some(push_port)));
     wait_for("every sim phone's first resync", || {
         let n = query(
             &data,
