@@ -129,6 +129,18 @@ pub struct BulkPlan {
     pub rate: u32,
 }
 
+/// The RPC of a bulk job's JSON body, for the role check
+/// ([`crate::access`]): `Some(None)` a resync job, `Some(Some(rpc))` a
+/// task job, `None` a body [`BulkRequest::plan`] refuses (its handler
+/// answers 400).
+pub(crate) fn rpc_of_request(body: &[u8]) -> Option<Option<&'static str>> {
+    let req: BulkRequest = serde_json::from_slice(body).ok()?;
+    match req.plan().ok()?.action {
+        BulkAction::Resync => Some(None),
+        BulkAction::Task(rpc, _) => Some(Some(rpc.method())),
+    }
+}
+
 impl BulkRequest {
     /// Checks the request: one clear message when something is wrong.
     pub fn plan(&self) -> Result<BulkPlan, String> {

@@ -38,6 +38,22 @@ pub enum AdminError {
     /// No such device.
     #[error("no device {0} in the inventory")]
     NotFound(String),
+    /// No such bulk job, rollout, ... (not a device).
+    #[error("no {what}")]
+    NoSuch {
+        /// What, with its id: `bulk job 5`, `rollout 5`.
+        what: String,
+        /// Where to list them.
+        hint: &'static str,
+    },
+    /// The caller's role may not do this (issue 14 item 2).
+    #[error("{role} users cannot {what}")]
+    Forbidden {
+        /// The caller's role.
+        role: phoneprov_store::Role,
+        /// What was refused (`phoneprov_store::Action::describe`).
+        what: String,
+    },
     /// No such API route.
     #[error("no API route {0}")]
     NoRoute(String),
@@ -88,7 +104,10 @@ impl AdminError {
         match self {
             AdminError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AdminError::BadRequest { .. } | AdminError::Import { .. } => StatusCode::BAD_REQUEST,
-            AdminError::NotFound(_) | AdminError::NoRoute(_) => StatusCode::NOT_FOUND,
+            AdminError::NotFound(_) | AdminError::NoSuch { .. } | AdminError::NoRoute(_) => {
+                StatusCode::NOT_FOUND
+            }
+            AdminError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AdminError::Exists(_) | AdminError::Conflict { .. } => StatusCode::CONFLICT,
             AdminError::Push(PushError::NoAddress { .. } | PushError::NoSipContact { .. }) => {
                 StatusCode::CONFLICT
@@ -118,6 +137,10 @@ impl AdminError {
             AdminError::NotFound(_) => {
                 "list devices with GET /api/v1/devices, or add it with POST /api/v1/devices"
                     .to_string()
+            }
+            AdminError::NoSuch { hint, .. } => hint.to_string(),
+            AdminError::Forbidden { .. } => {
+                "ask an admin, or use the admin token (`DATA/admin.token`) or an admin user's token (`phoneprov user token NAME`)".to_string()
             }
             AdminError::NoRoute(_) => "see GET /api/v1/openapi.json for the routes".to_string(),
             AdminError::Exists(mac) => {

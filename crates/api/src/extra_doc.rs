@@ -68,6 +68,7 @@ pub fn activation_doc() -> utoipa::openapi::OpenApi {
             example = json!({"id": 1, "mac": "000e08abcdef", "state": "queued", "source": "api", "attempts": 0, "max_attempts": 3, "expires_ms": 1767225600000_i64, "result": null})),
         (status = 400, description = "Bad MAC or task JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token and a task that is not read-only (GetParameterValues, GetParameterNames, GetParameterAttributes, GetRPCMethods)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn create_task() {}
@@ -140,6 +141,7 @@ fn connection_request() {}
     responses(
         (status = 200, description = "`{bindings, codes, short_codes}` (codes masked)", body = Object),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn list_activation() {}
@@ -152,6 +154,7 @@ fn list_activation() {}
         (status = 201, description = "The binding", body = Object),
         (status = 400, description = "Bad MAC, range or rule URL", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn bind() {}
@@ -164,6 +167,7 @@ fn bind() {}
         (status = 200, description = "`{\"removed\": true}`", body = Object),
         (status = 404, description = "Nothing matched", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn unbind() {}
@@ -177,6 +181,7 @@ fn unbind() {}
         (status = 400, description = "Bad URL, count or short code", body = ErrorBody),
         (status = 409, description = "The short code exists", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 fn issue_codes() {}

@@ -43,6 +43,7 @@ pub const KEYS_HEADER: &str = "x-phoneprov-keys";
         (status = 200, description = "Changed (key kept)", body = DeviceView),
         (status = 400, description = "Bad MAC, name or value; nothing written", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -95,6 +96,7 @@ pub struct ExportQuery {
         (status = 200, description = "text/csv or application/json; `x-phoneprov-keys: included` when keys are in it", content_type = "text/csv"),
         (status = 400, description = "Bad query", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn export_devices(
@@ -145,11 +147,12 @@ pub async fn export_devices(
     security(("bearer" = [])))]
 pub async fn pending_devices(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<crate::Caller>,
 ) -> Result<Json<Vec<DeviceView>>, AdminError> {
     let devs = state.with_store(|s| Ok(s.pending_devices()?)).await?;
     Ok(Json(
         devs.into_iter()
-            .map(|d| DeviceView::from_device(d, false))
+            .map(|d| DeviceView::from_device(d, false).for_caller(&caller))
             .collect(),
     ))
 }
@@ -174,6 +177,7 @@ async fn decide(
         (status = 200, description = "Approved", body = DeviceView),
         (status = 400, description = "Bad MAC", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
         (status = 409, description = "The device awaits no approval", body = ErrorBody),
     ),
@@ -193,6 +197,7 @@ pub async fn approve_device(
         (status = 200, description = "Rejected", body = DeviceView),
         (status = 400, description = "Bad MAC", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
         (status = 409, description = "The device is not pending", body = ErrorBody),
     ),

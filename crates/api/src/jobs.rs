@@ -14,12 +14,21 @@ use crate::state::ApiState;
 /// An example body, for the hints.
 const EXAMPLE: &str = r#"send e.g. {"action":"resync","selection":{"group":"sales"},"rate":50} or {"action":"task","task":{"rpc":"GetParameterValues","names":["Device.DeviceInfo."]},"selection":{"macs":["000e08abcdef"]}}"#;
 
+impl AdminError {
+    pub(crate) fn no_bulk_job(id: i64) -> AdminError {
+        AdminError::NoSuch {
+            what: format!("bulk job {id}"),
+            hint: "list the bulk jobs with GET /api/v1/bulk-jobs",
+        }
+    }
+}
+
 impl From<BulkError> for AdminError {
     fn from(e: BulkError) -> Self {
         match e {
             BulkError::Bad(m) => AdminError::bad_request(m, EXAMPLE),
             BulkError::Store(s) => AdminError::from(s),
-            BulkError::Gone(id) => AdminError::NotFound(format!("bulk job {id}")),
+            BulkError::Gone(id) => AdminError::no_bulk_job(id),
         }
     }
 }
@@ -34,6 +43,7 @@ impl From<BulkError> for AdminError {
         (status = 202, description = "The job, running", body = Object),
         (status = 400, description = "Bad action, task, selection or rate", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token and a task job that is not read-only", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn create_bulk_job(
@@ -78,10 +88,7 @@ pub async fn get_bulk_job(
     Path(id): Path<i64>,
 ) -> Result<Json<BulkJob>, AdminError> {
     state
-        .with_store(move |s| {
-            s.bulk_job(id)?
-                .ok_or_else(|| AdminError::NotFound(format!("bulk job {id}")))
-        })
+        .with_store(move |s| s.bulk_job(id)?.ok_or_else(|| AdminError::no_bulk_job(id)))
         .await
         .map(Json)
 }
@@ -108,7 +115,7 @@ pub async fn cancel_bulk_job(
                 error: format!("bulk job {id} is {} and cannot be cancelled", j.state),
                 hint: "only a running job can be cancelled".into(),
             }),
-            None => Err(AdminError::NotFound(format!("bulk job {id}"))),
+            None => Err(AdminError::no_bulk_job(id)),
         })
         .await
         .map(Json)

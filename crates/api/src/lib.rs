@@ -19,9 +19,14 @@
 //! | `GET /templates`, `GET/PUT/DELETE /templates/{name}?dry_run=true&force=true` | profile templates, each change previewed on every device first (see [`templates`]) |
 //! | `GET /openapi.json` | the OpenAPI 3 document (no token) |
 //!
-//! Every other route needs `Authorization: Bearer TOKEN`, the token kept in
-//! the database and mirrored in `DATA/admin.token` ([`admin_token`]); without it the answer is 401
-//! with `WWW-Authenticate: Bearer`. Errors are JSON `{ "error", "hint" }`
+//! Every other route needs `Authorization: Bearer TOKEN`: the admin token,
+//! kept in the database and mirrored in `DATA/admin.token` ([`admin_token`]),
+//! or a console user's token (`phoneprov user token NAME`) that carries the
+//! user's role; without one the answer is 401 with `WWW-Authenticate:
+//! Bearer`. A help desk token gets 403 on anything its role may not do
+//! (the rule book is `phoneprov_store::Role::may`, shared with the console;
+//! see [`Caller`]), and device JSON without keys and with secret variables
+//! masked. Errors are JSON `{ "error", "hint" }`
 //! (plus `rows` for a rejected import); see [`ErrorBody`].
 //!
 //! [`router_with`] / [`bytes_handler_with`] merge more routes into the same
@@ -52,6 +57,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 pub mod bulk;
 mod error;
 mod extra_doc;
@@ -75,6 +81,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use access::Caller;
 pub use error::{AdminError, ApiError, ErrorBody, RowError};
 pub use extra_doc::{acs_doc, activation_doc};
 pub use openapi::ApiDoc;
@@ -171,7 +178,7 @@ pub fn router_with(
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            routes::require_token,
+            access::require_token,
         ));
     let api = Router::new()
         .route(

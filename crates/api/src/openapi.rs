@@ -13,8 +13,11 @@ use crate::routes;
     info(
         title = "phoneprov admin API",
         description = "Device inventory, timelines and push resync (R-RULE-6) of a phoneprov server. \
-                       Every route except this document needs `Authorization: Bearer TOKEN` with the token \
-                       from `admin.token` in the server's data directory."
+                       Every route except this document needs `Authorization: Bearer TOKEN`: the admin token \
+                       from `admin.token` in the server's data directory, or a console user's token from \
+                       `phoneprov user token NAME`, which carries the user's role. A `helpdesk` token may read \
+                       (no keys; secret variables read `(secret)`), resync and queue read-only tasks; anything \
+                       else answers 403."
     ),
     paths(
         routes::list_devices,
@@ -66,7 +69,7 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The admin token from DATA/admin.token"))
+                    .description(Some("The admin token from DATA/admin.token, or a console user's token from `phoneprov user token NAME` (its role applies)"))
                     .build(),
             ),
         );

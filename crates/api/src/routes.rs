@@ -12,6 +12,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use phoneprov_store::{
     BadRow, Device, Event, ImportObserver, ImportOptions, Mac, NewDevice, StoreError,
@@ -19,10 +20,10 @@ use phoneprov_store::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::Caller;
 use crate::error::{AdminError, ErrorBody, RowError};
 use crate::push::{push, push_target, record_push, PushMethod, PushOutcome};
 use crate::state::ApiState;
-use phoneprov_types::secret_eq;
 
 /// What a device looks like in the API.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -35,7 +36,9 @@ pub struct DeviceView {
     pub model: Option<String>,
     /// Template group.
     pub group: Option<String>,
-    /// Free template variables.
+    /// Free template variables; for a help desk caller a secret one
+    /// (`sip_password`: a name with `pass`, `secret` or `key`) reads
+    /// `(secret)`.
     pub vars: BTreeMap<String, String>,
     /// When added, Unix ms.
     pub created_ms: i64,
@@ -43,7 +46,8 @@ pub struct DeviceView {
     pub updated_ms: i64,
     /// What the server last saw of it.
     pub status: StatusView,
-    /// The device's secret profile key; only in `GET /devices/{mac}`.
+    /// The device's secret profile key; only in `GET /devices/{mac}`, and
+    /// never for a help desk caller.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub key: Option<String>,
 }
@@ -79,6 +83,22 @@ impl DeviceView {
                 last_outcome: d.status.last_outcome.map(|o| o.to_string()),
             },
         }
+    }
+}
+
+impl DeviceView {
+    /// The view as `caller` may see it: without the key and with secret
+    /// variables masked unless the role sees keys (issue 14 item 2).
+    pub fn for_caller(mut self, caller: &Caller) -> Self {
+        if !caller.sees_secrets() {
+            self.key = None;
+            for (name, value) in self.vars.iter_mut() {
+                if phoneprov_store::is_secret_var(name) {
+                    *value = phoneprov_store::SECRET_MASK.to_string();
+                }
+            }
+        }
+        self
     }
 }
 
@@ -244,22 +264,6 @@ pub(crate) fn query<T>(
         .map_err(|e| AdminError::bad_request(e.body_text(), format!("use a query like {example}")))
 }
 
-/// Auth middleware: `Authorization: Bearer <admin token>`.
-pub(crate) async fn require_token(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    req: Request,
-    next: Next,
-) -> Response {
-    match presented_token(&headers) {
-        None => AdminError::Unauthorized("missing admin token").into_response(),
-        Some(tok) if !secret_eq(tok.as_bytes(), state.token().as_bytes()) => {
-            AdminError::Unauthorized("wrong admin token").into_response()
-        }
-        Some(_) => next.run(req).await,
-    }
-}
-
 /// The token of an `Authorization: Bearer TOKEN` header (scheme name in
 /// any case), if there is one.
 pub(crate) fn presented_token(headers: &HeaderMap) -> Option<&str> {
@@ -296,6 +300,7 @@ pub(crate) async fn no_route(req: Request) -> AdminError {
     security(("bearer" = [])))]
 pub async fn list_devices(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, AdminError> {
     let q = query(q, "?group=sales&limit=1000&after=000e08abcdef")?;
@@ -317,7 +322,7 @@ pub async fn list_devices(
                 if after.is_some_and(|a| d.mac <= a) {
                     return Ok(());
                 }
-                page.push(DeviceView::from_device(d, false));
+                page.push(DeviceView::from_device(d, false).for_caller(&caller));
                 if page.len() >= limit {
                     return Err(Scan::Full);
                 }
@@ -349,6 +354,7 @@ pub async fn list_devices(
         (status = 201, description = "Created; includes the new key", body = DeviceView),
         (status = 400, description = "Bad MAC or body", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 409, description = "The MAC exists already", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -375,7 +381,7 @@ pub async fn add_device(
 #[utoipa::path(get, path = "/api/v1/devices/{mac}", tag = "devices",
     params(("mac" = String, Path, description = "The device's MAC")),
     responses(
-        (status = 200, description = "The device with its key", body = DeviceView),
+        (status = 200, description = "The device with its key (a help desk caller gets no key, and secret variables read `(secret)`)", body = DeviceView),
         (status = 400, description = "Bad MAC", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
@@ -383,13 +389,14 @@ pub async fn add_device(
     security(("bearer" = [])))]
 pub async fn show_device(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(mac): Path<String>,
 ) -> Result<Json<DeviceView>, AdminError> {
     let mac = parse_mac(&mac)?;
     let dev = state
         .with_store(move |s| s.device(mac)?.ok_or(AdminError::NotFound(mac.to_string())))
         .await?;
-    Ok(Json(DeviceView::from_device(dev, true)))
+    Ok(Json(DeviceView::from_device(dev, true).for_caller(&caller)))
 }
 
 /// Creates or replaces a device's serial, model, group and variables.
@@ -401,6 +408,7 @@ pub async fn show_device(
         (status = 201, description = "Created", body = DeviceView),
         (status = 400, description = "Bad MAC or body", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn update_device(
@@ -435,6 +443,7 @@ pub async fn update_device(
         (status = 204, description = "Removed"),
         (status = 400, description = "Bad MAC", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -481,6 +490,7 @@ impl ImportObserver for CollectRows {
         (status = 200, description = "Imported", body = ImportResult),
         (status = 400, description = "Bad rows or header; nothing imported", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn import_devices(

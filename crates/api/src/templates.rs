@@ -304,6 +304,7 @@ async fn change(
         (status = 200, description = "The report (`saved` says whether it was saved)", body = ChangeReport),
         (status = 400, description = "Bad name, not UTF-8, or the template does not compile", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 422, description = "Refused: lint errors on the devices listed in `devices`", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -327,6 +328,7 @@ pub async fn put_template(
         (status = 200, description = "The report", body = ChangeReport),
         (status = 400, description = "Bad or unknown name", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 422, description = "Refused: lint errors on the devices listed in `devices`", body = ErrorBody),
     ),
     security(("bearer" = [])))]

@@ -1,4 +1,4 @@
-//! `phoneprov user add|passwd|rm|list`: the operator console's users
+//! `phoneprov user add|passwd|rm|token|list`: the operator console's users
 //! (issue 14). The logic (name rules, argon2 hashing, storage) is
 //! `phoneprov_console::users`; this file parses flags and reads the
 //! password from standard input (one line), so it never shows up in `ps`
@@ -35,6 +35,18 @@ pub enum UserCommand {
     Rm {
         /// Sign-in name.
         name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Print a new bearer token for the REST API with the user's role
+    /// (admin or helpdesk), replacing the user's earlier one; the server
+    /// keeps only its SHA-256. `--revoke` removes it.
+    Token {
+        /// Sign-in name.
+        name: String,
+        /// Remove the user's token instead.
+        #[arg(long)]
+        revoke: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -76,6 +88,13 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<i32> {
         UserCommand::Rm { name, data } => {
             users::remove(&mut data.open_existing()?, &name)?;
             println!("removed {name}");
+        }
+        UserCommand::Token { name, revoke, data } => {
+            let mut store = data.open_existing()?;
+            match users::api_token(&mut store, &name, !revoke)? {
+                Some(token) => println!("{token}"),
+                None => println!("API token of {name} revoked"),
+            }
         }
         UserCommand::List { data } => {
             let store = data.open_existing()?;

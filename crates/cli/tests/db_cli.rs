@@ -115,22 +115,22 @@ fn an_older_schema_is_migrated_only_when_told() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     assert!(run(&["db", "migrate", "--data", d]).status.success());
-    // A real version-9 file: version 10 only adds `rollouts` and
-    // `rollout_devices`, so the current file without those tables, marked
-    // 9, is what a file written by the previous release holds. (Marking a
-    // current file older is not enough: most steps, e.g. v7's ADD COLUMN,
-    // cannot run twice.) When a version 11 is added, drop what it adds
-    // here instead and mark 10.
+    // A real version-10 file: version 11 only adds `console_users.api_token`
+    // and its index, so the current file without them, marked 10, is what
+    // a file written by the previous release holds. (Marking a current file
+    // older is not enough: most steps, e.g. v7's ADD COLUMN, cannot run
+    // twice.) When a version 12 is added, drop what it adds here instead
+    // and mark 11.
     let db = data.join("phoneprov.db");
     let out = peer(
         "sqlite3",
         &[
             db.to_str().unwrap(),
-            "DROP TABLE rollout_devices; DROP TABLE rollouts;",
+            "DROP INDEX console_users_by_token; ALTER TABLE console_users DROP COLUMN api_token;",
         ],
     );
     assert!(out.status.success(), "{:?}", text(&out));
-    set_user_version(&data, 9);
+    set_user_version(&data, 10);
     let cfg = dir.path().join("no-auto.toml");
     std::fs::write(&cfg, "[database]\nauto_migrate = false\n").unwrap();
     let c = cfg.to_str().unwrap();
@@ -142,10 +142,10 @@ fn an_older_schema_is_migrated_only_when_told() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["found"].as_i64(), v["state"].as_str()),
-        (Some(9), Some("older"))
+        (Some(10), Some("older"))
     );
     assert_eq!(
-        v["known"], 10,
+        v["known"], 11,
         "a new schema version: make the file above a real previous-version file"
     );
 

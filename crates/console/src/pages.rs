@@ -43,13 +43,8 @@ const TIMELINE: usize = 50;
 /// The door name of the throttle and the log line.
 const DOOR: &str = "console";
 
-/// RPCs a help desk user may queue (they only read).
-const READ_ONLY_RPCS: &[&str] = &[
-    "GetParameterValues",
-    "GetParameterNames",
-    "GetParameterAttributes",
-    "GetRPCMethods",
-];
+/// RPCs a help desk user may queue (they only read): the rule book's.
+use phoneprov_store::READ_ONLY_RPCS;
 
 pub(crate) fn router(console: Console) -> Router {
     Router::new()
@@ -88,6 +83,12 @@ pub(crate) struct Ctx {
 impl Ctx {
     pub(crate) fn admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// The rule book's answer for this user (`phoneprov_store::Role::may`,
+    /// shared with the REST API).
+    pub(crate) fn may(&self, action: phoneprov_store::Action<'_>) -> bool {
+        self.role.may(action)
     }
 }
 
@@ -1012,9 +1013,29 @@ async fn device_page(
         Ok(x) => x,
         Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(ctx)),
     };
-    let vars_text = form
-        .vars_text
-        .unwrap_or_else(|| dev.vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
+    // Help desk users see secret variables (`sip_password`) masked: the
+    // rule book's predicate (issue 14 item 2).
+    let shown_vars: std::collections::BTreeMap<&str, &str> = dev
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            let hide = !ctx.admin() && phoneprov_store::is_secret_var(k);
+            (
+                k.as_str(),
+                if hide {
+                    phoneprov_store::SECRET_MASK
+                } else {
+                    v.as_str()
+                },
+            )
+        })
+        .collect();
+    let vars_text = form.vars_text.unwrap_or_else(|| {
+        shown_vars
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect()
+    });
     let (template, xml, findings, render_error) = match preview {
         Ok(p) => (Some(p.template), Some(p.xml), p.findings, None),
         Err(e) => (None, None, Vec::new(), Some(e)),
@@ -1027,7 +1048,7 @@ async fn device_page(
             created => view::rfc3339(Some(dev.created_ms)),
             updated => view::rfc3339(Some(dev.updated_ms)),
             ip => dev.status.ip.clone(),
-            vars => V::from(Serde(&dev.vars)),
+            vars => V::from(Serde(&shown_vars)),
             vars_text => vars_text,
             errors => form.errors,
             notice => form.notice,
@@ -1298,7 +1319,7 @@ async fn queue_task(
             )
         }
     };
-    if !ctx.admin() && !READ_ONLY_RPCS.contains(&rpc.method()) {
+    if !ctx.may(phoneprov_store::Action::Task(rpc.method())) {
         return c.error(
             StatusCode::FORBIDDEN,
             &format!(
@@ -1460,7 +1481,7 @@ async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) ->
         }
     };
     if let phoneprov_api::bulk::BulkAction::Task(rpc, _) = &plan.action {
-        if !ctx.admin() && !READ_ONLY_RPCS.contains(&rpc.method()) {
+        if !ctx.may(phoneprov_store::Action::Task(rpc.method())) {
             return c.error(
                 StatusCode::FORBIDDEN,
                 &format!(

@@ -1,4 +1,4 @@
-//! Console users (`phoneprov user add|passwd|rm|list`): the logic behind
+//! Console users (`phoneprov user add|passwd|rm|token|list`): the logic behind
 //! the CLI, on any [`ConsoleRepo`]. Names are checked here, passwords are
 //! hashed here (argon2, [`crate::auth`]); the store keeps the hash.
 
@@ -86,6 +86,22 @@ pub fn passwd(repo: &mut impl ConsoleRepo, name: &str, password: &str) -> Result
 pub fn remove(repo: &mut impl ConsoleRepo, name: &str) -> Result<(), UserError> {
     if repo.remove_console_user(name)? {
         Ok(())
+    } else {
+        Err(UserError::NoSuchUser(name.to_string()))
+    }
+}
+
+/// Gives `name` a new REST API token with the user's role (`issue`), and
+/// returns it (shown once: only its hash is stored), or revokes the
+/// user's token (`!issue`, `None`).
+pub fn api_token(
+    repo: &mut impl phoneprov_store::ApiTokenRepo,
+    name: &str,
+    issue: bool,
+) -> Result<Option<String>, UserError> {
+    let token = issue.then(phoneprov_store::new_api_token);
+    if repo.set_api_token(name, token.as_deref())? {
+        Ok(token)
     } else {
         Err(UserError::NoSuchUser(name.to_string()))
     }

@@ -77,13 +77,13 @@ impl Services {
         let guard = api_state.admin_guard();
         let activation = phoneprov_activation::ActivationService::open_db(db, guard.clone())
             .map_err(|e| setup_err("activation service", data)(e.to_string()))?;
-        let mut extra = phoneprov_activation::router(activation);
+        let mut extra = api_state.guard_api(phoneprov_activation::router(activation));
         let mut doc = phoneprov_api::activation_doc();
         let acs = match cfg.listen.acs.addr().or(cfg.listen.acs_tls.addr()) {
             Some(_) => {
                 let acs = phoneprov_acs::Acs::open_db(db, cfg.acs.clone())
                     .map_err(|e| setup_err("ACS", data)(e.to_string()))?;
-                extra = extra.merge(acs.api_router_guarded(guard));
+                extra = extra.merge(api_state.guard_api(acs.api_router()));
                 api_state.set_acs(acs.clone());
                 doc.merge(phoneprov_api::acs_doc());
                 Some(acs)

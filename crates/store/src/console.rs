@@ -313,7 +313,7 @@ pub trait ConsoleRepo {
     fn recent_failures(&self, limit: usize) -> Result<Vec<Event>>;
 }
 
-fn decode_user(r: &Row) -> Result<ConsoleUser> {
+pub(crate) fn decode_user(r: &Row) -> Result<ConsoleUser> {
     let name: String = r.get(0)?;
     let role: String = r.get(1)?;
     let role = role.parse().map_err(|e: crate::UnknownName| {
@@ -328,7 +328,7 @@ fn decode_user(r: &Row) -> Result<ConsoleUser> {
     })
 }
 
-const USER_COLS: &str = "name, role, pw_hash, created_ms, updated_ms";
+pub(crate) const USER_COLS: &str = "name, role, pw_hash, created_ms, updated_ms";
 
 /// The upper bound of a prefix range: every string starting with `p` is
 /// `>= p` and `< p + U+10FFFF`.

@@ -240,7 +240,14 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "console_users",
-        cols: &["name", "role", "pw_hash", "created_ms", "updated_ms"],
+        cols: &[
+            "name",
+            "role",
+            "pw_hash",
+            "created_ms",
+            "updated_ms",
+            "api_token",
+        ],
         key: &["name"],
         serial: None,
     },

@@ -87,6 +87,7 @@ extern crate self as phoneprov_store;
 #[macro_use]
 mod test_support;
 
+mod access;
 mod acs;
 mod activation;
 mod bulk;
@@ -109,6 +110,10 @@ mod secrets;
 mod store;
 mod writer;
 
+pub use access::{
+    api_token_hash, is_secret_var, new_api_token, Action, ApiTokenRepo, READ_ONLY_RPCS,
+    SECRET_MASK, SECRET_NAME_PARTS,
+};
 pub use acs::{
     AcsRepo, Claimed, DmEntry, DmUpdate, FinishWrite, InformRecord, InformWrite, NewTask,
     SessionWrite, TaskLimits, TaskRow, TaskState, ValueAndType, DEFAULT_TASK_ATTEMPTS,

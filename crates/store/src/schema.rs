@@ -85,7 +85,26 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V10_ROLLOUTS,
         postgres: PG_V10_ROLLOUTS,
     },
+    Migration {
+        sqlite: SCHEMA_V11_API_TOKENS,
+        postgres: SCHEMA_V11_API_TOKENS,
+    },
 ];
+
+/// The schema texts holding the search index's triggers, which skip the
+/// variables [`crate::is_secret_var`] calls secret (a test in `access`
+/// checks each names every part).
+#[cfg(test)]
+pub(crate) const SEARCH_TRIGGER_TEXTS: &[&str] =
+    &[SCHEMA_V6_CONSOLE, PG_V6_CONSOLE, SCHEMA_V8_TERMS_UNION];
+
+/// Version 11: console users' API tokens (issue 14 item 2, module
+/// `access`): the SHA-256 of the user's bearer token, unique, `NULL` for
+/// a user without one. The same text on both backends.
+const SCHEMA_V11_API_TOKENS: &str = "
+ALTER TABLE console_users ADD COLUMN api_token TEXT;
+CREATE UNIQUE INDEX console_users_by_token ON console_users (api_token);
+";
 
 /// Found and known schema versions of a database
 /// ([`crate::Store::schema_status`]).

@@ -19,7 +19,10 @@ impl From<RolloutError> for AdminError {
     fn from(e: RolloutError) -> Self {
         match e {
             RolloutError::Bad(m) => AdminError::bad_request(m, EXAMPLE),
-            RolloutError::NotFound(id) => AdminError::NotFound(format!("rollout {id}")),
+            RolloutError::NotFound(id) => AdminError::NoSuch {
+                what: format!("rollout {id}"),
+                hint: "list the rollouts with GET /api/v1/rollouts",
+            },
             e @ RolloutError::State { .. } => AdminError::Conflict {
                 error: e.to_string(),
                 hint: "see its state with GET /api/v1/rollouts/{id}".into(),
@@ -40,6 +43,7 @@ impl From<RolloutError> for AdminError {
         (status = 202, description = "The rollout, running", body = Object),
         (status = 400, description = "Bad target, selection, waves or gate; or no device selected", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn create_rollout(
@@ -94,6 +98,7 @@ pub async fn get_rollout(
     responses(
         (status = 200, description = "The rollout, paused", body = Object),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such rollout", body = ErrorBody),
         (status = 409, description = "Not running", body = ErrorBody),
     ),
@@ -114,6 +119,7 @@ pub async fn pause_rollout(
     responses(
         (status = 200, description = "The rollout, running", body = Object),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such rollout", body = ErrorBody),
         (status = 409, description = "Neither paused nor halted", body = ErrorBody),
     ),
@@ -145,6 +151,7 @@ pub async fn resume_rollout(
     responses(
         (status = 200, description = "The rollout, rolled back, with how many devices went back", body = Object),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such rollout", body = ErrorBody),
         (status = 409, description = "Rolled back already", body = ErrorBody),
     ),

@@ -369,18 +369,32 @@ pub fn query(data: &Path, sql: &str) -> String {
 /// Runs the binary; with `--data DIR` of a server on PostgreSQL
 /// ([`postgres_backend`]) it gets that server's `--database-url`.
 pub fn phoneprov(args: &[&str]) -> Output {
+    phoneprov_stdin(args, b"")
+}
+
+/// [`phoneprov`] with `input` on standard input (a password).
+pub fn phoneprov_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write as _;
     let url = args
         .iter()
         .position(|a| *a == "--data")
         .and_then(|i| args.get(i + 1))
         .filter(|_| !args.contains(&"--database-url"))
         .and_then(|d| backends().lock().unwrap().get(Path::new(d)).cloned());
-    Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(args)
         .args(url.iter().flat_map(|u| ["--database-url", u.as_str()]))
         .env_remove("PHONEPROV_DATA")
-        .output()
-        .unwrap()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A command that reads nothing may exit before the write: ignore EPIPE.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// `phoneprov device add MAC ARGS --data DIR`.
