@@ -87,8 +87,9 @@ pub use extra_doc::{acs_doc, activation_doc};
 pub use openapi::ApiDoc;
 pub use push::{
     device_address, encode_rule_query, execute_xml, notify_resync, phone_base_url, push,
-    push_resync, push_target, record_push, resync_device, resync_with_store, PushError, PushMethod,
-    PushOutcome, PushTarget, SIP_CONTACT_VAR, SIP_PASSWORD_VAR, SIP_USER_VAR,
+    push_resync, push_target, record_push, record_push_pending, resync_device, resync_with_store,
+    PushError, PushMethod, PushOutcome, PushPending, PushTarget, SIP_CONTACT_VAR, SIP_PASSWORD_VAR,
+    SIP_PUSH_WAIT, SIP_USER_VAR,
 };
 pub use routes::{
     DeviceView, EventView, ImportResult, NewDeviceBody, ResyncBody, StatusView, UpdateDeviceBody,

@@ -76,6 +76,29 @@ pub struct PushOutcome {
     pub body: String,
 }
 
+/// How long `POST /devices/{mac}/resync` waits for a SIP phone's answer
+/// before it answers 202 ([`PushPending`]). A NOTIFY over UDP to a silent
+/// phone retransmits until RFC 3261 timer F (64·T1 = 32 s); 4 s covers the
+/// first four transmissions (0, 0.5, 1.5 and 3.5 s), so a phone that
+/// answers, even after a lost datagram, still gets its answer in the
+/// response, and nobody's request hangs for half a minute.
+pub const SIP_PUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// A NOTIFY still waiting for the phone's answer after [`SIP_PUSH_WAIT`]:
+/// the request is recorded on the timeline now, and the phone's answer
+/// (or the timeout) when the transaction ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PushPending {
+    /// The SIP Request-URI.
+    pub url: String,
+    /// How (`sip-notify`).
+    pub method: PushMethod,
+    /// Always `true`.
+    pub pending: bool,
+    /// What happens next.
+    pub message: String,
+}
+
 /// Why a push failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -370,6 +393,14 @@ pub enum PushTarget {
 }
 
 impl PushTarget {
+    /// Where it goes: the phone's address or the SIP contact.
+    pub fn destination(&self) -> &str {
+        match self {
+            PushTarget::Http { address, .. } => address,
+            PushTarget::Sip { contact, .. } => contact,
+        }
+    }
+
     /// The method label.
     pub fn method(&self) -> PushMethod {
         match self {
@@ -485,6 +516,22 @@ pub async fn notify_resync(
         method: PushMethod::SipNotify,
         status: out.code,
         body: out.reason,
+    })
+}
+
+/// Records on the device's timeline that a NOTIFY to `url` is still
+/// waiting for the phone's answer ([`SIP_PUSH_WAIT`]).
+pub fn record_push_pending(store: &mut Store, mac: Mac, url: &str) -> Result<i64, StoreError> {
+    store.append_event(&NewEvent {
+        mac,
+        at_ms: now_ms(),
+        kind: EventKind::Resync,
+        outcome: None,
+        source_ip: None,
+        message: format!(
+            "push resync sent by SIP NOTIFY to {url}: no answer after {} s, still retransmitting (the outcome follows)",
+            SIP_PUSH_WAIT.as_secs()
+        ),
     })
 }
 

@@ -22,7 +22,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;
 use crate::error::{AdminError, ErrorBody, RowError};
-use crate::push::{push, push_target, record_push, PushMethod, PushOutcome};
+use crate::push::{
+    push, push_target, record_push, record_push_pending, PushError, PushMethod, PushOutcome,
+    PushPending, PushTarget, SIP_PUSH_WAIT,
+};
 use crate::state::ApiState;
 
 /// What a device looks like in the API.
@@ -560,6 +563,7 @@ pub async fn device_events(
         description = "Optional; an empty body uses the device's IP, its own rules and GET"),
     responses(
         (status = 200, description = "The phone accepted the request", body = PushOutcome),
+        (status = 202, description = "A SIP NOTIFY got no answer within 4 s (a silent phone over UDP is retried for 32 s): recorded on the timeline now, its outcome when it ends", body = PushPending),
         (status = 400, description = "Bad MAC, body or phone address", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
@@ -571,7 +575,7 @@ pub async fn resync_device(
     State(state): State<ApiState>,
     Path(mac): Path<String>,
     body: Bytes,
-) -> Result<Json<PushOutcome>, AdminError> {
+) -> Result<Response, AdminError> {
     let mac = parse_mac(&mac)?;
     let b: ResyncBody = if body.iter().all(u8::is_ascii_whitespace) {
         ResyncBody::default()
@@ -592,8 +596,60 @@ pub async fn resync_device(
             Ok(push_target(Some(&dev), mac, given.as_deref(), method)?)
         })
         .await?;
-    let result = push(&target, b.rule.as_deref()).await;
-    crate::metrics::record_push(target.method(), &result);
+    let sip = matches!(target, PushTarget::Sip { .. });
+    let dest = target.destination().to_string();
+    let mut pushing = tokio::spawn(async move {
+        let result = push(&target, b.rule.as_deref()).await;
+        crate::metrics::record_push(target.method(), &result);
+        result
+    });
+    // A NOTIFY to a silent phone retransmits for 32 s: answer 202 after
+    // SIP_PUSH_WAIT, and record the outcome when it comes.
+    let joined = if sip {
+        match tokio::time::timeout(SIP_PUSH_WAIT, &mut pushing).await {
+            Ok(j) => j,
+            Err(_) => {
+                state
+                    .with_store(move |s| {
+                        if s.device(mac)?.is_some() {
+                            record_push_pending(s, mac, &dest)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                let later = state.clone();
+                tokio::spawn(async move {
+                    let result = pushing.await.unwrap_or_else(|e| {
+                        Err(PushError::Unreachable {
+                            url: String::new(),
+                            cause: format!("push task failed: {e}"),
+                        })
+                    });
+                    let _ = later
+                        .with_store(move |s| {
+                            if s.device(mac)?.is_some() {
+                                record_push(s, mac, &result)?;
+                            }
+                            Ok(())
+                        })
+                        .await;
+                });
+                let body = PushPending {
+                    url: dest,
+                    method: PushMethod::SipNotify,
+                    pending: true,
+                    message: format!(
+                        "no answer from the phone after {} s; the NOTIFY is still retransmitted and its outcome goes to GET /api/v1/devices/{mac}/events",
+                        SIP_PUSH_WAIT.as_secs()
+                    ),
+                };
+                return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+            }
+        }
+    } else {
+        (&mut pushing).await
+    };
+    let result = joined.map_err(|e| AdminError::Internal(format!("push task failed: {e}")))?;
     let result = state
         .with_store(move |s| {
             // The device may have been removed meanwhile: then there is no
@@ -604,5 +660,5 @@ pub async fn resync_device(
             Ok(result)
         })
         .await?;
-    Ok(Json(result?))
+    Ok(Json(result?).into_response())
 }

@@ -201,3 +201,92 @@ async fn r_rule_6_api_notify_answers_the_phones_digest_challenge() {
     fleet.shutdown_handle().shutdown();
     fleet.wait().await;
 }
+
+/// A SIP answer to `req` (a NOTIFY as received): its Via, From, To,
+/// Call-ID and CSeq echoed, as RFC 3261 §8.2.6 asks.
+fn sip_answer(req: &str, status: &str) -> String {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for line in req.split("\r\n") {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// Issue 15: a NOTIFY over UDP to a phone that does not answer no longer
+/// holds the API request for timer F (32 s): after SIP_PUSH_WAIT the API
+/// answers 202 with the push recorded on the timeline, keeps
+/// retransmitting, and records the phone's answer when it comes (here the
+/// phone answers a retransmission sent after the 202).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_udp_phone_gets_202_and_its_late_answer_reaches_the_timeline() {
+    let phone = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = phone.local_addr().unwrap();
+    let a = api();
+    add_device(
+        a.dir.path(),
+        MAC,
+        &[("sip_contact", format!("sip:{MAC}@{addr}"))],
+    );
+    let answer_now = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = answer_now.clone();
+    let phone_task = tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        let mut received = 0u32;
+        loop {
+            let (n, from) = phone.recv_from(&mut buf).await.unwrap();
+            received += 1;
+            if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                assert!(req.starts_with("NOTIFY "), "{req}");
+                let resp = sip_answer(&req, "200 OK");
+                phone.send_to(resp.as_bytes(), from).await.unwrap();
+                return received;
+            }
+        }
+    });
+    let r = a
+        .call(Method::POST, &format!("/api/v1/devices/{MAC}/resync"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["pending"], true, "{v}");
+    assert_eq!(v["method"], "sip-notify", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("/events"), "{v}");
+    let events = |a: &common::Api| {
+        let s = Store::open(a.dir.path()).unwrap();
+        s.events(Mac::parse(MAC).unwrap(), 10)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == EventKind::Resync)
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+    };
+    let first = events(&a);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].contains("still retransmitting"), "{first:?}");
+    // The phone answers the next retransmission; the answer is recorded.
+    answer_now.store(true, std::sync::atomic::Ordering::SeqCst);
+    let received = tokio::time::timeout(Duration::from_secs(30), phone_task)
+        .await
+        .expect("the NOTIFY was retransmitted after the 202")
+        .unwrap();
+    assert!(
+        received >= 2,
+        "{received} transmissions: the answered one is a retransmission"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let all = events(&a);
+        if all.len() == 2 {
+            assert!(all[1].contains("phone answered 200"), "{all:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{all:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

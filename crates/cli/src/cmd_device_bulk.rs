@@ -3,7 +3,8 @@
 //! `phoneprov_api::bulk::run_here` (the runner the API and the console
 //! use) with a progress bar on standard error and a summary (`--json`:
 //! the job as JSON) on standard output. The job is recorded in the
-//! database, so the console's jobs page shows it too.
+//! database, so the console's jobs page shows it too. A task job sends
+//! each CPE a connection request, as the API's jobs do.
 //!
 //! Exit codes: 0 every device succeeded or was skipped; 1 some failed
 //! (listed); 2 the job could not run (bad selection, no inventory).
@@ -101,6 +102,16 @@ pub fn run_bulk(
         .plan()
         .map_err(|e| anyhow::anyhow!("{e}; nothing sent"))?;
     let db = data.open_existing()?.database().clone();
+    // A task job asks each CPE to connect now, as the API's does, with
+    // the configuration's `[acs] connection_request` credentials (best
+    // effort: a CPE that cannot be reached runs it at its next Inform).
+    let acs = match &plan.action {
+        phoneprov_api::bulk::BulkAction::Task(..) => {
+            let settings = data.data.resolve()?.config.acs;
+            Some(phoneprov_acs::Acs::open_db(&db, settings)?)
+        }
+        phoneprov_api::bulk::BulkAction::Resync => None,
+    };
     let bar = if sel.json {
         ProgressBar::hidden()
     } else {
@@ -113,7 +124,7 @@ pub fn run_bulk(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let job = rt.block_on(phoneprov_api::bulk::run_here(&db, plan, None, "cli", |j| {
+    let job = rt.block_on(phoneprov_api::bulk::run_here(&db, plan, acs, "cli", |j| {
         bar.set_length(u64::try_from(j.total).unwrap_or(0));
         bar.set_position(u64::try_from(j.handled()).unwrap_or(0));
         bar.set_message(counts(j));

@@ -204,10 +204,28 @@ pub fn run(cmd: RolloutCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         RolloutCommand::Resume { id, json, data } => {
-            // A wave started here is pushed by nobody: its phones take the
-            // target at their next periodic resync.
-            let (r, _) = rollout::resume(&mut data.open_existing()?, id, now_ms())?;
+            // A wave started here (a halted rollout resumed) is pushed at
+            // the rollout's rate before the command returns, as the
+            // server's driver and the API push theirs.
+            let mut store = data.open_existing()?;
+            let db = store.database().clone();
+            let (r, started) = rollout::resume(&mut store, id, now_ms())?;
+            drop(store);
             print(&r, json, None)?;
+            if let Some(w) = started.filter(|w| w.push_rate > 0 && !w.devices.is_empty()) {
+                let n = w.devices.len();
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()?;
+                let store = std::sync::Arc::new(std::sync::Mutex::new(
+                    phoneprov_store::Store::connect(&db)?,
+                ));
+                rt.block_on(rollout::push_wave(store, w));
+                if !json {
+                    println!("pushed a resync to the {n} devices of the new wave");
+                }
+            }
             Ok(0)
         }
         RolloutCommand::Rollback { id, json, data } => {
