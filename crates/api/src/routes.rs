@@ -609,10 +609,11 @@ pub async fn resync_device(
         match tokio::time::timeout(SIP_PUSH_WAIT, &mut pushing).await {
             Ok(j) => j,
             Err(_) => {
+                let url = dest.clone();
                 state
                     .with_store(move |s| {
                         if s.device(mac)?.is_some() {
-                            record_push_pending(s, mac, &dest)?;
+                            record_push_pending(s, mac, &url)?;
                         }
                         Ok(())
                     })

@@ -55,11 +55,14 @@ fn setup() -> (Api, String, String) {
     (Api { dir, app, token }, hd, boss)
 }
 
+/// A request body: content type and bytes.
+type Body = Option<(&'static str, Vec<u8>)>;
+
 fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
-fn json_body(v: serde_json::Value) -> Option<(&'static str, Vec<u8>)> {
+fn json_body(v: serde_json::Value) -> Body {
     Some(("application/json", v.to_string().into_bytes()))
 }
 
@@ -107,7 +110,7 @@ async fn help_desk_reads_without_key_or_secrets_and_is_refused_every_write() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     // Every write is 403 with the one error shape and a hint.
-    let refused: Vec<(Method, String, Option<(&str, Vec<u8>)>)> = vec![
+    let refused: Vec<(Method, String, Body)> = vec![
         (
             Method::GET,
             "/api/v1/devices/export?with_keys=true".into(),
