@@ -2,7 +2,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `PATCH /devices/{mac}` | `{"NAME": "VALUE", …}`: set fields and variables, all or nothing (`""` clears) |
+//! | `PATCH /devices/{mac}?dry_run=true&force=true` | `{"NAME": "VALUE", …}`: set fields and variables, all or nothing (`""` clears); the profile is previewed and linted first (group, firmware target and variable changes), 422 on new lint errors |
 //! | `GET /devices/export?format=csv\|json&with_keys=true&group=G` | the import's CSV, or JSON |
 //! | `GET /devices/pending` | auto-registered devices awaiting approval |
 //! | `POST /devices/{mac}/approve`, `POST /devices/{mac}/reject` | decide on one |
@@ -35,24 +35,35 @@ pub const KEYS_HEADER: &str = "x-phoneprov-keys";
 /// Each member names `serial`, `model`, `group` or a variable; an empty
 /// value clears it. Every name and value is checked first: one bad pair
 /// and nothing is written.
+///
+/// Change safety (issue 14 item 5a): under `phoneprov serve` the device's
+/// profile is rendered with the change first (a new group, a firmware
+/// target variable `firmware_version`/`firmware_file`, any variable) and
+/// linted; `?dry_run=true` answers that report (the template preview's
+/// shape) and writes nothing; a change that adds lint errors is refused
+/// with 422 (the device named, its errors in `devices`) unless
+/// `?force=true`.
 #[utoipa::path(patch, path = "/api/v1/devices/{mac}", tag = "devices",
-    params(("mac" = String, Path, description = "The device's MAC")),
+    params(("mac" = String, Path, description = "The device's MAC"), crate::templates::ChangeQuery),
     request_body(content = BTreeMap<String, String>, content_type = "application/json",
         description = r#"e.g. `{"display_name":"Front desk","group":"sales","old_var":""}`"#),
     responses(
-        (status = 200, description = "Changed (key kept)", body = DeviceView),
+        (status = 200, description = "Changed (key kept); with ?dry_run=true the preview report instead, nothing written", body = DeviceView),
         (status = 400, description = "Bad MAC, name or value; nothing written", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 403, description = "A help desk token may not do this", body = ErrorBody),
         (status = 404, description = "No such device", body = ErrorBody),
+        (status = 422, description = "Refused: the changed profile has lint errors (listed in `devices`); nothing written", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn set_device(
     State(state): State<ApiState>,
     Path(mac): Path<String>,
+    q: Result<Query<crate::templates::ChangeQuery>, QueryRejection>,
     body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
-) -> Result<Json<DeviceView>, AdminError> {
+) -> Result<Response, AdminError> {
     let mac = parse_mac(&mac)?;
+    let q = query(q, "?dry_run=true or ?force=true")?;
     let pairs = json_body(body, r#"{"display_name":"Front desk","group":"sales"}"#)?;
     let bad = |e: String| {
         AdminError::bad_request(
@@ -69,10 +80,34 @@ pub async fn set_device(
         .map(|(n, v)| Change::new(n, v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
+    let editor = state.templates();
+    if editor.is_none() && q.dry_run {
+        return Err(crate::templates::editor(&state)
+            .err()
+            .unwrap_or_else(|| AdminError::Internal("no template renderer".into())));
+    }
+    if let Some(ed) = editor {
+        let names: Vec<&str> = pairs.keys().map(String::as_str).collect();
+        let label = format!("device {mac}: {}", names.join(", "));
+        let current = state
+            .with_store(move |s| s.device(mac)?.ok_or(AdminError::NotFound(mac.to_string())))
+            .await?;
+        let changed = phoneprov_store::with_changes(&current, &changes);
+        let report =
+            tokio::task::spawn_blocking(move || ed.preview_devices(&label, &[(current, changed)]))
+                .await
+                .map_err(|e| AdminError::Internal(e.to_string()))??;
+        if q.dry_run {
+            return Ok(Json(report).into_response());
+        }
+        if !report.lint_errors.is_empty() && !q.force {
+            return Ok(crate::templates::refusal(&report).into_response());
+        }
+    }
     let dev = state
         .with_store(move |s| Ok(s.set_fields(mac, &changes)?))
         .await?;
-    Ok(Json(DeviceView::from_device(dev, false)))
+    Ok(Json(DeviceView::from_device(dev, false)).into_response())
 }
 
 /// `?format=&with_keys=&group=` of the export.

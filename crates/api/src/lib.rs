@@ -8,7 +8,7 @@
 //! | `POST /devices` | add; answers 201 with the new key |
 //! | `GET /devices/{mac}` | show, with the key |
 //! | `PUT /devices/{mac}` | create or replace serial/model/group/vars (key kept) |
-//! | `PATCH /devices/{mac}` | set some fields and variables, checked, all or nothing |
+//! | `PATCH /devices/{mac}?dry_run=true&force=true` | set some fields and variables, checked, all or nothing; previewed and linted first (see [`fleet`]) |
 //! | `DELETE /devices/{mac}` | remove with its timeline |
 //! | `POST /devices/import` | CSV body, all or nothing, bad lines listed; a `key` column carries keys |
 //! | `GET /devices/export?format=csv\|json&with_keys=true` | the import's CSV or JSON |

@@ -42,10 +42,12 @@ use phoneprov_types::http_error::{ApiError, ErrorBody};
 /// (the most frequent first); `params_truncated` says when more exist.
 pub const MAX_LISTED_PARAMS: usize = 200;
 
-/// What a template change does to the fleet.
+/// What a template change (or a device change, `PATCH
+/// /devices/{mac}?dry_run=true`) does to the fleet.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ChangeReport {
-    /// The template changed (`group/sales.xml.j2`).
+    /// The template changed (`group/sales.xml.j2`), or the device change
+    /// (`device 000e08abcdef: group, port`).
     pub template: String,
     /// `true` when the template is removed.
     pub removed: bool,
@@ -104,6 +106,14 @@ pub trait TemplateEditor: Send + Sync {
     /// What replacing `name` with `source` (`None`: removing it) would do.
     /// Blocking (it reads every device): call from a blocking thread.
     fn preview(&self, name: &str, source: Option<&str>) -> Result<ChangeReport, TemplateError>;
+    /// What changing devices would do to their profiles: each `(current,
+    /// changed)` pair rendered with the live templates, in the same report
+    /// (`PATCH /devices/{mac}?dry_run=true`). Blocking.
+    fn preview_devices(
+        &self,
+        label: &str,
+        pairs: &[(phoneprov_store::Device, phoneprov_store::Device)],
+    ) -> Result<ChangeReport, TemplateError>;
     /// Saves the change and reloads the templates. Blocking.
     fn save(&self, name: &str, source: Option<&str>) -> Result<(), TemplateError>;
 }
@@ -223,7 +233,7 @@ pub fn preview_then_save(
     Ok(Ok(report))
 }
 
-fn editor(state: &ApiState) -> Result<Arc<dyn TemplateEditor>, AdminError> {
+pub(crate) fn editor(state: &ApiState) -> Result<Arc<dyn TemplateEditor>, AdminError> {
     state.templates().ok_or_else(|| {
         AdminError::Internal(
             "templates are edited through phoneprov serve (this API was mounted without them)"

@@ -112,29 +112,27 @@ fn error_key(e: &str) -> &str {
     e.find(": error[").map_or(e, |i| &e[i + 2..])
 }
 
-/// Renders every device of `store` with `old` and with `new`; see the
-/// module docs. `name` and `removed` only label the report.
-#[allow(clippy::too_many_arguments)]
-pub fn template_change_report(
-    bound: &Bound,
-    policy: &Policy,
-    old: &TemplateSet,
-    new: &TemplateSet,
-    name: &str,
-    removed: bool,
-    store: &Store,
-    host: &str,
-) -> Result<ChangeReport, StoreError> {
-    let mut report = ChangeReport {
-        template: name.to_string(),
-        removed,
-        ..ChangeReport::default()
-    };
-    let mut changes: HashMap<(String, Option<String>, Option<String>), u64> = HashMap::new();
-    store.for_each_device(None, |d| {
+/// The report being built: one device's before and after at a time.
+struct Tally {
+    report: ChangeReport,
+    changes: HashMap<(String, Option<String>, Option<String>), u64>,
+}
+
+impl Tally {
+    fn new(label: &str, removed: bool) -> Tally {
+        Tally {
+            report: ChangeReport {
+                template: label.to_string(),
+                removed,
+                ..ChangeReport::default()
+            },
+            changes: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, mac: &str, before: Rendered, after: Rendered) {
+        let report = &mut self.report;
         report.devices_checked += 1;
-        let before = render_one(bound, policy, old, &d, host);
-        let after = render_one(bound, policy, new, &d, host);
         if before.params != after.params || before.errors != after.errors {
             report.devices_changed += 1;
         }
@@ -142,7 +140,8 @@ pub fn template_change_report(
         for n in names {
             let (o, v) = (before.params.get(n), after.params.get(n));
             if o != v {
-                *changes
+                *self
+                    .changes
                     .entry((n.clone(), o.cloned(), v.cloned()))
                     .or_default() += 1;
             }
@@ -156,31 +155,78 @@ pub fn template_change_report(
             .collect();
         if !fresh.is_empty() {
             report.lint_errors.push(DeviceErrors {
-                mac: d.mac.to_string(),
+                mac: mac.to_string(),
                 errors: fresh,
             });
         }
+    }
+
+    fn finish(self) -> ChangeReport {
+        let mut report = self.report;
+        let mut params: Vec<ParamChange> = self
+            .changes
+            .into_iter()
+            .map(|((name, old, new), count)| ParamChange {
+                name,
+                old,
+                new,
+                count,
+            })
+            .collect();
+        params.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.old.cmp(&b.old))
+        });
+        report.params_truncated = params.len() > MAX_LISTED_PARAMS;
+        params.truncate(MAX_LISTED_PARAMS);
+        report.params = params;
+        report
+    }
+}
+
+/// Renders every device of `store` with `old` and with `new`; see the
+/// module docs. `name` and `removed` only label the report.
+#[allow(clippy::too_many_arguments)]
+pub fn template_change_report(
+    bound: &Bound,
+    policy: &Policy,
+    old: &TemplateSet,
+    new: &TemplateSet,
+    name: &str,
+    removed: bool,
+    store: &Store,
+    host: &str,
+) -> Result<ChangeReport, StoreError> {
+    let mut tally = Tally::new(name, removed);
+    store.for_each_device(None, |d| {
+        let before = render_one(bound, policy, old, &d, host);
+        let after = render_one(bound, policy, new, &d, host);
+        tally.add(&d.mac.to_string(), before, after);
         Ok::<_, StoreError>(())
     })?;
-    let mut params: Vec<ParamChange> = changes
-        .into_iter()
-        .map(|((name, old, new), count)| ParamChange {
-            name,
-            old,
-            new,
-            count,
-        })
-        .collect();
-    params.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.old.cmp(&b.old))
-    });
-    report.params_truncated = params.len() > MAX_LISTED_PARAMS;
-    params.truncate(MAX_LISTED_PARAMS);
-    report.params = params;
-    Ok(report)
+    Ok(tally.finish())
+}
+
+/// The same report for device changes (issue 14 item 5a: a group, a
+/// firmware target variable, any field or variable): each `(current,
+/// changed)` pair rendered with the live `templates` and compared.
+pub fn device_change_report(
+    bound: &Bound,
+    policy: &Policy,
+    templates: &TemplateSet,
+    label: &str,
+    pairs: &[(Device, Device)],
+    host: &str,
+) -> ChangeReport {
+    let mut tally = Tally::new(label, false);
+    for (old, new) in pairs {
+        let before = render_one(bound, policy, templates, old, host);
+        let after = render_one(bound, policy, templates, new, host);
+        tally.add(&old.mac.to_string(), before, after);
+    }
+    tally.finish()
 }
 
 /// [`template_change_report`] without a running server (`phoneprov
@@ -288,6 +334,29 @@ impl TemplateEditor for ServerTemplates {
             &host,
         )
         .map_err(|e| TemplateError::Unavailable(e.to_string()))
+    }
+
+    fn preview_devices(
+        &self,
+        label: &str,
+        pairs: &[(Device, Device)],
+    ) -> Result<ChangeReport, TemplateError> {
+        let state = self.state()?;
+        let policy = state.policy.load();
+        let templates = state.templates.load();
+        let local = state
+            .bound
+            .http
+            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
+        let host = crate::pipeline::url_host(&policy, None, local);
+        Ok(device_change_report(
+            &state.bound,
+            &policy,
+            &templates,
+            label,
+            pairs,
+            &host,
+        ))
     }
 
     fn save(&self, name: &str, source: Option<&str>) -> Result<(), TemplateError> {

@@ -189,6 +189,22 @@ impl Change {
     }
 }
 
+/// `dev` as it would be after `changes` (nothing written): what a
+/// preview renders (`PATCH /devices/{mac}?dry_run=true`).
+pub fn with_changes(dev: &Device, changes: &[Change]) -> Device {
+    let mut fields = editable(dev);
+    for c in changes {
+        c.apply(&mut fields);
+    }
+    Device {
+        serial: fields.serial,
+        model: fields.model,
+        group: fields.group,
+        vars: fields.vars,
+        ..dev.clone()
+    }
+}
+
 /// The operator's fields of a stored device.
 fn editable(d: &Device) -> NewDevice {
     NewDevice {

@@ -132,8 +132,8 @@ pub use db::{Database, CONNECT_TIMEOUT};
 pub use error::{BadRow, DbError, Result, StoreError};
 pub use export::{ExportFormat, ExportSummary};
 pub use fleet::{
-    check_var_name, check_var_value, Approval, Change, MAX_VAR_NAME, MAX_VAR_VALUE, RESERVED_NAMES,
-    STATUS_VAR,
+    check_var_name, check_var_value, with_changes, Approval, Change, MAX_VAR_NAME, MAX_VAR_VALUE,
+    RESERVED_NAMES, STATUS_VAR,
 };
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
 pub use key::{DeviceKey, KEY_BYTES};
