@@ -528,6 +528,48 @@ impl Exec<'_, '_> {
     }
 }
 
+/// A PostgreSQL `COPY … FROM STDIN` in progress ([`Exec::copy_in`]):
+/// rows of [`Val`]s in the binary format.
+pub(crate) struct CopyIn<'a>(postgres::binary_copy::BinaryCopyInWriter<'a>);
+
+impl CopyIn<'_> {
+    /// Sends one row (buffered: the driver sends them in chunks).
+    pub(crate) fn row(&mut self, vals: &[Val<'_>]) -> Result<()> {
+        self.0.write(&pg_params(vals)).map_err(pg_err)
+    }
+}
+
+impl Exec<'_, '_> {
+    /// PostgreSQL only: `COPY target FROM STDIN (FORMAT binary)`, where
+    /// `target` is `table (col, …)` of the column `types`; `f` writes
+    /// the rows. Returns the number of rows copied. An error from `f`
+    /// aborts the copy (and so the transaction around it). One statement
+    /// for any number of rows, instead of a round trip per row.
+    pub(crate) fn copy_in(
+        &mut self,
+        target: &str,
+        types: &[Type],
+        f: impl FnOnce(&mut CopyIn<'_>) -> Result<()>,
+    ) -> Result<u64> {
+        let sql = format!("COPY {target} FROM STDIN (FORMAT binary)");
+        let writer = match self {
+            Exec::Lite(_) => {
+                return Err(StoreError::Internal(
+                    "COPY is a PostgreSQL statement; SQLite inserts row by row".into(),
+                ))
+            }
+            Exec::Pg(c, _) => c.copy_in(sql.as_str()),
+            Exec::PgTx(c, _) => c.copy_in(sql.as_str()),
+        }
+        .map_err(pg_err)?;
+        let mut w = CopyIn(postgres::binary_copy::BinaryCopyInWriter::new(
+            writer, types,
+        ));
+        f(&mut w)?;
+        w.0.finish().map_err(pg_err)
+    }
+}
+
 /// SQLSTATE classes and codes that mean the server or the connection is
 /// gone (the request may succeed once it is back).
 fn pg_unavailable(code: &str) -> bool {

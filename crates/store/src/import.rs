@@ -19,9 +19,16 @@
 //!    could not be all-or-nothing, and keeps the write lock for the few
 //!    seconds of the merge instead of the whole parse.
 //!
-//! On PostgreSQL the staging table is a session `TEMP` table the same way
-//! (`pg_temp.import_staging`), the merge the same statement in one
-//! transaction; only the SQLite page-cache pragmas have no counterpart.
+//! On PostgreSQL the rows are streamed with one `COPY … FROM STDIN`
+//! (binary format) into a session `TEMP` table without constraints
+//! (`pg_temp.import_raw`), bad rows too (with their reason): a round trip
+//! per row was most of an import's time. One query then reports the bad
+//! rows and the repeated MACs, in file order, with the same texts as on
+//! SQLite; the staging table (`pg_temp.import_staging`, one row per MAC,
+//! the first in the file) is built from it in one statement, and the merge
+//! is the same statement in one transaction. Bad rows therefore reach the
+//! observer when the file has been read, not as each is found; the SQLite
+//! page-cache pragmas have no counterpart.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
@@ -264,19 +271,90 @@ CREATE TEMP TABLE import_staging (
 ) WITHOUT ROWID;
 ";
 
+/// PostgreSQL: every row of the file as read, bad ones with `bad` (the
+/// reason) and no MAC; no key, so `COPY` only appends.
 const STAGING_DDL_PG: &str = r#"
 DROP TABLE IF EXISTS pg_temp.import_staging;
-CREATE TEMP TABLE import_staging (
-    mac        TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+DROP TABLE IF EXISTS pg_temp.import_raw;
+CREATE TEMP TABLE import_raw (
     line       BIGINT NOT NULL,
+    mac        TEXT COLLATE "C",
     serial     TEXT,
     model      TEXT,
     grp        TEXT,
-    vars       TEXT   NOT NULL,
-    secret_key TEXT   NOT NULL,
-    key_given  BIGINT NOT NULL
+    vars       TEXT,
+    secret_key TEXT,
+    key_given  BIGINT,
+    bad        TEXT
 );
 "#;
+
+/// The columns `COPY` fills, and their types.
+const RAW_COPY: &str =
+    "pg_temp.import_raw (line, mac, serial, model, grp, vars, secret_key, key_given, bad)";
+const RAW_TYPES: [postgres::types::Type; 9] = {
+    use postgres::types::Type;
+    [
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+    ]
+};
+
+/// PostgreSQL: the bad rows and the repeats of a MAC (each with the line
+/// of its first good row), in file order.
+const RAW_REJECTS: &str = "SELECT line, bad, mac, first FROM (\
+    SELECT line, bad, mac, min(line) FILTER (WHERE bad IS NULL) OVER (PARTITION BY mac) AS first \
+    FROM pg_temp.import_raw) AS r \
+    WHERE bad IS NOT NULL OR line > first ORDER BY line";
+
+/// PostgreSQL: the staging table, the first good row of each MAC.
+const RAW_TO_STAGING: &str = "
+CREATE TEMP TABLE import_staging AS
+    SELECT DISTINCT ON (mac) mac, line, serial, model, grp, vars, secret_key, key_given
+    FROM pg_temp.import_raw WHERE bad IS NULL ORDER BY mac, line;
+ALTER TABLE pg_temp.import_staging ADD PRIMARY KEY (mac);
+ANALYZE pg_temp.import_staging;
+DROP TABLE pg_temp.import_raw;
+";
+
+/// The text of a repeated MAC.
+fn repeated(mac: &str, first: i64) -> String {
+    format!("MAC {mac} appears again (first on line {first}); keep one row per device")
+}
+
+/// A checked row as staged: MAC, serial, model, group, variables (JSON),
+/// key, whether the key came from the file.
+type Staged = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    DeviceKey,
+    i64,
+);
+
+fn staged(row: Row) -> Staged {
+    let vars = serde_json::to_string(&row.vars).expect("a string map always serializes");
+    let given = i64::from(row.key.is_some());
+    let key = row.key.unwrap_or_else(DeviceKey::generate);
+    (
+        row.mac.to_string(),
+        row.serial,
+        row.model,
+        row.group,
+        vars,
+        key,
+        given,
+    )
+}
 
 /// The staging table's qualified name in each dialect.
 fn staging(x: &Exec<'_, '_>) -> &'static str {
@@ -311,7 +389,9 @@ impl Store {
             Dialect::Sqlite => {
                 x.batch("DROP TABLE IF EXISTS temp.import_staging; PRAGMA main.cache_size = -2000;")
             }
-            Dialect::Postgres => x.batch("DROP TABLE IF EXISTS pg_temp.import_staging"),
+            Dialect::Postgres => x.batch(
+                "DROP TABLE IF EXISTS pg_temp.import_staging; DROP TABLE IF EXISTS pg_temp.import_raw",
+            ),
         });
         result
     }
@@ -354,62 +434,113 @@ impl Store {
 
         let mut bad = 0u64;
         let mut rows = 0u64;
-        // Touches the staging table only: no lock on the inventory.
-        self.tx_deferred(|x| {
-            let insert = format!(
-                "INSERT INTO {} (mac, line, serial, model, grp, vars, secret_key, key_given) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(mac) DO NOTHING",
-                staging(x)
-            );
-            let first_line = format!("SELECT line FROM {} WHERE mac = ?1", staging(x));
-            let mut report = |line: u64, why: String, obs: &mut dyn ImportObserver| {
-                bad += 1;
-                obs.bad_row(&BadRow { line, why });
-            };
-            while rdr.read_byte_record(&mut rec).map_err(csv_err)? {
-                rows += 1;
-                if rows.is_multiple_of(PROGRESS_EVERY) {
-                    obs.progress(rows);
-                }
-                let byte = rec.position().map(|p| p.byte()).unwrap_or(0);
-                let line = rdr.get_mut().line_of(byte);
-                let row = match parse_row(&cols, &rec) {
-                    Ok(row) => row,
-                    Err(why) => {
-                        report(line, why, obs);
-                        continue;
-                    }
-                };
-                let mac = row.mac.to_string();
-                let vars =
-                    serde_json::to_string(&row.vars).expect("a string map always serializes");
-                let given = i64::from(row.key.is_some());
-                let key = row.key.unwrap_or_else(DeviceKey::generate);
-                let n = x.exec(
-                    &insert,
-                    vals![
-                        mac.as_str(),
-                        line as i64,
-                        row.serial,
-                        row.model,
-                        row.group,
-                        vars,
-                        key.expose_secret(),
-                        given
-                    ],
-                )?;
-                if n == 0 {
-                    let first: i64 = x.one(&first_line, vals![mac.as_str()])?.get(0)?;
-                    report(
-                        line,
-                        format!("MAC {mac} appears again (first on line {first}); keep one row per device"),
-                        obs,
-                    );
-                }
+        // Each data record: its line, and the checked row or why not.
+        let mut next = |rows: &mut u64,
+                        obs: &mut dyn ImportObserver|
+         -> Result<Option<(u64, std::result::Result<Row, String>)>> {
+            if !rdr.read_byte_record(&mut rec).map_err(csv_err)? {
+                return Ok(None);
             }
-            obs.progress(rows);
-            Ok(())
+            *rows += 1;
+            if rows.is_multiple_of(PROGRESS_EVERY) {
+                obs.progress(*rows);
+            }
+            let byte = rec.position().map(|p| p.byte()).unwrap_or(0);
+            let line = rdr.get_mut().line_of(byte);
+            Ok(Some((line, parse_row(&cols, &rec))))
+        };
+        // Touches the staging table only: no lock on the inventory.
+        self.tx_deferred(|x| match x.dialect() {
+            Dialect::Sqlite => {
+                let insert = "INSERT INTO temp.import_staging \
+                    (mac, line, serial, model, grp, vars, secret_key, key_given) \
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(mac) DO NOTHING";
+                let first_line = "SELECT line FROM temp.import_staging WHERE mac = ?1";
+                while let Some((line, row)) = next(&mut rows, obs)? {
+                    let row = match row {
+                        Ok(row) => row,
+                        Err(why) => {
+                            bad += 1;
+                            obs.bad_row(&BadRow { line, why });
+                            continue;
+                        }
+                    };
+                    let (mac, serial, model, group, vars, key, given) = staged(row);
+                    let n = x.exec(
+                        insert,
+                        vals![
+                            mac.as_str(),
+                            line as i64,
+                            serial,
+                            model,
+                            group,
+                            vars,
+                            key.expose_secret(),
+                            given
+                        ],
+                    )?;
+                    if n == 0 {
+                        let first: i64 = x.one(first_line, vals![mac.as_str()])?.get(0)?;
+                        bad += 1;
+                        obs.bad_row(&BadRow {
+                            line,
+                            why: repeated(&mac, first),
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Dialect::Postgres => {
+                x.copy_in(RAW_COPY, &RAW_TYPES, |w| {
+                    while let Some((line, row)) = next(&mut rows, obs)? {
+                        match row {
+                            Ok(row) => {
+                                let (mac, serial, model, group, vars, key, given) = staged(row);
+                                w.row(vals![
+                                    line as i64,
+                                    mac,
+                                    serial,
+                                    model,
+                                    group,
+                                    vars,
+                                    key.expose_secret(),
+                                    given,
+                                    None::<&str>
+                                ])?;
+                            }
+                            Err(why) => {
+                                w.row(vals![
+                                    line as i64,
+                                    None::<&str>,
+                                    None::<&str>,
+                                    None::<&str>,
+                                    None::<&str>,
+                                    None::<&str>,
+                                    None::<&str>,
+                                    None::<i64>,
+                                    why
+                                ])?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })?;
+                for r in x.rows(RAW_REJECTS, &[])? {
+                    let line: i64 = r.get(0)?;
+                    let why = match r.get::<Option<String>>(1)? {
+                        Some(why) => why,
+                        None => repeated(&r.get::<String>(2)?, r.get(3)?),
+                    };
+                    bad += 1;
+                    obs.bad_row(&BadRow {
+                        line: line as u64,
+                        why,
+                    });
+                }
+                x.batch(RAW_TO_STAGING)
+            }
         })?;
+        obs.progress(rows);
         if bad > 0 && !opts.skip_bad {
             return Err(StoreError::ImportRejected { bad });
         }

@@ -320,3 +320,64 @@ mod props {
         }
     }
 }
+
+on_both! {
+fn a_large_file_reports_every_repeat_and_bad_row_in_file_order(db: &TestDb) {
+    // 30 000 rows (the PostgreSQL import streams them with COPY, in many
+    // chunks): every 1 000th row repeats the MAC of the row 500 lines
+    // before it, every 1 000th (offset 7) has a bad MAC, and one row with
+    // a given key.
+    let mut csv = String::from("mac,serial,user\n");
+    let mut expect = Vec::new();
+    for i in 0..30_000u64 {
+        let line = i + 2;
+        if i % 1000 == 999 {
+            csv.push_str(&format!("{:012x},SN{i},u{i}\n", i - 500));
+            expect.push((line, format!("first on line {}", line - 500)));
+        } else if i % 1000 == 7 {
+            csv.push_str(&format!("zz{i:010},SN{i},u{i}\n"));
+            expect.push((line, "bad MAC".to_string()));
+        } else {
+            csv.push_str(&format!("{i:012x},SN{i},u{i}\n"));
+        }
+    }
+    let mut store = db.store();
+    let (r, obs) = import(&mut store, csv.as_bytes(), true);
+    assert_eq!(
+        r.unwrap(),
+        ImportSummary {
+            created: 29_940,
+            updated: 0,
+            skipped: 60
+        }
+    );
+    let got: Vec<u64> = obs.bad.iter().map(|b| b.line).collect();
+    assert_eq!(got, expect.iter().map(|e| e.0).collect::<Vec<_>>());
+    for (b, (_, text)) in obs.bad.iter().zip(&expect) {
+        assert!(b.to_string().contains(text.as_str()), "{b} lacks {text}");
+    }
+    assert_eq!(store.count_devices(None).unwrap(), 29_940);
+    // The first row of a repeated MAC won.
+    assert_eq!(store.device(mac("000000000001")).unwrap().unwrap().vars["user"], "u1");
+    assert_eq!(store.device(mac(&format!("{:012x}", 499))).unwrap().unwrap().vars["user"], "u499");
+    // Re-imported without the bad rows: every device updated, keys kept.
+    let key = store.device(mac("000000000002")).unwrap().unwrap().key;
+    let again: String = csv
+        .lines()
+        .enumerate()
+        .filter(|(n, _)| *n == 0 || !expect.iter().any(|e| e.0 == *n as u64 + 1))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let (r, obs) = import(&mut store, again.as_bytes(), false);
+    assert!(obs.bad.is_empty(), "{:?}", obs.bad);
+    assert_eq!(
+        r.unwrap(),
+        ImportSummary {
+            created: 0,
+            updated: 29_940,
+            skipped: 0
+        }
+    );
+    assert_eq!(store.device(mac("000000000002")).unwrap().unwrap().key, key);
+}
+}
