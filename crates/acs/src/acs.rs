@@ -175,7 +175,7 @@ impl Acs {
     /// [`Acs::open`] on a database of either backend (issue 13: several
     /// nodes' ACSs share one PostgreSQL queue).
     pub fn open_db(database: &Database, settings: AcsSettings) -> Result<Acs, AcsError> {
-        let db = Db::new(Store::connect(database)?);
+        let db = Db::new(Store::connect(database)?)?;
         let writer = TimelineWriter::for_db(database)?;
         let machine_config = AcsConfig {
             hold_requests: settings.hold_requests,
@@ -676,10 +676,10 @@ impl Acs {
     /// Maps the Inform to an inventory MAC: by serial number in the
     /// inventory, else by a MAC address parameter, else the serial number
     /// read as a MAC. Returns the MAC and whether the inventory knows it.
-    fn resolve(&self, inform: &Inform) -> Result<(Option<Mac>, bool), AcsError> {
+    async fn resolve(&self, inform: &Inform) -> Result<(Option<Mac>, bool), AcsError> {
         let serial = inform.device_id.serial_number.trim();
         if !serial.is_empty() {
-            if let Some(mac) = self.inner.db.with(|s| s.mac_by_serial(serial))? {
+            if let Some(mac) = self.inner.db.mac_by_serial(serial).await? {
                 return Ok((Some(mac), true));
             }
         }
@@ -698,7 +698,7 @@ impl Acs {
         let Some(mac) = from_params else {
             return Ok((None, false));
         };
-        let known = self.inner.db.with(|s| s.device(mac))?.is_some();
+        let known = self.inner.db.known(mac).await?;
         Ok((Some(mac), known))
     }
 
@@ -709,7 +709,7 @@ impl Acs {
         peer: IpAddr,
         deny: &mut bool,
     ) -> Result<(), AcsError> {
-        let (mac, known) = self.resolve(inform)?;
+        let (mac, known) = self.resolve(inform).await?;
         // Issue 12: over HTTPS a client certificate proves one device; an
         // Inform for another one (its serial or MAC) is refused, nothing
         // written.
@@ -907,8 +907,7 @@ impl Acs {
             self.inner.writer.session(finish).await?;
         }
         if let Ok(m) = Mac::parse(mac) {
-            let known = self.inner.db.with(|s| s.device(m))?.is_some();
-            if known {
+            if self.inner.db.known(m).await? {
                 // Queued behind this session's own writes: committed before
                 // the session's next acknowledged write.
                 let event = NewEvent {

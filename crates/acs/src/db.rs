@@ -4,7 +4,7 @@
 //! directory's database); this module only turns JSON columns into
 //! [`TaskRpc`] and results, and back.
 
-use phoneprov_store::{AcsRepo, NewTask, Store, TaskRow};
+use phoneprov_store::{AcsRepo, Lookups, Mac, NewTask, Store, StoreError, TaskRow};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -175,14 +175,44 @@ pub(crate) struct Db {
     store: std::sync::Mutex<Store>,
     /// PostgreSQL: a call from async code leaves the worker first.
     remote: bool,
+    /// PostgreSQL: the Inform's lookups (device by serial number or MAC),
+    /// batched with those of the other sessions on a connection of their
+    /// own (`phoneprov_store::Lookups`), instead of one round trip each
+    /// under the mutex.
+    lookups: Option<Lookups>,
 }
 
 impl Db {
-    pub(crate) fn new(store: Store) -> Db {
-        Db {
+    /// `store` for the mutexed connection; on PostgreSQL a second
+    /// connection is opened for the batched lookups.
+    pub(crate) fn new(store: Store) -> Result<Db, StoreError> {
+        let lookups = match store.database() {
+            db if db.is_postgres() => Some(Lookups::for_db(db)?),
+            _ => None,
+        };
+        Ok(Db {
             remote: store.database().is_postgres(),
             store: std::sync::Mutex::new(store),
+            lookups,
+        })
+    }
+
+    /// The MAC of the inventory device with this serial number (an
+    /// Inform's first read).
+    pub(crate) async fn mac_by_serial(&self, serial: &str) -> Result<Option<Mac>, StoreError> {
+        match &self.lookups {
+            Some(l) => l.mac_by_serial(serial).await,
+            None => self.with(|s| s.mac_by_serial(serial)),
         }
+    }
+
+    /// Whether the inventory has `mac`.
+    pub(crate) async fn known(&self, mac: Mac) -> Result<bool, StoreError> {
+        Ok(match &self.lookups {
+            Some(l) => l.device(mac).await?,
+            None => self.with(|s| s.device(mac))?,
+        }
+        .is_some())
     }
 
     /// The store; a panic while it was held leaves SQLite consistent

@@ -4,7 +4,10 @@
 //!   `spawn_blocking` (WAL readers never wait for the writer), so a slow
 //!   disk never stalls the async workers and no global mutex serializes
 //!   requests. Most requests do not reach it at all: device rows are cached
-//!   (see `render.rs`).
+//!   (see `render.rs`). On PostgreSQL a device read is a message to the
+//!   store's batched lookups (`phoneprov_store::Lookups`): the reads of
+//!   concurrent requests share one query and no request takes a blocking
+//!   thread for a network round trip (issue 13).
 //! * [`StatusWriter`]: the server's handle on the data directory's one
 //!   timeline writer (`phoneprov_store::TimelineWriter`, shared with the
 //!   ACS, the syslog filer and the activation service). Request handlers
@@ -20,8 +23,8 @@ use std::sync::{Arc, Mutex};
 
 pub use phoneprov_store::FOLD_WINDOW;
 use phoneprov_store::{
-    Database, Device, EventKind, Mac, NewDevice, Outcome, Retention, Seen, Store, StoreError,
-    TimelineWriter,
+    Database, Device, EventKind, Lookups, Mac, NewDevice, Outcome, Retention, Seen, Store,
+    StoreError, TimelineWriter,
 };
 use tokio::sync::Semaphore;
 
@@ -37,6 +40,8 @@ pub struct ReadPool {
     db: Database,
     idle: Mutex<Vec<Store>>,
     permits: Semaphore,
+    /// PostgreSQL: device reads, batched.
+    lookups: Option<Lookups>,
 }
 
 impl std::fmt::Debug for ReadPool {
@@ -49,7 +54,13 @@ impl ReadPool {
     /// Opens one connection now (so a broken database fails the start).
     pub fn open(db: &Database) -> Result<Arc<ReadPool>, StoreError> {
         let first = Store::connect(db)?;
+        let lookups = if db.is_postgres() {
+            Some(Lookups::for_db(db)?)
+        } else {
+            None
+        };
         Ok(Arc::new(ReadPool {
+            lookups,
             db: db.clone(),
             idle: Mutex::new(vec![first]),
             permits: Semaphore::new(if db.is_postgres() {
@@ -62,7 +73,10 @@ impl ReadPool {
 
     /// One device by MAC.
     pub async fn device(self: &Arc<Self>, mac: Mac) -> Result<Option<Device>, StoreError> {
-        self.read(move |conn| conn.device(mac)).await
+        match &self.lookups {
+            Some(l) => l.device(mac).await,
+            None => self.read(move |conn| conn.device(mac)).await,
+        }
     }
 
     /// Devices by last outcome (`None`: no outcome yet), for the

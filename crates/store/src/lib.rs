@@ -100,6 +100,7 @@ mod export;
 mod fleet;
 mod import;
 mod key;
+mod lookup;
 mod model;
 mod pg_tls;
 mod repo;
@@ -137,6 +138,7 @@ pub use fleet::{
 };
 pub use import::{ImportObserver, ImportOptions, ImportSummary, NoObserver, PROGRESS_EVERY};
 pub use key::{DeviceKey, KEY_BYTES};
+pub use lookup::Lookups;
 pub use model::{
     now_ms, Device, DeviceStatus, Event, EventKind, NewDevice, NewEvent, Outcome, UnknownName,
 };

@@ -7,7 +7,7 @@
 //! Reads run outside explicit transactions.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -280,23 +280,74 @@ impl Store {
     /// by MAC when several share it): how the ACS names a CPE from its
     /// Inform (index `devices_by_serial`).
     pub fn mac_by_serial(&self, serial: &str) -> Result<Option<Mac>> {
-        let raw: Option<String> = self
-            .run(|x| {
-                x.row(
-                    "SELECT mac FROM devices WHERE serial = ?1 ORDER BY mac LIMIT 1",
-                    vals![serial],
-                )
-            })?
-            .map(|r| r.get(0))
-            .transpose()?;
-        raw.map(|m| {
-            Mac::parse(&m).map_err(|e| StoreError::BadStored {
-                mac: m.clone(),
-                what: "MAC",
-                why: e.to_string(),
-            })
+        Ok(self.macs_by_serials(&[serial])?.remove(serial))
+    }
+
+    /// The rows of several MACs at once, in no order; a MAC not in the
+    /// inventory has none (the batched [`Store::device`] of
+    /// [`crate::Lookups`]: one query on PostgreSQL, one lookup each on
+    /// SQLite, where a lookup is a local page read).
+    pub fn devices_by_macs(&self, macs: &[Mac]) -> Result<Vec<Device>> {
+        self.run(|x| match x.dialect() {
+            Dialect::Sqlite => Ok(macs
+                .iter()
+                .map(|m| device_on(x, *m))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect()),
+            Dialect::Postgres => {
+                let keys: Vec<Option<String>> = macs.iter().map(|m| Some(m.to_string())).collect();
+                x.rows(
+                    &format!("SELECT {DEVICE_COLS} FROM devices WHERE mac = ANY(?1)"),
+                    vals![keys],
+                )?
+                .iter()
+                .map(|r| RawDevice::from_row(r)?.decode())
+                .collect()
+            }
         })
-        .transpose()
+    }
+
+    /// The MACs of several serial numbers at once, each as
+    /// [`Store::mac_by_serial`] gives it; a serial no device has is absent
+    /// (one query on PostgreSQL, one lookup each on SQLite).
+    pub fn macs_by_serials(&self, serials: &[&str]) -> Result<HashMap<String, Mac>> {
+        let rows: Vec<(String, String)> = self.run(|x| match x.dialect() {
+            Dialect::Sqlite => {
+                let mut out = Vec::new();
+                for s in serials {
+                    if let Some(r) = x.row(
+                        "SELECT mac FROM devices WHERE serial = ?1 ORDER BY mac LIMIT 1",
+                        vals![*s],
+                    )? {
+                        out.push((s.to_string(), r.get(0)?));
+                    }
+                }
+                Ok(out)
+            }
+            Dialect::Postgres => {
+                let keys: Vec<Option<String>> =
+                    serials.iter().map(|s| Some(s.to_string())).collect();
+                x.rows(
+                    "SELECT serial, min(mac) FROM devices WHERE serial = ANY(?1) GROUP BY serial",
+                    vals![keys],
+                )?
+                .iter()
+                .map(|r| Ok((r.get(0)?, r.get(1)?)))
+                .collect()
+            }
+        })?;
+        rows.into_iter()
+            .map(|(serial, m)| {
+                let mac = Mac::parse(&m).map_err(|e| StoreError::BadStored {
+                    mac: m.clone(),
+                    what: "MAC",
+                    why: e.to_string(),
+                })?;
+                Ok((serial, mac))
+            })
+            .collect()
     }
 
     /// Removes a device and its events. Returns `false` if it was not there.
