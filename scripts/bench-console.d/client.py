@@ -8,6 +8,7 @@ for a fast search.
 usage: client.py HOST:PORT USER PASSWORD SAMPLES_FILE REPEAT
 SAMPLES_FILE: one line per sampled device: mac|user_id|display_name|serial|model|firmware|group
 """
+import html as htmlmod
 import http.client
 import random
 import re
@@ -141,19 +142,19 @@ for name, start in [("paging: MAC order, pages 1..N", q()),
                     ("paging: last seen order, pages 1..N", q(sort="seen"))]:
     times, errors, path, pages = [], [], start, 0
     while path and pages < repeat * 5:
-        status, html, dt = request("GET", path.replace("&amp;", "&"))
+        status, html, dt = request("GET", path)
         times.append(dt)
         pages += 1
         if status != 200 or not ROW.search(html):
             errors.append(f"{path}: HTTP {status}")
             break
         m = NEXT.search(html)
-        path = m.group(1) if m else None
+        path = htmlmod.unescape(m.group(1)) if m else None
     results.append((name + f" (N={pages})", 100, times, errors))
     # The last page's latency alone, many times (the cost of being deep).
     if path:
         measure(name.replace("pages 1..N", f"page {pages + 1}"), 100,
-                [(path.replace("&amp;", "&"), must_have_rows)] * repeat)
+                [(path, must_have_rows)] * repeat)
 
 measure("overview page", 300, [("/ui/overview", lambda h, p: None if "<h1" in h else "no heading")] * repeat)
 
