@@ -107,16 +107,21 @@ fn page(status: StatusCode, body: String, ctx: Option<&Ctx>, key: &[u8]) -> Resp
     );
     security_headers(h);
     if let Some(ctx) = ctx {
-        let s = Session {
-            last_ms: now_ms(),
-            ..ctx.session.clone()
-        };
-        let c = auth::set_cookie(auth::SESSION_COOKIE, &s.encode(key), ctx.secure, None);
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            h.append(header::SET_COOKIE, v);
-        }
+        refresh_cookie(key, ctx, &mut resp);
     }
     resp
+}
+
+/// Re-issues the session cookie with a fresh "last request" time.
+fn refresh_cookie(key: &[u8], ctx: &Ctx, r: &mut Response) {
+    let s = Session {
+        last_ms: now_ms(),
+        ..ctx.session.clone()
+    };
+    let cookie = auth::set_cookie(auth::SESSION_COOKIE, &s.encode(key), ctx.secure, None);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
 }
 
 fn security_headers(h: &mut HeaderMap) {
@@ -145,6 +150,40 @@ pub(crate) fn redirect(to: &str) -> Response {
     r
 }
 
+/// What a page handler answers: `Err` is the page to send instead of the
+/// one asked for (the sign-in redirect, a refusal, an error), so the
+/// checks at the top of a handler end with `?`.
+pub(crate) type Page = Result<Response, Response>;
+
+/// The signed-in user of a GET to `here` (where sign-in comes back to),
+/// or the answer to send instead.
+pub(crate) fn signed_page(
+    c: &Console,
+    req: &Request<axum::body::Body>,
+    here: &str,
+) -> impl std::future::Future<Output = Result<Ctx, Response>> + Send + 'static {
+    c.signed_in(req.headers(), req.extensions(), here)
+}
+
+/// The redirect after a done POST (303 to `to`), with the session cookie
+/// refreshed.
+pub(crate) fn redirect_signed(c: &Console, ctx: &Ctx, to: &str) -> Page {
+    let mut r = redirect(to);
+    refresh_cookie(&c.inner.key, ctx, &mut r);
+    Ok(r)
+}
+
+/// A numeric id from the path, or the "No WHAT ID." page (404).
+pub(crate) fn path_id(c: &Console, ctx: &Ctx, id: &str, what: &str) -> Result<i64, Response> {
+    id.parse::<i64>().map_err(|_| {
+        c.error(
+            StatusCode::NOT_FOUND,
+            &format!("No {what} {id:?}."),
+            Some(ctx),
+        )
+    })
+}
+
 impl Console {
     async fn store<T: Send + 'static>(
         &self,
@@ -161,39 +200,45 @@ impl Console {
 
     /// The signed-in user of a request, or the answer to send instead
     /// (a redirect to the sign-in page).
-    pub(crate) async fn signed_in(
+    pub(crate) fn signed_in(
         &self,
         headers: &HeaderMap,
         ext: &axum::http::Extensions,
         here: &str,
-    ) -> Result<Ctx, Response> {
-        let to_login = || redirect(&format!("/ui/login?next={}", url_escape(here)));
-        let Some(value) = headers
+    ) -> impl std::future::Future<Output = Result<Ctx, Response>> + Send + 'static {
+        // What is needed of the request is read now, so the future holds
+        // no borrow of it (a request body is not `Sync`).
+        let value = headers
             .get(header::COOKIE)
             .and_then(|v| v.to_str().ok())
             .and_then(|c| auth::cookie(c, auth::SESSION_COOKIE))
-        else {
-            return Err(to_login());
-        };
-        let Some(session) = Session::decode(value, &self.inner.key, now_ms(), self.inner.idle)
-        else {
-            return Err(to_login());
-        };
-        let name = session.user.clone();
-        let user = self
-            .store(move |s| s.console_user(&name).map_err(|e| e.to_string()))
-            .await
-            .map_err(|e| self.error(StatusCode::INTERNAL_SERVER_ERROR, &e, None))?;
-        let Some(user) = user else {
-            return Err(to_login());
-        };
-        Ok(Ctx {
-            csrf: session.csrf(&self.inner.key),
-            user: user.name,
-            role: user.role,
-            session,
-            secure: secure(ext),
-        })
+            .map(str::to_string);
+        let secure = secure(ext);
+        let here = here.to_string();
+        let c = self.clone();
+        async move {
+            let to_login = || redirect(&format!("/ui/login?next={}", url_escape(&here)));
+            let Some(session) =
+                value.and_then(|v| Session::decode(&v, &c.inner.key, now_ms(), c.inner.idle))
+            else {
+                return Err(to_login());
+            };
+            let name = session.user.clone();
+            let user = c
+                .store(move |s| s.console_user(&name).map_err(|e| e.to_string()))
+                .await
+                .map_err(|e| c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, None))?;
+            let Some(user) = user else {
+                return Err(to_login());
+            };
+            Ok(Ctx {
+                csrf: session.csrf(&c.inner.key),
+                user: user.name,
+                role: user.role,
+                session,
+                secure,
+            })
+        }
     }
 
     /// A message page (errors, refusals).
@@ -511,17 +556,14 @@ async fn device_post(
     Ok((ctx, f, mac))
 }
 
-async fn logout(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
-    let (ctx, _) = match post_form(&c, req, 1 << 16, "/ui/overview").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn logout(State(c): State<Console>, req: Request<axum::body::Body>) -> Page {
+    let (ctx, _) = post_form(&c, req, 1 << 16, "/ui/overview").await?;
     let mut r = redirect("/ui/login");
     let cookie = auth::set_cookie(auth::SESSION_COOKIE, "", ctx.secure, Some(0));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
-    r
+    Ok(r)
 }
 
 #[derive(Serialize)]
@@ -541,14 +583,8 @@ fn outcome_label(o: Option<Outcome>) -> &'static str {
     }
 }
 
-async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
-    let ctx = match c
-        .signed_in(req.headers(), req.extensions(), "/ui/overview")
-        .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> Page {
+    let ctx = signed_page(&c, &req, "/ui/overview").await?;
     // Counts, the chart and the recent errors: kept between views
     // (crate::counts).
     let overview = Arc::clone(&c.inner.overview);
@@ -558,7 +594,7 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
         .and_then(|r| r);
     let snap = match counted {
         Ok(x) => x,
-        Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+        Err(e) => return Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
     };
     let (counts, hours) = (&snap.counts, &snap.hours);
     let mut outcomes = vec![Count {
@@ -586,7 +622,7 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
     let bars = view::bars(snap.at_ms, hours);
     let total_resyncs: u64 = bars.iter().map(|b| b.count).sum();
     let errors: Vec<_> = snap.errors.iter().map(event_view).collect();
-    c.show(
+    Ok(c.show(
         "overview.html",
         &ctx,
         context! {
@@ -601,7 +637,7 @@ async fn overview(State(c): State<Console>, req: Request<axum::body::Body>) -> R
             total_resyncs => total_resyncs,
             errors => V::from(Serde(&errors)),
         },
-    )
+    ))
 }
 
 #[derive(Serialize)]
@@ -786,23 +822,20 @@ impl ListParams {
     }
 }
 
-async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
+async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Page {
     let here = req
         .uri()
         .path_and_query()
         .map_or("/ui/devices".to_string(), |p| p.as_str().to_string());
-    let ctx = match c.signed_in(req.headers(), req.extensions(), &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let ctx = signed_page(&c, &req, &here).await?;
     let params: ListParams = match Query::<ListParams>::try_from_uri(req.uri()) {
         Ok(Query(p)) => p,
         Err(e) => {
-            return c.error(
+            return Err(c.error(
                 StatusCode::BAD_REQUEST,
                 &format!("Bad device list query: {e}"),
                 Some(&ctx),
-            )
+            ))
         }
     };
     let (rows, error) = match params.query(now_ms()) {
@@ -812,7 +845,7 @@ async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Re
             .await
         {
             Ok(rows) => (rows, None),
-            Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+            Err(e) => return Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
         },
     };
     let more = rows.len() as u64 > PAGE;
@@ -841,7 +874,7 @@ async fn devices(State(c): State<Console>, req: Request<axum::body::Body>) -> Re
     if r.status() == StatusCode::OK {
         *r.status_mut() = status;
     }
-    r
+    Ok(r)
 }
 
 /// Why a search that found nothing is no MAC, when it looks like one
@@ -942,16 +975,10 @@ async fn device(
     State(c): State<Console>,
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let here = format!("/ui/devices/{mac}");
-    let ctx = match c.signed_in(req.headers(), req.extensions(), &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mac = match parse_mac(&c, &ctx, &mac) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    let ctx = signed_page(&c, &req, &here).await?;
+    let mac = parse_mac(&c, &ctx, &mac)?;
     let notice = req
         .uri()
         .query()
@@ -986,20 +1013,20 @@ async fn device_page(
     host: &str,
     form: DeviceForm,
     status: StatusCode,
-) -> Response {
+) -> Page {
     let dev = match c
         .store(move |s| s.device(mac).map_err(|e| e.to_string()))
         .await
     {
         Ok(Some(d)) => d,
         Ok(None) => {
-            return c.error(
+            return Err(c.error(
                 StatusCode::NOT_FOUND,
                 &format!("No device {mac} in the inventory; find devices on /ui/devices"),
                 Some(ctx),
-            )
+            ))
         }
-        Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(ctx)),
+        Err(e) => return Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(ctx))),
     };
     let preview = {
         let p = c.inner.preview.clone();
@@ -1011,7 +1038,7 @@ async fn device_page(
     };
     let live = match live_context(c, ctx, mac).await {
         Ok(x) => x,
-        Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(ctx)),
+        Err(e) => return Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(ctx))),
     };
     // Help desk users see secret variables (`sip_password`) masked: the
     // rule book's predicate (issue 14 item 2).
@@ -1065,7 +1092,7 @@ async fn device_page(
     if r.status() == StatusCode::OK {
         *r.status_mut() = status;
     }
-    r
+    Ok(r)
 }
 
 #[derive(Serialize)]
@@ -1125,19 +1152,13 @@ async fn live(
     State(c): State<Console>,
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let here = format!("/ui/devices/{mac}");
-    let ctx = match c.signed_in(req.headers(), req.extensions(), &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mac = match parse_mac(&c, &ctx, &mac) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    let ctx = signed_page(&c, &req, &here).await?;
+    let mac = parse_mac(&c, &ctx, &mac)?;
     match live_context(&c, &ctx, mac).await {
-        Ok(live) => c.show("live.html", &ctx, context! { live => live }),
-        Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+        Ok(live) => Ok(c.show("live.html", &ctx, context! { live => live })),
+        Err(e) => Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
     }
 }
 
@@ -1145,18 +1166,15 @@ async fn set_vars(
     State(c): State<Console>,
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let host = host_of(req.headers());
-    let (ctx, f, mac) = match device_post(&c, req, 1 << 20, &mac).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (ctx, f, mac) = device_post(&c, req, 1 << 20, &mac).await?;
     if !ctx.admin() {
-        return c.error(
+        return Err(c.error(
             StatusCode::FORBIDDEN,
             "Only admins change variables; ask an admin.",
             Some(&ctx),
-        );
+        ));
     }
     let text = f.get("vars").cloned().unwrap_or_default();
     match parse_vars(&text) {
@@ -1195,34 +1213,16 @@ async fn set_vars(
             match saved {
                 Ok(true) => {
                     tracing::info!(user = %ctx.user, %mac, "console: variables changed");
-                    let mut r = redirect(&format!("/ui/devices/{mac}?done=vars"));
-                    refresh_cookie(&c, &ctx, &mut r);
-                    r
+                    redirect_signed(&c, &ctx, &format!("/ui/devices/{mac}?done=vars"))
                 }
-                Ok(false) => c.error(
+                Ok(false) => Err(c.error(
                     StatusCode::NOT_FOUND,
                     &format!("No device {mac}; it was removed meanwhile"),
                     Some(&ctx),
-                ),
-                Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+                )),
+                Err(e) => Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
             }
         }
-    }
-}
-
-pub(crate) fn refresh_cookie(c: &Console, ctx: &Ctx, r: &mut Response) {
-    let s = Session {
-        last_ms: now_ms(),
-        ..ctx.session.clone()
-    };
-    let cookie = auth::set_cookie(
-        auth::SESSION_COOKIE,
-        &s.encode(&c.inner.key),
-        ctx.secure,
-        None,
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
@@ -1230,11 +1230,8 @@ async fn resync(
     State(c): State<Console>,
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
-    let (ctx, _, mac) = match device_post(&c, req, 1 << 16, &mac).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Page {
+    let (ctx, _, mac) = device_post(&c, req, 1 << 16, &mac).await?;
     let out = phoneprov_api::resync_with_store(
         Some(c.inner.store.clone()),
         mac,
@@ -1248,11 +1245,9 @@ async fn resync(
     match out {
         Ok(o) if (200..300).contains(&o.status) => {
             tracing::info!(user = %ctx.user, %mac, "console: resync pushed");
-            let mut r = redirect(&format!("/ui/devices/{mac}?done=resync"));
-            refresh_cookie(&c, &ctx, &mut r);
-            r
+            redirect_signed(&c, &ctx, &format!("/ui/devices/{mac}?done=resync"))
         }
-        Ok(o) => c.error(
+        Ok(o) => Err(c.error(
             StatusCode::BAD_GATEWAY,
             &format!(
                 "The phone refused the resync ({} {}): {}",
@@ -1261,12 +1256,12 @@ async fn resync(
                 o.body
             ),
             Some(&ctx),
-        ),
-        Err(e) => c.error(
+        )),
+        Err(e) => Err(c.error(
             StatusCode::BAD_GATEWAY,
             &format!("Resync not pushed: {e}"),
             Some(&ctx),
-        ),
+        )),
     }
 }
 
@@ -1274,17 +1269,14 @@ async fn queue_task(
     State(c): State<Console>,
     Path(mac): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
-    let (ctx, f, mac) = match device_post(&c, req, 1 << 20, &mac).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Page {
+    let (ctx, f, mac) = device_post(&c, req, 1 << 20, &mac).await?;
     let Some(acs) = c.inner.acs.clone() else {
-        return c.error(
+        return Err(c.error(
             StatusCode::CONFLICT,
             "The ACS is off: set [listen] acs in the config to queue TR-069 tasks.",
             Some(&ctx),
-        );
+        ));
     };
     let text = f.get("task").cloned().unwrap_or_default();
     let parsed = phoneprov_acs::parse_request(text.as_bytes()).and_then(|(rpc, opts)| {
@@ -1309,18 +1301,18 @@ async fn queue_task(
     let (rpc, opts) = match parsed {
         Ok(r) => r,
         Err(e) => {
-            return c.error(
+            return Err(c.error(
                 StatusCode::BAD_REQUEST,
                 &format!(
                     "Bad task, nothing queued: {e}. Example: \
                      {{\"rpc\":\"GetParameterValues\",\"names\":[\"Device.DeviceInfo.\"]}}"
                 ),
                 Some(&ctx),
-            )
+            ))
         }
     };
     if !ctx.may(phoneprov_store::Action::Task(rpc.method())) {
-        return c.error(
+        return Err(c.error(
             StatusCode::FORBIDDEN,
             &format!(
                 "Help desk users queue read-only tasks only ({}); {} needs an admin.",
@@ -1328,7 +1320,7 @@ async fn queue_task(
                 rpc.method()
             ),
             Some(&ctx),
-        );
+        ));
     }
     let queued = {
         let acs = acs.clone();
@@ -1345,15 +1337,13 @@ async fn queue_task(
             if let Err(e) = acs.connection_request(mac).await {
                 tracing::info!(%mac, error = %e, "console: connection request not sent");
             }
-            let mut r = redirect(&format!("/ui/devices/{mac}?done=task"));
-            refresh_cookie(&c, &ctx, &mut r);
-            r
+            redirect_signed(&c, &ctx, &format!("/ui/devices/{mac}?done=task"))
         }
-        Err(e) => c.error(
+        Err(e) => Err(c.error(
             StatusCode::BAD_REQUEST,
             &format!("Task not queued: {e}"),
             Some(&ctx),
-        ),
+        )),
     }
 }
 
@@ -1363,13 +1353,10 @@ async fn cancel_task(
     State(c): State<Console>,
     Path((mac, id)): Path<(String, i64)>,
     req: Request<axum::body::Body>,
-) -> Response {
-    let (ctx, _, mac) = match device_post(&c, req, 1 << 16, &mac).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Page {
+    let (ctx, _, mac) = device_post(&c, req, 1 << 16, &mac).await?;
     let Some(acs) = c.inner.acs.clone() else {
-        return c.error(StatusCode::CONFLICT, "The ACS is off.", Some(&ctx));
+        return Err(c.error(StatusCode::CONFLICT, "The ACS is off.", Some(&ctx)));
     };
     let out = tokio::task::spawn_blocking(move || acs.cancel_task(mac, id))
         .await
@@ -1378,35 +1365,30 @@ async fn cancel_task(
     match out {
         Ok(Some((true, _))) => {
             tracing::info!(user = %ctx.user, %mac, task = id, "console: task cancelled");
-            let mut r = redirect(&format!("/ui/devices/{mac}?done=cancel"));
-            refresh_cookie(&c, &ctx, &mut r);
-            r
+            redirect_signed(&c, &ctx, &format!("/ui/devices/{mac}?done=cancel"))
         }
-        Ok(Some((false, t))) => c.error(
+        Ok(Some((false, t))) => Err(c.error(
             StatusCode::CONFLICT,
             &format!(
                 "Task {id} is {} and cannot be cancelled: only a queued task can.",
                 t.state.as_str()
             ),
             Some(&ctx),
-        ),
-        Ok(None) => c.error(
+        )),
+        Ok(None) => Err(c.error(
             StatusCode::NOT_FOUND,
             &format!("No task {id} for {mac}."),
             Some(&ctx),
-        ),
-        Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+        )),
+        Err(e) => Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
     }
 }
 
 /// Starts a bulk job from the device list (issue 14 item 4): the checked
 /// devices (`mac_<MAC>` boxes) or every device matching the list's search
 /// (`f_*` fields), then shows the job's page.
-async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
-    let (ctx, f) = match post_form(&c, req, 1 << 20, "/ui/devices").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) -> Page {
+    let (ctx, f) = post_form(&c, req, 1 << 20, "/ui/devices").await?;
     let field = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let mut selection = Selection::default();
     if field("scope") == "filter" {
@@ -1429,11 +1411,11 @@ async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) ->
             .map(str::to_string)
             .collect();
         if selection.macs.is_empty() {
-            return c.error(
+            return Err(c.error(
                 StatusCode::BAD_REQUEST,
                 "No device selected: tick the devices, or choose \"every device matching this search\". Nothing was sent.",
                 Some(&ctx),
-            );
+            ));
         }
     }
     let action = field("action");
@@ -1441,11 +1423,11 @@ async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) ->
         match serde_json::from_str::<serde_json::Value>(&field("task")) {
             Ok(t) => Some(t),
             Err(e) => {
-                return c.error(
+                return Err(c.error(
                     StatusCode::BAD_REQUEST,
                     &format!("Bad task JSON, nothing queued: {e}."),
                     Some(&ctx),
-                )
+                ))
             }
         }
     } else {
@@ -1454,14 +1436,14 @@ async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) ->
     let rate = match field("rate").parse::<u32>() {
         Ok(r) => r,
         Err(_) => {
-            return c.error(
+            return Err(c.error(
                 StatusCode::BAD_REQUEST,
                 &format!(
                     "Bad rate {:?}: give devices per second, 1 to 1000. Nothing was sent.",
                     field("rate")
                 ),
                 Some(&ctx),
-            )
+            ))
         }
     };
     let req = phoneprov_api::bulk::BulkRequest {
@@ -1473,16 +1455,16 @@ async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) ->
     let plan = match req.plan() {
         Ok(p) => p,
         Err(e) => {
-            return c.error(
+            return Err(c.error(
                 StatusCode::BAD_REQUEST,
                 &format!("Bulk job not started: {e}."),
                 Some(&ctx),
-            )
+            ))
         }
     };
     if let phoneprov_api::bulk::BulkAction::Task(rpc, _) = &plan.action {
         if !ctx.may(phoneprov_store::Action::Task(rpc.method())) {
-            return c.error(
+            return Err(c.error(
                 StatusCode::FORBIDDEN,
                 &format!(
                     "Help desk users queue read-only tasks only ({}); {} needs an admin.",
@@ -1490,22 +1472,20 @@ async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) ->
                     rpc.method()
                 ),
                 Some(&ctx),
-            );
+            ));
         }
     }
     let by = format!("console:{}", ctx.user);
     match phoneprov_api::bulk::start(&c.inner.db, plan, c.inner.acs.clone(), &by).await {
         Ok(job) => {
             tracing::info!(user = %ctx.user, job = job.id, total = job.total, "console: bulk job started");
-            let mut r = redirect(&format!("/ui/bulk/{}", job.id));
-            refresh_cookie(&c, &ctx, &mut r);
-            r
+            redirect_signed(&c, &ctx, &format!("/ui/bulk/{}", job.id))
         }
-        Err(e) => c.error(
+        Err(e) => Err(c.error(
             StatusCode::BAD_REQUEST,
             &format!("Bulk job not started: {e}."),
             Some(&ctx),
-        ),
+        )),
     }
 }
 
@@ -1515,34 +1495,25 @@ async fn bulk_page(
     State(c): State<Console>,
     Path(id): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let here = format!("/ui/bulk/{id}");
-    let ctx = match c.signed_in(req.headers(), req.extensions(), &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Ok(id) = id.parse::<i64>() else {
-        return c.error(
-            StatusCode::NOT_FOUND,
-            &format!("No bulk job {id:?}."),
-            Some(&ctx),
-        );
-    };
+    let ctx = signed_page(&c, &req, &here).await?;
+    let id = path_id(&c, &ctx, &id, "bulk job")?;
     let job = match c
         .store(move |s| s.bulk_job(id).map_err(|e| e.to_string()))
         .await
     {
         Ok(Some(j)) => j,
         Ok(None) => {
-            return c.error(
+            return Err(c.error(
                 StatusCode::NOT_FOUND,
                 &format!("No bulk job {id}."),
                 Some(&ctx),
-            )
+            ))
         }
-        Err(e) => return c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+        Err(e) => return Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
     };
-    c.show(
+    Ok(c.show(
         "bulk.html",
         &ctx,
         context! {
@@ -1553,7 +1524,7 @@ async fn bulk_page(
             failures => V::from(Serde(&job.failures)),
             created => view::rfc3339(Some(job.created_ms)),
         },
-    )
+    ))
 }
 
 /// Cancels a running bulk job.
@@ -1561,27 +1532,22 @@ async fn cancel_bulk(
     State(c): State<Console>,
     Path(id): Path<i64>,
     req: Request<axum::body::Body>,
-) -> Response {
-    let (ctx, _) = match post_form(&c, req, 1 << 16, &format!("/ui/bulk/{id}")).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Page {
+    let (ctx, _) = post_form(&c, req, 1 << 16, &format!("/ui/bulk/{id}")).await?;
     match c
         .store(move |s| s.cancel_bulk_job(id).map_err(|e| e.to_string()))
         .await
     {
         Ok(Some(_)) => {
             tracing::info!(user = %ctx.user, job = id, "console: bulk job cancelled");
-            let mut r = redirect(&format!("/ui/bulk/{id}"));
-            refresh_cookie(&c, &ctx, &mut r);
-            r
+            redirect_signed(&c, &ctx, &format!("/ui/bulk/{id}"))
         }
-        Ok(None) => c.error(
+        Ok(None) => Err(c.error(
             StatusCode::NOT_FOUND,
             &format!("No bulk job {id}."),
             Some(&ctx),
-        ),
-        Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+        )),
+        Err(e) => Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
     }
 }
 

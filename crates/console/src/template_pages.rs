@@ -23,7 +23,7 @@ use phoneprov_api::templates::{
     check_template_name, preview_then_save, ChangeReport, TemplateEditor, TemplateError,
 };
 
-use crate::pages::{post_form, redirect, refresh_cookie, Ctx};
+use crate::pages::{post_form, redirect, redirect_signed, signed_page, Ctx, Page};
 use crate::Console;
 
 pub(crate) fn router(console: Console) -> Router {
@@ -75,40 +75,28 @@ impl Console {
     }
 }
 
-async fn list(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
-    let ctx = match c
-        .signed_in(req.headers(), req.extensions(), "/ui/templates")
-        .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let ed = match c.editor(&ctx) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+async fn list(State(c): State<Console>, req: Request<axum::body::Body>) -> Page {
+    let ctx = signed_page(&c, &req, "/ui/templates").await?;
+    let ed = c.editor(&ctx)?;
     let mut names = match c.blocking(move || ed.names()).await {
         Ok(n) => n,
-        Err(e) => return c.template_error(&e, &ctx),
+        Err(e) => return Err(c.template_error(&e, &ctx)),
     };
     names.sort_by(|a, b| level(a).0.cmp(&level(b).0).then_with(|| a.cmp(b)));
     let rows: Vec<_> = names
         .iter()
         .map(|n| context! { name => n, level => level(n).1 })
         .collect();
-    c.show("templates.html", &ctx, context! { templates => rows })
+    Ok(c.show("templates.html", &ctx, context! { templates => rows }))
 }
 
 async fn show(
     State(c): State<Console>,
     Path(name): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let here = format!("/ui/templates/{name}");
-    let ctx = match c.signed_in(req.headers(), req.extensions(), &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let ctx = signed_page(&c, &req, &here).await?;
     if name == "new" {
         // The "new template" form: `?name=group/sales.xml.j2`.
         let q = req.uri().query().unwrap_or("");
@@ -117,52 +105,43 @@ async fn show(
             .and_then(|v| v.into_iter().find(|(k, _)| k == "name").map(|(_, v)| v))
             .unwrap_or_default();
         if let Err(e) = check_template_name(wanted.trim()) {
-            return c.template_error(&e, &ctx);
+            return Err(c.template_error(&e, &ctx));
         }
-        return redirect(&format!("/ui/templates/{}", wanted.trim()));
+        return Err(redirect(&format!("/ui/templates/{}", wanted.trim())));
     }
     if let Err(e) = check_template_name(&name) {
-        return c.template_error(&e, &ctx);
+        return Err(c.template_error(&e, &ctx));
     }
-    let ed = match c.editor(&ctx) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+    let ed = c.editor(&ctx)?;
     let n = name.clone();
     let (source, exists) = match c.blocking(move || ed.source(&n)).await {
         Ok(s) => (s, true),
         Err(TemplateError::NotFound(_)) => (String::new(), false),
-        Err(e) => return c.template_error(&e, &ctx),
+        Err(e) => return Err(c.template_error(&e, &ctx)),
     };
     let saved = req.uri().query() == Some("done=saved");
-    c.show(
+    Ok(c.show(
         "template.html",
         &ctx,
         context! { name, source, exists, notice => saved.then_some("Saved; the server reloaded its templates.") },
-    )
+    ))
 }
 
 async fn change(
     State(c): State<Console>,
     Path(name): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let here = format!("/ui/templates/{name}");
-    let (ctx, f) = match post_form(&c, req, 4 << 20, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (ctx, f) = post_form(&c, req, 4 << 20, &here).await?;
     if !ctx.admin() {
-        return c.error(
+        return Err(c.error(
             StatusCode::FORBIDDEN,
             "Only admins change templates; ask an admin. Nothing was saved.",
             Some(&ctx),
-        );
+        ));
     }
-    let ed = match c.editor(&ctx) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+    let ed = c.editor(&ctx)?;
     let source = f
         .get("source")
         .cloned()
@@ -194,12 +173,12 @@ async fn change(
         )
     };
     match out {
-        Err(e) => c.template_error(&e, &ctx),
+        Err(e) => Err(c.template_error(&e, &ctx)),
         Ok(Err(report)) => {
             tracing::info!(user = %ctx.user, template = %name, devices = report.lint_errors.len(), "console: template change refused (lint errors)");
-            show_report(StatusCode::UNPROCESSABLE_ENTITY, &report, true)
+            Ok(show_report(StatusCode::UNPROCESSABLE_ENTITY, &report, true))
         }
-        Ok(Ok(report)) if !report.saved => show_report(StatusCode::OK, &report, false),
+        Ok(Ok(report)) if !report.saved => Ok(show_report(StatusCode::OK, &report, false)),
         Ok(Ok(report)) => {
             tracing::info!(user = %ctx.user, template = %name, removed = remove, devices_changed = report.devices_changed, "console: template saved");
             let to = if remove {
@@ -207,9 +186,7 @@ async fn change(
             } else {
                 format!("/ui/templates/{name}?done=saved")
             };
-            let mut r = redirect(&to);
-            refresh_cookie(&c, &ctx, &mut r);
-            r
+            redirect_signed(&c, &ctx, &to)
         }
     }
 }

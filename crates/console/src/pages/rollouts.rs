@@ -15,7 +15,7 @@ use minijinja::{context, Value as V};
 use phoneprov_api::rollout::{self, RolloutRequest};
 use phoneprov_store::{now_ms, Selection};
 
-use super::{post_form, redirect, refresh_cookie, Ctx};
+use super::{path_id, post_form, redirect_signed, signed_page, Ctx, Page};
 use crate::{view, Console};
 
 /// An admin's form POST, or the refusal to send.
@@ -36,33 +36,24 @@ async fn admin_form(
 }
 
 /// The rollouts, newest first, and the start form.
-pub(super) async fn list(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
-    let ctx = match c
-        .signed_in(req.headers(), req.extensions(), "/ui/rollouts")
-        .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(super) async fn list(State(c): State<Console>, req: Request<axum::body::Body>) -> Page {
+    let ctx = signed_page(&c, &req, "/ui/rollouts").await?;
     match c
         .store(|s| s.rollouts(100).map_err(|e| e.to_string()))
         .await
     {
-        Ok(list) => c.show(
+        Ok(list) => Ok(c.show(
             "rollouts.html",
             &ctx,
             context! { rollouts => V::from(Serde(&list)) },
-        ),
-        Err(e) => c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx)),
+        )),
+        Err(e) => Err(c.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&ctx))),
     }
 }
 
 /// Starts a rollout from the form; shows its page.
-pub(super) async fn start(State(c): State<Console>, req: Request<axum::body::Body>) -> Response {
-    let (ctx, f) = match admin_form(&c, req, "/ui/rollouts").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(super) async fn start(State(c): State<Console>, req: Request<axum::body::Body>) -> Page {
+    let (ctx, f) = admin_form(&c, req, "/ui/rollouts").await?;
     let field = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let bad = |m: String| {
         c.error(
@@ -90,10 +81,10 @@ pub(super) async fn start(State(c): State<Console>, req: Request<axum::body::Bod
     {
         Ok(w) => w,
         Err(_) => {
-            return bad(format!(
+            return Err(bad(format!(
                 "waves {:?} are not percents like 1,10,50,100",
                 field("waves")
-            ))
+            )))
         }
     };
     let num = |k: &str| -> Result<u32, String> {
@@ -103,7 +94,7 @@ pub(super) async fn start(State(c): State<Console>, req: Request<axum::body::Bod
     };
     let (threshold, rate) = match (num("threshold"), num("rate")) {
         (Ok(t), Ok(r)) => (t, r),
-        (Err(e), _) | (_, Err(e)) => return bad(e),
+        (Err(e), _) | (_, Err(e)) => return Err(bad(e)),
     };
     let req = RolloutRequest {
         version: field("version"),
@@ -122,11 +113,9 @@ pub(super) async fn start(State(c): State<Console>, req: Request<axum::body::Bod
     {
         Ok(r) => {
             tracing::info!(user = %ctx.user, rollout = r.id, total = r.total, "console: rollout started");
-            let mut resp = redirect(&format!("/ui/rollouts/{}", r.id));
-            refresh_cookie(&c, &ctx, &mut resp);
-            resp
+            redirect_signed(&c, &ctx, &format!("/ui/rollouts/{}", r.id))
         }
-        Err(e) => bad(e),
+        Err(e) => Err(bad(e)),
     }
 }
 
@@ -135,24 +124,15 @@ pub(super) async fn show(
     State(c): State<Console>,
     Path(id): Path<String>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let here = format!("/ui/rollouts/{id}");
-    let ctx = match c.signed_in(req.headers(), req.extensions(), &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Ok(id) = id.parse::<i64>() else {
-        return c.error(
-            StatusCode::NOT_FOUND,
-            &format!("No rollout {id:?}."),
-            Some(&ctx),
-        );
-    };
+    let ctx = signed_page(&c, &req, &here).await?;
+    let id = path_id(&c, &ctx, &id, "rollout")?;
     match c
         .store(move |s| rollout::status(s, id).map_err(|e| e.to_string()))
         .await
     {
-        Ok(st) => c.show(
+        Ok(st) => Ok(c.show(
             "rollout.html",
             &ctx,
             context! {
@@ -163,8 +143,8 @@ pub(super) async fn show(
                 waves => st.rollout.waves.iter().map(|w| format!("{w} %")).collect::<Vec<_>>().join(", "),
                 created => view::rfc3339(Some(st.rollout.created_ms)),
             },
-        ),
-        Err(e) => c.error(StatusCode::NOT_FOUND, &e, Some(&ctx)),
+        )),
+        Err(e) => Err(c.error(StatusCode::NOT_FOUND, &e, Some(&ctx))),
     }
 }
 
@@ -173,12 +153,9 @@ pub(super) async fn act(
     State(c): State<Console>,
     Path((id, op)): Path<(i64, String)>,
     req: Request<axum::body::Body>,
-) -> Response {
+) -> Page {
     let here = format!("/ui/rollouts/{id}");
-    let (ctx, _) = match admin_form(&c, req, &here).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (ctx, _) = admin_form(&c, req, &here).await?;
     let by = format!("console:{}", ctx.user);
     let op2 = op.clone();
     let done = c
@@ -197,10 +174,8 @@ pub(super) async fn act(
     match done {
         Ok(()) => {
             tracing::info!(user = %ctx.user, rollout = id, action = %op, "console: rollout action");
-            let mut resp = redirect(&here);
-            refresh_cookie(&c, &ctx, &mut resp);
-            resp
+            redirect_signed(&c, &ctx, &here)
         }
-        Err(e) => c.error(StatusCode::CONFLICT, &format!("{e}."), Some(&ctx)),
+        Err(e) => Err(c.error(StatusCode::CONFLICT, &format!("{e}."), Some(&ctx))),
     }
 }
