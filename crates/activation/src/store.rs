@@ -290,6 +290,19 @@ impl ActivationStore {
         Ok(Ok(url))
     }
 
+    /// Revokes an unused activation code: it expires at `now_ms`, so a
+    /// phone typing it later is refused as for an expired code. Returns
+    /// the code as it now is: `used_by` set means it was redeemed before
+    /// (revoking changes nothing then; unbind that phone instead). `None`:
+    /// no such code.
+    pub fn revoke_code(
+        &mut self,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<Option<IssuedCode>, ActivationError> {
+        Ok(self.store.revoke_code(code.trim(), now_ms)?)
+    }
+
     /// All bindings, codes and short codes.
     pub fn list(&self) -> Result<Listing, ActivationError> {
         Ok(self.store.activation_listing()?)

@@ -261,3 +261,34 @@ fn r_act_2_single_use_holds_under_concurrent_redemption() {
         .iter()
         .all(|r| matches!(r, Ok(_) | Err(RedeemError::Used))));
 }
+
+/// Issue 14 item 3 (the console's activation page): a revoked code is
+/// refused like an expired one; revoking a redeemed code changes nothing
+/// (the phone keeps its binding); an unknown code is `None`.
+#[test]
+fn revoked_codes_are_refused_and_redeemed_ones_stay() {
+    let (_d, mut s) = open();
+    let codes = s
+        .issue_codes(URL, 2, Duration::from_secs(3600), T0)
+        .unwrap();
+    let a = mac("000e08000001");
+    let used = EnteredCode::Activation(codes[1].code.clone());
+    assert_eq!(s.redeem(a, &used, T0 + 5).unwrap(), Ok(URL.to_string()));
+
+    let r = s.revoke_code(&codes[0].code, T0 + 10).unwrap().unwrap();
+    assert_eq!(r.expires_ms, T0 + 10);
+    let typed = EnteredCode::Activation(codes[0].code.clone());
+    assert_eq!(
+        s.redeem(a, &typed, T0 + 11).unwrap(),
+        Err(RedeemError::Expired)
+    );
+    let kept = s.revoke_code(&codes[1].code, T0 + 20).unwrap().unwrap();
+    assert_eq!(kept.used_by.as_deref(), Some("000e08000001"));
+    assert_eq!(
+        kept.expires_ms,
+        T0 + 3_600_000,
+        "a redeemed code is unchanged"
+    );
+    assert_eq!(s.redeem(a, &used, T0 + 30).unwrap(), Ok(URL.to_string()));
+    assert!(s.revoke_code("1234567890123456", T0).unwrap().is_none());
+}

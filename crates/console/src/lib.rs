@@ -37,7 +37,11 @@
 //! status, rendered profile with lint findings, live timeline and ACS
 //! tasks, push resync), `/ui/templates` (the template tree, each change
 //! previewed on every device and refused when it would break lint; see
-//! `template_pages`). The store side of the search is
+//! `template_pages`), `/ui/groups` and `/ui/groups/{name}` (devices per
+//! group, the group's template, firmware targets, and a device's rendered
+//! profile with its lint findings; see `pages::groups`), `/ui/activation`
+//! (bindings, codes with their use; admins create and revoke codes, with a
+//! printable list; see `pages::activation`). The store side of the search is
 //! [`phoneprov_store::ConsoleRepo`].
 
 pub mod auth;
@@ -66,12 +70,37 @@ pub struct Preview {
     pub findings: Vec<String>,
 }
 
+/// A configured firmware target (`[firmware.models."PN"]` or
+/// `[firmware.groups.G]`), as the console shows it (read-only: targets
+/// change in the config file, or per device through a staged rollout).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FirmwareRow {
+    /// The model (product name) or group the target is for.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// The image file, relative to the firmware directory.
+    pub file: String,
+}
+
+/// The configured firmware targets: by model and by group (a group's
+/// wins over its devices' model's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FirmwareTargets {
+    /// By model, sorted by name.
+    pub models: Vec<FirmwareRow>,
+    /// By group, sorted by name.
+    pub groups: Vec<FirmwareRow>,
+}
+
 /// Renders a device's profile for the console; implemented by the server
 /// (which owns templates and config). `host` is the name the console was
 /// reached by (it goes into the URLs of the profile).
 pub trait ProfilePreview: Send + Sync {
     /// The profile, or why it cannot be rendered (one line).
     fn preview(&self, device: &Device, host: &str) -> Result<Preview, String>;
+    /// The firmware targets of the running config (the group pages).
+    fn firmware_targets(&self) -> FirmwareTargets;
 }
 
 /// Marks a request that came over TLS (put in the request's extensions by
@@ -85,6 +114,9 @@ pub enum ConsoleError {
     /// The store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The activation tables.
+    #[error(transparent)]
+    Activation(#[from] phoneprov_activation::ActivationError),
 }
 
 /// Settings of [`Console::open`].
@@ -120,6 +152,8 @@ struct Inner {
     env: minijinja::Environment<'static>,
     db: Database,
     overview: Arc<counts::OverviewCounts>,
+    /// Codes and bindings of the activation service (`/ui/activation`).
+    activation: Arc<Mutex<phoneprov_activation::ActivationStore>>,
 }
 
 impl Console {
@@ -143,6 +177,9 @@ impl Console {
                 env: view::environment(),
                 db: db.clone(),
                 overview: Arc::new(counts::OverviewCounts::new(db.clone())),
+                activation: Arc::new(Mutex::new(phoneprov_activation::ActivationStore::open_db(
+                    db,
+                )?)),
             }),
         })
     }

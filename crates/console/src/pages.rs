@@ -25,6 +25,8 @@ use phoneprov_store::{
 };
 use serde::Serialize;
 
+mod activation;
+mod groups;
 mod rollouts;
 
 use crate::auth::{self, Session};
@@ -66,6 +68,15 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/ui/rollouts", get(rollouts::list).post(rollouts::start))
         .route("/ui/rollouts/{id}", get(rollouts::show))
         .route("/ui/rollouts/{id}/{op}", post(rollouts::act))
+        .route("/ui/groups", get(groups::list))
+        .route("/ui/groups/{name}", get(groups::show))
+        .route("/ui/activation", get(activation::show))
+        .route("/ui/activation/codes", post(activation::create_codes))
+        .route("/ui/activation/print", get(activation::print))
+        .route(
+            "/ui/activation/codes/{code}/revoke",
+            post(activation::revoke),
+        )
         .route("/ui/assets/{file}", get(asset))
         .fallback(not_found)
         .with_state(console)
@@ -196,6 +207,16 @@ impl Console {
         })
         .await
         .map_err(|e| format!("store task failed: {e}"))?
+    }
+
+    /// [`Console::store`] for a page: a store error is the 500 page.
+    pub(crate) async fn load<T: Send + 'static>(
+        &self,
+        ctx: &Ctx,
+        f: impl FnOnce(&mut Store) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, Response> {
+        let out = self.store(f).await;
+        out.map_err(|e| self.error(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(ctx)))
     }
 
     /// The signed-in user of a request, or the answer to send instead

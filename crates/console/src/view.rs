@@ -23,6 +23,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("template.html", include_str!("../templates/template.html")),
     ("rollouts.html", include_str!("../templates/rollouts.html")),
     ("rollout.html", include_str!("../templates/rollout.html")),
+    ("groups.html", include_str!("../templates/groups.html")),
+    ("group.html", include_str!("../templates/group.html")),
+    (
+        "activation.html",
+        include_str!("../templates/activation.html"),
+    ),
+    (
+        "activation_print.html",
+        include_str!("../templates/activation_print.html"),
+    ),
 ];
 
 /// Embedded assets: (file name, content type, bytes).
@@ -58,6 +68,8 @@ pub(crate) fn environment() -> Environment<'static> {
             .expect("the embedded templates parse (checked by the tests)");
     }
     env.add_filter("time", |ms: Option<i64>| rfc3339(ms));
+    // Path and query parts (group and model names in links).
+    env.add_filter("urlencode", |s: String| crate::pages::url_escape(&s));
     env
 }
 

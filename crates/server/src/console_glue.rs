@@ -1,12 +1,12 @@
 //! What the server lends the operator's console (`phoneprov-console`,
 //! mounted at `/ui/`): profile rendering with the live templates and
-//! config. The console is opened before the server state exists, so it
+//! config, and the configured firmware targets. The console is opened before the server state exists, so it
 //! reads the state through a cell filled once the listeners are bound (as
 //! the TFTP handler does).
 
 use std::sync::{Arc, OnceLock};
 
-use phoneprov_console::{Preview, ProfilePreview};
+use phoneprov_console::{FirmwareRow, FirmwareTargets, Preview, ProfilePreview};
 use phoneprov_store::Device;
 
 use crate::state::AppState;
@@ -31,5 +31,25 @@ impl ProfilePreview for LatePreview {
         let host = crate::pipeline::url_host(&policy, Some(host), local);
         crate::render::preview(&state.bound, &policy, &templates, device, &host)
             .map_err(|e| e.to_string())
+    }
+
+    fn firmware_targets(&self) -> FirmwareTargets {
+        let Some(state) = self.0.get() else {
+            return FirmwareTargets::default();
+        };
+        let policy = state.policy.load();
+        let rows = |m: &std::collections::BTreeMap<String, crate::config::FirmwareTarget>| {
+            m.iter()
+                .map(|(name, t)| FirmwareRow {
+                    name: name.clone(),
+                    version: t.version.clone(),
+                    file: t.file.clone(),
+                })
+                .collect()
+        };
+        FirmwareTargets {
+            models: rows(&policy.config.firmware.models),
+            groups: rows(&policy.config.firmware.groups),
+        }
     }
 }

@@ -158,6 +158,13 @@ pub trait ActivationRepo {
 
     /// All bindings, codes and short codes.
     fn activation_listing(&self) -> Result<ActivationListing>;
+
+    /// Revokes an unused activation code: it expires at `now_ms` (one
+    /// statement, so a racing redemption either came first and keeps the
+    /// code, or finds it expired). Returns the code as it now is, `None`
+    /// when there is no such code; a redeemed or already expired code is
+    /// returned unchanged.
+    fn revoke_code(&mut self, code: &str, now_ms: i64) -> Result<Option<IssuedCode>>;
 }
 
 const BINDING_COLS: &str = "id, mac, serial_from, serial_to, model, url, source, created_ms";
@@ -383,6 +390,23 @@ impl ActivationRepo for Store {
                     .map(short_row)
                     .collect::<Result<_>>()?,
             })
+        })
+    }
+
+    fn revoke_code(&mut self, code: &str, now_ms: i64) -> Result<Option<IssuedCode>> {
+        self.run(|x| {
+            x.exec(
+                "UPDATE activation_codes SET expires_ms = ?1
+                 WHERE code = ?2 AND used_by IS NULL AND expires_ms > ?1",
+                vals![now_ms, code],
+            )?;
+            x.row(
+                &format!("SELECT {CODE_COLS} FROM activation_codes WHERE code = ?1"),
+                vals![code],
+            )?
+            .as_ref()
+            .map(code_row)
+            .transpose()
         })
     }
 }

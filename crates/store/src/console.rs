@@ -311,6 +311,9 @@ pub trait ConsoleRepo {
     /// The latest events with a failing outcome (not-found, corrupt,
     /// failed), newest first.
     fn recent_failures(&self, limit: usize) -> Result<Vec<Event>>;
+    /// Devices per group (`None`: no group), by group name, at most
+    /// `limit` groups (the console's group list).
+    fn group_counts(&self, limit: usize) -> Result<Vec<(Option<String>, u64)>>;
 }
 
 pub(crate) fn decode_user(r: &Row) -> Result<ConsoleUser> {
@@ -765,6 +768,19 @@ impl ConsoleRepo for Store {
         .map(event_from_row)
         .collect()
     }
+
+    fn group_counts(&self, limit: usize) -> Result<Vec<(Option<String>, u64)>> {
+        self.run(|x| {
+            x.rows(
+                "SELECT grp, count(*) FROM devices GROUP BY grp \
+                 ORDER BY grp IS NOT NULL, grp LIMIT ?1",
+                vals![i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+        })?
+        .iter()
+        .map(|r| Ok((r.get::<Option<String>>(0)?, r.get::<i64>(1)? as u64)))
+        .collect()
+    }
 }
 
 #[cfg(test)]
@@ -831,6 +847,24 @@ mod tests {
         assert!(macs(&s, &text("bob")).is_empty());
     }
 
+    }
+
+    on_both! {
+        /// The console's group list: devices per group by name, the
+        /// devices without a group first, cut at the limit.
+        fn group_counts_by_name(db: &TestDb) {
+            let mut s = db.store();
+            for (i, g) in [Some("sales"), Some("ops"), None, Some("sales")].into_iter().enumerate() {
+                let mut d = dev(&format!("000e08ee000{i}"), &format!("G{i}"), &[]);
+                d.group = g.map(str::to_string);
+                s.add_device(&d).unwrap();
+            }
+            assert_eq!(
+                s.group_counts(10).unwrap(),
+                [(None, 1), (Some("ops".into()), 1), (Some("sales".into()), 2)]
+            );
+            assert_eq!(s.group_counts(2).unwrap().len(), 2);
+        }
     }
 
     on_both! {
