@@ -209,6 +209,38 @@ impl Console {
         .map_err(|e| format!("store task failed: {e}"))?
     }
 
+    /// The 403 page `refusal` unless the user's role may do `action` (the
+    /// rule book, `phoneprov_store::Role::may`); nothing is done.
+    pub(crate) fn allowed(
+        &self,
+        ctx: &Ctx,
+        action: phoneprov_store::Action<'_>,
+        refusal: &str,
+    ) -> Result<(), Response> {
+        if ctx.may(action) {
+            Ok(())
+        } else {
+            Err(self.error(StatusCode::FORBIDDEN, refusal, Some(ctx)))
+        }
+    }
+
+    /// The 403 page unless the user may queue `rpc`: admins any, help desk
+    /// users the read-only ones.
+    fn rpc_allowed(&self, ctx: &Ctx, rpc: &phoneprov_acs::TaskRpc) -> Result<(), Response> {
+        if ctx.may(phoneprov_store::Action::Task(rpc.method())) {
+            return Ok(());
+        }
+        Err(self.error(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "Help desk users queue read-only tasks only ({}); {} needs an admin.",
+                READ_ONLY_RPCS.join(", "),
+                rpc.method()
+            ),
+            Some(ctx),
+        ))
+    }
+
     /// [`Console::store`] for a page: a store error is the 500 page.
     pub(crate) async fn load<T: Send + 'static>(
         &self,
@@ -1190,13 +1222,11 @@ async fn set_vars(
 ) -> Page {
     let host = host_of(req.headers());
     let (ctx, f, mac) = device_post(&c, req, 1 << 20, &mac).await?;
-    if !ctx.admin() {
-        return Err(c.error(
-            StatusCode::FORBIDDEN,
-            "Only admins change variables; ask an admin.",
-            Some(&ctx),
-        ));
-    }
+    c.allowed(
+        &ctx,
+        phoneprov_store::Action::EditDevices,
+        "Only admins change variables; ask an admin.",
+    )?;
     let text = f.get("vars").cloned().unwrap_or_default();
     match parse_vars(&text) {
         Err(errors) => {
@@ -1332,17 +1362,7 @@ async fn queue_task(
             ))
         }
     };
-    if !ctx.may(phoneprov_store::Action::Task(rpc.method())) {
-        return Err(c.error(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "Help desk users queue read-only tasks only ({}); {} needs an admin.",
-                READ_ONLY_RPCS.join(", "),
-                rpc.method()
-            ),
-            Some(&ctx),
-        ));
-    }
+    c.rpc_allowed(&ctx, &rpc)?;
     let queued = {
         let acs = acs.clone();
         tokio::task::spawn_blocking(move || acs.enqueue_with(mac, rpc, opts))
@@ -1484,17 +1504,7 @@ async fn start_bulk(State(c): State<Console>, req: Request<axum::body::Body>) ->
         }
     };
     if let phoneprov_api::bulk::BulkAction::Task(rpc, _) = &plan.action {
-        if !ctx.may(phoneprov_store::Action::Task(rpc.method())) {
-            return Err(c.error(
-                StatusCode::FORBIDDEN,
-                &format!(
-                    "Help desk users queue read-only tasks only ({}); {} needs an admin.",
-                    READ_ONLY_RPCS.join(", "),
-                    rpc.method()
-                ),
-                Some(&ctx),
-            ));
-        }
+        c.rpc_allowed(&ctx, rpc)?;
     }
     let by = format!("console:{}", ctx.user);
     match phoneprov_api::bulk::start(&c.inner.db, plan, c.inner.acs.clone(), &by).await {

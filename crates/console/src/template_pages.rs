@@ -134,13 +134,11 @@ async fn change(
 ) -> Page {
     let here = format!("/ui/templates/{name}");
     let (ctx, f) = post_form(&c, req, 4 << 20, &here).await?;
-    if !ctx.admin() {
-        return Err(c.error(
-            StatusCode::FORBIDDEN,
-            "Only admins change templates; ask an admin. Nothing was saved.",
-            Some(&ctx),
-        ));
-    }
+    c.allowed(
+        &ctx,
+        phoneprov_store::Action::EditTemplates,
+        "Only admins change templates; ask an admin. Nothing was saved.",
+    )?;
     let ed = c.editor(&ctx)?;
     let source = f
         .get("source")

@@ -70,23 +70,35 @@ pub fn start_console(devices: usize) -> Served {
             let (mac, user) = device_n(i);
             csv.push_str(&format!("{mac},CP-8841-3PCC,{user}\n"));
         }
-        let file = data.parent().unwrap().join("devices.csv");
-        std::fs::write(&file, csv).unwrap();
-        let out = Command::new(BIN)
-            .args(["device", "import"])
-            .arg(&file)
-            .arg("--data")
-            .arg(data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "device import: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        add_user(data, "ann", "admin", ADMIN_PW);
-        add_user(data, "hal", "helpdesk", HELPDESK_PW);
+        import_csv(data, &csv);
+        add_console_users(data);
     })
+}
+
+/// `phoneprov device import` of `csv` (a header line, then devices) into
+/// the data directory `data`.
+pub fn import_csv(data: &Path, csv: &str) {
+    let file = data.parent().unwrap().join("devices.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = Command::new(BIN)
+        .args(["device", "import"])
+        .arg(&file)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "device import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The admin `ann` ([`ADMIN_PW`]) and the help desk user `hal`
+/// ([`HELPDESK_PW`]).
+pub fn add_console_users(data: &Path) {
+    add_user(data, "ann", "admin", ADMIN_PW);
+    add_user(data, "hal", "helpdesk", HELPDESK_PW);
 }
 
 /// A free loopback port (bound then released).

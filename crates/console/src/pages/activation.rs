@@ -176,13 +176,7 @@ async fn admin_form(
     req: Request<axum::body::Body>,
 ) -> Result<(Ctx, HashMap<String, String>), Response> {
     let (ctx, f) = post_form(c, req, 1 << 16, "/ui/activation").await?;
-    if !ctx.admin() {
-        return Err(c.error(
-            StatusCode::FORBIDDEN,
-            "Only admins create or revoke activation codes; help desk users can view them. Nothing was changed.",
-            Some(&ctx),
-        ));
-    }
+    c.allowed(&ctx, phoneprov_store::Action::Activation, "Only admins create or revoke activation codes; help desk users can view them. Nothing was changed.")?;
     Ok((ctx, f))
 }
 
@@ -300,13 +294,11 @@ pub(super) async fn print(State(c): State<Console>, req: Request<axum::body::Bod
             p.as_str().to_string()
         });
     let ctx = signed_page(&c, &req, &here).await?;
-    if !ctx.admin() {
-        return Err(c.error(
-            StatusCode::FORBIDDEN,
-            "Only admins print activation codes (they are shown in full).",
-            Some(&ctx),
-        ));
-    }
+    c.allowed(
+        &ctx,
+        phoneprov_store::Action::Activation,
+        "Only admins print activation codes (they are shown in full).",
+    )?;
     let q: HashMap<String, String> =
         serde_urlencoded::from_str(req.uri().query().unwrap_or("")).unwrap_or_default();
     let batch = match q.get("batch").map(|b| b.trim()).filter(|b| !b.is_empty()) {

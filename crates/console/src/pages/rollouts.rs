@@ -25,13 +25,7 @@ async fn admin_form(
     here: &str,
 ) -> Result<(Ctx, std::collections::HashMap<String, String>), Response> {
     let (ctx, f) = post_form(c, req, 1 << 16, here).await?;
-    if !ctx.admin() {
-        return Err(c.error(
-            StatusCode::FORBIDDEN,
-            "Rollouts are started, paused, resumed and rolled back by admins; help desk users can watch them.",
-            Some(&ctx),
-        ));
-    }
+    c.allowed(&ctx, phoneprov_store::Action::Rollouts, "Rollouts are started, paused, resumed and rolled back by admins; help desk users can watch them.")?;
     Ok((ctx, f))
 }
 
