@@ -110,6 +110,28 @@ fn help_desk_token_reads_and_is_refused_writes() {
     ok(phoneprov(&["user", "token", "hd", "--revoke", "--data", d]));
     let (code, _) = curl(&["-H", &auth, &s.admin_url("/api/v1/devices")]);
     assert_eq!(code, 401);
+    // An admin user's token has the admin's rights on the merged routes
+    // too (the activation service's, the ACS's).
+    ok(phoneprov_stdin(
+        &["user", "add", "ann", "--role", "admin", "--data", d],
+        b"longenough-pw\n",
+    ));
+    let admin = ok(phoneprov(&["user", "token", "ann", "--data", d]));
+    let admin = format!("authorization: Bearer {}", admin.trim());
+    let (code, body) = curl(&[
+        "-H",
+        &admin,
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"url":"https://prov.example.com/$MA.xml","count":2}"#,
+        &s.admin_url("/api/v1/activation/codes"),
+    ]);
+    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+    let (code, body) = curl(&["-H", &admin, &s.admin_url("/api/v1/activation")]);
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let (code, body) = curl(&["-H", &admin, &tasks]);
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
     // Bad input: no such user, one line, non-zero exit.
     let out = phoneprov(&["user", "token", "nobody", "--data", d]);
     assert!(!out.status.success());
