@@ -321,4 +321,14 @@ fn cli_template_diff_names_the_three_broken_devices_and_counts_a_harmless_change
     let (code, _, err) = diff(&data, &["default.xml.j2", "/nonexistent.j2"], None);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read /nonexistent.j2"), "{err}");
+    // A data directory `serve` never started in has no templates yet: the
+    // one error line says what to do.
+    std::fs::rename(data.join("templates"), dir.path().join("off")).unwrap();
+    let (code, _, err) = diff(&data, &["default.xml.j2", new.to_str().unwrap()], None);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no templates in") && err.contains("run `phoneprov serve` once"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -241,6 +241,14 @@ pub fn offline_report(
 ) -> Result<ChangeReport, TemplateError> {
     phoneprov_api::templates::check_template_name(name)?;
     let policy = Policy::new(config.clone(), data);
+    if !policy.dirs.templates.is_dir() {
+        // A data directory `serve` never started in: it writes the
+        // default templates at its first start.
+        return Err(TemplateError::Compile(format!(
+            "no templates in {} yet: run `phoneprov serve` once (it writes the default templates there), or create the directory",
+            policy.dirs.templates.display()
+        )));
+    }
     let old = TemplateSet::load(&policy.dirs.templates, 1)
         .map_err(|e| TemplateError::Compile(format!("the current templates do not load: {e}")))?;
     let new = changed_set(&policy.dirs.templates, name, source, 2)?;
