@@ -133,6 +133,39 @@ fn console_in_headless_chromium() {
         !b.source().contains(&key),
         "the help desk page must not carry the device key"
     );
+
+    // (4) The help desk user on a template: no edit controls, and a save
+    // posted with the page's own CSRF token is refused by the server (403,
+    // the reason in the page), the file unchanged. The API's refusal is in
+    // user_token.rs.
+    let page_url = format!("{admin}/ui/templates/default.xml.j2");
+    b.goto(&page_url);
+    assert!(
+        b.source().contains("Only admins change templates."),
+        "{}",
+        b.source()
+    );
+    assert!(
+        !b.source().contains("id=\"save\""),
+        "a save button for the help desk"
+    );
+    let file = s.data().join("templates/default.xml.j2");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let hal = CurlSession::sign_in(&admin, "hal", HELPDESK_PW);
+    let (code, page) = hal.get(&page_url);
+    assert_eq!(code, 200);
+    let form = format!(
+        "csrf={}&action=save&source=%3Cflat-profile%2F%3E",
+        csrf_of(&page)
+    );
+    let (code, body) = hal.post(&page_url, &form);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("Only admins change templates"), "{body}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        before,
+        "file unchanged"
+    );
 }
 
 /// Issue 14 item 2: a signed-in POST without the CSRF token is refused
