@@ -406,6 +406,7 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
         done.3.contains(sw) && done.3.contains("11.0.1"),
         "the result names the parameter and the sim's version: {done:?}"
     );
+    b.doc_shot("device-tasks");
 
     // A task with an unknown RPC: a clear message, nothing queued.
     let queued_before = tasks(&b).len();
@@ -540,6 +541,7 @@ fn template_save_breaking_lint_on_3_of_1000_is_refused_in_the_page() {
         assert!(refused.contains(mac), "{mac} named: {refused}");
     }
     assert_eq!(b.text_of("#h-report"), "Refused: nothing was saved");
+    b.doc_shot("template");
     assert!(
         b.text_of("#lint-errors").contains("SIP_Port_1_"),
         "each device's lint error: {}",
@@ -699,6 +701,7 @@ fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
     assert_eq!(b.text_of("#handled"), format!("{FLEET} of {FLEET}"));
     assert_eq!(b.text_of("#succeeded"), FLEET.to_string());
     assert_eq!(b.text_of("#failed"), "0");
+    b.doc_shot("bulk-job");
     assert!(
         seen.windows(2).all(|w| w[0] <= w[1]),
         "progress only grows: {seen:?}"
@@ -743,6 +746,7 @@ fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
     );
     let failed = b.texts("#failed li");
     assert_eq!(failed.len(), 2, "{failed:?}");
+    b.doc_shot("rollout");
     for (line, i) in failed.iter().zip([0, 5]) {
         assert!(line.starts_with(&fleet_mac(i)), "{line}");
         assert!(line.contains("(wave 1)"), "{line}");
