@@ -186,6 +186,9 @@ fn check(role: Role, action: Action<'_>) -> Result<(), AdminError> {
 fn action_of(method: &Method, seg: &[&str]) -> Action<'static> {
     match (method, seg) {
         (&Method::GET, ["devices", "export"]) => Action::Keys,
+        // Before the catch-all GET: reading a key or certificate is a key
+        // action whatever the method.
+        (_, ["devices", _, "key" | "certificate" | "cert", ..]) => Action::Keys,
         (&Method::GET, ["activation", ..]) => Action::Activation,
         (&Method::GET, _) => Action::View,
         (&Method::POST, ["devices", _, "resync" | "connection-request"]) => Action::Resync,
@@ -195,7 +198,30 @@ fn action_of(method: &Method, seg: &[&str]) -> Action<'static> {
         (_, ["templates", ..]) => Action::EditTemplates,
         (_, ["rollouts", ..]) => Action::Rollouts,
         (_, ["activation", ..]) => Action::Activation,
-        (_, ["devices", _, "key" | "certificate" | "cert", ..]) => Action::Keys,
         _ => Action::EditDevices,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GET of a device's key or certificate is a key action, not a read
+    /// the help desk may make; other GETs are reads.
+    #[test]
+    fn key_and_certificate_reads_are_key_actions() {
+        for seg in [
+            ["devices", "000e08abcdef", "key"],
+            ["devices", "000e08abcdef", "cert"],
+            ["devices", "000e08abcdef", "certificate"],
+        ] {
+            assert_eq!(action_of(&Method::GET, &seg), Action::Keys, "{seg:?}");
+            assert_eq!(action_of(&Method::POST, &seg), Action::Keys, "{seg:?}");
+        }
+        assert_eq!(
+            action_of(&Method::GET, &["devices", "000e08abcdef"]),
+            Action::View
+        );
+        assert!(!Role::Helpdesk.may(action_of(&Method::GET, &["devices", "x", "key"])));
     }
 }

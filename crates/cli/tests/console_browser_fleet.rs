@@ -33,24 +33,6 @@ use serve_support::*;
 /// The longest wait for anything a phone or the server does.
 const WAIT: Duration = Duration::from_secs(90);
 
-/// `phoneprov device import CSV` into `data`.
-fn import(data: &Path, csv: &str) {
-    let file = data.parent().unwrap().join("devices.csv");
-    std::fs::write(&file, csv).unwrap();
-    let out = phoneprov(&[
-        "device",
-        "import",
-        file.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "device import: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Polls `check` every 100 ms until it gives a value; panics with `what`
 /// and the last observation after [`WAIT`].
 fn wait_for<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
@@ -233,7 +215,7 @@ fn device_page_edits_pushes_and_runs_tasks_on_a_sim_phone() {
              <Display_Name_1_>{{ display_name }}</Display_Name_1_>\n</flat-profile>\n",
         )
         .unwrap();
-        import(
+        import_csv(
             data,
             &format!(
                 "mac,serial,model,key,display_name\n\
@@ -507,7 +489,7 @@ fn template_save_breaking_lint_on_3_of_1000_is_refused_in_the_page() {
                 "000e0800{i:04x},CP-8841-3PCC,sales,user{i},{port}\n"
             ));
         }
-        import(data, &csv);
+        import_csv(data, &csv);
         add_user(data, "ann", "admin", ADMIN_PW);
     });
     let file = s.data().join("templates/default.xml.j2");
@@ -601,7 +583,7 @@ fn fleet_csv(port: Option<u16>) -> String {
 #[test]
 fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
     let s = start_with(None, &[], |data| {
-        import(data, &fleet_csv(None));
+        import_csv(data, &fleet_csv(None));
         std::fs::create_dir_all(data.join("templates")).unwrap();
         std::fs::write(
             data.join("templates/default.xml.j2"),
@@ -645,7 +627,7 @@ fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
         .expect("run phoneprov sim"));
     // Where pushes reach the phones: the same rows again, with push_url.
     let push_port = sim_port(&s.dir.path().join("sim.err"), "phone endpoints on http://");
-    import(&data, &fleet_csv(Some(push_port)));
+    import_csv(&data, &fleet_csv(Some(push_port)));
     wait_for("every sim phone's first resync", || {
         let n = query(
             &data,

@@ -86,20 +86,7 @@ fn a_rollout_to_100_sim_phones_halts_after_its_first_wave_then_resumes_pauses_an
             let limit = if refuses(i) { "99" } else { "" };
             csv.push_str(&format!("{},CP-8841-3PCC,fleet,{KEY},{limit}\n", mac(i)));
         }
-        let file = d.parent().unwrap().join("fleet.csv");
-        std::fs::write(&file, csv).unwrap();
-        let out = phoneprov(&[
-            "device",
-            "import",
-            file.to_str().unwrap(),
-            "--data",
-            d.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        import_csv(d, &csv);
         std::fs::create_dir_all(d.join("templates")).unwrap();
         std::fs::write(
             d.join("templates/default.xml.j2"),

@@ -37,20 +37,7 @@ fn prepare(data: &Path) {
             i % 256
         ));
     }
-    let file = data.join("devices.csv");
-    std::fs::write(&file, csv).unwrap();
-    let out = phoneprov(&[
-        "device",
-        "import",
-        file.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_csv(data, &csv);
 }
 
 /// `curl -X METHOD` with the admin token and `body` as the request body.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::serve_support::{curl, start_with, Served, BIN};
+use crate::serve_support::{curl, import_csv, start_with, Served, BIN};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -73,25 +73,6 @@ pub fn start_console(devices: usize) -> Served {
         import_csv(data, &csv);
         add_console_users(data);
     })
-}
-
-/// `phoneprov device import` of `csv` (a header line, then devices) into
-/// the data directory `data`.
-pub fn import_csv(data: &Path, csv: &str) {
-    let file = data.parent().unwrap().join("devices.csv");
-    std::fs::write(&file, csv).unwrap();
-    let out = Command::new(BIN)
-        .args(["device", "import"])
-        .arg(&file)
-        .arg("--data")
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "device import: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The admin `ann` ([`ADMIN_PW`]) and the help desk user `hal`

@@ -530,3 +530,22 @@ pub fn has_profile_rule(xml: &str, key: &str, rest: &str) -> bool {
         .iter()
         .any(|k| xml.contains(&format!("<Profile_Rule>[--key {k}] {rest}")))
 }
+
+/// `phoneprov device import` of `csv` (a header line, then devices) into
+/// the data directory `data`.
+pub fn import_csv(data: &Path, csv: &str) {
+    let file = data.parent().unwrap().join("devices.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = Command::new(BIN)
+        .args(["device", "import"])
+        .arg(&file)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "device import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
