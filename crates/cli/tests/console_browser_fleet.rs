@@ -628,6 +628,16 @@ fn bulk_resync_and_a_halting_rollout_on_100_sim_phones() {
     // Where pushes reach the phones: the same rows again, with push_url.
     let push_port = sim_port(&s.dir.path().join("sim.err"), "phone endpoints on http://");
     import_csv(&data, &fleet_csv(Some(push_port)));
+    // The pushes go where the server's database says: the rows just
+    // imported are there (on PostgreSQL, not in the directory's file).
+    for i in [0, FLEET - 1] {
+        assert_eq!(
+            s.device_json(&fleet_mac(i))["vars"]["push_url"],
+            push_url(push_port).as_str(),
+            "the server's inventory has the push_url of {}",
+            fleet_mac(i)
+        );
+    }
     wait_for("every sim phone's first resync", || {
         let n = query(
             &data,

@@ -532,17 +532,20 @@ pub fn has_profile_rule(xml: &str, key: &str, rest: &str) -> bool {
 }
 
 /// `phoneprov device import` of `csv` (a header line, then devices) into
-/// the data directory `data`.
+/// the data directory `data`, through [`phoneprov`]: once a server of
+/// `data` runs on PostgreSQL ([`postgres_backend`]) the rows go to that
+/// server's database, not to the directory's SQLite file it no longer
+/// reads.
 pub fn import_csv(data: &Path, csv: &str) {
     let file = data.parent().unwrap().join("devices.csv");
     std::fs::write(&file, csv).unwrap();
-    let out = Command::new(BIN)
-        .args(["device", "import"])
-        .arg(&file)
-        .arg("--data")
-        .arg(data)
-        .output()
-        .unwrap();
+    let out = phoneprov(&[
+        "device",
+        "import",
+        file.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "device import: {}",
