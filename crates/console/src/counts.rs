@@ -14,12 +14,18 @@
 //! * with none, or older than [`STALE`] (nobody looked for a while), the
 //!   view counts and waits.
 //!
+//! `serve` counts once in the background as it starts
+//! ([`OverviewCounts::warm`]), so the first view after a start is not the
+//! one that waits: it shows the warmed counts, or, while that count still
+//! runs, waits for it instead of counting a second time.
+//!
 //! The page says when the numbers were counted. Exact counts kept by
 //! triggers were the alternative: every device write would update a few
 //! shared counter rows, which serialises the writers of several nodes on
 //! PostgreSQL (and can deadlock them), for numbers an operator reads at a
 //! glance.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use phoneprov_store::{now_ms, ConsoleRepo, Database, Event, EventKind, FleetCounts, Store};
@@ -58,6 +64,9 @@ pub(crate) struct OverviewCounts {
     /// The counting connection (opened on first use), apart from the
     /// console's own so a count never holds up its other pages.
     conn: Mutex<Option<Store>>,
+    /// Counts waiting for the connection (another count holds it); the
+    /// tests watch it.
+    waiting: AtomicUsize,
 }
 
 impl OverviewCounts {
@@ -69,7 +78,22 @@ impl OverviewCounts {
                 refreshing: false,
             }),
             conn: Mutex::new(None),
+            waiting: AtomicUsize::new(0),
         }
+    }
+
+    /// Counts in the background now, on a thread of its own (at start, so
+    /// that the first view finds counts). A failed count is logged; the
+    /// first view then counts and reports.
+    pub(crate) fn warm(self: &Arc<Self>) {
+        let me = Arc::clone(self);
+        // A view that comes while this runs waits for the connection and
+        // then takes these counts (see `count`).
+        std::thread::spawn(move || {
+            if let Err(e) = me.count() {
+                tracing::warn!(error = %e, "cannot count the overview at start; the first view counts");
+            }
+        });
     }
 
     /// The counts to show now; blocking (call from a blocking thread).
@@ -103,9 +127,18 @@ impl OverviewCounts {
         self.count()
     }
 
-    /// Counts now and keeps the result.
+    /// Counts now and keeps the result; when another count (the one at
+    /// start, or a background one) finished while this one waited for the
+    /// connection, and is younger than [`FRESH_MS`], that one is the result.
     fn count(&self) -> Result<Arc<Snapshot>, String> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if let Some(last) = &self.state.lock().unwrap_or_else(|p| p.into_inner()).last {
+            if now_ms() - last.at_ms < FRESH_MS {
+                return Ok(Arc::clone(last));
+            }
+        }
         if conn.is_none() {
             *conn = Some(Store::connect(&self.db).map_err(|e| e.to_string())?);
         }
@@ -179,5 +212,75 @@ mod tests {
         });
         c.state.lock().unwrap().last = Some(old);
         assert_eq!(c.get().unwrap().counts.total, 3);
+    }
+
+    /// The count at start (`warm`) is what the first view shows: a device
+    /// added after it is not in the view's numbers, so the view did not
+    /// count.
+    #[test]
+    fn the_first_view_shows_the_counts_warmed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::Sqlite(dir.path().to_path_buf());
+        add(&db, "000e08000001");
+        let c = Arc::new(OverviewCounts::new(db.clone()));
+        c.warm();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let warmed = loop {
+            if let Some(s) = c.state.lock().unwrap().last.clone() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < deadline, "no count at start");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert_eq!(warmed.counts.total, 1);
+        add(&db, "000e08000002");
+        let first = c.get().unwrap();
+        assert!(
+            Arc::ptr_eq(&warmed, &first),
+            "the view shows the warmed counts"
+        );
+        assert_eq!(first.counts.total, 1);
+    }
+
+    /// A view that comes while the count at start still runs (it holds the
+    /// counting connection) waits for that count instead of counting again.
+    #[test]
+    fn a_view_during_the_count_at_start_takes_its_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::Sqlite(dir.path().to_path_buf());
+        add(&db, "000e08000001");
+        let c = Arc::new(OverviewCounts::new(db.clone()));
+        // The count at start, by hand: it holds the connection, then keeps
+        // its result (total 42, which no count of this database gives).
+        let conn = c.conn.lock().unwrap();
+        let view = {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || c.get().unwrap())
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while c.waiting.load(Ordering::SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the view never waited"
+            );
+            std::thread::yield_now();
+        }
+        let warmed = Arc::new(Snapshot {
+            at_ms: now_ms(),
+            counts: FleetCounts {
+                total: 42,
+                ..Default::default()
+            },
+            hours: Vec::new(),
+            errors: Vec::new(),
+        });
+        c.state.lock().unwrap().last = Some(Arc::clone(&warmed));
+        drop(conn);
+        let shown = view.join().unwrap();
+        assert!(
+            Arc::ptr_eq(&warmed, &shown),
+            "the view took the running count"
+        );
+        assert_eq!(shown.counts.total, 42);
     }
 }

@@ -184,6 +184,14 @@ impl Console {
         })
     }
 
+    /// Counts the overview's numbers in the background now (`serve` calls
+    /// this as it starts), so the first `/ui/overview` after a start shows
+    /// them instead of counting while the operator waits (issue 14; see
+    /// `counts`).
+    pub fn warm_overview(&self) {
+        self.inner.overview.warm();
+    }
+
     /// The `/ui` routes, to merge into the server's mounted router.
     pub fn router(&self) -> axum::Router {
         pages::router(self.clone()).merge(template_pages::router(self.clone()))

@@ -106,6 +106,7 @@ impl Services {
             },
         )
         .map_err(|e| setup_err("console", data)(e.to_string()))?;
+        console.warm_overview();
         extra = extra.merge(console.router());
         let api: ApiHandler = Arc::new(phoneprov_api::bytes_handler_with(
             api_state,
