@@ -8,8 +8,10 @@
 //! - `phoneprov_api_requests_total{method, status}`: admin API answers;
 //! - `phoneprov_push_resyncs_total{method, result}`: pushes to phones
 //!   (R-RULE-6), `result` = `ok` | `refused` | `unreachable` | `error`;
-//! - `phoneprov_devices`: inventory size, refreshed on each device listing
-//!   and import (a gauge a dashboard can graph without a database query).
+//! - `phoneprov_devices`: inventory size, refreshed on each import (a
+//!   gauge a dashboard can graph without a database query; `serve` also
+//!   sets it at every scrape). Listing devices does not count the fleet:
+//!   a page costs the same at any depth.
 //!
 //! The syslog series are emitted by `phoneprov-syslog`.
 

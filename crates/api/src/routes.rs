@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 use phoneprov_store::{
-    BadRow, Device, Event, ImportObserver, ImportOptions, Mac, NewDevice, StoreError,
+    BadRow, ConsoleRepo as _, Device, DeviceQuery, Event, ImportObserver, ImportOptions, Mac,
+    NewDevice, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -223,18 +224,6 @@ pub const NEXT_AFTER_HEADER: &str = "x-next-after";
 /// Largest `?limit=` of `GET /devices`.
 const MAX_PAGE: usize = 100_000;
 
-/// Stops a device scan early (page full) or carries a store error.
-enum Scan {
-    Full,
-    Store(StoreError),
-}
-
-impl From<StoreError> for Scan {
-    fn from(e: StoreError) -> Self {
-        Scan::Store(e)
-    }
-}
-
 /// `?limit=` of `GET /devices/{mac}/events`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -314,30 +303,26 @@ pub async fn list_devices(
         ));
     }
     let after = q.after.as_deref().map(parse_mac).transpose()?;
-    let limit = q.limit.unwrap_or(usize::MAX);
-    let (devices, full) = state
+    // One keyset page of the console's device query (issue 14 at scale):
+    // `mac > after ORDER BY mac LIMIT n`, so page 10 000 reads what page 1
+    // does. No count of the fleet per call: the answer is a bare array
+    // (clients page with `x-next-after`, never by a total), and serve's
+    // `phoneprov_devices` gauge is read at every scrape.
+    let query = DeviceQuery {
+        group: q.group,
+        after_mac: after.map(|m| m.to_string()),
+        limit: q.limit.map_or(u64::MAX, |n| n as u64),
+        ..DeviceQuery::default()
+    };
+    let devices = state
         .with_store(move |s| {
-            crate::metrics::record_device_count(s.count_devices(None)?);
-            let mut page = Vec::new();
-            // The scan streams in MAC order; rows up to `after` are skipped
-            // (SQLite reads them, the API never holds them).
-            let scan = s.for_each_device(q.group.as_deref(), |d| {
-                if after.is_some_and(|a| d.mac <= a) {
-                    return Ok(());
-                }
-                page.push(DeviceView::from_device(d, false).for_caller(&caller));
-                if page.len() >= limit {
-                    return Err(Scan::Full);
-                }
-                Ok(())
-            });
-            match scan {
-                Ok(()) => Ok((page, false)),
-                Err(Scan::Full) => Ok((page, true)),
-                Err(Scan::Store(e)) => Err(e.into()),
-            }
+            Ok(s.search_devices(&query)?
+                .into_iter()
+                .map(|d| DeviceView::from_device(d, false).for_caller(&caller))
+                .collect::<Vec<_>>())
         })
         .await?;
+    let full = q.limit.is_some_and(|n| devices.len() >= n);
     let next = full
         .then(|| devices.last().map(|d| d.mac.clone()))
         .flatten();

@@ -31,6 +31,14 @@ async fn requests_pushes_and_device_count_are_exported() {
     a.call_auth(Method::GET, "/api/v1/devices", None, None)
         .await;
     a.call(Method::GET, "/api/v1/devices", None).await;
+    // An import refreshes the inventory gauge (a listing does not count
+    // the fleet).
+    a.call(
+        Method::POST,
+        "/api/v1/devices/import",
+        Some(("text/csv", b"mac\n000e08abcdef\n".to_vec())),
+    )
+    .await;
     let (phone, _) = fake_phone(StatusCode::FORBIDDEN).await;
     a.json(
         Method::POST,

@@ -435,77 +435,166 @@ async fn bytes_handler_serves_the_same_api() {
     assert_eq!(r.status, StatusCode::OK);
 }
 
-/// `?limit=&after=` pages through the inventory in MAC order.
-#[tokio::test]
-async fn device_listing_pages() {
-    let a = api();
-    let mut csv = String::from("mac,group\n");
-    for i in 0..25u32 {
-        csv.push_str(&format!(
-            "000e08{i:06x},{}\n",
-            if i % 2 == 0 { "even" } else { "odd" }
-        ));
-    }
-    let r = a
-        .call(
-            Method::POST,
-            "/api/v1/devices/import",
-            Some(("text/csv", csv.into_bytes())),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let mut seen = Vec::new();
-    let mut uri = "/api/v1/devices?limit=10".to_string();
-    loop {
-        let r = a.call(Method::GET, &uri, None).await;
-        assert_eq!(r.status, StatusCode::OK);
-        let page = r.json();
-        seen.extend(
-            page.as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d["mac"].as_str().unwrap().to_string()),
-        );
-        match r.headers.get("x-next-after") {
-            Some(next) => {
-                uri = format!("/api/v1/devices?limit=10&after={}", next.to_str().unwrap())
-            }
-            None => break,
-        }
-    }
-    let expected: Vec<String> = (0..25u32).map(|i| format!("000e08{i:06x}")).collect();
-    assert_eq!(seen, expected);
-    // Group filter and after combine; a colon MAC is accepted in ?after=.
-    let r = a
-        .call(
-            Method::GET,
-            "/api/v1/devices?group=odd&after=00:0e:08:00:00:10&limit=100",
-            None,
-        )
-        .await;
-    let macs: Vec<String> = r
-        .json()
+/// `?limit=&after=` pages through the inventory in MAC order, one keyset
+/// page per call (issue 14 at scale), on both backends.
+#[test]
+fn device_listing_pages_on_sqlite() {
+    device_listing_pages(&api());
+}
+
+#[test]
+fn device_listing_pages_on_postgres() {
+    device_listing_pages(&common::api_pg());
+}
+
+fn macs_of(r: &common::Reply) -> Vec<String> {
+    r.json()
         .as_array()
         .unwrap()
         .iter()
         .map(|d| d["mac"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        macs,
-        vec![
-            "000e08000011",
-            "000e08000013",
-            "000e08000015",
-            "000e08000017"
-        ]
-    );
-    assert!(r.headers.get("x-next-after").is_none());
-    for bad in ["limit=0", "limit=100001", "after=zz", "limit=-1"] {
+        .collect()
+}
+
+fn device_listing_pages(a: &common::Api) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut csv = String::from("mac,group\n");
+        for i in 0..25u32 {
+            csv.push_str(&format!(
+                "000e08{i:06x},{}\n",
+                if i % 2 == 0 { "even" } else { "odd" }
+            ));
+        }
         let r = a
-            .call(Method::GET, &format!("/api/v1/devices?{bad}"), None)
+            .call(
+                Method::POST,
+                "/api/v1/devices/import",
+                Some(("text/csv", csv.into_bytes())),
+            )
             .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
-    }
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let mut seen = Vec::new();
+        let mut uri = "/api/v1/devices?limit=10".to_string();
+        let mut pages = 0;
+        loop {
+            let r = a.call(Method::GET, &uri, None).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            seen.extend(macs_of(&r));
+            pages += 1;
+            if pages == 1 {
+                // Devices added while a client pages: one before the
+                // cursor is not seen, one after it is, and nothing is
+                // repeated or skipped (a keyset, not an offset).
+                for mac in ["000e07ffffff", "000e08000005", "000e08ffffff"] {
+                    let r = a
+                        .json(Method::POST, "/api/v1/devices", json!({ "mac": mac }))
+                        .await;
+                    assert!(
+                        r.status == StatusCode::CREATED || r.status == StatusCode::CONFLICT,
+                        "{}",
+                        r.text()
+                    );
+                }
+            }
+            match r.headers.get("x-next-after") {
+                Some(next) => {
+                    uri = format!("/api/v1/devices?limit=10&after={}", next.to_str().unwrap())
+                }
+                None => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..25u32).map(|i| format!("000e08{i:06x}")).collect();
+        expected.push("000e08ffffff".into());
+        assert_eq!(seen, expected);
+        assert_eq!(pages, 3);
+        // The whole list without ?limit= is the same order, every device.
+        let r = a.call(Method::GET, "/api/v1/devices", None).await;
+        let mut all = vec!["000e07ffffff".to_string()];
+        all.extend(expected.iter().cloned());
+        assert_eq!(macs_of(&r), all);
+        assert!(r.headers.get("x-next-after").is_none());
+        // Group filter and after combine; a colon MAC is accepted in ?after=.
+        let r = a
+            .call(
+                Method::GET,
+                "/api/v1/devices?group=odd&after=00:0e:08:00:00:10&limit=100",
+                None,
+            )
+            .await;
+        assert_eq!(
+            macs_of(&r),
+            vec![
+                "000e08000011",
+                "000e08000013",
+                "000e08000015",
+                "000e08000017"
+            ]
+        );
+        assert!(r.headers.get("x-next-after").is_none());
+        // A full page of a group names its last MAC; the next page starts
+        // after it within the group.
+        let r = a
+            .call(Method::GET, "/api/v1/devices?group=even&limit=3", None)
+            .await;
+        assert_eq!(
+            macs_of(&r),
+            vec!["000e08000000", "000e08000002", "000e08000004"]
+        );
+        let next = r.headers.get("x-next-after").unwrap().to_str().unwrap();
+        assert_eq!(next, "000e08000004");
+        let r = a
+            .call(
+                Method::GET,
+                &format!("/api/v1/devices?group=even&limit=3&after={next}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            macs_of(&r),
+            vec!["000e08000006", "000e08000008", "000e0800000a"]
+        );
+        // A cursor need not be a device of the inventory; past the end
+        // the page is empty.
+        let r = a
+            .call(
+                Method::GET,
+                "/api/v1/devices?after=ffffffffffff&limit=5",
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(macs_of(&r).is_empty());
+        assert!(r.headers.get("x-next-after").is_none());
+        for bad in [
+            "limit=0",
+            "limit=100001",
+            "after=zz",
+            "after=000e08",
+            "after=000e0800000g&limit=5",
+            "limit=-1",
+        ] {
+            let r = a
+                .call(Method::GET, &format!("/api/v1/devices?{bad}"), None)
+                .await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+            // The one error shape: {error, hint}, nothing else.
+            let body = r.json();
+            let obj = body.as_object().unwrap();
+            assert!(
+                obj["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{bad}: {body}"
+            );
+            assert!(
+                obj["hint"].as_str().is_some_and(|h| !h.is_empty()),
+                "{bad}: {body}"
+            );
+            assert_eq!(obj.len(), 2, "{bad}: {body}");
+        }
+    });
 }
 
 /// Issue 11: one error shape for every admin route (`ErrorBody` refuses

@@ -29,6 +29,22 @@ pub fn api() -> Api {
     }
 }
 
+/// [`api`] with its inventory in a fresh database of the test process's
+/// PostgreSQL cluster (`phoneprov_testpeers::pg`). Build it outside a
+/// tokio runtime and drop it there too: the sync PostgreSQL client runs
+/// its own.
+pub fn api_pg() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let db = phoneprov_store::Database::Postgres(phoneprov_testpeers::pg().fresh_db());
+    let state = ApiState::open_db(dir.path(), &db).unwrap();
+    let token = phoneprov_api::ensure_admin_token(dir.path()).unwrap();
+    Api {
+        app: router(state),
+        dir,
+        token,
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
