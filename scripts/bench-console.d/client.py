@@ -5,9 +5,17 @@ the issue-14 targets. Every answer must be 200 with the expected content
 (a device row, or the overview's heading), so a fast error page cannot pass
 for a fast search.
 
-usage: client.py HOST:PORT USER PASSWORD SAMPLES_FILE REPEAT
+With an API TOKEN (the user's `phoneprov user token`), the REST API's
+device list is timed too: page 1 and page 200 of `GET /api/v1/devices`
+(100 devices a page, following `x-next-after`), with and without a group
+filter; each answer must be 200 with a full page of the expected order.
+BENCH_CASES=REGEX (environment) runs only the cases whose name matches.
+
+usage: client.py HOST:PORT USER PASSWORD SAMPLES_FILE REPEAT [TOKEN]
 SAMPLES_FILE: one line per sampled device: mac|user_id|display_name|serial|model|firmware|group
 """
+import json
+import os
 import html as htmlmod
 import http.client
 import random
@@ -18,6 +26,8 @@ import urllib.parse
 
 host, port = sys.argv[1].rsplit(":", 1)
 user, password, samples_file, repeat = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+token = sys.argv[6] if len(sys.argv) > 6 else None
+only = re.compile(os.environ.get("BENCH_CASES", ""))
 samples = [l.rstrip("\n").split("|") for l in open(samples_file) if l.strip()]
 rnd = random.Random(14)
 conn = http.client.HTTPConnection(host, int(port), timeout=120)
@@ -82,6 +92,8 @@ def must_find(mac):
 
 
 def case(name, target, n, make):
+    if not only.search(name):
+        return
     paths = []
     for _ in range(n):
         paths.append(make())
@@ -122,6 +134,8 @@ results = []
 
 
 def measure(name, target, items):
+    if not only.search(name):
+        return
     times, errors = [], []
     for path, check in items:
         status, html, dt = request("GET", path)
@@ -140,6 +154,8 @@ for name, target, items in cases:
 for name, start in [("paging: MAC order, pages 1..N", q()),
                     ("paging: model filter, pages 1..N", q(model="CP-8841-3PCC")),
                     ("paging: last seen order, pages 1..N", q(sort="seen"))]:
+    if not only.search(name):
+        continue
     times, errors, path, pages = [], [], start, 0
     while path and pages < repeat * 5:
         status, html, dt = request("GET", path)
@@ -155,6 +171,67 @@ for name, start in [("paging: MAC order, pages 1..N", q()),
     if path:
         measure(name.replace("pages 1..N", f"page {pages + 1}"), 100,
                 [(path, must_have_rows)] * repeat)
+
+# The REST API's device list (GET /api/v1/devices?limit=&after=): page 1
+# and page 200, reached by following x-next-after as a client does.
+api = http.client.HTTPConnection(host, int(port), timeout=120) if token else None
+
+
+def api_get(path):
+    t = time.perf_counter()
+    api.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    r = api.getresponse()
+    data = r.read()
+    dt = (time.perf_counter() - t) * 1000
+    return r.status, data, r.getheader("x-next-after"), dt
+
+
+def api_page_check(path, after):
+    """(next cursor or None on a short page, ms, error or None): a page in
+    MAC order after `after`, of 100 devices with x-next-after naming the
+    last, or shorter without it."""
+    status, data, nxt, dt = api_get(path)
+    if status != 200:
+        return None, dt, f"HTTP {status}: {data[:200]!r}", 0
+    macs = [d["mac"] for d in json.loads(data)]
+    full = len(macs) == 100
+    if macs != sorted(macs) or (macs and after and macs[0] <= after) \
+            or nxt != (macs[-1] if full else None):
+        return None, dt, f"not a page in MAC order after {after}", len(macs)
+    return nxt, dt, None, len(macs)
+
+
+# A group holds about 2 000 of the million devices: its deep page is its
+# last one.
+for label, extra in [("", ""), (" + group filter", "&group=" + urllib.parse.quote(samples[0][6]))]:
+    name = f"api: device list{label}, pages 1..N"
+    if not api or not only.search(name):
+        continue
+    base = "/api/v1/devices?limit=100" + extra
+    times, errors, cursors, after = [], [], [], None
+    while len(times) < 200:
+        path = base + (f"&after={after}" if after else "")
+        nxt, dt, why, n = api_page_check(path, after)
+        if n == 0 and not why and cursors:
+            break  # the empty page after a last full one
+        cursors.append(after)
+        times.append(dt)
+        if why or n == 0:
+            errors.append(f"{path}: {why or 'no devices'}")
+        after = nxt
+        if not after:
+            break
+    results.append((name + f" (N={len(times)})", 100, times, errors))
+    for page, cursor in [(1, None), (len(cursors), cursors[-1])]:
+        path = base + (f"&after={cursor}" if cursor else "")
+        ts, errs = [], []
+        for _ in range(repeat):
+            _, dt, why, n = api_page_check(path, cursor)
+            ts.append(dt)
+            if why or n == 0:
+                why = why or "no devices"
+                errs.append(f"{path}: {why}")
+        results.append((f"api: device list{label}, page {page}", 100, ts, errs))
 
 measure("overview page", 300, [("/ui/overview", lambda h, p: None if "<h1" in h else "no heading")] * repeat)
 

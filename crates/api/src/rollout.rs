@@ -48,8 +48,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use phoneprov_store::{
-    now_ms, ConsoleRepo, Database, Device, EventKind, Mac, NewRollout, Outcome, Rollout,
-    RolloutDevice, RolloutStep, Selection, Store, StoreError, WaveCount, WaveMember,
+    now_ms, Database, Device, EventKind, Mac, NewRollout, Outcome, Rollout, RolloutDevice,
+    RolloutStep, Selection, Store, StoreError, WaveCount, WaveMember,
 };
 use phoneprov_syslog::{classify, PhoneLogKind};
 use serde::{Deserialize, Serialize};
@@ -61,8 +61,6 @@ use machine::{Decision, Phase, Plan, Tally};
 pub const TICK: Duration = Duration::from_secs(1);
 /// The wave timeout when none is given.
 pub const DEFAULT_WAVE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Devices read per page of the selection at creation.
-const PAGE: u64 = 1000;
 /// Failed devices a status lists.
 pub const LISTED_FAILURES: usize = 100;
 
@@ -203,61 +201,48 @@ impl RolloutRequest {
     }
 }
 
-/// The devices of `sel`, in MAC order.
-fn selected(store: &Store, sel: &Selection) -> Result<Vec<Mac>, RolloutError> {
-    let macs = sel.mac_list().map_err(RolloutError::Bad)?;
-    if !macs.is_empty() {
-        return Ok(macs);
-    }
-    let mut q = sel.query(now_ms()).map_err(RolloutError::Bad)?;
-    q.limit = PAGE;
-    let mut out = Vec::new();
-    loop {
-        let page = store.search_devices(&q)?;
-        let Some(last) = page.last() else { break };
-        q.after_mac = Some(last.mac.to_string());
-        out.extend(page.iter().map(|d| d.mac));
-    }
-    Ok(out)
-}
-
 /// Records a rollout for `req` (every selected device gets its wave, in
 /// MAC order); the server's driver starts its first wave within a
 /// [`TICK`]. Nothing is written when the request is wrong or selects no
-/// device.
+/// device. A filter (or `all`) is written by the database in one
+/// statement ([`Store::create_rollout_matching`], its waves as
+/// [`machine::wave_of_each`]); a list of MACs gets its waves here.
 pub fn create(
     store: &mut Store,
     req: &RolloutRequest,
     created_by: &str,
 ) -> Result<Rollout, RolloutError> {
     let c = req.check()?;
-    let macs = selected(store, &req.selection)?;
-    if macs.is_empty() {
-        return Err(RolloutError::Bad(
-            "the selection matches no device; check it with phoneprov device list".into(),
-        ));
-    }
-    let waves = machine::wave_of_each(macs.len(), &c.waves);
-    let members: Vec<(Mac, i64)> = macs
-        .into_iter()
-        .zip(waves)
-        .map(|(m, w)| (m, w as i64))
-        .collect();
     let selection = serde_json::to_string(&req.selection).unwrap_or_default();
-    let id = store.create_rollout(
-        &NewRollout {
-            version: req.version.trim(),
-            file: req.file.trim(),
-            selection: &selection,
-            waves: &c.waves,
-            threshold_pct: c.threshold_pct,
-            wave_timeout_ms: c.wave_timeout_ms,
-            soak_ms: c.soak_ms,
-            push_rate: c.push_rate,
-            created_by,
-        },
-        &members,
-    )?;
+    let new = NewRollout {
+        version: req.version.trim(),
+        file: req.file.trim(),
+        selection: &selection,
+        waves: &c.waves,
+        threshold_pct: c.threshold_pct,
+        wave_timeout_ms: c.wave_timeout_ms,
+        soak_ms: c.soak_ms,
+        push_rate: c.push_rate,
+        created_by,
+    };
+    let macs = req.selection.mac_list().map_err(RolloutError::Bad)?;
+    let id = if macs.is_empty() {
+        let q = req.selection.query(now_ms()).map_err(RolloutError::Bad)?;
+        store.create_rollout_matching(&new, &q)?
+    } else {
+        let waves = machine::wave_of_each(macs.len(), &c.waves);
+        let members: Vec<(Mac, i64)> = macs
+            .into_iter()
+            .zip(waves)
+            .map(|(m, w)| (m, w as i64))
+            .collect();
+        Some(store.create_rollout(&new, &members)?)
+    };
+    let id = id.ok_or_else(|| {
+        RolloutError::Bad(
+            "the selection matches no device; check it with phoneprov device list".into(),
+        )
+    })?;
     store.rollout(id)?.ok_or(RolloutError::NotFound(id))
 }
 

@@ -72,6 +72,60 @@ fn target_of(s: &Store, m: Mac) -> Option<String> {
         .cloned()
 }
 
+/// A rollout on a filter is written by the database in one statement;
+/// its waves are the machine's `wave_of_each` for every fleet size (the
+/// rounding of each cumulative percent up), and a list of MACs gets the
+/// same waves.
+#[test]
+fn waves_of_a_filter_match_the_machine_for_any_fleet_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = fleet(dir.path(), 0);
+    let mut added = 0;
+    for n in [1u32, 2, 3, 7, 99, 101, 250] {
+        while added < n {
+            added += 1;
+            let mut d = NewDevice::new(mac(added));
+            d.group = Some("sales".into());
+            s.add_device(&d).unwrap();
+        }
+        for waves in [vec![1, 10, 50, 100], vec![33, 66, 100], vec![100]] {
+            let req = RolloutRequest {
+                waves: Some(waves.clone()),
+                ..request()
+            };
+            let r = rollout::create(&mut s, &req, "test").unwrap();
+            assert_eq!(r.total, i64::from(n));
+            let got: Vec<(String, i64)> = s
+                .rollout_devices(r.id, None, 1000)
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.mac, d.wave))
+                .collect();
+            let want: Vec<(String, i64)> = (1..=n)
+                .zip(rollout::machine::wave_of_each(n as usize, &waves))
+                .map(|(i, w)| (mac(i).to_string(), w as i64))
+                .collect();
+            assert_eq!(got, want, "{n} devices, waves {waves:?}");
+            // The same devices as a list of MACs: the same waves.
+            let listed = RolloutRequest {
+                selection: Selection {
+                    macs: (1..=n).rev().map(|i| mac(i).to_string()).collect(),
+                    ..Selection::default()
+                },
+                ..req
+            };
+            let r = rollout::create(&mut s, &listed, "test").unwrap();
+            let got_listed: Vec<(String, i64)> = s
+                .rollout_devices(r.id, None, 1000)
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.mac, d.wave))
+                .collect();
+            assert_eq!(got_listed, want, "{n} listed devices, waves {waves:?}");
+        }
+    }
+}
+
 #[test]
 fn waves_gate_pause_resume_halt_and_roll_back_on_a_virtual_clock() {
     let dir = tempfile::tempdir().unwrap();

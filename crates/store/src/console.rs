@@ -452,7 +452,7 @@ fn where_sql(clauses: &[String]) -> String {
 
 /// The `WHERE` clause and parameters of a device query, every match
 /// included (counts: its order and paging are not used).
-fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
+pub(crate) fn device_where(q: &DeviceQuery) -> (String, Vec<Val<'static>>) {
     let mut args = Args::default();
     let mut text: Vec<String> = Vec::new();
     if let Some(p) = &q.mac_prefix {

@@ -35,7 +35,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::db::{vals, Exec, Row};
+use crate::console::{device_where, DeviceQuery};
+use crate::db::{vals, Exec, Row, Val};
 use crate::error::Result;
 use crate::model::{now_ms, Event};
 use crate::store::{event_from_row, Store};
@@ -264,34 +265,39 @@ fn set_or_remove(vars: &mut BTreeMap<String, String>, name: &str, value: Option<
     };
 }
 
+/// The `rollouts` row of a new rollout (`running`, no wave yet, `total`
+/// devices); returns its id.
+fn insert_rollout(x: &mut Exec<'_, '_>, r: &NewRollout<'_>, total: i64) -> Result<i64> {
+    let now = now_ms();
+    let waves = serde_json::to_string(r.waves).expect("numbers always serialize");
+    x.one(
+        "INSERT INTO rollouts (version, file, selection, waves, threshold_pct, \
+         wave_timeout_ms, soak_ms, push_rate, state, wave, total, created_by, \
+         created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', \
+         -1, ?9, ?10, ?11, ?11) RETURNING id",
+        vals![
+            r.version,
+            r.file,
+            r.selection,
+            waves,
+            i64::from(r.threshold_pct),
+            r.wave_timeout_ms,
+            r.soak_ms,
+            i64::from(r.push_rate),
+            total,
+            r.created_by,
+            now
+        ],
+    )?
+    .get(0)
+}
+
 impl Store {
     /// Records a `running` rollout (no wave started yet) and its devices
     /// (`members`: each MAC with its 0-based wave); returns its id.
     pub fn create_rollout(&mut self, r: &NewRollout<'_>, members: &[(Mac, i64)]) -> Result<i64> {
-        let now = now_ms();
-        let waves = serde_json::to_string(r.waves).expect("numbers always serialize");
         self.tx(|x| {
-            let id: i64 = x
-                .one(
-                    "INSERT INTO rollouts (version, file, selection, waves, threshold_pct, \
-                     wave_timeout_ms, soak_ms, push_rate, state, wave, total, created_by, \
-                     created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', \
-                     -1, ?9, ?10, ?11, ?11) RETURNING id",
-                    vals![
-                        r.version,
-                        r.file,
-                        r.selection,
-                        waves,
-                        i64::from(r.threshold_pct),
-                        r.wave_timeout_ms,
-                        r.soak_ms,
-                        i64::from(r.push_rate),
-                        i64::try_from(members.len()).unwrap_or(i64::MAX),
-                        r.created_by,
-                        now
-                    ],
-                )?
-                .get(0)?;
+            let id = insert_rollout(x, r, i64::try_from(members.len()).unwrap_or(i64::MAX))?;
             for (mac, wave) in members {
                 x.exec(
                     "INSERT INTO rollout_devices (rollout_id, mac, wave, result) \
@@ -300,6 +306,51 @@ impl Store {
                 )?;
             }
             Ok(id)
+        })
+    }
+
+    /// Records a `running` rollout for the devices matching `q` (the
+    /// device list's filter; its order and paging are not used) with one
+    /// `INSERT … SELECT`: the database numbers the matches in MAC order
+    /// and gives each its wave, the first wave whose cumulative percent
+    /// `p` of the `n` matches covers it (`ceil(n * p / 100)` devices, as
+    /// the rollout machine's `wave_of_each`). A million devices are one
+    /// statement, not a million. `None` (nothing written) when no device
+    /// matches.
+    pub fn create_rollout_matching(
+        &mut self,
+        r: &NewRollout<'_>,
+        q: &DeviceQuery,
+    ) -> Result<Option<i64>> {
+        let (filter, mut args) = device_where(q);
+        // Device k (1-based) is in wave i when k <= ceil(n * p_i / 100),
+        // that is 100 * (k - 1) < n * p_i. The percents are validated
+        // numbers (u32), written into the statement.
+        let mut case = String::from("CASE");
+        for (i, p) in r.waves.iter().enumerate() {
+            case.push_str(&format!(" WHEN 100 * (k - 1) < n * {p} THEN {i}"));
+        }
+        case.push_str(&format!(" ELSE {} END", r.waves.len().saturating_sub(1)));
+        let id_arg = args.len() + 1;
+        let sql = format!(
+            "INSERT INTO rollout_devices (rollout_id, mac, wave, result) \
+             SELECT ?{id_arg}, mac, {case}, 'waiting' FROM (SELECT mac, \
+             row_number() OVER (ORDER BY mac) AS k, count(*) OVER () AS n \
+             FROM devices{filter}) AS m"
+        );
+        self.tx(|x| {
+            let id = insert_rollout(x, r, 0)?;
+            args.push(Val::Int(id));
+            let n = x.exec(&sql, &args)?;
+            if n == 0 {
+                x.exec("DELETE FROM rollouts WHERE id = ?1", vals![id])?;
+                return Ok(None);
+            }
+            x.exec(
+                "UPDATE rollouts SET total = ?2 WHERE id = ?1",
+                vals![id, i64::try_from(n).unwrap_or(i64::MAX)],
+            )?;
+            Ok(Some(id))
         })
     }
 
@@ -641,6 +692,69 @@ mod tests {
 
     fn mac(i: u8) -> Mac {
         Mac::parse(&format!("000e080000{i:02x}")).unwrap()
+    }
+
+    on_both! {
+        /// A rollout on a filter is one INSERT … SELECT: the matches in
+        /// MAC order, each in the first wave whose cumulative percent
+        /// covers it (`ceil(n * p / 100)` devices); a filter matching
+        /// nothing writes nothing.
+        fn rollout_on_a_filter_numbers_the_matches_into_waves(db: &TestDb) {
+            let mut s = db.store();
+            for i in 1..=12u8 {
+                let mut d = NewDevice::new(mac(i));
+                d.group = Some(if i % 3 == 0 { "other" } else { "sales" }.into());
+                s.add_device(&d).unwrap();
+            }
+            let new = |waves| NewRollout {
+                version: "12.0",
+                file: "new.loads",
+                selection: r#"{"group":"sales"}"#,
+                waves,
+                threshold_pct: 10,
+                wave_timeout_ms: 60_000,
+                soak_ms: 0,
+                push_rate: 0,
+                created_by: "cli",
+            };
+            let q = DeviceQuery {
+                group: Some("sales".into()),
+                ..DeviceQuery::default()
+            };
+            // 8 matches; 10 % -> 1 device, 50 % -> 4, 100 % -> 8.
+            let id = s
+                .create_rollout_matching(&new(&[10, 50, 100]), &q)
+                .unwrap()
+                .unwrap();
+            assert_eq!(s.rollout(id).unwrap().unwrap().total, 8);
+            let got: Vec<(String, i64, String)> = s
+                .rollout_devices(id, None, 100)
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.mac, d.wave, d.result))
+                .collect();
+            let sales = [1u8, 2, 4, 5, 7, 8, 10, 11];
+            let waves = [0, 1, 1, 1, 2, 2, 2, 2];
+            let want: Vec<(String, i64, String)> = sales
+                .iter()
+                .zip(waves)
+                .map(|(i, w)| (mac(*i).to_string(), w, "waiting".to_string()))
+                .collect();
+            assert_eq!(got, want);
+            // One wave of 100 %: everyone in wave 0.
+            let id = s.create_rollout_matching(&new(&[100]), &q).unwrap().unwrap();
+            let d = s.rollout_devices(id, None, 100).unwrap();
+            assert_eq!(d.len(), 8);
+            assert!(d.iter().all(|d| d.wave == 0));
+            // A filter that matches nothing leaves no rollout behind.
+            let before = s.rollouts(100).unwrap().len();
+            let none = DeviceQuery {
+                group: Some("nobody".into()),
+                ..DeviceQuery::default()
+            };
+            assert_eq!(s.create_rollout_matching(&new(&[100]), &none).unwrap(), None);
+            assert_eq!(s.rollouts(100).unwrap().len(), before);
+        }
     }
 
     on_both! {
