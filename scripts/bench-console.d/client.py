@@ -38,9 +38,19 @@ def request(method, path, body=None):
     headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
+    global conn
     t = time.perf_counter()
-    conn.request(method, path, body=body, headers=headers)
-    r = conn.getresponse()
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        # The server closed an idle keep-alive connection (the API cases
+        # ran on another one meanwhile): open a new one.
+        conn.close()
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        t = time.perf_counter()
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
     data = r.read().decode("utf-8", "replace")
     dt = (time.perf_counter() - t) * 1000
     for k, v in r.getheaders():
