@@ -24,11 +24,7 @@ impl ProfilePreview for LatePreview {
         let templates = state.templates.load();
         // The host the phones' URLs name: `public_host`, else the one the
         // console was reached by (its port dropped), as for a phone.
-        let local = state
-            .bound
-            .http
-            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
-        let host = crate::pipeline::url_host(&policy, Some(host), local);
+        let host = crate::pipeline::url_host_of(&policy, &state.bound, Some(host));
         crate::render::preview(&state.bound, &policy, &templates, device, &host)
             .map_err(|e| e.to_string())
     }

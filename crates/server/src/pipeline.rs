@@ -145,6 +145,21 @@ pub fn url_host<'a>(policy: &'a Policy, req_host: Option<&'a str>, local: IpAddr
     Cow::Owned(local.to_string())
 }
 
+/// [`url_host`] for a rendering outside a phone's request (the template
+/// and device change previews, the console's profile view): the local
+/// address is the server's HTTP listener in `bound` (`127.0.0.1` when HTTP
+/// is off); `req_host` is the `Host` the console was reached by, if any.
+pub fn url_host_of<'a>(
+    policy: &'a Policy,
+    bound: &crate::config::Bound,
+    req_host: Option<&'a str>,
+) -> Cow<'a, str> {
+    let local = bound
+        .http
+        .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
+    url_host(policy, req_host, local)
+}
+
 /// Runs the whole pipeline for one request: the answer, and the device it
 /// named for the access log.
 pub async fn run(

@@ -262,10 +262,7 @@ pub fn offline_report(
         admin: l.admin.addr(),
         acs_tls: l.acs_tls.addr(),
     };
-    let local = bound
-        .http
-        .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
-    let host = crate::pipeline::url_host(&policy, None, local);
+    let host = crate::pipeline::url_host_of(&policy, &bound, None);
     template_change_report(
         &bound,
         &policy,
@@ -324,11 +321,7 @@ impl TemplateEditor for ServerTemplates {
         let policy = state.policy.load();
         let old = state.templates.load();
         let new = changed_set(&policy.dirs.templates, name, source, old.generation())?;
-        let local = state
-            .bound
-            .http
-            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
-        let host = crate::pipeline::url_host(&policy, None, local);
+        let host = crate::pipeline::url_host_of(&policy, &state.bound, None);
         let store =
             Store::connect(&self.db).map_err(|e| TemplateError::Unavailable(e.to_string()))?;
         template_change_report(
@@ -352,11 +345,7 @@ impl TemplateEditor for ServerTemplates {
         let state = self.state()?;
         let policy = state.policy.load();
         let templates = state.templates.load();
-        let local = state
-            .bound
-            .http
-            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
-        let host = crate::pipeline::url_host(&policy, None, local);
+        let host = crate::pipeline::url_host_of(&policy, &state.bound, None);
         Ok(device_change_report(
             &state.bound,
             &policy,
