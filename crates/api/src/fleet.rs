@@ -101,7 +101,11 @@ pub async fn set_device(
             return Ok(Json(report).into_response());
         }
         if !report.lint_errors.is_empty() && !q.force {
-            return Ok(crate::templates::refusal(&report).into_response());
+            return Ok(crate::templates::refusal(
+                &report,
+                "fix the change or the device's template",
+            )
+            .into_response());
         }
     }
     let dev = state

@@ -188,8 +188,10 @@ impl From<TemplateError> for AdminError {
 }
 
 /// The refusal of a change that would add lint errors: 422, the devices
-/// listed (the error line names up to five).
-pub fn refusal(report: &ChangeReport) -> ApiError {
+/// listed (the error line names up to five). `fix` opens the hint: what
+/// to mend (`"fix the template"` for a template change; for a change to a
+/// device, the change itself or the template it renders with).
+pub fn refusal(report: &ChangeReport, fix: &str) -> ApiError {
     let n = report.lint_errors.len();
     let named: Vec<&str> = report
         .lint_errors
@@ -206,7 +208,7 @@ pub fn refusal(report: &ChangeReport) -> ApiError {
             report.devices_checked,
             named.join(", ")
         ),
-        "fix the template (see each device's errors), preview with ?dry_run=true, or save anyway with ?force=true",
+        format!("{fix} (see each device's errors), preview with ?dry_run=true, or save anyway with ?force=true"),
     )
     .with_devices(report.lint_errors.clone())
 }
@@ -301,7 +303,7 @@ async fn change(
             }
             Ok(Json(report).into_response())
         }
-        Err(report) => Ok(refusal(&report).into_response()),
+        Err(report) => Ok(refusal(&report, "fix the template").into_response()),
     }
 }
 

@@ -66,7 +66,12 @@ fn a_lint_breaking_device_change_is_previewed_refused_and_forced() {
     let (code, e) = patch(&s, "", r#"{"port":"99999"}"#);
     assert_eq!(code, 422, "{e}");
     assert!(e["error"].as_str().unwrap().contains(MAC), "{e}");
-    assert!(e["hint"].as_str().unwrap().contains("force"), "{e}");
+    let hint = e["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with("fix the change or the device's template"),
+        "the change was to the device: {e}"
+    );
+    assert!(hint.contains("force"), "{e}");
     assert_eq!(e["devices"][0]["mac"], MAC, "{e}");
     assert_eq!(s.device_json(MAC)["vars"]["port"], "5060");
     // A harmless change saves as before; force saves a breaking one.
