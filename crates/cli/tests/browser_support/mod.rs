@@ -14,7 +14,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -82,13 +81,40 @@ pub fn add_console_users(data: &Path) {
     add_user(data, "hal", "helpdesk", HELPDESK_PW);
 }
 
-/// A free loopback port (bound then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port of a chromedriver started with `--port=0`, from the line it
+/// prints on standard output (`ChromeDriver was started successfully on
+/// port 36649.`); the rest of its output is read and dropped. `Err`: what
+/// it printed instead.
+fn driver_port(stdout: std::process::ChildStdout) -> Result<u16, String> {
+    use std::io::BufRead as _;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let port = line
+                .strip_prefix("ChromeDriver was started successfully on port ")
+                .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
+            match (port, tx.take()) {
+                (Some(p), Some(tx)) => {
+                    let _ = tx.send(Ok(p));
+                }
+                (None, t) => {
+                    seen.push(line);
+                    tx = t;
+                }
+                (Some(_), None) => {}
+            }
+        }
+        if let Some(tx) = tx {
+            let _ = tx.send(Err(seen.join("\n")));
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(r) => r.map_err(|out| format!("chromedriver stopped without saying its port: {out}")),
+        Err(_) => Err("chromedriver did not say its port within 30 s".into()),
+    }
 }
 
 /// A chromedriver process and one headless chromium session.
@@ -109,19 +135,28 @@ impl Browser {
             );
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+        // Port 0: chromedriver binds a free port itself and says which
+        // (a port picked here and released could be taken meanwhile).
+        let mut driver = Command::new(CHROMEDRIVER)
+            .arg("--port=0")
             .arg(format!(
                 "--log-path={}",
                 dir.path().join("chromedriver.log").display()
             ))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("{CHROMEDRIVER} does not start ({e}): run scripts/install-peers")
             });
+        let port = match driver_port(driver.stdout.take().expect("piped")) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!("{e}");
+            }
+        };
         let mut b = Browser {
             driver: Some(driver),
             base: format!("http://127.0.0.1:{port}"),
