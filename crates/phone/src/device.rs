@@ -27,8 +27,9 @@
 //! code (`--gds-code` once the server gave no provider, or
 //! [`Input::GdsCode`]) is submitted in Open, Pending and Unavailable.
 //!
-//! # SIP over TLS (R-SEC-3)
-//! Lines with `SIP_Transport_n_ = TLS` register with `Proxy_n_` once the
+//! # SIP registration (R-SEC-3, R-SEC-6)
+//! Lines with `Proxy_n_` and `User_ID_n_` register over `SIP_Transport_n_`
+//! (UDP, TCP, TLS) with `Proxy_n_` (or `Outbound_Proxy_n_`) once the
 //! engine runs and again when their settings change; see
 //! [`crate::register`]. A reboot registers every line again.
 //!
@@ -139,7 +140,7 @@ pub struct Device {
     custom: Option<Customization>,
     cwmp: Option<InformSchedule>,
     sip: SipState,
-    /// The lines that register over TLS ([`crate::register`]).
+    /// The lines that register ([`crate::register`]).
     regs: Registrations,
     actions: VecDeque<Action>,
     now: Time,
@@ -313,9 +314,24 @@ impl Device {
                 }
             }
             Input::Sip(msg) => self.on_sip(msg),
-            Input::RegisterDone { line, outcome } => {
+            Input::SipOpened { flow, local } => {
+                let mut out = Vec::new();
                 self.regs
-                    .done(line, outcome, self.engine.params(), self.now)
+                    .opened(flow, local, self.now, &mut self.engine.rng, &mut out);
+                self.actions.extend(out);
+            }
+            Input::SipReceived { flow, bytes } => {
+                let mut out = Vec::new();
+                let p = &self.engine.params;
+                let rng = &mut self.engine.rng;
+                self.regs.received(flow, &bytes, p, self.now, rng, &mut out);
+                self.actions.extend(out);
+            }
+            Input::SipFlowFailed { flow, error } => {
+                let mut out = Vec::new();
+                let p = self.engine.params();
+                self.regs.flow_failed(flow, error, p, self.now, &mut out);
+                self.actions.extend(out);
             }
             Input::SetParams { params } => {
                 let manual = params.iter().any(|(k, v)| {
@@ -357,7 +373,7 @@ impl Device {
         }
         self.with_cwmp(|c, now| c.on_timer(now));
         let mut out = Vec::new();
-        self.regs.on_timer(self.now, &mut out);
+        self.regs.on_timer(self.engine.params(), self.now, &mut out);
         self.actions.extend(out);
         self.pump();
     }
@@ -396,9 +412,15 @@ impl Device {
         }
     }
 
-    /// Whether every line that registers over TLS has had an answer.
+    /// Whether every line that registers has had an answer.
     pub fn registrations_settled(&self) -> bool {
         self.regs.settled()
+    }
+
+    /// Whether a REGISTER transaction is in flight: its timers (E, F)
+    /// run in real time, so a driver must not fast-forward the clock.
+    pub fn sip_in_flight(&self) -> bool {
+        self.regs.in_flight()
     }
 
     /// The status page: the engine's, with the customization client's.
@@ -505,13 +527,18 @@ impl Device {
     /// The lines that register follow the parameters.
     fn update_registrations(&mut self) {
         let mut out = Vec::new();
-        self.regs.update(self.engine.params(), &mut out);
+        let ua = self.engine.user_agent();
+        let p = &self.engine.params;
+        let rng = &mut self.engine.rng;
+        self.regs.update(p, &ua, self.now, rng, &mut out);
         self.actions.extend(out);
     }
 
     fn boot(&mut self) {
         self.engine_on = false;
-        self.regs.reset();
+        let mut out = Vec::new();
+        self.regs.reset(&mut out);
+        self.actions.extend(out);
         let Some(c) = self.custom.as_mut() else {
             return self.power_on();
         };

@@ -322,7 +322,9 @@ impl Phone {
             | Input::ConnectionRequest
             | Input::Tr069Event(_)
             | Input::InformDone(_)
-            | Input::RegisterDone { .. }
+            | Input::SipOpened { .. }
+            | Input::SipReceived { .. }
+            | Input::SipFlowFailed { .. }
             | Input::Tr069Settings { .. } => {
                 return self.refuse(
                     "this input needs the whole device (phoneprov_phone::Device), not the bare resync engine",

@@ -39,7 +39,8 @@
 //! customization client ([`activation`], R-ACT: the engine waits while
 //! the activation service is asked, `gds://` codes, reboot and factory
 //! reset) and the triggers (`/admin/resync`, `/CGI/Execute`, SIP NOTIFY
-//! via [`sip`]) and the SIP registration of lines over TLS ([`register`],
+//! via [`sip`]) and the SIP registration of lines over UDP, TCP and TLS
+//! ([`register`]: RFC 3261 timers E and F on the phone's clock,
 //! `TLS_Name_Validate_n_`) behind the same [`Input`]/[`Action`]
 //! vocabulary, one [`Device::poll_timeout`] and one [`Time`]. `phoneprov
 //! sim` drives a `Device` per phone with the decisions of a

@@ -8,10 +8,11 @@
 //!   which keeps its `Resync_Random_Delay` spread unless `--boot-storm`
 //!   (or the phone does not resync on reset). With an activation retry
 //!   wait (`--activation-retry-wait`), the clock jumps over the rest of a
-//!   longer activation back-off.
+//!   longer activation back-off. Nothing is fast-forwarded while a SIP
+//!   REGISTER is in flight: its timers E and F are the network's.
 //! * **When the phone is done** ([`Step::Stop`]) under `--once`: a resync
 //!   finished (and activation, the TR-069 agent and the SIP registrations
-//!   over TLS are settled), or the
+//!   are settled), or the
 //!   engine is held off by a settled activation round, or nothing can
 //!   happen any more (no timer, nobody can send an input), each only with
 //!   no transfer in flight and no upgrade running.
@@ -152,7 +153,9 @@ impl Pacer {
             // the phone ends without a resync.
             return Step::Stop;
         }
-        if let (true, Some(t)) = (transfers_idle, timeout) {
+        // A REGISTER in flight keeps real time: its timers E and F are
+        // the network's.
+        if let (true, false, Some(t)) = (transfers_idle, dev.sip_in_flight(), timeout) {
             let fast = if self.boot_timer {
                 self.policy.boot_storm || (once && !dev.params().get_bool("Resync_On_Reset", true))
             } else {

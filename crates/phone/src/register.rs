@@ -1,38 +1,106 @@
-//! SIP registration of the lines that use TLS (R-SEC-3, R-SEC-6): the
-//! sans-IO part. A line `n` with `SIP_Transport_n_ = TLS`, `Proxy_n_` set,
-//! `Line_Enable_n_` and `Register_n_` Yes and a `User_ID_n_` registers
-//! with its proxy over TLS; `TLS_Name_Validate_n_` (default Yes) says
-//! whether the proxy's certificate must match the name in `Proxy_n_`
-//! (Yes: SAN, else CN; No: the chain only). The driver carries out
-//! [`Action::SipRegister`] (one REGISTER client transaction, a Digest
-//! challenge answered with `Auth_ID_n_`/`User_ID_n_` and `Password_n_`)
-//! and answers with [`Input::RegisterDone`](crate::Input::RegisterDone).
+//! SIP registration of the phone's lines (R-SEC-3, R-SEC-6): the sans-IO
+//! machine. A line `n` with `Proxy_n_` set, `Line_Enable_n_` and
+//! `Register_n_` Yes and a `User_ID_n_` registers with its proxy over
+//! `SIP_Transport_n_`: UDP (the default), TCP or TLS (`AUTO` is taken as
+//! UDP: the simulator does no NAPTR lookup). The REGISTER goes to
+//! `Outbound_Proxy_n_` when it is set, else to `Proxy_n_` (port 5060, 5061
+//! over TLS); the Request-URI and the address of record name `Proxy_n_`.
+//! Over TLS, `TLS_Name_Validate_n_` (default Yes) says whether the proxy's
+//! certificate must match the name in `Proxy_n_` (Yes: SAN, else CN; No:
+//! the chain only).
 //!
-//! The status shows each line: `registered`, `tls error` (with the
-//! reason: a name mismatch says which setting decides), `failed`
-//! (another answer or network error) or `registering`. A registered line
-//! refreshes at half its `Register_Expires_n_`; a failed one retries
-//! after `Reg_Retry_Intvl` (default 30 s). A proxy outside
-//! `Restricted_Access_Domains` is refused without a REGISTER (R-SEC-1).
-//! Lines over UDP/TCP do not register in the simulator (nothing in it
-//! needs them).
+//! The machine builds every message (with [`crate::sip`]'s writer and
+//! parser) and owns every timer; the driver only moves bytes on one
+//! *flow* per registration attempt:
+//! [`Action::SipOpen`] (a UDP socket, a TCP connection or a TLS session to
+//! the proxy) answered by [`Input::SipOpened`] with the local address (for
+//! `Via` and `Contact`) or [`Input::SipFlowFailed`]; [`Action::SipSend`]
+//! (a datagram, or bytes on the stream); [`Input::SipReceived`] (a
+//! datagram or one framed message); [`Action::SipClose`].
+//!
+//! One REGISTER is an RFC 3261 §17.1.2 non-INVITE client transaction on
+//! the phone's [`Time`]: over UDP timer E retransmits after `SIP_T1`
+//! (0.5 s), doubling up to `SIP_T2` (4 s), every `SIP_T2` after a
+//! provisional answer; timer F (`SIP_Timer_F`, the phones' default 16 s;
+//! 64·T1 when blank) ends it without an answer. Over TCP and TLS nothing
+//! is retransmitted and timer F bounds the connection and the answer. A
+//! 401/407 is answered once with Digest (`Auth_ID_n_`, else `User_ID_n_`,
+//! and `Password_n_`, with `phoneprov-httpauth`, the HTTP client's code).
+//!
+//! The status shows each line: `registered`, `failed` (the answer's code
+//! in `code`, or why no answer came), `timeout` (timer F), `tls error`
+//! (with the reason: a name mismatch says which setting decides) or
+//! `registering`. A registered line refreshes at half its
+//! `Register_Expires_n_` (or of the `Expires` the registrar granted); a
+//! failed one retries after `Reg_Retry_Intvl` (default 30 s). A proxy
+//! outside `Restricted_Access_Domains` is refused without a REGISTER
+//! (R-SEC-1).
+
+use rand::Rng;
+use serde::Serialize;
 
 use crate::security::domain_allowed;
+use crate::sip::{SipRequest, SipResponse};
 use crate::store::ParamStore;
 use crate::types::{Action, Credentials, Time};
 
 /// The most lines a phone model has.
 const MAX_LINES: u8 = 16;
 
-/// One REGISTER to send ([`Action::SipRegister`]).
+/// How a line reaches its proxy (`SIP_Transport_n_`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum LineTransport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl LineTransport {
+    /// The `Via` transport token.
+    pub fn token(self) -> &'static str {
+        match self {
+            LineTransport::Udp => "UDP",
+            LineTransport::Tcp => "TCP",
+            LineTransport::Tls => "TLS",
+        }
+    }
+}
+
+/// One flow to open ([`Action::SipOpen`]): where the line's REGISTER goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegisterRequest {
+pub struct SipFlow {
+    /// The flow's id: every input about it carries it back.
+    pub id: u64,
     /// The line (1-based).
     pub line: u8,
-    /// `Proxy_n_`'s host (a name or an IP address).
+    pub transport: LineTransport,
+    /// `Outbound_Proxy_n_`'s host, else `Proxy_n_`'s.
     pub host: String,
-    /// `Proxy_n_`'s port, else 5061.
     pub port: u16,
+    /// Over TLS: the certificate must name `host` (`TLS_Name_Validate_n_`
+    /// Yes); else the chain only is checked.
+    pub validate_name: bool,
+}
+
+/// Why a flow failed ([`Input::SipFlowFailed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowError {
+    /// The TLS handshake failed (certificate name, chain, protocol).
+    Tls(String),
+    /// Anything else: no address, connection refused or reset.
+    Network(String),
+}
+
+/// A line's settings: what it registers and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineSettings {
+    pub line: u8,
+    pub transport: LineTransport,
+    /// `Proxy_n_`: the registrar's domain and, without an outbound proxy,
+    /// where the REGISTER goes.
+    pub proxy: (String, u16),
+    /// `Outbound_Proxy_n_`, when set.
+    pub outbound: Option<(String, u16)>,
     /// `User_ID_n_`: the address of record's user part.
     pub user: String,
     /// Answers a 401/407 challenge: `Auth_ID_n_` (else `User_ID_n_`) and
@@ -42,17 +110,12 @@ pub struct RegisterRequest {
     pub expires: u32,
     /// `TLS_Name_Validate_n_`.
     pub validate_name: bool,
-}
-
-/// How a REGISTER ended ([`Input::RegisterDone`](crate::Input::RegisterDone)).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RegisterOutcome {
-    /// A final answer from the proxy.
-    Answered { code: u16, reason: String },
-    /// The TLS handshake failed (certificate name, chain, protocol).
-    Tls(String),
-    /// Anything else: connection refused, no answer, not SIP.
-    Failed(String),
+    /// Timers T1, T2 and F in ms (`SIP_T1`, `SIP_T2`, `SIP_Timer_F`).
+    pub t1: u64,
+    pub t2: u64,
+    pub timer_f: u64,
+    /// The `User-Agent` header.
+    pub user_agent: String,
 }
 
 /// Where one line is.
@@ -61,47 +124,103 @@ enum LineState {
     Registering,
     Registered,
     TlsError(String),
-    Failed(String),
+    Failed { code: Option<u16>, detail: String },
+    Timeout(String),
+}
+
+/// The request in flight and its timers.
+#[derive(Debug, Clone)]
+struct Txn {
+    bytes: Vec<u8>,
+    cseq: u32,
+    /// Timer E (UDP only).
+    resend_at: Option<Time>,
+    interval: u64,
+    /// A challenge was answered in this registration.
+    authed: bool,
+}
+
+/// One registration attempt's flow.
+#[derive(Debug, Clone)]
+struct Flow {
+    id: u64,
+    /// The local `ip:port`, once open.
+    local: Option<String>,
+    txn: Option<Txn>,
+    /// Timer F: the flow opened, the request sent and answered by then.
+    deadline: Time,
 }
 
 #[derive(Debug, Clone)]
 struct Line {
-    req: RegisterRequest,
+    set: LineSettings,
     state: LineState,
     /// The next REGISTER (refresh or retry).
     next_at: Option<Time>,
     registrations: u64,
+    flow: Option<Flow>,
+    /// Kept for the line's life (RFC 3261 §10.2: one Call-ID per
+    /// registrar, CSeq counting up).
+    call_id: String,
+    tag: String,
+    cseq: u32,
+    /// REGISTERs put on the wire, retransmissions included.
+    transmissions: u64,
 }
 
-/// The lines that register over TLS and their state.
+/// The lines that register and their state.
 #[derive(Debug, Default)]
 pub(crate) struct Registrations {
     lines: Vec<Line>,
+    next_flow: u64,
 }
 
-/// The REGISTER line `n` needs per its parameters, if any.
-fn wanted(p: &ParamStore, n: u8) -> Option<RegisterRequest> {
+/// Seconds (a decimal, `.5`) in ms; `default` when blank or bad.
+fn secs_ms(p: &ParamStore, name: &str, default: u64) -> u64 {
+    match p.get_or_empty(name).trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => (s * 1000.0).round() as u64,
+        _ => default,
+    }
+}
+
+/// The registration line `n` needs per its parameters, if any.
+fn wanted(p: &ParamStore, n: u8, user_agent: &str) -> Option<LineSettings> {
     let get = |name: &str| p.get_or_empty(&format!("{name}_{n}_")).trim().to_string();
     let yes = |name: &str| p.get_bool(&format!("{name}_{n}_"), true);
-    if !get("SIP_Transport").eq_ignore_ascii_case("TLS") || !yes("Line_Enable") || !yes("Register")
-    {
+    if !yes("Line_Enable") || !yes("Register") {
         return None;
     }
+    let transport = match get("SIP_Transport").to_ascii_uppercase().as_str() {
+        "TLS" => LineTransport::Tls,
+        "TCP" => LineTransport::Tcp,
+        _ => LineTransport::Udp,
+    };
     let proxy = get("Proxy");
     let user = get("User_ID");
     if proxy.is_empty() || user.is_empty() {
         return None;
     }
-    let (host, port) = crate::proxy::host_port(&proxy, 5061)?;
+    let port = if transport == LineTransport::Tls {
+        5061
+    } else {
+        5060
+    };
+    let proxy = crate::proxy::host_port(&proxy, port)?;
+    let outbound = match get("Outbound_Proxy") {
+        o if o.is_empty() => None,
+        o => Some(crate::proxy::host_port(&o, port)?),
+    };
     let password = get("Password");
     let credentials = (!password.is_empty()).then(|| {
         let auth = get("Auth_ID");
         Credentials::new(if auth.is_empty() { &user } else { &auth }, &password)
     });
-    Some(RegisterRequest {
+    let t1 = secs_ms(p, "SIP_T1", 500);
+    Some(LineSettings {
         line: n,
-        host,
-        port,
+        transport,
+        proxy,
+        outbound,
         user,
         credentials,
         expires: get("Register_Expires")
@@ -109,83 +228,347 @@ fn wanted(p: &ParamStore, n: u8) -> Option<RegisterRequest> {
             .unwrap_or(3600)
             .max(32),
         validate_name: yes("TLS_Name_Validate"),
+        t1,
+        t2: secs_ms(p, "SIP_T2", 4000).max(t1),
+        timer_f: secs_ms(p, "SIP_Timer_F", 64 * t1),
+        user_agent: user_agent.to_string(),
     })
+}
+
+/// `host:port`, an IPv6 address in brackets.
+fn host_port_text(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+impl Line {
+    fn new(set: LineSettings, rng: &mut impl Rng) -> Line {
+        Line {
+            set,
+            state: LineState::Registering,
+            next_at: None,
+            registrations: 0,
+            flow: None,
+            call_id: format!("{:016x}", rng.gen::<u64>()),
+            tag: format!("{:08x}", rng.gen::<u32>()),
+            cseq: 0,
+            transmissions: 0,
+        }
+    }
+
+    fn destination(&self) -> (&str, u16) {
+        let (h, p) = self.set.outbound.as_ref().unwrap_or(&self.set.proxy);
+        (h, *p)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.set.transport == LineTransport::Tls {
+            "sips"
+        } else {
+            "sip"
+        }
+    }
+
+    /// The Request-URI: the registrar's domain.
+    fn registrar(&self) -> String {
+        let (h, p) = &self.set.proxy;
+        format!("{}:{}", self.scheme(), host_port_text(h, *p))
+    }
+
+    /// The REGISTER with `cseq`, answering a challenge with `auth`.
+    fn register(
+        &self,
+        local: &str,
+        cseq: u32,
+        auth: Option<(&str, String)>,
+        rng: &mut impl Rng,
+    ) -> Vec<u8> {
+        let (h, p) = &self.set.proxy;
+        let aor = format!(
+            "{}:{}@{}",
+            self.scheme(),
+            self.set.user,
+            host_port_text(h, *p)
+        );
+        let branch = format!("z9hG4bK{:016x}", rng.gen::<u64>());
+        let mut headers = vec![
+            (
+                "Via".to_string(),
+                format!(
+                    "SIP/2.0/{} {local};branch={branch};rport",
+                    self.set.transport.token()
+                ),
+            ),
+            ("Max-Forwards".into(), "70".into()),
+            ("From".into(), format!("<{aor}>;tag={}", self.tag)),
+            ("To".into(), format!("<{aor}>")),
+            ("Call-ID".into(), format!("{}@{local}", self.call_id)),
+            ("CSeq".into(), format!("{cseq} REGISTER")),
+            (
+                "Contact".into(),
+                format!("<{}:{}@{local}>", self.scheme(), self.set.user),
+            ),
+            ("Expires".into(), self.set.expires.to_string()),
+            ("User-Agent".into(), self.set.user_agent.clone()),
+        ];
+        if let Some((name, value)) = auth {
+            headers.push((name.to_string(), value));
+        }
+        SipRequest {
+            method: "REGISTER".into(),
+            uri: self.registrar(),
+            headers,
+            body: Vec::new(),
+        }
+        .to_bytes()
+    }
+
+    /// Puts `bytes` on the wire as the transaction `cseq`.
+    fn send(&mut self, bytes: Vec<u8>, cseq: u32, authed: bool, now: Time, out: &mut Vec<Action>) {
+        let Some(flow) = self.flow.as_mut() else {
+            return;
+        };
+        let udp = self.set.transport == LineTransport::Udp;
+        self.transmissions += 1;
+        out.push(Action::SipSend {
+            flow: flow.id,
+            bytes: bytes.clone(),
+        });
+        flow.txn = Some(Txn {
+            bytes,
+            cseq,
+            resend_at: udp.then(|| now.plus_millis(self.set.t1)),
+            interval: self.set.t1,
+            authed,
+        });
+    }
+
+    /// The registration ended: the state, the next attempt, the flow closed.
+    fn finish(&mut self, state: LineState, next_in_ms: u64, now: Time, out: &mut Vec<Action>) {
+        if let Some(f) = self.flow.take() {
+            out.push(Action::SipClose { flow: f.id });
+        }
+        if state == LineState::Registered {
+            self.registrations += 1;
+        }
+        self.state = state;
+        self.next_at = Some(now.plus_millis(next_in_ms));
+    }
 }
 
 impl Registrations {
     /// Re-reads the parameters: a line whose settings changed (or that
-    /// appeared) registers now; a line that no longer registers is gone.
-    pub(crate) fn update(&mut self, p: &ParamStore, out: &mut Vec<Action>) {
+    /// appeared) registers now; a line that no longer registers is gone
+    /// (its flow closed).
+    pub(crate) fn update(
+        &mut self,
+        p: &ParamStore,
+        user_agent: &str,
+        now: Time,
+        rng: &mut impl Rng,
+        out: &mut Vec<Action>,
+    ) {
         let mut lines = Vec::new();
         for n in 1..=MAX_LINES {
-            let Some(req) = wanted(p, n) else { continue };
-            match self.lines.iter().position(|l| l.req == req) {
-                Some(i) => lines.push(self.lines.swap_remove(i)),
-                None => {
-                    // R-SEC-1: a proxy outside the list is refused.
-                    let list = p.get_or_empty("Restricted_Access_Domains");
-                    let state = if domain_allowed(list, &req.host) {
-                        out.push(Action::SipRegister(req.clone()));
-                        LineState::Registering
+            let Some(set) = wanted(p, n, user_agent) else {
+                continue;
+            };
+            if let Some(i) = self.lines.iter().position(|l| l.set == set) {
+                lines.push(self.lines.swap_remove(i));
+                continue;
+            }
+            let mut line = Line::new(set, rng);
+            // R-SEC-1: a proxy outside the list is refused.
+            let list = p.get_or_empty("Restricted_Access_Domains");
+            let refused = [Some(&line.set.proxy), line.set.outbound.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|(h, _)| !domain_allowed(list, h));
+            match refused {
+                None => self.start(&mut line, now, out),
+                Some((host, _)) => {
+                    let which = if *host == line.set.proxy.0 {
+                        "Proxy"
                     } else {
-                        LineState::Failed(format!(
-                            "Proxy_{}_ refused: host `{}` is not in Restricted_Access_Domains ({})",
-                            req.line,
-                            req.host,
-                            list.trim()
-                        ))
+                        "Outbound_Proxy"
                     };
-                    lines.push(Line {
-                        req,
-                        state,
-                        next_at: None,
-                        registrations: 0,
-                    });
+                    line.state = LineState::Failed {
+                        code: None,
+                        detail: format!(
+                            "{which}_{}_ refused: host `{host}` is not in Restricted_Access_Domains ({})",
+                            line.set.line,
+                            list.trim()
+                        ),
+                    };
                 }
+            }
+            lines.push(line);
+        }
+        for gone in &self.lines {
+            if let Some(f) = &gone.flow {
+                out.push(Action::SipClose { flow: f.id });
             }
         }
         self.lines = lines;
     }
 
-    /// After a power cut every line registers again.
-    pub(crate) fn reset(&mut self) {
-        self.lines.clear();
+    /// Opens a flow for the line's next REGISTER.
+    fn start(&mut self, line: &mut Line, now: Time, out: &mut Vec<Action>) {
+        self.next_flow += 1;
+        let id = self.next_flow;
+        if line.state != LineState::Registered {
+            line.state = LineState::Registering;
+        }
+        line.next_at = None;
+        let (host, port) = line.destination();
+        out.push(Action::SipOpen(SipFlow {
+            id,
+            line: line.set.line,
+            transport: line.set.transport,
+            host: host.to_string(),
+            port,
+            validate_name: line.set.validate_name,
+        }));
+        line.flow = Some(Flow {
+            id,
+            local: None,
+            txn: None,
+            deadline: now.plus_millis(line.set.timer_f),
+        });
     }
 
-    /// The answer for `line`.
-    pub(crate) fn done(&mut self, line: u8, outcome: RegisterOutcome, p: &ParamStore, now: Time) {
-        let Some(l) = self.lines.iter_mut().find(|l| l.req.line == line) else {
-            return; // the line stopped registering meanwhile
-        };
-        let retry = p.get_u64("Reg_Retry_Intvl", 30).max(1) * 1000;
-        l.state = match outcome {
-            RegisterOutcome::Answered { code, .. } if (200..300).contains(&code) => {
-                l.registrations += 1;
-                l.next_at = Some(Time(now.0 + u64::from(l.req.expires) * 500));
-                LineState::Registered
+    /// After a power cut every line registers again; the flows close.
+    pub(crate) fn reset(&mut self, out: &mut Vec<Action>) {
+        for l in self.lines.drain(..) {
+            if let Some(f) = l.flow {
+                out.push(Action::SipClose { flow: f.id });
             }
-            RegisterOutcome::Answered { code, reason } => {
-                l.next_at = Some(Time(now.0 + retry));
-                LineState::Failed(format!("{code} {reason}"))
-            }
-            RegisterOutcome::Tls(e) => {
-                l.next_at = Some(Time(now.0 + retry));
+        }
+    }
+
+    fn line_of(&mut self, flow: u64) -> Option<&mut Line> {
+        self.lines
+            .iter_mut()
+            .find(|l| l.flow.as_ref().is_some_and(|f| f.id == flow))
+    }
+
+    /// The flow is open: the first REGISTER goes out.
+    pub(crate) fn opened(
+        &mut self,
+        flow: u64,
+        local: String,
+        now: Time,
+        rng: &mut impl Rng,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(l) = self.line_of(flow) else { return }; // stale
+        l.cseq += 1;
+        let cseq = l.cseq;
+        let bytes = l.register(&local, cseq, None, rng);
+        if let Some(f) = l.flow.as_mut() {
+            f.local = Some(local);
+        }
+        l.send(bytes, cseq, false, now, out);
+    }
+
+    /// The flow failed before an answer.
+    pub(crate) fn flow_failed(
+        &mut self,
+        flow: u64,
+        error: FlowError,
+        p: &ParamStore,
+        now: Time,
+        out: &mut Vec<Action>,
+    ) {
+        let retry = retry_ms(p);
+        let Some(l) = self.line_of(flow) else { return };
+        let state = match error {
+            FlowError::Tls(e) => {
                 // rustls words a name mismatch "certificate not valid for name".
-                let hint = if l.req.validate_name && e.contains("not valid for name") {
+                LineState::TlsError(if l.set.validate_name && e.contains("not valid for name") {
                     format!(
                         "{e}: the certificate of {} does not name it (TLS_Name_Validate_{}_ is Yes)",
-                        l.req.host, l.req.line
+                        l.destination().0,
+                        l.set.line
                     )
                 } else {
                     e
-                };
-                LineState::TlsError(hint)
+                })
             }
-            RegisterOutcome::Failed(e) => {
-                l.next_at = Some(Time(now.0 + retry));
-                LineState::Failed(e)
-            }
+            FlowError::Network(e) => LineState::Failed {
+                code: None,
+                detail: e,
+            },
         };
+        l.finish(state, retry, now, out);
+    }
+
+    /// A message on the flow: the transaction's answer (others are
+    /// dropped: a stray datagram, an answer to an earlier request).
+    pub(crate) fn received(
+        &mut self,
+        flow: u64,
+        bytes: &[u8],
+        p: &ParamStore,
+        now: Time,
+        rng: &mut impl Rng,
+        out: &mut Vec<Action>,
+    ) {
+        let retry = retry_ms(p);
+        let Some(l) = self.line_of(flow) else { return };
+        let Ok(resp) = SipResponse::parse(bytes) else {
+            return;
+        };
+        let Some(f) = l.flow.as_mut() else { return };
+        let (Some(txn), Some(local)) = (f.txn.as_mut(), f.local.clone()) else {
+            return;
+        };
+        if resp.header("CSeq").map(str::trim) != Some(format!("{} REGISTER", txn.cseq).as_str()) {
+            return;
+        }
+        if resp.code < 200 {
+            // Proceeding: from now on every T2 (RFC 3261 §17.1.2.2).
+            if txn.resend_at.is_some() {
+                txn.interval = l.set.t2;
+                txn.resend_at = Some(now.plus_millis(l.set.t2));
+            }
+            return;
+        }
+        let authed = txn.authed;
+        if let (Some(creds), false) = (&l.set.credentials, authed) {
+            let cnonce = format!("{:016x}", rng.gen::<u64>());
+            if let Some(answer) =
+                resp.digest_answer(creds, "REGISTER", &l.registrar(), b"", &cnonce)
+            {
+                l.cseq += 1;
+                let cseq = l.cseq;
+                let bytes = l.register(&local, cseq, Some(answer), rng);
+                // The second transaction gets its own timer F.
+                if let Some(f) = l.flow.as_mut() {
+                    f.deadline = now.plus_millis(l.set.timer_f);
+                }
+                l.send(bytes, cseq, true, now, out);
+                return;
+            }
+        }
+        if (200..300).contains(&resp.code) {
+            let granted = resp
+                .header("Expires")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|s| *s > 0)
+                .unwrap_or(u64::from(l.set.expires))
+                .min(u64::from(l.set.expires));
+            l.finish(LineState::Registered, granted * 500, now, out);
+        } else {
+            let state = LineState::Failed {
+                code: Some(resp.code),
+                detail: format!("{} {}", resp.code, resp.reason),
+            };
+            l.finish(state, retry, now, out);
+        }
     }
 
     /// Whether every line has had an answer (true without lines).
@@ -193,20 +576,73 @@ impl Registrations {
         self.lines.iter().all(|l| l.state != LineState::Registering)
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Time> {
-        self.lines.iter().filter_map(|l| l.next_at).min()
+    /// Whether a REGISTER is in flight (its timers run in real time: a
+    /// driver that fast-forwards the clock must not while this is true).
+    pub(crate) fn in_flight(&self) -> bool {
+        self.lines.iter().any(|l| l.flow.is_some())
     }
 
-    /// Refreshes and retries due at `now`.
-    pub(crate) fn on_timer(&mut self, now: Time, out: &mut Vec<Action>) {
-        for l in &mut self.lines {
-            if l.next_at.is_some_and(|t| t <= now) {
-                l.next_at = None;
-                if l.state != LineState::Registered {
-                    l.state = LineState::Registering;
+    pub(crate) fn poll_timeout(&self) -> Option<Time> {
+        self.lines
+            .iter()
+            .flat_map(|l| {
+                let flow = l.flow.as_ref();
+                [
+                    l.next_at,
+                    flow.map(|f| f.deadline),
+                    flow.and_then(|f| f.txn.as_ref()).and_then(|t| t.resend_at),
+                ]
+            })
+            .flatten()
+            .min()
+    }
+
+    /// Timer F, timer E, refreshes and retries due at `now`.
+    pub(crate) fn on_timer(&mut self, p: &ParamStore, now: Time, out: &mut Vec<Action>) {
+        let retry = retry_ms(p);
+        let mut due = Vec::new();
+        for (i, l) in self.lines.iter_mut().enumerate() {
+            let Some(f) = l.flow.as_ref() else {
+                if l.next_at.is_some_and(|t| t <= now) {
+                    due.push(i);
                 }
-                out.push(Action::SipRegister(l.req.clone()));
+                continue;
+            };
+            if f.deadline <= now {
+                let (h, port) = l.destination();
+                let what = if f.local.is_none() {
+                    "connection"
+                } else {
+                    "final answer"
+                };
+                let detail = format!(
+                    "no {what} from {} within {} ms (timer F, SIP_Timer_F) over {}",
+                    host_port_text(h, port),
+                    l.set.timer_f,
+                    l.set.transport.token()
+                );
+                l.finish(LineState::Timeout(detail), retry, now, out);
+                continue;
             }
+            let t2 = l.set.t2;
+            let Some(f) = l.flow.as_mut() else { continue };
+            if let Some(t) = f.txn.as_mut() {
+                if t.resend_at.is_some_and(|at| at <= now) {
+                    // Timer E: the same bytes again, the interval doubled up to T2.
+                    t.interval = (t.interval * 2).min(t2);
+                    t.resend_at = Some(now.plus_millis(t.interval));
+                    out.push(Action::SipSend {
+                        flow: f.id,
+                        bytes: t.bytes.clone(),
+                    });
+                    l.transmissions += 1;
+                }
+            }
+        }
+        for i in due {
+            let mut line = self.lines[i].clone();
+            self.start(&mut line, now, out);
+            self.lines[i] = line;
         }
     }
 
@@ -215,115 +651,35 @@ impl Registrations {
         self.lines
             .iter()
             .map(|l| {
-                let (state, detail) = match &l.state {
-                    LineState::Registering => ("registering", None),
-                    LineState::Registered => ("registered", None),
-                    LineState::TlsError(e) => ("tls error", Some(e.clone())),
-                    LineState::Failed(e) => ("failed", Some(e.clone())),
+                let (state, code, detail) = match &l.state {
+                    LineState::Registering => ("registering", None, None),
+                    LineState::Registered => ("registered", None, None),
+                    LineState::TlsError(e) => ("tls error", None, Some(e.clone())),
+                    LineState::Failed { code, detail } => ("failed", *code, Some(detail.clone())),
+                    LineState::Timeout(e) => ("timeout", None, Some(e.clone())),
                 };
+                let (h, p) = &l.set.proxy;
                 serde_json::json!({
-                    "line": l.req.line,
-                    "transport": "TLS",
-                    "proxy": format!("{}:{}", l.req.host, l.req.port),
-                    "name_validate": l.req.validate_name,
+                    "line": l.set.line,
+                    "transport": l.set.transport.token(),
+                    "proxy": host_port_text(h, *p),
+                    "outbound_proxy": l.set.outbound.as_ref().map(|(h, p)| host_port_text(h, *p)),
+                    "name_validate": l.set.validate_name,
                     "state": state,
+                    "code": code,
                     "detail": detail,
                     "registrations": l.registrations,
+                    "transmissions": l.transmissions,
                 })
             })
             .collect()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(extra: &[(&str, &str)]) -> ParamStore {
-        let mut p = ParamStore::new();
-        for (k, v) in [
-            ("SIP_Transport_1_", "TLS"),
-            ("Proxy_1_", "sip.example.com:5071"),
-            ("User_ID_1_", "1001"),
-        ]
-        .iter()
-        .chain(extra)
-        {
-            p.set(k, v);
-        }
-        p
-    }
-
-    #[test]
-    fn only_tls_lines_with_proxy_and_user_register() {
-        let p = params(&[("Password_1_", "pw"), ("TLS_Name_Validate_1_", "No")]);
-        let r = wanted(&p, 1).unwrap();
-        assert_eq!(
-            (r.host.as_str(), r.port, r.user.as_str()),
-            ("sip.example.com", 5071, "1001")
-        );
-        assert!(!r.validate_name);
-        assert_eq!(r.credentials.unwrap().user, "1001");
-        assert_eq!(r.expires, 3600);
-        for off in [
-            ("SIP_Transport_1_", "UDP"),
-            ("Proxy_1_", ""),
-            ("User_ID_1_", ""),
-            ("Line_Enable_1_", "No"),
-            ("Register_1_", "No"),
-        ] {
-            assert_eq!(wanted(&params(&[off]), 1), None, "{off:?}");
-        }
-        let proxy = |v: &str| wanted(&params(&[("Proxy_1_", v)]), 1).map(|r| (r.host, r.port));
-        assert_eq!(proxy("[2001:db8::1]"), Some(("2001:db8::1".into(), 5061)));
-        assert_eq!(proxy("h"), Some(("h".into(), 5061)));
-        assert_eq!(proxy("h:x"), None);
-    }
-
-    #[test]
-    fn refresh_at_half_expiry_retry_after_failure_and_a_clear_name_error() {
-        let p = params(&[("Register_Expires_1_", "600")]);
-        let mut r = Registrations::default();
-        let mut out = Vec::new();
-        r.update(&p, &mut out);
-        assert_eq!(out.len(), 1);
-        assert!(!r.settled());
-        // Unchanged settings: no second REGISTER.
-        r.update(&p, &mut out);
-        assert_eq!(out.len(), 1);
-        let ok = RegisterOutcome::Answered {
-            code: 200,
-            reason: "OK".into(),
-        };
-        r.done(1, ok, &p, Time(1000));
-        assert!(r.settled());
-        assert_eq!(r.poll_timeout(), Some(Time(301_000)));
-        assert_eq!(r.status()[0]["state"], "registered");
-        r.on_timer(Time(301_000), &mut out);
-        assert_eq!(out.len(), 2);
-        let tls = RegisterOutcome::Tls(
-            "invalid peer certificate: certificate not valid for name \"h\"".into(),
-        );
-        r.done(1, tls, &p, Time(302_000));
-        assert_eq!(r.poll_timeout(), Some(Time(332_000)));
-        let s = &r.status()[0];
-        assert_eq!(s["state"], "tls error");
-        let d = s["detail"].as_str().unwrap();
-        assert!(d.contains("TLS_Name_Validate_1_ is Yes"), "{d}");
-        // R-SEC-1: a proxy outside Restricted_Access_Domains is refused.
-        let mut fenced = Registrations::default();
-        let mut none = Vec::new();
-        fenced.update(
-            &params(&[("Restricted_Access_Domains", "pbx.example.net")]),
-            &mut none,
-        );
-        assert!(none.is_empty());
-        assert!(fenced.settled());
-        let d = fenced.status()[0]["detail"].as_str().unwrap().to_string();
-        assert!(d.contains("not in Restricted_Access_Domains"), "{d}");
-        // The line turned off: forgotten.
-        r.update(&params(&[("Register_1_", "No")]), &mut out);
-        assert!(r.status().is_empty());
-        assert_eq!(r.poll_timeout(), None);
-    }
+/// `Reg_Retry_Intvl` in ms.
+fn retry_ms(p: &ParamStore) -> u64 {
+    p.get_u64("Reg_Retry_Intvl", 30).max(1) * 1000
 }
+
+#[cfg(test)]
+mod tests;

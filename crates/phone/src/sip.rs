@@ -348,6 +348,39 @@ impl SipResponse {
     }
 }
 
+impl SipResponse {
+    /// The answer to this response when it is a 401/407 Digest challenge
+    /// (RFC 3261 §22.2/§22.3): the header to add (`Authorization` or
+    /// `Proxy-Authorization`) and its value for `method` to `uri` with
+    /// `creds` (`phoneprov-httpauth`, the HTTP client's code); `None` for
+    /// any other response or a challenge the phone cannot answer.
+    pub fn digest_answer(
+        &self,
+        creds: &phoneprov_httpauth::Credentials,
+        method: &str,
+        uri: &str,
+        body: &[u8],
+        cnonce: &str,
+    ) -> Option<(&'static str, String)> {
+        use phoneprov_httpauth::{authorization, best_challenge, parse_challenges};
+        let (asked, answer) = match self.code {
+            401 => ("WWW-Authenticate", "Authorization"),
+            407 => ("Proxy-Authenticate", "Proxy-Authorization"),
+            _ => return None,
+        };
+        let all: Vec<_> = self
+            .header_all(asked)
+            .filter_map(|v| parse_challenges(v).ok())
+            .flatten()
+            .collect();
+        let ch = best_challenge(&all)?;
+        Some((
+            answer,
+            authorization(ch, creds, method, uri, body, cnonce, 1),
+        ))
+    }
+}
+
 /// Header lines, folded continuations joined, compact names expanded.
 fn parse_headers<'a>(
     lines: impl Iterator<Item = &'a str>,

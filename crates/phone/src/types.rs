@@ -276,11 +276,16 @@ pub enum Input {
         interval_s: u64,
         new_acs: bool,
     },
-    /// The REGISTER of [`Action::SipRegister`] for `line` ended
-    /// (R-SEC-3). [`Device`](crate::Device) only.
-    RegisterDone {
-        line: u8,
-        outcome: crate::register::RegisterOutcome,
+    /// The flow of [`Action::SipOpen`] is open; `local` is this side's
+    /// `ip:port` (R-SEC-3, [`crate::register`]). [`Device`](crate::Device) only.
+    SipOpened { flow: u64, local: String },
+    /// A message arrived on the flow (one datagram, or one message framed
+    /// from the stream). [`Device`](crate::Device) only.
+    SipReceived { flow: u64, bytes: Vec<u8> },
+    /// The flow could not open, or broke. [`Device`](crate::Device) only.
+    SipFlowFailed {
+        flow: u64,
+        error: crate::register::FlowError,
     },
 }
 
@@ -341,7 +346,13 @@ pub enum Action {
         events: Vec<phoneprov_cwmp::Event>,
         retry_count: u32,
     },
-    /// Register this line with its proxy over TLS (R-SEC-3,
-    /// [`crate::register`]); answer with [`Input::RegisterDone`].
-    SipRegister(crate::register::RegisterRequest),
+    /// Open a flow to a line's proxy (a UDP socket, a TCP connection or
+    /// a TLS session, R-SEC-3, [`crate::register`]); answer with
+    /// [`Input::SipOpened`] or [`Input::SipFlowFailed`], then feed every
+    /// message that arrives on it as [`Input::SipReceived`].
+    SipOpen(crate::register::SipFlow),
+    /// Send these bytes on the flow (a datagram, or on the stream).
+    SipSend { flow: u64, bytes: Vec<u8> },
+    /// Close the flow; inputs about it are ignored from now on.
+    SipClose { flow: u64 },
 }

@@ -560,7 +560,8 @@ fn r_tr69_3_failed_sessions_back_off_and_keep_their_events() {
 /// `Reg_Retry_Intvl`; the status shows each outcome.
 #[test]
 fn r_sec_3_tls_line_registers_refreshes_and_retries_over_an_hour() {
-    use phoneprov_phone::register::RegisterOutcome;
+    use phoneprov_phone::register::{FlowError, LineTransport};
+    use phoneprov_phone::sip::SipRequest;
     let mut d = Dev::new(
         &[
             ("Provision_Enable", "No"),
@@ -574,22 +575,34 @@ fn r_sec_3_tls_line_registers_refreshes_and_retries_over_an_hour() {
     );
     let fail = std::rc::Rc::new(std::cell::Cell::new(false));
     let f = fail.clone();
+    // The registrar: the flow opens (or its TLS handshake fails), each
+    // REGISTER gets a 200.
     d.activation = Box::new(move |a| match a {
-        Action::SipRegister(r) => {
+        Action::SipOpen(flow) => {
             assert_eq!(
-                (r.host.as_str(), r.port, r.line),
-                ("sip.example.com", 5061, 1)
+                (flow.host.as_str(), flow.port, flow.line, flow.transport),
+                ("sip.example.com", 5061, 1, LineTransport::Tls)
             );
-            assert!(r.validate_name);
-            let outcome = if f.get() {
-                RegisterOutcome::Tls("invalid peer certificate: UnknownIssuer".into())
-            } else {
-                RegisterOutcome::Answered {
-                    code: 200,
-                    reason: "OK".into(),
+            assert!(flow.validate_name);
+            Some(if f.get() {
+                Input::SipFlowFailed {
+                    flow: flow.id,
+                    error: FlowError::Tls("invalid peer certificate: UnknownIssuer".into()),
                 }
-            };
-            Some(Input::RegisterDone { line: 1, outcome })
+            } else {
+                Input::SipOpened {
+                    flow: flow.id,
+                    local: "192.0.2.10:40000".into(),
+                }
+            })
+        }
+        Action::SipSend { flow, bytes } => {
+            let req = SipRequest::parse(bytes).expect("a REGISTER");
+            assert_eq!(req.method, "REGISTER");
+            Some(Input::SipReceived {
+                flow: *flow,
+                bytes: req.response(200, "OK", "r", &[]),
+            })
         }
         _ => None,
     });
@@ -597,7 +610,7 @@ fn r_sec_3_tls_line_registers_refreshes_and_retries_over_an_hour() {
         let t: Vec<u64> = d
             .log
             .iter()
-            .filter(|(_, a)| matches!(a, Action::SipRegister(_)))
+            .filter(|(_, a)| matches!(a, Action::SipOpen(_)))
             .map(|(t, _)| t.0)
             .collect();
         t.iter().map(|x| (x - t[0]) / 1000).collect()

@@ -184,8 +184,8 @@ struct InFlight {
     transfer: Option<Transfer>,
     queued: std::collections::VecDeque<FetchRequest>,
     exchange: Option<Exchange>,
-    /// REGISTERs of lines over TLS (one per line at most).
-    registers: tokio::task::JoinSet<Input>,
+    /// The flows of the lines' REGISTERs.
+    sip: crate::sip_flows::SipFlows,
     resync_started: Option<Instant>,
 }
 
@@ -241,9 +241,7 @@ impl PhoneTask {
                     fl.exchange = None;
                     pace.input(&mut dev, answer, wall_ms());
                 }
-                Some(Ok(done)) = fl.registers.join_next(), if !fl.registers.is_empty() => {
-                    pace.input(&mut dev, done, wall_ms());
-                }
+                Some(input) = fl.sip.next() => pace.input(&mut dev, input, wall_ms()),
                 msg = self.control.recv(), if inputs_open => match msg {
                     Some(c) => {
                         if matches!(c, Control::Input(Input::Reboot | Input::FactoryReset)) {
@@ -329,14 +327,13 @@ impl PhoneTask {
             Action::Activation(r) => {
                 fl.exchange = self.activation.as_ref().map(|x| x.start(dev.params(), &r));
             }
-            Action::SipRegister(req) => {
-                let net = self.net.clone();
+            Action::SipOpen(flow) => {
                 let params = dev.params().clone();
                 let ca = dev.engine().custom_ca_pem().map(<[u8]>::to_vec);
-                let ua = dev.engine().user_agent();
-                fl.registers
-                    .spawn(async move { net.register(&params, ca.as_deref(), ua, req).await });
+                fl.sip.open(self.net.clone(), params, ca, flow);
             }
+            Action::SipSend { flow, bytes } => fl.sip.send(flow, bytes),
+            Action::SipClose { flow } => fl.sip.close(flow),
             Action::SipResponse(out) => {
                 if let Some(sip) = &self.sip {
                     sip.respond(out);

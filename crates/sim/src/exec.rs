@@ -41,13 +41,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use phoneprov_phone::proxy::{proxy_mode, PacSource, ProxyChoice, ProxyMode};
-use phoneprov_phone::register::{RegisterOutcome, RegisterRequest};
-use phoneprov_phone::{FetchRequest, FetchResult, Input, ParamStore, Scheme};
+use phoneprov_phone::register::{FlowError, LineTransport, SipFlow};
+use phoneprov_phone::{FetchRequest, FetchResult, ParamStore, Scheme};
 use phoneprov_pki::{client_config, ClientTls};
 use phoneprov_transport::rustls::ClientConfig;
 use phoneprov_transport::{
     find_proxy, resolve_srv, tftp_get, HttpClient, HttpClientConfig, HttpRequest, PacLimits, Proxy,
-    Resolver, SyslogSender, TftpOptions, TlsSessions, TransportError, MAX_PAC_LEN,
+    Resolver, SipConn, SyslogSender, TftpOptions, TlsSessions, TransportError, MAX_PAC_LEN,
 };
 
 use crate::config::{ClientCerts, SimConfig};
@@ -316,65 +316,55 @@ impl Net {
         Ok(c)
     }
 
-    /// Carries out [`phoneprov_phone::Action::SipRegister`]: one REGISTER
-    /// over TLS to the line's proxy, trusting the fleet's CA and the
-    /// phone's custom CA, with host-name validation per
-    /// `TLS_Name_Validate_n_` (R-SEC-3; the only place a phone parameter
-    /// turns it off).
-    pub(crate) async fn register(
+    /// Opens the flow of [`phoneprov_phone::Action::SipOpen`]: a UDP
+    /// socket or TCP connection to the line's proxy, or a TLS session
+    /// trusting the fleet's CA and the phone's custom CA, with host-name
+    /// validation per `TLS_Name_Validate_n_` (R-SEC-3; the only place a
+    /// phone parameter turns it off). Timer F of the phone's settings
+    /// bounds the connection and the handshake; past it the machine has
+    /// given up anyway.
+    pub(crate) async fn sip_open(
         &self,
         params: &ParamStore,
         custom_ca: Option<&[u8]>,
-        user_agent: String,
-        req: RegisterRequest,
-    ) -> Input {
-        use phoneprov_transport::{send_register, RegisterOptions, SipContact, SipSendError};
-        let line = req.line;
-        let cipher_list = params.get_or_empty("TLS_Cipher_List").trim().to_string();
-        let opts = ClientTls {
-            trust_pem: self.trust_pem.clone(),
-            extra_trust_pem: custom_ca.map(<[u8]>::to_vec),
-            validate_name: req.validate_name,
-            cipher_list: (!cipher_list.is_empty()).then_some(cipher_list),
-            ..ClientTls::default()
+        flow: &SipFlow,
+    ) -> Result<SipConn, FlowError> {
+        use phoneprov_transport::{SipContact, SipSendError, SipTransportKind};
+        let transport = match flow.transport {
+            LineTransport::Udp => SipTransportKind::Udp,
+            LineTransport::Tcp => SipTransportKind::Tcp,
+            LineTransport::Tls => SipTransportKind::Tls,
         };
-        let tls = match client_config(&opts) {
-            Ok(c) => {
-                // SIP, not HTTP: no ALPN.
-                let mut c = (*c).clone();
-                c.alpn_protocols.clear();
-                Arc::new(c)
-            }
-            Err(e) => {
-                let outcome = RegisterOutcome::Tls(format!("TLS configuration: {e}"));
-                return Input::RegisterDone { line, outcome };
-            }
+        let tls = if transport == SipTransportKind::Tls {
+            let cipher_list = params.get_or_empty("TLS_Cipher_List").trim().to_string();
+            let opts = ClientTls {
+                trust_pem: self.trust_pem.clone(),
+                extra_trust_pem: custom_ca.map(<[u8]>::to_vec),
+                validate_name: flow.validate_name,
+                cipher_list: (!cipher_list.is_empty()).then_some(cipher_list),
+                ..ClientTls::default()
+            };
+            let c = client_config(&opts)
+                .map_err(|e| FlowError::Tls(format!("TLS configuration: {e}")))?;
+            // SIP, not HTTP: no ALPN.
+            let mut c = (*c).clone();
+            c.alpn_protocols.clear();
+            Some(Arc::new(c))
+        } else {
+            None
         };
         let contact = SipContact {
             user: None,
-            host: req.host,
-            port: req.port,
-            transport: phoneprov_transport::SipTransportKind::Tls,
+            host: flow.host.clone(),
+            port: flow.port,
+            transport,
         };
-        let ropts = RegisterOptions {
-            user: req.user,
-            credentials: req.credentials,
-            expires: req.expires,
-            user_agent,
-            tls: Some(tls),
-            // Timer F (64·T1) is the connect timeout, at most the
-            // standard 32 s.
-            t1: Some(self.connect_timeout.min(Duration::from_secs(32)) / 64),
-        };
-        let outcome = match send_register(&contact, &ropts).await {
-            Ok(o) => RegisterOutcome::Answered {
-                code: o.code,
-                reason: o.reason,
-            },
-            Err(SipSendError::Tls(_, e)) => RegisterOutcome::Tls(e),
-            Err(e) => RegisterOutcome::Failed(e.to_string()),
-        };
-        Input::RegisterDone { line, outcome }
+        SipConn::open(&contact, tls, self.connect_timeout)
+            .await
+            .map_err(|e| match e {
+                SipSendError::Tls(_, e) => FlowError::Tls(e),
+                e => FlowError::Network(e.to_string()),
+            })
     }
 
     pub(crate) fn http_client(

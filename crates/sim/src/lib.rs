@@ -72,6 +72,7 @@ pub mod exec;
 pub mod fleet;
 pub mod report;
 pub mod sip;
+mod sip_flows;
 pub mod triggers;
 
 pub use config::{psn_of, serial_for, ClientCerts, RunMode, SimConfig};

@@ -17,93 +17,31 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
-use common::{open_tempdir, peer, try_wait_tcp, with_free_port, Guard, Pki};
+use common::{register_digest, register_uas, sipp_uas, stunnel, Guard, Pki, SippUas};
 use phoneprov_sim::run_fleet;
 
-/// The UAS: every REGISTER gets 200 with the Contact and Expires back.
-const UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register uas">
-  <recv request="REGISTER"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Contact:]
-Expires: 3600
-Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"#;
-
-/// sipp as a REGISTER UAS over TCP, and stunnel in front of it over TLS;
-/// the TLS port.
+/// sipp as a REGISTER UAS over TCP (the shared scenarios of
+/// `phoneprov-testpeers`), and stunnel in front of it over TLS; the TLS
+/// port.
 struct Registrar {
-    _sipp: Guard,
     _stunnel: Guard,
-    _dir: tempfile::TempDir,
+    _sipp: SippUas,
     port: u16,
 }
 
 fn registrar(pki: &Pki, scenario: &str) -> Registrar {
-    let dir = open_tempdir();
-    let d = dir.path().to_path_buf();
-    std::fs::write(d.join("uas.xml"), scenario).unwrap();
-    let (sipp, sipp_port) = with_free_port(|port| {
-        let log = d.join(format!("sipp-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(peer("sipp"))
-            .arg("-sf")
-            .arg(d.join("uas.xml"))
-            .args(["-t", "t1", "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-nostdin", "-trace_err"])
-            .current_dir(&d)
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        match try_wait_tcp(port, &mut child, &log) {
-            Ok(()) => Ok((Guard(child), port)),
-            // sipp's own words for a port taken meanwhile.
-            Err(e) if e.contains("Unable to bind main socket") => Err(format!("port taken: {e}")),
-            Err(e) => Err(e),
-        }
-    });
-    let stunnel = with_free_port(|port| {
-        let conf = d.join(format!("stunnel-{port}.conf"));
-        let log = d.join(format!("stunnel-{port}.log"));
-        std::fs::write(
-            &conf,
-            format!(
-                "foreground = yes\npid =\noutput = {}\n[sip]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{sipp_port}\ncert = {}\nkey = {}\n",
-                log.display(),
-                pki.path("server.pem").display(),
-                pki.path("server.key").display(),
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(peer("stunnel4"))
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        try_wait_tcp(port, &mut child, &log)?;
-        Ok((child, port))
-    });
+    let sipp = sipp_uas("t1", scenario);
+    let (guard, port) = stunnel(
+        sipp.dir(),
+        &pki.path("server.pem"),
+        &pki.path("server.key"),
+        sipp.port,
+        "",
+    );
     Registrar {
+        _stunnel: guard,
         _sipp: sipp,
-        port: stunnel.1,
-        _stunnel: Guard(stunnel.0),
-        _dir: dir,
+        port,
     }
 }
 
@@ -138,7 +76,7 @@ async fn line1_with(
 #[tokio::test]
 async fn r_sec_3_register_over_tls_follows_tls_name_validate() {
     let pki = Pki::new(&["localhost"], &[]);
-    let reg = registrar(&pki, UAS);
+    let reg = registrar(&pki, &register_uas(0));
     let port = reg.port;
 
     let ok = line1(Some(&pki), &format!("localhost:{port}"), "Yes").await;
@@ -169,63 +107,10 @@ async fn r_sec_3_register_over_tls_follows_tls_name_validate() {
 
 /// The registrar challenges (401, Digest MD5) and sipp checks the answer
 /// (`verifyauth` with `Auth_ID_1_`/`Password_1_`): 200, else 403.
-const UAS_DIGEST: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register uas with digest">
-  <recv request="REGISTER"/>
-  <send>
-    <![CDATA[
-SIP/2.0 401 Unauthorized
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-WWW-Authenticate: Digest realm="pbx", nonce="4f6e3c2a1b", algorithm=MD5
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="REGISTER">
-    <action>
-      <verifyauth assign_to="authvalid" username="auth1001" password="s3cret"/>
-    </action>
-  </recv>
-  <nop hide="true" test="authvalid" next="good"/>
-  <send next="done">
-    <![CDATA[
-SIP/2.0 403 Forbidden
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="good"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Contact:]
-Expires: 3600
-Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="done"/>
-</scenario>
-"#;
-
 #[tokio::test]
 async fn r_sec_3_register_over_tls_answers_the_digest_challenge() {
     let pki = Pki::new(&["localhost"], &[]);
-    let reg = registrar(&pki, UAS_DIGEST);
+    let reg = registrar(&pki, &register_digest());
     let proxy = format!("localhost:{}", reg.port);
     let creds = [("Auth_ID_1_", "auth1001"), ("Password_1_", "s3cret")];
     let ok = line1_with(Some(&pki), &proxy, "Yes", &creds).await;

@@ -13,10 +13,16 @@
 //! its own Python (PEP 668).
 //!
 //! Throwaway PostgreSQL clusters and databases: [`pg`], [`PgCluster`]
-//! (module `pgcluster`).
+//! (module `pgcluster`). sipp as a REGISTER UAS and stunnel4 in front of
+//! it: [`sipp_uas`], [`stunnel`] (module `sipp`).
 
 mod pgcluster;
 pub use pgcluster::{pg, pg_bin, PgCluster};
+mod sipp;
+pub use sipp::{
+    register_digest, register_silent, register_uas, sipp_answer, sipp_uas, stunnel, stunnel_log,
+    SippUas,
+};
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -148,13 +154,19 @@ pub fn try_wait_tcp(port: u16, child: &mut Child, log: &Path) -> Result<(), Stri
 /// the listening sockets' inodes from `/proc/net/tcp{,6}` against the
 /// process's open file descriptors).
 pub fn listens_on(pid: u32, port: u16) -> bool {
+    holds_socket(pid, port, &["/proc/net/tcp", "/proc/net/tcp6"], Some("0A"))
+}
+
+/// Whether process `pid` holds a socket on local `port` listed in
+/// `tables` (`/proc/net/...`), in `state` when given (`0A`: listening).
+fn holds_socket(pid: u32, port: u16, tables: &[&str], state: Option<&str>) -> bool {
     let want = format!(":{port:04X}");
     let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for table in tables {
         let text = std::fs::read_to_string(table).unwrap_or_default();
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A" {
+            if f.len() > 9 && f[1].ends_with(&want) && state.is_none_or(|s| f[3] == s) {
                 inodes.push(format!("socket:[{}]", f[9]));
             }
         }

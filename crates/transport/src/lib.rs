@@ -82,8 +82,8 @@ pub use pac::{evaluate_blocking, find_proxy, PacError, PacLimits, MAX_PAC_LEN, P
 pub use phoneprov_httpauth::Credentials;
 pub use resolve::Resolver;
 pub use sip::{
-    send_notify, send_register, NotifyOptions, NotifyOutcome, RegisterOptions, SipContact,
-    SipSendError, SipTransportKind, SIP_T1, SIP_T2,
+    send_notify, NotifyOptions, NotifyOutcome, SipConn, SipContact, SipSendError, SipTransportKind,
+    SIP_T1, SIP_T2,
 };
 pub use srv::{order_srv, resolve_srv, srv_name, SrvRecord, SrvResolution};
 pub use syslog::{format_rfc3164, SyslogSender, MAX_DATAGRAM, SYSLOG_PORT};

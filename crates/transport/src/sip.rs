@@ -12,9 +12,10 @@
 //!   (`phoneprov-httpauth`, the same client code as HTTP) when credentials
 //!   are given; otherwise it is the final answer.
 //!
-//! [`send_register`] is the phone side's REGISTER of a line over TLS
-//! (R-SEC-3): the same transaction, with the TLS configuration the phone
-//! built from `TLS_Name_Validate_n_`; a failed handshake is
+//! [`SipConn`] is the wire alone (open, send, receive one message), for a
+//! caller whose transaction and timers are elsewhere: the phone's
+//! REGISTER (`phoneprov_phone::register`, R-SEC-3), whose sans-IO machine
+//! retransmits on its own clock; a failed handshake is
 //! [`SipSendError::Tls`].
 //!
 //! The messages are `phoneprov_phone::sip`'s (one SIP parser and writer
@@ -23,7 +24,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use phoneprov_httpauth::{authorization, best_challenge, parse_challenges, Credentials};
+use phoneprov_httpauth::Credentials;
 use phoneprov_phone::sip::{message_len, SipRequest, SipResponse, MAX_MESSAGE};
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -222,80 +223,6 @@ pub async fn send_notify(
     .await
 }
 
-/// A REGISTER of one line (the phone side, R-SEC-3).
-#[derive(Clone, Default)]
-pub struct RegisterOptions {
-    /// The address of record's user (`User_ID_n_`).
-    pub user: String,
-    /// Answers a 401/407 challenge (once).
-    pub credentials: Option<Credentials>,
-    /// `Register_Expires_n_`, seconds.
-    pub expires: u32,
-    /// The `User-Agent` header.
-    pub user_agent: String,
-    /// The TLS configuration (trust, `TLS_Name_Validate_n_`): needed for
-    /// `sips:` / `transport=tls`.
-    pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Timer T1 (default [`SIP_T1`]).
-    pub t1: Option<Duration>,
-}
-
-/// One REGISTER transaction (two with a challenge) to the registrar
-/// `contact` (its host is the domain of the address of record).
-pub async fn send_register(
-    contact: &SipContact,
-    opts: &RegisterOptions,
-) -> Result<NotifyOutcome, SipSendError> {
-    let registrar = SipContact {
-        user: None,
-        ..contact.clone()
-    };
-    let ask = Ask {
-        method: "REGISTER",
-        uri: registrar.uri(),
-        credentials: opts.credentials.as_ref(),
-        tls: opts.tls.clone(),
-        t1: opts.t1.unwrap_or(SIP_T1),
-        body: b"",
-    };
-    let aor = SipContact {
-        user: Some(opts.user.clone()),
-        ..contact.clone()
-    }
-    .uri();
-    run_transaction(contact, &ask, |local, call_id, tag, cseq, auth| {
-        let scheme = if contact.transport == SipTransportKind::Tls {
-            "sips"
-        } else {
-            "sip"
-        };
-        let mut headers = vec![
-            ("Via".to_string(), via(contact, local)),
-            ("Max-Forwards".into(), "70".into()),
-            ("From".into(), format!("<{aor}>;tag={tag}")),
-            ("To".into(), format!("<{aor}>")),
-            ("Call-ID".into(), call_id.to_string()),
-            ("CSeq".into(), format!("{cseq} REGISTER")),
-            (
-                "Contact".into(),
-                format!("<{scheme}:{}@{local}>", opts.user),
-            ),
-            ("Expires".into(), opts.expires.to_string()),
-            ("User-Agent".into(), opts.user_agent.clone()),
-        ];
-        if let Some((name, value)) = auth {
-            headers.push((name.to_string(), value.clone()));
-        }
-        SipRequest {
-            method: "REGISTER".into(),
-            uri: registrar.uri(),
-            headers,
-            body: Vec::new(),
-        }
-    })
-    .await
-}
-
 /// What one client transaction needs besides its request.
 struct Ask<'a> {
     method: &'static str,
@@ -317,8 +244,7 @@ async fn run_transaction(
     ask: &Ask<'_>,
     build: impl Fn(&str, &str, &str, u32, Option<&AuthHeader>) -> SipRequest,
 ) -> Result<NotifyOutcome, SipSendError> {
-    let target = contact.target();
-    let mut conn = Conn::open(contact, ask.tls.clone(), ask.t1).await?;
+    let mut conn = SipConn::open(contact, ask.tls.clone(), 64 * ask.t1).await?;
     let local = conn.local.clone();
     let call_id = format!("{:016x}@{}", rand::thread_rng().gen::<u64>(), local);
     let tag = format!("{:08x}", rand::thread_rng().gen::<u32>());
@@ -326,23 +252,12 @@ async fn run_transaction(
     let mut auth: Option<AuthHeader> = None;
     for cseq in 1..=2u32 {
         let req = build(&local, &call_id, &tag, cseq, auth.as_ref());
-        let (resp, sent) = conn.transaction(&req, &target, ask.t1).await?;
+        let (resp, sent) = conn.transaction(&req, ask.t1).await?;
         transmissions += sent;
-        let challenge = match resp.code {
-            401 => Some(("WWW-Authenticate", "Authorization")),
-            407 => Some(("Proxy-Authenticate", "Proxy-Authorization")),
-            _ => None,
-        };
-        if let (Some((asked, answer)), Some(creds), 1) = (challenge, ask.credentials, cseq) {
-            let all: Vec<_> = resp
-                .header_all(asked)
-                .filter_map(|v| parse_challenges(v).ok())
-                .flatten()
-                .collect();
-            if let Some(ch) = best_challenge(&all) {
-                let cnonce = format!("{:016x}", rand::thread_rng().gen::<u64>());
-                let value = authorization(ch, creds, ask.method, &ask.uri, ask.body, &cnonce, 1);
-                auth = Some((answer, value));
+        if let (Some(creds), 1) = (ask.credentials, cseq) {
+            let cnonce = format!("{:016x}", rand::thread_rng().gen::<u64>());
+            if let Some(a) = resp.digest_answer(creds, ask.method, &ask.uri, ask.body, &cnonce) {
+                auth = Some(a);
                 continue;
             }
         }
@@ -414,18 +329,26 @@ enum Wire {
     Stream(Box<dyn Stream>, Vec<u8>),
 }
 
-struct Conn {
+/// One flow to a SIP peer: a connected UDP socket, or a TCP connection
+/// (TLS inside when asked), with the stream's framing buffer.
+pub struct SipConn {
     wire: Wire,
     /// `ip:port` of this side (Via, From, Call-ID).
     local: String,
+    target: String,
 }
 
-impl Conn {
-    async fn open(
+impl SipConn {
+    /// Opens the flow to `contact`'s host and port over its transport;
+    /// `connect_timeout` bounds the TCP connection and the TLS handshake.
+    /// TLS needs `tls` (trust, name validation, client certificate); the
+    /// certificate must name `contact.host` unless the configuration
+    /// says otherwise.
+    pub async fn open(
         contact: &SipContact,
         tls: Option<Arc<rustls::ClientConfig>>,
-        t1: Duration,
-    ) -> Result<Conn, SipSendError> {
+        connect_timeout: Duration,
+    ) -> Result<SipConn, SipSendError> {
         let target = contact.target();
         let net = |e: std::io::Error| SipSendError::Network(format!("{target}: {e}"));
         let addr = tokio::net::lookup_host(&target)
@@ -443,34 +366,94 @@ impl Conn {
                 let s = UdpSocket::bind(bind).await.map_err(net)?;
                 s.connect(addr).await.map_err(net)?;
                 let local = s.local_addr().map_err(net)?.to_string();
-                Ok(Conn {
+                Ok(SipConn {
                     wire: Wire::Udp(s),
                     local,
+                    target,
                 })
             }
             SipTransportKind::Tcp | SipTransportKind::Tls => {
-                let f = 64 * t1;
+                let f = connect_timeout;
+                let timeout = || SipSendError::Timeout(target.clone(), f);
                 let tcp = tokio::time::timeout(f, TcpStream::connect(addr))
                     .await
-                    .map_err(|_| SipSendError::Timeout(target.clone(), f))?
+                    .map_err(|_| timeout())?
                     .map_err(net)?;
                 let local = tcp.local_addr().map_err(net)?.to_string();
                 let stream: Box<dyn Stream> = if contact.transport == SipTransportKind::Tls {
                     let cfg = tls.ok_or(SipSendError::NoTls)?;
                     let name = rustls::pki_types::ServerName::try_from(contact.host.clone())
                         .map_err(|e| SipSendError::BadContact(format!("{}: {e}", contact.host)))?;
-                    let tls = tokio_rustls::TlsConnector::from(cfg)
-                        .connect(name, tcp)
+                    let connect = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp);
+                    let tls = tokio::time::timeout(f, connect)
                         .await
+                        .map_err(|_| timeout())?
                         .map_err(|e| SipSendError::Tls(target.clone(), e.to_string()))?;
                     Box::new(tls)
                 } else {
                     Box::new(tcp)
                 };
-                Ok(Conn {
+                Ok(SipConn {
                     wire: Wire::Stream(stream, Vec::new()),
                     local,
+                    target,
                 })
+            }
+        }
+    }
+
+    /// This side's `ip:port`.
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+
+    /// Sends one message (a datagram, or bytes on the stream).
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), SipSendError> {
+        let target = &self.target;
+        let net = |e: std::io::Error| SipSendError::Network(format!("{target}: {e}"));
+        match &mut self.wire {
+            Wire::Udp(s) => s.send(bytes).await.map(drop).map_err(net),
+            Wire::Stream(s, _) => s.write_all(bytes).await.map_err(net),
+        }
+    }
+
+    /// The next message: one datagram (an ICMP error is skipped: the
+    /// caller's timers decide), or one message framed from the stream by
+    /// `Content-Length` (keep-alive CRLFs skipped). Cancel-safe: a
+    /// message is never lost to a dropped call.
+    pub async fn recv(&mut self) -> Result<Vec<u8>, SipSendError> {
+        let target = &self.target;
+        let net = |e: std::io::Error| SipSendError::Network(format!("{target}: {e}"));
+        match &mut self.wire {
+            Wire::Udp(s) => {
+                let mut buf = vec![0u8; MAX_MESSAGE + 1];
+                loop {
+                    if let Ok(n) = s.recv(&mut buf).await {
+                        buf.truncate(n);
+                        return Ok(buf);
+                    }
+                }
+            }
+            Wire::Stream(s, buf) => {
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(n) = message_len(buf)
+                        .map_err(|e| SipSendError::BadAnswer(target.clone(), e.to_string()))?
+                    {
+                        let msg: Vec<u8> = buf.drain(..n).collect();
+                        let trimmed = msg.trim_ascii_start();
+                        if !trimmed.is_empty() {
+                            return Ok(trimmed.to_vec());
+                        }
+                    }
+                    let n = s.read(&mut chunk).await.map_err(net)?;
+                    if n == 0 {
+                        return Err(SipSendError::Network(format!(
+                            "{target}: the connection closed"
+                        )));
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
             }
         }
     }
@@ -480,86 +463,48 @@ impl Conn {
     async fn transaction(
         &mut self,
         req: &SipRequest,
-        target: &str,
         t1: Duration,
     ) -> Result<(SipResponse, u32), SipSendError> {
         let bytes = req.to_bytes();
         let f = 64 * t1;
         let deadline = tokio::time::Instant::now() + f;
         let cseq = req.header("CSeq").unwrap_or_default().to_string();
-        let net = |e: std::io::Error| SipSendError::Network(format!("{target}: {e}"));
+        let udp = matches!(self.wire, Wire::Udp(_));
         let mut sent = 0u32;
-        match &mut self.wire {
-            Wire::Udp(s) => {
-                let mut e = t1;
-                let mut next = tokio::time::Instant::now();
-                let mut buf = vec![0u8; MAX_MESSAGE];
-                loop {
-                    if tokio::time::Instant::now() >= next {
-                        s.send(&bytes).await.map_err(net)?;
-                        sent += 1;
-                        next = tokio::time::Instant::now() + e;
-                        e = (e * 2).min(SIP_T2);
-                    }
-                    let wake = next.min(deadline);
-                    let n = tokio::select! {
-                        r = s.recv(&mut buf) => match r {
-                            Ok(n) => n,
-                            // ICMP port unreachable: keep retransmitting.
-                            Err(_) => continue,
-                        },
-                        _ = tokio::time::sleep_until(wake) => {
-                            if tokio::time::Instant::now() >= deadline {
-                                return Err(SipSendError::Timeout(target.to_string(), f));
-                            }
-                            continue;
-                        }
-                    };
-                    let Ok(resp) = SipResponse::parse(&buf[..n]) else {
-                        continue; // stray datagram
-                    };
-                    if resp.header("CSeq") != Some(cseq.as_str()) {
-                        continue; // an answer to an earlier request
-                    }
-                    if resp.code >= 200 {
-                        return Ok((resp, sent));
-                    }
-                    // Provisional: from now on retransmit every T2.
-                    e = SIP_T2;
-                    next = tokio::time::Instant::now() + SIP_T2;
-                }
-            }
-            Wire::Stream(s, buf) => {
-                s.write_all(&bytes).await.map_err(net)?;
+        let mut e = t1;
+        let mut next = tokio::time::Instant::now();
+        loop {
+            if (udp || sent == 0) && tokio::time::Instant::now() >= next {
+                self.send(&bytes).await?;
                 sent += 1;
-                let mut chunk = vec![0u8; 4096];
-                loop {
-                    while let Some(n) = message_len(buf)
-                        .map_err(|e| SipSendError::BadAnswer(target.to_string(), e.to_string()))?
-                    {
-                        let msg: Vec<u8> = buf.drain(..n).collect();
-                        let trimmed = msg.trim_ascii_start();
-                        if trimmed.is_empty() {
-                            continue;
-                        }
-                        let resp = SipResponse::parse(trimmed).map_err(|e| {
-                            SipSendError::BadAnswer(target.to_string(), e.to_string())
-                        })?;
-                        if resp.code >= 200 && resp.header("CSeq") == Some(cseq.as_str()) {
-                            return Ok((resp, sent));
-                        }
+                next = tokio::time::Instant::now() + e;
+                e = (e * 2).min(SIP_T2);
+            }
+            let wake = if udp { next.min(deadline) } else { deadline };
+            let msg = tokio::select! {
+                r = self.recv() => r?,
+                _ = tokio::time::sleep_until(wake) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(SipSendError::Timeout(self.target.clone(), f));
                     }
-                    let n = tokio::time::timeout_at(deadline, s.read(&mut chunk))
-                        .await
-                        .map_err(|_| SipSendError::Timeout(target.to_string(), f))?
-                        .map_err(net)?;
-                    if n == 0 {
-                        return Err(SipSendError::Network(format!(
-                            "{target}: the connection closed before a final answer"
-                        )));
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
+                    continue;
                 }
+            };
+            let resp = match SipResponse::parse(&msg) {
+                Ok(r) => r,
+                Err(_) if udp => continue, // a stray datagram
+                Err(e) => return Err(SipSendError::BadAnswer(self.target.clone(), e.to_string())),
+            };
+            if resp.header("CSeq") != Some(cseq.as_str()) {
+                continue; // an answer to an earlier request
+            }
+            if resp.code >= 200 {
+                return Ok((resp, sent));
+            }
+            if udp {
+                // Provisional: from now on retransmit every T2.
+                e = SIP_T2;
+                next = tokio::time::Instant::now() + SIP_T2;
             }
         }
     }

@@ -7,26 +7,8 @@
 use std::time::Duration;
 
 use phoneprov_httpauth::Credentials;
-use phoneprov_testpeers::{free_port, open_tempdir, peer};
+use phoneprov_testpeers::{free_port, open_tempdir, peer, sipp_answer};
 use phoneprov_transport::{send_notify, NotifyOptions, SipContact};
-
-/// A sipp `<send>` of a final answer to the last request.
-fn answer(status: &str, next: &str) -> String {
-    format!(
-        r#"<send{next}>
-    <![CDATA[
-SIP/2.0 {status}
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>"#
-    )
-}
 
 /// A UAS scenario: receive a NOTIFY with `Event: check-sync`, then `rest`.
 fn uas(rest: &str) -> String {
@@ -133,14 +115,14 @@ async fn wait_tcp(port: u16) {
 
 #[tokio::test]
 async fn r_rule_6_notify_over_udp_and_tcp_answered_200() {
-    let (child, port, _dir) = start_sipp("u1", &uas(&answer("200 OK", ""))).await;
+    let (child, port, _dir) = start_sipp("u1", &uas(&sipp_answer("200 OK", "", ""))).await;
     // Sent before sipp may be up: UDP retransmission covers the start.
     let c = SipContact::parse(&format!("sip:000e08abcdef@127.0.0.1:{port}")).unwrap();
     let out = send_notify(&c, &opts()).await.unwrap();
     assert_eq!((out.code, out.reason.as_str()), (200, "OK"));
     sipp_ok(child).await;
 
-    let (child, port, _dir) = start_sipp("t1", &uas(&answer("200 OK", ""))).await;
+    let (child, port, _dir) = start_sipp("t1", &uas(&sipp_answer("200 OK", "", ""))).await;
     wait_tcp(port).await;
     let c = SipContact::parse(&format!("sip:000e08abcdef@127.0.0.1:{port};transport=tcp")).unwrap();
     let out = send_notify(&c, &opts()).await.unwrap();
@@ -151,7 +133,10 @@ async fn r_rule_6_notify_over_udp_and_tcp_answered_200() {
 
 #[tokio::test]
 async fn r_rule_6_udp_retransmits_until_the_late_answer() {
-    let late = format!("<pause milliseconds=\"1800\"/>\n  {}", answer("200 OK", ""));
+    let late = format!(
+        "<pause milliseconds=\"1800\"/>\n  {}",
+        sipp_answer("200 OK", "", "")
+    );
     let (child, port, _dir) = start_sipp("u1", &uas(&late)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
@@ -164,19 +149,11 @@ async fn r_rule_6_udp_retransmits_until_the_late_answer() {
 
 #[tokio::test]
 async fn r_rule_6_digest_challenge_answered_or_reported() {
-    let challenge = r#"<send>
-    <![CDATA[
-SIP/2.0 401 Unauthorized
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-WWW-Authenticate: Digest realm="phone", nonce="4f6e3c2a1b", algorithm=MD5
-Content-Length: 0
-
-    ]]>
-  </send>"#;
+    let challenge = sipp_answer(
+        "401 Unauthorized",
+        "",
+        "WWW-Authenticate: Digest realm=\"phone\", nonce=\"4f6e3c2a1b\", algorithm=MD5\n",
+    );
     let verify = format!(
         r#"{challenge}
   <recv request="NOTIFY">
@@ -189,8 +166,8 @@ Content-Length: 0
   <label id="goodauth"/>
   {}
   <label id="done"/>"#,
-        answer("403 Forbidden", " next=\"done\""),
-        answer("200 OK", "")
+        sipp_answer("403 Forbidden", " next=\"done\"", ""),
+        sipp_answer("200 OK", "", "")
     );
     let (child, port, _dir) = start_sipp("u1", &uas(&verify)).await;
     let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
@@ -210,7 +187,7 @@ Content-Length: 0
     sipp_ok(child).await;
 
     // Without credentials the 401 is the final answer.
-    let (child, port, _dir) = start_sipp("u1", &uas(challenge)).await;
+    let (child, port, _dir) = start_sipp("u1", &uas(&challenge)).await;
     let c = SipContact::parse(&format!("sip:p@127.0.0.1:{port}")).unwrap();
     let out = send_notify(&c, &opts()).await.unwrap();
     assert_eq!(out.code, 401);
