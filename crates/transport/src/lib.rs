@@ -62,6 +62,7 @@
 //! hickory and boa.
 
 mod dhcp;
+mod dhcp_client;
 mod error;
 mod http;
 mod pac;
@@ -75,6 +76,10 @@ mod tls_sessions;
 pub use dhcp::{
     provisioning_target, provisioning_target_dual, vendor_class, DhcpLease, DhcpTarget, LeaseError,
     DEFAULT_DHCPV6_OPTION_ORDER, DEFAULT_DHCP_OPTION_ORDER, TR069_VENDOR_CLASS,
+};
+pub use dhcp_client::{
+    backoff_ms, lease_from_reply, DhcpBound, DhcpClient, DhcpClientConfig, DhcpCounters,
+    DEFAULT_GIVE_UP_MS, PARAMETER_REQUEST_LIST,
 };
 pub use error::{ClassHint, TransportError};
 pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, HttpSession, Proxy};

@@ -1,0 +1,686 @@
+//! A sans-IO DHCPv4 client for one phone (RFC 2131; R-DHCP-1/2): DISCOVER
+//! → OFFER → REQUEST → ACK, on the phone's clock ([`Time`], the time type
+//! of `phoneprov_phone`), with no sockets.
+//!
+//! The driver (the fleet's DHCP shell in `phoneprov-sim`) sends what
+//! [`DhcpClient::poll_transmit`] gives to `255.255.255.255:67`, feeds every
+//! datagram that arrives on port 68 to [`DhcpClient::handle_datagram`], and
+//! calls [`DhcpClient::handle_timeout`] at [`DhcpClient::poll_timeout`].
+//! [`DhcpClient::outcome`] says when the phone is bound (its address and
+//! the ACK's options as a [`DhcpLease`]) or gave up.
+//!
+//! What the phone sends: `chaddr` = its MAC, a random `xid`, the broadcast
+//! flag (the phone has no address yet, so the server broadcasts its
+//! replies), option 60 = its vendor class ([`crate::vendor_class`]:
+//! `dslforum.org` while TR-069 is on; otherwise its product name, a
+//! **decision**: the seeds name only the TR-069 class), option 55 asking
+//! for 1, 3, 6, 15, 42, 43, 56, 66, 125, 150, 159, 160, 252, and option 12
+//! `SEP<MAC>` (the host name Cisco phones use).
+//!
+//! Retransmission (RFC 2131 §4.1): 4, 8, 16, 32, 64 s, then 64 s,
+//! each randomised by ±1 s. A DHCPNAK restarts from DISCOVER with a new
+//! `xid`. A reply with another `xid` or `chaddr`, a request, garbage, a
+//! truncated packet or a reply that does not fit the state is ignored and
+//! counted by reason ([`DhcpCounters`]). After `give_up_ms` without a lease
+//! the client fails with one line saying what it heard.
+//!
+//! Messages are encoded and decoded by the `dhcproto` crate (maintained,
+//! typed options, DHCPv4 and DHCPv6); the text form of the ACK's options
+//! ([`lease_from_reply`]) is ours, because the rest of the phone reads a
+//! lease as `N=VALUE` text ([`crate::dhcp`]).
+
+use std::net::Ipv4Addr;
+
+use dhcproto::v4::{
+    DhcpOption, DhcpOptions, Flags, HType, Message, MessageType, Opcode, OptionCode,
+};
+use dhcproto::{Decodable, Decoder, Encodable};
+use phoneprov_phone::Time;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::dhcp::DhcpLease;
+
+/// The options the phone asks for (option 55).
+pub const PARAMETER_REQUEST_LIST: [u8; 13] = [1, 3, 6, 15, 42, 43, 56, 66, 125, 150, 159, 160, 252];
+
+/// The default time a phone tries before it gives up, ms.
+pub const DEFAULT_GIVE_UP_MS: u64 = 60_000;
+
+/// Options whose value is a list of IPv4 addresses (shown as `a,b`).
+const IP_LIST_OPTIONS: [u8; 9] = [1, 3, 6, 28, 41, 42, 44, 54, 150];
+/// Options whose value is a 32-bit number (lease times).
+const U32_OPTIONS: [u8; 3] = [51, 58, 59];
+
+/// What the phone sends and how long it tries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpClientConfig {
+    /// The phone's MAC (`chaddr`).
+    pub mac: [u8; 6],
+    /// Option 60.
+    pub vendor_class: String,
+    /// Seeds the `xid`s and the retransmission jitter.
+    pub seed: u64,
+    /// No lease after this long: the client fails.
+    pub give_up_ms: u64,
+}
+
+/// Datagrams ignored, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DhcpCounters {
+    /// Not a DHCP message (truncated, garbage, bad options, no type).
+    pub garbage: u64,
+    /// A BOOTREQUEST (another client's broadcast).
+    pub not_a_reply: u64,
+    /// Another transaction's `xid`.
+    pub wrong_xid: u64,
+    /// Our `xid` but another client's hardware address.
+    pub wrong_chaddr: u64,
+    /// A reply that does not fit the state (an ACK before an offer, a
+    /// second offer, anything after the lease).
+    pub unexpected: u64,
+    /// DHCPNAKs (each restarts the exchange).
+    pub naks: u64,
+    /// DISCOVERs and REQUESTs sent.
+    pub sent: u64,
+}
+
+/// A lease the server acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpBound {
+    /// `yiaddr` of the ACK.
+    pub address: Ipv4Addr,
+    /// The server (option 54, else the ACK's `siaddr`).
+    pub server: Ipv4Addr,
+    /// The ACK's options as text.
+    pub lease: DhcpLease,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Selecting,
+    Requesting { offered: Ipv4Addr, server: Ipv4Addr },
+    Bound(DhcpBound),
+    Failed(String),
+}
+
+/// One phone's DHCPv4 exchange; see the module docs.
+#[derive(Debug, Clone)]
+pub struct DhcpClient {
+    cfg: DhcpClientConfig,
+    rng: StdRng,
+    xid: u32,
+    state: State,
+    started: Time,
+    /// Retransmissions of the current message so far.
+    tries: u32,
+    next: Option<Time>,
+    out: Vec<Vec<u8>>,
+    counters: DhcpCounters,
+}
+
+impl DhcpClient {
+    /// Starts the exchange at `now`: a DISCOVER is ready to send.
+    pub fn new(cfg: DhcpClientConfig, now: Time) -> DhcpClient {
+        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let xid = rng.gen();
+        let mut c = DhcpClient {
+            cfg,
+            rng,
+            xid,
+            state: State::Selecting,
+            started: now,
+            tries: 0,
+            next: None,
+            out: Vec::new(),
+            counters: DhcpCounters::default(),
+        };
+        c.send(now);
+        c
+    }
+
+    /// The transaction id the replies must carry.
+    pub fn xid(&self) -> u32 {
+        self.xid
+    }
+
+    /// Ignored datagrams and messages sent.
+    pub fn counters(&self) -> DhcpCounters {
+        self.counters
+    }
+
+    /// The next datagram for `255.255.255.255:67`.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.remove(0))
+        }
+    }
+
+    /// When [`DhcpClient::handle_timeout`] is due (`None` once settled).
+    pub fn poll_timeout(&self) -> Option<Time> {
+        match self.state {
+            State::Bound(_) | State::Failed(_) => None,
+            _ => self.next,
+        }
+    }
+
+    /// `Some(Ok)` once bound, `Some(Err(line))` once given up.
+    pub fn outcome(&self) -> Option<Result<&DhcpBound, &str>> {
+        match &self.state {
+            State::Bound(b) => Some(Ok(b)),
+            State::Failed(e) => Some(Err(e)),
+            _ => None,
+        }
+    }
+
+    /// The retransmission timer: send again with the next back-off, or
+    /// give up.
+    pub fn handle_timeout(&mut self, now: Time) {
+        let Some(due) = self.poll_timeout() else {
+            return;
+        };
+        if now < due {
+            return;
+        }
+        if now.0.saturating_sub(self.started.0) >= self.cfg.give_up_ms {
+            let c = self.counters;
+            let heard = match &self.state {
+                State::Requesting { server, .. } => {
+                    format!("an offer from {server} but no DHCPACK")
+                }
+                _ => "no DHCPOFFER".to_string(),
+            };
+            self.state = State::Failed(format!(
+                "DHCP failed: {heard} after {} s ({} messages sent, {} NAKs, {} replies ignored); check that a DHCP server serves this interface",
+                self.cfg.give_up_ms / 1000,
+                c.sent,
+                c.naks,
+                c.garbage + c.not_a_reply + c.wrong_xid + c.wrong_chaddr + c.unexpected
+            ));
+            self.next = None;
+            return;
+        }
+        self.tries += 1;
+        self.send(now);
+    }
+
+    /// One datagram from port 67 (or anything that arrived on port 68).
+    pub fn handle_datagram(&mut self, now: Time, data: &[u8]) {
+        let Ok(msg) = Message::decode(&mut Decoder::new(data)) else {
+            self.counters.garbage += 1;
+            return;
+        };
+        if msg.opcode() != Opcode::BootReply {
+            self.counters.not_a_reply += 1;
+            return;
+        }
+        if msg.xid() != self.xid {
+            self.counters.wrong_xid += 1;
+            return;
+        }
+        if msg.chaddr().get(..6) != Some(&self.cfg.mac[..]) {
+            self.counters.wrong_chaddr += 1;
+            return;
+        }
+        let Some(DhcpOption::MessageType(kind)) = msg.opts().get(OptionCode::MessageType) else {
+            self.counters.garbage += 1;
+            return;
+        };
+        let server_id = match msg.opts().get(OptionCode::ServerIdentifier) {
+            Some(DhcpOption::ServerIdentifier(ip)) => Some(*ip),
+            _ => None,
+        };
+        match (&self.state, *kind) {
+            (State::Selecting, MessageType::Offer) if !msg.yiaddr().is_unspecified() => {
+                self.state = State::Requesting {
+                    offered: msg.yiaddr(),
+                    server: server_id.unwrap_or(msg.siaddr()),
+                };
+                self.tries = 0;
+                self.send(now);
+            }
+            (State::Requesting { server, .. }, MessageType::Ack)
+                if server_id.is_none_or(|s| s == *server) =>
+            {
+                self.state = State::Bound(DhcpBound {
+                    address: msg.yiaddr(),
+                    server: *server,
+                    lease: lease_from_reply(&msg),
+                });
+                self.next = None;
+            }
+            (State::Requesting { server, .. }, MessageType::Nak)
+                if server_id.is_none_or(|s| s == *server) =>
+            {
+                self.counters.naks += 1;
+                self.xid = self.rng.gen();
+                self.state = State::Selecting;
+                self.tries = 0;
+                self.send(now);
+            }
+            _ => self.counters.unexpected += 1,
+        }
+    }
+
+    /// Queues the current state's message and arms the back-off timer.
+    fn send(&mut self, now: Time) {
+        let mut msg = Message::new_with_id(
+            self.xid,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            &self.cfg.mac,
+        );
+        msg.set_opcode(Opcode::BootRequest)
+            .set_htype(HType::Eth)
+            .set_flags(Flags::default().set_broadcast())
+            .set_secs(((now.0.saturating_sub(self.started.0)) / 1000).min(u16::MAX as u64) as u16);
+        let mut opts = DhcpOptions::new();
+        match &self.state {
+            State::Requesting { offered, server } => {
+                opts.insert(DhcpOption::MessageType(MessageType::Request));
+                opts.insert(DhcpOption::RequestedIpAddress(*offered));
+                opts.insert(DhcpOption::ServerIdentifier(*server));
+            }
+            _ => {
+                opts.insert(DhcpOption::MessageType(MessageType::Discover));
+            }
+        }
+        let mut client_id = vec![1u8];
+        client_id.extend_from_slice(&self.cfg.mac);
+        opts.insert(DhcpOption::ClientIdentifier(client_id));
+        opts.insert(DhcpOption::ClassIdentifier(
+            self.cfg.vendor_class.as_bytes().to_vec(),
+        ));
+        opts.insert(DhcpOption::Hostname(format!(
+            "SEP{}",
+            self.cfg
+                .mac
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        )));
+        opts.insert(DhcpOption::MaxMessageSize(1500));
+        opts.insert(DhcpOption::ParameterRequestList(
+            PARAMETER_REQUEST_LIST
+                .iter()
+                .map(|&n| OptionCode::from(n))
+                .collect(),
+        ));
+        msg.set_opts(opts);
+        if let Ok(bytes) = msg.to_vec() {
+            self.out.push(bytes);
+            self.counters.sent += 1;
+        }
+        let jitter: i64 = self.rng.gen_range(-1000..=1000);
+        self.next = Some(Time(
+            now.0
+                .saturating_add_signed(backoff_ms(self.tries) as i64 + jitter),
+        ));
+    }
+}
+
+/// RFC 2131 §4.1: the wait after the `tries`-th retransmission before the
+/// next one, without the ±1 s jitter: 4, 8, 16, 32, 64, 64... s.
+pub fn backoff_ms(tries: u32) -> u64 {
+    4000u64 << tries.min(4)
+}
+
+/// The options of a DHCP reply as a [`DhcpLease`]: IP lists (1, 3, 6, 42,
+/// 150, ...) as `a,b`, lease times as numbers, text options (15, 56, 66,
+/// 159, 160, 252) as text (four bytes that are not text, as dnsmasq sends
+/// `159,10.0.0.9`, as an address), and anything else (43, 125: vendor
+/// sub-option framing around an ACS URL) with its non-printable bytes as
+/// spaces, which is what [`crate::provisioning_target`] reads.
+pub fn lease_from_reply(msg: &Message) -> DhcpLease {
+    let mut lease = DhcpLease::default();
+    for (code, opt) in msg.opts().iter() {
+        let n = u8::from(*code);
+        if matches!(n, 0 | 53 | 55 | 255) {
+            continue;
+        }
+        let Some(data) = raw_option(opt) else {
+            continue;
+        };
+        lease.options.insert(n, option_text(n, &data));
+    }
+    lease
+}
+
+/// The option's value bytes (an encoded option is `code len data`,
+/// repeated for values over 255 bytes).
+fn raw_option(opt: &DhcpOption) -> Option<Vec<u8>> {
+    let enc = opt.to_vec().ok()?;
+    let mut data = Vec::new();
+    let mut rest = &enc[..];
+    while rest.len() >= 2 {
+        let len = rest[1] as usize;
+        let end = (2 + len).min(rest.len());
+        data.extend_from_slice(&rest[2..end]);
+        rest = &rest[end..];
+    }
+    Some(data)
+}
+
+fn ips(data: &[u8]) -> String {
+    data.chunks_exact(4)
+        .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn option_text(n: u8, data: &[u8]) -> String {
+    let quad = !data.is_empty() && data.len() % 4 == 0;
+    if IP_LIST_OPTIONS.contains(&n) && quad {
+        return ips(data);
+    }
+    if U32_OPTIONS.contains(&n) && data.len() == 4 {
+        return u32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string();
+    }
+    let text = data.strip_suffix(&[0]).unwrap_or(data);
+    let printable = text.iter().all(|b| (0x20..0x7f).contains(b));
+    match std::str::from_utf8(text) {
+        Ok(s) if printable || !s.chars().any(char::is_control) => s.to_string(),
+        _ if quad && n == 159 => ips(data),
+        _ => text
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    ' '
+                }
+            })
+            .collect::<String>()
+            .trim()
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAC: [u8; 6] = [0x00, 0x0e, 0x08, 0xab, 0xcd, 0xef];
+    const SERVER: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+
+    fn client(now: u64) -> DhcpClient {
+        DhcpClient::new(
+            DhcpClientConfig {
+                mac: MAC,
+                vendor_class: "dslforum.org".into(),
+                seed: 7,
+                give_up_ms: DEFAULT_GIVE_UP_MS,
+            },
+            Time(now),
+        )
+    }
+
+    fn decode(b: &[u8]) -> Message {
+        Message::decode(&mut Decoder::new(b)).unwrap()
+    }
+
+    /// A server's reply to `req` of type `kind` with `extra` options.
+    fn reply(req: &Message, kind: MessageType, extra: Vec<DhcpOption>) -> Vec<u8> {
+        let mut m = Message::new_with_id(
+            req.xid(),
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::new(10, 9, 0, 150),
+            SERVER,
+            Ipv4Addr::UNSPECIFIED,
+            &req.chaddr()[..6],
+        );
+        m.set_opcode(Opcode::BootReply);
+        if kind == MessageType::Nak {
+            m.set_yiaddr(Ipv4Addr::UNSPECIFIED);
+        }
+        let mut o = DhcpOptions::new();
+        o.insert(DhcpOption::MessageType(kind));
+        o.insert(DhcpOption::ServerIdentifier(SERVER));
+        for e in extra {
+            o.insert(e);
+        }
+        m.set_opts(o);
+        m.to_vec().unwrap()
+    }
+
+    fn type_of(m: &Message) -> MessageType {
+        match m.opts().get(OptionCode::MessageType) {
+            Some(DhcpOption::MessageType(t)) => *t,
+            other => panic!("no message type: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn r_dhcp_2_discover_carries_mac_broadcast_class_and_request_list() {
+        let mut c = client(0);
+        let d = decode(&c.poll_transmit().unwrap());
+        assert!(c.poll_transmit().is_none());
+        assert_eq!(type_of(&d), MessageType::Discover);
+        assert_eq!(d.opcode(), Opcode::BootRequest);
+        assert_eq!(&d.chaddr()[..6], &MAC);
+        assert_eq!(d.xid(), c.xid());
+        assert!(d.flags().broadcast());
+        assert_eq!(
+            d.opts().get(OptionCode::ClassIdentifier),
+            Some(&DhcpOption::ClassIdentifier(b"dslforum.org".to_vec()))
+        );
+        let Some(DhcpOption::ParameterRequestList(prl)) =
+            d.opts().get(OptionCode::ParameterRequestList)
+        else {
+            panic!("no option 55")
+        };
+        let asked: Vec<u8> = prl.iter().map(|c| u8::from(*c)).collect();
+        for n in [1, 3, 6, 15, 42, 43, 56, 66, 125, 150, 159, 160, 252] {
+            assert!(asked.contains(&n), "option 55 lacks {n}: {asked:?}");
+        }
+    }
+
+    #[test]
+    fn rfc2131_retransmission_doubles_from_4_s_with_1_s_jitter_capped_at_64() {
+        let mut c = client(1_000);
+        c.poll_transmit().unwrap();
+        let mut now = 1_000u64;
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            let due = c.poll_timeout().unwrap().0;
+            waits.push(due - now);
+            // Nothing before the timer.
+            c.handle_timeout(Time(due - 1));
+            assert!(c.poll_transmit().is_none());
+            c.handle_timeout(Time(due));
+            now = due;
+            if now - 1_000 >= DEFAULT_GIVE_UP_MS {
+                break;
+            }
+            let again = decode(&c.poll_transmit().unwrap());
+            assert_eq!(type_of(&again), MessageType::Discover);
+            assert_eq!(again.xid(), c.xid(), "a retransmission keeps its xid");
+        }
+        for (i, w) in waits.iter().enumerate() {
+            let base = 4000u64 << i.min(4);
+            assert!(
+                (base - 1000..=base + 1000).contains(w),
+                "wait {i} was {w} ms, not {base} ms ±1 s: {waits:?}"
+            );
+        }
+        assert!(waits.len() >= 4, "{waits:?}");
+        // Past the give-up time the client fails with one line.
+        while let Some(t) = c.poll_timeout() {
+            c.handle_timeout(t);
+            c.poll_transmit();
+        }
+        let err = c.outcome().unwrap().unwrap_err();
+        assert!(err.contains("no DHCPOFFER"), "{err}");
+        assert_eq!(backoff_ms(10), 64_000);
+    }
+
+    #[test]
+    fn r_dhcp_2_offer_request_ack_gives_the_lease_as_text() {
+        let mut c = client(0);
+        let d = decode(&c.poll_transmit().unwrap());
+        c.handle_datagram(Time(300), &reply(&d, MessageType::Offer, vec![]));
+        let r = decode(&c.poll_transmit().unwrap());
+        assert_eq!(type_of(&r), MessageType::Request);
+        assert_eq!(
+            r.opts().get(OptionCode::RequestedIpAddress),
+            Some(&DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+                10, 9, 0, 150
+            )))
+        );
+        assert_eq!(
+            r.opts().get(OptionCode::ServerIdentifier),
+            Some(&DhcpOption::ServerIdentifier(SERVER))
+        );
+        assert!(r.opts().get(OptionCode::ClassIdentifier).is_some());
+        // The REQUEST's timer starts again at 4 s.
+        let due = c.poll_timeout().unwrap().0;
+        assert!((3300..=5300).contains(&due), "{due}");
+        let unknown = |code: u8, data: &[u8]| {
+            DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(
+                OptionCode::from(code),
+                data.to_vec(),
+            ))
+        };
+        let ack = reply(
+            &d,
+            MessageType::Ack,
+            vec![
+                DhcpOption::DomainNameServer(vec![
+                    Ipv4Addr::new(10, 9, 0, 1),
+                    Ipv4Addr::new(10, 9, 0, 2),
+                ]),
+                DhcpOption::DomainName("lab.example".into()),
+                DhcpOption::NtpServers(vec![Ipv4Addr::new(10, 9, 0, 123)]),
+                DhcpOption::Message("Welcome".into()),
+                DhcpOption::TFTPServerName(b"tftp.lab.example".to_vec()),
+                DhcpOption::VendorExtensions(b"\x01\x1fhttp://acs.lab.example:7547/cwmp".to_vec()),
+                unknown(160, b"https://pv.lab.example/$MA.xml"),
+                unknown(159, &[10, 9, 0, 7]),
+                unknown(252, b"http://wpad.lab.example/wpad.dat\0"),
+                DhcpOption::AddressLeaseTime(3600),
+            ],
+        );
+        c.handle_datagram(Time(400), &ack);
+        let b = c.outcome().unwrap().unwrap();
+        assert_eq!(b.address, Ipv4Addr::new(10, 9, 0, 150));
+        assert_eq!(b.server, SERVER);
+        let o = &b.lease.options;
+        assert_eq!(o[&6], "10.9.0.1,10.9.0.2");
+        assert_eq!(o[&15], "lab.example");
+        assert_eq!(o[&42], "10.9.0.123");
+        assert_eq!(o[&56], "Welcome");
+        assert_eq!(o[&66], "tftp.lab.example");
+        assert_eq!(o[&160], "https://pv.lab.example/$MA.xml");
+        assert_eq!(o[&159], "10.9.0.7");
+        assert_eq!(o[&252], "http://wpad.lab.example/wpad.dat");
+        assert_eq!(o[&51], "3600");
+        assert_eq!(o[&54], "10.9.0.1");
+        // 43 keeps the URL readable for the lease parser.
+        let mut l = b.lease.clone();
+        l.options.insert(60, "dslforum.org".into());
+        assert_eq!(
+            crate::provisioning_target(&l, "43"),
+            Some(crate::DhcpTarget::AcsUrl(
+                "http://acs.lab.example:7547/cwmp".into()
+            ))
+        );
+        assert_eq!(c.poll_timeout(), None, "bound: no timer");
+        // A late duplicate ACK is counted, changes nothing.
+        c.handle_datagram(Time(500), &ack);
+        assert_eq!(c.counters().unexpected, 1);
+    }
+
+    #[test]
+    fn rfc2131_nak_restarts_with_a_new_xid() {
+        let mut c = client(0);
+        let d = decode(&c.poll_transmit().unwrap());
+        c.handle_datagram(Time(100), &reply(&d, MessageType::Offer, vec![]));
+        c.poll_transmit().unwrap();
+        let old = c.xid();
+        c.handle_datagram(Time(200), &reply(&d, MessageType::Nak, vec![]));
+        assert_eq!(c.counters().naks, 1);
+        assert!(c.outcome().is_none());
+        let again = decode(&c.poll_transmit().unwrap());
+        assert_eq!(type_of(&again), MessageType::Discover);
+        assert_ne!(again.xid(), old);
+        assert_eq!(again.xid(), c.xid());
+        // The old transaction's ACK is now another xid.
+        c.handle_datagram(Time(300), &reply(&d, MessageType::Ack, vec![]));
+        assert_eq!(c.counters().wrong_xid, 1);
+        assert!(c.outcome().is_none());
+        // The new one binds.
+        c.handle_datagram(Time(400), &reply(&again, MessageType::Offer, vec![]));
+        c.poll_transmit().unwrap();
+        c.handle_datagram(Time(500), &reply(&again, MessageType::Ack, vec![]));
+        assert!(c.outcome().unwrap().is_ok());
+    }
+
+    #[test]
+    fn stray_replies_and_garbage_are_ignored_and_counted() {
+        let mut c = client(0);
+        let raw = c.poll_transmit().unwrap();
+        let d = decode(&raw);
+        // Another client's xid.
+        let mut other = d.clone();
+        other.set_xid(d.xid().wrapping_add(1));
+        c.handle_datagram(Time(1), &reply(&other, MessageType::Offer, vec![]));
+        // Our xid, another MAC.
+        let mut m = decode(&reply(&d, MessageType::Offer, vec![]));
+        m.set_chaddr(&[2, 2, 2, 2, 2, 2]);
+        c.handle_datagram(Time(2), &m.to_vec().unwrap());
+        // An ACK before any offer.
+        c.handle_datagram(Time(3), &reply(&d, MessageType::Ack, vec![]));
+        // Our own broadcast DISCOVER coming back.
+        c.handle_datagram(Time(4), &raw);
+        // Truncated and garbage.
+        let offer = reply(&d, MessageType::Offer, vec![]);
+        c.handle_datagram(Time(5), &offer[..100]);
+        c.handle_datagram(Time(6), b"\xff\x00 not dhcp");
+        c.handle_datagram(Time(7), &[]);
+        let n = c.counters();
+        assert_eq!(
+            (
+                n.wrong_xid,
+                n.wrong_chaddr,
+                n.unexpected,
+                n.not_a_reply,
+                n.garbage
+            ),
+            (1, 1, 1, 1, 3),
+            "{n:?}"
+        );
+        assert!(c.outcome().is_none());
+        assert!(c.poll_transmit().is_none(), "nothing answered the strays");
+        // The real offer still works.
+        c.handle_datagram(Time(8), &offer);
+        let r = decode(&c.poll_transmit().unwrap());
+        assert_eq!(type_of(&r), MessageType::Request);
+    }
+
+    #[test]
+    fn requesting_without_ack_fails_naming_the_server() {
+        let mut c = DhcpClient::new(
+            DhcpClientConfig {
+                mac: MAC,
+                vendor_class: "CP-8841-3PCC".into(),
+                seed: 1,
+                give_up_ms: 10_000,
+            },
+            Time(0),
+        );
+        let d = decode(&c.poll_transmit().unwrap());
+        c.handle_datagram(Time(10), &reply(&d, MessageType::Offer, vec![]));
+        while let Some(t) = c.poll_timeout() {
+            c.handle_timeout(t);
+            while let Some(p) = c.poll_transmit() {
+                assert_eq!(type_of(&decode(&p)), MessageType::Request);
+            }
+        }
+        let e = c.outcome().unwrap().unwrap_err();
+        assert!(e.contains("an offer from 10.9.0.1 but no DHCPACK"), "{e}");
+    }
+}
