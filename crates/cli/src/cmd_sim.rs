@@ -40,6 +40,15 @@ pub struct SimArgs {
     /// File of DHCP options, one N=VALUE per line.
     #[arg(long, value_name = "FILE")]
     pub dhcp_file: Option<PathBuf>,
+    /// Run a real DHCPv4 exchange per phone on this interface (port 68,
+    /// needs root or CAP_NET_RAW) before it provisions; the server's
+    /// options win, --dhcp-option/--dhcp-file fill in what it does not send.
+    #[arg(long, value_name = "IFACE")]
+    pub dhcp_interface: Option<String>,
+    /// With --dhcp-interface: seconds a phone tries before it gives up
+    /// (its status says so; the fleet goes on).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub dhcp_timeout: u64,
     /// DNS server for names and SRV lookups (default: the first server of
     /// DHCP option 6, else the system resolver).
     #[arg(long, value_name = "ADDR:PORT")]
@@ -159,6 +168,8 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
             }
         },
     )?;
+    cfg.dhcp_interface = args.dhcp_interface.clone();
+    cfg.dhcp_timeout = Duration::from_secs(args.dhcp_timeout.max(1));
     cfg.dns = args.dns;
     cfg.dns_port = args.dns_port;
     if let Some(ca) = &args.ca {

@@ -60,6 +60,13 @@ pub struct SimConfig {
     /// The simulated DHCP lease (`--dhcp-option N=VALUE`), read in
     /// `DHCP_Option_To_Use` order (R-DHCP).
     pub lease: DhcpLease,
+    /// `--dhcp-interface IFACE`: each phone runs a real DHCPv4 exchange on
+    /// this interface before it provisions ([`crate::dhcp_client`]); the
+    /// options the server sends win, `--dhcp-option` fills in the rest.
+    pub dhcp_interface: Option<String>,
+    /// `--dhcp-timeout SECS`: a phone without a lease after this long
+    /// gives up (its status says so; the fleet goes on).
+    pub dhcp_timeout: Duration,
     /// DNS server for names and SRV lookups; `None` = the first server of
     /// DHCP option 6, else the system resolver.
     pub dns: Option<SocketAddr>,
@@ -122,6 +129,8 @@ impl SimConfig {
             swver: "11.0.1".into(),
             params: Vec::new(),
             lease: DhcpLease::default(),
+            dhcp_interface: None,
+            dhcp_timeout: Duration::from_millis(phoneprov_transport::DEFAULT_GIVE_UP_MS),
             dns: None,
             dns_port: None,
             trust_pem: None,

@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use phoneprov_phone::{ActivationSetup, Class, DeviceConfig, PhoneConfig};
 use phoneprov_transport::{
-    provisioning_target_dual, vendor_class, DhcpTarget, DEFAULT_DHCPV6_OPTION_ORDER,
+    provisioning_target_dual, vendor_class, DhcpLease, DhcpTarget, DEFAULT_DHCPV6_OPTION_ORDER,
     DEFAULT_DHCP_OPTION_ORDER,
 };
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::{RunMode, SimConfig};
+use crate::dhcp_client::{DhcpReport, DhcpResult, DhcpRun};
 use crate::driver::{PhoneOutcome, PhoneTask};
 use crate::exec::Net;
 use crate::report::{FleetReport, FleetStats};
@@ -83,17 +84,28 @@ impl LeaseEffect {
 /// the default `66,160,159,150,60,43,125`), then its DHCPv6 options in
 /// `DHCPv6_Option_To_Use` order (default `17,160,159`).
 pub fn lease_effect(cfg: &SimConfig) -> LeaseEffect {
+    lease_effect_of(cfg, &cfg.lease)
+}
+
+/// The phones' TR-069 client is on (`--acs` or `Enable_TR-069=Yes`), so
+/// they send `dslforum.org` as option 60.
+fn tr069_on(cfg: &SimConfig) -> bool {
+    cfg.tr069.acs_url.is_some()
+        || cfg
+            .param("Enable_TR-069")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"))
+}
+
+/// [`lease_effect`] of another lease (one phone's, from its DHCP exchange).
+pub fn lease_effect_of(cfg: &SimConfig, lease: &DhcpLease) -> LeaseEffect {
     let order = cfg
         .param("DHCP_Option_To_Use")
         .unwrap_or(DEFAULT_DHCP_OPTION_ORDER);
     let order_v6 = cfg
         .param("DHCPv6_Option_To_Use")
         .unwrap_or(DEFAULT_DHCPV6_OPTION_ORDER);
-    let tr069 = cfg.tr069.acs_url.is_some()
-        || cfg
-            .param("Enable_TR-069")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
-    let o = &cfg.lease.options;
+    let tr069 = tr069_on(cfg);
+    let o = &lease.options;
     let mut e = LeaseEffect {
         dns_servers: list(o.get(&6)),
         domain: o
@@ -108,7 +120,7 @@ pub fn lease_effect(cfg: &SimConfig) -> LeaseEffect {
         vendor_class_sent: vendor_class(tr069),
         ..LeaseEffect::default()
     };
-    match provisioning_target_dual(&cfg.lease, order, order_v6) {
+    match provisioning_target_dual(lease, order, order_v6) {
         Some(DhcpTarget::TftpServer(s)) | Some(DhcpTarget::ProvisioningServerIp(s)) => {
             e.default_server = Some(s)
         }
@@ -135,6 +147,8 @@ pub struct Fleet {
     cpe: Option<crate::cpe::CpeFleet>,
     /// The SIP listener (`--sip-listen`) and its tasks.
     sip: Option<(SocketAddr, Vec<JoinHandle<()>>)>,
+    /// `--dhcp-interface`: how the phones' exchanges went.
+    dhcp: Option<DhcpReport>,
 }
 
 /// Stops a fleet from elsewhere (Ctrl-C handler, a test).
@@ -154,6 +168,20 @@ impl Fleet {
     pub async fn start(mut cfg: SimConfig) -> Result<Fleet, SimError> {
         cfg.validate()?;
         raise_fd_limit(cfg.concurrency);
+        // R-DHCP: with --dhcp-interface every phone has its lease (or has
+        // given up) before any phone provisions.
+        let model = cfg.lease.clone();
+        let dhcp = match cfg.dhcp_interface.clone() {
+            Some(iface) => {
+                let run = crate::dhcp_client::acquire(&iface, dhcp_phones(&cfg)?, cfg.dhcp_timeout)
+                    .await?;
+                if let Some(b) = run.first_bound() {
+                    cfg.lease = crate::dhcp_client::merge(&b.lease, &model);
+                }
+                Some(run)
+            }
+            None => None,
+        };
         let mut lease = lease_effect(&cfg);
         if cfg.dns.is_none() {
             // R-DHCP-2: option 6 names the DNS server the phone asks.
@@ -218,14 +246,28 @@ impl Fleet {
         let dhcp_server = lease.gives_server() || cfg.tr069.acs_url.is_some();
         let mut registry = triggers::Registry::new();
         let mut phones = Vec::with_capacity(cfg.count as usize);
+        let mut dhcp_phones = Vec::new();
         for i in 0..cfg.count {
             let identity = cfg.identity(i)?;
             let mut pc = PhoneConfig::new(identity);
             pc.seed = cfg.seed.wrapping_add(i);
-            pc.default_server = lease.default_server.clone();
+            // The phone's own lease (--dhcp-interface), else the fleet's.
+            let own = dhcp
+                .as_ref()
+                .map(|d| phone_effect(&cfg, &lease, &model, &d.phones[i as usize]));
+            if let Some((_, st)) = &own {
+                if dhcp_phones.len() < crate::dhcp_client::REPORT_PHONES {
+                    dhcp_phones.push(serde_json::json!({"mac": pc.identity.mac, "dhcp": st}));
+                }
+            }
+            let (effect, status) = match &own {
+                Some((e, st)) => (e, Arc::new(st.clone())),
+                None => (&lease, lease_status.clone()),
+            };
+            pc.default_server = effect.default_server.clone();
             pc.client_cert_installed = net.has_client_cert(&pc.identity.mac);
             pc.initial_params = cfg.params.clone();
-            if let Some(rule) = &lease.profile_rule {
+            if let Some(rule) = &effect.profile_rule {
                 pc.initial_params
                     .push(("Profile_Rule".into(), rule.clone()));
             }
@@ -271,7 +313,7 @@ impl Fleet {
                 keep_params,
                 activation: activation_exec,
                 sip: sip.as_ref().map(|(l, _)| l.clone()),
-                lease_status: lease_status.clone(),
+                lease_status: status,
                 cpe_events,
             };
             let stats2 = stats.clone();
@@ -321,6 +363,7 @@ impl Fleet {
             lease,
             cpe,
             sip,
+            dhcp: dhcp.map(|d| dhcp_report(&d, dhcp_phones)),
         })
     }
 
@@ -405,6 +448,7 @@ impl Fleet {
             report.cwmp = Some(self.stats.cwmp.report());
         }
         report.customization = customization;
+        report.dhcp = self.dhcp;
         if let Some(out) = single {
             report.final_params = out
                 .params
@@ -413,6 +457,84 @@ impl Fleet {
         }
         report
     }
+}
+
+/// What each phone sends in its DHCP exchange: its MAC, option 60
+/// (`dslforum.org` with TR-069 on, else its product name), its seed.
+fn dhcp_phones(cfg: &SimConfig) -> Result<Vec<crate::dhcp_client::DhcpPhone>, SimError> {
+    let class = vendor_class(tr069_on(cfg))
+        .map(str::to_string)
+        .unwrap_or_else(|| cfg.pn.clone());
+    (0..cfg.count)
+        .map(|i| {
+            let id = cfg.identity(i)?;
+            let mac = phoneprov_types::Mac::parse(&id.mac)
+                .map_err(|e| SimError::Config(format!("--mac-base: {e}")))?;
+            let b = mac.to_u64().to_be_bytes();
+            Ok(crate::dhcp_client::DhcpPhone {
+                mac: [b[2], b[3], b[4], b[5], b[6], b[7]],
+                vendor_class: class.clone(),
+                // The MAC in the seed: two fleets (or two hosts) with the
+                // same --seed still use different xids.
+                seed: cfg.seed.wrapping_add(i) ^ mac.to_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            })
+        })
+        .collect()
+}
+
+/// One phone's lease effect and status `dhcp` object from its own
+/// exchange: its options (with `--dhcp-option` filling in), its address;
+/// the fleet's DNS SRV result when its own lease names no server. A
+/// phone that gave up has the `--dhcp-option` lease alone and an `error`.
+fn phone_effect(
+    cfg: &SimConfig,
+    fleet: &LeaseEffect,
+    model: &DhcpLease,
+    r: &DhcpResult,
+) -> (LeaseEffect, serde_json::Value) {
+    match &r.outcome {
+        Ok(b) => {
+            let mut e = lease_effect_of(cfg, &crate::dhcp_client::merge(&b.lease, model));
+            if !e.gives_server() && fleet.srv.is_some() {
+                e.srv = fleet.srv.clone();
+                e.profile_rule = fleet.profile_rule.clone();
+            }
+            let mut st = e.status();
+            st["address"] = b.address.to_string().into();
+            st["server"] = b.server.to_string().into();
+            st["vendor_class_sent"] = r.vendor_class.clone().into();
+            (e, st)
+        }
+        Err(line) => {
+            let e = lease_effect_of(cfg, model);
+            let mut st = e.status();
+            st["error"] = line.clone().into();
+            st["vendor_class_sent"] = r.vendor_class.clone().into();
+            (e, st)
+        }
+    }
+}
+
+fn dhcp_report(d: &DhcpRun, phones: Vec<serde_json::Value>) -> DhcpReport {
+    let mut r = DhcpReport {
+        interface: d.interface.clone(),
+        ignored: d.unmatched,
+        phones,
+        ..DhcpReport::default()
+    };
+    for p in &d.phones {
+        let c = p.counters;
+        r.ignored += c.garbage + c.not_a_reply + c.wrong_xid + c.wrong_chaddr + c.unexpected;
+        r.naks += c.naks;
+        match &p.outcome {
+            Ok(_) => r.bound += 1,
+            Err(line) => {
+                r.failed += 1;
+                *r.failures.entry(line.clone()).or_default() += 1;
+            }
+        }
+    }
+    r
 }
 
 /// Raises the soft open-file limit to the hard limit: each transfer in

@@ -15,6 +15,9 @@
 //!   trusted CA and `DIR/<mac>.pem/.key` (R-SEC,
 //!   R-HTTPS-5); configurations without a client certificate are shared,
 //!   per-phone ones are built for a transfer and dropped after it.
+//! * [`dhcp_client`]: `--dhcp-interface`: one UDP socket on port 68 for the
+//!   fleet, each phone's DHCPv4 exchange (the sans-IO
+//!   `phoneprov_transport::DhcpClient`) before it provisions.
 //! * [`fleet`]: identities, the DHCP lease in `DHCP_Option_To_Use` then
 //!   `DHCPv6_Option_To_Use` order (R-DHCP), the DNS SRV step of the
 //!   discovery chain ([`discovery`], R-FLOW-4), `--concurrency` (a semaphore over transfers, so 100 000
@@ -66,6 +69,7 @@
 pub mod activation;
 pub mod config;
 pub mod cpe;
+pub mod dhcp_client;
 pub mod discovery;
 pub mod driver;
 pub mod exec;
@@ -91,4 +95,7 @@ pub enum SimError {
     /// The trigger listener could not bind.
     #[error("cannot listen on {addr}: {err}; pick a free --listen ADDR:PORT")]
     Listen { addr: String, err: String },
+    /// The DHCP socket could not be opened on `--dhcp-interface`.
+    #[error("--dhcp-interface {iface}: {err}; give an existing interface (`ip link`), and run as root or with CAP_NET_RAW and CAP_NET_BIND_SERVICE (port 68, SO_BINDTODEVICE)")]
+    Dhcp { iface: String, err: String },
 }

@@ -125,6 +125,7 @@ impl FleetStats {
             status: None,
             cwmp: None,
             customization: BTreeMap::new(),
+            dhcp: None,
         }
     }
 }
@@ -208,6 +209,9 @@ pub struct FleetReport {
     /// keyed by the seeds' spelling (`Acquired`, `Custom Pending`, ...).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub customization: BTreeMap<String, u64>,
+    /// `--dhcp-interface`: leases, failures, per-phone addresses (R-DHCP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dhcp: Option<crate::dhcp_client::DhcpReport>,
 }
 
 impl FleetReport {
@@ -266,6 +270,16 @@ impl FleetReport {
                 .map(|(s, n)| format!("{s} {n}"))
                 .collect();
             let _ = writeln!(s, "customization: {}", states.join(", "));
+        }
+        if let Some(d) = &self.dhcp {
+            let _ = writeln!(
+                s,
+                "DHCP on {}: {} bound, {} failed, {} replies ignored, {} NAKs",
+                d.interface, d.bound, d.failed, d.ignored, d.naks
+            );
+            for (line, n) in &d.failures {
+                let _ = writeln!(s, "  {n} x {line}");
+            }
         }
         for (e, n) in self.errors.iter().take(5) {
             let _ = writeln!(s, "  {n} x {e}");

@@ -15,8 +15,13 @@
 //! Throwaway PostgreSQL clusters and databases: [`pg`], [`PgCluster`]
 //! (module `pgcluster`). sipp as a REGISTER UAS and stunnel4 in front of
 //! it: [`sipp_uas`], [`stunnel`] (module `sipp`).
+//!
+//! A DHCP lab (a network namespace, a veth pair, dnsmasq serving DHCP in
+//! the namespace): [`DhcpLab`] (module `netns`).
 
+mod netns;
 mod pgcluster;
+pub use netns::DhcpLab;
 pub use pgcluster::{pg, pg_bin, PgCluster};
 mod sipp;
 pub use sipp::{

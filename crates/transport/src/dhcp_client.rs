@@ -15,7 +15,9 @@
 //! `dslforum.org` while TR-069 is on; otherwise its product name, a
 //! **decision**: the seeds name only the TR-069 class), option 55 asking
 //! for 1, 3, 6, 15, 42, 43, 56, 66, 125, 150, 159, 160, 252, and option 12
-//! `SEP<MAC>` (the host name Cisco phones use).
+//! `SEP<MAC>` (the host name Cisco phones use). The lease's option 60 is
+//! the server's echo, else the class the phone sent (the server answered
+//! that class, so with `dslforum.org` options 43/125 name the ACS).
 //!
 //! Retransmission (RFC 2131 §4.1): 4, 8, 16, 32, 64 s, then 64 s,
 //! each randomised by ±1 s. A DHCPNAK restarts from DISCOVER with a new
@@ -244,10 +246,18 @@ impl DhcpClient {
             (State::Requesting { server, .. }, MessageType::Ack)
                 if server_id.is_none_or(|s| s == *server) =>
             {
+                let mut lease = lease_from_reply(&msg);
+                // The lease was given for the class the phone sent: a
+                // server that does not echo option 60 still answered a
+                // `dslforum.org` phone, so 43/125 name its ACS (R-TR69-1).
+                lease
+                    .options
+                    .entry(60)
+                    .or_insert_with(|| self.cfg.vendor_class.clone());
                 self.state = State::Bound(DhcpBound {
                     address: msg.yiaddr(),
                     server: *server,
-                    lease: lease_from_reply(&msg),
+                    lease,
                 });
                 self.next = None;
             }
@@ -579,11 +589,11 @@ mod tests {
         assert_eq!(o[&252], "http://wpad.lab.example/wpad.dat");
         assert_eq!(o[&51], "3600");
         assert_eq!(o[&54], "10.9.0.1");
-        // 43 keeps the URL readable for the lease parser.
-        let mut l = b.lease.clone();
-        l.options.insert(60, "dslforum.org".into());
+        // The class the phone sent stands for the server's echo, and 43
+        // keeps the URL readable for the lease parser.
+        assert_eq!(o[&60], "dslforum.org");
         assert_eq!(
-            crate::provisioning_target(&l, "43"),
+            crate::provisioning_target(&b.lease, "43"),
             Some(crate::DhcpTarget::AcsUrl(
                 "http://acs.lab.example:7547/cwmp".into()
             ))

@@ -1,0 +1,290 @@
+//! The simulated phones' DHCPv4 exchange against a real dnsmasq (issue 15,
+//! R-DHCP-1/2, R-TR69-1, R-FLOW-4): each test makes a network namespace
+//! and a veth pair (`phoneprov_testpeers::DhcpLab`), runs dnsmasq in the
+//! namespace on its end, and a fleet with `--dhcp-interface` on the root
+//! namespace's end; the phones then provision from nginx (and inform the
+//! ACS) on loopback. Needs root or CAP_NET_ADMIN: without it the tests
+//! fail saying so.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{DhcpLab, Nginx};
+use phoneprov_acs::{Acs, AcsAuth, AcsSettings};
+use phoneprov_sim::{run_fleet, DhcpLease, FleetReport, SimConfig};
+use serde_json::Value;
+
+const BASIC: &str = "<flat-profile><GPP_A>12345678</GPP_A></flat-profile>\n";
+
+/// `n` phones from `mac_base` on the lab's interface, `--once`.
+fn fleet(lab: &DhcpLab, n: u64, mac_base: &str) -> SimConfig {
+    let mut cfg = SimConfig::new(n);
+    cfg.mac_base = mac_base.into();
+    cfg.dhcp_interface = Some(lab.host_if.clone());
+    cfg.dhcp_timeout = Duration::from_secs(20);
+    cfg.boot_storm = true;
+    cfg.connect_timeout = Duration::from_secs(3);
+    cfg.request_timeout = Duration::from_secs(10);
+    cfg
+}
+
+async fn run(cfg: SimConfig) -> FleetReport {
+    tokio::time::timeout(Duration::from_secs(90), run_fleet(cfg))
+        .await
+        .expect("the --once fleet ends")
+        .unwrap()
+}
+
+/// `000e08000101` → `00:0e:08:00:01:01` (dnsmasq's spelling).
+fn colon(mac: &str) -> String {
+    mac.as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The phones' `dhcp` status objects from the report, by MAC.
+fn phone_dhcp(r: &FleetReport, mac: &str) -> Value {
+    let d = r.dhcp.as_ref().expect("a DHCP section in the report");
+    d.phones
+        .iter()
+        .find(|p| p["mac"] == mac)
+        .unwrap_or_else(|| panic!("{mac} not in {:?}", d.phones))["dhcp"]
+        .clone()
+}
+
+/// dnsmasq's transaction numbers of the ACKs it sent to `mac`.
+fn ack_ids(log: &str, mac: &str) -> Vec<String> {
+    let mac = colon(mac);
+    log.lines()
+        .filter(|l| l.contains("DHCPACK(") && l.contains(&mac))
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let i = words.iter().position(|w| w.starts_with("DHCPACK("))?;
+            Some(words.get(i.checked_sub(1)?)?.to_string())
+        })
+        .collect()
+}
+
+/// Whether dnsmasq's log shows `option: N` sent in the transaction `id`.
+fn sent_option(log: &str, id: &str, n: u8) -> bool {
+    let needle = format!("option: {n:>2} ");
+    log.lines().any(|l| {
+        l.split_whitespace().any(|w| w == id) && l.contains("sent size") && l.contains(&needle)
+    })
+}
+
+/// Whether any of the transactions `ids` sent option `n`.
+fn sent_any(log: &str, ids: &[String], n: u8) -> bool {
+    ids.iter().any(|id| sent_option(log, id, n))
+}
+
+/// R-DHCP-2: three phones each get an address from dnsmasq, send their
+/// product name as option 60, provision from the option 160 URL, and show
+/// the NTP servers (42) and the message (56) in their status.
+#[tokio::test]
+async fn r_dhcp_2_phones_lease_from_dnsmasq_and_provision_from_option_160() {
+    let n = Nginx::start("", "", |_| {});
+    let macs = ["000e08000101", "000e08000102", "000e08000103"];
+    for m in macs {
+        n.write(&format!("{m}.xml"), BASIC.as_bytes());
+    }
+    let mut lab = DhcpLab::new();
+    let srv = lab.server_ip;
+    lab.dnsmasq(&[
+        format!("--dhcp-option=160,http://127.0.0.1:{}/$MA.xml", n.port),
+        format!("--dhcp-option=6,{srv}"),
+        "--dhcp-option=15,lab.example".into(),
+        format!("--dhcp-option=42,{srv}"),
+        "--dhcp-option=56,Welcome to the DHCP lab".into(),
+    ]);
+    let r = run(fleet(&lab, 3, macs[0])).await;
+    assert_eq!(r.resyncs.a, 3, "{}\n{}", r.to_text(), lab.log());
+    let d = r.dhcp.as_ref().unwrap();
+    assert_eq!((d.bound, d.failed), (3, 0), "{d:?}");
+    let leases = lab.leases();
+    let log = lab.log();
+    let access = common::wait_log(&n.dir.path().join("access.log"), "000e08000103.xml");
+    for m in macs {
+        assert!(
+            leases.contains(&colon(m)),
+            "{m} not in the lease file:\n{leases}"
+        );
+        let st = phone_dhcp(&r, m);
+        let addr = st["address"].as_str().unwrap().to_string();
+        assert!(
+            leases.contains(&format!("{} {addr} ", colon(m))),
+            "{m} shows {addr}, the lease file says:\n{leases}"
+        );
+        assert_eq!(st["server"], srv.to_string());
+        assert_eq!(st["ntp_servers"][0], srv.to_string(), "{st}");
+        assert_eq!(st["message"], "Welcome to the DHCP lab");
+        assert_eq!(st["domain"], "lab.example");
+        assert_eq!(st["dns_servers"][0], srv.to_string());
+        assert_eq!(st["vendor_class_sent"], "CP-8841-3PCC");
+        assert!(access.contains(&format!("GET /{m}.xml")), "{access}");
+    }
+    assert!(log.contains("vendor class: CP-8841-3PCC"), "{log}");
+    assert!(!log.contains("vendor class: dslforum.org"), "{log}");
+    // The request list reached dnsmasq: it answered with 42 and 56.
+    let id = &ack_ids(&log, macs[0])[0];
+    assert!(
+        sent_option(&log, id, 42) && sent_option(&log, id, 56),
+        "{log}"
+    );
+}
+
+/// R-TR69-1: phones with TR-069 on send `dslforum.org`; dnsmasq tags them
+/// and gives only them option 43, which names the ACS they then inform.
+/// Phones with TR-069 off on the same server get no option 43.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_tr69_1_only_dslforum_phones_get_option_43_and_inform_the_acs() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = AcsSettings {
+        auth: AcsAuth::None,
+        ..AcsSettings::default()
+    };
+    drop(phoneprov_store::Store::open(dir.path()).unwrap());
+    let acs = Acs::open(dir.path(), settings).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let acs_url = format!("http://{}/", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        acs.serve(listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let n = Nginx::start("", "", |_| {});
+    let tr = ["000e08000201", "000e08000202"];
+    let plain = ["000e08000301", "000e08000302"];
+    for m in plain {
+        n.write(&format!("{m}.xml"), BASIC.as_bytes());
+    }
+    let mut lab = DhcpLab::new();
+    lab.dnsmasq(&[
+        // The TR-069 phones are provisioned by the ACS, the others by 160.
+        format!(
+            "--dhcp-option=tag:!tr069,160,http://127.0.0.1:{}/$MA.xml",
+            n.port
+        ),
+        "--dhcp-vendorclass=set:tr069,dslforum.org".into(),
+        format!("--dhcp-option=tag:tr069,43,{acs_url}"),
+    ]);
+    let mut cfg = fleet(&lab, 2, tr[0]);
+    cfg.params = vec![("Enable_TR-069".into(), "Yes".into())];
+    // Not a boot storm: `--once --boot-storm` with an ACS runs sessions
+    // without end (seen with a --dhcp-option lease too; not DHCP's doing).
+    cfg.boot_storm = false;
+    let r = run(cfg).await;
+    let c = r.cwmp.clone().expect("option 43 named an ACS");
+    assert_eq!(c.sessions_ok, 2, "{c:?}");
+    let r2 = run(fleet(&lab, 2, plain[0])).await;
+    assert_eq!(r2.resyncs.a, 2, "{}", r2.to_text());
+    assert!(r2.cwmp.is_none(), "no ACS without option 43");
+    let log = lab.log();
+    assert!(log.contains("vendor class: dslforum.org"), "{log}");
+    let leases = lab.leases();
+    for m in tr {
+        assert_eq!(phone_dhcp(&r, m)["vendor_class_sent"], "dslforum.org");
+        assert!(!sent_any(&log, &ack_ids(&log, m), 160), "{m}:\n{log}");
+        let ids = ack_ids(&log, m);
+        assert!(!ids.is_empty(), "no ACK to {m}:\n{log}");
+        assert!(
+            ids.iter().all(|id| sent_option(&log, id, 43)),
+            "{m}:\n{log}"
+        );
+        assert!(leases.contains(&colon(m)), "{leases}");
+    }
+    for m in plain {
+        let ids = ack_ids(&log, m);
+        assert!(!ids.is_empty(), "no ACK to {m}:\n{log}");
+        assert!(
+            ids.iter().all(|id| !sent_option(&log, id, 43)),
+            "{m}:\n{log}"
+        );
+        assert!(leases.contains(&colon(m)), "{leases}");
+    }
+    let _ = stop.send(());
+}
+
+/// R-FLOW-4, R-DHCP-2: the lease names no provisioning server, so the phone
+/// asks the DNS server of option 6 (dnsmasq in the namespace, port 53) for
+/// `_ciscoprov-https._tls.<option 15>` and fetches the factory profile
+/// over HTTPS from the SRV target.
+#[tokio::test]
+async fn r_flow_4_srv_discovery_through_the_dns_server_of_option_6() {
+    let pki = common::Pki::new(&["lab.example"], &[]);
+    let body = format!(
+        "    ssl_certificate {};\n    ssl_certificate_key {};\n",
+        pki.path("server.pem").display(),
+        pki.path("server.key").display()
+    );
+    let n = Nginx::start("ssl", &body, |_| {});
+    n.write("CP-8841-3PCC.cfg", BASIC.as_bytes());
+    let mut lab = DhcpLab::new();
+    let srv = lab.server_ip;
+    lab.dnsmasq(&[
+        format!("--dhcp-option=6,{srv}"),
+        "--dhcp-option=15,lab.example".into(),
+        format!(
+            "--srv-host=_ciscoprov-https._tls.lab.example,pr1.lab.example,{},10,60",
+            n.port
+        ),
+        "--address=/pr1.lab.example/127.0.0.1".into(),
+    ]);
+    let mut cfg = fleet(&lab, 1, "000e08000401");
+    cfg.trust_pem = Some(std::fs::read(pki.path("ca.pem")).unwrap());
+    let r = run(cfg).await;
+    assert_eq!(r.resyncs.a, 1, "{}\n{}", r.to_text(), lab.log());
+    let st = r.status.clone().unwrap();
+    assert_eq!(
+        st["dhcp"]["srv"]["query"],
+        "_ciscoprov-https._tls.lab.example"
+    );
+    assert_eq!(st["dhcp"]["dns_servers"][0], srv.to_string());
+    let log = lab.log();
+    assert!(
+        log.contains("query[SRV] _ciscoprov-https._tls.lab.example"),
+        "the SRV query did not reach the DHCP lab's DNS server:\n{log}"
+    );
+    common::wait_log(&n.dir.path().join("access.log"), "GET /CP-8841-3PCC.cfg");
+}
+
+/// No DHCP server answers: the phone says so in its status and the report
+/// (one line), and goes on with the `--dhcp-option` lease.
+#[tokio::test]
+async fn a_phone_without_a_dhcp_answer_says_so_and_goes_on() {
+    let n = Nginx::start("", "", |_| {});
+    n.write("p.xml", BASIC.as_bytes());
+    let lab = DhcpLab::new(); // no dnsmasq
+    let mut cfg = fleet(&lab, 1, "000e08000501");
+    cfg.dhcp_timeout = Duration::from_secs(2);
+    cfg.lease =
+        DhcpLease::parse([format!("160=http://127.0.0.1:{}/p.xml", n.port).as_str()]).unwrap();
+    let r = run(cfg).await;
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    let d = r.dhcp.as_ref().unwrap();
+    assert_eq!((d.bound, d.failed), (0, 1));
+    let err = r.status.as_ref().unwrap()["dhcp"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.starts_with("DHCP failed: no DHCPOFFER"), "{err}");
+    assert!(
+        r.to_text().contains("DHCP failed: no DHCPOFFER"),
+        "{}",
+        r.to_text()
+    );
+}
+
+/// A missing interface is one clear error before any phone starts.
+#[tokio::test]
+async fn an_unknown_interface_is_refused() {
+    let mut cfg = SimConfig::new(1);
+    cfg.dhcp_interface = Some("nosuchif0".into());
+    let e = run_fleet(cfg).await.err().expect("refused").to_string();
+    assert!(e.contains("--dhcp-interface nosuchif0"), "{e}");
+}

@@ -1,0 +1,253 @@
+//! A DHCP lab for interop tests: a network namespace and a veth pair
+//! (`ip netns add`, `ip link add ... type veth peer ...`), one end in the
+//! namespace with the server's address, the other in the root namespace
+//! with the host's; dnsmasq serving DHCP (and DNS on port 53) inside the
+//! namespace on its end. Names are unique per lab (process id and a
+//! counter), the subnet is one no route of the host uses yet, and
+//! everything is removed on drop.
+//!
+//! Creating a namespace needs root or CAP_NET_ADMIN: without it
+//! [`DhcpLab::new`] fails the test with a line saying so (it never skips).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::{peer, Guard};
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+/// Runs `ip ARGS`, returning its stderr on failure.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new(peer("ip"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A namespace, a veth pair into it, and (after [`DhcpLab::dnsmasq`]) a
+/// DHCP server on the namespace's end.
+pub struct DhcpLab {
+    /// The namespace's name.
+    pub ns: String,
+    /// The root namespace's end (the phones' `--dhcp-interface`).
+    pub host_if: String,
+    /// The namespace's end (dnsmasq's interface).
+    pub ns_if: String,
+    /// `10.N.M.0/24`: the host end is `.1`.
+    pub host_ip: Ipv4Addr,
+    /// The server's address (`.2`, in the namespace): DHCP and DNS.
+    pub server_ip: Ipv4Addr,
+    dir: tempfile::TempDir,
+    dnsmasq: Option<Guard>,
+}
+
+impl DhcpLab {
+    /// Creates the namespace and the veth pair, addresses them and brings
+    /// them up. Panics (the test fails) when that is not allowed.
+    pub fn new() -> DhcpLab {
+        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}{n}", std::process::id() % 100_000);
+        let ns = format!("ppdhcp{id}");
+        let host_if = format!("pph{id}");
+        let ns_if = format!("ppn{id}");
+        let routes = Command::new(peer("ip"))
+            .args(["-4", "route", "show", "table", "all"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let seed = (std::process::id() as usize).wrapping_mul(31) + n as usize * 7;
+        let (a, b) = (0..4000)
+            .map(|k| {
+                let x = seed + k;
+                (200 + (x / 250) % 50, 1 + x % 250)
+            })
+            .find(|(a, b)| !routes.contains(&format!("10.{a}.{b}.")))
+            .expect("a free 10.x.y.0/24 subnet");
+        let host_ip = Ipv4Addr::new(10, a as u8, b as u8, 1);
+        let server_ip = Ipv4Addr::new(10, a as u8, b as u8, 2);
+        if let Err(e) = ip(&["netns", "add", &ns]) {
+            panic!(
+                "the DHCP interop test needs root or CAP_NET_ADMIN to create a network namespace and a veth pair; {e}"
+            );
+        }
+        let lab = DhcpLab {
+            ns,
+            host_if,
+            ns_if,
+            host_ip,
+            server_ip,
+            dir: crate::open_tempdir(),
+            dnsmasq: None,
+        };
+        let steps: Vec<Vec<String>> = vec![
+            vec![
+                "link".into(),
+                "add".into(),
+                lab.host_if.clone(),
+                "type".into(),
+                "veth".into(),
+                "peer".into(),
+                "name".into(),
+                lab.ns_if.clone(),
+            ],
+            vec![
+                "link".into(),
+                "set".into(),
+                lab.ns_if.clone(),
+                "netns".into(),
+                lab.ns.clone(),
+            ],
+            vec![
+                "addr".into(),
+                "add".into(),
+                format!("{host_ip}/24"),
+                "dev".into(),
+                lab.host_if.clone(),
+            ],
+            vec![
+                "link".into(),
+                "set".into(),
+                lab.host_if.clone(),
+                "up".into(),
+            ],
+            lab.in_ns(&["addr", "add", &format!("{server_ip}/24"), "dev", &lab.ns_if]),
+            lab.in_ns(&["link", "set", &lab.ns_if, "up"]),
+            lab.in_ns(&["link", "set", "lo", "up"]),
+        ];
+        for s in steps {
+            let args: Vec<&str> = s.iter().map(String::as_str).collect();
+            if let Err(e) = ip(&args) {
+                panic!("setting up the DHCP lab failed (needs root or CAP_NET_ADMIN): {e}");
+            }
+        }
+        lab
+    }
+
+    fn in_ns(&self, args: &[&str]) -> Vec<String> {
+        ["-n", &self.ns]
+            .iter()
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// dnsmasq's lease file.
+    pub fn lease_file(&self) -> PathBuf {
+        self.dir.path().join("dnsmasq.leases")
+    }
+
+    /// dnsmasq's log (`--log-dhcp`).
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.path().join("dnsmasq.log")
+    }
+
+    /// The lease file's text.
+    pub fn leases(&self) -> String {
+        std::fs::read_to_string(self.lease_file()).unwrap_or_default()
+    }
+
+    /// The log's text.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_file()).unwrap_or_default()
+    }
+
+    /// `10.N.M.last`.
+    pub fn addr(&self, last: u8) -> Ipv4Addr {
+        let o = self.host_ip.octets();
+        Ipv4Addr::new(o[0], o[1], o[2], last)
+    }
+
+    /// Starts dnsmasq in the namespace: DHCP for `.100`-`.199` on its veth
+    /// end (with `--log-dhcp`, a lease file), DNS on port 53 of
+    /// [`DhcpLab::server_ip`], and `args` (`--dhcp-option=...`,
+    /// `--srv-host=...`). Waits until it logs its DHCP range.
+    pub fn dnsmasq(&mut self, args: &[String]) {
+        let log = self.log_file();
+        let child = Command::new(peer("ip"))
+            .args(["netns", "exec", &self.ns])
+            .arg(peer("dnsmasq"))
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--pid-file",
+                "--user=root",
+                "--bind-interfaces",
+                "--no-ping",
+                "--dhcp-authoritative",
+                "--log-dhcp",
+                "--log-queries",
+                "--port=53",
+            ])
+            .arg(format!("--interface={}", self.ns_if))
+            .arg(format!("--listen-address={}", self.server_ip))
+            .arg(format!(
+                "--dhcp-range={},{},255.255.255.0,1h",
+                self.addr(100),
+                self.addr(199)
+            ))
+            .arg(format!("--dhcp-leasefile={}", self.lease_file().display()))
+            .arg(format!("--log-facility={}", log.display()))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dnsmasq in the namespace");
+        let mut guard = Guard(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.log().contains("DHCP, IP range") {
+                break;
+            }
+            if let Ok(Some(status)) = guard.0.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = guard.0.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("dnsmasq exited with {status}: {err}\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dnsmasq never logged its DHCP range:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.dnsmasq = Some(guard);
+    }
+
+    /// The lab's directory (for files the test writes beside the logs).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Default for DhcpLab {
+    fn default() -> Self {
+        DhcpLab::new()
+    }
+}
+
+impl Drop for DhcpLab {
+    fn drop(&mut self) {
+        self.dnsmasq.take();
+        // Deleting the namespace deletes its veth end, and with it the pair.
+        let _ = ip(&["netns", "del", &self.ns]);
+        let _ = ip(&["link", "del", &self.host_if]);
+    }
+}
