@@ -107,6 +107,50 @@ fn sim_unreachable_server_is_class_c_and_fails() {
     assert_eq!(v["phones_failed"], 2);
 }
 
+/// `--dhcp-interface`: taught by `--help`; a missing interface is one
+/// clear line and a non-zero exit; against dnsmasq in a namespace the
+/// `--json` report lists each phone's lease (R-DHCP-2).
+#[test]
+fn sim_dhcp_interface_leases_from_dnsmasq() {
+    let out = sim(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--dhcp-interface <IFACE>") && help.contains("--dhcp-timeout"),
+        "{help}"
+    );
+    let out = sim(&["--dhcp-interface", "nosuchif0"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.contains("--dhcp-interface nosuchif0"), "{err}");
+    let http = profiles_server();
+    let mut lab = phoneprov_testpeers::DhcpLab::new();
+    lab.dnsmasq(&[
+        format!("--dhcp-option=160,http://127.0.0.1:{}/basic.txt", http.port),
+        format!("--dhcp-option=42,{}", lab.server_ip),
+        "--dhcp-option=56,hello phones".into(),
+    ]);
+    let out = sim(&[
+        "--count",
+        "2",
+        "--boot-storm",
+        "--json",
+        "--dhcp-interface",
+        &lab.host_if,
+        "--dhcp-timeout",
+        "20",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["resyncs"]["A"], 2, "{v}");
+    assert_eq!(v["dhcp"]["bound"], 2, "{v}");
+    for p in v["dhcp"]["phones"].as_array().unwrap() {
+        assert_eq!(p["dhcp"]["message"], "hello phones", "{p}");
+        assert_eq!(p["dhcp"]["ntp_servers"][0], lab.server_ip.to_string());
+        let addr = p["dhcp"]["address"].as_str().unwrap();
+        assert!(lab.leases().contains(addr), "{addr}: {}", lab.leases());
+    }
+}
+
 #[test]
 fn sim_bad_dhcp_option_is_one_clear_line() {
     let out = sim(&["--dhcp-option", "sixty-six=10.0.0.1"]);

@@ -141,10 +141,7 @@ pub async fn acquire(
     }
     let mut unmatched = 0u64;
     let mut buf = vec![0u8; 1500];
-    loop {
-        let Some(due) = clients.iter().filter_map(|c| c.poll_timeout()).min() else {
-            break;
-        };
+    while let Some(due) = clients.iter().filter_map(|c| c.poll_timeout()).min() {
         let wake = start + Duration::from_millis(due.0);
         tokio::select! {
             r = sock.recv_from(&mut buf) => {

@@ -383,7 +383,7 @@ fn ips(data: &[u8]) -> String {
 }
 
 fn option_text(n: u8, data: &[u8]) -> String {
-    let quad = !data.is_empty() && data.len() % 4 == 0;
+    let quad = !data.is_empty() && data.len().is_multiple_of(4);
     if IP_LIST_OPTIONS.contains(&n) && quad {
         return ips(data);
     }
