@@ -21,7 +21,10 @@
 //!
 //! Retransmission (RFC 2131 §4.1): 4, 8, 16, 32, 64 s, then 64 s,
 //! each randomised by ±1 s. A DHCPNAK restarts from DISCOVER with a new
-//! `xid`. A reply with another `xid` or `chaddr`, a request, garbage, a
+//! `xid`. An option 150 with several addresses, which `dhcproto` refuses,
+//! is read as raw bytes ([`decode_reply`]); an option `dhcproto` cannot
+//! read (a bad length, cut off) ends the options read from the reply, the
+//! ones before it count. A reply with another `xid` or `chaddr`, a request, garbage, a
 //! truncated packet or a reply that does not fit the state is ignored and
 //! counted by reason ([`DhcpCounters`]). After `give_up_ms` without a lease
 //! the client fails with one line saying what it heard.
@@ -210,7 +213,7 @@ impl DhcpClient {
 
     /// One datagram from port 67 (or anything that arrived on port 68).
     pub fn handle_datagram(&mut self, now: Time, data: &[u8]) {
-        let Ok(msg) = Message::decode(&mut Decoder::new(data)) else {
+        let Some((msg, moved_150)) = decode_reply(data) else {
             self.counters.garbage += 1;
             return;
         };
@@ -246,7 +249,7 @@ impl DhcpClient {
             (State::Requesting { server, .. }, MessageType::Ack)
                 if server_id.is_none_or(|s| s == *server) =>
             {
-                let mut lease = lease_from_reply(&msg);
+                let mut lease = lease_of(&msg, moved_150);
                 // The lease was given for the class the phone sent: a
                 // server that does not echo option 60 still answered a
                 // `dslforum.org` phone, so 43/125 name its ACS (R-TR69-1).
@@ -333,6 +336,41 @@ impl DhcpClient {
     }
 }
 
+/// Where [`decode_reply`] moves an option 150 that `dhcproto` cannot
+/// read (it takes exactly one address; Cisco's TFTP server list may hold
+/// several): 223, unassigned, which `dhcproto` keeps as raw bytes (a real
+/// option 223 in the same reply would be read as 150: none is assigned).
+const MOVED_150: u8 = 223;
+
+/// Decodes a DHCP message. An option 150 that is not one address (which
+/// `dhcproto` would take for the end of the options) is renumbered to
+/// [`MOVED_150`] first (`true`: it was moved).
+fn decode_reply(data: &[u8]) -> Option<(Message, bool)> {
+    let mut d = data.to_vec();
+    let mut moved = false;
+    // Options follow the 236-byte header and the magic cookie.
+    if data.get(236..240) == Some(&[99, 130, 83, 99]) {
+        let mut i = 240;
+        while i + 1 < d.len() {
+            match d[i] {
+                0 => i += 1,
+                255 => break,
+                code => {
+                    let len = d[i + 1] as usize;
+                    if code == 150 && len != 4 {
+                        d[i] = MOVED_150;
+                        moved = true;
+                    }
+                    i += 2 + len;
+                }
+            }
+        }
+    }
+    Message::decode(&mut Decoder::new(&d))
+        .ok()
+        .map(|m| (m, moved))
+}
+
 /// RFC 2131 §4.1: the wait after the `tries`-th retransmission before the
 /// next one, without the ±1 s jitter: 4, 8, 16, 32, 64, 64... s.
 pub fn backoff_ms(tries: u32) -> u64 {
@@ -346,9 +384,17 @@ pub fn backoff_ms(tries: u32) -> u64 {
 /// sub-option framing around an ACS URL) with its non-printable bytes as
 /// spaces, which is what [`crate::provisioning_target`] reads.
 pub fn lease_from_reply(msg: &Message) -> DhcpLease {
+    lease_of(msg, false)
+}
+
+/// [`lease_from_reply`]; `moved_150`: option [`MOVED_150`] is 150.
+fn lease_of(msg: &Message, moved_150: bool) -> DhcpLease {
     let mut lease = DhcpLease::default();
     for (code, opt) in msg.opts().iter() {
-        let n = u8::from(*code);
+        let n = match u8::from(*code) {
+            MOVED_150 if moved_150 => 150,
+            n => n,
+        };
         if matches!(n, 0 | 53 | 55 | 255) {
             continue;
         }
@@ -407,6 +453,76 @@ fn option_text(n: u8, data: &[u8]) -> String {
             .collect::<String>()
             .trim()
             .to_string(),
+    }
+}
+
+/// The fuzz entry point (`fuzz/fuzz_targets/dhcp_reply.rs`, replayed by
+/// `tests/dhcp_corpus_replay.rs`): `data` as a datagram to a selecting
+/// client, then with its `xid` and `chaddr` made the client's (so a
+/// well-formed reply reaches the state machine), then the same to a client
+/// that has sent its REQUEST. Checks that nothing panics, that a client is
+/// bound only by an ACK it asked for, and that a bound lease parses as
+/// text. Returns the lease when `data` bound the requesting client.
+pub fn fuzz_entry(data: &[u8]) -> Option<DhcpLease> {
+    const MAC: [u8; 6] = [0x00, 0x0e, 0x08, 0x12, 0x34, 0x56];
+    let cfg = DhcpClientConfig {
+        mac: MAC,
+        vendor_class: "dslforum.org".into(),
+        seed: 1,
+        give_up_ms: DEFAULT_GIVE_UP_MS,
+    };
+    let aimed = |xid: u32| {
+        let mut d = data.to_vec();
+        if d.len() >= 34 {
+            d[4..8].copy_from_slice(&xid.to_be_bytes());
+            d[28..34].copy_from_slice(&MAC);
+        }
+        d
+    };
+    // Selecting: nothing but an OFFER moves it, nothing binds it.
+    let mut c = DhcpClient::new(cfg.clone(), Time(0));
+    c.poll_transmit();
+    c.handle_datagram(Time(1), data);
+    c.handle_datagram(Time(2), &aimed(c.xid()));
+    assert!(
+        !matches!(c.outcome(), Some(Ok(_))),
+        "bound without a REQUEST"
+    );
+    // Requesting: an OFFER from 10.0.0.1 first.
+    let mut c = DhcpClient::new(cfg, Time(0));
+    c.poll_transmit();
+    let mut offer = Message::new_with_id(
+        c.xid(),
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::new(10, 0, 0, 100),
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::UNSPECIFIED,
+        &MAC,
+    );
+    offer.set_opcode(Opcode::BootReply);
+    let mut o = DhcpOptions::new();
+    o.insert(DhcpOption::MessageType(MessageType::Offer));
+    o.insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 1)));
+    offer.set_opts(o);
+    c.handle_datagram(Time(1), &offer.to_vec().expect("an OFFER encodes"));
+    assert!(c.poll_transmit().is_some(), "the OFFER is answered");
+    c.handle_datagram(Time(2), data);
+    c.handle_datagram(Time(3), &aimed(c.xid()));
+    while c.poll_transmit().is_some() {}
+    match c.outcome() {
+        Some(Ok(b)) => {
+            let text: Vec<&str> = b.lease.options.values().map(String::as_str).collect();
+            assert!(text.iter().all(|v| !v.contains('\0')), "{text:?}");
+            Some(b.lease.clone())
+        }
+        Some(Err(e)) => panic!("a datagram cannot fail the exchange: {e}"),
+        None => {
+            assert!(
+                c.poll_timeout().is_some(),
+                "an unbound client keeps a timer"
+            );
+            None
+        }
     }
 }
 

@@ -78,8 +78,8 @@ pub use dhcp::{
     DEFAULT_DHCPV6_OPTION_ORDER, DEFAULT_DHCP_OPTION_ORDER, TR069_VENDOR_CLASS,
 };
 pub use dhcp_client::{
-    backoff_ms, lease_from_reply, DhcpBound, DhcpClient, DhcpClientConfig, DhcpCounters,
-    DEFAULT_GIVE_UP_MS, PARAMETER_REQUEST_LIST,
+    backoff_ms, fuzz_entry as dhcp_fuzz_entry, lease_from_reply, DhcpBound, DhcpClient,
+    DhcpClientConfig, DhcpCounters, DEFAULT_GIVE_UP_MS, PARAMETER_REQUEST_LIST,
 };
 pub use error::{ClassHint, TransportError};
 pub use http::{HttpClient, HttpClientConfig, HttpRequest, HttpResponse, HttpSession, Proxy};
