@@ -115,22 +115,13 @@ fn an_older_schema_is_migrated_only_when_told() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     assert!(run(&["db", "migrate", "--data", d]).status.success());
-    // A real version-10 file: version 11 only adds `console_users.api_token`
-    // and its index, so the current file without them, marked 10, is what
-    // a file written by the previous release holds. (Marking a current file
-    // older is not enough: most steps, e.g. v7's ADD COLUMN, cannot run
-    // twice.) When a version 12 is added, drop what it adds here instead
-    // and mark 11.
-    let db = data.join("phoneprov.db");
-    let out = peer(
-        "sqlite3",
-        &[
-            db.to_str().unwrap(),
-            "DROP INDEX console_users_by_token; ALTER TABLE console_users DROP COLUMN api_token;",
-        ],
-    );
-    assert!(out.status.success(), "{:?}", text(&out));
-    set_user_version(&data, 10);
+    // A real version-11 file: version 12 adds nothing on SQLite (an index
+    // on PostgreSQL only), so the current file marked 11 is what a file
+    // written by the previous release holds. (Marking a current file
+    // older is not enough when a step changes SQLite: most steps, e.g.
+    // v7's ADD COLUMN, cannot run twice.) When a version 13 is added, drop
+    // what it adds here and mark 12.
+    set_user_version(&data, 11);
     let cfg = dir.path().join("no-auto.toml");
     std::fs::write(&cfg, "[database]\nauto_migrate = false\n").unwrap();
     let c = cfg.to_str().unwrap();
@@ -142,10 +133,10 @@ fn an_older_schema_is_migrated_only_when_told() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["found"].as_i64(), v["state"].as_str()),
-        (Some(10), Some("older"))
+        (Some(11), Some("older"))
     );
     assert_eq!(
-        v["known"], 11,
+        v["known"], 12,
         "a new schema version: make the file above a real previous-version file"
     );
 

@@ -89,6 +89,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V11_API_TOKENS,
         postgres: SCHEMA_V11_API_TOKENS,
     },
+    Migration {
+        sqlite: SQLITE_V12_NOTHING,
+        postgres: PG_V12_SEEN_ORDER,
+    },
 ];
 
 /// The schema texts holding the search index's triggers, which skip the
@@ -105,6 +109,22 @@ const SCHEMA_V11_API_TOKENS: &str = "
 ALTER TABLE console_users ADD COLUMN api_token TEXT;
 CREATE UNIQUE INDEX console_users_by_token ON console_users (api_token);
 ";
+
+/// Version 12 (issue 14 at 1 000 000 devices on PostgreSQL): the
+/// device list's last-seen order (`last_seen_ms DESC NULLS LAST, mac`, the
+/// console's and bulk jobs' keyset) read from an index in that order. The
+/// v6 index on `last_seen_ms` alone is ascending with NULLs last, so
+/// PostgreSQL sorted the whole fleet for each page (about 400 ms at a
+/// million devices); this one also serves the `last_seen_ms < T` and
+/// `IS NULL` filters, so it replaces it. SQLite reads its v6 index
+/// backwards and walks it for the order already (`scripts/bench-console`).
+const PG_V12_SEEN_ORDER: &str = "
+DROP INDEX devices_by_seen;
+CREATE INDEX devices_by_seen ON devices (last_seen_ms DESC NULLS LAST, mac);
+";
+
+/// Version 12 on SQLite: nothing (see [`PG_V12_SEEN_ORDER`]).
+const SQLITE_V12_NOTHING: &str = "SELECT 1";
 
 /// Found and known schema versions of a database
 /// ([`crate::Store::schema_status`]).
