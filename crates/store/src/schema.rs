@@ -91,7 +91,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         sqlite: SQLITE_V12_NOTHING,
-        postgres: PG_V12_SEEN_ORDER,
+        postgres: PG_V12_LIST_ORDERS,
     },
 ];
 
@@ -111,19 +111,31 @@ CREATE UNIQUE INDEX console_users_by_token ON console_users (api_token);
 ";
 
 /// Version 12 (issue 14 at 1 000 000 devices on PostgreSQL): the
-/// device list's last-seen order (`last_seen_ms DESC NULLS LAST, mac`, the
-/// console's and bulk jobs' keyset) read from an index in that order. The
-/// v6 index on `last_seen_ms` alone is ascending with NULLs last, so
-/// PostgreSQL sorted the whole fleet for each page (about 400 ms at a
-/// million devices); this one also serves the `last_seen_ms < T` and
-/// `IS NULL` filters, so it replaces it. SQLite reads its v6 index
-/// backwards and walks it for the order already (`scripts/bench-console`).
-const PG_V12_SEEN_ORDER: &str = "
+/// device list's indexes in the list's orders. On SQLite `devices` is
+/// `WITHOUT ROWID`, so each index carries the MAC after its column and
+/// `grp = ? ORDER BY mac` (a filter's page in MAC order, the API's and
+/// the console's keyset) reads a group's devices in order. PostgreSQL's
+/// indexes point at heap rows, so the planner walked the primary key and
+/// filtered: about 460 ms for a group whose devices sit late in MAC
+/// order. The filter indexes now end with `mac` as SQLite's do, and the
+/// last-seen index is in the list's order (`last_seen_ms DESC NULLS
+/// LAST, mac`; the v6 one is ascending with NULLs last, so each page
+/// sorted the fleet, about 340 ms); it still serves the older-than and
+/// never-seen filters. Same names, so nothing else changes.
+const PG_V12_LIST_ORDERS: &str = "
 DROP INDEX devices_by_seen;
 CREATE INDEX devices_by_seen ON devices (last_seen_ms DESC NULLS LAST, mac);
+DROP INDEX devices_by_group;
+CREATE INDEX devices_by_group ON devices (grp, mac);
+DROP INDEX devices_by_model;
+CREATE INDEX devices_by_model ON devices (model, mac);
+DROP INDEX devices_by_firmware;
+CREATE INDEX devices_by_firmware ON devices (firmware, mac);
+DROP INDEX devices_by_outcome;
+CREATE INDEX devices_by_outcome ON devices (last_outcome, mac);
 ";
 
-/// Version 12 on SQLite: nothing (see [`PG_V12_SEEN_ORDER`]).
+/// Version 12 on SQLite: nothing (see [`PG_V12_LIST_ORDERS`]).
 const SQLITE_V12_NOTHING: &str = "SELECT 1";
 
 /// Found and known schema versions of a database
@@ -791,6 +803,70 @@ mod tests {
     use super::*;
     use crate::test_support::TestDb;
     use crate::{AcsRepo, ActivationRepo, Store, DB_FILE};
+
+    /// Version 12: on PostgreSQL the device list's indexes are in the
+    /// list's orders (each filter column then the MAC, as SQLite's
+    /// `WITHOUT ROWID` indexes are; last seen descending, NULLs last),
+    /// and the planner takes them for a filter's page in MAC order and
+    /// for a page in last-seen order.
+    #[test]
+    fn postgres_list_indexes_are_in_the_list_orders() {
+        let db = TestDb::postgres();
+        let s = db.store();
+        let defs: Vec<(String, String)> = s
+            .run(|x| {
+                x.rows(
+                    "SELECT indexname::text, indexdef FROM pg_indexes \
+                     WHERE tablename = 'devices' ORDER BY indexname",
+                    &[],
+                )
+            })
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+            .collect();
+        for (name, cols) in [
+            ("devices_by_group", "(grp, mac)"),
+            ("devices_by_model", "(model, mac)"),
+            ("devices_by_firmware", "(firmware, mac)"),
+            ("devices_by_outcome", "(last_outcome, mac)"),
+            ("devices_by_seen", "(last_seen_ms DESC NULLS LAST, mac)"),
+        ] {
+            assert!(
+                defs.iter().any(|(n, d)| n == name && d.ends_with(cols)),
+                "{name} {cols} in {defs:?}"
+            );
+        }
+        // With sequential scans and sorts priced out, the pages' queries
+        // are answered from these indexes in order (no Sort node; with the
+        // v6 `(grp)` index a group's page walked the primary key).
+        for (sql, index) in [
+            (
+                "SELECT mac FROM devices WHERE grp = 'a' AND mac > '0' ORDER BY mac LIMIT 50",
+                "devices_by_group",
+            ),
+            (
+                "SELECT mac FROM devices ORDER BY last_seen_ms DESC NULLS LAST, mac LIMIT 50",
+                "devices_by_seen",
+            ),
+        ] {
+            let plan: Vec<String> = s
+                .run(|x| {
+                    x.exec("SET enable_sort = off", &[])?;
+                    x.exec("SET enable_seqscan = off", &[])?;
+                    x.rows(&format!("EXPLAIN {sql}"), &[])
+                })
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0).unwrap())
+                .collect();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains(index) && !plan.contains("Sort"),
+                "{sql}:\n{plan}"
+            );
+        }
+    }
 
     /// A file of the previous layout (schema version 1, the ACS's tables
     /// created beside it by the ACS itself, with its first queue index)
