@@ -7,7 +7,9 @@
 //! over TLS); the Request-URI and the address of record name `Proxy_n_`.
 //! Over TLS, `TLS_Name_Validate_n_` (default Yes) says whether the proxy's
 //! certificate must match the name in `Proxy_n_` (Yes: SAN, else CN; No:
-//! the chain only).
+//! the chain only), and the driver presents the phone's unique client
+//! certificate when it has one (R-HTTPS-5, as for HTTPS); a proxy that
+//! requires one and gets none is a `tls error` that says so.
 //!
 //! The machine builds every message (with [`crate::sip`]'s writer and
 //! parser) and owns every timer; the driver only moves bytes on one
@@ -493,6 +495,11 @@ impl Registrations {
                         "{e}: the certificate of {} does not name it (TLS_Name_Validate_{}_ is Yes)",
                         l.destination().0,
                         l.set.line
+                    )
+                } else if e.contains("CertificateRequired") || e.contains("HandshakeFailure") {
+                    format!(
+                        "{e}: {} requires a client certificate; the phone presents its unique certificate (R-HTTPS-5) when it has one",
+                        l.destination().0
                     )
                 } else {
                     e

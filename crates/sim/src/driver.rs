@@ -330,7 +330,8 @@ impl PhoneTask {
             Action::SipOpen(flow) => {
                 let params = dev.params().clone();
                 let ca = dev.engine().custom_ca_pem().map(<[u8]>::to_vec);
-                fl.sip.open(self.net.clone(), params, ca, flow);
+                fl.sip
+                    .open(self.net.clone(), mac.to_string(), params, ca, flow);
             }
             Action::SipSend { flow, bytes } => fl.sip.send(flow, bytes),
             Action::SipClose { flow } => fl.sip.close(flow),

@@ -52,6 +52,15 @@ use phoneprov_transport::{
 
 use crate::config::{ClientCerts, SimConfig};
 
+/// A SIP flow's failure as the registration machine reads it: a TLS
+/// handshake or alert is a `tls error`, anything else a network failure.
+pub(crate) fn flow_error(e: phoneprov_transport::SipSendError) -> FlowError {
+    match e {
+        phoneprov_transport::SipSendError::Tls(_, e) => FlowError::Tls(e),
+        e => FlowError::Network(e.to_string()),
+    }
+}
+
 /// `(TLS_Cipher_List, custom CA PEM)`: what a shared TLS configuration
 /// depends on.
 type TlsKey = (String, Option<Vec<u8>>);
@@ -320,16 +329,19 @@ impl Net {
     /// socket or TCP connection to the line's proxy, or a TLS session
     /// trusting the fleet's CA and the phone's custom CA, with host-name
     /// validation per `TLS_Name_Validate_n_` (R-SEC-3; the only place a
-    /// phone parameter turns it off). Timer F of the phone's settings
-    /// bounds the connection and the handshake; past it the machine has
-    /// given up anyway.
+    /// phone parameter turns it off), presenting the phone's unique client
+    /// certificate (`--client-certs DIR`, R-HTTPS-5) when it has one, as
+    /// for HTTPS: a proxy that requires one accepts the phone. The
+    /// connection and the handshake are bounded by `--connect-timeout`
+    /// (the machine's timer F ends the flow sooner when it is shorter).
     pub(crate) async fn sip_open(
         &self,
+        mac: &str,
         params: &ParamStore,
         custom_ca: Option<&[u8]>,
         flow: &SipFlow,
     ) -> Result<SipConn, FlowError> {
-        use phoneprov_transport::{SipContact, SipSendError, SipTransportKind};
+        use phoneprov_transport::{SipContact, SipTransportKind};
         let transport = match flow.transport {
             LineTransport::Udp => SipTransportKind::Udp,
             LineTransport::Tcp => SipTransportKind::Tcp,
@@ -337,13 +349,25 @@ impl Net {
         };
         let tls = if transport == SipTransportKind::Tls {
             let cipher_list = params.get_or_empty("TLS_Cipher_List").trim().to_string();
-            let opts = ClientTls {
+            let mut opts = ClientTls {
                 trust_pem: self.trust_pem.clone(),
                 extra_trust_pem: custom_ca.map(<[u8]>::to_vec),
                 validate_name: flow.validate_name,
                 cipher_list: (!cipher_list.is_empty()).then_some(cipher_list),
                 ..ClientTls::default()
             };
+            if self.has_client_cert(mac) {
+                if let ClientCerts::Dir(dir) = &self.client_certs {
+                    let read = |ext: &str| {
+                        let path = dir.join(format!("{mac}.{ext}"));
+                        std::fs::read(&path).map_err(|e| {
+                            FlowError::Tls(format!("client certificate {}: {e}", path.display()))
+                        })
+                    };
+                    opts.client_cert_pem = Some(read("pem")?);
+                    opts.client_key_pem = Some(read("key")?);
+                }
+            }
             let c = client_config(&opts)
                 .map_err(|e| FlowError::Tls(format!("TLS configuration: {e}")))?;
             // SIP, not HTTP: no ALPN.
@@ -361,10 +385,7 @@ impl Net {
         };
         SipConn::open(&contact, tls, self.connect_timeout)
             .await
-            .map_err(|e| match e {
-                SipSendError::Tls(_, e) => FlowError::Tls(e),
-                e => FlowError::Network(e.to_string()),
-            })
+            .map_err(flow_error)
     }
 
     pub(crate) fn http_client(

@@ -11,11 +11,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use phoneprov_phone::register::{FlowError, SipFlow};
+use phoneprov_phone::register::SipFlow;
 use phoneprov_phone::{Input, ParamStore};
 use tokio::sync::mpsc;
 
-use crate::exec::Net;
+use crate::exec::{flow_error, Net};
 
 /// The open flows of one phone and the channel their inputs come on.
 pub(crate) struct SipFlows {
@@ -40,6 +40,7 @@ impl SipFlows {
     pub(crate) fn open(
         &mut self,
         net: Arc<Net>,
+        mac: String,
         params: ParamStore,
         custom_ca: Option<Vec<u8>>,
         flow: SipFlow,
@@ -50,7 +51,10 @@ impl SipFlows {
         tokio::spawn(async move {
             let id = flow.id;
             let fail = |error| Input::SipFlowFailed { flow: id, error };
-            let mut conn = match net.sip_open(&params, custom_ca.as_deref(), &flow).await {
+            let mut conn = match net
+                .sip_open(&mac, &params, custom_ca.as_deref(), &flow)
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
                     let _ = tx.send(fail(e));
@@ -66,7 +70,7 @@ impl SipFlows {
                     bytes = out_rx.recv() => match bytes {
                         Some(b) => {
                             if let Err(e) = conn.send(&b).await {
-                                let _ = tx.send(fail(FlowError::Network(e.to_string())));
+                                let _ = tx.send(fail(flow_error(e)));
                                 return;
                             }
                         }
@@ -75,7 +79,7 @@ impl SipFlows {
                     msg = conn.recv() => {
                         let input = match msg {
                             Ok(bytes) => Input::SipReceived { flow: id, bytes },
-                            Err(e) => fail(FlowError::Network(e.to_string())),
+                            Err(e) => fail(flow_error(e)),
                         };
                         let broken = matches!(input, Input::SipFlowFailed { .. });
                         if tx.send(input).is_err() || broken {

@@ -14,10 +14,17 @@
 //! status line naming the setting; the same with validation off →
 //! registered; the chain is still checked: without the test CA (`--ca`)
 //! the same phone is refused (unknown issuer).
+//!
+//! A proxy that requires a client certificate (stunnel `verifyChain`,
+//! `requireCert`, the fleet CA): the phone with its unique certificate
+//! (`--client-certs`, R-HTTPS-5) registers and stunnel logs the
+//! certificate it accepted; a phone without one → `tls error`
+//! (`CertificateRequired`, the proxy requires a client certificate).
 
 mod common;
 
-use common::{register_digest, register_uas, sipp_uas, stunnel, Guard, Pki, SippUas};
+use common::{register_digest, register_uas, sipp_uas, stunnel, stunnel_log, Guard, Pki, SippUas};
+use phoneprov_sim::config::ClientCerts;
 use phoneprov_sim::run_fleet;
 
 /// sipp as a REGISTER UAS over TCP (the shared scenarios of
@@ -57,6 +64,17 @@ async fn line1_with(
     validate: &str,
     extra: &[(&str, &str)],
 ) -> serde_json::Value {
+    line1_of(phone_cfg(pki, proxy, validate, extra)).await
+}
+
+/// The configuration of one phone whose line 1 registers with `proxy`
+/// over TLS.
+fn phone_cfg(
+    pki: Option<&Pki>,
+    proxy: &str,
+    validate: &str,
+    extra: &[(&str, &str)],
+) -> phoneprov_sim::SimConfig {
     let mut params = vec![
         ("Provision_Enable", "No"),
         ("SIP_Transport_1_", "TLS"),
@@ -68,6 +86,11 @@ async fn line1_with(
     let mut cfg = common::one_phone(&params);
     // Without the test CA the phone trusts only the built-in roots.
     cfg.trust_pem = pki.map(|p| std::fs::read(p.path("ca.pem")).unwrap());
+    cfg
+}
+
+/// Runs the phone; its status object for line 1.
+async fn line1_of(cfg: phoneprov_sim::SimConfig) -> serde_json::Value {
     let report = run_fleet(cfg).await.unwrap();
     let status = report.status.expect("a one-phone fleet keeps its status");
     status["sip"]["lines"][0].clone()
@@ -123,4 +146,41 @@ async fn r_sec_3_register_over_tls_answers_the_digest_challenge() {
     let refused = line1_with(Some(&pki), &proxy, "Yes", &wrong).await;
     assert_eq!(refused["state"], "failed", "{refused}");
     assert_eq!(refused["detail"], "403 Forbidden");
+}
+
+/// R-HTTPS-5 on SIP: a proxy that requires a client certificate (stunnel
+/// with `verifyChain`/`requireCert` and the fleet CA) accepts the phone
+/// that has its unique certificate (`--client-certs DIR`, as for HTTPS)
+/// and refuses one without: `tls error` saying a certificate is required.
+#[tokio::test]
+async fn r_https_5_sip_over_tls_presents_the_phones_client_certificate() {
+    let pki = Pki::new(&["localhost"], &[("000e08000001", "SN0001")]);
+    let sipp = sipp_uas("t1", &register_uas(0));
+    let require = format!(
+        "verifyChain = yes\nrequireCert = yes\nCAfile = {}\n",
+        pki.path("ca.pem").display()
+    );
+    let (_stunnel, port) = stunnel(
+        sipp.dir(),
+        &pki.path("server.pem"),
+        &pki.path("server.key"),
+        sipp.port,
+        &require,
+    );
+    let proxy = format!("localhost:{port}");
+
+    let mut cfg = phone_cfg(Some(&pki), &proxy, "Yes", &[]);
+    cfg.client_certs = ClientCerts::Dir(pki.path("phones"));
+    let ok = line1_of(cfg).await;
+    assert_eq!(ok["state"], "registered", "{ok}");
+    let log = common::wait_log(&stunnel_log(sipp.dir(), port), "Certificate accepted");
+    assert!(
+        log.contains("000e08000001"),
+        "stunnel saw the phone's certificate:\n{log}"
+    );
+
+    let refused = line1_of(phone_cfg(Some(&pki), &proxy, "Yes", &[])).await;
+    assert_eq!(refused["state"], "tls error", "{refused}");
+    let why = refused["detail"].as_str().unwrap();
+    assert!(why.contains("requires a client certificate"), "{why}");
 }

@@ -329,6 +329,16 @@ enum Wire {
     Stream(Box<dyn Stream>, Vec<u8>),
 }
 
+/// An I/O error of a flow: a TLS alert after the handshake (TLS 1.3
+/// servers check the client certificate then: `CertificateRequired`,
+/// `UnknownCA`…) is [`SipSendError::Tls`], the rest network errors.
+fn stream_error(target: &str, e: std::io::Error) -> SipSendError {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(tls) => SipSendError::Tls(target.to_string(), tls.to_string()),
+        None => SipSendError::Network(format!("{target}: {e}")),
+    }
+}
+
 /// One flow to a SIP peer: a connected UDP socket, or a TCP connection
 /// (TLS inside when asked), with the stream's framing buffer.
 pub struct SipConn {
@@ -410,7 +420,7 @@ impl SipConn {
     /// Sends one message (a datagram, or bytes on the stream).
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), SipSendError> {
         let target = &self.target;
-        let net = |e: std::io::Error| SipSendError::Network(format!("{target}: {e}"));
+        let net = |e: std::io::Error| stream_error(target, e);
         match &mut self.wire {
             Wire::Udp(s) => s.send(bytes).await.map(drop).map_err(net),
             Wire::Stream(s, _) => s.write_all(bytes).await.map_err(net),
@@ -423,7 +433,7 @@ impl SipConn {
     /// message is never lost to a dropped call.
     pub async fn recv(&mut self) -> Result<Vec<u8>, SipSendError> {
         let target = &self.target;
-        let net = |e: std::io::Error| SipSendError::Network(format!("{target}: {e}"));
+        let net = |e: std::io::Error| stream_error(target, e);
         match &mut self.wire {
             Wire::Udp(s) => {
                 let mut buf = vec![0u8; MAX_MESSAGE + 1];

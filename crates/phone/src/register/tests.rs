@@ -341,6 +341,16 @@ fn tls_errors_name_the_setting_and_network_errors_fail() {
         .unwrap()
         .contains("TLS_Name_Validate_1_ is Yes"));
     assert_eq!(rig.r.poll_timeout(), Some(Time(30_010)));
+    // A TLS 1.3 proxy refuses a phone without a client certificate after
+    // the handshake, by an alert.
+    let mut rig = Rig::new(&[("SIP_Transport_1_", "TLS")]);
+    let e = FlowError::Tls("received fatal alert: CertificateRequired".into());
+    rig.r.flow_failed(rig.flow(), e, &rig.p, Time(10), &mut out);
+    let d = rig.status()["detail"].as_str().unwrap().to_string();
+    assert!(
+        d.contains("sip.example.com requires a client certificate"),
+        "{d}"
+    );
     let mut rig = Rig::new(&[]);
     let e = FlowError::Network("sip.example.com:5071: no address".into());
     rig.r.flow_failed(rig.flow(), e, &rig.p, Time(10), &mut out);
