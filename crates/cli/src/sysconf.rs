@@ -15,7 +15,9 @@
 //! `$PHONEPROV_DATABASE_URL`), else the file's `[database] url`, else the
 //! SQLite file of the data directory: the same target as `serve`
 //! (`phoneprov_server::database::target`, issue 13), so a node's CLI
-//! works on the PostgreSQL database its servers share.
+//! works on the PostgreSQL database its servers share. Without a URL, a
+//! data directory whose `serve` runs on PostgreSQL is refused rather than
+//! its SQLite file written (`database::command_target`).
 
 use std::path::PathBuf;
 
@@ -135,10 +137,10 @@ impl StoreArgs {
     fn target(&self) -> anyhow::Result<(Database, bool)> {
         let r = self.data.resolve()?;
         let mut cfg = r.config.database;
-        if let Some(url) = &self.url.database_url {
-            cfg.url = Some(url.clone());
-        }
-        Ok((database::target(None, &cfg, &r.data), cfg.migrates()))
+        let flag = self.url.database_url.as_ref();
+        let db = database::command_target(flag, &cfg, &r.data)?;
+        cfg.url = flag.cloned().or(cfg.url);
+        Ok((db, cfg.migrates()))
     }
 
     /// The database in effect, as `serve` computes it.

@@ -512,3 +512,65 @@ fn device_and_activation_commands_work_on_the_postgres_database_serve_uses() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("other.example.com"), "{body}");
 }
+
+/// The trap of a `--database-url` given to `serve` only: a later `device
+/// add` on the same `--data` without the URL would write the data
+/// directory's SQLite file, which the server never reads. serve on
+/// PostgreSQL records its database (password redacted) in
+/// `DATA/served-database`; the command then stops with one line and exit
+/// 2 and creates nothing; with the URL it reaches what the server serves.
+#[test]
+fn a_command_without_the_url_of_a_postgres_serve_stops_and_writes_nothing() {
+    let url = phoneprov_testpeers::pg()
+        .fresh_db()
+        .replacen("postgres@", "postgres:s3cret@", 1);
+    let out = run(&["db", "migrate", "--database-url", &url]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let s = start_with(None, &["--database-url", &url], |_| {});
+    let data = s.data();
+    let d = data.to_str().unwrap();
+    let record = data.join("served-database");
+    let recorded = std::fs::read_to_string(&record).expect("serve recorded its database");
+    assert!(!recorded.contains("s3cret"), "{recorded}");
+    let had_sqlite = data.join("phoneprov.db").exists();
+
+    let out = run(&["device", "add", "000e08000041", "--data", d]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let want = format!(
+        "phoneprov: error: serve on {d} uses PostgreSQL {} (recorded in {}); pass --database-url or set PHONEPROV_DATABASE_URL (or [database] url in the config); to use {d}'s own SQLite file, remove {}",
+        recorded.trim(),
+        record.display(),
+        record.display()
+    );
+    assert_eq!(err.trim_end(), want);
+    assert!(recorded.contains("postgres:***@127.0.0.1"), "{recorded}");
+    assert_eq!(
+        data.join("phoneprov.db").exists(),
+        had_sqlite,
+        "the refused command created the SQLite file"
+    );
+
+    let out = run(&[
+        "device",
+        "add",
+        "000e08000041",
+        "--data",
+        d,
+        "--database-url",
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let (status, _) = curl(&[
+        "-m",
+        "10",
+        "-H",
+        &s.admin_auth(),
+        &s.admin_url("/api/v1/devices/000e08000041"),
+    ]);
+    assert_eq!(
+        status, 200,
+        "the server does not see the device added with the URL"
+    );
+}

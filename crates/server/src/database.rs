@@ -4,6 +4,13 @@
 //! * [`target`]: the database in effect: `--database-url` /
 //!   `PHONEPROV_DATABASE_URL` (passed in by the CLI), else `[database] url`,
 //!   else the SQLite file of the data directory.
+//! * [`command_target`]: the same for a command (`device`, `activation`,
+//!   `db`...), which refuses to fall back to the data directory's SQLite
+//!   file while `serve` on that directory runs on PostgreSQL: serve
+//!   records its PostgreSQL database (password redacted) in
+//!   `DATA/served-database` ([`record_served`]) and removes the record
+//!   when it serves SQLite, so a forgotten `--database-url` is one line
+//!   and exit 2, not writes the server never sees.
 //! * [`open_for_serve`]: `serve` refuses a schema newer than this build
 //!   knows, and brings an older (or empty) one up to date only when told
 //!   (`--migrate`, `[database] auto_migrate`; true by default for SQLite
@@ -32,6 +39,53 @@ pub fn target(flag: Option<&Database>, cfg: &DatabaseConfig, data: &Path) -> Dat
     flag.or(cfg.url.as_ref())
         .cloned()
         .unwrap_or_else(|| Database::Sqlite(data.to_path_buf()))
+}
+
+/// The file in the data directory that names the PostgreSQL database
+/// `serve` on it uses (see [`record_served`]).
+pub const SERVED_RECORD: &str = "served-database";
+
+/// [`target`] for a command: when it resolves to the SQLite file of
+/// `data` (no flag, no `[database] url`) while `data` holds a
+/// [`SERVED_RECORD`], the command would write where the server never
+/// reads: [`ServerError::ServedElsewhere`], which says what to pass. An
+/// explicit `--database-url sqlite:DIR` is taken as asked.
+pub fn command_target(
+    flag: Option<&Database>,
+    cfg: &DatabaseConfig,
+    data: &Path,
+) -> Result<Database, ServerError> {
+    let db = target(flag, cfg, data);
+    if flag.is_some() || cfg.url.is_some() {
+        return Ok(db);
+    }
+    let record = data.join(SERVED_RECORD);
+    match std::fs::read_to_string(&record) {
+        Ok(served) => Err(ServerError::ServedElsewhere {
+            data: data.to_path_buf(),
+            served: served.trim().to_string(),
+            record,
+        }),
+        Err(_) => Ok(db),
+    }
+}
+
+/// `serve`'s note of the database it uses, for [`command_target`]: on
+/// PostgreSQL it writes the URL (password redacted) to
+/// `data/`[`SERVED_RECORD`]; on SQLite it removes a stale record.
+pub fn record_served(data: &Path, db: &Database) -> Result<(), ServerError> {
+    let record = data.join(SERVED_RECORD);
+    let done = match db {
+        Database::Postgres(_) => std::fs::write(&record, format!("{db}\n")),
+        Database::Sqlite(_) => match std::fs::remove_file(&record) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    done.map_err(|error| ServerError::DataDir {
+        path: record,
+        error,
+    })
 }
 
 /// Where a schema stands compared with this build.
@@ -222,6 +276,44 @@ mod tests {
         assert_eq!(after.found, phoneprov_store::SCHEMA_VERSION);
         assert_eq!(status(&db).unwrap(), after);
         open_for_serve(&db, false).expect("a current schema needs no --migrate");
+    }
+
+    /// serve on PostgreSQL records its database (password redacted); a
+    /// command without a URL then refuses the data directory's SQLite
+    /// file, one with a URL or `[database] url` gets it; serve on SQLite
+    /// removes the record.
+    #[test]
+    fn a_command_without_the_url_of_a_postgres_serve_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let none = DatabaseConfig::default();
+        let pg = Database::parse("postgres://phoneprov:s3cret@db1:5432/prov").unwrap();
+        record_served(data, &pg).unwrap();
+        let written = std::fs::read_to_string(data.join(SERVED_RECORD)).unwrap();
+        assert!(!written.contains("s3cret"), "{written}");
+        let e = command_target(None, &none, data).unwrap_err().to_string();
+        assert!(
+            e.starts_with("serve on ")
+                && e.contains("uses PostgreSQL postgres://phoneprov:***@db1:5432/prov"),
+            "{e}"
+        );
+        assert!(
+            e.contains("--database-url") && e.contains(SERVED_RECORD),
+            "{e}"
+        );
+        assert_eq!(command_target(Some(&pg), &none, data).unwrap(), pg);
+        let sqlite = Database::Sqlite(data.to_path_buf());
+        assert_eq!(command_target(Some(&sqlite), &none, data).unwrap(), sqlite);
+        let cfg = DatabaseConfig {
+            url: Some(pg.clone()),
+            auto_migrate: None,
+        };
+        assert_eq!(command_target(None, &cfg, data).unwrap(), pg);
+
+        record_served(data, &sqlite).unwrap();
+        assert!(!data.join(SERVED_RECORD).exists());
+        assert_eq!(command_target(None, &none, data).unwrap(), sqlite);
+        record_served(data, &sqlite).expect("no record to remove is fine");
     }
 
     /// The flag wins over the config, the config over the data directory.

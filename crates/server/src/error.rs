@@ -97,6 +97,18 @@ pub enum ServerError {
         /// What went wrong and what to do.
         message: String,
     },
+    /// A command fell back to the data directory's SQLite file although
+    /// `serve` on that directory runs on PostgreSQL (see
+    /// [`crate::database::command_target`]).
+    #[error("serve on {data} uses PostgreSQL {served} (recorded in {record}); pass --database-url or set PHONEPROV_DATABASE_URL (or [database] url in the config); to use {data}'s own SQLite file, remove {record}", data = data.display(), record = record.display())]
+    ServedElsewhere {
+        /// The data directory.
+        data: PathBuf,
+        /// The recorded database, password redacted.
+        served: String,
+        /// The record file.
+        record: PathBuf,
+    },
     /// The inventory could not be opened.
     #[error(transparent)]
     Store(#[from] phoneprov_store::StoreError),

@@ -184,6 +184,7 @@ impl Server {
         let state_cell: Arc<OnceLock<Arc<AppState>>> = Arc::new(OnceLock::new());
         let (reader, status, services, nonce_secret) = tokio::task::block_in_place(|| {
             let mut first = crate::database::open_for_serve(&db, cfg.database.migrates())?;
+            crate::database::record_served(&data, &db)?;
             let reader = ReadPool::open(&db)?;
             let status = StatusWriter::start(&db, cfg.store.retention())?;
             let services =
