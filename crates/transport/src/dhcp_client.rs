@@ -346,6 +346,11 @@ const MOVED_150: u8 = 223;
 /// `dhcproto` would take for the end of the options) is renumbered to
 /// [`MOVED_150`] first (`true`: it was moved).
 fn decode_reply(data: &[u8]) -> Option<(Message, bool)> {
+    // hlen over 16: dhcproto decodes it and then panics in `chaddr()`
+    // (found by the fuzz target); no reply to us has one.
+    if data.get(2).is_some_and(|&hlen| hlen > 16) {
+        return None;
+    }
     let mut d = data.to_vec();
     let mut moved = false;
     // Options follow the 236-byte header and the magic cookie.
@@ -767,6 +772,10 @@ mod tests {
         c.handle_datagram(Time(5), &offer[..100]);
         c.handle_datagram(Time(6), b"\xff\x00 not dhcp");
         c.handle_datagram(Time(7), &[]);
+        // hlen 255 (dhcproto's chaddr() would panic on it).
+        let mut long = offer.clone();
+        long[2] = 255;
+        c.handle_datagram(Time(7), &long);
         let n = c.counters();
         assert_eq!(
             (
@@ -776,7 +785,7 @@ mod tests {
                 n.not_a_reply,
                 n.garbage
             ),
-            (1, 1, 1, 1, 3),
+            (1, 1, 1, 1, 4),
             "{n:?}"
         );
         assert!(c.outcome().is_none());

@@ -6,7 +6,7 @@
 #[test]
 fn dhcp_reply_corpus_replays_and_only_good_acks_bind() {
     let files = phoneprov_testpeers::fuzz_corpus("dhcp_reply");
-    assert!(files.len() >= 10, "the corpus lost seeds: {}", files.len());
+    assert!(files.len() >= 12, "the corpus lost seeds: {}", files.len());
     let mut bound = Vec::new();
     for (name, data) in &files {
         if let Some(lease) = phoneprov_transport::dhcp_fuzz_entry(data) {
