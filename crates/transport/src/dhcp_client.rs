@@ -362,6 +362,9 @@ fn decode_reply(data: &[u8]) -> Option<(Message, bool)> {
                 255 => break,
                 code => {
                     let len = d[i + 1] as usize;
+                    if !length_decodable(code, len) {
+                        return None;
+                    }
                     if code == 150 && len != 4 {
                         d[i] = MOVED_150;
                         moved = true;
@@ -374,6 +377,25 @@ fn decode_reply(data: &[u8]) -> Option<(Message, bool)> {
     Message::decode(&mut Decoder::new(&d))
         .ok()
         .map(|m| (m, moved))
+}
+
+/// Whether `dhcproto` 0.15 can decode option `code` with `len` bytes
+/// without tripping its own assertions. For these options it checks the
+/// length with `debug_assert!` (a panic in a debug build) or subtracts from
+/// it (an overflow): rapid commit (80) is empty, client network interface
+/// (94) three bytes, the bulk leasequery times (152-155) four, the status
+/// code (151) at least one and the client FQDN (81) at least three. The
+/// `dhcp_reply` fuzz target found the one of 155; no server answers a
+/// phone with any of them, so a reply that has one malformed is garbage.
+fn length_decodable(code: u8, len: usize) -> bool {
+    match code {
+        80 => len == 0,
+        94 => len == 3,
+        152..=155 => len == 4,
+        151 => len >= 1,
+        81 => len >= 3,
+        _ => true,
+    }
 }
 
 /// RFC 2131 §4.1: the wait after the `tries`-th retransmission before the
@@ -776,6 +798,23 @@ mod tests {
         let mut long = offer.clone();
         long[2] = 255;
         c.handle_datagram(Time(7), &long);
+        // Options whose length dhcproto asserts or subtracts from (the
+        // fuzz target's second crash was a 155 of one byte): each a reply
+        // that would otherwise be read, put before the real options.
+        let bad: [&[u8]; 6] = [
+            &[155, 1, 0],
+            &[152, 0],
+            &[80, 1, 0],
+            &[94, 2, 1, 2],
+            &[151, 0],
+            &[81, 2, 0, 0],
+        ];
+        for opt in bad {
+            let mut m = offer[..240].to_vec();
+            m.extend_from_slice(opt);
+            m.extend_from_slice(&offer[240..]);
+            c.handle_datagram(Time(7), &m);
+        }
         let n = c.counters();
         assert_eq!(
             (
@@ -785,7 +824,7 @@ mod tests {
                 n.not_a_reply,
                 n.garbage
             ),
-            (1, 1, 1, 1, 4),
+            (1, 1, 1, 1, 10),
             "{n:?}"
         );
         assert!(c.outcome().is_none());
