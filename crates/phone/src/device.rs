@@ -423,6 +423,13 @@ impl Device {
         self.regs.in_flight()
     }
 
+    /// Whether a TR-069 session is under way: its HTTP exchange runs in
+    /// real time, so a driver must not fast-forward the clock (it would
+    /// run the periodic informs due meanwhile one after another).
+    pub fn inform_in_session(&self) -> bool {
+        self.cwmp.as_ref().is_some_and(|c| c.in_session())
+    }
+
     /// The status page: the engine's, with the customization client's.
     pub fn status_json(&self) -> serde_json::Value {
         let mut s = self.engine.status_json();

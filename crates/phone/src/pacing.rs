@@ -9,7 +9,8 @@
 //!   (or the phone does not resync on reset). With an activation retry
 //!   wait (`--activation-retry-wait`), the clock jumps over the rest of a
 //!   longer activation back-off. Nothing is fast-forwarded while a SIP
-//!   REGISTER is in flight: its timers E and F are the network's.
+//!   REGISTER or a TR-069 session is in flight: their timers are the
+//!   network's.
 //! * **When the phone is done** ([`Step::Stop`]) under `--once`: a resync
 //!   finished (and activation, the TR-069 agent and the SIP registrations
 //!   are settled), or the
@@ -153,9 +154,10 @@ impl Pacer {
             // the phone ends without a resync.
             return Step::Stop;
         }
-        // A REGISTER in flight keeps real time: its timers E and F are
-        // the network's.
-        if let (true, false, Some(t)) = (transfers_idle, dev.sip_in_flight(), timeout) {
+        // A REGISTER or a TR-069 session in flight keeps real time: its
+        // timers are the network's.
+        let network = dev.sip_in_flight() || dev.inform_in_session();
+        if let (true, false, Some(t)) = (transfers_idle, network, timeout) {
             let fast = if self.boot_timer {
                 self.policy.boot_storm || (once && !dev.params().get_bool("Resync_On_Reset", true))
             } else {
