@@ -351,10 +351,17 @@ fn decode_reply(data: &[u8]) -> Option<(Message, bool)> {
     if data.get(2).is_some_and(|&hlen| hlen > 16) {
         return None;
     }
+    // Options follow the 236-byte header and the magic cookie (RFC 2131
+    // §3): without it this is not a DHCP reply. `dhcproto` reads the four
+    // bytes without checking them, so the screen below must see every
+    // option it would decode (the fuzz target's third crash: no cookie, a
+    // three-byte 152).
+    if data.get(236..240) != Some(&[99, 130, 83, 99]) {
+        return None;
+    }
     let mut d = data.to_vec();
     let mut moved = false;
-    // Options follow the 236-byte header and the magic cookie.
-    if data.get(236..240) == Some(&[99, 130, 83, 99]) {
+    {
         let mut i = 240;
         while i + 1 < d.len() {
             match d[i] {
@@ -815,6 +822,10 @@ mod tests {
             m.extend_from_slice(&offer[240..]);
             c.handle_datagram(Time(7), &m);
         }
+        // No magic cookie (dhcproto would decode the options anyway).
+        let mut no_cookie = offer.clone();
+        no_cookie[236] = 10;
+        c.handle_datagram(Time(7), &no_cookie);
         let n = c.counters();
         assert_eq!(
             (
@@ -824,7 +835,7 @@ mod tests {
                 n.not_a_reply,
                 n.garbage
             ),
-            (1, 1, 1, 1, 10),
+            (1, 1, 1, 1, 11),
             "{n:?}"
         );
         assert!(c.outcome().is_none());
