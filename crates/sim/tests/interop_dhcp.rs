@@ -218,12 +218,7 @@ async fn r_tr69_1_only_dslforum_phones_get_option_43_and_inform_the_acs() {
 #[tokio::test]
 async fn r_flow_4_srv_discovery_through_the_dns_server_of_option_6() {
     let pki = common::Pki::new(&["lab.example"], &[]);
-    let body = format!(
-        "    ssl_certificate {};\n    ssl_certificate_key {};\n",
-        pki.path("server.pem").display(),
-        pki.path("server.key").display()
-    );
-    let n = Nginx::start("ssl", &body, |_| {});
+    let n = pki.nginx_https();
     n.write("CP-8841-3PCC.cfg", BASIC.as_bytes());
     let mut lab = DhcpLab::new();
     let srv = lab.server_ip;

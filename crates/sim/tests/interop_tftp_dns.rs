@@ -119,12 +119,7 @@ async fn r_https_6_several_a_records_tried_in_turn() {
 #[tokio::test]
 async fn r_flow_4_srv_discovery_from_options_6_and_15_over_https() {
     let pki = common::Pki::new(&["example.test"], &[]);
-    let body = format!(
-        "    ssl_certificate {};\n    ssl_certificate_key {};\n",
-        pki.path("server.pem").display(),
-        pki.path("server.key").display()
-    );
-    let n = Nginx::start("ssl", &body, |_| {});
+    let n = pki.nginx_https();
     n.write("CP-8841-3PCC.cfg", BASIC.as_bytes());
     let d = dnsmasq(&[
         format!(

@@ -39,6 +39,17 @@ impl Pki {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+
+    /// nginx on HTTPS with this server certificate (no client certificate
+    /// asked).
+    pub fn nginx_https(&self) -> Nginx {
+        let body = format!(
+            "    ssl_certificate {};\n    ssl_certificate_key {};\n",
+            self.path("server.pem").display(),
+            self.path("server.key").display()
+        );
+        Nginx::start("ssl", &body, |_| {})
+    }
 }
 
 /// A one-phone configuration (MAC 000e08000001) with these parameters,
