@@ -315,3 +315,94 @@ fn the_first_overview_after_a_start_shows_the_counts_made_at_start() {
         "the warmed counts have the {ALL_N} devices: {page}"
     );
 }
+
+/// A bulk job's page groups the kept failures by reason, the most
+/// frequent first, with a few MACs each (a job that failed on 100 phones
+/// for one reason was a page of 100 lines): a real `serve`, a bulk resync
+/// through the API whose pushes go to two closed URLs, the page read with
+/// a signed-in console session.
+#[test]
+fn a_bulk_jobs_page_groups_its_failures_by_reason() {
+    // Port 1 on two loopback addresses: nothing listens there, every push
+    // is refused (the push goes to the URL's host and port).
+    let host = |n: u8| format!("127.0.0.{n}:1");
+    let s = start_with(None, &[], |data: &Path| {
+        let mut csv = String::from("mac,model,group,push_url\n");
+        for i in 0..9 {
+            let (mac, _) = device_n(i);
+            let to = host(if i < 6 { 1 } else { 2 });
+            csv.push_str(&format!(
+                "{mac},CP-8841-3PCC,bulk,http://{to}/admin/resync\n"
+            ));
+        }
+        import_csv(data, &csv);
+        add_console_users(data);
+    });
+    let body = serde_json::json!({
+        "action": "resync",
+        "selection": {"group": "bulk"},
+        "rate": 100,
+    })
+    .to_string();
+    let (code, out) = curl(&[
+        "-H",
+        &s.admin_auth(),
+        "-H",
+        "content-type: application/json",
+        "--data",
+        &body,
+        &s.admin_url("/api/v1/bulk-jobs"),
+    ]);
+    assert!(
+        (200..300).contains(&code),
+        "{code} {}",
+        String::from_utf8_lossy(&out)
+    );
+    let job: Value = serde_json::from_slice(&out).unwrap();
+    let id = job["id"].as_i64().expect("job id");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let job = loop {
+        let (code, out) = curl(&[
+            "-H",
+            &s.admin_auth(),
+            &s.admin_url(&format!("/api/v1/bulk-jobs/{id}")),
+        ]);
+        assert_eq!(code, 200);
+        let j: Value = serde_json::from_slice(&out).unwrap();
+        if j["state"] != "running" {
+            break j;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running: {j}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(job["failed"], 9, "{job}");
+
+    let admin = format!("http://{}", s.admin.unwrap());
+    let c = CurlSession::sign_in(&admin, "ann", ADMIN_PW);
+    let (code, page) = c.get(&format!("{admin}/ui/bulk/{id}"));
+    assert_eq!(code, 200, "{page}");
+    let table = page
+        .split("<table id=\"failures\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no failures table: {page}"));
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 2, "one row per reason: {table}");
+    for (row, (a, n)) in rows.iter().zip([(1, 6), (2, 3)]) {
+        assert!(row.contains(&host(a)), "{row}");
+        assert!(row.contains(&format!("class=\"count\">{n}<")), "{row}");
+    }
+    // The six of the first reason: five linked, one counted.
+    assert_eq!(
+        rows[0].matches("href=\"/ui/devices/").count(),
+        5,
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].contains(" and 1 more"), "{}", rows[0]);
+    assert!(
+        rows[1].contains(&format!("href=\"/ui/devices/{}\"", device_n(6).0)),
+        "{}",
+        rows[1]
+    );
+}

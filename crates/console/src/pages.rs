@@ -1552,7 +1552,8 @@ async fn bulk_page(
             handled => job.handled(),
             selection => job.selection.to_string(),
             task => job.task.as_ref().map(|t| t.to_string()),
-            failures => V::from(Serde(&job.failures)),
+            failures => V::from(Serde(&view::failure_groups(&job.failures))),
+            kept => job.failures.as_array().map_or(0, Vec::len),
             created => view::rfc3339(Some(job.created_ms)),
         },
     ))

@@ -116,6 +116,53 @@ pub(crate) fn bars(now_ms: i64, per_hour: &[(i64, u64)]) -> Vec<Bar> {
         .collect()
 }
 
+/// One reason on a bulk job's page: how many of the kept failures gave
+/// it, and their MACs (the first [`FAILURE_MACS_SHOWN`] as links, the rest
+/// counted).
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct FailureGroup {
+    pub error: String,
+    pub count: usize,
+    pub macs: Vec<String>,
+    pub more: usize,
+}
+
+/// MACs listed per reason on a bulk job's page.
+pub(crate) const FAILURE_MACS_SHOWN: usize = 5;
+
+/// A bulk job's kept failures (`[{"mac":…,"error":…}]`, up to the
+/// store's 100) grouped by reason, the most frequent first (ties in the
+/// order they first appeared): a job that failed on 100 phones for one
+/// reason is one line, not 100.
+pub(crate) fn failure_groups(failures: &serde_json::Value) -> Vec<FailureGroup> {
+    let mut groups: Vec<FailureGroup> = Vec::new();
+    for f in failures.as_array().into_iter().flatten() {
+        let error = f["error"].as_str().unwrap_or("").to_string();
+        let mac = f["mac"].as_str().unwrap_or("").to_string();
+        let g = match groups.iter_mut().position(|g| g.error == error) {
+            Some(i) => &mut groups[i],
+            None => {
+                groups.push(FailureGroup {
+                    error,
+                    count: 0,
+                    macs: Vec::new(),
+                    more: 0,
+                });
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        g.count += 1;
+        if g.macs.len() < FAILURE_MACS_SHOWN {
+            g.macs.push(mac);
+        } else {
+            g.more += 1;
+        }
+    }
+    // Stable: equal counts keep their first-seen order.
+    groups.sort_by(|a, b| b.count.cmp(&a.count));
+    groups
+}
+
 /// Renders a template with a context.
 pub(crate) fn render(env: &Environment<'static>, name: &str, ctx: Value) -> Result<String, String> {
     env.get_template(name)
@@ -133,6 +180,34 @@ mod tests {
         assert_eq!(env.templates().count(), TEMPLATES.len());
         assert_eq!(rfc3339(Some(0)), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(None), "");
+    }
+
+    #[test]
+    fn failures_are_grouped_by_reason_most_frequent_first() {
+        let mut list: Vec<serde_json::Value> = (0..7)
+            .map(|i| serde_json::json!({"mac": format!("00000000000{i}"), "error": "refused"}))
+            .collect();
+        list.insert(
+            2,
+            serde_json::json!({"mac": "0000000000aa", "error": "timed out"}),
+        );
+        let g = failure_groups(&serde_json::Value::Array(list));
+        assert_eq!(g.len(), 2);
+        assert_eq!((g[0].error.as_str(), g[0].count), ("refused", 7));
+        assert_eq!(g[0].macs.len(), FAILURE_MACS_SHOWN);
+        assert_eq!(g[0].macs[0], "000000000000");
+        assert_eq!(g[0].more, 7 - FAILURE_MACS_SHOWN);
+        assert_eq!(
+            g[1],
+            FailureGroup {
+                error: "timed out".into(),
+                count: 1,
+                macs: vec!["0000000000aa".into()],
+                more: 0
+            }
+        );
+        assert!(failure_groups(&serde_json::json!([])).is_empty());
+        assert!(failure_groups(&serde_json::Value::Null).is_empty());
     }
 
     #[test]
