@@ -159,7 +159,7 @@ pub(crate) fn failure_groups(failures: &serde_json::Value) -> Vec<FailureGroup> 
         }
     }
     // Stable: equal counts keep their first-seen order.
-    groups.sort_by(|a, b| b.count.cmp(&a.count));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
     groups
 }
 
