@@ -175,6 +175,14 @@ async fn r_sec_4_bad_pac_files_go_direct_with_a_status_line() {
             "FindProxyForURL",
         ),
         (
+            // Loops across call frames escape boa's per-frame loop limit:
+            // the time limit or the instruction budget ends it.
+            "frames.pac",
+            "function g() { for (var j = 0; j < 999999; j++) {} }
+             function FindProxyForURL(u, h) { for (var i = 0; i < 999999; i++) g(); return 'PROXY never:1'; }",
+            "ran past its",
+        ),
+        (
             "garbage.pac",
             "function FindProxyForURL(u, h) { return 'USE THE FORCE'; }",
             "not DIRECT or PROXY",

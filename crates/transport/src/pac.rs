@@ -10,16 +10,31 @@
 //! [`Resolver`] (the DNS of option 6), `isResolvable` is `dnsResolve(h) !==
 //! null`. Times are UTC (the simulated phone has no time zone).
 //!
-//! Bounds: the script runs on a blocking thread with a loop-iteration
-//! limit, a recursion limit and a wall-clock limit ([`PacLimits`]), so a
-//! PAC that loops forever, recurses without end or throws ends in a
-//! [`PacError`] and the caller goes `DIRECT` with a status line. The
-//! result string is parsed by `phoneprov_phone::proxy::parse_pac_result`.
+//! Bounds ([`PacLimits`]): the script runs on a blocking thread with an
+//! instruction budget, a loop-iteration limit, a recursion limit, a cap on
+//! `dnsResolve` lookups and a wall-clock limit, so a PAC that loops
+//! forever, recurses without end or throws ends in a [`PacError`] and the
+//! caller goes `DIRECT` with a status line. The result string is parsed by
+//! `phoneprov_phone::proxy::parse_pac_result`.
+//!
+//! Why an instruction budget: boa counts loop iterations per call frame,
+//! so `for (…999999…) g()` with a loop inside `g` runs 10^12 iterations
+//! under a limit of 10^6, and a blocking thread cannot be stopped from
+//! outside: the wall-clock limit only ends the caller's *wait*, the thread
+//! would spin on (one more per transfer per phone). boa's only budget of
+//! executed instructions (`ContextBuilder::instructions_remaining`, an
+//! error JavaScript cannot catch) is behind its `fuzz` feature, which this
+//! crate enables for that reason. What no budget covers: one builtin call
+//! that runs long by itself (a regular expression with catastrophic
+//! backtracking). For that, [`find_proxy`] remembers a script that ran
+//! past its time limit and does not start it again in this process: at
+//! most the evaluations already running spin, never one per transfer.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use boa_engine::error::EngineError;
 use boa_engine::{js_string, Context, JsResult, JsString, JsValue, NativeFunction, Source};
 use phoneprov_phone::proxy::{parse_pac_result, PacResultError, ProxyChoice};
 
@@ -31,20 +46,30 @@ pub const MAX_PAC_LEN: usize = 256 * 1024;
 /// How long and how far a PAC script may run.
 #[derive(Debug, Clone, Copy)]
 pub struct PacLimits {
-    /// Loop iterations (each loop counts on its own).
+    /// Bytecode instructions for loading the helpers and the script and
+    /// one `FindProxyForURL` call, all together.
+    pub instructions: usize,
+    /// Loop iterations (counted per call frame).
     pub loop_iterations: u64,
     /// Nested calls.
     pub recursion: usize,
+    /// `dnsResolve`/`isResolvable`/`isInNet` lookups; later ones answer
+    /// `null` without asking the DNS (each may wait up to 2 s).
+    pub lookups: u32,
     /// Wall clock for loading the script and one `FindProxyForURL` call.
     pub time: Duration,
 }
 
 impl Default for PacLimits {
-    /// 1 000 000 loop iterations, 400 nested calls, 2 s.
+    /// 10 000 000 instructions, 1 000 000 loop iterations, 400 nested
+    /// calls, 16 lookups, 2 s. A real PAC file needs a few thousand
+    /// instructions and a few lookups.
     fn default() -> Self {
         PacLimits {
+            instructions: 10_000_000,
             loop_iterations: 1_000_000,
             recursion: 400,
+            lookups: 16,
             time: Duration::from_secs(2),
         }
     }
@@ -68,6 +93,14 @@ pub enum PacError {
     /// It ran past [`PacLimits::time`].
     #[error("FindProxyForURL ran past its time limit ({0:?})")]
     TimedOut(Duration),
+    /// It ran past [`PacLimits::instructions`].
+    #[error("the PAC file ran past its budget of {0} instructions (a loop that does not end?)")]
+    Budget(usize),
+    /// This script ran past its time limit before and is not run again.
+    #[error(
+        "the PAC file ran past its time limit before ({0:?}) and is not run again; fix the file"
+    )]
+    Stuck(Duration),
     /// It returned something that is not a proxy list.
     #[error("{0}")]
     Result(#[from] PacResultError),
@@ -167,6 +200,8 @@ thread_local! {
     /// The lookup and the phone's address of the evaluation running on
     /// this (blocking) thread: boa's native functions are plain `fn`s.
     static CURRENT: std::cell::RefCell<Option<(Lookup, IpAddr)>> = const { std::cell::RefCell::new(None) };
+    /// Lookups left to the evaluation on this thread.
+    static LOOKUPS_LEFT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 fn dns_resolve(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
@@ -174,6 +209,14 @@ fn dns_resolve(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsV
         Some(v) => v.to_string(ctx)?.to_std_string_escaped(),
         None => return Ok(JsValue::null()),
     };
+    let left = LOOKUPS_LEFT.with(|l| {
+        let n = l.get();
+        l.set(n.saturating_sub(1));
+        n
+    });
+    if left == 0 {
+        return Ok(JsValue::null());
+    }
     let lookup = CURRENT.with(|c| c.borrow().as_ref().map(|(l, _)| l.clone()));
     Ok(match lookup.and_then(|l| l(&host)) {
         Some(IpAddr::V4(ip)) => JsValue::from(JsString::from(ip.to_string().as_str())),
@@ -204,6 +247,7 @@ pub fn evaluate_blocking(
         return Err(PacError::TooLarge);
     }
     CURRENT.with(|c| *c.borrow_mut() = Some((lookup, my_ip)));
+    LOOKUPS_LEFT.with(|l| l.set(limits.lookups));
     let out = run(script, url, host, limits);
     CURRENT.with(|c| *c.borrow_mut() = None);
     out
@@ -215,12 +259,19 @@ fn run(
     host: &str,
     limits: PacLimits,
 ) -> Result<Vec<ProxyChoice>, PacError> {
-    let mut ctx = Context::default();
+    let mut ctx = Context::builder()
+        .instructions_remaining(limits.instructions)
+        .build()
+        .map_err(|e| PacError::Load(e.to_string()))?;
     ctx.runtime_limits_mut()
         .set_loop_iteration_limit(limits.loop_iterations);
     ctx.runtime_limits_mut()
         .set_recursion_limit(limits.recursion);
-    let load = |e: boa_engine::JsError| PacError::Load(e.to_string());
+    let budget = |e: &boa_engine::JsError| {
+        matches!(e.as_engine(), Some(EngineError::NoInstructionsRemain))
+            .then_some(PacError::Budget(limits.instructions))
+    };
+    let load = |e: boa_engine::JsError| budget(&e).unwrap_or(PacError::Load(e.to_string()));
     ctx.register_global_builtin_callable(
         js_string!("dnsResolve"),
         1,
@@ -247,7 +298,7 @@ fn run(
         js_string_literal(url),
         js_string_literal(host)
     );
-    let threw = |e: boa_engine::JsError| PacError::Threw(e.to_string());
+    let threw = |e: boa_engine::JsError| budget(&e).unwrap_or(PacError::Threw(e.to_string()));
     let v = ctx.eval(Source::from_bytes(&call)).map_err(threw)?;
     if !v.is_string() {
         return Err(PacError::Result(PacResultError::Garbage(
@@ -280,8 +331,16 @@ fn js_string_literal(s: &str) -> String {
     out
 }
 
+/// Scripts that ran past their time limit in this process (module docs).
+static STUCK: std::sync::Mutex<Vec<Arc<str>>> = std::sync::Mutex::new(Vec::new());
+
+/// How many stuck scripts are remembered (the oldest is forgotten).
+const STUCK_MAX: usize = 16;
+
 /// Evaluates `script` for `url`/`host` on a blocking thread, `dnsResolve`
-/// through `resolver`, within `limits.time`.
+/// through `resolver`, within `limits.time`. A script that ran past the
+/// time limit once is answered [`PacError::Stuck`] at once afterwards,
+/// without starting it again (module docs, "Bounds").
 pub async fn find_proxy(
     script: Arc<str>,
     url: &str,
@@ -290,6 +349,9 @@ pub async fn find_proxy(
     my_ip: IpAddr,
     limits: PacLimits,
 ) -> Result<Vec<ProxyChoice>, PacError> {
+    if STUCK.lock().is_ok_and(|v| v.contains(&script)) {
+        return Err(PacError::Stuck(limits.time));
+    }
     let handle = tokio::runtime::Handle::current();
     let r = resolver.clone();
     let lookup: Lookup = Arc::new(move |name: &str| {
@@ -301,13 +363,24 @@ pub async fn find_proxy(
             .and_then(|addrs| addrs.iter().map(|a| a.ip()).find(IpAddr::is_ipv4))
     });
     let (url, host) = (url.to_string(), host.to_string());
+    let run = script.clone();
     let task = tokio::task::spawn_blocking(move || {
-        evaluate_blocking(&script, &url, &host, lookup, my_ip, limits)
+        evaluate_blocking(&run, &url, &host, lookup, my_ip, limits)
     });
     match tokio::time::timeout(limits.time, task).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Err(PacError::Threw(format!("the evaluation thread ended: {e}"))),
-        Err(_) => Err(PacError::TimedOut(limits.time)),
+        Err(_) => {
+            if let Ok(mut v) = STUCK.lock() {
+                if !v.contains(&script) {
+                    if v.len() >= STUCK_MAX {
+                        v.remove(0);
+                    }
+                    v.push(script);
+                }
+            }
+            Err(PacError::TimedOut(limits.time))
+        }
     }
 }
 
@@ -449,6 +522,88 @@ function FindProxyForURL(url, host) {
             ),
             Ok(vec![ProxyChoice::Direct])
         );
+    }
+
+    /// boa counts loop iterations per call frame: a loop that calls a
+    /// function with a loop runs 10^12 iterations under a 10^6 limit. The
+    /// instruction budget ends it (before the fix this call did not return
+    /// for hours); a call that fits the budget still works.
+    #[test]
+    fn r_sec_4_instruction_budget_ends_loops_across_frames() {
+        let nested = "function g() { for (var j = 0; j < 999999; j++) {} }
+            function FindProxyForURL(u, h) { for (var i = 0; i < 999999; i++) g(); return 'DIRECT'; }";
+        let limits = PacLimits {
+            instructions: 2_000_000,
+            ..PacLimits::default()
+        };
+        let lookup: Lookup = Arc::new(|_: &str| None);
+        let r = evaluate_blocking(
+            nested,
+            "u",
+            "h",
+            lookup,
+            "127.0.0.1".parse().unwrap(),
+            limits,
+        );
+        assert_eq!(r, Err(PacError::Budget(2_000_000)));
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("budget of 2000000 instructions"));
+        // At load time too (a top-level loop across frames).
+        let lookup: Lookup = Arc::new(|_: &str| None);
+        let top = "function g() { for (var j = 0; j < 999999; j++) {} } for (var i = 0; i < 999999; i++) g();";
+        let r = evaluate_blocking(top, "u", "h", lookup, "127.0.0.1".parse().unwrap(), limits);
+        assert_eq!(r, Err(PacError::Budget(2_000_000)));
+        // A PAC with the standard helpers fits the default budget.
+        assert_eq!(
+            eval(PAC, "http://pv/x", "pv"),
+            Ok(vec![ProxyChoice::Direct])
+        );
+    }
+
+    /// `dnsResolve` asks the DNS at most `lookups` times per evaluation.
+    #[test]
+    fn r_sec_4_lookups_are_capped() {
+        let asked = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let a = asked.clone();
+        let lookup: Lookup = Arc::new(move |_: &str| {
+            a.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some("10.0.0.1".parse().unwrap())
+        });
+        let script = "function FindProxyForURL(u, h) { var n = 0; for (var i = 0; i < 100; i++) { if (dnsResolve('x' + i) !== null) n++; } return 'PROXY p:' + n; }";
+        let limits = PacLimits {
+            lookups: 5,
+            ..PacLimits::default()
+        };
+        let r = evaluate_blocking(
+            script,
+            "u",
+            "h",
+            lookup,
+            "127.0.0.1".parse().unwrap(),
+            limits,
+        );
+        assert_eq!(r, Ok(vec![px("p", 5)]));
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 5);
+    }
+
+    /// A script that ran past its time limit is not started again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r_sec_4_a_stuck_script_is_not_run_again() {
+        let script: Arc<str> = Arc::from(
+            "function FindProxyForURL(u, h) { var s = 0; for (var i = 0; i < 900000; i++) { s += i; } return 'DIRECT'; } // stuck-test",
+        );
+        let limits = PacLimits {
+            time: Duration::from_millis(1),
+            ..PacLimits::default()
+        };
+        let me = "127.0.0.1".parse().unwrap();
+        let r = find_proxy(script.clone(), "u", "h", &Resolver::system(), me, limits).await;
+        assert_eq!(r, Err(PacError::TimedOut(Duration::from_millis(1))));
+        let again = PacLimits::default();
+        let r = find_proxy(script, "u", "h", &Resolver::system(), me, again).await;
+        assert_eq!(r, Err(PacError::Stuck(Duration::from_secs(2))));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
