@@ -66,7 +66,8 @@ pub struct PhoneOutcome {
     /// Class of the last resync; `None` if it never finished one.
     pub last_class: Option<Class>,
     pub last_error: Option<String>,
-    /// Every parameter with a value (only kept when asked, `--count 1`).
+    /// Every parameter with a value, secrets masked (only kept when
+    /// asked, `--count 1`).
     pub params: Option<Vec<(String, String)>>,
     pub status: Option<serde_json::Value>,
     /// The customization state (R-ACT) when `--activation` is on.
@@ -119,20 +120,27 @@ pub fn param_values(phone: &Phone) -> Vec<(String, String)> {
     v
 }
 
-/// Parameter values as the status page shows them: a secret's value is
-/// never echoed (issue 16), only whether it is set.
-fn shown_params(phone: &Phone) -> serde_json::Map<String, serde_json::Value> {
+/// Parameter values as the status page and the `--json` report show
+/// them: a secret's value is never echoed (issue 16; R-FMT-7 for
+/// `IKM_HTTP_Encrypt_Content`), only whether it is set (`********`).
+fn shown_values(phone: &Phone) -> Vec<(String, String)> {
     param_values(phone)
         .into_iter()
         .map(|(k, v)| {
             let secret = phoneprov_profile::schema::lookup(&k).is_some_and(|s| s.secret);
-            let v = if secret && !v.is_empty() {
-                "********".into()
+            if secret && !v.is_empty() {
+                (k, "********".into())
             } else {
-                v
-            };
-            (k, serde_json::Value::String(v))
+                (k, v)
+            }
         })
+        .collect()
+}
+
+fn shown_params(phone: &Phone) -> serde_json::Map<String, serde_json::Value> {
+    shown_values(phone)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect()
 }
 
@@ -262,7 +270,7 @@ impl PhoneTask {
             mac,
             last_class: stats.last_class,
             last_error: stats.last_error.clone(),
-            params: self.keep_params.then(|| param_values(dev.engine())),
+            params: self.keep_params.then(|| shown_values(dev.engine())),
             status: self
                 .keep_params
                 .then(|| status_of(&dev, &self.lease_status, &self.net)),

@@ -590,6 +590,33 @@ mod tests {
         assert_eq!(lease_effect(&cfg).profile_rule, None);
     }
 
+    /// R-FMT-7 / issue 16: the `--count 1` report (`--json` and text)
+    /// shows a secret's parameter as set, never its value.
+    #[tokio::test]
+    async fn r_fmt_7_the_fleet_report_never_holds_secrets() {
+        let mut cfg = SimConfig::new(1);
+        cfg.params = [
+            ("Profile_Rule", "http://127.0.0.1:1/p.xml"),
+            ("IKM_HTTP_Encrypt_Content", "ikm-Secret-42"),
+            ("Password_1_", "line-Secret-7"),
+            ("GPP_A", "visible"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let r = run_fleet(cfg).await.unwrap();
+        let p = r
+            .final_params
+            .as_ref()
+            .expect("--count 1 keeps the parameters");
+        assert_eq!(p["IKM_HTTP_Encrypt_Content"], "********");
+        assert_eq!(p["Password_1_"], "********");
+        assert_eq!(p["GPP_A"], "visible");
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains("Secret"), "{json}");
+        assert!(!r.to_text().contains("Secret"), "{}", r.to_text());
+    }
+
     #[test]
     fn r_dhcp_2_options_6_15_42_56() {
         let mut cfg = SimConfig::new(1);
