@@ -51,7 +51,9 @@
 //! 3261 §22, MD5, `qop=auth`) answering the phone's 401 challenge; a
 //! missing or wrong one is answered 401 again and nothing runs. Every
 //! refused or malformed request is one [`Action::RequestRefused`] line;
-//! the phone keeps its state.
+//! the phone keeps its state. Before any of that, a request over UDP
+//! passes the phone's firewall or is dropped without an answer
+//! ([`crate::security`], R-SEC-5).
 
 use std::collections::VecDeque;
 
@@ -66,7 +68,7 @@ use crate::activation::{
 };
 use crate::inform::{InformSchedule, Tr069Setup};
 use crate::register::Registrations;
-use crate::sip::{SipError, SipInput, SipOutput, SipRequest, MAX_MESSAGE};
+use crate::sip::{SipError, SipInput, SipOutput, SipRequest, SipTransport, MAX_MESSAGE};
 use crate::store::ParamStore;
 use crate::types::{Action, Class, Credentials, Input, PhoneConfig, Time};
 use crate::{parse_execute_xml, Phone};
@@ -98,6 +100,11 @@ pub struct DeviceConfig {
     pub activation: Option<ActivationSetup>,
     /// `None`: no TR-069 agent (no ACS configured or discovered).
     pub tr069: Option<Tr069Setup>,
+    /// The port SIP requests arrive on ([`Input::Sip`]): the executor's
+    /// listener, which stands for the phone's SIP port; `None`:
+    /// `SIP_Port_1_` (5060). The firewall decides on it (R-SEC-5,
+    /// [`crate::security`]).
+    pub sip_port: Option<u16>,
 }
 
 /// Where the customization client is: its state data (R-ACT).
@@ -461,7 +468,11 @@ impl Device {
             }
             obj.insert(
                 "firewall".into(),
-                crate::security::firewall_status(self.engine.params()),
+                crate::security::firewall_status(
+                    self.engine.params(),
+                    &self.engine.identity().pn,
+                    self.sip_port(),
+                ),
             );
             obj.insert(
                 "sip".into(),
@@ -672,7 +683,23 @@ impl Device {
         });
     }
 
+    /// The port SIP requests arrive on (see [`DeviceConfig::sip_port`]).
+    fn sip_port(&self) -> u16 {
+        self.cfg.sip_port.unwrap_or_else(|| {
+            let p = self.params().get_or_empty("SIP_Port_1_");
+            p.trim().parse().unwrap_or(5060)
+        })
+    }
+
     fn on_sip(&mut self, msg: SipInput) {
+        if msg.transport == SipTransport::Udp {
+            let pn = &self.engine.identity().pn;
+            if let Some(why) = crate::security::sip_udp_blocked(self.params(), pn, self.sip_port())
+            {
+                // A firewall drops: no answer at all (R-SEC-5).
+                return self.sip_refuse(&msg.peer, why);
+            }
+        }
         let answer = |bytes: Vec<u8>| {
             Action::SipResponse(SipOutput {
                 transport: msg.transport,

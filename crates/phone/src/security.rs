@@ -2,15 +2,34 @@
 //! the `User-Agent` header (R-HTTP-3), `Profile_Authentication_Type`
 //! (R-HTTP-4) and the firewall (`Firewall`, `Firewall_Config`, R-SEC-5).
 //!
-//! Firewall (what a simulator can do): with `Firewall=Enabled` (the
-//! default) and `NO_CISCO_TFTP`, the phone does not open its TFTP client
-//! ports (UDP 53240-53245), so a TFTP transfer from a server port other
-//! than 69 fails and one from port 69 works, as the seeds say
-//! ([`tftp_blocked`]). `NO_ICMP_PING`/`NO_ICMP_UNREACHABLE` (no ICMP in a
-//! user-space simulator) and the `UDP:`/`TCP:` ports opened for custom
-//! apps are shown in the status ([`firewall_status`]) and change nothing
-//! else: the simulator's own listeners (SIP, triggers, connection
-//! requests) are the ports a phone keeps open by default.
+//! Firewall (what a simulator can do; **decision**, session 7). The seeds
+//! list the ports a phone keeps open with `Firewall=Enabled` (the
+//! default): the SIP/UDP port of every enabled line whose
+//! `SIP_Transport_n_` is UDP or AUTO, the TR-069 connection-request port
+//! when TR-069 is on, the web server, DHCP, and the TFTP client ports
+//! 53240-53245; `Firewall_Config` closes some (`NO_CISCO_TFTP`, the ICMP
+//! answers) and opens `UDP:p[:q]`/`TCP:p[:q]` for custom apps. A simulated
+//! phone has no ports of its own: the fleet's listeners stand for them
+//! (the `--sip-listen` port is every phone's SIP port, `--cr-listen` its
+//! connection-request port). What follows from that:
+//! * `NO_CISCO_TFTP`: the phone does not open its TFTP client ports, so a
+//!   TFTP transfer from a server port other than 69 fails and one from
+//!   port 69 works ([`tftp_blocked`]).
+//! * SIP over UDP: a datagram reaches the phone only while its SIP/UDP
+//!   port is open: an enabled line (`Line_Enable_n_`) uses UDP or AUTO,
+//!   or `Firewall_Config` opens the listener's port with `UDP:p[:q]`.
+//!   Otherwise the firewall drops it: no answer at all, one refusal line
+//!   ([`sip_udp_blocked`]). With the default settings (line 1, UDP) the
+//!   port is open, as on a phone.
+//! * SIP over TCP: the listener's TCP side stands for the connection a
+//!   phone keeps to its proxy (an established flow, which a firewall
+//!   passes); it is not filtered, so `TCP:` ranges change nothing for SIP.
+//! * Connection requests: the seeds open the connection-request port
+//!   whenever TR-069 is on, and the simulator has a connection-request
+//!   listener only then: never filtered.
+//! * `NO_ICMP_PING`/`NO_ICMP_UNREACHABLE`: a user-space simulator sends and
+//!   answers no ICMP; shown in the status only ([`firewall_status`]), as
+//!   are the open ranges.
 //!
 //! Domain matching (decision): the list is comma-separated, entries trimmed
 //! and compared case-insensitively, a trailing `.` ignored. A host is
@@ -145,8 +164,44 @@ pub fn tftp_blocked(params: &crate::ParamStore, port: u16) -> Option<String> {
     })
 }
 
-/// The `firewall` object of the status page.
-pub fn firewall_status(params: &crate::ParamStore) -> serde_json::Value {
+/// Why the firewall drops a SIP datagram that arrived on UDP `port` (the
+/// port the executor's listener stands for, module docs) of a phone of
+/// model `pn`; `None` when it passes.
+pub fn sip_udp_blocked(params: &crate::ParamStore, pn: &str, port: u16) -> Option<String> {
+    let (enabled, cfg) = firewall(params);
+    if !enabled || sip_udp_line(params, pn) {
+        return None;
+    }
+    if cfg
+        .ports
+        .iter()
+        .any(|r| !r.tcp && (r.first..=r.last).contains(&port))
+    {
+        return None;
+    }
+    Some(format!(
+        "SIP over UDP to port {port} dropped by the phone's firewall: no enabled line uses SIP_Transport UDP or AUTO and Firewall_Config opens no UDP:{port} (add UDP:{port} to Firewall_Config, or set Firewall to Disabled)"
+    ))
+}
+
+/// Whether an enabled line of model `pn` keeps the SIP/UDP port open
+/// (`SIP_Transport_n_` UDP, the default, or AUTO).
+fn sip_udp_line(params: &crate::ParamStore, pn: &str) -> bool {
+    let lines = phoneprov_profile::schema::model(pn).map_or(1, |m| m.ext.max(1));
+    (1..=lines).any(|n| {
+        let transport = params
+            .get(&format!("SIP_Transport_{n}_"))
+            .unwrap_or("UDP")
+            .trim()
+            .to_ascii_uppercase();
+        params.get_bool(&format!("Line_Enable_{n}_"), true)
+            && matches!(transport.as_str(), "UDP" | "AUTO")
+    })
+}
+
+/// The `firewall` object of the status page; `pn` and `sip_port` (the
+/// port the SIP listener stands for) give `sip_udp_open`.
+pub fn firewall_status(params: &crate::ParamStore, pn: &str, sip_port: u16) -> serde_json::Value {
     let (enabled, cfg) = firewall(params);
     let ports = |tcp: bool| -> Vec<String> {
         cfg.ports
@@ -168,6 +223,7 @@ pub fn firewall_status(params: &crate::ParamStore) -> serde_json::Value {
         "tftp_client_ports_open": !(enabled && cfg.no_cisco_tftp),
         "open_udp": ports(false),
         "open_tcp": ports(true),
+        "sip_udp_open": sip_udp_blocked(params, pn, sip_port).is_none(),
     })
 }
 
@@ -186,13 +242,48 @@ mod firewall_tests {
         );
         assert!(tftp_blocked(&p, 6969).unwrap().contains("NO_CISCO_TFTP"));
         assert_eq!(tftp_blocked(&p, 69), None);
-        let s = firewall_status(&p);
+        let s = firewall_status(&p, "CP-8841-3PCC", 5060);
         assert_eq!(s["tftp_client_ports_open"], false);
         assert_eq!(s["no_icmp_ping"], true);
         assert_eq!(s["open_tcp"][0], "12000");
         assert_eq!(s["open_udp"][0], "8000-8010");
         p.set("Firewall", "Disabled");
         assert_eq!(tftp_blocked(&p, 6969), None);
-        assert_eq!(firewall_status(&p)["tftp_client_ports_open"], true);
+        assert_eq!(
+            firewall_status(&p, "CP-8841-3PCC", 5060)["tftp_client_ports_open"],
+            true
+        );
+    }
+
+    #[test]
+    fn r_sec_5_sip_udp_port_open_while_a_line_uses_udp_or_a_range_opens_it() {
+        let pn = "CP-8841-3PCC";
+        let lines = phoneprov_profile::schema::model(pn).unwrap().ext;
+        assert!(lines > 1);
+        let mut p = ParamStore::new();
+        // Defaults: line 1 (every line) on UDP.
+        assert_eq!(sip_udp_blocked(&p, pn, 5060), None);
+        // Every line on TLS/TCP: the SIP/UDP port is closed.
+        for n in 1..=lines {
+            let t = if n % 2 == 0 { "TCP" } else { "TLS" };
+            p.set(&format!("SIP_Transport_{n}_"), t);
+        }
+        let why = sip_udp_blocked(&p, pn, 5060).unwrap();
+        assert!(why.contains("add UDP:5060 to Firewall_Config"), "{why}");
+        assert_eq!(firewall_status(&p, pn, 5060)["sip_udp_open"], false);
+        // AUTO on the last line opens it again; a disabled AUTO line does not.
+        p.set(&format!("SIP_Transport_{lines}_"), "auto");
+        assert_eq!(sip_udp_blocked(&p, pn, 5060), None);
+        p.set(&format!("Line_Enable_{lines}_"), "No");
+        assert!(sip_udp_blocked(&p, pn, 5060).is_some());
+        // A UDP range covering the port opens it; a TCP one or another
+        // range does not.
+        p.set("Firewall_Config", "TCP:5060, UDP:7000:7010");
+        assert!(sip_udp_blocked(&p, pn, 5060).is_some());
+        assert_eq!(sip_udp_blocked(&p, pn, 7005), None);
+        assert!(sip_udp_blocked(&p, pn, 7011).is_some());
+        // Firewall=Disabled opens everything.
+        p.set("Firewall", "Disabled");
+        assert_eq!(sip_udp_blocked(&p, pn, 5060), None);
     }
 }

@@ -45,6 +45,7 @@ impl Dev {
                 phone: pc,
                 activation,
                 tr069,
+                sip_port: None,
             }),
             now: Time(1_000_000),
             server: Box::new(routes(&[])),
@@ -389,6 +390,70 @@ fn r_rule_6_notify_refusals_keep_the_phone_working() {
     assert!(d
         .sip(&notify(Some("check-sync"), "", ""))
         .starts_with("SIP/2.0 403"));
+}
+
+/// R-SEC-5: with every line on TLS the SIP/UDP port is closed, so a
+/// NOTIFY over UDP is dropped without an answer (one refusal line) and
+/// changes nothing; `UDP:5060` in `Firewall_Config`, or `Firewall=Disabled`,
+/// lets it through. TCP is not filtered (module docs of `security`).
+#[test]
+fn r_sec_5_firewall_drops_udp_sip_while_no_line_uses_udp() {
+    let mut d = booted(&[
+        ("SIP_Transport_1_", "TLS"),
+        ("Line_Enable_2_", "No"),
+        ("Line_Enable_3_", "No"),
+        ("Line_Enable_4_", "No"),
+        ("Line_Enable_5_", "No"),
+    ]);
+    let n = d.fetch_secs(false).len();
+    let before = d.log.len();
+    d.sip(&notify(Some("check-sync"), "", ""));
+    assert!(
+        !d.log[before..]
+            .iter()
+            .any(|(_, a)| matches!(a, Action::SipResponse(_))),
+        "a firewall drop sends nothing"
+    );
+    let r = d.refusals();
+    assert!(
+        r.last()
+            .unwrap()
+            .contains("dropped by the phone's firewall"),
+        "{r:?}"
+    );
+    assert_eq!(d.fetch_secs(false).len(), n, "no resync");
+    assert_eq!(d.dev.status_json()["firewall"]["sip_udp_open"], false);
+    // Over TCP the request is answered.
+    d.input(Input::Sip(SipInput {
+        transport: SipTransport::Tcp,
+        peer: "127.0.0.1:5070".into(),
+        conn: 3,
+        bytes: notify(Some("check-sync"), "", "").into_bytes(),
+    }));
+    let tcp = d.log.iter().rev().find_map(|(_, a)| match a {
+        Action::SipResponse(o) => Some(o.clone()),
+        _ => None,
+    });
+    let tcp = tcp.expect("answered over TCP");
+    assert_eq!(tcp.conn, 3);
+    assert!(tcp.bytes.starts_with(b"SIP/2.0 200"));
+    // Opening the port lets UDP through.
+    d.input(Input::SetParams {
+        params: vec![("Firewall_Config".into(), "NO_ICMP_PING, UDP:5060".into())],
+    });
+    assert!(d
+        .sip(&notify(Some("check-sync"), "", ""))
+        .starts_with("SIP/2.0 200"));
+    d.input(Input::SetParams {
+        params: vec![
+            ("Firewall_Config".into(), "".into()),
+            ("Firewall".into(), "Disabled".into()),
+        ],
+    });
+    assert!(d
+        .sip(&notify(Some("check-sync"), "", ""))
+        .starts_with("SIP/2.0 200"));
+    assert_eq!(d.dev.status_json()["firewall"]["sip_udp_open"], true);
 }
 
 #[test]

@@ -35,6 +35,7 @@ impl Run {
             phone: pc,
             activation: act,
             tr069: None,
+            sip_port: None,
         });
         let mut pace = Pacer::new(policy);
         let wall = 1_000_000;

@@ -233,6 +233,11 @@ impl Fleet {
             Some(addr) => Some(crate::sip::SipListener::bind(addr).await?),
             None => None,
         };
+        // The listener's port stands for every phone's SIP port (R-SEC-5).
+        let sip_port = sip
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port());
         let mut sip_phones = triggers::Registry::new();
         let activation = cfg.activation.as_deref().map(|url| {
             Arc::new(crate::activation::ActivationSettings {
@@ -302,6 +307,7 @@ impl Fleet {
                     phone: pc,
                     activation: setup,
                     tr069: cpe.as_ref().map(|c| c.setup()),
+                    sip_port,
                 }),
                 net: net.clone(),
                 stats: stats.clone(),

@@ -113,3 +113,80 @@ async fn r_rule_6_mac_prefix_routes_to_one_of_many() {
     assert_eq!(report.resyncs.a, 1, "{}", report.to_text());
     assert_eq!(report.phones_without_resync, 2);
 }
+
+/// R-SEC-5, over the fleet's real `--sip-listen` socket: a phone whose
+/// lines do not use UDP keeps its SIP/UDP port closed, so a NOTIFY over
+/// UDP gets no answer and changes nothing (the refusal shows in the
+/// status); once a profile opens the listener's port with
+/// `Firewall_Config` `UDP:p`, the same NOTIFY is answered 200 and the
+/// phone resyncs.
+#[tokio::test]
+async fn r_sec_5_firewall_config_opens_the_sip_udp_port() {
+    let n = Nginx::start("", "", |_| {});
+    let mut cfg = common::one_phone(&[
+        ("Resync_On_Reset", "No"),
+        ("Resync_Periodic", "0"),
+        ("SIP_Transport_1_", "TLS"),
+        ("Line_Enable_2_", "No"),
+        ("Line_Enable_3_", "No"),
+        ("Line_Enable_4_", "No"),
+        ("Line_Enable_5_", "No"),
+    ]);
+    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.sip_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.mode = RunMode::Forever;
+    let fleet = Fleet::start(cfg).await.unwrap();
+    let web = fleet.local_addr().unwrap();
+    let sip = fleet.sip_addr().unwrap();
+    n.write(
+        "open.xml",
+        format!(
+            "<flat-profile><Firewall_Config>UDP:{}</Firewall_Config><GPP_A>after</GPP_A></flat-profile>",
+            sip.port()
+        )
+        .as_bytes(),
+    );
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let notify = |cseq: u32| {
+        format!(
+            "NOTIFY sip:000e08000001@{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-fw{cseq}\r\nFrom: <sip:pbx@{me}>;tag=fw\r\nTo: <sip:000e08000001@{sip}>\r\nCall-ID: fw@{me}\r\nCSeq: {cseq} NOTIFY\r\nEvent: check-sync\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let status = || async {
+        let (_, body) = http(web, "GET", "/status.json", "").await;
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    assert_eq!(status().await["firewall"]["sip_udp_open"], false);
+    sock.send_to(notify(1).as_bytes(), sip).await.unwrap();
+    let mut refused = serde_json::Value::Null;
+    for _ in 0..100 {
+        refused = status().await["sip"]["refused"].clone();
+        if refused == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(refused, 1, "the drop is counted");
+    let mut buf = [0u8; 2048];
+    assert!(
+        sock.try_recv_from(&mut buf).is_err(),
+        "a firewall drop sends no answer"
+    );
+    assert_eq!(fleet.stats().report(1, 1.0).resyncs.a, 0, "no resync");
+
+    // A profile opens the listener's UDP port.
+    let target = format!("/admin/resync?http://127.0.0.1:{}/open.xml", n.port);
+    assert_eq!(http(web, "GET", &target, "").await.0, 200);
+    wait_param(web, "", "GPP_A", "after").await;
+    assert_eq!(status().await["firewall"]["sip_udp_open"], true);
+    sock.send_to(notify(2).as_bytes(), sip).await.unwrap();
+    let (len, _) = tokio::time::timeout(Duration::from_secs(10), sock.recv_from(&mut buf))
+        .await
+        .expect("an answer once the port is open")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..len]).to_string();
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    fleet.shutdown_handle().shutdown();
+    fleet.wait().await;
+}
