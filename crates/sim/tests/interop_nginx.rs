@@ -301,6 +301,83 @@ async fn r_sec_custom_ca_rule_is_a_trust_anchor_for_https() {
     );
 }
 
+/// Issue 15 item 4: the custom CA is a trust anchor for the firmware
+/// upgrade too, and host-name validation stays on there whatever
+/// `TLS_Name_Validate` says (R-SEC-3): nginx serves the image over HTTPS
+/// with a certificate of a CA the fleet does not trust.
+#[tokio::test]
+async fn r_sec_custom_ca_rule_is_a_trust_anchor_for_the_upgrade() {
+    let custom = Pki::new(&["127.0.0.1"], &[]);
+    let fleet_ca = Pki::new(&["prov.example"], &[]);
+    let https = custom.nginx_https();
+    https.write("sip88xx.12-0-1MPP.loads", b"firmware image");
+    let plain = nginx_static();
+    plain.write("ca.pem", custom.ca.cert_pem().as_bytes());
+    let profile_rule = format!("http://127.0.0.1:{}/basic.xml", plain.port);
+    let image = format!("https://127.0.0.1:{}/sip88xx.12-0-1MPP.loads", https.port);
+    let ca_rule = format!("http://127.0.0.1:{}/ca.pem", plain.port);
+    let run = |extra: Vec<(&'static str, String)>| {
+        let mut p = vec![
+            ("Profile_Rule", profile_rule.clone()),
+            ("Upgrade_Rule", image.clone()),
+            ("TLS_Name_Validate", "No".to_string()),
+        ];
+        p.extend(extra);
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut cfg = one_phone(&p);
+        cfg.trust_pem = Some(fleet_ca.ca.cert_pem().as_bytes().to_vec());
+        run_fleet(cfg)
+    };
+
+    // Without the custom CA: the image's server is not trusted.
+    let r = run(vec![]).await.unwrap();
+    assert_eq!(
+        (r.upgrades_ok, r.upgrades_failed),
+        (0, 1),
+        "{}",
+        r.to_text()
+    );
+    let st = r.status.as_ref().unwrap();
+    assert_eq!(st["swver"], "11.0.1", "{st}");
+    assert!(
+        !std::fs::read_to_string(https.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .contains(".loads")
+    );
+
+    // With it: the image is fetched over HTTPS and installed.
+    let r = run(vec![("Custom_CA_Rule", ca_rule.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.upgrades_ok, r.upgrades_failed),
+        (1, 0),
+        "{}",
+        r.to_text()
+    );
+    let st = r.status.as_ref().unwrap();
+    assert_ne!(st["swver"], "11.0.1", "{st}");
+    common::wait_log(
+        &https.dir.path().join("access.log"),
+        "GET /sip88xx.12-0-1MPP.loads",
+    );
+
+    // The custom CA, but an image host its certificate does not name
+    // (`localhost`): refused although TLS_Name_Validate is No.
+    let by_name = format!("https://localhost:{}/sip88xx.12-0-1MPP.loads", https.port);
+    let r = run(vec![("Custom_CA_Rule", ca_rule), ("Upgrade_Rule", by_name)])
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.upgrades_ok, r.upgrades_failed),
+        (0, 1),
+        "{}",
+        r.to_text()
+    );
+    let err = r.status.as_ref().unwrap()["last_upgrade"]["error"].to_string();
+    assert!(err.contains("not valid for name"), "{err}");
+}
+
 #[tokio::test]
 async fn r_sec_1_restricted_domains_refuse_before_any_request() {
     let n = nginx_static();
