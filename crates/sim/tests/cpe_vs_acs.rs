@@ -787,3 +787,73 @@ async fn r_tr69_4_every_schema_parameter_through_the_acs_and_the_cpe() {
     eprintln!("R-TR69-4: {walked} parameters walked on {pns:?}");
     assert!(walked > schema::all().len(), "{walked} names on {pns:?}");
 }
+
+/// Issue 15 item 4 (R-TR69, R-SEC-3): the custom CA is a trust anchor for
+/// TR-069 too. The ACS is reached over HTTPS (stunnel4 in front of it)
+/// with a certificate of a CA the fleet does not trust: without
+/// `Custom_CA_Rule` every session fails in the handshake; with it (the
+/// certificate fetched from nginx at boot) the session succeeds; by a
+/// name the certificate does not hold it fails although
+/// `TLS_Name_Validate` is No (host-name validation always on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_tr69_custom_ca_is_a_trust_anchor_for_an_https_acs() {
+    let acs = start_acs(open_settings()).await;
+    let acs_port: u16 = acs
+        .url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let custom = phoneprov_pki::Ca::generate("custom ACS CA").unwrap();
+    let fleet_ca = phoneprov_pki::Ca::generate("fleet CA").unwrap();
+    let server = custom.issue_server(&["127.0.0.1".to_string()]).unwrap();
+    let dir = phoneprov_testpeers::open_tempdir();
+    let (cert, key) = (dir.path().join("acs.pem"), dir.path().join("acs.key"));
+    std::fs::write(&cert, &server.cert_pem).unwrap();
+    std::fs::write(&key, &server.key_pem).unwrap();
+    let (_stunnel, tls_port) = phoneprov_testpeers::stunnel(dir.path(), &cert, &key, acs_port, "");
+    let files = Nginx::start("", "", |_| {});
+    files.write("ca.pem", custom.cert_pem().as_bytes());
+    let ca_rule = format!("http://127.0.0.1:{}/ca.pem", files.port);
+    let run = |host: &str, ca_rule: Option<&str>| {
+        let mut cfg = SimConfig::new(1);
+        cfg.trust_pem = Some(fleet_ca.cert_pem().as_bytes().to_vec());
+        cfg.tr069 = tr069(&format!("https://{host}:{tls_port}/"));
+        cfg.params = vec![
+            ("Resync_Periodic".into(), "0".into()),
+            ("TLS_Name_Validate".into(), "No".into()),
+        ];
+        if let Some(r) = ca_rule {
+            cfg.params.push(("Custom_CA_Rule".into(), r.to_string()));
+        }
+        async move {
+            tokio::time::timeout(Duration::from_secs(60), run_fleet(cfg))
+                .await
+                .expect("the --once fleet ends")
+                .unwrap()
+        }
+    };
+
+    let r = run("127.0.0.1", None).await;
+    let c = r.cwmp.unwrap();
+    assert_eq!(c.sessions_ok, 0, "{c:?}");
+    assert!(c.sessions_failed >= 1, "{c:?}");
+    assert!(
+        informs(acs.dir.path()).is_empty(),
+        "nothing reached the ACS"
+    );
+
+    let r = run("127.0.0.1", Some(&ca_rule)).await;
+    let text = r.to_text();
+    let c = r.cwmp.unwrap();
+    assert_eq!(c.sessions_ok, 1, "{c:?} {text}");
+    assert!(informs(acs.dir.path())[0].contains("0 BOOTSTRAP"));
+
+    let before = informs(acs.dir.path()).len();
+    let r = run("localhost", Some(&ca_rule)).await;
+    let c = r.cwmp.unwrap();
+    assert_eq!(c.sessions_ok, 0, "{c:?}");
+    let errors = format!("{:?}", c.errors);
+    assert!(errors.contains("not valid for name"), "{errors}");
+    assert_eq!(informs(acs.dir.path()).len(), before);
+}
