@@ -141,6 +141,71 @@ async fn r_http_4_basic_auth_answered_by_the_engine() {
     );
 }
 
+/// R-HTTP-4 / issue 15 item 4: `Profile_Authentication_Type` picks the
+/// credentials that answer nginx's `auth_basic` when the rule carries no
+/// `--uid`: `XSI Authentication` with `Login_User_ID`/`Login_Password`, or
+/// with line 1's SIP credentials (`XSI_Authentication_Type=SIP
+/// Credentials`); `Disabled` answers nothing (class C, one request).
+#[tokio::test]
+async fn r_http_4_profile_authentication_type_against_nginx_basic_auth() {
+    let n = nginx_static();
+    let rule = format!("http://127.0.0.1:{}/auth/basic.xml", n.port);
+    let run = |extra: &[(&str, &str)]| {
+        let mut p = vec![("Profile_Rule", rule.as_str())];
+        p.extend_from_slice(extra);
+        run_fleet(one_phone(&p))
+    };
+    let xsi_login = [
+        ("Profile_Authentication_Type", "XSI Authentication"),
+        ("Login_User_ID", "phone"),
+        ("Login_Password", "s3cret"),
+    ];
+    let r = run(&xsi_login).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+    let xsi_sip = [
+        ("Profile_Authentication_Type", "XSI Authentication"),
+        ("XSI_Authentication_Type", "SIP Credentials"),
+        ("User_ID_1_", "1001"),
+        ("Auth_ID_1_", "phone"),
+        ("Password_1_", "s3cret"),
+    ];
+    let r = run(&xsi_sip).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    // The same account with the type Disabled: the 401 is not answered.
+    let disabled = [
+        ("Profile_Authentication_Type", "Disabled"),
+        ("Login_User_ID", "phone"),
+        ("Login_Password", "s3cret"),
+    ];
+    let r = run(&disabled).await.unwrap();
+    assert_eq!((r.resyncs.c, r.fetches), (1, 1), "{}", r.to_text());
+    // Wrong XSI password: answered, refused by nginx, class C.
+    let wrong = [
+        ("Profile_Authentication_Type", "XSI Authentication"),
+        ("Login_User_ID", "phone"),
+        ("Login_Password", "nope"),
+    ];
+    let r = run(&wrong).await.unwrap();
+    assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
+    let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap_or_default();
+    let by_user = |code: &str| {
+        log.lines()
+            .filter(|l| l.contains(" - phone [") && l.contains(&format!("\" {code} ")))
+            .count()
+    };
+    assert_eq!(
+        by_user("200"),
+        2,
+        "nginx accepted the two XSI accounts: {log}"
+    );
+    assert_eq!(
+        by_user("401"),
+        2,
+        "and refused the wrong password twice: {log}"
+    );
+}
+
 fn nginx_mtls(pki: &Pki) -> Nginx {
     let body = format!(
         "    ssl_certificate {s};\n    ssl_certificate_key {k};\n\
