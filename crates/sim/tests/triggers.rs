@@ -190,3 +190,78 @@ async fn r_sec_5_firewall_config_opens_the_sip_udp_port() {
     fleet.shutdown_handle().shutdown();
     fleet.wait().await;
 }
+
+/// R-RULE-6 over the fleet's real TCP listener: `Event:
+/// check-sync;reboot=true` is answered 200 on the same connection and the
+/// phone reboots (its boot resync follows `Resync_On_Reset`, here Yes),
+/// and an `<…Execute>` body whose only item is an action the phone does
+/// not know is refused with 400 and changes nothing.
+#[tokio::test]
+async fn r_rule_6_notify_reboot_and_unknown_execute_action_over_tcp() {
+    let n = Nginx::start("", "", |_| {});
+    n.write(
+        "a.xml",
+        b"<flat-profile><GPP_A>rebooted</GPP_A></flat-profile>",
+    );
+    let rule = format!("http://127.0.0.1:{}/a.xml", n.port);
+    let mut cfg = common::one_phone(&[("Profile_Rule", &rule), ("Resync_Periodic", "0")]);
+    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.sip_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.mode = RunMode::Forever;
+    let fleet = Fleet::start(cfg).await.unwrap();
+    let web = fleet.local_addr().unwrap();
+    let sip = fleet.sip_addr().unwrap();
+    wait_param(web, "", "GPP_A", "rebooted").await;
+    let boots = || async {
+        let (_, body) = http(web, "GET", "/status.json", "").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["counters"]["boots"].as_u64().unwrap()
+    };
+    let before = boots().await;
+    let mut conn = tokio::net::TcpStream::connect(sip).await.unwrap();
+    let me = conn.local_addr().unwrap();
+    let request = |cseq: u32, event: &str, body: &str| {
+        format!(
+            "NOTIFY sip:000e08000001@{sip};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK-rb{cseq}\r\nFrom: <sip:pbx@{me}>;tag=rb\r\nTo: <sip:000e08000001@{sip}>\r\nCall-ID: rb@{me}\r\nCSeq: {cseq} NOTIFY\r\nEvent: {event}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let read_answer = async |conn: &mut tokio::net::TcpStream| {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert!(n > 0, "the phone closed the connection");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&buf).to_string()
+    };
+    conn.write_all(request(1, "check-sync;reboot=true", "").as_bytes())
+        .await
+        .unwrap();
+    let a = read_answer(&mut conn).await;
+    assert!(a.starts_with("SIP/2.0 200"), "{a}");
+    let mut now = before;
+    for _ in 0..100 {
+        now = boots().await;
+        if now > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(now, before + 1, "one reboot");
+
+    let unknown = "<CP-8841-3PCCExecute><ExecuteItem URL=\"Key:Services\"/><ExecuteItem URL=\"Dial:1234\"/></CP-8841-3PCCExecute>";
+    conn.write_all(request(2, "check-sync", unknown).as_bytes())
+        .await
+        .unwrap();
+    let a = read_answer(&mut conn).await;
+    assert!(a.starts_with("SIP/2.0 400"), "{a}");
+    assert!(a.contains("CSeq: 2 NOTIFY"), "{a}");
+    assert_eq!(boots().await, before + 1, "nothing ran");
+    fleet.shutdown_handle().shutdown();
+    fleet.wait().await;
+}
