@@ -196,3 +196,40 @@ fn r_tr69_2_downloaded_custom_ca_is_installed_or_refused() {
     assert_eq!(r.len(), 2);
     assert!(!r[0].0 && r[1].0, "{r:?}");
 }
+
+/// Files that look like certificates and are not: a private key (PEM, no
+/// CERTIFICATE block), a CERTIFICATE block whose body is not DER, and
+/// an empty file. Each is one clear error; nothing is installed and
+/// the boot resync still runs.
+#[test]
+fn r_sec_custom_ca_a_private_key_or_a_broken_pem_is_refused() {
+    let key = phoneprov_pki::Ca::generate("Key Only")
+        .unwrap()
+        .issue_server(&["prov.example".to_string()])
+        .unwrap()
+        .key_pem;
+    let broken =
+        b"-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    for (name, body) in [
+        ("a private key", key.as_bytes().to_vec()),
+        ("a broken CERTIFICATE block", broken.to_vec()),
+        ("an empty file", Vec::new()),
+    ] {
+        let mut h = Harness::new(
+            &params(&[("Custom_CA_Rule", CA_URL)]),
+            routes(&[
+                (CA_URL, vec![http(200, &[], &body)]),
+                (PROFILE, vec![ok_xml(&profile(&[("GPP_A", "1")]))]),
+            ]),
+        );
+        h.power_on();
+        let r = ca_results(&h);
+        assert_eq!(r.len(), 1, "{name}");
+        assert!(!r[0].0, "{name}");
+        let e = r[0].1.clone().unwrap();
+        assert!(e.contains("is not a certificate file"), "{name}: {e}");
+        assert_eq!(h.phone.custom_ca_pem(), None, "{name}");
+        assert_eq!(h.phone.status_json()["custom_ca"]["info"], "Not Installed");
+        assert_eq!(h.last_class(), Class::A, "{name}: the phone keeps working");
+    }
+}
