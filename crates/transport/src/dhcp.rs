@@ -5,7 +5,9 @@
 //! The lease is a model, not a DHCP client: the fleet simulator and tests
 //! give it as `N=VALUE` lines (a file or strings), e.g. `66=tftp.example.com`,
 //! `160=https://pv.example.com/$MA.xml`, `60=dslforum.org`; DHCPv6 options
-//! as `v6:N=VALUE` (e.g. `v6:17=tftp://[2001:db8::5]`).
+//! as `v6:N=VALUE` (e.g. `v6:17=tftp://[2001:db8::5]`). The DHCP clients
+//! ([`crate::DhcpClient`], [`crate::Dhcp6Client`]) turn a real ACK or
+//! REPLY into the same lease.
 //!
 //! **Decision** (R-DHCP-1, dual stack): the DHCPv4 options are read first,
 //! in `DHCP_Option_To_Use` order; only when none of them names a target are

@@ -470,24 +470,39 @@ fn option_text(n: u8, data: &[u8]) -> String {
     if U32_OPTIONS.contains(&n) && data.len() == 4 {
         return u32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string();
     }
+    match text_of(data) {
+        None if quad && n == 159 => ips(data),
+        t => t.unwrap_or_else(|| spaced(data)),
+    }
+}
+
+/// An option value as text (a trailing NUL dropped), or `None` when it
+/// holds control bytes (then [`spaced`] or an address reading applies).
+/// Shared by the DHCPv4 and DHCPv6 clients.
+pub(crate) fn text_of(data: &[u8]) -> Option<String> {
     let text = data.strip_suffix(&[0]).unwrap_or(data);
     let printable = text.iter().all(|b| (0x20..0x7f).contains(b));
     match std::str::from_utf8(text) {
-        Ok(s) if printable || !s.chars().any(char::is_control) => s.to_string(),
-        _ if quad && n == 159 => ips(data),
-        _ => text
-            .iter()
-            .map(|&b| {
-                if (0x20..0x7f).contains(&b) {
-                    b as char
-                } else {
-                    ' '
-                }
-            })
-            .collect::<String>()
-            .trim()
-            .to_string(),
+        Ok(s) if printable || !s.chars().any(char::is_control) => Some(s.to_string()),
+        _ => None,
     }
+}
+
+/// `data` with its non-printable bytes as spaces, trimmed (vendor
+/// sub-option framing around a URL).
+pub(crate) fn spaced(data: &[u8]) -> String {
+    let text = data.strip_suffix(&[0]).unwrap_or(data);
+    text.iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                ' '
+            }
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// The fuzz entry point (`fuzz/fuzz_targets/dhcp_reply.rs`, replayed by

@@ -62,6 +62,7 @@
 //! hickory and boa.
 
 mod dhcp;
+mod dhcp6_client;
 mod dhcp_client;
 mod error;
 mod http;
@@ -76,6 +77,10 @@ mod tls_sessions;
 pub use dhcp::{
     provisioning_target, provisioning_target_dual, vendor_class, DhcpLease, DhcpTarget, LeaseError,
     DEFAULT_DHCPV6_OPTION_ORDER, DEFAULT_DHCP_OPTION_ORDER, TR069_VENDOR_CLASS,
+};
+pub use dhcp6_client::{
+    duid_ll, fuzz_entry as dhcp6_fuzz_entry, iaid, Dhcp6Bound, Dhcp6Client, Dhcp6ClientConfig,
+    Dhcp6Counters, CISCO_ENTERPRISE, OPTION_REQUEST as DHCPV6_OPTION_REQUEST,
 };
 pub use dhcp_client::{
     backoff_ms, fuzz_entry as dhcp_fuzz_entry, lease_from_reply, DhcpBound, DhcpClient,
