@@ -40,9 +40,13 @@ pub struct SimArgs {
     /// File of DHCP options, one N=VALUE per line.
     #[arg(long, value_name = "FILE")]
     pub dhcp_file: Option<PathBuf>,
-    /// Run a real DHCPv4 exchange per phone on this interface (port 68,
-    /// needs root or CAP_NET_RAW) before it provisions; the server's
-    /// options win, --dhcp-option/--dhcp-file fill in what it does not send.
+    /// Run a real DHCP exchange per phone on this interface before it
+    /// provisions (needs root or CAP_NET_RAW): DHCPv4 on port 68, DHCPv6 on
+    /// port 546 to ff02::1:2, as the phones' IP_Mode says (--param
+    /// IP_Mode="IPv4 Only" | "IPv6 Only" | "Dual Mode"; without it, IPv4
+    /// only). Dual mode reads the v4 options first, then the v6 ones in
+    /// DHCPv6_Option_To_Use order. The server's options win,
+    /// --dhcp-option/--dhcp-file fill in what it does not send.
     #[arg(long, value_name = "IFACE")]
     pub dhcp_interface: Option<String>,
     /// With --dhcp-interface: seconds a phone tries before it gives up

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::{RunMode, SimConfig};
-use crate::dhcp_client::{DhcpReport, DhcpResult, DhcpRun};
+use crate::dhcp_client::{DhcpReport, DhcpRun};
 use crate::driver::{PhoneOutcome, PhoneTask};
 use crate::exec::Net;
 use crate::report::{FleetReport, FleetStats};
@@ -106,13 +106,18 @@ pub fn lease_effect_of(cfg: &SimConfig, lease: &DhcpLease) -> LeaseEffect {
         .unwrap_or(DEFAULT_DHCPV6_OPTION_ORDER);
     let tr069 = tr069_on(cfg);
     let o = &lease.options;
+    let o6 = &lease.options_v6;
+    // DHCPv6's 23 (DNS servers), 24 (domain list: the first is the
+    // domain) and 56/31 (NTP/SNTP) stand in when the v4 lease lacks 6, 15
+    // and 42.
     let mut e = LeaseEffect {
-        dns_servers: list(o.get(&6)),
+        dns_servers: list(o.get(&6).or(o6.get(&23))),
         domain: o
             .get(&15)
-            .map(|d| d.trim().to_string())
-            .filter(|d| !d.is_empty()),
-        ntp_servers: list(o.get(&42)),
+            .or(o6.get(&24))
+            .and_then(|d| d.split([',', ' ']).find(|d| !d.trim().is_empty()))
+            .map(|d| d.trim().to_string()),
+        ntp_servers: list(o.get(&42).or(o6.get(&56)).or(o6.get(&31))),
         message: o
             .get(&56)
             .map(|m| m.trim().to_string())
@@ -173,10 +178,23 @@ impl Fleet {
         let model = cfg.lease.clone();
         let dhcp = match cfg.dhcp_interface.clone() {
             Some(iface) => {
-                let run = crate::dhcp_client::acquire(&iface, dhcp_phones(&cfg)?, cfg.dhcp_timeout)
-                    .await?;
-                if let Some(b) = run.first_bound() {
-                    cfg.lease = crate::dhcp_client::merge(&b.lease, &model);
+                let mode = crate::dhcp_client::IpMode::parse(cfg.param("IP_Mode"))?;
+                let oro_extra = cfg
+                    .param("DHCPv6_Option_To_Use")
+                    .unwrap_or(DEFAULT_DHCPV6_OPTION_ORDER)
+                    .split(',')
+                    .filter_map(|n| n.trim().parse::<u16>().ok())
+                    .collect();
+                let run = crate::dhcp_client::acquire(
+                    &iface,
+                    dhcp_phones(&cfg)?,
+                    cfg.dhcp_timeout,
+                    mode,
+                    oro_extra,
+                )
+                .await?;
+                if let Some(l) = run.first_bound() {
+                    cfg.lease = crate::dhcp_client::merge(&l, &model);
                 }
                 Some(run)
             }
@@ -259,7 +277,7 @@ impl Fleet {
             // The phone's own lease (--dhcp-interface), else the fleet's.
             let own = dhcp
                 .as_ref()
-                .map(|d| phone_effect(&cfg, &lease, &model, &d.phones[i as usize]));
+                .map(|d| phone_effect(&cfg, &lease, &model, d, i as usize));
             if let Some((_, st)) = &own {
                 if dhcp_phones.len() < crate::dhcp_client::REPORT_PHONES {
                     dhcp_phones.push(serde_json::json!({"mac": pc.identity.mac, "dhcp": st}));
@@ -489,41 +507,58 @@ fn dhcp_phones(cfg: &SimConfig) -> Result<Vec<crate::dhcp_client::DhcpPhone>, Si
 }
 
 /// One phone's lease effect and status `dhcp` object from its own
-/// exchange: its options (with `--dhcp-option` filling in), its address;
-/// the fleet's DNS SRV result when its own lease names no server. A
-/// phone that gave up has the `--dhcp-option` lease alone and an `error`.
+/// exchanges: its options (with `--dhcp-option` filling in), its
+/// addresses; the fleet's DNS SRV result when its own lease names no
+/// server. A phone whose exchanges all failed has the `--dhcp-option`
+/// lease alone; each failed exchange is an `error` (`v6.error`).
 fn phone_effect(
     cfg: &SimConfig,
     fleet: &LeaseEffect,
     model: &DhcpLease,
-    r: &DhcpResult,
+    run: &DhcpRun,
+    i: usize,
 ) -> (LeaseEffect, serde_json::Value) {
-    match &r.outcome {
-        Ok(b) => {
-            let mut e = lease_effect_of(cfg, &crate::dhcp_client::merge(&b.lease, model));
-            if !e.gives_server() && fleet.srv.is_some() {
-                e.srv = fleet.srv.clone();
-                e.profile_rule = fleet.profile_rule.clone();
-            }
-            let mut st = e.status();
-            st["address"] = b.address.to_string().into();
-            st["server"] = b.server.to_string().into();
-            st["vendor_class_sent"] = r.vendor_class.clone().into();
-            (e, st)
-        }
-        Err(line) => {
-            let e = lease_effect_of(cfg, model);
-            let mut st = e.status();
-            st["error"] = line.clone().into();
-            st["vendor_class_sent"] = r.vendor_class.clone().into();
-            (e, st)
-        }
+    let mut e = match run.lease_of(i) {
+        Some(l) => lease_effect_of(cfg, &crate::dhcp_client::merge(&l, model)),
+        None => lease_effect_of(cfg, model),
+    };
+    if run.lease_of(i).is_some() && !e.gives_server() && fleet.srv.is_some() {
+        e.srv = fleet.srv.clone();
+        e.profile_rule = fleet.profile_rule.clone();
     }
+    let mut st = e.status();
+    if let Some(r) = run.phones.get(i) {
+        match &r.outcome {
+            Ok(b) => {
+                st["address"] = b.address.to_string().into();
+                st["server"] = b.server.to_string().into();
+            }
+            Err(line) => st["error"] = line.clone().into(),
+        }
+        st["vendor_class_sent"] = r.vendor_class.clone().into();
+    }
+    if let Some(r) = run.phones6.get(i) {
+        st["v6"] = match &r.outcome {
+            Ok(b) => serde_json::json!({
+                "address": b.address.to_string(),
+                "server_id": b.server_id,
+                "options": b.lease.options_v6,
+            }),
+            Err(line) => serde_json::json!({ "error": line }),
+        };
+    }
+    (e, st)
 }
 
 fn dhcp_report(d: &DhcpRun, phones: Vec<serde_json::Value>) -> DhcpReport {
     let mut r = DhcpReport {
         interface: d.interface.clone(),
+        ip_mode: match d.mode {
+            Some(crate::dhcp_client::IpMode::V6) => "IPv6 Only",
+            Some(crate::dhcp_client::IpMode::Dual) => "Dual Mode",
+            _ => "IPv4 Only",
+        }
+        .into(),
         ignored: d.unmatched,
         phones,
         ..DhcpReport::default()
@@ -536,6 +571,17 @@ fn dhcp_report(d: &DhcpRun, phones: Vec<serde_json::Value>) -> DhcpReport {
             Ok(_) => r.bound += 1,
             Err(line) => {
                 r.failed += 1;
+                *r.failures.entry(line.clone()).or_default() += 1;
+            }
+        }
+    }
+    for p in &d.phones6 {
+        r.ignored += p.counters.ignored();
+        r.no_addrs += p.counters.no_addrs;
+        match &p.outcome {
+            Ok(_) => r.bound6 += 1,
+            Err(line) => {
+                r.failed6 += 1;
                 *r.failures.entry(line.clone()).or_default() += 1;
             }
         }
@@ -641,5 +687,47 @@ mod tests {
         assert_eq!(s["message"], "Welcome to the lab");
         assert_eq!(s["ntp_servers"][1], "10.0.0.124");
         assert!(!e.gives_server(), "6/15/42/56 name no provisioning server");
+    }
+
+    #[test]
+    fn r_dhcp_2_v6_23_24_56_stand_in_for_6_15_42() {
+        let mut cfg = SimConfig::new(1);
+        cfg.lease = DhcpLease::parse([
+            "v6:23=fd00::53,fd00::54",
+            "v6:24=lab6.example,corp.example",
+            "v6:56=fd00::123",
+            "v6:31=fd00::124",
+        ])
+        .unwrap();
+        let e = lease_effect(&cfg);
+        assert_eq!(e.dns_servers, ["fd00::53", "fd00::54"]);
+        assert_eq!(e.domain.as_deref(), Some("lab6.example"));
+        assert_eq!(e.ntp_servers, ["fd00::123"]);
+        // The v4 options win where both are given.
+        cfg.lease = DhcpLease::parse([
+            "6=10.0.0.53",
+            "15=example.test",
+            "v6:23=fd00::53",
+            "v6:24=lab6.example",
+            "v6:31=fd00::124",
+        ])
+        .unwrap();
+        let e = lease_effect(&cfg);
+        assert_eq!(e.dns_servers, ["10.0.0.53"]);
+        assert_eq!(e.domain.as_deref(), Some("example.test"));
+        assert_eq!(e.ntp_servers, ["fd00::124"], "SNTP when no NTP");
+    }
+
+    #[test]
+    fn ip_mode_is_the_phones_ip_mode_and_v4_without_it() {
+        use crate::dhcp_client::IpMode;
+        assert_eq!(IpMode::parse(None).unwrap(), IpMode::V4);
+        assert_eq!(IpMode::parse(Some("IPv4 Only")).unwrap(), IpMode::V4);
+        assert_eq!(IpMode::parse(Some("ipv6 only")).unwrap(), IpMode::V6);
+        assert_eq!(IpMode::parse(Some(" Dual Mode ")).unwrap(), IpMode::Dual);
+        let e = IpMode::parse(Some("IPv5")).unwrap_err().to_string();
+        assert!(e.contains("IP_Mode") && e.contains("Dual Mode"), "{e}");
+        assert!(IpMode::Dual.v4() && IpMode::Dual.v6());
+        assert!(!IpMode::V6.v4() && !IpMode::V4.v6());
     }
 }

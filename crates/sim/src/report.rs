@@ -274,8 +274,8 @@ impl FleetReport {
         if let Some(d) = &self.dhcp {
             let _ = writeln!(
                 s,
-                "DHCP on {}: {} bound, {} failed, {} replies ignored, {} NAKs",
-                d.interface, d.bound, d.failed, d.ignored, d.naks
+                "DHCP on {} ({}): {} bound, {} failed, {} DHCPv6 bound, {} DHCPv6 failed, {} replies ignored, {} NAKs",
+                d.interface, d.ip_mode, d.bound, d.failed, d.bound6, d.failed6, d.ignored, d.naks
             );
             for (line, n) in &d.failures {
                 let _ = writeln!(s, "  {n} x {line}");

@@ -2,14 +2,18 @@
 //! (`ip netns add`, `ip link add ... type veth peer ...`), one end in the
 //! namespace with the server's address, the other in the root namespace
 //! with the host's; dnsmasq serving DHCP (and DNS on port 53) inside the
-//! namespace on its end. Names are unique per lab (process id and a
+//! namespace on its end. Both ends have IPv6 too: duplicate address
+//! detection is off on both (so the link-local addresses the DHCPv6
+//! client sends from, and `fd00:A:B::1/64` on the namespace's end,
+//! `::2` on the host's, are usable at once), and [`DhcpLab::dnsmasq`]
+//! serves DHCPv6 for `fd00:A:B::100`-`::1ff` as well. Names are unique per lab (process id and a
 //! counter), the subnet is one no route of the host uses yet, and
 //! everything is removed on drop.
 //!
 //! Creating a namespace needs root or CAP_NET_ADMIN: without it
 //! [`DhcpLab::new`] fails the test with a line saying so (it never skips).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -50,6 +54,11 @@ pub struct DhcpLab {
     pub host_ip: Ipv4Addr,
     /// The server's address (`.2`, in the namespace): DHCP and DNS.
     pub server_ip: Ipv4Addr,
+    /// The server's IPv6 address (`fd00:A:B::1`, in the namespace): DNS;
+    /// DHCPv6 answers from its link-local address.
+    pub server_ip6: Ipv6Addr,
+    /// The host end's IPv6 address (`fd00:A:B::2`).
+    pub host_ip6: Ipv6Addr,
     dir: tempfile::TempDir,
     dnsmasq: Option<Guard>,
 }
@@ -83,12 +92,15 @@ impl DhcpLab {
                 "the DHCP interop test needs root or CAP_NET_ADMIN to create a network namespace and a veth pair; {e}"
             );
         }
+        let prefix = |last: u16| Ipv6Addr::new(0xfd00, a as u16, b as u16, 0, 0, 0, 0, last);
         let lab = DhcpLab {
             ns,
             host_if,
             ns_if,
             host_ip,
             server_ip,
+            server_ip6: prefix(1),
+            host_ip6: prefix(2),
             dir: crate::open_tempdir(),
             dnsmasq: None,
         };
@@ -127,13 +139,78 @@ impl DhcpLab {
             lab.in_ns(&["link", "set", &lab.ns_if, "up"]),
             lab.in_ns(&["link", "set", "lo", "up"]),
         ];
-        for s in steps {
+        for (k, s) in steps.into_iter().enumerate() {
+            // IPv6 on, no DAD, before the ends come up (k 3: the host
+            // end's `up`; k 5: the namespace end's).
+            if k == 3 {
+                lab.ipv6_sysctls(None, &lab.host_if);
+            }
+            if k == 5 {
+                lab.ipv6_sysctls(Some(&lab.ns), &lab.ns_if);
+            }
             let args: Vec<&str> = s.iter().map(String::as_str).collect();
             if let Err(e) = ip(&args) {
                 panic!("setting up the DHCP lab failed (needs root or CAP_NET_ADMIN): {e}");
             }
         }
+        let v6: Vec<Vec<String>> = vec![
+            lab.in_ns(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("{}/64", lab.server_ip6),
+                "dev",
+                &lab.ns_if,
+                "nodad",
+            ]),
+            [
+                "-6",
+                "addr",
+                "add",
+                &format!("{}/64", lab.host_ip6),
+                "dev",
+                &lab.host_if,
+                "nodad",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ];
+        for s in v6 {
+            let args: Vec<&str> = s.iter().map(String::as_str).collect();
+            if let Err(e) = ip(&args) {
+                panic!("setting up the DHCP lab's IPv6 failed: {e}");
+            }
+        }
         lab
+    }
+
+    /// `disable_ipv6=0`, `accept_dad=0` on `iface` (in namespace `ns`).
+    fn ipv6_sysctls(&self, ns: Option<&str>, iface: &str) {
+        for (key, value) in [("disable_ipv6", "0"), ("accept_dad", "0")] {
+            let path = format!("/proc/sys/net/ipv6/conf/{iface}/{key}");
+            let mut cmd = match ns {
+                Some(ns) => {
+                    let mut c = Command::new(peer("ip"));
+                    c.args(["netns", "exec", ns]).arg(peer("sh"));
+                    c
+                }
+                None => Command::new(peer("sh")),
+            };
+            let out = cmd
+                .arg("-c")
+                .arg(format!("echo {value} > {path}"))
+                .output()
+                .map_err(|e| e.to_string());
+            match out {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => panic!(
+                    "setting {path} to {value} failed (needs root): {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                Err(e) => panic!("setting {path} to {value} failed: {e}"),
+            }
+        }
     }
 
     fn in_ns(&self, args: &[&str]) -> Vec<String> {
@@ -170,11 +247,37 @@ impl DhcpLab {
         Ipv4Addr::new(o[0], o[1], o[2], last)
     }
 
-    /// Starts dnsmasq in the namespace: DHCP for `.100`-`.199` on its veth
-    /// end (with `--log-dhcp`, a lease file), DNS on port 53 of
-    /// [`DhcpLab::server_ip`], and `args` (`--dhcp-option=...`,
-    /// `--srv-host=...`). Waits until it logs its DHCP range.
+    /// Starts dnsmasq in the namespace: DHCP for `.100`-`.199` and DHCPv6
+    /// for `fd00:A:B::100`-`::1ff` on its veth end (with `--log-dhcp`, a
+    /// lease file), DNS on port 53 of [`DhcpLab::server_ip`] and
+    /// [`DhcpLab::server_ip6`], and `args` (`--dhcp-option=...`,
+    /// `--srv-host=...`). Waits until it logs its DHCP ranges.
     pub fn dnsmasq(&mut self, args: &[String]) {
+        self.start_dnsmasq(args, true)
+    }
+
+    /// [`DhcpLab::dnsmasq`] without DHCPv6 (no IPv6 range: dnsmasq does
+    /// not answer a SOLICIT).
+    pub fn dnsmasq_v4_only(&mut self, args: &[String]) {
+        self.start_dnsmasq(args, false)
+    }
+
+    /// `fd00:A:B::last`.
+    pub fn addr6(&self, last: u16) -> Ipv6Addr {
+        let s = self.server_ip6.segments();
+        Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, last)
+    }
+
+    fn start_dnsmasq(&mut self, args: &[String], v6: bool) {
+        let mut v6_args = Vec::new();
+        if v6 {
+            v6_args.push(format!("--listen-address={}", self.server_ip6));
+            v6_args.push(format!(
+                "--dhcp-range={},{},64,1h",
+                self.addr6(0x100),
+                self.addr6(0x1ff)
+            ));
+        }
         let log = self.log_file();
         let child = Command::new(peer("ip"))
             .args(["netns", "exec", &self.ns])
@@ -200,6 +303,7 @@ impl DhcpLab {
                 self.addr(100),
                 self.addr(199)
             ))
+            .args(&v6_args)
             .arg(format!("--dhcp-leasefile={}", self.lease_file().display()))
             .arg(format!("--log-facility={}", log.display()))
             .args(args)
@@ -210,7 +314,8 @@ impl DhcpLab {
         let mut guard = Guard(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if self.log().contains("DHCP, IP range") {
+            let log = self.log();
+            if log.contains("DHCP, IP range") && (!v6 || log.contains("DHCPv6, IP range")) {
                 break;
             }
             if let Ok(Some(status)) = guard.0.try_wait() {
