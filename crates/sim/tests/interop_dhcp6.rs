@@ -198,3 +198,44 @@ async fn dual_mode_without_a_dhcpv6_server_says_dhcpv6_failed_and_goes_on() {
         r.to_text()
     );
 }
+
+/// R-FLOW-4, R-DHCP-2: an IPv6-only phone whose REPLY names no
+/// provisioning server asks the DNS server of DHCPv6 option 23 (dnsmasq in
+/// the namespace, over IPv6) for `_ciscoprov-https._tls.<first name of
+/// option 24>` and fetches the factory profile from the SRV target.
+#[tokio::test]
+async fn r_flow_4_srv_discovery_through_the_dns_server_of_v6_option_23() {
+    let pki = common::Pki::new(&["lab6.example"], &[]);
+    let n = pki.nginx_https();
+    n.write("CP-8841-3PCC.cfg", BASIC.as_bytes());
+    let mut lab = DhcpLab::new();
+    let srv6 = lab.server_ip6;
+    lab.dnsmasq(&[
+        format!("--dhcp-option=option6:23,[{srv6}]"),
+        "--dhcp-option=option6:24,lab6.example".into(),
+        format!(
+            "--srv-host=_ciscoprov-https._tls.lab6.example,pr1.lab6.example,{},10,60",
+            n.port
+        ),
+        "--address=/pr1.lab6.example/127.0.0.1".into(),
+    ]);
+    let mut cfg = fleet(&lab, 1, "000e08006501", "IPv6 Only");
+    cfg.trust_pem = Some(std::fs::read(pki.path("ca.pem")).unwrap());
+    let r = run(cfg).await;
+    let log = lab.log();
+    assert_eq!(r.resyncs.a, 1, "{}\n{log}", r.to_text());
+    let st = r.status.clone().unwrap();
+    assert_eq!(
+        st["dhcp"]["srv"]["query"],
+        "_ciscoprov-https._tls.lab6.example"
+    );
+    assert_eq!(st["dhcp"]["dns_servers"][0], srv6.to_string());
+    assert!(
+        log.contains(&format!(
+            "query[SRV] _ciscoprov-https._tls.lab6.example from {}",
+            lab.host_ip6
+        )),
+        "the SRV query did not reach the lab's DNS server over IPv6:\n{log}"
+    );
+    common::wait_log(&n.dir.path().join("access.log"), "GET /CP-8841-3PCC.cfg");
+}
