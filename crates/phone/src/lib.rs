@@ -139,6 +139,7 @@ mod resync;
 pub mod schedule;
 pub mod security;
 pub mod sip;
+pub mod sip_txn;
 mod status;
 pub mod store;
 mod types;

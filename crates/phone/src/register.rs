@@ -43,6 +43,7 @@ use serde::Serialize;
 
 use crate::security::domain_allowed;
 use crate::sip::{SipRequest, SipResponse};
+use crate::sip_txn::{Answer, ClientTransaction, Fired, Timers};
 use crate::store::ParamStore;
 use crate::types::{Action, Credentials, Time};
 
@@ -130,26 +131,17 @@ enum LineState {
     Timeout(String),
 }
 
-/// The request in flight and its timers.
-#[derive(Debug, Clone)]
-struct Txn {
-    bytes: Vec<u8>,
-    cseq: u32,
-    /// Timer E (UDP only).
-    resend_at: Option<Time>,
-    interval: u64,
-    /// A challenge was answered in this registration.
-    authed: bool,
-}
-
 /// One registration attempt's flow.
 #[derive(Debug, Clone)]
 struct Flow {
     id: u64,
     /// The local `ip:port`, once open.
     local: Option<String>,
-    txn: Option<Txn>,
-    /// Timer F: the flow opened, the request sent and answered by then.
+    /// The REGISTER's transaction ([`crate::sip_txn`]: timers E and F).
+    txn: Option<ClientTransaction>,
+    /// A challenge was answered in this registration.
+    authed: bool,
+    /// Timer F bounds the opening of the flow too.
     deadline: Time,
 }
 
@@ -246,6 +238,17 @@ fn host_port_text(host: &str, port: u16) -> String {
     }
 }
 
+impl LineSettings {
+    /// The transaction's timers: `SIP_T1`, `SIP_T2`, `SIP_Timer_F`.
+    fn timers(&self) -> Timers {
+        Timers {
+            t2: self.t2,
+            f: self.timer_f,
+            ..Timers::with_t1(self.t1)
+        }
+    }
+}
+
 impl Line {
     fn new(set: LineSettings, rng: &mut impl Rng) -> Line {
         Line {
@@ -287,7 +290,7 @@ impl Line {
         cseq: u32,
         auth: Option<(&str, String)>,
         rng: &mut impl Rng,
-    ) -> Vec<u8> {
+    ) -> SipRequest {
         let (h, p) = &self.set.proxy;
         let aor = format!(
             "{}:{}@{}",
@@ -325,27 +328,22 @@ impl Line {
             headers,
             body: Vec::new(),
         }
-        .to_bytes()
     }
 
-    /// Puts `bytes` on the wire as the transaction `cseq`.
-    fn send(&mut self, bytes: Vec<u8>, cseq: u32, authed: bool, now: Time, out: &mut Vec<Action>) {
+    /// Starts `req`'s transaction on the flow and puts it on the wire.
+    fn send(&mut self, req: &SipRequest, authed: bool, now: Time, out: &mut Vec<Action>) {
         let Some(flow) = self.flow.as_mut() else {
             return;
         };
-        let udp = self.set.transport == LineTransport::Udp;
+        let reliable = self.set.transport != LineTransport::Udp;
+        let txn = ClientTransaction::start(req, reliable, self.set.timers(), now);
         self.transmissions += 1;
         out.push(Action::SipSend {
             flow: flow.id,
-            bytes: bytes.clone(),
+            bytes: txn.request().to_vec(),
         });
-        flow.txn = Some(Txn {
-            bytes,
-            cseq,
-            resend_at: udp.then(|| now.plus_millis(self.set.t1)),
-            interval: self.set.t1,
-            authed,
-        });
+        flow.txn = Some(txn);
+        flow.authed = authed;
     }
 
     /// The registration ended: the state, the next attempt, the flow closed.
@@ -438,6 +436,7 @@ impl Registrations {
             id,
             local: None,
             txn: None,
+            authed: false,
             deadline: now.plus_millis(line.set.timer_f),
         });
     }
@@ -469,11 +468,11 @@ impl Registrations {
         let Some(l) = self.line_of(flow) else { return }; // stale
         l.cseq += 1;
         let cseq = l.cseq;
-        let bytes = l.register(&local, cseq, None, rng);
+        let req = l.register(&local, cseq, None, rng);
         if let Some(f) = l.flow.as_mut() {
             f.local = Some(local);
         }
-        l.send(bytes, cseq, false, now, out);
+        l.send(&req, false, now, out);
     }
 
     /// The flow failed before an answer.
@@ -533,31 +532,18 @@ impl Registrations {
         let (Some(txn), Some(local)) = (f.txn.as_mut(), f.local.clone()) else {
             return;
         };
-        if resp.header("CSeq").map(str::trim) != Some(format!("{} REGISTER", txn.cseq).as_str()) {
-            return;
+        if txn.on_response(&resp, now) != Answer::Final {
+            return; // provisional (timer E now every T2), absorbed or another's
         }
-        if resp.code < 200 {
-            // Proceeding: from now on every T2 (RFC 3261 §17.1.2.2).
-            if txn.resend_at.is_some() {
-                txn.interval = l.set.t2;
-                txn.resend_at = Some(now.plus_millis(l.set.t2));
-            }
-            return;
-        }
-        let authed = txn.authed;
-        if let (Some(creds), false) = (&l.set.credentials, authed) {
+        if let (Some(creds), false) = (&l.set.credentials, f.authed) {
             let cnonce = format!("{:016x}", rng.gen::<u64>());
             if let Some(answer) =
                 resp.digest_answer(creds, "REGISTER", &l.registrar(), b"", &cnonce)
             {
+                // A new transaction (new branch, next CSeq, its own timer F).
                 l.cseq += 1;
-                let cseq = l.cseq;
-                let bytes = l.register(&local, cseq, Some(answer), rng);
-                // The second transaction gets its own timer F.
-                if let Some(f) = l.flow.as_mut() {
-                    f.deadline = now.plus_millis(l.set.timer_f);
-                }
-                l.send(bytes, cseq, true, now, out);
+                let req = l.register(&local, l.cseq, Some(answer), rng);
+                l.send(&req, true, now, out);
                 return;
             }
         }
@@ -596,8 +582,10 @@ impl Registrations {
                 let flow = l.flow.as_ref();
                 [
                     l.next_at,
-                    flow.map(|f| f.deadline),
-                    flow.and_then(|f| f.txn.as_ref()).and_then(|t| t.resend_at),
+                    flow.and_then(|f| match &f.txn {
+                        Some(t) => t.poll_timeout(),
+                        None => Some(f.deadline),
+                    }),
                 ]
             })
             .flatten()
@@ -609,41 +597,38 @@ impl Registrations {
         let retry = retry_ms(p);
         let mut due = Vec::new();
         for (i, l) in self.lines.iter_mut().enumerate() {
-            let Some(f) = l.flow.as_ref() else {
+            let Some(f) = l.flow.as_mut() else {
                 if l.next_at.is_some_and(|t| t <= now) {
                     due.push(i);
                 }
                 continue;
             };
-            if f.deadline <= now {
-                let (h, port) = l.destination();
-                let what = if f.local.is_none() {
-                    "connection"
-                } else {
-                    "final answer"
-                };
-                let detail = format!(
-                    "no {what} from {} within {} ms (timer F, SIP_Timer_F) over {}",
-                    host_port_text(h, port),
-                    l.set.timer_f,
-                    l.set.transport.token()
-                );
-                l.finish(LineState::Timeout(detail), retry, now, out);
-                continue;
-            }
-            let t2 = l.set.t2;
-            let Some(f) = l.flow.as_mut() else { continue };
-            if let Some(t) = f.txn.as_mut() {
-                if t.resend_at.is_some_and(|at| at <= now) {
-                    // Timer E: the same bytes again, the interval doubled up to T2.
-                    t.interval = (t.interval * 2).min(t2);
-                    t.resend_at = Some(now.plus_millis(t.interval));
-                    out.push(Action::SipSend {
-                        flow: f.id,
-                        bytes: t.bytes.clone(),
-                    });
+            let fired = match f.txn.as_mut() {
+                Some(t) => t.on_timer(now),
+                None if f.deadline <= now => Some(Fired::TimedOut),
+                None => None,
+            };
+            match fired {
+                Some(Fired::Retransmit(bytes)) => {
+                    out.push(Action::SipSend { flow: f.id, bytes });
                     l.transmissions += 1;
                 }
+                Some(Fired::TimedOut) => {
+                    let what = if f.local.is_none() {
+                        "connection"
+                    } else {
+                        "final answer"
+                    };
+                    let (h, port) = l.destination();
+                    let detail = format!(
+                        "no {what} from {} within {} ms (timer F, SIP_Timer_F) over {}",
+                        host_port_text(h, port),
+                        l.set.timer_f,
+                        l.set.transport.token()
+                    );
+                    l.finish(LineState::Timeout(detail), retry, now, out);
+                }
+                None => {}
             }
         }
         for i in due {

@@ -20,7 +20,9 @@
 //!   provisioning source (SPEC §8).
 //! - [`SyslogSender`]: RFC 3164 over UDP (SPEC §9).
 //! - [`send_notify`]: a SIP NOTIFY `check-sync` to a phone (R-RULE-6),
-//!   UDP with RFC 3261 retransmission, TCP or TLS, Digest on a challenge.
+//!   UDP with RFC 3261 retransmission, TCP or TLS, Digest on a challenge:
+//!   a tokio shell around [`NotifyClient`], the sans-IO machine on the
+//!   phone's non-INVITE client transaction (`phoneprov_phone::sip_txn`).
 //! - [`find_proxy`]: `FindProxyForURL` of a PAC file (R-SEC-4,
 //!   `Proxy_Mode=Auto`) run by boa with the standard PAC helpers, bounded
 //!   by [`PacLimits`].
@@ -92,8 +94,8 @@ pub use pac::{evaluate_blocking, find_proxy, PacError, PacLimits, MAX_PAC_LEN, P
 pub use phoneprov_httpauth::Credentials;
 pub use resolve::Resolver;
 pub use sip::{
-    send_notify, NotifyOptions, NotifyOutcome, SipConn, SipContact, SipSendError, SipTransportKind,
-    SIP_T1, SIP_T2,
+    send_notify, NotifyClient, NotifyOptions, NotifyOutcome, SipConn, SipContact, SipSendError,
+    SipTransportKind, SIP_T1, SIP_T2,
 };
 pub use srv::{order_srv, resolve_srv, srv_name, SrvRecord, SrvResolution};
 pub use syslog::{format_rfc3164, SyslogSender, MAX_DATAGRAM, SYSLOG_PORT};

@@ -1,7 +1,11 @@
 //! Sending a SIP NOTIFY to a phone (R-RULE-6), as a PBX does to make a
 //! phone resync: `NOTIFY` with `Event: check-sync` (optionally
 //! `;reboot=true`, or a `<…Execute>` XML body) to the phone's contact, over
-//! UDP, TCP or TLS; one non-INVITE client transaction (RFC 3261 §17.1.2).
+//! UDP, TCP or TLS; one non-INVITE client transaction (RFC 3261 §17.1.2),
+//! the same sans-IO transaction as the phone's REGISTER
+//! ([`phoneprov_phone::sip_txn`]), driven by [`NotifyClient`] on the
+//! phone's [`Time`]; [`send_notify`] is its tokio shell (it opens the
+//! flow, moves bytes and maps real time to [`Time`]).
 //!
 //! * UDP: retransmission with timer E (T1 = 500 ms, doubling to T2 = 4 s;
 //!   after a provisional answer every T2) until a final answer or timer F
@@ -12,9 +16,8 @@
 //!   (`phoneprov-httpauth`, the same client code as HTTP) when credentials
 //!   are given; otherwise it is the final answer.
 //!
-//! [`SipConn`] is the wire alone (open, send, receive one message), for a
-//! caller whose transaction and timers are elsewhere: the phone's
-//! REGISTER (`phoneprov_phone::register`, R-SEC-3), whose sans-IO machine
+//! [`SipConn`] is the wire alone (open, send, receive one message), for
+//! the shell here and for the phone's REGISTER (`phoneprov_phone::register`, R-SEC-3), whose sans-IO machine
 //! retransmits on its own clock; a failed handshake is
 //! [`SipSendError::Tls`].
 //!
@@ -26,6 +29,8 @@ use std::time::Duration;
 
 use phoneprov_httpauth::Credentials;
 use phoneprov_phone::sip::{message_len, SipRequest, SipResponse, MAX_MESSAGE};
+use phoneprov_phone::sip_txn::{Answer, ClientTransaction, Fired, Timers};
+use phoneprov_phone::Time;
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -204,120 +209,236 @@ pub struct NotifyOutcome {
 }
 
 /// One NOTIFY transaction (two with a challenge); see the module docs.
+/// The shell of [`NotifyClient`]: it opens the flow, moves bytes and maps
+/// real time (ms since the start) to the machine's [`Time`].
 pub async fn send_notify(
     contact: &SipContact,
     opts: &NotifyOptions,
 ) -> Result<NotifyOutcome, SipSendError> {
-    let body = opts.body.as_ref().map(|b| b.1.as_slice()).unwrap_or(b"");
-    let ask = Ask {
-        method: "NOTIFY",
-        uri: contact.uri(),
-        credentials: opts.credentials.as_ref(),
-        tls: opts.tls.clone(),
-        t1: opts.t1.unwrap_or(SIP_T1),
-        body,
-    };
-    run_transaction(contact, &ask, |local, call_id, tag, cseq, auth| {
-        notify(contact, opts, local, call_id, tag, cseq, auth)
-    })
-    .await
+    let t1 = opts.t1.unwrap_or(SIP_T1);
+    let mut conn = SipConn::open(contact, opts.tls.clone(), 64 * t1).await?;
+    let start = tokio::time::Instant::now();
+    let now = || Time(start.elapsed().as_millis() as u64);
+    let mut m = NotifyClient::new(contact, opts, conn.local(), now(), &mut rand::thread_rng());
+    loop {
+        while let Some(bytes) = m.poll_transmit() {
+            conn.send(&bytes).await?;
+        }
+        if let Some(outcome) = m.outcome() {
+            return outcome;
+        }
+        let wake = m
+            .poll_timeout()
+            .map(|t| start + Duration::from_millis(t.as_millis()));
+        tokio::select! {
+            msg = conn.recv() => m.on_message(&msg?, now(), &mut rand::thread_rng()),
+            _ = sleep_until_some(wake) => m.on_timer(now()),
+        }
+    }
 }
 
-/// What one client transaction needs besides its request.
-struct Ask<'a> {
-    method: &'static str,
-    /// The Request-URI (the Digest `uri`).
-    uri: String,
-    credentials: Option<&'a Credentials>,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    t1: Duration,
-    body: &'a [u8],
+/// Sleeps until `at`; forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
-/// A header to add (the Digest answer).
-type AuthHeader = (&'static str, String);
+/// The NOTIFY sender's sans-IO machine: builds the NOTIFY, runs its
+/// non-INVITE client transaction ([`phoneprov_phone::sip_txn`], the
+/// phone's REGISTER uses the same) on [`Time`], and answers one 401/407
+/// challenge with Digest in a second transaction (new branch, CSeq 2,
+/// [`SipResponse::digest_answer`]). Feed it every message of the flow and
+/// every due [`NotifyClient::poll_timeout`]; send what
+/// [`NotifyClient::poll_transmit`] gives; [`NotifyClient::outcome`] is the
+/// end.
+pub struct NotifyClient {
+    contact: SipContact,
+    event: String,
+    body: Option<(String, Vec<u8>)>,
+    credentials: Option<Credentials>,
+    timers: Timers,
+    local: String,
+    call_id: String,
+    tag: String,
+    cseq: u32,
+    /// The NOTIFY's transaction (the second one after a challenge).
+    txn: Option<ClientTransaction>,
+    /// Transmissions of earlier transactions (the challenged one).
+    earlier: u32,
+    authenticated: bool,
+    outbox: Vec<Vec<u8>>,
+    done: Option<Result<NotifyOutcome, SipSendError>>,
+}
 
-/// Opens the connection and runs the transaction of `build`'s request,
-/// answering one 401/407 challenge when credentials are given.
-async fn run_transaction(
-    contact: &SipContact,
-    ask: &Ask<'_>,
-    build: impl Fn(&str, &str, &str, u32, Option<&AuthHeader>) -> SipRequest,
-) -> Result<NotifyOutcome, SipSendError> {
-    let mut conn = SipConn::open(contact, ask.tls.clone(), 64 * ask.t1).await?;
-    let local = conn.local.clone();
-    let call_id = format!("{:016x}@{}", rand::thread_rng().gen::<u64>(), local);
-    let tag = format!("{:08x}", rand::thread_rng().gen::<u32>());
-    let mut transmissions = 0;
-    let mut auth: Option<AuthHeader> = None;
-    for cseq in 1..=2u32 {
-        let req = build(&local, &call_id, &tag, cseq, auth.as_ref());
-        let (resp, sent) = conn.transaction(&req, ask.t1).await?;
-        transmissions += sent;
-        if let (Some(creds), 1) = (ask.credentials, cseq) {
-            let cnonce = format!("{:016x}", rand::thread_rng().gen::<u64>());
-            if let Some(a) = resp.digest_answer(creds, ask.method, &ask.uri, ask.body, &cnonce) {
-                auth = Some(a);
-                continue;
+impl NotifyClient {
+    /// The first NOTIFY from `local` (this side's `ip:port`) at `now`.
+    pub fn new(
+        contact: &SipContact,
+        opts: &NotifyOptions,
+        local: &str,
+        now: Time,
+        rng: &mut impl Rng,
+    ) -> NotifyClient {
+        let t1 = opts.t1.unwrap_or(SIP_T1).as_millis() as u64;
+        let mut m = NotifyClient {
+            contact: contact.clone(),
+            event: opts.event.clone(),
+            body: opts.body.clone(),
+            credentials: opts.credentials.clone(),
+            timers: Timers {
+                t2: (SIP_T2.as_millis() as u64).max(t1),
+                ..Timers::with_t1(t1)
+            },
+            local: local.to_string(),
+            call_id: format!("{:016x}@{local}", rng.gen::<u64>()),
+            tag: format!("{:08x}", rng.gen::<u32>()),
+            cseq: 0,
+            txn: None,
+            earlier: 0,
+            authenticated: false,
+            outbox: Vec::new(),
+            done: None,
+        };
+        m.send(None, now, rng);
+        m
+    }
+
+    /// A new transaction for the NOTIFY with the next CSeq.
+    fn send(&mut self, auth: Option<(&str, String)>, now: Time, rng: &mut impl Rng) {
+        self.cseq += 1;
+        let req = self.notify(auth, rng);
+        let reliable = self.contact.transport != SipTransportKind::Udp;
+        let txn = ClientTransaction::start(&req, reliable, self.timers, now);
+        self.outbox.push(txn.request().to_vec());
+        self.earlier += self
+            .txn
+            .as_ref()
+            .map_or(0, ClientTransaction::transmissions);
+        self.txn = Some(txn);
+    }
+
+    fn notify(&self, auth: Option<(&str, String)>, rng: &mut impl Rng) -> SipRequest {
+        let uri = self.contact.uri();
+        let local = &self.local;
+        let branch = format!("z9hG4bK{:016x}", rng.gen::<u64>());
+        let mut headers = vec![
+            (
+                "Via".to_string(),
+                format!(
+                    "SIP/2.0/{} {local};branch={branch};rport",
+                    self.contact.transport.via()
+                ),
+            ),
+            ("Max-Forwards".into(), "70".into()),
+            (
+                "From".into(),
+                format!("<sip:phoneprov@{local}>;tag={}", self.tag),
+            ),
+            ("To".into(), format!("<{uri}>")),
+            ("Call-ID".into(), self.call_id.clone()),
+            ("CSeq".into(), format!("{} NOTIFY", self.cseq)),
+            ("Contact".into(), format!("<sip:phoneprov@{local}>")),
+            ("Event".into(), self.event.clone()),
+            (
+                "Subscription-State".into(),
+                "terminated;reason=timeout".into(),
+            ),
+            ("User-Agent".into(), "phoneprov".into()),
+        ];
+        if let Some((name, value)) = auth {
+            headers.push((name.to_string(), value));
+        }
+        let mut body = Vec::new();
+        if let Some((ct, b)) = &self.body {
+            headers.push(("Content-Type".into(), ct.clone()));
+            body = b.clone();
+        }
+        SipRequest {
+            method: "NOTIFY".into(),
+            uri,
+            headers,
+            body,
+        }
+    }
+
+    /// The next bytes to put on the wire.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
+    }
+
+    /// The end: the final answer, or why none came.
+    pub fn outcome(&mut self) -> Option<Result<NotifyOutcome, SipSendError>> {
+        self.done.take()
+    }
+
+    /// When [`NotifyClient::on_timer`] has work.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        // After the final answer nothing is due (timer K only absorbs
+        // the answer's retransmissions, which the shell no longer reads).
+        self.txn.as_ref().filter(|t| t.is_pending())?.poll_timeout()
+    }
+
+    /// NOTIFYs put on the wire so far, retransmissions included.
+    pub fn transmissions(&self) -> u32 {
+        self.earlier
+            + self
+                .txn
+                .as_ref()
+                .map_or(0, ClientTransaction::transmissions)
+    }
+
+    /// Timers E and F due at `now`.
+    pub fn on_timer(&mut self, now: Time) {
+        match self.txn.as_mut().and_then(|t| t.on_timer(now)) {
+            Some(Fired::Retransmit(bytes)) => self.outbox.push(bytes),
+            Some(Fired::TimedOut) if self.done.is_none() => {
+                self.done = Some(Err(SipSendError::Timeout(
+                    self.contact.target(),
+                    Duration::from_millis(self.timers.f),
+                )));
+            }
+            _ => {}
+        }
+    }
+
+    /// A message from the phone: an answer (a stray datagram is dropped;
+    /// garbage on a stream ends the transaction).
+    pub fn on_message(&mut self, bytes: &[u8], now: Time, rng: &mut impl Rng) {
+        if self.done.is_some() {
+            return;
+        }
+        let resp = match SipResponse::parse(bytes) {
+            Ok(r) => r,
+            Err(_) if self.contact.transport == SipTransportKind::Udp => return,
+            Err(e) => {
+                self.done = Some(Err(SipSendError::BadAnswer(
+                    self.contact.target(),
+                    e.to_string(),
+                )));
+                return;
+            }
+        };
+        if self.txn.as_mut().map(|t| t.on_response(&resp, now)) != Some(Answer::Final) {
+            return;
+        }
+        if let (Some(creds), false) = (&self.credentials, self.authenticated) {
+            let cnonce = format!("{:016x}", rng.gen::<u64>());
+            let body = self.body.as_ref().map(|b| b.1.as_slice()).unwrap_or(b"");
+            let uri = self.contact.uri();
+            if let Some(a) = resp.digest_answer(creds, "NOTIFY", &uri, body, &cnonce) {
+                self.authenticated = true;
+                self.send(Some(a), now, rng);
+                return;
             }
         }
-        return Ok(NotifyOutcome {
+        self.done = Some(Ok(NotifyOutcome {
             code: resp.code,
             reason: resp.reason,
-            transmissions,
-            authenticated: auth.is_some(),
-        });
-    }
-    unreachable!("the second round always returns")
-}
-
-/// The `Via` of a request from `local`.
-fn via(contact: &SipContact, local: &str) -> String {
-    let branch = format!("z9hG4bK{:016x}", rand::thread_rng().gen::<u64>());
-    format!(
-        "SIP/2.0/{} {local};branch={branch};rport",
-        contact.transport.via()
-    )
-}
-
-fn notify(
-    contact: &SipContact,
-    opts: &NotifyOptions,
-    local: &str,
-    call_id: &str,
-    tag: &str,
-    cseq: u32,
-    auth: Option<&AuthHeader>,
-) -> SipRequest {
-    let uri = contact.uri();
-    let mut headers = vec![
-        ("Via".to_string(), via(contact, local)),
-        ("Max-Forwards".into(), "70".into()),
-        ("From".into(), format!("<sip:phoneprov@{local}>;tag={tag}")),
-        ("To".into(), format!("<{uri}>")),
-        ("Call-ID".into(), call_id.to_string()),
-        ("CSeq".into(), format!("{cseq} NOTIFY")),
-        ("Contact".into(), format!("<sip:phoneprov@{local}>")),
-        ("Event".into(), opts.event.clone()),
-        (
-            "Subscription-State".into(),
-            "terminated;reason=timeout".into(),
-        ),
-        ("User-Agent".into(), "phoneprov".into()),
-    ];
-    if let Some((name, value)) = auth {
-        headers.push((name.to_string(), value.clone()));
-    }
-    let mut body = Vec::new();
-    if let Some((ct, b)) = &opts.body {
-        headers.push(("Content-Type".into(), ct.clone()));
-        body = b.clone();
-    }
-    SipRequest {
-        method: "NOTIFY".into(),
-        uri,
-        headers,
-        body,
+            transmissions: self.transmissions(),
+            authenticated: self.authenticated,
+        }));
     }
 }
 
@@ -467,62 +588,184 @@ impl SipConn {
             }
         }
     }
-
-    /// Sends `req` until a final answer (retransmitting over UDP); the
-    /// answer and how many times the request went out.
-    async fn transaction(
-        &mut self,
-        req: &SipRequest,
-        t1: Duration,
-    ) -> Result<(SipResponse, u32), SipSendError> {
-        let bytes = req.to_bytes();
-        let f = 64 * t1;
-        let deadline = tokio::time::Instant::now() + f;
-        let cseq = req.header("CSeq").unwrap_or_default().to_string();
-        let udp = matches!(self.wire, Wire::Udp(_));
-        let mut sent = 0u32;
-        let mut e = t1;
-        let mut next = tokio::time::Instant::now();
-        loop {
-            if (udp || sent == 0) && tokio::time::Instant::now() >= next {
-                self.send(&bytes).await?;
-                sent += 1;
-                next = tokio::time::Instant::now() + e;
-                e = (e * 2).min(SIP_T2);
-            }
-            let wake = if udp { next.min(deadline) } else { deadline };
-            let msg = tokio::select! {
-                r = self.recv() => r?,
-                _ = tokio::time::sleep_until(wake) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(SipSendError::Timeout(self.target.clone(), f));
-                    }
-                    continue;
-                }
-            };
-            let resp = match SipResponse::parse(&msg) {
-                Ok(r) => r,
-                Err(_) if udp => continue, // a stray datagram
-                Err(e) => return Err(SipSendError::BadAnswer(self.target.clone(), e.to_string())),
-            };
-            if resp.header("CSeq") != Some(cseq.as_str()) {
-                continue; // an answer to an earlier request
-            }
-            if resp.code >= 200 {
-                return Ok((resp, sent));
-            }
-            if udp {
-                // Provisional: from now on retransmit every T2.
-                e = SIP_T2;
-                next = tokio::time::Instant::now() + SIP_T2;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The NOTIFY machine on a virtual clock: what it sent, when.
+    struct Rig {
+        m: NotifyClient,
+        now: Time,
+        sent: Vec<(u64, Vec<u8>)>,
+    }
+
+    impl Rig {
+        fn new(contact: &str, opts: NotifyOptions) -> Rig {
+            let c = SipContact::parse(contact).unwrap();
+            let m = NotifyClient::new(
+                &c,
+                &opts,
+                "192.0.2.1:40000",
+                Time(0),
+                &mut rand::thread_rng(),
+            );
+            let mut rig = Rig {
+                m,
+                now: Time(0),
+                sent: Vec::new(),
+            };
+            rig.flush();
+            rig
+        }
+
+        fn flush(&mut self) {
+            while let Some(b) = self.m.poll_transmit() {
+                self.sent.push((self.now.0, b));
+            }
+        }
+
+        /// Runs the timers due up to `until` ms; the outcome if it ended.
+        fn run_until(&mut self, until: u64) -> Option<Result<NotifyOutcome, SipSendError>> {
+            while let Some(at) = self.m.poll_timeout().filter(|t| t.0 <= until) {
+                self.now = at;
+                self.m.on_timer(at);
+                self.flush();
+                if let Some(o) = self.m.outcome() {
+                    return Some(o);
+                }
+            }
+            self.now = Time(until);
+            None
+        }
+
+        /// The phone answers the last NOTIFY sent.
+        fn answer(&mut self, code: u16, extra: &[(&str, String)]) {
+            let req = SipRequest::parse(&self.sent.last().unwrap().1).unwrap();
+            let bytes = req.response(code, "X", "phone", extra);
+            self.m.on_message(&bytes, self.now, &mut rand::thread_rng());
+            self.flush();
+        }
+
+        fn times(&self) -> Vec<u64> {
+            self.sent.iter().map(|(t, _)| *t).collect()
+        }
+    }
+
+    fn opts() -> NotifyOptions {
+        NotifyOptions {
+            event: "check-sync".into(),
+            ..NotifyOptions::default()
+        }
+    }
+
+    /// RFC 3261 §17.1.2.2 over UDP: timer E from T1 doubling to T2, then
+    /// every T2, until timer F (64·T1 = 32 s) ends it.
+    #[test]
+    fn udp_notify_retransmits_on_timer_e_until_timer_f() {
+        let mut rig = Rig::new("sip:000e08abcdef@192.0.2.7:5070", opts());
+        let out = rig.run_until(60_000);
+        assert_eq!(
+            rig.times(),
+            [0, 500, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
+        );
+        assert!(
+            rig.sent.iter().all(|(_, b)| *b == rig.sent[0].1),
+            "same bytes"
+        );
+        assert_eq!(
+            out,
+            Some(Err(SipSendError::Timeout(
+                "192.0.2.7:5070".into(),
+                Duration::from_secs(32)
+            )))
+        );
+        assert_eq!(rig.m.transmissions(), 11);
+        let text = String::from_utf8(rig.sent[0].1.clone()).unwrap();
+        assert!(
+            text.starts_with("NOTIFY sip:000e08abcdef@192.0.2.7:5070 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Via: SIP/2.0/UDP 192.0.2.1:40000;branch=z9hG4bK"),
+            "{text}"
+        );
+        assert!(text.contains("Event: check-sync\r\n"), "{text}");
+    }
+
+    /// A provisional answer: from then on every T2; the final answer ends it.
+    #[test]
+    fn provisional_answer_moves_timer_e_to_t2() {
+        let mut rig = Rig::new("sip:p@192.0.2.7", opts());
+        assert_eq!(rig.run_until(600), None);
+        rig.answer(100, &[]);
+        assert_eq!(rig.run_until(9000), None);
+        assert_eq!(rig.times(), [0, 500, 4600, 8600]);
+        rig.answer(200, &[]);
+        let out = rig.m.outcome().unwrap().unwrap();
+        assert_eq!(
+            (out.code, out.transmissions, out.authenticated),
+            (200, 4, false)
+        );
+        assert_eq!(rig.m.poll_timeout(), None);
+    }
+
+    /// 401: one Digest answer in a new transaction (new branch, CSeq 2);
+    /// a second 401 is the final answer.
+    #[test]
+    fn challenge_is_answered_once_with_a_new_branch() {
+        let o = NotifyOptions {
+            credentials: Some(Credentials::new("1001", "s3cret")),
+            ..opts()
+        };
+        let challenge = [(
+            "WWW-Authenticate",
+            r#"Digest realm="CP-8841-3PCC", nonce="abc", algorithm=MD5, qop="auth""#.to_string(),
+        )];
+        let mut rig = Rig::new("sip:p@192.0.2.7", o);
+        rig.answer(401, &challenge);
+        assert_eq!(rig.times(), [0, 0]);
+        let first = SipRequest::parse(&rig.sent[0].1).unwrap();
+        let second = SipRequest::parse(&rig.sent[1].1).unwrap();
+        assert_eq!(second.header("CSeq"), Some("2 NOTIFY"));
+        assert_eq!(second.header("Call-ID"), first.header("Call-ID"));
+        assert_ne!(second.header("Via"), first.header("Via"), "a new branch");
+        let auth = second.header("Authorization").unwrap();
+        assert!(
+            auth.contains(r#"username="1001""#) && auth.contains(r#"uri="sip:p@192.0.2.7:5060""#),
+            "{auth}"
+        );
+        // The second transaction retransmits on its own timer E.
+        assert_eq!(rig.run_until(600), None);
+        assert_eq!(rig.times(), [0, 0, 500]);
+        rig.answer(401, &challenge);
+        let out = rig.m.outcome().unwrap().unwrap();
+        assert_eq!(
+            (out.code, out.transmissions, out.authenticated),
+            (401, 3, true)
+        );
+    }
+
+    /// TCP: one transmission, timer F the limit; garbage ends it.
+    #[test]
+    fn tcp_notify_is_sent_once() {
+        let mut rig = Rig::new("sip:p@192.0.2.7;transport=tcp", opts());
+        let out = rig.run_until(40_000);
+        assert_eq!(rig.times(), [0]);
+        assert!(
+            matches!(out, Some(Err(SipSendError::Timeout(_, f))) if f == Duration::from_secs(32))
+        );
+        let text = String::from_utf8(rig.sent[0].1.clone()).unwrap();
+        assert!(text.contains("Via: SIP/2.0/TCP "), "{text}");
+        let mut rig = Rig::new("sip:p@192.0.2.7;transport=tcp", opts());
+        rig.m
+            .on_message(b"HTTP/1.1 200 OK\r\n\r\n", Time(5), &mut rand::thread_rng());
+        assert!(matches!(
+            rig.m.outcome(),
+            Some(Err(SipSendError::BadAnswer(..)))
+        ));
+    }
 
     #[test]
     fn contacts() {
