@@ -31,7 +31,9 @@
 //! Lines with `Proxy_n_` and `User_ID_n_` register over `SIP_Transport_n_`
 //! (UDP, TCP, TLS) with `Proxy_n_` (or `Outbound_Proxy_n_`) once the
 //! engine runs and again when their settings change; see
-//! [`crate::register`]. A reboot registers every line again.
+//! [`crate::register`]. A reboot registers every line again. A request
+//! that arrives on a line's registration flow (the registrar's NOTIFY) is
+//! decided like one from `--sip-listen` and answered on that flow.
 //!
 //! # Reboot and factory reset
 //! [`Input::Reboot`] keeps the parameters and restores the machine from
@@ -68,7 +70,7 @@ use crate::activation::{
 };
 use crate::inform::{InformSchedule, Tr069Setup};
 use crate::register::Registrations;
-use crate::sip::{SipError, SipInput, SipOutput, SipRequest, SipTransport, MAX_MESSAGE};
+use crate::sip::{SipError, SipOutput, SipRequest, SipResponse, SipTransport, MAX_MESSAGE};
 use crate::store::ParamStore;
 use crate::types::{Action, Class, Credentials, Input, PhoneConfig, Time};
 use crate::{parse_execute_xml, Phone};
@@ -135,6 +137,15 @@ struct SipState {
     nonces: Option<NonceManager>,
     notifies: u64,
     refused: u64,
+}
+
+/// Where a SIP request came from; its answer goes back the same way.
+#[derive(Debug, Clone, Copy)]
+enum SipFrom {
+    /// The fleet's `--sip-listen` socket or one of its connections.
+    Listener { transport: SipTransport, conn: u64 },
+    /// A line's registration flow ([`crate::register`]).
+    Flow(u64),
 }
 
 /// One phone: engine, customization client and triggers. See the module docs.
@@ -320,7 +331,13 @@ impl Device {
                     self.actions.push_back(Action::RequestRefused { reason });
                 }
             }
-            Input::Sip(msg) => self.on_sip(msg),
+            Input::Sip(msg) => {
+                let from = SipFrom::Listener {
+                    transport: msg.transport,
+                    conn: msg.conn,
+                };
+                self.on_sip(&msg.peer, &msg.bytes, from);
+            }
             Input::SipOpened { flow, local } => {
                 let mut out = Vec::new();
                 self.regs
@@ -328,11 +345,18 @@ impl Device {
                 self.actions.extend(out);
             }
             Input::SipReceived { flow, bytes } => {
-                let mut out = Vec::new();
-                let p = &self.engine.params;
-                let rng = &mut self.engine.rng;
-                self.regs.received(flow, &bytes, p, self.now, rng, &mut out);
-                self.actions.extend(out);
+                let peer = self.regs.flow_peer(flow);
+                if let (Err(_), Some(peer)) = (SipResponse::parse(&bytes), peer) {
+                    // A request on a line's flow (the registrar's NOTIFY):
+                    // decided like one from the listener, answered on the flow.
+                    self.on_sip(&peer, &bytes, SipFrom::Flow(flow));
+                } else {
+                    let mut out = Vec::new();
+                    let p = &self.engine.params;
+                    let rng = &mut self.engine.rng;
+                    self.regs.received(flow, &bytes, p, self.now, rng, &mut out);
+                    self.actions.extend(out);
+                }
             }
             Input::SipFlowFailed { flow, error } => {
                 let mut out = Vec::new();
@@ -380,7 +404,9 @@ impl Device {
         }
         self.with_cwmp(|c, now| c.on_timer(now));
         let mut out = Vec::new();
-        self.regs.on_timer(self.engine.params(), self.now, &mut out);
+        let p = &self.engine.params;
+        self.regs
+            .on_timer(p, self.now, &mut self.engine.rng, &mut out);
         self.actions.extend(out);
         self.pump();
     }
@@ -691,37 +717,44 @@ impl Device {
         })
     }
 
-    fn on_sip(&mut self, msg: SipInput) {
-        if msg.transport == SipTransport::Udp {
+    fn on_sip(&mut self, peer: &str, bytes: &[u8], from: SipFrom) {
+        // The firewall sees what reaches the listener; a line's own flow
+        // is a conversation the phone opened.
+        if let SipFrom::Listener {
+            transport: SipTransport::Udp,
+            ..
+        } = from
+        {
             let pn = &self.engine.identity().pn;
             if let Some(why) = crate::security::sip_udp_blocked(self.params(), pn, self.sip_port())
             {
                 // A firewall drops: no answer at all (R-SEC-5).
-                return self.sip_refuse(&msg.peer, why);
+                return self.sip_refuse(peer, why);
             }
         }
-        let answer = |bytes: Vec<u8>| {
-            Action::SipResponse(SipOutput {
-                transport: msg.transport,
-                peer: msg.peer.clone(),
-                conn: msg.conn,
+        let answer = |bytes: Vec<u8>| match from {
+            SipFrom::Listener { transport, conn } => Action::SipResponse(SipOutput {
+                transport,
+                peer: peer.to_string(),
+                conn,
                 bytes,
-            })
+            }),
+            SipFrom::Flow(flow) => Action::SipSend { flow, bytes },
         };
-        let req = match SipRequest::parse(&msg.bytes) {
+        let req = match SipRequest::parse(bytes) {
             Ok(r) => r,
             Err(e) => {
                 // Without Via/CSeq there is nobody to answer (RFC 3261
                 // §16.3 drops such a request); too large is answered when
                 // the head can be read.
-                let head = SipRequest::parse_head(&msg.bytes[..msg.bytes.len().min(MAX_MESSAGE)]);
+                let head = SipRequest::parse_head(&bytes[..bytes.len().min(MAX_MESSAGE)]);
                 let reply = match (&e, head) {
                     (SipError::TooLarge, Ok((r, _))) => {
                         Some(r.response(513, "Message Too Large", self.tag(), &[]))
                     }
                     _ => None,
                 };
-                self.sip_refuse(&msg.peer, format!("malformed request dropped: {e}"));
+                self.sip_refuse(peer, format!("malformed request dropped: {e}"));
                 if let Some(b) = reply {
                     self.actions.push_back(answer(b));
                 }
@@ -733,13 +766,13 @@ impl Device {
             match req.method.to_ascii_uppercase().as_str() {
                 "ACK" => return,
                 "OPTIONS" => (200, "OK", vec![("Allow", "NOTIFY, OPTIONS".into())]),
-                "NOTIFY" => match self.notify(&msg.peer, &req) {
+                "NOTIFY" => match self.notify(peer, &req) {
                     Ok(()) => (200, "OK", vec![]),
                     Err((code, reason, extra)) => (code, reason, extra),
                 },
                 m => {
                     self.sip_refuse(
-                        &msg.peer,
+                        peer,
                         format!("method {m} not accepted (only NOTIFY and OPTIONS)"),
                     );
                     (

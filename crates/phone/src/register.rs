@@ -12,15 +12,41 @@
 //! requires one and gets none is a `tls error` that says so.
 //!
 //! The machine builds every message (with [`crate::sip`]'s writer and
-//! parser) and owns every timer; the driver only moves bytes on one
-//! *flow* per registration attempt:
+//! parser) and owns every timer; the driver only moves bytes on the
+//! line's *flow*:
 //! [`Action::SipOpen`] (a UDP socket, a TCP connection or a TLS session to
 //! the proxy) answered by [`Input::SipOpened`] with the local address (for
 //! `Via` and `Contact`) or [`Input::SipFlowFailed`]; [`Action::SipSend`]
 //! (a datagram, or bytes on the stream); [`Input::SipReceived`] (a
 //! datagram or one framed message); [`Action::SipClose`].
 //!
-//! One REGISTER is an RFC 3261 §17.1.2 non-INVITE client transaction on
+//! # Persistent flows
+//! A registered line keeps its flow open (RFC 3261 §18 connection reuse,
+//! RFC 5626 in spirit, as real phones do): the refresh REGISTERs go on it
+//! with the same `Contact`, and a request the registrar sends on it (a
+//! PBX's `NOTIFY` check-sync to a phone behind NAT) reaches the
+//! [`crate::Device`] like one from the fleet's listener and is answered
+//! on the same flow ([`Registrations::flow_peer`]). A flow lost while
+//! registered (the connection closed or reset) makes the line register
+//! again at once on a new flow; the status's `flow_lost` says why and
+//! `flows` counts the flows opened. A new flow that fails, a final answer
+//! other than 2xx and timer F close the flow; the next try waits
+//! `Reg_Retry_Intvl`.
+//!
+//! Over UDP the flow is the line's own socket, connected to the proxy and
+//! kept for the registration's life; its address is the `Contact`, so the
+//! registrar's requests (from the address the REGISTER went to) come back
+//! on it. The REGISTER does not leave from the fleet's `--sip-listen`
+//! socket: that one is shared by every phone and routes requests by the
+//! MAC in the Request-URI, while a registrar addresses the `Contact` it
+//! was given (`sip:USER@ip:port`) and would need answers routed by Call-ID
+//! back to the line. `--sip-listen` stays the address for NOTIFYs sent to
+//! `sip:MAC@…` from anywhere (`phoneprov device resync --sip`, serve's
+//! push).
+//!
+//! # Transactions
+//! One REGISTER is an RFC 3261 §17.1.2 non-INVITE client transaction
+//! ([`crate::sip_txn`], the one serve's NOTIFY sender uses too) on
 //! the phone's [`Time`]: over UDP timer E retransmits after `SIP_T1`
 //! (0.5 s), doubling up to `SIP_T2` (4 s), every `SIP_T2` after a
 //! provisional answer; timer F (`SIP_Timer_F`, the phones' default 16 s;
@@ -33,8 +59,9 @@
 //! in `code`, or why no answer came), `timeout` (timer F), `tls error`
 //! (with the reason: a name mismatch says which setting decides) or
 //! `registering`. A registered line refreshes at half its
-//! `Register_Expires_n_` (or of the `Expires` the registrar granted); a
-//! failed one retries after `Reg_Retry_Intvl` (default 30 s). A proxy
+//! `Register_Expires_n_` (or of the `Expires` the registrar granted), on
+//! its open flow; a failed one retries after `Reg_Retry_Intvl` (default
+//! 30 s). A proxy
 //! outside `Restricted_Access_Domains` is refused without a REGISTER
 //! (R-SEC-1).
 
@@ -160,6 +187,10 @@ struct Line {
     cseq: u32,
     /// REGISTERs put on the wire, retransmissions included.
     transmissions: u64,
+    /// Flows opened (a persistent flow counts once).
+    flows: u64,
+    /// Why the last registered flow was lost (the line registered again).
+    lost: Option<String>,
 }
 
 /// The lines that register and their state.
@@ -261,6 +292,8 @@ impl Line {
             tag: format!("{:08x}", rng.gen::<u32>()),
             cseq: 0,
             transmissions: 0,
+            flows: 0,
+            lost: None,
         }
     }
 
@@ -346,13 +379,25 @@ impl Line {
         flow.authed = authed;
     }
 
-    /// The registration ended: the state, the next attempt, the flow closed.
+    /// The refresh REGISTER on the open flow (same Contact, next CSeq).
+    fn refresh(&mut self, now: Time, rng: &mut impl Rng, out: &mut Vec<Action>) {
+        self.next_at = None;
+        let Some(local) = self.flow.as_ref().and_then(|f| f.local.clone()) else {
+            return;
+        };
+        self.cseq += 1;
+        let req = self.register(&local, self.cseq, None, rng);
+        self.send(&req, false, now, out);
+    }
+
+    /// The registration ended: the state, the next attempt. A registered
+    /// line keeps its flow (the refresh and the registrar's requests use
+    /// it); any other outcome closes it.
     fn finish(&mut self, state: LineState, next_in_ms: u64, now: Time, out: &mut Vec<Action>) {
-        if let Some(f) = self.flow.take() {
-            out.push(Action::SipClose { flow: f.id });
-        }
         if state == LineState::Registered {
             self.registrations += 1;
+        } else if let Some(f) = self.flow.take() {
+            out.push(Action::SipClose { flow: f.id });
         }
         self.state = state;
         self.next_at = Some(now.plus_millis(next_in_ms));
@@ -432,6 +477,7 @@ impl Registrations {
             port,
             validate_name: line.set.validate_name,
         }));
+        line.flows += 1;
         line.flow = Some(Flow {
             id,
             local: None,
@@ -485,7 +531,40 @@ impl Registrations {
         out: &mut Vec<Action>,
     ) {
         let retry = retry_ms(p);
-        let Some(l) = self.line_of(flow) else { return };
+        let Some(i) = self
+            .lines
+            .iter()
+            .position(|l| l.flow.as_ref().is_some_and(|f| f.id == flow))
+        else {
+            return;
+        };
+        let l = &mut self.lines[i];
+        let idle = l
+            .flow
+            .as_ref()
+            .is_some_and(|f| !f.txn.as_ref().is_some_and(ClientTransaction::is_pending));
+        if l.state == LineState::Registered && idle {
+            // The registration's connection closed (or its socket failed):
+            // register again on a new flow at once (RFC 5626 §4.4 in spirit).
+            let (e, kind) = match &error {
+                FlowError::Tls(e) => (e, "TLS"),
+                FlowError::Network(e) => (e, l.set.transport.token()),
+            };
+            let (h, port) = l.destination();
+            l.lost = Some(format!(
+                "{kind} flow to {} lost: {e}; registering again on a new one",
+                host_port_text(h, port)
+            ));
+            if let Some(f) = l.flow.take() {
+                out.push(Action::SipClose { flow: f.id });
+            }
+            l.state = LineState::Registering;
+            let mut line = l.clone();
+            self.start(&mut line, now, out);
+            self.lines[i] = line;
+            return;
+        }
+        let l = &mut self.lines[i];
         let state = match error {
             FlowError::Tls(e) => {
                 // rustls words a name mismatch "certificate not valid for name".
@@ -572,7 +651,22 @@ impl Registrations {
     /// Whether a REGISTER is in flight (its timers run in real time: a
     /// driver that fast-forwards the clock must not while this is true).
     pub(crate) fn in_flight(&self) -> bool {
-        self.lines.iter().any(|l| l.flow.is_some())
+        self.lines.iter().any(|l| {
+            l.flow.as_ref().is_some_and(|f| {
+                f.local.is_none() || f.txn.as_ref().is_some_and(ClientTransaction::is_pending)
+            })
+        })
+    }
+
+    /// The peer (`host:port`) of a line's open flow: where a request that
+    /// arrives on it (the registrar's NOTIFY) came from.
+    pub(crate) fn flow_peer(&self, flow: u64) -> Option<String> {
+        let l = self
+            .lines
+            .iter()
+            .find(|l| l.flow.as_ref().is_some_and(|f| f.id == flow))?;
+        let (h, p) = l.destination();
+        Some(host_port_text(h, p))
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Time> {
@@ -582,8 +676,11 @@ impl Registrations {
                 let flow = l.flow.as_ref();
                 [
                     l.next_at,
+                    // An idle flow's answered transaction has nothing due
+                    // (timer K only absorbs answers, which nothing awaits).
                     flow.and_then(|f| match &f.txn {
-                        Some(t) => t.poll_timeout(),
+                        Some(t) if t.is_pending() => t.poll_timeout(),
+                        Some(_) => None,
                         None => Some(f.deadline),
                     }),
                 ]
@@ -593,16 +690,28 @@ impl Registrations {
     }
 
     /// Timer F, timer E, refreshes and retries due at `now`.
-    pub(crate) fn on_timer(&mut self, p: &ParamStore, now: Time, out: &mut Vec<Action>) {
+    pub(crate) fn on_timer(
+        &mut self,
+        p: &ParamStore,
+        now: Time,
+        rng: &mut impl Rng,
+        out: &mut Vec<Action>,
+    ) {
         let retry = retry_ms(p);
         let mut due = Vec::new();
+        let mut refresh = Vec::new();
         for (i, l) in self.lines.iter_mut().enumerate() {
+            let next_due = l.next_at.is_some_and(|t| t <= now);
             let Some(f) = l.flow.as_mut() else {
-                if l.next_at.is_some_and(|t| t <= now) {
+                if next_due {
                     due.push(i);
                 }
                 continue;
             };
+            let idle = !f.txn.as_ref().is_some_and(ClientTransaction::is_pending);
+            if next_due && idle && f.local.is_some() {
+                refresh.push(i);
+            }
             let fired = match f.txn.as_mut() {
                 Some(t) => t.on_timer(now),
                 None if f.deadline <= now => Some(Fired::TimedOut),
@@ -636,6 +745,9 @@ impl Registrations {
             self.start(&mut line, now, out);
             self.lines[i] = line;
         }
+        for i in refresh {
+            self.lines[i].refresh(now, rng, out);
+        }
     }
 
     /// One status object per line.
@@ -662,6 +774,9 @@ impl Registrations {
                     "detail": detail,
                     "registrations": l.registrations,
                     "transmissions": l.transmissions,
+                    "flows": l.flows,
+                    "local": l.flow.as_ref().and_then(|f| f.local.clone()),
+                    "flow_lost": l.lost,
                 })
             })
             .collect()

@@ -671,33 +671,121 @@ fn r_sec_3_tls_line_registers_refreshes_and_retries_over_an_hour() {
         }
         _ => None,
     });
-    let registers = |d: &Dev| -> Vec<u64> {
+    let secs_of = |d: &Dev, open: bool| -> Vec<u64> {
         let t: Vec<u64> = d
             .log
             .iter()
-            .filter(|(_, a)| matches!(a, Action::SipOpen(_)))
+            .filter(|(_, a)| match a {
+                Action::SipOpen(_) => open,
+                Action::SipSend { .. } => !open,
+                _ => false,
+            })
             .map(|(t, _)| t.0)
             .collect();
         t.iter().map(|x| (x - t[0]) / 1000).collect()
     };
     d.input(Input::PowerOn);
     d.run_for_secs(3600);
-    let secs = registers(&d);
+    // Every REGISTER on one persistent flow (RFC 3261 §18 reuse).
+    let secs = secs_of(&d, false);
     assert_eq!(secs.len(), 13, "{secs:?}");
     assert!(secs.windows(2).all(|w| w[1] - w[0] == 300), "{secs:?}");
+    assert_eq!(secs_of(&d, true).len(), 1);
     assert_eq!(
         d.dev.status_json()["sip"]["lines"][0]["state"],
         "registered"
     );
     assert!(d.dev.registrations_settled());
 
+    // The connection closes and the TLS handshakes now fail: the line
+    // tries a new flow at once, then every Reg_Retry_Intvl.
     fail.set(true);
-    let before = secs.len();
-    d.run_for_secs(300 + 90);
-    let secs = registers(&d);
-    let tail: Vec<u64> = secs[before..].windows(2).map(|w| w[1] - w[0]).collect();
+    d.input(Input::SipFlowFailed {
+        flow: 1,
+        error: FlowError::Network("sip.example.com:5061: the connection closed".into()),
+    });
+    let lost = d.dev.status_json()["sip"]["lines"][0]["flow_lost"].clone();
+    assert!(
+        lost.as_str().unwrap().contains("the connection closed"),
+        "{lost}"
+    );
+    d.run_for_secs(90);
+    let secs = secs_of(&d, true);
+    let tail: Vec<u64> = secs[1..].windows(2).map(|w| w[1] - w[0]).collect();
     assert_eq!(tail, vec![30, 30, 30], "{secs:?}");
     let line = &d.dev.status_json()["sip"]["lines"][0];
     assert_eq!(line["state"], "tls error");
     assert_eq!(line["detail"], "invalid peer certificate: UnknownIssuer");
+}
+
+/// A NOTIFY that the registrar sends on the line's registration flow (a
+/// PBX reaching a phone behind NAT) is decided like one from the
+/// listener and answered on that flow; the phone resyncs.
+#[test]
+fn r_rule_6_notify_on_the_registration_flow_is_answered_on_it() {
+    use phoneprov_phone::sip::SipRequest;
+    let mut d = Dev::new(
+        &[
+            ("Profile_Rule", RULE),
+            ("Resync_Periodic", "0"),
+            ("Resync_Random_Delay", "0"),
+            ("SIP_Transport_1_", "TCP"),
+            ("Proxy_1_", "pbx.example.com"),
+            ("User_ID_1_", "1001"),
+        ],
+        None,
+    );
+    d.server = Box::new(routes(&[(RULE, vec![ok_xml(&profile(&[]))])]));
+    d.activation = Box::new(|a| match a {
+        Action::SipOpen(flow) => Some(Input::SipOpened {
+            flow: flow.id,
+            local: "192.0.2.10:40000".into(),
+        }),
+        Action::SipSend { flow, bytes } if bytes.starts_with(b"REGISTER") => {
+            let req = SipRequest::parse(bytes).unwrap();
+            Some(Input::SipReceived {
+                flow: *flow,
+                bytes: req.response(200, "OK", "r", &[]),
+            })
+        }
+        _ => None,
+    });
+    d.input(Input::PowerOn);
+    d.run_for_secs(1);
+    let flow = d
+        .log
+        .iter()
+        .find_map(|(_, a)| match a {
+            Action::SipOpen(f) => Some(f.id),
+            _ => None,
+        })
+        .expect("the line opened a flow");
+    assert_eq!(
+        d.dev.status_json()["sip"]["lines"][0]["state"],
+        "registered"
+    );
+    let n = d.fetch_secs(false).len();
+    d.input(Input::SipReceived {
+        flow,
+        bytes: notify(Some("check-sync"), "", "").into_bytes(),
+    });
+    let answer = d
+        .log
+        .iter()
+        .rev()
+        .find_map(|(_, a)| match a {
+            Action::SipSend { flow: f, bytes } if *f == flow && bytes.starts_with(b"SIP/2.0") => {
+                Some(String::from_utf8_lossy(bytes).to_string())
+            }
+            _ => None,
+        })
+        .expect("the answer went on the flow");
+    assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("CSeq: 1 NOTIFY"), "{answer}");
+    assert!(!d
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::SipResponse(_))));
+    assert_eq!(d.fetch_secs(false).len(), n + 1, "one resync");
+    assert_eq!(d.dev.status_json()["sip"]["notifies"], 1);
 }

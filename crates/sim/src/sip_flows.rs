@@ -5,8 +5,10 @@
 //! [`SipFlows::open`] starts one task per flow: it opens the socket,
 //! connection or TLS session ([`crate::exec::Net::sip_open`]), answers
 //! `SipOpened` or `SipFlowFailed`, then sends what the machine gives it
-//! and feeds every message that arrives back as `SipReceived`. Closing a
-//! flow (or dropping [`SipFlows`] at a power cut) ends its task.
+//! and feeds every message that arrives back as `SipReceived` (answers,
+//! and the registrar's requests on a kept flow: the machine keeps a
+//! registered line's flow open). Closing a flow (or dropping [`SipFlows`]
+//! at a power cut) ends its task.
 
 use std::collections::HashMap;
 use std::sync::Arc;

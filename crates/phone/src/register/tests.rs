@@ -88,7 +88,7 @@ impl Rig {
         while let Some(t) = self.r.poll_timeout().filter(|t| t.0 <= until) {
             self.now = t;
             let mut out = Vec::new();
-            self.r.on_timer(&self.p, self.now, &mut out);
+            self.r.on_timer(&self.p, self.now, &mut self.rng, &mut out);
             self.take(out);
         }
         self.now = Time(until);
@@ -280,18 +280,29 @@ fn challenge_then_ok_registers_and_refreshes_at_half_expiry() {
         (Some("registered"), Some(1))
     );
     assert!(rig.r.settled());
-    // The registrar granted 300 s: refresh at 150 s, on a new flow.
+    // The registrar granted 300 s: refresh at 150 s, on the same flow
+    // (kept open: the same Contact, no new socket).
     assert_eq!(rig.r.poll_timeout(), Some(Time(150_700)));
+    assert!(
+        !rig.r.in_flight(),
+        "an idle flow is not a REGISTER in flight"
+    );
     rig.run_until(150_700);
-    assert_eq!(rig.flow(), 2);
+    assert_eq!(rig.flow(), 1);
+    assert!(!rig
+        .out
+        .iter()
+        .any(|(_, a)| matches!(a, Action::SipClose { .. })));
     assert_eq!(
         rig.status()["state"],
         "registered",
         "still registered while refreshing"
     );
-    rig.open();
+    assert!(rig.r.in_flight());
     let third = SipRequest::parse(&rig.sent()[2].1).unwrap();
     assert_eq!(third.header("CSeq"), Some("3 REGISTER"));
+    assert_eq!(third.header("Contact"), first.header("Contact"));
+    assert_eq!(rig.status()["flows"], 1);
     // A challenge to an answered challenge fails the registration.
     rig.answer(
         401,
@@ -397,4 +408,71 @@ fn restricted_domains_refuse_and_settings_changes_restart() {
     assert_eq!(out, [Action::SipClose { flow: 2 }]);
     assert!(rig.r.status().is_empty());
     assert_eq!(rig.r.poll_timeout(), None);
+}
+
+/// RFC 3261 §18 / RFC 5626 in spirit: a registered TCP line keeps its
+/// connection; a request on it (the registrar's NOTIFY) is the Device's;
+/// the connection lost → the line registers again at once on a new one,
+/// and the status says why; a new flow that fails waits `Reg_Retry_Intvl`.
+#[test]
+fn a_lost_flow_registers_again_and_says_why() {
+    let mut rig = Rig::new(&[("SIP_Transport_1_", "TCP"), ("Reg_Retry_Intvl", "40")]);
+    rig.open();
+    rig.answer(200, "OK", &[("Expires", "600".into())]);
+    assert_eq!(rig.status()["state"], "registered");
+    assert_eq!(rig.status()["local"], "192.0.2.10:40000");
+    assert_eq!(rig.r.flow_peer(1).as_deref(), Some("sip.example.com:5071"));
+    assert_eq!(rig.r.flow_peer(2), None);
+    rig.now = Time(5000);
+    let mut out = Vec::new();
+    let closed = FlowError::Network("sip.example.com:5071: the connection closed".into());
+    rig.r.flow_failed(1, closed, &rig.p, rig.now, &mut out);
+    assert!(
+        matches!(out[..], [Action::SipClose { flow: 1 }, Action::SipOpen(ref f)] if f.id == 2),
+        "{out:?}"
+    );
+    rig.take(out);
+    let s = rig.status();
+    assert_eq!(s["state"], "registering");
+    let why = s["flow_lost"].as_str().unwrap();
+    assert!(
+        why.contains(
+            "TCP flow to sip.example.com:5071 lost: sip.example.com:5071: the connection closed"
+        ),
+        "{why}"
+    );
+    rig.open();
+    rig.answer(200, "OK", &[]);
+    let s = rig.status();
+    assert_eq!(
+        (
+            s["state"].as_str(),
+            s["flows"].as_u64(),
+            s["registrations"].as_u64()
+        ),
+        (Some("registered"), Some(2), Some(2))
+    );
+    // Lost again, and the new connection is refused: no loop, a retry
+    // after Reg_Retry_Intvl.
+    rig.now = Time(9000);
+    let mut out = Vec::new();
+    rig.r.flow_failed(
+        2,
+        FlowError::Network("reset".into()),
+        &rig.p,
+        rig.now,
+        &mut out,
+    );
+    rig.take(out);
+    let mut out = Vec::new();
+    rig.r.flow_failed(
+        3,
+        FlowError::Network("refused".into()),
+        &rig.p,
+        rig.now,
+        &mut out,
+    );
+    rig.take(out);
+    assert_eq!(rig.status()["state"], "failed");
+    assert_eq!(rig.r.poll_timeout(), Some(Time(49_000)));
 }
