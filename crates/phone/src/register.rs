@@ -60,8 +60,12 @@
 //! (with the reason: a name mismatch says which setting decides) or
 //! `registering`. A registered line refreshes at half its
 //! `Register_Expires_n_` (or of the `Expires` the registrar granted), on
-//! its open flow; a failed one retries after `Reg_Retry_Intvl` (default
-//! 30 s). A proxy
+//! its open flow. A line that got no answer (timer F, network, TLS)
+//! retries after `Reg_Retry_Intvl` (default 30 s); one refused with a
+//! code retries after `Reg_Retry_Intvl` when the code is in
+//! `Retry_Reg_RSC`, else after `Reg_Retry_Long_Intvl` (default 1200 s; 0
+//! stops trying), after a 503's `Retry-After` when it has one (the seeds'
+//! rule: see `failure_retry_ms`). A proxy
 //! outside `Restricted_Access_Domains` is refused without a REGISTER
 //! (R-SEC-1).
 
@@ -393,14 +397,21 @@ impl Line {
     /// The registration ended: the state, the next attempt. A registered
     /// line keeps its flow (the refresh and the registrar's requests use
     /// it); any other outcome closes it.
-    fn finish(&mut self, state: LineState, next_in_ms: u64, now: Time, out: &mut Vec<Action>) {
+    /// `next_in_ms` `None`: no further attempt (`Reg_Retry_Long_Intvl` 0).
+    fn finish(
+        &mut self,
+        state: LineState,
+        next_in_ms: Option<u64>,
+        now: Time,
+        out: &mut Vec<Action>,
+    ) {
         if state == LineState::Registered {
             self.registrations += 1;
         } else if let Some(f) = self.flow.take() {
             out.push(Action::SipClose { flow: f.id });
         }
         self.state = state;
-        self.next_at = Some(now.plus_millis(next_in_ms));
+        self.next_at = next_in_ms.map(|ms| now.plus_millis(ms));
     }
 }
 
@@ -588,7 +599,7 @@ impl Registrations {
                 detail: e,
             },
         };
-        l.finish(state, retry, now, out);
+        l.finish(state, Some(retry), now, out);
     }
 
     /// A message on the flow: the transaction's answer (others are
@@ -602,7 +613,6 @@ impl Registrations {
         rng: &mut impl Rng,
         out: &mut Vec<Action>,
     ) {
-        let retry = retry_ms(p);
         let Some(l) = self.line_of(flow) else { return };
         let Ok(resp) = SipResponse::parse(bytes) else {
             return;
@@ -633,13 +643,21 @@ impl Registrations {
                 .filter(|s| *s > 0)
                 .unwrap_or(u64::from(l.set.expires))
                 .min(u64::from(l.set.expires));
-            l.finish(LineState::Registered, granted * 500, now, out);
+            l.finish(LineState::Registered, Some(granted * 500), now, out);
         } else {
+            let wait = failure_retry_ms(p, &resp);
+            let mut detail = format!("{} {}", resp.code, resp.reason);
+            if wait.is_none() {
+                detail.push_str(&format!(
+                    "; not retrying: {} is not in Retry_Reg_RSC and Reg_Retry_Long_Intvl is 0",
+                    resp.code
+                ));
+            }
             let state = LineState::Failed {
                 code: Some(resp.code),
-                detail: format!("{} {}", resp.code, resp.reason),
+                detail,
             };
-            l.finish(state, retry, now, out);
+            l.finish(state, wait, now, out);
         }
     }
 
@@ -735,7 +753,7 @@ impl Registrations {
                         l.set.timer_f,
                         l.set.transport.token()
                     );
-                    l.finish(LineState::Timeout(detail), retry, now, out);
+                    l.finish(LineState::Timeout(detail), Some(retry), now, out);
                 }
                 None => {}
             }
@@ -781,6 +799,46 @@ impl Registrations {
             })
             .collect()
     }
+}
+
+/// The wait before the next REGISTER after a final answer that is a
+/// failure, in ms; `None`: stop trying. The seeds' rule (the SPA500 and
+/// 6800-series administration guides, SIP tab, `Reg Retry Long Intvl`):
+/// a code that does not match `Retry_Reg_RSC` (a list of codes, `?` a
+/// wildcard digit: `5??,408`; blank by default, so nothing matches) waits
+/// `Reg_Retry_Long_Intvl` (default 1200 s; 0 stops trying); a matching
+/// code waits `Reg_Retry_Intvl`; a 503 with `Retry-After` waits what it
+/// says. Failures without an answer (timeout, network, TLS) wait
+/// `Reg_Retry_Intvl` ([`retry_ms`]).
+fn failure_retry_ms(p: &ParamStore, resp: &SipResponse) -> Option<u64> {
+    if resp.code == 503 {
+        let after = resp
+            .header("Retry-After")
+            .and_then(|v| v.split([';', '(']).next()?.trim().parse::<u64>().ok());
+        if let Some(s) = after {
+            return Some(s.max(1) * 1000);
+        }
+    }
+    if rsc_matches(p.get_or_empty("Retry_Reg_RSC"), resp.code) {
+        return Some(retry_ms(p));
+    }
+    match p.get_u64("Reg_Retry_Long_Intvl", 1200) {
+        0 => None,
+        s => Some(s * 1000),
+    }
+}
+
+/// Whether `code` is in a response-code list (`401,5??`).
+fn rsc_matches(list: &str, code: u16) -> bool {
+    let code = code.to_string();
+    list.split([',', ';', ' '])
+        .map(str::trim)
+        .filter(|pat| pat.len() == 3)
+        .any(|pat| {
+            pat.bytes()
+                .zip(code.bytes())
+                .all(|(p, c)| p == b'?' || p == c)
+        })
 }
 
 /// `Reg_Retry_Intvl` in ms.

@@ -323,7 +323,11 @@ fn challenge_then_ok_registers_and_refreshes_at_half_expiry() {
 
 #[test]
 fn forbidden_fails_with_its_code_and_retries_after_reg_retry_intvl() {
-    let mut rig = Rig::new(&[("Password_1_", "wrong"), ("Reg_Retry_Intvl", "45")]);
+    let mut rig = Rig::new(&[
+        ("Password_1_", "wrong"),
+        ("Reg_Retry_Intvl", "45"),
+        ("Retry_Reg_RSC", "5??, 403"),
+    ]);
     rig.open();
     rig.now = Time(200);
     rig.answer(403, "Forbidden", &[]);
@@ -475,4 +479,42 @@ fn a_lost_flow_registers_again_and_says_why() {
     rig.take(out);
     assert_eq!(rig.status()["state"], "failed");
     assert_eq!(rig.r.poll_timeout(), Some(Time(49_000)));
+}
+
+/// The seeds' rule for a failure answer: a code outside `Retry_Reg_RSC`
+/// waits `Reg_Retry_Long_Intvl` (default 1200 s; 0 stops), a code in it
+/// `Reg_Retry_Intvl`, a 503 its `Retry-After`.
+#[test]
+fn a_code_outside_retry_reg_rsc_waits_reg_retry_long_intvl() {
+    let at = |extra: &[(&str, &str)], code: u16, headers: &[(&str, String)]| {
+        let mut rig = Rig::new(extra);
+        rig.open();
+        rig.now = Time(1000);
+        rig.answer(code, "X", headers);
+        assert_eq!(rig.status()["state"], "failed");
+        (rig.r.poll_timeout(), rig.status()["detail"].clone())
+    };
+    assert_eq!(at(&[], 404, &[]).0, Some(Time(1_201_000)), "default 1200 s");
+    assert_eq!(
+        at(&[("Reg_Retry_Long_Intvl", "600")], 403, &[]).0,
+        Some(Time(601_000))
+    );
+    let rsc = [("Retry_Reg_RSC", "404,5??"), ("Reg_Retry_Intvl", "20")];
+    assert_eq!(at(&rsc, 404, &[]).0, Some(Time(21_000)));
+    assert_eq!(at(&rsc, 500, &[]).0, Some(Time(21_000)));
+    assert_eq!(at(&rsc, 403, &[]).0, Some(Time(1_201_000)));
+    let busy = [("Retry-After", "90 (maintenance)".to_string())];
+    assert_eq!(at(&[], 503, &busy).0, Some(Time(91_000)));
+    let (next, detail) = at(&[("Reg_Retry_Long_Intvl", "0")], 403, &[]);
+    assert_eq!(next, None, "0 stops trying");
+    assert!(
+        detail.as_str().unwrap().contains("not retrying"),
+        "{detail}"
+    );
+    // Without an answer (timer F): Reg_Retry_Intvl, whatever the list.
+    let mut rig = Rig::new(&[("SIP_Timer_F", "2"), ("Reg_Retry_Intvl", "7")]);
+    rig.open();
+    rig.run_until(2000);
+    assert_eq!(rig.status()["state"], "timeout");
+    assert_eq!(rig.r.poll_timeout(), Some(Time(9000)));
 }
