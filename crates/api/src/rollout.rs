@@ -205,8 +205,9 @@ impl RolloutRequest {
 /// MAC order); the server's driver starts its first wave within a
 /// [`TICK`]. Nothing is written when the request is wrong or selects no
 /// device. A filter (or `all`) is written by the database in one
-/// statement ([`Store::create_rollout_matching`], its waves as
-/// [`machine::wave_of_each`]); a list of MACs gets its waves here.
+/// statement ([`Store::create_rollout_matching`]), and so is a list of
+/// MACs ([`Store::create_rollout`], the list sorted); the waves are
+/// [`machine::wave_of_each`]'s.
 pub fn create(
     store: &mut Store,
     req: &RolloutRequest,
@@ -230,13 +231,7 @@ pub fn create(
         let q = req.selection.query(now_ms()).map_err(RolloutError::Bad)?;
         store.create_rollout_matching(&new, &q)?
     } else {
-        let waves = machine::wave_of_each(macs.len(), &c.waves);
-        let members: Vec<(Mac, i64)> = macs
-            .into_iter()
-            .zip(waves)
-            .map(|(m, w)| (m, w as i64))
-            .collect();
-        Some(store.create_rollout(&new, &members)?)
+        Some(store.create_rollout(&new, &macs)?)
     };
     let id = id.ok_or_else(|| {
         RolloutError::Bad(

@@ -13,8 +13,8 @@ use axum::http::{Method, StatusCode};
 use common::{api, fake_phone};
 use phoneprov_api::rollout::{self, RolloutRequest};
 use phoneprov_store::{
-    now_ms, EventKind, Mac, NewDevice, NewEvent, Outcome, Selection, Store, FIRMWARE_FILE_VAR,
-    FIRMWARE_VERSION_VAR,
+    now_ms, Database, EventKind, Mac, NewDevice, NewEvent, Outcome, Selection, Store,
+    FIRMWARE_FILE_VAR, FIRMWARE_VERSION_VAR,
 };
 use serde_json::json;
 
@@ -72,14 +72,25 @@ fn target_of(s: &Store, m: Mac) -> Option<String> {
         .cloned()
 }
 
-/// A rollout on a filter is written by the database in one statement;
-/// its waves are the machine's `wave_of_each` for every fleet size (the
-/// rounding of each cumulative percent up), and a list of MACs gets the
-/// same waves.
+/// A rollout on a filter, and one on a list of MACs, are each written by
+/// the database in one statement; their waves are the machine's
+/// `wave_of_each` for every fleet size (the rounding of each cumulative
+/// percent up), on both backends.
 #[test]
 fn waves_of_a_filter_match_the_machine_for_any_fleet_size() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = fleet(dir.path(), 0);
+    waves_match_the_machine(fleet(dir.path(), 0));
+}
+
+/// The same on PostgreSQL (the MAC list is a `text[]` there, a JSON
+/// array on SQLite).
+#[test]
+fn waves_of_a_filter_match_the_machine_for_any_fleet_size_on_postgres() {
+    let url = phoneprov_testpeers::pg().fresh_db();
+    waves_match_the_machine(Store::connect(&Database::Postgres(url)).unwrap());
+}
+
+fn waves_match_the_machine(mut s: Store) {
     let mut added = 0;
     for n in [1u32, 2, 3, 7, 99, 101, 250] {
         while added < n {

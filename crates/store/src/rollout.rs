@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::console::{device_where, DeviceQuery};
-use crate::db::{vals, Exec, Row, Val};
+use crate::db::{vals, Dialect, Exec, Row, Val};
 use crate::error::Result;
 use crate::model::{now_ms, Event};
 use crate::store::{event_from_row, Store};
@@ -292,19 +292,54 @@ fn insert_rollout(x: &mut Exec<'_, '_>, r: &NewRollout<'_>, total: i64) -> Resul
     .get(0)
 }
 
+/// The wave of device `k` (1-based) of `n`, as SQL over columns `k` and
+/// `n`: the first wave whose cumulative percent `p` covers it, that is
+/// `k <= ceil(n * p / 100)`, or `100 * (k - 1) < n * p` (the rollout
+/// machine's `wave_of_each`). The percents are validated numbers (u32),
+/// written into the statement.
+fn wave_case(waves: &[u32]) -> String {
+    let mut case = String::from("CASE");
+    for (i, p) in waves.iter().enumerate() {
+        case.push_str(&format!(" WHEN 100 * (k - 1) < n * {p} THEN {i}"));
+    }
+    case.push_str(&format!(" ELSE {} END", waves.len().saturating_sub(1)));
+    case
+}
+
 impl Store {
-    /// Records a `running` rollout (no wave started yet) and its devices
-    /// (`members`: each MAC with its 0-based wave); returns its id.
-    pub fn create_rollout(&mut self, r: &NewRollout<'_>, members: &[(Mac, i64)]) -> Result<i64> {
+    /// Records a `running` rollout (no wave started yet) for a list of
+    /// devices (`macs`, numbered in the order given: the API gives them
+    /// sorted, without repeats) with one `INSERT … SELECT` from the list
+    /// passed as one parameter (a `text[]` on PostgreSQL, a JSON array on
+    /// SQLite); each device gets its wave as in
+    /// [`Store::create_rollout_matching`]. Returns the rollout's id.
+    pub fn create_rollout(&mut self, r: &NewRollout<'_>, macs: &[Mac]) -> Result<i64> {
+        let case = wave_case(r.waves);
         self.tx(|x| {
-            let id = insert_rollout(x, r, i64::try_from(members.len()).unwrap_or(i64::MAX))?;
-            for (mac, wave) in members {
-                x.exec(
+            let n = i64::try_from(macs.len()).unwrap_or(i64::MAX);
+            let id = insert_rollout(x, r, n)?;
+            let texts: Vec<String> = macs.iter().map(Mac::to_string).collect();
+            // The one per-dialect part: the list numbered from 1 (`k`);
+            // its length is `n`.
+            let (numbered, list) = match x.dialect() {
+                Dialect::Sqlite => (
+                    "SELECT value AS mac, key + 1 AS k, CAST(?3 AS BIGINT) AS n \
+                     FROM json_each(?2)",
+                    Val::from(serde_json::to_string(&texts).expect("strings always serialize")),
+                ),
+                Dialect::Postgres => (
+                    "SELECT u.mac, u.k, CAST(?3 AS BIGINT) AS n \
+                     FROM unnest(?2::text[]) WITH ORDINALITY AS u(mac, k)",
+                    Val::TextArray(texts.into_iter().map(Some).collect()),
+                ),
+            };
+            x.exec(
+                &format!(
                     "INSERT INTO rollout_devices (rollout_id, mac, wave, result) \
-                     VALUES (?1, ?2, ?3, 'waiting')",
-                    vals![id, mac.to_string(), *wave],
-                )?;
-            }
+                     SELECT ?1, mac, {case}, 'waiting' FROM ({numbered}) AS m"
+                ),
+                &[Val::Int(id), list, Val::Int(n)],
+            )?;
             Ok(id)
         })
     }
@@ -312,9 +347,7 @@ impl Store {
     /// Records a `running` rollout for the devices matching `q` (the
     /// device list's filter; its order and paging are not used) with one
     /// `INSERT … SELECT`: the database numbers the matches in MAC order
-    /// and gives each its wave, the first wave whose cumulative percent
-    /// `p` of the `n` matches covers it (`ceil(n * p / 100)` devices, as
-    /// the rollout machine's `wave_of_each`). A million devices are one
+    /// and gives each its wave ([`wave_case`]). A million devices are one
     /// statement, not a million. `None` (nothing written) when no device
     /// matches.
     pub fn create_rollout_matching(
@@ -323,14 +356,7 @@ impl Store {
         q: &DeviceQuery,
     ) -> Result<Option<i64>> {
         let (filter, mut args) = device_where(q);
-        // Device k (1-based) is in wave i when k <= ceil(n * p_i / 100),
-        // that is 100 * (k - 1) < n * p_i. The percents are validated
-        // numbers (u32), written into the statement.
-        let mut case = String::from("CASE");
-        for (i, p) in r.waves.iter().enumerate() {
-            case.push_str(&format!(" WHEN 100 * (k - 1) < n * {p} THEN {i}"));
-        }
-        case.push_str(&format!(" ELSE {} END", r.waves.len().saturating_sub(1)));
+        let case = wave_case(r.waves);
         let id_arg = args.len() + 1;
         let sql = format!(
             "INSERT INTO rollout_devices (rollout_id, mac, wave, result) \
@@ -774,7 +800,8 @@ mod tests {
                 s.add_device(&d).unwrap();
             }
             let gone = mac(9);
-            let members = [(mac(1), 0), (mac(2), 0), (gone, 0), (mac(3), 1), (mac(4), 1)];
+            // 5 listed: 50 % -> the first 3 (in the order given) in wave 0.
+            let members = [mac(1), mac(2), gone, mac(3), mac(4)];
             let id = s
                 .create_rollout(
                     &NewRollout {
