@@ -53,6 +53,17 @@ pub struct ChangeReport {
     pub removed: bool,
     /// Devices rendered.
     pub devices_checked: u64,
+    /// Devices in the inventory (`devices_checked` unless `incomplete`).
+    #[serde(default)]
+    pub devices_total: u64,
+    /// The preview stopped before rendering every device: through the
+    /// API and the console it may take half the request deadline
+    /// (`limits.request_timeout_secs`). Its counts and lint errors are
+    /// those of the first `devices_checked` devices in MAC order; a save
+    /// on an incomplete preview is refused unless `force=true` (`phoneprov
+    /// template diff` on the server checks every device, without a limit).
+    #[serde(default)]
+    pub incomplete: bool,
     /// Devices whose profile changes.
     pub devices_changed: u64,
     /// Parameter changes, the most frequent first: one entry per
@@ -192,6 +203,16 @@ impl From<TemplateError> for AdminError {
 /// to mend (`"fix the template"` for a template change; for a change to a
 /// device, the change itself or the template it renders with).
 pub fn refusal(report: &ChangeReport, fix: &str) -> ApiError {
+    if report.lint_errors.is_empty() && report.incomplete {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "the preview of {} checked {} of {} devices in the time a request may take, with no new lint errors; nothing was saved",
+                report.template, report.devices_checked, report.devices_total
+            ),
+            "check every device with `phoneprov template diff NAME FILE` on the server (no time limit), then save with ?force=true",
+        );
+    }
     let n = report.lint_errors.len();
     let named: Vec<&str> = report
         .lint_errors
@@ -227,7 +248,9 @@ pub fn preview_then_save(
     if dry_run {
         return Ok(Ok(report));
     }
-    if !report.lint_errors.is_empty() && !force {
+    // A change is saved unchecked only when asked: lint errors on a
+    // device, or devices the preview had no time to render.
+    if (!report.lint_errors.is_empty() || report.incomplete) && !force {
         return Ok(Err(report));
     }
     editor.save(name, source)?;
@@ -355,6 +378,88 @@ pub async fn delete_template(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// An editor whose preview answers `report` and records saves.
+    struct Fixed {
+        report: ChangeReport,
+        saved: Mutex<u32>,
+    }
+
+    impl TemplateEditor for Fixed {
+        fn names(&self) -> Result<Vec<String>, TemplateError> {
+            Ok(vec![])
+        }
+        fn source(&self, name: &str) -> Result<String, TemplateError> {
+            Err(TemplateError::NotFound(name.into()))
+        }
+        fn preview(&self, _: &str, _: Option<&str>) -> Result<ChangeReport, TemplateError> {
+            Ok(self.report.clone())
+        }
+        fn preview_devices(
+            &self,
+            _: &str,
+            _: &[(phoneprov_store::Device, phoneprov_store::Device)],
+        ) -> Result<ChangeReport, TemplateError> {
+            Ok(self.report.clone())
+        }
+        fn save(&self, _: &str, _: Option<&str>) -> Result<(), TemplateError> {
+            *self.saved.lock().unwrap() += 1;
+            Ok(())
+        }
+    }
+
+    /// A preview that ran out of time (1 000 000 devices through the API)
+    /// saves nothing unless forced, and its refusal says how many devices
+    /// were checked and what to run for the rest.
+    #[test]
+    fn an_incomplete_preview_is_not_saved_unless_forced() {
+        let ed = Fixed {
+            report: ChangeReport {
+                template: "default.xml.j2".into(),
+                devices_checked: 120_000,
+                devices_total: 1_000_000,
+                incomplete: true,
+                ..ChangeReport::default()
+            },
+            saved: Mutex::new(0),
+        };
+        let src = Some("<flat-profile/>");
+        let refused = preview_then_save(&ed, "default.xml.j2", src, false, false)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(*ed.saved.lock().unwrap(), 0);
+        let e = refusal(&refused, "fix the template");
+        let body = serde_json::to_value(&e.body).unwrap();
+        let text = body.to_string();
+        assert!(text.contains("checked 120000 of 1000000 devices"), "{text}");
+        assert!(text.contains("phoneprov template diff"), "{text}");
+        // A dry run answers the incomplete report; force saves.
+        let dry = preview_then_save(&ed, "default.xml.j2", src, true, false)
+            .unwrap()
+            .unwrap();
+        assert!(dry.incomplete && !dry.saved);
+        let forced = preview_then_save(&ed, "default.xml.j2", src, false, true)
+            .unwrap()
+            .unwrap();
+        assert!(forced.saved);
+        assert_eq!(*ed.saved.lock().unwrap(), 1);
+        // A complete preview without lint errors saves.
+        let ed = Fixed {
+            report: ChangeReport {
+                devices_checked: 3,
+                devices_total: 3,
+                ..ChangeReport::default()
+            },
+            saved: Mutex::new(0),
+        };
+        assert!(
+            preview_then_save(&ed, "default.xml.j2", src, false, false)
+                .unwrap()
+                .unwrap()
+                .saved
+        );
+    }
 
     #[test]
     fn names_follow_the_layout() {

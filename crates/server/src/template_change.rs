@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use phoneprov_api::templates::{
     ChangeReport, DeviceErrors, ParamChange, TemplateEditor, TemplateError, MAX_LISTED_PARAMS,
@@ -179,6 +180,7 @@ impl Tally {
                 .then_with(|| a.name.cmp(&b.name))
                 .then_with(|| a.old.cmp(&b.old))
         });
+        report.devices_total = report.devices_checked;
         report.params_truncated = params.len() > MAX_LISTED_PARAMS;
         params.truncate(MAX_LISTED_PARAMS);
         report.params = params;
@@ -186,8 +188,25 @@ impl Tally {
     }
 }
 
-/// Renders every device of `store` with `old` and with `new`; see the
-/// module docs. `name` and `removed` only label the report.
+/// Why the walk over the devices ended early.
+enum Walk {
+    Store(StoreError),
+    /// The preview's time ran out.
+    Deadline,
+}
+
+impl From<StoreError> for Walk {
+    fn from(e: StoreError) -> Walk {
+        Walk::Store(e)
+    }
+}
+
+/// Renders every device of `store` with `old` and with `new`, in MAC
+/// order; see the module docs. `name` and `removed` only label the
+/// report. With a `deadline` the preview stops there: the report is then
+/// `incomplete`, its counts and lint errors those of the first
+/// `devices_checked` of `devices_total` devices (a million devices take
+/// about a minute of CPU, longer than an HTTP request may).
 #[allow(clippy::too_many_arguments)]
 pub fn template_change_report(
     bound: &Bound,
@@ -198,15 +217,29 @@ pub fn template_change_report(
     removed: bool,
     store: &Store,
     host: &str,
+    deadline: Option<Instant>,
 ) -> Result<ChangeReport, StoreError> {
     let mut tally = Tally::new(name, removed);
-    store.for_each_device(None, |d| {
+    let walked = store.for_each_device(None, |d| {
+        if deadline.is_some_and(|t| Instant::now() >= t) {
+            return Err(Walk::Deadline);
+        }
         let before = render_one(bound, policy, old, &d, host);
         let after = render_one(bound, policy, new, &d, host);
         tally.add(&d.mac.to_string(), before, after);
-        Ok::<_, StoreError>(())
-    })?;
-    Ok(tally.finish())
+        Ok(())
+    });
+    let incomplete = match walked {
+        Ok(()) => false,
+        Err(Walk::Deadline) => true,
+        Err(Walk::Store(e)) => return Err(e),
+    };
+    let mut report = tally.finish();
+    if incomplete {
+        report.incomplete = true;
+        report.devices_total = store.count_devices(None)?;
+    }
+    Ok(report)
 }
 
 /// The same report for device changes (issue 14 item 5a: a group, a
@@ -272,8 +305,17 @@ pub fn offline_report(
         source.is_none(),
         store,
         &host,
+        None,
     )
     .map_err(|e| TemplateError::Unavailable(e.to_string()))
+}
+
+/// How long a preview through the API or the console may render: half
+/// the request deadline (`limits.request_timeout_secs`, 30 s by default),
+/// so the answer (an `incomplete` report past it) still reaches the
+/// client; `phoneprov template diff` has no limit.
+pub fn preview_budget(config: &crate::config::Config) -> Duration {
+    config.request_timeout() / 2
 }
 
 /// [`TemplateEditor`] over the running server: the live templates, the
@@ -322,6 +364,7 @@ impl TemplateEditor for ServerTemplates {
         let old = state.templates.load();
         let new = changed_set(&policy.dirs.templates, name, source, old.generation())?;
         let host = crate::pipeline::url_host_of(&policy, &state.bound, None);
+        let deadline = Instant::now() + preview_budget(&policy.config);
         let store =
             Store::connect(&self.db).map_err(|e| TemplateError::Unavailable(e.to_string()))?;
         template_change_report(
@@ -333,6 +376,7 @@ impl TemplateEditor for ServerTemplates {
             source.is_none(),
             &store,
             &host,
+            Some(deadline),
         )
         .map_err(|e| TemplateError::Unavailable(e.to_string()))
     }
@@ -388,5 +432,62 @@ impl TemplateEditor for ServerTemplates {
             "template saved and reloaded"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phoneprov_store::{Mac, NewDevice};
+
+    fn set(value: &str) -> TemplateSet {
+        let src = format!(
+            "<flat-profile>\n  <Resync_Periodic>{value}</Resync_Periodic>\n</flat-profile>\n"
+        );
+        TemplateSet::from_sources(vec![("default.xml.j2".into(), src)], 1).unwrap()
+    }
+
+    /// A preview whose deadline has passed stops before the next device:
+    /// it says so and counts the fleet; without a deadline every device
+    /// is rendered.
+    #[test]
+    fn a_preview_past_its_deadline_is_incomplete_and_counts_the_fleet() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        for i in 0..5u8 {
+            let mac = Mac::parse(&format!("000e080000{i:02x}")).unwrap();
+            store.add_device(&NewDevice::new(mac)).unwrap();
+        }
+        let policy = Policy::new(crate::config::Config::default(), dir.path());
+        let bound = Bound::default();
+        let (old, new) = (set("3600"), set("7200"));
+        let report = |deadline| {
+            template_change_report(
+                &bound,
+                &policy,
+                &old,
+                &new,
+                "default.xml.j2",
+                false,
+                &store,
+                "127.0.0.1",
+                deadline,
+            )
+            .unwrap()
+        };
+        let late = report(Some(Instant::now()));
+        assert!(late.incomplete);
+        assert_eq!((late.devices_checked, late.devices_total), (0, 5));
+        assert_eq!(late.devices_changed, 0);
+        for whole in [
+            report(None),
+            report(Some(Instant::now() + Duration::from_secs(600))),
+        ] {
+            assert!(!whole.incomplete);
+            assert_eq!((whole.devices_checked, whole.devices_total), (5, 5));
+            assert_eq!(whole.devices_changed, 5);
+            assert_eq!(whole.params[0].name, "Resync_Periodic");
+            assert_eq!(whole.params[0].count, 5);
+        }
     }
 }
