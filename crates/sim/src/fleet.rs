@@ -3,7 +3,7 @@
 //! bounding transfers in flight, the trigger listener, the stop rule, and
 //! the report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -201,6 +201,8 @@ impl Fleet {
             None => None,
         };
         let mut lease = lease_effect(&cfg);
+        // `--dns`, which wins over every phone's own lease.
+        let user_dns = cfg.dns;
         if cfg.dns.is_none() {
             // R-DHCP-2: option 6 names the DNS server the phone asks.
             cfg.dns = lease
@@ -211,15 +213,20 @@ impl Fleet {
         }
         let net = Arc::new(Net::new(&cfg));
         // R-FLOW-4: DHCP first; then DNS SRV for the domain of option 15.
-        if !lease.gives_server()
-            && cfg.tr069.acs_url.is_none()
-            && cfg.param("Profile_Rule").is_none()
-        {
+        let factory = phoneprov_profile::schema::lookup("Profile_Rule")
+            .map(|s| s.default)
+            .unwrap_or("/$PN.cfg");
+        let needs_srv = |e: &LeaseEffect| {
+            !e.gives_server() && cfg.tr069.acs_url.is_none() && cfg.param("Profile_Rule").is_none()
+        };
+        // Each phone's SRV step with its own lease's DNS server and domain,
+        // once per distinct pair.
+        let mut srv_steps: HashMap<(Option<SocketAddr>, String), crate::discovery::SrvStep> =
+            HashMap::new();
+        if needs_srv(&lease) {
             if let Some(domain) = lease.domain.clone() {
-                let factory = phoneprov_profile::schema::lookup("Profile_Rule")
-                    .map(|s| s.default)
-                    .unwrap_or("/$PN.cfg");
                 let step = crate::discovery::srv_step(&net.resolver, &domain, factory).await;
+                srv_steps.insert((cfg.dns, domain), step.clone());
                 match &step.outcome {
                     Ok(rule) => {
                         tracing::info!("DNS SRV discovery: {} gave the rule {rule}", step.query);
@@ -275,9 +282,36 @@ impl Fleet {
             let mut pc = PhoneConfig::new(identity);
             pc.seed = cfg.seed.wrapping_add(i);
             // The phone's own lease (--dhcp-interface), else the fleet's.
-            let own = dhcp
-                .as_ref()
-                .map(|d| phone_effect(&cfg, &lease, &model, d, i as usize));
+            let mut own = None;
+            if let Some(d) = &dhcp {
+                let mut e = own_effect(&cfg, &model, d, i as usize);
+                if d.lease_of(i as usize).is_some() && needs_srv(&e) {
+                    if let Some(domain) = e.domain.clone() {
+                        let dns = user_dns.or_else(|| {
+                            e.dns_servers
+                                .iter()
+                                .find_map(|s| s.parse::<std::net::IpAddr>().ok())
+                                .map(|ip| SocketAddr::new(ip, cfg.dns_port.unwrap_or(53)))
+                        });
+                        let key = (dns, domain);
+                        if !srv_steps.contains_key(&key) {
+                            let resolver = match dns {
+                                Some(a) => phoneprov_transport::Resolver::with_server(a),
+                                None => phoneprov_transport::Resolver::system(),
+                            };
+                            let step = crate::discovery::srv_step(&resolver, &key.1, factory).await;
+                            srv_steps.insert(key.clone(), step);
+                        }
+                        let step = srv_steps[&key].clone();
+                        if let Ok(rule) = &step.outcome {
+                            e.profile_rule = Some(rule.clone());
+                        }
+                        e.srv = Some(step);
+                    }
+                }
+                let st = phone_status(&e, d, i as usize);
+                own = Some((e, st));
+            }
             if let Some((_, st)) = &own {
                 if dhcp_phones.len() < crate::dhcp_client::REPORT_PHONES {
                     dhcp_phones.push(serde_json::json!({"mac": pc.identity.mac, "dhcp": st}));
@@ -506,26 +540,20 @@ fn dhcp_phones(cfg: &SimConfig) -> Result<Vec<crate::dhcp_client::DhcpPhone>, Si
         .collect()
 }
 
-/// One phone's lease effect and status `dhcp` object from its own
-/// exchanges: its options (with `--dhcp-option` filling in), its
-/// addresses; the fleet's DNS SRV result when its own lease names no
-/// server. A phone whose exchanges all failed has the `--dhcp-option`
-/// lease alone; each failed exchange is an `error` (`v6.error`).
-fn phone_effect(
-    cfg: &SimConfig,
-    fleet: &LeaseEffect,
-    model: &DhcpLease,
-    run: &DhcpRun,
-    i: usize,
-) -> (LeaseEffect, serde_json::Value) {
-    let mut e = match run.lease_of(i) {
+/// One phone's lease effect from its own exchanges: its options (with
+/// `--dhcp-option` filling in); a phone whose exchanges all failed has
+/// the `--dhcp-option` lease alone. The SRV step is the caller's (it asks
+/// the phone's own DNS server).
+fn own_effect(cfg: &SimConfig, model: &DhcpLease, run: &DhcpRun, i: usize) -> LeaseEffect {
+    match run.lease_of(i) {
         Some(l) => lease_effect_of(cfg, &crate::dhcp_client::merge(&l, model)),
         None => lease_effect_of(cfg, model),
-    };
-    if run.lease_of(i).is_some() && !e.gives_server() && fleet.srv.is_some() {
-        e.srv = fleet.srv.clone();
-        e.profile_rule = fleet.profile_rule.clone();
     }
+}
+
+/// One phone's status `dhcp` object: `e`'s, its addresses and servers;
+/// each failed exchange is an `error` (`v6.error`).
+fn phone_status(e: &LeaseEffect, run: &DhcpRun, i: usize) -> serde_json::Value {
     let mut st = e.status();
     if let Some(r) = run.phones.get(i) {
         match &r.outcome {
@@ -547,7 +575,7 @@ fn phone_effect(
             Err(line) => serde_json::json!({ "error": line }),
         };
     }
-    (e, st)
+    st
 }
 
 fn dhcp_report(d: &DhcpRun, phones: Vec<serde_json::Value>) -> DhcpReport {

@@ -287,3 +287,57 @@ async fn an_unknown_interface_is_refused() {
     let e = e.to_string();
     assert!(e.contains("--dhcp-interface nosuchif0"), "{e}");
 }
+
+/// R-FLOW-4: each phone's SRV step uses its own lease. dnsmasq gives the
+/// second phone another domain (a `--dhcp-host` tag), one without an SRV
+/// record: the first phone provisions from the SRV target, the second
+/// says its own query found nothing (before, every phone took the first
+/// phone's SRV result).
+#[tokio::test]
+async fn r_flow_4_each_phone_asks_srv_for_its_own_domain() {
+    let pki = common::Pki::new(&["lab.example"], &[]);
+    let n = pki.nginx_https();
+    n.write("CP-8841-3PCC.cfg", BASIC.as_bytes());
+    let mut lab = DhcpLab::new();
+    let srv = lab.server_ip;
+    lab.dnsmasq(&[
+        format!("--dhcp-option=6,{srv}"),
+        "--dhcp-host=00:0e:08:00:06:02,set:other".into(),
+        "--dhcp-option=tag:!other,15,lab.example".into(),
+        "--dhcp-option=tag:other,15,other.example".into(),
+        format!(
+            "--srv-host=_ciscoprov-https._tls.lab.example,pr1.lab.example,{},10,60",
+            n.port
+        ),
+        "--address=/pr1.lab.example/127.0.0.1".into(),
+    ]);
+    let mut cfg = fleet(&lab, 2, "000e08000601");
+    cfg.trust_pem = Some(std::fs::read(pki.path("ca.pem")).unwrap());
+    let r = run(cfg).await;
+    let log = lab.log();
+    let first = phone_dhcp(&r, "000e08000601");
+    let second = phone_dhcp(&r, "000e08000602");
+    assert_eq!(first["domain"], "lab.example", "{first}");
+    assert_eq!(second["domain"], "other.example", "{second}");
+    assert_eq!(
+        first["srv"]["query"], "_ciscoprov-https._tls.lab.example",
+        "{first}"
+    );
+    assert!(first["srv"]["rule"].is_string(), "{first}");
+    assert_eq!(
+        second["srv"]["query"], "_ciscoprov-https._tls.other.example",
+        "{second}"
+    );
+    assert!(
+        second["srv"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("DNS SRV discovery")),
+        "{second}"
+    );
+    assert!(
+        log.contains("query[SRV] _ciscoprov-https._tls.other.example"),
+        "{log}"
+    );
+    assert_eq!(r.resyncs.a, 1, "{}\n{log}", r.to_text());
+    common::wait_log(&n.dir.path().join("access.log"), "GET /CP-8841-3PCC.cfg");
+}

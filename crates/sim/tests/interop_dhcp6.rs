@@ -92,7 +92,6 @@ async fn r_dhcp_1_ipv6_only_phones_lease_from_dnsmasq_and_provision_from_v6_opti
         "{d:?}"
     );
     assert_eq!(d.ip_mode, "IPv6 Only");
-    let leases = lab.leases();
     let access = common::wait_log(&n.dir.path().join("access.log"), "000e08006103.xml");
     for m in macs {
         let st = phone_dhcp(&r, m);
@@ -100,6 +99,8 @@ async fn r_dhcp_1_ipv6_only_phones_lease_from_dnsmasq_and_provision_from_v6_opti
             .as_str()
             .unwrap_or_else(|| panic!("{st}"));
         let duid = format!("00:03:00:01:{}", colon(m));
+        // dnsmasq writes its lease file after it has sent the REPLY.
+        let leases = common::wait_log(&lab.lease_file(), &format!(" {addr} "));
         assert!(
             leases
                 .lines()
