@@ -137,6 +137,9 @@ struct SipState {
     nonces: Option<NonceManager>,
     notifies: u64,
     refused: u64,
+    /// The last refusal's line (status `sip.last_refused`): what a user
+    /// of the simulator sees without a log.
+    last_refused: Option<String>,
 }
 
 /// Where a SIP request came from; its answer goes back the same way.
@@ -505,6 +508,7 @@ impl Device {
                 serde_json::json!({
                     "notifies": self.sip.notifies,
                     "refused": self.sip.refused,
+                    "last_refused": self.sip.last_refused,
                     "lines": self.regs.status(),
                 }),
             );
@@ -704,9 +708,9 @@ impl Device {
 
     fn sip_refuse(&mut self, peer: &str, why: String) {
         self.sip.refused += 1;
-        self.actions.push_back(Action::RequestRefused {
-            reason: format!("SIP from {peer}: {why}"),
-        });
+        let reason = format!("SIP from {peer}: {why}");
+        self.sip.last_refused = Some(reason.clone());
+        self.actions.push_back(Action::RequestRefused { reason });
     }
 
     /// The port SIP requests arrive on (see [`DeviceConfig::sip_port`]).

@@ -379,6 +379,10 @@ fn r_rule_6_notify_refusals_keep_the_phone_working() {
         .iter()
         .any(|r| r.contains("malformed request dropped")));
     assert_eq!(d.fetch_secs(false).len(), n, "no resync from any of them");
+    // The status shows the count and the last line (no log needed).
+    let sip = &d.dev.status_json()["sip"];
+    assert_eq!(sip["refused"], 5, "{sip}");
+    assert_eq!(sip["last_refused"], refusals[4].as_str(), "{sip}");
     // ... and a good one still works.
     assert!(d
         .sip(&notify(Some("check-sync"), "", ""))

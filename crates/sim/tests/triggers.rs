@@ -168,6 +168,8 @@ async fn r_sec_5_firewall_config_opens_the_sip_udp_port() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(refused, 1, "the drop is counted");
+    let line = status().await["sip"]["last_refused"].to_string();
+    assert!(line.contains("dropped by the phone's firewall"), "{line}");
     let mut buf = [0u8; 2048];
     assert!(
         sock.try_recv_from(&mut buf).is_err(),
