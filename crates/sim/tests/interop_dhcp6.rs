@@ -240,3 +240,33 @@ async fn r_flow_4_srv_discovery_through_the_dns_server_of_v6_option_23() {
     );
     common::wait_log(&n.dir.path().join("access.log"), "GET /CP-8841-3PCC.cfg");
 }
+
+/// RFC 8415 §18.2.9 against dnsmasq: a DHCPv6 range of one address and
+/// two phones. One phone binds it; dnsmasq answers the other's SOLICIT
+/// with NoAddrsAvail, which that phone ignores and, at its time limit,
+/// names in its one `DHCPv6 failed: …` line.
+#[tokio::test]
+async fn an_exhausted_dhcpv6_range_gives_one_phone_the_no_addrs_avail_line() {
+    let mut lab = DhcpLab::new();
+    lab.dnsmasq_v6_range(&[], 0x100, 0x100);
+    let mut cfg = fleet(&lab, 2, "000e08006601", "IPv6 Only");
+    cfg.dhcp_timeout = Duration::from_secs(3);
+    let r = run(cfg).await;
+    let log = lab.log();
+    let d = r.dhcp.as_ref().unwrap();
+    assert_eq!((d.bound6, d.failed6), (1, 1), "{d:?}\n{log}");
+    assert!(d.no_addrs >= 1, "{d:?}");
+    let lines: Vec<&String> = d.failures.keys().collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("DHCPv6 failed: only NoAddrsAvail"),
+        "{lines:?}\n{log}"
+    );
+    let bound: Vec<Value> = ["000e08006601", "000e08006602"]
+        .iter()
+        .map(|m| phone_dhcp(&r, m)["v6"].clone())
+        .filter(|v| v["address"].is_string())
+        .collect();
+    assert_eq!(bound.len(), 1);
+    assert_eq!(bound[0]["address"], lab.addr6(0x100).to_string());
+}

@@ -253,13 +253,19 @@ impl DhcpLab {
     /// [`DhcpLab::server_ip6`], and `args` (`--dhcp-option=...`,
     /// `--srv-host=...`). Waits until it logs its DHCP ranges.
     pub fn dnsmasq(&mut self, args: &[String]) {
-        self.start_dnsmasq(args, true)
+        self.start_dnsmasq(args, Some((0x100, 0x1ff)))
     }
 
     /// [`DhcpLab::dnsmasq`] without DHCPv6 (no IPv6 range: dnsmasq does
     /// not answer a SOLICIT).
     pub fn dnsmasq_v4_only(&mut self, args: &[String]) {
-        self.start_dnsmasq(args, false)
+        self.start_dnsmasq(args, None)
+    }
+
+    /// [`DhcpLab::dnsmasq`] with the DHCPv6 range `fd00:A:B::first` to
+    /// `::last` (e.g. one address, to run it out).
+    pub fn dnsmasq_v6_range(&mut self, args: &[String], first: u16, last: u16) {
+        self.start_dnsmasq(args, Some((first, last)))
     }
 
     /// `fd00:A:B::last`.
@@ -268,14 +274,15 @@ impl DhcpLab {
         Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, last)
     }
 
-    fn start_dnsmasq(&mut self, args: &[String], v6: bool) {
+    fn start_dnsmasq(&mut self, args: &[String], range6: Option<(u16, u16)>) {
+        let v6 = range6.is_some();
         let mut v6_args = Vec::new();
-        if v6 {
+        if let Some((first, last)) = range6 {
             v6_args.push(format!("--listen-address={}", self.server_ip6));
             v6_args.push(format!(
                 "--dhcp-range={},{},64,1h",
-                self.addr6(0x100),
-                self.addr6(0x1ff)
+                self.addr6(first),
+                self.addr6(last)
             ));
         }
         let log = self.log_file();
