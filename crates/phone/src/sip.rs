@@ -108,10 +108,9 @@ fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
-/// Stream framing (SIP over TCP, RFC 3261 §18.3): the length of the first
-/// whole message in `buf`, `Ok(None)` while more bytes are needed.
-/// Leading CRLF keep-alives are counted in the length.
-pub fn message_len(buf: &[u8]) -> Result<Option<usize>, SipError> {
+/// The first message of a stream once its head is complete: leading CRLF
+/// keep-alives, the head's length and the declared body length.
+fn frame(buf: &[u8]) -> Result<Option<(usize, usize, usize)>, SipError> {
     let skip = buf
         .iter()
         .take_while(|b| **b == b'\r' || **b == b'\n')
@@ -136,10 +135,31 @@ pub fn message_len(buf: &[u8]) -> Result<Option<usize>, SipError> {
             }
         }
     }
+    Ok(Some((skip, end, len)))
+}
+
+/// Stream framing (SIP over TCP, RFC 3261 §18.3): the length of the first
+/// whole message in `buf`, `Ok(None)` while more bytes are needed.
+/// Leading CRLF keep-alives are counted in the length.
+pub fn message_len(buf: &[u8]) -> Result<Option<usize>, SipError> {
+    let Some((skip, end, len)) = frame(buf)? else {
+        return Ok(None);
+    };
     if end.saturating_add(len) > MAX_MESSAGE {
         return Err(SipError::TooLarge);
     }
-    Ok((rest.len() >= end + len).then_some(skip + end + len))
+    Ok((buf.len() - skip >= end + len).then_some(skip + end + len))
+}
+
+/// For a stream whose first message [`message_len`] refused as too large
+/// but whose head is complete and readable: the length of that head
+/// (leading CRLFs included) and of the whole declared message. A reader
+/// hands the head on (the phone answers it 513 Message Too Large, RFC 3261
+/// §21.5.14), skips the declared body and keeps framing the stream;
+/// `None` when there is no such head (the stream cannot be framed).
+pub fn oversize_frame(buf: &[u8]) -> Option<(usize, usize)> {
+    let (skip, end, len) = frame(buf).ok()??;
+    (end.saturating_add(len) > MAX_MESSAGE).then(|| (skip + end, (skip + end).saturating_add(len)))
 }
 
 impl SipRequest {
@@ -152,6 +172,11 @@ impl SipRequest {
         req.body = match req.header("Content-Length") {
             Some(v) => {
                 let want: usize = v.parse().map_err(|_| SipError::ContentLength(shorten(v)))?;
+                // Declared too large: refused whether or not the body came
+                // (a stream reader hands on only the head of such a message).
+                if (bytes.len() - rest.len()).saturating_add(want) > MAX_MESSAGE {
+                    return Err(SipError::TooLarge);
+                }
                 if rest.len() < want {
                     return Err(SipError::ShortBody {
                         got: rest.len(),
@@ -485,5 +510,18 @@ mod tests {
         assert_eq!(SipRequest::parse(huge.as_bytes()), Err(SipError::TooLarge));
         let big = NOTIFY.replace("Content-Length: 0", "Content-Length: 100000");
         assert_eq!(message_len(big.as_bytes()), Err(SipError::TooLarge));
+        // Its head is what a stream reader hands on: too large to parse,
+        // and framed so the body can be skipped.
+        let head_end = big.find("\r\n\r\n").unwrap() + 4;
+        assert_eq!(
+            SipRequest::parse(&big.as_bytes()[..head_end]),
+            Err(SipError::TooLarge)
+        );
+        assert_eq!(
+            oversize_frame(format!("\r\n{big}").as_bytes()),
+            Some((head_end + 2, head_end + 2 + 100000))
+        );
+        assert_eq!(oversize_frame(&big.as_bytes()[..head_end - 1]), None);
+        assert_eq!(oversize_frame(NOTIFY.as_bytes()), None);
     }
 }

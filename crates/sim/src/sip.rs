@@ -10,13 +10,19 @@
 //! on the socket or connection the request came on. A message for no
 //! phone, or a stream that is not SIP, gets one log line and is dropped
 //! (a stream is closed); the listener keeps serving.
+//! A message over TCP larger than [`MAX_MESSAGE`] whose head can be read
+//! goes to the phone as that head alone (it answers 513 Message Too Large
+//! and shows the refusal in its status); its body is skipped and the
+//! connection stays open for the next message.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use phoneprov_phone::sip::{message_len, SipInput, SipOutput, SipTransport, MAX_MESSAGE};
+use phoneprov_phone::sip::{
+    message_len, oversize_frame, SipInput, SipOutput, SipTransport, MAX_MESSAGE,
+};
 use phoneprov_phone::Input;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -117,11 +123,17 @@ impl SipListener {
         });
         let mut buf: Vec<u8> = Vec::new();
         let mut chunk = vec![0u8; 4096];
+        // Bytes of an oversized message's body still to be skipped.
+        let mut skip_body = 0usize;
         'read: loop {
-            match rd.read(&mut chunk).await {
+            let mut fresh = match rd.read(&mut chunk).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
+                Ok(n) => &chunk[..n],
+            };
+            let k = skip_body.min(fresh.len());
+            skip_body -= k;
+            fresh = &fresh[k..];
+            buf.extend_from_slice(fresh);
             loop {
                 match message_len(&buf) {
                     Ok(Some(len)) => {
@@ -129,10 +141,23 @@ impl SipListener {
                         route(&phones, SipTransport::Tcp, peer, id, msg).await;
                     }
                     Ok(None) => break,
-                    Err(e) => {
-                        tracing::info!("SIP over TCP from {peer}: {e}; closing the connection");
-                        break 'read;
-                    }
+                    Err(e) => match oversize_frame(&buf) {
+                        // Too large but framed: the phone gets the head and
+                        // answers 513 on this connection (RFC 3261
+                        // §21.5.14); the body is skipped and the stream
+                        // stays usable.
+                        Some((head, total)) => {
+                            let msg = buf[..head].to_vec();
+                            let have = buf.len().min(total);
+                            buf.drain(..have);
+                            skip_body = total - have;
+                            route(&phones, SipTransport::Tcp, peer, id, msg).await;
+                        }
+                        None => {
+                            tracing::info!("SIP over TCP from {peer}: {e}; closing the connection");
+                            break 'read;
+                        }
+                    },
                 }
             }
         }

@@ -267,3 +267,64 @@ async fn r_rule_6_notify_reboot_and_unknown_execute_action_over_tcp() {
     fleet.shutdown_handle().shutdown();
     fleet.wait().await;
 }
+
+/// A NOTIFY over TCP whose body is larger than the phone reads (20 000
+/// bytes against 16 KiB) is answered 513 Message Too Large on the
+/// connection and named in the status (`sip.last_refused`); its body is
+/// skipped, so the next NOTIFY on the same connection is answered and the
+/// phone resyncs (issue 15 Done-when: "a huge body").
+#[tokio::test]
+async fn r_rule_6_a_huge_notify_over_tcp_gets_513_and_the_connection_goes_on() {
+    let n = Nginx::start("", "", |_| {});
+    n.write("a.xml", b"<flat-profile><GPP_A>one</GPP_A></flat-profile>");
+    let rule = format!("http://127.0.0.1:{}/a.xml", n.port);
+    let mut cfg = common::one_phone(&[("Profile_Rule", &rule), ("Resync_Periodic", "0")]);
+    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.sip_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.mode = RunMode::Forever;
+    let fleet = Fleet::start(cfg).await.unwrap();
+    let web = fleet.local_addr().unwrap();
+    let sip = fleet.sip_addr().unwrap();
+    wait_param(web, "", "GPP_A", "one").await;
+    let mut conn = tokio::net::TcpStream::connect(sip).await.unwrap();
+    let me = conn.local_addr().unwrap();
+    let request = |cseq: u32, body: &str| {
+        format!(
+            "NOTIFY sip:000e08000001@{sip};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK-big{cseq}\r\nFrom: <sip:pbx@{me}>;tag=big\r\nTo: <sip:000e08000001@{sip}>\r\nCall-ID: big@{me}\r\nCSeq: {cseq} NOTIFY\r\nEvent: check-sync\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let read_answer = async |conn: &mut tokio::net::TcpStream| {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert!(n > 0, "the phone closed the connection");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&buf).to_string()
+    };
+    conn.write_all(request(1, &"x".repeat(20_000)).as_bytes())
+        .await
+        .unwrap();
+    let a = read_answer(&mut conn).await;
+    assert!(a.starts_with("SIP/2.0 513"), "{a}");
+    assert!(a.contains("CSeq: 1 NOTIFY"), "{a}");
+    let (_, body) = http(web, "GET", "/status.json", "").await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let line = v["sip"]["last_refused"].to_string();
+    assert!(line.contains("larger than"), "{line}");
+
+    // The same connection carries the next request; the phone resyncs.
+    n.write("a.xml", b"<flat-profile><GPP_A>two</GPP_A></flat-profile>");
+    conn.write_all(request(2, "").as_bytes()).await.unwrap();
+    let a = read_answer(&mut conn).await;
+    assert!(a.starts_with("SIP/2.0 200"), "{a}");
+    assert!(a.contains("CSeq: 2 NOTIFY"), "{a}");
+    wait_param(web, "", "GPP_A", "two").await;
+    fleet.shutdown_handle().shutdown();
+    fleet.wait().await;
+}
