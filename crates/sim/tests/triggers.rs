@@ -11,6 +11,36 @@ use common::Nginx;
 use phoneprov_sim::{Fleet, RunMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A NOTIFY to the fleet's one phone over TCP (`Event: event`, `body`).
+fn tcp_notify(
+    sip: std::net::SocketAddr,
+    me: std::net::SocketAddr,
+    cseq: u32,
+    event: &str,
+    body: &str,
+) -> String {
+    format!(
+        "NOTIFY sip:000e08000001@{sip};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK-t{cseq}\r\nFrom: <sip:pbx@{me}>;tag=t\r\nTo: <sip:000e08000001@{sip}>\r\nCall-ID: t@{me}\r\nCSeq: {cseq} NOTIFY\r\nEvent: {event}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The head of the next answer on `conn` (10 s at most; the phone must
+/// not close the connection).
+async fn read_answer(conn: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "the phone closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&buf).to_string()
+}
+
 async fn http(addr: std::net::SocketAddr, method: &str, target: &str, body: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
@@ -222,25 +252,7 @@ async fn r_rule_6_notify_reboot_and_unknown_execute_action_over_tcp() {
     let before = boots().await;
     let mut conn = tokio::net::TcpStream::connect(sip).await.unwrap();
     let me = conn.local_addr().unwrap();
-    let request = |cseq: u32, event: &str, body: &str| {
-        format!(
-            "NOTIFY sip:000e08000001@{sip};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK-rb{cseq}\r\nFrom: <sip:pbx@{me}>;tag=rb\r\nTo: <sip:000e08000001@{sip}>\r\nCall-ID: rb@{me}\r\nCSeq: {cseq} NOTIFY\r\nEvent: {event}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-    };
-    let read_answer = async |conn: &mut tokio::net::TcpStream| {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 1024];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
-                .await
-                .expect("an answer")
-                .unwrap();
-            assert!(n > 0, "the phone closed the connection");
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        String::from_utf8_lossy(&buf).to_string()
-    };
+    let request = |cseq: u32, event: &str, body: &str| tcp_notify(sip, me, cseq, event, body);
     conn.write_all(request(1, "check-sync;reboot=true", "").as_bytes())
         .await
         .unwrap();
@@ -288,25 +300,7 @@ async fn r_rule_6_a_huge_notify_over_tcp_gets_513_and_the_connection_goes_on() {
     wait_param(web, "", "GPP_A", "one").await;
     let mut conn = tokio::net::TcpStream::connect(sip).await.unwrap();
     let me = conn.local_addr().unwrap();
-    let request = |cseq: u32, body: &str| {
-        format!(
-            "NOTIFY sip:000e08000001@{sip};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK-big{cseq}\r\nFrom: <sip:pbx@{me}>;tag=big\r\nTo: <sip:000e08000001@{sip}>\r\nCall-ID: big@{me}\r\nCSeq: {cseq} NOTIFY\r\nEvent: check-sync\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-    };
-    let read_answer = async |conn: &mut tokio::net::TcpStream| {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 1024];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
-                .await
-                .expect("an answer")
-                .unwrap();
-            assert!(n > 0, "the phone closed the connection");
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        String::from_utf8_lossy(&buf).to_string()
-    };
+    let request = |cseq: u32, body: &str| tcp_notify(sip, me, cseq, "check-sync", body);
     conn.write_all(request(1, &"x".repeat(20_000)).as_bytes())
         .await
         .unwrap();
