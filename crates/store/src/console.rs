@@ -522,18 +522,9 @@ fn page_sql(
             ways.push(if n < cap {
                 format!("mac IN (SELECT mac FROM device_terms WHERE term >= {a} AND term < {b})")
             } else {
-                // `LIMIT 1 OFFSET 0` is the walk's fence: without it
-                // PostgreSQL turns the EXISTS into a semi-join that reads
-                // and sorts every match (31 249 for a first name at
-                // 1 000 000 devices: 42 ms; with a rare model and an
-                // outcome a heap fetch per match, 1.1 s) instead of
-                // testing the devices in the list's order (2.7 ms and
-                // 17-86 ms); an OFFSET keeps its planner from pulling the
-                // subquery up. SQLite tests a correlated EXISTS per row
-                // either way.
                 format!(
                     "EXISTS (SELECT 1 FROM device_terms t WHERE t.mac = devices.mac \
-                     AND t.term >= {a} AND t.term < {b} LIMIT 1 OFFSET 0)"
+                     AND t.term >= {a} AND t.term < {b})"
                 )
             });
         }
