@@ -66,6 +66,18 @@ pub struct SimArgs {
     /// DIR holding <mac>.pem/<mac>.key per phone (from `ca issue-fleet`), or `none`.
     #[arg(long, value_name = "DIR|none", default_value = "none")]
     pub client_certs: String,
+    /// The profile account a user entered on each phone, USER:PASSWORD: it
+    /// answers a profile server's 401 when the rule has no --uid/--pwd and
+    /// Profile_Authentication_Type is "Basic Http Authentication" (the
+    /// default). Prefer the environment variable: a command line is visible
+    /// to every user of the machine.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "PHONEPROV_SIM_PROFILE_ACCOUNT",
+        hide_env_values = true
+    )]
+    pub profile_account: Option<String>,
     /// Serve /<mac>/admin/resync, /admin/upgrade, /CGI/Execute and /status.json here.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
@@ -191,6 +203,18 @@ pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
         );
         ClientCerts::Dir(dir)
     };
+    if let Some(account) = &args.profile_account {
+        let (user, password) = account.split_once(':').ok_or_else(|| {
+            anyhow::anyhow!(
+                "--profile-account: give USER:PASSWORD (the account a user enters on the phone when its profile server asks)"
+            )
+        })?;
+        anyhow::ensure!(
+            !user.is_empty(),
+            "--profile-account: the user name before ':' is empty; give USER:PASSWORD"
+        );
+        cfg.profile_account = Some(phoneprov_sim::Credentials::new(user, password));
+    }
     cfg.listen = args.listen;
     cfg.sip_listen = args.sip_listen;
     cfg.boot_storm = args.boot_storm;

@@ -165,6 +165,30 @@ fn sim_bad_dhcp_option_is_one_clear_line() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `--profile-account` without `USER:` is one line and exit 2; the value
+/// never appears in `--help` when it comes from the environment.
+#[test]
+fn sim_bad_profile_account_is_one_clear_line() {
+    for bad in ["nocolon", ":pw"] {
+        let out = sim(&["--profile-account", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err:?}");
+        assert!(
+            err.contains("--profile-account") && err.contains("USER:PASSWORD"),
+            "{err}"
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["sim", "--help"])
+        .env("PHONEPROV_SIM_PROFILE_ACCOUNT", "phone:topsecret")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--profile-account"), "{help}");
+    assert!(!help.contains("topsecret"), "{help}");
+}
+
 #[test]
 fn sim_listen_admin_resync_triggers_a_fetch() {
     let server = profiles_server();

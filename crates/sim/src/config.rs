@@ -77,6 +77,11 @@ pub struct SimConfig {
     pub trust_pem: Option<Vec<u8>>,
     /// Per-phone client certificates.
     pub client_certs: ClientCerts,
+    /// The profile account every phone's user entered (R-HTTP-4): the
+    /// credentials that answer a profile server's 401 when the rule has no
+    /// `--uid`/`--pwd` and `Profile_Authentication_Type` is `Basic Http
+    /// Authentication` (the default).
+    pub profile_account: Option<phoneprov_phone::Credentials>,
     /// Trigger listener (`/admin/resync`, `/CGI/Execute`, `/status.json`).
     pub listen: Option<SocketAddr>,
     /// SIP listener, UDP and TCP on one address (`--sip-listen`): NOTIFY
@@ -135,6 +140,7 @@ impl SimConfig {
             dns_port: None,
             trust_pem: None,
             client_certs: ClientCerts::None,
+            profile_account: None,
             listen: None,
             sip_listen: None,
             boot_storm: false,

@@ -323,6 +323,7 @@ impl Fleet {
             };
             pc.default_server = effect.default_server.clone();
             pc.client_cert_installed = net.has_client_cert(&pc.identity.mac);
+            pc.credentials = cfg.profile_account.clone();
             pc.initial_params = cfg.params.clone();
             if let Some(rule) = &effect.profile_rule {
                 pc.initial_params

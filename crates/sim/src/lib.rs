@@ -83,6 +83,7 @@ pub use config::{psn_of, serial_for, ClientCerts, RunMode, SimConfig};
 pub use cpe::{CwmpReport, Tr069Config};
 pub use driver::{Control, PhoneOutcome};
 pub use fleet::{lease_effect, run_fleet, Fleet, LeaseEffect, ShutdownHandle};
+pub use phoneprov_phone::Credentials;
 pub use phoneprov_transport::DhcpLease;
 pub use report::{ClassCounts, FleetReport, FleetStats, Percentiles};
 

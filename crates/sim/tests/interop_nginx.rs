@@ -188,22 +188,49 @@ async fn r_http_4_profile_authentication_type_against_nginx_basic_auth() {
     ];
     let r = run(&wrong).await.unwrap();
     assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
-    let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap_or_default();
-    let by_user = |code: &str| {
-        log.lines()
-            .filter(|l| l.contains(" - phone [") && l.contains(&format!("\" {code} ")))
-            .count()
+    let (ok, log) = by_user(&n, "200");
+    assert_eq!(ok, 2, "nginx accepted the two XSI accounts: {log}");
+    let (refused, log) = by_user(&n, "401");
+    assert_eq!(refused, 2, "and refused the wrong password twice: {log}");
+}
+
+/// R-HTTP-4: with `Profile_Authentication_Type` at its default (`Basic
+/// Http Authentication`) the profile account the user entered
+/// (`--profile-account`, `SimConfig::profile_account`) answers nginx's
+/// `auth_basic` for a rule without `--uid`; without an account the 401 is
+/// not answered (class C, one request); a wrong account is refused.
+#[tokio::test]
+async fn r_http_4_the_profile_account_answers_basic_auth() {
+    let n = nginx_static();
+    let rule = format!("http://127.0.0.1:{}/auth/basic.xml", n.port);
+    let run = |account: Option<(&str, &str)>| {
+        let mut cfg = one_phone(&[("Profile_Rule", rule.as_str())]);
+        cfg.profile_account = account.map(|(u, p)| phoneprov_phone::Credentials::new(u, p));
+        run_fleet(cfg)
     };
-    assert_eq!(
-        by_user("200"),
-        2,
-        "nginx accepted the two XSI accounts: {log}"
-    );
-    assert_eq!(
-        by_user("401"),
-        2,
-        "and refused the wrong password twice: {log}"
-    );
+    let r = run(Some(("phone", "s3cret"))).await.unwrap();
+    assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
+    assert_eq!(param(&r, "GPP_A").as_deref(), Some("12345678"));
+    let r = run(None).await.unwrap();
+    assert_eq!((r.resyncs.c, r.fetches), (1, 1), "{}", r.to_text());
+    let r = run(Some(("phone", "nope"))).await.unwrap();
+    assert_eq!(r.resyncs.c, 1, "{}", r.to_text());
+    let (ok, log) = by_user(&n, "200");
+    assert_eq!(ok, 1, "nginx accepted the account: {log}");
+    // The engine answers a challenge twice before it gives up (as with
+    // XSI above).
+    let (refused, log) = by_user(&n, "401");
+    assert_eq!(refused, 2, "and refused the wrong password twice: {log}");
+}
+
+/// Lines of nginx's access log by user `phone` answered `code`, and the log.
+fn by_user(n: &Nginx, code: &str) -> (usize, String) {
+    let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap_or_default();
+    let count = log
+        .lines()
+        .filter(|l| l.contains(" - phone [") && l.contains(&format!("\" {code} ")))
+        .count();
+    (count, log)
 }
 
 fn nginx_mtls(pki: &Pki) -> Nginx {
