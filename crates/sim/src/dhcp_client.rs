@@ -156,9 +156,9 @@ impl DhcpRun {
     }
 
     /// The first phone's leases that a server confirmed (fleet-wide
-    /// settings come from it: the DNS server for host lookups, the ACS;
-    /// each phone's SRV step asks its own lease's DNS server for its own
-    /// domain).
+    /// settings come from it: the DNS server for host lookups; each
+    /// phone's SRV step asks its own lease's DNS server for its own
+    /// domain, and each phone informs the ACS of its own lease).
     pub fn first_bound(&self) -> Option<DhcpLease> {
         (0..self.phones.len().max(self.phones6.len())).find_map(|i| self.lease_of(i))
     }

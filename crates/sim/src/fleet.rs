@@ -239,7 +239,18 @@ impl Fleet {
         }
         let lease_status = Arc::new(lease.status());
         let stats = Arc::new(FleetStats::default());
-        let mut cpe = crate::cpe::CpeFleet::start(&cfg, stats.clone()).await?;
+        // R-TR69-1 with --dhcp-interface: each phone informs the ACS its
+        // own lease names (`--acs` wins); a phone whose lease names none
+        // runs no TR-069 client.
+        let own_acs: Option<Vec<Option<String>>> = dhcp.as_ref().map(|d| {
+            (0..cfg.count as usize)
+                .map(|i| cfg.tr069.acs_url(&own_lease(&model, d, i)))
+                .collect()
+        });
+        let leased_acs = own_acs
+            .as_ref()
+            .and_then(|v| v.iter().flatten().next().cloned());
+        let mut cpe = crate::cpe::CpeFleet::start(&cfg, stats.clone(), leased_acs).await?;
         let slots = Arc::new(Semaphore::new(cfg.concurrency));
         let (tx, rx) = watch::channel(false);
         let shutdown = Arc::new(tx);
@@ -330,9 +341,11 @@ impl Fleet {
                     .push(("Profile_Rule".into(), rule.clone()));
             }
             let (ctx, crx) = mpsc::channel(8);
+            let acs_here = own_acs.as_ref().map(|v| v[i as usize].clone());
             let cpe_events = cpe
                 .as_mut()
-                .map(|c| c.add_phone(&pc, ctx.clone(), rx.clone()));
+                .filter(|_| !matches!(acs_here, Some(None)))
+                .map(|c| c.add_phone(&pc, ctx.clone(), rx.clone(), acs_here.flatten()));
             if sip.is_some() {
                 if let Some(mac) = triggers::mac_of(&pc.identity.mac) {
                     sip_phones.insert(mac, ctx.clone());
@@ -359,7 +372,10 @@ impl Fleet {
                 cfg: Some(DeviceConfig {
                     phone: pc,
                     activation: setup,
-                    tr069: cpe.as_ref().map(|c| c.setup()),
+                    tr069: cpe
+                        .as_ref()
+                        .filter(|_| cpe_events.is_some())
+                        .map(|c| c.setup()),
                     sip_port,
                 }),
                 net: net.clone(),
@@ -546,9 +562,15 @@ fn dhcp_phones(cfg: &SimConfig) -> Result<Vec<crate::dhcp_client::DhcpPhone>, Si
 /// the `--dhcp-option` lease alone. The SRV step is the caller's (it asks
 /// the phone's own DNS server).
 fn own_effect(cfg: &SimConfig, model: &DhcpLease, run: &DhcpRun, i: usize) -> LeaseEffect {
+    lease_effect_of(cfg, &own_lease(model, run, i))
+}
+
+/// Phone `i`'s lease: its exchange's options over the `--dhcp-option`
+/// ones, or those alone when its exchange failed.
+fn own_lease(model: &DhcpLease, run: &DhcpRun, i: usize) -> DhcpLease {
     match run.lease_of(i) {
-        Some(l) => lease_effect_of(cfg, &crate::dhcp_client::merge(&l, model)),
-        None => lease_effect_of(cfg, model),
+        Some(l) => crate::dhcp_client::merge(&l, model),
+        None => model.clone(),
     }
 }
 

@@ -134,22 +134,7 @@ async fn r_dhcp_2_phones_lease_from_dnsmasq_and_provision_from_option_160() {
 /// Phones with TR-069 off on the same server get no option 43.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_tr69_1_only_dslforum_phones_get_option_43_and_inform_the_acs() {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = AcsSettings {
-        auth: AcsAuth::None,
-        ..AcsSettings::default()
-    };
-    drop(phoneprov_store::Store::open(dir.path()).unwrap());
-    let acs = Acs::open(dir.path(), settings).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let acs_url = format!("http://{}/", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        acs.serve(listener, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (_dir, _acs, acs_url, stop) = start_acs().await;
     let n = Nginx::start("", "", |_| {});
     let tr = ["000e08000201", "000e08000202"];
     let plain = ["000e08000301", "000e08000302"];
@@ -205,6 +190,80 @@ async fn r_tr69_1_only_dslforum_phones_get_option_43_and_inform_the_acs() {
         assert!(leases.contains(&colon(m)), "{leases}");
     }
     let _ = stop.send(());
+}
+
+/// A real ACS on loopback without authentication, its data directory,
+/// URL, and the sender that stops it.
+async fn start_acs() -> (
+    tempfile::TempDir,
+    Acs,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let settings = AcsSettings {
+        auth: AcsAuth::None,
+        ..AcsSettings::default()
+    };
+    drop(phoneprov_store::Store::open(&dir).unwrap());
+    let acs = Acs::open(&dir, settings).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = acs.clone();
+    tokio::spawn(async move {
+        served
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (tmp, acs, url, stop)
+}
+
+/// R-TR69-1 per phone: dnsmasq gives each TR-069 phone its own option 43
+/// (by MAC); each phone informs the ACS its own lease names, and a phone
+/// whose lease names none runs no TR-069 client. Before, every phone took
+/// the first phone's ACS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_tr69_1_each_phone_informs_the_acs_of_its_own_lease() {
+    let (_da, acs_a, url_a, stop_a) = start_acs().await;
+    let (_db, acs_b, url_b, stop_b) = start_acs().await;
+    let macs = ["000e08000501", "000e08000502", "000e08000503"];
+    let mut lab = DhcpLab::new();
+    lab.dnsmasq(&[
+        format!("--dhcp-host={},set:acsa", colon(macs[0])),
+        format!("--dhcp-host={},set:acsb", colon(macs[1])),
+        format!("--dhcp-option=tag:acsa,43,{url_a}"),
+        format!("--dhcp-option=tag:acsb,43,{url_b}"),
+    ]);
+    let mut cfg = fleet(&lab, 3, macs[0]);
+    cfg.params = vec![("Enable_TR-069".into(), "Yes".into())];
+    let r = run(cfg).await;
+    let c = r.cwmp.clone().expect("option 43 named an ACS");
+    assert_eq!(c.sessions_ok, 2, "{c:?}");
+    let seen = |acs: &Acs, mac: &str| {
+        !acs.data_model(phoneprov_types::Mac::parse(mac).unwrap())
+            .unwrap()
+            .is_empty()
+    };
+    assert!(
+        seen(&acs_a, macs[0]) && !seen(&acs_b, macs[0]),
+        "{} informed A only",
+        macs[0]
+    );
+    assert!(
+        seen(&acs_b, macs[1]) && !seen(&acs_a, macs[1]),
+        "{} informed B only",
+        macs[1]
+    );
+    assert!(
+        !seen(&acs_a, macs[2]) && !seen(&acs_b, macs[2]),
+        "{} has no option 43 and informs nobody",
+        macs[2]
+    );
+    let _ = (stop_a.send(()), stop_b.send(()));
 }
 
 /// R-FLOW-4, R-DHCP-2: the lease names no provisioning server, so the phone

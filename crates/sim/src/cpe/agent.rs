@@ -64,6 +64,9 @@ pub(crate) struct Agent {
     /// waiting for their `--once` session hold no model.
     model: Option<PhoneModel>,
     acs_url: String,
+    /// The ACS this phone discovered (its own lease's option 43/125, or
+    /// the fleet's): where a factory reset sends it back to.
+    discovered_acs: String,
     changes: Vec<ParameterValue>,
     transfers: Vec<TransferComplete>,
     /// `(PeriodicInformEnable, PeriodicInformInterval)` last told the device.
@@ -93,8 +96,9 @@ impl Agent {
         phone_events: mpsc::UnboundedReceiver<Action>,
         cr_creds: Arc<Mutex<(String, String)>>,
         shutdown: watch::Receiver<bool>,
+        own_acs: Option<String>,
     ) -> Agent {
-        let acs_url = shared.acs_url.clone();
+        let acs_url = own_acs.unwrap_or_else(|| shared.acs_url.clone());
         let interval = shared.cfg.inform_interval.unwrap_or(3600);
         Agent {
             shared,
@@ -104,6 +108,7 @@ impl Agent {
             cr_creds,
             shutdown,
             model: None,
+            discovered_acs: acs_url.clone(),
             acs_url,
             changes: Vec::new(),
             transfers: Vec::new(),
@@ -385,7 +390,7 @@ impl Agent {
         if self.model().mem.factory_resets > 0 {
             // The device drops its events and bootstraps again.
             self.input(Input::FactoryReset).await;
-            self.acs_url = self.shared.acs_url.clone();
+            self.acs_url = self.discovered_acs.clone();
             self.model = None;
             self.custom_ca = None;
             self.ca_client = None;

@@ -314,13 +314,16 @@ pub(crate) struct CpeFleet {
 
 impl CpeFleet {
     /// `None` when no ACS is configured or discovered; binds `--cr-listen`.
+    /// `leased` is an ACS that some phone's own lease names (option
+    /// 43/125 from its DHCP exchange) when the fleet's lease names none.
     pub(crate) async fn start(
         cfg: &SimConfig,
         stats: Arc<FleetStats>,
+        leased: Option<String>,
     ) -> Result<Option<CpeFleet>, SimError> {
         let t = &cfg.tr069;
         t.validate(&cfg.lease)?;
-        let Some(acs_url) = t.acs_url(&cfg.lease) else {
+        let Some(acs_url) = t.acs_url(&cfg.lease).or(leased) else {
             return Ok(None);
         };
         let tls = phoneprov_pki::client_config(&phoneprov_pki::ClientTls {
@@ -380,12 +383,15 @@ impl CpeFleet {
     }
 
     /// Starts the agent of one phone; returns the sender the phone's
-    /// driver copies its outcome actions to.
+    /// driver copies its outcome actions to. `own_acs` is the ACS of the
+    /// phone's own lease (R-TR69-1, `--dhcp-interface`), else the fleet's
+    /// is used; `--acs` wins over both.
     pub(crate) fn add_phone(
         &mut self,
         pc: &PhoneConfig,
         control: mpsc::Sender<Control>,
         shutdown: watch::Receiver<bool>,
+        own_acs: Option<String>,
     ) -> mpsc::UnboundedSender<Action> {
         let (etx, erx) = mpsc::unbounded_channel();
         let creds = Arc::new(Mutex::new((
@@ -399,6 +405,10 @@ impl CpeFleet {
             };
             self.registry.insert(pc.identity.mac.clone(), entry);
         }
+        let discovered = match &self.shared.cfg.acs_url {
+            Some(u) if !u.trim().is_empty() => None,
+            _ => own_acs,
+        };
         let a = agent::Agent::new(
             self.shared.clone(),
             pc.clone(),
@@ -406,6 +416,7 @@ impl CpeFleet {
             erx,
             creds,
             shutdown,
+            discovered,
         );
         self.agents.push(tokio::spawn(a.run()));
         etx
