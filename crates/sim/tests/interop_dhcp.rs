@@ -10,50 +10,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DhcpLab, Nginx};
+use common::{colon, dhcp_fleet as fleet, phone_dhcp, run_once, DhcpLab, Nginx, BASIC};
 use phoneprov_acs::{Acs, AcsAuth, AcsSettings};
-use phoneprov_sim::{run_fleet, DhcpLease, FleetReport, SimConfig};
-use serde_json::Value;
-
-const BASIC: &str = "<flat-profile><GPP_A>12345678</GPP_A></flat-profile>\n";
-
-/// `n` phones from `mac_base` on the lab's interface, `--once`.
-fn fleet(lab: &DhcpLab, n: u64, mac_base: &str) -> SimConfig {
-    let mut cfg = SimConfig::new(n);
-    cfg.mac_base = mac_base.into();
-    cfg.dhcp_interface = Some(lab.host_if.clone());
-    cfg.dhcp_timeout = Duration::from_secs(20);
-    cfg.boot_storm = true;
-    cfg.connect_timeout = Duration::from_secs(3);
-    cfg.request_timeout = Duration::from_secs(10);
-    cfg
-}
-
-async fn run(cfg: SimConfig) -> FleetReport {
-    tokio::time::timeout(Duration::from_secs(90), run_fleet(cfg))
-        .await
-        .expect("the --once fleet ends")
-        .unwrap()
-}
-
-/// `000e08000101` → `00:0e:08:00:01:01` (dnsmasq's spelling).
-fn colon(mac: &str) -> String {
-    mac.as_bytes()
-        .chunks(2)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// The phones' `dhcp` status objects from the report, by MAC.
-fn phone_dhcp(r: &FleetReport, mac: &str) -> Value {
-    let d = r.dhcp.as_ref().expect("a DHCP section in the report");
-    d.phones
-        .iter()
-        .find(|p| p["mac"] == mac)
-        .unwrap_or_else(|| panic!("{mac} not in {:?}", d.phones))["dhcp"]
-        .clone()
-}
+use phoneprov_sim::{run_fleet, DhcpLease, SimConfig};
 
 /// dnsmasq's transaction numbers of the ACKs it sent to `mac`.
 fn ack_ids(log: &str, mac: &str) -> Vec<String> {
@@ -100,7 +59,7 @@ async fn r_dhcp_2_phones_lease_from_dnsmasq_and_provision_from_option_160() {
         format!("--dhcp-option=42,{srv}"),
         "--dhcp-option=56,Welcome to the DHCP lab".into(),
     ]);
-    let r = run(fleet(&lab, 3, macs[0])).await;
+    let r = run_once(fleet(&lab, 3, macs[0])).await;
     assert_eq!(r.resyncs.a, 3, "{}\n{}", r.to_text(), lab.log());
     let d = r.dhcp.as_ref().unwrap();
     assert_eq!((d.bound, d.failed), (3, 0), "{d:?}");
@@ -157,10 +116,10 @@ async fn r_tr69_1_only_dslforum_phones_get_option_43_and_inform_the_acs() {
     // session is under way, so each phone informs once (before, the clock
     // jumped to the next resync during the session and the periodic
     // informs due meanwhile ran one after another without end).
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     let c = r.cwmp.clone().expect("option 43 named an ACS");
     assert_eq!(c.sessions_ok, 2, "{c:?}");
-    let r2 = run(fleet(&lab, 2, plain[0])).await;
+    let r2 = run_once(fleet(&lab, 2, plain[0])).await;
     assert_eq!(r2.resyncs.a, 2, "{}", r2.to_text());
     assert!(r2.cwmp.is_none(), "no ACS without option 43");
     let log = lab.log();
@@ -240,7 +199,7 @@ async fn r_tr69_1_each_phone_informs_the_acs_of_its_own_lease() {
     ]);
     let mut cfg = fleet(&lab, 3, macs[0]);
     cfg.params = vec![("Enable_TR-069".into(), "Yes".into())];
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     let c = r.cwmp.clone().expect("option 43 named an ACS");
     assert_eq!(c.sessions_ok, 2, "{c:?}");
     let seen = |acs: &Acs, mac: &str| {
@@ -288,7 +247,7 @@ async fn r_flow_4_srv_discovery_through_the_dns_server_of_option_6() {
     ]);
     let mut cfg = fleet(&lab, 1, "000e08000401");
     cfg.trust_pem = Some(std::fs::read(pki.path("ca.pem")).unwrap());
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     assert_eq!(r.resyncs.a, 1, "{}\n{}", r.to_text(), lab.log());
     let st = r.status.clone().unwrap();
     assert_eq!(
@@ -315,7 +274,7 @@ async fn a_phone_without_a_dhcp_answer_says_so_and_goes_on() {
     cfg.dhcp_timeout = Duration::from_secs(2);
     cfg.lease =
         DhcpLease::parse([format!("160=http://127.0.0.1:{}/p.xml", n.port).as_str()]).unwrap();
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
     let d = r.dhcp.as_ref().unwrap();
     assert_eq!((d.bound, d.failed), (0, 1));
@@ -368,7 +327,7 @@ async fn r_flow_4_each_phone_asks_srv_for_its_own_domain() {
     ]);
     let mut cfg = fleet(&lab, 2, "000e08000601");
     cfg.trust_pem = Some(std::fs::read(pki.path("ca.pem")).unwrap());
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     let log = lab.log();
     let first = phone_dhcp(&r, "000e08000601");
     let second = phone_dhcp(&r, "000e08000602");

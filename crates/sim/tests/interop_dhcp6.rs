@@ -11,49 +11,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DhcpLab, Nginx};
-use phoneprov_sim::{run_fleet, FleetReport, SimConfig};
+use common::{colon, dhcp_fleet, phone_dhcp, run_once, DhcpLab, Nginx, BASIC};
+use phoneprov_sim::SimConfig;
 use serde_json::Value;
-
-const BASIC: &str = "<flat-profile><GPP_A>12345678</GPP_A></flat-profile>\n";
 
 /// `n` phones from `mac_base` on the lab's interface in `ip_mode`, `--once`.
 fn fleet(lab: &DhcpLab, n: u64, mac_base: &str, ip_mode: &str) -> SimConfig {
-    let mut cfg = SimConfig::new(n);
-    cfg.mac_base = mac_base.into();
-    cfg.dhcp_interface = Some(lab.host_if.clone());
-    cfg.dhcp_timeout = Duration::from_secs(20);
-    cfg.boot_storm = true;
-    cfg.connect_timeout = Duration::from_secs(3);
-    cfg.request_timeout = Duration::from_secs(10);
+    let mut cfg = dhcp_fleet(lab, n, mac_base);
     cfg.params = vec![("IP_Mode".into(), ip_mode.into())];
     cfg
-}
-
-async fn run(cfg: SimConfig) -> FleetReport {
-    tokio::time::timeout(Duration::from_secs(90), run_fleet(cfg))
-        .await
-        .expect("the --once fleet ends")
-        .unwrap()
-}
-
-/// `000e08000101` → `00:0e:08:00:01:01`.
-fn colon(mac: &str) -> String {
-    mac.as_bytes()
-        .chunks(2)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// The phone's status `dhcp` object from the report.
-fn phone_dhcp(r: &FleetReport, mac: &str) -> Value {
-    let d = r.dhcp.as_ref().expect("a DHCP section in the report");
-    d.phones
-        .iter()
-        .find(|p| p["mac"] == mac)
-        .unwrap_or_else(|| panic!("{mac} not in {:?}", d.phones))["dhcp"]
-        .clone()
 }
 
 /// R-DHCP-1/2: IPv6-only phones each get an IA_NA address from dnsmasq
@@ -82,7 +48,7 @@ async fn r_dhcp_1_ipv6_only_phones_lease_from_dnsmasq_and_provision_from_v6_opti
         "--dhcp-option=option6:24,lab6.example".into(),
         format!("--dhcp-option=option6:56,[{srv6}]"),
     ]);
-    let r = run(fleet(&lab, 3, macs[0], "IPv6 Only")).await;
+    let r = run_once(fleet(&lab, 3, macs[0], "IPv6 Only")).await;
     let log = lab.log();
     assert_eq!(r.resyncs.a, 3, "{}\n{log}", r.to_text());
     let d = r.dhcp.as_ref().unwrap();
@@ -146,11 +112,11 @@ async fn r_dhcp_1_dhcpv6_option_to_use_order_picks_the_server() {
     let mut cfg = fleet(&lab, 1, m1, "IPv6 Only");
     cfg.params
         .push(("DHCPv6_Option_To_Use".into(), "160,17".into()));
-    let r1 = run(cfg).await;
+    let r1 = run_once(cfg).await;
     let mut cfg = fleet(&lab, 1, m2, "IPv6 Only");
     cfg.params
         .push(("DHCPv6_Option_To_Use".into(), "17,160".into()));
-    let r2 = run(cfg).await;
+    let r2 = run_once(cfg).await;
     let log = lab.log();
     assert_eq!(r1.resyncs.a, 1, "{}\n{log}", r1.to_text());
     assert_eq!(r2.resyncs.a, 1, "{}\n{log}", r2.to_text());
@@ -182,7 +148,7 @@ async fn dual_mode_without_a_dhcpv6_server_says_dhcpv6_failed_and_goes_on() {
     )]);
     let mut cfg = fleet(&lab, 1, m, "Dual Mode");
     cfg.dhcp_timeout = Duration::from_secs(3);
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     assert_eq!(r.resyncs.a, 1, "{}", r.to_text());
     let d = r.dhcp.as_ref().unwrap();
     assert_eq!((d.bound, d.failed, d.bound6, d.failed6), (1, 0, 0, 1));
@@ -222,7 +188,7 @@ async fn r_flow_4_srv_discovery_through_the_dns_server_of_v6_option_23() {
     ]);
     let mut cfg = fleet(&lab, 1, "000e08006501", "IPv6 Only");
     cfg.trust_pem = Some(std::fs::read(pki.path("ca.pem")).unwrap());
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     let log = lab.log();
     assert_eq!(r.resyncs.a, 1, "{}\n{log}", r.to_text());
     let st = r.status.clone().unwrap();
@@ -251,7 +217,7 @@ async fn an_exhausted_dhcpv6_range_gives_one_phone_the_no_addrs_avail_line() {
     lab.dnsmasq_v6_range(&[], 0x100, 0x100);
     let mut cfg = fleet(&lab, 2, "000e08006601", "IPv6 Only");
     cfg.dhcp_timeout = Duration::from_secs(3);
-    let r = run(cfg).await;
+    let r = run_once(cfg).await;
     let log = lab.log();
     let d = r.dhcp.as_ref().unwrap();
     assert_eq!((d.bound6, d.failed6), (1, 1), "{d:?}\n{log}");

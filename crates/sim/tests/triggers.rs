@@ -25,6 +25,26 @@ fn tcp_notify(
     )
 }
 
+/// One phone with the trigger and SIP listeners, provisioned from `n`'s
+/// `a.xml` (`GPP_A` = `value`, no periodic resync), once it has applied
+/// it: the fleet, its web and its SIP address.
+async fn sip_phone(n: &Nginx, value: &str) -> (Fleet, std::net::SocketAddr, std::net::SocketAddr) {
+    n.write(
+        "a.xml",
+        format!("<flat-profile><GPP_A>{value}</GPP_A></flat-profile>").as_bytes(),
+    );
+    let rule = format!("http://127.0.0.1:{}/a.xml", n.port);
+    let mut cfg = common::one_phone(&[("Profile_Rule", &rule), ("Resync_Periodic", "0")]);
+    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.sip_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.mode = RunMode::Forever;
+    let fleet = Fleet::start(cfg).await.unwrap();
+    let web = fleet.local_addr().unwrap();
+    let sip = fleet.sip_addr().unwrap();
+    wait_param(web, "", "GPP_A", value).await;
+    (fleet, web, sip)
+}
+
 /// The head of the next answer on `conn` (10 s at most; the phone must
 /// not close the connection).
 async fn read_answer(conn: &mut tokio::net::TcpStream) -> String {
@@ -231,19 +251,7 @@ async fn r_sec_5_firewall_config_opens_the_sip_udp_port() {
 #[tokio::test]
 async fn r_rule_6_notify_reboot_and_unknown_execute_action_over_tcp() {
     let n = Nginx::start("", "", |_| {});
-    n.write(
-        "a.xml",
-        b"<flat-profile><GPP_A>rebooted</GPP_A></flat-profile>",
-    );
-    let rule = format!("http://127.0.0.1:{}/a.xml", n.port);
-    let mut cfg = common::one_phone(&[("Profile_Rule", &rule), ("Resync_Periodic", "0")]);
-    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
-    cfg.sip_listen = Some("127.0.0.1:0".parse().unwrap());
-    cfg.mode = RunMode::Forever;
-    let fleet = Fleet::start(cfg).await.unwrap();
-    let web = fleet.local_addr().unwrap();
-    let sip = fleet.sip_addr().unwrap();
-    wait_param(web, "", "GPP_A", "rebooted").await;
+    let (fleet, web, sip) = sip_phone(&n, "rebooted").await;
     let boots = || async {
         let (_, body) = http(web, "GET", "/status.json", "").await;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -288,16 +296,7 @@ async fn r_rule_6_notify_reboot_and_unknown_execute_action_over_tcp() {
 #[tokio::test]
 async fn r_rule_6_a_huge_notify_over_tcp_gets_513_and_the_connection_goes_on() {
     let n = Nginx::start("", "", |_| {});
-    n.write("a.xml", b"<flat-profile><GPP_A>one</GPP_A></flat-profile>");
-    let rule = format!("http://127.0.0.1:{}/a.xml", n.port);
-    let mut cfg = common::one_phone(&[("Profile_Rule", &rule), ("Resync_Periodic", "0")]);
-    cfg.listen = Some("127.0.0.1:0".parse().unwrap());
-    cfg.sip_listen = Some("127.0.0.1:0".parse().unwrap());
-    cfg.mode = RunMode::Forever;
-    let fleet = Fleet::start(cfg).await.unwrap();
-    let web = fleet.local_addr().unwrap();
-    let sip = fleet.sip_addr().unwrap();
-    wait_param(web, "", "GPP_A", "one").await;
+    let (fleet, web, sip) = sip_phone(&n, "one").await;
     let mut conn = tokio::net::TcpStream::connect(sip).await.unwrap();
     let me = conn.local_addr().unwrap();
     let request = |cseq: u32, body: &str| tcp_notify(sip, me, cseq, "check-sync", body);

@@ -86,3 +86,46 @@ pub fn wait_log(path: &Path, needle: &str) -> String {
 pub fn param(report: &phoneprov_sim::FleetReport, name: &str) -> Option<String> {
     report.final_params.as_ref().unwrap().get(name).cloned()
 }
+
+/// A profile with one value, for the DHCP labs' nginx.
+pub const BASIC: &str = "<flat-profile><GPP_A>12345678</GPP_A></flat-profile>\n";
+
+/// `n` phones from `mac_base` on a [`DhcpLab`]'s interface, a `--once`
+/// boot storm with short timeouts.
+pub fn dhcp_fleet(lab: &DhcpLab, n: u64, mac_base: &str) -> phoneprov_sim::SimConfig {
+    let mut cfg = phoneprov_sim::SimConfig::new(n);
+    cfg.mac_base = mac_base.into();
+    cfg.dhcp_interface = Some(lab.host_if.clone());
+    cfg.dhcp_timeout = Duration::from_secs(20);
+    cfg.boot_storm = true;
+    cfg.connect_timeout = Duration::from_secs(3);
+    cfg.request_timeout = Duration::from_secs(10);
+    cfg
+}
+
+/// Runs a `--once` fleet to its end (90 s at most).
+pub async fn run_once(cfg: phoneprov_sim::SimConfig) -> phoneprov_sim::FleetReport {
+    tokio::time::timeout(Duration::from_secs(90), phoneprov_sim::run_fleet(cfg))
+        .await
+        .expect("the --once fleet ends")
+        .unwrap()
+}
+
+/// `000e08000101` → `00:0e:08:00:01:01` (dnsmasq's spelling).
+pub fn colon(mac: &str) -> String {
+    mac.as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A phone's status `dhcp` object from the report, by MAC.
+pub fn phone_dhcp(r: &phoneprov_sim::FleetReport, mac: &str) -> serde_json::Value {
+    let d = r.dhcp.as_ref().expect("a DHCP section in the report");
+    d.phones
+        .iter()
+        .find(|p| p["mac"] == mac)
+        .unwrap_or_else(|| panic!("{mac} not in {:?}", d.phones))["dhcp"]
+        .clone()
+}
