@@ -25,8 +25,8 @@ pub use netns::DhcpLab;
 pub use pgcluster::{pg, pg_bin, PgCluster};
 mod sipp;
 pub use sipp::{
-    register_digest, register_silent, register_uas, sipp_answer, sipp_uas, stunnel, stunnel_log,
-    SippUas,
+    check_sync_uas, register_digest, register_silent, register_uas, sipp_answer, sipp_uas, stunnel,
+    stunnel_log, SippUas,
 };
 
 use std::net::TcpListener;

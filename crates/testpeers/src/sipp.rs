@@ -16,6 +16,24 @@ use std::time::{Duration, Instant};
 
 use crate::{holds_socket, open_tempdir, peer, try_wait_tcp, with_free_port, Guard};
 
+/// A sipp UAS scenario that receives a NOTIFY with `Event: check-sync`
+/// (checked), then does `rest` (e.g. a [`sipp_answer`]).
+pub fn check_sync_uas(rest: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="notify uas">
+  <recv request="NOTIFY">
+    <action>
+      <ereg regexp="check-sync" search_in="hdr" header="Event:" check_it="true" assign_to="ev"/>
+    </action>
+  </recv>
+  <Reference variables="ev"/>
+  {rest}
+</scenario>
+"#
+    )
+}
+
 /// One sipp `<send>` of a response to the last request: `status` (`200
 /// OK`), `attrs` on the element (` next="done"`), `extra` header lines
 /// (each ending in a newline).

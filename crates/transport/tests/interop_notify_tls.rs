@@ -6,25 +6,8 @@
 //! name the host, is refused before anything is sent (host-name
 //! validation always on, R-SEC-3).
 
-use phoneprov_testpeers::{sipp_answer, sipp_uas, stunnel, Guard, SippUas};
+use phoneprov_testpeers::{check_sync_uas, sipp_answer, sipp_uas, stunnel, Guard, SippUas};
 use phoneprov_transport::{send_notify, NotifyOptions, SipContact, SipSendError};
-
-/// A UAS scenario: a NOTIFY `check-sync` over the TLS hop, then 200.
-fn uas() -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="notify uas over tls">
-  <recv request="NOTIFY">
-    <action>
-      <ereg regexp="check-sync" search_in="hdr" header="Event:" check_it="true" assign_to="ev"/>
-    </action>
-  </recv>
-  <Reference variables="ev"/>
-{}</scenario>
-"#,
-        sipp_answer("200 OK", "", "")
-    )
-}
 
 /// The sender's TLS configuration trusting `ca_pem`, names validated.
 fn trusting(ca_pem: &str) -> NotifyOptions {
@@ -53,7 +36,7 @@ fn phone_over_tls(names: &[&str]) -> TlsPhone {
     let ca = phoneprov_pki::Ca::generate("notify tls test CA").unwrap();
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     let server = ca.issue_server(&names).unwrap();
-    let sipp = sipp_uas("t1", &uas());
+    let sipp = sipp_uas("t1", &check_sync_uas(&sipp_answer("200 OK", "", "")));
     let cert = sipp.dir().join("server.pem");
     let key = sipp.dir().join("server.key");
     std::fs::write(&cert, &server.cert_pem).unwrap();

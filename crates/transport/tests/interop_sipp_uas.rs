@@ -7,25 +7,8 @@
 use std::time::Duration;
 
 use phoneprov_httpauth::Credentials;
-use phoneprov_testpeers::{free_port, open_tempdir, peer, sipp_answer};
+use phoneprov_testpeers::{check_sync_uas as uas, free_port, open_tempdir, peer, sipp_answer};
 use phoneprov_transport::{send_notify, NotifyOptions, SipContact};
-
-/// A UAS scenario: receive a NOTIFY with `Event: check-sync`, then `rest`.
-fn uas(rest: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="notify uas">
-  <recv request="NOTIFY">
-    <action>
-      <ereg regexp="check-sync" search_in="hdr" header="Event:" check_it="true" assign_to="ev"/>
-    </action>
-  </recv>
-  <Reference variables="ev"/>
-  {rest}
-</scenario>
-"#
-    )
-}
 
 /// Starts sipp as a UAS on a free port of 127.0.0.1 for one call. The
 /// port is free when picked, but another test can take it before sipp
