@@ -97,6 +97,6 @@ pub enum SimError {
     #[error("cannot listen on {addr}: {err}; pick a free --listen ADDR:PORT")]
     Listen { addr: String, err: String },
     /// The DHCP socket could not be opened on `--dhcp-interface`.
-    #[error("--dhcp-interface {iface}: {err}; give an existing interface (`ip link`), and run as root or with CAP_NET_RAW and CAP_NET_BIND_SERVICE (port 68, SO_BINDTODEVICE)")]
+    #[error("--dhcp-interface {iface}: {err}; give an existing interface (`ip link`), and run as root or with CAP_NET_RAW and CAP_NET_BIND_SERVICE (DHCP client port 68, DHCPv6 546, SO_BINDTODEVICE)")]
     Dhcp { iface: String, err: String },
 }
